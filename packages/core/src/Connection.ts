@@ -1,0 +1,241 @@
+/**
+ * A connected byte stream: one TCP (or Unix, or in-memory) connection.
+ *
+ * Reads are pull-based and in order. Bytes the consumer has not pulled are
+ * buffered up to `readHighWaterMark`; past it the transport stops reading from
+ * the OS, so a flooding peer is held back by TCP flow control, not by memory.
+ * End of stream is a normal value ({@link EOF}), never an error; a reset is a
+ * {@link ConnectionError} with reason `"Reset"`.
+ *
+ * Writes complete as soon as the runtime has taken the bytes; past
+ * `writeHighWaterMark` of unsent bytes they wait for the socket to drain, so a
+ * writer to a slow peer waits instead of growing memory.
+ *
+ * ```
+ *   peer ──TCP──▶ OS buffer ──▶ read buffer (≤ readHighWaterMark) ──read──▶ you
+ *   you ──write──▶ write buffer (≤ writeHighWaterMark, then wait) ──▶ OS ──▶ peer
+ * ```
+ *
+ * Inside a server handler the current connection is the {@link Connection}
+ * service.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "@wirekit/core"
+ * import { Effect } from "effect"
+ *
+ * // echo until the peer ends its side, then return (the server closes the connection)
+ * const echo = Effect.gen(function* () {
+ *   const conn = yield* Connection.Connection
+ *   while (true) {
+ *     const chunk = yield* conn.read
+ *     if (chunk === Connection.EOF) return
+ *     yield* conn.write(chunk)
+ *   }
+ * })
+ * ```
+ * @since 0.1.0
+ */
+import { Chunk, Context, Data, Effect, Option, Stream } from "effect"
+import type { Address } from "./Address.ts"
+import * as AddressFmt from "./Address.ts"
+
+/** The end-of-stream marker returned by {@link Connection.read}: the peer ended its side. */
+export const EOF: unique symbol = Symbol.for("@wirekit/core/Connection/EOF")
+/** The type of {@link EOF}. */
+export type EOF = typeof EOF
+
+/** Why a connection operation failed. */
+export type ConnectionErrorReason =
+  /** The peer reset the connection (RST, ECONNRESET, EPIPE). */
+  | "Reset"
+  /** The operation came after this side closed, aborted or ended (for writes). */
+  | "Closed"
+  /** A timeout at the OS level (ETIMEDOUT). */
+  | "TimedOut"
+  /** Anything else; see `code` and `cause`. */
+  | "Other"
+
+/**
+ * A failure of an open connection. A clean end of stream is not one.
+ */
+export class ConnectionError extends Data.TaggedError("ConnectionError")<{
+  readonly reason: ConnectionErrorReason
+  /** The operation that failed. */
+  readonly operation: "read" | "write" | "end"
+  /** The peer's address, when known. */
+  readonly remoteAddress?: Address | undefined
+  /** The OS or runtime error code (e.g. `ECONNRESET`), when there is one. */
+  readonly code?: string | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const peer = this.remoteAddress ? ` (peer ${AddressFmt.format(this.remoteAddress)})` : ""
+    const code = this.code ? ` [${this.code}]` : ""
+    return `${this.operation} failed: ${this.reason}${code}${peer}`
+  }
+}
+
+/** Live counters of one connection. */
+export interface ConnectionStats {
+  /** Bytes received from the peer so far. */
+  readonly bytesRead: number
+  /** Bytes handed to the runtime for sending so far. */
+  readonly bytesWritten: number
+  /** Bytes received but not yet pulled by the consumer (bounded by readHighWaterMark plus one OS read). */
+  readonly readBuffered: number
+  /** Bytes the runtime holds that the OS has not taken yet. */
+  readonly writeBuffered: number
+  /** Whether reading from the OS is currently paused by backpressure. */
+  readonly readPaused: boolean
+}
+
+/**
+ * One open connection. All effects are safe to call from any fiber, but reads
+ * must not run concurrently with each other (one reader at a time).
+ */
+export interface Connection {
+  /** Process-unique id, increasing in accept/connect order. */
+  readonly id: number
+  readonly localAddress: Address
+  readonly remoteAddress: Address
+  /** Next chunk of bytes in order, or {@link EOF} once the peer has ended its side. */
+  readonly read: Effect.Effect<Uint8Array | EOF, ConnectionError>
+  /**
+   * Every chunk buffered right now (at least one, waiting if none), or {@link EOF}.
+   * One wake-up for a batch: the cheap way to drive a decoder.
+   */
+  readonly readMany: Effect.Effect<ReadonlyArray<Uint8Array> | EOF, ConnectionError>
+  /**
+   * Hands `data` to the runtime. Completes at once while the write buffer is
+   * below `writeHighWaterMark`, otherwise when it has drained. The caller must
+   * not mutate `data` afterwards.
+   */
+  readonly write: (data: Uint8Array) => Effect.Effect<void, ConnectionError>
+  /** Writes several chunks as one batch (one syscall where the runtime supports it). */
+  readonly writeAll: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError>
+  /**
+   * Half-close: flushes pending writes, then sends FIN. Reading goes on until
+   * the peer ends too. Later writes fail with reason `"Closed"`.
+   */
+  readonly end: Effect.Effect<void, ConnectionError>
+  /**
+   * Graceful close: flushes pending writes (up to `closeTimeout`), sends FIN and
+   * releases the socket. Idempotent; never fails.
+   */
+  readonly close: Effect.Effect<void>
+  /** Abortive close: discards pending writes and resets the connection (RST). Idempotent. */
+  readonly abort: Effect.Effect<void>
+  /** Completes when the connection is fully closed (both directions, socket released). */
+  readonly closed: Effect.Effect<void>
+  /** Counters and buffer levels. */
+  readonly stats: Effect.Effect<ConnectionStats>
+  /** Sync read of the counters, for hot paths and metrics. */
+  readonly unsafeStats: () => ConnectionStats
+}
+
+/**
+ * The current connection, as a service inside a server handler.
+ */
+export const Connection: Context.Tag<Connection, Connection> = Context.GenericTag<Connection>("@wirekit/core/Connection")
+
+/** Options every transport accepts for its connections. */
+export interface ConnectionOptions {
+  /** Disable Nagle's algorithm. Default `true` (request/response protocols want it). */
+  readonly noDelay?: boolean | undefined
+  /** Enable TCP keep-alive probes. Default `false`. */
+  readonly keepAlive?: boolean | undefined
+  /** Idle time before the first keep-alive probe, in milliseconds. Default: the OS default. */
+  readonly keepAliveInitialDelay?: number | undefined
+  /**
+   * Keep our side writable after the peer ends its side (half-open). Default
+   * `true`: the handler decides when to end. With `false` the transport ends our
+   * side as soon as the peer's FIN arrives.
+   */
+  readonly allowHalfOpen?: boolean | undefined
+  /** Bytes buffered for an idle reader before the transport pauses OS reads. Default 64 KiB. */
+  readonly readHighWaterMark?: number | undefined
+  /** Unsent bytes past which writes wait for drain. Default 64 KiB. */
+  readonly writeHighWaterMark?: number | undefined
+  /** How long `close` waits for pending writes to flush before resetting, in ms. Default 5000. */
+  readonly closeTimeout?: number | undefined
+}
+
+/** Defaults applied by every transport. */
+export const defaults = {
+  noDelay: true,
+  keepAlive: false,
+  allowHalfOpen: true,
+  readHighWaterMark: 64 * 1024,
+  writeHighWaterMark: 64 * 1024,
+  closeTimeout: 5000
+} as const
+
+/** True for the {@link EOF} marker. */
+export const isEOF = (u: unknown): u is EOF => u === EOF
+
+/**
+ * The connection's incoming bytes as a Stream, ending at EOF. Pull-based:
+ * backpressure flows from the stream's consumer to the socket.
+ */
+export const toStream = (conn: Connection): Stream.Stream<Uint8Array, ConnectionError> =>
+  Stream.repeatEffectChunkOption(
+    Effect.matchEffect(conn.readMany, {
+      onFailure: (e) => Effect.fail(Option.some(e)),
+      onSuccess: (chunks) =>
+        chunks === EOF ? Effect.fail(Option.none()) : Effect.succeed(toChunk(chunks))
+    })
+  )
+
+const toChunk = (chunks: ReadonlyArray<Uint8Array>) => Chunk.unsafeFromArray(chunks as Array<Uint8Array>)
+
+/**
+ * Reads until EOF and returns everything received, concatenated. Fails with
+ * `limit` exceeded as a defect-free `ConnectionError` of reason "Other" when more
+ * than `maxBytes` arrive. For tests and small protocols.
+ */
+export const readAll = (conn: Connection, maxBytes = 64 * 1024 * 1024): Effect.Effect<Uint8Array, ConnectionError> =>
+  Effect.gen(function*() {
+    const parts: Array<Uint8Array> = []
+    let total = 0
+    while (true) {
+      const chunks = yield* conn.readMany
+      if (chunks === EOF) break
+      for (const c of chunks) {
+        total += c.length
+        if (total > maxBytes) {
+          return yield* new ConnectionError({ reason: "Other", operation: "read", remoteAddress: conn.remoteAddress, code: "LIMIT", cause: `more than ${maxBytes} bytes` })
+        }
+        parts.push(c)
+      }
+    }
+    return concat(parts, total)
+  })
+
+/** Reads exactly `n` bytes (or fewer if EOF comes first), for tests and handshakes. Extra bytes of the last chunk are returned as `rest`. */
+export const readExactly = (conn: Connection, n: number): Effect.Effect<{ readonly bytes: Uint8Array; readonly rest: Uint8Array }, ConnectionError> =>
+  Effect.gen(function*() {
+    const parts: Array<Uint8Array> = []
+    let total = 0
+    while (total < n) {
+      const chunk = yield* conn.read
+      if (chunk === EOF) break
+      parts.push(chunk)
+      total += chunk.length
+    }
+    const all = concat(parts, total)
+    return { bytes: all.subarray(0, Math.min(n, total)), rest: all.subarray(Math.min(n, total)) }
+  })
+
+/** Concatenates byte arrays (total may be passed when known). */
+export const concat = (parts: ReadonlyArray<Uint8Array>, total?: number): Uint8Array => {
+  if (parts.length === 1) return parts[0]!
+  const size = total ?? parts.reduce((n, p) => n + p.length, 0)
+  const out = new Uint8Array(size)
+  let off = 0
+  for (const p of parts) {
+    out.set(p, off)
+    off += p.length
+  }
+  return out
+}

@@ -1,0 +1,136 @@
+/**
+ * The adapter contract: what a runtime package implements to become a wirekit
+ * transport. An adapter wraps one native socket in a {@link SocketDriver} and
+ * forwards the socket's events to the {@link SocketEvents} the core hands it;
+ * the core then provides buffering, backpressure, EOF, typed errors and close
+ * semantics identically on every runtime.
+ *
+ * ```
+ *  native socket ──events──▶ SocketEvents ─┐
+ *                                          ├─ core Connection ──▶ user
+ *  native socket ◀──calls─── SocketDriver ─┘
+ * ```
+ *
+ * @example
+ * ```ts
+ * // sketch of an adapter's accept path
+ * const conn = Driver.makeConnection({ localAddress, remoteAddress, options }, (events) => {
+ *   socket.on("data", (b) => events.data(b))
+ *   socket.on("end", () => events.readEnd())
+ *   socket.on("drain", () => events.drain())
+ *   socket.on("close", () => events.closedByRuntime())
+ *   return { write: (b) => socket.write(b), ... }
+ * })
+ * ```
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import type { Address } from "./Address.ts"
+import type { Connection, ConnectionErrorReason, ConnectionError, ConnectionOptions } from "./Connection.ts"
+import { ConnectionImpl } from "./internal/connection.ts"
+import { ListenerImpl } from "./internal/listener.ts"
+import type { Listener } from "./Transport.ts"
+
+/** Actions on a native socket, implemented by an adapter. All are synchronous and must not throw. */
+export interface SocketDriver {
+  /**
+   * Hands bytes to the runtime (which must keep them, in order, until sent).
+   * Returns `false` when the runtime's unsent bytes are at or past the write
+   * high-water mark: the core then waits for {@link SocketEvents.drain}.
+   */
+  write(data: Uint8Array): boolean
+  /** Like `write` for several chunks at once (one syscall where possible). */
+  writev(chunks: ReadonlyArray<Uint8Array>): boolean
+  /** Stop reading from the OS (read backpressure). */
+  pause(): void
+  /** Resume reading from the OS. */
+  resume(): void
+  /** Half-close after every byte written so far is flushed; `done` once the FIN is sent (or with the error). */
+  end(done: (error?: ConnectionError) => void): void
+  /** Release the socket now (graceful if already ended). Must lead to `closedByRuntime`. */
+  destroy(): void
+  /** Reset (RST) and release. Must lead to `closedByRuntime`. */
+  reset(): void
+  /** Bytes written but not yet taken by the OS. */
+  writeBuffered(): number
+}
+
+/** Events an adapter reports to the core. */
+export interface SocketEvents {
+  /** Bytes arrived. The core keeps the array (no copy): the adapter must not reuse it. */
+  data(chunk: Uint8Array): void
+  /** The peer ended its side (FIN). */
+  readEnd(): void
+  /** The runtime reported an error on the socket. */
+  error(reason: ConnectionErrorReason, code?: string, cause?: unknown): void
+  /** Unsent bytes fell below the write high-water mark again. */
+  drain(): void
+  /** The socket is fully closed and released. */
+  closedByRuntime(): void
+}
+
+/** What the core must know to build a connection. */
+export interface ConnectionInfo {
+  readonly localAddress: Address
+  readonly remoteAddress: Address
+  readonly options?: ConnectionOptions | undefined
+}
+
+/**
+ * Builds a core {@link Connection} around a native socket. `open` receives the
+ * events sink (wire the socket's events to it) and returns the driver.
+ */
+export const makeConnection = (info: ConnectionInfo, open: (events: SocketEvents) => SocketDriver): Connection => {
+  const conn = new ConnectionImpl(info.localAddress, info.remoteAddress, info.options)
+  conn.attach(open(conn))
+  return conn
+}
+
+/** What an adapter provides to build a listener. */
+export interface ListenerInfo {
+  /** The bound address (the real port for port 0). */
+  readonly address: Address
+  /** Accepted connections waiting for `accept` past which new ones are closed at once. */
+  readonly acceptQueue?: number | undefined
+  /** Stop listening at the OS level. Called once. */
+  readonly close: () => void
+}
+
+/** The adapter's handle on a listener: offer accepted connections to it. */
+export interface ListenerHandle {
+  readonly listener: Listener
+  /** Queue an accepted connection; returns false (and closes it) when the queue is full or the listener closed. */
+  readonly offer: (conn: Connection) => boolean
+  /** Connections queued and not yet accepted. */
+  readonly pending: () => number
+  /** Register a callback run each time `accept` takes a connection (memory transport uses it for its backlog). */
+  readonly onAccept: (f: () => void) => void
+}
+
+/** Builds a core listener around an adapter's native listening socket. */
+export const makeListener = (info: ListenerInfo): ListenerHandle => {
+  const impl = new ListenerImpl(info.address, info.acceptQueue, info.close)
+  return {
+    listener: impl,
+    offer: (conn) => impl.offer(conn),
+    pending: () => impl.pending(),
+    onAccept: (f) => impl.onAccept(f)
+  }
+}
+
+/**
+ * Acquires a listener in a scope: closes it when the scope closes.
+ */
+export const scopedListener = <E>(acquire: Effect.Effect<ListenerHandle, E>): Effect.Effect<Listener, E, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(Effect.interruptible(acquire), (h) => h.listener.close),
+    (h) => h.listener
+  )
+
+/**
+ * Acquires a connection in a scope: closes it gracefully when the scope closes.
+ */
+export const scopedConnection = <E>(acquire: Effect.Effect<Connection, E>): Effect.Effect<Connection, E, Scope.Scope> =>
+  // the acquire stays interruptible so that a connect timeout or an interrupt can stop it
+  Effect.acquireRelease(Effect.interruptible(acquire), (c) => c.close)

@@ -1,0 +1,139 @@
+/**
+ * The server runner: accepts connections and runs a handler for each one in
+ * its own fiber and scope, all on one event loop (I/O multiplexing, no thread
+ * per client).
+ *
+ * - The handler is an Effect that finds the current connection as the
+ *   {@link Connection.Connection} service.
+ * - When the handler returns, its connection is closed gracefully (pending
+ *   writes flushed, FIN sent).
+ * - A handler that fails or dies closes only its own connection; the failure
+ *   is logged (with the connection id and peer) and the server keeps serving.
+ * - Closing the server's scope stops accepting (the listener is closed) and
+ *   interrupts every open handler; each interrupted handler's connection is
+ *   then closed gracefully, waiting at most `closeTimeout` for its pending
+ *   writes before a reset. A graceful drain with a deadline is the job of the
+ *   protocol layer.
+ *
+ * @example
+ * ```ts
+ * import { Connection, Server } from "@wirekit/core"
+ * import { NodeTransport } from "@wirekit/node"
+ * import { Effect, Layer } from "effect"
+ *
+ * const echo = Effect.gen(function* () {
+ *   const conn = yield* Connection.Connection
+ *   while (true) {
+ *     const chunks = yield* conn.readMany
+ *     if (chunks === Connection.EOF) return
+ *     yield* conn.writeAll(chunks)
+ *   }
+ * })
+ * const main = Server.layer({ host: "127.0.0.1", port: 7000 }, echo)
+ * Layer.launch(main).pipe(Effect.provide(NodeTransport.layer))
+ * ```
+ * @since 0.1.0
+ */
+import { Cause, Effect, Exit, FiberSet, Layer, Scope } from "effect"
+import type { Address } from "./Address.ts"
+import { format } from "./Address.ts"
+import { Connection } from "./Connection.ts"
+import type { Listener, ListenError, ListenOptions } from "./Transport.ts"
+import { Transport } from "./Transport.ts"
+
+/** A running server. */
+export interface Server {
+  /** The bound address (the real port for port 0). */
+  readonly address: Address
+  readonly listener: Listener
+  /** Connections being handled right now. */
+  readonly active: () => number
+  /** Connections accepted since start. */
+  readonly accepted: () => number
+  /** Handlers that ended with a failure or defect. */
+  readonly failed: () => number
+}
+
+/** Options of the runner. */
+export interface ServeOptions {
+  /** Log each connection's open and close at Info level (default: Debug). */
+  readonly logConnections?: boolean | undefined
+}
+
+/**
+ * Runs `handler` for every connection `listener` accepts, until the scope
+ * closes. Returns at once with the running server.
+ */
+export const serve = <E, R>(
+  listener: Listener,
+  handler: Effect.Effect<void, E, R>,
+  options?: ServeOptions
+): Effect.Effect<Server, never, Scope.Scope | Exclude<R, Connection>> =>
+  Effect.gen(function*() {
+    const fibers = yield* FiberSet.make<void, never>()
+    let active = 0
+    let accepted = 0
+    let failed = 0
+    const log = options?.logConnections ? Effect.logInfo : Effect.logDebug
+
+    const handleOne = Effect.gen(function*() {
+      const connScope = yield* Scope.make()
+      const conn = yield* Effect.onError(Scope.extend(listener.accept, connScope), () => Scope.close(connScope, Exit.void))
+      accepted++
+      active++
+      const run = (handler as Effect.Effect<void, E, Exclude<R, Connection> | Connection>).pipe(
+        Effect.provideService(Connection, conn),
+        Effect.catchAllCause((cause) => {
+          if (Cause.isInterruptedOnly(cause)) return Effect.void
+          failed++
+          return Effect.logWarning("connection handler failed; closing its connection", cause)
+        }),
+        Effect.zipLeft(log("connection closed")),
+        Effect.ensuring(Effect.suspend(() => {
+          active--
+          return Scope.close(connScope, Exit.void)
+        })),
+        Effect.annotateLogs({ connection: conn.id, peer: format(conn.remoteAddress) })
+      )
+      yield* log("connection opened").pipe(Effect.annotateLogs({ connection: conn.id, peer: format(conn.remoteAddress) }))
+      yield* FiberSet.run(fibers, run as Effect.Effect<void, never, Exclude<R, Connection>>)
+    })
+
+    yield* Effect.forkScoped(
+      Effect.forever(handleOne).pipe(
+        Effect.catchTag("ListenError", () => Effect.void)
+      )
+    )
+    yield* Effect.addFinalizer(() => listener.close)
+    return {
+      address: listener.address,
+      listener,
+      active: () => active,
+      accepted: () => accepted,
+      failed: () => failed
+    } satisfies Server
+  })
+
+/**
+ * Listens on `address` with the current {@link Transport} and serves
+ * `handler`, until the scope closes.
+ */
+export const listen = <E, R>(
+  address: Address,
+  handler: Effect.Effect<void, E, R>,
+  options?: ListenOptions & ServeOptions
+): Effect.Effect<Server, ListenError, Transport | Scope.Scope | Exclude<R, Connection>> =>
+  Effect.flatMap(Transport, (t) => Effect.flatMap(t.listen(address, options), (l) => serve(l, handler, options)))
+
+/**
+ * A server as a Layer: listens when built, stops when released. Use with
+ * `Layer.launch` for a process whose only job is the server.
+ */
+export const layer = <E, R>(
+  address: Address,
+  handler: Effect.Effect<void, E, R>,
+  options?: ListenOptions & ServeOptions
+): Layer.Layer<never, ListenError, Transport | Exclude<R, Connection>> =>
+  Layer.scopedDiscard(
+    Effect.tap(listen(address, handler, options), (s) => Effect.logInfo(`listening on ${format(s.address)}`))
+  )

@@ -1,0 +1,135 @@
+/**
+ * The transport contract: how wirekit listens and connects. `@wirekit/core`
+ * knows no runtime; `@wirekit/node`, `@wirekit/bun`, `@wirekit/deno` and the
+ * in-memory transport each provide this service, so swapping the runtime is
+ * swapping one Layer.
+ *
+ * @example
+ * ```ts
+ * import { Transport, Connection } from "@wirekit/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function* () {
+ *   const transport = yield* Transport.Transport
+ *   const listener = yield* transport.listen({ host: "127.0.0.1", port: 0 })
+ *   const client = yield* transport.connect(listener.address, { timeout: 1000 })
+ *   yield* client.write(new TextEncoder().encode("hi"))
+ * }))
+ * ```
+ * @since 0.1.0
+ */
+import { Context, Data } from "effect"
+import type { Effect, Scope } from "effect"
+import type { Address } from "./Address.ts"
+import { format } from "./Address.ts"
+import type { Connection, ConnectionOptions } from "./Connection.ts"
+
+/** Why listening failed (or why `accept` ended). */
+export type ListenErrorReason =
+  /** EADDRINUSE: something already listens there. */
+  | "AddressInUse"
+  /** EACCES / EPERM: e.g. a port below 1024 without privileges, or a Unix path in a read-only directory. */
+  | "PermissionDenied"
+  /** EADDRNOTAVAIL: the host is not an address of this machine. */
+  | "AddressNotAvailable"
+  /** `accept` on a listener that has been closed. */
+  | "Closed"
+  /** Anything else; see `code` and `cause`. */
+  | "Other"
+
+/** Listening on `address` failed, with the OS code when there is one. */
+export class ListenError extends Data.TaggedError("ListenError")<{
+  readonly reason: ListenErrorReason
+  readonly address: Address
+  readonly code?: string | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `listen on ${format(this.address)} failed: ${this.reason}${this.code ? ` [${this.code}]` : ""}`
+  }
+}
+
+/** Why connecting failed. */
+export type ConnectErrorReason =
+  /** ECONNREFUSED: nothing listens there (or a Unix socket file with no listener). */
+  | "Refused"
+  /** The connect timeout elapsed (or the OS timed out). */
+  | "TimedOut"
+  /** EHOSTUNREACH / ENETUNREACH: no route. */
+  | "Unreachable"
+  /** ENOENT / ENOTFOUND: no such Unix socket path or host name. */
+  | "NotFound"
+  /** Anything else; see `code` and `cause`. */
+  | "Other"
+
+/** Connecting to `address` failed. */
+export class ConnectError extends Data.TaggedError("ConnectError")<{
+  readonly reason: ConnectErrorReason
+  readonly address: Address
+  readonly code?: string | undefined
+  /** The timeout in milliseconds, for `TimedOut`. */
+  readonly timeout?: number | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const t = this.reason === "TimedOut" && this.timeout !== undefined ? ` after ${this.timeout}ms` : ""
+    return `connect to ${format(this.address)} failed: ${this.reason}${t}${this.code ? ` [${this.code}]` : ""}`
+  }
+}
+
+/** Options for {@link Transport.listen}; they also apply to every accepted connection. */
+export interface ListenOptions extends ConnectionOptions {
+  /** The OS accept backlog. Default 511. */
+  readonly backlog?: number | undefined
+  /**
+   * Accepted connections waiting for `accept` past which new ones are closed at
+   * once (counted in `Listener.rejected`). Default 1024.
+   */
+  readonly acceptQueue?: number | undefined
+  /** Let several processes listen on one port (SO_REUSEPORT), where the runtime supports it. */
+  readonly reusePort?: boolean | undefined
+  /** For an IPv6 host: refuse IPv4-mapped connections. Default `false`. */
+  readonly ipv6Only?: boolean | undefined
+}
+
+/** Options for {@link Transport.connect}. */
+export interface ConnectOptions extends ConnectionOptions {
+  /** Connect timeout in milliseconds. Default 10000. */
+  readonly timeout?: number | undefined
+}
+
+/** Default connect timeout (ms). */
+export const defaultConnectTimeout = 10_000
+/** Default OS backlog. */
+export const defaultBacklog = 511
+/** Default accept queue length. */
+export const defaultAcceptQueue = 1024
+
+/** A bound, listening socket. Closing its scope closes it. */
+export interface Listener {
+  /** The bound address: for port 0, the port the OS chose. */
+  readonly address: Address
+  /**
+   * The next accepted connection, in accept order. The connection is closed
+   * when the calling scope closes. Fails with reason `"Closed"` once the
+   * listener is closed.
+   */
+  readonly accept: Effect.Effect<Connection, ListenError, Scope.Scope>
+  /** Stops accepting: new connections are refused; queued ones are closed. Open ones are untouched. */
+  readonly close: Effect.Effect<void>
+  /** Connections closed at once because the accept queue was full. */
+  readonly rejected: () => number
+}
+
+/** The transport service. */
+export interface TransportService {
+  /** A short name for logs: "node", "bun", "deno", "memory". */
+  readonly name: string
+  /** Binds and listens. The listener lives as long as the scope. */
+  readonly listen: (address: Address, options?: ListenOptions) => Effect.Effect<Listener, ListenError, Scope.Scope>
+  /** Connects. The connection lives as long as the scope (closed gracefully when it ends). */
+  readonly connect: (address: Address, options?: ConnectOptions) => Effect.Effect<Connection, ConnectError, Scope.Scope>
+}
+
+/** The transport, as a service. Provide it with a runtime's layer (e.g. `NodeTransport.layer`). */
+export class Transport extends Context.Tag("@wirekit/core/Transport")<Transport, TransportService>() {}

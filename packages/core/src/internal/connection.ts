@@ -1,0 +1,303 @@
+import { Effect } from "effect"
+import type { Address } from "../Address.ts"
+import type { Connection as ConnectionT, ConnectionErrorReason, ConnectionOptions, ConnectionStats } from "../Connection.ts"
+import { ConnectionError, defaults, EOF } from "../Connection.ts"
+import type { SocketDriver, SocketEvents } from "../Driver.ts"
+
+let nextId = 1
+
+type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
+
+/**
+ * The state machine behind every transport's connections. Adapters feed it
+ * events (data, end, error, drain, close) and give it a driver to act on the
+ * socket; it implements buffering, backpressure, EOF, errors and close for all
+ * runtimes alike. No fiber and no Effect allocation per chunk beyond the
+ * `succeed` that hands the chunk to the reader.
+ */
+export class ConnectionImpl implements ConnectionT, SocketEvents {
+  readonly id = nextId++
+  readonly read: Effect.Effect<Uint8Array | EOF, ConnectionError>
+  readonly readMany: Effect.Effect<ReadonlyArray<Uint8Array> | EOF, ConnectionError>
+  readonly end: Effect.Effect<void, ConnectionError>
+  readonly close: Effect.Effect<void>
+  readonly abort: Effect.Effect<void>
+  readonly closed: Effect.Effect<void>
+  readonly stats: Effect.Effect<ConnectionStats>
+
+  private driver!: SocketDriver
+  private readonly readHWM: number
+  private readonly closeTimeout: number
+  // read side
+  private queue: Array<Uint8Array> = []
+  private head = 0
+  private queued = 0
+  private eof = false
+  private readError: ConnectionError | undefined
+  private readWaiter: (() => void) | undefined
+  private paused = false
+  private bytesRead = 0
+  // write side
+  private bytesWritten = 0
+  private writeState: "open" | "ending" | "ended" = "open"
+  private writeError: ConnectionError | undefined
+  private needDrain = false
+  private drainWaiters: Array<() => void> = []
+  private endWaiters: Array<Resume<void, ConnectionError>> = []
+  private endResult: Effect.Effect<void, ConnectionError> | undefined
+  // lifecycle
+  private closing = false
+  private isClosed = false
+  private closeWaiters: Array<() => void> = []
+  private closeTimer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(
+    readonly localAddress: Address,
+    readonly remoteAddress: Address,
+    options: ConnectionOptions | undefined
+  ) {
+    this.readHWM = options?.readHighWaterMark ?? defaults.readHighWaterMark
+    this.closeTimeout = options?.closeTimeout ?? defaults.closeTimeout
+    const awaitData = <A>(again: Effect.Effect<A, ConnectionError>) =>
+      Effect.async<A, ConnectionError>((resume) => {
+        this.readWaiter = () => resume(again)
+        return Effect.sync(() => {
+          this.readWaiter = undefined
+        })
+      })
+    const readOne: Effect.Effect<Uint8Array | EOF, ConnectionError> = Effect.suspend(() => {
+      if (this.head < this.queue.length) return Effect.succeed(this.takeOne())
+      return this.readEnded() ?? awaitData(readOne)
+    })
+    const readBatch: Effect.Effect<ReadonlyArray<Uint8Array> | EOF, ConnectionError> = Effect.suspend(() => {
+      if (this.head < this.queue.length) return Effect.succeed(this.takeAll())
+      return this.readEnded() ?? awaitData(readBatch)
+    })
+    this.read = readOne
+    this.readMany = readBatch
+    this.end = Effect.async<void, ConnectionError>((resume) => {
+      this.doEnd(resume)
+    })
+    this.close = Effect.async<void>((resume) => {
+      this.doClose(() => resume(Effect.void))
+    })
+    this.abort = Effect.sync(() => this.doAbort())
+    this.closed = Effect.async<void>((resume) => {
+      if (this.isClosed) return resume(Effect.void)
+      this.closeWaiters.push(() => resume(Effect.void))
+    })
+    this.stats = Effect.sync(() => this.unsafeStats())
+  }
+
+  /** Called once by `Driver.makeConnection`. */
+  attach(driver: SocketDriver): void {
+    this.driver = driver
+  }
+
+  // ---- reader internals -------------------------------------------------
+
+  private readEnded(): Effect.Effect<EOF, ConnectionError> | undefined {
+    if (this.readError) return Effect.fail(this.readError)
+    if (this.eof || this.isClosed || this.closing) return Effect.succeed(EOF)
+    return undefined
+  }
+
+  private takeOne(): Uint8Array {
+    const chunk = this.queue[this.head]!
+    this.queue[this.head++] = undefined as unknown as Uint8Array
+    if (this.head === this.queue.length) {
+      this.queue = []
+      this.head = 0
+    }
+    this.queued -= chunk.length
+    this.maybeResume()
+    return chunk
+  }
+
+  private takeAll(): ReadonlyArray<Uint8Array> {
+    const out = this.head === 0 ? this.queue : this.queue.slice(this.head)
+    this.queue = []
+    this.head = 0
+    this.queued = 0
+    this.maybeResume()
+    return out
+  }
+
+  private maybeResume(): void {
+    if (this.paused && this.queued <= this.readHWM >>> 1 && !this.isClosed) {
+      this.paused = false
+      this.driver.resume()
+    }
+  }
+
+  private wakeReader(): void {
+    const w = this.readWaiter
+    if (w !== undefined) {
+      this.readWaiter = undefined
+      w()
+    }
+  }
+
+  // ---- SocketEvents (called by adapters) --------------------------------
+
+  data(chunk: Uint8Array): void {
+    if (chunk.length === 0 || this.isClosed) return
+    this.queue.push(chunk)
+    this.queued += chunk.length
+    this.bytesRead += chunk.length
+    if (!this.paused && this.queued >= this.readHWM) {
+      this.paused = true
+      this.driver.pause()
+    }
+    this.wakeReader()
+  }
+
+  readEnd(): void {
+    this.eof = true
+    this.wakeReader()
+  }
+
+  error(reason: ConnectionErrorReason, code?: string, cause?: unknown): void {
+    if (this.isClosed) return
+    const make = (operation: "read" | "write") =>
+      new ConnectionError({ reason, operation, remoteAddress: this.remoteAddress, code, cause })
+    if (!this.readError && !this.eof) this.readError = make("read")
+    if (!this.writeError) this.writeError = make("write")
+    this.wakeReader()
+    this.releaseWriters()
+  }
+
+  drain(): void {
+    this.needDrain = false
+    const ws = this.drainWaiters
+    if (ws.length === 0) return
+    this.drainWaiters = []
+    for (const w of ws) w()
+  }
+
+  closedByRuntime(): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
+    if (!this.writeError) {
+      this.writeError = new ConnectionError({ reason: "Closed", operation: "write", remoteAddress: this.remoteAddress })
+    }
+    this.wakeReader()
+    this.releaseWriters()
+    const ws = this.closeWaiters
+    this.closeWaiters = []
+    for (const w of ws) w()
+  }
+
+  private releaseWriters(): void {
+    this.needDrain = false
+    this.drain()
+    const ends = this.endWaiters
+    if (ends.length > 0 && this.writeState !== "ended") {
+      this.endResult = Effect.fail(this.writeError ?? this.closedError("end"))
+      this.endWaiters = []
+      for (const r of ends) r(this.endResult)
+    }
+  }
+
+  // ---- writer -----------------------------------------------------------
+
+  private closedError(operation: "write" | "end"): ConnectionError {
+    return new ConnectionError({ reason: "Closed", operation, remoteAddress: this.remoteAddress })
+  }
+
+  private readonly awaitDrain: Effect.Effect<void, ConnectionError> = Effect.async<void, ConnectionError>((resume) => {
+    if (!this.needDrain) return resume(this.writeError ? Effect.fail(this.writeError) : Effect.void)
+    this.drainWaiters.push(() => resume(this.writeError ? Effect.fail(this.writeError) : Effect.void))
+  })
+
+  private writeCheck(): ConnectionError | undefined {
+    if (this.writeError) return this.writeError
+    if (this.writeState !== "open" || this.closing || this.isClosed) return this.closedError("write")
+    return undefined
+  }
+
+  write = (data: Uint8Array): Effect.Effect<void, ConnectionError> =>
+    Effect.suspend(() => {
+      const err = this.writeCheck()
+      if (err) return Effect.fail(err)
+      this.bytesWritten += data.length
+      if (this.driver.write(data)) return Effect.void
+      this.needDrain = true
+      return this.awaitDrain
+    })
+
+  writeAll = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, ConnectionError> =>
+    Effect.suspend(() => {
+      const err = this.writeCheck()
+      if (err) return Effect.fail(err)
+      if (chunks.length === 0) return Effect.void
+      let ok: boolean
+      if (chunks.length === 1) {
+        this.bytesWritten += chunks[0]!.length
+        ok = this.driver.write(chunks[0]!)
+      } else {
+        for (const c of chunks) this.bytesWritten += c.length
+        ok = this.driver.writev(chunks)
+      }
+      if (ok) return Effect.void
+      this.needDrain = true
+      return this.awaitDrain
+    })
+
+  unsafeWrite(data: Uint8Array): boolean {
+    this.bytesWritten += data.length
+    return this.driver.write(data)
+  }
+
+  private doEnd(resume: Resume<void, ConnectionError>): void {
+    if (this.closing || this.isClosed) return resume(Effect.fail(this.writeError ?? this.closedError("end")))
+    this.startEnd(resume)
+  }
+
+  /** Sends FIN once, after pending writes; every caller is told the outcome. */
+  private startEnd(resume: Resume<void, ConnectionError>): void {
+    if (this.endResult) return resume(this.endResult)
+    this.endWaiters.push(resume)
+    if (this.writeState !== "open") return
+    if (this.writeError) return this.releaseWriters()
+    this.writeState = "ending"
+    this.driver.end((error) => {
+      if (error) {
+        if (!this.writeError) this.writeError = error
+        this.releaseWriters()
+        return
+      }
+      this.writeState = "ended"
+      this.endResult = Effect.void
+      const ws = this.endWaiters
+      this.endWaiters = []
+      for (const w of ws) w(Effect.void)
+    })
+  }
+
+  private doClose(done: () => void): void {
+    if (this.isClosed) return done()
+    this.closeWaiters.push(done)
+    if (this.closing) return
+    this.closing = true
+    this.wakeReader()
+    this.closeTimer = setTimeout(() => this.driver.reset(), this.closeTimeout)
+    // flush and FIN (or learn that it failed), then release the socket
+    this.startEnd(() => this.driver.destroy())
+  }
+
+  private doAbort(): void {
+    if (this.isClosed) return
+    this.closing = true
+    this.driver.reset()
+  }
+
+  unsafeStats = (): ConnectionStats => ({
+    bytesRead: this.bytesRead,
+    bytesWritten: this.bytesWritten,
+    readBuffered: this.queued,
+    writeBuffered: this.isClosed ? 0 : this.driver.writeBuffered(),
+    readPaused: this.paused
+  })
+}

@@ -1,0 +1,76 @@
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import type { Address } from "../Address.ts"
+import type { Connection } from "../Connection.ts"
+import type { Listener } from "../Transport.ts"
+import { defaultAcceptQueue, ListenError } from "../Transport.ts"
+
+/** A listener's accept queue, shared by every adapter. */
+export class ListenerImpl implements Listener {
+  readonly accept: Effect.Effect<Connection, ListenError, Scope.Scope>
+  readonly close: Effect.Effect<void>
+  private queue: Array<Connection> = []
+  private waiter: (() => void) | undefined
+  private isClosed = false
+  private rejectedCount = 0
+  private acceptHooks: Array<() => void> = []
+  private readonly limit: number
+
+  constructor(readonly address: Address, acceptQueue: number | undefined, private readonly closeNative: () => void) {
+    this.limit = acceptQueue ?? defaultAcceptQueue
+    const closedError = new ListenError({ reason: "Closed", address })
+    const take: Effect.Effect<Connection, ListenError> = Effect.suspend(() => {
+      const c = this.queue.shift()
+      if (c !== undefined) {
+        for (const h of this.acceptHooks) h()
+        return Effect.succeed(c)
+      }
+      if (this.isClosed) return Effect.fail(closedError)
+      return Effect.async<Connection, ListenError>((resume) => {
+        this.waiter = () => resume(take)
+        return Effect.sync(() => {
+          this.waiter = undefined
+        })
+      })
+    })
+    this.accept = Effect.acquireRelease(Effect.interruptible(take), (c) => c.close)
+    this.close = Effect.suspend(() => {
+      if (this.isClosed) return Effect.void
+      this.isClosed = true
+      this.closeNative()
+      const queued = this.queue
+      this.queue = []
+      this.wake()
+      return Effect.forEach(queued, (c) => c.abort, { discard: true })
+    })
+  }
+
+  rejected = (): number => this.rejectedCount
+
+  offer(conn: Connection): boolean {
+    if (this.isClosed || this.queue.length >= this.limit) {
+      this.rejectedCount++
+      Effect.runSync(conn.abort)
+      return false
+    }
+    this.queue.push(conn)
+    this.wake()
+    return true
+  }
+
+  pending(): number {
+    return this.queue.length
+  }
+
+  onAccept(f: () => void): void {
+    this.acceptHooks.push(f)
+  }
+
+  private wake(): void {
+    const w = this.waiter
+    if (w) {
+      this.waiter = undefined
+      w()
+    }
+  }
+}

@@ -1,0 +1,477 @@
+/**
+ * The transport conformance suite: one function that registers every
+ * behaviour test of the transport contract against a transport Layer. Every
+ * adapter (node, bun, deno, memory) runs exactly this suite, over real
+ * sockets on 127.0.0.1 port 0 (or the in-memory network).
+ *
+ * @example
+ * ```ts
+ * // packages/node/test/conformance.test.ts
+ * import { Conformance, Blackhole } from "@wirekit/core/testing"
+ * import { NodeTransport } from "@wirekit/node"
+ * Conformance.run({ name: "node", layer: NodeTransport.layer, blackhole: Blackhole.process })
+ * ```
+ * @since 0.1.0
+ */
+import { describe, it } from "@effect/vitest"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Random, Scope } from "effect"
+import { expect } from "vitest"
+import type { Address } from "../Address.ts"
+import { isTcp } from "../Address.ts"
+import * as Connection from "../Connection.ts"
+import * as Server from "../Server.ts"
+import { Transport } from "../Transport.ts"
+import type { TransportService } from "../Transport.ts"
+
+/** What an adapter passes to {@link run}. */
+export interface ConformanceOptions {
+  /** The runtime's name, shown in test titles. */
+  readonly name: string
+  /** The transport under test. */
+  readonly layer: Layer.Layer<Transport>
+  /**
+   * An address where a connect attempt hangs (the peer drops the SYN), for the
+   * connect-timeout behaviour: `Blackhole.backlog` (memory) or `Blackhole.process` (real sockets).
+   */
+  readonly blackhole: Effect.Effect<Address, unknown, Scope.Scope | Transport>
+  /** A fresh Unix socket path. Default: a random name under /tmp. */
+  readonly unixPath?: () => string
+  /** Loopback host. Default "127.0.0.1". */
+  readonly host?: string
+  /** Also test IPv6 loopback ([::1]). Default true. */
+  readonly ipv6?: boolean
+}
+
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+const randomBytes = (n: number, seed: number): Uint8Array => {
+  const out = new Uint8Array(n)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    out[i] = x & 0xff
+  }
+  return out
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** An echo handler: everything read is written back; ends our side at EOF. */
+const echoHandler = Effect.gen(function*() {
+  const conn = yield* Connection.Connection
+  while (true) {
+    const chunks = yield* conn.readMany
+    if (chunks === Connection.EOF) return
+    yield* conn.writeAll(chunks)
+  }
+})
+
+/** Writes `data` in random-size chunks (1..maxChunk). */
+const writeRandomly = (conn: Connection.Connection, data: Uint8Array, maxChunk: number) =>
+  Effect.gen(function*() {
+    let off = 0
+    while (off < data.length) {
+      const n = yield* Random.nextIntBetween(1, maxChunk + 1)
+      yield* conn.write(data.subarray(off, Math.min(data.length, off + n)))
+      off += n
+    }
+  })
+
+/** Registers every behaviour test of the transport contract. */
+export const run = (options: ConformanceOptions): void => {
+  const host = options.host ?? "127.0.0.1"
+  const any: Address = { host, port: 0 }
+  const unixPath = options.unixPath ?? (() => `/tmp/wirekit-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.sock`)
+  const withT = <A, E>(f: (t: TransportService) => Effect.Effect<A, E, Scope.Scope | Transport>) =>
+    Effect.provide(Effect.flatMap(Transport, f), options.layer)
+
+  describe(`transport conformance: ${options.name}`, () => {
+    it.scopedLive("listen on port 0 reports the real port, and it accepts connections", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const l = yield* t.listen(any)
+          expect(isTcp(l.address)).toBe(true)
+          const port = (l.address as { port: number }).port
+          expect(port).toBeGreaterThan(0)
+          const c = yield* t.connect({ host, port }, { timeout: 2000 })
+          const s = yield* l.accept
+          expect(s.remoteAddress).toEqual(c.localAddress)
+        })
+      ))
+
+    it.scopedLive("address in use is a ListenError with reason AddressInUse, the address and the code", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const l = yield* t.listen(any)
+          const err = yield* Effect.flip(t.listen(l.address))
+          expect(err._tag).toBe("ListenError")
+          expect(err.reason).toBe("AddressInUse")
+          expect(err.address).toEqual(l.address)
+          expect(err.code).toBe("EADDRINUSE")
+        })
+      ))
+
+    it.scopedLive("connection refused is a ConnectError with reason Refused", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const l = yield* Scope.extend(t.listen(any), scope)
+          yield* Scope.close(scope, Exit.void)
+          const err = yield* Effect.flip(t.connect(l.address, { timeout: 2000 }))
+          expect(err._tag).toBe("ConnectError")
+          expect(err.reason).toBe("Refused")
+          expect(err.address).toEqual(l.address)
+        })
+      ))
+
+    it.scopedLive("connect times out with reason TimedOut after the timeout", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const target = yield* options.blackhole
+          // a full backlog may still let a few attempts through: try a few times
+          for (let i = 0; i < 8; i++) {
+            const start = Date.now()
+            const exit = yield* Effect.exit(t.connect(target, { timeout: 300 }))
+            if (Exit.isFailure(exit)) {
+              const err = yield* Effect.flip(exit)
+              expect(err.reason).toBe("TimedOut")
+              expect(err.timeout).toBe(300)
+              expect(Date.now() - start).toBeGreaterThanOrEqual(250)
+              return
+            }
+          }
+          expect.fail("every connect to the blackhole succeeded")
+        })
+      ))
+
+    it.scopedLive("1 MiB of random bytes is echoed byte-exact, written and read in random chunks", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const server = yield* Server.serve(yield* t.listen(any), echoHandler)
+          const c = yield* t.connect(server.address, { timeout: 2000 })
+          const data = randomBytes(1024 * 1024, 42)
+          const writer = yield* Effect.fork(Effect.zipRight(writeRandomly(c, data, 70_000), c.end))
+          const got = yield* Connection.readAll(c)
+          yield* Fiber.join(writer)
+          expect(got.length).toBe(data.length)
+          expect(sameBytes(got, data)).toBe(true)
+        })
+      ))
+
+    it.scopedLive("200 concurrent connections each echo their own data with no cross-talk", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const server = yield* Server.serve(yield* t.listen(any, { backlog: 511 }), echoHandler)
+          const results = yield* Effect.forEach(
+            Array.from({ length: 200 }, (_, i) => i),
+            (i) =>
+              Effect.scoped(Effect.gen(function*() {
+                const c = yield* t.connect(server.address, { timeout: 5000 })
+                const data = randomBytes(8 * 1024 + i, i + 1)
+                const writer = yield* Effect.fork(Effect.zipRight(writeRandomly(c, data, 3000), c.end))
+                const got = yield* Connection.readAll(c)
+                yield* Fiber.join(writer)
+                return sameBytes(got, data)
+              })),
+            { concurrency: "unbounded" }
+          )
+          expect(results.filter((ok) => !ok).length).toBe(0)
+          expect(server.accepted()).toBe(200)
+        })
+      ))
+
+    it.scopedLive("half-close: the client ends its side, the server then replies, the client receives it all", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const handler = Effect.gen(function*() {
+            const conn = yield* Connection.Connection
+            const req = yield* Connection.readAll(conn)
+            // reply only after the peer's FIN: 200 KiB, more than any socket buffer takes at once
+            const reply = randomBytes(200 * 1024, req.length)
+            yield* conn.write(reply)
+          })
+          const server = yield* Server.serve(yield* t.listen(any), handler)
+          const c = yield* t.connect(server.address, { timeout: 2000 })
+          yield* c.write(enc.encode("hello server"))
+          yield* c.end
+          const got = yield* Connection.readAll(c)
+          expect(sameBytes(got, randomBytes(200 * 1024, 12))).toBe(true)
+          // writes after end are typed errors
+          const err = yield* Effect.flip(c.write(enc.encode("late")))
+          expect(err.reason).toBe("Closed")
+        })
+      ))
+
+    it.scopedLive("read backpressure: a server that does not read holds the writer back; its buffer stays bounded; nothing is lost", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const readHWM = 64 * 1024
+          const bound = readHWM + 64 * 1024 // one OS read may land after the pause
+          const l = yield* t.listen(any, { readHighWaterMark: readHWM })
+          const c = yield* t.connect(l.address, { timeout: 2000 })
+          const s = yield* l.accept
+          const chunk = randomBytes(64 * 1024, 7)
+          let written = 0
+          const limit = 256 * 1024 * 1024
+          const writer = yield* Effect.fork(Effect.gen(function*() {
+            while (written < limit) {
+              // a write hands its bytes to the runtime before it waits for drain: count them first
+              written += chunk.length
+              yield* c.write(chunk)
+            }
+          }))
+          // let the writer run into backpressure
+          let last = -1
+          for (let i = 0; i < 50 && last !== written; i++) {
+            last = written
+            yield* Effect.sleep(Duration.millis(100))
+          }
+          expect(written).toBe(last) // the writer is stuck
+          expect(written).toBeLessThan(64 * 1024 * 1024)
+          const stats = yield* s.stats
+          expect(stats.readPaused).toBe(true)
+          expect(stats.readBuffered).toBeLessThanOrEqual(bound)
+          expect(stats.readBuffered).toBeGreaterThan(0)
+          // now read everything: the writer continues; count bytes until the writer stops
+          yield* Fiber.interrupt(writer)
+          const total = written
+          yield* Effect.fork(c.end)
+          let got = 0
+          while (true) {
+            const chunks = yield* s.readMany
+            if (chunks === Connection.EOF) break
+            for (const x of chunks) got += x.length
+          }
+          expect(got).toBe(total)
+        })
+      ))
+
+    it.scopedLive("write backpressure: a writer to a non-reading peer waits instead of growing memory", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const writeHWM = 64 * 1024
+          const l = yield* t.listen(any)
+          const c = yield* t.connect(l.address, { timeout: 2000, writeHighWaterMark: writeHWM })
+          yield* l.accept // accepted, never read
+          const chunk = new Uint8Array(16 * 1024)
+          let written = 0
+          let maxBuffered = 0
+          const writer = yield* Effect.fork(Effect.gen(function*() {
+            while (true) {
+              yield* c.write(chunk)
+              written += chunk.length
+              maxBuffered = Math.max(maxBuffered, c.unsafeStats().writeBuffered)
+            }
+          }))
+          let last = -1
+          for (let i = 0; i < 50 && last !== written; i++) {
+            last = written
+            yield* Effect.sleep(Duration.millis(100))
+          }
+          expect(written).toBe(last)
+          expect(writer.unsafePoll()).toBe(null) // still waiting for drain
+          expect(maxBuffered).toBeLessThanOrEqual(writeHWM + chunk.length)
+          yield* Fiber.interrupt(writer)
+        })
+      ))
+
+    it.scopedLive("abort resets the connection: the peer's read fails with reason Reset", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const l = yield* t.listen(any)
+          const c = yield* t.connect(l.address, { timeout: 2000 })
+          const s = yield* l.accept
+          yield* c.write(enc.encode("x"))
+          const first = yield* s.read
+          expect(first).not.toBe(Connection.EOF)
+          yield* c.abort
+          const err = yield* Effect.flip(Effect.forever(s.read)).pipe(Effect.timeout(Duration.seconds(5)))
+          expect(err._tag).toBe("ConnectionError")
+          expect(err.reason).toBe("Reset")
+          // our own writes after abort are typed errors too
+          const werr = yield* Effect.flip(c.write(enc.encode("y")))
+          expect(werr.reason).toBe("Closed")
+        })
+      ))
+
+    it.scopedLive("a clean close is not an error on either side", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const serverSaw = yield* Deferred.make<string, Connection.ConnectionError>()
+          const handler = Effect.gen(function*() {
+            const conn = yield* Connection.Connection
+            yield* conn.write(enc.encode("bye"))
+            const rest = yield* Connection.readAll(conn)
+            yield* Deferred.succeed(serverSaw, dec.decode(rest))
+          }).pipe(Effect.catchAll((e) => Deferred.fail(serverSaw, e)))
+          const server = yield* Server.serve(yield* t.listen(any), handler)
+          const c = yield* t.connect(server.address, { timeout: 2000 })
+          const got = yield* Connection.readExactly(c, 3)
+          expect(dec.decode(got.bytes)).toBe("bye")
+          yield* c.write(enc.encode("thanks"))
+          yield* c.close
+          expect(yield* Deferred.await(serverSaw)).toBe("thanks")
+          // after the server's handler returned, the client sees EOF, not an error
+          expect(yield* c.read).toBe(Connection.EOF)
+          expect(yield* c.read).toBe(Connection.EOF)
+          expect(server.failed()).toBe(0)
+        })
+      ))
+
+    it.scopedLive("EOF repeats and is not an error; the peer's end does not stop our writes", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const l = yield* t.listen(any)
+          const c = yield* t.connect(l.address, { timeout: 2000 })
+          const s = yield* l.accept
+          yield* c.end
+          expect(yield* s.read).toBe(Connection.EOF)
+          expect(yield* s.readMany).toBe(Connection.EOF)
+          yield* s.write(enc.encode("still here"))
+          yield* s.end
+          expect(dec.decode(yield* Connection.readAll(c))).toBe("still here")
+        })
+      ))
+
+    it.scopedLive("closing the listener stops new connections; open ones keep working", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const l = yield* Scope.extend(t.listen(any), scope)
+          const c = yield* t.connect(l.address, { timeout: 2000 })
+          const s = yield* l.accept
+          yield* Scope.close(scope, Exit.void)
+          const err = yield* Effect.flip(t.connect(l.address, { timeout: 2000 }))
+          expect(err.reason).toBe("Refused")
+          const acceptErr = yield* Effect.flip(l.accept)
+          expect(acceptErr.reason).toBe("Closed")
+          yield* c.write(enc.encode("ping"))
+          yield* c.end
+          expect(dec.decode(yield* Connection.readAll(s))).toBe("ping")
+        })
+      ))
+
+    it.scopedLive("Unix socket path: listen, connect, echo", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const path = unixPath()
+          const server = yield* Server.serve(yield* t.listen({ path }), echoHandler)
+          expect(server.address).toEqual({ path })
+          const c = yield* t.connect({ path }, { timeout: 2000 })
+          yield* c.write(enc.encode("over unix"))
+          yield* c.end
+          expect(dec.decode(yield* Connection.readAll(c))).toBe("over unix")
+          const missing = yield* Effect.flip(t.connect({ path: path + ".missing" }, { timeout: 2000 }))
+          expect(["NotFound", "Refused"]).toContain(missing.reason)
+        })
+      ))
+
+    it.scopedLive("local and remote addresses are correct on both sides", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const l = yield* t.listen(any)
+          const c = yield* t.connect(l.address, { timeout: 2000 })
+          const s = yield* l.accept
+          expect(c.remoteAddress).toEqual(l.address)
+          expect(s.localAddress).toEqual(l.address)
+          expect(s.remoteAddress).toEqual(c.localAddress)
+          expect((c.localAddress as { host: string }).host).toBe(host)
+          expect((c.localAddress as { port: number }).port).toBeGreaterThan(0)
+        })
+      ))
+
+    if (options.ipv6 ?? true) {
+      it.scopedLive("IPv6 loopback: listen on ::1 and echo", () =>
+        withT((t) =>
+          Effect.gen(function*() {
+            const server = yield* Server.serve(yield* t.listen({ host: "::1", port: 0 }), echoHandler)
+            expect((server.address as { host: string }).host).toBe("::1")
+            const c = yield* t.connect(server.address, { timeout: 2000 })
+            expect((c.localAddress as { host: string }).host).toBe("::1")
+            yield* c.write(enc.encode("v6"))
+            yield* c.end
+            expect(dec.decode(yield* Connection.readAll(c))).toBe("v6")
+          })
+        ))
+    }
+
+    it.scopedLive("write after close, and end after close, are typed Closed errors", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const l = yield* t.listen(any)
+          const c = yield* t.connect(l.address, { timeout: 2000 })
+          yield* l.accept
+          yield* c.close
+          const err = yield* Effect.flip(c.write(enc.encode("x")))
+          expect(err._tag).toBe("ConnectionError")
+          expect(err.reason).toBe("Closed")
+          expect(err.operation).toBe("write")
+          const err2 = yield* Effect.flip(c.writeAll([enc.encode("x"), enc.encode("y")]))
+          expect(err2.reason).toBe("Closed")
+          const err3 = yield* Effect.flip(c.end)
+          expect(err3.reason).toBe("Closed")
+        })
+      ))
+
+    it.scopedLive("chunk order is preserved when the handler is slow at random", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const slowEcho = Effect.gen(function*() {
+            const conn = yield* Connection.Connection
+            while (true) {
+              const chunk = yield* conn.read
+              if (chunk === Connection.EOF) return
+              yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(0, 4)))
+              yield* conn.write(chunk)
+            }
+          })
+          const server = yield* Server.serve(yield* t.listen(any), slowEcho)
+          const c = yield* t.connect(server.address, { timeout: 2000 })
+          const parts: Array<string> = []
+          for (let i = 0; i < 200; i++) parts.push(`<${i}>`)
+          const writer = yield* Effect.fork(Effect.gen(function*() {
+            for (const p of parts) {
+              yield* c.write(enc.encode(p))
+              if ((yield* Random.nextIntBetween(0, 3)) === 0) yield* Effect.sleep(Duration.millis(1))
+            }
+            yield* c.end
+          }))
+          const got = dec.decode(yield* Connection.readAll(c))
+          yield* Fiber.join(writer)
+          expect(got).toBe(parts.join(""))
+        })
+      ))
+
+    it.scopedLive("a failing handler closes only its own connection; the server keeps serving", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          let n = 0
+          const handler = Effect.gen(function*() {
+            const conn = yield* Connection.Connection
+            const me = ++n
+            if (me === 1) return yield* Effect.fail("boom")
+            if (me === 2) return yield* Effect.die(new Error("defect"))
+            const chunks = yield* Connection.readAll(conn)
+            yield* conn.write(chunks)
+          })
+          const server = yield* Server.serve(yield* t.listen(any), handler)
+          const bad1 = yield* t.connect(server.address, { timeout: 2000 })
+          expect(yield* Connection.readAll(bad1)).toEqual(new Uint8Array(0))
+          const bad2 = yield* t.connect(server.address, { timeout: 2000 })
+          expect(yield* Connection.readAll(bad2)).toEqual(new Uint8Array(0))
+          const good = yield* t.connect(server.address, { timeout: 2000 })
+          yield* good.write(enc.encode("still serving"))
+          yield* good.end
+          expect(dec.decode(yield* Connection.readAll(good))).toBe("still serving")
+          expect(server.failed()).toBe(2)
+        })
+      ))
+  })
+}

@@ -1,0 +1,9 @@
+/**
+ * @wirekit/core/testing: the conformance suite adapters run, and test helpers.
+ * @since 0.1.0
+ */
+
+/** Blackhole addresses for connect-timeout tests. */
+export * as Blackhole from "./Blackhole.ts"
+/** The transport conformance suite. */
+export * as Conformance from "./Conformance.ts"

@@ -1,0 +1,7 @@
+/**
+ * @wirekit/node: the wirekit transport on `node:net`.
+ * @since 0.1.0
+ */
+
+/** The transport on `node:net`. */
+export * as NodeTransport from "./NodeTransport.ts"
