@@ -15,3 +15,23 @@ export * as MemoryTransport from "./MemoryTransport.ts"
 export * as Server from "./Server.ts"
 /** The transport service and its errors. */
 export * as Transport from "./Transport.ts"
+/** A growable output buffer: encoders write into it; one take() is one socket write. */
+export * as ByteBuffer from "./ByteBuffer.ts"
+/** Framing: the decoder/encoder contract and its errors. */
+export * as Framing from "./Framing.ts"
+/** Line framing (LF or CRLF-or-LF). */
+export * as Lines from "./Lines.ts"
+/** Delimiter framing (one or several byte delimiters). */
+export * as Delimiter from "./Delimiter.ts"
+/** Length-field framing with every option. */
+export * as LengthField from "./LengthField.ts"
+/** Fixed-length framing. */
+export * as FixedLength from "./FixedLength.ts"
+/** Varint (unsigned LEB128) length-prefix framing. */
+export * as Varint from "./Varint.ts"
+/** Pass-through framing: every chunk is a frame. */
+export * as PassThrough from "./PassThrough.ts"
+/** Message codecs over frames: text, JSON, Schema. */
+export * as MessageCodec from "./MessageCodec.ts"
+/** MessagePack message codec (msgpackr). */
+export * as Msgpack from "./Msgpack.ts"

@@ -1,0 +1,188 @@
+/**
+ * Framing: cutting a TCP byte stream into frames, and writing frames back as bytes.
+ *
+ * ```
+ *   socket chunks:  [ 00 03 a b | c 00 01 | d ]           (arbitrary boundaries)
+ *   FrameDecoder →  frames:  "abc", "d"                     (protocol boundaries)
+ *   FrameEncoder ←  frames:  "abc", "d"  →  ByteBuffer [00 03 a b c 00 01 d] → one socket write
+ * ```
+ *
+ * A {@link Framing} is a pure description (codec name, max frame length, and factories for
+ * per-connection decoder/encoder state). Codecs: `Lines`, `Delimiter`, `LengthField`,
+ * `FixedLength`, `Varint`, `PassThrough`.
+ *
+ * @since 0.1.0
+ */
+import { Data, Either } from "effect"
+import * as ByteBuffer from "./ByteBuffer.ts"
+
+/**
+ * Bad bytes on the wire, or a frame an encoder cannot express.
+ *
+ * - `FrameTooLarge`: a frame exceeds `limit`; `actual` is the real size when known (the declared
+ *   length after adjustment for length-prefixed codecs, or the bytes seen so far without a
+ *   delimiter for delimiter codecs).
+ * - `Corrupted`: the bytes violate the format (malformed varint, negative adjusted length,
+ *   a frame containing its own delimiter on encode, ...). See `detail`.
+ * - `Truncated`: the stream ended inside a frame; `buffered` bytes were left.
+ *
+ * ```
+ *   new FramingError({ reason: "FrameTooLarge", codec: "LengthField", limit: 255, actual: 300 }).message
+ *   // "LengthField: frame too large: 300 bytes, limit 255"
+ * ```
+ */
+export class FramingError extends Data.TaggedError("FramingError")<{
+  readonly reason: "FrameTooLarge" | "Corrupted" | "Truncated"
+  readonly codec: string
+  readonly limit?: number
+  readonly actual?: number
+  readonly buffered?: number
+  readonly detail?: string
+}> {
+  /** A human readable sentence with the facts. */
+  override get message(): string {
+    let text: string
+    switch (this.reason) {
+      case "FrameTooLarge":
+        text = `${this.codec}: frame too large: ${
+          this.actual === undefined ? "more than the limit" : `${this.actual} bytes`
+        }, limit ${this.limit ?? "?"}`
+        break
+      case "Corrupted":
+        text = `${this.codec}: corrupted input`
+        break
+      case "Truncated":
+        text = `${this.codec}: stream ended inside a frame (${this.buffered ?? 0} bytes buffered)`
+        break
+    }
+    return this.detail === undefined ? text : `${text}: ${this.detail}`
+  }
+}
+
+/**
+ * Thrown (synchronously) by a codec's `make` when its options are invalid: a programmer error,
+ * reported before any connection exists.
+ *
+ * ```
+ *   LengthField.make({ fieldLength: 1, maxFrameLength: 300 })
+ *   // throws FramingConfigError { codec: "LengthField", option: "maxFrameLength", detail: "..." }
+ * ```
+ */
+export class FramingConfigError extends Data.TaggedError("FramingConfigError")<{
+  readonly codec: string
+  readonly option: string
+  readonly detail: string
+}> {
+  /** A human readable sentence naming the option. */
+  override get message(): string {
+    return `${this.codec}: invalid option "${this.option}": ${this.detail}`
+  }
+}
+
+/**
+ * Per-connection decoding state: feed chunks, collect frames.
+ *
+ * ```
+ *   decode([a b \n c])  → out += "ab"     buffered = 1  ("c")
+ *   decode([d \n])      → out += "cd"     buffered = 0
+ *   finish()            → undefined (nothing left) | Truncated (partial frame)
+ * ```
+ */
+export interface FrameDecoder {
+  /**
+   * Append `chunk` and push every complete frame onto `out`. Frames lying wholly inside one
+   * chunk are zero-copy subarray views of it (the caller promises not to mutate chunks); frames
+   * spanning chunks are copied.
+   *
+   * Returns a {@link FramingError} for bad input (the decoder is then failed: further calls
+   * return the same error; frames decoded before the bad bytes are still pushed), else
+   * `undefined`. Pure: no Effect, no promises, no per-byte allocation, no per-frame allocation
+   * beyond the subarray.
+   */
+  decode(chunk: Uint8Array, out: Array<Uint8Array>): FramingError | undefined
+  /**
+   * End of stream. May push a last frame (e.g. `Lines` with `emitLastLineAtEof`). Returns
+   * `Truncated` if a partial frame remains.
+   */
+  finish(out: Array<Uint8Array>): FramingError | undefined
+  /** Bytes held for an incomplete frame. */
+  readonly buffered: number
+}
+
+/**
+ * Per-connection encoding state.
+ *
+ * ```
+ *   encode("abc", buf) → buf += [00 03 a b c]   (LengthField, 2-byte big endian)
+ * ```
+ */
+export interface FrameEncoder {
+  /**
+   * Append the encoded frame to `buf`; `FrameTooLarge` if the frame can't be expressed or is
+   * over the max, `Corrupted` if it can't be framed (e.g. contains the delimiter). Nothing is
+   * written on error.
+   */
+  encode(frame: Uint8Array, buf: ByteBuffer.ByteBuffer): FramingError | undefined
+}
+
+/**
+ * A framing codec: a name, its max frame length and factories for fresh per-connection state.
+ *
+ * ```
+ *   const framing = LengthField.make({ fieldLength: 4 })
+ *   const decoder = framing.decoder()   // one per connection
+ *   const encoder = framing.encoder()   // one per connection
+ * ```
+ */
+export interface Framing {
+  /** Codec name, as used in {@link FramingError.codec}, e.g. `"LengthField"`. */
+  readonly codec: string
+  /** The largest frame accepted (codec-specific definition; see each codec). */
+  readonly maxFrameLength: number
+  /** Fresh decoding state (one per connection). */
+  readonly decoder: () => FrameDecoder
+  /** Fresh encoding state (one per connection). */
+  readonly encoder: () => FrameEncoder
+}
+
+/**
+ * Decode a whole stream given as chunks, including the end-of-stream check. Handy in tests and
+ * for one-shot parsing. Frames are copied when they span chunks, viewed otherwise.
+ *
+ * ```
+ *   decodeAll(Lines.make(), [bytes("a\nb"), bytes("\n")]) // Right(["a", "b"])
+ * ```
+ */
+export const decodeAll = (
+  framing: Framing,
+  chunks: Iterable<Uint8Array>
+): Either.Either<Array<Uint8Array>, FramingError> => {
+  const decoder = framing.decoder()
+  const out: Array<Uint8Array> = []
+  for (const chunk of chunks) {
+    const error = decoder.decode(chunk, out)
+    if (error !== undefined) return Either.left(error)
+  }
+  const error = decoder.finish(out)
+  return error === undefined ? Either.right(out) : Either.left(error)
+}
+
+/**
+ * Encode frames into one byte array (what one coalesced socket write would carry).
+ *
+ * ```
+ *   encodeAll(Lines.make({ encodeDelimiter: "lf" }), [bytes("a"), bytes("b")]) // Right([a \n b \n])
+ * ```
+ */
+export const encodeAll = (
+  framing: Framing,
+  frames: Iterable<Uint8Array>
+): Either.Either<Uint8Array, FramingError> => {
+  const encoder = framing.encoder()
+  const buf = ByteBuffer.make()
+  for (const frame of frames) {
+    const error = encoder.encode(frame, buf)
+    if (error !== undefined) return Either.left(error)
+  }
+  return Either.right(buf.take())
+}

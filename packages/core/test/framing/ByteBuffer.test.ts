@@ -1,0 +1,161 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as fc from "fast-check"
+import * as ByteBuffer from "../../src/ByteBuffer.ts"
+import { hex } from "./helpers.ts"
+
+const bytesOf = (buf: ByteBuffer.ByteBuffer) => hex([buf.take()])[0]
+
+/** Reference LEB128 (bigint). */
+const leb = (value: bigint): Array<number> => {
+  const out: Array<number> = []
+  do {
+    let b = Number(value & 0x7fn)
+    value >>= 7n
+    if (value > 0n) b |= 0x80
+    out.push(b)
+  } while (value > 0n)
+  return out
+}
+
+describe("ByteBuffer", () => {
+  it("writes integers in both byte orders", () => {
+    const buf = ByteBuffer.make(0)
+    buf.writeUint8(0xab)
+    buf.writeUint16BE(0x0102)
+    buf.writeUint16LE(0x0102)
+    buf.writeUint24BE(0x010203)
+    buf.writeUint24LE(0x010203)
+    buf.writeUint32BE(0xdeadbeef)
+    buf.writeUint32LE(0xdeadbeef)
+    expect(buf.length).toBe(19)
+    expect(bytesOf(buf)).toBe("ab 01 02 02 01 01 02 03 03 02 01 de ad be ef ef be ad de")
+  })
+
+  it("writes 64-bit values from bigint and safe numbers", () => {
+    const buf = ByteBuffer.make()
+    buf.writeUint64(1)
+    buf.writeUint64LE(1n)
+    buf.writeUint64BE(0xfedcba9876543210n)
+    buf.writeUint64(Number.MAX_SAFE_INTEGER)
+    expect(bytesOf(buf)).toBe(
+      "00 00 00 00 00 00 00 01 01 00 00 00 00 00 00 00 fe dc ba 98 76 54 32 10 00 1f ff ff ff ff ff ff"
+    )
+    expect(() => buf.writeUint64(2 ** 53)).toThrow(RangeError)
+    expect(() => buf.writeUint64(2n ** 64n)).toThrow(RangeError)
+    expect(() => buf.writeUint64(-1n)).toThrow(RangeError)
+    expect(buf.length).toBe(0)
+  })
+
+  it("throws RangeError on values that do not fit", () => {
+    const buf = ByteBuffer.make()
+    expect(() => buf.writeUint8(256)).toThrow(RangeError)
+    expect(() => buf.writeUint16BE(-1)).toThrow(RangeError)
+    expect(() => buf.writeUint32LE(1.5)).toThrow(RangeError)
+    expect(() => buf.writeVarint(-1)).toThrow(RangeError)
+    expect(() => buf.writeVarint(2 ** 53)).toThrow(RangeError)
+    expect(buf.length).toBe(0)
+  })
+
+  it("writes varints at the group boundaries", () => {
+    const cases: Array<[number | bigint, string]> = [
+      [0, "00"],
+      [127, "7f"],
+      [128, "80 01"],
+      [300, "ac 02"],
+      [16383, "ff 7f"],
+      [16384, "80 80 01"],
+      [2 ** 32 - 1, "ff ff ff ff 0f"],
+      [Number.MAX_SAFE_INTEGER, "ff ff ff ff ff ff ff 0f"],
+      [2n ** 64n - 1n, "ff ff ff ff ff ff ff ff ff 01"]
+    ]
+    for (const [value, expected] of cases) {
+      const buf = ByteBuffer.make(1)
+      const n = buf.writeVarint(value)
+      expect(n).toBe(expected.split(" ").length)
+      expect(bytesOf(buf)).toBe(expected)
+    }
+  })
+
+  it("writes the same varints as a reference implementation", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 70n }), (v) => {
+        const buf = ByteBuffer.make(2)
+        buf.writeVarint(v)
+        if (v <= BigInt(Number.MAX_SAFE_INTEGER)) buf.writeVarint(Number(v))
+        const once = leb(v)
+        const expected = v <= BigInt(Number.MAX_SAFE_INTEGER) ? [...once, ...once] : once
+        expect(Array.from(buf.take())).toEqual(expected)
+      }),
+      { numRuns: 1000 }
+    )
+  })
+
+  it("writes UTF-8", () => {
+    const buf = ByteBuffer.make(1)
+    expect(buf.writeUtf8("hé€😀")).toBe(10)
+    expect(new TextDecoder().decode(buf.take())).toBe("hé€😀")
+    expect(buf.writeUtf8("")).toBe(0)
+  })
+
+  it("never overwrites bytes returned by take()", () => {
+    const op = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }).map((b) => ({ kind: "write" as const, b })),
+      fc.constant({ kind: "take" as const }),
+      fc.constant({ kind: "clear" as const })
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 64 }), fc.array(op, { maxLength: 30 }), (initial, ops) => {
+        const buf = ByteBuffer.make(initial)
+        const taken: Array<[Uint8Array, Array<number>]> = []
+        let model: Array<number> = []
+        for (const o of ops) {
+          if (o.kind === "write") {
+            buf.writeBytes(o.b)
+            model.push(...o.b)
+          } else if (o.kind === "take") {
+            const out = buf.take()
+            expect(Array.from(out)).toEqual(model)
+            taken.push([out, model])
+            model = []
+          } else {
+            buf.clear()
+            model = []
+          }
+          expect(buf.length).toBe(model.length)
+        }
+        for (const [out, expected] of taken) expect(Array.from(out)).toEqual(expected)
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("reuses storage for small takes and releases storage above the retention limit", () => {
+    const buf = ByteBuffer.make(1024)
+    buf.writeBytes(new Uint8Array(10))
+    buf.take()
+    expect(buf.capacity).toBe(1024)
+    buf.writeBytes(new Uint8Array(1_000_000))
+    expect(buf.capacity).toBeGreaterThanOrEqual(1_000_000)
+    const big = buf.take()
+    expect(big.length).toBe(1_000_000)
+    buf.writeUint8(1)
+    expect(buf.capacity).toBeLessThanOrEqual(ByteBuffer.DEFAULT_MAX_RETAINED_CAPACITY)
+    buf.writeBytes(new Uint8Array(200_000))
+    buf.clear()
+    expect(buf.length).toBe(0)
+    expect(buf.capacity).toBeLessThanOrEqual(ByteBuffer.DEFAULT_MAX_RETAINED_CAPACITY)
+  })
+
+  it("reserve, truncate, peek and partial writeBytes", () => {
+    const buf = ByteBuffer.make(0)
+    buf.reserve(100)
+    expect(buf.capacity).toBeGreaterThanOrEqual(100)
+    expect(buf.length).toBe(0)
+    buf.writeBytes(new Uint8Array([1, 2, 3, 4, 5]), 1, 4)
+    expect(Array.from(buf.peek())).toEqual([2, 3, 4])
+    buf.truncate(1)
+    expect(Array.from(buf.take())).toEqual([2])
+    expect(() => buf.truncate(5)).toThrow(RangeError)
+    expect(buf.take().length).toBe(0)
+  })
+})
