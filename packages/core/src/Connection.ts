@@ -107,6 +107,34 @@ export interface Connection {
    */
   readonly readMany: Effect.Effect<ReadonlyArray<Uint8Array> | EOF, ConnectionError>
   /**
+   * Push-mode reading, the fast path for protocol engines: calls `onData`
+   * with each batch of received chunks synchronously inside the runtime's
+   * read callback, so a read costs a function call, not a fiber wake-up.
+   *
+   * - `onData` may return an Effect: reading pauses (bytes buffer, then the
+   *   socket pauses) until it completes, so order and backpressure hold.
+   * - Writes made inside `onData` with {@link Connection.unsafeWrite} that
+   *   reach the write high-water mark pause reading until the socket drains.
+   * - Completes at end of stream; fails with the connection's error, or with
+   *   the failure of an effect `onData` returned. A throw is a defect.
+   *
+   * Bytes already buffered are delivered first. One reader at a time: do not
+   * mix with concurrent `read`/`readMany`.
+   */
+  readonly pump: <E = never, R = never>(
+    onData: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void
+  ) => Effect.Effect<void, E | ConnectionError, R>
+  /**
+   * Synchronous write for use inside {@link Connection.pump}'s callback.
+   * Returns `false` when the caller should stop: the write buffer is past its
+   * high-water mark (the bytes were taken; `pump` waits for drain before
+   * delivering more), or the connection can no longer write (the bytes were
+   * dropped; the next `write` or the running `pump` fails with the typed error).
+   */
+  readonly unsafeWrite: (data: Uint8Array) => boolean
+  /** {@link Connection.unsafeWrite} for several chunks (one syscall where possible). */
+  readonly unsafeWriteAll: (chunks: ReadonlyArray<Uint8Array>) => boolean
+  /**
    * Hands `data` to the runtime. Completes at once while the write buffer is
    * below `writeHighWaterMark`, otherwise when it has drained. The caller must
    * not mutate `data` afterwards.

@@ -37,6 +37,9 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   private readWaiter: (() => void) | undefined
   private paused = false
   private bytesRead = 0
+  // push mode (pump): the consumer called from data events
+  private pushFn: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, any, any> | undefined | void) | undefined
+  private pushResume: ((effect: Effect.Effect<void, any, any>) => void) | undefined
   // write side
   private bytesWritten = 0
   private writeState: "open" | "ending" | "ended" = "open"
@@ -142,6 +145,19 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
 
   data(chunk: Uint8Array): void {
     if (chunk.length === 0 || this.isClosed) return
+    const push = this.pushFn
+    if (push !== undefined) {
+      this.bytesRead += chunk.length
+      let next: Effect.Effect<void, any, any> | undefined | void
+      try {
+        next = push([chunk])
+      } catch (defect) {
+        next = Effect.die(defect)
+      }
+      if (next !== undefined) this.pushResume!(next)
+      else if (this.needDrain) this.wakeReader()
+      return
+    }
     this.queue.push(chunk)
     this.queued += chunk.length
     this.bytesRead += chunk.length
@@ -245,9 +261,57 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
       return this.awaitDrain
     })
 
-  unsafeWrite(data: Uint8Array): boolean {
+  unsafeWrite = (data: Uint8Array): boolean => {
+    if (this.writeCheck() !== undefined) return false
     this.bytesWritten += data.length
-    return this.driver.write(data)
+    if (this.driver.write(data)) return true
+    this.needDrain = true
+    return false
+  }
+
+  unsafeWriteAll = (chunks: ReadonlyArray<Uint8Array>): boolean => {
+    if (chunks.length === 1) return this.unsafeWrite(chunks[0]!)
+    if (this.writeCheck() !== undefined) return false
+    if (chunks.length === 0) return true
+    for (const c of chunks) this.bytesWritten += c.length
+    if (this.driver.writev(chunks)) return true
+    this.needDrain = true
+    return false
+  }
+
+  pump = <E, R>(
+    onData: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void
+  ): Effect.Effect<void, E | ConnectionError, R> => {
+    const clear = () => {
+      this.pushFn = undefined
+      this.pushResume = undefined
+      this.readWaiter = undefined
+    }
+    const step: Effect.Effect<void, E | ConnectionError, R> = Effect.suspend(() => {
+      // pull mode: deliver what is buffered, honouring write backpressure
+      while (true) {
+        if (this.needDrain) return Effect.zipRight(this.awaitDrain, step)
+        if (this.head >= this.queue.length) break
+        const next = onData(this.takeAll())
+        if (next !== undefined) return Effect.zipRight(next, step)
+      }
+      const ended = this.readEnded()
+      if (ended !== undefined) return Effect.asVoid(ended)
+      // switch to push mode until something needs the fiber
+      return Effect.async<void, E | ConnectionError, R>((resume) => {
+        this.pushFn = onData
+        this.readWaiter = () => {
+          clear()
+          resume(step)
+        }
+        this.pushResume = (next) => {
+          clear()
+          resume(Effect.zipRight(next as Effect.Effect<void, E, R>, step))
+        }
+        return Effect.sync(clear)
+      })
+    })
+    return step
   }
 
   private doEnd(resume: Resume<void, ConnectionError>): void {

@@ -449,6 +449,84 @@ export const run = (options: ConformanceOptions): void => {
         })
       ))
 
+    it.scopedLive("pump: 1 MiB echoed byte-exact through the push path, with EOF ending the pump", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const pumpEcho = Effect.gen(function*() {
+            const conn = yield* Connection.Connection
+            yield* conn.pump((chunks) => {
+              conn.unsafeWriteAll(chunks)
+            })
+          })
+          const server = yield* Server.serve(yield* t.listen(any), pumpEcho)
+          const c = yield* t.connect(server.address, { timeout: 2000 })
+          const data = randomBytes(1024 * 1024, 99)
+          const writer = yield* Effect.fork(Effect.zipRight(writeRandomly(c, data, 50_000), c.end))
+          const got = yield* Connection.readAll(c)
+          yield* Fiber.join(writer)
+          expect(sameBytes(got, data)).toBe(true)
+          expect(server.failed()).toBe(0)
+        })
+      ))
+
+    it.scopedLive("pump: an effect returned by the callback pauses delivery, so order holds under random delays", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const slow = Effect.gen(function*() {
+            const conn = yield* Connection.Connection
+            yield* conn.pump((chunks) =>
+              Effect.gen(function*() {
+                yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(0, 3)))
+                yield* conn.writeAll(chunks)
+              })
+            )
+          })
+          const server = yield* Server.serve(yield* t.listen(any), slow)
+          const c = yield* t.connect(server.address, { timeout: 2000 })
+          const parts = Array.from({ length: 150 }, (_, i) => `[${i}]`)
+          const writer = yield* Effect.fork(Effect.gen(function*() {
+            for (const p of parts) {
+              yield* c.write(enc.encode(p))
+              if ((yield* Random.nextIntBetween(0, 3)) === 0) yield* Effect.sleep(Duration.millis(1))
+            }
+            yield* c.end
+          }))
+          expect(dec.decode(yield* Connection.readAll(c))).toBe(parts.join(""))
+          yield* Fiber.join(writer)
+        })
+      ))
+
+    it.scopedLive("pump: when the peer stops reading, the pump stops reading too (buffers stay bounded)", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const readHWM = 64 * 1024
+          const l = yield* t.listen(any, { readHighWaterMark: readHWM, writeHighWaterMark: 64 * 1024 })
+          const c = yield* t.connect(l.address, { timeout: 2000 })
+          const s = yield* l.accept
+          const pumping = yield* Effect.fork(s.pump((chunks) => {
+            s.unsafeWriteAll(chunks)
+          }))
+          // the client writes but never reads the echo
+          const chunk = randomBytes(32 * 1024, 3)
+          let written = 0
+          const writer = yield* Effect.fork(Effect.forever(Effect.suspend(() => {
+            written += chunk.length
+            return c.write(chunk)
+          })))
+          let last = -1
+          for (let i = 0; i < 50 && last !== written; i++) {
+            last = written
+            yield* Effect.sleep(Duration.millis(100))
+          }
+          expect(written).toBe(last)
+          const st = s.unsafeStats()
+          expect(st.readBuffered).toBeLessThanOrEqual(readHWM + 64 * 1024)
+          expect(st.writeBuffered).toBeLessThanOrEqual(64 * 1024 + 64 * 1024)
+          expect(pumping.unsafePoll()).toBe(null)
+          yield* Fiber.interrupt(writer)
+        })
+      ))
+
     it.scopedLive("a failing handler closes only its own connection; the server keeps serving", () =>
       withT((t) =>
         Effect.gen(function*() {
