@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest"
+import { spawn } from "node:child_process"
+import * as Net from "node:net"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+
+/** Starts `npm start`'s entry on port 0 and resolves with the port it logged. */
+const startExample = (args: Array<string>) => {
+  const child = spawn(process.execPath, ["--import", "tsx", "examples/echo/src/main.ts", "--port", "0", ...args], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  const port = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 20_000)
+    const onData = (d: Buffer) => {
+      output += d.toString()
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(output)
+      if (m) {
+        clearTimeout(timer)
+        resolve(Number(m[1]))
+      }
+    }
+    child.stdout.on("data", onData)
+    child.stderr.on("data", onData)
+  })
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  return { child, port, exited, output: () => output }
+}
+
+const echoOnce = (port: number, payload: Buffer) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const parts: Array<Buffer> = []
+    const s = Net.connect({ host: "127.0.0.1", port }, () => s.end(payload))
+    s.on("data", (d) => parts.push(d))
+    s.on("end", () => resolve(Buffer.concat(parts)))
+    s.on("error", reject)
+  })
+
+describe("examples/echo (the process npm start runs)", () => {
+  it("echoes bytes, logs each connection, and exits cleanly on SIGINT", async () => {
+    const ex = startExample([])
+    const port = await ex.port
+    const payload = Buffer.from("hello wirekit\n\u00e9\u{1F600} binary \u0000\u00ff")
+    const [a, b] = await Promise.all([echoOnce(port, payload), echoOnce(port, Buffer.alloc(300_000, 7))])
+    expect(a.equals(payload)).toBe(true)
+    expect(b.length).toBe(300_000)
+    expect(b.every((x) => x === 7)).toBe(true)
+    ex.child.kill("SIGINT")
+    const code = await ex.exited
+    expect(code).toBe(0)
+    expect(ex.output()).toMatch(/open/)
+    expect(ex.output()).toMatch(/close \(\d+ bytes echoed\)/)
+  })
+})
