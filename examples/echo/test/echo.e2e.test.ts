@@ -13,7 +13,7 @@ const startExample = (args: Array<string>) => {
   })
   let output = ""
   const port = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 20_000)
+    const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 60_000)
     const onData = (d: Buffer) => {
       output += d.toString()
       const m = /listening on 127\.0\.0\.1:(\d+)/.exec(output)
@@ -52,5 +52,5 @@ describe("examples/echo (the process npm start runs)", () => {
     expect(code).toBe(0)
     expect(ex.output()).toMatch(/open/)
     expect(ex.output()).toMatch(/close \(\d+ bytes echoed\)/)
-  })
+  }, 90_000)
 })

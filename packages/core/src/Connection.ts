@@ -88,6 +88,10 @@ export interface ConnectionStats {
   readonly writeBuffered: number
   /** Whether reading from the OS is currently paused by backpressure. */
   readonly readPaused: boolean
+  /** Chunks received from the runtime (read callbacks). */
+  readonly reads: number
+  /** Write calls handed to the runtime (a `writeAll` of many chunks is one). */
+  readonly writes: number
 }
 
 /**

@@ -35,3 +35,5 @@ export * as PassThrough from "./PassThrough.ts"
 export * as MessageCodec from "./MessageCodec.ts"
 /** MessagePack message codec (msgpackr). */
 export * as Msgpack from "./Msgpack.ts"
+/** Framed connections: frames in, frames out, one write per turn. */
+export * as Framed from "./Framed.ts"

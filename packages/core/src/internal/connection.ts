@@ -42,6 +42,8 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   private pushResume: ((effect: Effect.Effect<void, any, any>) => void) | undefined
   // write side
   private bytesWritten = 0
+  private reads = 0
+  private writes = 0
   private writeState: "open" | "ending" | "ended" = "open"
   private writeError: ConnectionError | undefined
   private needDrain = false
@@ -145,6 +147,7 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
 
   data(chunk: Uint8Array): void {
     if (chunk.length === 0 || this.isClosed) return
+    this.reads++
     const push = this.pushFn
     if (push !== undefined) {
       this.bytesRead += chunk.length
@@ -238,6 +241,7 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
       const err = this.writeCheck()
       if (err) return Effect.fail(err)
       this.bytesWritten += data.length
+      this.writes++
       if (this.driver.write(data)) return Effect.void
       this.needDrain = true
       return this.awaitDrain
@@ -249,6 +253,7 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
       if (err) return Effect.fail(err)
       if (chunks.length === 0) return Effect.void
       let ok: boolean
+      this.writes++
       if (chunks.length === 1) {
         this.bytesWritten += chunks[0]!.length
         ok = this.driver.write(chunks[0]!)
@@ -264,6 +269,7 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   unsafeWrite = (data: Uint8Array): boolean => {
     if (this.writeCheck() !== undefined) return false
     this.bytesWritten += data.length
+    this.writes++
     if (this.driver.write(data)) return true
     this.needDrain = true
     return false
@@ -274,6 +280,7 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     if (this.writeCheck() !== undefined) return false
     if (chunks.length === 0) return true
     for (const c of chunks) this.bytesWritten += c.length
+    this.writes++
     if (this.driver.writev(chunks)) return true
     this.needDrain = true
     return false
@@ -362,6 +369,8 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     bytesWritten: this.bytesWritten,
     readBuffered: this.queued,
     writeBuffered: this.isClosed ? 0 : this.driver.writeBuffered(),
-    readPaused: this.paused
+    readPaused: this.paused,
+    reads: this.reads,
+    writes: this.writes
   })
 }

@@ -21,6 +21,7 @@ import { isTcp } from "../Address.ts"
 import * as Connection from "../Connection.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
+import * as FramedConformance from "./FramedConformance.ts"
 import type { TransportService } from "../Transport.ts"
 
 /** What an adapter passes to {@link run}. */
@@ -524,6 +525,9 @@ export const run = (options: ConformanceOptions): void => {
           expect(st.writeBuffered).toBeLessThanOrEqual(64 * 1024 + 64 * 1024)
           expect(pumping.unsafePoll()).toBe(null)
           yield* Fiber.interrupt(writer)
+          // both sides are now blocked on each other: a graceful close would wait for closeTimeout
+          yield* c.abort
+          yield* s.abort
         })
       ))
 
@@ -552,4 +556,5 @@ export const run = (options: ConformanceOptions): void => {
         })
       ))
   })
+  FramedConformance.run(options.name, options.layer, host)
 }
