@@ -1,30 +1,62 @@
 /**
  * The echo server, written once against `@wirekit/core` only: it does not
- * know which runtime carries it. Entry points (main.ts) pick the transport.
+ * know which runtime carries it. Entry points (main*.ts) pick the transport.
+ *
+ * Framings:
+ * - `none`:   bytes back as they come (`nc 127.0.0.1 7000`)
+ * - `lines`:  every line back (LF or CRLF; max 8 KiB per line)
+ * - `length`: every frame back, frames = 4-byte big-endian length + payload (max 8 MiB)
  */
-import { Address, Connection, Server } from "@wirekit/core"
+import { Address, Connection, Framed, LengthField, Lines, Server } from "@wirekit/core"
+import type { Framing } from "@wirekit/core"
 import { Effect, Layer } from "effect"
 
+/** The framings the example offers. */
+export type EchoFraming = "none" | "lines" | "length"
+
 /** Echoes every byte back, batch by batch, until the peer ends its side. */
-export const echo = Effect.gen(function*() {
+export const byteEcho = Effect.gen(function*() {
   const conn = yield* Connection.Connection
-  yield* Effect.logInfo("open")
-  while (true) {
-    const chunks = yield* conn.readMany
-    if (chunks === Connection.EOF) break
-    yield* conn.writeAll(chunks)
-  }
-  const stats = conn.unsafeStats()
-  yield* Effect.logInfo(`close (${stats.bytesRead} bytes echoed)`)
+  yield* conn.pump((chunks) => {
+    conn.unsafeWriteAll(chunks)
+  })
 })
+
+/** Echoes every frame back; all replies to one read leave in one write. */
+export const frameEcho = (framing: Framing.Framing) =>
+  Effect.gen(function*() {
+    const framed = Framed.make(yield* Connection.Connection, framing)
+    yield* framed.pump((frames) => {
+      for (const frame of frames) framed.unsafeSend(frame)
+    })
+  })
+
+const framingOf = (name: EchoFraming): Framing.Framing | undefined =>
+  name === "length"
+    ? LengthField.make({ fieldLength: 4 })
+    : name === "lines"
+    ? Lines.make({ encodeDelimiter: "lf" })
+    : undefined
 
 /** Options of the echo server. */
 export interface EchoOptions {
   readonly host: string
   readonly port: number
+  readonly framing: EchoFraming
 }
+
+/** One connection: log open, echo, log close with its byte count. */
+const handler = (framing: Framing.Framing | undefined) =>
+  Effect.gen(function*() {
+    const conn = yield* Connection.Connection
+    yield* Effect.logInfo("open")
+    yield* Effect.ensuring(
+      framing ? frameEcho(framing) : byteEcho,
+      Effect.suspend(() => Effect.logInfo(`close (${conn.unsafeStats().bytesRead} bytes echoed)`))
+    )
+  })
 
 /** The echo server as a Layer (needs a Transport). */
 export const layer = (options: EchoOptions) =>
-  Server.layer(Address.tcp(options.host, options.port), echo)
-    .pipe(Layer.tap(() => Effect.logInfo("echo server ready; try: nc " + options.host + " " + options.port)))
+  Server.layer(Address.tcp(options.host, options.port), handler(framingOf(options.framing)))
+    .pipe(Layer.tap(() => Effect.logInfo(`echo server ready (framing: ${options.framing}); try: nc ${options.host} ${options.port}`)))

@@ -53,4 +53,23 @@ describe("examples/echo (the process npm start runs)", () => {
     expect(ex.output()).toMatch(/open/)
     expect(ex.output()).toMatch(/close \(\d+ bytes echoed\)/)
   }, 90_000)
+
+  it("--framing length echoes length-prefixed frames and closes only a connection that declares an oversized frame", async () => {
+    const ex = startExample(["--framing", "length"])
+    const port = await ex.port
+    const frame = (payload: Buffer) => {
+      const h = Buffer.alloc(4)
+      h.writeUInt32BE(payload.length)
+      return Buffer.concat([h, payload])
+    }
+    const stream = Buffer.concat([frame(Buffer.from("one")), frame(Buffer.alloc(0)), frame(Buffer.alloc(70_000, 1))])
+    // the bad client declares 8 MiB + 1 (over the default max) and must be closed without a reply
+    const bad = await echoOnce(port, Buffer.from([0x00, 0x80, 0x00, 0x01]))
+    expect(bad.length).toBe(0)
+    const good = await echoOnce(port, stream)
+    expect(good.equals(stream)).toBe(true)
+    ex.child.kill("SIGINT")
+    expect(await ex.exited).toBe(0)
+    expect(ex.output()).toMatch(/FrameTooLarge|frame too large/)
+  }, 90_000)
 })
