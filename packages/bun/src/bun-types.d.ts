@@ -1,0 +1,121 @@
+/**
+ * Minimal ambient declarations for the parts of Bun's socket API that
+ * `@wirekit/bun` uses (`@types/bun` is not a dependency). They describe Bun
+ * 1.4 as observed, not as once documented; see the notes on `shutdown`.
+ *
+ * The global `Bun` object is deliberately not declared here, so that this file
+ * never conflicts with `@types/bun` in a project that has it: the adapter reads
+ * `globalThis.Bun` through {@link WirekitBun.Runtime}.
+ */
+declare namespace WirekitBun {
+  /** An error as Bun reports it: a system error with `code` / `errno` / `syscall`. */
+  interface SystemError extends Error {
+    readonly code?: string
+    readonly errno?: number
+    readonly syscall?: string
+  }
+
+  /** A connected socket from `Bun.listen` (accepted) or `Bun.connect`. */
+  interface Socket<Data = unknown> {
+    /** Per-socket user data (`data` option of `Bun.connect`; assignable). */
+    data: Data
+    /**
+     * Writes what the OS takes now, buffers nothing. Returns the number of bytes
+     * taken (0 when the send buffer is full, then `drain` follows), or -1 once
+     * the socket is closed.
+     */
+    write(data: Uint8Array, byteOffset?: number, byteLength?: number): number
+    /**
+     * `shutdown()` is `shutdown(fd, SHUT_WR)`: a write-side half-close (FIN),
+     * reading goes on. `shutdown(true)` is `SHUT_RD` (NOT a half-close), whatever
+     * older Bun documentation says.
+     */
+    shutdown(shutdownRead?: boolean): void
+    /** Flushes and closes the file descriptor (both directions). `close` follows synchronously. */
+    end(): void
+    /** SO_LINGER 0 then close: the peer sees a reset (RST). `close` follows synchronously. */
+    terminate(): void
+    /** Stops reading from the OS. */
+    pause(): void
+    /** Resumes reading. */
+    resume(): void
+    setNoDelay(noDelay?: boolean): boolean
+    /** `initialDelay` in milliseconds (Bun rounds it down to whole seconds; 0 keeps the OS default). */
+    setKeepAlive(enable?: boolean, initialDelay?: number): boolean
+    /** -1 once closed. */
+    readonly readyState: number
+    readonly localAddress: string
+    readonly localPort: number
+    readonly remoteAddress: string
+    readonly remotePort: number
+  }
+
+  /** Handlers shared by every socket of a listener (or of a connect call). */
+  interface SocketHandler<Data = unknown> {
+    open?(socket: Socket<Data>): void
+    /** A fresh buffer per call (not reused by Bun). */
+    data?(socket: Socket<Data>, data: Uint8Array): void
+    /** The socket became writable again after a short write. Can also fire spuriously. */
+    drain?(socket: Socket<Data>): void
+    /**
+     * The peer's FIN. Not called when our side had already sent its FIN with
+     * `shutdown()`: then `close` (without error) reports the peer's FIN.
+     */
+    end?(socket: Socket<Data>): void
+    /** The socket is closed; `error` is set for a reset (ECONNRESET / EPIPE ...). */
+    close?(socket: Socket<Data>, error?: SystemError): void
+    error?(socket: Socket<Data>, error: SystemError): void
+    /** `Bun.connect` failed (the returned promise rejects as well). */
+    connectError?(socket: Socket<Data>, error: SystemError): void
+    binaryType?: "buffer" | "uint8array" | "arraybuffer"
+  }
+
+  interface ListenOptionsBase<Data> {
+    readonly socket: SocketHandler<Data>
+    readonly allowHalfOpen?: boolean
+  }
+
+  interface TcpListenOptions<Data> extends ListenOptionsBase<Data> {
+    readonly hostname: string
+    readonly port: number
+    readonly reusePort?: boolean
+    readonly ipv6Only?: boolean
+  }
+
+  interface UnixListenOptions<Data> extends ListenOptionsBase<Data> {
+    readonly unix: string
+  }
+
+  interface ConnectOptionsBase<Data> {
+    readonly socket: SocketHandler<Data>
+    readonly data?: Data
+    readonly allowHalfOpen?: boolean
+  }
+
+  interface TcpConnectOptions<Data> extends ConnectOptionsBase<Data> {
+    readonly hostname: string
+    readonly port: number
+  }
+
+  interface UnixConnectOptions<Data> extends ConnectOptionsBase<Data> {
+    readonly unix: string
+  }
+
+  /** A listening socket. Throws synchronously from `Bun.listen` on failure. */
+  interface Listener {
+    readonly port: number
+    readonly hostname: string
+    readonly unix?: string
+    /** Fills `out` with the bound address. */
+    getsockname(out: { family?: string; address?: string; port?: number }): void
+    /** Stops listening; open connections stay unless `closeActiveConnections`. */
+    stop(closeActiveConnections?: boolean): void
+  }
+
+  /** The subset of the global `Bun` object used by the adapter. */
+  interface Runtime {
+    readonly version: string
+    listen<Data>(options: TcpListenOptions<Data> | UnixListenOptions<Data>): Listener
+    connect<Data>(options: TcpConnectOptions<Data> | UnixConnectOptions<Data>): Promise<Socket<Data>>
+  }
+}

@@ -1,0 +1,5 @@
+import { Blackhole, Conformance } from "@wirekit/core/testing"
+import { BunTransport } from "@wirekit/bun"
+
+// Bun hands over up to 512 KiB per data callback (Node: 64 KiB); see packages/bun/README.md
+Conformance.run({ name: "bun", layer: BunTransport.layer, blackhole: Blackhole.process, maxReadSize: 512 * 1024 })
