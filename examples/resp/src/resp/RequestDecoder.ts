@@ -1,0 +1,381 @@
+/**
+ * Streaming decoder of RESP requests: socket chunks in, commands (arrays of byte strings) out.
+ *
+ * ```
+ *   chunks:   [ *2\r\n$3\r\nGET\r | \n$1\r\nk\r\nPING\r\n ]      (any boundaries)
+ *   commands: ["GET", "k"], ["PING"]
+ * ```
+ *
+ * Two request forms, chosen by the first byte of each command, as Redis does:
+ * - multi-bulk (`*`): `*<n>\r\n` then n times `$<len>\r\n<len bytes>\r\n`; the bytes may be
+ *   anything, CR and LF included. `*0` and negative counts are skipped (no command).
+ * - inline (anything else): one line up to `\n` (a `\r` before it is dropped), split on spaces
+ *   and tabs; `"..."` (with `\n \r \t \b \a \\ \" \xHH` escapes) and `'...'` (with `\'`) quote.
+ *   An empty line is no command.
+ *
+ * Same shape as wirekit's `FrameDecoder`, commands instead of frames: bytes of a bulk string that
+ * lies inside one chunk are a zero-copy view of it (the caller must not mutate chunks), the others
+ * are copied. Bad input returns a `FramingError` (codec `"RESP"`) whose `detail` is the text of
+ * Redis's error, e.g. `invalid bulk length`; {@link protocolErrorReply} turns it into the reply
+ * `-ERR Protocol error: invalid bulk length` that the server writes before closing. The decoder
+ * is then failed (it returns the same error again); commands before the bad bytes are pushed.
+ *
+ * Limits (checked so that the outcome is the same at every chunk boundary):
+ * - a bulk length above `maxBulkLength` is refused as soon as its header is read, before any of
+ *   its bytes is buffered, and memory for a bulk spanning chunks is committed as bytes arrive;
+ * - a count above `maxArrayLength` is refused at its header (no array is preallocated);
+ * - an inline line, or a `*`/`$` header line, longer than `maxInlineLength` is refused as soon
+ *   as that many bytes are held without its end.
+ * A command's total size is bounded only by these (count × bulk): a server that wants a cap on
+ * memory per connection (Redis: `client-query-buffer-limit`) checks `buffered` after `decode`.
+ *
+ * Deliberate differences from Redis 7 (which answers every other case the same way):
+ * - the CRLF after a bulk string and after a `*`/`$` header must be CRLF (Redis skips any two
+ *   bytes): otherwise `Protocol error: expected CRLF after bulk data, got 'x'` / `invalid ... length`;
+ * - the inline limit applies to the line whatever the chunking (Redis only checks it while more
+ *   than 64 KiB are buffered without a newline, so a longer line arriving at once passes there);
+ * - a NUL byte in an inline command is an ordinary byte.
+ *
+ * @since 0.1.0
+ */
+import { Framing } from "@wirekit/core"
+import { splitInline } from "./Inline.ts"
+import { parseLength } from "./Integer.ts"
+import * as Reply from "./Reply.ts"
+
+/** One request: the command name then its arguments, as bytes. */
+export type Command = ReadonlyArray<Uint8Array>
+
+/** Default largest bulk string: 64 MiB (Redis's `proto-max-bulk-len` is 512 MiB). */
+export const DEFAULT_MAX_BULK_LENGTH = 64 * 1024 * 1024
+/** Default largest multi-bulk count: 1,048,576 arguments. */
+export const DEFAULT_MAX_ARRAY_LENGTH = 1024 * 1024
+/** Default largest inline line (and `*`/`$` header line): 64 KiB, as Redis. */
+export const DEFAULT_MAX_INLINE_LENGTH = 64 * 1024
+
+/** Options of {@link makeRequestDecoder}; every field is optional. */
+export interface Limits {
+  /** Largest bulk string in bytes. Default {@link DEFAULT_MAX_BULK_LENGTH}. */
+  readonly maxBulkLength?: number
+  /** Largest number of arguments of a multi-bulk command. Default {@link DEFAULT_MAX_ARRAY_LENGTH}. */
+  readonly maxArrayLength?: number
+  /** Longest inline command line (bytes, without `\r\n`). Default {@link DEFAULT_MAX_INLINE_LENGTH}. */
+  readonly maxInlineLength?: number
+}
+
+/** Per-connection decoding state. Same contract as `Framing.FrameDecoder`, with commands. */
+export interface RequestDecoder {
+  /** Append `chunk`, push every complete command onto `out`; a `FramingError` on bad input. */
+  decode(chunk: Uint8Array, out: Array<Command>): Framing.FramingError | undefined
+  /** End of stream: `Truncated` when a command was left incomplete. */
+  finish(out: Array<Command>): Framing.FramingError | undefined
+  /** Bytes held for the incomplete command. */
+  readonly buffered: number
+}
+
+/** The codec name in errors. */
+export const CODEC = "RESP"
+
+/**
+ * The reply Redis writes for a protocol error before it closes the connection:
+ * `-ERR Protocol error: <detail>`.
+ */
+export const protocolErrorReply = (error: Framing.FramingError): Reply.ErrorReply =>
+  Reply.err(`Protocol error: ${error.detail ?? error.message}`)
+
+const CR = 13
+const LF = 10
+const STAR = 42
+const DOLLAR = 36
+const EMPTY = new Uint8Array(0)
+
+// decoder states
+const START = 0 // before the first byte of a command
+const COUNT = 1 // in the "*<n>" line
+const HEADER = 2 // in a "$<len>" line
+const BODY = 3 // in the bytes of a bulk string (and its CRLF)
+const INLINE = 4 // in an inline line
+
+const checkLimit = (name: string, value: number | undefined, fallback: number): number => {
+  if (value === undefined) return fallback
+  if (!(Number.isSafeInteger(value) && value >= 0)) {
+    throw new Framing.FramingConfigError({ codec: CODEC, option: name, detail: `${value} is not an integer >= 0` })
+  }
+  return value
+}
+
+/** A growable store for the bytes of a bulk string or a line spanning chunks. */
+class Held {
+  buf: Uint8Array = EMPTY
+  length = 0
+
+  /** Append `src[start, end)`; storage doubles but never beyond `cap`. */
+  append(src: Uint8Array, start: number, end: number, cap: number): void {
+    const n = end - start
+    if (n <= 0) return
+    const need = this.length + n
+    if (need > this.buf.length) {
+      let size = Math.max(256, this.buf.length * 2, need)
+      if (size > cap) size = Math.max(cap, need)
+      const next = new Uint8Array(size)
+      if (this.length > 0) next.set(this.buf.subarray(0, this.length))
+      this.buf = next
+    }
+    this.buf.set(src.subarray(start, end), this.length)
+    this.length = need
+  }
+
+  /** The held bytes as an array of their own; forget them. */
+  take(): Uint8Array {
+    const out = this.length === this.buf.length ? this.buf : this.buf.slice(0, this.length)
+    if (out === this.buf) this.buf = EMPTY
+    this.reset()
+    return out
+  }
+
+  /** Forget the held bytes (large storage is released). */
+  reset(): void {
+    this.length = 0
+    if (this.buf.length > 65536) this.buf = EMPTY
+  }
+}
+
+/**
+ * A fresh request decoder (one per connection).
+ *
+ * @throws FramingConfigError when a limit is not an integer >= 0.
+ */
+export const makeRequestDecoder = (limits: Limits = {}): RequestDecoder => {
+  const maxBulk = checkLimit("maxBulkLength", limits.maxBulkLength, DEFAULT_MAX_BULK_LENGTH)
+  const maxArray = checkLimit("maxArrayLength", limits.maxArrayLength, DEFAULT_MAX_ARRAY_LENGTH)
+  const maxInline = checkLimit("maxInlineLength", limits.maxInlineLength, DEFAULT_MAX_INLINE_LENGTH)
+
+  let state = START
+  let failed: Framing.FramingError | undefined
+  // the line being read (COUNT, HEADER, INLINE) when it spans chunks
+  const line = new Held()
+  let lineCR = false // COUNT/HEADER: the held line ended with its '\r', the '\n' is next
+  // the line just completed: src[lineStart, lineEnd)
+  let lineSrc: Uint8Array = EMPTY
+  let lineStart = 0
+  let lineEnd = 0
+  // the command being read
+  let args: Array<Uint8Array> = []
+  let argsLeft = 0
+  let argsBytes = 0
+  // the bulk string being read
+  let bulkLength = 0
+  const body = new Held()
+  let bodyStarted = false // some of it is held in `body` (or its CRLF is being read)
+  let trailer = 0 // bytes of its CRLF seen
+
+  const fail = (detail: string): Framing.FramingError =>
+    (failed = new Framing.FramingError({ reason: "Corrupted", codec: CODEC, detail }))
+  const tooLarge = (detail: string, limit: number, actual: number): Framing.FramingError =>
+    (failed = new Framing.FramingError({ reason: "FrameTooLarge", codec: CODEC, detail, limit, actual }))
+
+  /**
+   * Read a "*<n>\r\n" or "$<len>\r\n" line from `chunk[pos]`. Returns the position after it (the
+   * line is then `lineSrc[lineStart, lineEnd)`), `-1` after an error, `-2` when more is needed.
+   */
+  const readHeaderLine = (chunk: Uint8Array, pos: number, tooBig: string, bad: string): number => {
+    const n = chunk.length
+    if (lineCR) {
+      lineCR = false
+      if (chunk[pos] !== LF) {
+        fail(bad)
+        return -1
+      }
+      lineSrc = line.buf
+      lineStart = 0
+      lineEnd = line.length
+      line.length = 0
+      return pos + 1
+    }
+    const cr = chunk.indexOf(CR, pos)
+    const end = cr === -1 ? n : cr
+    if (line.length + end - pos > maxInline) {
+      fail(tooBig)
+      return -1
+    }
+    if (cr === -1 || cr + 1 === n) {
+      line.append(chunk, pos, end, maxInline)
+      lineCR = cr !== -1
+      return -2
+    }
+    if (chunk[cr + 1] !== LF) {
+      fail(bad)
+      return -1
+    }
+    if (line.length === 0) {
+      lineSrc = chunk
+      lineStart = pos
+      lineEnd = cr
+    } else {
+      line.append(chunk, pos, cr, maxInline)
+      lineSrc = line.buf
+      lineStart = 0
+      lineEnd = line.length
+      line.length = 0
+    }
+    return cr + 2
+  }
+
+  /** One argument done: the command is complete when it was the last. */
+  const pushArg = (arg: Uint8Array, out: Array<Command>): void => {
+    args.push(arg)
+    argsBytes += arg.length
+    if (--argsLeft === 0) {
+      out.push(args)
+      args = []
+      argsBytes = 0
+      state = START
+    } else {
+      state = HEADER
+    }
+  }
+
+  const decode = (chunk: Uint8Array, out: Array<Command>): Framing.FramingError | undefined => {
+    if (failed !== undefined) return failed
+    const n = chunk.length
+    let pos = 0
+    while (pos < n) {
+      switch (state) {
+        case START:
+          state = chunk[pos] === STAR ? COUNT : INLINE
+          break
+        case COUNT: {
+          const next = readHeaderLine(chunk, pos, "too big mbulk count string", "invalid multibulk length")
+          if (next === -1) return failed
+          if (next === -2) return undefined
+          pos = next
+          const count = parseLength(lineSrc, lineStart + 1, lineEnd)
+          if (count === undefined) return fail("invalid multibulk length")
+          if (count > maxArray) {
+            return tooLarge("invalid multibulk length", maxArray, count)
+          }
+          if (count <= 0) {
+            state = START
+          } else {
+            argsLeft = count
+            state = HEADER
+          }
+          break
+        }
+        case HEADER: {
+          const next = readHeaderLine(chunk, pos, "too big bulk count string", "invalid bulk length")
+          if (next === -1) return failed
+          if (next === -2) return undefined
+          pos = next
+          if (lineEnd === lineStart || lineSrc[lineStart] !== DOLLAR) {
+            const got = lineEnd === lineStart ? CR : lineSrc[lineStart]
+            return fail(`expected '$', got '${String.fromCharCode(got)}'`)
+          }
+          const length = parseLength(lineSrc, lineStart + 1, lineEnd)
+          if (length === undefined || length < 0) return fail("invalid bulk length")
+          if (length > maxBulk) return tooLarge("invalid bulk length", maxBulk, length)
+          bulkLength = length
+          state = BODY
+          break
+        }
+        case BODY: {
+          if (!bodyStarted && n - pos >= bulkLength + 2) {
+            // the whole bulk string and its CRLF are in this chunk: a view
+            const end = pos + bulkLength
+            if (chunk[end] !== CR || chunk[end + 1] !== LF) {
+              const got = chunk[end] !== CR ? chunk[end] : chunk[end + 1]
+              return fail(`expected CRLF after bulk data, got '${String.fromCharCode(got)}'`)
+            }
+            pos = end + 2
+            pushArg(chunk.subarray(end - bulkLength, end), out)
+            break
+          }
+          bodyStarted = true
+          const want = bulkLength - body.length
+          if (want > 0) {
+            const take = Math.min(want, n - pos)
+            body.append(chunk, pos, pos + take, bulkLength)
+            pos += take
+            if (body.length < bulkLength) return undefined
+          }
+          while (trailer < 2 && pos < n) {
+            const c = chunk[pos]
+            if (c !== (trailer === 0 ? CR : LF)) {
+              return fail(`expected CRLF after bulk data, got '${String.fromCharCode(c)}'`)
+            }
+            trailer++
+            pos++
+          }
+          if (trailer < 2) return undefined
+          trailer = 0
+          bodyStarted = false
+          pushArg(body.take(), out)
+          break
+        }
+        case INLINE: {
+          const lf = chunk.indexOf(LF, pos)
+          if (lf === -1) {
+            // the line so far: its length without a possible final '\r' is a lower bound
+            const held = line.length + n - pos
+            if (held - (chunk[n - 1] === CR ? 1 : 0) > maxInline) return fail("too big inline request")
+            line.append(chunk, pos, n, maxInline + 1)
+            return undefined
+          }
+          // the line is held ++ chunk[pos, lf), without a final '\r': check its length before copying
+          const total = line.length + lf - pos
+          const lastCR = lf > pos ? chunk[lf - 1] === CR : line.length > 0 && line.buf[line.length - 1] === CR
+          if (total - (lastCR ? 1 : 0) > maxInline) return fail("too big inline request")
+          let src: Uint8Array
+          let start = 0
+          let end: number
+          if (line.length === 0) {
+            src = chunk
+            start = pos
+            end = lf
+          } else {
+            line.append(chunk, pos, lf, total)
+            src = line.take() // arguments may be views of it: it must be an array of its own
+            end = src.length
+          }
+          if (lastCR) end--
+          pos = lf + 1
+          state = START
+          const inline = splitInline(src, start, end)
+          if (inline === undefined) return fail("unbalanced quotes in request")
+          if (inline.length > 0) out.push(inline)
+          break
+        }
+      }
+    }
+    return undefined
+  }
+
+  const buffered = (): number => {
+    switch (state) {
+      case START:
+        return 0
+      case BODY:
+        return argsBytes + body.length + trailer
+      default:
+        return argsBytes + line.length + (lineCR ? 1 : 0)
+    }
+  }
+
+  return {
+    decode,
+    finish() {
+      if (failed !== undefined) return failed
+      if (state === START || (state === INLINE && line.length === 0)) return undefined
+      const held = buffered()
+      return (failed = new Framing.FramingError({
+        reason: "Truncated",
+        codec: CODEC,
+        buffered: held,
+        detail: state === INLINE ? "inline command without its newline" : "incomplete multi-bulk command"
+      }))
+    },
+    get buffered() {
+      return buffered()
+    }
+  }
+}

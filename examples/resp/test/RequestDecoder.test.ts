@@ -1,0 +1,318 @@
+import { Framing } from "@wirekit/core"
+import { describe, expect, it } from "@effect/vitest"
+import * as fc from "fast-check"
+import * as Resp from "../src/Resp.ts"
+import { bytes, concat, cutAt, decode, encode, everySplit, isViewOf, multibulk, str } from "./helpers.ts"
+
+const protocolError = (wire: string | Uint8Array, limits?: Resp.Limits) => {
+  const r = decode([typeof wire === "string" ? bytes(wire) : wire], limits)
+  return r.error === undefined ? undefined : encode(Resp.protocolErrorReply(r.error))
+}
+
+describe("RequestDecoder: multi-bulk", () => {
+  it("decodes commands, several per chunk", () => {
+    const r = decode([concat(multibulk("SET", "k", "v"), multibulk("GET", "k"), multibulk("PING"))])
+    expect(r.error).toBeUndefined()
+    expect(r.finish).toBeUndefined()
+    expect(r.commands).toEqual([["SET", "k", "v"], ["GET", "k"], ["PING"]])
+  })
+
+  it("keeps any byte in bulk strings: CR, LF, CRLF, NUL, 0xff, and empty strings", () => {
+    const value = bytes("a\r\nb\rc\nd\r\n\r\n\x00\xff")
+    const r = decode([concat(multibulk("SET", bytes("k\r\n"), value), multibulk("ECHO", ""))])
+    expect(r.commands).toEqual([["SET", "k\r\n", str(value)], ["ECHO", ""]])
+  })
+
+  it("skips empty and negative counts (*0, *-1, *-5) as Redis does", () => {
+    const r = decode([bytes("*0\r\n*-1\r\n*-5\r\n"), multibulk("PING")])
+    expect(r.commands).toEqual([["PING"]])
+  })
+
+  it("gives the same commands at every split point (two chunks and byte by byte)", () => {
+    const wire = concat(
+      multibulk("SET", bytes("key\r\n"), bytes("\r\n\r\n")),
+      bytes("PING\r\n"),
+      multibulk("ECHO", ""),
+      bytes("*0\r\n"),
+      bytes("ECHO \"a\\r\\nb\" 'c d'\r\n"),
+      multibulk("GET", "key")
+    )
+    const expected = [["SET", "key\r\n", "\r\n\r\n"], ["PING"], ["ECHO", ""], ["ECHO", "a\r\nb", "c d"], ["GET", "key"]]
+    expect(decode([wire]).commands).toEqual(expected)
+    for (const chunks of everySplit(wire)) {
+      const r = decode(chunks)
+      expect(r.error).toBeUndefined()
+      expect(r.finish).toBeUndefined()
+      expect(r.commands).toEqual(expected)
+    }
+  })
+
+  it("hands out zero-copy views for bulk strings inside one chunk, copies for spanning ones", () => {
+    const decoder = Resp.makeRequestDecoder()
+    const chunk1 = concat(multibulk("SET", "key", "value"), bytes("*2\r\n$4\r\nECHO\r\n$5\r\nsp"))
+    const chunk2 = bytes("lit\r\n")
+    const out: Array<Resp.Command> = []
+    expect(decoder.decode(chunk1, out)).toBeUndefined()
+    expect(decoder.buffered).toBe(4 + 2) // "ECHO" decoded, "sp" held
+    expect(decoder.decode(chunk2, out)).toBeUndefined()
+    expect(decoder.buffered).toBe(0)
+    expect(out.map((c) => c.map(str))).toEqual([["SET", "key", "value"], ["ECHO", "split"]])
+    for (const arg of out[0]) expect(isViewOf(arg, chunk1)).toBe(true)
+    expect(isViewOf(out[1][0], chunk1)).toBe(true)
+    expect(isViewOf(out[1][1], chunk1) || isViewOf(out[1][1], chunk2)).toBe(false)
+  })
+
+  it("commits memory for a spanning bulk string as its bytes arrive", () => {
+    const decoder = Resp.makeRequestDecoder()
+    const out: Array<Resp.Command> = []
+    expect(decoder.decode(bytes("*1\r\n$10000000\r\nabc"), out)).toBeUndefined()
+    expect(decoder.buffered).toBe(3)
+    expect(decoder.finish(out)).toMatchObject({ _tag: "FramingError", reason: "Truncated", codec: "RESP", buffered: 3 })
+  })
+
+  it("reports the end of stream inside a command as Truncated, a clean end as nothing", () => {
+    expect(decode([multibulk("PING")]).finish).toBeUndefined()
+    expect(decode([bytes("*2\r\n$4\r\nECHO\r\n")]).finish).toMatchObject({ reason: "Truncated", buffered: 4 })
+    expect(decode([bytes("*1\r\n$4\r")]).finish).toMatchObject({ reason: "Truncated" })
+    expect(decode([bytes("PIN")]).finish).toMatchObject({ reason: "Truncated", buffered: 3 })
+  })
+})
+
+describe("RequestDecoder: inline commands", () => {
+  const cases: ReadonlyArray<readonly [string, Array<Array<string>>]> = [
+    ["PING\r\n", [["PING"]]],
+    ["PING\n", [["PING"]]],
+    ["set  k\t v \r\n", [["set", "k", "v"]]],
+    ["\r\n   \r\n\n", []],
+    ["ECHO \"a\\x41\\n\"\r\n", [["ECHO", "aA\n"]]],
+    ["ECHO a\"b c\"\r\n", [["ECHO", "ab c"]]],
+    ["ECHO 'x\\'y'\r\n", [["ECHO", "x'y"]]],
+    ["ECHO 'a\\nb'\r\n", [["ECHO", "a\\nb"]]],
+    ["ECHO \"\\x4\\q\\t\\b\\a\\r\"\r\n", [["ECHO", "x4q\t\b\x07\r"]]],
+    ["ECHO \"\\xZZ\" \"\\xaB\"\r\n", [["ECHO", "xZZ", "\xab"]]],
+    ["ECHO \"\" ''\r\n", [["ECHO", "", ""]]],
+    ["ECHO\t\x0bx\r\n", [["ECHO", "x"]]],
+    ["ECHO a\x0bb\r\n", [["ECHO", "a\x0bb"]]],
+    ["ECHO a\rb\r\n", [["ECHO", "a", "b"]]],
+    ["ECHO a\r\r\n", [["ECHO", "a"]]],
+    ["ECHO a'b c'\r\n", [["ECHO", "ab c"]]],
+    ["$3\r\n", [["$3"]]], // any first byte but '*' starts an inline command
+    ["\xff\x00 x\r\n", [["\xff\x00", "x"]]]
+  ]
+  for (const [wire, expected] of cases) {
+    it(`splits ${JSON.stringify(wire)}`, () => {
+      const r = decode([bytes(wire)])
+      expect(r.error).toBeUndefined()
+      expect(r.commands).toEqual(expected)
+      for (const chunks of everySplit(bytes(wire))) expect(decode(chunks).commands).toEqual(expected)
+    })
+  }
+
+  it("refuses unbalanced quotes and a closing quote glued to more text", () => {
+    for (const wire of ["\"unbal\r\n", "ECHO \"a\"b\r\n", "ECHO 'a'b\r\n", "ECHO 'abc\r\n", "ECHO \"abc\\\r\n"]) {
+      expect(protocolError(wire)).toBe("-ERR Protocol error: unbalanced quotes in request\r\n")
+    }
+  })
+
+  it("hands out views of the chunk for plain arguments of a line inside one chunk", () => {
+    const chunk = bytes("SET key value\r\n")
+    const out: Array<Resp.Command> = []
+    Resp.makeRequestDecoder().decode(chunk, out)
+    for (const arg of out[0]) expect(isViewOf(arg, chunk)).toBe(true)
+  })
+
+  it("keeps arguments of a line spanning chunks valid after later input", () => {
+    const decoder = Resp.makeRequestDecoder()
+    const out: Array<Resp.Command> = []
+    decoder.decode(bytes("SET ke"), out)
+    decoder.decode(bytes("y value\r\nGET xxxxxxxxxx"), out)
+    decoder.decode(bytes("yyyyyyyyyyyyyyyyyyyyy\r\n"), out)
+    expect(out.map((c) => c.map(str))).toEqual([["SET", "key", "value"], ["GET", "xxxxxxxxxxyyyyyyyyyyyyyyyyyyyyy"]])
+  })
+})
+
+describe("RequestDecoder: malformed input (Redis's messages)", () => {
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ["*1\r\n$-1\r\n", "invalid bulk length"],
+    ["*1\r\n$-2\r\n", "invalid bulk length"],
+    ["*1\r\n$abc\r\n", "invalid bulk length"],
+    ["*1\r\n$04\r\nPING\r\n", "invalid bulk length"],
+    ["*1\r\n$\r\n", "invalid bulk length"],
+    ["*1\r\n$+4\r\n", "invalid bulk length"],
+    ["*1\r\n$9223372036854775808\r\n", "invalid bulk length"],
+    ["*a\r\n", "invalid multibulk length"],
+    ["*\r\n", "invalid multibulk length"],
+    ["*-\r\n", "invalid multibulk length"],
+    ["*-0\r\n", "invalid multibulk length"],
+    ["*01\r\n", "invalid multibulk length"],
+    ["*+1\r\n", "invalid multibulk length"],
+    ["* 1\r\n", "invalid multibulk length"],
+    ["*1\n$4\r\nPING\r\n", "invalid multibulk length"],
+    ["*-9223372036854775809\r\n", "invalid multibulk length"],
+    ["*1\r\nx4\r\n", "expected '$', got 'x'"],
+    ["*1\r\n:4\r\n", "expected '$', got ':'"],
+    ["*1\r\n\r\n", "expected '$', got ' '"], // the CR, written as a space
+    // stricter than Redis (which skips any 2 bytes): the CRLF after a bulk and after a header
+    ["*1\r\n$4\r\nPINGxx", "expected CRLF after bulk data, got 'x'"],
+    ["*1\r\n$4\r\nPING\rx", "expected CRLF after bulk data, got 'x'"],
+    ["*1\rx", "invalid multibulk length"],
+    ["*1\r\n$4\rx", "invalid bulk length"]
+  ]
+  for (const [wire, message] of cases) {
+    it(`${JSON.stringify(wire)} → ${message}`, () => {
+      expect(protocolError(wire)).toBe(`-ERR Protocol error: ${message}\r\n`)
+      for (const chunks of everySplit(bytes(wire))) {
+        const r = decode(chunks)
+        expect(r.error?.detail?.replace("\r", " ")).toBe(message)
+      }
+    })
+  }
+
+  it("-9223372036854775808 is a valid (ignored) count, as in Redis", () => {
+    expect(decode([bytes("*-9223372036854775808\r\nPING\r\n")]).commands).toEqual([["PING"]])
+  })
+
+  it("pushes the commands before the bad bytes, then stays failed with the same error", () => {
+    const decoder = Resp.makeRequestDecoder()
+    const out: Array<Resp.Command> = []
+    const error = decoder.decode(concat(multibulk("PING"), bytes("PING\r\n*1\r\nx\r\n"), multibulk("GET", "k")), out)
+    expect(error).toBeInstanceOf(Framing.FramingError)
+    expect(error).toMatchObject({ reason: "Corrupted", codec: "RESP", detail: "expected '$', got 'x'" })
+    expect(out.map((c) => c.map(str))).toEqual([["PING"], ["PING"]])
+    expect(decoder.decode(multibulk("PING"), out)).toBe(error)
+    expect(decoder.finish(out)).toBe(error)
+    expect(out).toHaveLength(2)
+  })
+})
+
+describe("RequestDecoder: limits", () => {
+  it("uses Redis-like safe defaults", () => {
+    expect(Resp.DEFAULT_MAX_BULK_LENGTH).toBe(64 * 1024 * 1024)
+    expect(Resp.DEFAULT_MAX_ARRAY_LENGTH).toBe(1048576)
+    expect(Resp.DEFAULT_MAX_INLINE_LENGTH).toBe(65536)
+  })
+
+  it("refuses a declared bulk above the max at its header, before any body byte is buffered", () => {
+    for (const header of ["*1\r\n$1073741824\r\n", `*1\r\n$${64 * 1024 * 1024 + 1}\r\n`]) {
+      const decoder = Resp.makeRequestDecoder()
+      const out: Array<Resp.Command> = []
+      const error = decoder.decode(bytes(header), out)
+      expect(error).toMatchObject({ reason: "FrameTooLarge", limit: 64 * 1024 * 1024, detail: "invalid bulk length" })
+      expect(decoder.buffered).toBe(0)
+      expect(encode(Resp.protocolErrorReply(error!))).toBe("-ERR Protocol error: invalid bulk length\r\n")
+    }
+    // exactly the max: accepted, waiting for the body
+    const decoder = Resp.makeRequestDecoder()
+    expect(decoder.decode(bytes(`*1\r\n$${64 * 1024 * 1024}\r\n`), [])).toBeUndefined()
+  })
+
+  it("applies a configured maxBulkLength: max accepted, max + 1 refused", () => {
+    const limits = { maxBulkLength: 10 }
+    expect(decode([multibulk("ECHO", "0123456789")], limits).commands).toEqual([["ECHO", "0123456789"]])
+    expect(decode([multibulk("ECHO", "0123456789a")], limits).error).toMatchObject({
+      reason: "FrameTooLarge",
+      limit: 10,
+      actual: 11
+    })
+  })
+
+  it("refuses a count above maxArrayLength at its header (default 1,048,576)", () => {
+    expect(decode([bytes("*1048576\r\n")]).error).toBeUndefined()
+    expect(decode([bytes("*1048577\r\n")]).error).toMatchObject({
+      reason: "FrameTooLarge",
+      limit: 1048576,
+      actual: 1048577,
+      detail: "invalid multibulk length"
+    })
+    expect(protocolError("*2147483648\r\n")).toBe("-ERR Protocol error: invalid multibulk length\r\n")
+    const limits = { maxArrayLength: 2 }
+    expect(decode([multibulk("GET", "k")], limits).commands).toEqual([["GET", "k"]])
+    expect(decode([multibulk("SET", "k", "v")], limits).error).toMatchObject({ reason: "FrameTooLarge", limit: 2 })
+  })
+
+  it("refuses an inline line above maxInlineLength, with or without its newline yet", () => {
+    const max = 65536
+    const ok = "x".repeat(max)
+    expect(decode([bytes(`${ok}\r\n`)]).commands).toEqual([[ok]])
+    expect(decode([bytes(`${ok}\n`)]).commands).toEqual([[ok]])
+    expect(decode([bytes(ok)]).error).toBeUndefined() // max bytes held: still fine
+    expect(decode([bytes(`${ok}\r`)]).error).toBeUndefined() // the \r may be the line end
+    expect(protocolError(`${ok}y\r\n`)).toBe("-ERR Protocol error: too big inline request\r\n")
+    expect(protocolError(`${ok}y`)).toBe("-ERR Protocol error: too big inline request\r\n")
+    expect(protocolError(`${ok}\ry`)).toBe("-ERR Protocol error: too big inline request\r\n")
+    // a line spanning chunks: refused before the long tail is copied
+    expect(decode([bytes("SET "), bytes(`${ok}\r\n`)]).error?.detail).toBe("too big inline request")
+    expect(decode([bytes(ok.slice(4)), bytes("SET \r\n")]).commands).toEqual([[`${ok.slice(4)}SET`]])
+    const limits = { maxInlineLength: 4 }
+    expect(decode([bytes("PING\r\n")], limits).commands).toEqual([["PING"]])
+    for (const chunks of everySplit(bytes("PINGS\r\n"))) {
+      expect(decode(chunks, limits).error?.detail).toBe("too big inline request")
+    }
+  })
+
+  it("refuses header lines above maxInlineLength (Redis's 'too big ... count string')", () => {
+    expect(protocolError(`*${"1".repeat(70000)}`)).toBe("-ERR Protocol error: too big mbulk count string\r\n")
+    expect(protocolError(`*1\r\n$${"1".repeat(70000)}`)).toBe("-ERR Protocol error: too big bulk count string\r\n")
+  })
+
+  it("rejects invalid limits when the decoder is made", () => {
+    expect(() => Resp.makeRequestDecoder({ maxBulkLength: -1 })).toThrow(Framing.FramingConfigError)
+    expect(() => Resp.makeRequestDecoder({ maxInlineLength: 1.5 })).toThrow(/maxInlineLength/)
+  })
+})
+
+describe("RequestDecoder: properties", () => {
+  const anyBytes = fc.uint8Array({ maxLength: 24 })
+  const interesting = fc.uint8Array({ maxLength: 12 }).map((a) => a.map((b) => bytes("\r\n *$\"'\\x0-9a")[b % 14]))
+  const arg = fc.oneof(anyBytes, interesting)
+  const command = fc.array(arg, { minLength: 1, maxLength: 5 })
+  const token = fc.stringMatching(/^[A-Za-z0-9:_-]{1,8}$/)
+  const inline = fc.array(token, { minLength: 1, maxLength: 4 })
+  const item = fc.oneof(
+    command.map((args) => ({ wire: multibulk(...args), args: args.map(str) })),
+    inline.map((tokens) => ({ wire: bytes(`${tokens.join(" ")}\r\n`), args: tokens }))
+  )
+  const offsets = (length: number) => fc.array(fc.integer({ min: 0, max: length }), { maxLength: 12 })
+
+  it("decodes generated commands the same for any chunking", () => {
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 8 }).chain((items) => {
+        const wire = concat(...items.map((i) => i.wire))
+        return fc.tuple(fc.constant(items), fc.constant(wire), offsets(wire.length))
+      }), ([items, wire, cuts]) => {
+        const r = decode(cutAt(wire, cuts))
+        expect(r.error).toBeUndefined()
+        expect(r.finish).toBeUndefined()
+        expect(r.commands).toEqual(items.map((i) => i.args))
+      }),
+      { numRuns: 400 }
+    )
+  })
+
+  it("gives the same outcome (commands, error, end state) for any chunking of arbitrary bytes", () => {
+    // valid pieces mixed with fragments of headers, quotes and garbage; small limits so that
+    // every limit is hit too
+    const fragment = fc.oneof(
+      item.map((i) => i.wire),
+      fc.constantFrom("*", "$", "\r", "\n", "\r\n", "*1\r\n", "$3\r\n", "*-1\r\n", "\"", "'", "\\", "x", " ", "$-1\r\n", "*2\r\n$1\r\n")
+        .map(bytes),
+      fc.uint8Array({ maxLength: 6 })
+    )
+    const limits = { maxBulkLength: 20, maxArrayLength: 4, maxInlineLength: 16 }
+    fc.assert(
+      fc.property(fc.array(fragment, { maxLength: 10 }).chain((parts) => {
+        const wire = concat(...parts)
+        return fc.tuple(fc.constant(wire), offsets(wire.length))
+      }), ([wire, cuts]) => {
+        const whole = decode([wire], limits)
+        const split = decode(cutAt(wire, cuts), limits)
+        expect(split.commands).toEqual(whole.commands)
+        expect(split.error?.detail).toEqual(whole.error?.detail)
+        expect(split.error?.reason).toEqual(whole.error?.reason)
+        expect(split.finish?.reason).toEqual(whole.finish?.reason)
+        expect(split.finish?.buffered).toEqual(whole.finish?.buffered)
+      }),
+      { numRuns: 1500 }
+    )
+  })
+})
