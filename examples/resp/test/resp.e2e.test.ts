@@ -1,0 +1,168 @@
+/**
+ * The RESP example as a real process, driven by clients nobody here wrote:
+ * Debian's redis-cli and redis-benchmark, and ioredis from npm.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { execFile, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import * as Net from "node:net"
+import { fileURLToPath } from "node:url"
+import Redis from "ioredis"
+
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+
+let server: ChildProcess
+let port = 0
+let output = ""
+
+beforeAll(async () => {
+  server = spawn(process.execPath, ["--import", "tsx", "examples/resp/src/main.ts", "--port", "0"], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 60_000)
+    const onData = (d: Buffer) => {
+      output += d.toString()
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(output)
+      if (m) {
+        clearTimeout(timer)
+        resolve(Number(m[1]))
+      }
+    }
+    server.stdout!.on("data", onData)
+    server.stderr!.on("data", onData)
+  })
+}, 90_000)
+
+afterAll(async () => {
+  server.kill("SIGINT")
+  await new Promise((r) => server.once("exit", r))
+})
+
+/** Runs redis-cli with args (and optional stdin), resolves stdout as bytes. */
+const cli = (args: Array<string>, stdin?: Buffer) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const child = execFile("redis-cli", ["-p", String(port), ...args], { encoding: "buffer", timeout: 20_000 }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout as unknown as Buffer))
+    if (stdin) child.stdin!.end(stdin)
+    else child.stdin!.end()
+  })
+
+/** Sends raw bytes on a fresh socket and collects everything until the server closes. */
+const raw = (bytes: Buffer | string) =>
+  new Promise<{ reply: string; closed: boolean }>((resolve) => {
+    const parts: Array<Buffer> = []
+    const s = Net.connect({ host: "127.0.0.1", port }, () => s.write(bytes))
+    const timer = setTimeout(() => {
+      s.destroy()
+      resolve({ reply: Buffer.concat(parts).toString("latin1"), closed: false })
+    }, 5000)
+    s.on("data", (d) => parts.push(d))
+    s.on("close", () => {
+      clearTimeout(timer)
+      resolve({ reply: Buffer.concat(parts).toString("latin1"), closed: true })
+    })
+    s.on("error", () => {})
+  })
+
+describe("examples/resp with real Redis clients (node)", () => {
+  it("redis-cli: replies match Redis's exactly", async () => {
+    const cases: Array<[Array<string>, string]> = [
+      [["ping"], "PONG\n"],
+      [["ping", "hello world"], "hello world\n"],
+      [["set", "k1", "v1"], "OK\n"],
+      [["get", "k1"], "v1\n"],
+      [["get", "missing"], "\n"],
+      [["--no-raw", "get", "missing"], "(nil)\n"],
+      [["incr", "counter"], "1\n"],
+      [["incrby", "counter", "41"], "42\n"],
+      [["--no-raw", "incr", "k1"], "(error) ERR value is not an integer or out of range\n"],
+      [["rpush", "list", "a", "b", "c"], "3\n"],
+      [["--no-raw", "lrange", "list", "0", "-1"], '1) "a"\n2) "b"\n3) "c"\n'],
+      [["--no-raw", "get", "list"], "(error) WRONGTYPE Operation against a key holding the wrong kind of value\n"],
+      [["hset", "h", "f1", "x", "f2", "y"], "2\n"],
+      [["--no-raw", "hgetall", "h"], '1) "f1"\n2) "x"\n3) "f2"\n4) "y"\n'],
+      [["sadd", "s", "m"], "1\n"],
+      [["scard", "s"], "1\n"],
+      [["type", "h"], "hash\n"],
+      [["--no-raw", "nosuchcommand", "a"], "(error) ERR unknown command 'nosuchcommand', with args beginning with: 'a' \n"],
+      [["--no-raw", "get"], "(error) ERR wrong number of arguments for 'get' command\n"],
+      [["set", "ttlkey", "v", "EX", "100"], "OK\n"],
+      [["ttl", "ttlkey"], "100\n"],
+      [["exists", "k1", "list", "nope"], "2\n"],
+      [["del", "k1", "list"], "2\n"]
+    ]
+    for (const [args, expected] of cases) {
+      expect({ args, out: (await cli(args)).toString("utf8") }).toEqual({ args, out: expected })
+    }
+  })
+
+  it("redis-cli: binary values with CR/LF and NUL round-trip byte-exact", async () => {
+    const value = Buffer.from([0x61, 0x0d, 0x0a, 0x00, 0xff, 0x0d, 0x0a, 0x24, 0x33, 0x0d, 0x0a, 0x62])
+    expect((await cli(["-x", "set", "bin"], value)).toString()).toBe("OK\n")
+    const got = await cli(["--raw", "get", "bin"])
+    expect(got.subarray(0, got.length - 1).equals(value)).toBe(true) // redis-cli adds a newline
+    expect((await cli(["strlen", "bin"])).toString()).toBe(`${value.length}\n`)
+  })
+
+  it("redis-benchmark -q -n 20000 -t set,get,incr,lpush,lpop completes with no errors", async () => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        "redis-benchmark",
+        ["-p", String(port), "-q", "-n", "20000", "-t", "set,get,incr,lpush,lpop"],
+        { timeout: 120_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout + stderr))
+      )
+    )
+    const finals = out.split(/[\r\n]/).filter((l) => /requests per second/.test(l) && !/rps=/.test(l))
+    expect(finals.map((l) => l.split(":")[0]!.trim())).toEqual(["SET", "GET", "INCR", "LPUSH", "LPOP"])
+    expect(out).not.toMatch(/ERR|error/i)
+  }, 150_000)
+
+  it("ioredis: a pipeline of 1000 commands and 50 concurrent clients", async () => {
+    const a = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    await a.connect()
+    const p = a.pipeline()
+    for (let i = 0; i < 500; i++) p.set(`p:${i}`, `v${i}`)
+    for (let i = 0; i < 500; i++) p.get(`p:${i}`)
+    const results = await p.exec()
+    expect(results!.length).toBe(1000)
+    expect(results!.slice(500).map(([, v]) => v)).toEqual(Array.from({ length: 500 }, (_, i) => `v${i}`))
+    await a.del("shared")
+    const clients = Array.from({ length: 50 }, () => new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null }))
+    await Promise.all(clients.map(async (c) => {
+      for (let i = 0; i < 100; i++) await c.incr("shared")
+    }))
+    expect(await a.get("shared")).toBe("5000")
+    expect(await a.hset("hh", { a: "1", b: "2" })).toBe(2)
+    expect(await a.hgetall("hh")).toEqual({ a: "1", b: "2" })
+    await Promise.all(clients.map((c) => c.quit()))
+    await a.quit()
+  }, 60_000)
+
+  it("malformed input gets a protocol error and a close of that connection only", async () => {
+    const watcher = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null })
+    await watcher.set("survivor", "intact")
+    const bad: Array<[string, RegExp]> = [
+      ["*1\r\n$abc\r\n", /^-ERR Protocol error: invalid bulk length\r\n$/],
+      ["*1\r\n$-5\r\n", /^-ERR Protocol error: invalid bulk length\r\n$/],
+      ["*1\r\n$1073741824\r\n", /^-ERR Protocol error: invalid bulk length\r\n$/],
+      ["*abc\r\n", /^-ERR Protocol error: invalid multibulk length\r\n$/],
+      ["*3\r\n$3\r\nSET\r\n$1\r\nk\r\nXYZ\r\n", /^-ERR Protocol error: expected '\$', got 'X'\r\n$/]
+    ]
+    for (const [input, expected] of bad) {
+      const { reply, closed } = await raw(input)
+      expect({ input, reply }).toEqual({ input, reply: expect.stringMatching(expected) })
+      expect(closed).toBe(true)
+    }
+    // garbage and an inline command before it: the valid command is answered, then the error
+    const mixed = await raw("PING\r\n*1\r\n$4\r\nPING\r\n*2\r\n$x\r\n")
+    expect(mixed.reply.startsWith("+PONG\r\n+PONG\r\n-ERR Protocol error")).toBe(true)
+    expect(mixed.closed).toBe(true)
+    // the other connection never noticed
+    expect(await watcher.get("survivor")).toBe("intact")
+    expect(await watcher.ping()).toBe("PONG")
+    await watcher.quit()
+  }, 60_000)
+})
