@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-// `npm start -- [--example echo] [--runtime node] [example flags...]`
+// `npm start -- [--example echo|resp] [--runtime node|bun|deno] [example flags...]`
 // Starts an example on a runtime. Defaults: the echo example on Node.
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
+import { commandFor, hasEntry, root, runtimes } from "./runtimes.mjs"
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const argv = process.argv.slice(2)
 const take = (name, fallback) => {
   const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`))
@@ -18,28 +17,21 @@ const take = (name, fallback) => {
 }
 const example = take("example", "echo")
 const runtime = take("runtime", "node")
-const entry = join(root, "examples", example, "src", runtime === "node" ? "main.ts" : `main.${runtime}.ts`)
 if (!existsSync(join(root, "examples", example))) {
   console.error(`unknown example "${example}"`)
   process.exit(2)
 }
-if (!existsSync(entry)) {
-  console.error(`example "${example}" has no entry point for runtime "${runtime}" (${entry})`)
+if (!runtimes.includes(runtime)) {
+  console.error(`unknown runtime "${runtime}" (${runtimes.join(", ")})`)
   process.exit(2)
 }
-const bin = (name) => join(root, "node_modules", ".bin", name)
-const commands = {
-  node: [process.execPath, ["--import", "tsx", entry, ...argv]],
-  bun: [bin("bun"), ["run", entry, ...argv]],
-  deno: [bin("deno"), ["run", "-A", entry, ...argv]]
-}
-const command = commands[runtime]
-if (!command) {
-  console.error(`unknown runtime "${runtime}" (node, bun or deno)`)
+if (!hasEntry(example, runtime)) {
+  console.error(`example "${example}" has no entry point for runtime "${runtime}"`)
   process.exit(2)
 }
-const child = spawn(command[0], command[1], { stdio: "inherit", cwd: root })
-// the child gets the terminal's SIGINT itself; forward SIGTERM
+const [cmd, args] = commandFor(example, runtime, argv)
+const child = spawn(cmd, args, { stdio: "inherit", cwd: root })
+// Ctrl-C reaches the child directly (same process group); forward SIGTERM
 process.on("SIGINT", () => {})
 process.on("SIGTERM", () => child.kill("SIGTERM"))
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 0 : 1)))

@@ -1,16 +1,15 @@
 import { describe, expect, it } from "vitest"
 import { spawn } from "node:child_process"
 import * as Net from "node:net"
-import { fileURLToPath } from "node:url"
+import { commandFor, root } from "../../../scripts/runtimes.mjs"
 
-const root = fileURLToPath(new URL("../../..", import.meta.url))
+/** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
+const tested = ["node", "bun"] as const
 
-/** Starts `npm start`'s entry on port 0 and resolves with the port it logged. */
-const startExample = (args: Array<string>) => {
-  const child = spawn(process.execPath, ["--import", "tsx", "examples/echo/src/main.ts", "--port", "0", ...args], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"]
-  })
+/** Starts the example's entry on `runtime`, port 0; resolves with the port it logged. */
+const startExample = (runtime: string, args: Array<string>) => {
+  const [cmd, argv] = commandFor("echo", runtime, ["--port", "0", ...args])
+  const child = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
   let output = ""
   const port = new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 60_000)
@@ -38,9 +37,9 @@ const echoOnce = (port: number, payload: Buffer) =>
     s.on("error", reject)
   })
 
-describe("examples/echo (the process npm start runs)", () => {
+describe.each(tested)("examples/echo on %s (the process npm start runs)", (runtime) => {
   it("echoes bytes, logs each connection, and exits cleanly on SIGINT", async () => {
-    const ex = startExample([])
+    const ex = startExample(runtime, [])
     const port = await ex.port
     const payload = Buffer.from("hello wirekit\n\u00e9\u{1F600} binary \u0000\u00ff")
     const [a, b] = await Promise.all([echoOnce(port, payload), echoOnce(port, Buffer.alloc(300_000, 7))])
@@ -55,7 +54,7 @@ describe("examples/echo (the process npm start runs)", () => {
   }, 90_000)
 
   it("--framing length echoes length-prefixed frames and closes only a connection that declares an oversized frame", async () => {
-    const ex = startExample(["--framing", "length"])
+    const ex = startExample(runtime, ["--framing", "length"])
     const port = await ex.port
     const frame = (payload: Buffer) => {
       const h = Buffer.alloc(4)

@@ -6,20 +6,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { execFile, spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as Net from "node:net"
-import { fileURLToPath } from "node:url"
 import Redis from "ioredis"
+import { commandFor, root } from "../../../scripts/runtimes.mjs"
 
-const root = fileURLToPath(new URL("../../..", import.meta.url))
+/** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
+const tested = ["node", "bun"] as const
 
+describe.each(tested)("examples/resp on %s with real Redis clients", (runtime) => {
 let server: ChildProcess
 let port = 0
 let output = ""
 
 beforeAll(async () => {
-  server = spawn(process.execPath, ["--import", "tsx", "examples/resp/src/main.ts", "--port", "0"], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"]
-  })
+  const [cmd, argv] = commandFor("resp", runtime, ["--port", "0"])
+  server = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
   port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 60_000)
     const onData = (d: Buffer) => {
@@ -66,7 +66,6 @@ const raw = (bytes: Buffer | string) =>
     s.on("error", () => {})
   })
 
-describe("examples/resp with real Redis clients (node)", () => {
   it("redis-cli: replies match Redis's exactly", async () => {
     const cases: Array<[Array<string>, string]> = [
       [["ping"], "PONG\n"],

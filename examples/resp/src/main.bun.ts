@@ -1,0 +1,11 @@
+/**
+ * The Redis-protocol example on Bun: `npm start -- --example resp --runtime bun`.
+ * Only this file knows the runtime; Ctrl-C stops it cleanly.
+ */
+import { BunRuntime } from "@effect/platform-bun"
+import { BunTransport } from "@wirekit/bun"
+import { Effect, Layer } from "effect"
+import { parse } from "./args.ts"
+import * as RespServer from "./RespServer.ts"
+
+Layer.launch(RespServer.layer(parse(process.argv.slice(2)))).pipe(Effect.provide(BunTransport.layer), BunRuntime.runMain)

@@ -1,0 +1,6 @@
+/** Types of runtimes.mjs for the TypeScript tests. */
+export declare const root: string
+export declare const runtimes: ReadonlyArray<"node" | "bun" | "deno">
+export declare const entryOf: (example: string, runtime: string) => string
+export declare const hasEntry: (example: string, runtime: string) => boolean
+export declare const commandFor: (example: string, runtime: string, args?: ReadonlyArray<string>) => [string, Array<string>]
