@@ -22,6 +22,7 @@ import * as Connection from "../Connection.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
 import * as FramedConformance from "./FramedConformance.ts"
+import * as PlatformConformance from "./PlatformConformance.ts"
 import type { TransportService } from "../Transport.ts"
 
 /** What an adapter passes to {@link run}. */
@@ -565,4 +566,5 @@ export const run = (options: ConformanceOptions): void => {
       ))
   })
   FramedConformance.run(options.name, options.layer, host)
+  PlatformConformance.run(options.name, options.layer)
 }

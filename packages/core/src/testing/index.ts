@@ -7,3 +7,5 @@
 export * as Blackhole from "./Blackhole.ts"
 /** The transport conformance suite. */
 export * as Conformance from "./Conformance.ts"
+/** The `@effect/platform` interop suite (platform Socket, SocketServer, @effect/rpc over wirekit). */
+export * as PlatformConformance from "./PlatformConformance.ts"
