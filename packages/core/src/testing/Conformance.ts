@@ -22,6 +22,7 @@ import * as Connection from "../Connection.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
 import * as FramedConformance from "./FramedConformance.ts"
+import { dec, echoHandler, enc, randomBytes, sameBytes, writeRandomly } from "./internal.ts"
 import * as PlatformConformance from "./PlatformConformance.ts"
 import type { TransportService } from "../Transport.ts"
 
@@ -49,48 +50,6 @@ export interface ConformanceOptions {
    */
   readonly maxReadSize?: number
 }
-
-const enc = new TextEncoder()
-const dec = new TextDecoder()
-
-const randomBytes = (n: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(n)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-/** An echo handler: everything read is written back; ends our side at EOF. */
-const echoHandler = Effect.gen(function*() {
-  const conn = yield* Connection.Connection
-  while (true) {
-    const chunks = yield* conn.readMany
-    if (chunks === Connection.EOF) return
-    yield* conn.writeAll(chunks)
-  }
-})
-
-/** Writes `data` in random-size chunks (1..maxChunk). */
-const writeRandomly = (conn: Connection.Connection, data: Uint8Array, maxChunk: number) =>
-  Effect.gen(function*() {
-    let off = 0
-    while (off < data.length) {
-      const n = yield* Random.nextIntBetween(1, maxChunk + 1)
-      yield* conn.write(data.subarray(off, Math.min(data.length, off + n)))
-      off += n
-    }
-  })
 
 /** Registers every behaviour test of the transport contract. */
 export const run = (options: ConformanceOptions): void => {

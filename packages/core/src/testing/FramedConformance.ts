@@ -15,33 +15,13 @@ import * as Lines from "../Lines.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
 import type { TransportService } from "../Transport.ts"
-
-const enc = new TextEncoder()
-const dec = new TextDecoder()
-
-/** Byte equality that ignores the array class (Node hands out Buffers). */
-const bytesEqual = (a: Uint8Array | typeof Connection.EOF, b: Uint8Array): boolean => {
-  if (a === Connection.EOF || a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
+import { dec, enc, sameBytes, writeRandomly } from "./internal.ts"
 
 const frameBytes = (i: number, size: number): Uint8Array => {
   const f = new Uint8Array(size)
   for (let k = 0; k < size; k++) f[k] = (i * 31 + k) & 0xff
   return f
 }
-
-/** Writes `data` in random-size chunks (1..maxChunk). */
-const writeRandomly = (conn: Connection.Connection, data: Uint8Array, maxChunk: number) =>
-  Effect.gen(function*() {
-    let off = 0
-    while (off < data.length) {
-      const n = yield* Random.nextIntBetween(1, maxChunk + 1)
-      yield* conn.write(data.subarray(off, Math.min(data.length, off + n)))
-      off += n
-    }
-  })
 
 /** Registers the framed behaviours for one transport. */
 export const run = (name: string, layer: Layer.Layer<Transport>, host = "127.0.0.1"): void => {
@@ -80,7 +60,7 @@ export const run = (name: string, layer: Layer.Layer<Transport>, host = "127.0.0
           yield* Fiber.join(writer)
           expect(got.length).toBe(frames.length)
           let mismatches = 0
-          for (let i = 0; i < frames.length; i++) if (!bytesEqual(got[i]!, frames[i]!)) mismatches++
+          for (let i = 0; i < frames.length; i++) if (!sameBytes(got[i]!, frames[i]!)) mismatches++
           expect(mismatches).toBe(0)
           expect(server.failed()).toBe(0)
         })
@@ -187,7 +167,7 @@ export const run = (name: string, layer: Layer.Layer<Transport>, host = "127.0.0
           yield* c.write(new Uint8Array([0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 10, 9, 9]))
           yield* c.end
           const first = yield* s.read
-          expect(bytesEqual(first, new Uint8Array([1, 2, 3]))).toBe(true)
+          expect(sameBytes(first, new Uint8Array([1, 2, 3]))).toBe(true)
           const err = yield* Effect.flip(s.read)
           expect(err._tag).toBe("FramingError")
           expect((err as { reason: string }).reason).toBe("Truncated")

@@ -27,51 +27,7 @@ import * as PlatformSocketServer from "../platform/PlatformSocketServer.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
 import type { TransportService } from "../Transport.ts"
-
-const enc = new TextEncoder()
-const dec = new TextDecoder()
-
-const randomBytes = (n: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(n)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-/** A wirekit echo handler: everything read is written back; returns at EOF. */
-const echoHandler = Effect.gen(function*() {
-  const conn = yield* Connection.Connection
-  while (true) {
-    const chunks = yield* conn.readMany
-    if (chunks === Connection.EOF) return
-    yield* conn.writeAll(chunks)
-  }
-})
-
-/** A few milliseconds of random delay, sometimes none. */
-const jitter = Effect.flatMap(Random.nextIntBetween(0, 4), (ms) => ms === 0 ? Effect.void : Effect.sleep(Duration.millis(ms)))
-
-/** Waits until `counter()` stops moving (sampled every 100 ms); returns its value. */
-const settle = (counter: () => number) =>
-  Effect.gen(function*() {
-    let last = -1
-    for (let i = 0; i < 50 && last !== counter(); i++) {
-      last = counter()
-      yield* Effect.sleep(Duration.millis(100))
-    }
-    return last
-  })
+import { dec, echoHandler, enc, jitter, randomBytes, sameBytes, settle } from "./internal.ts"
 
 // ---- the rpc group of the round-trip tests -----------------------------
 

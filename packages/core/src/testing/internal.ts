@@ -1,0 +1,64 @@
+/**
+ * Helpers shared by the conformance suites (not part of the public API).
+ * @internal
+ */
+import { Duration, Effect, Random } from "effect"
+import * as Connection from "../Connection.ts"
+
+export const enc = new TextEncoder()
+export const dec = new TextDecoder()
+
+/** Deterministic pseudo-random bytes (xorshift32). */
+export const randomBytes = (n: number, seed: number): Uint8Array => {
+  const out = new Uint8Array(n)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    out[i] = x & 0xff
+  }
+  return out
+}
+
+/** Byte equality that ignores the array class (Node and Bun hand out Buffers). */
+export const sameBytes = (a: Uint8Array | Connection.EOF, b: Uint8Array): boolean => {
+  if (a === Connection.EOF || a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** An echo handler: everything read is written back; returns at EOF. */
+export const echoHandler = Effect.gen(function*() {
+  const conn = yield* Connection.Connection
+  while (true) {
+    const chunks = yield* conn.readMany
+    if (chunks === Connection.EOF) return
+    yield* conn.writeAll(chunks)
+  }
+})
+
+/** Writes `data` in random-size chunks (1..maxChunk). */
+export const writeRandomly = (conn: Connection.Connection, data: Uint8Array, maxChunk: number) =>
+  Effect.gen(function*() {
+    let off = 0
+    while (off < data.length) {
+      const n = yield* Random.nextIntBetween(1, maxChunk + 1)
+      yield* conn.write(data.subarray(off, Math.min(data.length, off + n)))
+      off += n
+    }
+  })
+
+/** A few milliseconds of random delay, sometimes none. */
+export const jitter = Effect.flatMap(Random.nextIntBetween(0, 4), (ms) => ms === 0 ? Effect.void : Effect.sleep(Duration.millis(ms)))
+
+/** Waits until `counter()` stops moving (sampled every 100 ms, at most 5 s); returns its value. */
+export const settle = (counter: () => number) =>
+  Effect.gen(function*() {
+    let last = -1
+    for (let i = 0; i < 50 && last !== counter(); i++) {
+      last = counter()
+      yield* Effect.sleep(Duration.millis(100))
+    }
+    return last
+  })
