@@ -4,7 +4,7 @@ import * as Net from "node:net"
 import { commandFor, root } from "../../../scripts/runtimes.mjs"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
-const tested = ["node", "bun"] as const
+const tested = ["node", "bun", "deno"] as const
 
 /** Starts the example's entry on `runtime`, port 0; resolves with the port it logged. */
 const startExample = (runtime: string, args: Array<string>) => {

@@ -10,7 +10,7 @@ import Redis from "ioredis"
 import { commandFor, root } from "../../../scripts/runtimes.mjs"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
-const tested = ["node", "bun"] as const
+const tested = ["node", "bun", "deno"] as const
 
 describe.each(tested)("examples/resp on %s with real Redis clients", (runtime) => {
 let server: ChildProcess

@@ -1,0 +1,674 @@
+/**
+ * The wirekit transport on Deno's own sockets, `Deno.listen` and
+ * `Deno.connect` (not the `node:net` compatibility layer): TCP (IPv4/IPv6) and
+ * Unix sockets.
+ *
+ * Deno's connections are pull-based promises, so each connection runs
+ * - a read pump: `conn.read` into a buffer (4 KiB to 64 KiB, adapting to the
+ *   traffic), the filled part handed to the core (short reads are copied out so
+ *   that the buffer can be reused), stopped while the core has paused it (read
+ *   backpressure);
+ * - a write loop over a queue of our own: one `conn.write` at a time, partial
+ *   writes continued, small queued chunks coalesced into one write;
+ *   `write` returns false once `writeHighWaterMark` bytes are queued and the
+ *   core is told to go on (`drain`) when fewer are queued again;
+ * - `end`: `conn.closeWrite()` (FIN) once the queue is flushed;
+ * - `abort`: a real RST through FFI on Linux (see the README), then `close()`.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@wirekit/core"
+ * import { DenoTransport } from "@wirekit/deno"
+ * import { Effect, Layer } from "effect"
+ *
+ * Layer.launch(Server.layer({ host: "127.0.0.1", port: 7000 }, handler)).pipe(
+ *   Effect.provide(DenoTransport.layer)
+ * )
+ * ```
+ * @since 0.1.0
+ */
+import { Connection, Driver, Transport } from "@wirekit/core"
+import type { Address } from "@wirekit/core"
+import { Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import type * as Deno from "./deno-types.d.ts"
+import * as Reset from "./internal/reset.ts"
+
+/** The Deno global, read when used (importing this module needs no Deno). */
+const deno = (): Deno.DenoNamespace => (globalThis as unknown as { readonly Deno: Deno.DenoNamespace }).Deno
+
+/**
+ * Read buffer sizes. Deno's `conn.read` needs its buffer before data arrives,
+ * so every idle connection holds one: the size adapts (doubles when a read
+ * fills it, halves when reads use less than an eighth of it), from 16 KiB.
+ */
+const minReadSize = 4 * 1024
+const initialReadSize = 16 * 1024
+const maxReadSize = 64 * 1024
+/**
+ * Short reads of at most `smallRead` bytes are copied into a shared slab of
+ * `slabSize` bytes (slabs are only ever appended to, never reused): one
+ * allocation per many small chunks instead of one per chunk, which is what
+ * dominates the cost of small reads on Deno. A chunk kept by a consumer keeps
+ * its slab alive: at most 64 KiB, like a long read's own buffer.
+ */
+const smallRead = 4 * 1024
+const slabSize = 64 * 1024
+let slab = new Uint8Array(0)
+let slabUsed = 0
+
+/** A copy of `buf[0, n)` in the shared slab (n ≤ smallRead). */
+const copySmall = (buf: Uint8Array, n: number): Uint8Array => {
+  if (slabUsed + n > slab.length) {
+    slab = new Uint8Array(slabSize)
+    slabUsed = 0
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n)
+  out.set(buf.subarray(0, n))
+  slabUsed += (n + 7) & ~7
+  return out
+}
+
+/** Queued chunks smaller than this are merged into one `conn.write`... */
+const coalesceChunk = 16 * 1024
+/** ...up to this many bytes. */
+const coalesceLimit = 64 * 1024
+
+// ---------------------------------------------------------------------------
+// Error mapping
+// ---------------------------------------------------------------------------
+
+/**
+ * The error code of a Deno error: its `code` (Deno's OS errors carry the errno
+ * name, e.g. `ECONNRESET`), else one derived from its class name.
+ */
+export const errorCode = (error: unknown): string | undefined => {
+  if (typeof error !== "object" || error === null) return undefined
+  const code = (error as { readonly code?: unknown }).code
+  if (typeof code === "string" && code !== "") return code
+  const name = (error as { readonly name?: unknown }).name
+  switch (name) {
+    case "ConnectionReset":
+      return "ECONNRESET"
+    case "BrokenPipe":
+      return "EPIPE"
+    case "ConnectionAborted":
+      return "ECONNABORTED"
+    case "ConnectionRefused":
+      return "ECONNREFUSED"
+    case "NotConnected":
+      return "ENOTCONN"
+    case "TimedOut":
+      return "ETIMEDOUT"
+    case "AddrInUse":
+      return "EADDRINUSE"
+    case "AddrNotAvailable":
+      return "EADDRNOTAVAIL"
+    case "PermissionDenied":
+      return "EACCES"
+    case "NotFound":
+      return "ENOENT"
+    case "NetworkUnreachable":
+      return "ENETUNREACH"
+    case "NotCapable":
+      // a Deno permission (--allow-net, --allow-read...) is missing
+      return "ERR_NOT_CAPABLE"
+    case "BadResource":
+      return "EBADF"
+    case "Interrupted":
+      return "EINTR"
+    case "RangeError":
+      return "ERR_SOCKET_BAD_PORT"
+  }
+  // a failed name lookup is a plain Error
+  const message = (error as { readonly message?: unknown }).message
+  if (typeof message === "string" && message.includes("failed to lookup address")) return "ENOTFOUND"
+  return undefined
+}
+
+/** Maps a listen error's code to its typed reason. */
+export const listenReason = (code: string | undefined): Transport.ListenErrorReason => {
+  switch (code) {
+    case "EADDRINUSE":
+      return "AddressInUse"
+    case "EACCES":
+    case "EPERM":
+    case "ERR_NOT_CAPABLE":
+      return "PermissionDenied"
+    case "EADDRNOTAVAIL":
+      return "AddressNotAvailable"
+    default:
+      return "Other"
+  }
+}
+
+/** Maps a connect error's code to its typed reason. */
+export const connectReason = (code: string | undefined): Transport.ConnectErrorReason => {
+  switch (code) {
+    case "ECONNREFUSED":
+      return "Refused"
+    case "ETIMEDOUT":
+      return "TimedOut"
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return "Unreachable"
+    case "ENOENT":
+    case "ENOTFOUND":
+      return "NotFound"
+    default:
+      return "Other"
+  }
+}
+
+/** Maps a connection error's code to its typed reason. */
+export const connectionReason = (code: string | undefined): Connection.ConnectionErrorReason => {
+  switch (code) {
+    case "ECONNRESET":
+    case "EPIPE":
+    case "ECONNABORTED":
+    case "ENOTCONN":
+      return "Reset"
+    case "ETIMEDOUT":
+      return "TimedOut"
+    case "EBADF":
+    case "EINTR":
+    case "ERR_STREAM_WRITE_AFTER_END":
+      return "Closed"
+    default:
+      return "Other"
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Connection
+// ---------------------------------------------------------------------------
+
+type EndCallback = (error?: Connection.ConnectionError) => void
+
+/** One Deno connection driven for the core: read pump, write queue, half-close, release. */
+class DenoSocket implements Driver.SocketDriver {
+  // read side
+  private paused = false
+  private reading = false
+  private readDone = false
+  private readSize = initialReadSize
+  private spare: Uint8Array | undefined
+  // write side
+  private queue: Array<Uint8Array | undefined> = []
+  private head = 0
+  private queued = 0
+  private writing = false
+  private needDrain = false
+  private endState: "open" | "ending" | "ended" = "open"
+  private endWaiters: Array<EndCallback> = []
+  // lifecycle
+  private released = false
+
+  constructor(
+    private readonly conn: Deno.Conn,
+    private readonly events: Driver.SocketEvents,
+    private readonly tcp: boolean,
+    private readonly remote: Address.Address,
+    private readonly writeHWM: number,
+    private readonly allowHalfOpen: boolean
+  ) {}
+
+  start(): void {
+    void this.pump()
+  }
+
+  // ---- reading ----------------------------------------------------------
+
+  private async pump(): Promise<void> {
+    this.reading = true
+    try {
+      while (!this.paused && !this.released) {
+        const buf = this.spare ?? new Uint8Array(this.readSize)
+        this.spare = undefined
+        const n = await this.conn.read(buf)
+        if (this.released) return
+        if (n === null) return this.onReadEnd()
+        const size = buf.length
+        if (n === size) this.readSize = Math.min(size * 2, maxReadSize)
+        else if (n < size >>> 3) this.readSize = Math.max(size >>> 1, minReadSize)
+        if (n <= size >>> 1) {
+          // a short read: the core gets a copy and the buffer is reused (unless resized)
+          if (this.readSize === size) this.spare = buf
+          if (n > 0) this.events.data(n <= smallRead ? copySmall(buf, n) : buf.slice(0, n))
+        } else {
+          // the core keeps this buffer: never reuse it
+          this.events.data(buf.subarray(0, n))
+        }
+      }
+    } catch (error) {
+      if (!this.released) this.fail(error)
+    } finally {
+      this.reading = false
+    }
+  }
+
+  private onReadEnd(): void {
+    this.readDone = true
+    this.spare = undefined
+    this.events.readEnd()
+    if (!this.allowHalfOpen) this.end(() => {})
+    this.maybeRelease()
+  }
+
+  pause(): void {
+    this.paused = true
+  }
+
+  resume(): void {
+    this.paused = false
+    if (!this.reading && !this.readDone && !this.released) void this.pump()
+  }
+
+  // ---- writing ----------------------------------------------------------
+
+  write(data: Uint8Array): boolean {
+    if (this.released || this.endState !== "open") return this.lateWrite()
+    if (data.length > 0) {
+      this.queue.push(data)
+      this.queued += data.length
+      if (!this.writing) void this.flush()
+    }
+    return this.accepted()
+  }
+
+  writev(chunks: ReadonlyArray<Uint8Array>): boolean {
+    if (this.released || this.endState !== "open") return this.lateWrite()
+    for (const c of chunks) {
+      if (c.length === 0) continue
+      this.queue.push(c)
+      this.queued += c.length
+    }
+    if (!this.writing && this.head < this.queue.length) void this.flush()
+    return this.accepted()
+  }
+
+  private accepted(): boolean {
+    if (this.queued < this.writeHWM) return true
+    this.needDrain = true
+    return false
+  }
+
+  /** A write after our side ended without the core knowing (allowHalfOpen: false). */
+  private lateWrite(): boolean {
+    if (!this.released) {
+      queueMicrotask(() => {
+        if (!this.released) this.events.error("Closed", "ERR_STREAM_WRITE_AFTER_END")
+      })
+    }
+    return true
+  }
+
+  /** The next buffer to write: the head chunk, merged with the small ones behind it. */
+  private take(): Uint8Array {
+    const q = this.queue
+    const first = q[this.head]!
+    q[this.head++] = undefined
+    let total = first.length
+    let last = this.head
+    if (total < coalesceChunk) {
+      while (last < q.length && q[last]!.length < coalesceChunk && total + q[last]!.length <= coalesceLimit) {
+        total += q[last++]!.length
+      }
+    }
+    let out = first
+    if (last > this.head) {
+      out = new Uint8Array(total)
+      out.set(first, 0)
+      let off = first.length
+      for (let i = this.head; i < last; i++) {
+        out.set(q[i]!, off)
+        off += q[i]!.length
+        q[i] = undefined
+      }
+      this.head = last
+    }
+    if (this.head === q.length) {
+      this.queue = []
+      this.head = 0
+    } else if (this.head >= 1024 && this.head * 2 >= q.length) {
+      this.queue = q.slice(this.head)
+      this.head = 0
+    }
+    return out
+  }
+
+  private async flush(): Promise<void> {
+    this.writing = true
+    try {
+      while (this.head < this.queue.length) {
+        const buf = this.take()
+        let off = 0
+        while (off < buf.length) {
+          const n = await this.conn.write(off === 0 ? buf : buf.subarray(off))
+          if (this.released) return
+          if (n <= 0) throw Object.assign(new Error("conn.write wrote nothing"), { code: "EPIPE" })
+          off += n
+          this.queued -= n
+          if (this.needDrain && this.queued < this.writeHWM) {
+            this.needDrain = false
+            this.events.drain()
+          }
+        }
+      }
+    } catch (error) {
+      if (!this.released) this.fail(error)
+      return
+    } finally {
+      this.writing = false
+    }
+    if (this.endState === "ending" && !this.released) this.shutdownWrite()
+  }
+
+  writeBuffered(): number {
+    return this.queued
+  }
+
+  // ---- half-close -------------------------------------------------------
+
+  end(done: EndCallback): void {
+    if (this.endState === "ended") return done()
+    if (this.released) return done(this.error("Closed", "end"))
+    this.endWaiters.push(done)
+    if (this.endState === "ending") return
+    this.endState = "ending"
+    // the write loop sends the FIN itself once the queue is flushed
+    if (!this.writing) this.shutdownWrite()
+  }
+
+  private shutdownWrite(): void {
+    this.conn.closeWrite().then(
+      () => {
+        if (this.released) return
+        this.endState = "ended"
+        const ws = this.endWaiters
+        this.endWaiters = []
+        for (const w of ws) w()
+        this.maybeRelease()
+      },
+      (error) => {
+        if (!this.released) this.fail(error)
+      }
+    )
+  }
+
+  // ---- release ----------------------------------------------------------
+
+  /** Both directions are finished: release the socket (as node does). */
+  private maybeRelease(): void {
+    if (this.readDone && this.endState === "ended" && !this.writing) this.release()
+  }
+
+  private error(reason: Connection.ConnectionErrorReason, operation: "end", code?: string, cause?: unknown) {
+    return new Connection.ConnectionError({ reason, operation, remoteAddress: this.remote, code, cause })
+  }
+
+  /** An I/O error: report it, then release the socket. */
+  private fail(cause: unknown): void {
+    const code = errorCode(cause)
+    const reason = connectionReason(code)
+    this.events.error(reason, code, cause)
+    const ws = this.endWaiters
+    this.endWaiters = []
+    if (ws.length > 0) {
+      const e = this.error(reason, "end", code, cause)
+      for (const w of ws) w(e)
+    }
+    this.release()
+  }
+
+  destroy(): void {
+    this.release()
+  }
+
+  reset(): void {
+    if (this.released) return
+    if (this.tcp) Reset.sendReset(deno(), this.conn as Deno.TcpConn)
+    this.release()
+  }
+
+  private release(): void {
+    if (this.released) return
+    this.released = true
+    this.queue = []
+    this.head = 0
+    this.queued = 0
+    this.spare = undefined
+    try {
+      this.conn.close()
+    } catch {
+      // already closed
+    }
+    // pending reads and writes now reject (ignored: released); tell the core afterwards
+    queueMicrotask(() => this.events.closedByRuntime())
+  }
+}
+
+const netAddress = (a: Deno.Addr): Address.Address =>
+  "hostname" in a ? { host: a.hostname, port: a.port } : { path: a.path ?? "" }
+
+/** Wraps an open Deno connection as a core connection and starts reading. */
+const wrap = (
+  conn: Deno.Conn,
+  options: Connection.ConnectionOptions | undefined,
+  unixPath: string | undefined
+): Connection.Connection => {
+  const tcp = unixPath === undefined
+  let local: Address.Address
+  let remote: Address.Address
+  if (tcp) {
+    local = netAddress(conn.localAddr)
+    remote = netAddress(conn.remoteAddr)
+    try {
+      const t = conn as Deno.TcpConn
+      t.setNoDelay(options?.noDelay ?? Connection.defaults.noDelay)
+      if (options?.keepAlive) t.setKeepAlive(true)
+    } catch {
+      // the socket is already gone: the first read reports it
+    }
+  } else {
+    // the client side of a Unix connection is unnamed: both ends are named by the path (as on node)
+    local = { path: unixPath }
+    remote = { path: unixPath }
+  }
+  let socket: DenoSocket | undefined
+  const c = Driver.makeConnection({ localAddress: local, remoteAddress: remote, options }, (events) =>
+    (socket = new DenoSocket(
+      conn,
+      events,
+      tcp,
+      remote,
+      options?.writeHighWaterMark ?? Connection.defaults.writeHighWaterMark,
+      options?.allowHalfOpen ?? Connection.defaults.allowHalfOpen
+    )))
+  socket!.start()
+  return c
+}
+
+// ---------------------------------------------------------------------------
+// Listen
+// ---------------------------------------------------------------------------
+
+const isUnix = (a: Address.Address): a is Address.UnixAddress => "path" in a
+
+const isWildcardV6 = (host: string) => {
+  const b = Reset.ipBytes(host)
+  return b !== undefined && b.length === 16 && b.every((x) => x === 0)
+}
+
+/** True when Deno runs with `--unstable-net` (needed for `reusePort`). */
+const unstableNet = () => typeof deno().listenDatagram === "function"
+
+const unsupported = (address: Address.Address, message: string) =>
+  new Transport.ListenError({ reason: "Other", address, code: "ENOTSUP", cause: new Error(message) })
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Listens with `Deno.listen`. */
+export const listen = (
+  address: Address.Address,
+  options?: Transport.ListenOptions
+): Effect.Effect<Transport.Listener, Transport.ListenError, Scope.Scope> =>
+  Driver.scopedListener(
+    Effect.suspend(() => {
+      const D = deno()
+      const unixPath = isUnix(address) ? address.path : undefined
+      if (unixPath === undefined) {
+        const tcp = address as Address.TcpAddress
+        if (options?.reusePort && !unstableNet()) {
+          return Effect.fail(unsupported(address, "reusePort on Deno needs the --unstable-net flag"))
+        }
+        if (options?.ipv6Only && isWildcardV6(tcp.host)) {
+          return Effect.fail(unsupported(address, "Deno.listen has no IPV6_V6ONLY option: it listens dual-stack on ::"))
+        }
+      }
+      let native: Deno.Listener
+      try {
+        native = unixPath !== undefined
+          ? D.listen({ transport: "unix", path: unixPath })
+          : D.listen({
+            transport: "tcp",
+            hostname: (address as Address.TcpAddress).host,
+            port: (address as Address.TcpAddress).port,
+            tcpBacklog: options?.backlog ?? Transport.defaultBacklog,
+            ...(options?.reusePort ? { reusePort: true } : {})
+          })
+      } catch (error) {
+        const code = errorCode(error)
+        return Effect.fail(new Transport.ListenError({ reason: listenReason(code), address, code, cause: error }))
+      }
+      const bound: Address.Address = unixPath !== undefined ? { path: unixPath } : netAddress(native.addr)
+      let closed = false
+      const handle = Driver.makeListener({
+        address: bound,
+        acceptQueue: options?.acceptQueue,
+        close: () => {
+          closed = true
+          try {
+            native.close()
+          } catch {
+            // already closed
+          }
+        }
+      })
+      const acceptLoop = async () => {
+        let backoff = 0
+        while (!closed) {
+          let conn: Deno.Conn
+          try {
+            conn = await native.accept()
+          } catch (error) {
+            if (closed || errorCode(error) === "EBADF") return
+            // EMFILE, ENFILE, ECONNABORTED...: wait a little and go on accepting
+            backoff = Math.min(backoff === 0 ? 10 : backoff * 2, 1000)
+            await sleep(backoff)
+            continue
+          }
+          backoff = 0
+          if (closed) {
+            conn.close()
+            return
+          }
+          handle.offer(wrap(conn, options, unixPath))
+        }
+      }
+      const loopDone = acceptLoop()
+      // Deno releases a listening socket only once its pending accept has
+      // rejected: wait for that, so that when `close` completes new
+      // connections are refused (not accepted into the dying backlog and reset).
+      const awaitRelease = Effect.promise(() => loopDone).pipe(Effect.timeout("1 second"), Effect.ignore)
+      const listener: Transport.Listener = {
+        address: handle.listener.address,
+        accept: handle.listener.accept,
+        rejected: handle.listener.rejected,
+        close: Effect.zipRight(handle.listener.close, awaitRelease)
+      }
+      return Effect.succeed<Driver.ListenerHandle>({ ...handle, listener })
+    })
+  )
+
+// ---------------------------------------------------------------------------
+// Connect
+// ---------------------------------------------------------------------------
+
+/** Connects with `Deno.connect`. */
+export const connect = (
+  address: Address.Address,
+  options?: Transport.ConnectOptions
+): Effect.Effect<Connection.Connection, Transport.ConnectError, Scope.Scope> =>
+  Driver.scopedConnection(
+    Effect.async<Connection.Connection, Transport.ConnectError>((resume) => {
+      const timeout = options?.timeout ?? Transport.defaultConnectTimeout
+      const unixPath = isUnix(address) ? address.path : undefined
+      // TCP connects can be aborted; a Unix connect cannot (it is immediate unless the backlog is full)
+      const abort = unixPath === undefined ? new AbortController() : undefined
+      let done = false
+      const fail = (error: unknown) => {
+        const code = errorCode(error)
+        resume(Effect.fail(new Transport.ConnectError({ reason: connectReason(code), address, code, cause: error })))
+      }
+      let pending: Promise<Deno.Conn>
+      try {
+        pending = unixPath !== undefined
+          ? deno().connect({ transport: "unix", path: unixPath })
+          : deno().connect({
+            transport: "tcp",
+            hostname: (address as Address.TcpAddress).host,
+            port: (address as Address.TcpAddress).port,
+            signal: abort!.signal
+          })
+      } catch (error) {
+        fail(error)
+        return
+      }
+      const timer = Number.isFinite(timeout) && timeout < 2 ** 31
+        ? setTimeout(() => {
+          if (done) return
+          done = true
+          abort?.abort()
+          resume(Effect.fail(new Transport.ConnectError({ reason: "TimedOut", address, timeout, code: "ETIMEDOUT" })))
+        }, Math.max(0, timeout))
+        : undefined
+      pending.then(
+        (conn) => {
+          if (done) return conn.close() // timed out or interrupted meanwhile
+          done = true
+          clearTimeout(timer)
+          resume(Effect.succeed(wrap(conn, options, unixPath)))
+        },
+        (error) => {
+          if (done) return
+          done = true
+          clearTimeout(timer)
+          fail(error)
+        }
+      )
+      return Effect.sync(() => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        abort?.abort()
+      })
+    })
+  )
+
+// ---------------------------------------------------------------------------
+// Service
+// ---------------------------------------------------------------------------
+
+/**
+ * Whether `abort` sends a real TCP RST in this process: on Linux with
+ * `--allow-ffi` (see the README). Otherwise `abort` closes the socket and the
+ * peer sees EOF.
+ */
+export const canReset = (): boolean => Reset.available(deno())
+
+/** The Deno transport service. */
+export const transport: Transport.TransportService = { name: "deno", listen, connect }
+
+/** Provides {@link Transport.Transport} on `Deno.listen` / `Deno.connect`. */
+export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.Transport, transport)

@@ -1,0 +1,10 @@
+/**
+ * @wirekit/deno: the wirekit transport on `Deno.listen` / `Deno.connect`.
+ * @since 0.1.0
+ */
+
+/** The transport on Deno's native sockets. */
+export * as DenoTransport from "./DenoTransport.ts"
+
+/** `runMain` for Deno entry points (SIGINT/SIGTERM → graceful interruption). */
+export * as DenoRuntime from "./DenoRuntime.ts"
