@@ -31,54 +31,6 @@ import type { Scope } from "effect"
 type Socket = WirekitBun.Socket<BunDriver>
 type SystemError = WirekitBun.SystemError
 
-/** Maps a listen error's code to its typed reason. */
-export const listenReason = (code: string | undefined): Transport.ListenErrorReason => {
-  switch (code) {
-    case "EADDRINUSE":
-      return "AddressInUse"
-    case "EACCES":
-    case "EPERM":
-      return "PermissionDenied"
-    case "EADDRNOTAVAIL":
-      return "AddressNotAvailable"
-    default:
-      return "Other"
-  }
-}
-
-/** Maps a connect error's code to its typed reason. */
-export const connectReason = (code: string | undefined): Transport.ConnectErrorReason => {
-  switch (code) {
-    case "ECONNREFUSED":
-      return "Refused"
-    case "ETIMEDOUT":
-      return "TimedOut"
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return "Unreachable"
-    case "ENOENT":
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return "NotFound"
-    default:
-      return "Other"
-  }
-}
-
-/** Maps a connection error's code to its typed reason. */
-export const connectionReason = (code: string | undefined): Connection.ConnectionErrorReason => {
-  switch (code) {
-    case "ECONNRESET":
-    case "EPIPE":
-    case "ECONNABORTED":
-      return "Reset"
-    case "ETIMEDOUT":
-      return "TimedOut"
-    default:
-      return "Other"
-  }
-}
-
 /** Queued chunks shorter than this are merged with the ones behind them when flushed. */
 const COALESCE_BELOW = 16 * 1024
 /** Upper bound of one merged flush write. */
@@ -259,7 +211,7 @@ class BunDriver implements Driver.SocketDriver {
 
   onError(err: SystemError): void {
     if (this.closed || !this.attached) return
-    this.events.error(connectionReason(err.code), err.code, err)
+    this.events.error(Connection.reasonOf(err.code), err.code, err)
   }
 
   onClose(err: SystemError | undefined): void {
@@ -268,7 +220,7 @@ class BunDriver implements Driver.SocketDriver {
     this.clearQueue()
     const events = this.events
     if (err !== undefined) {
-      events.error(connectionReason(err.code), err.code, err)
+      events.error(Connection.reasonOf(err.code), err.code, err)
     } else if (!this.readEnded) {
       // after our own shutdown() Bun reports the peer's FIN as a clean close, not as `end`
       this.readEnded = true
@@ -349,7 +301,7 @@ class BunDriver implements Driver.SocketDriver {
 
   private endError(err: SystemError | undefined): Connection.ConnectionError {
     return new Connection.ConnectionError({
-      reason: err === undefined ? "Closed" : connectionReason(err.code),
+      reason: err === undefined ? "Closed" : Connection.reasonOf(err.code),
       operation: "end",
       remoteAddress: this.remote,
       code: err?.code,
@@ -450,7 +402,7 @@ export const listen = (
           })
       } catch (err) {
         const code = errorCode(err)
-        return Effect.fail(new Transport.ListenError({ reason: listenReason(code), address, code, cause: err }))
+        return Effect.fail(new Transport.ListenError({ reason: Transport.listenReasonOf(code), address, code, cause: err }))
       }
       let bound: Address.Address
       if (unixPath !== undefined) {
@@ -494,7 +446,7 @@ export const connect = (
           clearTimeout(timer)
           driver.dial = undefined
           const code = errorCode(err)
-          resume(Effect.fail(new Transport.ConnectError({ reason: connectReason(code), address, code, cause: err })))
+          resume(Effect.fail(new Transport.ConnectError({ reason: Transport.connectReasonOf(code), address, code, cause: err })))
         }
         const timer = setTimeout(() => {
           if (settled) return

@@ -57,6 +57,29 @@ export type ConnectionErrorReason =
   | "Other"
 
 /**
+ * Maps the error code of a failure on an open connection to its typed reason
+ * (shared by every adapter).
+ */
+export const reasonOf = (code: string | undefined): ConnectionErrorReason => {
+  switch (code) {
+    case "ECONNRESET":
+    case "EPIPE":
+    case "ECONNABORTED":
+    case "ENOTCONN":
+      return "Reset"
+    case "ETIMEDOUT":
+      return "TimedOut"
+    case "EBADF":
+    case "EINTR":
+    case "ERR_STREAM_DESTROYED":
+    case "ERR_STREAM_WRITE_AFTER_END":
+      return "Closed"
+    default:
+      return "Other"
+  }
+}
+
+/**
  * A failure of an open connection. A clean end of stream is not one.
  */
 export class ConnectionError extends Data.TaggedError("ConnectionError")<{

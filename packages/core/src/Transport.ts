@@ -77,6 +77,44 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
   }
 }
 
+/**
+ * Maps an OS / runtime error code of a failed listen to its typed reason
+ * (shared by every adapter: POSIX names, plus Deno's `ERR_NOT_CAPABLE`).
+ */
+export const listenReasonOf = (code: string | undefined): ListenErrorReason => {
+  switch (code) {
+    case "EADDRINUSE":
+      return "AddressInUse"
+    case "EACCES":
+    case "EPERM":
+    case "ERR_NOT_CAPABLE":
+      return "PermissionDenied"
+    case "EADDRNOTAVAIL":
+      return "AddressNotAvailable"
+    default:
+      return "Other"
+  }
+}
+
+/** Maps the error code of a failed connect to its typed reason (shared by every adapter). */
+export const connectReasonOf = (code: string | undefined): ConnectErrorReason => {
+  switch (code) {
+    case "ECONNREFUSED":
+      return "Refused"
+    case "ETIMEDOUT":
+      return "TimedOut"
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return "Unreachable"
+    case "ENOENT":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "NotFound"
+    default:
+      return "Other"
+  }
+}
+
 /** Options for {@link Transport.listen}; they also apply to every accepted connection. */
 export interface ListenOptions extends ConnectionOptions {
   /** The OS accept backlog. Default 511. */

@@ -126,59 +126,6 @@ export const errorCode = (error: unknown): string | undefined => {
   return undefined
 }
 
-/** Maps a listen error's code to its typed reason. */
-export const listenReason = (code: string | undefined): Transport.ListenErrorReason => {
-  switch (code) {
-    case "EADDRINUSE":
-      return "AddressInUse"
-    case "EACCES":
-    case "EPERM":
-    case "ERR_NOT_CAPABLE":
-      return "PermissionDenied"
-    case "EADDRNOTAVAIL":
-      return "AddressNotAvailable"
-    default:
-      return "Other"
-  }
-}
-
-/** Maps a connect error's code to its typed reason. */
-export const connectReason = (code: string | undefined): Transport.ConnectErrorReason => {
-  switch (code) {
-    case "ECONNREFUSED":
-      return "Refused"
-    case "ETIMEDOUT":
-      return "TimedOut"
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return "Unreachable"
-    case "ENOENT":
-    case "ENOTFOUND":
-      return "NotFound"
-    default:
-      return "Other"
-  }
-}
-
-/** Maps a connection error's code to its typed reason. */
-export const connectionReason = (code: string | undefined): Connection.ConnectionErrorReason => {
-  switch (code) {
-    case "ECONNRESET":
-    case "EPIPE":
-    case "ECONNABORTED":
-    case "ENOTCONN":
-      return "Reset"
-    case "ETIMEDOUT":
-      return "TimedOut"
-    case "EBADF":
-    case "EINTR":
-    case "ERR_STREAM_WRITE_AFTER_END":
-      return "Closed"
-    default:
-      return "Other"
-  }
-}
-
 // ---------------------------------------------------------------------------
 // Connection
 // ---------------------------------------------------------------------------
@@ -410,7 +357,7 @@ class DenoSocket implements Driver.SocketDriver {
   /** An I/O error: report it, then release the socket. */
   private fail(cause: unknown): void {
     const code = errorCode(cause)
-    const reason = connectionReason(code)
+    const reason = Connection.reasonOf(code)
     this.events.error(reason, code, cause)
     const ws = this.endWaiters
     this.endWaiters = []
@@ -539,7 +486,7 @@ export const listen = (
           })
       } catch (error) {
         const code = errorCode(error)
-        return Effect.fail(new Transport.ListenError({ reason: listenReason(code), address, code, cause: error }))
+        return Effect.fail(new Transport.ListenError({ reason: Transport.listenReasonOf(code), address, code, cause: error }))
       }
       const bound: Address.Address = unixPath !== undefined ? { path: unixPath } : netAddress(native.addr)
       let closed = false
@@ -609,7 +556,7 @@ export const connect = (
       let done = false
       const fail = (error: unknown) => {
         const code = errorCode(error)
-        resume(Effect.fail(new Transport.ConnectError({ reason: connectReason(code), address, code, cause: error })))
+        resume(Effect.fail(new Transport.ConnectError({ reason: Transport.connectReasonOf(code), address, code, cause: error })))
       }
       let pending: Promise<Deno.Conn>
       try {

@@ -49,10 +49,10 @@ describe("deno transport specifics", () => {
     expect(DenoTransport.errorCode(new Error("failed to lookup address information: Name or service not known"))).toBe(
       "ENOTFOUND"
     )
-    expect(DenoTransport.connectionReason("EPIPE")).toBe("Reset")
-    expect(DenoTransport.connectionReason("EINTR")).toBe("Closed")
-    expect(DenoTransport.connectReason("ENOTFOUND")).toBe("NotFound")
-    expect(DenoTransport.listenReason("ERR_NOT_CAPABLE")).toBe("PermissionDenied")
+    expect(Connection.reasonOf("EPIPE")).toBe("Reset")
+    expect(Connection.reasonOf("EINTR")).toBe("Closed")
+    expect(Transport.connectReasonOf("ENOTFOUND")).toBe("NotFound")
+    expect(Transport.listenReasonOf("ERR_NOT_CAPABLE")).toBe("PermissionDenied")
   })
 
   it("abort sends a real RST on Linux with --allow-ffi", () => {

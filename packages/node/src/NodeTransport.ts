@@ -18,64 +18,13 @@
  * ```
  * @since 0.1.0
  */
-import { Driver, Transport } from "@wirekit/core"
-import type { Address, Connection } from "@wirekit/core"
+import { Connection, Driver, Transport } from "@wirekit/core"
+import type { Address } from "@wirekit/core"
 import { Effect, Layer } from "effect"
 import * as Net from "node:net"
 
 const toAddress = (family: string | undefined, host: string | undefined, port: number | undefined, path?: string): Address.Address =>
   path !== undefined ? { path } : { host: host ?? (family === "IPv6" ? "::" : "0.0.0.0"), port: port ?? 0 }
-
-/** Maps a listen error's code to its typed reason. */
-export const listenReason = (code: string | undefined): Transport.ListenErrorReason => {
-  switch (code) {
-    case "EADDRINUSE":
-      return "AddressInUse"
-    case "EACCES":
-    case "EPERM":
-      return "PermissionDenied"
-    case "EADDRNOTAVAIL":
-      return "AddressNotAvailable"
-    default:
-      return "Other"
-  }
-}
-
-/** Maps a connect error's code to its typed reason. */
-export const connectReason = (code: string | undefined): Transport.ConnectErrorReason => {
-  switch (code) {
-    case "ECONNREFUSED":
-      return "Refused"
-    case "ETIMEDOUT":
-      return "TimedOut"
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return "Unreachable"
-    case "ENOENT":
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return "NotFound"
-    default:
-      return "Other"
-  }
-}
-
-/** Maps a connection error's code to its typed reason. */
-export const connectionReason = (code: string | undefined): Connection.ConnectionErrorReason => {
-  switch (code) {
-    case "ECONNRESET":
-    case "EPIPE":
-    case "ECONNABORTED":
-      return "Reset"
-    case "ETIMEDOUT":
-      return "TimedOut"
-    case "ERR_STREAM_DESTROYED":
-    case "ERR_STREAM_WRITE_AFTER_END":
-      return "Closed"
-    default:
-      return "Other"
-  }
-}
 
 const wrap = (socket: Net.Socket, options: Connection.ConnectionOptions | undefined, local: Address.Address, remote: Address.Address) => {
   const writeHWM = options?.writeHighWaterMark ?? 64 * 1024
@@ -88,7 +37,7 @@ const wrap = (socket: Net.Socket, options: Connection.ConnectionOptions | undefi
     socket.on("data", (chunk: Buffer) => events.data(chunk))
     socket.on("end", () => events.readEnd())
     socket.on("drain", () => events.drain())
-    socket.on("error", (err: NodeJS.ErrnoException) => events.error(connectionReason(err.code), err.code, err))
+    socket.on("error", (err: NodeJS.ErrnoException) => events.error(Connection.reasonOf(err.code), err.code, err))
     socket.on("close", () => events.closedByRuntime())
     return {
       write: (data) => accepted(socket.write(data)),
@@ -141,7 +90,7 @@ export const listen = (address: Address.Address, options?: Transport.ListenOptio
       })
       const onError = (err: NodeJS.ErrnoException) => {
         server.close()
-        resume(Effect.fail(new Transport.ListenError({ reason: listenReason(err.code), address, code: err.code, cause: err })))
+        resume(Effect.fail(new Transport.ListenError({ reason: Transport.listenReasonOf(err.code), address, code: err.code, cause: err })))
       }
       server.once("error", onError)
       server.once("listening", () => {
@@ -189,7 +138,7 @@ export const connect = (address: Address.Address, options?: Transport.ConnectOpt
         done = true
         clearTimeout(timer)
         socket.destroy()
-        resume(Effect.fail(new Transport.ConnectError({ reason: connectReason(err.code), address, code: err.code, cause: err })))
+        resume(Effect.fail(new Transport.ConnectError({ reason: Transport.connectReasonOf(err.code), address, code: err.code, cause: err })))
       }
       socket.once("error", onError)
       socket.once("connect", () => {
