@@ -1,0 +1,142 @@
+// Self-test for the load generator: it must report errors (non-zero exit, JSON
+// "error") against deliberately broken servers, and succeed against a correct one.
+//
+//   node bench/loadgen/selftest.mjs        (run `node bench/run.mjs --quick` once first,
+//                                          or build: cc -O2 -o bench/build/loadgen bench/loadgen/loadgen.c -lm)
+//
+// Everything listens on 127.0.0.1 only; each loadgen run is 1 s + 0.2 s warmup.
+import { spawn } from "node:child_process"
+import fs from "node:fs"
+import net from "node:net"
+import path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
+const LOADGEN = path.join(ROOT, "bench/build/loadgen")
+if (!fs.existsSync(LOADGEN)) {
+  console.error(`missing ${LOADGEN}; build it first (node bench/run.mjs --quick)`)
+  process.exit(2)
+}
+
+/** Echo servers that misbehave after `after` bytes have passed through a connection. */
+const BEHAVIOURS = {
+  ok: () => (chunk) => [chunk],
+  // drops one byte in the middle of the stream
+  "drop-byte": () => {
+    let seen = 0, done = false
+    return (chunk) => {
+      const at = 1000 - seen
+      seen += chunk.length
+      if (done || at < 0 || at >= chunk.length) return [chunk]
+      done = true
+      return [Buffer.concat([chunk.subarray(0, at), chunk.subarray(at + 1)])]
+    }
+  },
+  // zeroes one whole chunk
+  corrupt: () => {
+    let seen = 0, done = false
+    return (chunk) => {
+      seen += chunk.length
+      if (done || seen < 5000) return [chunk]
+      done = true
+      return [Buffer.alloc(chunk.length)]
+    }
+  },
+  // sends one chunk twice
+  duplicate: () => {
+    let seen = 0, done = false
+    return (chunk) => {
+      seen += chunk.length
+      if (done || seen < 5000) return [chunk]
+      done = true
+      return [chunk, chunk]
+    }
+  },
+  // never answers
+  silent: () => () => [],
+  // closes the connection after a while
+  close: () => {
+    let seen = 0
+    return (chunk, socket) => {
+      seen += chunk.length
+      if (seen > 20000) { socket.destroy(); return [] }
+      return [chunk]
+    }
+  }
+}
+
+function startServer(kind) {
+  return new Promise((resolve) => {
+    const server = net.createServer((socket) => {
+      socket.setNoDelay(true)
+      socket.on("error", () => {})
+      const f = BEHAVIOURS[kind]()
+      socket.on("data", (chunk) => {
+        for (const out of f(chunk, socket)) if (!socket.destroyed) socket.write(out)
+      })
+    })
+    server.listen(0, "127.0.0.1", () => resolve(server))
+  })
+}
+
+function loadgen(port, extra = []) {
+  return new Promise((resolve) => {
+    const args = ["--host", "127.0.0.1", "--port", String(port), "--conns", "4", "--size", "64", "--pipeline", "4",
+      "--duration", "1", "--warmup", "0.2", "--mode", "echo", "--json", ...extra]
+    const child = spawn(LOADGEN, args, { stdio: ["ignore", "pipe", "pipe"] })
+    let out = ""
+    child.stdout.on("data", (d) => { out += d })
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      let json = null
+      try { json = JSON.parse(out.trim().split("\n").pop()) } catch {}
+      resolve({ code, json })
+    })
+  })
+}
+
+let failures = 0
+function check(name, ok, detail) {
+  console.log(`${ok ? "ok  " : "FAIL"} ${name}: ${detail}`)
+  if (!ok) failures++
+}
+
+for (const kind of Object.keys(BEHAVIOURS)) {
+  const server = await startServer(kind)
+  const { port } = server.address()
+  const r = await loadgen(port)
+  server.close()
+  const detail = `exit ${r.code}, rps ${r.json?.rps ?? "?"}, error ${JSON.stringify(r.json?.error ?? null)}`
+  if (kind === "ok") check(kind, r.code === 0 && r.json && !r.json.error && r.json.rps > 0, detail)
+  else check(kind, r.code === 1 && r.json && typeof r.json.error === "string", detail)
+}
+
+// nothing listening: connect failure must be an error
+{
+  const server = await startServer("ok")
+  const { port } = server.address()
+  await new Promise((r) => server.close(r))
+  const r = await loadgen(port)
+  check("connect-refused", r.code === 1 && typeof r.json?.error === "string", `exit ${r.code}, error ${JSON.stringify(r.json?.error ?? null)}`)
+}
+
+// a sink that closes must fail a oneway run too
+{
+  const server = net.createServer((s) => { s.on("error", () => {}); setTimeout(() => s.destroy(), 300) })
+  await new Promise((r) => server.listen(0, "127.0.0.1", r))
+  const { port } = server.address()
+  const r = await new Promise((resolve) => {
+    const child = spawn(LOADGEN, ["--host", "127.0.0.1", "--port", String(port), "--conns", "2", "--size", "65536",
+      "--duration", "1", "--warmup", "0.2", "--mode", "oneway", "--json"], { stdio: ["ignore", "pipe", "ignore"] })
+    let out = ""
+    child.stdout.on("data", (d) => { out += d })
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+    child.on("close", (code) => { clearTimeout(timer); let json = null; try { json = JSON.parse(out) } catch {} resolve({ code, json }) })
+  })
+  server.close()
+  check("oneway-close", r.code === 1 && typeof r.json?.error === "string", `exit ${r.code}, error ${JSON.stringify(r.json?.error ?? null)}`)
+}
+
+console.log(failures ? `${failures} check(s) failed` : "all loadgen self-checks passed")
+process.exit(failures ? 1 : 0)
