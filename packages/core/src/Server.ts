@@ -9,6 +9,7 @@
  *   writes flushed, FIN sent).
  * - A handler that fails or dies closes only its own connection; the failure
  *   is logged (with the connection id and peer) and the server keeps serving.
+ *   A reset by the peer is logged at Debug level, anything else at Warning.
  * - Closing the server's scope stops accepting (the listener is closed) and
  *   interrupts every open handler; each interrupted handler's connection is
  *   then closed gracefully, waiting at most `closeTimeout` for its pending
@@ -37,7 +38,7 @@
 import { Cause, Effect, Exit, FiberSet, Layer, Scope } from "effect"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
-import { Connection } from "./Connection.ts"
+import { Connection, ConnectionError } from "./Connection.ts"
 import type { Listener, ListenError, ListenOptions } from "./Transport.ts"
 import { Transport } from "./Transport.ts"
 
@@ -86,7 +87,12 @@ export const serve = <E, R>(
         Effect.catchAllCause((cause) => {
           if (Cause.isInterruptedOnly(cause)) return Effect.void
           failed++
-          return Effect.logWarning("connection handler failed; closing its connection", cause)
+          // a peer that resets is a network event, not a handler bug: keep it out of the warnings
+          const failure = Cause.failureOption(cause)
+          const peerReset = failure._tag === "Some" && failure.value instanceof ConnectionError && failure.value.reason === "Reset"
+          return peerReset
+            ? Effect.logDebug("connection reset by peer", cause)
+            : Effect.logWarning("connection handler failed; closing its connection", cause)
         }),
         Effect.zipLeft(log("connection closed")),
         Effect.ensuring(Effect.suspend(() => {
