@@ -15,7 +15,7 @@ import * as Lines from "../Lines.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
 import type { TransportService } from "../Transport.ts"
-import { dec, enc, sameBytes, writeRandomly } from "./internal.ts"
+import { dec, enc, sameBytes, settle, writeRandomly } from "./internal.ts"
 
 const frameBytes = (i: number, size: number): Uint8Array => {
   const f = new Uint8Array(size)
@@ -155,6 +155,40 @@ export const run = (name: string, layer: Layer.Layer<Transport>, host = "127.0.0
           const echoed = yield* goodFramed.read
           expect(echoed === Connection.EOF ? "EOF" : dec.decode(echoed)).toBe("still fine")
           expect(server.failed()).toBe(1)
+        })
+      ))
+
+    it.scopedLive("backpressure end to end: a framed consumer that stops pulling stops the socket reads; nothing is lost", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const l = yield* t.listen(any, { readHighWaterMark: 64 * 1024 })
+          const c = yield* t.connect(l.address, { timeout: 2000 })
+          const sconn = yield* l.accept
+          const s = Framed.make(sconn, lengthField)
+          const client = Framed.make(c, lengthField)
+          const frame = new Uint8Array(16 * 1024).fill(5)
+          let sent = 0
+          const writer = yield* Effect.fork(Effect.forever(Effect.suspend(() => {
+            sent++
+            return client.send(frame)
+          })))
+          // pull two frames, then stop pulling
+          expect(sameBytes(yield* s.read, frame)).toBe(true)
+          expect(sameBytes(yield* s.read, frame)).toBe(true)
+          const stuck = yield* settle(() => sent)
+          expect(sconn.unsafeStats().readPaused).toBe(true)
+          expect(sconn.unsafeStats().readBuffered).toBeLessThanOrEqual(64 * 1024 + 512 * 1024)
+          yield* Fiber.interrupt(writer)
+          // resume pulling: every frame the writer handed over arrives, intact and in order
+          yield* Effect.fork(Effect.zipRight(client.flush, c.end))
+          let got = 2
+          while (true) {
+            const f = yield* s.read
+            if (f === Connection.EOF) break
+            if (!sameBytes(f, frame)) return expect.fail(`frame ${got} corrupted`)
+            got++
+          }
+          expect(got).toBe(stuck)
         })
       ))
 
