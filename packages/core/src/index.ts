@@ -35,3 +35,15 @@ export * as PassThrough from "./PassThrough.ts"
 export * as MessageCodec from "./MessageCodec.ts"
 /** Framed connections: frames in, frames out, one write per turn. */
 export * as Framed from "./Framed.ts"
+/** Protocol definitions: framing + codecs + correlation (in order or by id), Schema envelope helper. */
+export * as Protocol from "./Protocol.ts"
+/** Typed protocol servers: handlers, limits, graceful shutdown. */
+export * as ProtocolServer from "./ProtocolServer.ts"
+/** Typed protocol clients: request, one-way send, pushes, pool, reconnect. */
+export * as Client from "./Client.ts"
+/** Handler middleware (logging, timeout, load shedding, rate limit, metrics, tracing, auth) and connection middleware. */
+export * as Middleware from "./Middleware.ts"
+/** The server's view of one protocol connection, with typed per-connection state. */
+export * as Session from "./Session.ts"
+/** Named broadcast groups of sessions. */
+export * as Groups from "./Groups.ts"

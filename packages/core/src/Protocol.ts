@@ -1,0 +1,713 @@
+/**
+ * Protocols: one description of a request/response wire protocol, from which
+ * wirekit builds a server ({@link ProtocolServer}), a client ({@link Client})
+ * and tests.
+ *
+ * A protocol is framing + message codecs + a correlation strategy:
+ *
+ * ```
+ *   client ── request / one-way ──▶ server        (inbound:  client → server)
+ *   client ◀── response / push ──── server        (outbound: server → client)
+ *
+ *   inOrder (pipelined):  many requests in flight, responses in request order
+ *   byId (multiplexed):   an id in every request and its response, any order
+ * ```
+ *
+ * Two ways to build one:
+ *
+ * - {@link schema}: Schema-typed requests, responses, errors, one-way and push
+ *   messages in a standard JSON envelope over length-field framing (the
+ *   envelope is documented on {@link schema}).
+ * - {@link make}: your own wire format (e.g. a line-based chat): inbound and
+ *   outbound {@link MessageCodec.MessageCodec}s plus small functions saying
+ *   which inbound messages are one-way, which outbound ones are pushes or
+ *   errors, and where the id lives.
+ *
+ * Failures that are not the handler's own typed errors (a bad frame, a
+ * defect, a timeout, load shedding, shutdown) travel as a {@link ProtocolError}
+ * ("fault") response.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@wirekit/core"
+ * import { Schema } from "effect"
+ *
+ * const Get = Schema.TaggedStruct("Get", { key: Schema.String })
+ * const Put = Schema.TaggedStruct("Put", { key: Schema.String, value: Schema.String })
+ * const Kv = Protocol.schema({
+ *   name: "kv",
+ *   request: Schema.Union(Get, Put),
+ *   response: Schema.NullOr(Schema.String),
+ *   error: Schema.TaggedStruct("KeyTooLong", { max: Schema.Number }),
+ *   correlation: "byId"
+ * })
+ * ```
+ * @since 0.1.0
+ */
+import { Data, Either, Schema } from "effect"
+import type { Framing } from "./Framing.ts"
+import * as LengthField from "./LengthField.ts"
+import type { MessageCodec } from "./MessageCodec.ts"
+import { MessageError } from "./MessageCodec.ts"
+
+// ---------------------------------------------------------------------------
+// faults
+// ---------------------------------------------------------------------------
+
+/**
+ * Why the framework (not the handler's own logic) could not answer a request.
+ *
+ * - `BadRequest`: the message did not decode (bad JSON, schema mismatch, unknown kind).
+ * - `Internal`: the handler died (a defect) or its response could not be encoded.
+ * - `Timeout`: the per-request timeout elapsed.
+ * - `Overloaded`: shed by a concurrency limit; not processed.
+ * - `RateLimited`: over the connection's rate limit; not processed.
+ * - `ShuttingDown`: the server is draining; not processed.
+ * - `Unauthorized`: refused by an auth or handshake middleware; not processed.
+ */
+export type ProtocolErrorReason =
+  | "BadRequest"
+  | "Internal"
+  | "Timeout"
+  | "Overloaded"
+  | "RateLimited"
+  | "ShuttingDown"
+  | "Unauthorized"
+
+/**
+ * Every {@link ProtocolErrorReason}, for validation.
+ *
+ * ```ts
+ * Protocol.protocolErrorReasons.includes(wire.reason) // a known fault reason?
+ * ```
+ */
+export const protocolErrorReasons: ReadonlyArray<ProtocolErrorReason> = [
+  "BadRequest",
+  "Internal",
+  "Timeout",
+  "Overloaded",
+  "RateLimited",
+  "ShuttingDown",
+  "Unauthorized"
+]
+
+/**
+ * A fault response: the request failed for a reason outside the handler's
+ * typed errors. A handler (or middleware) may fail with one on purpose; the
+ * server then sends it as a fault instead of a protocol error response.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@wirekit/core"
+ * import { Effect } from "effect"
+ * const shed = Effect.fail(new Protocol.ProtocolError({ reason: "Overloaded", detail: "64 requests running" }))
+ * ```
+ */
+export class ProtocolError extends Data.TaggedError("ProtocolError")<{
+  readonly reason: ProtocolErrorReason
+  /** Facts for humans (never internals of a defect). */
+  readonly detail?: string | undefined
+}> {
+  override get message(): string {
+    return this.detail === undefined ? this.reason : `${this.reason}: ${this.detail}`
+  }
+}
+
+/**
+ * True for the reasons where the server did not process the request (a retry may succeed).
+ *
+ * ```ts
+ * Protocol.isRefusal("Overloaded") // true
+ * Protocol.isRefusal("Timeout")    // false: the handler may have run
+ * ```
+ */
+export const isRefusal = (reason: ProtocolErrorReason): boolean =>
+  reason === "Overloaded" || reason === "RateLimited" || reason === "ShuttingDown"
+
+// ---------------------------------------------------------------------------
+// the compiled form
+// ---------------------------------------------------------------------------
+
+/**
+ * How one request ended, as the server sends it and the client receives it.
+ *
+ * ```
+ *   Success { value }      the handler's response
+ *   Failure { error }      the handler's typed error, as the protocol's error response
+ *   Fault   { fault }      a ProtocolError (bad input, defect, timeout, shedding, shutdown)
+ * ```
+ */
+export type Outcome<Res, Err> =
+  | { readonly _tag: "Success"; readonly value: Res }
+  | { readonly _tag: "Failure"; readonly error: Err }
+  | { readonly _tag: "Fault"; readonly fault: ProtocolError }
+
+/**
+ * A decoded client → server message.
+ *
+ * `Invalid` is a frame that did not decode; `id` is set when it could still
+ * be read, and `oneWay` when the frame was recognisably a one-way message
+ * (which never gets a response).
+ */
+export type Incoming<Req, OneWay> =
+  | { readonly _tag: "Request"; readonly request: Req; readonly id: number | undefined }
+  | { readonly _tag: "OneWay"; readonly message: OneWay }
+  | { readonly _tag: "Invalid"; readonly error: ProtocolError; readonly id: number | undefined; readonly oneWay: boolean }
+
+/** A decoded server → client message. */
+export type Outgoing<Res, Err, Push> =
+  | { readonly _tag: "Response"; readonly id: number | undefined; readonly outcome: Outcome<Res, Err> }
+  | { readonly _tag: "Push"; readonly message: Push }
+  | { readonly _tag: "Draining" }
+  | { readonly _tag: "Invalid"; readonly error: MessageError; readonly id: number | undefined }
+
+/**
+ * The server side of a protocol for one connection (made by
+ * {@link Protocol.server}, once per connection). Encoders return the message
+ * bytes (one frame) or a `MessageError`. The server reads what `decode`
+ * returns at once and never keeps it (a codec may reuse one object), and
+ * never keeps the outcome it passes to `encodeResponse`.
+ */
+export interface ServerCodec<Req, Res, Err, OneWay, Push> {
+  decode(frame: Uint8Array): Incoming<Req, OneWay>
+  encodeResponse(id: number | undefined, outcome: Outcome<Res, Err>): Uint8Array | MessageError
+  encodePush(message: Push): Uint8Array | MessageError
+  /** The "server is draining" notice, when the protocol has one. */
+  readonly encodeDraining: (() => Uint8Array | MessageError) | undefined
+}
+
+/** The client side of a protocol for one connection (made by {@link Protocol.client}). */
+export interface ClientCodec<Req, Res, Err, OneWay, Push> {
+  /** `id` is set for `byId` protocols. */
+  encodeRequest(request: Req, id: number | undefined): Uint8Array | MessageError
+  encodeOneWay(message: OneWay): Uint8Array | MessageError
+  decode(frame: Uint8Array): Outgoing<Res, Err, Push>
+}
+
+/** What the server does with a frame that does not decode, or with a handler defect. */
+export type FailurePolicy = "respond" | "close"
+
+/**
+ * A protocol description: the types of its messages, its framing and
+ * correlation, and per-connection codecs. Build one with {@link schema} or
+ * {@link make}.
+ *
+ * - `Req` / `Res` / `Err`: request, success response, typed error response.
+ * - `OneWay`: client → server messages that get no response.
+ * - `Push`: server → client messages sent unsolicited.
+ */
+export interface Protocol<Req, Res, Err = never, OneWay = never, Push = never> {
+  readonly name: string
+  readonly framing: Framing
+  readonly correlation: "inOrder" | "byId"
+  /** Bad input: answer with a `BadRequest` fault (`"respond"`) or close the connection. */
+  readonly onBadInput: FailurePolicy
+  /** Handler defect: answer with an `Internal` fault (`"respond"`) or close the connection. */
+  readonly onDefect: FailurePolicy
+  /** A short name for a message, for logs, metrics and spans (default: its `_tag`, else the kind). */
+  describe(message: Req | OneWay): string
+  /** Fresh server-side codec state (one per connection). */
+  server(): ServerCodec<Req, Res, Err, OneWay, Push>
+  /** Fresh client-side codec state (one per connection). */
+  client(): ClientCodec<Req, Res, Err, OneWay, Push>
+  /** Type-level only. */
+  readonly Types?: {
+    readonly Request: Req
+    readonly Response: Res
+    readonly Error: Err
+    readonly OneWay: OneWay
+    readonly Push: Push
+  }
+}
+
+/** Any protocol. */
+export type Any = Protocol<any, any, any, any, any>
+
+/** The request type of a protocol. */
+export type RequestOf<P> = P extends Protocol<infer Req, any, any, any, any> ? Req : never
+/** The success response type of a protocol. */
+export type ResponseOf<P> = P extends Protocol<any, infer Res, any, any, any> ? Res : never
+/** The typed error response type of a protocol. */
+export type ErrorOf<P> = P extends Protocol<any, any, infer Err, any, any> ? Err : never
+/** The one-way message type of a protocol. */
+export type OneWayOf<P> = P extends Protocol<any, any, any, infer O, any> ? O : never
+/** The push message type of a protocol. */
+export type PushOf<P> = P extends Protocol<any, any, any, any, infer Pu> ? Pu : never
+
+const tagOr = (message: unknown, kind: string): string =>
+  typeof message === "object" && message !== null && !ArrayBuffer.isView(message) && "_tag" in message &&
+    typeof message._tag === "string"
+    ? message._tag
+    : kind
+const describeRequest = (message: unknown): string => tagOr(message, "request")
+
+// ---------------------------------------------------------------------------
+// correlation
+// ---------------------------------------------------------------------------
+
+/** Reads and writes the correlation id of one message type. */
+export interface IdAccess<M> {
+  readonly get: (message: M) => number | undefined
+  readonly set: (message: M, id: number) => M
+}
+
+/**
+ * How responses find their requests.
+ *
+ * ```
+ *   inOrder:   req1 req2 req3  ───▶  res1 res2 res3   (in request order, whatever finishes first)
+ *   byId:      req#7 req#8     ───▶  res#8 res#7      (as each completes)
+ * ```
+ */
+export type Correlation<In, Out> =
+  | { readonly _tag: "InOrder" }
+  | { readonly _tag: "ById"; readonly request: IdAccess<In>; readonly response: IdAccess<Out> }
+
+/**
+ * Pipelined correlation: responses in request order.
+ *
+ * @example
+ * ```ts
+ * Protocol.make({ framing, inbound, outbound, correlation: Protocol.inOrder })
+ * ```
+ */
+export const inOrder: Correlation<any, any> = { _tag: "InOrder" }
+
+const fieldAccess = (field: string): IdAccess<any> => ({
+  get: (message) => {
+    const id = typeof message === "object" && message !== null ? message[field] : undefined
+    return typeof id === "number" ? id : undefined
+  },
+  set: (message, id) => ({ ...message, [field]: id })
+})
+
+/**
+ * Multiplexed correlation: an id read from and written into the messages,
+ * either a field name (objects: the field is copied into a new object) or a
+ * function pair for each direction.
+ *
+ * @example
+ * ```ts
+ * Protocol.byId("id")
+ * Protocol.byId({
+ *   request: { get: (m) => m.seq, set: (m, seq) => ({ ...m, seq }) },
+ *   response: { get: (m) => m.seq, set: (m, seq) => ({ ...m, seq }) }
+ * })
+ * ```
+ */
+export const byId: {
+  (field: string): Correlation<any, any>
+  <In, Out>(access: { readonly request: IdAccess<In>; readonly response: IdAccess<Out> }): Correlation<In, Out>
+} = (access: any): Correlation<any, any> =>
+  typeof access === "string"
+    ? { _tag: "ById", request: fieldAccess(access), response: fieldAccess(access) }
+    : { _tag: "ById", request: access.request, response: access.response }
+
+// ---------------------------------------------------------------------------
+// codecs
+// ---------------------------------------------------------------------------
+
+/**
+ * A pass-through message codec: the message is the frame itself. Decoded
+ * messages are views into the received bytes: do not mutate them.
+ *
+ * @example
+ * ```ts
+ * const Echo = Protocol.make({ framing: LengthField.make(), inbound: Protocol.bytes, outbound: Protocol.bytes })
+ * ```
+ */
+export const bytes: MessageCodec<Uint8Array> = {
+  name: "bytes",
+  decoder: () => Either.right,
+  encoder: () => Either.right
+}
+
+// ---------------------------------------------------------------------------
+// make: user wire formats
+// ---------------------------------------------------------------------------
+
+/** Options of {@link make}. */
+export interface MakeOptions<In, Out, OneWay extends In, Push extends Out, Err extends Out> {
+  readonly name?: string | undefined
+  readonly framing: Framing
+  /** Client → server messages (requests and one-way). */
+  readonly inbound: MessageCodec<In>
+  /** Server → client messages (responses, error responses, pushes). */
+  readonly outbound: MessageCodec<Out>
+  /** Which inbound messages are one-way (no response). Default: none. */
+  readonly isOneWay?: ((message: In) => message is OneWay) | undefined
+  /** Which outbound messages are pushes (client side). Default: none. */
+  readonly isPush?: ((message: Out) => message is Push) | undefined
+  /** Which outbound messages are error responses (client side). Default: none. */
+  readonly isError?: ((message: Out) => message is Err) | undefined
+  /**
+   * How a {@link ProtocolError} is written as an error response, and (client
+   * side, optional) recognised again. Without `encode`, bad input and defects
+   * close the connection instead of being answered.
+   */
+  readonly fault?: {
+    readonly encode: (fault: ProtocolError) => Err
+    readonly decode?: ((error: Err) => ProtocolError | undefined) | undefined
+  } | undefined
+  /** The optional "server is draining" notice sent to every peer when shutdown starts. */
+  readonly draining?: { readonly message: Out; readonly is: (message: Out) => boolean } | undefined
+  /** Default {@link inOrder}. */
+  readonly correlation?: Correlation<In, Out> | undefined
+  /** Default `"respond"` when `fault` is given, else `"close"`. */
+  readonly onBadInput?: FailurePolicy | undefined
+  /** Default `"respond"` when `fault` is given, else `"close"`. */
+  readonly onDefect?: FailurePolicy | undefined
+  /** A short name per message for logs/metrics/spans. */
+  readonly describe?: ((message: In) => string) | undefined
+}
+
+/**
+ * A protocol on your own wire format. Requests are the inbound messages that
+ * are not one-way; success responses are the outbound messages that are
+ * neither errors nor pushes (so type guards give precise types).
+ *
+ * @example
+ * ```ts
+ * import { Lines, MessageCodec, Protocol } from "@wirekit/core"
+ *
+ * // a line chat: "SAY hi" is one-way, "JOIN room" → "OK ..." | "ERR ...", pushes start with "*"
+ * const Chat = Protocol.make({
+ *   name: "chat",
+ *   framing: Lines.make(),
+ *   inbound: MessageCodec.text(),
+ *   outbound: MessageCodec.text(),
+ *   isOneWay: (line): line is `SAY ${string}` => line.startsWith("SAY "),
+ *   isPush: (line): line is `* ${string}` => line.startsWith("* "),
+ *   isError: (line): line is `ERR ${string}` => line.startsWith("ERR "),
+ *   fault: { encode: (f) => `ERR ${f.reason}` as const }
+ * })
+ * ```
+ */
+export const make = <In, Out, OneWay extends In = never, Push extends Out = never, Err extends Out = never>(
+  options: MakeOptions<In, Out, OneWay, Push, Err>
+): Protocol<Exclude<In, OneWay>, Exclude<Out, Err | Push>, Err, OneWay, Push> => {
+  type Req = Exclude<In, OneWay>
+  type Res = Exclude<Out, Err | Push>
+  const correlation: Correlation<In, Out> = options.correlation ?? inOrder
+  const byIdAccess = correlation._tag === "ById" ? correlation : undefined
+  const isOneWay = options.isOneWay
+  const isPush = options.isPush
+  const isError = options.isError
+  const fault = options.fault
+  const draining = options.draining
+  const policy: FailurePolicy = fault === undefined ? "close" : "respond"
+  const onBadInput = fault === undefined ? "close" : options.onBadInput ?? policy
+  const onDefect = fault === undefined ? "close" : options.onDefect ?? policy
+  const withId = (out: Out, id: number | undefined): Out =>
+    byIdAccess !== undefined && id !== undefined ? byIdAccess.response.set(out, id) : out
+
+  const server = (): ServerCodec<Req, Res, Err, OneWay, Push> => {
+    const decode = options.inbound.decoder()
+    const encode = options.outbound.encoder()
+    const request: { readonly _tag: "Request"; request: Req; id: number | undefined } = {
+      _tag: "Request",
+      request: undefined as Req,
+      id: undefined
+    }
+    const run = (out: Out): Uint8Array | MessageError => {
+      const r = encode(out)
+      return r._tag === "Right" ? r.right : r.left
+    }
+    return {
+      decode: (frame) => {
+        const r = decode(frame)
+        if (r._tag === "Left") {
+          return {
+            _tag: "Invalid",
+            error: new ProtocolError({ reason: "BadRequest", detail: r.left.message }),
+            id: undefined,
+            oneWay: false
+          }
+        }
+        const message = r.right
+        if (isOneWay !== undefined && isOneWay(message)) return { _tag: "OneWay", message }
+        // reused: the server reads it at once and never keeps it
+        request.request = message as Req
+        request.id = byIdAccess !== undefined ? byIdAccess.request.get(message) : undefined
+        return request
+      },
+      encodeResponse: (id, outcome) => {
+        switch (outcome._tag) {
+          case "Success":
+            return run(withId(outcome.value, id))
+          case "Failure":
+            return run(withId(outcome.error, id))
+          case "Fault":
+            if (fault === undefined) {
+              return new MessageError({ reason: "Encode", codec: options.outbound.name, detail: `no fault encoding for ${outcome.fault.reason}` })
+            }
+            return run(withId(fault.encode(outcome.fault), id))
+        }
+      },
+      encodePush: (message) => run(message),
+      encodeDraining: draining === undefined ? undefined : () => run(draining.message)
+    }
+  }
+
+  const client = (): ClientCodec<Req, Res, Err, OneWay, Push> => {
+    const decode = options.outbound.decoder()
+    const encode = options.inbound.encoder()
+    const run = (m: In): Uint8Array | MessageError => {
+      const r = encode(m)
+      return r._tag === "Right" ? r.right : r.left
+    }
+    return {
+      encodeRequest: (request, id) =>
+        run(byIdAccess !== undefined && id !== undefined ? byIdAccess.request.set(request, id) : request),
+      encodeOneWay: (message) => run(message),
+      decode: (frame) => {
+        const r = decode(frame)
+        if (r._tag === "Left") return { _tag: "Invalid", error: r.left, id: undefined }
+        const message = r.right
+        if (draining !== undefined && draining.is(message)) return { _tag: "Draining" }
+        if (isPush !== undefined && isPush(message)) return { _tag: "Push", message }
+        const id = byIdAccess !== undefined ? byIdAccess.response.get(message) : undefined
+        if (isError !== undefined && isError(message)) {
+          const f = fault?.decode?.(message)
+          return { _tag: "Response", id, outcome: f !== undefined ? { _tag: "Fault", fault: f } : { _tag: "Failure", error: message } }
+        }
+        return { _tag: "Response", id, outcome: { _tag: "Success", value: message as Res } }
+      }
+    }
+  }
+
+  const describeIn = options.describe
+  return {
+    name: options.name ?? "protocol",
+    framing: options.framing,
+    correlation: correlation._tag === "ById" ? "byId" : "inOrder",
+    onBadInput,
+    onDefect,
+    describe: describeIn !== undefined
+      ? (m) => describeIn(m as In)
+      : (m) => tagOr(m, isOneWay !== undefined && isOneWay(m as In) ? "oneway" : "request"),
+    server,
+    client
+  }
+}
+
+// ---------------------------------------------------------------------------
+// schema: the standard JSON envelope
+// ---------------------------------------------------------------------------
+
+/** Options of {@link schema}. */
+export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI> {
+  readonly name?: string | undefined
+  readonly request: Schema.Schema<Req, ReqI, never>
+  readonly response: Schema.Schema<Res, ResI, never>
+  readonly error?: Schema.Schema<Err, ErrI, never> | undefined
+  readonly oneWay?: Schema.Schema<OneWay, OneWayI, never> | undefined
+  readonly push?: Schema.Schema<Push, PushI, never> | undefined
+  /** Default `"byId"`. */
+  readonly correlation?: "inOrder" | "byId" | undefined
+  /** Default: 4-byte big-endian length field, 8 MiB max frame. */
+  readonly framing?: Framing | undefined
+  /** Default `"respond"`. */
+  readonly onBadInput?: FailurePolicy | undefined
+  /** Default `"respond"`. */
+  readonly onDefect?: FailurePolicy | undefined
+  readonly describe?: ((message: Req | OneWay) => string) | undefined
+}
+
+const utf8 = new TextEncoder()
+const json = (value: unknown): Uint8Array | MessageError => {
+  try {
+    return utf8.encode(JSON.stringify(value))
+  } catch (error) {
+    return new MessageError({ reason: "Encode", codec: "json-envelope", detail: String(error), cause: error })
+  }
+}
+const issue = (error: { readonly message: string }): string => error.message
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+const readId = (o: Record<string, unknown>): number | undefined => (typeof o.id === "number" ? o.id : undefined)
+
+/**
+ * A Schema-typed protocol with the standard JSON envelope, one JSON document
+ * per frame (default framing: 4-byte length field):
+ *
+ * ```
+ *   client → server   {"id":1,"request":<Req>}         {"message":<OneWay>}
+ *   server → client   {"id":1,"success":<Res>}         {"id":1,"failure":<Err>}
+ *                     {"id":1,"fault":{"reason":"Timeout","detail":"..."}}
+ *                     {"push":<Push>}                  {"draining":true}
+ * ```
+ *
+ * `id` is present with `correlation: "byId"` (the default) and absent with
+ * `"inOrder"`. A request whose body does not match the schema is answered
+ * with a `BadRequest` fault carrying the parse error (the id is still read),
+ * and does not affect the next message.
+ *
+ * @example
+ * ```ts
+ * const Echo = Protocol.schema({ request: Schema.String, response: Schema.String })
+ * ```
+ */
+export const schema = <
+  Req,
+  ReqI,
+  Res,
+  ResI,
+  Err = never,
+  ErrI = never,
+  OneWay = never,
+  OneWayI = never,
+  Push = never,
+  PushI = never
+>(
+  options: SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>
+): Protocol<Req, Res, Err, OneWay, Push> => {
+  const byIdMode = (options.correlation ?? "byId") === "byId"
+  const decodeRequest = Schema.decodeUnknownEither(options.request)
+  const encodeRequest = Schema.encodeEither(options.request)
+  const decodeResponse = Schema.decodeUnknownEither(options.response)
+  const encodeResponse = Schema.encodeEither(options.response)
+  const errorSchema = options.error
+  const decodeError = errorSchema ? Schema.decodeUnknownEither(errorSchema) : undefined
+  const encodeError = errorSchema ? Schema.encodeEither(errorSchema) : undefined
+  const decodeOneWay = options.oneWay ? Schema.decodeUnknownEither(options.oneWay) : undefined
+  const encodeOneWay = options.oneWay ? Schema.encodeEither(options.oneWay) : undefined
+  const decodePush = options.push ? Schema.decodeUnknownEither(options.push) : undefined
+  const encodePush = options.push ? Schema.encodeEither(options.push) : undefined
+  const codec = "json-envelope"
+  const encodeFailure = (detail: string, cause?: unknown) =>
+    new MessageError(cause === undefined ? { reason: "Encode", codec, detail } : { reason: "Encode", codec, detail, cause })
+  const decodeFailure = (detail: string, cause?: unknown) =>
+    new MessageError(cause === undefined ? { reason: "Decode", codec, detail } : { reason: "Decode", codec, detail, cause })
+
+  const parse = (decoder: TextDecoder, frame: Uint8Array): Record<string, unknown> | string => {
+    let value: unknown
+    try {
+      value = JSON.parse(decoder.decode(frame))
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error)
+    }
+    return isObject(value) ? value : "not a JSON object"
+  }
+
+  const server = (): ServerCodec<Req, Res, Err, OneWay, Push> => {
+    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+    return {
+      decode: (frame) => {
+        const o = parse(decoder, frame)
+        if (typeof o === "string") {
+          return { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: o }), id: undefined, oneWay: false }
+        }
+        const id = byIdMode ? readId(o) : undefined
+        if ("request" in o) {
+          const r = decodeRequest(o.request)
+          return r._tag === "Right"
+            ? { _tag: "Request", request: r.right, id }
+            : { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: issue(r.left) }), id, oneWay: false }
+        }
+        if ("message" in o && decodeOneWay !== undefined) {
+          const r = decodeOneWay(o.message)
+          return r._tag === "Right"
+            ? { _tag: "OneWay", message: r.right }
+            : { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: issue(r.left) }), id: undefined, oneWay: true }
+        }
+        return {
+          _tag: "Invalid",
+          error: new ProtocolError({ reason: "BadRequest", detail: "expected a \"request\" or \"message\" field" }),
+          id,
+          oneWay: false
+        }
+      },
+      encodeResponse: (id, outcome) => {
+        switch (outcome._tag) {
+          case "Success": {
+            const r = encodeResponse(outcome.value)
+            if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
+            return json(byIdMode ? { id, success: r.right } : { success: r.right })
+          }
+          case "Failure": {
+            if (encodeError === undefined) return encodeFailure("the protocol has no error schema")
+            const r = encodeError(outcome.error)
+            if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
+            return json(byIdMode ? { id, failure: r.right } : { failure: r.right })
+          }
+          case "Fault": {
+            const f = outcome.fault.detail === undefined
+              ? { reason: outcome.fault.reason }
+              : { reason: outcome.fault.reason, detail: outcome.fault.detail }
+            return json(byIdMode ? { id, fault: f } : { fault: f })
+          }
+        }
+      },
+      encodePush: (message) => {
+        if (encodePush === undefined) return encodeFailure("the protocol has no push schema")
+        const r = encodePush(message)
+        return r._tag === "Left" ? encodeFailure(issue(r.left), r.left) : json({ push: r.right })
+      },
+      encodeDraining: () => json({ draining: true })
+    }
+  }
+
+  const client = (): ClientCodec<Req, Res, Err, OneWay, Push> => {
+    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+    return {
+      encodeRequest: (request, id) => {
+        const r = encodeRequest(request)
+        if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
+        return json(byIdMode ? { id, request: r.right } : { request: r.right })
+      },
+      encodeOneWay: (message) => {
+        if (encodeOneWay === undefined) return encodeFailure("the protocol has no one-way schema")
+        const r = encodeOneWay(message)
+        return r._tag === "Left" ? encodeFailure(issue(r.left), r.left) : json({ message: r.right })
+      },
+      decode: (frame) => {
+        const o = parse(decoder, frame)
+        if (typeof o === "string") return { _tag: "Invalid", error: decodeFailure(o), id: undefined }
+        const id = byIdMode ? readId(o) : undefined
+        if ("success" in o) {
+          const r = decodeResponse(o.success)
+          return r._tag === "Right"
+            ? { _tag: "Response", id, outcome: { _tag: "Success", value: r.right } }
+            : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id }
+        }
+        if ("failure" in o && decodeError !== undefined) {
+          const r = decodeError(o.failure)
+          return r._tag === "Right"
+            ? { _tag: "Response", id, outcome: { _tag: "Failure", error: r.right } }
+            : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id }
+        }
+        if ("fault" in o) {
+          const f = o.fault
+          if (isObject(f) && typeof f.reason === "string" && (protocolErrorReasons as ReadonlyArray<string>).includes(f.reason)) {
+            const fault = new ProtocolError(
+              typeof f.detail === "string"
+                ? { reason: f.reason as ProtocolErrorReason, detail: f.detail }
+                : { reason: f.reason as ProtocolErrorReason }
+            )
+            return { _tag: "Response", id, outcome: { _tag: "Fault", fault } }
+          }
+          return { _tag: "Invalid", error: decodeFailure("malformed fault"), id }
+        }
+        if ("push" in o && decodePush !== undefined) {
+          const r = decodePush(o.push)
+          return r._tag === "Right"
+            ? { _tag: "Push", message: r.right }
+            : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id: undefined }
+        }
+        if (o.draining === true) return { _tag: "Draining" }
+        return { _tag: "Invalid", error: decodeFailure("unknown envelope"), id }
+      }
+    }
+  }
+
+  return {
+    name: options.name ?? "protocol",
+    framing: options.framing ?? LengthField.make({ fieldLength: 4 }),
+    correlation: byIdMode ? "byId" : "inOrder",
+    onBadInput: options.onBadInput ?? "respond",
+    onDefect: options.onDefect ?? "respond",
+    describe: options.describe ?? describeRequest,
+    server,
+    client
+  }
+}

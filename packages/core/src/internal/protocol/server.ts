@@ -1,0 +1,739 @@
+import { Cause, Effect, Exit, Fiber, Runtime } from "effect"
+import type { Address } from "../../Address.ts"
+import type { Connection } from "../../Connection.ts"
+import type { Groups } from "../../Groups.ts"
+import type { FailurePolicy, Outcome, ServerCodec } from "../../Protocol.ts"
+import { ProtocolError } from "../../Protocol.ts"
+import type { Handler, RequestContext, ServerStats } from "../../ProtocolServer.ts"
+import type { Session, SessionState } from "../../Session.ts"
+import { Writer } from "./writer.ts"
+
+/** Mutable counters shared by a server and its connections. */
+export type MutableStats = {
+  -readonly [K in keyof ServerStats]: ServerStats[K]
+}
+
+export const makeStats = (): MutableStats => ({
+  active: 0,
+  accepted: 0,
+  rejected: 0,
+  requests: 0,
+  oneWays: 0,
+  successes: 0,
+  failures: 0,
+  faults: 0,
+  defects: 0,
+  badInput: 0,
+  timeouts: 0,
+  refused: 0,
+  forked: 0,
+  inlined: 0
+})
+
+/** Per-server settings of the connection engine. */
+export interface EngineConfig<Req, Res, OneWay, Push> {
+  readonly protocol: string
+  readonly inOrder: boolean
+  readonly onBadInput: FailurePolicy
+  readonly onDefect: FailurePolicy
+  readonly describe: (message: unknown) => string
+  readonly maxInFlight: number
+  /** Per-request timeout in ms, or undefined. */
+  readonly requestTimeout: number | undefined
+  readonly maxWriteBuffer: number
+  readonly onRequest: Handler<Req, Res, unknown, any, Push>
+  readonly onOneWay: Handler<OneWay, unknown, unknown, any, Push> | undefined
+  readonly groups: Groups<Push>
+  readonly stats: MutableStats
+  readonly profiles: Profiles
+}
+
+interface Slot {
+  readonly id: number | undefined
+  frame: Uint8Array | undefined
+  done: boolean
+  /** Close the connection once this slot is written (defect with policy "close"). */
+  close: boolean
+}
+
+/** How a method's handlers behave: inline on the pump's fiber once proven synchronous. */
+interface MethodProfile {
+  inline: boolean
+  /** Consecutive forked runs that completed synchronously. */
+  streak: number
+  /** Request sequence number before which the method is not tried inline again. */
+  until: number
+  /** The next back-off window (doubles each time an inline run suspends). */
+  window: number
+}
+
+/** Method profiles, shared by the connections of a server. */
+export interface Profiles {
+  seq: number
+  readonly methods: Map<string, MethodProfile>
+}
+
+export const makeProfiles = (): Profiles => ({ seq: 0, methods: new Map() })
+
+interface InlineJob {
+  settled: boolean
+  suspended?: boolean
+  timer: ReturnType<typeof setTimeout> | undefined
+  readonly input: unknown
+  readonly id: number | undefined
+  readonly isRequest: boolean
+  readonly profile: MethodProfile
+}
+
+/** Synchronous completions in a row after which a method runs inline. */
+const INLINE_AFTER = 8
+
+const OPEN = 0
+const DRAINING = 1
+const CLOSING = 2
+const CLOSED = 3
+
+const SHUTTING_DOWN: Outcome<never, never> = {
+  _tag: "Fault",
+  fault: new ProtocolError({ reason: "ShuttingDown", detail: "the server is shutting down" })
+}
+const INTERNAL: Outcome<never, never> = { _tag: "Fault", fault: new ProtocolError({ reason: "Internal", detail: "internal error" }) }
+const ENCODE_FAILED: Outcome<never, never> = {
+  _tag: "Fault",
+  fault: new ProtocolError({ reason: "Internal", detail: "the response could not be encoded" })
+}
+
+/**
+ * One protocol connection on the server: decodes every message of a read
+ * batch, runs handlers (no fiber when the handler returns an Exit, a fiber
+ * started synchronously otherwise), writes responses in order (inOrder) or as
+ * they complete (byId), bounds what is in flight (reading stops when full),
+ * and is the connection's {@link Session}.
+ */
+export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Push> {
+  readonly id: number
+  readonly remoteAddress: Address
+  readonly localAddress: Address
+  readonly protocol: string
+  readonly writer: Writer
+  private readonly codec: ServerCodec<Req, Res, Err, OneWay, Push>
+  private readonly values = new Map<SessionState<any>, unknown>()
+  private mode = OPEN
+  /** inOrder, after a request that closes the connection: write nothing more. */
+  private discarding = false
+  private inFlightCount = 0
+  private queue: Array<Slot | undefined> = []
+  private head = 0
+  private readonly running = new Set<Fiber.RuntimeFiber<any, any>>()
+  private slotWaiter: (() => void) | undefined
+  /** Frames of the current batch after a handler running inline. */
+  private pendingRest: ReadonlyArray<Uint8Array> | undefined
+  /** The handler running inline on the pump's fiber, if any. */
+  private inline: InlineJob | undefined
+  private checkQueued = false
+  private closedWaiters: Array<() => void> = []
+  private runtime: Runtime.Runtime<never> | undefined
+  private readonly requestContext: RequestContext<Push>
+  private readonly oneWayContext: RequestContext<Push>
+  lastActivity = Date.now()
+  private readonly success: { readonly _tag: "Success"; value: Res } = { _tag: "Success", value: undefined as Res }
+
+  constructor(
+    readonly connection: Connection,
+    private readonly config: EngineConfig<Req, Res, OneWay, Push>,
+    codec: ServerCodec<Req, Res, Err, OneWay, Push>,
+    framing: import("../../Framing.ts").Framing
+  ) {
+    this.id = connection.id
+    this.remoteAddress = connection.remoteAddress
+    this.localAddress = connection.localAddress
+    this.protocol = config.protocol
+    this.codec = codec
+    this.writer = new Writer(connection, framing)
+    const base = { session: this as Session<Push>, groups: config.groups, protocol: config.protocol, describe: config.describe }
+    this.requestContext = { kind: "request", ...base }
+    this.oneWayContext = { kind: "oneway", ...base }
+  }
+
+  /** Starts serving: `runtime` runs the handlers (it carries the Session and the user's services). */
+  start(runtime: Runtime.Runtime<never>): void {
+    this.runtime = runtime
+  }
+
+  // ---- Session ------------------------------------------------------------
+
+  readonly isOpen = (): boolean => this.mode < CLOSING
+  readonly inFlight = (): number => this.inFlightCount
+  readonly groups = (): ReadonlyArray<string> => this.config.groups.of(this)
+
+  get<A>(state: SessionState<A>): A {
+    if (this.values.has(state)) return this.values.get(state) as A
+    const initial = state.initial()
+    this.values.set(state, initial)
+    return initial
+  }
+
+  set<A>(state: SessionState<A>, value: A): void {
+    this.values.set(state, value)
+  }
+
+  unsafePush(message: Push): boolean {
+    if (this.mode >= CLOSING) return false
+    if (this.connection.unsafeStats().writeBuffered + this.writer.buffered > this.config.maxWriteBuffer) {
+      this.log("warning", "slow consumer: closing the connection (unsent bytes over maxWriteBuffer)")
+      this.abort()
+      return false
+    }
+    const frame = this.codec.encodePush(message)
+    if (!(frame instanceof Uint8Array)) {
+      this.log("error", `push not sent: ${frame.message}`)
+      return false
+    }
+    const error = this.writer.send(frame)
+    if (error !== undefined) {
+      this.log("error", `push not sent: ${error.message}`)
+      return false
+    }
+    return true
+  }
+
+  push(message: Push): Effect.Effect<boolean> {
+    return Effect.sync(() => this.unsafePush(message))
+  }
+
+  unsafeClose(): void {
+    this.closeGracefully()
+  }
+
+  readonly close: Effect.Effect<void> = Effect.suspend(() => {
+    this.closeGracefully()
+    return this.awaitClosed
+  })
+
+  // ---- reading -------------------------------------------------------------
+
+  /** The `Framed.pump` callback: every frame of a read batch. */
+  readonly onFrames = (frames: ReadonlyArray<Uint8Array>): Effect.Effect<void> | undefined => {
+    this.lastActivity = Date.now()
+    this.writer.beginBatch()
+    const next = this.process(frames, 0)
+    if (next === undefined) this.writer.endBatch()
+    return next
+  }
+
+  /**
+   * Handles `frames[from..]`. Returns an Effect when the pump must wait:
+   * for a free slot (maxInFlight reached: reading stops), or for a handler run
+   * inline on the pump's fiber; the Effect then goes on with the rest of the
+   * batch. The writer's batch stays open across inline handlers, so the
+   * responses of one batch still leave in one write.
+   */
+  private process(frames: ReadonlyArray<Uint8Array>, from: number): Effect.Effect<void> | undefined {
+    const max = this.config.maxInFlight
+    for (let i = from; i < frames.length; i++) {
+      if (this.mode >= CLOSING) return undefined
+      if (this.inFlightCount >= max) {
+        this.writer.endBatch()
+        const rest = frames.slice(i)
+        return Effect.flatMap(this.awaitSlot, () => this.continueWith(rest))
+      }
+      const inline = this.handleFrame(frames[i]!)
+      if (inline !== undefined) {
+        this.pendingRest = frames.slice(i + 1)
+        return inline
+      }
+    }
+    return undefined
+  }
+
+  /** Goes on with frames left over (after a slot wait, an inline handler, or a restarted pump). */
+  private continueWith(rest: ReadonlyArray<Uint8Array>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.writer.beginBatch()
+      const next = this.process(rest, 0)
+      if (next !== undefined) return next
+      this.writer.endBatch()
+      return Effect.void
+    })
+  }
+
+  /**
+   * What a restarted pump does first: the frames of the batch that was
+   * interrupted (an inline handler timed out).
+   */
+  readonly resumeRest: Effect.Effect<void> = Effect.suspend(() => {
+    const rest = this.pendingRest
+    this.pendingRest = undefined
+    return rest === undefined || rest.length === 0 ? Effect.void : this.continueWith(rest)
+  })
+
+  /** Set by the server: interrupts the pump's fiber (it is then restarted). */
+  interruptPump: () => void = () => {}
+  /** True once: the pump was interrupted on purpose and must be restarted. */
+  restartPump = false
+
+  private readonly awaitSlot: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.inFlightCount < this.config.maxInFlight || this.mode >= CLOSING) return resume(Effect.void)
+    this.slotWaiter = () => resume(Effect.void)
+    return Effect.sync(() => {
+      this.slotWaiter = undefined
+    })
+  })
+
+  private handleFrame(frame: Uint8Array): Effect.Effect<void> | undefined {
+    const message = this.codec.decode(frame)
+    const stats = this.config.stats
+    switch (message._tag) {
+      case "Request": {
+        stats.requests++
+        if (this.mode !== OPEN) {
+          stats.refused++
+          this.respond(message.id, SHUTTING_DOWN, undefined)
+          return undefined
+        }
+        return this.run(message.request, message.id, true)
+      }
+      case "OneWay": {
+        stats.oneWays++
+        if (this.mode !== OPEN) return undefined
+        return this.run(message.message, undefined, false)
+      }
+      case "Invalid": {
+        stats.badInput++
+        this.log("debug", `bad input: ${message.error.message}`)
+        if (this.config.onBadInput === "close") this.closeGracefully()
+        else if (!message.oneWay) this.respond(message.id, { _tag: "Fault", fault: message.error }, undefined)
+        return undefined
+      }
+    }
+  }
+
+  // ---- running handlers ------------------------------------------------------
+
+  /**
+   * Runs the handler of a request (or one-way message):
+   *
+   * 1. it returned an `Exit` (`Effect.succeed`/`fail`): answered now, no fiber;
+   * 2. its method has proven synchronous: run inline on the pump's fiber
+   *    (returns that Effect; no fiber of its own);
+   * 3. otherwise: a fiber started at once (it may complete synchronously too,
+   *    which teaches the method's profile); the response is sent when it ends.
+   */
+  private run(input: unknown, id: number | undefined, isRequest: boolean): Effect.Effect<void> | undefined {
+    let effect: Effect.Effect<unknown, unknown, any>
+    if (isRequest) {
+      try {
+        effect = this.config.onRequest(input as Req, this.requestContext)
+      } catch (defect) {
+        effect = Exit.die(defect)
+      }
+    } else {
+      const handler = this.config.onOneWay
+      if (handler === undefined) {
+        this.log("warning", "one-way message dropped: no one-way handler")
+        return undefined
+      }
+      try {
+        effect = handler(input as OneWay, this.oneWayContext)
+      } catch (defect) {
+        effect = Exit.die(defect)
+      }
+    }
+    if (Exit.isExit(effect)) {
+      if (isRequest) this.respond(id, this.outcomeOf(effect, input), undefined)
+      else this.settleOneWay(effect, input)
+      return undefined
+    }
+    const profile = this.profileOf(input)
+    if (profile.inline) {
+      this.config.stats.inlined++
+      return this.runInline(effect, input, id, isRequest, profile)
+    }
+    this.config.stats.forked++
+    const slot = isRequest && this.config.inOrder ? this.allocSlot(id) : undefined
+    if (slot === undefined) this.inFlightCount++
+    const fiber = Runtime.runFork(this.runtime!, effect as Effect.Effect<unknown, unknown, never>)
+    const exit = fiber.unsafePoll()
+    if (exit === null) {
+      profile.streak = 0
+      this.track(fiber, slot, id, input, isRequest)
+      return undefined
+    }
+    if (++profile.streak >= INLINE_AFTER && this.config.profiles.seq >= profile.until) profile.inline = true
+    if (slot === undefined) this.inFlightCount--
+    if (isRequest) this.respond(id, this.outcomeOf(exit, input), slot)
+    else this.settleOneWay(exit, input)
+    if (this.mode !== OPEN) this.afterSettle()
+    return undefined
+  }
+
+  private profileOf(input: unknown): MethodProfile {
+    const profiles = this.config.profiles
+    profiles.seq++
+    const method = this.config.describe(input)
+    let profile = profiles.methods.get(method)
+    if (profile === undefined) {
+      profile = { inline: false, streak: 0, until: 0, window: 64 }
+      profiles.methods.set(method, profile)
+    }
+    return profile
+  }
+
+  /**
+   * Runs a handler on the pump's fiber (which never yields cooperatively).
+   * One inline job at a time per connection. If the job is still running at
+   * the end of the turn it has suspended: its method goes back to fibers (for
+   * a growing window of requests), the responses ready so far are flushed,
+   * and the request timeout is armed: on expiry the request is answered with
+   * a Timeout fault and the pump's fiber interrupted and restarted with the
+   * rest of the batch. (No closure per request: hot-path allocations matter.)
+   */
+  private runInline(
+    effect: Effect.Effect<unknown, unknown, any>,
+    input: unknown,
+    id: number | undefined,
+    isRequest: boolean,
+    profile: MethodProfile
+  ): Effect.Effect<void> {
+    this.inFlightCount++
+    this.inline = { settled: false, timer: undefined, input, id, isRequest, profile }
+    return Effect.flatMap(Effect.exit(Effect.zipRight(this.armCheck, effect as Effect.Effect<unknown, unknown, never>)), this.afterInline)
+  }
+
+  private readonly armCheck: Effect.Effect<void> = Effect.sync(() => {
+    if (this.checkQueued) return
+    this.checkQueued = true
+    queueMicrotask(this.checkInline)
+  })
+
+  /** End of the turn: an inline job still running has suspended. */
+  private readonly checkInline = (): void => {
+    this.checkQueued = false
+    const job = this.inline
+    if (job === undefined || job.settled || job.suspended) return
+    job.suspended = true
+    const profile = job.profile
+    profile.inline = false
+    profile.streak = 0
+    profile.until = this.config.profiles.seq + profile.window
+    profile.window = Math.min(profile.window * 2, 1 << 20)
+    this.writer.flush()
+    const timeout = this.config.requestTimeout
+    if (timeout !== undefined) job.timer = setTimeout(() => this.inlineTimedOut(job, timeout), timeout)
+  }
+
+  private readonly afterInline = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+    const job = this.inline!
+    this.inline = undefined
+    if (job.settled) return Effect.void
+    job.settled = true
+    if (job.timer !== undefined) clearTimeout(job.timer)
+    this.inFlightCount--
+    if (job.isRequest) this.respond(job.id, this.outcomeOf(exit, job.input), undefined)
+    else this.settleOneWay(exit, job.input)
+    this.afterSettle()
+    const rest = this.pendingRest
+    this.pendingRest = undefined
+    const next = rest === undefined ? undefined : this.process(rest, 0)
+    if (next !== undefined) return next
+    this.writer.endBatch()
+    return Effect.void
+  }
+
+  private inlineTimedOut(job: InlineJob, timeout: number): void {
+    const { id, input, isRequest } = job
+    if (job.settled) return
+    job.settled = true
+    if (this.inline === job) this.inline = undefined
+    this.inFlightCount--
+    this.config.stats.timeouts++
+    if (isRequest) {
+      this.config.stats.faults++
+      this.respond(id, {
+        _tag: "Fault",
+        fault: new ProtocolError({ reason: "Timeout", detail: `no response within ${timeout}ms` })
+      }, undefined)
+    } else {
+      this.log("warning", `one-way handler timed out after ${timeout}ms`, input)
+    }
+    this.writer.endBatch()
+    this.afterSettle()
+    this.restartPump = true
+    this.interruptPump()
+  }
+
+  private track(
+    fiber: Fiber.RuntimeFiber<any, any>,
+    slot: Slot | undefined,
+    id: number | undefined,
+    input: unknown,
+    isRequest: boolean
+  ): void {
+    this.running.add(fiber)
+    let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = this.config.requestTimeout
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        if (settled) return
+        settled = true
+        this.running.delete(fiber)
+        fiber.unsafeInterruptAsFork(fiber.id())
+        this.config.stats.timeouts++
+        if (slot === undefined) this.inFlightCount--
+        if (isRequest) {
+          this.config.stats.faults++
+          this.respond(id, {
+            _tag: "Fault",
+            fault: new ProtocolError({ reason: "Timeout", detail: `no response within ${timeout}ms` })
+          }, slot)
+        } else {
+          this.log("warning", `one-way handler timed out after ${timeout}ms`)
+        }
+        this.afterSettle()
+      }, timeout)
+    }
+    fiber.addObserver((exit) => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      this.running.delete(fiber)
+      if (slot === undefined) this.inFlightCount--
+      if (this.mode === CLOSED) return
+      if (isRequest) this.respond(id, this.outcomeOf(exit, input), slot)
+      else this.settleOneWay(exit, input)
+      this.afterSettle()
+    })
+  }
+
+  private outcomeOf(exit: Exit.Exit<unknown, unknown>, input: unknown): Outcome<Res, Err> | undefined {
+    const stats = this.config.stats
+    if (exit._tag === "Success") {
+      stats.successes++
+      // one mutable object per connection: an outcome is encoded at once and never kept
+      const success = this.success
+      success.value = exit.value as Res
+      return success
+    }
+    const failure = Cause.failureOption(exit.cause)
+    if (failure._tag === "Some") {
+      const error = failure.value
+      if (error instanceof ProtocolError) {
+        stats.faults++
+        return { _tag: "Fault", fault: error }
+      }
+      stats.failures++
+      return { _tag: "Failure", error: error as Err }
+    }
+    if (Cause.isInterruptedOnly(exit.cause)) {
+      stats.faults++
+      return this.mode === OPEN ? INTERNAL : SHUTTING_DOWN
+    }
+    stats.defects++
+    this.logDefect(exit.cause, input)
+    if (this.config.onDefect === "close") return undefined
+    return INTERNAL
+  }
+
+  private settleOneWay(exit: Exit.Exit<unknown, unknown>, input: unknown): void {
+    if (exit._tag === "Success") return
+    if (!Cause.isFailure(exit.cause) && !Cause.isDie(exit.cause)) return
+    if (Cause.isDie(exit.cause)) {
+      this.config.stats.defects++
+      this.logDefect(exit.cause, input)
+      if (this.config.onDefect === "close") this.closeGracefully()
+      return
+    }
+    this.config.stats.failures++
+    this.logCause("warning", "one-way handler failed", exit.cause, input)
+  }
+
+  // ---- writing responses -----------------------------------------------------
+
+  private allocSlot(id: number | undefined): Slot {
+    const slot: Slot = { id, frame: undefined, done: false, close: false }
+    this.queue.push(slot)
+    this.inFlightCount++
+    return slot
+  }
+
+  /**
+   * Sends the outcome of request `id`: into its slot (inOrder, when it had
+   * one), behind the pending slots (inOrder), or at once. `undefined`: close
+   * the connection (defect with policy "close").
+   */
+  private respond(id: number | undefined, outcome: Outcome<Res, Err> | undefined, slot: Slot | undefined): void {
+    const frame = outcome === undefined ? undefined : this.encode(id, outcome)
+    if (slot === undefined && this.config.inOrder && this.head < this.queue.length) slot = this.allocSlot(id)
+    if (slot !== undefined) {
+      slot.frame = frame
+      slot.done = true
+      if (frame === undefined) slot.close = true
+      return this.drainQueue()
+    }
+    if (frame === undefined) return this.closeGracefully()
+    this.write(id, frame)
+  }
+
+  private encode(id: number | undefined, outcome: Outcome<Res, Err>): Uint8Array | undefined {
+    const frame = this.codec.encodeResponse(id, outcome)
+    if (frame instanceof Uint8Array) return frame
+    if (outcome !== ENCODE_FAILED && outcome._tag !== "Fault") {
+      this.log("error", `response not encoded: ${frame.message}`)
+      return this.encode(id, ENCODE_FAILED)
+    }
+    this.log("error", `fault response not encoded (closing the connection): ${frame.message}`)
+    return undefined
+  }
+
+  private write(id: number | undefined, frame: Uint8Array): void {
+    if (this.discarding) return
+    const error = this.writer.send(frame)
+    if (error === undefined) return
+    this.log("error", `response not framed: ${error.message}`)
+    const fallback = this.codec.encodeResponse(id, {
+      _tag: "Fault",
+      fault: new ProtocolError({ reason: "Internal", detail: `response not framed: ${error.reason}` })
+    })
+    if (!(fallback instanceof Uint8Array) || this.writer.send(fallback) !== undefined) this.closeGracefully()
+  }
+
+  private drainQueue(): void {
+    const queue = this.queue
+    while (this.head < queue.length) {
+      const slot = queue[this.head]!
+      if (!slot.done) break
+      queue[this.head++] = undefined
+      this.inFlightCount--
+      if (slot.frame !== undefined) this.write(slot.id, slot.frame)
+      if (slot.close) {
+        // later responses must not be taken for the answer to this one: the peer sees the close instead
+        this.discarding = true
+        this.closeGracefully()
+      }
+    }
+    if (this.head === queue.length) {
+      queue.length = 0
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > queue.length) {
+      this.queue = queue.slice(this.head)
+      this.head = 0
+    }
+    this.afterSettle()
+  }
+
+  private afterSettle(): void {
+    this.lastActivity = Date.now()
+    if (this.inFlightCount < this.config.maxInFlight) {
+      const w = this.slotWaiter
+      if (w !== undefined) {
+        this.slotWaiter = undefined
+        w()
+      }
+    }
+    if (this.inFlightCount === 0 && (this.mode === DRAINING || this.mode === CLOSING)) this.finishClose()
+  }
+
+  // ---- lifecycle -----------------------------------------------------------
+
+  /** Shutdown started: tell the peer (if the protocol can), refuse new requests, close once idle. */
+  drain(): void {
+    if (this.mode !== OPEN) return
+    this.mode = DRAINING
+    const notice = this.codec.encodeDraining?.()
+    if (notice instanceof Uint8Array) this.writer.send(notice)
+    if (this.inFlightCount === 0) this.finishClose()
+  }
+
+  /** Stop reading; close once what is in flight has been answered. */
+  closeGracefully(): void {
+    if (this.mode >= CLOSING) return
+    this.mode = CLOSING
+    const w = this.slotWaiter
+    if (w !== undefined) {
+      this.slotWaiter = undefined
+      w()
+    }
+    if (this.inFlightCount === 0) this.finishClose()
+  }
+
+  /** Flush and close the connection now (what is still running is left to the caller to interrupt). */
+  finishClose(): void {
+    if (this.mode === CLOSED) return
+    this.mode = CLOSED
+    const w = this.slotWaiter
+    if (w !== undefined) {
+      this.slotWaiter = undefined
+      w()
+    }
+    this.writer.flush()
+    Effect.runFork(this.connection.close)
+    const ws = this.closedWaiters
+    this.closedWaiters = []
+    for (const f of ws) f()
+  }
+
+  /** Reset the connection (slow consumer). */
+  abort(): void {
+    this.mode = CLOSED
+    Effect.runFork(this.connection.abort)
+    const ws = this.closedWaiters
+    this.closedWaiters = []
+    for (const f of ws) f()
+  }
+
+  /** Completes once the engine has closed the connection (or started to). */
+  readonly awaitClosed: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.mode === CLOSED) return resume(Effect.void)
+    this.closedWaiters.push(() => resume(Effect.void))
+  })
+
+  /** The pump ended (peer FIN, reset or bad framing): serve what is in flight, then close. */
+  ended(): void {
+    this.closeGracefully()
+  }
+
+  /** Interrupts every handler still running (waits for them). */
+  readonly interruptAll: Effect.Effect<void> = Effect.suspend(() => {
+    this.mode = CLOSED
+    const job = this.inline
+    if (job !== undefined) {
+      job.settled = true
+      if (job.timer !== undefined) clearTimeout(job.timer)
+      this.inline = undefined
+    }
+    const fibers = [...this.running]
+    this.running.clear()
+    return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
+  })
+
+  /** Sends a fault that no request asked for (bad framing), in its in-order place. */
+  respondFault(fault: ProtocolError): void {
+    if (this.mode >= CLOSING) return
+    this.respond(undefined, { _tag: "Fault", fault }, undefined)
+    this.writer.flush()
+  }
+
+  // ---- logging -------------------------------------------------------------
+
+  private log(level: "debug" | "warning" | "error", message: string, input?: unknown): void {
+    const effect = level === "debug" ? Effect.logDebug(message) : level === "warning" ? Effect.logWarning(message) : Effect.logError(message)
+    this.runLog(input === undefined ? effect : Effect.annotateLogs(effect, "method", this.config.describe(input)))
+  }
+
+  private logDefect(cause: Cause.Cause<unknown>, input: unknown): void {
+    this.logCause("error", "handler died", cause, input)
+  }
+
+  private logCause(level: "warning" | "error", message: string, cause: Cause.Cause<unknown>, input: unknown): void {
+    const effect = (level === "warning" ? Effect.logWarning(message, cause) : Effect.logError(message, cause)).pipe(
+      Effect.annotateLogs("method", this.config.describe(input))
+    )
+    this.runLog(effect)
+  }
+
+  private runLog(effect: Effect.Effect<void>): void {
+    if (this.runtime !== undefined) Runtime.runFork(this.runtime, effect)
+    else Effect.runFork(effect)
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Protocol definitions without a transport: the JSON envelope of
+ * `Protocol.schema`, the user wire formats of `Protocol.make`, correlation ids.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Schema } from "effect"
+import * as fc from "fast-check"
+import { Lines, MessageCodec, Protocol } from "@wirekit/core"
+
+const utf8 = new TextEncoder()
+const text = new TextDecoder()
+const json = (bytes: Uint8Array | unknown) => JSON.parse(text.decode(bytes as Uint8Array))
+const bytes = (r: Uint8Array | unknown): Uint8Array => {
+  if (!(r instanceof Uint8Array)) throw new Error(`expected bytes, got ${String(r)}`)
+  return r
+}
+
+const Item = Schema.Struct({ _tag: Schema.Literal("Put"), key: Schema.String, n: Schema.Int })
+const Kv = (correlation: "inOrder" | "byId") =>
+  Protocol.schema({
+    name: "kv",
+    request: Item,
+    response: Schema.Number,
+    error: Schema.TaggedStruct("Full", { limit: Schema.Number }),
+    oneWay: Schema.TaggedStruct("Ping", {}),
+    push: Schema.TaggedStruct("Evicted", { key: Schema.String }),
+    correlation
+  })
+
+describe("Protocol.schema: the JSON envelope", () => {
+  it("byId: request, success, failure, fault, push and draining round trip with their ids", () => {
+    const p = Kv("byId")
+    const client = p.client()
+    const server = p.server()
+    const wire = bytes(client.encodeRequest({ _tag: "Put", key: "a", n: 1 }, 7))
+    expect(json(wire)).toEqual({ id: 7, request: { _tag: "Put", key: "a", n: 1 } })
+    const incoming = server.decode(wire)
+    expect(incoming).toMatchObject({ _tag: "Request", id: 7, request: { _tag: "Put", key: "a", n: 1 } })
+    const ok = bytes(server.encodeResponse(7, { _tag: "Success", value: 42 }))
+    expect(json(ok)).toEqual({ id: 7, success: 42 })
+    expect(client.decode(ok)).toEqual({ _tag: "Response", id: 7, outcome: { _tag: "Success", value: 42 } })
+    const failed = bytes(server.encodeResponse(8, { _tag: "Failure", error: { _tag: "Full", limit: 3 } }))
+    expect(client.decode(failed)).toEqual({ _tag: "Response", id: 8, outcome: { _tag: "Failure", error: { _tag: "Full", limit: 3 } } })
+    const fault = client.decode(bytes(server.encodeResponse(9, {
+      _tag: "Fault",
+      fault: new Protocol.ProtocolError({ reason: "Overloaded", detail: "busy" })
+    })))
+    expect(fault._tag === "Response" && fault.outcome._tag === "Fault" && fault.outcome.fault).toEqual(
+      new Protocol.ProtocolError({ reason: "Overloaded", detail: "busy" })
+    )
+    expect(client.decode(bytes(server.encodePush({ _tag: "Evicted", key: "a" })))).toEqual({
+      _tag: "Push",
+      message: { _tag: "Evicted", key: "a" }
+    })
+    expect(client.decode(bytes(server.encodeDraining!()))).toEqual({ _tag: "Draining" })
+    expect(server.decode(bytes(client.encodeOneWay({ _tag: "Ping" })))).toEqual({ _tag: "OneWay", message: { _tag: "Ping" } })
+  })
+
+  it("inOrder: no ids on the wire", () => {
+    const p = Kv("inOrder")
+    const wire = bytes(p.client().encodeRequest({ _tag: "Put", key: "a", n: 1 }, undefined))
+    expect(json(wire)).toEqual({ request: { _tag: "Put", key: "a", n: 1 } })
+    expect(json(bytes(p.server().encodeResponse(undefined, { _tag: "Success", value: 1 })))).toEqual({ success: 1 })
+    expect(p.correlation).toBe("inOrder")
+  })
+
+  it("bad input is Invalid with the facts and keeps the id when it can be read", () => {
+    const server = Kv("byId").server()
+    const notJson = server.decode(utf8.encode("{nope"))
+    expect(notJson).toMatchObject({ _tag: "Invalid", id: undefined, oneWay: false, error: { reason: "BadRequest" } })
+    const badBody = server.decode(utf8.encode(`{"id":3,"request":{"_tag":"Put","key":"a","n":1.5}}`))
+    expect(badBody).toMatchObject({ _tag: "Invalid", id: 3, error: { reason: "BadRequest" } })
+    expect(badBody._tag === "Invalid" && badBody.error.detail).toContain("Expected an integer")
+    const badOneWay = server.decode(utf8.encode(`{"message":{"_tag":"Pong"}}`))
+    expect(badOneWay).toMatchObject({ _tag: "Invalid", oneWay: true })
+    expect(server.decode(utf8.encode("[1,2]"))).toMatchObject({ _tag: "Invalid", error: { detail: "not a JSON object" } })
+    expect(server.decode(new Uint8Array([0xff, 0xfe]))).toMatchObject({ _tag: "Invalid" })
+    // the codec has no state a bad message could poison
+    expect(server.decode(utf8.encode(`{"id":4,"request":{"_tag":"Put","key":"a","n":2}}`))).toMatchObject({ _tag: "Request", id: 4 })
+  })
+
+  it("a response the schema rejects is an encode error, not bytes", () => {
+    const server = Kv("byId").server()
+    const r = server.encodeResponse(1, { _tag: "Success", value: "not a number" as unknown as number })
+    expect(r).toBeInstanceOf(MessageCodec.MessageError)
+  })
+
+  it("property: every valid request round trips through client encode and server decode", () => {
+    const p = Kv("byId")
+    const client = p.client()
+    const server = p.server()
+    fc.assert(
+      fc.property(fc.string(), fc.integer(), fc.nat(), (key, n, id) => {
+        const got = server.decode(bytes(client.encodeRequest({ _tag: "Put", key, n }, id)))
+        expect(got).toEqual({ _tag: "Request", id, request: { _tag: "Put", key, n } })
+      })
+    )
+  })
+})
+
+describe("Protocol.make: user wire formats", () => {
+  const Chat = Protocol.make({
+    name: "chat",
+    framing: Lines.make(),
+    inbound: MessageCodec.text(),
+    outbound: MessageCodec.text(),
+    isOneWay: (l): l is `SAY ${string}` => l.startsWith("SAY "),
+    isPush: (l): l is `* ${string}` => l.startsWith("* "),
+    isError: (l): l is `ERR ${string}` => l.startsWith("ERR "),
+    fault: {
+      encode: (f) => `ERR ${f.reason}` as const,
+      decode: (e) => (e === "ERR Overloaded" ? new Protocol.ProtocolError({ reason: "Overloaded" }) : undefined)
+    },
+    draining: { message: "* server draining", is: (l) => l === "* server draining" }
+  })
+
+  it("classifies one-way, push, error, fault and draining messages", () => {
+    const server = Chat.server()
+    const client = Chat.client()
+    expect(server.decode(utf8.encode("SAY hi"))).toEqual({ _tag: "OneWay", message: "SAY hi" })
+    expect(server.decode(utf8.encode("JOIN x"))).toMatchObject({ _tag: "Request", request: "JOIN x", id: undefined })
+    expect(client.decode(utf8.encode("* bob: hi"))).toEqual({ _tag: "Push", message: "* bob: hi" })
+    expect(client.decode(utf8.encode("OK"))).toEqual({ _tag: "Response", id: undefined, outcome: { _tag: "Success", value: "OK" } })
+    expect(client.decode(utf8.encode("ERR nope"))).toEqual({
+      _tag: "Response",
+      id: undefined,
+      outcome: { _tag: "Failure", error: "ERR nope" }
+    })
+    const fault = client.decode(bytes(server.encodeResponse(undefined, {
+      _tag: "Fault",
+      fault: new Protocol.ProtocolError({ reason: "Overloaded" })
+    })))
+    expect(fault).toMatchObject({ _tag: "Response", outcome: { _tag: "Fault", fault: { reason: "Overloaded" } } })
+    expect(client.decode(bytes(server.encodeDraining!()))).toEqual({ _tag: "Draining" })
+    expect(Chat.onBadInput).toBe("respond")
+    expect(Chat.describe("SAY x")).toBe("oneway")
+  })
+
+  it("without a fault encoding, bad input and defects close the connection", () => {
+    const Bare = Protocol.make({ framing: Lines.make(), inbound: MessageCodec.text(), outbound: MessageCodec.text() })
+    expect(Bare.onBadInput).toBe("close")
+    expect(Bare.onDefect).toBe("close")
+    expect(Bare.server().encodeResponse(undefined, { _tag: "Fault", fault: new Protocol.ProtocolError({ reason: "Internal" }) }))
+      .toBeInstanceOf(MessageCodec.MessageError)
+  })
+
+  it("byId with a field name or a function pair writes and reads the id", () => {
+    const Json = Protocol.make({
+      framing: Lines.make(),
+      inbound: MessageCodec.json as MessageCodec.MessageCodec<{ readonly op: string; readonly id?: number }>,
+      outbound: MessageCodec.json as MessageCodec.MessageCodec<{ readonly result: string; readonly id?: number }>,
+      correlation: Protocol.byId("id")
+    })
+    const wire = bytes(Json.client().encodeRequest({ op: "get" }, 12))
+    expect(json(wire)).toEqual({ op: "get", id: 12 })
+    expect(Json.server().decode(wire)).toMatchObject({ _tag: "Request", id: 12 })
+    expect(json(bytes(Json.server().encodeResponse(12, { _tag: "Success", value: { result: "x" } })))).toEqual({ result: "x", id: 12 })
+
+    const Tuple = Protocol.make({
+      framing: Lines.make(),
+      inbound: MessageCodec.text(),
+      outbound: MessageCodec.text(),
+      correlation: Protocol.byId({
+        request: { get: (l: string) => Number(l.split(" ")[0]), set: (l: string, id) => `${id} ${l}` },
+        response: { get: (l: string) => Number(l.split(" ")[0]), set: (l: string, id) => `${id} ${l}` }
+      })
+    })
+    const line = bytes(Tuple.client().encodeRequest("PING", 5))
+    expect(text.decode(line)).toBe("5 PING")
+    expect(Tuple.client().decode(utf8.encode("5 PONG"))).toMatchObject({ _tag: "Response", id: 5 })
+  })
+
+  it("bytes: frames are messages", () => {
+    const Echo = Protocol.make({ framing: Lines.make(), inbound: Protocol.bytes, outbound: Protocol.bytes })
+    const frame = new Uint8Array([1, 2, 3])
+    expect(Echo.server().decode(frame)).toMatchObject({ _tag: "Request", request: frame })
+    expect(Echo.server().encodeResponse(undefined, { _tag: "Success", value: frame })).toBe(frame)
+  })
+})

@@ -1,0 +1,912 @@
+/**
+ * The protocol behaviours, registered once per transport (memory.test.ts,
+ * node.test.ts). Every test runs on the real clock (`it.scopedLive`).
+ */
+import { describe, it } from "@effect/vitest"
+import {
+  Cause,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  HashMap,
+  Layer,
+  Logger,
+  Metric,
+  pipe,
+  Queue,
+  Random,
+  Schedule,
+  Schema,
+  Scope,
+  Tracer
+} from "effect"
+import { expect } from "vitest"
+import {
+  Client,
+  Connection,
+  Framed,
+  LengthField,
+  Lines,
+  MessageCodec,
+  Middleware,
+  Protocol,
+  ProtocolServer,
+  Session,
+  Transport
+} from "@wirekit/core"
+
+// ---------------------------------------------------------------------------
+// protocols and handlers used by the tests
+// ---------------------------------------------------------------------------
+
+const Work = Schema.TaggedStruct("Work", { n: Schema.Number, ms: Schema.Number })
+const Fail = Schema.TaggedStruct("Fail", { n: Schema.Number })
+const Die = Schema.TaggedStruct("Die", {})
+const Count = Schema.TaggedStruct("Count", {})
+const Oops = Schema.TaggedStruct("Oops", { n: Schema.Number })
+const Log = Schema.TaggedStruct("Log", { line: Schema.String })
+const Note = Schema.TaggedStruct("Note", { text: Schema.String })
+
+const jobs = (correlation: "inOrder" | "byId", extra?: { readonly onDefect?: Protocol.FailurePolicy; readonly onBadInput?: Protocol.FailurePolicy }) =>
+  Protocol.schema({
+    name: "jobs",
+    request: Schema.Union(Work, Fail, Die, Count),
+    response: Schema.Number,
+    error: Oops,
+    oneWay: Log,
+    push: Note,
+    correlation,
+    onDefect: extra?.onDefect,
+    onBadInput: extra?.onBadInput
+  })
+const JobsInOrder = jobs("inOrder")
+const JobsById = jobs("byId")
+type Jobs = typeof JobsInOrder
+
+/** The jobs handler, instrumented: who started, finished, and how many ran at once. */
+const makeJobs = () => {
+  const state = {
+    running: 0,
+    maxRunning: 0,
+    started: [] as Array<number>,
+    finished: [] as Array<number>,
+    logs: [] as Array<string>
+  }
+  const handler: ProtocolServer.Handlers<
+    Protocol.RequestOf<Jobs>,
+    number,
+    Protocol.ErrorOf<Jobs> | Protocol.ProtocolError,
+    Protocol.OneWayOf<Jobs>,
+    never,
+    Protocol.PushOf<Jobs>
+  > = {
+    request: (req) => {
+      switch (req._tag) {
+        case "Work": {
+          if (req.ms === 0) {
+            state.started.push(req.n)
+            state.finished.push(req.n)
+            return Effect.succeed(req.n)
+          }
+          return Effect.suspend(() => {
+            state.started.push(req.n)
+            state.running++
+            state.maxRunning = Math.max(state.maxRunning, state.running)
+            return Effect.as(Effect.sleep(Duration.millis(req.ms)), req.n)
+          }).pipe(Effect.ensuring(Effect.sync(() => {
+            state.running--
+            state.finished.push(req.n)
+          })))
+        }
+        case "Fail":
+          return Effect.fail({ _tag: "Oops", n: req.n } as const)
+        case "Die":
+          return Effect.die(new Error("boom"))
+        case "Count":
+          return Effect.sync(() => state.logs.length)
+      }
+    },
+    oneWay: (msg) =>
+      Effect.sync(() => {
+        state.logs.push(msg.line)
+      })
+  }
+  return { state, handler }
+}
+
+/** A line chat on a user wire format: SAY is one-way, lines starting with "* " are pushes. */
+const Chat = Protocol.make({
+  name: "chat",
+  framing: Lines.make(),
+  inbound: MessageCodec.text(),
+  outbound: MessageCodec.text(),
+  isOneWay: (line): line is `SAY ${string}` => line.startsWith("SAY "),
+  isPush: (line): line is `* ${string}` => line.startsWith("* "),
+  isError: (line): line is `ERR ${string}` => line.startsWith("ERR "),
+  fault: { encode: (f) => `ERR ${f.reason}` as const }
+})
+const Nick = Session.state("nick", () => "anonymous")
+
+const chatHandler: ProtocolServer.HandlerFor<typeof Chat, never> = {
+  request: (line, { groups, session }) => {
+    const [command, arg = "", ...rest] = line.split(" ")
+    switch (command) {
+      case "NICK":
+        session.set(Nick, arg)
+        return Effect.succeed("OK")
+      case "JOIN":
+        return Effect.as(groups.join(arg, session), "OK")
+      case "WHISPER": {
+        for (const room of session.groups()) {
+          for (const member of groups.members(room)) {
+            if (member.get(Nick) === arg) {
+              return Effect.as(member.push(`* ${session.get(Nick)} whispers: ${rest.join(" ")}`), "OK")
+            }
+          }
+        }
+        return Effect.fail(`ERR no such user ${arg}` as const)
+      }
+      default:
+        return Effect.fail(`ERR unknown command ${command}` as const)
+    }
+  },
+  oneWay: (line, { groups, session }) =>
+    Effect.sync(() => {
+      const text = line.slice(4)
+      for (const room of session.groups()) {
+        groups.unsafeBroadcast(room, `* ${session.get(Nick)}: ${text}`, { except: session })
+      }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------
+
+interface LogLine {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Record<string, unknown>
+  readonly cause: string
+}
+
+/** A logger that records instead of printing. */
+const captureLogs = () => {
+  const lines: Array<LogLine> = []
+  const logger = Logger.make(({ annotations, cause, logLevel, message }) => {
+    const parts = Array.isArray(message) ? message : [message]
+    lines.push({
+      level: logLevel.label,
+      message: parts.map((p) => (typeof p === "string" ? p : p instanceof Error ? p.message : String(p))).join(" "),
+      annotations: Object.fromEntries(HashMap.toEntries(annotations)),
+      cause: Cause.isEmpty(cause) ? "" : Cause.pretty(cause)
+    })
+  })
+  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
+const reasonOf = (e: unknown): string =>
+  typeof e === "object" && e !== null && "_tag" in e
+    ? e._tag === "ClientError"
+      ? (e as Client.ClientError).fault
+        ? `${(e as Client.ClientError).reason}:${(e as Client.ClientError).fault!.reason}`
+        : (e as Client.ClientError).reason
+      : String(e._tag)
+    : String(e)
+
+/** Fails the test (instead of hanging) when `effect` takes longer than `ms`. */
+const within = <A, E, R>(ms: number, what: string) => (effect: Effect.Effect<A, E, R>) =>
+  Effect.timeoutFail(effect, { duration: Duration.millis(ms), onTimeout: () => new Error(`${what}: still running after ${ms}ms`) })
+
+/** Polls `check` every 10 ms until it holds (or fails after `ms`). */
+const eventually = (check: () => boolean, ms = 2000, what = "condition") =>
+  Effect.suspend(() => (check() ? Effect.void : Effect.fail("not yet"))).pipe(
+    Effect.retry(Schedule.spaced("10 millis")),
+    within(ms, what)
+  )
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+const utf8 = new TextEncoder()
+const text = new TextDecoder()
+const lengthField = LengthField.make({ fieldLength: 4 })
+
+/** A raw framed connection speaking the JSON envelope by hand. */
+const rawJson = (address: import("@wirekit/core").Address.Address) =>
+  Effect.gen(function*() {
+    const transport = yield* Transport.Transport
+    const conn = yield* transport.connect(address, { timeout: 2000 })
+    const framed = Framed.make(conn, lengthField)
+    return {
+      conn,
+      send: (json: string) => framed.send(utf8.encode(json)),
+      read: Effect.map(framed.read, (f) => (f === Connection.EOF ? "EOF" : text.decode(f)))
+    }
+  })
+
+// ---------------------------------------------------------------------------
+// the behaviours
+// ---------------------------------------------------------------------------
+
+/** Registers every protocol behaviour for one transport. */
+export const run = (name: string, makeLayer: () => Layer.Layer<Transport.Transport>): void => {
+  const test = (title: string, body: () => Effect.Effect<void, unknown, Transport.Transport | Scope.Scope>) =>
+    it.scopedLive(title, () => {
+      const logs = captureLogs()
+      return body().pipe(Effect.provide(makeLayer()), Effect.provide(logs.layer))
+    })
+  /** Like `test`, with access to the captured log lines. */
+  const testLogged = (
+    title: string,
+    body: (logs: Array<LogLine>) => Effect.Effect<void, unknown, Transport.Transport | Scope.Scope>
+  ) =>
+    it.scopedLive(title, () => {
+      const logs = captureLogs()
+      return body(logs.lines).pipe(Effect.provide(makeLayer()), Effect.provide(logs.layer))
+    })
+
+  describe(`protocols over ${name}`, () => {
+    // ---- correlation --------------------------------------------------------
+
+    test("in order: 200 pipelined requests with random handler delays, handled concurrently, answered in request order", () =>
+      Effect.gen(function*() {
+        const { handler, state } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsInOrder, handler, { maxInFlight: 64 })
+        const client = yield* Client.make(JobsInOrder, server.address)
+        const delays = yield* Effect.forEach(range(200), () => Random.nextIntBetween(0, 15))
+        const completed: Array<number> = []
+        const results = yield* Effect.forEach(
+          range(200),
+          (n) => Effect.tap(client.request({ _tag: "Work", n, ms: delays[n]! }), () => Effect.sync(() => completed.push(n))),
+          { concurrency: "unbounded" }
+        )
+        expect(results).toEqual(range(200))
+        // handlers overlapped and finished out of order ...
+        expect(state.maxRunning).toBeGreaterThan(1)
+        expect(state.finished).not.toEqual(state.started)
+        // ... yet the responses came back in the order the server received the requests
+        expect(completed).toEqual(state.started)
+        expect(server.stats().successes).toBe(200)
+      }))
+
+    test("by id: responses are sent as each request completes (out of order), each to its own request", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, handler)
+        const client = yield* Client.make(JobsById, server.address)
+        const completed: Array<number> = []
+        // request n takes (10 - n) * 15 ms: the last sent completes first
+        const results = yield* Effect.forEach(
+          range(10),
+          (n) => Effect.tap(client.request({ _tag: "Work", n, ms: (10 - n) * 15 }), () => Effect.sync(() => completed.push(n))),
+          { concurrency: "unbounded" }
+        )
+        expect(results).toEqual(range(10))
+        expect(completed).toEqual(range(10).reverse())
+      }))
+
+    test("one-way messages get no response and are handled in order next to requests", () =>
+      Effect.gen(function*() {
+        const { handler, state } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsInOrder, handler)
+        const client = yield* Client.make(JobsInOrder, server.address)
+        for (const i of range(20)) {
+          yield* client.send({ _tag: "Log", line: `line ${i}` })
+          if (i % 5 === 0) expect(yield* client.request({ _tag: "Work", n: i, ms: 0 })).toBe(i)
+        }
+        // in order: a stray response to a one-way message would have put the client out of step
+        expect(yield* client.request({ _tag: "Count" })).toBe(20)
+        expect(state.logs).toEqual(range(20).map((i) => `line ${i}`))
+        expect(server.stats().oneWays).toBe(20)
+        expect(client.stats().pending).toBe(0)
+      }))
+
+    // ---- push and broadcast -------------------------------------------------
+
+    test("push and broadcast: three clients in a room (line protocol), whisper to one, membership ends with the connection", () =>
+      Effect.gen(function*() {
+        const server = yield* ProtocolServer.serve(Chat, chatHandler)
+        const join = (nick: string, scope: Scope.Scope) =>
+          Effect.gen(function*() {
+            const client = yield* Client.make(Chat, server.address)
+            const inbox = yield* client.subscribe
+            expect(yield* client.request(`NICK ${nick}`)).toBe("OK")
+            expect(yield* client.request("JOIN lobby")).toBe("OK")
+            return { client, inbox }
+          }).pipe(Scope.extend(scope))
+        const scope = yield* Effect.scope
+        const carolScope = yield* Scope.make()
+        const alice = yield* join("alice", scope)
+        const bob = yield* join("bob", scope)
+        const carol = yield* join("carol", carolScope)
+        expect(server.groups.members("lobby").length).toBe(3)
+
+        yield* alice.client.send("SAY hello")
+        const take = (inbox: Queue.Dequeue<string>) => Queue.take(inbox).pipe(within(2000, "push"))
+        expect(yield* take(bob.inbox)).toBe("* alice: hello")
+        expect(yield* take(carol.inbox)).toBe("* alice: hello")
+
+        expect(yield* alice.client.request("WHISPER bob psst")).toBe("OK")
+        expect(yield* take(bob.inbox)).toBe("* alice whispers: psst")
+        const missing = yield* Effect.flip(alice.client.request("WHISPER dave hi"))
+        expect(missing).toBe("ERR no such user dave")
+
+        // carol leaves: her membership ends with her connection
+        yield* Scope.close(carolScope, Exit.void)
+        yield* eventually(() => server.groups.members("lobby").length === 2, 2000, "carol leaves the room")
+        yield* alice.client.send("SAY bye")
+        expect(yield* take(bob.inbox)).toBe("* alice: bye")
+        // the sender never hears itself; carol's queue got nothing more
+        yield* alice.client.request("NICK alice")
+        expect(yield* Queue.size(alice.inbox)).toBe(0)
+        expect(yield* Queue.size(bob.inbox)).toBe(0)
+        // push from outside a handler: the server's groups
+        expect(server.groups.unsafeBroadcast("lobby", "* server: closing soon")).toBe(2)
+        expect(yield* take(alice.inbox)).toBe("* server: closing soon")
+      }))
+
+    test("push from a handler to its own connection (Schema protocol) arrives before the response of the request that pushed", () =>
+      Effect.gen(function*() {
+        const server = yield* ProtocolServer.serve(JobsById, (req, { session }) =>
+          req._tag === "Work"
+            ? Effect.as(session.push({ _tag: "Note", text: `working on ${req.n}` }), req.n)
+            : Effect.succeed(0))
+        const client = yield* Client.make(JobsById, server.address)
+        const inbox = yield* client.subscribe
+        expect(yield* client.request({ _tag: "Work", n: 7, ms: 0 })).toBe(7)
+        expect(yield* Queue.poll(inbox).pipe(Effect.map((o) => o._tag === "Some" ? o.value : undefined))).toEqual({
+          _tag: "Note",
+          text: "working on 7"
+        })
+      }))
+
+    // ---- timeouts ---------------------------------------------------------------
+
+    test("request timeout: server-side (Timeout fault, handler interrupted) and client-side; the connection stays in step", () =>
+      Effect.gen(function*() {
+        const { handler, state } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsInOrder, handler, { requestTimeout: "100 millis" })
+        const client = yield* Client.make(JobsInOrder, server.address)
+        const start = Date.now()
+        const slow = yield* Effect.flip(client.request({ _tag: "Work", n: 1, ms: 2000 }))
+        expect(reasonOf(slow)).toBe("Remote:Timeout")
+        expect(Date.now() - start).toBeLessThan(1500)
+        yield* eventually(() => state.running === 0, 1000, "the timed-out handler is interrupted")
+        expect(server.stats().timeouts).toBe(1)
+        expect(yield* client.request({ _tag: "Work", n: 2, ms: 0 })).toBe(2)
+
+        // client-side: gives up at 50 ms; the late response must not be taken for the next request's
+        const impatient = yield* Effect.flip(client.request({ _tag: "Work", n: 3, ms: 80 }, { timeout: "30 millis" }))
+        expect(impatient).toBeInstanceOf(Client.ClientError)
+        expect((impatient as Client.ClientError).reason).toBe("Timeout")
+        expect(yield* client.request({ _tag: "Work", n: 4, ms: 0 })).toBe(4)
+        expect(yield* client.request({ _tag: "Work", n: 5, ms: 10 })).toBe(5)
+      }))
+
+    // ---- failures ---------------------------------------------------------------
+
+    testLogged("typed errors become error responses; a defect is logged and answered with an Internal fault; the server goes on", (logs) =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, handler)
+        const client = yield* Client.make(JobsById, server.address)
+        expect(yield* Effect.flip(client.request({ _tag: "Fail", n: 3 }))).toEqual({ _tag: "Oops", n: 3 })
+        const died = yield* Effect.flip(client.request({ _tag: "Die" }))
+        expect(reasonOf(died)).toBe("Remote:Internal")
+        expect(yield* client.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+        const logged = logs.find((l) => l.message === "handler died")
+        expect(logged?.level).toBe("ERROR")
+        expect(logged?.cause).toContain("boom")
+        expect(logged?.annotations.method).toBe("Die")
+        expect(server.stats().defects).toBe(1)
+        expect(server.stats().failures).toBe(1)
+      }))
+
+    test("onDefect \"close\": earlier responses are delivered, then only that connection closes", () =>
+      Effect.gen(function*() {
+        const Closing = jobs("inOrder", { onDefect: "close" })
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(Closing, handler)
+        const victim = yield* Client.make(Closing, server.address)
+        const bystander = yield* Client.make(Closing, server.address)
+        const results = yield* Effect.forEach(
+          [
+            victim.request({ _tag: "Work", n: 1, ms: 30 }),
+            victim.request({ _tag: "Die" }),
+            victim.request({ _tag: "Work", n: 2, ms: 0 })
+          ],
+          (r) => Effect.either(r),
+          { concurrency: "unbounded" }
+        )
+        expect(results[0]).toEqual(Either.right(1))
+        expect(Either.isLeft(results[1]!) && reasonOf(results[1].left)).toBe("Disconnected")
+        expect(yield* bystander.request({ _tag: "Work", n: 9, ms: 0 })).toBe(9)
+        yield* eventually(() => server.stats().active === 1, 2000, "the victim's connection is closed")
+      }))
+
+    test("bad input: a frame that does not decode gets a BadRequest fault (with the id when readable) and does not poison the next", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, handler)
+        const raw = yield* rawJson(server.address)
+        yield* raw.send("{not json")
+        yield* raw.send(`{"id":5,"request":{"_tag":"Work","n":"x","ms":0}}`)
+        yield* raw.send(`{"id":6,"request":{"_tag":"Work","n":6,"ms":0}}`)
+        const first = JSON.parse(yield* raw.read)
+        expect(first.fault.reason).toBe("BadRequest")
+        expect(first.id).toBeUndefined()
+        const second = JSON.parse(yield* raw.read)
+        expect(second).toMatchObject({ id: 5, fault: { reason: "BadRequest" } })
+        expect(second.fault.detail).toContain("Expected number")
+        expect(JSON.parse(yield* raw.read)).toEqual({ id: 6, success: 6 })
+        expect(server.stats().badInput).toBe(2)
+
+        // with onBadInput "close" only that connection closes
+        const Strict = jobs("byId", { onBadInput: "close" })
+        const strict = yield* ProtocolServer.serve(Strict, handler)
+        const bad = yield* rawJson(strict.address)
+        const good = yield* Client.make(Strict, strict.address)
+        yield* bad.send("garbage")
+        expect(yield* bad.read.pipe(within(2000, "close"))).toBe("EOF")
+        expect(yield* good.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+      }))
+
+    // ---- lifecycle ----------------------------------------------------------------
+
+    test("server killed mid-request: every pending request fails with a typed Disconnected error, none hangs", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const serverScope = yield* Scope.make()
+        const server = yield* ProtocolServer.serve(JobsById, handler, { shutdownTimeout: 0 }).pipe(Scope.extend(serverScope))
+        const a = yield* Client.make(JobsById, server.address)
+        const b = yield* Client.make(JobsInOrder, server.address)
+        const pending = yield* Effect.fork(
+          Effect.all([
+            ...range(5).map((n) => Effect.either(a.request({ _tag: "Work", n, ms: 5000 }))),
+            ...range(3).map((n) => Effect.either(b.request({ _tag: "Work", n, ms: 5000 })))
+          ], { concurrency: "unbounded" })
+        )
+        yield* eventually(() => server.stats().requests === 8, 2000, "requests reach the server")
+        const start = Date.now()
+        yield* Scope.close(serverScope, Exit.void)
+        const results = yield* Fiber.join(pending).pipe(within(2000, "pending requests"))
+        expect(Date.now() - start).toBeLessThan(2000)
+        for (const r of results) {
+          expect(Either.isLeft(r)).toBe(true)
+          if (Either.isLeft(r)) {
+            expect(r.left).toBeInstanceOf(Client.ClientError)
+            expect(reasonOf(r.left)).toBe("Disconnected")
+          }
+        }
+        // and a request after that fails at once, typed
+        expect(reasonOf(yield* Effect.flip(a.request({ _tag: "Work", n: 9, ms: 0 })))).toBe("Disconnected")
+      }))
+
+    test("graceful shutdown under load: requests the server took before the deadline are answered, later ones refused, nothing hangs", () =>
+      Effect.gen(function*() {
+        const { handler, state } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, handler)
+        const clients = yield* Effect.forEach(range(3), () => Client.make(JobsById, server.address))
+        const results = new Map<number, string>()
+        let next = 0
+        let stop = false
+        const worker = (client: Client.ClientFor<typeof JobsById>) =>
+          Effect.gen(function*() {
+            while (!stop) {
+              const n = next++
+              const ms = yield* Random.nextIntBetween(0, 40)
+              const r = yield* Effect.either(client.request({ _tag: "Work", n, ms }))
+              results.set(n, Either.isRight(r) ? "ok" : reasonOf(r.left))
+              if (Either.isLeft(r)) return
+            }
+          })
+        const workers = yield* Effect.fork(
+          Effect.forEach([...clients, ...clients, ...clients, ...clients], worker, { concurrency: "unbounded", discard: true })
+        )
+        yield* Effect.sleep("150 millis")
+        const result = yield* server.shutdown("3 seconds").pipe(within(5000, "shutdown"))
+        stop = true
+        yield* Fiber.join(workers).pipe(within(3000, "clients"))
+        expect(result.drained).toBe(true)
+        expect(result.forced).toBe(0)
+        const acknowledged = new Set(state.started)
+        expect(acknowledged.size).toBeGreaterThan(10)
+        for (const n of acknowledged) expect(results.get(n)).toBe("ok")
+        const later = [...results].filter(([n]) => !acknowledged.has(n))
+        expect(later.length).toBeGreaterThan(0)
+        for (const [, outcome] of later) expect(["Refused:ShuttingDown", "Disconnected"]).toContain(outcome)
+        expect(server.stats().active).toBe(0)
+        // the listener is closed: new connections are refused
+        const again = yield* Effect.either(Client.make(JobsById, server.address))
+        expect(Either.isLeft(again) && again.left.reason).toBe("Connect")
+      }))
+
+    test("the Layer's release runs the graceful shutdown: a request in flight is answered, the next is refused", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        // a free port for the layer (which does not expose its address)
+        const transport = yield* Transport.Transport
+        const probe = yield* Scope.make()
+        const address = (yield* transport.listen({ host: "127.0.0.1", port: 0 }).pipe(Scope.extend(probe))).address
+        yield* Scope.close(probe, Exit.void)
+        const layerScope = yield* Scope.make()
+        yield* Layer.buildWithScope(
+          ProtocolServer.layer(JobsInOrder, handler, { address, shutdownTimeout: "3 seconds" }),
+          layerScope
+        ).pipe(Effect.provideService(Transport.Transport, transport))
+        const client = yield* Client.make(JobsInOrder, address)
+        const inFlight = yield* Effect.fork(client.request({ _tag: "Work", n: 1, ms: 300 }))
+        yield* Effect.sleep("50 millis")
+        const release = yield* Effect.fork(Scope.close(layerScope, Exit.void))
+        yield* Effect.sleep("50 millis")
+        const refused = yield* Effect.either(client.request({ _tag: "Work", n: 2, ms: 0 }))
+        expect(yield* Fiber.join(inFlight)).toBe(1)
+        expect(Either.isLeft(refused) && reasonOf(refused.left)).toBe("Refused:ShuttingDown")
+        yield* Fiber.join(release).pipe(within(3000, "layer release"))
+      }))
+
+    testLogged("max connections: the extra connection is accepted then closed at once, counted and logged; the others go on", (logs) =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, handler, { maxConnections: 2 })
+        const a = yield* Client.make(JobsById, server.address)
+        const b = yield* Client.make(JobsById, server.address)
+        expect(yield* a.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+        expect(yield* b.request({ _tag: "Work", n: 2, ms: 0 })).toBe(2)
+        const third = yield* Effect.either(
+          Effect.flatMap(Client.make(JobsById, server.address), (c) => c.request({ _tag: "Work", n: 3, ms: 0 }))
+        )
+        expect(Either.isLeft(third) && reasonOf(third.left)).toBe("Disconnected")
+        expect(server.stats().rejected).toBe(1)
+        expect(server.stats().active).toBe(2)
+        expect(logs.some((l) => l.level === "WARN" && l.message.includes("maxConnections"))).toBe(true)
+        expect(yield* a.request({ _tag: "Work", n: 4, ms: 0 })).toBe(4)
+      }))
+
+    test("idle timeout closes a quiet connection, not one with a request in flight", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, handler, { idleTimeout: "150 millis" })
+        const quiet = yield* Client.make(JobsById, server.address)
+        const busy = yield* Client.make(JobsById, server.address)
+        const slow = yield* Effect.fork(busy.request({ _tag: "Work", n: 1, ms: 400 }))
+        yield* eventually(() => quiet.stats().connected === 0, 2000, "the quiet connection is closed")
+        expect(yield* Fiber.join(slow)).toBe(1)
+        expect(busy.stats().connected).toBe(1)
+      }))
+
+    test("max in flight: at most N handlers per connection, reading stops meanwhile (backpressure), all answered", () =>
+      Effect.gen(function*() {
+        const { handler, state } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, handler, { maxInFlight: 4 })
+        const client = yield* Client.make(JobsById, server.address)
+        const results = yield* Effect.forEach(range(24), (n) => client.request({ _tag: "Work", n, ms: 15 }), {
+          concurrency: "unbounded"
+        })
+        expect(results).toEqual(range(24))
+        expect(state.maxRunning).toBe(4)
+      }))
+
+    test("fast path: a batch of pipelined immediate requests is answered with no more writes than reads", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsInOrder, handler)
+        const client = yield* Client.make(JobsInOrder, server.address)
+        const results = yield* Effect.forEach(range(500), (n) => client.request({ _tag: "Work", n, ms: 0 }), {
+          concurrency: "unbounded"
+        })
+        expect(results).toEqual(range(500))
+        const stats = server.sessions()[0]!.connection.unsafeStats()
+        expect(stats.writes).toBeLessThanOrEqual(stats.reads)
+        expect(stats.writes).toBeLessThan(100)
+      }))
+
+    test("handlers proven synchronous run inline on the pump (no fiber each), their batch still answered in one write", () =>
+      Effect.gen(function*() {
+        const server = yield* ProtocolServer.serve(JobsInOrder, (req) =>
+          Effect.sync(() => (req._tag === "Work" ? req.n : 0)))
+        const client = yield* Client.make(JobsInOrder, server.address)
+        for (const n of range(10)) expect(yield* client.request({ _tag: "Work", n, ms: 0 })).toBe(n)
+        const results = yield* Effect.forEach(range(300), (n) => client.request({ _tag: "Work", n, ms: 0 }), {
+          concurrency: "unbounded"
+        })
+        expect(results).toEqual(range(300))
+        expect(server.stats().forked).toBe(8)
+        expect(server.stats().inlined).toBe(302)
+        const stats = server.sessions()[0]!.connection.unsafeStats()
+        expect(stats.writes).toBeLessThanOrEqual(stats.reads)
+      }))
+
+    test("an inline handler that suspends is still answered; its method goes back to fibers and runs concurrently", () =>
+      Effect.gen(function*() {
+        let running = 0
+        let maxRunning = 0
+        const handler = (req: Protocol.RequestOf<Jobs>) =>
+          req._tag !== "Work"
+            ? Effect.sync(() => 0)
+            : req.ms === 0
+            ? Effect.sync(() => req.n)
+            : Effect.acquireUseRelease(
+              Effect.sync(() => {
+                running++
+                maxRunning = Math.max(maxRunning, running)
+              }),
+              () => Effect.as(Effect.sleep(Duration.millis(req.ms)), req.n),
+              () => Effect.sync(() => running--)
+            )
+        const server = yield* ProtocolServer.serve(JobsInOrder, handler)
+        const client = yield* Client.make(JobsInOrder, server.address)
+        for (const n of range(10)) yield* client.request({ _tag: "Work", n, ms: 0 })
+        expect(server.stats().inlined).toBeGreaterThan(0)
+        const start = Date.now()
+        const results = yield* Effect.forEach(range(10), (n) => client.request({ _tag: "Work", n, ms: 60 }), {
+          concurrency: "unbounded"
+        })
+        expect(results).toEqual(range(10))
+        expect(maxRunning).toBeGreaterThan(1)
+        expect(Date.now() - start).toBeLessThan(10 * 60)
+      }))
+
+    test("an inline handler over the request timeout: Timeout fault, the pump restarts with the rest of its batch", () =>
+      Effect.gen(function*() {
+        const handler = (req: Protocol.RequestOf<Jobs>) =>
+          req._tag !== "Work"
+            ? Effect.sync(() => 0)
+            : req.ms === 0
+            ? Effect.sync(() => req.n)
+            : Effect.as(Effect.sleep(Duration.millis(req.ms)), req.n)
+        const server = yield* ProtocolServer.serve(JobsById, handler, { requestTimeout: "100 millis" })
+        const client = yield* Client.make(JobsById, server.address)
+        for (const n of range(10)) yield* client.request({ _tag: "Work", n, ms: 0 })
+        const inlinedBefore = server.stats().inlined
+        const results = yield* Effect.forEach(
+          [{ n: 1, ms: 5000 }, { n: 2, ms: 0 }, { n: 3, ms: 0 }],
+          (w) => Effect.either(client.request({ _tag: "Work", ...w })),
+          { concurrency: "unbounded" }
+        ).pipe(within(2000, "inline timeout"))
+        expect(server.stats().inlined).toBeGreaterThan(inlinedBefore)
+        expect(Either.isLeft(results[0]!) && reasonOf(results[0].left)).toBe("Remote:Timeout")
+        expect(results.slice(1)).toEqual([Either.right(2), Either.right(3)])
+        expect(yield* client.request({ _tag: "Work", n: 4, ms: 0 })).toBe(4)
+        expect(server.stats().timeouts).toBe(1)
+      }))
+
+    // ---- client ---------------------------------------------------------------------
+
+    test("client reconnects on its Schedule after the server comes back", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const first = yield* Scope.make()
+        const server = yield* ProtocolServer.serve(JobsById, handler, { shutdownTimeout: 0 }).pipe(Scope.extend(first))
+        const client = yield* Client.make(JobsById, server.address, { reconnect: Schedule.spaced("20 millis") })
+        expect(yield* client.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+        yield* Scope.close(first, Exit.void)
+        yield* eventually(() => client.stats().connected === 0, 2000, "the client sees the drop")
+        yield* ProtocolServer.serve(JobsById, handler, { address: server.address })
+        const again = yield* client.request({ _tag: "Work", n: 2, ms: 0 }).pipe(
+          Effect.retry(Schedule.spaced("20 millis")),
+          within(3000, "reconnect")
+        )
+        expect(again).toBe(2)
+        expect(client.stats().connects).toBe(2)
+      }))
+
+    test("pool: requests spread over N connections; with every connection busy a request fails with PoolTimeout", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, handler)
+        const client = yield* Client.make(JobsById, server.address, { pool: { size: 2, maxInFlight: 1, acquireTimeout: "50 millis" } })
+        yield* eventually(() => client.stats().connected === 2, 2000, "two connections")
+        const results = yield* Effect.forEach(
+          range(3),
+          (n) => Effect.either(client.request({ _tag: "Work", n, ms: 300 })),
+          { concurrency: "unbounded" }
+        )
+        const ok = results.filter(Either.isRight).map((r) => r.right).sort()
+        const failed = results.filter(Either.isLeft).map((r) => reasonOf(r.left))
+        expect(ok.length).toBe(2)
+        expect(failed).toEqual(["PoolTimeout"])
+        expect(server.stats().accepted).toBe(2)
+        expect(new Set(server.sessions().map((s) => s.id)).size).toBe(2)
+      }))
+
+    // ---- middleware ---------------------------------------------------------------
+
+    test("middleware order: pipe(handler, a, b, c) runs c, b, a, handler and unwinds a, b, c", () =>
+      Effect.gen(function*() {
+        const trail: Array<string> = []
+        const mark = (label: string) =>
+          Middleware.make((effect) =>
+            Effect.suspend(() => {
+              trail.push(`enter ${label}`)
+              return Effect.ensuring(effect, Effect.sync(() => trail.push(`exit ${label}`)))
+            })
+          )
+        const handler = (req: Protocol.RequestOf<Jobs>) =>
+          Effect.sync(() => {
+            trail.push("handler")
+            return req._tag === "Work" ? req.n : 0
+          })
+        const server = yield* ProtocolServer.serve(JobsInOrder, pipe(handler, mark("a"), mark("b"), mark("c")))
+        const client = yield* Client.make(JobsInOrder, server.address)
+        expect(yield* client.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+        expect(trail).toEqual(["enter c", "enter b", "enter a", "handler", "exit a", "exit b", "exit c"])
+      }))
+
+    test("handshake + auth: the first message must be the handshake; a Principal is provided to the handler", () =>
+      Effect.gen(function*() {
+        class Principal extends Context.Tag("test/Principal")<Principal, { readonly name: string }>() {}
+        const Secure = Protocol.schema({
+          request: Schema.Union(Schema.TaggedStruct("Hello", { user: Schema.String }), Schema.TaggedStruct("Whoami", {})),
+          response: Schema.String
+        })
+        type SecureReq = Protocol.RequestOf<typeof Secure>
+        const User = Session.state<string | undefined>("user", () => undefined)
+        const whoami = (_req: SecureReq) => Effect.map(Principal, (p) => p.name)
+        const handler = pipe(
+          whoami,
+          Middleware.provideService(Principal, (_req: SecureReq, { session }) => {
+            const name = session.get(User)
+            return name === undefined
+              ? Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized" }))
+              : Effect.succeed({ name })
+          }),
+          Middleware.handshake((req: SecureReq, { session }) =>
+            req._tag === "Hello"
+              ? Effect.sync(() => {
+                session.set(User, req.user)
+                return `welcome ${req.user}`
+              })
+              : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized", detail: "say Hello first" })))
+        )
+        const server = yield* ProtocolServer.serve(Secure, handler)
+        const alice = yield* Client.make(Secure, server.address)
+        expect(yield* alice.request({ _tag: "Hello", user: "alice" })).toBe("welcome alice")
+        expect(yield* alice.request({ _tag: "Whoami" })).toBe("alice")
+        const rude = yield* Client.make(Secure, server.address)
+        expect(reasonOf(yield* Effect.flip(rude.request({ _tag: "Whoami" })))).toBe("Remote:Unauthorized")
+        yield* eventually(() => rude.stats().connected === 0, 2000, "a failed handshake closes the connection")
+      }))
+
+    test("load shedding (concurrency limit) and per-connection rate limit refuse with typed faults", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const limit = Middleware.concurrencyLimit(2)
+        const server = yield* ProtocolServer.serve(JobsById, { request: pipe(handler.request, limit) })
+        const client = yield* Client.make(JobsById, server.address)
+        const results = yield* Effect.forEach(range(5), (n) => Effect.either(client.request({ _tag: "Work", n, ms: 100 })), {
+          concurrency: "unbounded"
+        })
+        expect(results.filter(Either.isRight).length).toBe(2)
+        expect(results.filter(Either.isLeft).map((r) => reasonOf(r.left))).toEqual(Array(3).fill("Refused:Overloaded"))
+        // the slots are released: the limit lets requests through again
+        expect(yield* client.request({ _tag: "Work", n: 7, ms: 0 })).toBe(7)
+
+        const limited = yield* ProtocolServer.serve(JobsById, {
+          request: pipe(handler.request, Middleware.rateLimit({ perSecond: 1, burst: 3 }))
+        })
+        const c1 = yield* Client.make(JobsById, limited.address)
+        const c2 = yield* Client.make(JobsById, limited.address)
+        const burst = yield* Effect.forEach(range(6), (n) => Effect.either(c1.request({ _tag: "Work", n, ms: 0 })))
+        expect(burst.map((r) => (Either.isRight(r) ? "ok" : reasonOf(r.left)))).toEqual([
+          "ok",
+          "ok",
+          "ok",
+          "Refused:RateLimited",
+          "Refused:RateLimited",
+          "Refused:RateLimited"
+        ])
+        // per connection: another connection has its own bucket
+        expect(yield* c2.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+      }))
+
+    test("connection middleware: an IP deny list closes the connection before its first message", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const denied = yield* ProtocolServer.serve(JobsById, handler, {
+          connection: [Middleware.ipFilter({ deny: ["127.0.0.0/8"] })]
+        })
+        const r = yield* Effect.either(
+          Effect.flatMap(Client.make(JobsById, denied.address), (c) => c.request({ _tag: "Work", n: 1, ms: 0 }))
+        )
+        expect(Either.isLeft(r) && reasonOf(r.left)).toBe("Disconnected")
+        expect(denied.stats().requests).toBe(0)
+        const allowed = yield* ProtocolServer.serve(JobsById, handler, {
+          connection: [Middleware.ipFilter({ allow: ["127.0.0.1"] })]
+        })
+        const c = yield* Client.make(JobsById, allowed.address)
+        expect(yield* c.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+      }))
+
+    testLogged("logging middleware: one structured line per message with method, kind, duration and outcome", (logs) =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, {
+          request: pipe(handler.request, Middleware.logging()),
+          oneWay: pipe(handler.oneWay!, Middleware.logging())
+        })
+        const client = yield* Client.make(JobsById, server.address)
+        yield* client.request({ _tag: "Work", n: 1, ms: 0 })
+        yield* Effect.either(client.request({ _tag: "Fail", n: 1 }))
+        yield* client.send({ _tag: "Log", line: "x" })
+        yield* client.request({ _tag: "Count" })
+        const lines = logs.filter((l) => l.annotations.outcome !== undefined)
+        expect(lines.map((l) => [l.level, l.message, l.annotations.method, l.annotations.kind, l.annotations.outcome])).toEqual([
+          ["INFO", "request Work", "Work", "request", "success"],
+          ["WARN", "request Fail", "Fail", "request", "failure"],
+          ["INFO", "oneway Log", "Log", "oneway", "success"],
+          ["INFO", "request Count", "Count", "request", "success"]
+        ])
+        expect(typeof lines[0]!.annotations.durationMs).toBe("number")
+        expect(lines[0]!.annotations.connection).toBe(server.sessions()[0]!.id)
+      }))
+
+    test("metrics: counters, errors, duration histogram, connections gauge and bytes in/out after a scripted run", () =>
+      Effect.gen(function*() {
+        const metrics = Middleware.metrics({ prefix: `test_${name}_${Math.random().toString(36).slice(2)}` })
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(
+          JobsById,
+          { request: pipe(handler.request, metrics.middleware), oneWay: pipe(handler.oneWay!, metrics.middleware) },
+          { connection: [metrics.connection] }
+        )
+        const clientScope = yield* Scope.make()
+        const client = yield* Client.make(JobsById, server.address).pipe(Scope.extend(clientScope))
+        for (const n of range(5)) yield* client.request({ _tag: "Work", n, ms: n === 0 ? 5 : 0 })
+        expect(yield* Metric.value(metrics.connections)).toEqual(expect.objectContaining({ value: 1 }))
+        yield* Effect.either(client.request({ _tag: "Fail", n: 1 }))
+        yield* Effect.either(client.request({ _tag: "Fail", n: 2 }))
+        yield* Effect.either(client.request({ _tag: "Die" }))
+        for (const i of range(3)) yield* client.send({ _tag: "Log", line: `${i}` })
+        yield* client.request({ _tag: "Count" })
+        const bytes = server.sessions()[0]!.connection.unsafeStats()
+        yield* Scope.close(clientScope, Exit.void)
+        yield* eventually(() => server.stats().active === 0, 2000, "the connection closes")
+        const value = (m: Metric.Metric<any, any, any>, ...tags: Array<[string, string]>) =>
+          Metric.value(tags.reduce((acc, [k, v]) => Metric.tagged(acc, k, v), m))
+        expect((yield* value(metrics.requests, ["kind", "request"])).count).toBe(9)
+        expect((yield* value(metrics.requests, ["kind", "oneway"])).count).toBe(3)
+        expect((yield* value(metrics.errors, ["kind", "request"], ["outcome", "failure"])).count).toBe(2)
+        expect((yield* value(metrics.errors, ["kind", "request"], ["outcome", "defect"])).count).toBe(1)
+        const histogram = yield* value(metrics.duration, ["kind", "request"])
+        expect(histogram.count).toBe(9)
+        expect(histogram.max).toBeGreaterThanOrEqual(4)
+        expect((yield* Metric.value(metrics.connections)).value).toBe(0)
+        expect((yield* Metric.value(metrics.bytesIn)).count).toBe(bytes.bytesRead)
+        expect((yield* Metric.value(metrics.bytesOut)).count).toBe(bytes.bytesWritten)
+        expect(bytes.bytesRead).toBeGreaterThan(0)
+      }))
+
+    test("tracing middleware: a server span per request with peer and outcome attributes", () =>
+      Effect.gen(function*() {
+        const base = yield* Effect.tracer
+        const spans: Array<Tracer.Span> = []
+        const recording = Tracer.make({
+          span: (...args) => {
+            const span = base.span(...args)
+            spans.push(span)
+            return span
+          },
+          context: base.context
+        })
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, pipe(handler.request, Middleware.tracing())).pipe(
+          Effect.withTracer(recording)
+        )
+        const client = yield* Client.make(JobsById, server.address)
+        yield* client.request({ _tag: "Work", n: 1, ms: 0 })
+        yield* Effect.either(client.request({ _tag: "Fail", n: 1 }))
+        expect(spans.map((s) => s.name)).toEqual(["jobs.Work", "jobs.Fail"])
+        const [ok, failed] = spans as unknown as [Tracer.Span & { attributes: Map<string, unknown> }, Tracer.Span & { attributes: Map<string, unknown> }]
+        expect(ok.kind).toBe("server")
+        expect(ok.attributes.get("net.peer.address")).toBe("127.0.0.1")
+        expect(ok.attributes.get("wirekit.outcome")).toBe("success")
+        expect(ok.attributes.get("rpc.method")).toBe("Work")
+        expect(failed.attributes.get("wirekit.outcome")).toBe("failure")
+        expect(ok.status._tag).toBe("Ended")
+      }))
+  })
+}

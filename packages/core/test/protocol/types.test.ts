@@ -1,0 +1,82 @@
+/**
+ * Type-level tests: checked by `npx tsc -p tsconfig.json --noEmit` (each
+ * `@ts-expect-error` line typechecks only if the error it expects exists),
+ * and run by vitest for the values they build.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Effect, pipe, Schema } from "effect"
+import type { Scope } from "effect"
+import type { Transport } from "@wirekit/core"
+import { Client, Lines, MessageCodec, Middleware, Protocol, ProtocolServer } from "@wirekit/core"
+
+class Principal extends Context.Tag("types/Principal")<Principal, { readonly name: string }>() {}
+
+const Greeter = Protocol.schema({
+  request: Schema.Struct({ token: Schema.String, text: Schema.String }),
+  response: Schema.String
+})
+type GreeterRequest = Protocol.RequestOf<typeof Greeter>
+
+/** A handler that needs a Principal. */
+const greet = (req: GreeterRequest) => Effect.map(Principal, (p) => `${p.name}: ${req.text}`)
+/** The auth middleware that provides it. */
+const auth = Middleware.provideService(Principal, (req: GreeterRequest) =>
+  req.token === "secret" ? Effect.succeed({ name: "alice" }) : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized" })))
+
+type ListenError = Transport.ListenError
+type Runnable<A> = Effect.Effect<A, ListenError, Transport.Transport | Scope.Scope>
+
+describe("type-level: middleware requirements", () => {
+  it("a handler that needs Principal does not make a runnable server without the auth middleware", () => {
+    const without = ProtocolServer.serve(Greeter, greet)
+    // @ts-expect-error Principal is still required: the server cannot run with only Transport and Scope
+    const _notRunnable: Runnable<unknown> = without
+    const withAuth = ProtocolServer.serve(Greeter, pipe(greet, auth))
+    const runnable: Runnable<ProtocolServer.ProtocolServer<never>> = withAuth
+    // the Layer form too
+    // @ts-expect-error Principal is required by the layer
+    const _layerNotRunnable: import("effect").Layer.Layer<never, ListenError, Transport.Transport> = ProtocolServer.layer(Greeter, greet)
+    const layer: import("effect").Layer.Layer<never, ListenError, Transport.Transport> = ProtocolServer.layer(Greeter, pipe(greet, auth))
+    // (read them, so that the only error on the expect-error lines is the one expected)
+    expect([_notRunnable, _layerNotRunnable, runnable, layer].every((x) => x !== undefined)).toBe(true)
+  })
+
+  it("a middleware that requires a service adds it to the server's requirements", () => {
+    class Audit extends Context.Tag("types/Audit")<Audit, { readonly record: (s: string) => Effect.Effect<void> }>() {}
+    const audited = Middleware.make<never, Audit>((effect, message, context) =>
+      Effect.zipRight(Effect.flatMap(Audit, (a) => a.record(context.describe(message))), effect))
+    const server = ProtocolServer.serve(Greeter, pipe(greet, auth, audited))
+    // @ts-expect-error Audit is required
+    const _missing: Runnable<unknown> = server
+    const provided: Runnable<unknown> = Effect.provideService(server, Audit, { record: () => Effect.void })
+    expect(Effect.isEffect(provided) && Effect.isEffect(_missing)).toBe(true)
+  })
+
+  it("handlers must return the protocol's response type and fail only with its error type or ProtocolError", () => {
+    // @ts-expect-error a number is not a string response
+    ProtocolServer.serve(Greeter, () => Effect.succeed(42))
+    // @ts-expect-error the protocol has no error type: only ProtocolError may be a failure
+    ProtocolServer.serve(Greeter, () => Effect.fail("nope"))
+    ProtocolServer.serve(Greeter, () => Effect.fail(new Protocol.ProtocolError({ reason: "Overloaded" })))
+    expect(true).toBe(true)
+  })
+
+  it("clients are typed by the protocol; a low-level protocol narrows with its type guards", () => {
+    const Chat = Protocol.make({
+      framing: Lines.make(),
+      inbound: MessageCodec.text(),
+      outbound: MessageCodec.text(),
+      isOneWay: (l): l is `SAY ${string}` => l.startsWith("SAY "),
+      isError: (l): l is `ERR ${string}` => l.startsWith("ERR ")
+    })
+    type ChatClient = Client.ClientFor<typeof Chat>
+    const use = (c: ChatClient) => {
+      const ok: Effect.Effect<string, `ERR ${string}` | Client.ClientError> = c.request("JOIN lobby")
+      const said: Effect.Effect<void, Client.ClientError> = c.send("SAY hi")
+      // @ts-expect-error a request line is not a one-way message
+      c.send("JOIN lobby")
+      return [ok, said]
+    }
+    expect(typeof use).toBe("function")
+  })
+})
