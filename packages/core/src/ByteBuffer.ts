@@ -271,8 +271,9 @@ export class ByteBuffer {
 
   /**
    * Return the bytes written so far and reset the length to 0. The returned array is never
-   * written to again by this buffer: a mostly-full store is handed over (and a new one allocated
-   * lazily), otherwise the bytes are copied out and the storage is reused.
+   * written to again by this buffer: a mostly-full store is handed over (and a new one, sized
+   * for a batch like this one up to 4× the retention limit, allocated lazily), otherwise the
+   * bytes are copied out and the storage is reused.
    */
   take(): Uint8Array {
     const n = this.len
@@ -283,7 +284,9 @@ export class ByteBuffer {
     if (n * 2 >= cap) {
       out = n === cap ? this.buf : this.buf.subarray(0, n)
       this.buf = EMPTY
-      this.lazyCapacity = Math.max(64, Math.min(cap, this.retained))
+      // the store went to the caller (nothing is pinned here), so the next lazy allocation can
+      // fit a batch like this one at once instead of regrowing through copies
+      this.lazyCapacity = Math.max(64, Math.min(nextPowerOfTwo(n), this.retained * LAZY_RETAINED_FACTOR))
     } else {
       out = this.buf.slice(0, n)
       if (cap > this.retained) this.buf = new Uint8Array(this.retained)
@@ -316,6 +319,19 @@ export class ByteBuffer {
 }
 
 const encoder = new TextEncoder()
+
+/**
+ * After a hand-over, the next store is sized for a batch like the last one, up to this many
+ * times the retention limit (256 KiB by default): a connection whose replies to one read just
+ * pass 64 KiB allocates once per read instead of regrowing through copies.
+ */
+const LAZY_RETAINED_FACTOR = 4
+
+const nextPowerOfTwo = (n: number): number => {
+  let p = 64
+  while (p < n) p *= 2
+  return p
+}
 
 /**
  * Create a {@link ByteBuffer} with `initialCapacity` bytes of storage (default 4 KiB).
