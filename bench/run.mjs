@@ -1,18 +1,21 @@
 #!/usr/bin/env node
 // wirekit bench runner. See bench/README.md.
 //
-//   node bench/run.mjs [--suite echo] [--runs N] [--duration S] [--warmup S]
+//   node bench/run.mjs [--suite echo,framed,resp] [--runs N] [--duration S] [--warmup S]
 //                      [--cells a,b] [--servers x,y] [--quick] [--stand-in]
-//                      [--write-readme]
+//                      [--write-readme] [--wait-idle]
 //
-// Builds the C programs into bench/build/, then for every cell of the suite runs
-// each selected server in turn, interleaved run by run (A, B, A, B, ...): start the
-// server pinned to CPU 1, wait for "LISTENING <port>", run the C load generator pinned
-// to CPU 0 against it, stop the server. Medians per cell and server, throughput ratio
-// against the suite's baseline server, bench/results/latest.json, a markdown table.
+// Builds the C programs into bench/build/, then, suite by suite, for every cell runs
+// each selected server in turn, interleaved run by run (A, B, C, A, B, C, ...): start
+// the server pinned to CPU 1, wait until it is ready, run the load (the C load
+// generator, or redis-benchmark for the resp suite) pinned to CPU 0, stop the server.
+// Medians per cell and server, ratios against each server's baseline (the raw server
+// of the same runtime, or redis-server) and the suite's reference (c-epoll,
+// redis-server); bench/results/latest.json; one markdown table per suite.
 import { spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import fs from "node:fs"
+import net from "node:net"
 import os from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -21,7 +24,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const rel = (p) => path.join(ROOT, p)
 
 // ---------------------------------------------------------------------------
-// Data: native programs, servers, suites. Extend here.
+// Data: native programs, runtimes, servers, suites. Extend here.
 // ---------------------------------------------------------------------------
 
 /** C programs built with `cc -O2` before every run (skipped when up to date). */
@@ -30,49 +33,164 @@ const NATIVE = [
   { name: "c-echo", src: "bench/servers/c-echo.c", out: "bench/build/c-echo", libs: [] }
 ]
 
+const NODE = process.execPath
+const BUN = "node_modules/.bin/bun"
+const DENO = "node_modules/.bin/deno"
+
 /**
- * Servers. `args` placeholders: {mode} (the cell's server mode: echo|sink),
- * {host}, {port} (always 0: the server picks a port and prints `LISTENING <port>`).
- * `requires`: file that must exist (otherwise skipped, or replaced by the suite
- * baseline with --stand-in). `optIn`: only run when named by --servers.
+ * Runtimes, in table order. `version`: [cmd, args] printing a version (first line is
+ * kept); `label` is what the tables call it.
  */
+const RUNTIMES = {
+  node: { label: "Node", version: null },
+  bun: { label: "Bun", version: [BUN, ["--version"]] },
+  deno: { label: "Deno", version: [DENO, ["--version"]] },
+  c: { label: "C", version: null }
+}
+
+/**
+ * Servers.
+ * - `args` placeholders: {mode} (the cell's server mode: echo|sink), {host}, {port}
+ *   (0, the server picks and reports it, unless `port: "free"`: the runner picks a
+ *   free port and passes it).
+ * - `ready`: how the server says it is ready: a regex on its stdout/stderr whose first
+ *   group is the port (default `LISTENING <port>`), or `port: "free"` + a regex
+ *   without group.
+ * - `runtime` / `role`: raw (baseline of its runtime) | wirekit | reference.
+ * - `baseline`: the server its ratio is computed against (same runtime, same suite).
+ * - `requires`: a file that must exist (else skipped, or the baseline's command runs
+ *   in its place with --stand-in); `needs`: commands that must exist (else skipped).
+ * - `optIn`: only run when named by --servers. `defaultCells`: without --servers,
+ *   only these cells (c-epoll is the near-limit reference at 64/64/16 only).
+ * - `startS`: rough start-up time, for the time estimate only.
+ */
+const loadgenArgs = ["--port", "{port}", "--host", "{host}", "--mode", "{mode}"]
 const SERVERS = [
+  // --- echo: byte echo / sink ---
   {
-    name: "raw-node",
-    cmd: process.execPath,
-    args: ["bench/servers/raw-node-echo.mjs", "--port", "{port}", "--host", "{host}", "--mode", "{mode}"],
-    suites: ["echo"]
+    name: "raw-node", runtime: "node", role: "raw", baseline: "raw-node", suites: ["echo"], startS: 0.2,
+    cmd: NODE, args: ["bench/servers/raw-node-echo.mjs", ...loadgenArgs]
   },
   {
-    name: "wirekit-node",
-    cmd: process.execPath,
-    args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", "--port", "{port}", "--host", "{host}", "--mode", "{mode}"],
-    requires: "bench/servers/wirekit-node-echo.ts",
-    suites: ["echo"]
+    name: "wirekit-node", runtime: "node", role: "wirekit", baseline: "raw-node", suites: ["echo"], startS: 3,
+    cmd: NODE, args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs],
+    requires: "bench/servers/wirekit-node-echo.ts"
   },
   {
-    name: "c-epoll",
-    cmd: "bench/build/c-echo",
-    args: ["--port", "{port}", "--host", "{host}", "--mode", "{mode}"],
-    suites: ["echo"],
-    optIn: true
+    name: "raw-bun", runtime: "bun", role: "raw", baseline: "raw-bun", suites: ["echo"], startS: 0.2, needs: [BUN],
+    cmd: BUN, args: ["run", "bench/servers/raw-bun-echo.mjs", ...loadgenArgs]
+  },
+  {
+    name: "wirekit-bun", runtime: "bun", role: "wirekit", baseline: "raw-bun", suites: ["echo"], startS: 0.6, needs: [BUN],
+    cmd: BUN, args: ["run", "bench/servers/wirekit-bun-echo.ts", ...loadgenArgs],
+    requires: "bench/servers/wirekit-bun-echo.ts"
+  },
+  {
+    name: "raw-deno", runtime: "deno", role: "raw", baseline: "raw-deno", suites: ["echo"], startS: 0.2, needs: [DENO],
+    cmd: DENO, args: ["run", "--allow-net", "bench/servers/raw-deno-echo.mjs", ...loadgenArgs]
+  },
+  {
+    name: "wirekit-deno", runtime: "deno", role: "wirekit", baseline: "raw-deno", suites: ["echo"], startS: 0.5, needs: [DENO],
+    cmd: DENO, args: ["run", "-A", "bench/servers/wirekit-deno-echo.ts", ...loadgenArgs],
+    requires: "bench/servers/wirekit-deno-echo.ts"
+  },
+  {
+    // byte echo: also a correct (if frame-unaware) server for the framed suite's frames
+    name: "c-epoll", runtime: "c", role: "reference", suites: ["echo", "framed"], defaultCells: ["64/64/16"], startS: 0.1,
+    cmd: "bench/build/c-echo", args: loadgenArgs
+  },
+  // --- framed: LengthField(4) decode → handler → encode ---
+  {
+    name: "raw-node-framed", runtime: "node", role: "raw", baseline: "raw-node-framed", suites: ["framed"], startS: 0.2,
+    cmd: NODE, args: ["bench/servers/raw-node-framed.mjs", ...loadgenArgs]
+  },
+  {
+    name: "wirekit-node-framed", runtime: "node", role: "wirekit", baseline: "raw-node-framed", suites: ["framed"], startS: 3,
+    cmd: NODE, args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs, "--framing", "length4"],
+    requires: "bench/servers/wirekit-node-echo.ts"
+  },
+  {
+    name: "raw-bun-framed", runtime: "bun", role: "raw", baseline: "raw-bun-framed", suites: ["framed"], startS: 0.2, needs: [BUN],
+    cmd: BUN, args: ["run", "bench/servers/raw-bun-echo.mjs", ...loadgenArgs, "--framed"]
+  },
+  {
+    name: "wirekit-bun-framed", runtime: "bun", role: "wirekit", baseline: "raw-bun-framed", suites: ["framed"], startS: 0.6, needs: [BUN],
+    cmd: BUN, args: ["run", "bench/servers/wirekit-bun-echo.ts", ...loadgenArgs, "--framing", "length4"],
+    requires: "bench/servers/wirekit-bun-echo.ts"
+  },
+  {
+    name: "raw-deno-framed", runtime: "deno", role: "raw", baseline: "raw-deno-framed", suites: ["framed"], startS: 0.2, needs: [DENO],
+    cmd: DENO, args: ["run", "--allow-net", "bench/servers/raw-deno-echo.mjs", ...loadgenArgs, "--framed"]
+  },
+  {
+    name: "wirekit-deno-framed", runtime: "deno", role: "wirekit", baseline: "raw-deno-framed", suites: ["framed"], startS: 0.5, needs: [DENO],
+    cmd: DENO, args: ["run", "-A", "bench/servers/wirekit-deno-echo.ts", ...loadgenArgs, "--framing", "length4"],
+    requires: "bench/servers/wirekit-deno-echo.ts"
+  },
+  // --- resp: the real redis-server vs the wirekit RESP example ---
+  {
+    name: "redis-server", runtime: "c", role: "reference", baseline: "redis-server", suites: ["resp"], startS: 0.2,
+    needs: ["redis-server"], port: "free", ready: /Ready to accept connections/,
+    cmd: "redis-server",
+    args: ["--port", "{port}", "--bind", "{host}", "--save", "", "--appendonly", "no", "--protected-mode", "no"]
+  },
+  {
+    name: "wirekit-resp-node", runtime: "node", role: "wirekit", baseline: "redis-server", suites: ["resp"], startS: 3.5,
+    cmd: NODE, args: ["--import", "tsx", "examples/resp/src/main.ts", "--port", "0", "--host", "{host}"],
+    requires: "examples/resp/src/main.ts", ready: /RESP server listening on [^\s;]*:(\d+)/
+  },
+  {
+    name: "wirekit-resp-bun", runtime: "bun", role: "wirekit", baseline: "redis-server", suites: ["resp"], startS: 0.7, needs: [BUN],
+    cmd: BUN, args: ["run", "examples/resp/src/main.bun.ts", "--port", "0", "--host", "{host}"],
+    requires: "examples/resp/src/main.bun.ts", ready: /RESP server listening on [^\s;]*:(\d+)/
+  },
+  {
+    name: "wirekit-resp-deno", runtime: "deno", role: "wirekit", baseline: "redis-server", suites: ["resp"], startS: 0.5, needs: [DENO],
+    cmd: DENO, args: ["run", "-A", "examples/resp/src/main.deno.ts", "--port", "0", "--host", "{host}"],
+    requires: "examples/resp/src/main.deno.ts", ready: /RESP server listening on [^\s;]*:(\d+)/
   }
 ]
 
 /**
- * Suites: a list of cells plus the baseline server ratios are computed against.
- * A cell = load generator settings (`load`) + the server mode it needs (`server.mode`).
- * Later suites (framed, RESP, Bun/Deno servers) are new entries here plus server rows.
+ * Suites. `driver`: "loadgen" (cells = loadgen settings + the server mode the cell
+ * needs) or "redis-benchmark" (cells = pipeline depth + request counts).
+ * `reference`: the server a second ratio column is computed against, where it ran.
+ * A cell with `optIn` only runs when named by --cells.
  */
 const SUITES = {
   echo: {
-    title: "echo: raw byte echo (server does no framing)",
-    baseline: "raw-node",
+    title: "echo: raw byte echo (the server does no framing)",
+    driver: "loadgen",
+    reference: "c-epoll",
     cells: [
       { id: "1/64/1", load: { mode: "echo", conns: 1, size: 64, pipeline: 1 }, server: { mode: "echo" } },
       { id: "64/64/16", load: { mode: "echo", conns: 64, size: 64, pipeline: 16 }, server: { mode: "echo" } },
       { id: "64/4096/16", load: { mode: "echo", conns: 64, size: 4096, pipeline: 16 }, server: { mode: "echo" } },
       { id: "oneway", label: "oneway 16×64KiB", load: { mode: "oneway", conns: 16, size: 65536, pipeline: 1 }, server: { mode: "sink" } }
+    ]
+  },
+  framed: {
+    title: "framed: 4-byte length-prefixed frames decoded, handed to a handler (echo), re-encoded; one write per read",
+    driver: "loadgen",
+    reference: "c-epoll",
+    cells: [
+      { id: "1/64/1", load: { mode: "echo", conns: 1, size: 64, pipeline: 1 }, server: { mode: "echo" } },
+      { id: "64/64/16", load: { mode: "echo", conns: 64, size: 64, pipeline: 16 }, server: { mode: "echo" } },
+      { id: "64/4096/16", load: { mode: "echo", conns: 64, size: 4096, pipeline: 16 }, server: { mode: "echo" } },
+      { id: "oneway", label: "oneway 16×64KiB", optIn: true, load: { mode: "oneway", conns: 16, size: 65536, pipeline: 1 }, server: { mode: "sink" } }
+    ]
+  },
+  resp: {
+    title: "resp: redis-benchmark -c 50 -t set,get against redis-server and the wirekit RESP example",
+    driver: "redis-benchmark",
+    reference: "redis-server",
+    clients: 50,
+    tests: ["set", "get"],
+    // requests per test; `warmup`: an unmeasured run of that many requests first.
+    // --quick divides by 4. Sized for ~1-2 s per test against redis-server here.
+    cells: [
+      { id: "P1", label: "-P 1", pipeline: 1, requests: 60_000, warmup: 10_000 },
+      { id: "P16", label: "-P 16", pipeline: 16, requests: 600_000, warmup: 100_000 }
     ]
   }
 }
@@ -81,13 +199,16 @@ const HOST = "127.0.0.1"
 const READY_TIMEOUT_MS = 15_000
 const KILL_GRACE_MS = 2_000
 const BUILD_TIMEOUT_MS = 60_000
+const PROBE_TIMEOUT_MS = 3_000
+/** Hard bound of one redis-benchmark invocation (it is count-bounded; this catches a stall). */
+const REDIS_BENCHMARK_TIMEOUT_MS = 60_000
 const README = "bench/README.md"
-const MARK_START = "<!-- bench:echo:start -->"
-const MARK_END = "<!-- bench:echo:end -->"
-const BUDGET_S = 180
+const markers = (suite) => [`<!-- bench:${suite}:start -->`, `<!-- bench:${suite}:end -->`]
+const BUDGET_S = 12 * 60
 const PRESSURE_FLAG_PCT = 30 // CPU pressure during a run above this = other load disturbed it
 const IDLE_BUSY_PCT = 15
 const WAIT_IDLE_MAX_MS = 30_000
+const CHILD_ENV = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1" }
 
 // ---------------------------------------------------------------------------
 // CLI
@@ -96,16 +217,17 @@ const WAIT_IDLE_MAX_MS = 30_000
 function usage(code) {
   const lines = [
     "usage: node bench/run.mjs [options]",
-    "  --suite NAME        suite to run (default echo; available: " + Object.keys(SUITES).join(", ") + ")",
-    "  --runs N            runs per cell per server (default 3)",
-    "  --duration S        measured seconds per run (default 5)",
-    "  --warmup S          warmup seconds per run (default 1)",
-    "  --cells a,b         cell ids (default all), e.g. 64/64/16,oneway",
-    "  --servers x,y       servers (default: all non-opt-in for the suite); names: " + SERVERS.map((s) => s.name).join(", "),
-    "  --quick             1 run x 2 s (+0.5 s warmup) smoke run; same as BENCH_QUICK=1",
+    "  --suite a,b         suites to run, in order (default all: " + Object.keys(SUITES).join(",") + ")",
+    "  --runs N            runs per cell per server (default 3; --quick 1)",
+    "  --duration S        loadgen: measured seconds per run (default 2; --quick 1)",
+    "  --warmup S          loadgen: warmup seconds per run (default 1; --quick 0.3)",
+    "  --cells a,b         cell ids (default: all non-opt-in cells of each suite), e.g. 64/64/16,oneway,P16",
+    "  --servers x,y       servers (default: all non-opt-in servers of each suite); names: " + SERVERS.map((s) => s.name).join(", "),
+    "  --quick             smoke run: 1 run, loadgen 1 s (+0.3 s warmup), redis-benchmark requests / 4; same as BENCH_QUICK=1",
     "  --stand-in          run the baseline's command in place of servers whose file is missing",
-    "  --write-readme      replace the table between the bench markers in bench/README.md",
+    "  --write-readme      replace each suite's table between its markers in bench/README.md",
     "  --wait-idle         before each run wait (max 30 s) until the machine is <15% busy (unbounded total time!)",
+    "  --list              print what would run (suites, cells, servers, estimate) and exit",
     "  --help"
   ]
   ;(code ? process.stderr : process.stdout).write(lines.join("\n") + "\n")
@@ -113,13 +235,14 @@ function usage(code) {
 }
 
 function parseArgs(argv) {
-  const o = { suite: "echo", runs: undefined, duration: undefined, warmup: undefined, cells: undefined, servers: undefined,
-    quick: process.env.BENCH_QUICK === "1", standIn: false, writeReadme: false, waitIdle: false }
+  const o = { suites: Object.keys(SUITES), runs: undefined, duration: undefined, warmup: undefined, cells: undefined, servers: undefined,
+    quick: process.env.BENCH_QUICK === "1", standIn: false, writeReadme: false, waitIdle: false, list: false }
   const num = (k, v, min) => {
     const n = Number(v)
     if (!Number.isFinite(n) || n < min) { console.error(`bad value for ${k}: ${v}`); usage(2) }
     return n
   }
+  const list = (v) => v.split(",").map((s) => s.trim()).filter(Boolean)
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -127,23 +250,27 @@ function parseArgs(argv) {
       return argv[++i]
     }
     switch (a) {
-      case "--suite": o.suite = val(); break
+      case "--suite": case "--suites": o.suites = list(val()); break
       case "--runs": o.runs = Math.floor(num(a, val(), 1)); break
       case "--duration": o.duration = num(a, val(), 0.5); break
       case "--warmup": o.warmup = num(a, val(), 0); break
-      case "--cells": o.cells = val().split(",").map((s) => s.trim()).filter(Boolean); break
-      case "--servers": o.servers = val().split(",").map((s) => s.trim()).filter(Boolean); break
+      case "--cells": o.cells = list(val()); break
+      case "--servers": o.servers = list(val()); break
       case "--quick": o.quick = true; break
       case "--stand-in": o.standIn = true; break
       case "--write-readme": o.writeReadme = true; break
       case "--wait-idle": o.waitIdle = true; break
+      case "--list": o.list = true; break
       case "--help": case "-h": usage(0); break
       default: console.error(`unknown option ${a}`); usage(2)
     }
   }
+  const unknown = o.suites.filter((s) => !SUITES[s])
+  if (unknown.length || o.suites.length === 0) { console.error(`unknown suite(s): ${unknown.join(", ")}`); usage(2) }
   o.runs ??= o.quick ? 1 : 3
-  o.duration ??= o.quick ? 2 : 5
-  o.warmup ??= o.quick ? 0.5 : 1
+  o.duration ??= o.quick ? 1 : 2
+  o.warmup ??= o.quick ? 0.3 : 1
+  o.requestScale = o.quick ? 0.25 : 1
   return o
 }
 
@@ -160,7 +287,10 @@ const median = (xs) => {
 }
 const fmtInt = (n) => Math.round(n).toLocaleString("en-US")
 const fmtUs = (n) => (n == null ? "–" : n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1))
+const fmtMs = (n) => (n == null ? "–" : n >= 10 ? n.toFixed(1) : n.toFixed(3))
+const fmtRatio = (r) => (r == null ? "–" : `${r.toFixed(2)}×`)
 const tail = (s, n = 1500) => (s.length > n ? "…" + s.slice(-n) : s)
+const isDisturbed = (r) => r.cpuPressurePct != null && r.cpuPressurePct > PRESSURE_FLAG_PCT
 
 /** Live child processes, killed if the runner itself is interrupted. */
 const live = new Set()
@@ -212,6 +342,20 @@ function machineInfo() {
   return { nproc, cpu, node: process.version, kernel: `${os.type()} ${os.release()}`, arch: process.arch }
 }
 
+/** The version number in the first line of `cmd args` (or that line), or null. */
+function versionOf(cmd, args) {
+  const r = spawnSync(cmd.includes("/") ? rel(cmd) : cmd, args, { cwd: ROOT, encoding: "utf8", timeout: 10_000, env: CHILD_ENV })
+  if (r.error || r.status !== 0) return null
+  const line = r.stdout.trim().split("\n")[0].trim()
+  return line.match(/\d+\.\d+\.\d+\S*/)?.[0] ?? line
+}
+
+/** Is `cmd` runnable (a repo-relative path that exists, or a name on PATH)? */
+function commandExists(cmd) {
+  if (cmd.includes("/")) return fs.existsSync(path.isAbsolute(cmd) ? cmd : rel(cmd))
+  return (process.env.PATH ?? "").split(":").some((d) => d && fs.existsSync(path.join(d, cmd)))
+}
+
 /** Percentage of non-idle CPU time over `ms`, from /proc/stat (null if unavailable). */
 async function cpuBusy(ms) {
   const read = () => {
@@ -238,6 +382,15 @@ function cpuPressureTotalUs() {
   } catch {
     return null
   }
+}
+
+/** Measures CPU pressure (% of wall time some task waited for a CPU) around `fn`. */
+async function withPressure(fn) {
+  const psi0 = cpuPressureTotalUs(), w0 = Date.now()
+  const value = await fn()
+  const psi1 = cpuPressureTotalUs(), w1 = Date.now()
+  const cpuPressurePct = psi0 != null && psi1 != null && w1 > w0 ? Math.round((psi1 - psi0) / 10 / (w1 - w0)) : null
+  return { value, cpuPressurePct }
 }
 
 /** With --wait-idle: wait (bounded) until the machine is quiet before a run. */
@@ -276,40 +429,57 @@ function build() {
   }
 }
 
+/** A port that was free a moment ago (for servers that cannot take --port 0). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once("error", reject)
+    s.listen(0, HOST, () => {
+      const port = s.address().port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
 // ---------------------------------------------------------------------------
-// One run: start server, wait for LISTENING, run loadgen, stop server.
+// Servers: start, wait until ready, stop.
 // ---------------------------------------------------------------------------
 
 function expand(args, vars) {
   return args.map((a) => a.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)))
 }
 
-function startServer(server, cell, pin) {
+async function startServer(server, mode, pin) {
   const cmd = server.cmd.includes("/") && !path.isAbsolute(server.cmd) ? rel(server.cmd) : server.cmd
-  const args = expand(server.args, { mode: cell.server.mode, host: HOST, port: 0 })
+  const port = server.port === "free" ? await freePort() : 0
+  const args = expand(server.args, { mode, host: HOST, port })
   const [file, argv] = pin ? ["taskset", ["-c", "1", cmd, ...args]] : [cmd, args]
-  const child = track(spawn(file, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }))
+  const child = track(spawn(file, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: CHILD_ENV }))
   let stderr = ""
-  child.stderr.setEncoding("utf8")
-  child.stderr.on("data", (d) => { stderr = tail(stderr + d, 4000) })
+  const pattern = server.ready ?? /^LISTENING (\d+)\s*$/m
   const ready = new Promise((resolve) => {
     let buf = ""
     let done = false
     const finish = (v) => { if (!done) { done = true; clearTimeout(timer); resolve(v) } }
-    const timer = setTimeout(() => finish({ error: `no LISTENING line within ${READY_TIMEOUT_MS / 1000}s` }), READY_TIMEOUT_MS)
-    child.stdout.setEncoding("utf8")
-    child.stdout.on("data", (d) => {
+    const timer = setTimeout(() => finish({ error: `not ready within ${READY_TIMEOUT_MS / 1000}s (waiting for ${pattern})` }), READY_TIMEOUT_MS)
+    const onText = (d) => {
       if (done) return // keep draining
       buf += d
-      const m = buf.match(/^LISTENING (\d+)\s*$/m)
-      if (m) finish({ port: Number(m[1]) })
-      else if (buf.length > 64 * 1024) buf = buf.slice(-1024)
-    })
+      const m = buf.match(pattern)
+      if (m) finish({ port: m[1] !== undefined ? Number(m[1]) : port })
+      else if (buf.length > 64 * 1024) buf = buf.slice(-4096)
+    }
+    child.stdout.setEncoding("utf8").on("data", onText)
+    child.stderr.setEncoding("utf8").on("data", (d) => { stderr = tail(stderr + d, 4000); onText(d) })
     child.once("error", (e) => finish({ error: `spawn failed: ${e.message}` }))
-    child.once("exit", (code, sig) => finish({ error: `server exited before LISTENING (code ${code}, signal ${sig})` }))
+    child.once("exit", (code, sig) => finish({ error: `server exited before it was ready (code ${code}, signal ${sig})` }))
   })
   return { child, ready, stderr: () => stderr }
 }
+
+// ---------------------------------------------------------------------------
+// Driver 1: the C load generator (suites echo, framed)
+// ---------------------------------------------------------------------------
 
 function runLoadgen(cell, port, opts, pin) {
   const l = cell.load
@@ -336,112 +506,277 @@ function runLoadgen(cell, port, opts, pin) {
   })
 }
 
-async function oneRun(server, cell, opts, pin) {
+async function loadgenRun(srv, port, cell, opts, pin) {
+  const { value: lg, cpuPressurePct } = await withPressure(() => runLoadgen(cell, port, opts, pin))
+  const serverDied = srv.child.exitCode !== null || srv.child.signalCode !== null
+  const res = { ok: false, cpuPressurePct, result: lg.json ?? undefined }
+  if (lg.code === 0 && lg.json && !lg.json.error && !serverDied) {
+    res.ok = true
+  } else {
+    res.error = lg.json?.error ?? lg.error ?? (lg.sig ? `loadgen killed by ${lg.sig}` : `loadgen exit ${lg.code}: ${tail(lg.stderr || lg.raw || "", 300)}`)
+    if (serverDied) res.error = `server died during the run; ${res.error ?? ""}`
+  }
+  return res
+}
+
+// ---------------------------------------------------------------------------
+// Driver 2: redis-benchmark (suite resp)
+// ---------------------------------------------------------------------------
+
+/** Sends `request` on a fresh connection and waits until the reply matches `expect` (anchored). */
+function respProbe(port, request, expect) {
+  return new Promise((resolve) => {
+    let got = ""
+    let done = false
+    const sock = net.connect(port, HOST)
+    const finish = (error) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      sock.destroy()
+      resolve(error ? `${error}; got ${JSON.stringify(tail(got, 120))}` : null)
+    }
+    const timer = setTimeout(() => finish(`no matching reply within ${PROBE_TIMEOUT_MS} ms`), PROBE_TIMEOUT_MS)
+    sock.setEncoding("latin1")
+    sock.on("connect", () => sock.write(request))
+    sock.on("data", (d) => {
+      got += d
+      if (expect.test(got)) finish(null)
+      else if (got.length > 4096) finish("reply too long")
+    })
+    sock.on("error", (e) => finish(`probe: ${e.message}`))
+    sock.on("close", () => finish("connection closed"))
+  })
+}
+
+const respCommand = (...words) => `*${words.length}\r\n` + words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join("")
+
+function runRedisBenchmark(port, suite, cell, requests, pin) {
+  const args = ["-h", HOST, "-p", String(port), "-q", "--csv", "-c", String(suite.clients), "-n", String(requests),
+    "-P", String(cell.pipeline), "-t", suite.tests.join(",")]
+  const [file, argv] = pin ? ["taskset", ["-c", "0", "redis-benchmark", ...args]] : ["redis-benchmark", args]
+  return new Promise((resolve) => {
+    const child = track(spawn(file, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }))
+    let out = "", err = ""
+    child.stdout.setEncoding("utf8").on("data", (d) => { out = tail(out + d, 8000) })
+    child.stderr.setEncoding("utf8").on("data", (d) => { err = tail(err + d, 4000) })
+    const timer = setTimeout(() => child.kill("SIGKILL"), REDIS_BENCHMARK_TIMEOUT_MS)
+    child.once("error", (e) => { clearTimeout(timer); resolve({ error: `redis-benchmark spawn failed: ${e.message}` }) })
+    child.once("close", (code, sig) => {
+      clearTimeout(timer)
+      if (sig) return resolve({ error: `redis-benchmark killed by ${sig} (timeout ${REDIS_BENCHMARK_TIMEOUT_MS / 1000} s?)` })
+      // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+      const tests = {}
+      for (const line of out.split("\n")) {
+        const f = line.trim().split(",").map((x) => x.replace(/^"|"$/g, ""))
+        if (f.length >= 8 && f[0] !== "test" && Number.isFinite(Number(f[1]))) {
+          tests[f[0].toLowerCase()] = { rps: Number(f[1]), avg_ms: Number(f[2]), p50_ms: Number(f[4]), p99_ms: Number(f[6]), max_ms: Number(f[7]) }
+        }
+      }
+      const missing = suite.tests.filter((t) => !tests[t])
+      if (code !== 0 || missing.length) {
+        return resolve({ error: `redis-benchmark exit ${code}${missing.length ? `, no result for ${missing.join(",")}` : ""}: ${tail((err || out).trim(), 300)}` })
+      }
+      // redis-benchmark prints error replies it gets (e.g. "Error from server: ...") but still exits 0
+      if (/error/i.test(err) || /error from server/i.test(out)) return resolve({ error: `redis-benchmark reported errors: ${tail(err || out, 300)}` })
+      resolve({ tests })
+    })
+  })
+}
+
+async function redisBenchmarkRun(srv, port, suite, cell, opts, pin) {
+  // 1. the server answers correctly at all
+  let error = await respProbe(port, respCommand("PING") + respCommand("SET", "bench:probe", "hello") + respCommand("GET", "bench:probe"),
+    /^\+PONG\r\n\+OK\r\n\$5\r\nhello\r\n$/)
+  if (error) return { ok: false, error: `probe before the run failed: ${error}` }
+  // 2. warmup (not measured)
+  const scale = (n) => Math.max(1000, Math.round(n * opts.requestScale))
+  if (cell.warmup) {
+    const w = await runRedisBenchmark(port, suite, cell, scale(cell.warmup), pin)
+    if (w.error) return { ok: false, error: `warmup: ${w.error}` }
+  }
+  // 3. measured run
+  const requests = scale(cell.requests)
+  const { value: rb, cpuPressurePct } = await withPressure(() => runRedisBenchmark(port, suite, cell, requests, pin))
+  const serverDied = srv.child.exitCode !== null || srv.child.signalCode !== null
+  if (rb.error || serverDied) return { ok: false, cpuPressurePct, error: serverDied ? `server died during the run; ${rb.error ?? ""}` : rb.error }
+  // 4. the SETs really happened: redis-benchmark's SET stores 3 random bytes under key:__rand_int__
+  error = await respProbe(port, respCommand("GET", "key:__rand_int__"), /^\$3\r\n[\s\S]{3}\r\n$/)
+  if (error) return { ok: false, cpuPressurePct, error: `probe after the run failed: ${error}` }
+  return { ok: true, cpuPressurePct, result: { requests, clients: suite.clients, pipeline: cell.pipeline, ...rb.tests } }
+}
+
+// ---------------------------------------------------------------------------
+// One run: start server, wait until ready, drive the load, stop server.
+// ---------------------------------------------------------------------------
+
+async function oneRun(suite, server, cell, opts, pin) {
   if (opts.waitIdle) await waitIdle(WAIT_IDLE_MAX_MS)
   const t0 = Date.now()
-  const srv = startServer(server, cell, pin)
+  const srv = await startServer(server, cell.server?.mode ?? "echo", pin)
   const ready = await srv.ready
   const startMs = Date.now() - t0
   if (ready.error) {
     await stop(srv.child)
     return { ok: false, startMs, error: ready.error, serverStderr: srv.stderr() }
   }
-  const psi0 = cpuPressureTotalUs(), w0 = Date.now()
-  const lg = await runLoadgen(cell, ready.port, opts, pin)
-  const psi1 = cpuPressureTotalUs(), w1 = Date.now()
-  const cpuPressurePct = psi0 != null && psi1 != null && w1 > w0 ? Math.round((psi1 - psi0) / 10 / (w1 - w0)) : null
-  const serverDied = srv.child.exitCode !== null || srv.child.signalCode !== null
+  const res = suite.driver === "redis-benchmark"
+    ? await redisBenchmarkRun(srv, ready.port, suite, cell, opts, pin)
+    : await loadgenRun(srv, ready.port, cell, opts, pin)
   await stop(srv.child)
-  const res = { ok: false, wallMs: Date.now() - t0, startMs, cpuPressurePct, result: lg.json ?? undefined }
-  if (lg.code === 0 && lg.json && !lg.json.error && !serverDied) {
-    res.ok = true
-  } else {
-    res.error = lg.json?.error ?? lg.error ?? (lg.sig ? `loadgen killed by ${lg.sig}` : `loadgen exit ${lg.code}: ${tail(lg.stderr || lg.raw || "", 300)}`)
-    if (serverDied) res.error = `server died during the run; ${res.error ?? ""}`
-    res.serverStderr = srv.stderr()
-  }
-  return res
+  const out = { ...res, startMs, wallMs: Date.now() - t0 }
+  if (!res.ok) out.serverStderr = srv.stderr()
+  return out
 }
 
 // ---------------------------------------------------------------------------
 // Reporting
 // ---------------------------------------------------------------------------
 
-const throughputOf = (cell, r) => (cell.load.mode === "oneway" ? r.mb_per_s : r.rps)
-const unitOf = (cell) => (cell.load.mode === "oneway" ? "MB/s" : "req/s")
-
-function fmtThroughput(cell, v) {
-  if (v == null) return "–"
-  return cell.load.mode === "oneway" ? `${v.toLocaleString("en-US", { maximumFractionDigits: 0 })} MB/s` : `${fmtInt(v)} req/s`
+/** Throughput figures of one run's result, by metric name. */
+function metricsOf(suite, cell, r) {
+  if (suite.driver === "redis-benchmark") {
+    const m = {}
+    for (const t of suite.tests) m[t] = r[t].rps
+    return m
+  }
+  return { tp: cell.load.mode === "oneway" ? r.mb_per_s : r.rps }
 }
 
-function describeRun(cell, r) {
+function describeRun(suite, cell, r) {
   if (!r.ok) return `FAILED: ${r.error}`
   const j = r.result
+  if (suite.driver === "redis-benchmark") {
+    return suite.tests.map((t) => `${t.toUpperCase()} ${fmtInt(j[t].rps)} req/s (p50 ${fmtMs(j[t].p50_ms)} ms)`).join("  ") + `  [${fmtInt(j.requests)} req/test]`
+  }
   return cell.load.mode === "oneway"
-    ? `${fmtThroughput(cell, j.mb_per_s)}`
-    : `${fmtThroughput(cell, j.rps)}  p50 ${fmtUs(j.p50_us)} µs  p99 ${fmtUs(j.p99_us)} µs`
+    ? `${fmtInt(j.mb_per_s)} MB/s`
+    : `${fmtInt(j.rps)} req/s  p50 ${fmtUs(j.p50_us)} µs  p99 ${fmtUs(j.p99_us)} µs`
 }
 
-function summarize(suite, cells, servers, runs) {
+function summarize(suite, cells, plan, runs) {
   const rows = []
   for (const cell of cells) {
-    const base = []
-    for (const s of servers) {
+    const here = []
+    for (const s of plan.get(cell.id)) {
       const mine = runs.filter((r) => r.cell === cell.id && r.server === s.name)
       const ok = mine.filter((r) => r.ok).map((r) => r.result)
-      const total = mine.length
-      const tp = ok.map((j) => throughputOf(cell, j))
+      const metrics = {}
+      for (const j of ok) for (const [k, v] of Object.entries(metricsOf(suite, cell, j))) (metrics[k] ??= []).push(v)
       const row = {
-        cell: cell.id, label: cell.label ?? cell.id, server: s.name, standIn: s.standIn ?? null, unit: unitOf(cell),
-        okRuns: ok.length, runs: total,
-        throughput: median(tp),
-        min: tp.length ? Math.min(...tp) : null,
-        max: tp.length ? Math.max(...tp) : null,
-        p50_us: cell.load.mode === "oneway" ? null : median(ok.map((j) => j.p50_us)),
-        p99_us: cell.load.mode === "oneway" ? null : median(ok.map((j) => j.p99_us)),
-        samples: tp,
-        disturbedRuns: mine.filter((r) => r.cpuPressurePct != null && r.cpuPressurePct > PRESSURE_FLAG_PCT).length
+        cell: cell.id, label: cell.label ?? cell.id, server: s.name, runtime: s.runtime, role: s.role,
+        baseline: s.baseline ?? null, standIn: s.standIn ?? null, okRuns: ok.length, runs: mine.length,
+        disturbedRuns: mine.filter(isDisturbed).length, medians: {}, spreadPct: {}, samples: metrics
       }
-      base.push(row)
+      for (const [k, xs] of Object.entries(metrics)) {
+        const m = median(xs)
+        row.medians[k] = m
+        row.spreadPct[k] = xs.length > 1 && m ? (50 * (Math.max(...xs) - Math.min(...xs))) / m : null
+      }
+      if (suite.driver === "redis-benchmark") {
+        for (const t of suite.tests) {
+          row.medians[`${t}_p50_ms`] = median(ok.map((j) => j[t].p50_ms))
+          row.medians[`${t}_p99_ms`] = median(ok.map((j) => j[t].p99_ms))
+        }
+      } else if (cell.load.mode !== "oneway") {
+        row.medians.p50_us = median(ok.map((j) => j.p50_us))
+        row.medians.p99_us = median(ok.map((j) => j.p99_us))
+      }
+      here.push(row)
     }
-    const b = base.find((r) => r.server === suite.baseline)
-    for (const r of base) {
-      r.ratio = b && b.throughput && r.throughput != null ? r.throughput / b.throughput : null
-      rows.push(r)
+    const ratio = (row, other, k) => (other && other.medians[k] && row.medians[k] != null ? row.medians[k] / other.medians[k] : null)
+    for (const row of here) {
+      const base = here.find((r) => r.server === row.baseline)
+      const ref = here.find((r) => r.server === suite.reference)
+      row.vsBaseline = {}
+      row.vsReference = {}
+      for (const k of Object.keys(row.medians)) {
+        if (/_(p50|p99)_|^p\d/.test(k)) continue
+        row.vsBaseline[k] = ratio(row, base, k)
+        row.vsReference[k] = ratio(row, ref, k)
+      }
+      rows.push(row)
     }
   }
   return rows
 }
 
-function markdownTable(suite, rows) {
-  const hasBase = rows.some((r) => r.server === suite.baseline)
-  const head = ["cell (conns/size/pipeline)", "server", "throughput (median)", "spread", "p50 µs", "p99 µs"]
-  if (hasBase) head.push(`vs ${suite.baseline}`)
-  head.push("ok runs")
+const withSpread = (v, spread, fmt) => (v == null ? "–" : `${fmt(v)}${spread != null ? ` ±${spread.toFixed(0)}%` : ""}`)
+
+/** echo/framed: one line per cell and runtime: raw | wirekit | wirekit/raw (| wirekit/reference). */
+function loadgenTable(suite, rows) {
+  const refName = suite.reference
+  const hasRef = rows.some((r) => r.server === refName && r.okRuns > 0)
+  const head = ["cell (conns/size/pipeline)", "runtime", "raw baseline", "wirekit", "**wirekit / raw**"]
+  if (hasRef) head.push(`wirekit / ${refName}`)
+  head.push("p50 µs raw / wirekit", "p99 µs raw / wirekit", "ok runs")
+  const lines = ["| " + head.join(" | ") + " |", "|" + head.map((h, i) => (i < 2 ? "---" : "---:")).join("|") + "|"]
+  const cellIds = [...new Set(rows.map((r) => r.cell))]
+  for (const id of cellIds) {
+    const inCell = rows.filter((r) => r.cell === id)
+    const oneway = inCell[0].label.startsWith("oneway")
+    const fmt = oneway ? (v) => `${fmtInt(v)} MB/s` : (v) => fmtInt(v)
+    const show = (r) => (r ? withSpread(r.medians.tp, r.spreadPct.tp, fmt) + (r.standIn ? "†" : "") : "–")
+    const okOf = (...rs) => rs.filter(Boolean).map((r) => `${r.okRuns}/${r.runs}`).join(" · ")
+    for (const rt of Object.keys(RUNTIMES)) {
+      if (rt === "c") continue
+      const raw = inCell.find((r) => r.runtime === rt && r.role === "raw")
+      const wk = inCell.find((r) => r.runtime === rt && r.role === "wirekit")
+      if (!raw && !wk) continue
+      const cols = [inCell[0].label, RUNTIMES[rt].label, show(raw), show(wk), wk ? `**${fmtRatio(wk.vsBaseline.tp)}**` : "–"]
+      if (hasRef) cols.push(wk ? fmtRatio(wk.vsReference.tp) : "–")
+      cols.push(oneway ? "–" : `${fmtUs(raw?.medians.p50_us)} / ${fmtUs(wk?.medians.p50_us)}`,
+        oneway ? "–" : `${fmtUs(raw?.medians.p99_us)} / ${fmtUs(wk?.medians.p99_us)}`, okOf(raw, wk))
+      lines.push("| " + cols.join(" | ") + " |")
+    }
+    for (const ref of inCell.filter((r) => r.role === "reference")) {
+      const cols = [inCell[0].label, `${RUNTIMES[ref.runtime].label} (\`${ref.server}\`)`, show(ref), "–", "–"]
+      if (hasRef) cols.push("–")
+      cols.push(oneway ? "–" : `${fmtUs(ref.medians.p50_us)} / –`, oneway ? "–" : `${fmtUs(ref.medians.p99_us)} / –`, okOf(ref))
+      lines.push("| " + cols.join(" | ") + " |")
+    }
+  }
+  return lines.join("\n")
+}
+
+/** resp: one line per pipeline depth and server: req/s per test and the ratio to redis-server. */
+function respTable(suite, rows) {
+  const T = suite.tests.map((t) => t.toUpperCase())
+  const head = ["pipeline", "server", ...T.map((t) => `${t} req/s`), ...T.map((t) => `**${t} / ${suite.reference}**`),
+    `p50 ms ${T.join(" / ")}`, `p99 ms ${T.join(" / ")}`, "ok runs"]
   const lines = ["| " + head.join(" | ") + " |", "|" + head.map((h, i) => (i < 2 ? "---" : "---:")).join("|") + "|"]
   for (const r of rows) {
-    const cellObj = { load: { mode: r.unit === "MB/s" ? "oneway" : "echo" } }
-    const spread = r.throughput && r.samples.length > 1 ? `±${((50 * (r.max - r.min)) / r.throughput).toFixed(1)}%` : "–"
-    const name = r.standIn ? `${r.server}† (= ${r.standIn})` : r.server
-    const cols = [r.label, name, fmtThroughput(cellObj, r.throughput), spread, fmtUs(r.p50_us), fmtUs(r.p99_us)]
-    if (hasBase) cols.push(r.ratio == null ? "–" : `${r.ratio.toFixed(2)}×`)
-    cols.push(`${r.okRuns}/${r.runs}`)
+    const cols = [r.label, r.server + (r.standIn ? "†" : ""),
+      ...suite.tests.map((t) => withSpread(r.medians[t], r.spreadPct[t], fmtInt)),
+      ...suite.tests.map((t) => (r.server === suite.reference ? "1.00×" : `**${fmtRatio(r.vsReference[t])}**`)),
+      suite.tests.map((t) => fmtMs(r.medians[`${t}_p50_ms`])).join(" / "),
+      suite.tests.map((t) => fmtMs(r.medians[`${t}_p99_ms`])).join(" / "),
+      `${r.okRuns}/${r.runs}`]
     lines.push("| " + cols.join(" | ") + " |")
   }
   return lines.join("\n")
 }
 
-function writeReadme(block) {
+function disturbanceNote(runs, suiteName) {
+  const bad = runs.filter(isDisturbed)
+  if (!bad.length) return `_No run of this suite saw CPU pressure above ${PRESSURE_FLAG_PCT}%._`
+  const max = 14
+  const listed = bad.slice(0, max).map((r) => `${r.cell} ${r.server} #${r.run} (${r.cpuPressurePct}%)`).join(", ")
+  return `_Disturbed: ${bad.length} of ${runs.length} runs saw CPU pressure above ${PRESSURE_FLAG_PCT}% ` +
+    `(tasks waiting for a CPU: other processes on the pinned cores): ${listed}${bad.length > max ? `, and ${bad.length - max} more` : ""}; ` +
+    `see \`suites.${suiteName}.runs[].cpuPressurePct\` in latest.json. Read those cells' ratios with care._`
+}
+
+function writeReadme(name, block) {
   const file = rel(README)
   const text = fs.readFileSync(file, "utf8")
-  const a = text.indexOf(MARK_START), b = text.indexOf(MARK_END)
+  const [start, end] = markers(name)
+  const a = text.indexOf(start), b = text.indexOf(end)
   if (a < 0 || b < a) {
-    console.error(`--write-readme: markers ${MARK_START} … ${MARK_END} not found in ${README}`)
+    console.error(`--write-readme: markers ${start} … ${end} not found in ${README}; suite ${name} not written`)
     return false
   }
-  const next = text.slice(0, a + MARK_START.length) + "\n" + block + "\n" + text.slice(b)
-  fs.writeFileSync(file, next)
+  fs.writeFileSync(file, text.slice(0, a + start.length) + "\n" + block + "\n" + text.slice(b))
   return true
 }
 
@@ -449,36 +784,30 @@ function writeReadme(block) {
 // Main
 // ---------------------------------------------------------------------------
 
-async function main() {
-  const opts = parseArgs(process.argv.slice(2))
-  const suite = SUITES[opts.suite]
-  if (!suite) { console.error(`unknown suite ${opts.suite}`); usage(2) }
-
-  let cells = suite.cells
-  if (opts.cells) {
-    const unknown = opts.cells.filter((id) => !suite.cells.some((c) => c.id === id))
-    if (unknown.length) { console.error(`unknown cell(s): ${unknown.join(", ")}; available: ${suite.cells.map((c) => c.id).join(", ")}`); process.exit(2) }
-    cells = suite.cells.filter((c) => opts.cells.includes(c.id))
-  }
-
-  const inSuite = SERVERS.filter((s) => s.suites.includes(opts.suite))
-  if (opts.servers) {
-    const unknown = opts.servers.filter((n) => !inSuite.some((s) => s.name === n))
-    if (unknown.length) { console.error(`unknown server(s) for suite ${opts.suite}: ${unknown.join(", ")}; available: ${inSuite.map((s) => s.name).join(", ")}`); process.exit(2) }
-  }
-  const notes = []
-  const baselineDef = inSuite.find((s) => s.name === suite.baseline)
-  let servers = []
+/** Which servers run which cells of `suiteName`, after --cells/--servers and availability checks. */
+function planSuite(suiteName, opts, notes) {
+  const suite = SUITES[suiteName]
+  const cells = suite.cells.filter((c) => (opts.cells ? opts.cells.includes(c.id) : !c.optIn))
+  const inSuite = SERVERS.filter((s) => s.suites.includes(suiteName))
+  const servers = []
   for (const s of inSuite) {
     if (opts.servers ? !opts.servers.includes(s.name) : s.optIn) continue
+    const missingCmd = (s.needs ?? []).filter((c) => !commandExists(c))
+    if (missingCmd.length) {
+      const note = `${suiteName}: ${s.name} skipped: ${missingCmd.join(", ")} not found`
+      console.warn(`warning: ${note}`)
+      notes.push(note)
+      continue
+    }
     if (s.requires && !fs.existsSync(rel(s.requires))) {
-      if (opts.standIn && baselineDef) {
-        const note = `${s.name}: ${s.requires} not found; running ${baselineDef.name}'s command in its place (--stand-in)`
+      const baseDef = inSuite.find((b) => b.name === s.baseline && b !== s)
+      if (opts.standIn && baseDef) {
+        const note = `${suiteName}: ${s.name}: ${s.requires} not found; running ${baseDef.name}'s command in its place (--stand-in)`
         console.warn(`warning: ${note}`)
         notes.push(note)
-        servers.push({ ...baselineDef, name: s.name, standIn: baselineDef.name })
+        servers.push({ ...baseDef, name: s.name, role: s.role, baseline: s.baseline, standIn: baseDef.name })
       } else {
-        const note = `${s.name}: ${s.requires} not found; skipped (pass --stand-in to run ${suite.baseline} in its place)`
+        const note = `${suiteName}: ${s.name}: ${s.requires} not found; skipped (pass --stand-in to run ${s.baseline} in its place)`
         console.warn(`warning: ${note}`)
         notes.push(note)
       }
@@ -486,82 +815,169 @@ async function main() {
     }
     servers.push(s)
   }
-  if (servers.length === 0) { console.error("no servers to run"); process.exit(2) }
+  const plan = new Map()
+  for (const c of cells) {
+    plan.set(c.id, servers.filter((s) => opts.servers?.includes(s.name) || !s.defaultCells || s.defaultCells.includes(c.id)))
+  }
+  return { suite, cells: cells.filter((c) => plan.get(c.id).length > 0), plan, servers }
+}
 
-  build()
+function estimateSeconds(suite, cells, plan, opts) {
+  let total = 0
+  for (const c of cells) {
+    for (const s of plan.get(c.id)) {
+      let run
+      if (suite.driver === "redis-benchmark") {
+        // assume ~300k req/s with -P 16, ~40k without, for the estimate only
+        const rate = c.pipeline > 1 ? 300_000 : 40_000
+        run = ((c.requests + (c.warmup ?? 0)) * opts.requestScale * suite.tests.length) / rate + 0.5
+      } else {
+        run = opts.duration + opts.warmup + 0.4
+      }
+      total += opts.runs * (run + (s.startS ?? 0.5))
+    }
+  }
+  return total
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2))
+  if (opts.cells) {
+    const known = new Set(opts.suites.flatMap((n) => SUITES[n].cells.map((c) => c.id)))
+    const unknown = opts.cells.filter((id) => !known.has(id))
+    if (unknown.length) { console.error(`unknown cell(s): ${unknown.join(", ")}; available: ${[...known].join(", ")}`); process.exit(2) }
+  }
+  if (opts.servers) {
+    const known = new Set(SERVERS.filter((s) => s.suites.some((x) => opts.suites.includes(x))).map((s) => s.name))
+    const unknown = opts.servers.filter((n) => !known.has(n))
+    if (unknown.length) { console.error(`unknown server(s) for suite(s) ${opts.suites.join(",")}: ${unknown.join(", ")}; available: ${[...known].join(", ")}`); process.exit(2) }
+  }
+
+  const globalNotes = []
+  const plans = []
+  for (const name of opts.suites) {
+    const notes = []
+    const p = planSuite(name, opts, notes)
+    if (p.cells.length === 0) { console.warn(`suite ${name}: nothing to run (no server/cell selected)`); continue }
+    if (p.suite.driver === "redis-benchmark" && !commandExists("redis-benchmark")) {
+      console.warn(`warning: suite ${name} skipped: redis-benchmark not found`)
+      continue
+    }
+    plans.push({ name, notes, ...p })
+  }
+  if (plans.length === 0) { console.error("nothing to run"); process.exit(2) }
 
   const machine = machineInfo()
   const git = gitInfo()
+  const versions = { node: process.version }
+  const usedRuntimes = new Set(plans.flatMap((p) => p.servers.map((s) => s.runtime)))
+  for (const rt of usedRuntimes) if (RUNTIMES[rt].version) versions[rt] = versionOf(...RUNTIMES[rt].version)
+  if (plans.some((p) => p.name === "resp")) {
+    versions.redis = versionOf("redis-server", ["--version"])
+  }
   const pinning = pinningAvailable(machine.nproc)
   if (!pinning.ok) {
     const note = `running UNPINNED (${pinning.why}); numbers are less stable`
     console.warn(`warning: ${note}`)
-    notes.push(note)
-  }
-  const busy = await cpuBusy(500)
-  if (busy != null && busy > 20) {
-    const note = `machine was ${busy}% busy before the run; results may be disturbed by other load`
-    console.warn(`warning: ${note}`)
-    notes.push(note)
+    globalNotes.push(note)
   }
 
-  const perRun = opts.warmup + opts.duration + 0.8
-  const estimate = Math.ceil(cells.length * servers.length * opts.runs * perRun)
-  console.log(`suite ${opts.suite}: ${cells.length} cell(s) × ${servers.length} server(s) [${servers.map((s) => s.name).join(", ")}] × ${opts.runs} run(s), ` +
-    `${opts.duration}s + ${opts.warmup}s warmup each, pinned: ${pinning.ok ? "server CPU 1, loadgen CPU 0" : "no"}; estimated ~${estimate}s`)
-  if (estimate > BUDGET_S) console.warn(`note: estimated time exceeds ${BUDGET_S}s`)
+  const estimates = plans.map((p) => estimateSeconds(p.suite, p.cells, p.plan, opts))
+  const estimate = Math.ceil(estimates.reduce((a, b) => a + b, 0))
+  const totalRuns = plans.reduce((n, p) => n + p.cells.reduce((m, c) => m + p.plan.get(c.id).length * opts.runs, 0), 0)
+  console.log(`bench: suites ${plans.map((p) => p.name).join(", ")}; ${totalRuns} runs; ${opts.runs} run(s) per cell per server; ` +
+    `loadgen ${opts.duration} s + ${opts.warmup} s warmup; pinned: ${pinning.ok ? "server CPU 1, load CPU 0" : "no"}; ` +
+    `estimated ~${Math.floor(estimate / 60)} min ${estimate % 60} s (on an idle machine)`)
+  if (estimate > BUDGET_S) console.warn(`note: estimated time exceeds ${BUDGET_S / 60} min`)
+  if (opts.list) {
+    for (const [pi, p] of plans.entries()) {
+      console.log(`suite ${p.name} (~${Math.round(estimates[pi])} s): ${p.suite.title}`)
+      for (const c of p.cells) console.log(`  ${c.label ?? c.id}: ${p.plan.get(c.id).map((s) => s.name).join(", ")}`)
+    }
+    return
+  }
+
+  build()
 
   const started = Date.now()
-  const runs = []
-  for (const cell of cells) {
-    for (let i = 1; i <= opts.runs; i++) {
-      for (const s of servers) {
-        const r = await oneRun(s, cell, opts, pinning.ok)
-        runs.push({ cell: cell.id, server: s.name, run: i, ...r })
-        const tag = `[${opts.suite} ${cell.label ?? cell.id}] ${s.name}${s.standIn ? "†" : ""} run ${i}/${opts.runs}:`
-        const disturbed = r.cpuPressurePct != null && r.cpuPressurePct > PRESSURE_FLAG_PCT
-        const start = r.startMs != null ? `  (server start ${(r.startMs / 1000).toFixed(1)} s)` : ""
-        console.log(`${tag} ${describeRun(cell, r)}${start}${disturbed ? `  [cpu pressure ${r.cpuPressurePct}%: other load?]` : ""}`)
-        if (!r.ok && r.serverStderr) console.log(`    server stderr: ${tail(r.serverStderr, 600).replace(/\n/g, "\n    ")}`)
+  let done = 0
+  const results = {}
+  let failed = 0
+  for (const [pi, p] of plans.entries()) {
+    const busy = await cpuBusy(500)
+    if (busy != null && busy > 20) {
+      const note = `machine was ${busy}% busy just before the ${p.name} suite; results may be disturbed by other load`
+      console.warn(`warning: ${note}`)
+      p.notes.push(note)
+    }
+    const servers = [...new Set(p.cells.flatMap((c) => p.plan.get(c.id)))]
+    console.log(`\n== suite ${p.name}: ${p.suite.title}\n   ${p.cells.length} cell(s) [${p.cells.map((c) => c.label ?? c.id).join(", ")}] × ` +
+      `servers [${servers.map((s) => s.name + (s.defaultCells && !opts.servers ? ` (${s.defaultCells.join(",")} only)` : "")).join(", ")}] × ${opts.runs} run(s); ~${Math.round(estimates[pi])} s`)
+    const suiteStarted = Date.now()
+    const runs = []
+    for (const cell of p.cells) {
+      for (let i = 1; i <= opts.runs; i++) {
+        for (const s of p.plan.get(cell.id)) {
+          const r = await oneRun(p.suite, s, cell, opts, pinning.ok)
+          done++
+          runs.push({ cell: cell.id, server: s.name, run: i, ...r })
+          const tag = `[${done}/${totalRuns} ${p.name} ${cell.label ?? cell.id}] ${s.name}${s.standIn ? "†" : ""} run ${i}/${opts.runs}:`
+          const start = r.startMs != null ? `  (start ${(r.startMs / 1000).toFixed(1)} s)` : ""
+          console.log(`${tag} ${describeRun(p.suite, cell, r)}${start}${isDisturbed(r) ? `  [cpu pressure ${r.cpuPressurePct}%: other load?]` : ""}`)
+          if (!r.ok && r.serverStderr) console.log(`    server stderr: ${tail(r.serverStderr, 600).replace(/\n/g, "\n    ")}`)
+        }
       }
+    }
+    failed += runs.filter((r) => !r.ok).length
+    const rows = summarize(p.suite, p.cells, p.plan, runs)
+    const table = p.suite.driver === "redis-benchmark" ? respTable(p.suite, rows) : loadgenTable(p.suite, rows)
+    const date = new Date().toISOString()
+    const gitText = git ? `, commit ${git.commit}${git.dirty ? " + local changes" : ""}` : ""
+    const rtVersions = [...new Set(servers.map((s) => s.runtime))].filter((rt) => rt !== "c")
+      .map((rt) => `${RUNTIMES[rt].label} ${rt === "node" ? versions.node : versions[rt] ?? "?"}`)
+    if (p.name === "resp" && versions.redis) rtVersions.push(`redis ${versions.redis}`)
+    const loadText = p.suite.driver === "redis-benchmark"
+      ? `redis-benchmark -c ${p.suite.clients} -t ${p.suite.tests.join(",")}, ${p.cells.map((c) => `${c.label}: -n ${fmtInt(Math.max(1000, Math.round(c.requests * opts.requestScale)))} after an unmeasured -n ${fmtInt(Math.max(1000, Math.round((c.warmup ?? 0) * opts.requestScale)))}`).join("; ")}`
+      : `${opts.duration} s measured + ${opts.warmup} s warmup`
+    const standIns = servers.filter((s) => s.standIn)
+    const meta = [
+      `_Suite \`${p.name}\`, ${date.slice(0, 10)}${gitText}; ${machine.nproc} × ${machine.cpu}, ${machine.kernel}; ${rtVersions.join(", ")}; ` +
+        `${opts.runs} run(s) per cell per server (fresh server process each), ${loadText}, interleaved; ` +
+        (pinning.ok ? "server pinned to CPU 1, load generator to CPU 0" : "unpinned") +
+        (opts.waitIdle ? "; waited (≤30 s) for an idle machine before each run" : "") +
+        `; medians (± = half the min–max range).${opts.quick ? " **Quick run: smoke test, not a measurement.**" : ""}_`,
+      ...standIns.map((s) => `_† **${s.name} is a stand-in**: its server file did not exist, so ${s.standIn}'s command ran under its name. The ratio only shows run-to-run noise, not wirekit's cost._`),
+      ...p.notes.filter((n) => n.includes("busy")).map((n) => `_Warning: ${n}._`),
+      disturbanceNote(runs, p.name)
+    ]
+    const block = [...meta, "", table].join("\n")
+    console.log(`\n${table}\n`)
+    for (const n of p.notes) console.log(`note: ${n}`)
+    console.log(`suite ${p.name}: ${((Date.now() - suiteStarted) / 1000).toFixed(0)} s`)
+    results[p.name] = {
+      title: p.suite.title, date, preflightBusyPct: busy, notes: p.notes,
+      config: {
+        cells: p.cells.map((c) => ({ id: c.id, ...(c.load ?? { pipeline: c.pipeline, requests: c.requests, warmup: c.warmup }), serverMode: c.server?.mode })),
+        servers: servers.map((s) => ({ name: s.name, runtime: s.runtime, role: s.role, baseline: s.baseline ?? null, standIn: s.standIn ?? null,
+          cmd: [path.basename(s.cmd), ...s.args].join(" "), cells: p.cells.filter((c) => p.plan.get(c.id).includes(s)).map((c) => c.id) }))
+      },
+      elapsedSeconds: (Date.now() - suiteStarted) / 1000, summary: rows, runs, readmeBlock: block
     }
   }
   const elapsed = (Date.now() - started) / 1000
 
-  const rows = summarize(suite, cells, servers, runs)
-  const table = markdownTable(suite, rows)
-  const date = new Date().toISOString()
   const result = {
-    date, suite: opts.suite, machine, git,
-    pinned: pinning.ok ? { server: 1, loadgen: 0 } : false,
-    preflightBusyPct: busy,
-    config: { runs: opts.runs, duration_s: opts.duration, warmup_s: opts.warmup, cells: cells.map((c) => ({ id: c.id, ...c.load, serverMode: c.server.mode })),
-      servers: servers.map((s) => ({ name: s.name, standIn: s.standIn ?? null, cmd: [path.basename(s.cmd), ...s.args].join(" ") })) },
-    notes, elapsedSeconds: elapsed, summary: rows, runs
+    date: new Date().toISOString(), machine, versions, git, pinned: pinning.ok ? { server: 1, load: 0 } : false,
+    options: { runs: opts.runs, duration_s: opts.duration, warmup_s: opts.warmup, quick: opts.quick, requestScale: opts.requestScale },
+    notes: globalNotes, elapsedSeconds: elapsed, suites: results
   }
   fs.mkdirSync(rel("bench/results"), { recursive: true })
   fs.writeFileSync(rel("bench/results/latest.json"), JSON.stringify(result, null, 2) + "\n")
-
-  const standIns = servers.filter((s) => s.standIn)
-  const gitText = git ? `, commit ${git.commit}${git.dirty ? " + local changes" : ""}` : ""
-  const disturbed = runs.filter((r) => r.cpuPressurePct != null && r.cpuPressurePct > PRESSURE_FLAG_PCT).length
-  const meta = [
-    `_Suite \`${opts.suite}\`, ${date.slice(0, 10)}${gitText}; ${machine.nproc} × ${machine.cpu}, Node ${machine.node}, ${machine.kernel}; ` +
-      `${opts.runs} run(s) per cell per server, ${opts.duration} s measured + ${opts.warmup} s warmup, interleaved; ` +
-      (pinning.ok ? "server pinned to CPU 1, loadgen to CPU 0" : "unpinned") +
-      (opts.waitIdle ? "; waited (≤30 s) for an idle machine before each run" : "") + "; medians._",
-    ...standIns.map((s) => `_† **${s.name} is a stand-in**: its server file did not exist, so ${s.standIn}'s command ran under its name. The ratio only shows run-to-run noise, not wirekit's cost._`),
-    ...(busy != null && busy > 20 ? [`_Warning: the machine was ${busy}% busy before the run._`] : []),
-    ...(disturbed ? [`_Warning: ${disturbed} of ${runs.length} runs saw CPU pressure above ${PRESSURE_FLAG_PCT}% (other processes competing for the pinned CPUs); see \`runs[].cpuPressurePct\` in latest.json._`] : [])
-  ]
-  const block = [...meta, "", table].join("\n")
-
-  console.log(`\n${table}\n`)
-  for (const n of notes) console.log(`note: ${n}`)
-  console.log(`wrote bench/results/latest.json (${elapsed.toFixed(0)} s)`)
-  if (opts.writeReadme && writeReadme(block)) console.log(`updated ${README}`)
-
-  const failed = runs.filter((r) => !r.ok).length
+  for (const n of globalNotes) console.log(`note: ${n}`)
+  console.log(`wrote bench/results/latest.json (total ${(elapsed / 60).toFixed(1)} min)`)
+  if (opts.writeReadme) {
+    for (const [name, r] of Object.entries(results)) if (writeReadme(name, r.readmeBlock)) console.log(`updated ${README} (${name})`)
+  }
   if (failed) {
     console.error(`${failed} run(s) failed`)
     process.exitCode = 1

@@ -1,25 +1,12 @@
 /**
- * Bench server: byte echo (or sink) through a wirekit connection on Node.
- * `node --import tsx bench/servers/wirekit-node-echo.ts --port 0 --mode echo|sink`
+ * Bench server: wirekit on Node (NodeTransport, node:net).
+ * `node --import tsx bench/servers/wirekit-node-echo.ts --port 0 --mode echo|sink [--framing none|length4]`
+ * Byte echo/sink, or (--framing length4) LengthField(4) framed echo/sink via Framed.pump.
  * Prints `LISTENING <port>` when ready.
  */
 import { NodeTransport } from "@wirekit/node"
 import { Effect } from "effect"
-import { parseArgs } from "node:util"
-import { echoServer } from "../src/servers.ts"
+import { echoServer, parseServerFlags } from "../src/servers.ts"
 
-const { values } = parseArgs({
-  options: {
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string", default: "0" },
-    mode: { type: "string", default: "echo" }
-  },
-  strict: false
-})
-
-Effect.runFork(
-  echoServer({ host: String(values.host), port: Number(values.port), mode: values.mode === "sink" ? "sink" : "echo" }).pipe(
-    Effect.provide(NodeTransport.layer)
-  )
-)
+Effect.runFork(echoServer(parseServerFlags(process.argv.slice(2))).pipe(Effect.provide(NodeTransport.layer)))
 process.on("SIGTERM", () => process.exit(0))

@@ -1,8 +1,9 @@
 /**
  * The wirekit side of the benches, runtime-agnostic: each bench entry point
- * provides its runtime's transport.
+ * (bench/servers/wirekit-{node,bun,deno}-echo.ts) provides its runtime's
+ * transport and nothing else.
  */
-import { Address, Connection, Server } from "@wirekit/core"
+import { Address, Connection, Framed, LengthField, Server } from "@wirekit/core"
 import { Effect } from "effect"
 
 /** Echo: every batch read is written back in one write (push mode: no fiber wake-up per read). */
@@ -14,10 +15,55 @@ export const echo = Effect.flatMap(Connection.Connection, (conn) =>
 /** Sink: read and discard. */
 export const sink = Effect.flatMap(Connection.Connection, (conn) => conn.pump(() => {}))
 
-/** Serves echo or sink until interrupted; prints `LISTENING <port>` when ready. */
-export const echoServer = (options: { host: string; port: number; mode: "echo" | "sink" }) =>
+/** 4-byte big-endian length prefix: the loadgen's frame format. */
+const framing = LengthField.make({ fieldLength: 4 })
+
+/** The framed handler: a frame in, the reply frame out (echo). */
+const handle = (frame: Uint8Array): Uint8Array => frame
+
+/**
+ * Framed echo: decode LengthField(4), `handle` each frame, encode the replies;
+ * all replies of one read leave in one write (Framed.pump).
+ */
+export const framedEcho = Effect.suspend(() =>
+  Effect.flatMap(Connection.Connection, (conn) => {
+    const framed = Framed.make(conn, framing)
+    return framed.pump((frames) => {
+      for (let i = 0; i < frames.length; i++) framed.unsafeSend(handle(frames[i]!))
+    })
+  })
+)
+
+/** Framed sink: decode the frames and discard them. */
+export const framedSink = Effect.flatMap(Connection.Connection, (conn) => Framed.make(conn, framing).pump(() => {}))
+
+export type Mode = "echo" | "sink"
+export type Framing = "none" | "length4"
+
+/** Serves echo or sink (optionally framed) until interrupted; prints `LISTENING <port>` when ready. */
+export const echoServer = (options: { host: string; port: number; mode: Mode; framing?: Framing }) =>
   Effect.scoped(Effect.gen(function*() {
-    const server = yield* Server.listen(Address.tcp(options.host, options.port), options.mode === "sink" ? sink : echo)
+    const framed = options.framing === "length4"
+    const handler = framed ? (options.mode === "sink" ? framedSink : framedEcho) : options.mode === "sink" ? sink : echo
+    const server = yield* Server.listen(Address.tcp(options.host, options.port), handler)
     console.log(`LISTENING ${(server.address as Address.TcpAddress).port}`)
     return yield* Effect.never
   }))
+
+/** Parses the runner's server flags: `--port N --host H --mode echo|sink [--framing none|length4]`. */
+export const parseServerFlags = (argv: ReadonlyArray<string>) => {
+  const flags: Record<string, string> = {}
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i]!
+    const value = argv[i + 1]
+    if (!key.startsWith("--") || value === undefined) throw new Error(`bad arguments near ${key}`)
+    flags[key.slice(2)] = value
+  }
+  const mode = flags.mode ?? "echo"
+  const framing = flags.framing ?? "none"
+  const port = Number(flags.port ?? "0")
+  if (mode !== "echo" && mode !== "sink") throw new Error("--mode must be echo or sink")
+  if (framing !== "none" && framing !== "length4") throw new Error("--framing must be none or length4")
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("bad --port")
+  return { host: flags.host ?? "127.0.0.1", port, mode: mode as Mode, framing: framing as Framing }
+}

@@ -1,0 +1,57 @@
+// Raw Deno baseline for the wirekit bench (suites `echo` and, with --framed, `framed`).
+//
+//   deno run --allow-net bench/servers/raw-deno-echo.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--framed]
+//
+// Deno.listen (Deno's own sockets, not node:net), noDelay. Per connection one
+// async read loop with a reused 64 KiB buffer.
+// echo:          every read is written back in full (a write-all loop over
+//                conn.write, which may write less than asked) before the next read.
+// echo --framed: each read goes through the shared frame parser/encoder
+//                (lib/frames.mjs); every reply of the read leaves in one
+//                write-all (the replies are copied out of the reused buffer).
+// sink:          read and discard (--framed: parse frames and discard them).
+// Prints "LISTENING <port>" when ready; exits on SIGTERM.
+import { makeFramedCodec, parseServerArgs } from "./lib/frames.mjs"
+
+const framed = Deno.args.includes("--framed")
+const opts = parseServerArgs(Deno.args.filter((a) => a !== "--framed"))
+if (typeof opts === "string") {
+  console.error(`raw-deno-echo: ${opts}`)
+  Deno.exit(2)
+}
+const echo = opts.mode === "echo"
+const identity = (frame) => frame
+const drop = () => null
+const alloc = (n) => new Uint8Array(n)
+
+async function writeAll(conn, buf) {
+  let off = 0
+  while (off < buf.length) off += await conn.write(off === 0 ? buf : buf.subarray(off))
+}
+
+async function serve(conn) {
+  try { conn.setNoDelay(true) } catch {}
+  const buf = new Uint8Array(64 * 1024)
+  const codec = framed ? makeFramedCodec({ alloc, handler: echo ? identity : drop }) : null
+  try {
+    for (;;) {
+      const n = await conn.read(buf)
+      if (n === null) break
+      if (codec !== null) {
+        const out = codec.push(buf.subarray(0, n))
+        if (out !== null) await writeAll(conn, out)
+      } else if (echo) {
+        await writeAll(conn, buf.subarray(0, n))
+      }
+    }
+  } catch {
+    // reset by the load generator at the end, or a bad frame
+  } finally {
+    try { conn.close() } catch {}
+  }
+}
+
+const listener = Deno.listen({ hostname: opts.host, port: opts.port, transport: "tcp" })
+console.log(`LISTENING ${listener.addr.port}`)
+Deno.addSignalListener("SIGTERM", () => Deno.exit(0))
+for await (const conn of listener) serve(conn)
