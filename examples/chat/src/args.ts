@@ -1,0 +1,43 @@
+/** Command-line flags of the chat example (the same on every runtime). */
+import { parseArgs } from "node:util"
+import type { ChatOptions } from "./Chat.ts"
+import { DEFAULT_MAX_LINE_LENGTH } from "./Chat.ts"
+
+const usage = "usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512]"
+
+const integer = (name: string, text: string, min: number, max: number): number => {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    console.error(`--${name} must be an integer from ${min} to ${max} (got ${text})\n${usage}`)
+    process.exit(2)
+  }
+  return n
+}
+
+/**
+ * Parses `--host` (default 127.0.0.1), `--port` (default 7001, 0 for any free
+ * port) and `--max-line` (the longest line a client may send, in bytes,
+ * default 512); exits with status 2 and the usage on a bad value.
+ */
+export const parse = (argv: ReadonlyArray<string>): ChatOptions => {
+  let values
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "7001" },
+        "max-line": { type: "string", default: String(DEFAULT_MAX_LINE_LENGTH) }
+      },
+      strict: true
+    }).values
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
+    process.exit(2)
+  }
+  return {
+    host: values.host,
+    port: integer("port", values.port, 0, 65535),
+    maxLineLength: integer("max-line", values["max-line"], 1, 1024 * 1024)
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The kv example as `npm start -- --example kv --runtime X` runs it, on every
+ * runtime, driven by the CLI (`node --import tsx examples/kv/src/cli.ts`) run
+ * as separate processes, the way a user runs them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { spawn } from "node:child_process"
+import * as Net from "node:net"
+import { join } from "node:path"
+import { commandFor, root } from "../../../scripts/runtimes.mjs"
+
+/** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
+const tested = ["node", "bun", "deno"] as const
+
+/** Starts the server on `runtime`, port 0; resolves with the port it logged. */
+const startExample = (runtime: string, args: Array<string> = []) => {
+  const [cmd, argv] = commandFor("kv", runtime, ["--port", "0", ...args])
+  const child = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  const port = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 60_000)
+    const onData = (d: Buffer) => {
+      output += d.toString()
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(output)
+      if (m) {
+        clearTimeout(timer)
+        resolve(Number(m[1]))
+      }
+    }
+    child.stdout.on("data", onData)
+    child.stderr.on("data", onData)
+  })
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  return { child, port, exited, output: () => output }
+}
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the CLI to completion (killed after 60 s). */
+const cli = (args: Array<string>): Promise<Run> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(root, "examples/kv/src/cli.ts"), ...args], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
+    child.on("error", reject)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+/** A port nothing listens on (bound, then released). */
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = Net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as Net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+
+describe.each(tested)("examples/kv on %s (the process npm start runs), with the CLI", (runtime) => {
+  let ex: ReturnType<typeof startExample>
+  let port: string
+  const kv = (...args: Array<string>) => cli(["--port", port, ...args])
+
+  beforeAll(async () => {
+    ex = startExample(runtime)
+    port = String(await ex.port)
+  }, 90_000)
+
+  afterAll(() => {
+    if (ex.child.exitCode === null && ex.child.signalCode === null) ex.child.kill("SIGKILL")
+  })
+
+  it("set, get, del, incr, keys: exact stdout and exit statuses", async () => {
+    // independent chains run at once (each CLI process pays for its own startup)
+    const value = "héllo wörld 😀 \"quoted\" with  spaces"
+    const greeting = async () => {
+      expect(await kv("set", "greeting", value)).toEqual({ code: 0, stdout: "OK\n", stderr: "" })
+      expect(await kv("get", "greeting")).toEqual({ code: 0, stdout: `${value}\n`, stderr: "" })
+      expect(await kv("del", "greeting")).toEqual({ code: 0, stdout: "1\n", stderr: "" })
+      expect(await kv("get", "greeting")).toEqual({ code: 1, stdout: "", stderr: "kv: no such key: greeting\n" })
+      expect(await kv("del", "greeting")).toEqual({ code: 0, stdout: "0\n", stderr: "" })
+    }
+    const counter = async () => {
+      expect(await kv("set", "counter", "--", "-3")).toEqual({ code: 0, stdout: "OK\n", stderr: "" })
+      expect(await kv("incr", "counter", "10")).toEqual({ code: 0, stdout: "7\n", stderr: "" })
+    }
+    const fruit = async () => {
+      await Promise.all([kv("set", "fruit:pear", "1"), kv("set", "fruit:apple", "2")])
+      expect(await kv("keys", "fruit:")).toEqual({ code: 0, stdout: "fruit:apple\nfruit:pear\n", stderr: "" })
+    }
+    await Promise.all([greeting(), counter(), fruit()])
+  }, 90_000)
+
+  it("a typed error from the server: exit 3 and its message on stderr, nothing on stdout", async () => {
+    const notAnInteger = async () => {
+      expect(await kv("set", "word", "abc")).toMatchObject({ code: 0 })
+      return kv("incr", "word")
+    }
+    const [tooLong, notInt] = await Promise.all([kv("get", "k".repeat(300)), notAnInteger()])
+    expect(tooLong).toEqual({ code: 3, stdout: "", stderr: "kv: KeyTooLong: key is 300 bytes, the limit is 256\n" })
+    expect(notInt.code).toBe(3)
+    expect(notInt.stdout).toBe("")
+    expect(notInt.stderr).toMatch(/^kv: NotAnInteger: /)
+  }, 90_000)
+
+  it("bench --requests 2000 completes, with a progress line and req/s, p50, p99 (also on a pool of 3 connections)", async () => {
+    const [one, pool] = await Promise.all([
+      kv("bench", "--requests", "2000"),
+      kv("bench", "--requests", "2000", "--concurrency", "30", "--connections", "3")
+    ])
+    for (const run of [one, pool]) {
+      expect(run.code).toBe(0)
+      expect(run.stdout).toMatch(/^completed: 2000 ok, 0 errors in \d+\.\d\d s$/m)
+      const rate = /^throughput: (\d+) req\/s$/m.exec(run.stdout)
+      expect(rate).not.toBeNull()
+      expect(Number(rate![1])).toBeGreaterThan(0)
+      expect(run.stdout).toMatch(/^latency: p50 \d+\.\d\d ms, p99 \d+\.\d\d ms, max \d+\.\d\d ms$/m)
+      // one line redrawn with \r: it ends at 100%, at most once per percent (or per second)
+      expect(run.stderr).toMatch(/\r\[#{30}\] 100% 2000\/2000 \d+ req\/s *\n$/)
+      const seconds = Number(/ in (\d+\.\d\d) s$/m.exec(run.stdout)![1])
+      const draws = run.stderr.split("\r").length - 1
+      expect(draws).toBeGreaterThan(0)
+      expect(draws).toBeLessThanOrEqual(101 + Math.ceil(seconds))
+      expect(run.stderr.split("\n").length).toBe(2) // a single line (and its final newline)
+    }
+    expect(pool.stdout).toMatch(/30 concurrent, 3 connection\(s\)/)
+  }, 90_000)
+
+  it("exits 0 on SIGINT", async () => {
+    ex.child.kill("SIGINT")
+    expect(await ex.exited).toBe(0)
+    expect(ex.output()).toMatch(/shut down/)
+  }, 90_000)
+})
+
+describe("the kv CLI without a server", () => {
+  it("exits 4 with a clear message when the connection is refused", async () => {
+    const port = await freePort()
+    const [run, bench] = await Promise.all([
+      cli(["--port", String(port), "get", "anything"]),
+      cli(["--port", String(port), "bench", "--requests", "10"])
+    ])
+    expect(run).toEqual({
+      code: 4,
+      stdout: "",
+      stderr: `kv: cannot connect to 127.0.0.1:${port}: connection refused (is the server running? npm start -- --example kv)\n`
+    })
+    expect(bench.code).toBe(4)
+    expect(bench.stderr).toMatch(/connection refused/)
+  }, 90_000)
+
+  it("exits 2 with the usage on a bad command line", async () => {
+    const runs = await Promise.all([["frob"], ["get"], ["set", "only-key"], ["bench", "--requests", "many"]].map(cli))
+    for (const run of runs) {
+      expect(run.code).toBe(2)
+      expect(run.stdout).toBe("")
+      expect(run.stderr).toMatch(/usage: cli\.ts/)
+    }
+  }, 90_000)
+})
