@@ -101,7 +101,7 @@ const SERVERS = [
   },
   // --- framed: LengthField(4) decode → handler → encode ---
   {
-    name: "raw-node-framed", runtime: "node", role: "raw", baseline: "raw-node-framed", suites: ["framed"], startS: 0.2,
+    name: "raw-node-framed", runtime: "node", role: "raw", baseline: "raw-node-framed", suites: ["framed", "protocol"], startS: 0.2,
     cmd: NODE, args: ["bench/servers/raw-node-framed.mjs", ...loadgenArgs]
   },
   {
@@ -126,6 +126,17 @@ const SERVERS = [
     name: "wirekit-deno-framed", runtime: "deno", role: "wirekit", baseline: "raw-deno-framed", suites: ["framed"], startS: 0.5, needs: [DENO],
     cmd: DENO, args: ["run", "-A", "bench/servers/wirekit-deno-echo.ts", ...loadgenArgs, "--framing", "length4"],
     requires: "bench/servers/wirekit-deno-echo.ts"
+  },
+  // --- protocol: a typed request/response echo protocol (ProtocolServer, in order) vs the batched raw framed server ---
+  {
+    name: "wirekit-node-protocol", runtime: "node", role: "wirekit", baseline: "raw-node-framed", suites: ["protocol"], startS: 3,
+    cmd: NODE, args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs, "--framing", "proto"],
+    requires: "bench/servers/wirekit-node-echo.ts"
+  },
+  {
+    name: "wirekit-node-protocol-gen", runtime: "node", role: "wirekit", baseline: "raw-node-framed", suites: ["protocol"], startS: 3,
+    cmd: NODE, args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs, "--framing", "proto-gen"],
+    requires: "bench/servers/wirekit-node-echo.ts"
   },
   // --- resp: the real redis-server vs the wirekit RESP example ---
   {
@@ -178,6 +189,15 @@ const SUITES = {
       { id: "64/64/16", load: { mode: "echo", conns: 64, size: 64, pipeline: 16 }, server: { mode: "echo" } },
       { id: "64/4096/16", load: { mode: "echo", conns: 64, size: 4096, pipeline: 16 }, server: { mode: "echo" } },
       { id: "oneway", label: "oneway 16×64KiB", optIn: true, load: { mode: "oneway", conns: 16, size: 65536, pipeline: 1 }, server: { mode: "sink" } }
+    ]
+  },
+  protocol: {
+    title: "protocol: a typed request/response protocol (ProtocolServer, LengthField(4), in order) echoing each request; `-gen` = a typical Effect.gen handler",
+    driver: "loadgen",
+    reference: "c-epoll",
+    cells: [
+      { id: "1/64/1", load: { mode: "echo", conns: 1, size: 64, pipeline: 1 }, server: { mode: "echo" } },
+      { id: "64/64/16", load: { mode: "echo", conns: 64, size: 64, pipeline: 16 }, server: { mode: "echo" } }
     ]
   },
   resp: {

@@ -3,7 +3,7 @@
  * (bench/servers/wirekit-{node,bun,deno}-echo.ts) provides its runtime's
  * transport and nothing else.
  */
-import { Address, Connection, Framed, LengthField, Server } from "@wirekit/core"
+import { Address, Connection, Framed, LengthField, Protocol, ProtocolServer, Server } from "@wirekit/core"
 import { Effect } from "effect"
 
 /** Echo: every batch read is written back in one write (push mode: no fiber wake-up per read). */
@@ -37,12 +37,38 @@ export const framedEcho = Effect.suspend(() =>
 /** Framed sink: decode the frames and discard them. */
 export const framedSink = Effect.flatMap(Connection.Connection, (conn) => Framed.make(conn, framing).pump(() => {}))
 
+/**
+ * A typed request/response echo protocol (issue 4's bench): LengthField(4)
+ * framing, the frame is the message, responses in request order. The wire is
+ * the loadgen's echo, so the raw baseline is the batched framed node:net server.
+ */
+const EchoProtocol = Protocol.make({ name: "echo", framing, inbound: Protocol.bytes, outbound: Protocol.bytes })
+
+/** Serves the echo protocol; `typical` uses an Effect.gen handler instead of Effect.succeed. */
+const protocolServer = (options: { host: string; port: number }, typical: boolean) =>
+  Effect.scoped(Effect.gen(function*() {
+    const server = yield* ProtocolServer.serve(
+      EchoProtocol,
+      typical
+        ? (request: Uint8Array) =>
+          Effect.gen(function*() {
+            return request
+          })
+        : (request: Uint8Array) => Effect.succeed(request),
+      { address: Address.tcp(options.host, options.port) }
+    )
+    console.log(`LISTENING ${(server.address as Address.TcpAddress).port}`)
+    return yield* Effect.never
+  }))
+
 export type Mode = "echo" | "sink"
-export type Framing = "none" | "length4"
+export type Framing = "none" | "length4" | "proto" | "proto-gen"
 
 /** Serves echo or sink (optionally framed) until interrupted; prints `LISTENING <port>` when ready. */
 export const echoServer = (options: { host: string; port: number; mode: Mode; framing?: Framing }) =>
-  Effect.scoped(Effect.gen(function*() {
+  options.framing === "proto" || options.framing === "proto-gen"
+    ? protocolServer(options, options.framing === "proto-gen")
+    : Effect.scoped(Effect.gen(function*() {
     const framed = options.framing === "length4"
     const handler = framed ? (options.mode === "sink" ? framedSink : framedEcho) : options.mode === "sink" ? sink : echo
     const server = yield* Server.listen(Address.tcp(options.host, options.port), handler)
@@ -63,7 +89,9 @@ export const parseServerFlags = (argv: ReadonlyArray<string>) => {
   const framing = flags.framing ?? "none"
   const port = Number(flags.port ?? "0")
   if (mode !== "echo" && mode !== "sink") throw new Error("--mode must be echo or sink")
-  if (framing !== "none" && framing !== "length4") throw new Error("--framing must be none or length4")
+  if (framing !== "none" && framing !== "length4" && framing !== "proto" && framing !== "proto-gen") {
+    throw new Error("--framing must be none, length4, proto or proto-gen")
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("bad --port")
   return { host: flags.host ?? "127.0.0.1", port, mode: mode as Mode, framing: framing as Framing }
 }
