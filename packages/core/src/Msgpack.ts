@@ -79,7 +79,9 @@ export const make = (options: Options = {}): MessageCodec<unknown> => {
 }
 
 /**
- * Plain MessagePack with default options.
+ * Plain MessagePack with default options. A map key `__proto__` decodes as
+ * `__proto_` (msgpackr's guard against prototype pollution), so such objects
+ * do not round-trip unchanged.
  *
  * ```
  *   msgpack.decoder()(new Uint8Array([0x92, 0x01, 0xa1, 0x78])) // Right([1, "x"])
