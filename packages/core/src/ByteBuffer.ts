@@ -26,6 +26,24 @@
  */
 
 const EMPTY = new Uint8Array(0)
+
+/**
+ * Storage allocation. A ByteBuffer only ever exposes bytes it has written
+ * (`take`, `peek` and `truncate` never reach past `length`), so zero-filling
+ * its storage is wasted work: where the runtime offers an uninitialised
+ * allocator (`Buffer.allocUnsafe` on Node, Bun and Deno's Node globals) it is
+ * used, else a plain `Uint8Array`. Either way the result is a plain
+ * `Uint8Array` view, so `slice` keeps copying (a Buffer's `slice` would not).
+ */
+const allocate: (size: number) => Uint8Array = (() => {
+  const B = (globalThis as { Buffer?: { allocUnsafe?: (n: number) => Uint8Array } }).Buffer
+  const unsafe = B?.allocUnsafe
+  if (typeof unsafe !== "function") return (size) => new Uint8Array(size)
+  return (size) => {
+    const b = unsafe.call(B, size)
+    return new Uint8Array(b.buffer, b.byteOffset, size)
+  }
+})()
 const TWO_32 = 4294967296
 
 /**
@@ -71,7 +89,7 @@ export class ByteBuffer {
   constructor(initialCapacity: number = DEFAULT_INITIAL_CAPACITY) {
     checkUint(initialCapacity, 0x7fffffff, "make")
     this.retained = Math.max(initialCapacity, DEFAULT_MAX_RETAINED_CAPACITY)
-    this.buf = initialCapacity === 0 ? EMPTY : new Uint8Array(initialCapacity)
+    this.buf = initialCapacity === 0 ? EMPTY : allocate(initialCapacity)
     this.lazyCapacity = Math.max(initialCapacity, 64)
     this.view = undefined
   }
@@ -93,7 +111,7 @@ export class ByteBuffer {
     checkUint(n, Number.MAX_SAFE_INTEGER, "reserve")
     let cap = this.buf.length === 0 ? this.lazyCapacity : this.buf.length * 2
     while (cap < need) cap *= 2
-    const next = new Uint8Array(cap)
+    const next = allocate(cap)
     if (this.len > 0) next.set(this.buf.subarray(0, this.len))
     this.buf = next
     this.view = undefined
@@ -289,7 +307,7 @@ export class ByteBuffer {
       this.lazyCapacity = Math.max(64, Math.min(nextPowerOfTwo(n), this.retained * LAZY_RETAINED_FACTOR))
     } else {
       out = this.buf.slice(0, n)
-      if (cap > this.retained) this.buf = new Uint8Array(this.retained)
+      if (cap > this.retained) this.buf = allocate(this.retained)
     }
     this.view = undefined
     return out
@@ -299,7 +317,7 @@ export class ByteBuffer {
   clear(): void {
     this.len = 0
     if (this.buf.length > this.retained) {
-      this.buf = new Uint8Array(this.retained)
+      this.buf = allocate(this.retained)
       this.view = undefined
     }
   }
