@@ -34,7 +34,9 @@ const wrap = (socket: Net.Socket, options: Connection.ConnectionOptions | undefi
   // guaranteed) and its buffer is past our high-water mark.
   const accepted = (ret: boolean) => ret || socket.writableLength < writeHWM
   return Driver.makeConnection({ localAddress: local, remoteAddress: remote, options }, (events) => {
-    socket.on("data", (chunk: Buffer) => events.data(chunk))
+    // hand the core a plain Uint8Array view (once per read): frames are views of
+    // chunks, and a plain typed-array view is far cheaper to make than a Buffer's
+    socket.on("data", (chunk: Buffer) => events.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)))
     socket.on("end", () => events.readEnd())
     socket.on("drain", () => events.drain())
     socket.on("error", (err: NodeJS.ErrnoException) => events.error(Connection.reasonOf(err.code), err.code, err))
