@@ -7,32 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { spawn } from "node:child_process"
 import * as Net from "node:net"
 import { join } from "node:path"
-import { commandFor, root } from "../../../scripts/runtimes.mjs"
+import { startExample as start } from "../../../scripts/example-process.ts"
+import { root } from "../../../scripts/runtimes.mjs"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
 
-/** Starts the server on `runtime`, port 0; resolves with the port it logged. */
-const startExample = (runtime: string, args: Array<string> = []) => {
-  const [cmd, argv] = commandFor("kv", runtime, ["--port", "0", ...args])
-  const child = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
-  let output = ""
-  const port = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 60_000)
-    const onData = (d: Buffer) => {
-      output += d.toString()
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(output)
-      if (m) {
-        clearTimeout(timer)
-        resolve(Number(m[1]))
-      }
-    }
-    child.stdout.on("data", onData)
-    child.stderr.on("data", onData)
-  })
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  return { child, port, exited, output: () => output }
-}
+/** Starts the example on `runtime`, port 0 (see scripts/example-process.ts). */
+const startExample = (runtime: string, args: Array<string> = []) => start("kv", runtime, args)
 
 interface Run {
   readonly code: number | null

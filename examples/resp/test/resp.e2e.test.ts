@@ -3,41 +3,27 @@
  * Debian's redis-cli and redis-benchmark, and ioredis from npm.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { execFile, spawn } from "node:child_process"
-import type { ChildProcess } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as Net from "node:net"
 import Redis from "ioredis"
-import { commandFor, root } from "../../../scripts/runtimes.mjs"
+import { startExample } from "../../../scripts/example-process.ts"
+import type { ExampleProcess } from "../../../scripts/example-process.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
 
 describe.each(tested)("examples/resp on %s with real Redis clients", (runtime) => {
-let server: ChildProcess
+let server: ExampleProcess
 let port = 0
-let output = ""
 
 beforeAll(async () => {
-  const [cmd, argv] = commandFor("resp", runtime, ["--port", "0"])
-  server = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
-  port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 60_000)
-    const onData = (d: Buffer) => {
-      output += d.toString()
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(output)
-      if (m) {
-        clearTimeout(timer)
-        resolve(Number(m[1]))
-      }
-    }
-    server.stdout!.on("data", onData)
-    server.stderr!.on("data", onData)
-  })
+  server = startExample("resp", runtime)
+  port = await server.port
 }, 90_000)
 
 afterAll(async () => {
-  server.kill("SIGINT")
-  await new Promise((r) => server.once("exit", r))
+  server.child.kill("SIGINT")
+  await server.exited
 })
 
 /** Runs redis-cli with args (and optional stdin), resolves stdout as bytes. */
