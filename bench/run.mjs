@@ -168,37 +168,33 @@ const SERVERS = [
  * `reference`: the server a second ratio column is computed against, where it ran.
  * A cell with `optIn` only runs when named by --cells.
  */
+/** The request/response cells every loadgen suite shares (conns/size/pipeline). */
+const ECHO_CELLS = [
+  { id: "1/64/1", load: { mode: "echo", conns: 1, size: 64, pipeline: 1 }, server: { mode: "echo" } },
+  { id: "64/64/16", load: { mode: "echo", conns: 64, size: 64, pipeline: 16 }, server: { mode: "echo" } },
+  { id: "64/4096/16", load: { mode: "echo", conns: 64, size: 4096, pipeline: 16 }, server: { mode: "echo" } }
+]
+/** One-way throughput: 16 connections streaming 64 KiB frames into a sink. */
+const ONEWAY_CELL = { id: "oneway", label: "oneway 16×64KiB", load: { mode: "oneway", conns: 16, size: 65536, pipeline: 1 }, server: { mode: "sink" } }
+
 const SUITES = {
   echo: {
     title: "echo: raw byte echo (the server does no framing)",
     driver: "loadgen",
     reference: "c-epoll",
-    cells: [
-      { id: "1/64/1", load: { mode: "echo", conns: 1, size: 64, pipeline: 1 }, server: { mode: "echo" } },
-      { id: "64/64/16", load: { mode: "echo", conns: 64, size: 64, pipeline: 16 }, server: { mode: "echo" } },
-      { id: "64/4096/16", load: { mode: "echo", conns: 64, size: 4096, pipeline: 16 }, server: { mode: "echo" } },
-      { id: "oneway", label: "oneway 16×64KiB", load: { mode: "oneway", conns: 16, size: 65536, pipeline: 1 }, server: { mode: "sink" } }
-    ]
+    cells: [...ECHO_CELLS, ONEWAY_CELL]
   },
   framed: {
     title: "framed: 4-byte length-prefixed frames decoded, handed to a handler (echo), re-encoded; one write per read",
     driver: "loadgen",
     reference: "c-epoll",
-    cells: [
-      { id: "1/64/1", load: { mode: "echo", conns: 1, size: 64, pipeline: 1 }, server: { mode: "echo" } },
-      { id: "64/64/16", load: { mode: "echo", conns: 64, size: 64, pipeline: 16 }, server: { mode: "echo" } },
-      { id: "64/4096/16", load: { mode: "echo", conns: 64, size: 4096, pipeline: 16 }, server: { mode: "echo" } },
-      { id: "oneway", label: "oneway 16×64KiB", optIn: true, load: { mode: "oneway", conns: 16, size: 65536, pipeline: 1 }, server: { mode: "sink" } }
-    ]
+    cells: [...ECHO_CELLS, { ...ONEWAY_CELL, optIn: true }]
   },
   protocol: {
     title: "protocol: a typed request/response protocol (ProtocolServer, LengthField(4), in order) echoing each request; `-gen` = a typical Effect.gen handler",
     driver: "loadgen",
     reference: "c-epoll",
-    cells: [
-      { id: "1/64/1", load: { mode: "echo", conns: 1, size: 64, pipeline: 1 }, server: { mode: "echo" } },
-      { id: "64/64/16", load: { mode: "echo", conns: 64, size: 64, pipeline: 16 }, server: { mode: "echo" } }
-    ]
+    cells: ECHO_CELLS.slice(0, 2)
   },
   resp: {
     title: "resp: redis-benchmark -c 50 -t set,get against redis-server and the wirekit RESP example",

@@ -22,7 +22,7 @@ import * as Connection from "../Connection.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
 import * as FramedConformance from "./FramedConformance.ts"
-import { dec, echoHandler, enc, randomBytes, sameBytes, writeRandomly } from "./internal.ts"
+import { dec, echoHandler, enc, randomBytes, sameBytes, writeParts, writeRandomly } from "./internal.ts"
 import * as PlatformConformance from "./PlatformConformance.ts"
 import type { TransportService } from "../Transport.ts"
 
@@ -404,13 +404,7 @@ export const run = (options: ConformanceOptions): void => {
           const c = yield* t.connect(server.address, { timeout: 2000 })
           const parts: Array<string> = []
           for (let i = 0; i < 200; i++) parts.push(`<${i}>`)
-          const writer = yield* Effect.fork(Effect.gen(function*() {
-            for (const p of parts) {
-              yield* c.write(enc.encode(p))
-              if ((yield* Random.nextIntBetween(0, 3)) === 0) yield* Effect.sleep(Duration.millis(1))
-            }
-            yield* c.end
-          }))
+          const writer = yield* Effect.fork(writeParts(c, parts))
           const got = dec.decode(yield* Connection.readAll(c))
           yield* Fiber.join(writer)
           expect(got).toBe(parts.join(""))
@@ -452,13 +446,7 @@ export const run = (options: ConformanceOptions): void => {
           const server = yield* Server.serve(yield* t.listen(any), slow)
           const c = yield* t.connect(server.address, { timeout: 2000 })
           const parts = Array.from({ length: 150 }, (_, i) => `[${i}]`)
-          const writer = yield* Effect.fork(Effect.gen(function*() {
-            for (const p of parts) {
-              yield* c.write(enc.encode(p))
-              if ((yield* Random.nextIntBetween(0, 3)) === 0) yield* Effect.sleep(Duration.millis(1))
-            }
-            yield* c.end
-          }))
+          const writer = yield* Effect.fork(writeParts(c, parts))
           expect(dec.decode(yield* Connection.readAll(c))).toBe(parts.join(""))
           yield* Fiber.join(writer)
         })

@@ -27,7 +27,7 @@ import * as PlatformSocketServer from "../platform/PlatformSocketServer.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
 import type { TransportService } from "../Transport.ts"
-import { dec, echoHandler, enc, jitter, randomBytes, sameBytes, settle } from "./internal.ts"
+import { dec, echoHandler, enc, jitter, randomBytes, sameBytes, settle, writeParts } from "./internal.ts"
 
 // ---- the rpc group of the round-trip tests -----------------------------
 
@@ -300,13 +300,7 @@ export const run = (name: string, layer: Layer.Layer<Transport>): void => {
               Effect.scoped(Effect.gen(function*() {
                 const c = yield* t.connect({ host, port }, { timeout: 2000 })
                 const parts = Array.from({ length: 150 }, (_, j) => `<${i}:${j}>`)
-                const writer = yield* Effect.fork(Effect.gen(function*() {
-                  for (const p of parts) {
-                    yield* c.write(enc.encode(p))
-                    if ((yield* Random.nextIntBetween(0, 3)) === 0) yield* Effect.sleep(Duration.millis(1))
-                  }
-                  yield* c.end
-                }))
+                const writer = yield* Effect.fork(writeParts(c, parts))
                 const got = dec.decode(yield* Connection.readAll(c))
                 yield* Fiber.join(writer)
                 return got === parts.join("")

@@ -62,3 +62,13 @@ export const settle = (counter: () => number) =>
     }
     return last
   })
+
+/** Writes each part as its own write, sometimes pausing 1 ms between them (so they arrive as separate chunks), then ends. */
+export const writeParts = (conn: Connection.Connection, parts: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    for (const p of parts) {
+      yield* conn.write(enc.encode(p))
+      if ((yield* Random.nextIntBetween(0, 3)) === 0) yield* Effect.sleep(Duration.millis(1))
+    }
+    yield* conn.end
+  })

@@ -1,21 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import * as ByteBuffer from "../../src/ByteBuffer.ts"
-import { hex } from "./helpers.ts"
+import { hex, leb128 } from "./helpers.ts"
 
 const bytesOf = (buf: ByteBuffer.ByteBuffer) => hex([buf.take()])[0]
 
-/** Reference LEB128 (bigint). */
-const leb = (value: bigint): Array<number> => {
-  const out: Array<number> = []
-  do {
-    let b = Number(value & 0x7fn)
-    value >>= 7n
-    if (value > 0n) b |= 0x80
-    out.push(b)
-  } while (value > 0n)
-  return out
-}
+const leb = leb128
 
 describe("ByteBuffer", () => {
   it("writes integers in both byte orders", () => {

@@ -3,19 +3,9 @@ import * as fc from "fast-check"
 import * as ByteBuffer from "../../src/ByteBuffer.ts"
 import { FramingConfigError } from "../../src/Framing.ts"
 import * as Varint from "../../src/Varint.ts"
-import { bytes, concat, cutMod, encodeAll, everySplit, hex, isViewOf, run, splitPoints, str, u8 } from "./helpers.ts"
+import { bytes, concat, cutMod, encodeAll, everySplit, hex, isViewOf, leb128, run, splitPoints, str, u8 } from "./helpers.ts"
 
-/** Reference LEB128 writer (bigint based, independent of ByteBuffer). */
-const leb = (value: bigint): Uint8Array => {
-  const out: Array<number> = []
-  do {
-    let b = Number(value & 0x7fn)
-    value >>= 7n
-    if (value > 0n) b |= 0x80
-    out.push(b)
-  } while (value > 0n)
-  return new Uint8Array(out)
-}
+const leb = (value: bigint): Uint8Array => new Uint8Array(leb128(value))
 
 describe("Varint decoder", () => {
   it("decodes length-prefixed frames at every split point", () => {

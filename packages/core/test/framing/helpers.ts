@@ -99,3 +99,15 @@ export const encodeAll = (framing: Framing, frames: ReadonlyArray<Uint8Array>): 
 export const isViewOf = (frame: Uint8Array, chunk: Uint8Array): boolean =>
   frame.buffer === chunk.buffer && frame.byteOffset >= chunk.byteOffset &&
   frame.byteOffset + frame.length <= chunk.byteOffset + chunk.length
+
+/** Reference unsigned LEB128 encoder (bigint based, independent of ByteBuffer and Varint). */
+export const leb128 = (value: bigint): Array<number> => {
+  const out: Array<number> = []
+  do {
+    let b = Number(value & 0x7fn)
+    value >>= 7n
+    if (value > 0n) b |= 0x80
+    out.push(b)
+  } while (value > 0n)
+  return out
+}
