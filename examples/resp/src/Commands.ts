@@ -54,18 +54,53 @@ for (const [name, cmd] of table) {
 /** The longest command name: longer names are unknown without a lookup. */
 const LONGEST = Math.max(...[...table.keys()].map((name) => name.length))
 
+/**
+ * A name of 1..6 ASCII letters, any case, packed 5 bits per letter into a small integer (`0` for
+ * any other name): the hot commands are found without building a string.
+ */
+const packName = (name: Uint8Array): number => {
+  const n = name.length
+  if (n > 6) return 0
+  let v = 0
+  for (let i = 0; i < n; i++) {
+    const c = name[i] | 0x20 // ASCII lower case (and garbage for non-letters, rejected below)
+    if (c < 97 || c > 122) return 0
+    v = (v << 5) | (c - 96)
+  }
+  return v
+}
+
+const byPackedName = new Map<number, CommandSpec>()
+for (const [name, cmd] of table) {
+  const packed = packName(new TextEncoder().encode(name))
+  if (packed !== 0) byPackedName.set(packed, cmd)
+}
+
 const EMPTY_COMMAND = Reply.err("empty command")
+
+/** The command named by `head` (any case), or `undefined`. */
+const find = (head: Uint8Array): CommandSpec | undefined => {
+  const packed = packName(head)
+  if (packed !== 0) return byPackedName.get(packed)
+  if (head.length > LONGEST) return undefined
+  return lookup.get(toKey(head)) ?? lookup.get(lowerAscii(head))
+}
 
 /**
  * Run one command (`args[0]` is its name, any case) against `store` for the connection `session`.
  * Never throws on any input; errors are error replies.
+ *
+ * `now` (ms since the epoch) is the command's time; default `store.clock()`. A server executing
+ * the commands of one read may pass one reading for all of them, as Redis caches its clock.
  */
-export const execute = (store: Store, args: ReadonlyArray<Uint8Array>, session: Session): Reply.Reply => {
+export const execute = (
+  store: Store,
+  args: ReadonlyArray<Uint8Array>,
+  session: Session,
+  now: number = store.clock()
+): Reply.Reply => {
   if (args.length === 0) return EMPTY_COMMAND
-  const head = args[0]
-  if (head.length > LONGEST) return Args.unknownCommand(args)
-  const raw = toKey(head)
-  let cmd = lookup.get(raw) ?? lookup.get(lowerAscii(head))
+  let cmd = find(args[0])
   if (cmd === undefined) return Args.unknownCommand(args)
   if (!arityOk(cmd.arity, args.length)) return Args.wrongArity(cmd.name)
   if (cmd.subcommands !== undefined && args.length >= 2) {
@@ -74,8 +109,7 @@ export const execute = (store: Store, args: ReadonlyArray<Uint8Array>, session: 
     if (!arityOk(sub.arity, args.length)) return Args.wrongArity(sub.name)
     cmd = sub
   }
-  const ctx: Context = { store, session, now: store.clock() }
-  const reply = cmd.run(args, ctx)
+  const reply = cmd.run(args, { store, session, now })
   store.stats.commandsProcessed++ // after the command, as Redis (INFO does not count itself)
   return reply
 }

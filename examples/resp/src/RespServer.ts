@@ -42,18 +42,22 @@ export const handleConnection = (store: Store.Store, limits?: Resp.Limits) =>
     })
     const decoder = Resp.makeRequestDecoder(limits)
     const out = ByteBuffer.make()
+    const replies = Resp.replyWriter(out)
     const commands: Array<Resp.Command> = []
     const onData = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<never, Framing.FramingError | Quit> | undefined => {
       let error: Framing.FramingError | undefined
       for (let i = 0; i < chunks.length && error === undefined; i++) error = decoder.decode(chunks[i]!, commands)
+      // the commands of one read share one clock reading, as Redis's cached time
+      const now = commands.length > 0 ? store.clock() : 0
       for (let i = 0; i < commands.length; i++) {
-        const reply = Commands.execute(store, commands[i]!, session)
+        const reply = Commands.execute(store, commands[i]!, session, now)
         // encode with the protocol as it is after the command (HELLO 3 answers in RESP3)
-        Resp.encodeReply(reply, out, session.protocol)
+        replies.write(reply, session.protocol)
         if (session.closeRequested) break
       }
       commands.length = 0
-      if (error !== undefined && !session.closeRequested) Resp.encodeReply(Resp.protocolErrorReply(error), out, session.protocol)
+      if (error !== undefined && !session.closeRequested) replies.write(Resp.protocolErrorReply(error), session.protocol)
+      replies.end()
       if (out.length > 0) conn.unsafeWrite(out.take())
       if (session.closeRequested) return Effect.fail(new Quit())
       if (error !== undefined) return Effect.fail(error)

@@ -73,6 +73,14 @@ describe("Connection and server commands: replies recorded from redis-server 7.0
     ["GET K", "$-1\r\n"],
     ["get k", "$1\r\nv\r\n"],
     ["GeT k", "$1\r\nv\r\n"],
+    // names are found by a packed form of up to 6 letters: neighbours of real names stay unknown
+    [["G@T","k"], "-ERR unknown command 'G@T', with args beginning with: 'k' \r\n"],
+    [["G\u0005T","k"], "-ERR unknown command 'G\u0005T', with args beginning with: 'k' \r\n"],
+    [["GE","k"], "-ERR unknown command 'GE', with args beginning with: 'k' \r\n"],
+    [["GETT","k"], "-ERR unknown command 'GETT', with args beginning with: 'k' \r\n"],
+    [["\u00c7ET","k"], "-ERR unknown command '\u00c7ET', with args beginning with: 'k' \r\n"],
+    ["fLuShAlL", "+OK\r\n"],
+    ["SMEMBERS nothing", "*0\r\n"],
     ])).toEqual([])
   })
 })

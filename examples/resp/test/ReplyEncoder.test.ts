@@ -77,6 +77,25 @@ describe("ReplyEncoder: many replies into one buffer", () => {
     expect(encode(Resp.err(long))).toBe(`-ERR ${long}\r\n`)
   })
 
+  it("replyWriter: many replies, one flush; interleaved writers keep their own bytes", () => {
+    const a = ByteBuffer.make()
+    const c = ByteBuffer.make()
+    const wa = Resp.replyWriter(a)
+    const wc = Resp.replyWriter(c)
+    wa.write(Resp.OK, 2)
+    wa.write(b("abc"), 2)
+    wc.write(Resp.nullBulk, 3) // takes the scratch area over: a's pending bytes are flushed to a
+    wa.write(Resp.integer(42), 2)
+    Resp.encodeReply(Resp.PONG, c, 2)
+    wa.write(Resp.bulk(new Uint8Array(5000).fill(120)), 2) // large bulk: straight to the buffer
+    wa.end()
+    wc.end()
+    expect(str(a.take())).toBe("+OK\r\n$3\r\nabc\r\n:42\r\n$5000\r\n" + "x".repeat(5000) + "\r\n")
+    expect(str(c.take())).toBe("_\r\n+PONG\r\n")
+    wa.end() // nothing pending: no effect
+    expect(a.length).toBe(0)
+  })
+
   it("stays usable after a reply throws midway (the scratch state is reset)", () => {
     const bad = { _tag: "Integer", value: { toString: () => { throw new Error("boom") } } } as unknown as Resp.Reply
     const buf = ByteBuffer.make()

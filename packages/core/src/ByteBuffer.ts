@@ -54,6 +54,9 @@ const TWO_32 = 4294967296
  */
 export const DEFAULT_INITIAL_CAPACITY = 4096
 
+/** `writeBytes` copies up to this many bytes with a loop instead of a view and `set`. */
+const SMALL_COPY = 64
+
 /**
  * Storage larger than this is not kept after `take()`/`clear()` (a connection that once sent an
  * 8 MiB frame should not pin 8 MiB forever): 64 KiB or the initial capacity, whichever is larger.
@@ -126,8 +129,15 @@ export class ByteBuffer {
     const n = end - start
     if (n <= 0) return
     this.reserve(n)
-    this.buf.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), this.len)
-    this.len += n
+    const buf = this.buf
+    const at = this.len
+    if (n <= SMALL_COPY) {
+      // a byte loop beats building a view for `set` on small ranges (no allocation)
+      for (let i = 0; i < n; i++) buf[at + i] = bytes[start + i]
+    } else {
+      buf.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), at)
+    }
+    this.len = at + n
   }
 
   /** Append one byte. `[v]` */

@@ -30,8 +30,11 @@ let pos = 0
 let target: ByteBuffer.ByteBuffer | undefined
 const DIRECT = 1024
 
+let flushes = 0 // how many times the scratch area was emptied into `target`
+
 const flush = (): void => {
   if (pos > 0) {
+    flushes++
     ;(target as ByteBuffer.ByteBuffer).writeBytes(out, 0, pos)
     pos = 0
   }
@@ -225,6 +228,50 @@ const write = (reply: Reply, protocol: Protocol): void => {
 }
 
 /**
+ * Writes many replies into one `ByteBuffer`, flushing the shared scratch area once at `end()`
+ * instead of after every reply: what a server does for all the replies of one read.
+ *
+ * ```ts
+ * const writer = replyWriter(out)
+ * for (const command of commands) writer.write(execute(store, command, session), session.protocol)
+ * writer.end()            // out now holds every reply
+ * ```
+ *
+ * Bytes may stay in the scratch area until `end()` (or until another writer or `encodeReply`
+ * uses it, which flushes them first): read `buf` only after `end()`.
+ */
+export interface ReplyWriter {
+  /** Append the RESP encoding of `reply` for `protocol`. */
+  write(reply: Reply, protocol: Protocol): void
+  /** Move every pending byte into the buffer. */
+  end(): void
+}
+
+/** Hand the scratch area to `buf`, flushing what another buffer left in it. */
+const claim = (buf: ByteBuffer.ByteBuffer): void => {
+  if (target === buf) return
+  if (target !== undefined) flush()
+  target = buf
+}
+
+const release = (buf: ByteBuffer.ByteBuffer): void => {
+  if (target !== buf) return
+  flush()
+  target = undefined
+}
+
+/** A {@link ReplyWriter} appending to `buf`. */
+export const replyWriter = (buf: ByteBuffer.ByteBuffer): ReplyWriter => ({
+  write(reply, protocol) {
+    claim(buf)
+    write(reply, protocol)
+  },
+  end() {
+    release(buf)
+  }
+})
+
+/**
  * Append the RESP encoding of `reply` for protocol `protocol` to `buf`.
  *
  * RESP2 downgrades: Map → flat Array, Set/Push → Array, Null → `$-1`, Double → Bulk text,
@@ -232,18 +279,22 @@ const write = (reply: Reply, protocol: Protocol): void => {
  * the null array as `_`.
  */
 export const encodeReply = (reply: Reply, buf: ByteBuffer.ByteBuffer, protocol: Protocol): void => {
-  target = buf
-  pos = 0
+  claim(buf)
+  const mark = pos
+  const flushed = flushes
   try {
     write(reply, protocol)
-    flush()
+  } catch (e) {
+    pos = flushes === flushed ? mark : 0 // drop the partial reply still in the scratch area
+    throw e
   } finally {
-    pos = 0
-    target = undefined
+    release(buf)
   }
 }
 
 /** Encode replies one after another into `buf` (what one coalesced socket write carries). */
 export const encodeReplies = (replies: Iterable<Reply>, buf: ByteBuffer.ByteBuffer, protocol: Protocol): void => {
-  for (const reply of replies) encodeReply(reply, buf, protocol)
+  const writer = replyWriter(buf)
+  for (const reply of replies) writer.write(reply, protocol)
+  writer.end()
 }

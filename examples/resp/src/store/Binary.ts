@@ -11,9 +11,29 @@
 
 const CHUNK = 4096
 
+/**
+ * The runtime's native bytes → latin1 string conversion, when it has one (Node, Bun and Deno all
+ * provide `Buffer.prototype.latin1Slice`, and it accepts any `Uint8Array` as `this`). It is
+ * exactly "one char per byte", and 2–3× faster than building the string in JavaScript (which
+ * also leaves a rope that every `Map` lookup must flatten first).
+ */
+const nativeLatin1 = ((): ((this: Uint8Array, start: number, end: number) => string) | undefined => {
+  const B = (globalThis as { Buffer?: { prototype?: { latin1Slice?: unknown } } }).Buffer
+  const f = B?.prototype?.latin1Slice
+  if (typeof f !== "function") return undefined
+  try {
+    const probe = new Uint8Array([0x66, 0xff, 0x00, 0x80])
+    const s = (f as (this: Uint8Array, start: number, end: number) => string).call(probe.subarray(1), 0, 3)
+    return s === "\u00ff\u0000\u0080" ? (f as (this: Uint8Array, start: number, end: number) => string) : undefined
+  } catch {
+    return undefined
+  }
+})()
+
 /** The binary string of `bytes`. */
 export const toKey = (bytes: Uint8Array): string => {
   const n = bytes.length
+  if (nativeLatin1 !== undefined) return n === 0 ? "" : nativeLatin1.call(bytes, 0, n)
   if (n <= 16) {
     let s = ""
     for (let i = 0; i < n; i++) s += String.fromCharCode(bytes[i])
