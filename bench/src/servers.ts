@@ -6,14 +6,17 @@
 import { Address, Connection, Framed, LengthField, Protocol, ProtocolServer, Server } from "@wirekit/core"
 import { Effect } from "effect"
 
+/** The servers keep nothing they read: they borrow the chunks (read buffers reused where the runtime allows). */
+const borrow = { borrow: true } as const
+
 /** Echo: every batch read is written back in one write (push mode: no fiber wake-up per read). */
 export const echo = Effect.flatMap(Connection.Connection, (conn) =>
   conn.pump((chunks) => {
     conn.unsafeWriteAll(chunks)
-  }))
+  }, borrow))
 
 /** Sink: read and discard. */
-export const sink = Effect.flatMap(Connection.Connection, (conn) => conn.pump(() => {}))
+export const sink = Effect.flatMap(Connection.Connection, (conn) => conn.pump(() => {}, borrow))
 
 /** 4-byte big-endian length prefix: the loadgen's frame format. */
 const framing = LengthField.make({ fieldLength: 4 })
@@ -30,12 +33,12 @@ export const framedEcho = Effect.suspend(() =>
     const framed = Framed.make(conn, framing)
     return framed.pump((frames) => {
       for (let i = 0; i < frames.length; i++) framed.unsafeSend(handle(frames[i]!))
-    })
+    }, borrow)
   })
 )
 
 /** Framed sink: decode the frames and discard them. */
-export const framedSink = Effect.flatMap(Connection.Connection, (conn) => Framed.make(conn, framing).pump(() => {}))
+export const framedSink = Effect.flatMap(Connection.Connection, (conn) => Framed.make(conn, framing).pump(() => {}, borrow))
 
 /**
  * A typed request/response echo protocol (issue 4's bench): LengthField(4)

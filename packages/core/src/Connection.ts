@@ -118,6 +118,31 @@ export interface ConnectionStats {
 }
 
 /**
+ * Options of {@link Connection.pump}.
+ *
+ * @example
+ * ```ts
+ * // echo without an allocation per read on runtimes that read into their own buffers
+ * conn.pump((chunks) => {
+ *   conn.unsafeWriteAll(chunks) // writing a lent chunk on this connection is allowed
+ * }, { borrow: true })
+ * ```
+ */
+export interface PumpOptions {
+  /**
+   * Borrow the chunks instead of owning them. Each chunk is valid only until
+   * `onData` returns; the transport may then reuse its memory for a later
+   * read. Writing a chunk (or a view of it) on THIS connection during the call
+   * is allowed: the transport keeps it intact until those writes are sent.
+   * Anything else you keep must be copied, including bytes written to another
+   * connection. Decoders that copy what spans reads (every `Framing` codec)
+   * are safe. Adapters that read into memory of their own (Deno) then skip an
+   * allocation per read; the others deliver as usual. Default `false`.
+   */
+  readonly borrow?: boolean | undefined
+}
+
+/**
  * One open connection. All effects are safe to call from any fiber, but reads
  * must not run concurrently with each other (one reader at a time).
  */
@@ -147,9 +172,12 @@ export interface Connection {
    *
    * Bytes already buffered are delivered first. One reader at a time: do not
    * mix with concurrent `read`/`readMany`.
+   *
+   * With `{ borrow: true }` the chunks are lent (see {@link PumpOptions}).
    */
   readonly pump: <E = never, R = never>(
-    onData: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void
+    onData: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void,
+    options?: PumpOptions
   ) => Effect.Effect<void, E | ConnectionError, R>
   /**
    * Synchronous write for use inside {@link Connection.pump}'s callback.

@@ -58,8 +58,21 @@ export interface SocketDriver {
 
 /** Events an adapter reports to the core. */
 export interface SocketEvents {
-  /** Bytes arrived. The core keeps the array (no copy): the adapter must not reuse it. */
+  /**
+   * Bytes arrived. The core keeps the array (no copy): the adapter must not
+   * reuse it, unless {@link SocketEvents.borrows} said `true` just before.
+   */
   data(chunk: Uint8Array): void
+  /**
+   * Whether a `data` call made now lends the chunk rather than giving it: the
+   * consumer reads with `pump(..., { borrow: true })` and uses the chunk only
+   * during the call, except through writes on this same socket made during
+   * it. An adapter that reads into memory it owns may then reuse that memory
+   * once `data` has returned AND every byte handed to its `write`/`writev` up
+   * to that moment has been sent. Adapters that always get fresh memory from
+   * their runtime can ignore it.
+   */
+  borrows(): boolean
   /** The peer ended its side (FIN). */
   readEnd(): void
   /** The runtime reported an error on the socket. */

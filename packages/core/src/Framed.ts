@@ -37,7 +37,7 @@
  */
 import { Chunk, Effect, Option, Stream } from "effect"
 import * as ByteBuffer from "./ByteBuffer.ts"
-import type { Connection, ConnectionError } from "./Connection.ts"
+import type { Connection, ConnectionError, PumpOptions } from "./Connection.ts"
 import { EOF } from "./Connection.ts"
 import type { Framing, FramingError } from "./Framing.ts"
 
@@ -77,9 +77,14 @@ export interface Framed {
    * written as one write when it returns. `onFrames` may return an Effect:
    * reading pauses until it completes. The frames array is only valid during
    * the call (copy what you keep). Completes at end of stream.
+   *
+   * With `{ borrow: true }` (see `Connection.PumpOptions`) the frames
+   * themselves are valid only during the call too: `unsafeSend` copies them
+   * into the output, anything else you keep must be copied.
    */
   readonly pump: <E = never, R = never>(
-    onFrames: (frames: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void
+    onFrames: (frames: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void,
+    options?: PumpOptions
   ) => Effect.Effect<void, E | FramingError | ConnectionError, R>
   /** The decoded frames as a Stream (pull-based), ending at EOF. */
   readonly frames: Stream.Stream<Uint8Array, FramingError | ConnectionError>
@@ -181,7 +186,8 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
   })
 
   const pump = <E, R>(
-    onFrames: (frames: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void
+    onFrames: (frames: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void,
+    options?: PumpOptions
   ): Effect.Effect<void, E | FramingError | ConnectionError, R> => {
     const frames: Array<Uint8Array> = []
     const deliver = (error: FramingError | undefined): Effect.Effect<void, E | FramingError | ConnectionError, R> | undefined => {
@@ -204,7 +210,7 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
       let error: FramingError | undefined
       for (let i = 0; i < chunks.length && error === undefined; i++) error = decoder.decode(chunks[i]!, frames)
       return deliver(error)
-    })
+    }, options)
     return Effect.zipRight(
       body,
       Effect.suspend(() => deliver(decoder.finish(frames)) ?? Effect.void)

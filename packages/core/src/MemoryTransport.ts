@@ -14,7 +14,10 @@
  * - half-close, graceful close, and reset (the peer sees reason `"Reset"`);
  *   writing to a peer that has released its socket is a reset too.
  *
- * Delivery is asynchronous (microtasks), never re-entrant.
+ * Delivery is asynchronous (microtasks), never re-entrant. Writes are copied
+ * (as a kernel does). Chunks lent to a `pump(..., { borrow: true })` consumer
+ * are filled with `0xdb` once its call returns, so that code which keeps a
+ * lent chunk fails in tests, not later on a runtime that reuses read buffers.
  *
  * @example
  * ```ts
@@ -48,6 +51,9 @@ interface Endpoint {
   readonly options: ListenOptions | undefined
   readonly waiting: Array<() => void>
 }
+
+/** What lent chunks are filled with once the consumer's call returns. */
+const POISON = 0xdb
 
 /** One direction of a connection: bytes written by one side, read by the other. */
 class Wire {
@@ -115,7 +121,11 @@ class Wire {
     while (!this.readerPaused && this.buf.length > 0) {
       const chunk = this.buf.shift()!
       this.bytes -= chunk.length
+      const lent = this.reader.borrows()
       this.reader.data(chunk)
+      // a lent chunk is this wire's own copy: poison it, so that a consumer that keeps
+      // one (against the borrow contract) fails in tests instead of on Deno in production
+      if (lent) chunk.fill(POISON)
     }
     if (this.needDrain && this.bytes < this.capacity) {
       this.needDrain = false

@@ -7,7 +7,9 @@
  * - a read pump: `conn.read` into a buffer (4 KiB to 64 KiB, adapting to the
  *   traffic), the filled part handed to the core (short reads are copied out so
  *   that the buffer can be reused), stopped while the core has paused it (read
- *   backpressure);
+ *   backpressure). When the consumer borrows (`pump(..., { borrow: true })`)
+ *   the buffer is lent instead and reused once the writes made meanwhile are
+ *   sent: no allocation and no copy per read;
  * - a write loop over a queue of our own: one `conn.write` at a time, partial
  *   writes continued, small queued chunks coalesced into one write;
  *   `write` returns false once `writeHighWaterMark` bytes are queued and the
@@ -53,6 +55,8 @@ const maxReadSize = 64 * 1024
  * its slab alive: at most 64 KiB, like a long read's own buffer.
  */
 const smallRead = 4 * 1024
+/** Read buffers a connection keeps for reuse when its consumer borrows (`pump(..., { borrow: true })`). */
+const maxFree = 3
 const slabSize = 64 * 1024
 let slab = new Uint8Array(0)
 let slabUsed = 0
@@ -139,11 +143,20 @@ class DenoSocket implements Driver.SocketDriver {
   private reading = false
   private readDone = false
   private readSize = initialReadSize
-  private spare: Uint8Array | undefined
+  /** Read buffers ready for reuse (at most `maxFree`). */
+  private free: Array<Uint8Array> = []
+  /** Buffers lent to a borrowing consumer, each reusable once `sent` reaches its mark. */
+  private lent: Array<Uint8Array> = []
+  private lentMarks: Array<number> = []
   // write side
   private queue: Array<Uint8Array | undefined> = []
   private head = 0
   private queued = 0
+  /** Bytes ever queued for writing, and ever taken by the OS (for lent buffers). */
+  private enqueued = 0
+  private sent = 0
+  /** Bytes of the `conn.write` in progress. */
+  private inFlight = 0
   private writing = false
   private needDrain = false
   private endState: "open" | "ending" | "ended" = "open"
@@ -170,17 +183,21 @@ class DenoSocket implements Driver.SocketDriver {
     this.reading = true
     try {
       while (!this.paused && !this.released) {
-        const buf = this.spare ?? new Uint8Array(this.readSize)
-        this.spare = undefined
+        let buf = this.free.pop()
+        if (buf === undefined || !this.fits(buf)) buf = new Uint8Array(this.readSize)
         const n = await this.conn.read(buf)
         if (this.released) return
         if (n === null) return this.onReadEnd()
         const size = buf.length
         if (n === size) this.readSize = Math.min(size * 2, maxReadSize)
         else if (n < size >>> 3) this.readSize = Math.max(size >>> 1, minReadSize)
-        if (n <= size >>> 1) {
+        if (n > 0 && this.events.borrows()) {
+          // lent: the consumer is done with it when `data` returns, except for its writes
+          this.events.data(buf.subarray(0, n))
+          this.giveBack(buf)
+        } else if (n <= size >>> 1) {
           // a short read: the core gets a copy and the buffer is reused (unless resized)
-          if (this.readSize === size) this.spare = buf
+          if (this.readSize === size) this.free.push(buf)
           if (n > 0) this.events.data(n <= smallRead ? copySmall(buf, n) : buf.slice(0, n))
         } else {
           // the core keeps this buffer: never reuse it
@@ -194,9 +211,40 @@ class DenoSocket implements Driver.SocketDriver {
     }
   }
 
+  /** A lent buffer comes back: reusable now, or once the writes queued so far are sent. */
+  private giveBack(buf: Uint8Array): void {
+    if (this.released || !this.fits(buf)) return
+    if (this.sent >= this.enqueued) {
+      if (this.free.length < maxFree) this.free.push(buf)
+    } else {
+      this.lent.push(buf)
+      this.lentMarks.push(this.enqueued)
+    }
+  }
+
+  /** Worth reusing at the current read size (a read may use a larger buffer than it needs). */
+  private fits(buf: Uint8Array): boolean {
+    return buf.length >= this.readSize && buf.length <= this.readSize * 2
+  }
+
+  /** Lent buffers whose writes are all sent become free again. */
+  private reclaim(): void {
+    let i = 0
+    while (i < this.lent.length && this.lentMarks[i]! <= this.sent) {
+      const buf = this.lent[i++]!
+      if (this.free.length < maxFree && this.fits(buf)) this.free.push(buf)
+    }
+    if (i > 0) {
+      this.lent.splice(0, i)
+      this.lentMarks.splice(0, i)
+    }
+  }
+
   private onReadEnd(): void {
     this.readDone = true
-    this.spare = undefined
+    this.free = []
+    this.lent = []
+    this.lentMarks = []
     this.events.readEnd()
     if (!this.allowHalfOpen) this.end(() => {})
     this.maybeRelease()
@@ -218,6 +266,7 @@ class DenoSocket implements Driver.SocketDriver {
     if (data.length > 0) {
       this.queue.push(data)
       this.queued += data.length
+      this.enqueued += data.length
       if (!this.writing) void this.flush()
     }
     return this.accepted()
@@ -229,13 +278,23 @@ class DenoSocket implements Driver.SocketDriver {
       if (c.length === 0) continue
       this.queue.push(c)
       this.queued += c.length
+      this.enqueued += c.length
     }
     if (!this.writing && this.head < this.queue.length) void this.flush()
     return this.accepted()
   }
 
+  /**
+   * Backpressure counts the bytes still waiting in our queue, not the write
+   * Deno is performing (at most one buffer, already handed to the OS when the
+   * socket has room): one large write then does not stall the writer.
+   */
+  private waiting(): number {
+    return this.queued - this.inFlight
+  }
+
   private accepted(): boolean {
-    if (this.queued < this.writeHWM) return true
+    if (this.waiting() < this.writeHWM) return true
     this.needDrain = true
     return false
   }
@@ -291,12 +350,16 @@ class DenoSocket implements Driver.SocketDriver {
         const buf = this.take()
         let off = 0
         while (off < buf.length) {
+          this.inFlight = buf.length - off
           const n = await this.conn.write(off === 0 ? buf : buf.subarray(off))
+          this.inFlight = 0
           if (this.released) return
           if (n <= 0) throw Object.assign(new Error("conn.write wrote nothing"), { code: "EPIPE" })
           off += n
           this.queued -= n
-          if (this.needDrain && this.queued < this.writeHWM) {
+          this.sent += n
+          if (this.lent.length > 0) this.reclaim()
+          if (this.needDrain && this.waiting() < this.writeHWM) {
             this.needDrain = false
             this.events.drain()
           }
@@ -384,7 +447,10 @@ class DenoSocket implements Driver.SocketDriver {
     this.queue = []
     this.head = 0
     this.queued = 0
-    this.spare = undefined
+    this.inFlight = 0
+    this.free = []
+    this.lent = []
+    this.lentMarks = []
     try {
       this.conn.close()
     } catch {

@@ -1,6 +1,12 @@
 import { Effect } from "effect"
 import type { Address } from "../Address.ts"
-import type { Connection as ConnectionT, ConnectionErrorReason, ConnectionOptions, ConnectionStats } from "../Connection.ts"
+import type {
+  Connection as ConnectionT,
+  ConnectionErrorReason,
+  ConnectionOptions,
+  ConnectionStats,
+  PumpOptions
+} from "../Connection.ts"
 import { ConnectionError, defaults, EOF } from "../Connection.ts"
 import type { SocketDriver, SocketEvents } from "../Driver.ts"
 
@@ -40,6 +46,7 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   // push mode (pump): the consumer called from data events
   private pushFn: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, any, any> | undefined | void) | undefined
   private pushResume: ((effect: Effect.Effect<void, any, any>) => void) | undefined
+  private pushBorrow = false
   // write side
   private bytesWritten = 0
   private reads = 0
@@ -171,6 +178,10 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     this.wakeReader()
   }
 
+  borrows(): boolean {
+    return this.pushBorrow && this.pushFn !== undefined && !this.isClosed
+  }
+
   readEnd(): void {
     this.eof = true
     this.wakeReader()
@@ -287,11 +298,14 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   }
 
   pump = <E, R>(
-    onData: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void
+    onData: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void,
+    options?: PumpOptions
   ): Effect.Effect<void, E | ConnectionError, R> => {
+    const borrow = options?.borrow === true
     const clear = () => {
       this.pushFn = undefined
       this.pushResume = undefined
+      this.pushBorrow = false
       this.readWaiter = undefined
     }
     const step: Effect.Effect<void, E | ConnectionError, R> = Effect.suspend(() => {
@@ -307,6 +321,7 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
       // switch to push mode until something needs the fiber
       return Effect.async<void, E | ConnectionError, R>((resume) => {
         this.pushFn = onData
+        this.pushBorrow = borrow
         this.readWaiter = () => {
           clear()
           resume(step)

@@ -431,6 +431,53 @@ export const run = (options: ConformanceOptions): void => {
         })
       ))
 
+    it.scopedLive("pump with borrow: 4 MiB echoed byte-exact while read buffers are lent and reused", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          // the echo writes lent chunks back: the transport must keep them intact until sent,
+          // even though it reuses read buffers (Deno) and the peer reads slowly at times
+          const borrowEcho = Effect.gen(function*() {
+            const conn = yield* Connection.Connection
+            yield* conn.pump((chunks) => {
+              conn.unsafeWriteAll(chunks)
+            }, { borrow: true })
+          })
+          const server = yield* Server.serve(yield* t.listen(any), borrowEcho)
+          const c = yield* t.connect(server.address, { timeout: 2000 })
+          const data = randomBytes(4 * 1024 * 1024, 7)
+          const writer = yield* Effect.fork(Effect.zipRight(writeRandomly(c, data, 200_000), c.end))
+          const got: Array<Uint8Array> = []
+          let n = 0
+          while (true) {
+            const chunk = yield* c.read
+            if (chunk === Connection.EOF) break
+            got.push(chunk)
+            if (++n % 16 === 0) yield* Effect.sleep(Duration.millis(1)) // let writes pile up
+          }
+          yield* Fiber.join(writer)
+          expect(sameBytes(Connection.concat(got), data)).toBe(true)
+          expect(server.failed()).toBe(0)
+        })
+      ))
+
+    it.scopedLive("pump with borrow: a consumer that copies what it keeps sees the exact stream; chunks still arrive batched", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const l = yield* t.listen(any)
+          const c = yield* t.connect(l.address, { timeout: 2000 })
+          const s = yield* l.accept
+          const kept: Array<Uint8Array> = []
+          const data = randomBytes(2 * 1024 * 1024, 11)
+          const writer = yield* Effect.fork(Effect.zipRight(writeRandomly(c, data, 100_000), c.end))
+          yield* s.pump((chunks) => {
+            for (const chunk of chunks) kept.push(chunk.slice())
+          }, { borrow: true })
+          yield* Fiber.join(writer)
+          expect(sameBytes(Connection.concat(kept), data)).toBe(true)
+          expect(s.unsafeStats().bytesRead).toBe(data.length)
+        })
+      ))
+
     it.scopedLive("pump: an effect returned by the callback pauses delivery, so order holds under random delays", () =>
       withT((t) =>
         Effect.gen(function*() {

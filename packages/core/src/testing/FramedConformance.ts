@@ -38,11 +38,20 @@ export const run = (name: string, layer: Layer.Layer<Transport>, host = "127.0.0
     })
   })
 
+  /** The same echo borrowing the reads: frames are views of lent buffers, copied by `unsafeSend`. */
+  const framedEchoBorrow = Effect.gen(function*() {
+    const framed = Framed.make(yield* Connection.Connection, lengthField)
+    yield* framed.pump((frames) => {
+      for (const frame of frames) framed.unsafeSend(frame)
+    }, { borrow: true })
+  })
+
   describe(`framing over transport: ${name}`, () => {
-    it.scopedLive("length-field echo (push mode): 2000 frames of random sizes, written in random chunks, come back in order", () =>
+    for (const [mode, echo] of [["push mode", framedEcho], ["push mode, borrowed reads", framedEchoBorrow]] as const) {
+    it.scopedLive(`length-field echo (${mode}): 2000 frames of random sizes, written in random chunks, come back in order`, () =>
       withT((t) =>
         Effect.gen(function*() {
-          const server = yield* Server.serve(yield* t.listen(any), framedEcho)
+          const server = yield* Server.serve(yield* t.listen(any), echo)
           const conn = yield* t.connect(server.address, { timeout: 2000 })
           const client = Framed.make(conn, lengthField)
           const sizes = yield* Effect.forEach(Array.from({ length: 2000 }), () => Random.nextIntBetween(0, 3000))
@@ -65,6 +74,7 @@ export const run = (name: string, layer: Layer.Layer<Transport>, host = "127.0.0
           expect(server.failed()).toBe(0)
         })
       ))
+    }
 
     it.scopedLive("push mode coalesces: the replies to one read batch leave in one write", () =>
       withT((t) =>
