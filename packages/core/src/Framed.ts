@@ -211,10 +211,19 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
       for (let i = 0; i < chunks.length && error === undefined; i++) error = decoder.decode(chunks[i]!, frames)
       return deliver(error)
     }, options)
-    return Effect.zipRight(
-      body,
-      Effect.suspend(() => deliver(decoder.finish(frames)) ?? Effect.void)
-    )
+    const run = Effect.zipRight(body, Effect.suspend(() => deliver(decoder.finish(frames)) ?? Effect.void))
+    return Effect.suspend(() => {
+      // frames a pull-mode `read` decoded but has not returned yet come first, then the
+      // end (or error) that `readMany` already met, else the live stream
+      const held = batchIndex < batch.length ? batch.slice(batchIndex) : []
+      batch = []
+      batchIndex = 0
+      const end = pendingEnd
+      if (held.length === 0) return end === undefined ? run : Effect.asVoid(end)
+      for (const f of held) frames.push(f)
+      const first = deliver(undefined) ?? Effect.void
+      return Effect.zipRight(first, end === undefined ? run : Effect.asVoid(end))
+    })
   }
 
   const frames: Stream.Stream<Uint8Array, FramingError | ConnectionError> = Stream.repeatEffectChunkOption(
