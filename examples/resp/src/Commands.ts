@@ -11,7 +11,7 @@
  * The server must encode each reply with `session.protocol` as it is AFTER `execute` (`HELLO 3`
  * answers in RESP3), and close the connection once the replies are written when
  * `session.closeRequested` (`QUIT`). Argument bytes may be views of socket chunks: values kept in
- * the keyspace are copied unless they are whole arrays of their own.
+ * the keyspace are copied unless they are large whole arrays of their own (see `own`).
  *
  * @since 0.1.0
  */
@@ -23,7 +23,7 @@ import * as Keys from "./commands/Keys.ts"
 import * as Lists from "./commands/Lists.ts"
 import * as Sets from "./commands/Sets.ts"
 import * as Strings from "./commands/Strings.ts"
-import { arityOk, type CommandSpec, type Context } from "./commands/Table.ts"
+import { arityOk, type CommandSpec } from "./commands/Table.ts"
 import * as Reply from "./resp/Reply.ts"
 import type { Session } from "./Session.ts"
 import { lowerAscii, toKey } from "./store/Binary.ts"

@@ -2,9 +2,9 @@
  * The Redis-protocol server, on wirekit's public API only and on any runtime:
  * entry points provide the transport.
  *
- * Each connection runs in push mode (`Connection.pump`): every command of a
- * read is decoded, executed and encoded synchronously in the runtime's read
- * callback, and all replies of that read leave in ONE write. Bad input gets
+ * Each connection runs in push mode (`Connection.pump`, borrowing the chunks):
+ * every command of a read is decoded, executed and encoded synchronously in
+ * the runtime's read callback, and all replies of that read leave in ONE write. Bad input gets
  * Redis's `-ERR Protocol error: ...` reply and a close of that connection
  * only. Expiry is lazy (on access) and active (a sweep every 100 ms).
  */
@@ -20,8 +20,8 @@ import * as Store from "./Store.ts"
 export interface RespServerOptions {
   readonly host: string
   readonly port: number
-  /** Decoder limits (max bulk length, array length, inline length). */
-  readonly limits?: Resp.Limits | undefined
+  /** Decoder limits (max bulk length, array length, inline length) and argument copying. */
+  readonly limits?: Resp.DecoderOptions | undefined
   /** Active expiry period in ms. Default 100 (Redis's hz 10). */
   readonly sweepEvery?: number | undefined
 }
@@ -30,7 +30,7 @@ export interface RespServerOptions {
 class Quit extends Data.TaggedError("Quit") {}
 
 /** Serves one connection against `store`. */
-export const handleConnection = (store: Store.Store, limits?: Resp.Limits) =>
+export const handleConnection = (store: Store.Store, limits?: Resp.DecoderOptions) =>
   Effect.gen(function*() {
     const conn = yield* Connection.Connection
     store.stats.connectionsReceived++
@@ -63,7 +63,9 @@ export const handleConnection = (store: Store.Store, limits?: Resp.Limits) =>
       if (error !== undefined) return Effect.fail(error)
       return undefined
     }
-    yield* conn.pump(onData).pipe(
+    // borrowed reads: every argument is used during the call only (values kept in the
+    // keyspace are copied by `own`), so runtimes that can reuse their read buffers do
+    yield* conn.pump(onData, { borrow: true }).pipe(
       Effect.catchTag("Quit", () => Effect.void),
       Effect.ensuring(Effect.sync(() => {
         store.stats.connectedClients--

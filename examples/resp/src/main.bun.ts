@@ -8,4 +8,7 @@ import { Effect, Layer } from "effect"
 import { parse } from "./args.ts"
 import * as RespServer from "./RespServer.ts"
 
-Layer.launch(RespServer.layer(parse(process.argv.slice(2)))).pipe(Effect.provide(BunTransport.layer), BunRuntime.runMain)
+// on JavaScriptCore short arguments are cheaper copied than viewed (see RequestDecoder's copyUpTo)
+const options = { ...parse(process.argv.slice(2)), limits: { copyUpTo: 32 } }
+
+Layer.launch(RespServer.layer(options)).pipe(Effect.provide(BunTransport.layer), BunRuntime.runMain)

@@ -147,6 +147,21 @@ describe("String commands: binary safety and storage", () => {
     expect(h.run("STRLEN s")).toBe(":203\r\n")
   })
 
+  it("INCR replaces the bytes without changing replies already handed out, or the key's order", () => {
+    const h = harness()
+    h.run("SET a 9")
+    h.run("SET n 99")
+    h.run("SET z 1")
+    const first = h.reply("GET n")
+    expect(h.run("INCR n")).toBe(":100\r\n")
+    const second = h.reply("GET n")
+    expect(h.run("DECRBY n 2147483748")).toBe(":-2147483648\r\n")
+    expect(encode(first)).toBe("$2\r\n99\r\n")
+    expect(encode(second)).toBe("$3\r\n100\r\n")
+    expect(h.run("GET n")).toBe("$11\r\n-2147483648\r\n")
+    expect(h.run("KEYS *")).toBe("*3\r\n$1\r\na\r\n$1\r\nn\r\n$1\r\nz\r\n")
+  })
+
   it("INCR works exactly beyond 2^53 and across the int64 range", () => {
     const h = harness()
     expect(table(h, [
@@ -208,6 +223,20 @@ describe("String commands: expiry with an injected clock", () => {
     h.advance(11)
     expect(h.run("SET x 2 NX GET")).toBe("$-1\r\n")
     expect(h.run("GET x")).toBe("$1\r\n2\r\n")
+  })
+
+  it("plain SET reclaims an expired key first (counted), as with NX/XX/GET", () => {
+    const h = harness()
+    h.run("SET a 1 PX 10")
+    h.run("SET b 1")
+    h.advance(11)
+    expect(h.store.stats.expiredKeys).toBe(0)
+    expect(h.run("SET a 2")).toBe("+OK\r\n")
+    expect(h.store.stats.expiredKeys).toBe(1)
+    expect(h.run("PTTL a")).toBe(":-1\r\n")
+    expect(h.run("SET b 2")).toBe("+OK\r\n") // no TTL anywhere now
+    expect(h.store.stats.expiredKeys).toBe(1)
+    expect(h.run("MGET a b")).toBe("*2\r\n$1\r\n2\r\n$1\r\n2\r\n")
   })
 
   it("answers null as _ in RESP3", () => {

@@ -54,6 +54,16 @@ describe("ReplyEncoder: RESP2 and RESP3", () => {
     expect(encode(Resp.err("'\xff\x01'"))).toBe("-ERR '\xff\x01'\r\n")
   })
 
+  it("writes the digits of integers exactly around the 32-bit boundary and every power of ten", () => {
+    const values = [9, 10, 11, 99, 100, 2147483646, 2147483647, 2147483648, 4294967296, 1e15, 2 ** 53 - 1]
+    for (let p = 1; p <= 1e15; p *= 10) values.push(p - 1, p, p + 1)
+    for (const v of values) {
+      expect(encode(Resp.integer(v))).toBe(`:${v}\r\n`)
+      expect(encode(Resp.integer(-v))).toBe(`:${-v}\r\n`)
+      expect(encode(Resp.bulk(new Uint8Array(v < 3000 ? v : 0)))).toMatch(new RegExp(`^\\$${v < 3000 ? v : 0}\r\n`))
+    }
+  })
+
   it("rejects a verbatim format that is not 3 characters", () => {
     expect(() => Resp.verbatim("text", "x")).toThrow(RangeError)
   })

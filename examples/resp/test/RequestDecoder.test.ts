@@ -10,6 +10,7 @@ const protocolError = (wire: string | Uint8Array, limits?: Resp.Limits) => {
 }
 
 describe("RequestDecoder: multi-bulk", () => {
+  const seen: Array<Array<string>> = []
   it("decodes commands, several per chunk", () => {
     const r = decode([concat(multibulk("SET", "k", "v"), multibulk("GET", "k"), multibulk("PING"))])
     expect(r.error).toBeUndefined()
@@ -47,7 +48,7 @@ describe("RequestDecoder: multi-bulk", () => {
     }
   })
 
-  it("hands out zero-copy views for bulk strings inside one chunk, copies for spanning ones", () => {
+  it("hands out zero-copy views for bulk strings inside one chunk and commands pushed by it; copies for the rest", () => {
     const decoder = Resp.makeRequestDecoder()
     const chunk1 = concat(multibulk("SET", "key", "value"), bytes("*2\r\n$4\r\nECHO\r\n$5\r\nsp"))
     const chunk2 = bytes("lit\r\n")
@@ -58,8 +59,30 @@ describe("RequestDecoder: multi-bulk", () => {
     expect(decoder.buffered).toBe(0)
     expect(out.map((c) => c.map(str))).toEqual([["SET", "key", "value"], ["ECHO", "split"]])
     for (const arg of out[0]) expect(isViewOf(arg, chunk1)).toBe(true)
-    expect(isViewOf(out[1][0], chunk1)).toBe(true)
+    // "ECHO" was decoded from chunk1 but its command completed in chunk2: copied when chunk1 ended
+    expect(isViewOf(out[1][0], chunk1)).toBe(false)
     expect(isViewOf(out[1][1], chunk1) || isViewOf(out[1][1], chunk2)).toBe(false)
+  })
+
+  it("holds no view of a chunk after decode returns (chunks may be lent and reused)", () => {
+    const wire = concat(multibulk("SET", "key", "value"), multibulk("MSET", "a", "1", "b", "2"))
+    for (let cut = 1; cut < wire.length; cut++) {
+      const decoder = Resp.makeRequestDecoder()
+      const out: Array<Resp.Command> = []
+      // each chunk lives in a reused buffer, overwritten once decode returns
+      const scratch = new Uint8Array(wire.length)
+      for (const [start, end] of [[0, cut], [cut, wire.length]] as const) {
+        scratch.set(wire.subarray(start, end))
+        const chunk = scratch.subarray(0, end - start)
+        expect(decoder.decode(chunk, out)).toBeUndefined()
+        // the commands pushed by this call may view it; nothing held for later may
+        const done = out.map((c) => c.map(str))
+        chunk.fill(0x23)
+        out.length = 0
+        for (const c of done) seen.push(c)
+      }
+      expect(seen.splice(0)).toEqual([["SET", "key", "value"], ["MSET", "a", "1", "b", "2"]])
+    }
   })
 
   it("commits memory for a spanning bulk string as its bytes arrive", () => {
@@ -258,6 +281,192 @@ describe("RequestDecoder: limits", () => {
   it("rejects invalid limits when the decoder is made", () => {
     expect(() => Resp.makeRequestDecoder({ maxBulkLength: -1 })).toThrow(Framing.FramingConfigError)
     expect(() => Resp.makeRequestDecoder({ maxInlineLength: 1.5 })).toThrow(/maxInlineLength/)
+  })
+})
+
+describe("RequestDecoder: fast path (a whole multi-bulk command inside one chunk)", () => {
+  /** Decode `wire` whole (fast path) and byte by byte (never the fast path): same outcome. */
+  const sameAsBytewise = (wire: Uint8Array, limits?: Resp.DecoderOptions) => {
+    const whole = decode([wire], limits)
+    const single = decode(Array.from(wire, (b) => Uint8Array.of(b)), limits)
+    expect(whole.commands).toEqual(single.commands)
+    expect(whole.error?.detail).toEqual(single.error?.detail)
+    expect(whole.error?.reason).toEqual(single.error?.reason)
+    expect(whole.finish?.reason).toEqual(single.finish?.reason)
+    expect(whole.finish?.buffered).toEqual(single.finish?.buffered)
+    return whole
+  }
+
+  const long = "v".repeat(1000)
+  const commands = concat(
+    multibulk("SET", "key:__rand_int__", "xxx"),
+    multibulk("GET", "key:__rand_int__"),
+    multibulk("ECHO", ""),
+    multibulk("SET", bytes("k\r\n"), bytes("\r\n$3\r\n*1\r\n")),
+    multibulk("ECHO", long),
+    multibulk(...Array.from({ length: 12 }, (_, i) => `a${i}`))
+  )
+  const expected = [
+    ["SET", "key:__rand_int__", "xxx"],
+    ["GET", "key:__rand_int__"],
+    ["ECHO", ""],
+    ["SET", "k\r\n", "\r\n$3\r\n*1\r\n"],
+    ["ECHO", long],
+    Array.from({ length: 12 }, (_, i) => `a${i}`)
+  ]
+
+  it("decodes the same at every split point, with and without small copies", () => {
+    for (const copyUpTo of [0, 32, 2000]) {
+      expect(decode([commands], { copyUpTo }).commands).toEqual(expected)
+      for (const chunks of everySplit(commands)) {
+        const r = decode(chunks, { copyUpTo })
+        expect(r.error).toBeUndefined()
+        expect(r.finish).toBeUndefined()
+        expect(r.commands).toEqual(expected)
+      }
+    }
+  })
+
+  it("pushes the whole commands of a chunk and leaves a partial one to the general path", () => {
+    const decoder = Resp.makeRequestDecoder()
+    const out: Array<Resp.Command> = []
+    const partial = multibulk("SET", "key", "value")
+    for (let cut = 1; cut < partial.length; cut++) {
+      out.length = 0
+      const first = concat(multibulk("GET", "a"), multibulk("GET", "b"), partial.subarray(0, cut))
+      expect(decoder.decode(first, out)).toBeUndefined()
+      expect(out.map((c) => c.map(str))).toEqual([["GET", "a"], ["GET", "b"]])
+      expect(decoder.buffered).toBe(decode([partial.subarray(0, cut)]).finish?.buffered ?? 0)
+      expect(decoder.decode(concat(partial.subarray(cut), multibulk("PING")), out)).toBeUndefined()
+      expect(out.map((c) => c.map(str))).toEqual([["GET", "a"], ["GET", "b"], ["SET", "key", "value"], ["PING"]])
+      expect(decoder.buffered).toBe(0)
+    }
+  })
+
+  it("gives the general path's outcome for unusual headers: zeros, signs, long numbers, bad bytes", () => {
+    const cases: ReadonlyArray<readonly [string, Array<Array<string>>, string | undefined]> = [
+      ["*1\r\n$4\r\nPING\r\n", [["PING"]], undefined],
+      ["*0\r\n*1\r\n$4\r\nPING\r\n", [["PING"]], undefined],
+      ["*-1\r\n*1\r\n$4\r\nPING\r\n", [["PING"]], undefined],
+      ["*01\r\n$4\r\nPING\r\n", [], "invalid multibulk length"],
+      ["*1\r\n$04\r\nPING\r\n", [], "invalid bulk length"],
+      ["*1\r\n$00\r\n\r\n", [], "invalid bulk length"],
+      ["*1\r\n$0\r\n\r\n", [[""]], undefined],
+      ["*1\r\n$-1\r\n", [], "invalid bulk length"],
+      ["*1\r\n$+4\r\nPING\r\n", [], "invalid bulk length"],
+      ["*1\r\n$4 \r\nPING\r\n", [], "invalid bulk length"],
+      ["*1\r\n$4\n\nPING\r\n", [], "invalid bulk length"],
+      ["*1\r\n$4\r\nPINGxx", [], "expected CRLF after bulk data, got 'x'"],
+      ["*1\r\n$4\r\nPING\rx", [], "expected CRLF after bulk data, got 'x'"],
+      ["*1\r\n:4\r\nPING\r\n", [], "expected '$', got ':'"],
+      ["*2\r\n$4\r\nECHO\r\n*1\r\n", [], "expected '$', got '*'"],
+      ["*1\r\n$0000000004\r\nPING\r\n", [], "invalid bulk length"],
+      ["*1\r\n$999999999\r\n", [], "invalid bulk length"], // above the default max bulk
+      ["*1\r\n$1000000000\r\n", [], "invalid bulk length"],
+      ["*0000000001\r\n$4\r\nPING\r\n", [], "invalid multibulk length"],
+      ["*999999999\r\n", [], "invalid multibulk length"],
+      ["*1000000000\r\n", [], "invalid multibulk length"],
+      ["*3\r\n$1\r\na\r\n$1\r\nb\r\n", [], undefined] // incomplete: Truncated at the end
+    ]
+    for (const [wire, commands, error] of cases) {
+      const r = sameAsBytewise(bytes(wire))
+      expect(r.commands).toEqual(commands)
+      expect(r.error?.detail).toBe(error)
+    }
+    expect(decode([bytes("*3\r\n$1\r\na\r\n$1\r\nb\r\n")]).finish).toMatchObject({ reason: "Truncated", buffered: 2 })
+  })
+
+  it("gives the general path's errors when a limit is hit inside a whole command", () => {
+    const limits = { maxBulkLength: 5, maxArrayLength: 3 }
+    expect(sameAsBytewise(multibulk("SET", "k", "12345"), limits).commands).toEqual([["SET", "k", "12345"]])
+    expect(sameAsBytewise(multibulk("SET", "k", "123456"), limits).error).toMatchObject({
+      reason: "FrameTooLarge",
+      detail: "invalid bulk length",
+      limit: 5,
+      actual: 6
+    })
+    expect(sameAsBytewise(multibulk("MSET", "k", "1", "j"), limits).error).toMatchObject({
+      reason: "FrameTooLarge",
+      detail: "invalid multibulk length",
+      limit: 3,
+      actual: 4
+    })
+    // header lines longer than maxInlineLength: refused even when the whole command is there
+    const r = sameAsBytewise(multibulk("ECHO", "x".repeat(100)), { maxInlineLength: 3 })
+    expect(r.error?.detail).toBe("too big bulk count string")
+    expect(sameAsBytewise(multibulk("ECHO", "x".repeat(10)), { maxInlineLength: 3 }).commands).toEqual([
+      ["ECHO", "x".repeat(10)]
+    ])
+    for (const maxInlineLength of [9, 10, 11]) {
+      const wire = bytes(`*1\r\n$${"9".repeat(9)}\r\n`)
+      expect(sameAsBytewise(wire, { maxInlineLength, maxBulkLength: 1e9 }).error?.detail).toBe(
+        maxInlineLength < 10 ? "too big bulk count string" : undefined
+      )
+    }
+  })
+
+  it("copies bulk strings up to copyUpTo bytes, views longer ones, on both paths", () => {
+    for (const split of [false, true]) {
+      const decoder = Resp.makeRequestDecoder({ copyUpTo: 4 })
+      const out: Array<Resp.Command> = []
+      const chunk = multibulk("SET", "abcd", "abcde")
+      if (split) {
+        // header by header: the general path reads each bulk string inside its own chunk
+        const cuts = [4, 13, 23]
+        let prev = 0
+        for (const cut of [...cuts, chunk.length]) {
+          expect(decoder.decode(chunk.subarray(prev, cut), out)).toBeUndefined()
+          prev = cut
+        }
+      } else {
+        expect(decoder.decode(chunk, out)).toBeUndefined()
+      }
+      expect(out.map((c) => c.map(str))).toEqual([["SET", "abcd", "abcde"]])
+      const [name, key, value] = out[0]
+      expect(isViewOf(name, chunk)).toBe(false)
+      expect(isViewOf(key, chunk)).toBe(false)
+      expect(isViewOf(value, chunk)).toBe(true)
+    }
+    expect(Resp.DEFAULT_COPY_UP_TO).toBe(0) // views by default; the Bun entry point opts in to copies
+    expect(() => Resp.makeRequestDecoder({ copyUpTo: -1 })).toThrow(/copyUpTo/)
+  })
+
+  it("decodes arbitrary bytes the same whole (fast path) and byte by byte (general path)", () => {
+    const fragment = fc.oneof(
+      fc.array(fc.uint8Array({ maxLength: 12 }), { minLength: 1, maxLength: 4 }).map((args) => multibulk(...args)),
+      fc.constantFrom(
+        "*",
+        "$",
+        "\r\n",
+        "*1\r\n",
+        "*2\r\n",
+        "*0\r\n",
+        "*01\r\n",
+        "$0\r\n",
+        "$00\r\n",
+        "$3\r\n",
+        "$03\r\n",
+        "$-1\r\n",
+        "$999999999\r\n",
+        "$1000000000\r\n",
+        "*999999999\r\n",
+        "abc",
+        "x\r\n"
+      ).map(bytes),
+      fc.uint8Array({ maxLength: 4 })
+    )
+    const limits = fc.record({
+      maxBulkLength: fc.integer({ min: 0, max: 12 }),
+      maxArrayLength: fc.integer({ min: 0, max: 4 }),
+      maxInlineLength: fc.integer({ min: 2, max: 12 }),
+      copyUpTo: fc.integer({ min: 0, max: 8 })
+    })
+    fc.assert(
+      fc.property(fc.array(fragment, { maxLength: 8 }), fc.option(limits, { nil: undefined }), (parts, options) => {
+        sameAsBytewise(concat(...parts), options)
+      }),
+      { numRuns: 1500 }
+    )
   })
 })
 

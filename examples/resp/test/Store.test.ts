@@ -2,8 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Store from "../src/Store.ts"
 import { globMatch } from "../src/store/Glob.ts"
 import { Deque } from "../src/store/Deque.ts"
-import { fromKey, own, toKey } from "../src/store/Binary.ts"
-import { bytes } from "./helpers.ts"
+import { fromKey, integerBytes, own, toKey } from "../src/store/Binary.ts"
+import { bytes, str as text } from "./helpers.ts"
 
 const str = (text: string) => Store.makeString(bytes(text))
 
@@ -102,14 +102,40 @@ describe("Binary keys", () => {
     expect(toKey(bytes("ab\xff"))).toBe("ab\xff")
   })
 
-  it("own() copies views and keeps whole arrays", () => {
+  it("own() copies views and small arrays, keeps large whole arrays", () => {
     const whole = bytes("abc")
-    expect(own(whole)).toBe(whole)
     const chunk = bytes("xxabcxx")
     const view = chunk.subarray(2, 5)
     const owned = own(view)
     expect(owned).toEqual(whole)
     expect(owned.buffer).not.toBe(chunk.buffer)
+    // small: always a copy (cheaper than reading `.buffer`), whole or not
+    const small = own(whole)
+    expect(small).toEqual(whole)
+    expect(small).not.toBe(whole)
+    for (const n of [0, 1, 64]) {
+      const a = new Uint8Array(n).map((_, i) => i + 1)
+      expect(own(a)).toEqual(a)
+      expect(own(a)).not.toBe(a)
+    }
+    // large: kept when whole, copied when a view
+    const large = new Uint8Array(65).map((_, i) => i)
+    expect(own(large)).toBe(large)
+    const big = new Uint8Array(200).map((_, i) => i)
+    const bigView = big.subarray(10, 100)
+    const bigOwned = own(bigView)
+    expect(bigOwned).toEqual(bigView)
+    expect(bigOwned.buffer).not.toBe(big.buffer)
+    expect(own(big.subarray(0, 100)).buffer).not.toBe(big.buffer) // offset 0 but not whole
+  })
+
+  it("integerBytes() writes the decimal text of any integer", () => {
+    const cases: Array<number | bigint> = [
+      0, -0, 1, -1, 9, 10, -10, 99, 100, 12345, -98765, 2147483647, -2147483647, -2147483648, 2147483648,
+      4294967296, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 9223372036854775807n, -9223372036854775808n
+    ]
+    for (const n of cases) expect(text(integerBytes(n))).toBe(String(n))
+    for (let n = -1000; n <= 1000; n += 7) expect(text(integerBytes(n))).toBe(String(n))
   })
 })
 

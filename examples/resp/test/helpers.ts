@@ -53,8 +53,8 @@ export interface DecodeResult {
   readonly finish: Framing.FramingError | undefined
 }
 
-/** Decode chunks with a fresh decoder; commands as latin1 strings. */
-export const decode = (chunks: ReadonlyArray<Uint8Array>, limits?: Resp.Limits): DecodeResult => {
+/** Decode chunks with a fresh decoder (limits and options); commands as latin1 strings. */
+export const decode = (chunks: ReadonlyArray<Uint8Array>, limits?: Resp.DecoderOptions): DecodeResult => {
   const decoder = Resp.makeRequestDecoder(limits)
   const out: Array<Resp.Command> = []
   let error: Framing.FramingError | undefined

@@ -314,10 +314,15 @@ export class ByteBuffer {
       this.buf = EMPTY
       // the store went to the caller (nothing is pinned here), so the next lazy allocation can
       // fit a batch like this one at once instead of regrowing through copies
-      this.lazyCapacity = Math.max(64, Math.min(nextPowerOfTwo(n), this.retained * LAZY_RETAINED_FACTOR))
+      this.lazyCapacity = Math.max(64, Math.min(batchCapacity(n), this.retained * LAZY_RETAINED_FACTOR))
     } else {
       out = this.buf.slice(0, n)
-      if (cap > this.retained) this.buf = allocate(this.retained)
+      if (cap > this.retained) {
+        // too big to keep: released now, the next store is allocated when needed (a batch
+        // like this one fits it)
+        this.buf = EMPTY
+        this.lazyCapacity = Math.max(64, Math.min(batchCapacity(n), this.retained))
+      }
     }
     this.view = undefined
     return out
@@ -355,11 +360,11 @@ const encoder = new TextEncoder()
  */
 const LAZY_RETAINED_FACTOR = 4
 
-const nextPowerOfTwo = (n: number): number => {
-  let p = 64
-  while (p < n) p *= 2
-  return p
-}
+/**
+ * Room for a batch like one of `n` bytes: 1/8 more, rounded up to 1 KiB. Not the next power of
+ * two: where allocation zero-fills (Deno), a 65,600-byte batch would cost a 128 KiB store.
+ */
+const batchCapacity = (n: number): number => (n + (n >>> 3) + 1023) & ~1023
 
 /**
  * Create a {@link ByteBuffer} with `initialCapacity` bytes of storage (default 4 KiB).

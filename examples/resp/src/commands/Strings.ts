@@ -5,7 +5,7 @@
  */
 import * as Reply from "../resp/Reply.ts"
 import { parseLength } from "../resp/Integer.ts"
-import { ascii, own, toKey } from "../store/Binary.ts"
+import { integerBytes, own, toKey } from "../store/Binary.ts"
 import { makeString, stringBytes } from "../Store.ts"
 import {
   INT64_MAX,
@@ -87,14 +87,17 @@ const set = (args: ReadonlyArray<Uint8Array>, ctx: Context): Reply.Reply => {
     if (expiresAt === undefined) return invalidExpire("set")
   }
   const key = toKey(args[1])
-  const old = ctx.store.lookup(key, ctx.now)
+  // the old value matters for NX, XX and GET, and its lookup reclaims it when expired: without
+  // any TTL in the keyspace, a plain SET has nothing to look up
+  const store = ctx.store
+  const old = nx || xx || withGet || store.volatileSize > 0 ? store.lookup(key, ctx.now) : undefined
   let previous: Reply.Reply = Reply.nullBulk
   if (withGet && old !== undefined) {
     if (old.type !== "string") return WRONGTYPE
     previous = Reply.bulk(stringBytes(old))
   }
   if ((nx && old !== undefined) || (xx && old === undefined)) return withGet ? previous : Reply.nullBulk
-  ctx.store.set(key, makeString(own(args[2])), keepTtl ? "keep" : expiresAt)
+  store.set(key, makeString(own(args[2])), keepTtl ? "keep" : expiresAt)
   return withGet ? previous : Reply.OK
 }
 
@@ -129,7 +132,15 @@ const incrBy = (args: ReadonlyArray<Uint8Array>, ctx: Context, delta: number | b
     if (sum > INT64_MAX || sum < INT64_MIN) return OVERFLOW
     result = Number.isSafeInteger(Number(sum)) ? Number(sum) : sum
   }
-  ctx.store.set(key, makeString(ascii(String(result))), "keep")
+  const bytes = integerBytes(result)
+  if (value !== undefined) {
+    // the same key, value object and TTL: only its bytes change (never in place: replies not
+    // written yet may hold the old ones)
+    value.buf = bytes
+    value.length = bytes.length
+  } else {
+    ctx.store.set(key, makeString(bytes), "keep")
+  }
   return Reply.integer(result)
 }
 

@@ -97,6 +97,17 @@ const writeHeader = (prefix: number, n: number | bigint): void => {
     }
     if (v < 10) {
       out[pos++] = 48 + v
+    } else if (v < 0x80000000) {
+      // 32-bit integer arithmetic: no floating-point division or remainder
+      let digits = 1
+      for (let t = (v / 10) | 0; t > 0; t = (t / 10) | 0) digits++
+      let at = pos + digits
+      pos = at
+      while (v > 0) {
+        const q = (v / 10) | 0
+        out[--at] = 48 + v - q * 10
+        v = q
+      }
     } else {
       let digits = 0
       for (let t = v; t >= 1; t = Math.floor(t / 10)) digits++

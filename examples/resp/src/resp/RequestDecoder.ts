@@ -14,9 +14,12 @@
  *   An empty line is no command.
  *
  * Same shape as wirekit's `FrameDecoder`, commands instead of frames: bytes of a bulk string that
- * lies inside one chunk are a zero-copy view of it (the caller must not mutate chunks), the others
- * are copied. Bad input returns a `FramingError` (codec `"RESP"`) whose `detail` is the text of
- * Redis's error, e.g. `invalid bulk length`; {@link protocolErrorReply} turns it into the reply
+ * lies inside one chunk are a zero-copy view of it (the caller must not mutate chunks), unless it
+ * is at most `copyUpTo` bytes long (see {@link DecoderOptions}); the others are copied. Nothing
+ * held between calls refers to a chunk (the arguments of an incomplete command are copied when
+ * its chunk ends), so chunks may be lent (`pump(..., { borrow: true })`). Bad input
+ * returns a `FramingError` (codec `"RESP"`) whose `detail` is the text of Redis's error, e.g.
+ * `invalid bulk length`; {@link protocolErrorReply} turns it into the reply
  * `-ERR Protocol error: invalid bulk length` that the server writes before closing. The decoder
  * is then failed (it returns the same error again); commands before the bad bytes are pushed.
  *
@@ -28,6 +31,11 @@
  *   as that many bytes are held without its end.
  * A command's total size is bounded only by these (count × bulk): a server that wants a cap on
  * memory per connection (Redis: `client-query-buffer-limit`) checks `buffered` after `decode`.
+ *
+ * A multi-bulk command lying whole inside one chunk, with plain headers (counts and lengths of at
+ * most 9 digits, within the limits), is read by a fast path in one tight loop; anything else in
+ * it (an incomplete command, a bad or unusual byte, a limit) sends the general state machine back
+ * to the command's first byte, so outcomes and errors never depend on the path.
  *
  * Deliberate differences from Redis 7 (which answers every other case the same way):
  * - the CRLF after a bulk string and after a `*`/`$` header must be CRLF (Redis skips any two
@@ -53,7 +61,7 @@ export const DEFAULT_MAX_ARRAY_LENGTH = 1024 * 1024
 /** Default largest inline line (and `*`/`$` header line): 64 KiB, as Redis. */
 export const DEFAULT_MAX_INLINE_LENGTH = 64 * 1024
 
-/** Options of {@link makeRequestDecoder}; every field is optional. */
+/** The limits of {@link makeRequestDecoder}; every field is optional. */
 export interface Limits {
   /** Largest bulk string in bytes. Default {@link DEFAULT_MAX_BULK_LENGTH}. */
   readonly maxBulkLength?: number
@@ -61,6 +69,23 @@ export interface Limits {
   readonly maxArrayLength?: number
   /** Longest inline command line (bytes, without `\r\n`). Default {@link DEFAULT_MAX_INLINE_LENGTH}. */
   readonly maxInlineLength?: number
+}
+
+/**
+ * Largest bulk string copied rather than viewed by default: 0 (every argument inside one chunk is
+ * a view). On JavaScriptCore (Bun) a small array of its own costs a fraction of a view, so the
+ * Bun entry point passes 32; on V8 a view costs about as much as a small array, and Deno
+ * allocates every array buffer outside the heap, which is far slower.
+ */
+export const DEFAULT_COPY_UP_TO = 0
+
+/** Options of {@link makeRequestDecoder}: the {@link Limits} and how arguments are handed out. */
+export interface DecoderOptions extends Limits {
+  /**
+   * A bulk string of at most this many bytes that lies inside one chunk is copied into an array
+   * of its own instead of being a view of the chunk. Default {@link DEFAULT_COPY_UP_TO}.
+   */
+  readonly copyUpTo?: number
 }
 
 /** Per-connection decoding state. Same contract as `Framing.FrameDecoder`, with commands. */
@@ -95,6 +120,40 @@ const COUNT = 1 // in the "*<n>" line
 const HEADER = 2 // in a "$<len>" line
 const BODY = 3 // in the bytes of a bulk string (and its CRLF)
 const INLINE = 4 // in an inline line
+
+/** Headers of the fast path: at most this many digits (values below 10^9, small integers). */
+const FAST_DIGITS = 9
+
+/** `src[start, start + length)` as an array of its own (a loop: the lengths are small). */
+const copyOf = (src: Uint8Array, start: number, length: number): Uint8Array => {
+  const out = new Uint8Array(length)
+  for (let i = 0; i < length; i++) out[i] = src[start + i]
+  return out
+}
+
+/** The value read by the last successful {@link readFastNumber}. */
+let fastValue = 0
+
+/**
+ * Read a plain decimal and its CRLF at `src[start]`: `0`, or 1..{@link FAST_DIGITS} digits without
+ * a leading zero. Returns the position after the CRLF (the value is then in `fastValue`), or -1
+ * for anything else (other bytes, more digits, or the end of `src` first).
+ */
+const readFastNumber = (src: Uint8Array, start: number): number => {
+  const n = src.length
+  let value = 0
+  let i = start
+  for (; i < n; i++) {
+    const c = src[i]
+    if (c < 48 || c > 57) break
+    if (i > start && value === 0) return -1 // a leading zero
+    if (i - start === FAST_DIGITS) return -1
+    value = value * 10 + (c - 48)
+  }
+  if (i === start || i + 1 >= n || src[i] !== CR || src[i + 1] !== LF) return -1
+  fastValue = value
+  return i + 2
+}
 
 const checkLimit = (name: string, value: number | undefined, fallback: number): number => {
   if (value === undefined) return fallback
@@ -145,10 +204,13 @@ class Held {
  *
  * @throws FramingConfigError when a limit is not an integer >= 0.
  */
-export const makeRequestDecoder = (limits: Limits = {}): RequestDecoder => {
-  const maxBulk = checkLimit("maxBulkLength", limits.maxBulkLength, DEFAULT_MAX_BULK_LENGTH)
-  const maxArray = checkLimit("maxArrayLength", limits.maxArrayLength, DEFAULT_MAX_ARRAY_LENGTH)
-  const maxInline = checkLimit("maxInlineLength", limits.maxInlineLength, DEFAULT_MAX_INLINE_LENGTH)
+export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder => {
+  const maxBulk = checkLimit("maxBulkLength", options.maxBulkLength, DEFAULT_MAX_BULK_LENGTH)
+  const maxArray = checkLimit("maxArrayLength", options.maxArrayLength, DEFAULT_MAX_ARRAY_LENGTH)
+  const maxInline = checkLimit("maxInlineLength", options.maxInlineLength, DEFAULT_MAX_INLINE_LENGTH)
+  const copyUpTo = checkLimit("copyUpTo", options.copyUpTo, DEFAULT_COPY_UP_TO)
+  // the fast path reads header lines of up to 1 + FAST_DIGITS bytes without checking maxInline
+  const fast = maxInline >= 1 + FAST_DIGITS
 
   let state = START
   let failed: Framing.FramingError | undefined
@@ -161,6 +223,7 @@ export const makeRequestDecoder = (limits: Limits = {}): RequestDecoder => {
   let lineEnd = 0
   // the command being read
   let args: Array<Uint8Array> = []
+  let argsOwned = 0 // args[0, argsOwned) are copies (made when an earlier chunk ended)
   let argsLeft = 0
   let argsBytes = 0
   // the bulk string being read
@@ -221,6 +284,37 @@ export const makeRequestDecoder = (limits: Limits = {}): RequestDecoder => {
     return cr + 2
   }
 
+  /** The bulk string `chunk[start, start + length)`, all inside `chunk`: a view or a small copy. */
+  const bulkOf = (chunk: Uint8Array, start: number, length: number): Uint8Array =>
+    length <= copyUpTo ? copyOf(chunk, start, length) : chunk.subarray(start, start + length)
+
+  /**
+   * The fast path: the multi-bulk command at `chunk[start]` (a `*`) when it lies whole in `chunk`
+   * with plain headers (see {@link readFastNumber}) within the limits: pushes it and returns the
+   * position after it. Anything else returns -1 having changed nothing, and the general path
+   * reads the command from `start`.
+   */
+  const decodeWhole = (chunk: Uint8Array, start: number, out: Array<Command>): number => {
+    const n = chunk.length
+    let pos = readFastNumber(chunk, start + 1)
+    const count = fastValue
+    // a count of 0 is "0" (left to the general path); each argument takes at least 6 bytes
+    if (pos === -1 || count === 0 || count > maxArray || count * 6 > n - pos) return -1
+    const command: Array<Uint8Array> = []
+    for (let k = 0; k < count; k++) {
+      if (pos >= n || chunk[pos] !== DOLLAR) return -1
+      pos = readFastNumber(chunk, pos + 1)
+      const length = fastValue
+      if (pos === -1 || length > maxBulk) return -1
+      const end = pos + length
+      if (end + 2 > n || chunk[end] !== CR || chunk[end + 1] !== LF) return -1
+      command.push(bulkOf(chunk, pos, length))
+      pos = end + 2
+    }
+    out.push(command)
+    return pos
+  }
+
   /** One argument done: the command is complete when it was the last. */
   const pushArg = (arg: Uint8Array, out: Array<Command>): void => {
     args.push(arg)
@@ -228,6 +322,7 @@ export const makeRequestDecoder = (limits: Limits = {}): RequestDecoder => {
     if (--argsLeft === 0) {
       out.push(args)
       args = []
+      argsOwned = 0
       argsBytes = 0
       state = START
     } else {
@@ -235,14 +330,36 @@ export const makeRequestDecoder = (limits: Limits = {}): RequestDecoder => {
     }
   }
 
+  /**
+   * Decode `chunk`; then copy the arguments of a command it leaves incomplete, so that nothing
+   * held refers to `chunk` once `decode` returns (chunks may be lent: `pump(..., { borrow: true })`).
+   */
   const decode = (chunk: Uint8Array, out: Array<Command>): Framing.FramingError | undefined => {
+    const result = decodeChunk(chunk, out)
+    for (let i = argsOwned; i < args.length; i++) args[i] = args[i]!.slice()
+    argsOwned = args.length
+    return result
+  }
+
+  const decodeChunk = (chunk: Uint8Array, out: Array<Command>): Framing.FramingError | undefined => {
     if (failed !== undefined) return failed
     const n = chunk.length
     let pos = 0
     while (pos < n) {
       switch (state) {
         case START:
-          state = chunk[pos] === STAR ? COUNT : INLINE
+          if (chunk[pos] !== STAR) {
+            state = INLINE
+            break
+          }
+          if (fast) {
+            const next = decodeWhole(chunk, pos, out)
+            if (next !== -1) {
+              pos = next
+              break
+            }
+          }
+          state = COUNT
           break
         case COUNT: {
           const next = readHeaderLine(chunk, pos, "too big mbulk count string", "invalid multibulk length")
@@ -287,7 +404,7 @@ export const makeRequestDecoder = (limits: Limits = {}): RequestDecoder => {
               return fail(`expected CRLF after bulk data, got '${String.fromCharCode(got)}'`)
             }
             pos = end + 2
-            pushArg(chunk.subarray(end - bulkLength, end), out)
+            pushArg(bulkOf(chunk, end - bulkLength, bulkLength), out)
             break
           }
           bodyStarted = true

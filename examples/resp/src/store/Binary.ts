@@ -57,12 +57,50 @@ export const fromKey = (key: string): Uint8Array => {
 /** Bytes of an ASCII text (e.g. a number). */
 export const ascii = fromKey
 
+/** Number of decimal digits of `v`, an integer in 0..2^31-1. */
+const digitCount = (v: number): number => {
+  let digits = 1
+  for (let t = (v / 10) | 0; t > 0; t = (t / 10) | 0) digits++
+  return digits
+}
+
+/**
+ * The decimal text of an integer as bytes (`-42` → `[0x2d 0x34 0x32]`), as `ascii(String(n))`
+ * but without building the string when `|n| < 2^31`.
+ */
+export const integerBytes = (n: number | bigint): Uint8Array => {
+  if (typeof n !== "number" || !(n > -0x80000000 && n < 0x80000000) || n !== Math.trunc(n)) return ascii(String(n))
+  const negative = n < 0
+  let v = negative ? -n : n
+  const sign = negative ? 1 : 0
+  const out = new Uint8Array(sign + digitCount(v))
+  if (negative) out[0] = 45 // -
+  for (let at = out.length - 1; at >= sign; at--) {
+    const q = (v / 10) | 0
+    out[at] = 48 + v - q * 10
+    v = q
+  }
+  return out
+}
+
+/** Values of at most this many bytes are always copied by {@link own}, with a loop. */
+const OWN_COPY_UP_TO = 64
+
 /**
  * `bytes` itself when it is a whole array of its own, else a copy: values kept in the keyspace
- * must not pin (or alias) the socket chunk they were decoded from.
+ * must not pin (or alias) the socket chunk they were decoded from. Small values are always
+ * copied: that is cheaper than reading `bytes.buffer`, which makes V8 and JavaScriptCore move a
+ * small array's storage out of the heap.
  */
-export const own = (bytes: Uint8Array): Uint8Array =>
-  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+export const own = (bytes: Uint8Array): Uint8Array => {
+  const n = bytes.length
+  if (n <= OWN_COPY_UP_TO) {
+    const out = new Uint8Array(n)
+    for (let i = 0; i < n; i++) out[i] = bytes[i]
+    return out
+  }
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+}
 
 /** `text` lower-cased as ASCII from bytes (command names, options). */
 export const lowerAscii = (bytes: Uint8Array): string => {
