@@ -73,6 +73,8 @@ const copySmall = (buf: Uint8Array, n: number): Uint8Array => {
   return out
 }
 
+const ignore = (): void => {}
+
 /** Queued chunks smaller than this are merged into one `conn.write`... */
 const coalesceChunk = 16 * 1024
 /** ...up to this many bytes. */
@@ -158,6 +160,8 @@ class DenoSocket implements Driver.SocketDriver {
   /** Bytes of the `conn.write` in progress. */
   private inFlight = 0
   private writing = false
+  /** The `conn.write` in progress. */
+  private writeOp: Promise<number> | undefined
   private needDrain = false
   private endState: "open" | "ending" | "ended" = "open"
   private endWaiters: Array<EndCallback> = []
@@ -180,9 +184,19 @@ class DenoSocket implements Driver.SocketDriver {
   // ---- reading ----------------------------------------------------------
 
   private async pump(): Promise<void> {
+    let replyOp: Promise<number> | undefined
     this.reading = true
     try {
       while (!this.paused && !this.released) {
+        // like a sequential read/write loop: when the last delivery started a write, let more
+        // of the peer's bytes arrive while it completes and read them in one go (fewer, fuller
+        // reads; twice the framed-echo throughput on Deno). Only that write: writes made
+        // later by other fibers never hold reading up.
+        if (replyOp !== undefined) {
+          await replyOp.then(ignore, ignore)
+          replyOp = undefined
+          if (this.paused || this.released) break
+        }
         let buf = this.free.pop()
         if (buf === undefined || !this.fits(buf)) buf = new Uint8Array(this.readSize)
         const n = await this.conn.read(buf)
@@ -193,15 +207,21 @@ class DenoSocket implements Driver.SocketDriver {
         else if (n < size >>> 3) this.readSize = Math.max(size >>> 1, minReadSize)
         if (n > 0 && this.events.borrows()) {
           // lent: the consumer is done with it when `data` returns, except for its writes
+          const before = this.writeOp
           this.events.data(buf.subarray(0, n))
+          if (this.writeOp !== before) replyOp = this.writeOp
           this.giveBack(buf)
-        } else if (n <= size >>> 1) {
-          // a short read: the core gets a copy and the buffer is reused (unless resized)
-          if (this.readSize === size) this.free.push(buf)
-          if (n > 0) this.events.data(n <= smallRead ? copySmall(buf, n) : buf.slice(0, n))
         } else {
-          // the core keeps this buffer: never reuse it
-          this.events.data(buf.subarray(0, n))
+          const before = this.writeOp
+          if (n <= size >>> 1) {
+            // a short read: the core gets a copy and the buffer is reused (unless resized)
+            if (this.readSize === size) this.free.push(buf)
+            if (n > 0) this.events.data(n <= smallRead ? copySmall(buf, n) : buf.slice(0, n))
+          } else {
+            // the core keeps this buffer: never reuse it
+            this.events.data(buf.subarray(0, n))
+          }
+          if (this.writeOp !== before) replyOp = this.writeOp
         }
       }
     } catch (error) {
@@ -351,7 +371,9 @@ class DenoSocket implements Driver.SocketDriver {
         let off = 0
         while (off < buf.length) {
           this.inFlight = buf.length - off
-          const n = await this.conn.write(off === 0 ? buf : buf.subarray(off))
+          const op = this.conn.write(off === 0 ? buf : buf.subarray(off))
+          this.writeOp = op
+          const n = await op
           this.inFlight = 0
           if (this.released) return
           if (n <= 0) throw Object.assign(new Error("conn.write wrote nothing"), { code: "EPIPE" })
