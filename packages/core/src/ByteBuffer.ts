@@ -89,9 +89,10 @@ export class ByteBuffer {
   private lazyCapacity: number
 
   /** Prefer {@link make}. */
-  constructor(initialCapacity: number = DEFAULT_INITIAL_CAPACITY) {
+  constructor(initialCapacity: number = DEFAULT_INITIAL_CAPACITY, maxRetainedCapacity: number = DEFAULT_MAX_RETAINED_CAPACITY) {
     checkUint(initialCapacity, 0x7fffffff, "make")
-    this.retained = Math.max(initialCapacity, DEFAULT_MAX_RETAINED_CAPACITY)
+    checkUint(maxRetainedCapacity, 0x7fffffff, "make")
+    this.retained = Math.max(initialCapacity, maxRetainedCapacity)
     this.buf = initialCapacity === 0 ? EMPTY : allocate(initialCapacity)
     this.lazyCapacity = Math.max(initialCapacity, 64)
     this.view = undefined
@@ -330,11 +331,28 @@ export class ByteBuffer {
 
   /** Discard the written bytes (storage above the retention limit is released). */
   clear(): void {
+    const n = this.len
     this.len = 0
     if (this.buf.length > this.retained) {
-      this.buf = allocate(this.retained)
+      // released now; the next store is allocated when needed, sized for a batch like this one
+      this.buf = EMPTY
       this.view = undefined
+      this.lazyCapacity = Math.max(64, Math.min(batchCapacity(n), this.retained))
     }
+  }
+
+  /**
+   * Discard the written bytes AND give up the storage without copying it: views from
+   * {@link ByteBuffer.peek} stay valid and are never written again by this buffer (for a caller
+   * that wrote `peek()` to a transport which still holds it). The next write allocates a store
+   * sized for a batch like this one.
+   */
+  release(): void {
+    const n = this.len
+    this.len = 0
+    this.buf = EMPTY
+    this.view = undefined
+    this.lazyCapacity = Math.max(64, Math.min(batchCapacity(n), this.retained * LAZY_RETAINED_FACTOR))
   }
 
   /**
@@ -367,7 +385,9 @@ const LAZY_RETAINED_FACTOR = 4
 const batchCapacity = (n: number): number => (n + (n >>> 3) + 1023) & ~1023
 
 /**
- * Create a {@link ByteBuffer} with `initialCapacity` bytes of storage (default 4 KiB).
+ * Create a {@link ByteBuffer} with `initialCapacity` bytes of storage (default 4 KiB), keeping
+ * at most `maxRetainedCapacity` bytes of storage between batches (default
+ * {@link DEFAULT_MAX_RETAINED_CAPACITY}, never less than `initialCapacity`).
  *
  * @example
  * ```ts
@@ -375,4 +395,5 @@ const batchCapacity = (n: number): number => (n + (n >>> 3) + 1023) & ~1023
  * buf.writeVarint(300) // [AC 02]
  * ```
  */
-export const make = (initialCapacity?: number): ByteBuffer => new ByteBuffer(initialCapacity)
+export const make = (initialCapacity?: number, maxRetainedCapacity?: number): ByteBuffer =>
+  new ByteBuffer(initialCapacity, maxRetainedCapacity)

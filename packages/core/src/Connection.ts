@@ -190,6 +190,19 @@ export interface Connection {
   /** {@link Connection.unsafeWrite} for several chunks (one syscall where possible). */
   readonly unsafeWriteAll: (chunks: ReadonlyArray<Uint8Array>) => boolean
   /**
+   * Bytes written but not yet taken by the OS, right now. `0` also means the
+   * transport holds no reference to any array written so far: its memory may
+   * be reused (Node and Bun usually write synchronously; Deno never does).
+   *
+   * @example
+   * ```ts
+   * conn.unsafeWrite(scratch.subarray(0, n))
+   * if (conn.unsafeWriteBuffered() === 0) n = 0 // sent: reuse `scratch`
+   * else scratch = new Uint8Array(scratch.length) // still referenced: let it go
+   * ```
+   */
+  readonly unsafeWriteBuffered: () => number
+  /**
    * Hands `data` to the runtime. Completes at once while the write buffer is
    * below `writeHighWaterMark`, otherwise when it has drained. The caller must
    * not mutate `data` afterwards.

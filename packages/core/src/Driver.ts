@@ -52,7 +52,11 @@ export interface SocketDriver {
   destroy(): void
   /** Reset (RST) and release. Must lead to `closedByRuntime`. */
   reset(): void
-  /** Bytes written but not yet taken by the OS. */
+  /**
+   * Bytes written but not yet taken by the OS. When it is `0` the adapter must
+   * hold no reference to any array passed to `write`/`writev` (callers reuse
+   * their memory on that promise).
+   */
   writeBuffered(): number
 }
 

@@ -94,7 +94,9 @@ export interface Framed {
 export const make = (connection: Connection, framing: Framing, options?: FramedOptions): Framed => {
   const decoder = framing.decoder()
   const encoder = framing.encoder()
-  const out = ByteBuffer.make()
+  // the output store is reused while the transport takes each batch at once (a batch of
+  // replies to one read may pass 64 KiB: keep up to 128 KiB)
+  const out = ByteBuffer.make(0, 128 * 1024)
   const flushThreshold = options?.flushThreshold ?? 64 * 1024
   let blocked = false
   let flushScheduled = false
@@ -105,7 +107,12 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
 
   const flushNow = (): void => {
     flushScheduled = false
-    if (out.length > 0) blocked = !connection.unsafeWrite(out.take())
+    if (out.length === 0) return
+    blocked = !connection.unsafeWrite(out.peek())
+    // taken by the OS at once (the usual case on Node and Bun): the store is reused, no
+    // allocation per batch and memory that stays in cache; else it stays with the transport
+    if (connection.unsafeWriteBuffered() === 0) out.clear()
+    else out.release()
   }
   const scheduleFlush = (): void => {
     if (flushScheduled) return

@@ -297,6 +297,8 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     return false
   }
 
+  unsafeWriteBuffered = (): number => (this.isClosed ? 0 : this.driver.writeBuffered())
+
   pump = <E, R>(
     onData: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void,
     options?: PumpOptions

@@ -150,6 +150,29 @@ describe("ByteBuffer", () => {
     expect(buf.capacity).toBeLessThanOrEqual(ByteBuffer.DEFAULT_MAX_RETAINED_CAPACITY)
   })
 
+  it("release: a peeked view stays intact while later writes go to a new store; clear keeps a store within the retention", () => {
+    const buf = ByteBuffer.make(0, 128 * 1024)
+    buf.writeBytes(new Uint8Array(100_000).fill(7))
+    const sent = buf.peek()
+    buf.release()
+    expect(buf.length).toBe(0)
+    buf.writeBytes(new Uint8Array(100_000).fill(9))
+    expect(sent.length).toBe(100_000)
+    expect(sent.every((b) => b === 7)).toBe(true)
+    // a 100 KB batch fits the 128 KiB retention: clear keeps the store (no allocation next time)
+    const cap = buf.capacity
+    expect(cap).toBeGreaterThanOrEqual(100_000)
+    buf.clear()
+    expect(buf.capacity).toBe(cap)
+    // above the retention the store is dropped, and the next one is sized for such a batch
+    buf.writeBytes(new Uint8Array(300_000))
+    buf.clear()
+    expect(buf.capacity).toBe(0)
+    buf.writeUint8(1)
+    expect(buf.capacity).toBe(128 * 1024)
+    expect(() => ByteBuffer.make(0, -1)).toThrow(RangeError)
+  })
+
   it("reserve, truncate, peek and partial writeBytes", () => {
     const buf = ByteBuffer.make(0)
     buf.reserve(100)
