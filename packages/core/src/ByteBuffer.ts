@@ -55,7 +55,7 @@ const TWO_32 = 4294967296
 export const DEFAULT_INITIAL_CAPACITY = 4096
 
 /** `writeBytes` copies up to this many bytes with a loop instead of a view and `set`. */
-const SMALL_COPY = 64
+const SMALL_COPY = 16
 
 /**
  * Storage larger than this is not kept after `take()`/`clear()` (a connection that once sent an
