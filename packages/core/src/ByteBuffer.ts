@@ -345,14 +345,31 @@ export class ByteBuffer {
    * Discard the written bytes AND give up the storage without copying it: views from
    * {@link ByteBuffer.peek} stay valid and are never written again by this buffer (for a caller
    * that wrote `peek()` to a transport which still holds it). The next write allocates a store
-   * sized for a batch like this one.
+   * sized for a batch like this one. Returns the storage given up, for {@link ByteBuffer.reuse}
+   * once its holder is done with it.
    */
-  release(): void {
+  release(): Uint8Array {
+    const store = this.buf
     const n = this.len
     this.len = 0
     this.buf = EMPTY
     this.view = undefined
     this.lazyCapacity = Math.max(64, Math.min(batchCapacity(n), this.retained * LAZY_RETAINED_FACTOR))
+    return store
+  }
+
+  /**
+   * Take `store` (from {@link ByteBuffer.release}, no longer referenced anywhere else) back as
+   * storage, when this buffer is empty and has none: no allocation for the next batch. Returns
+   * whether it was taken.
+   */
+  reuse(store: Uint8Array): boolean {
+    if (this.len !== 0 || this.buf.length !== 0 || store.length === 0 || store.length > this.retained * LAZY_RETAINED_FACTOR) {
+      return false
+    }
+    this.buf = store
+    this.view = undefined
+    return true
   }
 
   /**

@@ -105,6 +105,9 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
   let batchIndex = 0
   let pendingEnd: Effect.Effect<EOF, FramingError | ConnectionError> | undefined
 
+  /** The last output store handed to a transport that had not sent it yet (Deno always). */
+  let sentStore: Uint8Array | undefined
+
   const flushNow = (): void => {
     flushScheduled = false
     if (out.length === 0) return
@@ -112,7 +115,14 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
     // taken by the OS at once (the usual case on Node and Bun): the store is reused, no
     // allocation per batch and memory that stays in cache; else it stays with the transport
     if (connection.unsafeWriteBuffered() === 0) out.clear()
-    else out.release()
+    else sentStore = out.release()
+  }
+  /** Before encoding: once the transport holds nothing, that store is ours again. */
+  const reclaim = (): void => {
+    if (sentStore !== undefined && out.length === 0 && connection.unsafeWriteBuffered() === 0) {
+      out.reuse(sentStore)
+      sentStore = undefined
+    }
   }
   const scheduleFlush = (): void => {
     if (flushScheduled) return
@@ -134,12 +144,14 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
 
   const send = (frame: Uint8Array): Effect.Effect<void, FramingError | ConnectionError> =>
     Effect.suspend((): Effect.Effect<void, FramingError | ConnectionError> => {
+      reclaim()
       const error = encoder.encode(frame, out)
       return error !== undefined ? Effect.fail(error) : afterEncode
     })
 
   const sendAll = (frames: Iterable<Uint8Array>): Effect.Effect<void, FramingError | ConnectionError> =>
     Effect.suspend((): Effect.Effect<void, FramingError | ConnectionError> => {
+      reclaim()
       for (const frame of frames) {
         const error = encoder.encode(frame, out)
         if (error !== undefined) return Effect.zipRight(afterEncode, Effect.fail(error))
@@ -214,6 +226,7 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
       return error !== undefined ? Effect.fail(error) : undefined
     }
     const body = connection.pump((chunks) => {
+      reclaim()
       let error: FramingError | undefined
       for (let i = 0; i < chunks.length && error === undefined; i++) error = decoder.decode(chunks[i]!, frames)
       return deliver(error)

@@ -173,6 +173,20 @@ describe("ByteBuffer", () => {
     expect(() => ByteBuffer.make(0, -1)).toThrow(RangeError)
   })
 
+  it("reuse: a released store comes back as storage only while the buffer is empty and has none", () => {
+    const buf = ByteBuffer.make(0)
+    buf.writeBytes(new Uint8Array(1000).fill(1))
+    const store = buf.release()
+    expect(store.length).toBeGreaterThanOrEqual(1000)
+    expect(buf.reuse(store)).toBe(true)
+    expect(buf.capacity).toBe(store.length)
+    buf.writeUint8(5)
+    expect(store[0]).toBe(5) // written into the reused store, no new allocation
+    expect(buf.reuse(new Uint8Array(64))).toBe(false) // has storage (and bytes) already
+    buf.clear()
+    expect(buf.reuse(new Uint8Array(64))).toBe(false) // empty but still has storage
+  })
+
   it("reserve, truncate, peek and partial writeBytes", () => {
     const buf = ByteBuffer.make(0)
     buf.reserve(100)
