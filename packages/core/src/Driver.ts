@@ -97,11 +97,27 @@ export interface ConnectionInfo {
 /**
  * Builds a core {@link Connection} around a native socket. `open` receives the
  * events sink (wire the socket's events to it) and returns the driver.
+ *
+ * A runtime may report no address for a socket the peer reset before it was
+ * set up (Bun then has `remoteAddress === undefined`): such an address becomes
+ * the unspecified one (`0.0.0.0:0`), so every connection has a usable address
+ * and the reset shows up as ordinary traffic on the connection.
  */
 export const makeConnection = (info: ConnectionInfo, open: (events: SocketEvents) => SocketDriver): Connection => {
-  const conn = new ConnectionImpl(info.localAddress, info.remoteAddress, info.options)
+  const conn = new ConnectionImpl(usable(info.localAddress), usable(info.remoteAddress), info.options)
   conn.attach(open(conn))
   return conn
+}
+
+const unspecified: Address = { host: "0.0.0.0", port: 0 }
+
+const usable = (a: Address | undefined): Address => {
+  if (a === undefined || a === null) return unspecified
+  if ("path" in a) return typeof a.path === "string" ? a : { path: "" }
+  const host = typeof a.host === "string" && a.host !== "" ? a.host : undefined
+  const port = typeof a.port === "number" && Number.isFinite(a.port) ? a.port : 0
+  if (host === undefined) return { host: unspecified.host, port }
+  return port === a.port ? a : { host, port }
 }
 
 /** What an adapter provides to build a listener. */

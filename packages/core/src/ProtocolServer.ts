@@ -77,6 +77,7 @@ import type { Session as SessionT } from "./Session.ts"
 import { Session } from "./Session.ts"
 import type { Listener, ListenError, ListenOptions } from "./Transport.ts"
 import { Transport } from "./Transport.ts"
+import { acceptLoop, safeFormat } from "./internal/acceptLoop.ts"
 import { immediate } from "./internal/protocol/scheduler.ts"
 import { makeProfiles, makeStats, ServerConnection } from "./internal/protocol/server.ts"
 
@@ -349,7 +350,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
 
     const serveConnection = (conn: Connection, scope: Scope.CloseableScope): Effect.Effect<void, never, any> => {
       const engine = new ServerConnection<any, any, any, any, Push>(conn, config, protocol.server(), protocol.framing)
-      const peer = format(conn.remoteAddress)
+      const peer = safeFormat(conn)
       const program = Effect.gen(function*() {
         engines.add(engine)
         yield* logOpenClose("connection opened")
@@ -415,24 +416,25 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
       return program
     }
 
-    const acceptOne = Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const conn = yield* Effect.onError(Scope.extend(listener.accept, scope), () => Scope.close(scope, Exit.void))
-      stats.accepted++
-      if (stats.active >= maxConnections) {
-        stats.rejected++
-        yield* Effect.logWarning(
-          `over maxConnections (${maxConnections}): closing the new connection`,
-          new ProtocolServerError({ reason: "TooManyConnections", connection: conn.id, peer: format(conn.remoteAddress) })
-        )
-        yield* FiberSet.run(fibers, Scope.close(scope, Exit.void))
-        return
-      }
-      stats.active++
-      yield* FiberSet.run(fibers, serveConnection(conn, scope) as Effect.Effect<void>)
-    })
+    const start = (conn: Connection, scope: Scope.CloseableScope) =>
+      Effect.suspend(() => {
+        stats.accepted++
+        if (stats.active >= maxConnections) {
+          stats.rejected++
+          return Effect.zipRight(
+            Effect.logWarning(
+              `over maxConnections (${maxConnections}): closing the new connection`,
+              new ProtocolServerError({ reason: "TooManyConnections", connection: conn.id, peer: safeFormat(conn) })
+            ),
+            FiberSet.run(fibers, Scope.close(scope, Exit.void))
+          )
+        }
+        const program = serveConnection(conn, scope) as Effect.Effect<void>
+        stats.active++
+        return FiberSet.run(fibers, program)
+      })
 
-    yield* Effect.forkScoped(Effect.forever(acceptOne).pipe(Effect.catchTag("ListenError", () => Effect.void)))
+    yield* Effect.forkScoped(acceptLoop(listener, start))
 
     if (idleTimeout !== undefined) {
       const every = Math.min(1000, Math.max(10, Math.floor(idleTimeout / 4)))

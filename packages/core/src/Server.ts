@@ -39,6 +39,7 @@ import { Cause, Effect, Exit, FiberSet, Layer, Scope } from "effect"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import { Connection, ConnectionError } from "./Connection.ts"
+import { acceptLoop, safeFormat } from "./internal/acceptLoop.ts"
 import type { Listener, ListenError, ListenOptions } from "./Transport.ts"
 import { Transport } from "./Transport.ts"
 
@@ -77,11 +78,10 @@ export const serve = <E, R>(
     let failed = 0
     const log = options?.logConnections ? Effect.logInfo : Effect.logDebug
 
-    const handleOne = Effect.gen(function*() {
-      const connScope = yield* Scope.make()
-      const conn = yield* Effect.onError(Scope.extend(listener.accept, connScope), () => Scope.close(connScope, Exit.void))
+    const start = (conn: Connection, connScope: Scope.CloseableScope) => {
       accepted++
       active++
+      const logAnnotations = { connection: conn.id, peer: safeFormat(conn) }
       const run = (handler as Effect.Effect<void, E, Exclude<R, Connection> | Connection>).pipe(
         Effect.provideService(Connection, conn),
         Effect.catchAllCause((cause) => {
@@ -99,17 +99,15 @@ export const serve = <E, R>(
           active--
           return Scope.close(connScope, Exit.void)
         })),
-        Effect.annotateLogs({ connection: conn.id, peer: format(conn.remoteAddress) })
+        Effect.annotateLogs(logAnnotations)
       )
-      yield* log("connection opened").pipe(Effect.annotateLogs({ connection: conn.id, peer: format(conn.remoteAddress) }))
-      yield* FiberSet.run(fibers, run as Effect.Effect<void, never, Exclude<R, Connection>>)
-    })
+      return Effect.zipRight(
+        log("connection opened").pipe(Effect.annotateLogs(logAnnotations)),
+        FiberSet.run(fibers, run as Effect.Effect<void, never, Exclude<R, Connection>>)
+      )
+    }
 
-    yield* Effect.forkScoped(
-      Effect.forever(handleOne).pipe(
-        Effect.catchTag("ListenError", () => Effect.void)
-      )
-    )
+    yield* Effect.forkScoped(acceptLoop(listener, start))
     yield* Effect.addFinalizer(() => listener.close)
     return {
       address: listener.address,

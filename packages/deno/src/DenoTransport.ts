@@ -541,6 +541,9 @@ const unstableNet = () => typeof deno().listenDatagram === "function"
 const unsupported = (address: Address.Address, message: string) =>
   new Transport.ListenError({ reason: "Other", address, code: "ENOTSUP", cause: new Error(message) })
 
+/** Accept errors that mean the process is out of a resource: only these deserve a back-off. */
+const exhaustion = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"])
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Listens with `Deno.listen`. */
@@ -592,18 +595,28 @@ export const listen = (
       })
       const acceptLoop = async () => {
         let backoff = 0
+        let failures = 0
         while (!closed) {
           let conn: Deno.Conn
           try {
             conn = await native.accept()
           } catch (error) {
-            if (closed || errorCode(error) === "EBADF") return
-            // EMFILE, ENFILE, ECONNABORTED...: wait a little and go on accepting
-            backoff = Math.min(backoff === 0 ? 10 : backoff * 2, 1000)
-            await sleep(backoff)
+            const code = errorCode(error)
+            if (closed || code === "EBADF") return
+            if (code !== undefined && exhaustion.has(code)) {
+              // out of descriptors or memory: accepting again at once would fail again
+              backoff = Math.min(backoff === 0 ? 10 : backoff * 2, 1000)
+              await sleep(backoff)
+            } else if (++failures % 64 === 0) {
+              // a connection the peer reset or aborted before accept (ENOTCONN,
+              // ECONNABORTED...) is ordinary traffic: go on at once, but let the
+              // event loop turn now and then so a flood of them cannot starve it
+              await sleep(0)
+            }
             continue
           }
           backoff = 0
+          failures = 0
           if (closed) {
             conn.close()
             return
