@@ -17,12 +17,12 @@ import { describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Layer, Random, Scope } from "effect"
 import { expect } from "vitest"
 import type { Address } from "../Address.ts"
-import { isTcp } from "../Address.ts"
+import { format, isTcp } from "../Address.ts"
 import * as Connection from "../Connection.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
 import * as FramedConformance from "./FramedConformance.ts"
-import { dec, echoHandler, enc, randomBytes, sameBytes, writeParts, writeRandomly } from "./internal.ts"
+import { dec, echoHandler, enc, jitter, randomBytes, sameBytes, settle, writeParts, writeRandomly } from "./internal.ts"
 import * as PlatformConformance from "./PlatformConformance.ts"
 import type { TransportService } from "../Transport.ts"
 
@@ -558,6 +558,158 @@ export const run = (options: ConformanceOptions): void => {
           expect(server.failed()).toBe(2)
         })
       ))
+
+    describe("peers that reset (RST) do not disturb the server", () => {
+      /** The server side of each connection, by its peer's address (the client's local address). */
+      type Served = Map<string, Connection.Connection>
+      const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+      /**
+       * Serves an echo, opens a bystander and checks it echoes, then runs `resets`
+       * while the bystander keeps writing. Afterwards: the bystander's whole stream
+       * came back byte-exact, fresh connections are served at once, and every
+       * handler ended (none hangs on a peer that is gone).
+       */
+      const survives = (
+        title: string,
+        resets: (t: TransportService, address: Address, served: Served) => Effect.Effect<void, unknown, Scope.Scope>
+      ) =>
+        it.scopedLive(`${title}: the server still serves new connections; a bystander keeps echoing byte-exact`, () =>
+          withT((t) =>
+            Effect.gen(function*() {
+              const served: Served = new Map()
+              const handler = Effect.flatMap(Connection.Connection, (conn) =>
+                Effect.suspend(() => {
+                  served.set(format(conn.remoteAddress), conn)
+                  return echoHandler
+                }))
+              const server = yield* Server.serve(yield* t.listen(any, { backlog: 511 }), handler)
+
+              // the bystander: connected and echoing before the first reset
+              const by = yield* t.connect(server.address, { timeout: 2000 })
+              const stream = randomBytes(4 * 1024 * 1024, 4321)
+              const first = stream.subarray(0, 16 * 1024)
+              yield* by.write(first)
+              const echoed = yield* Connection.readExactly(by, first.length)
+              expect(sameBytes(echoed.bytes, first)).toBe(true)
+              const reader = yield* Effect.fork(Connection.readAll(by))
+              let sent = first.length
+              let stop = false
+              const writer = yield* Effect.fork(Effect.gen(function*() {
+                while (!stop && sent < stream.length - 8192) {
+                  const n = yield* Random.nextIntBetween(1, 8193)
+                  yield* by.write(stream.subarray(sent, sent + n))
+                  sent += n
+                  yield* jitter
+                }
+              }))
+
+              yield* Effect.scoped(resets(t, server.address, served))
+
+              // new connections are served, promptly
+              const fresh = yield* Effect.forEach(
+                range(10),
+                (i) =>
+                  Effect.scoped(Effect.gen(function*() {
+                    const c = yield* t.connect(server.address, { timeout: 2000 })
+                    const data = randomBytes(32 * 1024 + i, 100 + i)
+                    const w = yield* Effect.fork(Effect.zipRight(writeRandomly(c, data, 4000), c.end))
+                    const got = yield* Connection.readAll(c)
+                    yield* Fiber.join(w)
+                    return sameBytes(got, data)
+                  })),
+                { concurrency: "unbounded" }
+              ).pipe(Effect.timeoutFail({
+                duration: Duration.seconds(5),
+                onTimeout: () => new Error("new connections were not served within 5 s after the resets")
+              }))
+              expect(fresh.filter((ok) => !ok).length).toBe(0)
+
+              // the bystander lost nothing
+              stop = true
+              yield* Fiber.join(writer)
+              yield* by.end
+              const rest = yield* Fiber.join(reader)
+              expect(echoed.rest.length + rest.length).toBe(sent - first.length)
+              expect(sameBytes(Connection.concat([echoed.rest, rest]), stream.subarray(first.length, sent))).toBe(true)
+              expect(server.accepted()).toBeGreaterThanOrEqual(11)
+
+              // every handler ended: none hangs on a peer that is gone
+              for (let i = 0; i < 100 && server.active() > 0; i++) yield* Effect.sleep(Duration.millis(50))
+              expect(server.active()).toBe(0)
+            })
+          ))
+
+      survives("50 peers that connect and reset at once (many before the server set them up)", (t, address) =>
+        Effect.forEach(
+          range(50),
+          () => Effect.scoped(Effect.flatMap(t.connect(address, { timeout: 5000 }), (c) => c.abort)),
+          { concurrency: "unbounded", discard: true }
+        ))
+
+      survives("30 peers that reset mid-request (a partial message written)", (t, address) =>
+        Effect.forEach(
+          range(30),
+          (i) =>
+            Effect.scoped(Effect.gen(function*() {
+              const c = yield* t.connect(address, { timeout: 5000 })
+              yield* c.write(randomBytes(1000 + 97 * i, 200 + i))
+              yield* jitter
+              yield* c.abort
+            })),
+          { concurrency: "unbounded", discard: true }
+        ))
+
+      survives("20 peers that reset while the server writes them a 2 MiB reply", (t, address) =>
+        Effect.forEach(
+          range(20),
+          (i) =>
+            Effect.scoped(Effect.gen(function*() {
+              const c = yield* t.connect(address, { timeout: 5000 })
+              const data = randomBytes(2 * 1024 * 1024, 300 + i)
+              const w = yield* Effect.fork(writeRandomly(c, data, 64 * 1024))
+              // take the first 128 KiB of the reply, then reset while the rest is on its way
+              const got: Array<Uint8Array> = []
+              let n = 0
+              while (n < 128 * 1024) {
+                const chunk = yield* c.read
+                if (chunk === Connection.EOF) break
+                got.push(chunk)
+                n += chunk.length
+              }
+              expect(sameBytes(Connection.concat(got), data.subarray(0, n))).toBe(true)
+              yield* Fiber.interrupt(w)
+              yield* c.abort
+            })),
+          { concurrency: "unbounded", discard: true }
+        ))
+
+      survives("20 peers that reset while the server is blocked writing to them (they never read)", (t, address, served) =>
+        Effect.gen(function*() {
+          const peers = yield* Effect.forEach(range(20), () => t.connect(address, { timeout: 5000 }), { concurrency: "unbounded" })
+          const setUp = () => peers.filter((c) => served.has(format(c.localAddress))).length
+          for (let i = 0; i < 100 && setUp() < peers.length; i++) yield* Effect.sleep(Duration.millis(50))
+          expect(setUp()).toBe(peers.length)
+          yield* Effect.forEach(peers, (c) =>
+            Effect.gen(function*() {
+              const s = served.get(format(c.localAddress))!
+              const chunk = randomBytes(64 * 1024, 9)
+              let written = 0
+              const w = yield* Effect.fork(Effect.gen(function*() {
+                while (written < 256 * 1024 * 1024) {
+                  yield* c.write(chunk)
+                  written += chunk.length
+                }
+              }))
+              // the peer never reads: the echo fills every buffer, the server's write waits, so does ours
+              yield* settle(() => written + s.unsafeStats().bytesRead)
+              expect(w.unsafePoll()).toBe(null)
+              expect(s.unsafeStats().writeBuffered).toBeGreaterThan(0)
+              yield* Fiber.interrupt(w)
+              yield* c.abort
+            }), { concurrency: "unbounded", discard: true })
+        }))
+    })
   })
   FramedConformance.run(options.name, options.layer, host)
   PlatformConformance.run(options.name, options.layer)
