@@ -64,7 +64,7 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberSet, Layer, Option, Schedule, Scope } from "effect"
+import { Cause, Data, Deferred, Duration, Effect, Exit, FiberId, FiberSet, Layer, Option, Schedule, Scope } from "effect"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import type { Connection } from "./Connection.ts"
@@ -79,7 +79,7 @@ import type { Listener, ListenError, ListenOptions } from "./Transport.ts"
 import { Transport } from "./Transport.ts"
 import { acceptLoop, safeFormat } from "./internal/acceptLoop.ts"
 import { immediate } from "./internal/protocol/scheduler.ts"
-import { makeProfiles, makeStats, ServerConnection } from "./internal/protocol/server.ts"
+import { makeStats, ServerConnection } from "./internal/protocol/server.ts"
 
 // ---------------------------------------------------------------------------
 // handlers
@@ -310,8 +310,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
       onRequest: onRequest as any,
       onOneWay: onOneWay as any,
       groups,
-      stats,
-      profiles: makeProfiles()
+      stats
     }
     let noConnectionWaiters: Array<() => void> = []
     const connectionEnded = () => {
@@ -366,19 +365,8 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
         }
         engine.start(yield* Effect.runtime<never>())
         const framed = Framed.make(conn, protocol.framing)
-        // the pump runs in its own fiber so that a handler running inline on it can be
-        // interrupted on timeout; the pump then restarts with the rest of its batch
-        let exit: Exit.Exit<void, unknown>
-        while (true) {
-          // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts)
-          const pump = yield* Effect.fork(
-            Effect.withScheduler(Effect.zipRight(engine.resumeRest, framed.pump(engine.onFrames)), immediate)
-          )
-          engine.interruptPump = () => pump.unsafeInterruptAsFork(pump.id())
-          exit = yield* Fiber.await(pump)
-          if (!engine.restartPump) break
-          engine.restartPump = false
-        }
+        // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts)
+        const exit = yield* Effect.exit(Effect.withScheduler(framed.pump(engine.onFrames), immediate))
         if (exit._tag === "Failure") {
           const failure = Cause.failureOption(exit.cause)
           const error = Option.getOrUndefined(failure)

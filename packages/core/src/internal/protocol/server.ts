@@ -6,6 +6,7 @@ import type { FailurePolicy, Outcome, ServerCodec } from "../../Protocol.ts"
 import { ProtocolError } from "../../Protocol.ts"
 import type { Handler, RequestContext, ServerStats } from "../../ProtocolServer.ts"
 import type { Session, SessionState } from "../../Session.ts"
+import { InlineHost, Suspended } from "../inline.ts"
 import { Writer } from "./writer.ts"
 
 /** Mutable counters shared by a server and its connections. */
@@ -45,7 +46,6 @@ export interface EngineConfig<Req, Res, OneWay, Push> {
   readonly onOneWay: Handler<OneWay, unknown, unknown, any, Push> | undefined
   readonly groups: Groups<Push>
   readonly stats: MutableStats
-  readonly profiles: Profiles
 }
 
 interface Slot {
@@ -55,38 +55,6 @@ interface Slot {
   /** Close the connection once this slot is written (defect with policy "close"). */
   close: boolean
 }
-
-/** How a method's handlers behave: inline on the pump's fiber once proven synchronous. */
-interface MethodProfile {
-  inline: boolean
-  /** Consecutive forked runs that completed synchronously. */
-  streak: number
-  /** Request sequence number before which the method is not tried inline again. */
-  until: number
-  /** The next back-off window (doubles each time an inline run suspends). */
-  window: number
-}
-
-/** Method profiles, shared by the connections of a server. */
-export interface Profiles {
-  seq: number
-  readonly methods: Map<string, MethodProfile>
-}
-
-export const makeProfiles = (): Profiles => ({ seq: 0, methods: new Map() })
-
-interface InlineJob {
-  settled: boolean
-  suspended?: boolean
-  timer: ReturnType<typeof setTimeout> | undefined
-  readonly input: unknown
-  readonly id: number | undefined
-  readonly isRequest: boolean
-  readonly profile: MethodProfile
-}
-
-/** Synchronous completions in a row after which a method runs inline. */
-const INLINE_AFTER = 8
 
 const OPEN = 0
 const DRAINING = 1
@@ -126,13 +94,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   private head = 0
   private readonly running = new Set<Fiber.RuntimeFiber<any, any>>()
   private slotWaiter: (() => void) | undefined
-  /** Frames of the current batch after a handler running inline. */
-  private pendingRest: ReadonlyArray<Uint8Array> | undefined
-  /** The handler running inline on the pump's fiber, if any. */
-  private inline: InlineJob | undefined
-  private checkQueued = false
   private closedWaiters: Array<() => void> = []
   private runtime: Runtime.Runtime<never> | undefined
+  /** Runs handlers without a fiber as far as they go without waiting. */
+  private inline: InlineHost | undefined
   private readonly requestContext: RequestContext<Push>
   private readonly oneWayContext: RequestContext<Push>
   lastActivity = Date.now()
@@ -158,6 +123,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   /** Starts serving: `runtime` runs the handlers (it carries the Session and the user's services). */
   start(runtime: Runtime.Runtime<never>): void {
     this.runtime = runtime
+    this.inline = new InlineHost(runtime)
   }
 
   // ---- Session ------------------------------------------------------------
@@ -222,11 +188,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   }
 
   /**
-   * Handles `frames[from..]`. Returns an Effect when the pump must wait:
-   * for a free slot (maxInFlight reached: reading stops), or for a handler run
-   * inline on the pump's fiber; the Effect then goes on with the rest of the
-   * batch. The writer's batch stays open across inline handlers, so the
-   * responses of one batch still leave in one write.
+   * Handles `frames[from..]`. Returns an Effect when the pump must wait for
+   * a free slot (maxInFlight reached: reading stops); the Effect then goes on
+   * with the rest of the batch. The responses of handlers that complete
+   * without waiting leave in one write per batch.
    */
   private process(frames: ReadonlyArray<Uint8Array>, from: number): Effect.Effect<void> | undefined {
     const max = this.config.maxInFlight
@@ -237,16 +202,12 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         const rest = frames.slice(i)
         return Effect.flatMap(this.awaitSlot, () => this.continueWith(rest))
       }
-      const inline = this.handleFrame(frames[i]!)
-      if (inline !== undefined) {
-        this.pendingRest = frames.slice(i + 1)
-        return inline
-      }
+      this.handleFrame(frames[i]!)
     }
     return undefined
   }
 
-  /** Goes on with frames left over (after a slot wait, an inline handler, or a restarted pump). */
+  /** Goes on with the frames left over after a slot wait. */
   private continueWith(rest: ReadonlyArray<Uint8Array>): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.writer.beginBatch()
@@ -257,21 +218,6 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     })
   }
 
-  /**
-   * What a restarted pump does first: the frames of the batch that was
-   * interrupted (an inline handler timed out).
-   */
-  readonly resumeRest: Effect.Effect<void> = Effect.suspend(() => {
-    const rest = this.pendingRest
-    this.pendingRest = undefined
-    return rest === undefined || rest.length === 0 ? Effect.void : this.continueWith(rest)
-  })
-
-  /** Set by the server: interrupts the pump's fiber (it is then restarted). */
-  interruptPump: () => void = () => {}
-  /** True once: the pump was interrupted on purpose and must be restarted. */
-  restartPump = false
-
   private readonly awaitSlot: Effect.Effect<void> = Effect.async<void>((resume) => {
     if (this.inFlightCount < this.config.maxInFlight || this.mode >= CLOSING) return resume(Effect.void)
     this.slotWaiter = () => resume(Effect.void)
@@ -280,7 +226,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     })
   })
 
-  private handleFrame(frame: Uint8Array): Effect.Effect<void> | undefined {
+  private handleFrame(frame: Uint8Array): void {
     const message = this.codec.decode(frame)
     const stats = this.config.stats
     switch (message._tag) {
@@ -289,13 +235,13 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         if (this.mode !== OPEN) {
           stats.refused++
           this.respond(message.id, SHUTTING_DOWN, undefined)
-          return undefined
+          return
         }
         return this.run(message.request, message.id, true)
       }
       case "OneWay": {
         stats.oneWays++
-        if (this.mode !== OPEN) return undefined
+        if (this.mode !== OPEN) return
         return this.run(message.message, undefined, false)
       }
       case "Invalid": {
@@ -303,7 +249,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         this.log("debug", `bad input: ${message.error.message}`)
         if (this.config.onBadInput === "close") this.closeGracefully()
         else if (!message.oneWay) this.respond(message.id, { _tag: "Fault", fault: message.error }, undefined)
-        return undefined
+        return
       }
     }
   }
@@ -311,15 +257,11 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   // ---- running handlers ------------------------------------------------------
 
   /**
-   * Runs the handler of a request (or one-way message):
-   *
-   * 1. it returned an `Exit` (`Effect.succeed`/`fail`): answered now, no fiber;
-   * 2. its method has proven synchronous: run inline on the pump's fiber
-   *    (returns that Effect; no fiber of its own);
-   * 3. otherwise: a fiber started at once (it may complete synchronously too,
-   *    which teaches the method's profile); the response is sent when it ends.
+   * Runs the handler of a request (or one-way message): evaluated at once,
+   * without a fiber (see `internal/inline.ts`); answered now if it completed,
+   * else its waiting rest runs on a fiber and is answered when that ends.
    */
-  private run(input: unknown, id: number | undefined, isRequest: boolean): Effect.Effect<void> | undefined {
+  private run(input: unknown, id: number | undefined, isRequest: boolean): void {
     let effect: Effect.Effect<unknown, unknown, any>
     if (isRequest) {
       try {
@@ -331,7 +273,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
       const handler = this.config.onOneWay
       if (handler === undefined) {
         this.log("warning", "one-way message dropped: no one-way handler")
-        return undefined
+        return
       }
       try {
         effect = handler(input as OneWay, this.oneWayContext)
@@ -339,127 +281,28 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         effect = Exit.die(defect)
       }
     }
+    let result: Exit.Exit<unknown, unknown> | Suspended
     if (Exit.isExit(effect)) {
-      if (isRequest) this.respond(id, this.outcomeOf(effect, input), undefined)
-      else this.settleOneWay(effect, input)
-      return undefined
+      result = effect
+    } else {
+      // in flight while it runs: a handler that closes its session (a failed
+      // handshake) must still have its own answer sent before the close
+      this.inFlightCount++
+      result = this.inline!.evaluate(effect)
+      this.inFlightCount--
     }
-    const profile = this.profileOf(input)
-    if (profile.inline) {
+    if (!(result instanceof Suspended)) {
       this.config.stats.inlined++
-      return this.runInline(effect, input, id, isRequest, profile)
+      if (isRequest) this.respond(id, this.outcomeOf(result, input), undefined)
+      else this.settleOneWay(result, input)
+      if (this.mode !== OPEN) this.afterSettle()
+      return
     }
     this.config.stats.forked++
     const slot = isRequest && this.config.inOrder ? this.allocSlot(id) : undefined
     if (slot === undefined) this.inFlightCount++
-    const fiber = Runtime.runFork(this.runtime!, effect as Effect.Effect<unknown, unknown, never>)
-    const exit = fiber.unsafePoll()
-    if (exit === null) {
-      profile.streak = 0
-      this.track(fiber, slot, id, input, isRequest)
-      return undefined
-    }
-    if (++profile.streak >= INLINE_AFTER && this.config.profiles.seq >= profile.until) profile.inline = true
-    if (slot === undefined) this.inFlightCount--
-    if (isRequest) this.respond(id, this.outcomeOf(exit, input), slot)
-    else this.settleOneWay(exit, input)
-    if (this.mode !== OPEN) this.afterSettle()
-    return undefined
-  }
-
-  private profileOf(input: unknown): MethodProfile {
-    const profiles = this.config.profiles
-    profiles.seq++
-    const method = this.config.describe(input)
-    let profile = profiles.methods.get(method)
-    if (profile === undefined) {
-      profile = { inline: false, streak: 0, until: 0, window: 64 }
-      profiles.methods.set(method, profile)
-    }
-    return profile
-  }
-
-  /**
-   * Runs a handler on the pump's fiber (which never yields cooperatively).
-   * One inline job at a time per connection. If the job is still running at
-   * the end of the turn it has suspended: its method goes back to fibers (for
-   * a growing window of requests), the responses ready so far are flushed,
-   * and the request timeout is armed: on expiry the request is answered with
-   * a Timeout fault and the pump's fiber interrupted and restarted with the
-   * rest of the batch. (No closure per request: hot-path allocations matter.)
-   */
-  private runInline(
-    effect: Effect.Effect<unknown, unknown, any>,
-    input: unknown,
-    id: number | undefined,
-    isRequest: boolean,
-    profile: MethodProfile
-  ): Effect.Effect<void> {
-    this.inFlightCount++
-    this.inline = { settled: false, timer: undefined, input, id, isRequest, profile }
-    return Effect.flatMap(Effect.exit(Effect.zipRight(this.armCheck, effect as Effect.Effect<unknown, unknown, never>)), this.afterInline)
-  }
-
-  private readonly armCheck: Effect.Effect<void> = Effect.sync(() => {
-    if (this.checkQueued) return
-    this.checkQueued = true
-    queueMicrotask(this.checkInline)
-  })
-
-  /** End of the turn: an inline job still running has suspended. */
-  private readonly checkInline = (): void => {
-    this.checkQueued = false
-    const job = this.inline
-    if (job === undefined || job.settled || job.suspended) return
-    job.suspended = true
-    const profile = job.profile
-    profile.inline = false
-    profile.streak = 0
-    profile.until = this.config.profiles.seq + profile.window
-    profile.window = Math.min(profile.window * 2, 1 << 20)
-    this.writer.flush()
-    const timeout = this.config.requestTimeout
-    if (timeout !== undefined) job.timer = setTimeout(() => this.inlineTimedOut(job, timeout), timeout)
-  }
-
-  private readonly afterInline = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
-    const job = this.inline!
-    this.inline = undefined
-    if (job.settled) return Effect.void
-    job.settled = true
-    if (job.timer !== undefined) clearTimeout(job.timer)
-    this.inFlightCount--
-    if (job.isRequest) this.respond(job.id, this.outcomeOf(exit, job.input), undefined)
-    else this.settleOneWay(exit, job.input)
-    this.afterSettle()
-    const rest = this.pendingRest
-    this.pendingRest = undefined
-    const next = rest === undefined ? undefined : this.process(rest, 0)
-    if (next !== undefined) return next
-    this.writer.endBatch()
-    return Effect.void
-  }
-
-  private inlineTimedOut(job: InlineJob, timeout: number): void {
-    const { id, input, isRequest } = job
-    if (job.settled) return
-    job.settled = true
-    if (this.inline === job) this.inline = undefined
-    this.inFlightCount--
-    this.config.stats.timeouts++
-    if (isRequest) {
-      this.config.stats.faults++
-      this.respond(id, {
-        _tag: "Fault",
-        fault: new ProtocolError({ reason: "Timeout", detail: `no response within ${timeout}ms` })
-      }, undefined)
-    } else {
-      this.log("warning", `one-way handler timed out after ${timeout}ms`, input)
-    }
-    this.writer.endBatch()
-    this.afterSettle()
-    this.restartPump = true
-    this.interruptPump()
+    const fiber = Runtime.runFork(result.runtime, result.effect)
+    this.track(fiber, slot, id, input, isRequest)
   }
 
   private track(
@@ -696,12 +539,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   /** Interrupts every handler still running (waits for them). */
   readonly interruptAll: Effect.Effect<void> = Effect.suspend(() => {
     this.mode = CLOSED
-    const job = this.inline
-    if (job !== undefined) {
-      job.settled = true
-      if (job.timer !== undefined) clearTimeout(job.timer)
-      this.inline = undefined
-    }
+    this.inline?.close()
     const fibers = [...this.running]
     this.running.clear()
     return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)

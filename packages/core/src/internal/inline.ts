@@ -1,0 +1,391 @@
+/**
+ * Runs a handler's Effect synchronously, without a fiber, as far as it goes
+ * without waiting; hands the rest to a fiber only if it must wait.
+ *
+ * A protocol server runs one handler per request. Forking a fiber for each
+ * (context copy, scheduler hop, observers) costs more than the whole framing
+ * layer, yet most handlers never wait: they read a map, compute, answer. So
+ * the server evaluates the handler's Effect here, step by step, the way
+ * Effect's own run loop does (the same primitives, the same continuation
+ * stack, the same order of effects), on the connection's context. If the
+ * Effect completes, the answer is its `Exit`, and no fiber ever existed. If it
+ * meets something that must wait (`Async`, `Yield`, a step budget used up),
+ * the continuation stack is turned back into an ordinary Effect (`flatMap`,
+ * `matchCauseEffect`, the generator resumed where it stopped, regions
+ * re-entered) and run on a fiber that starts where the evaluation stopped:
+ * same fiber refs, same runtime flags. Nothing is evaluated twice.
+ *
+ * Primitives that need "the current fiber" (`withFiberRuntime`: logging,
+ * `FiberRef` reads and writes, `provideService`, spans, the clock) run against
+ * one host fiber per connection, created on first use and never started:
+ * its fiber refs are restored after each evaluation, so nothing leaks from
+ * one request to the next; a fiber a handler forks is supervised by the
+ * host (interrupted when the connection ends, or when the request completes
+ * without waiting, as a request fiber's children would be).
+ *
+ * Middleware that would race a timer ({@link region}) evaluates its inner
+ * effect in place and wraps only a continuation that really waits: a request
+ * that completes synchronously never creates the timer.
+ */
+import { Cause, Context, Effect, Exit, Fiber, Runtime, RuntimeFlags, RuntimeFlagsPatch } from "effect"
+import type { FiberRefs } from "effect"
+import { yieldWrapGet } from "effect/Utils"
+
+/** Waits until interrupted, with no timer (unlike `Effect.never`, which keeps the process alive). */
+const waitForever: Effect.Effect<never> = Effect.async<never>(() => {})
+
+/** Evaluation steps after which the rest goes to a fiber (which yields cooperatively). */
+const MAX_STEPS = 10_000
+
+/** Marks an Effect as a region the evaluator enters in place (see {@link region}). */
+const RegionTypeId: unique symbol = Symbol.for("@wirekit/core/Inline/Region")
+
+interface RegionSpec {
+  readonly effect: Effect.Effect<unknown, unknown, unknown>
+  /** Wraps the part of the region that continues on a fiber. */
+  readonly resume: (rest: Effect.Effect<unknown, unknown, unknown>) => Effect.Effect<unknown, unknown, unknown>
+}
+
+/**
+ * An Effect that behaves as `whenRun(effect)` when a fiber runs it, but that
+ * the inline evaluator enters in place: if `effect` completes without waiting
+ * the wrapper costs nothing; if it must wait, the waiting rest runs as
+ * `resume(rest)` (e.g. a timeout armed only then).
+ */
+export const region = <A, E, R, E2, R2>(
+  effect: Effect.Effect<A, E, R>,
+  whenRun: (effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R | R2>,
+  resume: (rest: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R | R2>
+): Effect.Effect<A, E | E2, R | R2> => {
+  const wrapped = Effect.suspend(() => whenRun(effect)) as any
+  wrapped[RegionTypeId] = { effect, resume } as RegionSpec
+  return wrapped
+}
+
+/** The rest of an evaluation that must wait: run `effect` with `runtime`. */
+export class Suspended {
+  constructor(readonly effect: Effect.Effect<unknown, unknown>, readonly runtime: Runtime.Runtime<never>) {}
+}
+
+// Frames of the continuation stack. The Effect primitives are pushed as they
+// are (OnSuccess, OnFailure, OnSuccessAndFailure, Iterator, While); these two
+// are ours.
+class RevertFlags {
+  readonly _op = "RevertFlags"
+  constructor(readonly revert: RuntimeFlagsPatch.RuntimeFlagsPatch, readonly enter: RuntimeFlagsPatch.RuntimeFlagsPatch) {}
+}
+class RegionFrame {
+  readonly _op = "Region"
+  constructor(readonly spec: RegionSpec) {}
+}
+
+type Frame = any
+
+/** A fiber-ish host for `withFiberRuntime` primitives, one per connection. */
+type HostFiber = Fiber.RuntimeFiber<never, never> & {
+  readonly currentContext: Context.Context<never>
+  getFiberRefs(): FiberRefs.FiberRefs
+  setFiberRefs(refs: FiberRefs.FiberRefs): void
+  _children: Set<Fiber.RuntimeFiber<any, any>> | null
+}
+
+/** The evaluator's per-connection state: the connection's runtime and its host fiber. */
+export class InlineHost {
+  private host: HostFiber | undefined
+  /** The host's fiber refs as created: restored after every evaluation. */
+  private pristine: FiberRefs.FiberRefs | undefined
+  private readonly flags: RuntimeFlags.RuntimeFlags
+  /** Evaluations that completed without a fiber. */
+  completed = 0
+  /** Evaluations whose rest went to a fiber. */
+  suspended = 0
+
+  constructor(readonly runtime: Runtime.Runtime<never>) {
+    this.flags = runtime.runtimeFlags
+  }
+
+  private hostFiber(): HostFiber {
+    if (this.host === undefined) {
+      // a fiber that only waits: its refs and context are what the
+      // primitives read and write; it never runs anything itself
+      const host = Runtime.runFork(this.runtime, waitForever) as unknown as HostFiber
+      this.host = host
+      this.pristine = host.getFiberRefs()
+    }
+    return this.host
+  }
+
+  /** Interrupts the host fiber (and so what handlers forked on it). */
+  close(): void {
+    const host = this.host
+    this.host = undefined
+    if (host !== undefined) host.unsafeInterruptAsFork(host.id())
+  }
+
+  /**
+   * Evaluates `effect` synchronously. Returns its `Exit` if it completed,
+   * else the {@link Suspended} rest, which the caller runs on a fiber.
+   */
+  evaluate<A, E>(effect: Effect.Effect<A, E, any>): Exit.Exit<A, E> | Suspended {
+    let flags = this.flags
+    let stack: Array<Frame> | undefined
+    let cur: any = effect
+    let steps = 0
+    // the outcome of the last step: a value (ok) or a cause (failed)
+    let done = false
+    let value: unknown = undefined
+    let failed = false
+    let result: Exit.Exit<A, E> | Suspended | undefined
+    while (result === undefined) {
+      if (++steps > MAX_STEPS) {
+        result = this.suspend(cur, stack)
+        break
+      }
+      try {
+        if (!done) {
+          switch (cur._op) {
+            case "Success":
+              value = cur.effect_instruction_i0
+              done = true
+              failed = false
+              break
+            case "Failure":
+              value = cur.effect_instruction_i0
+              done = true
+              failed = true
+              break
+            case "Sync":
+              value = cur.effect_instruction_i0()
+              done = true
+              failed = false
+              break
+            case "OnSuccess":
+            case "OnFailure":
+            case "OnSuccessAndFailure":
+              ;(stack ??= []).push(cur)
+              cur = cur.effect_instruction_i0
+              break
+            case "Iterator":
+              value = undefined
+              done = true
+              failed = false
+              ;(stack ??= []).push(cur)
+              break
+            case "Commit": {
+              const spec: RegionSpec | undefined = cur[RegionTypeId]
+              if (spec !== undefined) {
+                ;(stack ??= []).push(new RegionFrame(spec))
+                cur = spec.effect
+              } else {
+                cur = cur.commit()
+              }
+              break
+            }
+            case "Tag":
+              value = Context.unsafeGet(this.host?.currentContext ?? this.runtime.context, cur)
+              done = true
+              failed = false
+              break
+            case "UpdateRuntimeFlags": {
+              const patch = cur.effect_instruction_i0
+              const old = flags
+              flags = RuntimeFlags.patch(flags, patch)
+              const scope = cur.effect_instruction_i1
+              if (scope === undefined) {
+                value = undefined
+                done = true
+                failed = false
+              } else {
+                ;(stack ??= []).push(new RevertFlags(RuntimeFlags.diff(flags, old), patch))
+                cur = scope(old)
+              }
+              break
+            }
+            case "WithRuntime":
+              cur = cur.effect_instruction_i0(this.hostFiber(), { _tag: "Running", runtimeFlags: flags })
+              break
+            case "While":
+              if (cur.effect_instruction_i0()) {
+                ;(stack ??= []).push(cur)
+                cur = cur.effect_instruction_i1()
+              } else {
+                value = undefined
+                done = true
+                failed = false
+              }
+              break
+            case "Right":
+            case "Some":
+              value = cur._op === "Right" ? cur.right : cur.value
+              done = true
+              failed = false
+              break
+            case "Left":
+              value = Cause.fail(cur.left)
+              done = true
+              failed = true
+              break
+            case "None":
+              value = Cause.fail(new Cause.NoSuchElementException())
+              done = true
+              failed = true
+              break
+            default:
+              // Async, Yield, OnStep, Micro...: must wait, or needs a real fiber
+              result = this.suspend(cur, stack)
+          }
+          continue
+        }
+        // a step completed: hand its outcome to the next frame that takes it
+        const frame = stack?.pop()
+        if (frame === undefined) {
+          result = (failed ? Exit.failCause(value as Cause.Cause<E>) : Exit.succeed(value as A))
+          break
+        }
+        if (!failed) {
+          switch (frame._op) {
+            case "OnSuccess":
+              cur = frame.effect_instruction_i1(value)
+              done = false
+              break
+            case "OnSuccessAndFailure":
+              cur = frame.effect_instruction_i2(value)
+              done = false
+              break
+            case "Iterator": {
+              const state = frame.effect_instruction_i0.next(value)
+              if (state.done) {
+                value = state.value
+                break
+              }
+              const next = yieldWrapGet(state.value) as any
+              if (next._op === "Success") {
+                value = next.effect_instruction_i0
+                stack!.push(frame)
+              } else if (next._op === "Failure") {
+                value = next.effect_instruction_i0
+                failed = true
+              } else {
+                stack!.push(frame)
+                cur = next
+                done = false
+              }
+              break
+            }
+            case "While":
+              frame.effect_instruction_i2(value)
+              if (frame.effect_instruction_i0()) {
+                stack!.push(frame)
+                cur = frame.effect_instruction_i1()
+                done = false
+              } else {
+                value = undefined
+              }
+              break
+            case "RevertFlags":
+              flags = RuntimeFlags.patch(flags, frame.revert)
+              break
+            // OnFailure, Region: pass the value on
+          }
+        } else {
+          switch (frame._op) {
+            case "OnFailure":
+            case "OnSuccessAndFailure":
+              cur = frame.effect_instruction_i1(value)
+              done = false
+              failed = false
+              break
+            case "RevertFlags":
+              flags = RuntimeFlags.patch(flags, frame.revert)
+              break
+            // OnSuccess, Iterator, While, Region: pass the cause on
+          }
+        }
+      } catch (defect) {
+        // what the run loop does with a throw in user code: a defect
+        value = Cause.die(defect)
+        done = true
+        failed = true
+      }
+    }
+    if (this.host !== undefined) this.settleHost(result)
+    if (result instanceof Suspended) this.suspended++
+    else this.completed++
+    return result
+  }
+
+  /** Puts the host fiber back as it was; a suspended rest took its refs with it. */
+  private settleHost(result: Exit.Exit<unknown, unknown> | Suspended): void {
+    const host = this.host!
+    if (host.getFiberRefs() !== this.pristine) host.setFiberRefs(this.pristine!)
+    if (!(result instanceof Suspended)) {
+      // a request fiber's children end with it
+      const children = host._children
+      if (children !== null && children.size > 0) {
+        for (const child of children) child.unsafeInterruptAsFork(host.id())
+      }
+    }
+  }
+
+  /** Turns the continuation stack back into an Effect, to run on a fiber from here. */
+  private suspend(cur: Effect.Effect<unknown, unknown>, stack: Array<Frame> | undefined): Suspended {
+    let rest: Effect.Effect<unknown, unknown, unknown> = cur
+    if (stack !== undefined) {
+      for (let i = stack.length - 1; i >= 0; i--) rest = rewrap(rest, stack[i])
+    }
+    const host = this.host
+    // the fiber takes the refs as they are here (a service provided, a span
+    // open); it starts with the connection's flags, and the regions rewrapped
+    // above set the rest's
+    const runtime = host === undefined || host.getFiberRefs() === this.pristine
+      ? this.runtime
+      : Runtime.make({ context: host.currentContext, runtimeFlags: this.runtime.runtimeFlags, fiberRefs: host.getFiberRefs() })
+    return new Suspended(rest as Effect.Effect<unknown, unknown>, runtime)
+  }
+}
+
+const rewrap = (rest: Effect.Effect<unknown, unknown, unknown>, frame: Frame): Effect.Effect<unknown, unknown, unknown> => {
+  switch (frame._op) {
+    case "OnSuccess":
+      return Effect.flatMap(rest, frame.effect_instruction_i1)
+    case "OnFailure":
+      return Effect.catchAllCause(rest, frame.effect_instruction_i1)
+    case "OnSuccessAndFailure":
+      return Effect.matchCauseEffect(rest, { onFailure: frame.effect_instruction_i1, onSuccess: frame.effect_instruction_i2 })
+    case "Iterator": {
+      const iterator = frame.effect_instruction_i0
+      return Effect.flatMap(rest, (value) => resumeIterator(iterator, value))
+    }
+    case "While": {
+      const check = frame.effect_instruction_i0
+      const body = frame.effect_instruction_i1
+      const step = frame.effect_instruction_i2
+      return Effect.flatMap(rest, (value) => {
+        step(value)
+        return Effect.whileLoop({ while: check, body, step })
+      })
+    }
+    case "RevertFlags":
+      return Effect.withRuntimeFlagsPatch(rest, (frame as RevertFlags).enter)
+    case "Region":
+      return (frame as RegionFrame).spec.resume(rest)
+  }
+  throw new Error(`inline evaluator: unknown frame ${String(frame?._op)}`)
+}
+
+/** Goes on with a generator where the evaluator stopped it, as `Effect.gen` would. */
+const resumeIterator = (iterator: Iterator<any, any, any>, value: unknown): Effect.Effect<unknown, unknown, unknown> => {
+  while (true) {
+    let state: IteratorResult<any, any>
+    try {
+      state = iterator.next(value)
+    } catch (defect) {
+      return Effect.die(defect)
+    }
+    if (state.done) return Effect.succeed(state.value)
+    const next = yieldWrapGet(state.value) as any
+    if (!Exit.isExit(next)) return Effect.flatMap(next as Effect.Effect<unknown, unknown, unknown>, (v) => resumeIterator(iterator, v))
+    if (next._tag === "Failure") return next
+    value = next.value
+  }
+}
