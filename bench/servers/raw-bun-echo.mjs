@@ -1,6 +1,6 @@
 // Raw Bun baseline for the wirekit bench (suites `echo` and, with --framed, `framed`).
 //
-//   bun bench/servers/raw-bun-echo.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--framed]
+//   bun bench/servers/raw-bun-echo.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--framed [--kv]]
 //
 // Bun.listen (Bun's native sockets, not node:net), noDelay.
 // echo:          one socket.write per `data` callback. Bun's write takes what the
@@ -10,12 +10,16 @@
 // echo --framed: the same, but each `data` chunk goes through the shared frame
 //                parser/encoder (lib/frames.mjs): every reply of the chunk in one write.
 // sink:          read and discard (--framed: parse frames and discard them).
+// --framed --kv: (suite `typed`, raw-bun-kv) each frame goes to the kv handler of
+//                lib/kv.mjs (JSON envelope in and out, one Map store for the server).
 // Prints "LISTENING <port>" when ready; exits on SIGTERM.
 import { makeFramedCodec, parseServerArgs } from "./lib/frames.mjs"
+import { makeKvHandler } from "./lib/kv.mjs"
 
 const argv = process.argv.slice(2)
 const framed = argv.includes("--framed")
-const opts = parseServerArgs(argv.filter((a) => a !== "--framed"))
+const kv = framed && argv.includes("--kv")
+const opts = parseServerArgs(argv.filter((a) => a !== "--framed" && a !== "--kv"))
 if (typeof opts === "string") {
   process.stderr.write(`raw-bun-echo: ${opts}\n`)
   process.exit(2)
@@ -24,6 +28,7 @@ const echo = opts.mode === "echo"
 const identity = (frame) => frame
 const drop = () => null
 const alloc = (n) => Buffer.allocUnsafe(n)
+const kvHandler = kv ? makeKvHandler({ decode: (b) => b.toString("utf8"), encode: (s) => Buffer.from(s) }) : null
 
 /** Writes `buf` now if nothing is queued, else queues it; keeps what the OS did not take. */
 function send(socket, state, buf) {
@@ -53,7 +58,7 @@ const listener = Bun.listen({
   socket: {
     open(socket) {
       socket.setNoDelay(true)
-      socket.data = { queue: [], codec: framed ? makeFramedCodec({ alloc, handler: echo ? identity : drop }) : null }
+      socket.data = { queue: [], codec: framed ? makeFramedCodec({ alloc, handler: kvHandler ?? (echo ? identity : drop) }) : null }
     },
     data(socket, data) {
       const state = socket.data

@@ -1,6 +1,6 @@
 // Raw Deno baseline for the wirekit bench (suites `echo` and, with --framed, `framed`).
 //
-//   deno run --allow-net bench/servers/raw-deno-echo.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--framed]
+//   deno run --allow-net bench/servers/raw-deno-echo.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--framed [--kv]]
 //
 // Deno.listen (Deno's own sockets, not node:net), noDelay. Per connection one
 // async read loop with a reused 64 KiB buffer.
@@ -10,11 +10,15 @@
 //                (lib/frames.mjs); every reply of the read leaves in one
 //                write-all (the replies are copied out of the reused buffer).
 // sink:          read and discard (--framed: parse frames and discard them).
+// --framed --kv: (suite `typed`, raw-deno-kv) each frame goes to the kv handler of
+//                lib/kv.mjs (JSON envelope in and out, one Map store for the server).
 // Prints "LISTENING <port>" when ready; exits on SIGTERM.
 import { makeFramedCodec, parseServerArgs } from "./lib/frames.mjs"
+import { makeKvHandler } from "./lib/kv.mjs"
 
 const framed = Deno.args.includes("--framed")
-const opts = parseServerArgs(Deno.args.filter((a) => a !== "--framed"))
+const kv = framed && Deno.args.includes("--kv")
+const opts = parseServerArgs(Deno.args.filter((a) => a !== "--framed" && a !== "--kv"))
 if (typeof opts === "string") {
   console.error(`raw-deno-echo: ${opts}`)
   Deno.exit(2)
@@ -23,6 +27,7 @@ const echo = opts.mode === "echo"
 const identity = (frame) => frame
 const drop = () => null
 const alloc = (n) => new Uint8Array(n)
+const kvHandler = kv ? makeKvHandler() : null
 
 async function writeAll(conn, buf) {
   let off = 0
@@ -32,7 +37,7 @@ async function writeAll(conn, buf) {
 async function serve(conn) {
   try { conn.setNoDelay(true) } catch {}
   const buf = new Uint8Array(64 * 1024)
-  const codec = framed ? makeFramedCodec({ alloc, handler: echo ? identity : drop }) : null
+  const codec = framed ? makeFramedCodec({ alloc, handler: kvHandler ?? (echo ? identity : drop) }) : null
   try {
     for (;;) {
       const n = await conn.read(buf)

@@ -1,6 +1,6 @@
 // Raw node:net framed baseline for the wirekit bench (suite `framed`).
 //
-//   node bench/servers/raw-node-framed.mjs --port 0 --host 127.0.0.1 --mode echo|sink
+//   node bench/servers/raw-node-framed.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--kv]
 //
 // echo: parses 4-byte big-endian length-prefixed frames (across chunk
 //       boundaries), hands each payload to an identity handler, and encodes
@@ -8,11 +8,17 @@
 //       'data' event (noDelay). The fair batched baseline for wirekit's
 //       Framed.pump; see lib/frames.mjs for what it does and does not do.
 // sink: parses the frames and discards them.
+// --kv: (suite `typed`, raw-node-kv) each frame goes to the kv handler of
+//       lib/kv.mjs instead of the identity: JSON envelope in, JSON envelope out,
+//       one Map store for the whole server; still one write per 'data' event.
 // A frame above 8 MiB closes the connection. Prints "LISTENING <port>" when ready.
 import net from "node:net"
 import { makeFramedCodec, parseServerArgs } from "./lib/frames.mjs"
+import { makeKvHandler } from "./lib/kv.mjs"
 
-const opts = parseServerArgs(process.argv.slice(2))
+const argv = process.argv.slice(2)
+const kv = argv.includes("--kv")
+const opts = parseServerArgs(argv.filter((a) => a !== "--kv"))
 if (typeof opts === "string") {
   process.stderr.write(`raw-node-framed: ${opts}\n`)
   process.exit(2)
@@ -22,11 +28,12 @@ const ignore = () => {}
 const identity = (frame) => frame
 const drop = () => null
 const alloc = (n) => Buffer.allocUnsafe(n)
+const kvHandler = kv ? makeKvHandler({ decode: (b) => b.toString("utf8"), encode: (s) => Buffer.from(s) }) : null
 
 const server = net.createServer({ noDelay: true }, (socket) => {
   socket.setNoDelay(true)
   socket.on("error", ignore) // the load generator resets connections at the end
-  const codec = makeFramedCodec({ alloc, handler: opts.mode === "echo" ? identity : drop })
+  const codec = makeFramedCodec({ alloc, handler: kvHandler ?? (opts.mode === "echo" ? identity : drop) })
   socket.on("data", (chunk) => {
     let out
     try {
