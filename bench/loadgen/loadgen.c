@@ -2,9 +2,9 @@
  * wirekit bench load generator: single-threaded epoll TCP client.
  *
  *   loadgen --host 127.0.0.1 --port N --conns C --size S --pipeline P
- *           --duration SECS --warmup SECS --mode echo|oneway [--json] [--busy-poll]
+ *           --duration SECS --warmup SECS --mode echo|oneway|kv|rpc-kv [--json] [--busy-poll]
  *
- * Wire format (both modes): frame = 4-byte big-endian length + S payload bytes.
+ * Wire format (echo, oneway): frame = 4-byte big-endian length + S payload bytes.
  *
  * echo:   C connections, each keeps P requests in flight. The server echoes the
  *         bytes back; responses are parsed as the same frames and checked
@@ -15,6 +15,11 @@
  * oneway: C connections stream frames as fast as the kernel accepts them; the
  *         server only reads. Reports payload MB/s (1 MB = 1e6 bytes) of bytes
  *         accepted by write() during the measured window.
+ * kv, rpc-kv: a typed key-value service (suite `typed`): C connections, each
+ *         keeps P requests in flight, a deterministic Get/Put mix, every reply
+ *         checked (id, kind of answer, value). --size is ignored. The wire
+ *         formats, the setup and the mix are described at "kv / rpc-kv modes"
+ *         below. The JSON result adds "mix": completions per request kind.
  *
  * Only counts completions/bytes inside [start+warmup, start+warmup+duration).
  * Any error (connect failure, server close, malformed echo, no progress) is
@@ -35,6 +40,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -48,7 +54,7 @@
 
 /* ---------- options ---------- */
 
-enum { MODE_ECHO = 0, MODE_ONEWAY = 1 };
+enum { MODE_ECHO = 0, MODE_ONEWAY = 1, MODE_KV = 2, MODE_RPCKV = 3 };
 
 static const char *opt_host = "127.0.0.1";
 static int opt_port = 0;
@@ -88,7 +94,7 @@ static void die_usage(const char *msg) {
     fprintf(stderr, "loadgen: %s\n", msg);
     fprintf(stderr,
             "usage: loadgen --host 127.0.0.1 --port N --conns C --size S --pipeline P\n"
-            "               --duration SECS --warmup SECS --mode echo|oneway [--json] [--busy-poll]\n");
+            "               --duration SECS --warmup SECS --mode echo|oneway|kv|rpc-kv [--json] [--busy-poll]\n");
     exit(2);
 }
 
@@ -158,6 +164,18 @@ static double hist_quantile_us(double q) {
 
 /* ---------- connections ---------- */
 
+typedef struct {    /* kv / rpc-kv: per-connection request slots and reply reassembly */
+    uint64_t *slot_id;      /* id in flight in each slot (UINT64_MAX: free) */
+    uint8_t *slot_kind;
+    uint32_t *slot_key;
+    uint32_t *free;         /* stack of free slots */
+    uint32_t nfree;
+    uint64_t seq;           /* id = seq * P + slot */
+    uint64_t rng;
+    uint8_t *in;            /* bytes of an incomplete reply */
+    size_t in_len, in_cap;
+} kv_conn_t;
+
 typedef struct {
     int fd;
     int id;
@@ -175,6 +193,7 @@ typedef struct {
     uint32_t pay_got;
     /* oneway: offset within the current frame */
     size_t off;
+    kv_conn_t kv;
 } conn_t;
 
 static int g_epfd = -1;
@@ -359,6 +378,359 @@ static void echo_on_readable(conn_t *c) {
     if (c->out_end > c->out_start && !c->out_armed) echo_flush(c);
 }
 
+/* ---------- kv / rpc-kv modes (suite `typed`) ---------- */
+
+/*
+ * A typed key-value service: requests Get {key} and Put {key, value}, replies
+ * a value, null, or the typed error TooLong {max: 128} (a Put whose value is
+ * longer than 128 characters). Two wire formats of the same service:
+ *
+ * --mode kv: wirekit's Protocol.schema envelope (packages/core/src/Protocol.ts
+ *   `schema`, correlation "byId"), default framing: 4-byte big-endian length +
+ *   one UTF-8 JSON document per frame. Captured from the wirekit server
+ *   (bench/src/kv.ts):
+ *     → {"id":1,"request":{"_tag":"Put","key":"key:7","value":"val:7:..."}}
+ *     ← {"id":1,"success":null}
+ *     → {"id":2,"request":{"_tag":"Get","key":"key:7"}}
+ *     ← {"id":2,"success":"val:7:..."}
+ *     → {"id":3,"request":{"_tag":"Get","key":"nokey:7"}}
+ *     ← {"id":3,"success":null}
+ *     → {"id":4,"request":{"_tag":"Put","key":"key:7","value":"LLL...(200)"}}
+ *     ← {"id":4,"failure":{"max":128,"_tag":"TooLong"}}
+ *   (a fault would be {"id":N,"fault":{"reason":"...","detail":"..."}}: an error here.)
+ *
+ * --mode rpc-kv: @effect/rpc 0.76 over a socket with RpcSerialization.ndjson
+ *   (one JSON document per line, "\n"-terminated): RpcMessage RequestEncoded
+ *   in, ResponseExitEncoded out (Schema.Exit encoding), the id a decimal string.
+ *   Captured from bench/src/kv-rpc.ts:
+ *     → {"_tag":"Request","id":"1","tag":"Put","payload":{"key":"key:7","value":"val:7:..."},"headers":[]}
+ *     ← {"_tag":"Exit","requestId":"1","exit":{"_tag":"Success","value":null}}
+ *     → {"_tag":"Request","id":"2","tag":"Get","payload":{"key":"key:7"},"headers":[]}
+ *     ← {"_tag":"Exit","requestId":"2","exit":{"_tag":"Success","value":"val:7:..."}}
+ *     → {"_tag":"Request","id":"4","tag":"Put","payload":{"key":"key:7","value":"LLL...(200)"},"headers":[]}
+ *     ← {"_tag":"Exit","requestId":"4","exit":{"_tag":"Failure","cause":{"_tag":"Fail","error":{"max":128,"_tag":"TooLong"}}}}
+ *
+ * Replies are matched by id (any order: both formats are multiplexed). Every
+ * reply is compared byte for byte with the one expected for its request
+ * (JSON.stringify output: no whitespace; the TooLong object is accepted with
+ * its two fields in either order). A reply with an unknown id, a wrong kind of
+ * answer (value / null / typed error), a wrong value, a fault, or anything
+ * unparsable is an error that fails the run.
+ *
+ * Setup (before the clock starts, on connection 0): Put key:0..key:999 with
+ * their values, every reply checked (success null). Then each connection keeps
+ * P requests in flight; the mix is deterministic (xorshift per connection):
+ *   70% Get key:i      (present)           → its value
+ *   10% Get nokey:i    (never stored)      → null
+ *   15% Put key:i, its same value          → null (the store does not change)
+ *    5% Put key:i, 200 characters          → TooLong {max: 128} (not stored)
+ * so every expected reply is known whatever the interleaving of connections.
+ */
+
+#define KV_KEYS 1000u
+#define KV_MAX_VALUE 128
+#define KV_LONG_LEN 200
+#define KV_REQ_MAX 512          /* bytes of the largest request (the long Put, ~300) */
+#define KV_MSG_MAX (64 * 1024)  /* a reply above this is an error */
+
+enum { K_GET_HIT = 0, K_GET_MISS = 1, K_PUT = 2, K_PUT_LONG = 3, K_KINDS = 4 };
+static const char *const k_kind_name[K_KINDS] = {"get_hit", "get_miss", "put", "too_long"};
+
+static char g_long_value[KV_LONG_LEN + 1];
+static uint64_t g_kind_done[K_KINDS];  /* completed inside the window, per kind */
+static int g_kv_setup = 0;             /* setup phase: replies are for the setup Puts */
+static uint8_t *g_setup_seen = NULL;
+
+static inline int kv_value(char *out, size_t cap, uint32_t key) {
+    return snprintf(out, cap, "val:%u:abcdefghijklmnopqrstuvwx", key);
+}
+
+static inline uint64_t kv_rand(kv_conn_t *k) {  /* xorshift64* */
+    uint64_t x = k->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    k->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Writes one request (framed for kv, a line for rpc-kv) at p; returns its size. */
+static size_t kv_encode(uint8_t *p, uint64_t id, int kind, uint32_t key) {
+    char *body = (char *)p + (opt_mode == MODE_KV ? 4 : 0);
+    size_t cap = KV_REQ_MAX - 5;
+    char val[64];
+    const char *value = NULL;
+    if (kind == K_PUT) { kv_value(val, sizeof val, key); value = val; }
+    if (kind == K_PUT_LONG) value = g_long_value;
+    const char *kp = kind == K_GET_MISS ? "nokey" : "key";
+    int n;
+    if (opt_mode == MODE_KV) {
+        n = value == NULL
+            ? snprintf(body, cap, "{\"id\":%llu,\"request\":{\"_tag\":\"Get\",\"key\":\"%s:%u\"}}",
+                       (unsigned long long)id, kp, key)
+            : snprintf(body, cap, "{\"id\":%llu,\"request\":{\"_tag\":\"Put\",\"key\":\"%s:%u\",\"value\":\"%s\"}}",
+                       (unsigned long long)id, kp, key, value);
+        p[0] = (uint8_t)((uint32_t)n >> 24);
+        p[1] = (uint8_t)((uint32_t)n >> 16);
+        p[2] = (uint8_t)((uint32_t)n >> 8);
+        p[3] = (uint8_t)n;
+        return 4 + (size_t)n;
+    }
+    n = value == NULL
+        ? snprintf(body, cap, "{\"_tag\":\"Request\",\"id\":\"%llu\",\"tag\":\"Get\",\"payload\":{\"key\":\"%s:%u\"},\"headers\":[]}\n",
+                   (unsigned long long)id, kp, key)
+        : snprintf(body, cap, "{\"_tag\":\"Request\",\"id\":\"%llu\",\"tag\":\"Put\",\"payload\":{\"key\":\"%s:%u\",\"value\":\"%s\"},\"headers\":[]}\n",
+                   (unsigned long long)id, kp, key, value);
+    return (size_t)n;
+}
+
+static void kv_enqueue(conn_t *c, uint64_t now) {
+    kv_conn_t *k = &c->kv;
+    if (k->nfree == 0) return;
+    if (c->out_end + KV_REQ_MAX > c->out_cap) {
+        size_t pending = c->out_end - c->out_start;
+        memmove(c->out, c->out + c->out_start, pending);
+        c->out_start = 0;
+        c->out_end = pending;
+    }
+    uint32_t slot = k->free[--k->nfree];
+    uint64_t r = kv_rand(k);
+    uint32_t pct = (uint32_t)(r % 100u);
+    uint32_t key = (uint32_t)((r >> 32) % KV_KEYS);
+    int kind = pct < 70 ? K_GET_HIT : pct < 80 ? K_GET_MISS : pct < 95 ? K_PUT : K_PUT_LONG;
+    uint64_t id = k->seq++ * opt_pipeline + slot;
+    k->slot_id[slot] = id;
+    k->slot_kind[slot] = (uint8_t)kind;
+    k->slot_key[slot] = key;
+    c->ts[slot] = now;
+    c->out_end += kv_encode(c->out + c->out_end, id, kind, key);
+    c->inflight++;
+}
+
+/* Reads a decimal id at *pp (up to `end`), then expects `term`. Returns 0 or -1. */
+static int kv_read_id(const char **pp, const char *end, uint64_t *id, const char *term) {
+    const char *p = *pp;
+    uint64_t v = 0;
+    int digits = 0;
+    while (p < end && *p >= '0' && *p <= '9' && digits < 19) { v = v * 10 + (uint64_t)(*p - '0'); p++; digits++; }
+    size_t tl = strlen(term);
+    if (digits == 0 || (size_t)(end - p) < tl || memcmp(p, term, tl) != 0) return -1;
+    *id = v;
+    *pp = p + tl;
+    return 0;
+}
+
+static int kv_body_is(const char *p, const char *end, const char *a, const char *b, const char *c) {
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    return (size_t)(end - p) == la + lb + lc && memcmp(p, a, la) == 0 && memcmp(p + la, b, lb) == 0 &&
+           memcmp(p + la + lb, c, lc) == 0;
+}
+
+/* Is the rest of a reply [p, end) the expected answer of `kind` for `key`? */
+static int kv_answer_ok(const char *p, const char *end, int kind, uint32_t key) {
+    const int rpc = opt_mode == MODE_RPCKV;
+    const char *ok_pre = rpc ? "{\"_tag\":\"Success\",\"value\":" : "\"success\":";
+    const char *ok_post = rpc ? "}}" : "}";
+    const char *err_pre = rpc ? "{\"_tag\":\"Failure\",\"cause\":{\"_tag\":\"Fail\",\"error\":" : "\"failure\":";
+    const char *err_post = rpc ? "}}}" : "}";
+    if (kind == K_GET_HIT) {
+        char want[80];
+        int n = kv_value(want + 1, sizeof want - 2, key);
+        want[0] = '"';
+        want[n + 1] = '"';
+        want[n + 2] = '\0';
+        return kv_body_is(p, end, ok_pre, want, ok_post);
+    }
+    if (kind == K_PUT_LONG) {
+        return kv_body_is(p, end, err_pre, "{\"_tag\":\"TooLong\",\"max\":128}", err_post) ||
+               kv_body_is(p, end, err_pre, "{\"max\":128,\"_tag\":\"TooLong\"}", err_post);
+    }
+    return kv_body_is(p, end, ok_pre, "null", ok_post);
+}
+
+static void kv_bad_reply(conn_t *c, const char *why, const uint8_t *msg, size_t len) {
+    char text[200];
+    size_t n = len < 120 ? len : 120;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o < sizeof text - 1; i++) text[o++] = (msg[i] >= 0x20 && msg[i] < 0x7f) ? (char)msg[i] : '?';
+    text[o] = '\0';
+    char full[360];
+    snprintf(full, sizeof full, "%s: %s%s", why, text, len > n ? "..." : "");
+    conn_close(c, 1, full);
+}
+
+/* Checks one reply message. Returns 0, or -1 after closing the connection. */
+static int kv_reply(conn_t *c, const uint8_t *msg, size_t len, uint64_t now) {
+    const char *p = (const char *)msg, *end = p + len;
+    const char *pre = opt_mode == MODE_KV ? "{\"id\":" : "{\"_tag\":\"Exit\",\"requestId\":\"";
+    const char *mid = opt_mode == MODE_KV ? "," : "\",\"exit\":";
+    size_t pl = strlen(pre);
+    uint64_t id;
+    if (len < pl || memcmp(p, pre, pl) != 0) { kv_bad_reply(c, "unexpected reply", msg, len); return -1; }
+    p += pl;
+    if (kv_read_id(&p, end, &id, mid) < 0) { kv_bad_reply(c, "reply without a readable id", msg, len); return -1; }
+    kv_conn_t *k = &c->kv;
+    if (g_kv_setup) {
+        if (id >= KV_KEYS || g_setup_seen[id]) { kv_bad_reply(c, "setup: reply with an unknown or repeated id", msg, len); return -1; }
+        if (!kv_answer_ok(p, end, K_PUT, (uint32_t)id)) { kv_bad_reply(c, "setup: wrong answer to Put (expected success null)", msg, len); return -1; }
+        g_setup_seen[id] = 1;
+        c->inflight--;
+        return 0;
+    }
+    uint32_t slot = (uint32_t)(id % opt_pipeline);
+    if (k->slot_id[slot] != id) { kv_bad_reply(c, "reply with an id not in flight", msg, len); return -1; }
+    int kind = k->slot_kind[slot];
+    if (!kv_answer_ok(p, end, kind, k->slot_key[slot])) {
+        char why[96];
+        snprintf(why, sizeof why, "wrong answer to %s %s:%u",
+                 kind == K_GET_HIT || kind == K_GET_MISS ? "Get" : "Put", kind == K_GET_MISS ? "nokey" : "key", k->slot_key[slot]);
+        kv_bad_reply(c, why, msg, len);
+        return -1;
+    }
+    k->slot_id[slot] = UINT64_MAX;
+    k->free[k->nfree++] = slot;
+    c->inflight--;
+    g_completed_all++;
+    if (now >= g_meas_start && now < g_meas_end) {
+        hist_record(now - c->ts[slot]);
+        g_completed++;
+        g_kind_done[kind]++;
+    }
+    if (g_running) kv_enqueue(c, now);
+    return 0;
+}
+
+/* Parses the complete messages of buf[0, n); returns bytes consumed, or -1 (connection closed). */
+static ssize_t kv_parse(conn_t *c, const uint8_t *buf, size_t n, uint64_t now) {
+    size_t i = 0;
+    for (;;) {
+        if (opt_mode == MODE_KV) {
+            if (n - i < 4) break;
+            uint32_t len = ((uint32_t)buf[i] << 24) | ((uint32_t)buf[i + 1] << 16) | ((uint32_t)buf[i + 2] << 8) | buf[i + 3];
+            if (len > KV_MSG_MAX) { conn_close(c, 1, "reply frame above 64 KiB"); return -1; }
+            if (n - i - 4 < len) break;
+            if (c->inflight == 0) { kv_bad_reply(c, "reply with no request in flight", buf + i + 4, len); return -1; }
+            if (kv_reply(c, buf + i + 4, len, now) < 0) return -1;
+            i += 4 + len;
+        } else {
+            const uint8_t *nl = memchr(buf + i, '\n', n - i);
+            if (nl == NULL) {
+                if (n - i > KV_MSG_MAX) { conn_close(c, 1, "reply line above 64 KiB"); return -1; }
+                break;
+            }
+            size_t len = (size_t)(nl - (buf + i));
+            if (c->inflight == 0) { kv_bad_reply(c, "reply with no request in flight", buf + i, len); return -1; }
+            if (kv_reply(c, buf + i, len, now) < 0) return -1;
+            i += len + 1;
+        }
+    }
+    return (ssize_t)i;
+}
+
+/* Feeds n received bytes through the per-connection reassembly buffer. */
+static int kv_feed(conn_t *c, const uint8_t *d, size_t n, uint64_t now) {
+    kv_conn_t *k = &c->kv;
+    const uint8_t *buf = d;
+    size_t len = n;
+    if (k->in_len > 0) {
+        if (k->in_len + n > k->in_cap) {
+            size_t cap = k->in_cap * 2 > k->in_len + n ? k->in_cap * 2 : k->in_len + n;
+            uint8_t *nb = realloc(k->in, cap);
+            if (!nb) { conn_close(c, 1, "out of memory"); return -1; }
+            k->in = nb;
+            k->in_cap = cap;
+        }
+        memcpy(k->in + k->in_len, d, n);
+        k->in_len += n;
+        buf = k->in;
+        len = k->in_len;
+    }
+    ssize_t used = kv_parse(c, buf, len, now);
+    if (used < 0) return -1;
+    size_t rest = len - (size_t)used;
+    if (rest > 0) {
+        if (rest > k->in_cap) {
+            uint8_t *nb = realloc(k->in, rest);
+            if (!nb) { conn_close(c, 1, "out of memory"); return -1; }
+            k->in = nb;
+            k->in_cap = rest;
+        }
+        memmove(k->in, buf + used, rest);
+    }
+    k->in_len = rest;
+    return 0;
+}
+
+static void kv_on_readable(conn_t *c) {
+    for (int iter = 0; iter < 8; iter++) {
+        ssize_t n = recv(c->fd, g_rbuf, RBUF_SIZE, 0);
+        if (n > 0) {
+            if (kv_feed(c, g_rbuf, (size_t)n, now_ns()) < 0) return;
+            if ((size_t)n < RBUF_SIZE) break;
+            continue;
+        }
+        if (n == 0) {
+            conn_close(c, g_running, "server closed the connection");
+            return;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        char why[96];
+        snprintf(why, sizeof why, "read failed: %s", strerror(errno));
+        conn_close(c, g_running, why);
+        return;
+    }
+    if (c->out_end > c->out_start && !c->out_armed) echo_flush(c);
+}
+
+/* Setup on connection c (non-blocking fd): Put every present key, wait for every reply (5 s max). */
+static int kv_setup(conn_t *c) {
+    size_t cap = (size_t)KV_KEYS * KV_REQ_MAX;
+    uint8_t *buf = malloc(cap);
+    g_setup_seen = calloc(KV_KEYS, 1);
+    if (!buf || !g_setup_seen) { perror("malloc"); exit(1); }
+    size_t len = 0;
+    for (uint32_t i = 0; i < KV_KEYS; i++) len += kv_encode(buf + len, i, K_PUT, i);
+    g_kv_setup = 1;
+    c->inflight = KV_KEYS;
+    size_t off = 0;
+    uint64_t deadline = now_ns() + 5000000000ull;
+    while (c->alive && c->inflight > 0) {
+        if (now_ns() > deadline) {
+            record_error("setup: %u of %u Put replies missing after 5 s", c->inflight, KV_KEYS);
+            break;
+        }
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN | (off < len ? POLLOUT : 0) };
+        int r = poll(&pfd, 1, 100);
+        if (r < 0 && errno != EINTR) { record_error("setup: poll: %s", strerror(errno)); break; }
+        if (r <= 0) continue;
+        if (off < len && (pfd.revents & POLLOUT)) {
+            ssize_t n = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
+            if (n > 0) off += (size_t)n;
+            else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                conn_close(c, 1, "setup: write failed");
+                break;
+            }
+        }
+        if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = recv(c->fd, g_rbuf, RBUF_SIZE, 0);
+            if (n > 0) {
+                if (kv_feed(c, g_rbuf, (size_t)n, 0) < 0) break;
+            } else if (n == 0) {
+                conn_close(c, 1, "setup: server closed the connection");
+                break;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                conn_close(c, 1, "setup: read failed");
+                break;
+            }
+        }
+    }
+    g_kv_setup = 0;
+    free(buf);
+    if (c->alive && c->kv.in_len != 0) conn_close(c, 1, "setup: trailing bytes after the last Put reply");
+    return g_errors ? -1 : 0;
+}
+
 /* ---------- oneway mode ---------- */
 
 /* number of header bytes in stream positions [0, x) */
@@ -444,7 +816,9 @@ static void parse_args(int argc, char **argv) {
         else if (strcmp(a, "--mode") == 0) {
             if (strcmp(v, "echo") == 0) opt_mode = MODE_ECHO;
             else if (strcmp(v, "oneway") == 0) opt_mode = MODE_ONEWAY;
-            else die_usage("--mode must be echo or oneway");
+            else if (strcmp(v, "kv") == 0) opt_mode = MODE_KV;
+            else if (strcmp(v, "rpc-kv") == 0) opt_mode = MODE_RPCKV;
+            else die_usage("--mode must be echo, oneway, kv or rpc-kv");
         } else {
             char msg[128];
             snprintf(msg, sizeof msg, "unknown option %s", a);
@@ -455,8 +829,9 @@ static void parse_args(int argc, char **argv) {
 }
 
 static void print_result(double window_s) {
-    const char *mode = opt_mode == MODE_ECHO ? "echo" : "oneway";
-    if (opt_mode == MODE_ECHO) {
+    const char *mode = opt_mode == MODE_ECHO ? "echo" : opt_mode == MODE_ONEWAY ? "oneway" : opt_mode == MODE_KV ? "kv" : "rpc-kv";
+    const int kv = opt_mode == MODE_KV || opt_mode == MODE_RPCKV;
+    if (opt_mode != MODE_ONEWAY) {
         double rps = (double)g_completed / window_s;
         double p50 = hist_quantile_us(0.50), p99 = hist_quantile_us(0.99),
                p999 = hist_quantile_us(0.999);
@@ -466,16 +841,28 @@ static void print_result(double window_s) {
             printf("{\"mode\":\"%s\",\"conns\":%d,\"size\":%u,\"pipeline\":%u,"
                    "\"duration_s\":%.3f,\"warmup_s\":%.3f,\"requests\":%llu,\"rps\":%.1f,"
                    "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"mean_us\":%.1f,\"max_us\":%.1f,"
-                   "\"errors\":%llu,\"error\":",
+                   "\"errors\":%llu,",
                    mode, opt_conns, opt_size, opt_pipeline, window_s, opt_warmup,
                    (unsigned long long)g_completed, rps, p50, p99, p999, mean, max,
                    (unsigned long long)g_errors);
+            if (kv) {
+                printf("\"mix\":{");
+                for (int k = 0; k < K_KINDS; k++)
+                    printf("%s\"%s\":%llu", k ? "," : "", k_kind_name[k], (unsigned long long)g_kind_done[k]);
+                printf("},");
+            }
+            printf("\"error\":");
         } else {
-            printf("mode=echo conns=%d size=%u pipeline=%u duration=%.1fs warmup=%.1fs\n"
+            printf("mode=%s conns=%d size=%u pipeline=%u duration=%.1fs warmup=%.1fs\n"
                    "requests=%llu rps=%.0f p50=%.1fus p99=%.1fus p99.9=%.1fus mean=%.1fus max=%.1fus errors=%llu\n",
-                   opt_conns, opt_size, opt_pipeline, window_s, opt_warmup,
+                   mode, opt_conns, opt_size, opt_pipeline, window_s, opt_warmup,
                    (unsigned long long)g_completed, rps, p50, p99, p999, mean, max,
                    (unsigned long long)g_errors);
+            if (kv) {
+                for (int k = 0; k < K_KINDS; k++)
+                    printf("%s%s=%llu", k ? " " : "mix: ", k_kind_name[k], (unsigned long long)g_kind_done[k]);
+                printf("\n");
+            }
         }
     } else {
         double mbps = (double)g_payload_bytes / 1e6 / window_s;
@@ -545,6 +932,9 @@ int main(int argc, char **argv) {
             for (int j = 0; j < g_ncheck; j++) dup |= g_check[j] == cand[k];
             if (!dup) g_check[g_ncheck++] = cand[k];
         }
+    } else if (opt_mode == MODE_KV || opt_mode == MODE_RPCKV) {
+        memset(g_long_value, 'L', KV_LONG_LEN);
+        g_long_value[KV_LONG_LEN] = '\0';
     } else {
         /* K whole frames back to back, about 1 MiB, so one write() can fill the socket buffer */
         size_t k = (1024 * 1024) / g_frame;
@@ -588,6 +978,24 @@ int main(int argc, char **argv) {
             c->out = malloc(c->out_cap);
             c->ts = calloc(opt_pipeline, sizeof(uint64_t));
             if (!c->out || !c->ts) { perror("malloc"); return 1; }
+        } else if (opt_mode == MODE_KV || opt_mode == MODE_RPCKV) {
+            kv_conn_t *k = &c->kv;
+            c->out_cap = ((size_t)opt_pipeline + 1) * KV_REQ_MAX;
+            c->out = malloc(c->out_cap);
+            c->ts = calloc(opt_pipeline, sizeof(uint64_t));
+            k->slot_id = malloc(opt_pipeline * sizeof(uint64_t));
+            k->slot_kind = calloc(opt_pipeline, 1);
+            k->slot_key = calloc(opt_pipeline, sizeof(uint32_t));
+            k->free = malloc(opt_pipeline * sizeof(uint32_t));
+            k->in_cap = 4096;
+            k->in = malloc(k->in_cap);
+            if (!c->out || !c->ts || !k->slot_id || !k->slot_kind || !k->slot_key || !k->free || !k->in) { perror("malloc"); return 1; }
+            for (uint32_t s = 0; s < opt_pipeline; s++) {
+                k->slot_id[s] = UINT64_MAX;
+                k->free[opt_pipeline - 1 - s] = s;   /* slot 0 on top */
+            }
+            k->nfree = opt_pipeline;
+            k->rng = ((uint64_t)i + 1) * 0x9E3779B97F4A7C15ull;
         }
         struct epoll_event ev;
         ev.events = EPOLLIN | EPOLLRDHUP | (opt_mode == MODE_ONEWAY ? EPOLLOUT : 0);
@@ -606,6 +1014,12 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    if ((opt_mode == MODE_KV || opt_mode == MODE_RPCKV) && kv_setup(&g_conns[0]) < 0) {
+        for (int i = 0; i < opt_conns; i++) if (g_conns[i].alive) close(g_conns[i].fd);
+        print_result(opt_duration);
+        return 1;
+    }
+
     uint64_t t0 = now_ns();
     g_meas_start = t0 + (uint64_t)(opt_warmup * 1e9);
     g_meas_end = g_meas_start + (uint64_t)(opt_duration * 1e9);
@@ -614,6 +1028,12 @@ int main(int argc, char **argv) {
         for (int i = 0; i < opt_conns; i++) {
             conn_t *c = &g_conns[i];
             for (uint32_t k = 0; k < opt_pipeline; k++) echo_enqueue(c, t0);
+            echo_flush(c);
+        }
+    } else if (opt_mode == MODE_KV || opt_mode == MODE_RPCKV) {
+        for (int i = 0; i < opt_conns; i++) {
+            conn_t *c = &g_conns[i];
+            for (uint32_t k = 0; k < opt_pipeline; k++) kv_enqueue(c, t0);
             echo_flush(c);
         }
     }
@@ -640,6 +1060,9 @@ int main(int argc, char **argv) {
             if (opt_mode == MODE_ECHO) {
                 if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) echo_on_readable(c);
                 if (c->alive && (e & EPOLLOUT)) echo_flush(c);
+            } else if (opt_mode != MODE_ONEWAY) {
+                if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) kv_on_readable(c);
+                if (c->alive && (e & EPOLLOUT)) echo_flush(c);
             } else {
                 if (e & EPOLLOUT) oneway_on_writable(c, now);
                 if (c->alive && (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) oneway_on_readable(c);
@@ -659,7 +1082,7 @@ int main(int argc, char **argv) {
         if (g_errors == 0) record_error("run ended before the measured window started");
         window_s = opt_duration;
     }
-    if (opt_mode == MODE_ECHO && g_completed == 0 && g_errors == 0)
+    if (opt_mode != MODE_ONEWAY && g_completed == 0 && g_errors == 0)
         record_error("no responses completed in the measured window (%llu in total)",
                      (unsigned long long)g_completed_all);
     if (opt_mode == MODE_ONEWAY && g_bytes == 0 && g_errors == 0)
