@@ -22,7 +22,7 @@ import * as Connection from "../Connection.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
 import * as FramedConformance from "./FramedConformance.ts"
-import { dec, echoHandler, enc, jitter, randomBytes, sameBytes, settle, writeParts, writeRandomly } from "./internal.ts"
+import { dec, echoHandler, enc, jitter, randomBytes, resetFromProcess, sameBytes, settle, writeParts, writeRandomly } from "./internal.ts"
 import * as PlatformConformance from "./PlatformConformance.ts"
 import type { TransportService } from "../Transport.ts"
 
@@ -49,6 +49,12 @@ export interface ConformanceOptions {
    * high-water mark + one read. Default 64 KiB.
    */
   readonly maxReadSize?: number
+  /**
+   * Real sockets: also reset peers from a helper process (python3), whose
+   * resets reach the kernel before the server accepts them (a runtime may then
+   * report a connection without a peer address, or fail `accept`). Default false.
+   */
+  readonly processPeers?: boolean
 }
 
 /** Registers every behaviour test of the transport contract. */
@@ -646,6 +652,14 @@ export const run = (options: ConformanceOptions): void => {
           () => Effect.scoped(Effect.flatMap(t.connect(address, { timeout: 5000 }), (c) => c.abort)),
           { concurrency: "unbounded", discard: true }
         ))
+
+      if (options.processPeers) {
+        survives("50 peers of another process that connect, write and reset before the server accepts them", (_, address) =>
+          Effect.gen(function*() {
+            const tcp = address as { host: string; port: number }
+            expect(yield* resetFromProcess(tcp.host, tcp.port, 50)).toBe(50)
+          }))
+      }
 
       survives("30 peers that reset mid-request (a partial message written)", (t, address) =>
         Effect.forEach(

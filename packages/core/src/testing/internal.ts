@@ -72,3 +72,38 @@ export const writeParts = (conn: Connection.Connection, parts: ReadonlyArray<str
     }
     yield* conn.end
   })
+
+const resetScript = [
+  "import socket, struct, sys",
+  "host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])",
+  "for i in range(n):",
+  "    s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)",
+  "    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))",
+  "    s.connect((host, port))",
+  "    s.send(b'a partial request')",
+  "    s.close()",
+  "print(n, flush=True)"
+].join("\n")
+
+/**
+ * `n` peers in a helper process (python3) that each connect, write a few bytes
+ * and reset (SO_LINGER 0) at once: from outside the server's event loop, so the
+ * resets reach the kernel before the server accepts (a peer in the same process
+ * is only aborted after the server's runtime already took it). Resolves with
+ * the number of peers once the helper exits.
+ */
+export const resetFromProcess = (host: string, port: number, n: number) =>
+  Effect.gen(function*() {
+    const cp = yield* Effect.promise(() => import("node:child_process"))
+    return yield* Effect.async<number, Error>((resume) => {
+      const child = cp.spawn("python3", ["-c", resetScript, host, String(port), String(n)], { stdio: ["ignore", "pipe", "inherit"] })
+      let out = ""
+      child.stdout!.on("data", (d: Uint8Array) => {
+        out += new TextDecoder().decode(d)
+      })
+      child.on("error", (e) => resume(Effect.fail(e)))
+      child.on("exit", (code) =>
+        resume(code === 0 ? Effect.succeed(Number(out.trim())) : Effect.fail(new Error(`reset helper exited ${code}`))))
+      return Effect.sync(() => child.kill("SIGKILL"))
+    })
+  })
