@@ -45,12 +45,12 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Exit, Metric, MetricBoundaries, MetricLabel } from "effect"
-import type { LogLevel } from "effect"
+import { Cause, Context, Duration, Effect, Exit, FiberRef, LogLevel, Metric, MetricBoundaries, MetricLabel } from "effect"
 import { isTcp } from "./Address.ts"
 import * as Address from "./Address.ts"
 import { ProtocolError } from "./Protocol.ts"
 import type { ConnectionMiddleware, Handler, RequestContext } from "./ProtocolServer.ts"
+import * as Inline from "./internal/inline.ts"
 import { Session } from "./Session.ts"
 import * as SessionModule from "./Session.ts"
 
@@ -140,23 +140,36 @@ export interface LoggingOptions {
  * ```
  */
 export const logging = (options?: LoggingOptions): Middleware => {
-  const level = options?.level
+  const level = options?.level ?? LogLevel.Info
+  const line = (
+    exit: Exit.Exit<unknown, unknown>,
+    message: unknown,
+    context: RequestContext<any>,
+    start: number
+  ): Effect.Effect<void> => {
+    const result = outcome(exit)
+    const method = context.describe(message)
+    const log = result === "success"
+      ? Effect.logWithLevel(level, `${context.kind} ${method}`)
+      : Effect.logWarning(`${context.kind} ${method}`, ...(result === "defect" ? [exit._tag === "Failure" ? exit.cause : undefined] : []))
+    return Effect.annotateLogs(log, {
+      method,
+      kind: context.kind,
+      durationMs: Math.round((performance.now() - start) * 1000) / 1000,
+      outcome: result
+    })
+  }
+  // the level is looked up per message (a FiberRef read, no fiber): when
+  // successes would not be printed, a success costs nothing more, and only
+  // an outcome that is not a success builds its log line
   return make((effect, message, context) =>
-    Effect.suspend(() => {
+    FiberRef.getWith(FiberRef.currentMinimumLogLevel, (minimum) => {
       const start = performance.now()
-      return Effect.onExit(effect, (exit) => {
-        const result = outcome(exit)
-        const method = context.describe(message)
-        const log = result === "success"
-          ? level === undefined ? Effect.logInfo(`${context.kind} ${method}`) : Effect.logWithLevel(level, `${context.kind} ${method}`)
-          : Effect.logWarning(`${context.kind} ${method}`, ...(result === "defect" ? [exit._tag === "Failure" ? exit.cause : undefined] : []))
-        return Effect.annotateLogs(log, {
-          method,
-          kind: context.kind,
-          durationMs: Math.round((performance.now() - start) * 1000) / 1000,
-          outcome: result
-        })
-      })
+      if (LogLevel.greaterThanEqual(level, minimum)) {
+        return Effect.onExit(effect, (exit) => line(exit, message, context, start))
+      }
+      if (LogLevel.lessThan(LogLevel.Warning, minimum)) return effect
+      return Effect.onExit(effect, (exit) => exit._tag === "Success" ? Effect.void : line(exit, message, context, start))
     })
   )
 }
@@ -176,12 +189,14 @@ export const logging = (options?: LoggingOptions): Middleware => {
  */
 export const timeout = (duration: Duration.DurationInput): Middleware<never, never, ProtocolError> => {
   const ms = Duration.toMillis(Duration.decode(duration))
-  return make<ProtocolError>((effect) =>
-    Effect.timeoutFail(effect, {
-      duration,
-      onTimeout: () => new ProtocolError({ reason: "Timeout", detail: `no response within ${ms}ms` })
-    })
-  )
+  const options = {
+    duration,
+    onTimeout: () => new ProtocolError({ reason: "Timeout", detail: `no response within ${ms}ms` })
+  }
+  const apply = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeoutFail(effect, options)
+  // a handler that answers without waiting never arms the timer (nothing could
+  // interrupt it anyway); the server arms it for the part that waits
+  return make<ProtocolError>((effect) => Inline.region(effect, apply, apply))
 }
 
 /**

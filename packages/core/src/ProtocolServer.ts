@@ -64,7 +64,7 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, Data, Deferred, Duration, Effect, Exit, FiberId, FiberSet, Layer, Option, Schedule, Scope } from "effect"
+import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberSet, Layer, Option, Schedule, Scope } from "effect"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import type { Connection } from "./Connection.ts"
@@ -288,6 +288,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
   Effect.gen(function*() {
     type Push = PushOf<P>
     const stats = makeStats()
+    const clock = yield* Effect.clock
     const groups: GroupsModule.Groups<Push> = options?.groups ?? GroupsModule.make<Push>()
     const engines = new Set<ServerConnection<any, any, any, any, Push>>()
     const fibers = yield* FiberSet.make<void, never>()
@@ -329,20 +330,24 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
     const awaitNoConnections = (ms: number | undefined) =>
       Effect.async<boolean>((resume) => {
         if (stats.active === 0) return resume(Effect.succeed(true))
-        let timer: ReturnType<typeof setTimeout> | undefined
+        let timer: Fiber.RuntimeFiber<void> | undefined
         const w = () => {
-          if (timer !== undefined) clearTimeout(timer)
+          if (timer !== undefined) timer.unsafeInterruptAsFork(FiberId.none)
           resume(Effect.succeed(true))
         }
         noConnectionWaiters.push(w)
         if (ms !== undefined) {
-          timer = setTimeout(() => {
-            noConnectionWaiters = noConnectionWaiters.filter((x) => x !== w)
-            resume(Effect.succeed(false))
-          }, ms)
+          // the server's Clock (a TestClock in tests), on a fiber of its own
+          timer = Effect.runFork(Effect.zipRight(
+            clock.sleep(Duration.millis(ms)),
+            Effect.sync(() => {
+              noConnectionWaiters = noConnectionWaiters.filter((x) => x !== w)
+              resume(Effect.succeed(false))
+            })
+          ))
         }
         return Effect.sync(() => {
-          if (timer !== undefined) clearTimeout(timer)
+          if (timer !== undefined) timer.unsafeInterruptAsFork(FiberId.none)
           noConnectionWaiters = noConnectionWaiters.filter((x) => x !== w)
         })
       })
@@ -363,7 +368,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
             return
           }
         }
-        engine.start(yield* Effect.runtime<never>())
+        engine.start(yield* Effect.runtime<never>(), clock)
         const framed = Framed.make(conn, protocol.framing)
         // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts)
         const exit = yield* Effect.exit(Effect.withScheduler(framed.pump(engine.onFrames), immediate))
@@ -427,7 +432,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
     if (idleTimeout !== undefined) {
       const every = Math.min(1000, Math.max(10, Math.floor(idleTimeout / 4)))
       const sweep = Effect.sync(() => {
-        const now = Date.now()
+        const now = clock.unsafeCurrentTimeMillis()
         for (const engine of engines) {
           if (engine.isOpen() && engine.inFlight() === 0 && now - engine.lastActivity >= idleTimeout) {
             engine.closeGracefully()

@@ -1,4 +1,5 @@
 import { Cause, Effect, Exit, Fiber, Runtime } from "effect"
+import type { Clock } from "effect"
 import type { Address } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import type { Groups } from "../../Groups.ts"
@@ -12,6 +13,11 @@ import { Writer } from "./writer.ts"
 /** Mutable counters shared by a server and its connections. */
 export type MutableStats = {
   -readonly [K in keyof ServerStats]: ServerStats[K]
+}
+
+const isTimeout = (cause: Cause.Cause<unknown>, error: ProtocolError): boolean => {
+  const failure = Cause.failureOption(cause)
+  return failure._tag === "Some" && failure.value === error
 }
 
 export const makeStats = (): MutableStats => ({
@@ -100,7 +106,11 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   private inline: InlineHost | undefined
   private readonly requestContext: RequestContext<Push>
   private readonly oneWayContext: RequestContext<Push>
-  lastActivity = Date.now()
+  /** When bytes last arrived or a request last settled (the server's Clock, ms). */
+  lastActivity = 0
+  private clock: Clock.Clock | undefined
+  /** The fault of a request over `requestTimeout` (one per connection: compared by identity). */
+  private readonly timeoutError: ProtocolError | undefined
   private readonly success: { readonly _tag: "Success"; value: Res } = { _tag: "Success", value: undefined as Res }
 
   constructor(
@@ -117,12 +127,17 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.writer = new Writer(connection, framing)
     const base = { session: this as Session<Push>, groups: config.groups, protocol: config.protocol, describe: config.describe }
     this.requestContext = { kind: "request", ...base }
+    this.timeoutError = config.requestTimeout === undefined
+      ? undefined
+      : new ProtocolError({ reason: "Timeout", detail: `no response within ${config.requestTimeout}ms` })
     this.oneWayContext = { kind: "oneway", ...base }
   }
 
   /** Starts serving: `runtime` runs the handlers (it carries the Session and the user's services). */
-  start(runtime: Runtime.Runtime<never>): void {
+  start(runtime: Runtime.Runtime<never>, clock: Clock.Clock): void {
     this.runtime = runtime
+    this.clock = clock
+    this.lastActivity = clock.unsafeCurrentTimeMillis()
     this.inline = new InlineHost(runtime)
   }
 
@@ -180,7 +195,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
 
   /** The `Framed.pump` callback: every frame of a read batch. */
   readonly onFrames = (frames: ReadonlyArray<Uint8Array>): Effect.Effect<void> | undefined => {
-    this.lastActivity = Date.now()
+    this.lastActivity = this.clock!.unsafeCurrentTimeMillis()
     this.writer.beginBatch()
     const next = this.process(frames, 0)
     if (next === undefined) this.writer.endBatch()
@@ -301,7 +316,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.config.stats.forked++
     const slot = isRequest && this.config.inOrder ? this.allocSlot(id) : undefined
     if (slot === undefined) this.inFlightCount++
-    const fiber = Runtime.runFork(result.runtime, result.effect)
+    const fiber = Runtime.runFork(result.runtime, this.timed(result.effect))
     this.track(fiber, slot, id, input, isRequest)
   }
 
@@ -313,40 +328,31 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     isRequest: boolean
   ): void {
     this.running.add(fiber)
-    let settled = false
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const timeout = this.config.requestTimeout
-    if (timeout !== undefined) {
-      timer = setTimeout(() => {
-        if (settled) return
-        settled = true
-        this.running.delete(fiber)
-        fiber.unsafeInterruptAsFork(fiber.id())
-        this.config.stats.timeouts++
-        if (slot === undefined) this.inFlightCount--
-        if (isRequest) {
-          this.config.stats.faults++
-          this.respond(id, {
-            _tag: "Fault",
-            fault: new ProtocolError({ reason: "Timeout", detail: `no response within ${timeout}ms` })
-          }, slot)
-        } else {
-          this.log("warning", `one-way handler timed out after ${timeout}ms`)
-        }
-        this.afterSettle()
-      }, timeout)
-    }
     fiber.addObserver((exit) => {
-      if (settled) return
-      settled = true
-      if (timer !== undefined) clearTimeout(timer)
       this.running.delete(fiber)
       if (slot === undefined) this.inFlightCount--
       if (this.mode === CLOSED) return
+      if (exit._tag === "Failure" && this.timeoutError !== undefined && isTimeout(exit.cause, this.timeoutError)) {
+        this.config.stats.timeouts++
+        if (!isRequest) {
+          this.log("warning", `one-way handler timed out after ${this.config.requestTimeout}ms`, input)
+          return this.afterSettle()
+        }
+      }
       if (isRequest) this.respond(id, this.outcomeOf(exit, input), slot)
       else this.settleOneWay(exit, input)
       this.afterSettle()
     })
+  }
+
+  /**
+   * The rest of a handler that waits, bound by the request timeout. Only
+   * requests that wait pay for the timer (through the Clock: tests drive it).
+   */
+  private timed(rest: Effect.Effect<unknown, unknown>): Effect.Effect<unknown, unknown> {
+    const error = this.timeoutError
+    if (error === undefined) return rest
+    return Effect.timeoutFail(rest, { duration: this.config.requestTimeout!, onTimeout: () => error })
   }
 
   private outcomeOf(exit: Exit.Exit<unknown, unknown>, input: unknown): Outcome<Res, Err> | undefined {
@@ -466,7 +472,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   }
 
   private afterSettle(): void {
-    this.lastActivity = Date.now()
+    this.lastActivity = this.clock!.unsafeCurrentTimeMillis()
     if (this.inFlightCount < this.config.maxInFlight) {
       const w = this.slotWaiter
       if (w !== undefined) {
