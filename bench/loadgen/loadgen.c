@@ -425,6 +425,8 @@ static void echo_on_readable(conn_t *c) {
  *   15% Put key:i, its same value          → null (the store does not change)
  *    5% Put key:i, 200 characters          → TooLong {max: 128} (not stored)
  * so every expected reply is known whatever the interleaving of connections.
+ * A request sent before the measured window and still unanswered at its end
+ * (a lost reply) is an error too.
  */
 
 #define KV_KEYS 1000u
@@ -1081,6 +1083,20 @@ int main(int argc, char **argv) {
     if (window_s <= 0.0) {
         if (g_errors == 0) record_error("run ended before the measured window started");
         window_s = opt_duration;
+    }
+    if ((opt_mode == MODE_KV || opt_mode == MODE_RPCKV) && g_errors == 0) {
+        /* a reply lost: a request sent before the measured window is still unanswered after it */
+        for (int i = 0; i < opt_conns && g_errors == 0; i++) {
+            conn_t *c = &g_conns[i];
+            if (!c->alive) continue;
+            for (uint32_t s = 0; s < opt_pipeline; s++) {
+                if (c->kv.slot_id[s] != UINT64_MAX && c->ts[s] < g_meas_start) {
+                    record_error("conn %d: request id %llu sent before the measured window got no reply by its end",
+                                 c->id, (unsigned long long)c->kv.slot_id[s]);
+                    break;
+                }
+            }
+        }
     }
     if (opt_mode != MODE_ONEWAY && g_completed == 0 && g_errors == 0)
         record_error("no responses completed in the measured window (%llu in total)",

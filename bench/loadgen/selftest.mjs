@@ -10,6 +10,8 @@ import fs from "node:fs"
 import net from "node:net"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import { makeFramedCodec } from "../servers/lib/frames.mjs"
+import { makeKvHandler } from "../servers/lib/kv.mjs"
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const LOADGEN = path.join(ROOT, "bench/build/loadgen")
@@ -136,6 +138,103 @@ for (const kind of Object.keys(BEHAVIOURS)) {
   })
   server.close()
   check("oneway-close", r.code === 1 && typeof r.json?.error === "string", `exit ${r.code}, error ${JSON.stringify(r.json?.error ?? null)}`)
+}
+
+// kv / rpc-kv modes: the load generator must accept a correct kv server (both wire
+// formats) and fail against each kind of wrong reply. `breakReply(reply, n)` may
+// rewrite the n-th reply object of a connection (null: drop it; an array: send
+// each). Connection 0 (the load generator's setup Puts, then load) is left
+// alone, so that the breaks hit the measured load, not the setup.
+const KV_BREAKS = {
+  ok: null,
+  "wrong-value": (r, n) => (n > 300 && typeof r.success === "string" ? { ...r, success: r.success + "x" } : r),
+  "miss-not-null": (r, n) => (n > 300 && r.success === null ? { ...r, success: "" } : r),
+  "no-limit": (r) => (r.failure ? { id: r.id, success: null } : r), // TooLong answered as a success
+  "fault": (r) => (r.failure ? { id: r.id, fault: { reason: "Internal" } } : r),
+  "wrong-error": (r) => (r.failure ? { ...r, failure: { _tag: "TooLong", max: 64 } } : r),
+  "wrong-id": (r, n) => (n === 400 ? { ...r, id: r.id + 1 } : r),
+  "drop-reply": (r, n) => (n === 30 ? null : r), // early in the warmup: must be noticed at the end
+  "duplicate": (r, n) => (n === 400 ? [r, r] : r)
+}
+
+function startKvServer(wire, breakReply) {
+  const handler = makeKvHandler()
+  let connections = 0
+  return new Promise((resolve) => {
+    const server = net.createServer((socket) => {
+      socket.setNoDelay(true)
+      socket.on("error", () => {})
+      const index = connections++
+      let n = 0
+      const fix = (reply) => {
+        n++
+        if (!breakReply || index === 0) return [reply]
+        const r = breakReply(reply, n)
+        return r === null ? [] : Array.isArray(r) ? r : [r]
+      }
+      if (wire === "kv") {
+        const extra = [] // replies past the first of one request, written after the batch
+        const codec = makeFramedCodec({
+          alloc: (k) => Buffer.allocUnsafe(k),
+          handler: (payload) => {
+            const out = fix(JSON.parse(Buffer.from(handler(payload)).toString()))
+            for (const o of out.slice(1)) {
+              const b = Buffer.from(JSON.stringify(o))
+              const h = Buffer.alloc(4)
+              h.writeUInt32BE(b.length)
+              extra.push(h, b)
+            }
+            return out.length === 0 ? null : Buffer.from(JSON.stringify(out[0]))
+          }
+        })
+        socket.on("data", (chunk) => {
+          let out
+          try { out = codec.push(chunk) } catch { socket.destroy(); return }
+          if (out !== null) socket.write(out)
+          if (extra.length) socket.write(Buffer.concat(extra.splice(0)))
+        })
+      } else {
+        // a minimal @effect/rpc ndjson server: Request in, Exit out (RpcMessage's encoding)
+        let buf = ""
+        socket.on("data", (chunk) => {
+          buf += chunk.toString()
+          let out = ""
+          let nl
+          while ((nl = buf.indexOf("\n")) >= 0) {
+            const m = JSON.parse(buf.slice(0, nl))
+            buf = buf.slice(nl + 1)
+            const env = { id: Number(m.id), request: { _tag: m.tag, ...m.payload } }
+            for (const r of fix(JSON.parse(Buffer.from(handler(Buffer.from(JSON.stringify(env)))).toString()))) {
+              const exit = "success" in r ? { _tag: "Success", value: r.success }
+                : "failure" in r ? { _tag: "Failure", cause: { _tag: "Fail", error: { max: r.failure.max, _tag: r.failure._tag } } }
+                : { _tag: "Failure", cause: { _tag: "Die", defect: r.fault.reason } }
+              out += JSON.stringify({ _tag: "Exit", requestId: String(r.id), exit }) + "\n"
+            }
+          }
+          if (out) socket.write(out)
+        })
+      }
+    })
+    server.listen(0, "127.0.0.1", () => resolve(server))
+  })
+}
+
+for (const wire of ["kv", "rpc-kv"]) {
+  for (const [kind, breakReply] of Object.entries(KV_BREAKS)) {
+    if (wire === "rpc-kv" && !["ok", "wrong-value", "no-limit", "wrong-id", "drop-reply"].includes(kind)) continue
+    const server = await startKvServer(wire, breakReply)
+    const { port } = server.address()
+    const r = await loadgen(port, ["--mode", wire])
+    server.close()
+    const detail = `exit ${r.code}, rps ${r.json?.rps ?? "?"}, mix ${JSON.stringify(r.json?.mix ?? null)}, error ${JSON.stringify(r.json?.error ?? null)}`
+    const name = `${wire} ${kind}`
+    if (kind === "ok") {
+      const m = r.json?.mix ?? {}
+      check(name, r.code === 0 && r.json && !r.json.error && r.json.rps > 0 && m.get_hit > 0 && m.get_miss > 0 && m.put > 0 && m.too_long > 0, detail)
+    } else {
+      check(name, r.code === 1 && r.json && typeof r.json.error === "string", detail)
+    }
+  }
 }
 
 console.log(failures ? `${failures} check(s) failed` : "all loadgen self-checks passed")
