@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // wirekit bench runner. See bench/README.md.
 //
-//   node bench/run.mjs [--suite echo,framed,resp] [--runs N] [--duration S] [--warmup S]
+//   node bench/run.mjs [--suite echo,framed,resp,typed] [--runs N] [--duration S] [--warmup S]
 //                      [--cells a,b] [--servers x,y] [--quick] [--stand-in]
 //                      [--write-readme] [--wait-idle]
 //
@@ -56,13 +56,16 @@ const RUNTIMES = {
  * - `ready`: how the server says it is ready: a regex on its stdout/stderr whose first
  *   group is the port (default `LISTENING <port>`), or `port: "free"` + a regex
  *   without group.
- * - `runtime` / `role`: raw (baseline of its runtime) | wirekit | reference.
+ * - `runtime` / `role`: raw (baseline of its runtime) | wirekit | reference | other
+ *   (another framework measured against the same baseline: @effect/rpc in `typed`).
  * - `baseline`: the server its ratio is computed against (same runtime, same suite).
  * - `requires`: a file that must exist (else skipped, or the baseline's command runs
  *   in its place with --stand-in); `needs`: commands that must exist (else skipped).
  * - `optIn`: only run when named by --servers. `defaultCells`: without --servers,
  *   only these cells (c-epoll is the near-limit reference at 64/64/16 only).
  * - `startS`: rough start-up time, for the time estimate only.
+ * - `loadMode`: the load generator's --mode for this server, instead of the cell's
+ *   (the @effect/rpc servers of the typed suite speak another wire format).
  */
 const loadgenArgs = ["--port", "{port}", "--host", "{host}", "--mode", "{mode}"]
 const SERVERS = [
@@ -138,6 +141,32 @@ const SERVERS = [
     cmd: NODE, args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs, "--framing", "proto-gen"],
     requires: "bench/servers/wirekit-node-echo.ts"
   },
+  // --- typed: a Schema-typed kv service (bench/src/kv*.ts) vs a raw server of the same wire format ---
+  ...["node", "bun", "deno"].flatMap((rt) => {
+    const kvArgs = ["--port", "{port}", "--host", "{host}"]
+    const run = {
+      node: { cmd: NODE, raw: ["bench/servers/raw-node-framed.mjs", ...kvArgs, "--mode", "echo", "--kv"], ts: ["--import", "tsx"], startS: 3 },
+      bun: { cmd: BUN, raw: ["run", "bench/servers/raw-bun-echo.mjs", ...kvArgs, "--mode", "echo", "--framed", "--kv"], ts: ["run"], startS: 0.6 },
+      deno: { cmd: DENO, raw: ["run", "--allow-net", "bench/servers/raw-deno-echo.mjs", ...kvArgs, "--mode", "echo", "--framed", "--kv"], ts: ["run", "-A"], startS: 0.5 }
+    }[rt]
+    const needs = rt === "node" ? [] : [run.cmd]
+    const entry = `bench/servers/wirekit-${rt}-kv.ts`
+    return [
+      { name: `raw-${rt}-kv`, runtime: rt, role: "raw", baseline: `raw-${rt}-kv`, suites: ["typed"], startS: 0.2, needs, cmd: run.cmd, args: run.raw },
+      ...["gen", "mw"].map((variant) => ({
+        name: `wirekit-${rt}-typed-${variant}`, runtime: rt, role: "wirekit", baseline: `raw-${rt}-kv`, suites: ["typed"], startS: run.startS, needs,
+        cmd: run.cmd, args: [...run.ts, entry, ...kvArgs, "--variant", variant], requires: entry
+      }))
+    ]
+  }),
+  ...["node", "bun"].flatMap((rt) => {
+    const entry = `bench/servers/effect-rpc-${rt}-kv.ts`
+    const [cmd, pre, needs, startS] = rt === "node" ? [NODE, ["--import", "tsx"], [], 3.5] : [BUN, ["run"], [BUN], 0.8]
+    return ["gen", "mw"].map((variant) => ({
+      name: `effect-rpc-${rt}-kv${variant === "mw" ? "-mw" : ""}`, runtime: rt, role: "other", baseline: `raw-${rt}-kv`, suites: ["typed"],
+      startS, needs, loadMode: "rpc-kv", cmd, args: [...pre, entry, "--port", "{port}", "--host", "{host}", "--variant", variant], requires: entry
+    }))
+  }),
   // --- resp: the real redis-server vs the wirekit RESP example ---
   {
     name: "redis-server", runtime: "c", role: "reference", baseline: "redis-server", suites: ["resp"], startS: 0.2,
@@ -166,7 +195,9 @@ const SERVERS = [
  * Suites. `driver`: "loadgen" (cells = loadgen settings + the server mode the cell
  * needs) or "redis-benchmark" (cells = pipeline depth + request counts).
  * `reference`: the server a second ratio column is computed against, where it ran.
- * A cell with `optIn` only runs when named by --cells.
+ * A cell with `optIn` only runs when named by --cells; a suite with `optIn` only
+ * when named by --suite. `table: "servers"`: one table line per server (the
+ * default table pairs one raw and one wirekit server per runtime).
  */
 /** The request/response cells every loadgen suite shares (conns/size/pipeline). */
 const ECHO_CELLS = [
@@ -195,6 +226,16 @@ const SUITES = {
     driver: "loadgen",
     reference: "c-epoll",
     cells: ECHO_CELLS.slice(0, 2)
+  },
+  typed: {
+    title: "typed: a Schema-typed kv service (Get/Put, typed error TooLong) on ProtocolServer (Effect.gen handlers, ± middleware) and @effect/rpc vs a raw server of the same wire format",
+    driver: "loadgen",
+    table: "servers",
+    optIn: true, // ~6 min with 3 runs: not part of the default run
+    cells: [
+      { id: "1x1", label: "1×1", load: { mode: "kv", conns: 1, size: 0, pipeline: 1 }, server: { mode: "echo" } },
+      { id: "64x16", label: "64×16", load: { mode: "kv", conns: 64, size: 0, pipeline: 16 }, server: { mode: "echo" } }
+    ]
   },
   resp: {
     title: "resp: redis-benchmark -c 50 -t set,get against redis-server and the wirekit RESP example",
@@ -233,7 +274,8 @@ const CHILD_ENV = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", DENO_NO_UPD
 function usage(code) {
   const lines = [
     "usage: node bench/run.mjs [options]",
-    "  --suite a,b         suites to run, in order (default all: " + Object.keys(SUITES).join(",") + ")",
+    "  --suite a,b         suites to run, in order (default: " + Object.keys(SUITES).filter((n) => !SUITES[n].optIn).join(",") +
+      "; opt-in: " + Object.keys(SUITES).filter((n) => SUITES[n].optIn).join(",") + ")",
     "  --runs N            runs per cell per server (default 3; --quick 1)",
     "  --duration S        loadgen: measured seconds per run (default 2; --quick 1)",
     "  --warmup S          loadgen: warmup seconds per run (default 1; --quick 0.3)",
@@ -251,7 +293,7 @@ function usage(code) {
 }
 
 function parseArgs(argv) {
-  const o = { suites: Object.keys(SUITES), runs: undefined, duration: undefined, warmup: undefined, cells: undefined, servers: undefined,
+  const o = { suites: Object.keys(SUITES).filter((n) => !SUITES[n].optIn), runs: undefined, duration: undefined, warmup: undefined, cells: undefined, servers: undefined,
     quick: process.env.BENCH_QUICK === "1", standIn: false, writeReadme: false, waitIdle: false, list: false }
   const num = (k, v, min) => {
     const n = Number(v)
@@ -490,15 +532,15 @@ async function startServer(server, mode, pin) {
     child.once("error", (e) => finish({ error: `spawn failed: ${e.message}` }))
     child.once("exit", (code, sig) => finish({ error: `server exited before it was ready (code ${code}, signal ${sig})` }))
   })
-  return { child, ready, stderr: () => stderr }
+  return { child, ready, stderr: () => stderr, def: server }
 }
 
 // ---------------------------------------------------------------------------
 // Driver 1: the C load generator (suites echo, framed)
 // ---------------------------------------------------------------------------
 
-function runLoadgen(cell, port, opts, pin) {
-  const l = cell.load
+function runLoadgen(cell, port, opts, pin, server) {
+  const l = { ...cell.load, mode: server?.loadMode ?? cell.load.mode }
   const args = ["--host", HOST, "--port", String(port), "--conns", String(l.conns), "--size", String(l.size),
     "--pipeline", String(l.pipeline), "--duration", String(opts.duration), "--warmup", String(opts.warmup),
     "--mode", l.mode, "--json"]
@@ -523,7 +565,7 @@ function runLoadgen(cell, port, opts, pin) {
 }
 
 async function loadgenRun(srv, port, cell, opts, pin) {
-  const { value: lg, cpuPressurePct } = await withPressure(() => runLoadgen(cell, port, opts, pin))
+  const { value: lg, cpuPressurePct } = await withPressure(() => runLoadgen(cell, port, opts, pin, srv.def))
   const serverDied = srv.child.exitCode !== null || srv.child.signalCode !== null
   const res = { ok: false, cpuPressurePct, result: lg.json ?? undefined }
   if (lg.code === 0 && lg.json && !lg.json.error && !serverDied) {
@@ -755,6 +797,24 @@ function loadgenTable(suite, rows) {
   return lines.join("\n")
 }
 
+/** typed: one line per cell and server: req/s, the ratio to its runtime's raw baseline, latency. */
+function serversTable(suite, rows) {
+  const head = ["cell (conns×in flight)", "runtime", "server", "req/s", "**/ raw**", "p50 µs", "p99 µs", "ok runs"]
+  const lines = ["| " + head.join(" | ") + " |", "|" + head.map((h, i) => (i < 3 ? "---" : "---:")).join("|") + "|"]
+  const rtOrder = Object.keys(RUNTIMES)
+  const sorted = [...rows].sort((a, b) => rtOrder.indexOf(a.runtime) - rtOrder.indexOf(b.runtime))
+  for (const id of [...new Set(rows.map((r) => r.cell))]) {
+    for (const r of sorted.filter((x) => x.cell === id)) {
+      const isBase = r.server === r.baseline
+      lines.push("| " + [r.label, RUNTIMES[r.runtime].label, `\`${r.server}\`${r.standIn ? "†" : ""}`,
+        withSpread(r.medians.tp, r.spreadPct.tp, fmtInt),
+        isBase ? "1.00×" : `**${fmtRatio(r.vsBaseline.tp)}**`,
+        fmtUs(r.medians.p50_us), fmtUs(r.medians.p99_us), `${r.okRuns}/${r.runs}`].join(" | ") + " |")
+    }
+  }
+  return lines.join("\n")
+}
+
 /** resp: one line per pipeline depth and server: req/s per test and the ratio to redis-server. */
 function respTable(suite, rows) {
   const T = suite.tests.map((t) => t.toUpperCase())
@@ -910,6 +970,12 @@ async function main() {
       console.log(`suite ${p.name} (~${Math.round(estimates[pi])} s): ${p.suite.title}`)
       for (const c of p.cells) console.log(`  ${c.label ?? c.id}: ${p.plan.get(c.id).map((s) => s.name).join(", ")}`)
     }
+    for (const name of Object.keys(SUITES).filter((n) => SUITES[n].optIn && !opts.suites.includes(n))) {
+      const p = planSuite(name, { ...opts, cells: undefined, servers: undefined }, [])
+      const est = Math.round(estimateSeconds(p.suite, p.cells, p.plan, opts))
+      console.log(`suite ${name} (opt-in, not in this run: add --suite ${name}; ~${est} s): ${p.suite.title}`)
+      for (const c of p.cells) console.log(`  ${c.label ?? c.id}: ${p.plan.get(c.id).map((s) => s.name).join(", ")}`)
+    }
     return
   }
 
@@ -946,7 +1012,8 @@ async function main() {
     }
     failed += runs.filter((r) => !r.ok).length
     const rows = summarize(p.suite, p.cells, p.plan, runs)
-    const table = p.suite.driver === "redis-benchmark" ? respTable(p.suite, rows) : loadgenTable(p.suite, rows)
+    const table = p.suite.driver === "redis-benchmark" ? respTable(p.suite, rows)
+      : p.suite.table === "servers" ? serversTable(p.suite, rows) : loadgenTable(p.suite, rows)
     const date = new Date().toISOString()
     const gitText = git ? `, commit ${git.commit}${git.dirty ? " + local changes" : ""}` : ""
     const rtVersions = [...new Set(servers.map((s) => s.runtime))].filter((rt) => rt !== "c")
