@@ -1,6 +1,7 @@
 import { it } from "@effect/vitest"
-import { Effect, Logger, LogLevel } from "effect"
+import { Effect, HashMap, Logger, LogLevel, Option } from "effect"
 import { expect } from "vitest"
+import type { Address } from "@wirekit/core"
 import { Connection, MemoryTransport, Server, Transport } from "@wirekit/core"
 
 /** Collects (level, message) of every log line. */
@@ -35,6 +36,96 @@ it.scopedLive("a peer reset is logged at Debug, a handler failure at Warning; bo
       { level: "DEBUG", message: "connection reset by peer" },
       { level: "WARN", message: "connection handler failed; closing its connection" }
     ])
+  }).pipe(
+    Effect.provide(MemoryTransport.layer()),
+    Effect.provide(logs.layer),
+    Logger.withMinimumLogLevel(LogLevel.Debug)
+  )
+})
+
+/** `listener` with the connections it accepts passed through `tamper` (with their 0-based accept index). */
+const tampered = (listener: Transport.Listener, tamper: (conn: Connection.Connection, index: number) => Connection.Connection): Transport.Listener => {
+  let index = 0
+  return {
+    address: listener.address,
+    accept: Effect.map(listener.accept, (conn) => tamper(conn, index++)),
+    close: listener.close,
+    rejected: listener.rejected
+  }
+}
+
+/** `conn` with property `prop` replaced by a getter (everything else goes to `conn` itself). */
+const withGetter = (conn: Connection.Connection, prop: string, get: () => unknown): Connection.Connection =>
+  new Proxy(conn, {
+    get(target, p) {
+      if (p === prop) return get()
+      const value = Reflect.get(target, p, target)
+      return typeof value === "function" ? value.bind(target) : value
+    }
+  })
+
+/** Connects, writes `text`, ends, and reads the reply to EOF (2 s at most). */
+const roundTrip = (t: Transport.TransportService, address: Address.Address, text: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const c = yield* t.connect(address)
+    if (text !== "") yield* c.write(new TextEncoder().encode(text))
+    yield* c.end
+    return new TextDecoder().decode(yield* Connection.readAll(c))
+  })).pipe(Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error(`no reply to "${text}" within 2 s`) }))
+
+const echo = Effect.gen(function*() {
+  const conn = yield* Connection.Connection
+  yield* conn.write(yield* Connection.readAll(conn))
+})
+
+it.scopedLive("a connection whose peer address cannot be read is served (peer \"unknown\" in the logs), and so are the next ones", () => {
+  const peers: Array<string> = []
+  const logger = Logger.make(({ annotations, message }) => {
+    if (String(Array.isArray(message) ? message[0] : message) === "connection opened") {
+      peers.push(String(Option.getOrElse(HashMap.get(annotations, "peer"), () => "none")))
+    }
+  })
+  return Effect.gen(function*() {
+    const t = yield* Transport.Transport
+    const listener = tampered(yield* t.listen({ host: "127.0.0.1", port: 0 }), (conn, i) =>
+      i === 0 ? withGetter(conn, "remoteAddress", () => {
+        throw new Error("no peer address")
+      }) : conn)
+    const server = yield* Server.serve(listener, echo)
+    expect(yield* roundTrip(t, server.address, "first")).toBe("first")
+    expect(yield* roundTrip(t, server.address, "second")).toBe("second")
+    expect(server.accepted()).toBe(2)
+    expect(server.failed()).toBe(0)
+    expect(peers[0]).toBe("unknown")
+    expect(peers[1]).toMatch(/^127\.0\.0\.1:\d+$/)
+  }).pipe(
+    Effect.provide(MemoryTransport.layer()),
+    Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+    Logger.withMinimumLogLevel(LogLevel.Debug)
+  )
+})
+
+it.scopedLive("a defect while starting one connection is logged at Warning and closes only that connection; the loop serves the next", () => {
+  const logs = capture()
+  return Effect.gen(function*() {
+    const t = yield* Transport.Transport
+    // the first connection's id throws once: Server's setup of it dies
+    const listener = tampered(yield* t.listen({ host: "127.0.0.1", port: 0 }), (conn, i) => {
+      if (i !== 0) return conn
+      let thrown = false
+      return withGetter(conn, "id", () => {
+        if (thrown) return conn.id
+        thrown = true
+        throw new Error("setup defect")
+      })
+    })
+    const server = yield* Server.serve(listener, echo)
+    expect(yield* roundTrip(t, server.address, "")).toBe("") // closed without a reply
+    expect(yield* roundTrip(t, server.address, "next")).toBe("next")
+    expect(yield* roundTrip(t, server.address, "and next")).toBe("and next")
+    const warnings = logs.lines.filter((l) => l.level === "WARN")
+    expect(warnings).toEqual([{ level: "WARN", message: "could not start serving a connection; closing it" }])
+    expect(server.failed()).toBe(0)
   }).pipe(
     Effect.provide(MemoryTransport.layer()),
     Effect.provide(logs.layer),
