@@ -84,7 +84,8 @@ type Frame = any
 /** A fiber-ish host for `withFiberRuntime` primitives, one per connection. */
 type HostFiber = Fiber.RuntimeFiber<never, never> & {
   readonly currentContext: Context.Context<never>
-  getFiberRefs(): FiberRefs.FiberRefs
+  /** Its refs as they are (`getFiberRefs()` would write the runtime flags into a new copy first). */
+  _fiberRefs: FiberRefs.FiberRefs
   setFiberRefs(refs: FiberRefs.FiberRefs): void
   _children: Set<Fiber.RuntimeFiber<any, any>> | null
 }
@@ -110,7 +111,7 @@ export class InlineHost {
       // primitives read and write; it never runs anything itself
       const host = Runtime.runFork(this.runtime, waitForever) as unknown as HostFiber
       this.host = host
-      this.pristine = host.getFiberRefs()
+      this.pristine = host._fiberRefs
     }
     return this.host
   }
@@ -317,7 +318,7 @@ export class InlineHost {
   /** Puts the host fiber back as it was; a suspended rest took its refs with it. */
   private settleHost(result: Exit.Exit<unknown, unknown> | Suspended): void {
     const host = this.host!
-    if (host.getFiberRefs() !== this.pristine) host.setFiberRefs(this.pristine!)
+    if (host._fiberRefs !== this.pristine) host.setFiberRefs(this.pristine!)
     if (!(result instanceof Suspended)) {
       // a request fiber's children end with it
       const children = host._children
@@ -337,9 +338,9 @@ export class InlineHost {
     // the fiber takes the refs as they are here (a service provided, a span
     // open); it starts with the connection's flags, and the regions rewrapped
     // above set the rest's
-    const runtime = host === undefined || host.getFiberRefs() === this.pristine
+    const runtime = host === undefined || host._fiberRefs === this.pristine
       ? this.runtime
-      : Runtime.make({ context: host.currentContext, runtimeFlags: this.runtime.runtimeFlags, fiberRefs: host.getFiberRefs() })
+      : Runtime.make({ context: host.currentContext, runtimeFlags: this.runtime.runtimeFlags, fiberRefs: host._fiberRefs })
     return new Suspended(rest as Effect.Effect<unknown, unknown>, runtime)
   }
 }
