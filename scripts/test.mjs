@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every test suite on its runtime (vitest inside real Node, Bun and Deno) and
-// prints how many tests passed per runtime, then one closing line "N passed, N failed".
+// prints how many tests passed (and were skipped) per runtime, then one closing line "N passed, N failed".
 // Usage: node scripts/test.mjs [node|bun|deno ...]   (default: all)
 import { spawn } from "node:child_process"
 import { dirname, join } from "node:path"
@@ -51,5 +51,8 @@ for (const r of results) {
   passed += r.passed
   failed += r.failed + (r.code !== 0 && r.failed === 0 ? 1 : 0)
 }
+const skipped = results.reduce((n, r) => n + r.skipped, 0)
+// e.g. tests whose external program is missing here (each says which, and how to install it); on CI they run
+if (skipped) console.log(`${skipped} skipped (see each runtime's output for why)`)
 console.log(`${passed} passed, ${failed} failed`)
 process.exit(results.every((r) => r.code === 0) ? 0 : 1)

@@ -8,9 +8,15 @@ import * as Net from "node:net"
 import Redis from "ioredis"
 import { startExample } from "../../../scripts/example-process.ts"
 import type { ExampleProcess } from "../../../scripts/example-process.ts"
+import { externalProgram } from "../../../scripts/external-program.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
+
+/** Debian's redis-tools: the tests that run them skip themselves where they are missing (never on CI). */
+const redisCli = externalProgram("redis-cli", "redis-tools")
+const redisBenchmark = externalProgram("redis-benchmark", "redis-tools")
+for (const p of [redisCli, redisBenchmark]) if (p.skip) console.warn(`examples/resp: ${p.reason}`)
 
 describe.each(tested)("examples/resp on %s with real Redis clients", (runtime) => {
 let server: ExampleProcess
@@ -52,7 +58,7 @@ const raw = (bytes: Buffer | string) =>
     s.on("error", () => {})
   })
 
-  it("redis-cli: replies match Redis's exactly", async () => {
+  it.skipIf(redisCli.skip)(redisCli.title("redis-cli: replies match Redis's exactly"), async () => {
     const cases: Array<[Array<string>, string]> = [
       [["ping"], "PONG\n"],
       [["ping", "hello world"], "hello world\n"],
@@ -83,7 +89,7 @@ const raw = (bytes: Buffer | string) =>
     }
   })
 
-  it("redis-cli: binary values with CR/LF and NUL round-trip byte-exact", async () => {
+  it.skipIf(redisCli.skip)(redisCli.title("redis-cli: binary values with CR/LF and NUL round-trip byte-exact"), async () => {
     const value = Buffer.from([0x61, 0x0d, 0x0a, 0x00, 0xff, 0x0d, 0x0a, 0x24, 0x33, 0x0d, 0x0a, 0x62])
     expect((await cli(["-x", "set", "bin"], value)).toString()).toBe("OK\n")
     const got = await cli(["--raw", "get", "bin"])
@@ -91,7 +97,7 @@ const raw = (bytes: Buffer | string) =>
     expect((await cli(["strlen", "bin"])).toString()).toBe(`${value.length}\n`)
   })
 
-  it("redis-benchmark -q -n 20000 -t set,get,incr,lpush,lpop completes with no errors", async () => {
+  it.skipIf(redisBenchmark.skip)(redisBenchmark.title("redis-benchmark -q -n 20000 -t set,get,incr,lpush,lpop completes with no errors"), async () => {
     const out = await new Promise<string>((resolve, reject) =>
       execFile(
         "redis-benchmark",
