@@ -126,7 +126,12 @@ const peerOf = (context: RequestContext<any>): string => Address.format(context.
 
 /** Options of {@link logging}. */
 export interface LoggingOptions {
-  /** Level of successful messages. Default Info. Failures, faults and defects log at Warning. */
+  /**
+   * Level of messages that got an answer of the protocol: a success or a
+   * typed failure (an expected outcome, e.g. `NotFound`). Default Info.
+   * Faults (timeouts, refusals, bad requests) log at Warning, defects at
+   * Error with their cause.
+   */
   readonly level?: LogLevel.LogLevel | undefined
 }
 
@@ -141,17 +146,20 @@ export interface LoggingOptions {
  */
 export const logging = (options?: LoggingOptions): Middleware => {
   const level = options?.level ?? LogLevel.Info
+  const levelOf = (result: string): LogLevel.LogLevel =>
+    result === "success" || result === "failure" ? level : result === "defect" ? LogLevel.Error : LogLevel.Warning
   const line = (
     exit: Exit.Exit<unknown, unknown>,
+    result: string,
     message: unknown,
     context: RequestContext<any>,
     start: number
   ): Effect.Effect<void> => {
-    const result = outcome(exit)
     const method = context.describe(message)
-    const log = result === "success"
-      ? Effect.logWithLevel(level, `${context.kind} ${method}`)
-      : Effect.logWarning(`${context.kind} ${method}`, ...(result === "defect" ? [exit._tag === "Failure" ? exit.cause : undefined] : []))
+    const text = `${context.kind} ${method}`
+    const log = result === "defect" && exit._tag === "Failure"
+      ? Effect.logError(text, exit.cause)
+      : Effect.logWithLevel(levelOf(result), text)
     return Effect.annotateLogs(log, {
       method,
       kind: context.kind,
@@ -159,17 +167,16 @@ export const logging = (options?: LoggingOptions): Middleware => {
       outcome: result
     })
   }
-  // the level is looked up per message (a FiberRef read, no fiber): when
-  // successes would not be printed, a success costs nothing more, and only
-  // an outcome that is not a success builds its log line
+  // the minimum level is read per message (a FiberRef read, no fiber): an
+  // outcome whose level is below it costs a comparison, no log line is built
   return make((effect, message, context) =>
     FiberRef.getWith(FiberRef.currentMinimumLogLevel, (minimum) => {
+      if (LogLevel.lessThan(LogLevel.Error, minimum)) return effect
       const start = performance.now()
-      if (LogLevel.greaterThanEqual(level, minimum)) {
-        return Effect.onExit(effect, (exit) => line(exit, message, context, start))
-      }
-      if (LogLevel.lessThan(LogLevel.Warning, minimum)) return effect
-      return Effect.onExit(effect, (exit) => exit._tag === "Success" ? Effect.void : line(exit, message, context, start))
+      return Effect.onExit(effect, (exit) => {
+        const result = outcome(exit)
+        return LogLevel.lessThan(levelOf(result), minimum) ? Effect.void : line(exit, result, message, context, start)
+      })
     })
   )
 }

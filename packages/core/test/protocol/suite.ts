@@ -14,6 +14,7 @@ import {
   HashMap,
   Layer,
   Logger,
+  LogLevel,
   Metric,
   pipe,
   Queue,
@@ -822,7 +823,7 @@ export const run = (name: string, makeLayer: () => Layer.Layer<Transport.Transpo
         expect(yield* c.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
       }))
 
-    testLogged("logging middleware: one structured line per message with method, kind, duration and outcome", (logs) =>
+    testLogged("logging middleware: one structured line per message with method, kind, duration and outcome (typed failures at the given level)", (logs) =>
       Effect.gen(function*() {
         const { handler } = makeJobs()
         const server = yield* ProtocolServer.serve(JobsById, {
@@ -837,13 +838,32 @@ export const run = (name: string, makeLayer: () => Layer.Layer<Transport.Transpo
         const lines = logs.filter((l) => l.annotations.outcome !== undefined)
         expect(lines.map((l) => [l.level, l.message, l.annotations.method, l.annotations.kind, l.annotations.outcome])).toEqual([
           ["INFO", "request Work", "Work", "request", "success"],
-          ["WARN", "request Fail", "Fail", "request", "failure"],
+          ["INFO", "request Fail", "Fail", "request", "failure"],
           ["INFO", "oneway Log", "Log", "oneway", "success"],
           ["INFO", "request Count", "Count", "request", "success"]
         ])
         expect(typeof lines[0]!.annotations.durationMs).toBe("number")
         expect(lines[0]!.annotations.connection).toBe(server.sessions()[0]!.id)
       }))
+
+    testLogged("logging middleware: outcomes below the minimum level build no line; faults log at Warning", (logs) =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(
+          JobsById,
+          pipe(handler.request, Middleware.timeout("50 millis"), Middleware.logging({ level: LogLevel.Debug })),
+          { requestTimeout: "5 seconds" }
+        )
+        const client = yield* Client.make(JobsById, server.address)
+        expect(yield* client.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+        yield* Effect.either(client.request({ _tag: "Fail", n: 1 }))
+        const slow = yield* Effect.either(client.request({ _tag: "Work", n: 2, ms: 1000 }))
+        expect(Either.isLeft(slow) && reasonOf(slow.left)).toBe("Remote:Timeout")
+        const lines = logs.filter((l) => l.annotations.outcome !== undefined)
+        expect(lines.map((l) => [l.level, l.message, l.annotations.outcome])).toEqual([
+          ["WARN", "request Work", "fault:Timeout"]
+        ])
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.Info)))
 
     test("metrics: counters, errors, duration histogram, connections gauge and bytes in/out after a scripted run", () =>
       Effect.gen(function*() {
