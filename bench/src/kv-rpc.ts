@@ -26,7 +26,7 @@
  */
 import { Rpc, RpcGroup, RpcMiddleware, RpcSerialization, RpcServer } from "@effect/rpc"
 import * as SocketServer from "@effect/platform/SocketServer"
-import { Cause, Context, Effect, Exit, Layer, Logger, LogLevel, Metric, MetricBoundaries, MetricLabel, Option, Schema } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Metric, MetricBoundaries, MetricLabel, Option, Schema } from "effect"
 import { get, put, Response, StoreLive, TooLong } from "./kv-service.ts"
 
 /** The rpc middleware of the `mw` variant. */
@@ -68,7 +68,8 @@ const ObserveLive = Layer.sync(Observe, () => {
           duration.unsafeUpdate(ms, kind)
           if (exit._tag === "Failure") errors.unsafeUpdate(1, [...kind, MetricLabel.make("outcome", result)])
           const message = `request ${rpc._tag}`
-          return Effect.annotateLogs(result === "success" ? Effect.logDebug(message) : Effect.logWarning(message), {
+          const typed = result === "success" || result === "failure"
+          return Effect.annotateLogs(typed ? Effect.logDebug(message) : Effect.logWarning(message), {
             method: rpc._tag,
             kind: "request",
             durationMs: Math.round(ms * 1000) / 1000,
@@ -101,8 +102,5 @@ export const rpcKvServer = (
     const address = Context.get(ctx, SocketServer.SocketServer).address
     console.log(`LISTENING ${address._tag === "TcpAddress" ? address.port : 0}`)
     return yield* Effect.never
-  })).pipe(
-    Effect.provide(StoreLive),
-    variant === "mw" ? Logger.withMinimumLogLevel(LogLevel.Error) : (self) => self
-  )
+  })).pipe(Effect.provide(StoreLive))
 }

@@ -25,7 +25,7 @@
  * byte for byte against that format.
  */
 import { Address, Middleware, Protocol, ProtocolServer } from "@wirekit/core"
-import { Effect, Logger, LogLevel, pipe } from "effect"
+import { Effect, LogLevel, pipe } from "effect"
 import { handler, Request, Response, StoreLive, TooLong } from "./kv-service.ts"
 import type { Variant } from "./kv-service.ts"
 
@@ -42,12 +42,9 @@ export const Kv = Protocol.schema({
 /**
  * Serves the kv protocol until interrupted; prints `LISTENING <port>` when
  * ready. `mw`: the handler wrapped in `Middleware.timeout`, `metrics` and
- * `logging` (successes at Debug), metrics' connection middleware too.
- * `Middleware.logging` logs every non-success at Warning, typed failures
- * included: the 5% TooLong answers of the mix would print a line each, so the
- * `mw` server runs with the minimum log level at Error: every log line is
- * still built and filtered, none is printed (the suite measures the
- * middleware, not a terminal).
+ * `logging` (at Debug level, under the default minimum level Info: every
+ * outcome of the mix, typed `TooLong` failures included, is filtered, none
+ * printed), metrics' connection middleware too.
  */
 export const kvServer = (options: { host: string; port: number; variant: Variant }) =>
   Effect.scoped(Effect.gen(function*() {
@@ -67,8 +64,5 @@ export const kvServer = (options: { host: string; port: number; variant: Variant
     }
     console.log(`LISTENING ${(server.address as Address.TcpAddress).port}`)
     return yield* Effect.never
-  })).pipe(
-    Effect.provide(StoreLive),
-    options.variant === "mw" ? Logger.withMinimumLogLevel(LogLevel.Error) : (self) => self
-  )
+  })).pipe(Effect.provide(StoreLive))
 

@@ -1,0 +1,85 @@
+/**
+ * The typed suite's kv service per request, without sockets: decode, handler,
+ * encode, each stage timed over the load generator's mix, next to the raw
+ * baseline's handler. A tool for finding where a request's time goes (the
+ * suite's figures come from bench/run.mjs).
+ *
+ *   taskset -c 0 node --import tsx bench/typed-micro.ts [gen|mw] [seconds]
+ */
+import { Effect, Layer, Logger, LogLevel, pipe, Runtime } from "effect"
+import { Middleware } from "@wirekit/core"
+import { InlineHost } from "../packages/core/src/internal/inline.ts"
+import { Kv } from "./src/kv.ts"
+import { handler, StoreLive } from "./src/kv-service.ts"
+// @ts-expect-error: plain JS module of the raw baselines
+import { makeKvHandler } from "./servers/lib/kv.mjs"
+
+const variant = process.argv[2] ?? "gen"
+const seconds = Number(process.argv[3] ?? "2")
+const enc = new TextEncoder()
+
+// the load generator's mix: 70% Get hit, 15% Get miss, 10% Put, 5% Put too long
+const frames: Array<Uint8Array> = []
+for (let i = 0; i < 1000; i++) {
+  const r = i % 20
+  const key = `key:${i % 100}`
+  const request = r < 14 ? { _tag: "Get", key } : r < 17 ? { _tag: "Get", key: `nokey:${i}` } : r < 19
+    ? { _tag: "Put", key, value: `val:${i}:`.padEnd(32, "x") }
+    : { _tag: "Put", key, value: "y".repeat(200) }
+  frames.push(enc.encode(JSON.stringify({ id: i + 1, request })))
+}
+
+const time = (name: string, f: (frame: Uint8Array) => unknown) => {
+  let n = 0
+  const end = performance.now() + seconds * 1000
+  const start = performance.now()
+  while (performance.now() < end) {
+    for (let i = 0; i < frames.length; i++) f(frames[i]!)
+    n += frames.length
+  }
+  const ns = ((performance.now() - start) * 1e6) / n
+  console.log(`${name.padEnd(34)} ${ns.toFixed(0).padStart(6)} ns/request`)
+  return ns
+}
+
+const metrics = Middleware.metrics({ prefix: "kv" })
+const h: any = variant === "mw"
+  ? pipe(handler, Middleware.timeout("5 seconds"), metrics.middleware, Middleware.logging({ level: LogLevel.Debug }))
+  : handler
+
+const program = Effect.gen(function*() {
+  const runtime = yield* Effect.runtime<never>()
+  const host = new InlineHost(runtime)
+  const codec = Kv.server()
+  const context = { kind: "request", session: { remoteAddress: { host: "127.0.0.1", port: 1 }, id: 1 }, protocol: "kv", describe: (m: any) => m._tag } as any
+  const raw = makeKvHandler()
+  for (const f of frames) raw(f)
+  time("raw handler (parse+logic+stringify)", raw)
+  time("decode (JSON + Schema)", (f) => codec.decode(f))
+  const decoded = frames.map((f) => codec.decode(f) as any)
+  let k = 0
+  time("handler + evaluate", () => {
+    const m = decoded[k++ % decoded.length]
+    return host.evaluate(h(m.request, context))
+  })
+  const outcomes = decoded.map((m) => {
+    const exit: any = host.evaluate(h(m.request, context))
+    return exit._tag === "Success" ? { _tag: "Success", value: exit.value } : { _tag: "Failure", error: exit.cause.error }
+  })
+  k = 0
+  time("encode (Schema + JSON)", () => {
+    const i = k++ % outcomes.length
+    return codec.encodeResponse(decoded[i].id, outcomes[i] as any)
+  })
+  k = 0
+  time("all three", (f) => {
+    const m = codec.decode(f) as any
+    const exit: any = host.evaluate(h(m.request, context))
+    return codec.encodeResponse(m.id, exit._tag === "Success" ? { _tag: "Success", value: exit.value } : { _tag: "Failure", error: exit.cause.error })
+  })
+  console.log(`inline: ${host.completed} completed, ${host.suspended} suspended`)
+})
+
+Effect.runSync(program.pipe(
+  Effect.provide(Layer.merge(StoreLive, Logger.minimumLogLevel(LogLevel.Error)))
+) as Effect.Effect<void>)
