@@ -27,7 +27,7 @@
  * effect in place and wraps only a continuation that really waits: a request
  * that completes synchronously never creates the timer.
  */
-import { Cause, Context, Effect, Exit, Fiber, Runtime, RuntimeFlags, RuntimeFlagsPatch } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, FiberId, Inspectable, Predicate, Runtime, RuntimeFlags, RuntimeFlagsPatch } from "effect"
 import type { FiberRefs } from "effect"
 import { yieldWrapGet } from "effect/Utils"
 
@@ -88,6 +88,15 @@ type HostFiber = Fiber.RuntimeFiber<never, never> & {
   _fiberRefs: FiberRefs.FiberRefs
   setFiberRefs(refs: FiberRefs.FiberRefs): void
   _children: Set<Fiber.RuntimeFiber<any, any>> | null
+  currentRuntimeFlags: RuntimeFlags.RuntimeFlags
+  readonly _queue: Array<unknown>
+  drainQueueOnCurrentThread(): void
+}
+
+/** The fiber internals used to adopt the host's children (see {@link adoptChildren}). */
+type ChildFiber = Fiber.RuntimeFiber<any, any> & {
+  addChild(child: Fiber.RuntimeFiber<any, any>): void
+  removeChild(child: Fiber.RuntimeFiber<any, any>): void
 }
 
 /** The evaluator's per-connection state: the connection's runtime and its host fiber. */
@@ -139,7 +148,8 @@ export class InlineHost {
     let result: Exit.Exit<A, E> | Suspended | undefined
     while (result === undefined) {
       if (++steps > MAX_STEPS) {
-        result = this.suspend(cur, stack)
+        // the last step's outcome, if it completed, is where the rest starts
+        result = this.suspend(done ? (failed ? Exit.failCause(value as Cause.Cause<unknown>) : Exit.succeed(value)) : cur, stack)
         break
       }
       try {
@@ -202,9 +212,15 @@ export class InlineHost {
               }
               break
             }
-            case "WithRuntime":
-              cur = cur.effect_instruction_i0(this.hostFiber(), { _tag: "Running", runtimeFlags: flags })
+            case "WithRuntime": {
+              // the host carries the current flags while the primitive runs
+              // (some read fiber.currentRuntimeFlags, a few set it)
+              const host = this.hostFiber()
+              host.currentRuntimeFlags = flags
+              cur = cur.effect_instruction_i0(host, { _tag: "Running", runtimeFlags: flags })
+              flags = host.currentRuntimeFlags
               break
+            }
             case "While":
               if (cur.effect_instruction_i0()) {
                 ;(stack ??= []).push(cur)
@@ -303,8 +319,14 @@ export class InlineHost {
           }
         }
       } catch (defect) {
-        // what the run loop does with a throw in user code: a defect
-        value = Cause.die(defect)
+        // what the run loop does with a throw in user code: a defect (an
+        // interruption too if it is an InterruptedException; a continuation
+        // that returned no Effect is reported as such)
+        value = !done && !Predicate.hasProperty(cur, "_op")
+          ? Cause.die(new Cause.RuntimeException(`Not a valid effect: ${Inspectable.toStringUnknown(cur)}`))
+          : Cause.isInterruptedException(defect)
+          ? Cause.sequential(Cause.die(defect), Cause.interrupt(FiberId.none))
+          : Cause.die(defect)
         done = true
         failed = true
       }
@@ -318,11 +340,15 @@ export class InlineHost {
   /** Puts the host fiber back as it was; a suspended rest took its refs with it. */
   private settleHost(result: Exit.Exit<unknown, unknown> | Suspended): void {
     const host = this.host!
+    host.currentRuntimeFlags = this.flags
     if (host._fiberRefs !== this.pristine) host.setFiberRefs(this.pristine!)
     if (!(result instanceof Suspended)) {
-      // a request fiber's children end with it
+      // a request fiber's children end with it (a fork registers its child
+      // with a message to the host: take it in first)
+      if (host._queue.length > 0) host.drainQueueOnCurrentThread()
       const children = host._children
       if (children !== null && children.size > 0) {
+        host._children = null
         for (const child of children) child.unsafeInterruptAsFork(host.id())
       }
     }
@@ -335,6 +361,17 @@ export class InlineHost {
       for (let i = stack.length - 1; i >= 0; i--) rest = rewrap(rest, stack[i])
     }
     const host = this.host
+    if (host !== undefined) {
+      host.currentRuntimeFlags = this.flags
+      // the children forked so far belong to the rest: they end with it, not
+      // with the connection, nor with a later request that completes in place
+      if (host._queue.length > 0) host.drainQueueOnCurrentThread()
+      const children = host._children
+      if (children !== null && children.size > 0) {
+        host._children = null
+        rest = adoptChildren(rest, children)
+      }
+    }
     // the fiber takes the refs as they are here (a service provided, a span
     // open); it starts with the connection's flags, and the regions rewrapped
     // above set the rest's
@@ -373,6 +410,20 @@ const rewrap = (rest: Effect.Effect<unknown, unknown, unknown>, frame: Frame): E
   }
   throw new Error(`inline evaluator: unknown frame ${String(frame?._op)}`)
 }
+
+/** Runs `rest` on a fiber that first takes `children` as its own (interrupted when it ends). */
+const adoptChildren = (
+  rest: Effect.Effect<unknown, unknown, unknown>,
+  children: Set<Fiber.RuntimeFiber<any, any>>
+): Effect.Effect<unknown, unknown, unknown> =>
+  Effect.withFiberRuntime((fiber) => {
+    const parent = fiber as unknown as ChildFiber
+    for (const child of children) {
+      parent.addChild(child)
+      child.addObserver(() => parent.removeChild(child))
+    }
+    return rest
+  })
 
 /** Goes on with a generator where the evaluator stopped it, as `Effect.gen` would. */
 const resumeIterator = (iterator: Iterator<any, any, any>, value: unknown): Effect.Effect<unknown, unknown, unknown> => {
