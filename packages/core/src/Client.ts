@@ -40,6 +40,8 @@ import * as Framed from "./Framed.ts"
 import type { ErrorOf, OneWayOf, Protocol, ProtocolError, PushOf, RequestOf, ResponseOf } from "./Protocol.ts"
 import type { ConnectError, ConnectOptions } from "./Transport.ts"
 import { Transport } from "./Transport.ts"
+import type { Deadline } from "./internal/deadlines.ts"
+import { Deadlines } from "./internal/deadlines.ts"
 import { ClientLink } from "./internal/protocol/client.ts"
 
 /**
@@ -167,6 +169,9 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
     const reconnect = options?.reconnect
     const pushes = yield* PubSub.unbounded<Push>()
     yield* Effect.addFinalizer(() => PubSub.shutdown(pushes))
+    // request and pool timeouts: one Clock-driven timer for all of them
+    const deadlines = new Deadlines(yield* Effect.clock)
+    yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
 
     const links: Array<Link> = []
     let alive = size
@@ -202,16 +207,16 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
       if (link !== undefined) return Effect.succeed(link)
       if (alive === 0 || closed) return Effect.fail(disconnected())
       return Effect.async<Link, ClientError>((resume) => {
-        let timer: ReturnType<typeof setTimeout> | undefined
+        let timer: Deadline | undefined
         const waiter = (): boolean => {
           const l = pick()
           if (l !== undefined) {
-            if (timer !== undefined) clearTimeout(timer)
+            if (timer !== undefined) deadlines.cancel(timer)
             resume(Effect.succeed(l))
             return true
           }
           if (alive === 0 || closed) {
-            if (timer !== undefined) clearTimeout(timer)
+            if (timer !== undefined) deadlines.cancel(timer)
             resume(Effect.fail(disconnected()))
             return true
           }
@@ -219,13 +224,13 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
         }
         waiters.push(waiter)
         if (acquireTimeout !== undefined) {
-          timer = setTimeout(() => {
+          timer = deadlines.add(acquireTimeout, () => {
             waiters = waiters.filter((w) => w !== waiter)
             resume(Effect.fail(new ClientError({ reason: "PoolTimeout", address, timeout: acquireTimeout })))
-          }, acquireTimeout)
+          })
         }
         return Effect.sync(() => {
-          if (timer !== undefined) clearTimeout(timer)
+          if (timer !== undefined) deadlines.cancel(timer)
           waiters = waiters.filter((w) => w !== waiter)
         })
       })
@@ -246,7 +251,7 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
             return false
           }
           connects++
-          const link: Link = new ClientLink(connected.right, protocol, address, onPush, wake)
+          const link: Link = new ClientLink(connected.right, protocol, address, onPush, wake, deadlines)
           links.push(link)
           wake()
           yield* Effect.exit(Framed.make(connected.right, protocol.framing).pump(link.onFrames)).pipe(

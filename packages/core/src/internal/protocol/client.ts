@@ -5,12 +5,13 @@ import { ClientError } from "../../Client.ts"
 import type { Connection } from "../../Connection.ts"
 import type { ClientCodec, Outcome, Protocol } from "../../Protocol.ts"
 import { isRefusal } from "../../Protocol.ts"
+import type { Deadline, Deadlines } from "../deadlines.ts"
 import { Writer } from "./writer.ts"
 
 interface Pending {
   readonly resume: (effect: Effect.Effect<any, any>) => void
   readonly id: number | undefined
-  timer: ReturnType<typeof setTimeout> | undefined
+  timer: Deadline | undefined
   /** Answered, timed out or interrupted (an inOrder entry stays queued until its response arrives). */
   done: boolean
 }
@@ -40,7 +41,8 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     protocol: Protocol<Req, Res, Err, OneWay, Push>,
     private readonly address: Address,
     private readonly onPush: (message: Push) => void,
-    private readonly onChange: () => void
+    private readonly onChange: () => void,
+    private readonly deadlines: Deadlines
   ) {
     this.codec = protocol.client()
     this.writer = new Writer(connection, protocol.framing)
@@ -60,11 +62,11 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
       else this.queue.push(pending)
       this.active++
       if (timeout !== undefined) {
-        pending.timer = setTimeout(() => {
+        pending.timer = this.deadlines.add(timeout, () => {
           if (pending.done) return
           this.abandon(pending)
           resume(Effect.fail(new ClientError({ reason: "Timeout", timeout, address: this.address })))
-        }, timeout)
+        })
       }
       return Effect.sync(() => {
         if (!pending.done) this.abandon(pending)
@@ -84,7 +86,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
 
   private abandon(pending: Pending): void {
     pending.done = true
-    if (pending.timer !== undefined) clearTimeout(pending.timer)
+    if (pending.timer !== undefined) this.deadlines.cancel(pending.timer)
     if (pending.id !== undefined) this.map.delete(pending.id)
     this.active--
     this.onChange()
@@ -93,7 +95,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
   private settle(pending: Pending, effect: Effect.Effect<any, any>): void {
     if (pending.done) return
     pending.done = true
-    if (pending.timer !== undefined) clearTimeout(pending.timer)
+    if (pending.timer !== undefined) this.deadlines.cancel(pending.timer)
     this.active--
     pending.resume(effect)
   }
