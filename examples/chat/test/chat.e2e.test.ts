@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Net from "node:net"
 import { startExample as start } from "../../../scripts/example-process.ts"
+import { resetClients, within } from "../../../scripts/reset-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
@@ -259,6 +260,16 @@ describe.each(tested)("examples/chat on %s (the process npm start runs)", (runti
     expect((await m.command("/who")).line).toBe("+ #long4 (2): mia4, ned4")
     expect(m.closed).toBe(false)
   }, 90_000)
+
+  it("50 clients that reset (at accept and mid-line) leave it serving: later clients chat as usual", async () => {
+    expect(await resetClients(port, 25, "a line without its end")).toBe(50)
+    await within(10_000, "chatting after the resets", (async () => {
+      const [a, b] = [await connect(), await connect()]
+      for (const x of [a, b]) expect((await x.command("/join resets")).line).toMatch(/^\+ you are now in #resets with [01] other\(s\)$/)
+      a.send("still here after the resets\n")
+      expect((await b.until(`<${a.nick}> still here after the resets`)).line).toBe(`<${a.nick}> still here after the resets`)
+    })())
+  }, 60_000)
 
   it("exits 0 on SIGINT, after telling every client and closing them", async () => {
     const s = await connect()

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import * as Net from "node:net"
 import { startExample as start } from "../../../scripts/example-process.ts"
+import { resetClients, within } from "../../../scripts/reset-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
@@ -31,6 +32,17 @@ describe.each(tested)("examples/echo on %s (the process npm start runs)", (runti
     expect(code).toBe(0)
     expect(ex.output()).toMatch(/open/)
     expect(ex.output()).toMatch(/close \(\d+ bytes echoed\)/)
+  }, 90_000)
+
+  it("50 clients that reset (at accept and mid-request) leave it serving: later clients are echoed byte-exact", async () => {
+    const ex = startExample(runtime, [])
+    const port = await ex.port
+    expect(await resetClients(port, 25, "a partial request")).toBe(50)
+    const payloads = [Buffer.from("after the resets\n"), Buffer.alloc(100_000, 9), Buffer.from([0, 255, 13, 10])]
+    const got = await within(10_000, "echoes after the resets", Promise.all(payloads.map((p) => echoOnce(port, p))))
+    got.forEach((g, i) => expect(g.equals(payloads[i]!)).toBe(true))
+    ex.child.kill("SIGINT")
+    expect(await ex.exited).toBe(0)
   }, 90_000)
 
   it("--framing length echoes length-prefixed frames and closes only a connection that declares an oversized frame", async () => {

@@ -8,6 +8,7 @@ import { spawn } from "node:child_process"
 import * as Net from "node:net"
 import { join } from "node:path"
 import { startExample as start } from "../../../scripts/example-process.ts"
+import { resetClients, within } from "../../../scripts/reset-clients.ts"
 import { root } from "../../../scripts/runtimes.mjs"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
@@ -119,6 +120,16 @@ describe.each(tested)("examples/kv on %s (the process npm start runs), with the 
       expect(run.stderr.split("\n").length).toBe(2) // a single line (and its final newline)
     }
     expect(pool.stdout).toMatch(/30 concurrent, 3 connection\(s\)/)
+  }, 90_000)
+
+  it("50 clients that reset (at accept and mid-frame) leave it serving: the CLI then works as usual", async () => {
+    // the partial request: a frame header that announces more bytes than follow
+    expect(await resetClients(Number(port), 25, new Uint8Array([0, 0, 0, 64, 1, 2, 3]))).toBe(50)
+    // two CLI processes (each a node + tsx start-up), served within 15 s
+    await within(15_000, "the CLI after the resets", (async () => {
+      expect(await kv("set", "after-resets", "fine")).toEqual({ code: 0, stdout: "OK\n", stderr: "" })
+      expect(await kv("get", "after-resets")).toEqual({ code: 0, stdout: "fine\n", stderr: "" })
+    })())
   }, 90_000)
 
   it("exits 0 on SIGINT", async () => {

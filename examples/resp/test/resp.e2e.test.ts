@@ -9,6 +9,7 @@ import Redis from "ioredis"
 import { startExample } from "../../../scripts/example-process.ts"
 import type { ExampleProcess } from "../../../scripts/example-process.ts"
 import { externalProgram } from "../../../scripts/external-program.ts"
+import { resetClients, within } from "../../../scripts/reset-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
@@ -130,6 +131,22 @@ const raw = (bytes: Buffer | string) =>
     expect(await a.hgetall("hh")).toEqual({ a: "1", b: "2" })
     await Promise.all(clients.map((c) => c.quit()))
     await a.quit()
+  }, 60_000)
+
+  it("50 clients that reset (at accept and mid-command) leave it serving: later clients are answered", async () => {
+    expect(await resetClients(port, 25, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva")).toBe(50)
+    const c = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    c.on("error", () => {}) // a failure shows up as the rejected command below
+    try {
+      await within(10_000, "Redis commands after the resets", (async () => {
+        await c.connect()
+        expect(await c.set("after-resets", "fine")).toBe("OK")
+        expect(await c.get("after-resets")).toBe("fine")
+        expect(await c.ping()).toBe("PONG")
+      })())
+    } finally {
+      c.disconnect()
+    }
   }, 60_000)
 
   it("malformed input gets a protocol error and a close of that connection only", async () => {
