@@ -1,6 +1,7 @@
 import { it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { expect } from "vitest"
+import type { Deadline } from "../src/internal/deadlines.ts"
 import { Deadlines } from "../src/internal/deadlines.ts"
 
 it.effect("deadlines fire in time order, on the Clock, each once; cancelled ones never", () =>
@@ -45,7 +46,7 @@ it.effect("10,000 deadlines (50 distinct times) added and cancelled at random fi
     const d = new Deadlines(yield* Effect.clock)
     const fired: Array<number> = []
     const live = new Set<number>()
-    const handles = []
+    const handles: Array<{ at: number; h: Deadline }> = []
     let seed = 7
     const rand = () => (seed = (seed * 48271) % 2147483647) / 2147483647
     for (let i = 0; i < 10_000; i++) {
