@@ -5,20 +5,21 @@
  * ```
  *   accept ─▶ connection middleware ─▶ Framed.pump ─▶ decode every message of the batch
  *                                                      │
- *        handler(request, context) ─┬─ an Exit (Effect.succeed/fail)? ─▶ respond now, no fiber
- *                                   ├─ method proven synchronous? ─────▶ run inline on the pump's fiber
- *                                   └─ otherwise ──────────────────────▶ own fiber, started at once
+ *        handler(request, context) ─┬─ an Exit (Effect.succeed/fail)? ─▶ respond now
+ *                                   ├─ evaluated in place, no fiber ───▶ completed: respond now
+ *                                   └─ it must wait (I/O, sleep) ──────▶ the rest on a fiber, respond when it ends
  *   responses: inOrder → in request order; byId → as they complete
  *   every response of one read batch leaves in ONE socket write
  * ```
  *
- * A method (the protocol's `describe`, e.g. the `_tag`) whose handler
- * completed synchronously 8 times in a row runs inline on the connection's
- * pump fiber: no fiber per request. If an inline run suspends (I/O, sleep),
- * the method goes back to its own fibers (concurrency up to `maxInFlight`)
- * for a back-off window that doubles each time; that one request is still
- * answered, and still bound by `requestTimeout`. `ServerStats.forked` and
- * `inlined` show which path requests took.
+ * Handlers are ordinary Effects (`Effect.gen`, `pipe` of middleware): the
+ * server evaluates each one in place on the connection's context, without a
+ * fiber, with Effect's semantics (services, `FiberRef`s, logging, spans,
+ * typed errors, finalizers). Only a handler that must wait gets a fiber, for
+ * the part that waits, and only that part is bound by `requestTimeout` (a
+ * timer through the Clock). `ServerStats.inlined` and `forked` count the two
+ * paths. Each request has a `Scope` of its own, closed when it is answered;
+ * fibers a handler forks end with its request.
  *
  * - Inside a handler the connection is `context.session` (also the
  *   {@link Session.Session} service): id, addresses, typed state, `push`.
@@ -165,9 +166,9 @@ export interface ServerStats {
   readonly timeouts: number
   /** Requests refused because the server was shutting down. */
   readonly refused: number
-  /** Handlers run in a fiber of their own (their Effect was not an `Exit`, their method not proven synchronous). */
+  /** Handlers that had to wait: the waiting rest ran on a fiber. */
   readonly forked: number
-  /** Handlers run inline on the connection's pump (methods proven synchronous): no fiber of their own. */
+  /** Handlers that completed in place, without a fiber. */
   readonly inlined: number
 }
 

@@ -27,12 +27,18 @@
  * effect in place and wraps only a continuation that really waits: a request
  * that completes synchronously never creates the timer.
  */
-import { Cause, Context, Effect, Exit, Fiber, FiberId, Inspectable, Predicate, Runtime, RuntimeFlags, RuntimeFlagsPatch } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, FiberId, Inspectable, Option, Predicate, Runtime, RuntimeFlags, RuntimeFlagsPatch, Scope } from "effect"
 import type { FiberRefs } from "effect"
 import { yieldWrapGet } from "effect/Utils"
 
 /** Waits until interrupted, with no timer (unlike `Effect.never`, which keeps the process alive). */
 const waitForever: Effect.Effect<never> = Effect.async<never>(() => {})
+
+/** A new sequential Scope, without running an Effect (`Scope.make()` is a `sync`). */
+const makeScope = (): Scope.CloseableScope => {
+  const make = Scope.make() as any
+  return make._op === "Sync" ? make.effect_instruction_i0() : Effect.runSync(make)
+}
 
 /** Evaluation steps after which the rest goes to a fiber (which yields cooperatively). */
 const MAX_STEPS = 10_000
@@ -110,8 +116,12 @@ export class InlineHost {
   /** Evaluations whose rest went to a fiber. */
   suspended = 0
 
+  /** The Scope of the runtime (the connection's or the server's): a handler gets one of its own instead. */
+  private readonly outerScope: Scope.Scope | undefined
+
   constructor(readonly runtime: Runtime.Runtime<never>) {
     this.flags = runtime.runtimeFlags
+    this.outerScope = Option.getOrUndefined(Context.getOption(runtime.context, Scope.Scope))
   }
 
   private hostFiber(): HostFiber {
@@ -146,10 +156,13 @@ export class InlineHost {
     let value: unknown = undefined
     let failed = false
     let result: Exit.Exit<A, E> | Suspended | undefined
+    // the request's Scope, made when the handler first asks for one
+    let scope: Scope.CloseableScope | undefined
+    let closing = false
     while (result === undefined) {
       if (++steps > MAX_STEPS) {
         // the last step's outcome, if it completed, is where the rest starts
-        result = this.suspend(done ? (failed ? Exit.failCause(value as Cause.Cause<unknown>) : Exit.succeed(value)) : cur, stack)
+        result = this.suspend(done ? (failed ? Exit.failCause(value as Cause.Cause<unknown>) : Exit.succeed(value)) : cur, stack, scope, closing)
         break
       }
       try {
@@ -194,6 +207,8 @@ export class InlineHost {
             }
             case "Tag":
               value = Context.unsafeGet(this.host?.currentContext ?? this.runtime.context, cur)
+              // the request's own Scope where the handler would see the connection's
+              if (value === this.outerScope && value !== undefined && !closing) value = scope ??= makeScope()
               done = true
               failed = false
               break
@@ -249,15 +264,23 @@ export class InlineHost {
               break
             default:
               // Async, Yield, OnStep, Micro...: must wait, or needs a real fiber
-              result = this.suspend(cur, stack)
+              result = this.suspend(cur, stack, scope, closing)
           }
           continue
         }
         // a step completed: hand its outcome to the next frame that takes it
         const frame = stack?.pop()
         if (frame === undefined) {
-          result = (failed ? Exit.failCause(value as Cause.Cause<E>) : Exit.succeed(value as A))
-          break
+          const exit = failed ? Exit.failCause(value as Cause.Cause<E>) : Exit.succeed(value as A)
+          if (scope === undefined || closing) {
+            result = exit
+            break
+          }
+          // the request is done: its scope closes (finalizers may wait), then the outcome
+          closing = true
+          cur = Effect.flatMap(Scope.close(scope, exit), () => exit)
+          done = false
+          continue
         }
         if (!failed) {
           switch (frame._op) {
@@ -355,10 +378,21 @@ export class InlineHost {
   }
 
   /** Turns the continuation stack back into an Effect, to run on a fiber from here. */
-  private suspend(cur: Effect.Effect<unknown, unknown>, stack: Array<Frame> | undefined): Suspended {
+  private suspend(
+    cur: Effect.Effect<unknown, unknown>,
+    stack: Array<Frame> | undefined,
+    scope: Scope.CloseableScope | undefined,
+    closing: boolean
+  ): Suspended {
     let rest: Effect.Effect<unknown, unknown, unknown> = cur
     if (stack !== undefined) {
       for (let i = stack.length - 1; i >= 0; i--) rest = rewrap(rest, stack[i])
+    }
+    // the request's Scope goes on with the rest and closes when it ends
+    if (!closing && this.outerScope !== undefined) {
+      rest = scope === undefined
+        ? Effect.scoped(rest)
+        : Effect.onExit(Effect.provideService(rest, Scope.Scope, scope), (exit) => Scope.close(scope, exit))
     }
     const host = this.host
     if (host !== undefined) {

@@ -652,6 +652,27 @@ export const run = (name: string, makeLayer: () => Layer.Layer<Transport.Transpo
         expect(Date.now() - start).toBeLessThan(10 * 60)
       }))
 
+    test("each request has a Scope of its own: its finalizers run when it is answered (at once, or after it waited), not when the server stops", () =>
+      Effect.gen(function*() {
+        const closed: Array<string> = []
+        const handler = (req: Protocol.RequestOf<Jobs>) =>
+          Effect.gen(function*() {
+            if (req._tag !== "Work") return 0
+            yield* Effect.addFinalizer(() => Effect.sync(() => closed.push(`done ${req.n}`)))
+            if (req.ms > 0) yield* Effect.sleep(Duration.millis(req.ms))
+            yield* Effect.acquireRelease(Effect.void, () => Effect.sync(() => closed.push(`released ${req.n}`)))
+            return req.n
+          })
+        const server = yield* ProtocolServer.serve(JobsById, handler)
+        const client = yield* Client.make(JobsById, server.address)
+        expect(yield* client.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+        expect(closed).toEqual(["released 1", "done 1"])
+        expect(yield* client.request({ _tag: "Work", n: 2, ms: 20 })).toBe(2)
+        expect(closed).toEqual(["released 1", "done 1", "released 2", "done 2"])
+        expect(server.stats().inlined).toBe(1)
+        expect(server.stats().forked).toBe(1)
+      }))
+
     test("a handler over the request timeout: Timeout fault; the rest of its batch is answered", () =>
       Effect.gen(function*() {
         const handler = (req: Protocol.RequestOf<Jobs>) =>
