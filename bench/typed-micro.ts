@@ -4,9 +4,9 @@
  * baseline's handler. A tool for finding where a request's time goes (the
  * suite's figures come from bench/run.mjs).
  *
- *   taskset -c 0 node --import tsx bench/typed-micro.ts [gen|mw] [seconds]
+ *   taskset -c 0 node --import tsx bench/typed-micro.ts [gen|mw|timeout|metrics|logging] [seconds]
  */
-import { Effect, Layer, Logger, LogLevel, pipe, Runtime } from "effect"
+import { Effect, LogLevel, pipe } from "effect"
 import { Middleware } from "@wirekit/core"
 import { InlineHost } from "../packages/core/src/internal/inline.ts"
 import { Kv } from "./src/kv.ts"
@@ -45,6 +45,12 @@ const time = (name: string, f: (frame: Uint8Array) => unknown) => {
 const metrics = Middleware.metrics({ prefix: "kv" })
 const h: any = variant === "mw"
   ? pipe(handler, Middleware.timeout("5 seconds"), metrics.middleware, Middleware.logging({ level: LogLevel.Debug }))
+  : variant === "timeout"
+  ? pipe(handler, Middleware.timeout("5 seconds"))
+  : variant === "metrics"
+  ? pipe(handler, metrics.middleware)
+  : variant === "logging"
+  ? pipe(handler, Middleware.logging({ level: LogLevel.Debug }))
   : handler
 
 const program = Effect.gen(function*() {
@@ -81,5 +87,5 @@ const program = Effect.gen(function*() {
 })
 
 Effect.runSync(program.pipe(
-  Effect.provide(Layer.merge(StoreLive, Logger.minimumLogLevel(LogLevel.Error)))
+  Effect.provide(StoreLive)
 ) as Effect.Effect<void>)

@@ -173,9 +173,9 @@ export const logging = (options?: LoggingOptions): Middleware => {
     FiberRef.getWith(FiberRef.currentMinimumLogLevel, (minimum) => {
       if (LogLevel.lessThan(LogLevel.Error, minimum)) return effect
       const start = performance.now()
-      return Effect.onExit(effect, (exit) => {
+      return Inline.observe(effect, (exit) => {
         const result = outcome(exit)
-        return LogLevel.lessThan(levelOf(result), minimum) ? Effect.void : line(exit, result, message, context, start)
+        return LogLevel.lessThan(levelOf(result), minimum) ? undefined : line(exit, result, message, context, start)
       })
     })
   )
@@ -346,18 +346,17 @@ export const metrics = (options?: MetricsOptions): Metrics => {
     }
     return tags
   }
-  const middleware = make((effect, _message, context) =>
-    Effect.suspend(() => {
-      const start = performance.now()
-      return Effect.onExit(effect, (exit) =>
-        Effect.sync(() => {
-          const tags = kindTags[context.kind]
-          requests.unsafeUpdate(1, tags)
-          duration.unsafeUpdate(performance.now() - start, tags)
-          if (exit._tag === "Failure") errors.unsafeUpdate(1, errorTagsFor(context.kind, outcome(exit)))
-        }))
+  // counters updated in place when the handler completes: no Effect per message
+  const middleware = make((effect, _message, context) => {
+    const start = performance.now()
+    return Inline.observe(effect, (exit) => {
+      const tags = kindTags[context.kind]
+      requests.unsafeUpdate(1, tags)
+      duration.unsafeUpdate(performance.now() - start, tags)
+      if (exit._tag === "Failure") errors.unsafeUpdate(1, errorTagsFor(context.kind, outcome(exit)))
+      return undefined
     })
-  )
+  })
   const connection: ConnectionMiddleware<never> = Effect.flatMap(Session, (session) =>
     Effect.zipRight(
       Effect.sync(() => connections.unsafeModify(1, [])),

@@ -27,7 +27,7 @@
  * effect in place and wraps only a continuation that really waits: a request
  * that completes synchronously never creates the timer.
  */
-import { Cause, Context, Effect, Exit, Fiber, FiberId, Inspectable, Option, Predicate, Runtime, RuntimeFlags, RuntimeFlagsPatch, Scope } from "effect"
+import { Cause, Context, Effect, Effectable, Exit, Fiber, FiberId, Inspectable, Option, Predicate, Runtime, RuntimeFlags, RuntimeFlagsPatch, Scope } from "effect"
 import type { FiberRefs } from "effect"
 import { yieldWrapGet } from "effect/Utils"
 
@@ -43,13 +43,66 @@ const makeScope = (): Scope.CloseableScope => {
 /** Evaluation steps after which the rest goes to a fiber (which yields cooperatively). */
 const MAX_STEPS = 10_000
 
-/** Marks an Effect as a region the evaluator enters in place (see {@link region}). */
-const RegionTypeId: unique symbol = Symbol.for("@wirekit/core/Inline/Region")
-
-interface RegionSpec {
-  readonly effect: Effect.Effect<unknown, unknown, unknown>
+/**
+ * An Effect the evaluator enters in place (it is its own frame on the
+ * continuation stack) instead of committing it. A fiber that runs it commits
+ * it as usual: both ways mean the same.
+ */
+abstract class Region<A, E, R> extends Effectable.Class<A, E, R> {
+  constructor(readonly effect: Effect.Effect<any, any, any>) {
+    super()
+  }
+  /**
+   * The inner effect completed in place with this outcome: `undefined` to
+   * pass it on, or an Effect to run in its place (which ends with it).
+   */
+  abstract exit(value: unknown, failed: boolean): Effect.Effect<unknown, unknown, unknown> | undefined
   /** Wraps the part of the region that continues on a fiber. */
-  readonly resume: (rest: Effect.Effect<unknown, unknown, unknown>) => Effect.Effect<unknown, unknown, unknown>
+  abstract resume(rest: Effect.Effect<unknown, unknown, unknown>): Effect.Effect<unknown, unknown, unknown>
+}
+
+class Wrap<A, E, R> extends Region<A, E, R> {
+  constructor(
+    effect: Effect.Effect<any, any, any>,
+    private readonly whenRun: (effect: Effect.Effect<any, any, any>) => Effect.Effect<A, E, R>,
+    private readonly onRest: (rest: Effect.Effect<any, any, any>) => Effect.Effect<any, any, any>
+  ) {
+    super(effect)
+  }
+  commit(): Effect.Effect<A, E, R> {
+    return this.whenRun(this.effect)
+  }
+  exit(): undefined {
+    return undefined
+  }
+  resume(rest: Effect.Effect<unknown, unknown, unknown>) {
+    return this.onRest(rest)
+  }
+}
+
+class Observe<A, E, R, R2> extends Region<A, E, R | R2> {
+  constructor(
+    effect: Effect.Effect<A, E, R>,
+    private readonly onExit: (exit: Exit.Exit<A, E>) => Effect.Effect<void, never, R2> | undefined
+  ) {
+    super(effect)
+  }
+  // (no class fields: a field initializer is a defineProperty per instance)
+  private finalizer(): (exit: Exit.Exit<A, E>) => Effect.Effect<void, never, R2> {
+    return (exit) => this.onExit(exit) ?? Effect.void
+  }
+  commit(): Effect.Effect<A, E, R | R2> {
+    return Effect.onExit(this.effect, this.finalizer())
+  }
+  exit(value: unknown, failed: boolean): Effect.Effect<unknown, unknown, unknown> | undefined {
+    const exit = failed ? Exit.failCause(value as Cause.Cause<E>) : Exit.succeed(value as A)
+    const after = this.onExit(exit)
+    // a finalizer runs uninterruptibly, then the outcome goes on
+    return after === undefined ? undefined : Effect.zipRight(Effect.uninterruptible(after), exit)
+  }
+  resume(rest: Effect.Effect<unknown, unknown, unknown>) {
+    return Effect.onExit(rest as Effect.Effect<A, E, R>, this.finalizer())
+  }
 }
 
 /**
@@ -62,11 +115,18 @@ export const region = <A, E, R, E2, R2>(
   effect: Effect.Effect<A, E, R>,
   whenRun: (effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R | R2>,
   resume: (rest: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R | R2>
-): Effect.Effect<A, E | E2, R | R2> => {
-  const wrapped = Effect.suspend(() => whenRun(effect)) as any
-  wrapped[RegionTypeId] = { effect, resume } as RegionSpec
-  return wrapped
-}
+): Effect.Effect<A, E | E2, R | R2> => new Wrap(effect, whenRun, resume)
+
+/**
+ * `Effect.onExit(effect, onExit)` for a finalizer that often has nothing to
+ * do: `onExit` is called once with the outcome and returns the Effect to run,
+ * or `undefined`. Evaluated in place, a finalizer that returns `undefined`
+ * costs one call and the `Exit`; nothing else is built.
+ */
+export const observe = <A, E, R, R2 = never>(
+  effect: Effect.Effect<A, E, R>,
+  onExit: (exit: Exit.Exit<A, E>) => Effect.Effect<void, never, R2> | undefined
+): Effect.Effect<A, E, R | R2> => new Observe(effect, onExit)
 
 /** The rest of an evaluation that must wait: run `effect` with `runtime`. */
 export class Suspended {
@@ -74,15 +134,13 @@ export class Suspended {
 }
 
 // Frames of the continuation stack. The Effect primitives are pushed as they
-// are (OnSuccess, OnFailure, OnSuccessAndFailure, Iterator, While); these two
-// are ours.
-class RevertFlags {
-  readonly _op = "RevertFlags"
-  constructor(readonly revert: RuntimeFlagsPatch.RuntimeFlagsPatch, readonly enter: RuntimeFlagsPatch.RuntimeFlagsPatch) {}
-}
-class RegionFrame {
-  readonly _op = "Region"
-  constructor(readonly spec: RegionSpec) {}
+// are (OnSuccess, OnFailure, OnSuccessAndFailure, Iterator, While), and so are
+// Regions (their `_op` is "Commit"); this one is ours (a plain object: it is
+// made for every region of changed runtime flags, `onExit` and `ensuring`).
+interface RevertFlags {
+  readonly _op: "RevertFlags"
+  readonly revert: RuntimeFlagsPatch.RuntimeFlagsPatch
+  readonly enter: RuntimeFlagsPatch.RuntimeFlagsPatch
 }
 
 type Frame = any
@@ -195,16 +253,14 @@ export class InlineHost {
               failed = false
               ;(stack ??= []).push(cur)
               break
-            case "Commit": {
-              const spec: RegionSpec | undefined = cur[RegionTypeId]
-              if (spec !== undefined) {
-                ;(stack ??= []).push(new RegionFrame(spec))
-                cur = spec.effect
+            case "Commit":
+              if (cur instanceof Region) {
+                ;(stack ??= []).push(cur)
+                cur = cur.effect
               } else {
                 cur = cur.commit()
               }
               break
-            }
             case "Tag":
               value = Context.unsafeGet(this.host?.currentContext ?? this.runtime.context, cur)
               // the request's own Scope where the handler would see the connection's
@@ -222,7 +278,7 @@ export class InlineHost {
                 done = true
                 failed = false
               } else {
-                ;(stack ??= []).push(new RevertFlags(RuntimeFlags.diff(flags, old), patch))
+                ;(stack ??= []).push({ _op: "RevertFlags", revert: RuntimeFlags.diff(flags, old), enter: patch } satisfies RevertFlags)
                 cur = scope(old)
               }
               break
@@ -325,7 +381,16 @@ export class InlineHost {
             case "RevertFlags":
               flags = RuntimeFlags.patch(flags, frame.revert)
               break
-            // OnFailure, Region: pass the value on
+            case "Commit": {
+              // a Region: the inner effect succeeded
+              const next = (frame as Region<unknown, unknown, unknown>).exit(value, false)
+              if (next !== undefined) {
+                cur = next
+                done = false
+              }
+              break
+            }
+            // OnFailure: pass the value on
           }
         } else {
           switch (frame._op) {
@@ -338,7 +403,17 @@ export class InlineHost {
             case "RevertFlags":
               flags = RuntimeFlags.patch(flags, frame.revert)
               break
-            // OnSuccess, Iterator, While, Region: pass the cause on
+            case "Commit": {
+              // a Region: the inner effect failed
+              const next = (frame as Region<unknown, unknown, unknown>).exit(value, true)
+              if (next !== undefined) {
+                cur = next
+                done = false
+                failed = false
+              }
+              break
+            }
+            // OnSuccess, Iterator, While: pass the cause on
           }
         }
       } catch (defect) {
@@ -439,8 +514,8 @@ const rewrap = (rest: Effect.Effect<unknown, unknown, unknown>, frame: Frame): E
     }
     case "RevertFlags":
       return Effect.withRuntimeFlagsPatch(rest, (frame as RevertFlags).enter)
-    case "Region":
-      return (frame as RegionFrame).spec.resume(rest)
+    case "Commit":
+      return (frame as Region<unknown, unknown, unknown>).resume(rest)
   }
   throw new Error(`inline evaluator: unknown frame ${String(frame?._op)}`)
 }
