@@ -12,9 +12,9 @@ const vitest = join(root, "node_modules", "vitest", "vitest.mjs")
 
 /** One suite: a runtime, the command that runs vitest inside it, and what it covers. */
 const suites = [
-  { name: "node", covers: "core (codecs, memory transport), node transport, examples", cmd: process.execPath, args: [vitest, "run"] },
-  { name: "bun", covers: "conformance + framing + platform interop over @wirekit/bun", cmd: bin("bun"), args: ["--bun", vitest, "run", "--root", "packages/bun"] },
-  { name: "deno", covers: "conformance + framing + platform interop over @wirekit/deno", cmd: bin("deno"), args: ["run", "-A", vitest, "run", "--config", "packages/deno/vitest.config.ts"] }
+  { name: "node", covers: "core (codecs, memory transport, protocol suite on memory), node transport + protocol suite, examples", cmd: process.execPath, args: [vitest, "run"] },
+  { name: "bun", covers: "conformance + framing + platform interop + protocol suite over @wirekit/bun", cmd: bin("bun"), args: ["--bun", vitest, "run", "--root", "packages/bun"] },
+  { name: "deno", covers: "conformance + framing + platform interop + protocol suite over @wirekit/deno", cmd: bin("deno"), args: ["run", "-A", vitest, "run", "--config", "packages/deno/vitest.config.ts"] }
 ]
 
 const wanted = process.argv.slice(2)

@@ -1,5 +1,5 @@
 /**
- * @wirekit/core/testing: the conformance suite adapters run, and test helpers.
+ * @wirekit/core/testing: the conformance suites adapters run, and test helpers.
  * @since 0.1.0
  */
 
@@ -7,5 +7,7 @@
 export * as Blackhole from "./Blackhole.ts"
 /** The transport conformance suite. */
 export * as Conformance from "./Conformance.ts"
+/** The protocol conformance suite (Protocol, ProtocolServer, Client, Middleware over a transport). */
+export * as ProtocolConformance from "./ProtocolConformance.ts"
 /** The `@effect/platform` interop suite (platform Socket, SocketServer, @effect/rpc over wirekit). */
 export * as PlatformConformance from "./PlatformConformance.ts"

@@ -1,4 +1,4 @@
 import { MemoryTransport } from "@wirekit/core"
-import { run } from "./suite.ts"
+import { ProtocolConformance } from "@wirekit/core/testing"
 
-run("memory", () => MemoryTransport.layer())
+ProtocolConformance.run({ name: "memory", layer: MemoryTransport.layer() })

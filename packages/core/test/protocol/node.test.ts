@@ -4,11 +4,15 @@ import { NodeTransport } from "@wirekit/node"
 import { Duration, Effect, Either, Fiber, Schedule, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { ProtocolConformance } from "@wirekit/core/testing"
 import { expect } from "vitest"
-import { run } from "./suite.ts"
 
-run("node", () => NodeTransport.layer)
+ProtocolConformance.run({ name: "node", layer: NodeTransport.layer })
 
+// Node only: the fixture is a child process run the production way, `Layer.launch` +
+// `NodeRuntime.runMain` (spawned with `node --import tsx`), and the test signals it with
+// SIGTERM. Bun and Deno run the same ProtocolConformance suite in
+// packages/{bun,deno}/test/protocol.test.ts; their runMain is @effect/platform's.
 const Sleep = Protocol.schema({ name: "sleep", request: Schema.Number, response: Schema.Number })
 const fixture = fileURLToPath(new URL("./fixtures/signal-server.ts", import.meta.url))
 

@@ -1,6 +1,22 @@
 /**
- * The protocol behaviours, registered once per transport (memory.test.ts,
- * node.test.ts). Every test runs on the real clock (`it.scopedLive`).
+ * The protocol conformance suite: one function that registers every behaviour
+ * of typed protocols (`Protocol`, `ProtocolServer`, `Client`, `Middleware`,
+ * `Session`, `Groups`) against a transport Layer: correlation in order and by
+ * id, one-way messages, push and broadcast, timeouts, typed errors and faults,
+ * bad input, graceful shutdown, limits, evaluation in place, the client's
+ * reconnect and pool, and the middleware. Every adapter (node, bun, deno,
+ * memory) runs exactly this suite under its own runtime, over real sockets on
+ * 127.0.0.1 port 0 (or the in-memory network). Every test runs on the real
+ * clock (`it.scopedLive`).
+ *
+ * @example
+ * ```ts
+ * // packages/node/test/protocol.test.ts
+ * import { ProtocolConformance } from "@wirekit/core/testing"
+ * import { NodeTransport } from "@wirekit/node"
+ * ProtocolConformance.run({ name: "node", layer: NodeTransport.layer })
+ * ```
+ * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
 import {
@@ -25,19 +41,18 @@ import {
   Tracer
 } from "effect"
 import { expect } from "vitest"
-import {
-  Client,
-  Connection,
-  Framed,
-  LengthField,
-  Lines,
-  MessageCodec,
-  Middleware,
-  Protocol,
-  ProtocolServer,
-  Session,
-  Transport
-} from "@wirekit/core"
+import type { Address } from "../Address.ts"
+import * as Client from "../Client.ts"
+import * as Connection from "../Connection.ts"
+import * as Framed from "../Framed.ts"
+import * as LengthField from "../LengthField.ts"
+import * as Lines from "../Lines.ts"
+import * as MessageCodec from "../MessageCodec.ts"
+import * as Middleware from "../Middleware.ts"
+import * as Protocol from "../Protocol.ts"
+import * as ProtocolServer from "../ProtocolServer.ts"
+import * as Session from "../Session.ts"
+import * as Transport from "../Transport.ts"
 
 // ---------------------------------------------------------------------------
 // protocols and handlers used by the tests
@@ -216,7 +231,7 @@ const text = new TextDecoder()
 const lengthField = LengthField.make({ fieldLength: 4 })
 
 /** A raw framed connection speaking the JSON envelope by hand. */
-const rawJson = (address: import("@wirekit/core").Address.Address) =>
+const rawJson = (address: Address) =>
   Effect.gen(function*() {
     const transport = yield* Transport.Transport
     const conn = yield* transport.connect(address, { timeout: 2000 })
@@ -232,12 +247,37 @@ const rawJson = (address: import("@wirekit/core").Address.Address) =>
 // the behaviours
 // ---------------------------------------------------------------------------
 
-/** Registers every protocol behaviour for one transport. */
-export const run = (name: string, makeLayer: () => Layer.Layer<Transport.Transport>): void => {
+/**
+ * What an adapter passes to {@link run}.
+ * @since 0.1.0
+ */
+export interface ProtocolConformanceOptions {
+  /** The runtime's name, shown in test titles. */
+  readonly name: string
+  /**
+   * The transport under test. Each test provides it anew (the memory
+   * transport's layer makes a fresh network each time it is built).
+   */
+  readonly layer: Layer.Layer<Transport.Transport>
+}
+
+/**
+ * Registers every protocol behaviour for one transport.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolConformance } from "@wirekit/core/testing"
+ * import { MemoryTransport } from "@wirekit/core"
+ * ProtocolConformance.run({ name: "memory", layer: MemoryTransport.layer() })
+ * ```
+ * @since 0.1.0
+ */
+export const run = (options: ProtocolConformanceOptions): void => {
+  const name = options.name
   const test = (title: string, body: () => Effect.Effect<void, unknown, Transport.Transport | Scope.Scope>) =>
     it.scopedLive(title, () => {
       const logs = captureLogs()
-      return body().pipe(Effect.provide(makeLayer()), Effect.provide(logs.layer))
+      return body().pipe(Effect.provide(options.layer), Effect.provide(logs.layer))
     })
   /** Like `test`, with access to the captured log lines. */
   const testLogged = (
@@ -246,7 +286,7 @@ export const run = (name: string, makeLayer: () => Layer.Layer<Transport.Transpo
   ) =>
     it.scopedLive(title, () => {
       const logs = captureLogs()
-      return body(logs.lines).pipe(Effect.provide(makeLayer()), Effect.provide(logs.layer))
+      return body(logs.lines).pipe(Effect.provide(options.layer), Effect.provide(logs.layer))
     })
 
   describe(`protocols over ${name}`, () => {
