@@ -294,8 +294,13 @@ class BunDriver implements Driver.SocketDriver {
     return true
   }
 
+  /**
+   * Bun's `write` returns -1 once the socket is gone, before its `close`
+   * callback says why. We did not close it (the core never writes after its
+   * own close): the peer reset it or the connection broke, a `Reset`.
+   */
   private writeOnClosed(): boolean {
-    if (!this.closed) this.events.error("Closed", "ERR_SOCKET_CLOSED")
+    if (!this.closed) this.events.error("Reset", "EPIPE")
     return true
   }
 

@@ -584,10 +584,13 @@ export const run = (options: ConformanceOptions): void => {
           withT((t) =>
             Effect.gen(function*() {
               const served: Served = new Map()
+              // how each handler that failed failed: a peer's reset must read as Reset
+              const reasons: Array<string> = []
               const handler = Effect.flatMap(Connection.Connection, (conn) =>
                 Effect.suspend(() => {
                   served.set(format(conn.remoteAddress), conn)
-                  return echoHandler
+                  return Effect.tapError(echoHandler, (e) =>
+                    Effect.sync(() => reasons.push(e instanceof Connection.ConnectionError ? e.reason : String(e))))
                 }))
               const server = yield* Server.serve(yield* t.listen(any, { backlog: 511 }), handler)
 
@@ -643,6 +646,7 @@ export const run = (options: ConformanceOptions): void => {
               // every handler ended: none hangs on a peer that is gone
               for (let i = 0; i < 100 && server.active() > 0; i++) yield* Effect.sleep(Duration.millis(50))
               expect(server.active()).toBe(0)
+              expect(reasons.filter((r) => r !== "Reset")).toEqual([])
             })
           ))
 
