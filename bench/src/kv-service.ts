@@ -8,6 +8,7 @@
  * Only `effect` here: the rpc servers do not load wirekit.
  */
 import { Context, Effect, Layer, Schema } from "effect"
+import { parseFlags } from "./flags.ts"
 
 /** Longest value a `Put` may store (in UTF-16 units; the bench sends ASCII). */
 export const MAX_VALUE = 128
@@ -62,13 +63,7 @@ export type Variant = "gen" | "mw"
 
 /** `--port N --host H --variant gen|mw` (the runner's server contract). */
 export const parseKvFlags = (argv: ReadonlyArray<string>) => {
-  const flags: Record<string, string> = {}
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i]!
-    const value = argv[i + 1]
-    if (!key.startsWith("--") || value === undefined) throw new Error(`bad arguments near ${key}`)
-    flags[key.slice(2)] = value
-  }
+  const flags = parseFlags(argv)
   const variant = flags.variant ?? "gen"
   const port = Number(flags.port ?? "0")
   if (variant !== "gen" && variant !== "mw") throw new Error("--variant must be gen or mw")

@@ -5,6 +5,7 @@
  */
 import { Address, Connection, Framed, LengthField, Protocol, ProtocolServer, Server } from "@wirekit/core"
 import { Effect } from "effect"
+import { parseFlags } from "./flags.ts"
 
 /** The servers keep nothing they read: they borrow the chunks (read buffers reused where the runtime allows). */
 const borrow = { borrow: true } as const
@@ -81,13 +82,7 @@ export const echoServer = (options: { host: string; port: number; mode: Mode; fr
 
 /** Parses the runner's server flags: `--port N --host H --mode echo|sink [--framing none|length4]`. */
 export const parseServerFlags = (argv: ReadonlyArray<string>) => {
-  const flags: Record<string, string> = {}
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i]!
-    const value = argv[i + 1]
-    if (!key.startsWith("--") || value === undefined) throw new Error(`bad arguments near ${key}`)
-    flags[key.slice(2)] = value
-  }
+  const flags = parseFlags(argv)
   const mode = flags.mode ?? "echo"
   const framing = flags.framing ?? "none"
   const port = Number(flags.port ?? "0")
