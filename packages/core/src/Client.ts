@@ -32,17 +32,12 @@
  * ```
  * @since 0.1.0
  */
-import { Data, Duration, Effect, PubSub, Schedule, Scope, Stream } from "effect"
-import type { Queue } from "effect"
+import type { Duration, Effect, Queue, Schedule, Scope, Stream } from "effect"
 import type { Address } from "./Address.ts"
-import { format } from "./Address.ts"
-import * as Framed from "./Framed.ts"
-import type { ErrorOf, OneWayOf, Protocol, ProtocolError, PushOf, RequestOf, ResponseOf } from "./Protocol.ts"
-import type { ConnectError, ConnectOptions } from "./Transport.ts"
-import { Transport } from "./Transport.ts"
-import type { Deadline } from "./internal/deadlines.ts"
-import { Deadlines } from "./internal/deadlines.ts"
-import { ClientLink } from "./internal/protocol/client.ts"
+import type { ErrorOf, OneWayOf, Protocol, PushOf, RequestOf, ResponseOf } from "./Protocol.ts"
+import type { ConnectOptions, Transport } from "./Transport.ts"
+import * as internal from "./internal/protocol/client.ts"
+import * as errors from "./internal/protocol/errors.ts"
 
 /**
  * Why a client operation failed.
@@ -54,33 +49,34 @@ import { ClientLink } from "./internal/protocol/client.ts"
  * - `Encode` / `Decode`: a message could not be encoded, or a response decoded.
  * - `Refused`: the server did not process the request (overloaded, rate limited, shutting down; see `fault`).
  * - `Remote`: the server failed to answer (see `fault`: Timeout, Internal, BadRequest, Unauthorized).
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export type ClientErrorReason = "Timeout" | "Disconnected" | "PoolTimeout" | "Connect" | "Encode" | "Decode" | "Refused" | "Remote"
 
-/** A client failure other than the protocol's own error responses. */
-export class ClientError extends Data.TaggedError("ClientError")<{
-  readonly reason: ClientErrorReason
-  readonly address?: Address | undefined
-  /** The server's fault, for `Refused` and `Remote`. */
-  readonly fault?: ProtocolError | undefined
-  /** The timeout in ms, for `Timeout` and `PoolTimeout`. */
-  readonly timeout?: number | undefined
-  readonly cause?: unknown
-}> {
-  override get message(): string {
-    const at = this.address ? ` (${format(this.address)})` : ""
-    const extra = this.fault
-      ? `: ${this.fault.message}`
-      : this.timeout !== undefined
-      ? ` after ${this.timeout}ms`
-      : this.cause instanceof Error
-      ? `: ${this.cause.message}`
-      : ""
-    return `${this.reason}${extra}${at}`
-  }
-}
+/**
+ * A client failure other than the protocol's own error responses.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ClientError: typeof errors.ClientError = errors.ClientError
 
-/** Options of the connection pool. */
+/**
+ * A client failure (the instance type of {@link ClientError}).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ClientError = errors.ClientError
+
+/**
+ * Options of the connection pool.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface PoolOptions {
   /** Connections. Default 1. */
   readonly size?: number | undefined
@@ -90,7 +86,12 @@ export interface PoolOptions {
   readonly acquireTimeout?: Duration.DurationInput | undefined
 }
 
-/** Options of {@link make}. */
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface ClientOptions {
   /** Per-request timeout. Default 30 seconds; `Duration.infinity` disables. */
   readonly requestTimeout?: Duration.DurationInput | undefined
@@ -105,7 +106,12 @@ export interface ClientOptions {
   readonly connection?: ConnectOptions | undefined
 }
 
-/** Live counters of a client. */
+/**
+ * Live counters of a client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ClientStats {
   /** Open connections. */
   readonly connected: number
@@ -115,7 +121,12 @@ export interface ClientStats {
   readonly connects: number
 }
 
-/** A protocol client. Closed (with its connections) when its scope closes. */
+/**
+ * A protocol client. Closed (with its connections) when its scope closes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Client<Req, Res, Err, OneWay, Push> {
   /** Sends a request and waits for its response. */
   request(request: Req, options?: { readonly timeout?: Duration.DurationInput | undefined }): Effect.Effect<Res, Err | ClientError>
@@ -130,13 +141,13 @@ export interface Client<Req, Res, Err, OneWay, Push> {
   readonly stats: () => ClientStats
 }
 
-/** The client type of a protocol. */
+/**
+ * The client type of a protocol.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ClientFor<P> = Client<RequestOf<P>, ResponseOf<P>, ErrorOf<P>, OneWayOf<P>, PushOf<P>>
-
-const millis = (d: Duration.DurationInput | undefined, fallback: Duration.DurationInput): number | undefined => {
-  const duration = Duration.decode(d ?? fallback)
-  return Duration.isFinite(duration) ? Math.max(0, Duration.toMillis(duration)) : undefined
-}
 
 /**
  * Connects to `address` with the current transport. Succeeds once one
@@ -148,169 +159,12 @@ const millis = (d: Duration.DurationInput | undefined, fallback: Duration.Durati
  * const client = yield* Client.make(Echo, server.address, { requestTimeout: "1 second" })
  * const answer = yield* client.request("hello")
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
-export const make = <P extends Protocol<any, any, any, any, any>>(
+export const make: <P extends Protocol<any, any, any, any, any>>(
   protocol: P,
   address: Address,
   options?: ClientOptions
-): Effect.Effect<ClientFor<P>, ClientError, Transport | Scope.Scope> =>
-  Effect.gen(function*() {
-    type Req = RequestOf<P>
-    type Res = ResponseOf<P>
-    type Err = ErrorOf<P>
-    type OneWay = OneWayOf<P>
-    type Push = PushOf<P>
-    type Link = ClientLink<Req, Res, Err, OneWay, Push>
-    const transport = yield* Transport
-    const requestTimeout = millis(options?.requestTimeout, "30 seconds")
-    const size = Math.max(1, options?.pool?.size ?? 1)
-    const maxInFlight = options?.pool?.maxInFlight ?? Infinity
-    const acquireTimeout = millis(options?.pool?.acquireTimeout, "5 seconds")
-    const reconnect = options?.reconnect
-    const pushes = yield* PubSub.unbounded<Push>()
-    yield* Effect.addFinalizer(() => PubSub.shutdown(pushes))
-    // request and pool timeouts: one Clock-driven timer for all of them
-    const deadlines = new Deadlines(yield* Effect.clock)
-    yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
-
-    const links: Array<Link> = []
-    let alive = size
-    let connects = 0
-    let closed = false
-    let lastConnectError: ConnectError | undefined
-    let waiters: Array<() => boolean> = []
-
-    const pick = (): Link | undefined => {
-      let best: Link | undefined
-      for (const link of links) {
-        if (!link.open || link.active >= maxInFlight) continue
-        if (
-          best === undefined || (best.draining && !link.draining) ||
-          (best.draining === link.draining && link.active < best.active)
-        ) best = link
-      }
-      return best
-    }
-    const wake = (): void => {
-      if (waiters.length === 0) return
-      waiters = waiters.filter((w) => !w())
-    }
-    const disconnected = () =>
-      new ClientError(
-        lastConnectError !== undefined && links.length === 0
-          ? { reason: "Disconnected", address, cause: lastConnectError }
-          : { reason: "Disconnected", address }
-      )
-
-    const acquire: Effect.Effect<Link, ClientError> = Effect.suspend(() => {
-      const link = pick()
-      if (link !== undefined) return Effect.succeed(link)
-      if (alive === 0 || closed) return Effect.fail(disconnected())
-      return Effect.async<Link, ClientError>((resume) => {
-        let timer: Deadline | undefined
-        const waiter = (): boolean => {
-          const l = pick()
-          if (l !== undefined) {
-            if (timer !== undefined) deadlines.cancel(timer)
-            resume(Effect.succeed(l))
-            return true
-          }
-          if (alive === 0 || closed) {
-            if (timer !== undefined) deadlines.cancel(timer)
-            resume(Effect.fail(disconnected()))
-            return true
-          }
-          return false
-        }
-        waiters.push(waiter)
-        if (acquireTimeout !== undefined) {
-          timer = deadlines.add(acquireTimeout, () => {
-            waiters = waiters.filter((w) => w !== waiter)
-            resume(Effect.fail(new ClientError({ reason: "PoolTimeout", address, timeout: acquireTimeout })))
-          })
-        }
-        return Effect.sync(() => {
-          if (timer !== undefined) deadlines.cancel(timer)
-          waiters = waiters.filter((w) => w !== waiter)
-        })
-      })
-    })
-
-    const onPush = (message: Push): void => {
-      pushes.unsafeOffer(message)
-    }
-
-    /** One pool slot: connect, serve the link until it drops, reconnect per schedule. */
-    const slot = Effect.gen(function*() {
-      const driver = reconnect === undefined ? undefined : yield* Schedule.driver(reconnect)
-      while (!closed) {
-        const healthy = yield* Effect.scoped(Effect.gen(function*() {
-          const connected = yield* Effect.either(transport.connect(address, options?.connection))
-          if (connected._tag === "Left") {
-            lastConnectError = connected.left
-            return false
-          }
-          connects++
-          const link: Link = new ClientLink(connected.right, protocol, address, onPush, wake, deadlines)
-          links.push(link)
-          wake()
-          yield* Effect.exit(Framed.make(connected.right, protocol.framing).pump(link.onFrames)).pipe(
-            Effect.ensuring(Effect.sync(() => {
-              link.drop()
-              const i = links.indexOf(link)
-              if (i >= 0) links.splice(i, 1)
-            }))
-          )
-          return link.received > 0
-        }))
-        if (closed || driver === undefined) break
-        if (healthy) yield* driver.reset
-        const next = yield* Effect.either(driver.next(undefined))
-        if (next._tag === "Left") break
-      }
-    }).pipe(
-      Effect.ensuring(Effect.sync(() => {
-        alive--
-        wake()
-      }))
-    )
-
-    for (let i = 0; i < size; i++) yield* Effect.forkScoped(slot)
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        closed = true
-        for (const link of links) link.drop()
-        wake()
-      })
-    )
-
-    const awaitConnected: Effect.Effect<void, ClientError> = Effect.asVoid(
-      Effect.suspend(() => {
-        for (const link of links) if (link.open) return Effect.void
-        return acquire
-      })
-    )
-    yield* Effect.mapError(awaitConnected, (e) =>
-      alive === 0 && connects === 0 ? new ClientError({ reason: "Connect", address, cause: lastConnectError ?? e }) : e)
-
-    const client: ClientFor<P> = {
-      request: (request, requestOptions) => {
-        const timeout = requestOptions?.timeout === undefined ? requestTimeout : millis(requestOptions.timeout, "30 seconds")
-        return Effect.flatMap(acquire, (link) => link.request(request, timeout))
-      },
-      send: (message) => Effect.flatMap(acquire, (link) => link.send(message)),
-      pushes: Stream.fromPubSub(pushes),
-      subscribe: PubSub.subscribe(pushes),
-      awaitConnected,
-      stats: () => {
-        let pending = 0
-        let connected = 0
-        for (const link of links) {
-          if (link.open) connected++
-          pending += link.active
-        }
-        return { connected, pending, connects }
-      }
-    }
-    return client
-  })
+) => Effect.Effect<ClientFor<P>, ClientError, Transport | Scope.Scope> = internal.make

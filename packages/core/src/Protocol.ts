@@ -44,11 +44,12 @@
  * ```
  * @since 0.1.0
  */
-import { Data, Either, Schema } from "effect"
+import type { Schema } from "effect"
 import type { Framing } from "./Framing.ts"
-import * as LengthField from "./LengthField.ts"
-import type { MessageCodec } from "./MessageCodec.ts"
-import { MessageError } from "./MessageCodec.ts"
+import type { MessageCodec, MessageError } from "./MessageCodec.ts"
+import * as errors from "./internal/protocol/errors.ts"
+import * as internal from "./internal/protocol/protocol.ts"
+import * as internalSchema from "./internal/protocol/schema.ts"
 
 // ---------------------------------------------------------------------------
 // faults
@@ -64,6 +65,9 @@ import { MessageError } from "./MessageCodec.ts"
  * - `RateLimited`: over the connection's rate limit; not processed.
  * - `ShuttingDown`: the server is draining; not processed.
  * - `Unauthorized`: refused by an auth or handshake middleware; not processed.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export type ProtocolErrorReason =
   | "BadRequest"
@@ -80,16 +84,11 @@ export type ProtocolErrorReason =
  * ```ts
  * Protocol.protocolErrorReasons.includes(wire.reason) // a known fault reason?
  * ```
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export const protocolErrorReasons: ReadonlyArray<ProtocolErrorReason> = [
-  "BadRequest",
-  "Internal",
-  "Timeout",
-  "Overloaded",
-  "RateLimited",
-  "ShuttingDown",
-  "Unauthorized"
-]
+export const protocolErrorReasons: ReadonlyArray<ProtocolErrorReason> = errors.protocolErrorReasons
 
 /**
  * A fault response: the request failed for a reason outside the handler's
@@ -102,16 +101,19 @@ export const protocolErrorReasons: ReadonlyArray<ProtocolErrorReason> = [
  * import { Effect } from "effect"
  * const shed = Effect.fail(new Protocol.ProtocolError({ reason: "Overloaded", detail: "64 requests running" }))
  * ```
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export class ProtocolError extends Data.TaggedError("ProtocolError")<{
-  readonly reason: ProtocolErrorReason
-  /** Facts for humans (never internals of a defect). */
-  readonly detail?: string | undefined
-}> {
-  override get message(): string {
-    return this.detail === undefined ? this.reason : `${this.reason}: ${this.detail}`
-  }
-}
+export const ProtocolError: typeof errors.ProtocolError = errors.ProtocolError
+
+/**
+ * A fault response (the instance type of {@link ProtocolError}).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ProtocolError = errors.ProtocolError
 
 /**
  * True for the reasons where the server did not process the request (a retry may succeed).
@@ -120,9 +122,11 @@ export class ProtocolError extends Data.TaggedError("ProtocolError")<{
  * Protocol.isRefusal("Overloaded") // true
  * Protocol.isRefusal("Timeout")    // false: the handler may have run
  * ```
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export const isRefusal = (reason: ProtocolErrorReason): boolean =>
-  reason === "Overloaded" || reason === "RateLimited" || reason === "ShuttingDown"
+export const isRefusal: (reason: ProtocolErrorReason) => boolean = errors.isRefusal
 
 // ---------------------------------------------------------------------------
 // the compiled form
@@ -136,6 +140,9 @@ export const isRefusal = (reason: ProtocolErrorReason): boolean =>
  *   Failure { error }      the handler's typed error, as the protocol's error response
  *   Fault   { fault }      a ProtocolError (bad input, defect, timeout, shedding, shutdown)
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type Outcome<Res, Err> =
   | { readonly _tag: "Success"; readonly value: Res }
@@ -148,13 +155,21 @@ export type Outcome<Res, Err> =
  * `Invalid` is a frame that did not decode; `id` is set when it could still
  * be read, and `oneWay` when the frame was recognisably a one-way message
  * (which never gets a response).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type Incoming<Req, OneWay> =
   | { readonly _tag: "Request"; readonly request: Req; readonly id: number | undefined }
   | { readonly _tag: "OneWay"; readonly message: OneWay }
   | { readonly _tag: "Invalid"; readonly error: ProtocolError; readonly id: number | undefined; readonly oneWay: boolean }
 
-/** A decoded server → client message. */
+/**
+ * A decoded server → client message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Outgoing<Res, Err, Push> =
   | { readonly _tag: "Response"; readonly id: number | undefined; readonly outcome: Outcome<Res, Err> }
   | { readonly _tag: "Push"; readonly message: Push }
@@ -167,6 +182,9 @@ export type Outgoing<Res, Err, Push> =
  * bytes (one frame) or a `MessageError`. The server reads what `decode`
  * returns at once and never keeps it (a codec may reuse one object), and
  * never keeps the outcome it passes to `encodeResponse`.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface ServerCodec<Req, Res, Err, OneWay, Push> {
   decode(frame: Uint8Array): Incoming<Req, OneWay>
@@ -176,7 +194,12 @@ export interface ServerCodec<Req, Res, Err, OneWay, Push> {
   readonly encodeDraining: (() => Uint8Array | MessageError) | undefined
 }
 
-/** The client side of a protocol for one connection (made by {@link Protocol.client}). */
+/**
+ * The client side of a protocol for one connection (made by {@link Protocol.client}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ClientCodec<Req, Res, Err, OneWay, Push> {
   /** `id` is set for `byId` protocols. */
   encodeRequest(request: Req, id: number | undefined): Uint8Array | MessageError
@@ -184,7 +207,12 @@ export interface ClientCodec<Req, Res, Err, OneWay, Push> {
   decode(frame: Uint8Array): Outgoing<Res, Err, Push>
 }
 
-/** What the server does with a frame that does not decode, or with a handler defect. */
+/**
+ * What the server does with a frame that does not decode, or with a handler defect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type FailurePolicy = "respond" | "close"
 
 /**
@@ -195,6 +223,9 @@ export type FailurePolicy = "respond" | "close"
  * - `Req` / `Res` / `Err`: request, success response, typed error response.
  * - `OneWay`: client → server messages that get no response.
  * - `Push`: server → client messages sent unsolicited.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Protocol<Req, Res, Err = never, OneWay = never, Push = never> {
   readonly name: string
@@ -220,32 +251,60 @@ export interface Protocol<Req, Res, Err = never, OneWay = never, Push = never> {
   }
 }
 
-/** Any protocol. */
+/**
+ * Any protocol.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Any = Protocol<any, any, any, any, any>
 
-/** The request type of a protocol. */
+/**
+ * The request type of a protocol.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type RequestOf<P> = P extends Protocol<infer Req, any, any, any, any> ? Req : never
-/** The success response type of a protocol. */
+/**
+ * The success response type of a protocol.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type ResponseOf<P> = P extends Protocol<any, infer Res, any, any, any> ? Res : never
-/** The typed error response type of a protocol. */
+/**
+ * The typed error response type of a protocol.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type ErrorOf<P> = P extends Protocol<any, any, infer Err, any, any> ? Err : never
-/** The one-way message type of a protocol. */
+/**
+ * The one-way message type of a protocol.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type OneWayOf<P> = P extends Protocol<any, any, any, infer O, any> ? O : never
-/** The push message type of a protocol. */
+/**
+ * The push message type of a protocol.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type PushOf<P> = P extends Protocol<any, any, any, any, infer Pu> ? Pu : never
-
-const tagOr = (message: unknown, kind: string): string =>
-  typeof message === "object" && message !== null && !ArrayBuffer.isView(message) && "_tag" in message &&
-    typeof message._tag === "string"
-    ? message._tag
-    : kind
-const describeRequest = (message: unknown): string => tagOr(message, "request")
 
 // ---------------------------------------------------------------------------
 // correlation
 // ---------------------------------------------------------------------------
 
-/** Reads and writes the correlation id of one message type. */
+/**
+ * Reads and writes the correlation id of one message type.
+ *
+ * @since 0.1.0
+ * @category correlation
+ */
 export interface IdAccess<M> {
   readonly get: (message: M) => number | undefined
   readonly set: (message: M, id: number) => M
@@ -258,6 +317,9 @@ export interface IdAccess<M> {
  *   inOrder:   req1 req2 req3  ───▶  res1 res2 res3   (in request order, whatever finishes first)
  *   byId:      req#7 req#8     ───▶  res#8 res#7      (as each completes)
  * ```
+ *
+ * @since 0.1.0
+ * @category correlation
  */
 export type Correlation<In, Out> =
   | { readonly _tag: "InOrder" }
@@ -270,16 +332,11 @@ export type Correlation<In, Out> =
  * ```ts
  * Protocol.make({ framing, inbound, outbound, correlation: Protocol.inOrder })
  * ```
+ *
+ * @since 0.1.0
+ * @category correlation
  */
-export const inOrder: Correlation<any, any> = { _tag: "InOrder" }
-
-const fieldAccess = (field: string): IdAccess<any> => ({
-  get: (message) => {
-    const id = typeof message === "object" && message !== null ? message[field] : undefined
-    return typeof id === "number" ? id : undefined
-  },
-  set: (message, id) => ({ ...message, [field]: id })
-})
+export const inOrder: Correlation<any, any> = internal.inOrder
 
 /**
  * Multiplexed correlation: an id read from and written into the messages,
@@ -294,14 +351,14 @@ const fieldAccess = (field: string): IdAccess<any> => ({
  *   response: { get: (m) => m.seq, set: (m, seq) => ({ ...m, seq }) }
  * })
  * ```
+ *
+ * @since 0.1.0
+ * @category correlation
  */
 export const byId: {
   (field: string): Correlation<any, any>
   <In, Out>(access: { readonly request: IdAccess<In>; readonly response: IdAccess<Out> }): Correlation<In, Out>
-} = (access: any): Correlation<any, any> =>
-  typeof access === "string"
-    ? { _tag: "ById", request: fieldAccess(access), response: fieldAccess(access) }
-    : { _tag: "ById", request: access.request, response: access.response }
+} = internal.byId
 
 // ---------------------------------------------------------------------------
 // codecs
@@ -315,18 +372,22 @@ export const byId: {
  * ```ts
  * const Echo = Protocol.make({ framing: LengthField.make(), inbound: Protocol.bytes, outbound: Protocol.bytes })
  * ```
+ *
+ * @since 0.1.0
+ * @category codecs
  */
-export const bytes: MessageCodec<Uint8Array> = {
-  name: "bytes",
-  decoder: () => Either.right,
-  encoder: () => Either.right
-}
+export const bytes: MessageCodec<Uint8Array> = internal.bytes
 
 // ---------------------------------------------------------------------------
 // make: user wire formats
 // ---------------------------------------------------------------------------
 
-/** Options of {@link make}. */
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface MakeOptions<In, Out, OneWay extends In, Push extends Out, Err extends Out> {
   readonly name?: string | undefined
   readonly framing: Framing
@@ -382,120 +443,24 @@ export interface MakeOptions<In, Out, OneWay extends In, Push extends Out, Err e
  *   fault: { encode: (f) => `ERR ${f.reason}` as const }
  * })
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
-export const make = <In, Out, OneWay extends In = never, Push extends Out = never, Err extends Out = never>(
+export const make: <In, Out, OneWay extends In = never, Push extends Out = never, Err extends Out = never>(
   options: MakeOptions<In, Out, OneWay, Push, Err>
-): Protocol<Exclude<In, OneWay>, Exclude<Out, Err | Push>, Err, OneWay, Push> => {
-  type Req = Exclude<In, OneWay>
-  type Res = Exclude<Out, Err | Push>
-  const correlation: Correlation<In, Out> = options.correlation ?? inOrder
-  const byIdAccess = correlation._tag === "ById" ? correlation : undefined
-  const isOneWay = options.isOneWay
-  const isPush = options.isPush
-  const isError = options.isError
-  const fault = options.fault
-  const draining = options.draining
-  const policy: FailurePolicy = fault === undefined ? "close" : "respond"
-  const onBadInput = fault === undefined ? "close" : options.onBadInput ?? policy
-  const onDefect = fault === undefined ? "close" : options.onDefect ?? policy
-  const withId = (out: Out, id: number | undefined): Out =>
-    byIdAccess !== undefined && id !== undefined ? byIdAccess.response.set(out, id) : out
-
-  const server = (): ServerCodec<Req, Res, Err, OneWay, Push> => {
-    const decode = options.inbound.decoder()
-    const encode = options.outbound.encoder()
-    const request: { readonly _tag: "Request"; request: Req; id: number | undefined } = {
-      _tag: "Request",
-      request: undefined as Req,
-      id: undefined
-    }
-    const run = (out: Out): Uint8Array | MessageError => {
-      const r = encode(out)
-      return r._tag === "Right" ? r.right : r.left
-    }
-    return {
-      decode: (frame) => {
-        const r = decode(frame)
-        if (r._tag === "Left") {
-          return {
-            _tag: "Invalid",
-            error: new ProtocolError({ reason: "BadRequest", detail: r.left.message }),
-            id: undefined,
-            oneWay: false
-          }
-        }
-        const message = r.right
-        if (isOneWay !== undefined && isOneWay(message)) return { _tag: "OneWay", message }
-        // reused: the server reads it at once and never keeps it
-        request.request = message as Req
-        request.id = byIdAccess !== undefined ? byIdAccess.request.get(message) : undefined
-        return request
-      },
-      encodeResponse: (id, outcome) => {
-        switch (outcome._tag) {
-          case "Success":
-            return run(withId(outcome.value, id))
-          case "Failure":
-            return run(withId(outcome.error, id))
-          case "Fault":
-            if (fault === undefined) {
-              return new MessageError({ reason: "Encode", codec: options.outbound.name, detail: `no fault encoding for ${outcome.fault.reason}` })
-            }
-            return run(withId(fault.encode(outcome.fault), id))
-        }
-      },
-      encodePush: (message) => run(message),
-      encodeDraining: draining === undefined ? undefined : () => run(draining.message)
-    }
-  }
-
-  const client = (): ClientCodec<Req, Res, Err, OneWay, Push> => {
-    const decode = options.outbound.decoder()
-    const encode = options.inbound.encoder()
-    const run = (m: In): Uint8Array | MessageError => {
-      const r = encode(m)
-      return r._tag === "Right" ? r.right : r.left
-    }
-    return {
-      encodeRequest: (request, id) =>
-        run(byIdAccess !== undefined && id !== undefined ? byIdAccess.request.set(request, id) : request),
-      encodeOneWay: (message) => run(message),
-      decode: (frame) => {
-        const r = decode(frame)
-        if (r._tag === "Left") return { _tag: "Invalid", error: r.left, id: undefined }
-        const message = r.right
-        if (draining !== undefined && draining.is(message)) return { _tag: "Draining" }
-        if (isPush !== undefined && isPush(message)) return { _tag: "Push", message }
-        const id = byIdAccess !== undefined ? byIdAccess.response.get(message) : undefined
-        if (isError !== undefined && isError(message)) {
-          const f = fault?.decode?.(message)
-          return { _tag: "Response", id, outcome: f !== undefined ? { _tag: "Fault", fault: f } : { _tag: "Failure", error: message } }
-        }
-        return { _tag: "Response", id, outcome: { _tag: "Success", value: message as Res } }
-      }
-    }
-  }
-
-  const describeIn = options.describe
-  return {
-    name: options.name ?? "protocol",
-    framing: options.framing,
-    correlation: correlation._tag === "ById" ? "byId" : "inOrder",
-    onBadInput,
-    onDefect,
-    describe: describeIn !== undefined
-      ? (m) => describeIn(m as In)
-      : (m) => tagOr(m, isOneWay !== undefined && isOneWay(m as In) ? "oneway" : "request"),
-    server,
-    client
-  }
-}
+) => Protocol<Exclude<In, OneWay>, Exclude<Out, Err | Push>, Err, OneWay, Push> = internal.make
 
 // ---------------------------------------------------------------------------
 // schema: the standard JSON envelope
 // ---------------------------------------------------------------------------
 
-/** Options of {@link schema}. */
+/**
+ * Options of {@link schema}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI> {
   readonly name?: string | undefined
   readonly request: Schema.Schema<Req, ReqI, never>
@@ -513,18 +478,6 @@ export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI,
   readonly onDefect?: FailurePolicy | undefined
   readonly describe?: ((message: Req | OneWay) => string) | undefined
 }
-
-const utf8 = new TextEncoder()
-const json = (value: unknown): Uint8Array | MessageError => {
-  try {
-    return utf8.encode(JSON.stringify(value))
-  } catch (error) {
-    return new MessageError({ reason: "Encode", codec: "json-envelope", detail: String(error), cause: error })
-  }
-}
-const issue = (error: { readonly message: string }): string => error.message
-const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-const readId = (o: Record<string, unknown>): number | undefined => (typeof o.id === "number" ? o.id : undefined)
 
 /**
  * A Schema-typed protocol with the standard JSON envelope, one JSON document
@@ -546,8 +499,11 @@ const readId = (o: Record<string, unknown>): number | undefined => (typeof o.id 
  * ```ts
  * const Echo = Protocol.schema({ request: Schema.String, response: Schema.String })
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
-export const schema = <
+export const schema: <
   Req,
   ReqI,
   Res,
@@ -560,154 +516,4 @@ export const schema = <
   PushI = never
 >(
   options: SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>
-): Protocol<Req, Res, Err, OneWay, Push> => {
-  const byIdMode = (options.correlation ?? "byId") === "byId"
-  const decodeRequest = Schema.decodeUnknownEither(options.request)
-  const encodeRequest = Schema.encodeEither(options.request)
-  const decodeResponse = Schema.decodeUnknownEither(options.response)
-  const encodeResponse = Schema.encodeEither(options.response)
-  const errorSchema = options.error
-  const decodeError = errorSchema ? Schema.decodeUnknownEither(errorSchema) : undefined
-  const encodeError = errorSchema ? Schema.encodeEither(errorSchema) : undefined
-  const decodeOneWay = options.oneWay ? Schema.decodeUnknownEither(options.oneWay) : undefined
-  const encodeOneWay = options.oneWay ? Schema.encodeEither(options.oneWay) : undefined
-  const decodePush = options.push ? Schema.decodeUnknownEither(options.push) : undefined
-  const encodePush = options.push ? Schema.encodeEither(options.push) : undefined
-  const codec = "json-envelope"
-  const encodeFailure = (detail: string, cause?: unknown) =>
-    new MessageError(cause === undefined ? { reason: "Encode", codec, detail } : { reason: "Encode", codec, detail, cause })
-  const decodeFailure = (detail: string, cause?: unknown) =>
-    new MessageError(cause === undefined ? { reason: "Decode", codec, detail } : { reason: "Decode", codec, detail, cause })
-
-  const parse = (decoder: TextDecoder, frame: Uint8Array): Record<string, unknown> | string => {
-    let value: unknown
-    try {
-      value = JSON.parse(decoder.decode(frame))
-    } catch (error) {
-      return error instanceof Error ? error.message : String(error)
-    }
-    return isObject(value) ? value : "not a JSON object"
-  }
-
-  const server = (): ServerCodec<Req, Res, Err, OneWay, Push> => {
-    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
-    return {
-      decode: (frame) => {
-        const o = parse(decoder, frame)
-        if (typeof o === "string") {
-          return { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: o }), id: undefined, oneWay: false }
-        }
-        const id = byIdMode ? readId(o) : undefined
-        if ("request" in o) {
-          const r = decodeRequest(o.request)
-          return r._tag === "Right"
-            ? { _tag: "Request", request: r.right, id }
-            : { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: issue(r.left) }), id, oneWay: false }
-        }
-        if ("message" in o && decodeOneWay !== undefined) {
-          const r = decodeOneWay(o.message)
-          return r._tag === "Right"
-            ? { _tag: "OneWay", message: r.right }
-            : { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: issue(r.left) }), id: undefined, oneWay: true }
-        }
-        return {
-          _tag: "Invalid",
-          error: new ProtocolError({ reason: "BadRequest", detail: "expected a \"request\" or \"message\" field" }),
-          id,
-          oneWay: false
-        }
-      },
-      encodeResponse: (id, outcome) => {
-        switch (outcome._tag) {
-          case "Success": {
-            const r = encodeResponse(outcome.value)
-            if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
-            return json(byIdMode ? { id, success: r.right } : { success: r.right })
-          }
-          case "Failure": {
-            if (encodeError === undefined) return encodeFailure("the protocol has no error schema")
-            const r = encodeError(outcome.error)
-            if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
-            return json(byIdMode ? { id, failure: r.right } : { failure: r.right })
-          }
-          case "Fault": {
-            const f = outcome.fault.detail === undefined
-              ? { reason: outcome.fault.reason }
-              : { reason: outcome.fault.reason, detail: outcome.fault.detail }
-            return json(byIdMode ? { id, fault: f } : { fault: f })
-          }
-        }
-      },
-      encodePush: (message) => {
-        if (encodePush === undefined) return encodeFailure("the protocol has no push schema")
-        const r = encodePush(message)
-        return r._tag === "Left" ? encodeFailure(issue(r.left), r.left) : json({ push: r.right })
-      },
-      encodeDraining: () => json({ draining: true })
-    }
-  }
-
-  const client = (): ClientCodec<Req, Res, Err, OneWay, Push> => {
-    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
-    return {
-      encodeRequest: (request, id) => {
-        const r = encodeRequest(request)
-        if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
-        return json(byIdMode ? { id, request: r.right } : { request: r.right })
-      },
-      encodeOneWay: (message) => {
-        if (encodeOneWay === undefined) return encodeFailure("the protocol has no one-way schema")
-        const r = encodeOneWay(message)
-        return r._tag === "Left" ? encodeFailure(issue(r.left), r.left) : json({ message: r.right })
-      },
-      decode: (frame) => {
-        const o = parse(decoder, frame)
-        if (typeof o === "string") return { _tag: "Invalid", error: decodeFailure(o), id: undefined }
-        const id = byIdMode ? readId(o) : undefined
-        if ("success" in o) {
-          const r = decodeResponse(o.success)
-          return r._tag === "Right"
-            ? { _tag: "Response", id, outcome: { _tag: "Success", value: r.right } }
-            : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id }
-        }
-        if ("failure" in o && decodeError !== undefined) {
-          const r = decodeError(o.failure)
-          return r._tag === "Right"
-            ? { _tag: "Response", id, outcome: { _tag: "Failure", error: r.right } }
-            : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id }
-        }
-        if ("fault" in o) {
-          const f = o.fault
-          if (isObject(f) && typeof f.reason === "string" && (protocolErrorReasons as ReadonlyArray<string>).includes(f.reason)) {
-            const fault = new ProtocolError(
-              typeof f.detail === "string"
-                ? { reason: f.reason as ProtocolErrorReason, detail: f.detail }
-                : { reason: f.reason as ProtocolErrorReason }
-            )
-            return { _tag: "Response", id, outcome: { _tag: "Fault", fault } }
-          }
-          return { _tag: "Invalid", error: decodeFailure("malformed fault"), id }
-        }
-        if ("push" in o && decodePush !== undefined) {
-          const r = decodePush(o.push)
-          return r._tag === "Right"
-            ? { _tag: "Push", message: r.right }
-            : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id: undefined }
-        }
-        if (o.draining === true) return { _tag: "Draining" }
-        return { _tag: "Invalid", error: decodeFailure("unknown envelope"), id }
-      }
-    }
-  }
-
-  return {
-    name: options.name ?? "protocol",
-    framing: options.framing ?? LengthField.make({ fieldLength: 4 }),
-    correlation: byIdMode ? "byId" : "inOrder",
-    onBadInput: options.onBadInput ?? "respond",
-    onDefect: options.onDefect ?? "respond",
-    describe: options.describe ?? describeRequest,
-    server,
-    client
-  }
-}
+) => Protocol<Req, Res, Err, OneWay, Push> = internalSchema.schema

@@ -65,22 +65,15 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberSet, Layer, Option, Schedule, Scope } from "effect"
+import type { Duration, Effect, Layer, Scope } from "effect"
 import type { Address } from "./Address.ts"
-import { format } from "./Address.ts"
-import type { Connection } from "./Connection.ts"
-import * as Framed from "./Framed.ts"
-import { Groups } from "./Groups.ts"
-import * as GroupsModule from "./Groups.ts"
+import type * as GroupsModule from "./Groups.ts"
 import type { ErrorOf, OneWayOf, Protocol, ProtocolError, PushOf, RequestOf, ResponseOf } from "./Protocol.ts"
-import { ProtocolError as ProtocolErrorClass } from "./Protocol.ts"
 import type { Session as SessionT } from "./Session.ts"
-import { Session } from "./Session.ts"
-import type { Listener, ListenError, ListenOptions } from "./Transport.ts"
-import { Transport } from "./Transport.ts"
-import { acceptLoop, safeFormat } from "./internal/acceptLoop.ts"
-import { immediate } from "./internal/protocol/scheduler.ts"
-import { makeStats, ServerConnection } from "./internal/protocol/server.ts"
+import type { Listener, ListenError, ListenOptions, Transport } from "./Transport.ts"
+import * as errors from "./internal/protocol/errors.ts"
+import * as internal from "./internal/protocol/serve.ts"
+import type { Requirements } from "./internal/protocol/serve.ts"
 
 // ---------------------------------------------------------------------------
 // handlers
@@ -89,6 +82,9 @@ import { makeStats, ServerConnection } from "./internal/protocol/server.ts"
 /**
  * What a handler gets besides the message. One object per connection and
  * kind (do not keep it beyond the connection).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface RequestContext<Push = unknown> {
   /** `"request"` (gets a response) or `"oneway"` (does not). */
@@ -112,17 +108,30 @@ export interface RequestContext<Push = unknown> {
  * ```ts
  * const handler: ProtocolServer.Handler<string, string, never, never> = (text) => Effect.succeed(text)
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type Handler<In, Out, Err, R, Push = unknown> = (message: In, context: RequestContext<Push>) => Effect.Effect<Out, Err, R>
 
-/** Request and one-way handlers together. */
+/**
+ * Request and one-way handlers together.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Handlers<Req, Res, Err, OneWay, R, Push> {
   readonly request: Handler<Req, Res, Err, R, Push>
   /** One-way messages (no response). Failures are logged. */
   readonly oneWay?: Handler<OneWay, unknown, unknown, R, Push> | undefined
 }
 
-/** The handler `serve` accepts for protocol `P`: a request handler, or request and one-way handlers. */
+/**
+ * The handler `serve` accepts for protocol `P`: a request handler, or request and one-way handlers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type HandlerFor<P, R> =
   | Handler<RequestOf<P>, ResponseOf<P>, ErrorOf<P> | ProtocolError, R, PushOf<P>>
   | Handlers<RequestOf<P>, ResponseOf<P>, ErrorOf<P> | ProtocolError, OneWayOf<P>, R, PushOf<P>>
@@ -133,6 +142,9 @@ export type HandlerFor<P, R> =
  * services and the connection's `Scope` (finalizers run when the connection
  * ends). Failing with a {@link Protocol.ProtocolError} closes the connection
  * (logged). See `Middleware.ipFilter`, `Middleware.metrics`.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type ConnectionMiddleware<R = never> = Effect.Effect<void, ProtocolError, R>
 
@@ -140,7 +152,12 @@ export type ConnectionMiddleware<R = never> = Effect.Effect<void, ProtocolError,
 // server
 // ---------------------------------------------------------------------------
 
-/** Counters of a server, since it started. */
+/**
+ * Counters of a server, since it started.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ServerStats {
   /** Connections open now. */
   readonly active: number
@@ -172,7 +189,12 @@ export interface ServerStats {
   readonly inlined: number
 }
 
-/** What {@link ProtocolServer.shutdown} did. */
+/**
+ * What {@link ProtocolServer.shutdown} did.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ShutdownResult {
   /** Every connection closed on its own before the deadline. */
   readonly drained: boolean
@@ -180,7 +202,12 @@ export interface ShutdownResult {
   readonly forced: number
 }
 
-/** A running protocol server. */
+/**
+ * A running protocol server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ProtocolServer<Push = unknown> {
   /** The bound address (the real port for port 0). */
   readonly address: Address
@@ -196,7 +223,12 @@ export interface ProtocolServer<Push = unknown> {
   readonly shutdown: (deadline?: Duration.DurationInput) => Effect.Effect<ShutdownResult>
 }
 
-/** Why a server closed a connection on its own. */
+/**
+ * Why a server closed a connection on its own.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type ProtocolServerErrorReason =
   /** The byte stream could not be framed (e.g. a frame over the limit). */
   | "Framing"
@@ -209,20 +241,28 @@ export type ProtocolServerErrorReason =
   /** No traffic for `idleTimeout`. */
   | "Idle"
 
-/** A connection closed by the server for a reason other than the peer's own end, as logged. */
-export class ProtocolServerError extends Data.TaggedError("ProtocolServerError")<{
-  readonly reason: ProtocolServerErrorReason
-  readonly connection?: number | undefined
-  readonly peer?: string | undefined
-  readonly cause?: unknown
-}> {
-  override get message(): string {
-    const who = this.connection === undefined ? "" : ` (connection ${this.connection}${this.peer ? `, peer ${this.peer}` : ""})`
-    return `connection closed: ${this.reason}${who}`
-  }
-}
+/**
+ * A connection closed by the server for a reason other than the peer's own end, as logged.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ProtocolServerError: typeof errors.ProtocolServerError = errors.ProtocolServerError
 
-/** Options of {@link serve}. Listen options apply to the listener and every connection. */
+/**
+ * A connection closed by the server (the instance type of {@link ProtocolServerError}).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ProtocolServerError = errors.ProtocolServerError
+
+/**
+ * Options of {@link serve}. Listen options apply to the listener and every connection.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface ServeOptions<RC = never> extends ListenOptions {
   /** Where to listen. Default `127.0.0.1:0` (a free port). */
   readonly address?: Address | undefined
@@ -252,22 +292,18 @@ export interface ServeOptions<RC = never> extends ListenOptions {
  * ```ts
  * ProtocolServer.serve(P, handler, { maxInFlight: ProtocolServer.defaults.maxInFlight * 2 })
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
-export const defaults = {
-  maxInFlight: 256,
-  maxConnections: 10_000,
-  idleTimeout: Duration.minutes(5),
-  requestTimeout: Duration.seconds(30),
-  shutdownTimeout: Duration.seconds(10),
-  maxWriteBuffer: 4 * 1024 * 1024
-} as const
-
-const millis = (d: Duration.DurationInput | undefined, fallback: Duration.Duration): number | undefined => {
-  const duration = Duration.decode(d ?? fallback)
-  return Duration.isFinite(duration) ? Math.max(0, Duration.toMillis(duration)) : undefined
-}
-
-type Requirements<R> = Exclude<R, SessionT | GroupsModule.Groups | Scope.Scope>
+export const defaults: {
+  readonly maxInFlight: 256
+  readonly maxConnections: 10000
+  readonly idleTimeout: Duration.Duration
+  readonly requestTimeout: Duration.Duration
+  readonly shutdownTimeout: Duration.Duration
+  readonly maxWriteBuffer: number
+} = internal.defaults
 
 /**
  * Serves `protocol` on an existing listener until the scope closes (which
@@ -279,205 +315,16 @@ type Requirements<R> = Exclude<R, SessionT | GroupsModule.Groups | Scope.Scope>
  * const listener = yield* transport.listen({ path: "/tmp/kv.sock" })
  * const server = yield* ProtocolServer.serveListener(listener, Kv, handler)
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
-export const serveListener = <P extends Protocol<any, any, any, any, any>, R = never, RC = never>(
+export const serveListener: <P extends Protocol<any, any, any, any, any>, R = never, RC = never>(
   listener: Listener,
   protocol: P,
   handler: HandlerFor<P, R>,
   options?: ServeOptions<RC>
-): Effect.Effect<ProtocolServer<PushOf<P>>, never, Scope.Scope | Requirements<R | RC>> =>
-  Effect.gen(function*() {
-    type Push = PushOf<P>
-    const stats = makeStats()
-    const clock = yield* Effect.clock
-    const groups: GroupsModule.Groups<Push> = options?.groups ?? GroupsModule.make<Push>()
-    const engines = new Set<ServerConnection<any, any, any, any, Push>>()
-    const fibers = yield* FiberSet.make<void, never>()
-    const maxConnections = options?.maxConnections ?? defaults.maxConnections
-    const idleTimeout = millis(options?.idleTimeout, defaults.idleTimeout)
-    const shutdownTimeout = options?.shutdownTimeout ?? defaults.shutdownTimeout
-    const connectionMiddleware = options?.connection ?? []
-    const logOpenClose = options?.logConnections ? Effect.logInfo : Effect.logDebug
-    const onRequest = typeof handler === "function" ? handler : handler.request
-    const onOneWay = typeof handler === "function" ? undefined : handler.oneWay
-    const config = {
-      protocol: protocol.name,
-      inOrder: protocol.correlation === "inOrder",
-      onBadInput: protocol.onBadInput,
-      onDefect: protocol.onDefect,
-      describe: protocol.describe as (message: unknown) => string,
-      maxInFlight: Math.max(1, options?.maxInFlight ?? defaults.maxInFlight),
-      requestTimeout: millis(options?.requestTimeout, defaults.requestTimeout),
-      maxWriteBuffer: options?.maxWriteBuffer ?? defaults.maxWriteBuffer,
-      onRequest: onRequest as any,
-      onOneWay: onOneWay as any,
-      groups,
-      stats
-    }
-    let noConnectionWaiters: Array<() => void> = []
-    const connectionEnded = () => {
-      stats.active--
-      if (stats.active === 0) {
-        const ws = noConnectionWaiters
-        noConnectionWaiters = []
-        for (const w of ws) w()
-      }
-    }
-    /**
-     * Waits until no connection is open, or `ms` elapse (then `false`). A
-     * timer, not a race: the shutdown runs in finalizers, which are
-     * uninterruptible (and, under `runMain`, belong to an interrupted fiber).
-     */
-    const awaitNoConnections = (ms: number | undefined) =>
-      Effect.async<boolean>((resume) => {
-        if (stats.active === 0) return resume(Effect.succeed(true))
-        let timer: Fiber.RuntimeFiber<void> | undefined
-        const w = () => {
-          if (timer !== undefined) timer.unsafeInterruptAsFork(FiberId.none)
-          resume(Effect.succeed(true))
-        }
-        noConnectionWaiters.push(w)
-        if (ms !== undefined) {
-          // the server's Clock (a TestClock in tests), on a fiber of its own
-          timer = Effect.runFork(Effect.zipRight(
-            clock.sleep(Duration.millis(ms)),
-            Effect.sync(() => {
-              noConnectionWaiters = noConnectionWaiters.filter((x) => x !== w)
-              resume(Effect.succeed(false))
-            })
-          ))
-        }
-        return Effect.sync(() => {
-          if (timer !== undefined) timer.unsafeInterruptAsFork(FiberId.none)
-          noConnectionWaiters = noConnectionWaiters.filter((x) => x !== w)
-        })
-      })
-
-    const serveConnection = (conn: Connection, scope: Scope.CloseableScope): Effect.Effect<void, never, any> => {
-      const engine = new ServerConnection<any, any, any, any, Push>(conn, config, protocol.server(), protocol.framing)
-      const peer = safeFormat(conn)
-      const program = Effect.gen(function*() {
-        engines.add(engine)
-        yield* logOpenClose("connection opened")
-        for (const middleware of connectionMiddleware) {
-          const refused = yield* Effect.either(Scope.extend(middleware, scope))
-          if (refused._tag === "Left") {
-            yield* Effect.logWarning(
-              "connection refused by middleware",
-              new ProtocolServerError({ reason: "Refused", connection: conn.id, peer, cause: refused.left })
-            )
-            return
-          }
-        }
-        engine.start(yield* Effect.runtime<never>(), clock)
-        const framed = Framed.make(conn, protocol.framing)
-        // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts)
-        const exit = yield* Effect.exit(Effect.withScheduler(framed.pump(engine.onFrames), immediate))
-        if (exit._tag === "Failure") {
-          const failure = Cause.failureOption(exit.cause)
-          const error = Option.getOrUndefined(failure)
-          if (error !== undefined && (error as { _tag?: string })._tag === "FramingError") {
-            yield* Effect.logWarning(
-              "bad framing",
-              new ProtocolServerError({ reason: "Framing", connection: conn.id, peer, cause: error })
-            )
-            if (protocol.onBadInput === "respond") {
-              engine.respondFault(new ProtocolErrorClass({ reason: "BadRequest", detail: (error as Error).message }))
-            }
-          } else if (!Cause.isInterruptedOnly(exit.cause)) {
-            yield* logOpenClose(
-              "connection failed",
-              new ProtocolServerError({ reason: "Connection", connection: conn.id, peer, cause: Cause.squash(exit.cause) })
-            )
-          }
-        }
-        // the peer is done sending (or gone): answer what is in flight, then close
-        engine.ended()
-        yield* engine.awaitClosed
-        yield* conn.closed
-        yield* logOpenClose("connection closed")
-      }).pipe(
-        Effect.ensuring(Effect.suspend(() => {
-          engines.delete(engine)
-          groups.unsafeLeaveAll(engine)
-          return Effect.zipRight(engine.interruptAll, Scope.close(scope, Exit.void))
-        })),
-        Effect.ensuring(Effect.sync(connectionEnded)),
-        Effect.provideService(Session, engine as SessionT),
-        Effect.provideService(Groups, groups as GroupsModule.Groups),
-        Effect.annotateLogs({ connection: conn.id, peer, protocol: protocol.name })
-      )
-      return program
-    }
-
-    const start = (conn: Connection, scope: Scope.CloseableScope) =>
-      Effect.suspend(() => {
-        stats.accepted++
-        if (stats.active >= maxConnections) {
-          stats.rejected++
-          return Effect.zipRight(
-            Effect.logWarning(
-              `over maxConnections (${maxConnections}): closing the new connection`,
-              new ProtocolServerError({ reason: "TooManyConnections", connection: conn.id, peer: safeFormat(conn) })
-            ),
-            FiberSet.run(fibers, Scope.close(scope, Exit.void))
-          )
-        }
-        const program = serveConnection(conn, scope) as Effect.Effect<void>
-        stats.active++
-        return FiberSet.run(fibers, program)
-      })
-
-    yield* Effect.forkScoped(acceptLoop(listener, start))
-
-    if (idleTimeout !== undefined) {
-      const every = Math.min(1000, Math.max(10, Math.floor(idleTimeout / 4)))
-      const sweep = Effect.sync(() => {
-        const now = clock.unsafeCurrentTimeMillis()
-        for (const engine of engines) {
-          if (engine.isOpen() && engine.inFlight() === 0 && now - engine.lastActivity >= idleTimeout) {
-            engine.closeGracefully()
-          }
-        }
-      })
-      yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(every))))
-    }
-
-    let shutdownDone: Deferred.Deferred<ShutdownResult> | undefined
-    const shutdown = (deadline?: Duration.DurationInput): Effect.Effect<ShutdownResult> =>
-      Effect.suspend(() => {
-        if (shutdownDone !== undefined) return Deferred.await(shutdownDone)
-        const done = Deferred.unsafeMake<ShutdownResult>(FiberId.none)
-        shutdownDone = done
-        const run = Effect.gen(function*() {
-          yield* Effect.logInfo("shutting down: draining connections")
-          yield* listener.close
-          for (const engine of engines) engine.drain()
-          const drained = yield* awaitNoConnections(millis(deadline ?? shutdownTimeout, defaults.shutdownTimeout))
-          let forced = 0
-          if (!drained) {
-            forced = engines.size
-            yield* Effect.logWarning(`shutdown deadline reached: closing ${forced} connection(s) with requests in flight`)
-            for (const engine of engines) engine.finishClose()
-            yield* FiberSet.clear(fibers)
-          }
-          yield* Effect.logInfo("shut down")
-          return { drained, forced }
-        })
-        return Effect.flatMap(Effect.uninterruptible(run), (result) => Effect.as(Deferred.succeed(done, result), result))
-      })
-
-    yield* Effect.addFinalizer(() => shutdown())
-
-    const server: ProtocolServer<Push> = {
-      address: listener.address,
-      groups,
-      sessions: () => [...engines],
-      stats: () => ({ ...stats }),
-      shutdown
-    }
-    return server
-  }) as any
+) => Effect.Effect<ProtocolServer<PushOf<P>>, never, Scope.Scope | Requirements<R | RC>> = internal.serveListener
 
 /**
  * Listens on `options.address` with the current transport and serves
@@ -488,17 +335,15 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
  * const server = yield* ProtocolServer.serve(Kv, handler, { address: { host: "127.0.0.1", port: 0 }, maxInFlight: 64 })
  * const client = yield* Client.make(Kv, server.address)
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
-export const serve = <P extends Protocol<any, any, any, any, any>, R = never, RC = never>(
+export const serve: <P extends Protocol<any, any, any, any, any>, R = never, RC = never>(
   protocol: P,
   handler: HandlerFor<P, R>,
   options?: ServeOptions<RC>
-): Effect.Effect<ProtocolServer<PushOf<P>>, ListenError, Transport | Scope.Scope | Requirements<R | RC>> =>
-  Effect.flatMap(Transport, (transport) =>
-    Effect.flatMap(
-      transport.listen(options?.address ?? { host: "127.0.0.1", port: 0 }, options),
-      (listener) => serveListener(listener, protocol, handler, options)
-    ))
+) => Effect.Effect<ProtocolServer<PushOf<P>>, ListenError, Transport | Scope.Scope | Requirements<R | RC>> = internal.serve
 
 /**
  * The server as a Layer: listens when built; its release runs the graceful
@@ -510,13 +355,12 @@ export const serve = <P extends Protocol<any, any, any, any, any>, R = never, RC
  * const Main = ProtocolServer.layer(Kv, handler, { address: { host: "0.0.0.0", port: 7000 } })
  * Layer.launch(Main).pipe(Effect.provide(NodeTransport.layer), NodeRuntime.runMain)
  * ```
+ *
+ * @since 0.1.0
+ * @category layers
  */
-export const layer = <P extends Protocol<any, any, any, any, any>, R = never, RC = never>(
+export const layer: <P extends Protocol<any, any, any, any, any>, R = never, RC = never>(
   protocol: P,
   handler: HandlerFor<P, R>,
   options?: ServeOptions<RC>
-): Layer.Layer<never, ListenError, Transport | Requirements<R | RC>> =>
-  Layer.scopedDiscard(
-    Effect.tap(serve(protocol, handler, options), (server) =>
-      Effect.logInfo(`${protocol.name}: listening on ${format(server.address)}`))
-  )
+) => Layer.Layer<never, ListenError, Transport | Requirements<R | RC>> = internal.layer

@@ -1,11 +1,15 @@
-import { Effect } from "effect"
+import { Duration, Effect, PubSub, Schedule, Stream } from "effect"
+import type { Scope } from "effect"
 import type { Address } from "../../Address.ts"
-import type { ClientError as ClientErrorT } from "../../Client.ts"
-import { ClientError } from "../../Client.ts"
+import type { ClientFor, ClientOptions } from "../../Client.ts"
 import type { Connection } from "../../Connection.ts"
-import type { ClientCodec, Outcome, Protocol } from "../../Protocol.ts"
-import { isRefusal } from "../../Protocol.ts"
-import type { Deadline, Deadlines } from "../deadlines.ts"
+import * as Framed from "../../Framed.ts"
+import type { ClientCodec, ErrorOf, OneWayOf, Outcome, Protocol, PushOf, RequestOf, ResponseOf } from "../../Protocol.ts"
+import type { ConnectError } from "../../Transport.ts"
+import { Transport } from "../../Transport.ts"
+import type { Deadline } from "../deadlines.ts"
+import { Deadlines } from "../deadlines.ts"
+import { ClientError, isRefusal } from "./errors.ts"
 import { Writer } from "./writer.ts"
 
 interface Pending {
@@ -49,8 +53,8 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     this.byId = protocol.correlation === "byId"
   }
 
-  request(request: Req, timeout: number | undefined): Effect.Effect<Res, Err | ClientErrorT> {
-    return Effect.async<Res, Err | ClientErrorT>((resume) => {
+  request(request: Req, timeout: number | undefined): Effect.Effect<Res, Err | ClientError> {
+    return Effect.async<Res, Err | ClientError>((resume) => {
       if (!this.open) return resume(Effect.fail(this.disconnected()))
       const id = this.byId ? this.nextId++ : undefined
       const frame = this.codec.encodeRequest(request, id)
@@ -74,7 +78,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     })
   }
 
-  send(message: OneWay): Effect.Effect<void, ClientErrorT> {
+  send(message: OneWay): Effect.Effect<void, ClientError> {
     return Effect.suspend(() => {
       if (!this.open) return Effect.fail(this.disconnected())
       const frame = this.codec.encodeOneWay(message)
@@ -100,11 +104,11 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     pending.resume(effect)
   }
 
-  private disconnected(): ClientErrorT {
+  private disconnected(): ClientError {
     return new ClientError({ reason: "Disconnected", address: this.address })
   }
 
-  private toEffect(outcome: Outcome<Res, Err>): Effect.Effect<Res, Err | ClientErrorT> {
+  private toEffect(outcome: Outcome<Res, Err>): Effect.Effect<Res, Err | ClientError> {
     switch (outcome._tag) {
       case "Success":
         return Effect.succeed(outcome.value)
@@ -188,7 +192,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
   }
 
   /** The link is gone: every pending request fails with `error`. Idempotent. */
-  drop(error?: ClientErrorT): void {
+  drop(error?: ClientError): void {
     if (!this.open) return
     this.open = false
     const failure = Effect.fail(error ?? this.disconnected())
@@ -205,3 +209,175 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     this.onChange()
   }
 }
+
+const millis = (d: Duration.DurationInput | undefined, fallback: Duration.DurationInput): number | undefined => {
+  const duration = Duration.decode(d ?? fallback)
+  return Duration.isFinite(duration) ? Math.max(0, Duration.toMillis(duration)) : undefined
+}
+
+/** See `Client.make`. */
+export const make = <P extends Protocol<any, any, any, any, any>>(
+  protocol: P,
+  address: Address,
+  options?: ClientOptions
+): Effect.Effect<ClientFor<P>, ClientError, Transport | Scope.Scope> =>
+  Effect.gen(function*() {
+    type Req = RequestOf<P>
+    type Res = ResponseOf<P>
+    type Err = ErrorOf<P>
+    type OneWay = OneWayOf<P>
+    type Push = PushOf<P>
+    type Link = ClientLink<Req, Res, Err, OneWay, Push>
+    const transport = yield* Transport
+    const requestTimeout = millis(options?.requestTimeout, "30 seconds")
+    const size = Math.max(1, options?.pool?.size ?? 1)
+    const maxInFlight = options?.pool?.maxInFlight ?? Infinity
+    const acquireTimeout = millis(options?.pool?.acquireTimeout, "5 seconds")
+    const reconnect = options?.reconnect
+    const pushes = yield* PubSub.unbounded<Push>()
+    yield* Effect.addFinalizer(() => PubSub.shutdown(pushes))
+    // request and pool timeouts: one Clock-driven timer for all of them
+    const deadlines = new Deadlines(yield* Effect.clock)
+    yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
+
+    const links: Array<Link> = []
+    let alive = size
+    let connects = 0
+    let closed = false
+    let lastConnectError: ConnectError | undefined
+    let waiters: Array<() => boolean> = []
+
+    const pick = (): Link | undefined => {
+      let best: Link | undefined
+      for (const link of links) {
+        if (!link.open || link.active >= maxInFlight) continue
+        if (
+          best === undefined || (best.draining && !link.draining) ||
+          (best.draining === link.draining && link.active < best.active)
+        ) best = link
+      }
+      return best
+    }
+    const wake = (): void => {
+      if (waiters.length === 0) return
+      waiters = waiters.filter((w) => !w())
+    }
+    const disconnected = () =>
+      new ClientError(
+        lastConnectError !== undefined && links.length === 0
+          ? { reason: "Disconnected", address, cause: lastConnectError }
+          : { reason: "Disconnected", address }
+      )
+
+    const acquire: Effect.Effect<Link, ClientError> = Effect.suspend(() => {
+      const link = pick()
+      if (link !== undefined) return Effect.succeed(link)
+      if (alive === 0 || closed) return Effect.fail(disconnected())
+      return Effect.async<Link, ClientError>((resume) => {
+        let timer: Deadline | undefined
+        const waiter = (): boolean => {
+          const l = pick()
+          if (l !== undefined) {
+            if (timer !== undefined) deadlines.cancel(timer)
+            resume(Effect.succeed(l))
+            return true
+          }
+          if (alive === 0 || closed) {
+            if (timer !== undefined) deadlines.cancel(timer)
+            resume(Effect.fail(disconnected()))
+            return true
+          }
+          return false
+        }
+        waiters.push(waiter)
+        if (acquireTimeout !== undefined) {
+          timer = deadlines.add(acquireTimeout, () => {
+            waiters = waiters.filter((w) => w !== waiter)
+            resume(Effect.fail(new ClientError({ reason: "PoolTimeout", address, timeout: acquireTimeout })))
+          })
+        }
+        return Effect.sync(() => {
+          if (timer !== undefined) deadlines.cancel(timer)
+          waiters = waiters.filter((w) => w !== waiter)
+        })
+      })
+    })
+
+    const onPush = (message: Push): void => {
+      pushes.unsafeOffer(message)
+    }
+
+    /** One pool slot: connect, serve the link until it drops, reconnect per schedule. */
+    const slot = Effect.gen(function*() {
+      const driver = reconnect === undefined ? undefined : yield* Schedule.driver(reconnect)
+      while (!closed) {
+        const healthy = yield* Effect.scoped(Effect.gen(function*() {
+          const connected = yield* Effect.either(transport.connect(address, options?.connection))
+          if (connected._tag === "Left") {
+            lastConnectError = connected.left
+            return false
+          }
+          connects++
+          const link: Link = new ClientLink(connected.right, protocol, address, onPush, wake, deadlines)
+          links.push(link)
+          wake()
+          yield* Effect.exit(Framed.make(connected.right, protocol.framing).pump(link.onFrames)).pipe(
+            Effect.ensuring(Effect.sync(() => {
+              link.drop()
+              const i = links.indexOf(link)
+              if (i >= 0) links.splice(i, 1)
+            }))
+          )
+          return link.received > 0
+        }))
+        if (closed || driver === undefined) break
+        if (healthy) yield* driver.reset
+        const next = yield* Effect.either(driver.next(undefined))
+        if (next._tag === "Left") break
+      }
+    }).pipe(
+      Effect.ensuring(Effect.sync(() => {
+        alive--
+        wake()
+      }))
+    )
+
+    for (let i = 0; i < size; i++) yield* Effect.forkScoped(slot)
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+        for (const link of links) link.drop()
+        wake()
+      })
+    )
+
+    const awaitConnected: Effect.Effect<void, ClientError> = Effect.asVoid(
+      Effect.suspend(() => {
+        for (const link of links) if (link.open) return Effect.void
+        return acquire
+      })
+    )
+    yield* Effect.mapError(awaitConnected, (e) =>
+      alive === 0 && connects === 0 ? new ClientError({ reason: "Connect", address, cause: lastConnectError ?? e }) : e)
+
+    const client: ClientFor<P> = {
+      request: (request, requestOptions) => {
+        const timeout = requestOptions?.timeout === undefined ? requestTimeout : millis(requestOptions.timeout, "30 seconds")
+        return Effect.flatMap(acquire, (link) => link.request(request, timeout))
+      },
+      send: (message) => Effect.flatMap(acquire, (link) => link.send(message)),
+      pushes: Stream.fromPubSub(pushes),
+      subscribe: PubSub.subscribe(pushes),
+      awaitConnected,
+      stats: () => {
+        let pending = 0
+        let connected = 0
+        for (const link of links) {
+          if (link.open) connected++
+          pending += link.active
+        }
+        return { connected, pending, connects }
+      }
+    }
+    return client
+  })

@@ -1,0 +1,152 @@
+/**
+ * The implementation of `Protocol.make` (user wire formats) and the
+ * correlation and codec values of `Protocol`. The public module holds the
+ * types and the documentation.
+ */
+import { Either } from "effect"
+import type { MessageCodec } from "../../MessageCodec.ts"
+import { MessageError } from "../../MessageCodec.ts"
+import type { ClientCodec, Correlation, FailurePolicy, IdAccess, MakeOptions, Protocol, ServerCodec } from "../../Protocol.ts"
+import { ProtocolError } from "./errors.ts"
+
+/** A message's `_tag` when it has one, else `kind`. */
+export const tagOr = (message: unknown, kind: string): string =>
+  typeof message === "object" && message !== null && !ArrayBuffer.isView(message) && "_tag" in message &&
+    typeof message._tag === "string"
+    ? message._tag
+    : kind
+/** The default `describe` of a request. */
+export const describeRequest = (message: unknown): string => tagOr(message, "request")
+
+/** See `Protocol.inOrder`. */
+export const inOrder: Correlation<any, any> = { _tag: "InOrder" }
+
+const fieldAccess = (field: string): IdAccess<any> => ({
+  get: (message) => {
+    const id = typeof message === "object" && message !== null ? message[field] : undefined
+    return typeof id === "number" ? id : undefined
+  },
+  set: (message, id) => ({ ...message, [field]: id })
+})
+
+/** See `Protocol.byId`. */
+export const byId = (access: string | { readonly request: IdAccess<any>; readonly response: IdAccess<any> }): Correlation<any, any> =>
+  typeof access === "string"
+    ? { _tag: "ById", request: fieldAccess(access), response: fieldAccess(access) }
+    : { _tag: "ById", request: access.request, response: access.response }
+
+/** See `Protocol.bytes`. */
+export const bytes: MessageCodec<Uint8Array> = {
+  name: "bytes",
+  decoder: () => Either.right,
+  encoder: () => Either.right
+}
+
+/** See `Protocol.make`. */
+export const make = <In, Out, OneWay extends In = never, Push extends Out = never, Err extends Out = never>(
+  options: MakeOptions<In, Out, OneWay, Push, Err>
+): Protocol<Exclude<In, OneWay>, Exclude<Out, Err | Push>, Err, OneWay, Push> => {
+  type Req = Exclude<In, OneWay>
+  type Res = Exclude<Out, Err | Push>
+  const correlation: Correlation<In, Out> = options.correlation ?? inOrder
+  const byIdAccess = correlation._tag === "ById" ? correlation : undefined
+  const isOneWay = options.isOneWay
+  const isPush = options.isPush
+  const isError = options.isError
+  const fault = options.fault
+  const draining = options.draining
+  const policy: FailurePolicy = fault === undefined ? "close" : "respond"
+  const onBadInput = fault === undefined ? "close" : options.onBadInput ?? policy
+  const onDefect = fault === undefined ? "close" : options.onDefect ?? policy
+  const withId = (out: Out, id: number | undefined): Out =>
+    byIdAccess !== undefined && id !== undefined ? byIdAccess.response.set(out, id) : out
+
+  const server = (): ServerCodec<Req, Res, Err, OneWay, Push> => {
+    const decode = options.inbound.decoder()
+    const encode = options.outbound.encoder()
+    const request: { readonly _tag: "Request"; request: Req; id: number | undefined } = {
+      _tag: "Request",
+      request: undefined as Req,
+      id: undefined
+    }
+    const run = (out: Out): Uint8Array | MessageError => {
+      const r = encode(out)
+      return r._tag === "Right" ? r.right : r.left
+    }
+    return {
+      decode: (frame) => {
+        const r = decode(frame)
+        if (r._tag === "Left") {
+          return {
+            _tag: "Invalid",
+            error: new ProtocolError({ reason: "BadRequest", detail: r.left.message }),
+            id: undefined,
+            oneWay: false
+          }
+        }
+        const message = r.right
+        if (isOneWay !== undefined && isOneWay(message)) return { _tag: "OneWay", message }
+        // reused: the server reads it at once and never keeps it
+        request.request = message as Req
+        request.id = byIdAccess !== undefined ? byIdAccess.request.get(message) : undefined
+        return request
+      },
+      encodeResponse: (id, outcome) => {
+        switch (outcome._tag) {
+          case "Success":
+            return run(withId(outcome.value, id))
+          case "Failure":
+            return run(withId(outcome.error, id))
+          case "Fault":
+            if (fault === undefined) {
+              return new MessageError({ reason: "Encode", codec: options.outbound.name, detail: `no fault encoding for ${outcome.fault.reason}` })
+            }
+            return run(withId(fault.encode(outcome.fault), id))
+        }
+      },
+      encodePush: (message) => run(message),
+      encodeDraining: draining === undefined ? undefined : () => run(draining.message)
+    }
+  }
+
+  const client = (): ClientCodec<Req, Res, Err, OneWay, Push> => {
+    const decode = options.outbound.decoder()
+    const encode = options.inbound.encoder()
+    const run = (m: In): Uint8Array | MessageError => {
+      const r = encode(m)
+      return r._tag === "Right" ? r.right : r.left
+    }
+    return {
+      encodeRequest: (request, id) =>
+        run(byIdAccess !== undefined && id !== undefined ? byIdAccess.request.set(request, id) : request),
+      encodeOneWay: (message) => run(message),
+      decode: (frame) => {
+        const r = decode(frame)
+        if (r._tag === "Left") return { _tag: "Invalid", error: r.left, id: undefined }
+        const message = r.right
+        if (draining !== undefined && draining.is(message)) return { _tag: "Draining" }
+        if (isPush !== undefined && isPush(message)) return { _tag: "Push", message }
+        const id = byIdAccess !== undefined ? byIdAccess.response.get(message) : undefined
+        if (isError !== undefined && isError(message)) {
+          const f = fault?.decode?.(message)
+          return { _tag: "Response", id, outcome: f !== undefined ? { _tag: "Fault", fault: f } : { _tag: "Failure", error: message } }
+        }
+        return { _tag: "Response", id, outcome: { _tag: "Success", value: message as Res } }
+      }
+    }
+  }
+
+  const describeIn = options.describe
+  return {
+    name: options.name ?? "protocol",
+    framing: options.framing,
+    correlation: correlation._tag === "ById" ? "byId" : "inOrder",
+    onBadInput,
+    onDefect,
+    describe: describeIn !== undefined
+      ? (m) => describeIn(m as In)
+      : (m) => tagOr(m, isOneWay !== undefined && isOneWay(m as In) ? "oneway" : "request"),
+    server,
+    client
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The implementation of `ProtocolServer.serveListener`, `serve` and `layer`:
+ * accepting connections, connection middleware, limits, the idle sweep and
+ * the graceful shutdown. Each connection's requests are run by the engine in
+ * `./server.ts`. The public module holds the types and the documentation.
+ */
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberSet, Layer, Option, Schedule, Scope } from "effect"
+import { format } from "../../Address.ts"
+import type { Connection } from "../../Connection.ts"
+import * as Framed from "../../Framed.ts"
+import { Groups } from "../../Groups.ts"
+import * as GroupsModule from "../../Groups.ts"
+import type { Protocol, PushOf } from "../../Protocol.ts"
+import type { HandlerFor, ProtocolServer, ServeOptions, ShutdownResult } from "../../ProtocolServer.ts"
+import type { Session as SessionT } from "../../Session.ts"
+import { Session } from "../../Session.ts"
+import type { Listener, ListenError } from "../../Transport.ts"
+import { Transport } from "../../Transport.ts"
+import { acceptLoop, safeFormat } from "../acceptLoop.ts"
+import { ProtocolError, ProtocolServerError } from "./errors.ts"
+import { immediate } from "./scheduler.ts"
+import { makeStats, ServerConnection } from "./server.ts"
+
+/** See `ProtocolServer.defaults`. */
+export const defaults = {
+  maxInFlight: 256,
+  maxConnections: 10_000,
+  idleTimeout: Duration.minutes(5),
+  requestTimeout: Duration.seconds(30),
+  shutdownTimeout: Duration.seconds(10),
+  maxWriteBuffer: 4 * 1024 * 1024
+} as const
+
+const millis = (d: Duration.DurationInput | undefined, fallback: Duration.Duration): number | undefined => {
+  const duration = Duration.decode(d ?? fallback)
+  return Duration.isFinite(duration) ? Math.max(0, Duration.toMillis(duration)) : undefined
+}
+
+/** What a server needs of its handlers' and middleware's requirements (the rest it provides). */
+export type Requirements<R> = Exclude<R, SessionT | GroupsModule.Groups | Scope.Scope>
+
+/** See `ProtocolServer.serveListener`. */
+export const serveListener = <P extends Protocol<any, any, any, any, any>, R = never, RC = never>(
+  listener: Listener,
+  protocol: P,
+  handler: HandlerFor<P, R>,
+  options?: ServeOptions<RC>
+): Effect.Effect<ProtocolServer<PushOf<P>>, never, Scope.Scope | Requirements<R | RC>> =>
+  Effect.gen(function*() {
+    type Push = PushOf<P>
+    const stats = makeStats()
+    const clock = yield* Effect.clock
+    const groups: GroupsModule.Groups<Push> = options?.groups ?? GroupsModule.make<Push>()
+    const engines = new Set<ServerConnection<any, any, any, any, Push>>()
+    const fibers = yield* FiberSet.make<void, never>()
+    const maxConnections = options?.maxConnections ?? defaults.maxConnections
+    const idleTimeout = millis(options?.idleTimeout, defaults.idleTimeout)
+    const shutdownTimeout = options?.shutdownTimeout ?? defaults.shutdownTimeout
+    const connectionMiddleware = options?.connection ?? []
+    const logOpenClose = options?.logConnections ? Effect.logInfo : Effect.logDebug
+    const onRequest = typeof handler === "function" ? handler : handler.request
+    const onOneWay = typeof handler === "function" ? undefined : handler.oneWay
+    const config = {
+      protocol: protocol.name,
+      inOrder: protocol.correlation === "inOrder",
+      onBadInput: protocol.onBadInput,
+      onDefect: protocol.onDefect,
+      describe: protocol.describe as (message: unknown) => string,
+      maxInFlight: Math.max(1, options?.maxInFlight ?? defaults.maxInFlight),
+      requestTimeout: millis(options?.requestTimeout, defaults.requestTimeout),
+      maxWriteBuffer: options?.maxWriteBuffer ?? defaults.maxWriteBuffer,
+      onRequest: onRequest as any,
+      onOneWay: onOneWay as any,
+      groups,
+      stats
+    }
+    let noConnectionWaiters: Array<() => void> = []
+    const connectionEnded = () => {
+      stats.active--
+      if (stats.active === 0) {
+        const ws = noConnectionWaiters
+        noConnectionWaiters = []
+        for (const w of ws) w()
+      }
+    }
+    /**
+     * Waits until no connection is open, or `ms` elapse (then `false`). A
+     * timer, not a race: the shutdown runs in finalizers, which are
+     * uninterruptible (and, under `runMain`, belong to an interrupted fiber).
+     */
+    const awaitNoConnections = (ms: number | undefined) =>
+      Effect.async<boolean>((resume) => {
+        if (stats.active === 0) return resume(Effect.succeed(true))
+        let timer: Fiber.RuntimeFiber<void> | undefined
+        const w = () => {
+          if (timer !== undefined) timer.unsafeInterruptAsFork(FiberId.none)
+          resume(Effect.succeed(true))
+        }
+        noConnectionWaiters.push(w)
+        if (ms !== undefined) {
+          // the server's Clock (a TestClock in tests), on a fiber of its own
+          timer = Effect.runFork(Effect.zipRight(
+            clock.sleep(Duration.millis(ms)),
+            Effect.sync(() => {
+              noConnectionWaiters = noConnectionWaiters.filter((x) => x !== w)
+              resume(Effect.succeed(false))
+            })
+          ))
+        }
+        return Effect.sync(() => {
+          if (timer !== undefined) timer.unsafeInterruptAsFork(FiberId.none)
+          noConnectionWaiters = noConnectionWaiters.filter((x) => x !== w)
+        })
+      })
+
+    const serveConnection = (conn: Connection, scope: Scope.CloseableScope): Effect.Effect<void, never, any> => {
+      const engine = new ServerConnection<any, any, any, any, Push>(conn, config, protocol.server(), protocol.framing)
+      const peer = safeFormat(conn)
+      const program = Effect.gen(function*() {
+        engines.add(engine)
+        yield* logOpenClose("connection opened")
+        for (const middleware of connectionMiddleware) {
+          const refused = yield* Effect.either(Scope.extend(middleware, scope))
+          if (refused._tag === "Left") {
+            yield* Effect.logWarning(
+              "connection refused by middleware",
+              new ProtocolServerError({ reason: "Refused", connection: conn.id, peer, cause: refused.left })
+            )
+            return
+          }
+        }
+        engine.start(yield* Effect.runtime<never>(), clock)
+        const framed = Framed.make(conn, protocol.framing)
+        // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts)
+        const exit = yield* Effect.exit(Effect.withScheduler(framed.pump(engine.onFrames), immediate))
+        if (exit._tag === "Failure") {
+          const failure = Cause.failureOption(exit.cause)
+          const error = Option.getOrUndefined(failure)
+          if (error !== undefined && (error as { _tag?: string })._tag === "FramingError") {
+            yield* Effect.logWarning(
+              "bad framing",
+              new ProtocolServerError({ reason: "Framing", connection: conn.id, peer, cause: error })
+            )
+            if (protocol.onBadInput === "respond") {
+              engine.respondFault(new ProtocolError({ reason: "BadRequest", detail: (error as Error).message }))
+            }
+          } else if (!Cause.isInterruptedOnly(exit.cause)) {
+            yield* logOpenClose(
+              "connection failed",
+              new ProtocolServerError({ reason: "Connection", connection: conn.id, peer, cause: Cause.squash(exit.cause) })
+            )
+          }
+        }
+        // the peer is done sending (or gone): answer what is in flight, then close
+        engine.ended()
+        yield* engine.awaitClosed
+        yield* conn.closed
+        yield* logOpenClose("connection closed")
+      }).pipe(
+        Effect.ensuring(Effect.suspend(() => {
+          engines.delete(engine)
+          groups.unsafeLeaveAll(engine)
+          return Effect.zipRight(engine.interruptAll, Scope.close(scope, Exit.void))
+        })),
+        Effect.ensuring(Effect.sync(connectionEnded)),
+        Effect.provideService(Session, engine as SessionT),
+        Effect.provideService(Groups, groups as GroupsModule.Groups),
+        Effect.annotateLogs({ connection: conn.id, peer, protocol: protocol.name })
+      )
+      return program
+    }
+
+    const start = (conn: Connection, scope: Scope.CloseableScope) =>
+      Effect.suspend(() => {
+        stats.accepted++
+        if (stats.active >= maxConnections) {
+          stats.rejected++
+          return Effect.zipRight(
+            Effect.logWarning(
+              `over maxConnections (${maxConnections}): closing the new connection`,
+              new ProtocolServerError({ reason: "TooManyConnections", connection: conn.id, peer: safeFormat(conn) })
+            ),
+            FiberSet.run(fibers, Scope.close(scope, Exit.void))
+          )
+        }
+        const program = serveConnection(conn, scope) as Effect.Effect<void>
+        stats.active++
+        return FiberSet.run(fibers, program)
+      })
+
+    yield* Effect.forkScoped(acceptLoop(listener, start))
+
+    if (idleTimeout !== undefined) {
+      const every = Math.min(1000, Math.max(10, Math.floor(idleTimeout / 4)))
+      const sweep = Effect.sync(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        for (const engine of engines) {
+          if (engine.isOpen() && engine.inFlight() === 0 && now - engine.lastActivity >= idleTimeout) {
+            engine.closeGracefully()
+          }
+        }
+      })
+      yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(every))))
+    }
+
+    let shutdownDone: Deferred.Deferred<ShutdownResult> | undefined
+    const shutdown = (deadline?: Duration.DurationInput): Effect.Effect<ShutdownResult> =>
+      Effect.suspend(() => {
+        if (shutdownDone !== undefined) return Deferred.await(shutdownDone)
+        const done = Deferred.unsafeMake<ShutdownResult>(FiberId.none)
+        shutdownDone = done
+        const run = Effect.gen(function*() {
+          yield* Effect.logInfo("shutting down: draining connections")
+          yield* listener.close
+          for (const engine of engines) engine.drain()
+          const drained = yield* awaitNoConnections(millis(deadline ?? shutdownTimeout, defaults.shutdownTimeout))
+          let forced = 0
+          if (!drained) {
+            forced = engines.size
+            yield* Effect.logWarning(`shutdown deadline reached: closing ${forced} connection(s) with requests in flight`)
+            for (const engine of engines) engine.finishClose()
+            yield* FiberSet.clear(fibers)
+          }
+          yield* Effect.logInfo("shut down")
+          return { drained, forced }
+        })
+        return Effect.flatMap(Effect.uninterruptible(run), (result) => Effect.as(Deferred.succeed(done, result), result))
+      })
+
+    yield* Effect.addFinalizer(() => shutdown())
+
+    const server: ProtocolServer<Push> = {
+      address: listener.address,
+      groups,
+      sessions: () => [...engines],
+      stats: () => ({ ...stats }),
+      shutdown
+    }
+    return server
+  }) as any
+
+/** See `ProtocolServer.serve`. */
+export const serve = <P extends Protocol<any, any, any, any, any>, R = never, RC = never>(
+  protocol: P,
+  handler: HandlerFor<P, R>,
+  options?: ServeOptions<RC>
+): Effect.Effect<ProtocolServer<PushOf<P>>, ListenError, Transport | Scope.Scope | Requirements<R | RC>> =>
+  Effect.flatMap(Transport, (transport) =>
+    Effect.flatMap(
+      transport.listen(options?.address ?? { host: "127.0.0.1", port: 0 }, options),
+      (listener) => serveListener(listener, protocol, handler, options)
+    ))
+
+/** See `ProtocolServer.layer`. */
+export const layer = <P extends Protocol<any, any, any, any, any>, R = never, RC = never>(
+  protocol: P,
+  handler: HandlerFor<P, R>,
+  options?: ServeOptions<RC>
+): Layer.Layer<never, ListenError, Transport | Requirements<R | RC>> =>
+  Layer.scopedDiscard(
+    Effect.tap(serve(protocol, handler, options), (server) =>
+      Effect.logInfo(`${protocol.name}: listening on ${format(server.address)}`))
+  )
