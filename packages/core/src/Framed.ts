@@ -1,6 +1,8 @@
 /**
- * Framed connections: a {@link Connection.Connection} seen as frames instead of
- * bytes, through a {@link Framing.Framing} codec.
+ * Framed connections: a {@link Connection.Connection} seen as items instead of
+ * bytes, through a {@link Codec.Codec}: byte frames with a
+ * {@link Framing.Framing} codec, or parsed messages with a codec that yields
+ * them (e.g. `Codec.overFrames`, or a decoder of its own).
  *
  * ```
  *   socket ─bytes─▶ decoder ─frames (views into the read chunk)─▶ you
@@ -39,7 +41,8 @@ import { Chunk, Effect, Option, Stream } from "effect"
 import * as ByteBuffer from "./ByteBuffer.ts"
 import type { Connection, ConnectionError, PumpOptions } from "./Connection.ts"
 import { EOF } from "./Connection.ts"
-import type { Framing, FramingError } from "./Framing.ts"
+import type { Codec } from "./Codec.ts"
+import type { FramingError } from "./Framing.ts"
 
 /** Options of a framed connection. */
 export interface FramedOptions {
@@ -47,21 +50,26 @@ export interface FramedOptions {
   readonly flushThreshold?: number | undefined
 }
 
-/** A connection that reads and writes frames. */
-export interface Framed {
+/**
+ * A connection that reads items of type `In` and writes items of type `Out`
+ * through a {@link Codec.Codec}; byte frames (`Uint8Array`) with a
+ * {@link Framing.Framing}.
+ */
+export interface Framed<In = Uint8Array, Out = In> {
   readonly connection: Connection
-  readonly framing: Framing
-  /** The next frame, or `EOF`. */
-  readonly read: Effect.Effect<Uint8Array | EOF, FramingError | ConnectionError>
-  /** Every frame decoded from the next read (at least one), or `EOF`. */
-  readonly readMany: Effect.Effect<ReadonlyArray<Uint8Array> | EOF, FramingError | ConnectionError>
+  /** The codec (a framing, for byte frames). */
+  readonly codec: Codec<In, Out>
+  /** The next item, or `EOF`. */
+  readonly read: Effect.Effect<In | EOF, FramingError | ConnectionError>
+  /** Every item decoded from the next read (at least one), or `EOF`. */
+  readonly readMany: Effect.Effect<ReadonlyArray<In> | EOF, FramingError | ConnectionError>
   /**
    * Encodes `frame` into this turn's output; the turn's frames go out as one
    * write. Waits for drain when the socket is past its high-water mark.
    */
-  readonly send: (frame: Uint8Array) => Effect.Effect<void, FramingError | ConnectionError>
+  readonly send: (frame: Out) => Effect.Effect<void, FramingError | ConnectionError>
   /** Sends several frames (one write). */
-  readonly sendAll: (frames: Iterable<Uint8Array>) => Effect.Effect<void, FramingError | ConnectionError>
+  readonly sendAll: (frames: Iterable<Out>) => Effect.Effect<void, FramingError | ConnectionError>
   /** Writes whatever is encoded and not yet written, now. */
   readonly flush: Effect.Effect<void, ConnectionError>
   /**
@@ -69,7 +77,7 @@ export interface Framed {
    * batch's output, written once the callback returns. Returns the encoding
    * error, if any (nothing is written for that frame).
    */
-  readonly unsafeSend: (frame: Uint8Array) => FramingError | undefined
+  readonly unsafeSend: (frame: Out) => FramingError | undefined
   /**
    * Push-mode framing (see {@link Connection.Connection.pump}): calls
    * `onFrames` with every frame decoded from each read, synchronously in the
@@ -83,17 +91,25 @@ export interface Framed {
    * into the output, anything else you keep must be copied.
    */
   readonly pump: <E = never, R = never>(
-    onFrames: (frames: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void,
+    onFrames: (frames: ReadonlyArray<In>) => Effect.Effect<void, E, R> | undefined | void,
     options?: PumpOptions
   ) => Effect.Effect<void, E | FramingError | ConnectionError, R>
-  /** The decoded frames as a Stream (pull-based), ending at EOF. */
-  readonly frames: Stream.Stream<Uint8Array, FramingError | ConnectionError>
+  /** The decoded items as a Stream (pull-based), ending at EOF. */
+  readonly frames: Stream.Stream<In, FramingError | ConnectionError>
 }
 
-/** Frames a connection with `framing`. One `Framed` per connection (it holds the decoder state). */
-export const make = (connection: Connection, framing: Framing, options?: FramedOptions): Framed => {
-  const decoder = framing.decoder()
-  const encoder = framing.encoder()
+/**
+ * Frames a connection with `codec` (a {@link Framing.Framing} for byte
+ * frames). One `Framed` per connection (it holds the decoder and encoder
+ * state).
+ */
+export const make = <In = Uint8Array, Out = In>(
+  connection: Connection,
+  codec: Codec<In, Out>,
+  options?: FramedOptions
+): Framed<In, Out> => {
+  const decoder = codec.decoder()
+  const encoder = codec.encoder()
   // the output store is reused while the transport takes each batch at once (a batch of
   // replies to one read may pass 64 KiB: keep up to 128 KiB)
   const out = ByteBuffer.make(0, 128 * 1024)
@@ -101,7 +117,7 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
   let blocked = false
   let flushScheduled = false
   // read side (pull)
-  let batch: Array<Uint8Array> = []
+  let batch: Array<In> = []
   let batchIndex = 0
   let pendingEnd: Effect.Effect<EOF, FramingError | ConnectionError> | undefined
 
@@ -140,16 +156,16 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
     return Effect.void
   })
 
-  const unsafeSend = (frame: Uint8Array): FramingError | undefined => encoder.encode(frame, out)
+  const unsafeSend = (frame: Out): FramingError | undefined => encoder.encode(frame, out)
 
-  const send = (frame: Uint8Array): Effect.Effect<void, FramingError | ConnectionError> =>
+  const send = (frame: Out): Effect.Effect<void, FramingError | ConnectionError> =>
     Effect.suspend((): Effect.Effect<void, FramingError | ConnectionError> => {
       reclaim()
       const error = encoder.encode(frame, out)
       return error !== undefined ? Effect.fail(error) : afterEncode
     })
 
-  const sendAll = (frames: Iterable<Uint8Array>): Effect.Effect<void, FramingError | ConnectionError> =>
+  const sendAll = (frames: Iterable<Out>): Effect.Effect<void, FramingError | ConnectionError> =>
     Effect.suspend((): Effect.Effect<void, FramingError | ConnectionError> => {
       reclaim()
       for (const frame of frames) {
@@ -159,7 +175,7 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
       return afterEncode
     })
 
-  const readMany: Effect.Effect<ReadonlyArray<Uint8Array> | EOF, FramingError | ConnectionError> = Effect.suspend(() => {
+  const readMany: Effect.Effect<ReadonlyArray<In> | EOF, FramingError | ConnectionError> = Effect.suspend(() => {
     if (batchIndex < batch.length) {
       const rest = batchIndex === 0 ? batch : batch.slice(batchIndex)
       batch = []
@@ -168,7 +184,7 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
     }
     if (pendingEnd !== undefined) return pendingEnd
     return Effect.flatMap(connection.readMany, (chunks) => {
-      const frames: Array<Uint8Array> = []
+      const frames: Array<In> = []
       let error: FramingError | undefined
       if (chunks === EOF) {
         error = decoder.finish(frames)
@@ -187,7 +203,7 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
     })
   })
 
-  const read: Effect.Effect<Uint8Array | EOF, FramingError | ConnectionError> = Effect.suspend(() => {
+  const read: Effect.Effect<In | EOF, FramingError | ConnectionError> = Effect.suspend(() => {
     if (batchIndex < batch.length) {
       const frame = batch[batchIndex++]!
       if (batchIndex === batch.length) {
@@ -198,17 +214,17 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
     }
     return Effect.flatMap(readMany, (frames) => {
       if (frames === EOF) return Effect.succeed(EOF)
-      batch = frames as Array<Uint8Array>
+      batch = frames as Array<In>
       batchIndex = 0
       return read
     })
   })
 
   const pump = <E, R>(
-    onFrames: (frames: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void,
+    onFrames: (frames: ReadonlyArray<In>) => Effect.Effect<void, E, R> | undefined | void,
     options?: PumpOptions
   ): Effect.Effect<void, E | FramingError | ConnectionError, R> => {
-    const frames: Array<Uint8Array> = []
+    const frames: Array<In> = []
     const deliver = (error: FramingError | undefined): Effect.Effect<void, E | FramingError | ConnectionError, R> | undefined => {
       let next: Effect.Effect<void, E, R> | undefined | void
       if (frames.length > 0) {
@@ -246,17 +262,17 @@ export const make = (connection: Connection, framing: Framing, options?: FramedO
     })
   }
 
-  const frames: Stream.Stream<Uint8Array, FramingError | ConnectionError> = Stream.repeatEffectChunkOption(
+  const frames: Stream.Stream<In, FramingError | ConnectionError> = Stream.repeatEffectChunkOption(
     Effect.matchEffect(readMany, {
       onFailure: (e) => Effect.fail(Option.some(e)),
       onSuccess: (fs) =>
         fs === EOF
           ? Effect.fail(Option.none())
-          : Effect.succeed(Chunk.unsafeFromArray(fs as Array<Uint8Array>))
+          : Effect.succeed(Chunk.unsafeFromArray(fs as Array<In>))
     })
   )
 
-  return { connection, framing, read, readMany, send, sendAll, flush, unsafeSend, pump, frames }
+  return { connection, codec, read, readMany, send, sendAll, flush, unsafeSend, pump, frames }
 }
 
 

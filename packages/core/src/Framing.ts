@@ -8,13 +8,14 @@
  * ```
  *
  * A {@link Framing} is a pure description (codec name, max frame length, and factories for
- * per-connection decoder/encoder state). Codecs: `Lines`, `Delimiter`, `LengthField`,
- * `FixedLength`, `Varint`, `PassThrough`.
+ * per-connection decoder/encoder state): the byte-frame case of a {@link Codec.Codec}.
+ * Codecs: `Lines`, `Delimiter`, `LengthField`, `FixedLength`, `Varint`, `PassThrough`.
  *
  * @since 0.1.0
  */
 import { Data, Either } from "effect"
 import * as ByteBuffer from "./ByteBuffer.ts"
+import type * as Codec from "./Codec.ts"
 
 /**
  * Bad bytes on the wire, or a frame an encoder cannot express.
@@ -80,50 +81,33 @@ export class FramingConfigError extends Data.TaggedError("FramingConfigError")<{
 }
 
 /**
- * Per-connection decoding state: feed chunks, collect frames.
+ * Per-connection decoding state: feed chunks, collect frames (a
+ * {@link Codec.Decoder} of byte frames).
  *
  * ```
  *   decode([a b \n c])  → out += "ab"     buffered = 1  ("c")
  *   decode([d \n])      → out += "cd"     buffered = 0
  *   finish()            → undefined (nothing left) | Truncated (partial frame)
  * ```
+ *
+ * Frames lying wholly inside one chunk are zero-copy subarray views of it (the
+ * caller promises not to mutate chunks); frames spanning chunks are copied.
+ * No per-byte allocation, no per-frame allocation beyond the subarray.
  */
-export interface FrameDecoder {
-  /**
-   * Append `chunk` and push every complete frame onto `out`. Frames lying wholly inside one
-   * chunk are zero-copy subarray views of it (the caller promises not to mutate chunks); frames
-   * spanning chunks are copied.
-   *
-   * Returns a {@link FramingError} for bad input (the decoder is then failed: further calls
-   * return the same error; frames decoded before the bad bytes are still pushed), else
-   * `undefined`. Pure: no Effect, no promises, no per-byte allocation, no per-frame allocation
-   * beyond the subarray.
-   */
-  decode(chunk: Uint8Array, out: Array<Uint8Array>): FramingError | undefined
-  /**
-   * End of stream. May push a last frame (e.g. `Lines` with `emitLastLineAtEof`). Returns
-   * `Truncated` if a partial frame remains.
-   */
-  finish(out: Array<Uint8Array>): FramingError | undefined
-  /** Bytes held for an incomplete frame. */
-  readonly buffered: number
-}
+export interface FrameDecoder extends Codec.Decoder<Uint8Array> {}
 
 /**
- * Per-connection encoding state.
+ * Per-connection encoding state (a {@link Codec.Encoder} of byte frames).
  *
  * ```
  *   encode("abc", buf) → buf += [00 03 a b c]   (LengthField, 2-byte big endian)
  * ```
+ *
+ * `FrameTooLarge` if the frame can't be expressed or is over the max,
+ * `Corrupted` if it can't be framed (e.g. contains the delimiter). Nothing is
+ * written on error.
  */
-export interface FrameEncoder {
-  /**
-   * Append the encoded frame to `buf`; `FrameTooLarge` if the frame can't be expressed or is
-   * over the max, `Corrupted` if it can't be framed (e.g. contains the delimiter). Nothing is
-   * written on error.
-   */
-  encode(frame: Uint8Array, buf: ByteBuffer.ByteBuffer): FramingError | undefined
-}
+export interface FrameEncoder extends Codec.Encoder<Uint8Array> {}
 
 /**
  * A framing codec: a name, its max frame length and factories for fresh per-connection state.
@@ -134,7 +118,7 @@ export interface FrameEncoder {
  *   const encoder = framing.encoder()   // one per connection
  * ```
  */
-export interface Framing {
+export interface Framing extends Codec.Codec<Uint8Array> {
   /** Codec name, as used in {@link FramingError.codec}, e.g. `"LengthField"`. */
   readonly codec: string
   /** The largest frame accepted (codec-specific definition; see each codec). */

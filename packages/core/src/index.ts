@@ -17,6 +17,8 @@ export * as Server from "./Server.ts"
 export * as Transport from "./Transport.ts"
 /** A growable output buffer: encoders write into it; one take() is one socket write. */
 export * as ByteBuffer from "./ByteBuffer.ts"
+/** Codecs: per-connection decoders (bytes → items) and encoders (items → bytes). */
+export * as Codec from "./Codec.ts"
 /** Framing: the decoder/encoder contract and its errors. */
 export * as Framing from "./Framing.ts"
 /** Line framing (LF or CRLF-or-LF). */
