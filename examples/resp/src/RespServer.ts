@@ -20,7 +20,7 @@ import * as Store from "./Store.ts"
 export interface RespServerOptions {
   readonly host: string
   readonly port: number
-  /** Decoder limits (max bulk length, array length, inline length) and argument copying. */
+  /** Decoder limits (max bulk length, array length, inline length, command bytes) and argument copying. */
   readonly limits?: Resp.DecoderOptions | undefined
   /** Active expiry period in ms. Default 100 (Redis's hz 10). */
   readonly sweepEvery?: number | undefined

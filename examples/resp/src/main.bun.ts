@@ -9,6 +9,7 @@ import { parse } from "./args.ts"
 import * as RespServer from "./RespServer.ts"
 
 // on JavaScriptCore short arguments are cheaper copied than viewed (see RequestDecoder's copyUpTo)
-const options = { ...parse(process.argv.slice(2)), limits: { copyUpTo: 32 } }
+const parsed = parse(process.argv.slice(2))
+const options = { ...parsed, limits: { ...parsed.limits, copyUpTo: 32 } }
 
 Layer.launch(RespServer.layer(options)).pipe(Effect.provide(BunTransport.layer), BunRuntime.runMain)

@@ -1,5 +1,5 @@
 /**
- * The Redis-protocol example on Node: `npm start -- --example resp [--port 6380] [--host 127.0.0.1]`.
+ * The Redis-protocol example on Node: `npm start -- --example resp [--port 6380] [--host 127.0.0.1] [--max-command-bytes N]`.
  * Only this file knows the runtime; Ctrl-C stops it cleanly.
  */
 import { NodeRuntime } from "@effect/platform-node"

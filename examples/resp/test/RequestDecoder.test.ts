@@ -284,6 +284,153 @@ describe("RequestDecoder: limits", () => {
   })
 })
 
+describe("RequestDecoder: maxCommandBytes (each argument costs its length + ARGUMENT_OVERHEAD)", () => {
+  const O = Resp.ARGUMENT_OVERHEAD
+  const TOO_BIG = "-ERR Protocol error: too big multibulk request\r\n"
+
+  it("defaults to 128 MiB, or twice maxBulkLength when that is larger; rejects invalid values", () => {
+    expect(Resp.DEFAULT_MAX_COMMAND_BYTES).toBe(128 * 1024 * 1024)
+    expect(O).toBe(256)
+    // a value of the default largest size passes (its body is then awaited)
+    expect(decode([bytes(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${64 * 1024 * 1024}\r\n`)]).error).toBeUndefined()
+    // about 522,000 one-byte arguments: the next header is refused
+    const most = Math.floor(Resp.DEFAULT_MAX_COMMAND_BYTES / (1 + O))
+    const wire = concat(bytes(`*${most + 1}\r\n`), bytes("$1\r\nx\r\n".repeat(most)))
+    const decoder = Resp.makeRequestDecoder()
+    expect(decoder.decode(wire, [])).toBeUndefined()
+    expect(decoder.buffered).toBe(most)
+    expect(decoder.decode(bytes("$1\r\n"), [])).toMatchObject({
+      reason: "FrameTooLarge",
+      detail: "too big multibulk request",
+      limit: Resp.DEFAULT_MAX_COMMAND_BYTES,
+      actual: (most + 1) * (1 + O)
+    })
+    // a larger maxBulkLength raises the default with it
+    expect(decode([bytes(`*1\r\n$${300 * 1024 * 1024}\r\n`)], { maxBulkLength: 512 * 1024 * 1024 }).error).toBeUndefined()
+    expect(() => Resp.makeRequestDecoder({ maxCommandBytes: -1 })).toThrow(/maxCommandBytes/)
+    expect(() => Resp.makeRequestDecoder({ maxCommandBytes: 0.5 })).toThrow(Framing.FramingConfigError)
+  })
+
+  it("decodes a command just under the limit and refuses one just over, at every split point", () => {
+    // SET k <value>: cost 3 × O + 3 + 1 + value length
+    const limits = { maxCommandBytes: 3 * O + 4 + 6 }
+    const under = concat(multibulk("PING"), multibulk("SET", "k", "123456"), multibulk("PING"))
+    const over = concat(multibulk("PING"), multibulk("SET", "k", "1234567"), multibulk("PING"))
+    for (const chunks of [[under], ...everySplit(under)]) {
+      const r = decode(chunks, limits)
+      expect(r.error).toBeUndefined()
+      expect(r.commands).toEqual([["PING"], ["SET", "k", "123456"], ["PING"]])
+    }
+    for (const chunks of [[over], ...everySplit(over)]) {
+      const r = decode(chunks, limits)
+      expect(r.commands).toEqual([["PING"]])
+      expect(r.error).toMatchObject({
+        reason: "FrameTooLarge",
+        codec: "RESP",
+        detail: "too big multibulk request",
+        limit: 3 * O + 10,
+        actual: 3 * O + 11
+      })
+      expect(encode(Resp.protocolErrorReply(r.error!))).toBe(TOO_BIG)
+    }
+  })
+
+  it("trips at the header of the argument over the limit, before any of its bytes is held, whatever the chunking", () => {
+    // 1-byte arguments: 10 fit, the 11th header is refused
+    const limits = { maxCommandBytes: 10 * (1 + O) }
+    const wire = concat(bytes("*100\r\n"), bytes("$1\r\nx\r\n".repeat(100)))
+    const trip = 6 + 10 * 7 + 4 // the position just after the 11th header
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: wire.length }), { maxLength: 40 }), (cuts) => {
+        const decoder = Resp.makeRequestDecoder(limits)
+        let at = 0
+        let error: Framing.FramingError | undefined
+        for (const chunk of cutAt(wire, cuts)) {
+          error = decoder.decode(chunk, [])
+          at += chunk.length
+          if (error !== undefined) break
+          // what the incomplete command holds stays within the limit at every chunk boundary:
+          // at most 10 arguments, and a part of the next header line ("$1\r")
+          expect(decoder.buffered).toBeLessThanOrEqual(10 + 3)
+          expect(at).toBeLessThan(trip)
+        }
+        expect(at).toBeGreaterThanOrEqual(trip)
+        expect(error).toMatchObject({ detail: "too big multibulk request", actual: 11 * (1 + O) })
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("gives the same outcome for any chunking of commands near the limit (fast and general paths)", () => {
+    const arg = fc.uint8Array({ maxLength: 12 })
+    const command = fc.array(arg, { minLength: 1, maxLength: 5 }).map((args) => multibulk(...args))
+    fc.assert(
+      fc.property(
+        fc.array(command, { minLength: 1, maxLength: 6 }).chain((parts) => {
+          const wire = concat(...parts)
+          return fc.tuple(
+            fc.constant(wire),
+            fc.array(fc.integer({ min: 0, max: wire.length }), { maxLength: 12 }),
+            fc.integer({ min: 0, max: 5 * (O + 12) })
+          )
+        }),
+        ([wire, cuts, maxCommandBytes]) => {
+          const whole = decode([wire], { maxCommandBytes })
+          const bytewise = decode(Array.from(wire, (b) => Uint8Array.of(b)), { maxCommandBytes })
+          const split = decode(cutAt(wire, cuts), { maxCommandBytes })
+          for (const r of [bytewise, split]) {
+            expect(r.commands).toEqual(whole.commands)
+            expect(r.error?.detail).toEqual(whole.error?.detail)
+            expect(r.error?.reason).toEqual(whole.error?.reason)
+          }
+          // every command pushed is within the limit
+          for (const c of whole.commands) {
+            expect(c.reduce((n, a) => n + a.length + O, 0)).toBeLessThanOrEqual(maxCommandBytes)
+          }
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
+})
+
+describe("RequestDecoder: arguments of a command spanning chunks share an arena", () => {
+  it("copies short arguments into one shared array, never a chunk, and never overwrites them", () => {
+    const decoder = Resp.makeRequestDecoder()
+    const out: Array<Resp.Command> = []
+    const chunk1 = concat(bytes("*5\r\n"), bytes("$3\r\nSET\r\n$1\r\na\r\n$2\r\nbb\r\n"))
+    expect(decoder.decode(chunk1, out)).toBeUndefined()
+    expect(decoder.decode(bytes("$3\r\nccc\r\n$4\r\ndddd\r\n"), out)).toBeUndefined()
+    const [first] = out
+    expect(first.map(str)).toEqual(["SET", "a", "bb", "ccc", "dddd"])
+    const [name, a, bb] = first
+    // the three arguments held when chunk1 ended: copies, views of one shared array
+    for (const arg of [name, a, bb]) expect(isViewOf(arg, chunk1)).toBe(false)
+    expect(a.buffer).toBe(name.buffer)
+    expect(bb.buffer).toBe(name.buffer)
+    // many more spanning commands, some with long arguments: the first command's bytes stay
+    const long = "L".repeat(3000)
+    for (let i = 0; i < 2000; i++) {
+      const wire = multibulk("SET", `key${i}`, i % 100 === 0 ? long : `v${i}`)
+      decoder.decode(wire.subarray(0, wire.length - 3), out)
+      decoder.decode(wire.subarray(wire.length - 3), out)
+    }
+    expect(out).toHaveLength(2001)
+    expect(first.map(str)).toEqual(["SET", "a", "bb", "ccc", "dddd"])
+    expect(out[1].map(str)).toEqual(["SET", "key0", long])
+    expect(out[2000].map(str)).toEqual(["SET", "key1999", "v1999"])
+    for (let i = 0; i < 2000; i++) expect(str(out[i + 1][1])).toBe(`key${i}`)
+  })
+
+  it("lets the incomplete command go when the decoder fails", () => {
+    const decoder = Resp.makeRequestDecoder({ maxCommandBytes: 3 * (1 + Resp.ARGUMENT_OVERHEAD) })
+    expect(decoder.decode(bytes("*5\r\n$1\r\na\r\n$1\r\nb\r\n"), [])).toBeUndefined()
+    expect(decoder.buffered).toBe(2)
+    expect(decoder.decode(bytes("$1\r\nc\r\n$1\r\n"), [])?.detail).toBe("too big multibulk request")
+    expect(decoder.buffered).toBe(0)
+  })
+})
+
 describe("RequestDecoder: fast path (a whole multi-bulk command inside one chunk)", () => {
   /** Decode `wire` whole (fast path) and byte by byte (never the fast path): same outcome. */
   const sameAsBytewise = (wire: Uint8Array, limits?: Resp.DecoderOptions) => {

@@ -1,9 +1,10 @@
 import { Address, Connection, MemoryTransport, Server, Transport } from "@wirekit/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Resp from "../src/Resp.ts"
 import { handleConnection } from "../src/RespServer.ts"
 import * as Store from "../src/Store.ts"
-import { concat, multibulk, str } from "./helpers.ts"
+import { bytes, concat, multibulk, str } from "./helpers.ts"
 
 describe("RespServer over the memory transport (lent chunks are poisoned after each read)", () => {
   it.scopedLive("commands split across reads at every point get exact replies", () =>
@@ -29,5 +30,40 @@ describe("RespServer over the memory transport (lent chunks are poisoned after e
         expect(str(yield* Connection.readAll(c))).toBe(expected)
         yield* c.close
       }
+    }).pipe(Effect.provide(MemoryTransport.layer())))
+
+  it.scopedLive("a command over maxCommandBytes gets a protocol error and a close of that connection only", () =>
+    Effect.gen(function*() {
+      const t = yield* Transport.Transport
+      const store = Store.make()
+      // MSET (4 bytes) and 98 one-byte arguments fit, not 99 (the limit trips at the 100th header)
+      const limits = { maxCommandBytes: 100 * (1 + Resp.ARGUMENT_OVERHEAD) }
+      const server = yield* Server.listen(Address.tcp("127.0.0.1", 0), handleConnection(store, limits))
+      const other = yield* t.connect(server.address)
+      yield* other.write(multibulk("SET", "survivor", "intact"))
+      expect(yield* other.read).toEqual(bytes("+OK\r\n"))
+      const args = (n: number) => concat(bytes(`*${n + 1}\r\n$4\r\nMSET\r\n`), bytes("$1\r\nx\r\n".repeat(n)))
+      // just under: MSET and 98 one-byte arguments cost 99 × 256 + 4 + 98 = 25,446
+      const under = yield* t.connect(server.address)
+      yield* under.write(concat(args(98), multibulk("PING")))
+      yield* Effect.sleep("1 millis")
+      yield* under.end
+      expect(str(yield* Connection.readAll(under))).toBe("+OK\r\n+PONG\r\n")
+      yield* under.close
+      // over, sent in pieces: the commands before it are answered, then the error, then the close
+      const over = yield* t.connect(server.address)
+      const wire = concat(multibulk("PING"), args(200), multibulk("PING"))
+      for (let at = 0; at < wire.length; at += 97) {
+        // once the server has closed, writes fail (the peer is gone): stop there
+        const written = yield* Effect.either(over.write(wire.slice(at, at + 97)))
+        if (written._tag === "Left") break
+        yield* Effect.sleep("1 millis")
+      }
+      expect(str(yield* Connection.readAll(over))).toBe("+PONG\r\n-ERR Protocol error: too big multibulk request\r\n")
+      yield* over.close
+      // the other connection never noticed
+      yield* other.write(multibulk("GET", "survivor"))
+      expect(yield* other.read).toEqual(bytes("$6\r\nintact\r\n"))
+      yield* other.close
     }).pipe(Effect.provide(MemoryTransport.layer())))
 })

@@ -16,8 +16,12 @@
  * Same shape as wirekit's `FrameDecoder`, commands instead of frames: bytes of a bulk string that
  * lies inside one chunk are a zero-copy view of it (the caller must not mutate chunks), unless it
  * is at most `copyUpTo` bytes long (see {@link DecoderOptions}); the others are copied. Nothing
- * held between calls refers to a chunk (the arguments of an incomplete command are copied when
- * its chunk ends), so chunks may be lent (`pump(..., { borrow: true })`). Bad input
+ * held between calls refers to a chunk, so chunks may be lent (`pump(..., { borrow: true })`):
+ * the arguments of a command left incomplete by a chunk are copied when that chunk ends. Copies
+ * of short arguments share an arena (one array, views into it) rather than taking an array
+ * buffer each, which on V8 costs hundreds of bytes per argument; an arena is only ever appended
+ * to, never reused (a full one is replaced by a new one), so a returned argument stays valid for
+ * as long as the caller keeps it (and keeps its arena alive). Bad input
  * returns a `FramingError` (codec `"RESP"`) whose `detail` is the text of Redis's error, e.g.
  * `invalid bulk length`; {@link protocolErrorReply} turns it into the reply
  * `-ERR Protocol error: invalid bulk length` that the server writes before closing. The decoder
@@ -29,8 +33,12 @@
  * - a count above `maxArrayLength` is refused at its header (no array is preallocated);
  * - an inline line, or a `*`/`$` header line, longer than `maxInlineLength` is refused as soon
  *   as that many bytes are held without its end.
- * A command's total size is bounded only by these (count × bulk): a server that wants a cap on
- * memory per connection (Redis: `client-query-buffer-limit`) checks `buffered` after `decode`.
+ * - a multi-bulk command is refused at the header of the argument that takes its cost above
+ *   `maxCommandBytes`, before any byte of that argument is buffered: each argument costs its
+ *   length plus {@link ARGUMENT_OVERHEAD} (what holding it costs besides its bytes). What an
+ *   incomplete command holds is thus within the limit at every chunk boundary, however tiny its
+ *   arguments (Redis counts bytes only: `client-query-buffer-limit`). An inline command is
+ *   bounded by `maxInlineLength` instead.
  *
  * A multi-bulk command lying whole inside one chunk, with plain headers (counts and lengths of at
  * most 9 digits, within the limits), is read by a fast path in one tight loop; anything else in
@@ -60,6 +68,19 @@ export const DEFAULT_MAX_BULK_LENGTH = 64 * 1024 * 1024
 export const DEFAULT_MAX_ARRAY_LENGTH = 1024 * 1024
 /** Default largest inline line (and `*`/`$` header line): 64 KiB, as Redis. */
 export const DEFAULT_MAX_INLINE_LENGTH = 64 * 1024
+/**
+ * Default largest cost of one multi-bulk command: 128 MiB, or twice `maxBulkLength` when that is
+ * larger, so that a command carrying a value of the largest size (or two) passes. That lets about
+ * 520,000 one-byte arguments through: a command of more tiny arguments than that would cost the
+ * server far more than its size on the wire, and is refused.
+ */
+export const DEFAULT_MAX_COMMAND_BYTES = 128 * 1024 * 1024
+/**
+ * What one argument is counted to cost besides its bytes, for `maxCommandBytes`: about what
+ * holding it in a command costs (its `Uint8Array` view of a shared array and its slot in the
+ * command's array), rounded up over the runtimes, the costliest being Deno's V8.
+ */
+export const ARGUMENT_OVERHEAD = 256
 
 /** The limits of {@link makeRequestDecoder}; every field is optional. */
 export interface Limits {
@@ -69,6 +90,12 @@ export interface Limits {
   readonly maxArrayLength?: number
   /** Longest inline command line (bytes, without `\r\n`). Default {@link DEFAULT_MAX_INLINE_LENGTH}. */
   readonly maxInlineLength?: number
+  /**
+   * Largest cost of one multi-bulk command: the sum over its arguments of their length plus
+   * {@link ARGUMENT_OVERHEAD}. Default {@link DEFAULT_MAX_COMMAND_BYTES}, or twice
+   * `maxBulkLength` when that is larger.
+   */
+  readonly maxCommandBytes?: number
 }
 
 /**
@@ -123,6 +150,9 @@ const INLINE = 4 // in an inline line
 
 /** Headers of the fast path: at most this many digits (values below 10^9, small integers). */
 const FAST_DIGITS = 9
+
+/** The detail of the error for a command above `maxCommandBytes`. */
+const TOO_BIG_COMMAND = "too big multibulk request"
 
 /** `src[start, start + length)` as an array of its own (a loop: the lengths are small). */
 const copyOf = (src: Uint8Array, start: number, length: number): Uint8Array => {
@@ -199,6 +229,42 @@ class Held {
   }
 }
 
+/** Arguments copied into an arena are at most this long; longer ones get an array of their own. */
+const ARENA_ARG_MAX = 1024
+/** Size of the first arena of a command; each next one doubles, up to {@link ARENA_MAX}. */
+const ARENA_MIN = 1024
+const ARENA_MAX = 64 * 1024
+
+/**
+ * Copies of short arguments, as views of a shared array. Bytes handed out are never written
+ * again: when the array is full a new one is allocated (the views keep the old one alive).
+ */
+class Arena {
+  buf: Uint8Array = EMPTY
+  used = 0
+
+  /** A copy of `src[start, start + length)` (`length <= ARENA_ARG_MAX`), as a view of the arena. */
+  copy(src: Uint8Array, start: number, length: number): Uint8Array {
+    let at = this.used
+    if (at + length > this.buf.length) {
+      this.buf = new Uint8Array(Math.min(ARENA_MAX, Math.max(ARENA_MIN, this.buf.length * 2)))
+      at = 0
+    }
+    const buf = this.buf
+    for (let i = 0; i < length; i++) buf[at + i] = src[start + i]
+    this.used = at + length
+    return buf.subarray(at, at + length)
+  }
+
+  /** A command is done: a large arena is let go (its views keep it alive while they are used). */
+  release(): void {
+    if (this.buf.length > ARENA_MIN) {
+      this.buf = EMPTY
+      this.used = 0
+    }
+  }
+}
+
 /**
  * A fresh request decoder (one per connection).
  *
@@ -208,6 +274,7 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
   const maxBulk = checkLimit("maxBulkLength", options.maxBulkLength, DEFAULT_MAX_BULK_LENGTH)
   const maxArray = checkLimit("maxArrayLength", options.maxArrayLength, DEFAULT_MAX_ARRAY_LENGTH)
   const maxInline = checkLimit("maxInlineLength", options.maxInlineLength, DEFAULT_MAX_INLINE_LENGTH)
+  const maxCommand = checkLimit("maxCommandBytes", options.maxCommandBytes, Math.max(DEFAULT_MAX_COMMAND_BYTES, 2 * maxBulk))
   const copyUpTo = checkLimit("copyUpTo", options.copyUpTo, DEFAULT_COPY_UP_TO)
   // the fast path reads header lines of up to 1 + FAST_DIGITS bytes without checking maxInline
   const fast = maxInline >= 1 + FAST_DIGITS
@@ -226,6 +293,8 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
   let argsOwned = 0 // args[0, argsOwned) are copies (made when an earlier chunk ended)
   let argsLeft = 0
   let argsBytes = 0
+  let cost = 0 // the command's cost so far: its arguments' lengths + ARGUMENT_OVERHEAD each
+  const arena = new Arena()
   // the bulk string being read
   let bulkLength = 0
   const body = new Held()
@@ -288,6 +357,14 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
   const bulkOf = (chunk: Uint8Array, start: number, length: number): Uint8Array =>
     length <= copyUpTo ? copyOf(chunk, start, length) : chunk.subarray(start, start + length)
 
+  /** A copy of `src[start, start + length)` to hold past the end of its chunk. */
+  const keep = (src: Uint8Array, start: number, length: number): Uint8Array =>
+    length <= copyUpTo
+      ? copyOf(src, start, length)
+      : length <= ARENA_ARG_MAX
+      ? arena.copy(src, start, length)
+      : src.slice(start, start + length)
+
   /**
    * The fast path: the multi-bulk command at `chunk[start]` (a `*`) when it lies whole in `chunk`
    * with plain headers (see {@link readFastNumber}) within the limits: pushes it and returns the
@@ -300,12 +377,15 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
     const count = fastValue
     // a count of 0 is "0" (left to the general path); each argument takes at least 6 bytes
     if (pos === -1 || count === 0 || count > maxArray || count * 6 > n - pos) return -1
+    let least = 0
     const command: Array<Uint8Array> = []
     for (let k = 0; k < count; k++) {
       if (pos >= n || chunk[pos] !== DOLLAR) return -1
       pos = readFastNumber(chunk, pos + 1)
       const length = fastValue
       if (pos === -1 || length > maxBulk) return -1
+      least += length + ARGUMENT_OVERHEAD
+      if (least > maxCommand) return -1
       const end = pos + length
       if (end + 2 > n || chunk[end] !== CR || chunk[end + 1] !== LF) return -1
       command.push(bulkOf(chunk, pos, length))
@@ -324,6 +404,8 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
       args = []
       argsOwned = 0
       argsBytes = 0
+      cost = 0
+      arena.release()
       state = START
     } else {
       state = HEADER
@@ -336,7 +418,17 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
    */
   const decode = (chunk: Uint8Array, out: Array<Command>): Framing.FramingError | undefined => {
     const result = decodeChunk(chunk, out)
-    for (let i = argsOwned; i < args.length; i++) args[i] = args[i]!.slice()
+    if (result !== undefined) {
+      // failed for good: let the incomplete command go
+      args = []
+      argsOwned = 0
+      argsBytes = 0
+      return result
+    }
+    for (let i = argsOwned; i < args.length; i++) {
+      const arg = args[i]!
+      args[i] = keep(arg, 0, arg.length)
+    }
     argsOwned = args.length
     return result
   }
@@ -391,6 +483,9 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
           const length = parseLength(lineSrc, lineStart + 1, lineEnd)
           if (length === undefined || length < 0) return fail("invalid bulk length")
           if (length > maxBulk) return tooLarge("invalid bulk length", maxBulk, length)
+          const total = cost + length + ARGUMENT_OVERHEAD
+          if (total > maxCommand) return tooLarge(TOO_BIG_COMMAND, maxCommand, total)
+          cost = total
           bulkLength = length
           state = BODY
           break
