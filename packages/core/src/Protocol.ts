@@ -45,9 +45,13 @@
  * @since 0.1.0
  */
 import type { Schema } from "effect"
-import type { Framing } from "./Framing.ts"
+import type * as ByteBuffer from "./ByteBuffer.ts"
+import type * as Codec from "./Codec.ts"
+import type { Framing, FramingError } from "./Framing.ts"
 import type { MessageCodec, MessageError } from "./MessageCodec.ts"
+import type { Session } from "./Session.ts"
 import * as errors from "./internal/protocol/errors.ts"
+import * as frames from "./internal/protocol/frames.ts"
 import * as internal from "./internal/protocol/protocol.ts"
 import * as internalSchema from "./internal/protocol/schema.ts"
 
@@ -178,20 +182,28 @@ export type Outgoing<Res, Err, Push> =
 
 /**
  * The server side of a protocol for one connection (made by
- * {@link Protocol.server}, once per connection). Encoders return the message
- * bytes (one frame) or a `MessageError`. The server reads what `decode`
- * returns at once and never keeps it (a codec may reuse one object), and
- * never keeps the outcome it passes to `encodeResponse`.
+ * {@link Protocol.server}, once per connection): a decoder of the client's
+ * byte stream into messages (boundaries and parsing in one), and encoders
+ * that append the server's messages to the connection's output buffer.
+ *
+ * - `decoder` follows the {@link Codec.Decoder} contract: every complete
+ *   message of a chunk is pushed; a stream it cannot decode any further is a
+ *   `FramingError` (the connection is closed); a message that is only bad in
+ *   itself is an `Invalid` item (answered with a `BadRequest` fault or closing
+ *   the connection, by `onBadInput`).
+ * - The encoders append to `out`, or return the error and write nothing. The
+ *   server never keeps the outcome it passes to `encodeResponse` (a codec may
+ *   not keep it either).
  *
  * @since 0.1.0
  * @category models
  */
 export interface ServerCodec<Req, Res, Err, OneWay, Push> {
-  decode(frame: Uint8Array): Incoming<Req, OneWay>
-  encodeResponse(id: number | undefined, outcome: Outcome<Res, Err>): Uint8Array | MessageError
-  encodePush(message: Push): Uint8Array | MessageError
+  readonly decoder: Codec.Decoder<Incoming<Req, OneWay>>
+  encodeResponse(id: number | undefined, outcome: Outcome<Res, Err>, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+  encodePush(message: Push, out: ByteBuffer.ByteBuffer): EncodeError | undefined
   /** The "server is draining" notice, when the protocol has one. */
-  readonly encodeDraining: (() => Uint8Array | MessageError) | undefined
+  readonly encodeDraining: ((out: ByteBuffer.ByteBuffer) => EncodeError | undefined) | undefined
 }
 
 /**
@@ -201,11 +213,73 @@ export interface ServerCodec<Req, Res, Err, OneWay, Push> {
  * @category models
  */
 export interface ClientCodec<Req, Res, Err, OneWay, Push> {
+  readonly decoder: Codec.Decoder<Outgoing<Res, Err, Push>>
+  /** `id` is set for `byId` protocols. Appends to `out`, or returns the error and writes nothing. */
+  encodeRequest(request: Req, id: number | undefined, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+  encodeOneWay(message: OneWay, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+}
+
+/**
+ * Why a message could not be written: it has no encoding (`MessageError`), or
+ * its bytes cannot be framed (`FramingError`, e.g. over the max frame length).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type EncodeError = MessageError | FramingError
+
+/**
+ * The server side of a protocol over frames: one message per frame of the
+ * protocol's framing (what {@link make} and {@link schema} build; see
+ * {@link overFrames}). The server reads what `decode` returns at once.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FrameServerCodec<Req, Res, Err, OneWay, Push> {
+  decode(frame: Uint8Array): Incoming<Req, OneWay>
+  encodeResponse(id: number | undefined, outcome: Outcome<Res, Err>): Uint8Array | MessageError
+  encodePush(message: Push): Uint8Array | MessageError
+  /** The "server is draining" notice, when the protocol has one. */
+  readonly encodeDraining: (() => Uint8Array | MessageError) | undefined
+}
+
+/**
+ * The client side of a protocol over frames (see {@link FrameServerCodec}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FrameClientCodec<Req, Res, Err, OneWay, Push> {
   /** `id` is set for `byId` protocols. */
   encodeRequest(request: Req, id: number | undefined): Uint8Array | MessageError
   encodeOneWay(message: OneWay): Uint8Array | MessageError
   decode(frame: Uint8Array): Outgoing<Res, Err, Push>
 }
+
+/**
+ * The server side of a protocol over `framing`, from a codec of one message
+ * per frame.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serverOverFrames: <Req, Res, Err, OneWay, Push>(
+  framing: Framing,
+  codec: FrameServerCodec<Req, Res, Err, OneWay, Push>
+) => ServerCodec<Req, Res, Err, OneWay, Push> = frames.serverOverFrames
+
+/**
+ * The client side of a protocol over `framing`, from a codec of one message
+ * per frame.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const clientOverFrames: <Req, Res, Err, OneWay, Push>(
+  framing: Framing,
+  codec: FrameClientCodec<Req, Res, Err, OneWay, Push>
+) => ClientCodec<Req, Res, Err, OneWay, Push> = frames.clientOverFrames
 
 /**
  * What the server does with a frame that does not decode, or with a handler defect.
@@ -229,7 +303,6 @@ export type FailurePolicy = "respond" | "close"
  */
 export interface Protocol<Req, Res, Err = never, OneWay = never, Push = never> {
   readonly name: string
-  readonly framing: Framing
   readonly correlation: "inOrder" | "byId"
   /** Bad input: answer with a `BadRequest` fault (`"respond"`) or close the connection. */
   readonly onBadInput: FailurePolicy
@@ -237,8 +310,12 @@ export interface Protocol<Req, Res, Err = never, OneWay = never, Push = never> {
   readonly onDefect: FailurePolicy
   /** A short name for a message, for logs, metrics and spans (default: its `_tag`, else the kind). */
   describe(message: Req | OneWay): string
-  /** Fresh server-side codec state (one per connection). */
-  server(): ServerCodec<Req, Res, Err, OneWay, Push>
+  /**
+   * Fresh server-side codec state for one connection. `session` is that
+   * connection: an encoder may read its state (e.g. a protocol version the
+   * client switched to with a command).
+   */
+  server(session: Session<Push>): ServerCodec<Req, Res, Err, OneWay, Push>
   /** Fresh client-side codec state (one per connection). */
   client(): ClientCodec<Req, Res, Err, OneWay, Push>
   /** Type-level only. */

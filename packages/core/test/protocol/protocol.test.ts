@@ -3,9 +3,58 @@
  * `Protocol.schema`, the user wire formats of `Protocol.make`, correlation ids.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Schema } from "effect"
+import { Either, Schema } from "effect"
 import * as fc from "fast-check"
-import { Lines, MessageCodec, Protocol } from "@wirekit/core"
+import { ByteBuffer, Framing, LengthField, Lines, MessageCodec, Protocol } from "@wirekit/core"
+import type { Session } from "@wirekit/core"
+
+/** These codecs never read the session. */
+const session = {} as Session.Session<any>
+
+/**
+ * A protocol's stream codecs seen one message at a time (each message framed
+ * with `framing` on the way in, unframed on the way out), so that the tests
+ * below read as message in, message out.
+ */
+const perFrame = <Req, Res, Err, OneWay, Push>(p: Protocol.Protocol<Req, Res, Err, OneWay, Push>, framing: Framing.Framing) => {
+  const wrap = (payload: Uint8Array): Uint8Array => Either.getOrThrow(Framing.encodeAll(framing, [payload]))
+  const unwrap = (wire: Uint8Array): Uint8Array => {
+    const frames = Either.getOrThrow(Framing.decodeAll(framing, [wire]))
+    expect(frames.length).toBe(1)
+    return frames[0]!
+  }
+  const encoded = (encode: (out: ByteBuffer.ByteBuffer) => Protocol.EncodeError | undefined): Uint8Array | Protocol.EncodeError => {
+    const buf = ByteBuffer.make()
+    return encode(buf) ?? unwrap(buf.take())
+  }
+  const one = <A>(decoder: { decode(chunk: Uint8Array, out: Array<A>): unknown }, payload: Uint8Array): A => {
+    const out: Array<A> = []
+    const error = decoder.decode(wrap(payload), out)
+    if (error !== undefined) throw error
+    expect(out.length).toBe(1)
+    return out[0]!
+  }
+  return {
+    server: () => {
+      const s = p.server(session)
+      return {
+        decode: (payload: Uint8Array) => one(s.decoder, payload),
+        encodeResponse: (id: number | undefined, outcome: Protocol.Outcome<Res, Err>) => encoded((out) => s.encodeResponse(id, outcome, out)),
+        encodePush: (message: Push) => encoded((out) => s.encodePush(message, out)),
+        encodeDraining: s.encodeDraining === undefined ? undefined : () => encoded((out) => s.encodeDraining!(out))
+      }
+    },
+    client: () => {
+      const c = p.client()
+      return {
+        decode: (payload: Uint8Array) => one(c.decoder, payload),
+        encodeRequest: (request: Req, id: number | undefined) => encoded((out) => c.encodeRequest(request, id, out)),
+        encodeOneWay: (message: OneWay) => encoded((out) => c.encodeOneWay(message, out))
+      }
+    }
+  }
+}
+const schemaFraming = LengthField.make({ fieldLength: 4 })
 
 const utf8 = new TextEncoder()
 const text = new TextDecoder()
@@ -17,7 +66,7 @@ const bytes = (r: Uint8Array | unknown): Uint8Array => {
 
 const Item = Schema.Struct({ _tag: Schema.Literal("Put"), key: Schema.String, n: Schema.Int })
 const Kv = (correlation: "inOrder" | "byId") =>
-  Protocol.schema({
+  perFrame(Protocol.schema({
     name: "kv",
     request: Item,
     response: Schema.Number,
@@ -25,7 +74,7 @@ const Kv = (correlation: "inOrder" | "byId") =>
     oneWay: Schema.TaggedStruct("Ping", {}),
     push: Schema.TaggedStruct("Evicted", { key: Schema.String }),
     correlation
-  })
+  }), schemaFraming)
 
 describe("Protocol.schema: the JSON envelope", () => {
   it("byId: request, success, failure, fault, push and draining round trip with their ids", () => {
@@ -61,7 +110,7 @@ describe("Protocol.schema: the JSON envelope", () => {
     const wire = bytes(p.client().encodeRequest({ _tag: "Put", key: "a", n: 1 }, undefined))
     expect(json(wire)).toEqual({ request: { _tag: "Put", key: "a", n: 1 } })
     expect(json(bytes(p.server().encodeResponse(undefined, { _tag: "Success", value: 1 })))).toEqual({ success: 1 })
-    expect(p.correlation).toBe("inOrder")
+    expect(Protocol.schema({ request: Item, response: Schema.Number, correlation: "inOrder" }).correlation).toBe("inOrder")
   })
 
   it("bad input is Invalid with the facts and keeps the id when it can be read", () => {
@@ -99,7 +148,7 @@ describe("Protocol.schema: the JSON envelope", () => {
 })
 
 describe("Protocol.make: user wire formats", () => {
-  const Chat = Protocol.make({
+  const ChatProtocol = Protocol.make({
     name: "chat",
     framing: Lines.make(),
     inbound: MessageCodec.text(),
@@ -113,6 +162,7 @@ describe("Protocol.make: user wire formats", () => {
     },
     draining: { message: "* server draining", is: (l) => l === "* server draining" }
   })
+  const Chat = { ...perFrame(ChatProtocol, Lines.make()), onBadInput: ChatProtocol.onBadInput, describe: ChatProtocol.describe }
 
   it("classifies one-way, push, error, fault and draining messages", () => {
     const server = Chat.server()
@@ -140,23 +190,23 @@ describe("Protocol.make: user wire formats", () => {
     const Bare = Protocol.make({ framing: Lines.make(), inbound: MessageCodec.text(), outbound: MessageCodec.text() })
     expect(Bare.onBadInput).toBe("close")
     expect(Bare.onDefect).toBe("close")
-    expect(Bare.server().encodeResponse(undefined, { _tag: "Fault", fault: new Protocol.ProtocolError({ reason: "Internal" }) }))
+    expect(perFrame(Bare, Lines.make()).server().encodeResponse(undefined, { _tag: "Fault", fault: new Protocol.ProtocolError({ reason: "Internal" }) }))
       .toBeInstanceOf(MessageCodec.MessageError)
   })
 
   it("byId with a field name or a function pair writes and reads the id", () => {
-    const Json = Protocol.make({
+    const Json = perFrame(Protocol.make({
       framing: Lines.make(),
       inbound: MessageCodec.json as MessageCodec.MessageCodec<{ readonly op: string; readonly id?: number }>,
       outbound: MessageCodec.json as MessageCodec.MessageCodec<{ readonly result: string; readonly id?: number }>,
       correlation: Protocol.byId("id")
-    })
+    }), Lines.make())
     const wire = bytes(Json.client().encodeRequest({ op: "get" }, 12))
     expect(json(wire)).toEqual({ op: "get", id: 12 })
     expect(Json.server().decode(wire)).toMatchObject({ _tag: "Request", id: 12 })
     expect(json(bytes(Json.server().encodeResponse(12, { _tag: "Success", value: { result: "x" } })))).toEqual({ result: "x", id: 12 })
 
-    const Tuple = Protocol.make({
+    const Tuple = perFrame(Protocol.make({
       framing: Lines.make(),
       inbound: MessageCodec.text(),
       outbound: MessageCodec.text(),
@@ -164,16 +214,16 @@ describe("Protocol.make: user wire formats", () => {
         request: { get: (l: string) => Number(l.split(" ")[0]), set: (l: string, id) => `${id} ${l}` },
         response: { get: (l: string) => Number(l.split(" ")[0]), set: (l: string, id) => `${id} ${l}` }
       })
-    })
+    }), Lines.make())
     const line = bytes(Tuple.client().encodeRequest("PING", 5))
     expect(text.decode(line)).toBe("5 PING")
     expect(Tuple.client().decode(utf8.encode("5 PONG"))).toMatchObject({ _tag: "Response", id: 5 })
   })
 
   it("bytes: frames are messages", () => {
-    const Echo = Protocol.make({ framing: Lines.make(), inbound: Protocol.bytes, outbound: Protocol.bytes })
+    const Echo = perFrame(Protocol.make({ framing: Lines.make(), inbound: Protocol.bytes, outbound: Protocol.bytes }), Lines.make())
     const frame = new Uint8Array([1, 2, 3])
     expect(Echo.server().decode(frame)).toMatchObject({ _tag: "Request", request: frame })
-    expect(Echo.server().encodeResponse(undefined, { _tag: "Success", value: frame })).toBe(frame)
+    expect(Echo.server().encodeResponse(undefined, { _tag: "Success", value: frame })).toEqual(frame)
   })
 })

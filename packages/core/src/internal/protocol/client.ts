@@ -4,13 +4,14 @@ import type { Address } from "../../Address.ts"
 import type { ClientFor, ClientOptions } from "../../Client.ts"
 import type { Connection } from "../../Connection.ts"
 import * as Framed from "../../Framed.ts"
-import type { ClientCodec, ErrorOf, OneWayOf, Outcome, Protocol, PushOf, RequestOf, ResponseOf } from "../../Protocol.ts"
+import type { Codec } from "../../Codec.ts"
+import type { ClientCodec, ErrorOf, OneWayOf, Outcome, Outgoing, Protocol, PushOf, RequestOf, ResponseOf } from "../../Protocol.ts"
 import type { ConnectError } from "../../Transport.ts"
 import { Transport } from "../../Transport.ts"
 import type { Deadline } from "../deadlines.ts"
 import { Deadlines } from "../deadlines.ts"
 import { ClientError, isRefusal } from "./errors.ts"
-import { Writer } from "./writer.ts"
+import { inputCodec, Writer } from "./writer.ts"
 
 interface Pending {
   readonly resume: (effect: Effect.Effect<any, any>) => void
@@ -27,6 +28,8 @@ interface Pending {
  */
 export class ClientLink<Req, Res, Err, OneWay, Push> {
   private readonly codec: ClientCodec<Req, Res, Err, OneWay, Push>
+  /** What the link reads the connection with: the protocol's decoder (requests go through `writer`). */
+  readonly input: Codec<Outgoing<Res, Err, Push>, never>
   private readonly writer: Writer
   private readonly byId: boolean
   private queue: Array<Pending | undefined> = []
@@ -49,18 +52,18 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     private readonly deadlines: Deadlines
   ) {
     this.codec = protocol.client()
-    this.writer = new Writer(connection, protocol.framing)
+    this.writer = new Writer(connection)
     this.byId = protocol.correlation === "byId"
+    this.input = inputCodec(protocol.name, this.codec.decoder)
   }
 
   request(request: Req, timeout: number | undefined): Effect.Effect<Res, Err | ClientError> {
     return Effect.async<Res, Err | ClientError>((resume) => {
       if (!this.open) return resume(Effect.fail(this.disconnected()))
       const id = this.byId ? this.nextId++ : undefined
-      const frame = this.codec.encodeRequest(request, id)
-      if (!(frame instanceof Uint8Array)) return resume(Effect.fail(new ClientError({ reason: "Encode", cause: frame })))
-      const error = this.writer.send(frame)
+      const error = this.codec.encodeRequest(request, id, this.writer.out)
       if (error !== undefined) return resume(Effect.fail(new ClientError({ reason: "Encode", cause: error })))
+      this.writer.sent()
       const pending: Pending = { resume, id, timer: undefined, done: false }
       if (id !== undefined) this.map.set(id, pending)
       else this.queue.push(pending)
@@ -81,10 +84,10 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
   send(message: OneWay): Effect.Effect<void, ClientError> {
     return Effect.suspend(() => {
       if (!this.open) return Effect.fail(this.disconnected())
-      const frame = this.codec.encodeOneWay(message)
-      if (!(frame instanceof Uint8Array)) return Effect.fail(new ClientError({ reason: "Encode", cause: frame }))
-      const error = this.writer.send(frame)
-      return error === undefined ? Effect.void : Effect.fail(new ClientError({ reason: "Encode", cause: error }))
+      const error = this.codec.encodeOneWay(message, this.writer.out)
+      if (error !== undefined) return Effect.fail(new ClientError({ reason: "Encode", cause: error }))
+      this.writer.sent()
+      return Effect.void
     })
   }
 
@@ -135,12 +138,12 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     return pending
   }
 
-  /** The `Framed.pump` callback. */
-  readonly onFrames = (frames: ReadonlyArray<Uint8Array>): undefined => {
+  /** The `Framed.pump` callback: every message of a read batch. */
+  readonly onFrames = (frames: ReadonlyArray<Outgoing<Res, Err, Push>>): undefined => {
     this.received += frames.length
     let settled = false
     for (let i = 0; i < frames.length && this.open; i++) {
-      const message = this.codec.decode(frames[i]!)
+      const message = frames[i]!
       switch (message._tag) {
         case "Response": {
           const pending = this.byId ? this.takeById(message.id) : this.nextInOrder()
@@ -321,7 +324,7 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
           const link: Link = new ClientLink(connected.right, protocol, address, onPush, wake, deadlines)
           links.push(link)
           wake()
-          yield* Effect.exit(Framed.make(connected.right, protocol.framing).pump(link.onFrames)).pipe(
+          yield* Effect.exit(Framed.make(connected.right, link.input).pump(link.onFrames)).pipe(
             Effect.ensuring(Effect.sync(() => {
               link.drop()
               const i = links.indexOf(link)

@@ -6,8 +6,9 @@
 import { Either } from "effect"
 import type { MessageCodec } from "../../MessageCodec.ts"
 import { MessageError } from "../../MessageCodec.ts"
-import type { ClientCodec, Correlation, FailurePolicy, IdAccess, MakeOptions, Protocol, ServerCodec } from "../../Protocol.ts"
+import type { Correlation, FailurePolicy, FrameClientCodec, FrameServerCodec, IdAccess, MakeOptions, Protocol } from "../../Protocol.ts"
 import { ProtocolError } from "./errors.ts"
+import { clientOverFrames, serverOverFrames } from "./frames.ts"
 
 /** A message's `_tag` when it has one, else `kind`. */
 export const tagOr = (message: unknown, kind: string): string =>
@@ -61,14 +62,9 @@ export const make = <In, Out, OneWay extends In = never, Push extends Out = neve
   const withId = (out: Out, id: number | undefined): Out =>
     byIdAccess !== undefined && id !== undefined ? byIdAccess.response.set(out, id) : out
 
-  const server = (): ServerCodec<Req, Res, Err, OneWay, Push> => {
+  const server = (): FrameServerCodec<Req, Res, Err, OneWay, Push> => {
     const decode = options.inbound.decoder()
     const encode = options.outbound.encoder()
-    const request: { readonly _tag: "Request"; request: Req; id: number | undefined } = {
-      _tag: "Request",
-      request: undefined as Req,
-      id: undefined
-    }
     const run = (out: Out): Uint8Array | MessageError => {
       const r = encode(out)
       return r._tag === "Right" ? r.right : r.left
@@ -86,10 +82,11 @@ export const make = <In, Out, OneWay extends In = never, Push extends Out = neve
         }
         const message = r.right
         if (isOneWay !== undefined && isOneWay(message)) return { _tag: "OneWay", message }
-        // reused: the server reads it at once and never keeps it
-        request.request = message as Req
-        request.id = byIdAccess !== undefined ? byIdAccess.request.get(message) : undefined
-        return request
+        return {
+          _tag: "Request",
+          request: message as Req,
+          id: byIdAccess !== undefined ? byIdAccess.request.get(message) : undefined
+        }
       },
       encodeResponse: (id, outcome) => {
         switch (outcome._tag) {
@@ -109,7 +106,7 @@ export const make = <In, Out, OneWay extends In = never, Push extends Out = neve
     }
   }
 
-  const client = (): ClientCodec<Req, Res, Err, OneWay, Push> => {
+  const client = (): FrameClientCodec<Req, Res, Err, OneWay, Push> => {
     const decode = options.outbound.decoder()
     const encode = options.inbound.encoder()
     const run = (m: In): Uint8Array | MessageError => {
@@ -139,14 +136,13 @@ export const make = <In, Out, OneWay extends In = never, Push extends Out = neve
   const describeIn = options.describe
   return {
     name: options.name ?? "protocol",
-    framing: options.framing,
     correlation: correlation._tag === "ById" ? "byId" : "inOrder",
     onBadInput,
     onDefect,
     describe: describeIn !== undefined
       ? (m) => describeIn(m as In)
       : (m) => tagOr(m, isOneWay !== undefined && isOneWay(m as In) ? "oneway" : "request"),
-    server,
-    client
+    server: () => serverOverFrames(options.framing, server()),
+    client: () => clientOverFrames(options.framing, client())
   }
 }

@@ -5,8 +5,9 @@
 import { Schema } from "effect"
 import * as LengthField from "../../LengthField.ts"
 import { MessageError } from "../../MessageCodec.ts"
-import type { ClientCodec, Protocol, ProtocolErrorReason, SchemaOptions, ServerCodec } from "../../Protocol.ts"
+import type { FrameClientCodec, FrameServerCodec, Protocol, ProtocolErrorReason, SchemaOptions } from "../../Protocol.ts"
 import { ProtocolError, protocolErrorReasons } from "./errors.ts"
+import { clientOverFrames, serverOverFrames } from "./frames.ts"
 import { describeRequest } from "./protocol.ts"
 
 const utf8 = new TextEncoder()
@@ -53,7 +54,7 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
     return isObject(value) ? value : "not a JSON object"
   }
 
-  const server = (): ServerCodec<Req, Res, Err, OneWay, Push> => {
+  const server = (): FrameServerCodec<Req, Res, Err, OneWay, Push> => {
     const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
     return {
       decode: (frame) => {
@@ -111,7 +112,7 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
     }
   }
 
-  const client = (): ClientCodec<Req, Res, Err, OneWay, Push> => {
+  const client = (): FrameClientCodec<Req, Res, Err, OneWay, Push> => {
     const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
     return {
       encodeRequest: (request, id) => {
@@ -164,14 +165,14 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
     }
   }
 
+  const framing = options.framing ?? LengthField.make({ fieldLength: 4 })
   return {
     name: options.name ?? "protocol",
-    framing: options.framing ?? LengthField.make({ fieldLength: 4 }),
     correlation: byIdMode ? "byId" : "inOrder",
     onBadInput: options.onBadInput ?? "respond",
     onDefect: options.onDefect ?? "respond",
     describe: options.describe ?? describeRequest,
-    server,
-    client
+    server: () => serverOverFrames(framing, server()),
+    client: () => clientOverFrames(framing, client())
   }
 }

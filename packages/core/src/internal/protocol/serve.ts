@@ -114,7 +114,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
       })
 
     const serveConnection = (conn: Connection, scope: Scope.CloseableScope): Effect.Effect<void, never, any> => {
-      const engine = new ServerConnection<any, any, any, any, Push>(conn, config, protocol.server(), protocol.framing)
+      const engine = new ServerConnection<any, any, any, any, Push>(conn, config, (session) => protocol.server(session))
       const peer = safeFormat(conn)
       const program = Effect.gen(function*() {
         engines.add(engine)
@@ -130,7 +130,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
           }
         }
         engine.start(yield* Effect.runtime<never>(), clock)
-        const framed = Framed.make(conn, protocol.framing)
+        const framed = Framed.make(conn, engine.input)
         // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts)
         const exit = yield* Effect.exit(Effect.withScheduler(framed.pump(engine.onFrames), immediate))
         if (exit._tag === "Failure") {

@@ -3,12 +3,14 @@ import type { Clock } from "effect"
 import type { Address } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import type { Groups } from "../../Groups.ts"
-import type { FailurePolicy, Outcome, ServerCodec } from "../../Protocol.ts"
+import type { FailurePolicy, Incoming, Outcome, ServerCodec } from "../../Protocol.ts"
 import { ProtocolError } from "./errors.ts"
 import type { Handler, RequestContext, ServerStats } from "../../ProtocolServer.ts"
 import type { Session, SessionState } from "../../Session.ts"
+import * as ByteBuffer from "../../ByteBuffer.ts"
+import type { Codec } from "../../Codec.ts"
 import { InlineHost, Suspended } from "../inline.ts"
-import { Writer } from "./writer.ts"
+import { inputCodec, Writer } from "./writer.ts"
 
 /** Mutable counters shared by a server and its connections. */
 export type MutableStats = {
@@ -91,6 +93,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   readonly protocol: string
   readonly writer: Writer
   private readonly codec: ServerCodec<Req, Res, Err, OneWay, Push>
+  /** What the pump reads the connection with: the protocol's decoder (the output goes through `writer`). */
+  readonly input: Codec<Incoming<Req, OneWay>, never>
   private readonly values = new Map<SessionState<any>, unknown>()
   private mode = OPEN
   /** inOrder, after a request that closes the connection: write nothing more. */
@@ -116,15 +120,15 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   constructor(
     readonly connection: Connection,
     private readonly config: EngineConfig<Req, Res, OneWay, Push>,
-    codec: ServerCodec<Req, Res, Err, OneWay, Push>,
-    framing: import("../../Framing.ts").Framing
+    codec: (session: Session<Push>) => ServerCodec<Req, Res, Err, OneWay, Push>
   ) {
     this.id = connection.id
     this.remoteAddress = connection.remoteAddress
     this.localAddress = connection.localAddress
     this.protocol = config.protocol
-    this.codec = codec
-    this.writer = new Writer(connection, framing)
+    this.writer = new Writer(connection)
+    this.codec = codec(this)
+    this.input = inputCodec(config.protocol, this.codec.decoder)
     const base = { session: this as Session<Push>, groups: config.groups, protocol: config.protocol, describe: config.describe }
     this.requestContext = { kind: "request", ...base }
     this.timeoutError = config.requestTimeout === undefined
@@ -160,21 +164,17 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
 
   unsafePush(message: Push): boolean {
     if (this.mode >= CLOSING) return false
-    if (this.connection.unsafeStats().writeBuffered + this.writer.buffered > this.config.maxWriteBuffer) {
+    if (this.connection.unsafeStats().writeBuffered + this.writer.out.length > this.config.maxWriteBuffer) {
       this.log("warning", "slow consumer: closing the connection (unsent bytes over maxWriteBuffer)")
       this.abort()
       return false
     }
-    const frame = this.codec.encodePush(message)
-    if (!(frame instanceof Uint8Array)) {
-      this.log("error", `push not sent: ${frame.message}`)
-      return false
-    }
-    const error = this.writer.send(frame)
+    const error = this.codec.encodePush(message, this.writer.out)
     if (error !== undefined) {
       this.log("error", `push not sent: ${error.message}`)
       return false
     }
+    this.writer.sent()
     return true
   }
 
@@ -193,8 +193,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
 
   // ---- reading -------------------------------------------------------------
 
-  /** The `Framed.pump` callback: every frame of a read batch. */
-  readonly onFrames = (frames: ReadonlyArray<Uint8Array>): Effect.Effect<void> | undefined => {
+  /** The `Framed.pump` callback: every message of a read batch. */
+  readonly onFrames = (frames: ReadonlyArray<Incoming<Req, OneWay>>): Effect.Effect<void> | undefined => {
     this.lastActivity = this.clock!.unsafeCurrentTimeMillis()
     this.writer.beginBatch()
     const next = this.process(frames, 0)
@@ -208,7 +208,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
    * with the rest of the batch. The responses of handlers that complete
    * without waiting leave in one write per batch.
    */
-  private process(frames: ReadonlyArray<Uint8Array>, from: number): Effect.Effect<void> | undefined {
+  private process(frames: ReadonlyArray<Incoming<Req, OneWay>>, from: number): Effect.Effect<void> | undefined {
     const max = this.config.maxInFlight
     for (let i = from; i < frames.length; i++) {
       if (this.mode >= CLOSING) return undefined
@@ -217,13 +217,13 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         const rest = frames.slice(i)
         return Effect.flatMap(this.awaitSlot, () => this.continueWith(rest))
       }
-      this.handleFrame(frames[i]!)
+      this.handleMessage(frames[i]!)
     }
     return undefined
   }
 
   /** Goes on with the frames left over after a slot wait. */
-  private continueWith(rest: ReadonlyArray<Uint8Array>): Effect.Effect<void> {
+  private continueWith(rest: ReadonlyArray<Incoming<Req, OneWay>>): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.writer.beginBatch()
       const next = this.process(rest, 0)
@@ -241,8 +241,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     })
   })
 
-  private handleFrame(frame: Uint8Array): void {
-    const message = this.codec.decode(frame)
+  private handleMessage(message: Incoming<Req, OneWay>): void {
     const stats = this.config.stats
     switch (message._tag) {
       case "Request": {
@@ -412,39 +411,46 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
    * the connection (defect with policy "close").
    */
   private respond(id: number | undefined, outcome: Outcome<Res, Err> | undefined, slot: Slot | undefined): void {
-    const frame = outcome === undefined ? undefined : this.encode(id, outcome)
     if (slot === undefined && this.config.inOrder && this.head < this.queue.length) slot = this.allocSlot(id)
     if (slot !== undefined) {
-      slot.frame = frame
+      // answered out of turn: encoded now (outcomes are not kept), written in turn
+      let bytes: Uint8Array | undefined
+      if (outcome !== undefined) {
+        const held = ByteBuffer.make(256)
+        bytes = this.encodeInto(id, outcome, held) ? held.take() : undefined
+      }
+      slot.frame = bytes
       slot.done = true
-      if (frame === undefined) slot.close = true
+      if (bytes === undefined) slot.close = true
       return this.drainQueue()
     }
-    if (frame === undefined) return this.closeGracefully()
-    this.write(id, frame)
-  }
-
-  private encode(id: number | undefined, outcome: Outcome<Res, Err>): Uint8Array | undefined {
-    const frame = this.codec.encodeResponse(id, outcome)
-    if (frame instanceof Uint8Array) return frame
-    if (outcome !== ENCODE_FAILED && outcome._tag !== "Fault") {
-      this.log("error", `response not encoded: ${frame.message}`)
-      return this.encode(id, ENCODE_FAILED)
-    }
-    this.log("error", `fault response not encoded (closing the connection): ${frame.message}`)
-    return undefined
-  }
-
-  private write(id: number | undefined, frame: Uint8Array): void {
+    if (outcome === undefined) return this.closeGracefully()
     if (this.discarding) return
-    const error = this.writer.send(frame)
-    if (error === undefined) return
-    this.log("error", `response not framed: ${error.message}`)
-    const fallback = this.codec.encodeResponse(id, {
-      _tag: "Fault",
-      fault: new ProtocolError({ reason: "Internal", detail: `response not framed: ${error.reason}` })
-    })
-    if (!(fallback instanceof Uint8Array) || this.writer.send(fallback) !== undefined) this.closeGracefully()
+    if (!this.encodeInto(id, outcome, this.writer.out)) return this.closeGracefully()
+    this.writer.sent()
+  }
+
+  /**
+   * Encodes the outcome into `out`. A response that cannot be encoded or
+   * framed is answered with an `Internal` fault instead; `false` when not
+   * even that can be written (the connection is then closed).
+   */
+  private encodeInto(id: number | undefined, outcome: Outcome<Res, Err>, out: ByteBuffer.ByteBuffer): boolean {
+    const error = this.codec.encodeResponse(id, outcome, out)
+    if (error === undefined) return true
+    if (outcome._tag !== "Fault") {
+      if (error._tag === "FramingError") {
+        this.log("error", `response not framed: ${error.message}`)
+        return this.encodeInto(id, {
+          _tag: "Fault",
+          fault: new ProtocolError({ reason: "Internal", detail: `response not framed: ${error.reason}` })
+        }, out)
+      }
+      this.log("error", `response not encoded: ${error.message}`)
+      return this.encodeInto(id, ENCODE_FAILED, out)
+    }
+    this.log("error", `fault response not encoded (closing the connection): ${error.message}`)
+    return false
   }
 
   private drainQueue(): void {
@@ -454,7 +460,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
       if (!slot.done) break
       queue[this.head++] = undefined
       this.inFlightCount--
-      if (slot.frame !== undefined) this.write(slot.id, slot.frame)
+      if (slot.frame !== undefined && !this.discarding) {
+        this.writer.out.writeBytes(slot.frame)
+        this.writer.sent()
+      }
       if (slot.close) {
         // later responses must not be taken for the answer to this one: the peer sees the close instead
         this.discarding = true
@@ -489,8 +498,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   drain(): void {
     if (this.mode !== OPEN) return
     this.mode = DRAINING
-    const notice = this.codec.encodeDraining?.()
-    if (notice instanceof Uint8Array) this.writer.send(notice)
+    const encodeDraining = this.codec.encodeDraining
+    if (encodeDraining !== undefined && encodeDraining(this.writer.out) === undefined) this.writer.sent()
     if (this.inFlightCount === 0) this.finishClose()
   }
 

@@ -1,6 +1,6 @@
 import * as ByteBuffer from "../../ByteBuffer.ts"
+import type { Codec, Decoder, Encoder } from "../../Codec.ts"
 import type { Connection } from "../../Connection.ts"
-import type { FrameEncoder, Framing, FramingError } from "../../Framing.ts"
 
 const SLAB_SIZE = 256 * 1024
 const SMALL_WRITE = 16 * 1024
@@ -25,34 +25,30 @@ const slabCopy = (bytes: Uint8Array): Uint8Array => {
 }
 
 /**
- * The output side of a protocol connection: frames are encoded into one
- * buffer and written with ONE socket write, either when the current read
- * batch ends (`endBatch`) or, for frames sent outside a batch (handlers that
- * complete later, pushes), at the end of the turn (a microtask). It never
- * waits: write backpressure is the connection's (a write past the high-water
- * mark pauses the reads of `pump`), and the protocol engines bound what can
- * be outstanding.
+ * The output side of a protocol connection: codecs encode messages into
+ * `out`, and everything encoded is written with ONE socket write, either when
+ * the current read batch ends (`endBatch`) or, for messages encoded outside a
+ * batch (handlers that complete later, pushes), at the end of the turn (a
+ * microtask). It never waits: write backpressure is the connection's (a write
+ * past the high-water mark pauses the reads of `pump`), and the protocol
+ * engines bound what can be outstanding.
  */
 export class Writer {
-  private readonly encoder: FrameEncoder
-  private readonly out = ByteBuffer.make()
+  /** Where codecs encode; call {@link sent} after encoding outside a batch. */
+  readonly out = ByteBuffer.make()
   private inBatch = false
   private scheduled = false
   /** Set when the last write went past the high-water mark. */
   blocked = false
 
-  constructor(private readonly connection: Connection, framing: Framing) {
-    this.encoder = framing.encoder()
-  }
+  constructor(private readonly connection: Connection) {}
 
-  /** Encodes a frame for the next write; the framing error if it cannot be framed (nothing is written). */
-  send(frame: Uint8Array): FramingError | undefined {
-    const error = this.encoder.encode(frame, this.out)
+  /** Something was encoded into `out`: outside a batch, write it at the end of the turn. */
+  sent(): void {
     if (!this.inBatch && !this.scheduled) {
       this.scheduled = true
       queueMicrotask(this.flush)
     }
-    return error
   }
 
   beginBatch(): void {
@@ -80,9 +76,16 @@ export class Writer {
     }
     this.blocked = !this.connection.unsafeWrite(bytes)
   }
-
-  /** Bytes encoded and not yet written. */
-  get buffered(): number {
-    return this.out.length
-  }
 }
+
+const noEncoder: Encoder<never> = { encode: () => undefined }
+
+/**
+ * The codec a protocol engine reads its connection with: the protocol's
+ * decoder, and no encoder (its output goes through a {@link Writer}).
+ */
+export const inputCodec = <A>(name: string, decoder: Decoder<A>): Codec<A, never> => ({
+  codec: name,
+  decoder: () => decoder,
+  encoder: () => noEncoder
+})
