@@ -290,7 +290,11 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
   let lineEnd = 0
   // the command being read
   let args: Array<Uint8Array> = []
-  let argsOwned = 0 // args[0, argsOwned) are copies (made when an earlier chunk ended)
+  // the arguments read from the current chunk are not in `args` yet but here, as (start, length)
+  // pairs: views of the chunk once the command is complete, copies if the chunk ends first (one
+  // array per argument either way)
+  const pending: Array<number> = []
+  let chunkNow: Uint8Array = EMPTY
   let argsLeft = 0
   let argsBytes = 0
   let cost = 0 // the command's cost so far: its arguments' lengths + ARGUMENT_OVERHEAD each
@@ -395,14 +399,21 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
     return pos
   }
 
-  /** One argument done: the command is complete when it was the last. */
-  const pushArg = (arg: Uint8Array, out: Array<Command>): void => {
-    args.push(arg)
-    argsBytes += arg.length
+  /** The arguments read from the current chunk, into `args`: views (or small copies) of it. */
+  const flushPending = (): void => {
+    for (let i = 0; i < pending.length; i += 2) args.push(bulkOf(chunkNow, pending[i]!, pending[i + 1]!))
+    pending.length = 0
+  }
+
+  /** One argument done (`arg`, or `chunk[start, start + length)` when undefined): the command is complete when it was the last. */
+  const pushArg = (arg: Uint8Array | undefined, start: number, length: number, out: Array<Command>): void => {
+    if (arg === undefined) pending.push(start, length)
+    else args.push(arg) // pending is empty: an argument held across chunks comes first in a chunk
+    argsBytes += length
     if (--argsLeft === 0) {
+      if (pending.length > 0) flushPending()
       out.push(args)
       args = []
-      argsOwned = 0
       argsBytes = 0
       cost = 0
       arena.release()
@@ -417,19 +428,18 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
    * held refers to `chunk` once `decode` returns (chunks may be lent: `pump(..., { borrow: true })`).
    */
   const decode = (chunk: Uint8Array, out: Array<Command>): Framing.FramingError | undefined => {
+    chunkNow = chunk
     const result = decodeChunk(chunk, out)
+    chunkNow = EMPTY
     if (result !== undefined) {
       // failed for good: let the incomplete command go
       args = []
-      argsOwned = 0
+      pending.length = 0
       argsBytes = 0
       return result
     }
-    for (let i = argsOwned; i < args.length; i++) {
-      const arg = args[i]!
-      args[i] = keep(arg, 0, arg.length)
-    }
-    argsOwned = args.length
+    for (let i = 0; i < pending.length; i += 2) args.push(keep(chunk, pending[i]!, pending[i + 1]!))
+    pending.length = 0
     return result
   }
 
@@ -499,7 +509,7 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
               return fail(`expected CRLF after bulk data, got '${String.fromCharCode(got)}'`)
             }
             pos = end + 2
-            pushArg(bulkOf(chunk, end - bulkLength, bulkLength), out)
+            pushArg(undefined, end - bulkLength, bulkLength, out)
             break
           }
           bodyStarted = true
@@ -521,7 +531,7 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
           if (trailer < 2) return undefined
           trailer = 0
           bodyStarted = false
-          pushArg(body.take(), out)
+          pushArg(body.take(), 0, bulkLength, out)
           break
         }
         case INLINE: {
