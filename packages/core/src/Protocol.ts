@@ -13,7 +13,7 @@
  *   byId (multiplexed):   an id in every request and its response, any order
  * ```
  *
- * Two ways to build one:
+ * Three ways to build one:
  *
  * - {@link schema}: Schema-typed requests, responses, errors, one-way and push
  *   messages in a standard JSON envelope over length-field framing (the
@@ -22,6 +22,10 @@
  *   outbound {@link MessageCodec.MessageCodec}s plus small functions saying
  *   which inbound messages are one-way, which outbound ones are pushes or
  *   errors, and where the id lives.
+ * - {@link custom}: your own stream codecs ({@link ServerCodec},
+ *   {@link ClientCodec}), for wire formats where finding a message and
+ *   parsing it are one step (RESP), or whose encoding depends on the
+ *   connection's state (a protocol version the client chose).
  *
  * Failures that are not the handler's own typed errors (a bad frame, a
  * defect, a timeout, load shedding, shutdown) travel as a {@link ProtocolError}
@@ -527,6 +531,66 @@ export interface MakeOptions<In, Out, OneWay extends In, Push extends Out, Err e
 export const make: <In, Out, OneWay extends In = never, Push extends Out = never, Err extends Out = never>(
   options: MakeOptions<In, Out, OneWay, Push, Err>
 ) => Protocol<Exclude<In, OneWay>, Exclude<Out, Err | Push>, Err, OneWay, Push> = internal.make
+
+/**
+ * Options of {@link custom}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface CustomOptions<Req, Res, Err, OneWay, Push> {
+  readonly name?: string | undefined
+  /** Default `"inOrder"`. */
+  readonly correlation?: "inOrder" | "byId" | undefined
+  /** Default `"close"`. With `"respond"`, the fault is given to `encodeResponse`. */
+  readonly onBadInput?: FailurePolicy | undefined
+  /** Default `"close"`. */
+  readonly onDefect?: FailurePolicy | undefined
+  /** A short name per message for logs/metrics/spans (default: its `_tag`, else the kind). */
+  readonly describe?: ((message: Req | OneWay) => string) | undefined
+  /** The server side for one connection (its `Session` is given: encoders may read its state). */
+  readonly server: (session: Session<Push>) => ServerCodec<Req, Res, Err, OneWay, Push>
+  /** The client side for one connection. Without it, `Client.make` fails to encode anything. */
+  readonly client?: (() => ClientCodec<Req, Res, Err, OneWay, Push>) | undefined
+}
+
+/**
+ * A protocol from stream codecs of your own: a decoder of the client's bytes
+ * into messages and encoders that append replies to the connection's output
+ * buffer.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@wirekit/core"
+ *
+ * // one byte per request, its double as the reply: no framing at all
+ * const Doubler = Protocol.custom<number, number>({
+ *   name: "doubler",
+ *   server: () => ({
+ *     decoder: {
+ *       decode: (chunk, out) => {
+ *         for (const b of chunk) out.push({ _tag: "Request", request: b, id: undefined })
+ *         return undefined
+ *       },
+ *       finish: () => undefined,
+ *       buffered: 0
+ *     },
+ *     encodeResponse: (_id, outcome, out) => {
+ *       out.writeUint8(outcome._tag === "Success" ? outcome.value & 0xff : 0)
+ *       return undefined
+ *     },
+ *     encodePush: () => undefined,
+ *     encodeDraining: undefined
+ *   })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const custom: <Req, Res, Err = never, OneWay = never, Push = never>(
+  options: CustomOptions<Req, Res, Err, OneWay, Push>
+) => Protocol<Req, Res, Err, OneWay, Push> = internal.custom
 
 // ---------------------------------------------------------------------------
 // schema: the standard JSON envelope

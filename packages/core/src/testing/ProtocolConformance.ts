@@ -45,6 +45,7 @@ import type { Address } from "../Address.ts"
 import * as Client from "../Client.ts"
 import * as Connection from "../Connection.ts"
 import * as Framed from "../Framed.ts"
+import * as Framing from "../Framing.ts"
 import * as LengthField from "../LengthField.ts"
 import * as Lines from "../Lines.ts"
 import * as MessageCodec from "../MessageCodec.ts"
@@ -327,6 +328,56 @@ export const run = (options: ProtocolConformanceOptions): void => {
         )
         expect(results).toEqual(range(10))
         expect(completed).toEqual(range(10).reverse())
+      }))
+
+    test("a custom protocol: its decoder finds and parses messages in one step; its encoder writes into the output and reads the connection's state", () =>
+      Effect.gen(function*() {
+        // one byte per request; 0xFF switches this connection's replies to hex text; 0xFE is bad input
+        const Hex = Session.state("hex", () => false)
+        const Doubler = Protocol.custom<number, number>({
+          name: "doubler",
+          onBadInput: "respond",
+          server: (session) => {
+            let failed: ReturnType<typeof corrupted> | undefined
+            const corrupted = (b: number) =>
+              new Framing.FramingError({ reason: "Corrupted", codec: "doubler", detail: `0x${b.toString(16)} is not a request` })
+            return {
+              decoder: {
+                decode: (chunk, out) => {
+                  if (failed !== undefined) return failed
+                  for (const b of chunk) {
+                    if (b === 0xfe) return (failed = corrupted(b))
+                    out.push({ _tag: "Request", request: b, id: undefined })
+                  }
+                  return undefined
+                },
+                finish: () => undefined,
+                buffered: 0
+              },
+              encodeResponse: (_id, outcome, out) => {
+                if (outcome._tag === "Fault") out.writeUtf8(`!${outcome.fault.detail}`)
+                else if (outcome._tag === "Success" && session.get(Hex)) out.writeUtf8(outcome.value.toString(16).padStart(2, "0"))
+                else if (outcome._tag === "Success") out.writeUint8(outcome.value)
+                return undefined
+              },
+              encodePush: () => undefined,
+              encodeDraining: undefined
+            }
+          }
+        })
+        const server = yield* ProtocolServer.serve(Doubler, (n, { session }) =>
+          n === 0xff ? Effect.sync(() => (session.set(Hex, true), 0)) : Effect.succeed((n * 2) & 0xff))
+        const t = yield* Transport.Transport
+        const c = yield* t.connect(server.address)
+        yield* c.write(new Uint8Array([1, 2, 0xff, 3, 0x40]))
+        // 2 and 4 as bytes; then, in hex: 0 (the switch's own reply, encoded after it), 6, 0x80
+        const first = yield* Connection.readExactly(c, 8)
+        expect(new TextDecoder().decode(first.bytes.subarray(2))).toBe("000680")
+        expect([...first.bytes.subarray(0, 2)]).toEqual([2, 4])
+        yield* c.write(new Uint8Array([5, 0xfe, 6]))
+        const rest = yield* Connection.readAll(c)
+        expect(new TextDecoder().decode(Connection.concat([first.rest, rest]))).toBe("0a!0xfe is not a request")
+        expect(server.stats().requests).toBe(6)
       }))
 
     test("one-way messages get no response and are handled in order next to requests", () =>

@@ -6,7 +6,18 @@
 import { Either } from "effect"
 import type { MessageCodec } from "../../MessageCodec.ts"
 import { MessageError } from "../../MessageCodec.ts"
-import type { Correlation, FailurePolicy, FrameClientCodec, FrameServerCodec, IdAccess, MakeOptions, Protocol } from "../../Protocol.ts"
+import type {
+  ClientCodec,
+  Correlation,
+  CustomOptions,
+  FailurePolicy,
+  FrameClientCodec,
+  FrameServerCodec,
+  IdAccess,
+  MakeOptions,
+  Protocol
+} from "../../Protocol.ts"
+import { FramingError } from "../../Framing.ts"
 import { ProtocolError } from "./errors.ts"
 import { clientOverFrames, serverOverFrames } from "./frames.ts"
 
@@ -144,5 +155,34 @@ export const make = <In, Out, OneWay extends In = never, Push extends Out = neve
       : (m) => tagOr(m, isOneWay !== undefined && isOneWay(m as In) ? "oneway" : "request"),
     server: () => serverOverFrames(options.framing, server()),
     client: () => clientOverFrames(options.framing, client())
+  }
+}
+
+/** See `Protocol.custom`. */
+export const custom = <Req, Res, Err = never, OneWay = never, Push = never>(
+  options: CustomOptions<Req, Res, Err, OneWay, Push>
+): Protocol<Req, Res, Err, OneWay, Push> => {
+  const name = options.name ?? "protocol"
+  const client = options.client ?? (() => noClient<Req, Res, Err, OneWay, Push>(name))
+  const describeIn = options.describe
+  return {
+    name,
+    correlation: options.correlation ?? "inOrder",
+    onBadInput: options.onBadInput ?? "close",
+    onDefect: options.onDefect ?? "close",
+    describe: describeIn !== undefined ? describeIn : describeRequest,
+    server: options.server,
+    client
+  }
+}
+
+/** The client side of a protocol defined without one: nothing can be sent or read. */
+const noClient = <Req, Res, Err, OneWay, Push>(name: string): ClientCodec<Req, Res, Err, OneWay, Push> => {
+  const error = new MessageError({ reason: "Encode", codec: name, detail: `protocol ${name} has no client side` })
+  const refused = new FramingError({ reason: "Corrupted", codec: name, detail: `protocol ${name} has no client side` })
+  return {
+    decoder: { decode: () => refused, finish: () => refused, buffered: 0 },
+    encodeRequest: () => error,
+    encodeOneWay: () => error
   }
 }

@@ -142,7 +142,9 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
               new ProtocolServerError({ reason: "Framing", connection: conn.id, peer, cause: error })
             )
             if (protocol.onBadInput === "respond") {
-              engine.respondFault(new ProtocolError({ reason: "BadRequest", detail: (error as Error).message }))
+              // the codec's own words when it gave some (a protocol's error text, e.g. RESP's)
+              const detail = (error as { detail?: string }).detail ?? (error as Error).message
+              engine.respondFault(new ProtocolError({ reason: "BadRequest", detail }))
             }
           } else if (!Cause.isInterruptedOnly(exit.cause)) {
             yield* logOpenClose(
