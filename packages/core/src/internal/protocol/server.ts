@@ -276,35 +276,22 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
    * else its waiting rest runs on a fiber and is answered when that ends.
    */
   private run(input: unknown, id: number | undefined, isRequest: boolean): void {
-    let effect: Effect.Effect<unknown, unknown, any>
-    if (isRequest) {
-      try {
-        effect = this.config.onRequest(input as Req, this.requestContext)
-      } catch (defect) {
-        effect = Exit.die(defect)
-      }
-    } else {
-      const handler = this.config.onOneWay
-      if (handler === undefined) {
-        this.log("warning", "one-way message dropped: no one-way handler")
-        return
-      }
-      try {
-        effect = handler(input as OneWay, this.oneWayContext)
-      } catch (defect) {
-        effect = Exit.die(defect)
-      }
+    const handler = isRequest ? this.config.onRequest : this.config.onOneWay
+    if (handler === undefined) {
+      this.log("warning", "one-way message dropped: no one-way handler")
+      return
     }
+    // in flight while the handler runs: a handler that closes its session (QUIT,
+    // a failed handshake) must still have its own answer sent before the close
+    this.inFlightCount++
     let result: Exit.Exit<unknown, unknown> | Suspended
-    if (Exit.isExit(effect)) {
-      result = effect
-    } else {
-      // in flight while it runs: a handler that closes its session (a failed
-      // handshake) must still have its own answer sent before the close
-      this.inFlightCount++
-      result = this.inline!.evaluate(effect)
-      this.inFlightCount--
+    try {
+      const effect = handler(input as any, isRequest ? this.requestContext : this.oneWayContext)
+      result = Exit.isExit(effect) ? effect : this.inline!.evaluate(effect)
+    } catch (defect) {
+      result = Exit.die(defect)
     }
+    this.inFlightCount--
     if (!(result instanceof Suspended)) {
       this.config.stats.inlined++
       if (isRequest) this.respond(id, this.outcomeOf(result, input), undefined)
