@@ -2,18 +2,29 @@
  * The Redis-protocol server, on wirekit's public API only and on any runtime:
  * entry points provide the transport.
  *
- * Each connection runs in push mode (`Connection.pump`, borrowing the chunks):
- * every command of a read is decoded, executed and encoded synchronously in
- * the runtime's read callback, and all replies of that read leave in ONE write. Bad input gets
- * Redis's `-ERR Protocol error: ...` reply and a close of that connection
- * only. Expiry is lazy (on access) and active (a sweep every 100 ms).
+ * RESP is a {@link Protocol.custom} protocol: its decoder finds and parses
+ * whole commands in the byte stream (no framing layer), its encoder writes
+ * each reply in the RESP version the connection chose (`HELLO 3`), read from
+ * the connection's {@link Session}. {@link ProtocolServer} serves it: every
+ * command of a read is executed in place (the handler answers at once) and
+ * all replies of that read leave in ONE write; pipelined commands are
+ * answered in order; limits, idle timeout, middleware and a graceful drain
+ * come with it. Bad input gets Redis's `-ERR Protocol error: ...` reply and a
+ * close of that connection only. Expiry is lazy (on access) and active (a
+ * sweep every 100 ms).
+ *
+ * ```
+ *   bytes ─RequestDecoder─▶ Command ─execute─▶ Reply ─encodeReply(protocol 2|3)─▶ output
+ * ```
  */
-import { Address, ByteBuffer, Connection, Server } from "@wirekit/core"
-import type { Framing } from "@wirekit/core"
-import { Data, Duration, Effect, Layer, Schedule } from "effect"
+import { Address, Protocol, ProtocolServer, Session } from "@wirekit/core"
+import type { ByteBuffer } from "@wirekit/core"
+import type { ProtocolServer as ProtocolServerT } from "@wirekit/core"
+import { Duration, Effect, Layer, Schedule } from "effect"
 import * as Commands from "./Commands.ts"
 import * as Resp from "./Resp.ts"
 import { makeSession } from "./Session.ts"
+import type { Session as RespSession } from "./Session.ts"
 import * as Store from "./Store.ts"
 
 /** Options of the RESP server. */
@@ -24,53 +35,120 @@ export interface RespServerOptions {
   readonly limits?: Resp.DecoderOptions | undefined
   /** Active expiry period in ms. Default 100 (Redis's hz 10). */
   readonly sweepEvery?: number | undefined
+  /** Close a connection that sent nothing for this long. Default: never (Redis's `timeout 0`). */
+  readonly idleTimeout?: Duration.DurationInput | undefined
 }
 
-/** The client sent QUIT: its replies are written, then the connection closes. */
-class Quit extends Data.TaggedError("Quit") {}
+/** This connection's command state (RESP version, database, name), made on first use. */
+const State = Session.state<RespSession | undefined>("resp", () => undefined)
 
-/** Serves one connection against `store`. */
-export const handleConnection = (store: Store.Store, limits?: Resp.DecoderOptions) =>
-  Effect.gen(function*() {
-    const conn = yield* Connection.Connection
-    store.stats.connectionsReceived++
-    store.stats.connectedClients++
-    const session = makeSession({
-      id: conn.id,
-      addr: Address.format(conn.remoteAddress),
-      laddr: Address.format(conn.localAddress)
-    })
-    const decoder = Resp.makeRequestDecoder(limits)
-    const out = ByteBuffer.make()
-    const replies = Resp.replyWriter(out)
-    const commands: Array<Resp.Command> = []
-    const onData = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<never, Framing.FramingError | Quit> | undefined => {
-      let error: Framing.FramingError | undefined
-      for (let i = 0; i < chunks.length && error === undefined; i++) error = decoder.decode(chunks[i]!, commands)
-      // the commands of one read share one clock reading, as Redis's cached time
-      const now = commands.length > 0 ? store.clock() : 0
-      for (let i = 0; i < commands.length; i++) {
-        const reply = Commands.execute(store, commands[i]!, session, now)
-        // encode with the protocol as it is after the command (HELLO 3 answers in RESP3)
-        replies.write(reply, session.protocol)
-        if (session.closeRequested) break
+const stateOf = (session: Session.Session<never>): RespSession => {
+  let state = session.get(State)
+  if (state === undefined) {
+    state = makeSession({ id: session.id, addr: Address.format(session.remoteAddress), laddr: Address.format(session.localAddress) })
+    session.set(State, state)
+  }
+  return state
+}
+
+const ascii = new TextDecoder("latin1")
+
+/** The wire protocol: commands in, replies out, in order. */
+export const protocol = (limits?: Resp.DecoderOptions): Protocol.Protocol<Resp.Command, Resp.Reply> =>
+  Protocol.custom<Resp.Command, Resp.Reply>({
+    name: "resp",
+    correlation: "inOrder",
+    // a stream that does not parse is answered with Redis's protocol error, then closed
+    onBadInput: "respond",
+    // logs, metrics and spans name a command by its first argument
+    describe: (command) => command.length === 0 ? "(empty)" : ascii.decode(command[0]!).toUpperCase(),
+    server: (session) => {
+      const state = stateOf(session)
+      // replies are staged in the reply encoder's scratch area, moved into the output once per batch
+      let bound: ByteBuffer.ByteBuffer | undefined
+      let replies: Resp.ReplyWriter | undefined
+      const writerFor = (out: ByteBuffer.ByteBuffer): Resp.ReplyWriter => {
+        if (out !== bound) {
+          bound = out
+          replies = Resp.replyWriter(out)
+        }
+        return replies!
       }
-      commands.length = 0
-      if (error !== undefined && !session.closeRequested) replies.write(Resp.protocolErrorReply(error), session.protocol)
-      replies.end()
-      if (out.length > 0) conn.unsafeWrite(out.take())
-      if (session.closeRequested) return Effect.fail(new Quit())
-      if (error !== undefined) return Effect.fail(error)
-      return undefined
+      const decoder = Resp.makeRequestDecoder(limits)
+      const commands: Array<Resp.Command> = []
+      const requests = (out: Array<Protocol.Incoming<Resp.Command, never>>) => {
+        for (let i = 0; i < commands.length; i++) out.push({ _tag: "Request", request: commands[i]!, id: undefined })
+        commands.length = 0
+      }
+      return {
+        decoder: {
+          decode: (chunk, out) => {
+            const error = decoder.decode(chunk, commands)
+            requests(out)
+            return error
+          },
+          finish: (out) => {
+            const error = decoder.finish(commands)
+            requests(out)
+            return error
+          },
+          get buffered() {
+            return decoder.buffered
+          }
+        },
+        // the reply in the RESP version as it is after the command (HELLO 3 answers in RESP3)
+        encodeResponse: (_id, outcome, out) => {
+          const reply = outcome._tag === "Success"
+            ? outcome.value
+            : outcome._tag === "Fault"
+            ? faultReply(outcome.fault)
+            : Resp.err("unexpected failure")
+          writerFor(out).write(reply, state.protocol)
+          return undefined
+        },
+        encodePush: () => undefined,
+        encodeDraining: undefined,
+        flush: (out) => writerFor(out).end()
+      }
     }
-    // borrowed reads: every argument is used during the call only (values kept in the
-    // keyspace are copied by `own`), so runtimes that can reuse their read buffers do
-    yield* conn.pump(onData, { borrow: true }).pipe(
-      Effect.catchTag("Quit", () => Effect.void),
-      Effect.ensuring(Effect.sync(() => {
+  })
+
+/** A fault as Redis would word it: a bad stream is a protocol error. */
+const faultReply = (fault: Protocol.ProtocolError): Resp.Reply =>
+  fault.reason === "BadRequest"
+    ? Resp.err(`Protocol error: ${fault.detail ?? "invalid request"}`)
+    : Resp.err(fault.detail === undefined ? fault.reason : `${fault.reason}: ${fault.detail}`)
+
+/** Executes each command against `store`; QUIT answers, then closes the connection. */
+export const handler = (store: Store.Store) => (command: Resp.Command, context: ProtocolServerT.RequestContext<never>) => {
+  const state = stateOf(context.session)
+  const reply = Commands.execute(store, command, state)
+  if (state.closeRequested) context.session.unsafeClose()
+  return Effect.succeed(reply)
+}
+
+/** Counts connections in the store's stats (INFO clients / stats). */
+const connectionStats = (store: Store.Store) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      store.stats.connectionsReceived++
+      store.stats.connectedClients++
+    }),
+    () =>
+      Effect.sync(() => {
         store.stats.connectedClients--
-      }))
-    )
+      })
+  )
+
+/** Serves `store` on `address` until the scope closes (graceful drain). */
+export const serve = (
+  store: Store.Store,
+  options: { readonly address: Address.Address; readonly limits?: Resp.DecoderOptions | undefined; readonly idleTimeout?: Duration.DurationInput | undefined }
+) =>
+  ProtocolServer.serve(protocol(options.limits), handler(store), {
+    address: options.address,
+    connection: [connectionStats(store)],
+    idleTimeout: options.idleTimeout ?? Duration.infinity
   })
 
 /** Active expiry: sweep until a pass finds few expired keys, as Redis does. */
@@ -88,6 +166,6 @@ export const layer = (options: RespServerOptions) =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const store = Store.make()
     yield* Effect.forkScoped(Effect.repeat(sweepLoop(store), Schedule.spaced(Duration.millis(options.sweepEvery ?? 100))))
-    const server = yield* Server.listen(Address.tcp(options.host, options.port), handleConnection(store, options.limits))
+    const server = yield* serve(store, { address: Address.tcp(options.host, options.port), limits: options.limits, idleTimeout: options.idleTimeout })
     yield* Effect.logInfo(`RESP server listening on ${Address.format(server.address)}; try: redis-cli -p ${(server.address as Address.TcpAddress).port}`)
   }))

@@ -1,8 +1,8 @@
-import { Address, Connection, MemoryTransport, Server, Transport } from "@wirekit/core"
+import { Address, Connection, MemoryTransport, Transport } from "@wirekit/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Resp from "../src/Resp.ts"
-import { handleConnection } from "../src/RespServer.ts"
+import * as RespServer from "../src/RespServer.ts"
 import * as Store from "../src/Store.ts"
 import { bytes, concat, multibulk, str } from "./helpers.ts"
 
@@ -11,7 +11,7 @@ describe("RespServer over the memory transport (lent chunks are poisoned after e
     Effect.gen(function*() {
       const t = yield* Transport.Transport
       const store = Store.make()
-      const server = yield* Server.listen(Address.tcp("127.0.0.1", 0), handleConnection(store))
+      const server = yield* RespServer.serve(store, { address: Address.tcp("127.0.0.1", 0) })
       const wire = concat(
         multibulk("SET", "key", "hello world"),
         multibulk("RPUSH", "list", "a", "bb"),
@@ -38,7 +38,7 @@ describe("RespServer over the memory transport (lent chunks are poisoned after e
       const store = Store.make()
       // MSET (4 bytes) and 98 one-byte arguments fit, not 99 (the limit trips at the 100th header)
       const limits = { maxCommandBytes: 100 * (1 + Resp.ARGUMENT_OVERHEAD) }
-      const server = yield* Server.listen(Address.tcp("127.0.0.1", 0), handleConnection(store, limits))
+      const server = yield* RespServer.serve(store, { address: Address.tcp("127.0.0.1", 0), limits })
       const other = yield* t.connect(server.address)
       yield* other.write(multibulk("SET", "survivor", "intact"))
       expect(yield* other.read).toEqual(bytes("+OK\r\n"))

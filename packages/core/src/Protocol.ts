@@ -208,6 +208,11 @@ export interface ServerCodec<Req, Res, Err, OneWay, Push> {
   encodePush(message: Push, out: ByteBuffer.ByteBuffer): EncodeError | undefined
   /** The "server is draining" notice, when the protocol has one. */
   readonly encodeDraining: ((out: ByteBuffer.ByteBuffer) => EncodeError | undefined) | undefined
+  /**
+   * For encoders that stage bytes (a scratch area flushed once per batch):
+   * called before the server writes its output, to append what is staged.
+   */
+  readonly flush?: ((out: ByteBuffer.ByteBuffer) => void) | undefined
 }
 
 /**

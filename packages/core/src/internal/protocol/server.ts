@@ -126,8 +126,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.remoteAddress = connection.remoteAddress
     this.localAddress = connection.localAddress
     this.protocol = config.protocol
-    this.writer = new Writer(connection)
     this.codec = codec(this)
+    this.writer = new Writer(connection, this.codec.flush)
     this.input = inputCodec(config.protocol, this.codec.decoder)
     const base = { session: this as Session<Push>, groups: config.groups, protocol: config.protocol, describe: config.describe }
     this.requestContext = { kind: "request", ...base }
@@ -152,7 +152,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   readonly groups = (): ReadonlyArray<string> => this.config.groups.of(this)
 
   get<A>(state: SessionState<A>): A {
-    if (this.values.has(state)) return this.values.get(state) as A
+    const value = this.values.get(state)
+    if (value !== undefined || this.values.has(state)) return value as A
     const initial = state.initial()
     this.values.set(state, initial)
     return initial
@@ -404,7 +405,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
       let bytes: Uint8Array | undefined
       if (outcome !== undefined) {
         const held = ByteBuffer.make(256)
-        bytes = this.encodeInto(id, outcome, held) ? held.take() : undefined
+        if (this.encodeInto(id, outcome, held)) {
+          this.codec.flush?.(held)
+          bytes = held.take()
+        }
       }
       slot.frame = bytes
       slot.done = true

@@ -41,7 +41,8 @@ export class Writer {
   /** Set when the last write went past the high-water mark. */
   blocked = false
 
-  constructor(private readonly connection: Connection) {}
+  /** `beforeFlush`: appends what an encoder staged (see `ServerCodec.flush`). */
+  constructor(private readonly connection: Connection, private readonly beforeFlush?: ((out: ByteBuffer.ByteBuffer) => void) | undefined) {}
 
   /** Something was encoded into `out`: outside a batch, write it at the end of the turn. */
   sent(): void {
@@ -63,6 +64,7 @@ export class Writer {
   /** Writes whatever is buffered, now. */
   readonly flush = (): void => {
     this.scheduled = false
+    if (this.beforeFlush !== undefined) this.beforeFlush(this.out)
     const n = this.out.length
     if (n === 0) return
     let bytes: Uint8Array
