@@ -66,4 +66,14 @@ describe("RespServer over the memory transport (lent chunks are poisoned after e
       expect(yield* other.read).toEqual(bytes("$6\r\nintact\r\n"))
       yield* other.close
     }).pipe(Effect.provide(MemoryTransport.layer())))
+
+  it.scopedLive("a client that ends inside a command gets the replies before it and no protocol error, as from Redis", () =>
+    Effect.gen(function*() {
+      const t = yield* Transport.Transport
+      const server = yield* RespServer.serve(Store.make(), { address: Address.tcp("127.0.0.1", 0) })
+      const c = yield* t.connect(server.address)
+      yield* c.write(concat(multibulk("PING"), bytes("*2\r\n$4\r\nECHO\r\n")))
+      yield* c.end
+      expect(str(yield* Connection.readAll(c))).toBe("+PONG\r\n")
+    }).pipe(Effect.provide(MemoryTransport.layer())))
 })

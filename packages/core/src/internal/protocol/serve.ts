@@ -141,7 +141,9 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
               "bad framing",
               new ProtocolServerError({ reason: "Framing", connection: conn.id, peer, cause: error })
             )
-            if (protocol.onBadInput === "respond") {
+            // a peer that ended inside a message has stopped sending: nothing to answer
+            const truncated = (error as { reason?: string }).reason === "Truncated"
+            if (protocol.onBadInput === "respond" && !truncated) {
               // the codec's own words when it gave some (a protocol's error text, e.g. RESP's)
               const detail = (error as { detail?: string }).detail ?? (error as Error).message
               engine.respondFault(new ProtocolError({ reason: "BadRequest", detail }))
