@@ -323,8 +323,8 @@ type Transferable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }
 // views are cheaper than Buffer views. Bun hands us a fresh buffer per read; when the consumer
 // only borrowed it and nothing of it waits in our write queue (Bun took every byte written
 // synchronously), it is released at once (`transfer(0)` detaches and frees it) instead of
-// waiting for a GC: new reads then land in memory that is still in cache. In a process as big
-// as Effect's that doubled byte-echo throughput at 64 × 16 × 4 KiB (0.66x -> ~1.0x raw Bun).
+// waiting for a GC: new reads then land in memory that is still in cache (in a process as big
+// as Effect's the difference is large; bench/README.md has the figures).
 const onData = (s: Socket, chunk: Uint8Array) => {
   const driver = s.data
   const ab = chunk.buffer as Transferable
