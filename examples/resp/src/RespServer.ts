@@ -17,7 +17,7 @@
  *   bytes ─RequestDecoder─▶ Command ─execute─▶ Reply ─encodeReply(protocol 2|3)─▶ output
  * ```
  */
-import { Address, Protocol, ProtocolServer, Session } from "@wirekit/core"
+import { Address, Codec, Protocol, ProtocolServer, Session } from "@wirekit/core"
 import type { ByteBuffer } from "@wirekit/core"
 import type { ProtocolServer as ProtocolServerT } from "@wirekit/core"
 import { Duration, Effect, Layer, Schedule } from "effect"
@@ -74,28 +74,11 @@ export const protocol = (limits?: Resp.DecoderOptions): Protocol.Protocol<Resp.C
         }
         return replies!
       }
-      const decoder = Resp.makeRequestDecoder(limits)
-      const commands: Array<Resp.Command> = []
-      const requests = (out: Array<Protocol.Incoming<Resp.Command, never>>) => {
-        for (let i = 0; i < commands.length; i++) out.push({ _tag: "Request", request: commands[i]!, id: undefined })
-        commands.length = 0
-      }
       return {
-        decoder: {
-          decode: (chunk, out) => {
-            const error = decoder.decode(chunk, commands)
-            requests(out)
-            return error
-          },
-          finish: (out) => {
-            const error = decoder.finish(commands)
-            requests(out)
-            return error
-          },
-          get buffered() {
-            return decoder.buffered
-          }
-        },
+        decoder: Codec.mapDecoder(
+          Resp.makeRequestDecoder(limits),
+          (command): Protocol.Incoming<Resp.Command, never> => ({ _tag: "Request", request: command, id: undefined })
+        ),
         // the reply in the RESP version as it is after the command (HELLO 3 answers in RESP3)
         encodeResponse: (_id, outcome, out) => {
           const reply = outcome._tag === "Success"

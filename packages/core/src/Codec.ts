@@ -88,6 +88,39 @@ export interface Codec<In, Out = In> {
 }
 
 /**
+ * A decoder of `B`s from a decoder of `A`s: every item `decoder` yields goes
+ * through `f` (errors, `finish` and `buffered` are the inner decoder's).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const mapDecoder = <A, B>(decoder: Decoder<A>, f: (item: A) => B): Decoder<B> => {
+  const scratch: Array<A> = []
+  const each = (out: Array<B>): void => {
+    try {
+      for (let i = 0; i < scratch.length; i++) out.push(f(scratch[i]!))
+    } finally {
+      scratch.length = 0
+    }
+  }
+  return {
+    decode: (chunk, out) => {
+      const error = decoder.decode(chunk, scratch)
+      each(out)
+      return error
+    },
+    finish: (out) => {
+      const error = decoder.finish(scratch)
+      each(out)
+      return error
+    },
+    get buffered() {
+      return decoder.buffered
+    }
+  }
+}
+
+/**
  * What {@link overFrames} does with one frame and one item. A `decode` or
  * `encode` that throws fails with a `Corrupted` {@link FramingError} whose
  * detail is the thrown error's message.

@@ -107,3 +107,17 @@ describe("Framed over a codec of items", () => {
       expect(s.unsafeStats().writes).toBeLessThanOrEqual(2)
     }).pipe(Effect.provide(MemoryTransport.layer())))
 })
+
+describe("Codec.mapDecoder", () => {
+  it("maps every item; errors, finish and buffered are the inner decoder's", () => {
+    const lines = Codec.mapDecoder(Lines.make({ maxLength: 8 }).decoder(), (frame) => str(frame).length)
+    const out: Array<number> = []
+    expect(lines.decode(bytes("ab\nabcd\nxy"), out)).toBeUndefined()
+    expect(out).toEqual([2, 4])
+    expect(lines.buffered).toBe(2)
+    expect(lines.finish(out)?.reason).toBe("Truncated")
+    const tooLong = Codec.mapDecoder(Lines.make({ maxLength: 2 }).decoder(), (frame) => frame.length)
+    expect(tooLong.decode(bytes("a\nabcdef\n"), out)?.reason).toBe("FrameTooLarge")
+    expect(out).toEqual([2, 4, 1])
+  })
+})

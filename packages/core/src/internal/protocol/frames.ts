@@ -6,6 +6,7 @@
  */
 import type * as ByteBuffer from "../../ByteBuffer.ts"
 import type { Decoder } from "../../Codec.ts"
+import { mapDecoder } from "../../Codec.ts"
 import type { Framing, FramingError } from "../../Framing.ts"
 import type { MessageError } from "../../MessageCodec.ts"
 import type {
@@ -19,29 +20,7 @@ import type {
 } from "../../Protocol.ts"
 
 /** A decoder of messages: the framing's decoder, then `parse` for each frame. */
-const messages = <A>(framing: Framing, parse: (frame: Uint8Array) => A): Decoder<A> => {
-  const frames = framing.decoder()
-  const scratch: Array<Uint8Array> = []
-  const each = (out: Array<A>): void => {
-    for (let i = 0; i < scratch.length; i++) out.push(parse(scratch[i]!))
-    scratch.length = 0
-  }
-  return {
-    decode: (chunk, out) => {
-      const error = frames.decode(chunk, scratch)
-      each(out)
-      return error
-    },
-    finish: (out) => {
-      const error = frames.finish(scratch)
-      each(out)
-      return error
-    },
-    get buffered() {
-      return frames.buffered
-    }
-  }
-}
+const messages = <A>(framing: Framing, parse: (frame: Uint8Array) => A): Decoder<A> => mapDecoder(framing.decoder(), parse)
 
 /** Frames `bytes` into `out` (or returns why not); passes a message error on. */
 const framed = (
