@@ -3,7 +3,9 @@
  * wirekit builds a server ({@link ProtocolServer}), a client ({@link Client})
  * and tests.
  *
- * A protocol is framing + message codecs + a correlation strategy:
+ * A protocol is codecs (a decoder of the peer's byte stream into messages and
+ * encoders of messages into the output; usually a framing plus a codec per
+ * message) and a correlation strategy:
  *
  * ```
  *   client ── request / one-way ──▶ server        (inbound:  client → server)
