@@ -35,11 +35,12 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, FiberSet, Layer, Scope } from "effect"
+import { Cause, Effect, Exit, Layer, Scope } from "effect"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import { Connection, ConnectionError } from "./Connection.ts"
-import { acceptLoop, safeFormat } from "./internal/acceptLoop.ts"
+import { safeFormat } from "./internal/acceptLoop.ts"
+import * as Runner from "./internal/runner.ts"
 import type { Listener, ListenError, ListenOptions } from "./Transport.ts"
 import { Transport } from "./Transport.ts"
 
@@ -54,12 +55,19 @@ export interface Server {
   readonly accepted: () => number
   /** Handlers that ended with a failure or defect. */
   readonly failed: () => number
+  /** Connections closed at once because `maxConnections` were open. */
+  readonly rejected: () => number
 }
 
 /** Options of the runner. */
 export interface ServeOptions {
   /** Log each connection's open and close at Info level (default: Debug). */
   readonly logConnections?: boolean | undefined
+  /**
+   * Open connections past which a new one is accepted and closed at once
+   * (counted in `rejected`, logged at Warning). Default: no limit.
+   */
+  readonly maxConnections?: number | undefined
 }
 
 /**
@@ -72,17 +80,12 @@ export const serve = <E, R>(
   options?: ServeOptions
 ): Effect.Effect<Server, never, Scope.Scope | Exclude<R, Connection>> =>
   Effect.gen(function*() {
-    const fibers = yield* FiberSet.make<void, never>()
-    let active = 0
-    let accepted = 0
     let failed = 0
     const log = options?.logConnections ? Effect.logInfo : Effect.logDebug
 
-    const start = (conn: Connection, connScope: Scope.CloseableScope) => {
-      accepted++
-      active++
+    const serveOne = (conn: Connection, connScope: Scope.CloseableScope) => {
       const logAnnotations = { connection: conn.id, peer: safeFormat(conn) }
-      const run = (handler as Effect.Effect<void, E, Exclude<R, Connection> | Connection>).pipe(
+      const program = (handler as Effect.Effect<void, E, Exclude<R, Connection> | Connection>).pipe(
         Effect.provideService(Connection, conn),
         Effect.catchAllCause((cause) => {
           if (Cause.isInterruptedOnly(cause)) return Effect.void
@@ -95,25 +98,19 @@ export const serve = <E, R>(
             : Effect.logWarning("connection handler failed; closing its connection", cause)
         }),
         Effect.zipLeft(log("connection closed")),
-        Effect.ensuring(Effect.suspend(() => {
-          active--
-          return Scope.close(connScope, Exit.void)
-        })),
-        Effect.annotateLogs(logAnnotations)
+        Effect.ensuring(Scope.close(connScope, Exit.void))
       )
-      return Effect.zipRight(
-        log("connection opened").pipe(Effect.annotateLogs(logAnnotations)),
-        FiberSet.run(fibers, run as Effect.Effect<void, never, Exclude<R, Connection>>)
-      )
+      return Effect.zipRight(log("connection opened"), program).pipe(Effect.annotateLogs(logAnnotations))
     }
 
-    yield* Effect.forkScoped(acceptLoop(listener, start))
+    const runner = yield* Runner.run(listener, { maxConnections: options?.maxConnections }, serveOne)
     yield* Effect.addFinalizer(() => listener.close)
     return {
       address: listener.address,
       listener,
-      active: () => active,
-      accepted: () => accepted,
+      active: runner.active,
+      accepted: runner.accepted,
+      rejected: runner.rejected,
       failed: () => failed
     } satisfies Server
   })

@@ -132,3 +132,26 @@ it.scopedLive("a defect while starting one connection is logged at Warning and c
     Logger.withMinimumLogLevel(LogLevel.Debug)
   )
 })
+
+it.scopedLive("maxConnections: past the limit a new connection is closed at once and counted; the open ones keep being served", () =>
+  Effect.gen(function*() {
+    const t = yield* Transport.Transport
+    const echo = Effect.gen(function*() {
+      const conn = yield* Connection.Connection
+      while (true) {
+        const chunks = yield* conn.readMany
+        if (chunks === Connection.EOF) return
+        yield* conn.writeAll(chunks)
+      }
+    })
+    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echo, { maxConnections: 1 })
+    const first = yield* t.connect(server.address)
+    yield* first.write(new Uint8Array([1]))
+    expect([...(yield* Connection.readExactly(first, 1)).bytes]).toEqual([1])
+    const second = yield* t.connect(server.address)
+    expect((yield* Connection.readAll(second)).length).toBe(0)
+    expect(server.rejected()).toBe(1)
+    expect(server.active()).toBe(1)
+    yield* first.write(new Uint8Array([2]))
+    expect([...(yield* Connection.readExactly(first, 1)).bytes]).toEqual([2])
+  }).pipe(Effect.provide(MemoryTransport.layer())))

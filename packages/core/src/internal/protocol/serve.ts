@@ -4,7 +4,7 @@
  * the graceful shutdown. Each connection's requests are run by the engine in
  * `./server.ts`. The public module holds the types and the documentation.
  */
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberSet, Layer, Option, Schedule, Scope } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Option, Schedule, Scope } from "effect"
 import { format } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import * as Framed from "../../Framed.ts"
@@ -16,7 +16,8 @@ import type { Session as SessionT } from "../../Session.ts"
 import { Session } from "../../Session.ts"
 import type { Listener, ListenError } from "../../Transport.ts"
 import { Transport } from "../../Transport.ts"
-import { acceptLoop, safeFormat } from "../acceptLoop.ts"
+import { safeFormat } from "../acceptLoop.ts"
+import * as Runner from "../runner.ts"
 import { ProtocolError, ProtocolServerError } from "./errors.ts"
 import { immediate } from "./scheduler.ts"
 import { makeStats, ServerConnection } from "./server.ts"
@@ -52,7 +53,6 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
     const clock = yield* Effect.clock
     const groups: GroupsModule.Groups<Push> = options?.groups ?? GroupsModule.make<Push>()
     const engines = new Set<ServerConnection<any, any, any, any, Push>>()
-    const fibers = yield* FiberSet.make<void, never>()
     const maxConnections = options?.maxConnections ?? defaults.maxConnections
     const idleTimeout = millis(options?.idleTimeout, defaults.idleTimeout)
     const shutdownTimeout = options?.shutdownTimeout ?? defaults.shutdownTimeout
@@ -75,9 +75,11 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
       stats
     }
     let noConnectionWaiters: Array<() => void> = []
+    // the runner counts connections; `runner` is set right after it starts
+    let runner: Runner.Runner | undefined
+    const activeConnections = () => runner?.active() ?? 0
     const connectionEnded = () => {
-      stats.active--
-      if (stats.active === 0) {
+      if (activeConnections() === 0) {
         const ws = noConnectionWaiters
         noConnectionWaiters = []
         for (const w of ws) w()
@@ -90,7 +92,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
      */
     const awaitNoConnections = (ms: number | undefined) =>
       Effect.async<boolean>((resume) => {
-        if (stats.active === 0) return resume(Effect.succeed(true))
+        if (activeConnections() === 0) return resume(Effect.succeed(true))
         let timer: Fiber.RuntimeFiber<void> | undefined
         const w = () => {
           if (timer !== undefined) timer.unsafeInterruptAsFork(FiberId.none)
@@ -166,7 +168,6 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
           groups.unsafeLeaveAll(engine)
           return Effect.zipRight(engine.interruptAll, Scope.close(scope, Exit.void))
         })),
-        Effect.ensuring(Effect.sync(connectionEnded)),
         Effect.provideService(Session, engine as SessionT),
         Effect.provideService(Groups, groups as GroupsModule.Groups),
         Effect.annotateLogs({ connection: conn.id, peer, protocol: protocol.name })
@@ -174,25 +175,15 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
       return program
     }
 
-    const start = (conn: Connection, scope: Scope.CloseableScope) =>
-      Effect.suspend(() => {
-        stats.accepted++
-        if (stats.active >= maxConnections) {
-          stats.rejected++
-          return Effect.zipRight(
-            Effect.logWarning(
-              `over maxConnections (${maxConnections}): closing the new connection`,
-              new ProtocolServerError({ reason: "TooManyConnections", connection: conn.id, peer: safeFormat(conn) })
-            ),
-            FiberSet.run(fibers, Scope.close(scope, Exit.void))
-          )
-        }
-        const program = serveConnection(conn, scope) as Effect.Effect<void>
-        stats.active++
-        return FiberSet.run(fibers, program)
-      })
-
-    yield* Effect.forkScoped(acceptLoop(listener, start))
+    runner = yield* Runner.run(listener, {
+      maxConnections,
+      onEnded: connectionEnded,
+      onRejected: (conn, max) =>
+        Effect.logWarning(
+          `over maxConnections (${max}): closing the new connection`,
+          new ProtocolServerError({ reason: "TooManyConnections", connection: conn.id, peer: safeFormat(conn) })
+        )
+    }, (conn, scope) => serveConnection(conn, scope) as Effect.Effect<void>)
 
     if (idleTimeout !== undefined) {
       const every = Math.min(1000, Math.max(10, Math.floor(idleTimeout / 4)))
@@ -223,7 +214,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
             forced = engines.size
             yield* Effect.logWarning(`shutdown deadline reached: closing ${forced} connection(s) with requests in flight`)
             for (const engine of engines) engine.finishClose()
-            yield* FiberSet.clear(fibers)
+            yield* runner!.interruptAll
           }
           yield* Effect.logInfo("shut down")
           return { drained, forced }
@@ -237,7 +228,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
       address: listener.address,
       groups,
       sessions: () => [...engines],
-      stats: () => ({ ...stats }),
+      stats: () => ({ ...stats, active: runner!.active(), accepted: runner!.accepted(), rejected: runner!.rejected() }),
       shutdown
     }
     return server
