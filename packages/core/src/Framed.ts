@@ -38,11 +38,11 @@
  * @since 0.1.0
  */
 import { Chunk, Effect, Option, Stream } from "effect"
-import * as ByteBuffer from "./ByteBuffer.ts"
 import type { Connection, ConnectionError, PumpOptions } from "./Connection.ts"
 import { EOF } from "./Connection.ts"
 import type { Codec } from "./Codec.ts"
 import type { FramingError } from "./Framing.ts"
+import { Output } from "./internal/output.ts"
 
 /** Options of a framed connection. */
 export interface FramedOptions {
@@ -110,36 +110,20 @@ export const make = <In = Uint8Array, Out = In>(
 ): Framed<In, Out> => {
   const decoder = codec.decoder()
   const encoder = codec.encoder()
-  // the output store is reused while the transport takes each batch at once (a batch of
-  // replies to one read may pass 64 KiB: keep up to 128 KiB)
-  const out = ByteBuffer.make(0, 128 * 1024)
+  const output = new Output(connection)
+  const out = output.out
   const flushThreshold = options?.flushThreshold ?? 64 * 1024
-  let blocked = false
   let flushScheduled = false
   // read side (pull)
   let batch: Array<In> = []
   let batchIndex = 0
   let pendingEnd: Effect.Effect<EOF, FramingError | ConnectionError> | undefined
 
-  /** The last output store handed to a transport that had not sent it yet (Deno always). */
-  let sentStore: Uint8Array | undefined
-
   const flushNow = (): void => {
     flushScheduled = false
-    if (out.length === 0) return
-    blocked = !connection.unsafeWrite(out.peek())
-    // taken by the OS at once (the usual case on Node and Bun): the store is reused, no
-    // allocation per batch and memory that stays in cache; else it stays with the transport
-    if (connection.unsafeWriteBuffered() === 0) out.clear()
-    else sentStore = out.release()
+    output.write()
   }
-  /** Before encoding: once the transport holds nothing, that store is ours again. */
-  const reclaim = (): void => {
-    if (sentStore !== undefined && out.length === 0 && connection.unsafeWriteBuffered() === 0) {
-      out.reuse(sentStore)
-      sentStore = undefined
-    }
-  }
+  const reclaim = (): void => output.reclaim()
   const scheduleFlush = (): void => {
     if (flushScheduled) return
     flushScheduled = true
@@ -147,11 +131,11 @@ export const make = <In = Uint8Array, Out = In>(
   }
   const flush: Effect.Effect<void, ConnectionError> = Effect.suspend(() => {
     flushScheduled = false
-    blocked = false
+    output.blocked = false
     return out.length > 0 ? connection.write(out.take()) : Effect.void
   })
   const afterEncode: Effect.Effect<void, ConnectionError> = Effect.suspend(() => {
-    if (blocked || out.length >= flushThreshold) return flush
+    if (output.blocked || out.length >= flushThreshold) return flush
     scheduleFlush()
     return Effect.void
   })

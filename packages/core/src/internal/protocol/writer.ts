@@ -1,28 +1,7 @@
-import * as ByteBuffer from "../../ByteBuffer.ts"
+import type * as ByteBuffer from "../../ByteBuffer.ts"
 import type { Codec, Decoder, Encoder } from "../../Codec.ts"
 import type { Connection } from "../../Connection.ts"
-
-const SLAB_SIZE = 256 * 1024
-const SMALL_WRITE = 16 * 1024
-let slab = new Uint8Array(SLAB_SIZE)
-let slabOffset = 0
-
-/**
- * A copy of `bytes` in the current slab. Regions are never reused: the
- * runtime may keep a written view until the bytes are sent; a full slab is
- * replaced and collected once its views are gone.
- */
-const slabCopy = (bytes: Uint8Array): Uint8Array => {
-  const n = bytes.length
-  if (slabOffset + n > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE)
-    slabOffset = 0
-  }
-  const start = slabOffset
-  slab.set(bytes, start)
-  slabOffset = (start + n + 7) & ~7
-  return slab.subarray(start, start + n)
-}
+import { Output } from "../output.ts"
 
 /**
  * The output side of a protocol connection: codecs encode messages into
@@ -34,15 +13,17 @@ const slabCopy = (bytes: Uint8Array): Uint8Array => {
  * engines bound what can be outstanding.
  */
 export class Writer {
+  private readonly output: Output
   /** Where codecs encode; call {@link sent} after encoding outside a batch. */
-  readonly out = ByteBuffer.make()
+  readonly out: ByteBuffer.ByteBuffer
   private inBatch = false
   private scheduled = false
-  /** Set when the last write went past the high-water mark. */
-  blocked = false
 
   /** `beforeFlush`: appends what an encoder staged (see `ServerCodec.flush`). */
-  constructor(private readonly connection: Connection, private readonly beforeFlush?: ((out: ByteBuffer.ByteBuffer) => void) | undefined) {}
+  constructor(connection: Connection, private readonly beforeFlush?: ((out: ByteBuffer.ByteBuffer) => void) | undefined) {
+    this.output = new Output(connection)
+    this.out = this.output.out
+  }
 
   /** Something was encoded into `out`: outside a batch, write it at the end of the turn. */
   sent(): void {
@@ -54,6 +35,8 @@ export class Writer {
 
   beginBatch(): void {
     this.inBatch = true
+    // the store the transport kept last time is ours again once it is sent
+    this.output.reclaim()
   }
 
   endBatch(): void {
@@ -65,18 +48,12 @@ export class Writer {
   readonly flush = (): void => {
     this.scheduled = false
     if (this.beforeFlush !== undefined) this.beforeFlush(this.out)
-    const n = this.out.length
-    if (n === 0) return
-    let bytes: Uint8Array
-    if (n <= SMALL_WRITE) {
-      // small writes are carved out of a shared slab: allocating an ArrayBuffer per write costs
-      // more than the whole encoding of a batch of small frames
-      bytes = slabCopy(this.out.peek())
-      this.out.clear()
-    } else {
-      bytes = this.out.take()
-    }
-    this.blocked = !this.connection.unsafeWrite(bytes)
+    this.output.write()
+  }
+
+  /** Set when the last write went past the high-water mark. */
+  get blocked(): boolean {
+    return this.output.blocked
   }
 }
 
