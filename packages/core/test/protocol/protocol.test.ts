@@ -227,3 +227,30 @@ describe("Protocol.make: user wire formats", () => {
     expect(Echo.server().encodeResponse(undefined, { _tag: "Success", value: frame })).toEqual(frame)
   })
 })
+
+describe("Protocol.schema on its default framing: encoders write into the output", () => {
+  const Text = Protocol.schema({ request: Schema.String, response: Schema.String })
+
+  it("a response is a 4-byte big-endian length and the JSON envelope; one over the max frame is FrameTooLarge and writes nothing", () => {
+    const server = Text.server(session)
+    const out = ByteBuffer.make()
+    out.writeUint8(7) // bytes already there stay as they are
+    expect(server.encodeResponse(3, { _tag: "Success", value: "hé" }, out)).toBeUndefined()
+    const wire = out.take()
+    const body = utf8.encode(JSON.stringify({ id: 3, success: "hé" }))
+    expect([...wire.subarray(0, 5)]).toEqual([7, 0, 0, 0, body.length])
+    expect(text.decode(wire.subarray(5))).toBe(JSON.stringify({ id: 3, success: "hé" }))
+    out.writeUint8(7)
+    const error = server.encodeResponse(4, { _tag: "Success", value: "x".repeat(9 * 1024 * 1024) }, out)
+    expect(error).toMatchObject({ _tag: "FramingError", reason: "FrameTooLarge", codec: "LengthField" })
+    expect([...out.take()]).toEqual([7])
+  })
+
+  it("what the client encodes, the server decodes", () => {
+    const out = ByteBuffer.make()
+    expect(Text.client().encodeRequest("ping", 9, out)).toBeUndefined()
+    const messages: Array<Protocol.Incoming<string, never>> = []
+    expect(Text.server(session).decoder.decode(out.take(), messages)).toBeUndefined()
+    expect(messages).toEqual([{ _tag: "Request", request: "ping", id: 9 }])
+  })
+})

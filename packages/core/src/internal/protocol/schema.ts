@@ -5,18 +5,66 @@
 import { Schema } from "effect"
 import * as LengthField from "../../LengthField.ts"
 import { MessageError } from "../../MessageCodec.ts"
-import type { FrameClientCodec, FrameServerCodec, Protocol, ProtocolErrorReason, SchemaOptions } from "../../Protocol.ts"
+import type * as ByteBuffer from "../../ByteBuffer.ts"
+import { FramingError } from "../../Framing.ts"
+import type {
+  ClientCodec,
+  EncodeError,
+  FrameClientCodec,
+  FrameServerCodec,
+  Protocol,
+  ProtocolErrorReason,
+  SchemaOptions,
+  ServerCodec
+} from "../../Protocol.ts"
 import { ProtocolError, protocolErrorReasons } from "./errors.ts"
 import { clientOverFrames, serverOverFrames } from "./frames.ts"
 import { describeRequest } from "./protocol.ts"
 
 const utf8 = new TextEncoder()
-const json = (value: unknown): Uint8Array | MessageError => {
+/** The envelope's JSON text (encoded into bytes by the framing path in use). */
+const json = (value: unknown): string | MessageError => {
   try {
-    return utf8.encode(JSON.stringify(value))
+    return JSON.stringify(value)
   } catch (error) {
     return new MessageError({ reason: "Encode", codec: "json-envelope", detail: String(error), cause: error })
   }
+}
+const bytesOf = (text: string | MessageError): Uint8Array | MessageError => typeof text === "string" ? utf8.encode(text) : text
+
+const MAX_FRAME = LengthField.DEFAULT_MAX_FRAME_LENGTH
+/**
+ * The default framing's encoding, straight into the output: a 4-byte
+ * big-endian length, then the UTF-8 text (no intermediate array per message).
+ * Over the limit: the same `FrameTooLarge` error the framing would give.
+ */
+const lengthPrefixed = (text: string | MessageError, out: ByteBuffer.ByteBuffer): EncodeError | undefined => {
+  if (typeof text !== "string") return text
+  const start = out.length
+  out.writeUint32BE(0)
+  const n = out.writeUtf8(text)
+  if (n > MAX_FRAME) {
+    out.truncate(start)
+    return new FramingError({ reason: "FrameTooLarge", codec: "LengthField", limit: MAX_FRAME, actual: n })
+  }
+  const bytes = out.peek()
+  bytes[start] = n >>> 24
+  bytes[start + 1] = (n >>> 16) & 0xff
+  bytes[start + 2] = (n >>> 8) & 0xff
+  bytes[start + 3] = n & 0xff
+  return undefined
+}
+
+/** The per-frame codecs of the envelope, with JSON text where frame bytes go. */
+type TextServerCodec<Req, Res, Err, OneWay, Push> = {
+  readonly [K in keyof FrameServerCodec<Req, Res, Err, OneWay, Push>]: K extends "decode"
+    ? FrameServerCodec<Req, Res, Err, OneWay, Push>[K]
+    : (...args: Parameters<NonNullable<FrameServerCodec<Req, Res, Err, OneWay, Push>[K]>>) => string | MessageError
+}
+type TextClientCodec<Req, Res, Err, OneWay, Push> = {
+  readonly [K in keyof FrameClientCodec<Req, Res, Err, OneWay, Push>]: K extends "decode"
+    ? FrameClientCodec<Req, Res, Err, OneWay, Push>[K]
+    : (...args: Parameters<FrameClientCodec<Req, Res, Err, OneWay, Push>[K]>) => string | MessageError
 }
 const issue = (error: { readonly message: string }): string => error.message
 const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
@@ -54,7 +102,7 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
     return isObject(value) ? value : "not a JSON object"
   }
 
-  const server = (): FrameServerCodec<Req, Res, Err, OneWay, Push> => {
+  const server = (): TextServerCodec<Req, Res, Err, OneWay, Push> => {
     const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
     return {
       decode: (frame) => {
@@ -112,7 +160,7 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
     }
   }
 
-  const client = (): FrameClientCodec<Req, Res, Err, OneWay, Push> => {
+  const client = (): TextClientCodec<Req, Res, Err, OneWay, Push> => {
     const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
     return {
       encodeRequest: (request, id) => {
@@ -166,13 +214,44 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
   }
 
   const framing = options.framing ?? LengthField.make({ fieldLength: 4 })
+  const direct = options.framing === undefined
+  const serverFrames = (t: TextServerCodec<Req, Res, Err, OneWay, Push>): FrameServerCodec<Req, Res, Err, OneWay, Push> => ({
+    decode: t.decode,
+    encodeResponse: (id, outcome) => bytesOf(t.encodeResponse(id, outcome)),
+    encodePush: (message) => bytesOf(t.encodePush(message)),
+    encodeDraining: () => bytesOf(t.encodeDraining())
+  })
+  const clientFrames = (t: TextClientCodec<Req, Res, Err, OneWay, Push>): FrameClientCodec<Req, Res, Err, OneWay, Push> => ({
+    decode: t.decode,
+    encodeRequest: (request, id) => bytesOf(t.encodeRequest(request, id)),
+    encodeOneWay: (message) => bytesOf(t.encodeOneWay(message))
+  })
   return {
     name: options.name ?? "protocol",
     correlation: byIdMode ? "byId" : "inOrder",
     onBadInput: options.onBadInput ?? "respond",
     onDefect: options.onDefect ?? "respond",
     describe: options.describe ?? describeRequest,
-    server: () => serverOverFrames(framing, server()),
-    client: () => clientOverFrames(framing, client())
+    server: (): ServerCodec<Req, Res, Err, OneWay, Push> => {
+      const t = server()
+      const framed = serverOverFrames(framing, serverFrames(t))
+      if (!direct) return framed
+      return {
+        decoder: framed.decoder,
+        encodeResponse: (id, outcome, out) => lengthPrefixed(t.encodeResponse(id, outcome), out),
+        encodePush: (message, out) => lengthPrefixed(t.encodePush(message), out),
+        encodeDraining: (out) => lengthPrefixed(t.encodeDraining(), out)
+      }
+    },
+    client: (): ClientCodec<Req, Res, Err, OneWay, Push> => {
+      const t = client()
+      const framed = clientOverFrames(framing, clientFrames(t))
+      if (!direct) return framed
+      return {
+        decoder: framed.decoder,
+        encodeRequest: (request, id, out) => lengthPrefixed(t.encodeRequest(request, id), out),
+        encodeOneWay: (message, out) => lengthPrefixed(t.encodeOneWay(message), out)
+      }
+    }
   }
 }
