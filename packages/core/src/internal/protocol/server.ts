@@ -12,9 +12,9 @@ import type { Codec } from "../../Codec.ts"
 import { InlineHost, Suspended } from "../inline.ts"
 import { inputCodec, Writer } from "./writer.ts"
 
-/** Mutable counters shared by a server and its connections. */
+/** Mutable counters shared by a server and its connections (connection counts are the runner's). */
 export type MutableStats = {
-  -readonly [K in keyof ServerStats]: ServerStats[K]
+  -readonly [K in Exclude<keyof ServerStats, "active" | "accepted" | "rejected">]: ServerStats[K]
 }
 
 const isTimeout = (cause: Cause.Cause<unknown>, error: ProtocolError): boolean => {
@@ -23,9 +23,6 @@ const isTimeout = (cause: Cause.Cause<unknown>, error: ProtocolError): boolean =
 }
 
 export const makeStats = (): MutableStats => ({
-  active: 0,
-  accepted: 0,
-  rejected: 0,
   requests: 0,
   oneWays: 0,
   successes: 0,
