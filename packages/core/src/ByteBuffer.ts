@@ -380,6 +380,21 @@ export class ByteBuffer {
     this.len = length
   }
 
+  /**
+   * Overwrite 4 already-written bytes at `offset` with `value`, big endian: fills in a length
+   * prefix reserved before a body whose size was not known until it was written.
+   * `offset + 4 <= length`.
+   */
+  setUint32BE(offset: number, value: number): void {
+    checkUint(value, 0xffffffff, "setUint32BE")
+    checkUint(offset, this.len - 4, "setUint32BE")
+    const buf = this.buf
+    buf[offset] = value >>> 24
+    buf[offset + 1] = (value >>> 16) & 0xff
+    buf[offset + 2] = (value >>> 8) & 0xff
+    buf[offset + 3] = value & 0xff
+  }
+
   /** A read-only look at the written bytes (a view: valid until the next write/take/clear). */
   peek(): Uint8Array {
     return this.buf.subarray(0, this.len)

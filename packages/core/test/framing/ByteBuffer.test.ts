@@ -199,4 +199,18 @@ describe("ByteBuffer", () => {
     expect(() => buf.truncate(5)).toThrow(RangeError)
     expect(buf.take().length).toBe(0)
   })
+
+  it("setUint32BE fills in a length prefix written before its body, only inside what is written", () => {
+    const buf = ByteBuffer.make(0)
+    buf.writeUint8(9)
+    buf.writeUint32BE(0)
+    buf.writeUtf8("héllo")
+    buf.setUint32BE(1, buf.length - 5)
+    expect(Array.from(buf.peek())).toEqual([9, 0, 0, 0, 6, 0x68, 0xc3, 0xa9, 0x6c, 0x6c, 0x6f])
+    buf.setUint32BE(buf.length - 4, 0xfffefdfc)
+    expect(Array.from(buf.peek().subarray(-4))).toEqual([0xff, 0xfe, 0xfd, 0xfc])
+    expect(() => buf.setUint32BE(buf.length - 3, 1)).toThrow(RangeError) // would pass the end
+    expect(() => buf.setUint32BE(0, 2 ** 32)).toThrow(RangeError)
+    expect(() => ByteBuffer.make(0).setUint32BE(0, 1)).toThrow(RangeError) // nothing written
+  })
 })
