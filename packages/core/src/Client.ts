@@ -34,7 +34,7 @@
  */
 import type { Duration, Effect, Queue, Schedule, Scope, Stream } from "effect"
 import type { Address } from "./Address.ts"
-import type { ErrorOf, OneWayOf, Protocol, PushOf, RequestOf, ResponseOf } from "./Protocol.ts"
+import type { ErrorFor, ErrorOf, OneWayOf, Protocol, PushOf, RequestOf, ResponseOf, SuccessFor } from "./Protocol.ts"
 import type { ConnectOptions, Transport } from "./Transport.ts"
 import * as internal from "./internal/protocol/client.ts"
 import * as errors from "./internal/protocol/errors.ts"
@@ -128,8 +128,14 @@ export interface ClientStats {
  * @category models
  */
 export interface Client<Req, Res, Err, OneWay, Push> {
-  /** Sends a request and waits for its response. */
-  request(request: Req, options?: { readonly timeout?: Duration.DurationInput | undefined }): Effect.Effect<Res, Err | ClientError>
+  /**
+   * Sends a request and waits for its response. With an {@link Protocol.rpc}
+   * protocol the result has the types of the request's own method.
+   */
+  request<Q extends Req>(
+    request: Q,
+    options?: { readonly timeout?: Duration.DurationInput | undefined }
+  ): Effect.Effect<SuccessFor<Req, Q, Res>, ErrorFor<Req, Q, Err> | ClientError>
   /** Sends a one-way message (completes once it is queued for writing). */
   send(message: OneWay): Effect.Effect<void, ClientError>
   /** Messages pushed by the server from now on (each run of the stream subscribes anew). */

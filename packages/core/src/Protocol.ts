@@ -206,7 +206,17 @@ export type Outgoing<Res, Err, Push> =
  */
 export interface ServerCodec<Req, Res, Err, OneWay, Push> {
   readonly decoder: Codec.Decoder<Incoming<Req, OneWay>>
-  encodeResponse(id: number | undefined, outcome: Outcome<Res, Err>, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+  /**
+   * `request` is the request answered (absent for a message that did not
+   * decode, or one refused before it was read): a codec whose encoding
+   * depends on the request's kind (per-method schemas, see {@link rpc}) reads it.
+   */
+  encodeResponse(
+    id: number | undefined,
+    outcome: Outcome<Res, Err>,
+    out: ByteBuffer.ByteBuffer,
+    request?: Req | undefined
+  ): EncodeError | undefined
   encodePush(message: Push, out: ByteBuffer.ByteBuffer): EncodeError | undefined
   /** The "server is draining" notice, when the protocol has one. */
   readonly encodeDraining: ((out: ByteBuffer.ByteBuffer) => EncodeError | undefined) | undefined
@@ -228,6 +238,14 @@ export interface ClientCodec<Req, Res, Err, OneWay, Push> {
   /** `id` is set for `byId` protocols. Appends to `out`, or returns the error and writes nothing. */
   encodeRequest(request: Req, id: number | undefined, out: ByteBuffer.ByteBuffer): EncodeError | undefined
   encodeOneWay(message: OneWay, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+  /**
+   * For wire formats whose responses decode by the request they answer
+   * (per-method schemas, see {@link rpc}): the decoder leaves `Success` and
+   * `Failure` values in their wire form, and the client calls this once it
+   * has matched the response to its request. A `MessageError` fails that
+   * request with a `Decode` client error.
+   */
+  readonly decodeOutcome?: ((request: Req, outcome: Outcome<unknown, unknown>) => Outcome<Res, Err> | MessageError) | undefined
 }
 
 /**
@@ -249,7 +267,8 @@ export type EncodeError = MessageError | FramingError
  */
 export interface FrameServerCodec<Req, Res, Err, OneWay, Push> {
   decode(frame: Uint8Array): Incoming<Req, OneWay>
-  encodeResponse(id: number | undefined, outcome: Outcome<Res, Err>): Uint8Array | MessageError
+  /** `request`: see {@link ServerCodec}. */
+  encodeResponse(id: number | undefined, outcome: Outcome<Res, Err>, request?: Req | undefined): Uint8Array | MessageError
   encodePush(message: Push): Uint8Array | MessageError
   /** The "server is draining" notice, when the protocol has one. */
   readonly encodeDraining: (() => Uint8Array | MessageError) | undefined
@@ -665,3 +684,246 @@ export const schema: <
 >(
   options: SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>
 ) => Protocol<Req, Res, Err, OneWay, Push> = internalSchema.schema
+
+// ---------------------------------------------------------------------------
+// rpc: a schema per method
+// ---------------------------------------------------------------------------
+
+/**
+ * The type-level key under which a method's request carries its result
+ * types (no value exists at run time): it is what gives
+ * `client.request(Get({ key }))` exactly `Get`'s success and error types.
+ *
+ * @since 0.1.0
+ * @category rpc
+ */
+export declare const ResultTypeId: unique symbol
+
+/**
+ * @since 0.1.0
+ * @category rpc
+ */
+export type ResultTypeId = typeof ResultTypeId
+
+/**
+ * The result types of a method (type-level).
+ *
+ * @since 0.1.0
+ * @category rpc
+ */
+export interface Result<A, E> {
+  readonly success: A
+  readonly error: E
+}
+
+/**
+ * A request of a method: a plain object with the method's `_tag` and its
+ * payload's fields, carrying the method's result types at the type level.
+ *
+ * @since 0.1.0
+ * @category rpc
+ */
+export type MethodRequest<Tag extends string, Payload, A, E> =
+  & { readonly _tag: Tag }
+  & Payload
+  & { readonly [ResultTypeId]?: Result<A, E> | undefined }
+
+/**
+ * A schema a method's success or error can have: any schema without
+ * requirements (`Schema.Never` included).
+ *
+ * @since 0.1.0
+ * @category rpc
+ */
+export type MethodSchema = Schema.Schema<any, any, never> | Schema.Schema<never, never, never>
+
+/**
+ * One method of an {@link rpc} protocol: its tag, its payload's fields and
+ * the schemas of its success and its typed error. Calling it makes a request
+ * (`Get({ key: "a" })` is `{ _tag: "Get", key: "a" }`, typed with `Get`'s
+ * results); the request is validated when it is encoded, not here.
+ *
+ * @since 0.1.0
+ * @category rpc
+ */
+export interface Method<
+  Tag extends string,
+  Fields extends Schema.Struct.Fields,
+  Success extends MethodSchema,
+  Error extends MethodSchema
+> {
+  (
+    ...payload: {} extends Schema.Struct.Constructor<Fields> ? [payload?: Schema.Struct.Constructor<Fields>]
+      : [payload: Schema.Struct.Constructor<Fields>]
+  ): MethodRequest<Tag, Schema.Struct.Type<Fields>, Schema.Schema.Type<Success>, Schema.Schema.Type<Error>>
+  readonly tag: Tag
+  readonly payload: Fields
+  readonly success: Success
+  readonly error: Error
+  /** The request's schema: `Schema.TaggedStruct(tag, payload)`. */
+  readonly request: Schema.TaggedStruct<Tag, Fields>
+}
+
+/**
+ * @since 0.1.0
+ * @category rpc
+ */
+export declare namespace Method {
+  /**
+   * Any method.
+   *
+   * @since 0.1.0
+   */
+  export interface Any {
+    readonly tag: string
+    readonly payload: Schema.Struct.Fields
+    readonly success: MethodSchema
+    readonly error: MethodSchema
+    readonly request: Schema.Schema.Any
+  }
+  /**
+   * The request type of a method (distributes over a union of methods).
+   *
+   * @since 0.1.0
+   */
+  export type Request<M> = M extends Method<infer Tag, infer Fields, infer S, infer E>
+    ? MethodRequest<Tag, Schema.Struct.Type<Fields>, Schema.Schema.Type<S>, Schema.Schema.Type<E>>
+    : never
+  /**
+   * The success type of a method.
+   *
+   * @since 0.1.0
+   */
+  export type Success<M> = M extends Method<any, any, infer S, any> ? Schema.Schema.Type<S> : never
+  /**
+   * The typed error of a method.
+   *
+   * @since 0.1.0
+   */
+  export type Error<M> = M extends Method<any, any, any, infer E> ? Schema.Schema.Type<E> : never
+}
+
+/**
+ * Defines a method: a tag, a payload (Schema struct fields; default none), a
+ * success schema (default `Schema.Void`) and a typed error schema (default
+ * `Schema.Never`).
+ *
+ * @example
+ * ```ts
+ * const Get = Protocol.method("Get", { payload: { key: Schema.String }, success: Schema.NullOr(Schema.String) })
+ * const Put = Protocol.method("Put", { payload: { key: Schema.String, value: Schema.String }, error: TooLong })
+ * ```
+ *
+ * @since 0.1.0
+ * @category rpc
+ */
+export const method: <
+  const Tag extends string,
+  Fields extends Schema.Struct.Fields = {},
+  Success extends MethodSchema = typeof Schema.Void,
+  Error extends MethodSchema = typeof Schema.Never
+>(
+  tag: Tag,
+  options?: {
+    readonly payload?: Fields | undefined
+    readonly success?: Success | undefined
+    readonly error?: Error | undefined
+  }
+) => Method<Tag, Fields, Success, Error> = internalSchema.method
+
+/**
+ * Options of {@link rpc}: the methods, and as in {@link schema} the one-way
+ * and push schemas, correlation, framing and failure policies.
+ *
+ * @since 0.1.0
+ * @category rpc
+ */
+export interface RpcOptions<Methods extends ReadonlyArray<Method.Any>, OneWay, OneWayI, Push, PushI> {
+  readonly name?: string | undefined
+  readonly methods: Methods
+  readonly oneWay?: Schema.Schema<OneWay, OneWayI, never> | undefined
+  readonly push?: Schema.Schema<Push, PushI, never> | undefined
+  /** Default `"byId"`. */
+  readonly correlation?: "inOrder" | "byId" | undefined
+  /** Default: 4-byte big-endian length field, 8 MiB max frame. */
+  readonly framing?: Framing | undefined
+  /** Default `"respond"`. */
+  readonly onBadInput?: FailurePolicy | undefined
+  /** Default `"respond"`. */
+  readonly onDefect?: FailurePolicy | undefined
+  readonly describe?: ((message: Method.Request<Methods[number]> | OneWay) => string) | undefined
+}
+
+/**
+ * A protocol of methods, each with its own payload, success and error
+ * schemas, in the JSON envelope of {@link schema} (the request is the
+ * method's tagged struct; the response is encoded with the schemas of the
+ * method it answers):
+ *
+ * ```
+ *   → {"id":1,"request":{"_tag":"Get","key":"a"}}    ← {"id":1,"success":"1"}
+ *   → {"id":2,"request":{"_tag":"Put","key":"a","value":"…"}}
+ *                                                     ← {"id":2,"failure":{"_tag":"TooLong","max":128}}
+ * ```
+ *
+ * A success that encodes to `undefined` (`Schema.Void`) travels as `null`.
+ * Serve it with handlers per method (`ProtocolServer.handlers`); a client's
+ * `request(Get({ key }))` has exactly `Get`'s success and error types.
+ *
+ * @example
+ * ```ts
+ * const Kv = Protocol.rpc({ name: "kv", methods: [Get, Put] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category rpc
+ */
+export const rpc: <
+  const Methods extends ReadonlyArray<Method.Any>,
+  OneWay = never,
+  OneWayI = never,
+  Push = never,
+  PushI = never
+>(
+  options: RpcOptions<Methods, OneWay, OneWayI, Push, PushI>
+) => Protocol<Method.Request<Methods[number]>, Method.Success<Methods[number]>, Method.Error<Methods[number]>, OneWay, Push> =
+  internalSchema.rpc
+
+/**
+ * The tag of a tagged message type (`never` for untagged ones).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type TagOf<Q> = Q extends { readonly _tag: infer T extends string } ? T : never
+
+/**
+ * The result types carried by the requests among `M` (see {@link ResultTypeId}).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ResultOf<M> = M extends unknown ? ResultTypeId extends keyof M ? Exclude<M[ResultTypeId], undefined> : never
+  : never
+
+/**
+ * The success type of request `Q` in a protocol of requests `Req` and
+ * responses `Res`: its method's success type, or `Res` when the protocol's
+ * requests carry no per-method types.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SuccessFor<Req, Q, Res> = [ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>>] extends [never] ? Res
+  : ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>> extends Result<infer A, any> ? A
+  : never
+
+/**
+ * The typed error of request `Q` (see {@link SuccessFor}).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ErrorFor<Req, Q, Err> = [ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>>] extends [never] ? Err
+  : ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>> extends Result<any, infer E> ? E
+  : never

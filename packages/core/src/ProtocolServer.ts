@@ -68,10 +68,23 @@
 import type { Duration, Effect, Layer, Scope } from "effect"
 import type { Address } from "./Address.ts"
 import type * as GroupsModule from "./Groups.ts"
-import type { ErrorOf, OneWayOf, Protocol, ProtocolError, PushOf, RequestOf, ResponseOf } from "./Protocol.ts"
+import type { YieldWrap } from "effect/Utils"
+import type {
+  ErrorFor,
+  ErrorOf,
+  OneWayOf,
+  Protocol,
+  ProtocolError,
+  PushOf,
+  RequestOf,
+  ResponseOf,
+  SuccessFor,
+  TagOf
+} from "./Protocol.ts"
 import type { Session as SessionT } from "./Session.ts"
 import type { Listener, ListenError, ListenOptions, Transport } from "./Transport.ts"
 import * as errors from "./internal/protocol/errors.ts"
+import * as internalHandlers from "./internal/protocol/handlers.ts"
 import * as internal from "./internal/protocol/serve.ts"
 import type { Requirements } from "./internal/protocol/serve.ts"
 
@@ -113,6 +126,82 @@ export interface RequestContext<Push = unknown> {
  * @category models
  */
 export type Handler<In, Out, Err, R, Push = unknown> = (message: In, context: RequestContext<Push>) => Effect.Effect<Out, Err, R>
+
+/**
+ * One handler of a {@link HandlerRecord}: the request of its method in, and
+ * out either an Effect of the method's own success and error types, or a
+ * generator (a `function*` or `*method() {}`, made once with the record,
+ * stepped like `Effect.gen`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MethodHandler<Q, A, E, Push> = (
+  request: Q,
+  context: RequestContext<Push>
+) => Effect.Effect<A, E | ProtocolError, any> | Generator<YieldWrap<Effect.Effect<any, E | ProtocolError, any>>, A, any>
+
+/**
+ * A handler per request tag of protocol `P` (every tag, no other key), each
+ * typed by its method (see {@link Protocol.rpc}; for other protocols of
+ * tagged requests, by the protocol's response and error types).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HandlerRecord<P> = {
+  readonly [Tag in TagOf<RequestOf<P>>]: MethodHandler<
+    Extract<RequestOf<P>, { readonly _tag: Tag }>,
+    SuccessFor<RequestOf<P>, { readonly _tag: Tag }, ResponseOf<P>>,
+    ErrorFor<RequestOf<P>, { readonly _tag: Tag }, ErrorOf<P>>,
+    PushOf<P>
+  >
+}
+
+/**
+ * The services the handlers of a record need.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type HandlerRecordContext<H> = {
+  [K in keyof H]: H[K] extends (...args: any) => infer Out ? Out extends Effect.Effect<any, any, infer R> ? R
+    : Out extends Generator<infer Y, any, any> ? Y extends YieldWrap<Effect.Effect<any, any, infer R>> ? R : never
+    : never
+    : never
+}[keyof H]
+
+/**
+ * One handler from a handler per request tag, checked exhaustively: a
+ * missing tag, an extra key, or a handler whose success or error type is not
+ * its method's is a type error at that handler. Generator functions in the
+ * record are made once, so they cost nothing per request to create (a
+ * `function*` written inside a handler is a fresh function per request,
+ * which some engines make slow).
+ *
+ * @example
+ * ```ts
+ * const handler = ProtocolServer.handlers(Kv, {
+ *   *Get({ key }) {
+ *     const store = yield* Store
+ *     return store.get(key) ?? null
+ *   },
+ *   Put: ({ key, value }) => value.length > 128 ? Effect.fail(new TooLong({ max: 128 })) : Store.pipe(Effect.map((s) => s.set(key, value)))
+ * })
+ * yield* ProtocolServer.serve(Kv, pipe(handler, Middleware.timeout("5 seconds")), { address })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const handlers: <
+  P extends Protocol<any, any, any, any, any>,
+  H extends HandlerRecord<P> & { readonly [K in Exclude<keyof H, TagOf<RequestOf<P>>>]: never }
+>(
+  protocol: P,
+  handlers: H
+) => Handler<RequestOf<P>, ResponseOf<P>, ErrorOf<P> | ProtocolError, HandlerRecordContext<H>, PushOf<P>> =
+  internalHandlers.handlers
 
 /**
  * Request and one-way handlers together.

@@ -67,6 +67,33 @@ const Oops = Schema.TaggedStruct("Oops", { n: Schema.Number })
 const Log = Schema.TaggedStruct("Log", { line: Schema.String })
 const Note = Schema.TaggedStruct("Note", { text: Schema.String })
 
+/** The rpc tests' protocol: a method per operation, each with its own success and error schemas. */
+class ValueTooLong extends Schema.TaggedError<ValueTooLong>()("ValueTooLong", { max: Schema.Number }) {}
+const RGet = Protocol.method("Get", { payload: { key: Schema.String }, success: Schema.NullOr(Schema.String) })
+const RPut = Protocol.method("Put", { payload: { key: Schema.String, value: Schema.String }, error: ValueTooLong })
+const RSize = Protocol.method("Size", { success: Schema.Number })
+const RSlow = Protocol.method("Slow", { payload: { ms: Schema.Number }, success: Schema.Number })
+const rpcKv = (correlation: "inOrder" | "byId") => Protocol.rpc({ name: "kv-rpc", methods: [RGet, RPut, RSize, RSlow], correlation })
+const MAX_RPC_VALUE = 8
+const makeRpcKv = (protocol: ReturnType<typeof rpcKv>) => {
+  const store = new Map<string, string>()
+  return ProtocolServer.handlers(protocol, {
+    // generator methods: made once with the record, stepped per request
+    *Get({ key }) {
+      return store.get(key) ?? null
+    },
+    *Put({ key, value }) {
+      if (value.length > MAX_RPC_VALUE) return yield* new ValueTooLong({ max: MAX_RPC_VALUE })
+      store.set(key, value)
+    },
+    Size: () => Effect.sync(() => store.size),
+    *Slow({ ms }) {
+      yield* Effect.sleep(Duration.millis(ms))
+      return ms
+    }
+  })
+}
+
 const jobs = (correlation: "inOrder" | "byId", extra?: { readonly onDefect?: Protocol.FailurePolicy; readonly onBadInput?: Protocol.FailurePolicy }) =>
   Protocol.schema({
     name: "jobs",
@@ -1011,6 +1038,57 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect((yield* Metric.value(metrics.bytesIn)).count).toBe(bytes.bytesRead)
         expect((yield* Metric.value(metrics.bytesOut)).count).toBe(bytes.bytesWritten)
         expect(bytes.bytesRead).toBeGreaterThan(0)
+      }))
+
+    // ---- rpc: a schema per method ---------------------------------------------
+
+    for (const correlation of ["byId", "inOrder"] as const) {
+      test(`rpc (${correlation}): each method answers with its own success and typed error; handlers per method, generators and Effects`, () =>
+        Effect.gen(function*() {
+          const Kv = rpcKv(correlation)
+          const server = yield* ProtocolServer.serve(Kv, makeRpcKv(Kv))
+          const client = yield* Client.make(Kv, server.address)
+          const missing: string | null = yield* client.request(RGet({ key: "a" }))
+          expect(missing).toBe(null)
+          const stored: void = yield* client.request(RPut({ key: "a", value: "1" }))
+          expect(stored).toBe(undefined) // Schema.Void travels as null, arrives as undefined
+          expect(yield* client.request(RGet({ key: "a" }))).toBe("1")
+          const tooLong = yield* Effect.flip(client.request(RPut({ key: "b", value: "123456789" })))
+          expect(tooLong).toBeInstanceOf(ValueTooLong)
+          expect((tooLong as ValueTooLong).max).toBe(MAX_RPC_VALUE)
+          const size: number = yield* client.request(RSize())
+          expect(size).toBe(1)
+          // many at once, some waiting (a fiber) and some not, each answered with its own method's value
+          const results = yield* Effect.forEach(
+            range(60),
+            (i): Effect.Effect<unknown, Client.ClientError> =>
+              i % 3 === 0
+                ? client.request(RSlow({ ms: 30 - (i % 30) }))
+                : i % 3 === 1
+                ? client.request(RGet({ key: "a" }))
+                : client.request(RSize()),
+            { concurrency: "unbounded" }
+          )
+          expect(results).toEqual(range(60).map((i) => (i % 3 === 0 ? 30 - (i % 30) : i % 3 === 1 ? "1" : 1)))
+          expect(server.stats().failures).toBe(1)
+        }))
+    }
+
+    test("rpc: a request of an unknown method is a short BadRequest fault naming where it failed, not the schema's text", () =>
+      Effect.gen(function*() {
+        const Kv = rpcKv("byId")
+        const server = yield* ProtocolServer.serve(Kv, makeRpcKv(Kv))
+        // a client of a newer protocol version, with a method this server does not have
+        const Newer = Protocol.rpc({ name: "kv-rpc", methods: [RGet, Protocol.method("Delete", { payload: { key: Schema.String } })] })
+        const client = yield* Client.make(Newer, server.address)
+        const error = yield* Effect.flip(client.request({ _tag: "Delete", key: "a" }))
+        expect(error.reason).toBe("Remote")
+        expect(error.fault?.reason).toBe("BadRequest")
+        expect(error.fault?.detail?.length).toBeLessThan(400)
+        expect(error.fault?.detail).toContain("_tag")
+        expect(error.fault?.detail).not.toContain("readonly key: string")
+        // the connection goes on
+        expect(yield* client.request(RGet({ key: "x" }))).toBe(null)
       }))
 
     test("tracing middleware: a server span per request with peer and outcome attributes", () =>

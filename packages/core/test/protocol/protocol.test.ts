@@ -39,7 +39,8 @@ const perFrame = <Req, Res, Err, OneWay, Push>(p: Protocol.Protocol<Req, Res, Er
       const s = p.server(session)
       return {
         decode: (payload: Uint8Array) => one(s.decoder, payload),
-        encodeResponse: (id: number | undefined, outcome: Protocol.Outcome<Res, Err>) => encoded((out) => s.encodeResponse(id, outcome, out)),
+        encodeResponse: (id: number | undefined, outcome: Protocol.Outcome<Res, Err>, request?: Req) =>
+          encoded((out) => s.encodeResponse(id, outcome, out, request)),
         encodePush: (message: Push) => encoded((out) => s.encodePush(message, out)),
         encodeDraining: s.encodeDraining === undefined ? undefined : () => encoded((out) => s.encodeDraining!(out))
       }
@@ -49,7 +50,8 @@ const perFrame = <Req, Res, Err, OneWay, Push>(p: Protocol.Protocol<Req, Res, Er
       return {
         decode: (payload: Uint8Array) => one(c.decoder, payload),
         encodeRequest: (request: Req, id: number | undefined) => encoded((out) => c.encodeRequest(request, id, out)),
-        encodeOneWay: (message: OneWay) => encoded((out) => c.encodeOneWay(message, out))
+        encodeOneWay: (message: OneWay) => encoded((out) => c.encodeOneWay(message, out)),
+        decodeOutcome: c.decodeOutcome
       }
     }
   }
@@ -144,6 +146,72 @@ describe("Protocol.schema: the JSON envelope", () => {
         expect(got).toEqual({ _tag: "Request", id, request: { _tag: "Put", key, n } })
       })
     )
+  })
+})
+
+class TooLong extends Schema.TaggedError<TooLong>()("TooLong", { max: Schema.Number }) {}
+const RGet = Protocol.method("Get", { payload: { key: Schema.String }, success: Schema.NullOr(Schema.String) })
+const RPut = Protocol.method("Put", { payload: { key: Schema.String, value: Schema.String }, error: TooLong })
+const RSize = Protocol.method("Size", { success: Schema.Number })
+const KvRpc = Protocol.rpc({ name: "kv", methods: [RGet, RPut, RSize] })
+
+describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
+  it("a method makes its request as the wire has it; the request schema is its tagged struct", () => {
+    expect(RGet({ key: "a" })).toEqual({ _tag: "Get", key: "a" })
+    expect(Object.keys(RPut({ key: "a", value: "1" }))).toEqual(["_tag", "key", "value"])
+    expect(RSize()).toEqual({ _tag: "Size" })
+    expect(RGet.tag).toBe("Get")
+    expect(Schema.decodeUnknownSync(RPut.request)({ _tag: "Put", key: "k", value: "v" })).toEqual({ _tag: "Put", key: "k", value: "v" })
+    expect(() => Protocol.rpc({ methods: [RGet, Protocol.method("Get")] })).toThrow(/two methods are tagged "Get"/)
+    expect(() => Protocol.rpc({ methods: [] })).toThrow(/no methods/)
+  })
+
+  it("each response is encoded with the schemas of the method it answers, and decoded by the client once it knows the request", () => {
+    const p = perFrame(KvRpc, schemaFraming)
+    const server = p.server()
+    const client = p.client()
+    const get = RGet({ key: "a" })
+    const wire = bytes(client.encodeRequest(get, 1))
+    expect(text.decode(wire)).toBe(`{"id":1,"request":{"_tag":"Get","key":"a"}}`)
+    expect(server.decode(wire)).toEqual({ _tag: "Request", id: 1, request: { _tag: "Get", key: "a" } })
+    // Get: the value or null
+    const value = bytes(server.encodeResponse(1, { _tag: "Success", value: "1" }, get))
+    expect(text.decode(value)).toBe(`{"id":1,"success":"1"}`)
+    const raw = client.decode(value)
+    expect(raw).toEqual({ _tag: "Response", id: 1, outcome: { _tag: "Success", value: "1" } })
+    expect(client.decodeOutcome!(get, { _tag: "Success", value: "1" })).toEqual({ _tag: "Success", value: "1" })
+    // Put: void travels as null and comes back as undefined; its typed error is a TooLong
+    const put = RPut({ key: "a", value: "v" })
+    expect(text.decode(bytes(server.encodeResponse(2, { _tag: "Success", value: undefined }, put)))).toBe(`{"id":2,"success":null}`)
+    expect(client.decodeOutcome!(put, { _tag: "Success", value: null })).toEqual({ _tag: "Success", value: undefined })
+    const failure = bytes(server.encodeResponse(3, { _tag: "Failure", error: new TooLong({ max: 3 }) }, put))
+    expect(json(failure)).toEqual({ id: 3, failure: { _tag: "TooLong", max: 3 } })
+    const decoded = client.decodeOutcome!(put, { _tag: "Failure", error: { _tag: "TooLong", max: 3 } })
+    expect(decoded._tag === "Failure" && decoded.error).toBeInstanceOf(TooLong)
+    // a Get has no typed error: a failure for one is not encoded, and not accepted by the client
+    expect(server.encodeResponse(4, { _tag: "Failure", error: new TooLong({ max: 3 }) }, get)).toMatchObject({ reason: "Encode" })
+    expect(client.decodeOutcome!(get, { _tag: "Failure", error: { _tag: "TooLong", max: 3 } })).toMatchObject({
+      _tag: "MessageError",
+      reason: "Decode"
+    })
+    // a value of the wrong method's type is a decode error for that request
+    expect(client.decodeOutcome!(RSize(), { _tag: "Success", value: "1" })).toMatchObject({ _tag: "MessageError" })
+    // Size: a number, encoded by its own schema (a string is rejected)
+    expect(server.encodeResponse(5, { _tag: "Success", value: "x" as any }, RSize())).toMatchObject({ reason: "Encode" })
+  })
+
+  it("a request that does not match is a short BadRequest naming the path, never the schema's text", () => {
+    const server = perFrame(KvRpc, schemaFraming).server()
+    const unknown = server.decode(utf8.encode(`{"id":5,"request":{"_tag":"Delete","key":"a"}}`))
+    expect(unknown).toMatchObject({ _tag: "Invalid", id: 5, error: { reason: "BadRequest" } })
+    const detail = (unknown as { error: Protocol.ProtocolError }).error.detail!
+    expect(detail).toMatch(/^request does not match the schema at _tag: /)
+    expect(detail).not.toContain("readonly")
+    const badField = server.decode(utf8.encode(`{"id":6,"request":{"_tag":"Put","key":"a","value":7}}`))
+    expect((badField as { error: Protocol.ProtocolError }).error.detail).toMatch(/^request does not match the schema at value: /)
+    // a huge bad value does not make a huge answer
+    const huge = server.decode(utf8.encode(`{"id":7,"request":{"_tag":"Put","key":"a","value":${JSON.stringify(["x".repeat(100_000)])}}}`))
+    expect((huge as { error: Protocol.ProtocolError }).error.detail!.length).toBeLessThan(400)
   })
 })
 

@@ -3,7 +3,7 @@
  * `@ts-expect-error` line typechecks only if the error it expects exists),
  * and run by vitest for the values they build.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import { Context, Effect, pipe, Schema } from "effect"
 import type { Scope } from "effect"
 import type { Transport } from "@wirekit/core"
@@ -78,5 +78,76 @@ describe("type-level: middleware requirements", () => {
       return [ok, said]
     }
     expect(typeof use).toBe("function")
+  })
+})
+
+class TooLong extends Schema.TaggedError<TooLong>()("TooLong", { max: Schema.Number }) {}
+class Store extends Context.Tag("types/Store")<Store, Map<string, string>>() {}
+const Get = Protocol.method("Get", { payload: { key: Schema.String }, success: Schema.NullOr(Schema.String) })
+const Put = Protocol.method("Put", { payload: { key: Schema.String, value: Schema.String }, error: TooLong })
+const Size = Protocol.method("Size", { success: Schema.Number })
+const Kv = Protocol.rpc({ name: "kv", methods: [Get, Put, Size] })
+
+describe("type-level: rpc protocols", () => {
+  it("a request has exactly its own method's success and error types", () => {
+    const use = (client: Client.ClientFor<typeof Kv>) => {
+      const get = client.request(Get({ key: "a" }))
+      expectTypeOf(get).toEqualTypeOf<Effect.Effect<string | null, Client.ClientError>>()
+      const put = client.request(Put({ key: "a", value: "1" }))
+      expectTypeOf(put).toEqualTypeOf<Effect.Effect<void, TooLong | Client.ClientError>>()
+      expectTypeOf(client.request(Size())).toEqualTypeOf<Effect.Effect<number, Client.ClientError>>()
+      // a plain object literal of a method is typed by its tag too
+      expectTypeOf(client.request({ _tag: "Get", key: "a" })).toEqualTypeOf<Effect.Effect<string | null, Client.ClientError>>()
+      // @ts-expect-error a Get's value is not a number
+      const _wrong: Effect.Effect<number, Client.ClientError> = client.request(Get({ key: "a" }))
+      // @ts-expect-error Put needs a value
+      Put({ key: "a" })
+      // @ts-expect-error no such method
+      client.request({ _tag: "Delete", key: "a" })
+      return _wrong
+    }
+    expect(typeof use).toBe("function")
+  })
+
+  it("handlers per method: exhaustive, each checked against its own method, requirements collected", () => {
+    const handler = ProtocolServer.handlers(Kv, {
+      *Get({ key }) {
+        const store = yield* Store
+        return store.get(key) ?? null
+      },
+      Put: ({ key, value }) =>
+        value.length > 3 ? Effect.fail(new TooLong({ max: 3 })) : Effect.map(Store, (s) => void s.set(key, value)),
+      Size: () => Effect.succeed(0)
+    })
+    expectTypeOf(handler).returns.toEqualTypeOf<Effect.Effect<string | number | void | null, TooLong | Protocol.ProtocolError, Store>>()
+    const server = ProtocolServer.serve(Kv, handler)
+    // @ts-expect-error Store is required
+    const _notRunnable: Runnable<unknown> = server
+    const runnable: Runnable<unknown> = Effect.provideService(server, Store, new Map())
+
+    ProtocolServer.handlers(Kv, {
+      Get: () => Effect.succeed(null),
+      Put: () => Effect.void,
+      // @ts-expect-error Size's success is a number, not a string
+      Size: () => Effect.succeed("0")
+    })
+    ProtocolServer.handlers(Kv, {
+      // @ts-expect-error a Get cannot fail with TooLong (only Put can)
+      *Get() {
+        return yield* new TooLong({ max: 1 })
+      },
+      Put: () => Effect.void,
+      Size: () => Effect.succeed(0)
+    })
+    // @ts-expect-error Size has no handler
+    ProtocolServer.handlers(Kv, { Get: () => Effect.succeed(null), Put: () => Effect.void })
+    ProtocolServer.handlers(Kv, {
+      Get: () => Effect.succeed(null),
+      Put: () => Effect.void,
+      Size: () => Effect.succeed(0),
+      // @ts-expect-error no method is called Delete
+      Delete: () => Effect.void
+    })
+    expect([_notRunnable, runnable].every(Effect.isEffect)).toBe(true)
   })
 })

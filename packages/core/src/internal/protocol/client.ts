@@ -16,6 +16,8 @@ import { inputCodec, Writer } from "./writer.ts"
 interface Pending {
   readonly resume: (effect: Effect.Effect<any, any>) => void
   readonly id: number | undefined
+  /** For codecs that decode a response by its request (`ClientCodec.decodeOutcome`). */
+  readonly request: unknown
   timer: Deadline | undefined
   /** Answered, timed out or interrupted (an inOrder entry stays queued until its response arrives). */
   done: boolean
@@ -64,7 +66,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
       const error = this.codec.encodeRequest(request, id, this.writer.out)
       if (error !== undefined) return resume(Effect.fail(new ClientError({ reason: "Encode", cause: error })))
       this.writer.sent()
-      const pending: Pending = { resume, id, timer: undefined, done: false }
+      const pending: Pending = { resume, id, request, timer: undefined, done: false }
       if (id !== undefined) this.map.set(id, pending)
       else this.queue.push(pending)
       this.active++
@@ -111,6 +113,17 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     return new ClientError({ reason: "Disconnected", address: this.address })
   }
 
+  /** The outcome as the request's result, decoded for its request first when the codec does that. */
+  private outcomeEffect(pending: Pending, outcome: Outcome<Res, Err>): Effect.Effect<Res, Err | ClientError> {
+    const decode = this.codec.decodeOutcome
+    if (decode === undefined || outcome._tag === "Fault") return this.toEffect(outcome)
+    const decoded = decode(pending.request as Req, outcome)
+    if (decoded._tag === "MessageError") {
+      return Effect.fail(new ClientError({ reason: "Decode", cause: decoded, address: this.address }))
+    }
+    return this.toEffect(decoded)
+  }
+
   private toEffect(outcome: Outcome<Res, Err>): Effect.Effect<Res, Err | ClientError> {
     switch (outcome._tag) {
       case "Success":
@@ -153,7 +166,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
           }
           if (pending.id !== undefined) this.map.delete(pending.id)
           settled = true
-          this.settle(pending, this.toEffect(message.outcome))
+          this.settle(pending, this.outcomeEffect(pending, message.outcome))
           break
         }
         case "Push":
@@ -366,7 +379,8 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
     const client: ClientFor<P> = {
       request: (request, requestOptions) => {
         const timeout = requestOptions?.timeout === undefined ? requestTimeout : millis(requestOptions.timeout, "30 seconds")
-        return Effect.flatMap(acquire, (link) => link.request(request, timeout))
+        // the per-method result types are the protocol's promise (its codec decodes by method)
+        return Effect.flatMap(acquire, (link) => link.request(request, timeout)) as Effect.Effect<any, any>
       },
       send: (message) => Effect.flatMap(acquire, (link) => link.send(message)),
       pushes: Stream.fromPubSub(pushes),

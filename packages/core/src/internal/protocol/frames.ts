@@ -38,7 +38,7 @@ export const serverOverFrames = <Req, Res, Err, OneWay, Push>(
   const draining = codec.encodeDraining
   return {
     decoder: messages<Incoming<Req, OneWay>>(framing, (frame) => codec.decode(frame)),
-    encodeResponse: (id, outcome, out) => framed(encoder, codec.encodeResponse(id, outcome), out),
+    encodeResponse: (id, outcome, out, request) => framed(encoder, codec.encodeResponse(id, outcome, request), out),
     encodePush: (message, out) => framed(encoder, codec.encodePush(message), out),
     encodeDraining: draining === undefined ? undefined : (out) => framed(encoder, draining(), out)
   }

@@ -1,25 +1,41 @@
 /**
- * The implementation of `Protocol.schema`: Schema-typed messages in the
- * standard JSON envelope. The envelope is documented on `Protocol.schema`.
+ * The implementations of `Protocol.schema` and `Protocol.rpc`: Schema-typed
+ * messages in the standard JSON envelope (documented on `Protocol.schema`).
+ * Both are one envelope; they differ in where a response's schemas come
+ * from: the protocol's (`schema`) or the method of the request answered
+ * (`rpc`: the server picks them by the request's tag, the client decodes a
+ * response once it knows its request).
  */
-import { Schema } from "effect"
+import { Either, ParseResult, Schema } from "effect"
 import * as LengthField from "../../LengthField.ts"
 import { MessageError } from "../../MessageCodec.ts"
 import type * as ByteBuffer from "../../ByteBuffer.ts"
+import type { Framing } from "../../Framing.ts"
 import { FramingError } from "../../Framing.ts"
 import type {
   ClientCodec,
   EncodeError,
+  FailurePolicy,
   FrameClientCodec,
   FrameServerCodec,
+  Method,
+  MethodSchema,
+  Outcome,
+  Outgoing,
   Protocol,
   ProtocolErrorReason,
+  RpcOptions,
   SchemaOptions,
   ServerCodec
 } from "../../Protocol.ts"
 import { ProtocolError, protocolErrorReasons } from "./errors.ts"
 import { clientOverFrames, serverOverFrames } from "./frames.ts"
 import { describeRequest } from "./protocol.ts"
+import * as FastSchema from "../fastSchema.ts"
+
+type Parse = (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
+const decoderOf = (schema: MethodSchema): Parse => FastSchema.decodeUnknownEither(schema as Schema.Schema<any, any, never>)
+const encoderOf = (schema: MethodSchema): Parse => FastSchema.encodeEither(schema as Schema.Schema<any, any, never>) as Parse
 
 const utf8 = new TextEncoder()
 /** The envelope's JSON text (encoded into bytes by the framing path in use). */
@@ -47,11 +63,7 @@ const lengthPrefixed = (text: string | MessageError, out: ByteBuffer.ByteBuffer)
     out.truncate(start)
     return new FramingError({ reason: "FrameTooLarge", codec: "LengthField", limit: MAX_FRAME, actual: n })
   }
-  const bytes = out.peek()
-  bytes[start] = n >>> 24
-  bytes[start + 1] = (n >>> 16) & 0xff
-  bytes[start + 2] = (n >>> 8) & 0xff
-  bytes[start + 3] = n & 0xff
+  out.setUint32BE(start, n)
   return undefined
 }
 
@@ -70,22 +82,75 @@ const issue = (error: { readonly message: string }): string => error.message
 const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 const readId = (o: Record<string, unknown>): number | undefined => (typeof o.id === "number" ? o.id : undefined)
 
-/** See `Protocol.schema`. */
-export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>(
-  options: SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>
-): Protocol<Req, Res, Err, OneWay, Push> => {
+/** Longest parse issue a `BadRequest` fault carries to the peer: a small bad request gets a small answer. */
+const MAX_ISSUE = 200
+/**
+ * What the peer is told about a message that does not match the schema: the
+ * first issue and where it is, never the schema's whole text.
+ */
+const badRequest = (what: string, error: ParseResult.ParseError): ProtocolError => {
+  const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  let detail = `${what} does not match the schema`
+  if (first !== undefined) {
+    const at = first.path.length > 0 ? ` at ${first.path.map(String).join(".")}` : ""
+    const message = first.message.length > MAX_ISSUE ? `${first.message.slice(0, MAX_ISSUE)}…` : first.message
+    detail = `${detail}${at}: ${message}`
+  }
+  return new ProtocolError({ reason: "BadRequest", detail })
+}
+
+/** The schemas of a response: success and typed error. */
+interface Results {
+  readonly encodeSuccess: Parse
+  readonly decodeSuccess: Parse
+  readonly encodeError: Parse | undefined
+  readonly decodeError: Parse | undefined
+}
+const voidResult: Parse = () => Either.right(undefined)
+const resultsOf = (success: MethodSchema, error: MethodSchema | undefined): Results => ({
+  encodeSuccess: encoderOf(success),
+  // `Schema.Void` accepts anything: its `null` on the wire is the `undefined` it stands for
+  decodeSuccess: success.ast._tag === "VoidKeyword" ? voidResult : decoderOf(success),
+  encodeError: error === undefined ? undefined : encoderOf(error),
+  decodeError: error === undefined ? undefined : decoderOf(error)
+})
+
+/** A success that encodes to `undefined` (`Schema.Void`) has no JSON form: it travels as `null`. */
+const decodeSuccessValue = (decode: Parse, value: unknown): Either.Either<unknown, ParseResult.ParseError> => {
+  const r = decode(value)
+  if (r._tag === "Left" && value === null) {
+    const undef = decode(undefined)
+    if (undef._tag === "Right") return undef
+  }
+  return r
+}
+
+interface EnvelopeOptions {
+  readonly name: string | undefined
+  readonly request: Schema.Schema<any, any, never>
+  readonly oneWay: Schema.Schema<any, any, never> | undefined
+  readonly push: Schema.Schema<any, any, never> | undefined
+  /** One set for every request (`schema`), or one per request tag (`rpc`). */
+  readonly results: Results | ReadonlyMap<string, Results>
+  readonly correlation: "inOrder" | "byId" | undefined
+  readonly framing: Framing | undefined
+  readonly onBadInput: FailurePolicy | undefined
+  readonly onDefect: FailurePolicy | undefined
+  readonly describe: ((message: any) => string) | undefined
+}
+
+const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protocol<Req, Res, Err, OneWay, Push> => {
   const byIdMode = (options.correlation ?? "byId") === "byId"
-  const decodeRequest = Schema.decodeUnknownEither(options.request)
-  const encodeRequest = Schema.encodeEither(options.request)
-  const decodeResponse = Schema.decodeUnknownEither(options.response)
-  const encodeResponse = Schema.encodeEither(options.response)
-  const errorSchema = options.error
-  const decodeError = errorSchema ? Schema.decodeUnknownEither(errorSchema) : undefined
-  const encodeError = errorSchema ? Schema.encodeEither(errorSchema) : undefined
-  const decodeOneWay = options.oneWay ? Schema.decodeUnknownEither(options.oneWay) : undefined
-  const encodeOneWay = options.oneWay ? Schema.encodeEither(options.oneWay) : undefined
-  const decodePush = options.push ? Schema.decodeUnknownEither(options.push) : undefined
-  const encodePush = options.push ? Schema.encodeEither(options.push) : undefined
+  const decodeRequest = decoderOf(options.request)
+  const encodeRequest = encoderOf(options.request)
+  const decodeOneWay = options.oneWay ? decoderOf(options.oneWay) : undefined
+  const encodeOneWay = options.oneWay ? encoderOf(options.oneWay) : undefined
+  const decodePush = options.push ? decoderOf(options.push) : undefined
+  const encodePush = options.push ? encoderOf(options.push) : undefined
+  const perMethod = options.results instanceof Map ? (options.results as ReadonlyMap<string, Results>) : undefined
+  const shared = perMethod === undefined ? (options.results as Results) : undefined
+  const resultsFor = (request: unknown): Results | undefined =>
+    shared ?? (isObject(request) && typeof request._tag === "string" ? perMethod!.get(request._tag) : undefined)
   const codec = "json-envelope"
   const encodeFailure = (detail: string, cause?: unknown) =>
     new MessageError(cause === undefined ? { reason: "Encode", codec, detail } : { reason: "Encode", codec, detail, cause })
@@ -114,14 +179,14 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
         if ("request" in o) {
           const r = decodeRequest(o.request)
           return r._tag === "Right"
-            ? { _tag: "Request", request: r.right, id }
-            : { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: issue(r.left) }), id, oneWay: false }
+            ? { _tag: "Request", request: r.right as Req, id }
+            : { _tag: "Invalid", error: badRequest("request", r.left), id, oneWay: false }
         }
         if ("message" in o && decodeOneWay !== undefined) {
           const r = decodeOneWay(o.message)
           return r._tag === "Right"
-            ? { _tag: "OneWay", message: r.right }
-            : { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: issue(r.left) }), id: undefined, oneWay: true }
+            ? { _tag: "OneWay", message: r.right as OneWay }
+            : { _tag: "Invalid", error: badRequest("one-way message", r.left), id: undefined, oneWay: true }
         }
         return {
           _tag: "Invalid",
@@ -130,15 +195,19 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
           oneWay: false
         }
       },
-      encodeResponse: (id, outcome) => {
+      encodeResponse: (id, outcome, request) => {
         switch (outcome._tag) {
           case "Success": {
-            const r = encodeResponse(outcome.value)
+            const results = resultsFor(request)
+            if (results === undefined) return encodeFailure("no response schema for this request")
+            const r = results.encodeSuccess(outcome.value)
             if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
-            return json(byIdMode ? { id, success: r.right } : { success: r.right })
+            const value = r.right === undefined ? null : r.right
+            return json(byIdMode ? { id, success: value } : { success: value })
           }
           case "Failure": {
-            if (encodeError === undefined) return encodeFailure("the protocol has no error schema")
+            const encodeError = resultsFor(request)?.encodeError
+            if (encodeError === undefined) return encodeFailure("the protocol has no error schema for this request")
             const r = encodeError(outcome.error)
             if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
             return json(byIdMode ? { id, failure: r.right } : { failure: r.right })
@@ -173,20 +242,23 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
         const r = encodeOneWay(message)
         return r._tag === "Left" ? encodeFailure(issue(r.left), r.left) : json({ message: r.right })
       },
-      decode: (frame) => {
+      decode: (frame): Outgoing<Res, Err, Push> => {
         const o = parse(decoder, frame)
         if (typeof o === "string") return { _tag: "Invalid", error: decodeFailure(o), id: undefined }
         const id = byIdMode ? readId(o) : undefined
         if ("success" in o) {
-          const r = decodeResponse(o.success)
+          // per method: decoded once the client knows the request (decodeOutcome)
+          if (shared === undefined) return { _tag: "Response", id, outcome: { _tag: "Success", value: o.success as Res } }
+          const r = decodeSuccessValue(shared.decodeSuccess, o.success)
           return r._tag === "Right"
-            ? { _tag: "Response", id, outcome: { _tag: "Success", value: r.right } }
+            ? { _tag: "Response", id, outcome: { _tag: "Success", value: r.right as Res } }
             : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id }
         }
-        if ("failure" in o && decodeError !== undefined) {
-          const r = decodeError(o.failure)
+        if ("failure" in o && (shared === undefined || shared.decodeError !== undefined)) {
+          if (shared === undefined) return { _tag: "Response", id, outcome: { _tag: "Failure", error: o.failure as Err } }
+          const r = shared.decodeError!(o.failure)
           return r._tag === "Right"
-            ? { _tag: "Response", id, outcome: { _tag: "Failure", error: r.right } }
+            ? { _tag: "Response", id, outcome: { _tag: "Failure", error: r.right as Err } }
             : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id }
         }
         if ("fault" in o) {
@@ -204,7 +276,7 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
         if ("push" in o && decodePush !== undefined) {
           const r = decodePush(o.push)
           return r._tag === "Right"
-            ? { _tag: "Push", message: r.right }
+            ? { _tag: "Push", message: r.right as Push }
             : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id: undefined }
         }
         if (o.draining === true) return { _tag: "Draining" }
@@ -213,11 +285,29 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
     }
   }
 
+  /** Per method: a response's value decoded with the schemas of the request it answers. */
+  const decodeOutcome = perMethod === undefined
+    ? undefined
+    : (request: Req, outcome: Outcome<unknown, unknown>): Outcome<Res, Err> | MessageError => {
+      const results = resultsFor(request)
+      if (results === undefined) return decodeFailure("no response schema for this request")
+      if (outcome._tag === "Success") {
+        const r = decodeSuccessValue(results.decodeSuccess, outcome.value)
+        return r._tag === "Right" ? { _tag: "Success", value: r.right as Res } : decodeFailure(issue(r.left), r.left)
+      }
+      if (outcome._tag === "Failure") {
+        if (results.decodeError === undefined) return decodeFailure("a failure for a request whose method has no error schema")
+        const r = results.decodeError(outcome.error)
+        return r._tag === "Right" ? { _tag: "Failure", error: r.right as Err } : decodeFailure(issue(r.left), r.left)
+      }
+      return outcome
+    }
+
   const framing = options.framing ?? LengthField.make({ fieldLength: 4 })
   const direct = options.framing === undefined
   const serverFrames = (t: TextServerCodec<Req, Res, Err, OneWay, Push>): FrameServerCodec<Req, Res, Err, OneWay, Push> => ({
     decode: t.decode,
-    encodeResponse: (id, outcome) => bytesOf(t.encodeResponse(id, outcome)),
+    encodeResponse: (id, outcome, request) => bytesOf(t.encodeResponse(id, outcome, request)),
     encodePush: (message) => bytesOf(t.encodePush(message)),
     encodeDraining: () => bytesOf(t.encodeDraining())
   })
@@ -238,7 +328,7 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
       if (!direct) return framed
       return {
         decoder: framed.decoder,
-        encodeResponse: (id, outcome, out) => lengthPrefixed(t.encodeResponse(id, outcome), out),
+        encodeResponse: (id, outcome, out, request) => lengthPrefixed(t.encodeResponse(id, outcome, request), out),
         encodePush: (message, out) => lengthPrefixed(t.encodePush(message), out),
         encodeDraining: (out) => lengthPrefixed(t.encodeDraining(), out)
       }
@@ -246,12 +336,81 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
     client: (): ClientCodec<Req, Res, Err, OneWay, Push> => {
       const t = client()
       const framed = clientOverFrames(framing, clientFrames(t))
-      if (!direct) return framed
-      return {
-        decoder: framed.decoder,
-        encodeRequest: (request, id, out) => lengthPrefixed(t.encodeRequest(request, id), out),
-        encodeOneWay: (message, out) => lengthPrefixed(t.encodeOneWay(message), out)
-      }
+      const base = direct
+        ? {
+          decoder: framed.decoder,
+          encodeRequest: (request: Req, id: number | undefined, out: ByteBuffer.ByteBuffer) =>
+            lengthPrefixed(t.encodeRequest(request, id), out),
+          encodeOneWay: (message: OneWay, out: ByteBuffer.ByteBuffer) => lengthPrefixed(t.encodeOneWay(message), out)
+        }
+        : framed
+      return decodeOutcome === undefined ? base : { ...base, decodeOutcome }
     }
   }
+}
+
+/** See `Protocol.schema`. */
+export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>(
+  options: SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>
+): Protocol<Req, Res, Err, OneWay, Push> =>
+  envelope({
+    name: options.name,
+    request: options.request,
+    oneWay: options.oneWay,
+    push: options.push,
+    results: resultsOf(options.response, options.error),
+    correlation: options.correlation,
+    framing: options.framing,
+    onBadInput: options.onBadInput,
+    onDefect: options.onDefect,
+    describe: options.describe
+  })
+
+/** See `Protocol.method`. */
+export const method = (
+  tag: string,
+  options?: {
+    readonly payload?: Schema.Struct.Fields | undefined
+    readonly success?: MethodSchema | undefined
+    readonly error?: MethodSchema | undefined
+  }
+): any => {
+  const payload = options?.payload ?? {}
+  // the request is built as the wire has it: the tag first, then the payload's fields
+  const make = (fields?: object) => fields === undefined ? { _tag: tag } : { _tag: tag, ...fields }
+  return Object.assign(make, {
+    tag,
+    payload,
+    success: options?.success ?? Schema.Void,
+    error: options?.error ?? Schema.Never,
+    request: Schema.TaggedStruct(tag, payload)
+  })
+}
+
+/** See `Protocol.rpc`. */
+export const rpc = (options: RpcOptions<ReadonlyArray<Method.Any>, any, any, any, any>): any => {
+  const methods = options.methods
+  if (methods.length === 0) throw new TypeError("Protocol.rpc: no methods")
+  const results = new Map<string, Results>()
+  for (const m of methods) {
+    if (results.has(m.tag)) throw new TypeError(`Protocol.rpc: two methods are tagged "${m.tag}"`)
+    results.set(m.tag, resultsOf(m.success, m.error))
+  }
+  const request = (methods.length === 1 ? methods[0]!.request : Schema.Union(...methods.map((m) => m.request))) as Schema.Schema<
+    any,
+    any,
+    never
+  >
+  return envelope({
+    name: options.name,
+    request,
+    oneWay: options.oneWay,
+    push: options.push,
+    results,
+    correlation: options.correlation,
+    framing: options.framing,
+    onBadInput: options.onBadInput,
+    onDefect: options.onDefect,
+    describe: options.describe
+  })
 }

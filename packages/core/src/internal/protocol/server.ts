@@ -246,7 +246,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         stats.requests++
         if (this.mode !== OPEN) {
           stats.refused++
-          this.respond(message.id, SHUTTING_DOWN, undefined)
+          this.respond(message.id, SHUTTING_DOWN, undefined, message.request)
           return
         }
         return this.run(message.request, message.id, true)
@@ -260,7 +260,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         stats.badInput++
         this.log("debug", `bad input: ${message.error.message}`)
         if (this.config.onBadInput === "close") this.closeGracefully()
-        else if (!message.oneWay) this.respond(message.id, { _tag: "Fault", fault: message.error }, undefined)
+        else if (!message.oneWay) this.respond(message.id, { _tag: "Fault", fault: message.error }, undefined, undefined)
         return
       }
     }
@@ -292,7 +292,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.inFlightCount--
     if (!(result instanceof Suspended)) {
       this.config.stats.inlined++
-      if (isRequest) this.respond(id, this.outcomeOf(result, input), undefined)
+      if (isRequest) this.respond(id, this.outcomeOf(result, input), undefined, input as Req)
       else this.settleOneWay(result, input)
       if (this.mode !== OPEN) this.afterSettle()
       return
@@ -323,7 +323,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
           return this.afterSettle()
         }
       }
-      if (isRequest) this.respond(id, this.outcomeOf(exit, input), slot)
+      if (isRequest) this.respond(id, this.outcomeOf(exit, input), slot, input as Req)
       else this.settleOneWay(exit, input)
       this.afterSettle()
     })
@@ -395,14 +395,19 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
    * one), behind the pending slots (inOrder), or at once. `undefined`: close
    * the connection (defect with policy "close").
    */
-  private respond(id: number | undefined, outcome: Outcome<Res, Err> | undefined, slot: Slot | undefined): void {
+  private respond(
+    id: number | undefined,
+    outcome: Outcome<Res, Err> | undefined,
+    slot: Slot | undefined,
+    request: Req | undefined
+  ): void {
     if (slot === undefined && this.config.inOrder && this.head < this.queue.length) slot = this.allocSlot(id)
     if (slot !== undefined) {
       // answered out of turn: encoded now (outcomes are not kept), written in turn
       let bytes: Uint8Array | undefined
       if (outcome !== undefined) {
         const held = ByteBuffer.make(256)
-        if (this.encodeInto(id, outcome, held)) {
+        if (this.encodeInto(id, outcome, held, request)) {
           this.codec.flush?.(held)
           bytes = held.take()
         }
@@ -414,7 +419,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     }
     if (outcome === undefined) return this.closeGracefully()
     if (this.discarding) return
-    if (!this.encodeInto(id, outcome, this.writer.out)) return this.closeGracefully()
+    if (!this.encodeInto(id, outcome, this.writer.out, request)) return this.closeGracefully()
     this.writer.sent()
   }
 
@@ -423,8 +428,13 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
    * framed is answered with an `Internal` fault instead; `false` when not
    * even that can be written (the connection is then closed).
    */
-  private encodeInto(id: number | undefined, outcome: Outcome<Res, Err>, out: ByteBuffer.ByteBuffer): boolean {
-    const error = this.codec.encodeResponse(id, outcome, out)
+  private encodeInto(
+    id: number | undefined,
+    outcome: Outcome<Res, Err>,
+    out: ByteBuffer.ByteBuffer,
+    request: Req | undefined
+  ): boolean {
+    const error = this.codec.encodeResponse(id, outcome, out, request)
     if (error === undefined) return true
     if (outcome._tag !== "Fault") {
       if (error._tag === "FramingError") {
@@ -432,10 +442,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         return this.encodeInto(id, {
           _tag: "Fault",
           fault: new ProtocolError({ reason: "Internal", detail: `response not framed: ${error.reason}` })
-        }, out)
+        }, out, request)
       }
       this.log("error", `response not encoded: ${error.message}`)
-      return this.encodeInto(id, ENCODE_FAILED, out)
+      return this.encodeInto(id, ENCODE_FAILED, out, request)
     }
     this.log("error", `fault response not encoded (closing the connection): ${error.message}`)
     return false
@@ -551,7 +561,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   /** Sends a fault that no request asked for (bad framing), in its in-order place. */
   respondFault(fault: ProtocolError): void {
     if (this.mode >= CLOSING) return
-    this.respond(undefined, { _tag: "Fault", fault }, undefined)
+    this.respond(undefined, { _tag: "Fault", fault }, undefined, undefined)
     this.writer.flush()
   }
 

@@ -1,0 +1,30 @@
+/**
+ * `ProtocolServer.handlers`: one request handler from a handler per request
+ * tag. The record is read once; each request costs a property lookup.
+ */
+import { Effect } from "effect"
+import type { RequestContext } from "../../ProtocolServer.ts"
+
+const GeneratorFunction = Object.getPrototypeOf(function*() {}).constructor as Function
+
+type Entry = (request: any, context: RequestContext<any>) => Effect.Effect<any, any, any>
+
+export const handlers = (_protocol: unknown, record: Record<string, Function>): any => {
+  const table = new Map<string, Entry>()
+  for (const tag of Object.keys(record)) {
+    const f = record[tag]!
+    if (typeof f !== "function") throw new TypeError(`ProtocolServer.handlers: the handler of "${tag}" is not a function`)
+    // a generator function is called per request (never re-created), its generator stepped as Effect.gen does
+    table.set(
+      tag,
+      f instanceof GeneratorFunction
+        ? (request, context) => Effect.gen(() => f.call(record, request, context))
+        : (request, context) => f.call(record, request, context)
+    )
+  }
+  return (request: { readonly _tag: string }, context: RequestContext<any>): Effect.Effect<any, any, any> => {
+    const handler = table.get(request._tag)
+    if (handler === undefined) return Effect.dieMessage(`ProtocolServer.handlers: no handler for "${request._tag}"`)
+    return handler(request, context)
+  }
+}
