@@ -153,7 +153,7 @@ const SERVERS = [
     const entry = `bench/servers/wirekit-${rt}-kv.ts`
     return [
       { name: `raw-${rt}-kv`, runtime: rt, role: "raw", baseline: `raw-${rt}-kv`, suites: ["typed"], startS: 0.2, needs, cmd: run.cmd, args: run.raw },
-      ...["gen", "mw"].map((variant) => ({
+      ...["gen", "mw", "rpc", "rpc-mw"].map((variant) => ({
         name: `wirekit-${rt}-typed-${variant}`, runtime: rt, role: "wirekit", baseline: `raw-${rt}-kv`, suites: ["typed"], startS: run.startS, needs,
         cmd: run.cmd, args: [...run.ts, entry, ...kvArgs, "--variant", variant], requires: entry
       }))

@@ -87,9 +87,10 @@ const ObserveLive = Layer.sync(Observe, () => {
  */
 export const rpcKvServer = (
   socketServer: Layer.Layer<SocketServer.SocketServer, unknown>,
-  variant: "gen" | "mw"
+  variant: "gen" | "mw" | "rpc" | "rpc-mw"
 ) => {
-  const rpcLayer = variant === "mw"
+  // (its handlers are per method already: `rpc` variants are the same servers)
+  const rpcLayer = variant === "mw" || variant === "rpc-mw"
     ? RpcServer.layer(KvRpcsObserved).pipe(Layer.provide(KvRpcsObserved.toLayer(handlers)), Layer.provide(ObserveLive))
     : RpcServer.layer(KvRpcs).pipe(Layer.provide(KvRpcs.toLayer(handlers)))
   return Effect.scoped(Effect.gen(function*() {

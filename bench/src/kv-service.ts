@@ -59,14 +59,20 @@ export const put = (key: string, value: string) =>
 /** The wirekit request handler. */
 export const handler = (request: Request) => request._tag === "Get" ? get(request.key) : put(request.key, request.value)
 
-export type Variant = "gen" | "mw"
+/**
+ * The variants: `gen`/`mw` serve `handler` above (one function, `Effect.gen`
+ * per request); `rpc`/`rpc-mw` serve the same service as a `Protocol.rpc`
+ * with a handler per method (bench/src/kv.ts). `mw`: with the middleware stack.
+ */
+export type Variant = "gen" | "mw" | "rpc" | "rpc-mw"
+const variants: ReadonlyArray<string> = ["gen", "mw", "rpc", "rpc-mw"]
 
-/** `--port N --host H --variant gen|mw` (the runner's server contract). */
+/** `--port N --host H --variant gen|mw|rpc|rpc-mw` (the runner's server contract). */
 export const parseKvFlags = (argv: ReadonlyArray<string>) => {
   const flags = parseFlags(argv)
   const variant = flags.variant ?? "gen"
   const port = Number(flags.port ?? "0")
-  if (variant !== "gen" && variant !== "mw") throw new Error("--variant must be gen or mw")
+  if (!variants.includes(variant)) throw new Error(`--variant must be one of ${variants.join(", ")}`)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("bad --port")
   return { host: flags.host ?? "127.0.0.1", port, variant: variant as Variant }
 }

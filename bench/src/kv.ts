@@ -25,8 +25,8 @@
  * byte for byte against that format.
  */
 import { Address, Middleware, Protocol, ProtocolServer } from "@wirekit/core"
-import { Effect, LogLevel, pipe } from "effect"
-import { handler, Request, Response, StoreLive, TooLong } from "./kv-service.ts"
+import { Effect, LogLevel, pipe, Schema } from "effect"
+import { handler, MAX_VALUE, Request, Response, Store, StoreLive, TooLong } from "./kv-service.ts"
 import type { Variant } from "./kv-service.ts"
 
 export { parseKvFlags } from "./kv-service.ts"
@@ -40,8 +40,34 @@ export const Kv = Protocol.schema({
 })
 
 /**
+ * The same service as methods (variants `rpc`, `rpc-mw`): the same wire
+ * format (a `Put`'s success is `null`, as above), each response typed by its
+ * method, and a handler per method written as generator methods.
+ */
+export const Get = Protocol.method("Get", { payload: { key: Schema.String }, success: Schema.NullOr(Schema.String) })
+export const Put = Protocol.method("Put", {
+  payload: { key: Schema.String, value: Schema.String },
+  success: Schema.Null,
+  error: TooLong
+})
+export const KvRpc = Protocol.rpc({ name: "kv", methods: [Get, Put], correlation: "byId" })
+
+export const rpcHandler = ProtocolServer.handlers(KvRpc, {
+  *Get({ key }) {
+    const store = yield* Store
+    return store.get(key) ?? null
+  },
+  *Put({ key, value }) {
+    const store = yield* Store
+    if (value.length > MAX_VALUE) return yield* new TooLong({ max: MAX_VALUE })
+    store.set(key, value)
+    return null
+  }
+})
+
+/**
  * Serves the kv protocol until interrupted; prints `LISTENING <port>` when
- * ready. `mw`: the handler wrapped in `Middleware.timeout`, `metrics` and
+ * ready. `mw`, `rpc-mw`: the handler wrapped in `Middleware.timeout`, `metrics` and
  * `logging` (at Debug level, under the default minimum level Info: every
  * outcome of the mix, typed `TooLong` failures included, is filtered, none
  * printed), metrics' connection middleware too.
@@ -50,17 +76,22 @@ export const kvServer = (options: { host: string; port: number; variant: Variant
   Effect.scoped(Effect.gen(function*() {
     const address = Address.tcp(options.host, options.port)
     let server: ProtocolServer.ProtocolServer<never>
-    if (options.variant === "mw") {
-      const metrics = Middleware.metrics({ prefix: "kv" })
-      const wrapped = pipe(
-        handler,
-        Middleware.timeout("5 seconds"),
-        metrics.middleware,
-        Middleware.logging({ level: LogLevel.Debug })
-      )
-      server = yield* ProtocolServer.serve(Kv, wrapped, { address, connection: [metrics.connection] })
-    } else {
-      server = yield* ProtocolServer.serve(Kv, handler, { address })
+    const metrics = Middleware.metrics({ prefix: "kv" })
+    const stack = <A, E, R>(h: ProtocolServer.Handler<any, A, E, R>) =>
+      pipe(h, Middleware.timeout("5 seconds"), metrics.middleware, Middleware.logging({ level: LogLevel.Debug }))
+    switch (options.variant) {
+      case "gen":
+        server = yield* ProtocolServer.serve(Kv, handler, { address })
+        break
+      case "mw":
+        server = yield* ProtocolServer.serve(Kv, stack(handler), { address, connection: [metrics.connection] })
+        break
+      case "rpc":
+        server = yield* ProtocolServer.serve(KvRpc, rpcHandler, { address })
+        break
+      case "rpc-mw":
+        server = yield* ProtocolServer.serve(KvRpc, stack(rpcHandler), { address, connection: [metrics.connection] })
+        break
     }
     console.log(`LISTENING ${(server.address as Address.TcpAddress).port}`)
     return yield* Effect.never

@@ -164,7 +164,8 @@ export type Outcome<Res, Err> =
  *
  * `Invalid` is a frame that did not decode; `id` is set when it could still
  * be read, and `oneWay` when the frame was recognisably a one-way message
- * (which never gets a response).
+ * (which never gets a response). `Cancel` (byId protocols): the client gave
+ * up on request `id`; the server interrupts its handler and sends nothing.
  *
  * @since 0.1.0
  * @category models
@@ -172,6 +173,7 @@ export type Outcome<Res, Err> =
 export type Incoming<Req, OneWay> =
   | { readonly _tag: "Request"; readonly request: Req; readonly id: number | undefined }
   | { readonly _tag: "OneWay"; readonly message: OneWay }
+  | { readonly _tag: "Cancel"; readonly id: number }
   | { readonly _tag: "Invalid"; readonly error: ProtocolError; readonly id: number | undefined; readonly oneWay: boolean }
 
 /**
@@ -238,6 +240,11 @@ export interface ClientCodec<Req, Res, Err, OneWay, Push> {
   /** `id` is set for `byId` protocols. Appends to `out`, or returns the error and writes nothing. */
   encodeRequest(request: Req, id: number | undefined, out: ByteBuffer.ByteBuffer): EncodeError | undefined
   encodeOneWay(message: OneWay, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+  /**
+   * For byId wire formats that can say so: "the client gave up on request
+   * `id`" (after a timeout or an interruption), so the server stops its work.
+   */
+  readonly encodeCancel?: ((id: number, out: ByteBuffer.ByteBuffer) => EncodeError | undefined) | undefined
   /**
    * For wire formats whose responses decode by the request they answer
    * (per-method schemas, see {@link rpc}): the decoder leaves `Success` and
@@ -652,6 +659,7 @@ export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI,
  *
  * ```
  *   client → server   {"id":1,"request":<Req>}         {"message":<OneWay>}
+ *                     {"id":1,"cancel":true}   (byId: the client gave up on request 1)
  *   server → client   {"id":1,"success":<Res>}         {"id":1,"failure":<Err>}
  *                     {"id":1,"fault":{"reason":"Timeout","detail":"..."}}
  *                     {"push":<Push>}                  {"draining":true}

@@ -270,6 +270,8 @@ export interface ServerStats {
   readonly badInput: number
   /** Requests that hit the per-request timeout. */
   readonly timeouts: number
+  /** Requests the client cancelled while their handler ran (interrupted, not answered). */
+  readonly cancelled: number
   /** Requests refused because the server was shutting down. */
   readonly refused: number
   /** Handlers that had to wait: the waiting rest ran on a fiber. */

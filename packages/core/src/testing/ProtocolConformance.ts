@@ -1091,6 +1091,44 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(yield* client.request(RGet({ key: "x" }))).toBe(null)
       }))
 
+    test("cancellation: a client timeout or interruption cancels the handler on the server (its finalizers run, nothing is sent); a reset connection interrupts its handlers", () =>
+      Effect.gen(function*() {
+        const Sleep = Protocol.method("Sleep", { payload: { ms: Schema.Number }, success: Schema.Number })
+        const Sleeper = Protocol.rpc({ name: "sleeper", methods: [Sleep] })
+        const interrupted: Array<number> = []
+        const handler = ProtocolServer.handlers(Sleeper, {
+          Sleep: ({ ms }) =>
+            Effect.as(Effect.sleep(Duration.millis(ms)), ms).pipe(Effect.onInterrupt(() => Effect.sync(() => interrupted.push(ms))))
+        })
+        const server = yield* ProtocolServer.serve(Sleeper, handler)
+        const client = yield* Client.make(Sleeper, server.address)
+        const waitFor = (ms: number) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 200 && !interrupted.includes(ms); i++) yield* Effect.sleep(Duration.millis(10))
+            return interrupted.includes(ms)
+          })
+        // the client times out: the server's handler is interrupted, long before it would end
+        const timedOut = yield* Effect.flip(client.request(Sleep({ ms: 5000 }), { timeout: "50 millis" }))
+        expect(timedOut.reason).toBe("Timeout")
+        expect(yield* waitFor(5000)).toBe(true)
+        // the client's fiber is interrupted: the same
+        const fiber = yield* Effect.fork(client.request(Sleep({ ms: 6000 })))
+        yield* Effect.sleep(Duration.millis(50))
+        yield* Fiber.interrupt(fiber)
+        expect(yield* waitFor(6000)).toBe(true)
+        expect(server.stats().cancelled).toBe(2)
+        // the connection goes on, and only requests still running were cancelled
+        expect(yield* client.request(Sleep({ ms: 1 }))).toBe(1)
+        expect(server.stats().successes).toBe(1)
+        // a peer that resets its connection: its handler is interrupted (no one is left to answer)
+        const raw = yield* rawJson(server.address)
+        yield* raw.send(`{"id":1,"request":{"_tag":"Sleep","ms":7000}}`)
+        for (let i = 0; i < 100 && server.stats().requests < 4; i++) yield* Effect.sleep(Duration.millis(10))
+        yield* raw.conn.abort
+        expect(yield* waitFor(7000)).toBe(true)
+        expect(interrupted).toEqual([5000, 6000, 7000])
+      }))
+
     test("tracing middleware: a server span per request with peer and outcome attributes", () =>
       Effect.gen(function*() {
         const base = yield* Effect.tracer

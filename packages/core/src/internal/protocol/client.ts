@@ -74,11 +74,14 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
         pending.timer = this.deadlines.add(timeout, () => {
           if (pending.done) return
           this.abandon(pending)
+          this.cancel(pending)
           resume(Effect.fail(new ClientError({ reason: "Timeout", timeout, address: this.address })))
         })
       }
       return Effect.sync(() => {
-        if (!pending.done) this.abandon(pending)
+        if (pending.done) return
+        this.abandon(pending)
+        this.cancel(pending)
       })
     })
   }
@@ -91,6 +94,13 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
       this.writer.sent()
       return Effect.void
     })
+  }
+
+  /** Tells the server that nobody waits for this request any more (byId protocols that can say it). */
+  private cancel(pending: Pending): void {
+    const encodeCancel = this.codec.encodeCancel
+    if (encodeCancel === undefined || pending.id === undefined || !this.open) return
+    if (encodeCancel(pending.id, this.writer.out) === undefined) this.writer.sent()
   }
 
   private abandon(pending: Pending): void {

@@ -176,6 +176,7 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
           return { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: o }), id: undefined, oneWay: false }
         }
         const id = byIdMode ? readId(o) : undefined
+        if (o.cancel === true && id !== undefined) return { _tag: "Cancel", id }
         if ("request" in o) {
           const r = decodeRequest(o.request)
           return r._tag === "Right"
@@ -344,7 +345,13 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
           encodeOneWay: (message: OneWay, out: ByteBuffer.ByteBuffer) => lengthPrefixed(t.encodeOneWay(message), out)
         }
         : framed
-      return decodeOutcome === undefined ? base : { ...base, decodeOutcome }
+      const frameEncoder = direct ? undefined : framing.encoder()
+      const encodeCancel = !byIdMode ? undefined : (id: number, out: ByteBuffer.ByteBuffer): EncodeError | undefined => {
+        const text = json({ id, cancel: true })
+        if (frameEncoder === undefined) return lengthPrefixed(text, out)
+        return typeof text === "string" ? frameEncoder.encode(utf8.encode(text), out) : text
+      }
+      return { ...base, encodeCancel, decodeOutcome }
     }
   }
 }

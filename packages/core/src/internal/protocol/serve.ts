@@ -155,6 +155,8 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
               "connection failed",
               new ProtocolServerError({ reason: "Connection", connection: conn.id, peer, cause: Cause.squash(exit.cause) })
             )
+            // the peer is gone: what its requests still run for nobody is interrupted now
+            if (error !== undefined && (error as { _tag?: string })._tag === "ConnectionError") yield* engine.dropped
           }
         }
         // the peer is done sending (or gone): answer what is in flight, then close

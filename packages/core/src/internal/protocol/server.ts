@@ -31,6 +31,7 @@ export const makeStats = (): MutableStats => ({
   defects: 0,
   badInput: 0,
   timeouts: 0,
+  cancelled: 0,
   refused: 0,
   forked: 0,
   inlined: 0
@@ -100,6 +101,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   private queue: Array<Slot | undefined> = []
   private head = 0
   private readonly running = new Set<Fiber.RuntimeFiber<any, any>>()
+  /** byId requests whose handler runs on a fiber, by id: what a `Cancel` interrupts. */
+  private readonly runningById = new Map<number, Fiber.RuntimeFiber<any, any>>()
+  /** Fibers interrupted by a `Cancel`: their outcome is not sent. */
+  private readonly cancelled = new Set<Fiber.RuntimeFiber<any, any>>()
   private slotWaiter: (() => void) | undefined
   private closedWaiters: Array<() => void> = []
   private runtime: Runtime.Runtime<never> | undefined
@@ -256,6 +261,14 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         if (this.mode !== OPEN) return
         return this.run(message.message, undefined, false)
       }
+      case "Cancel": {
+        const fiber = this.runningById.get(message.id)
+        if (fiber === undefined) return // answered already (or never asked)
+        this.runningById.delete(message.id)
+        this.cancelled.add(fiber)
+        fiber.unsafeInterruptAsFork(fiber.id())
+        return
+      }
       case "Invalid": {
         stats.badInput++
         this.log("debug", `bad input: ${message.error.message}`)
@@ -312,9 +325,17 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     isRequest: boolean
   ): void {
     this.running.add(fiber)
+    const byId = isRequest && id !== undefined && !this.config.inOrder
+    if (byId) this.runningById.set(id, fiber)
     fiber.addObserver((exit) => {
       this.running.delete(fiber)
+      if (byId && this.runningById.get(id) === fiber) this.runningById.delete(id)
       if (slot === undefined) this.inFlightCount--
+      if (this.cancelled.delete(fiber)) {
+        // the client gave up on it: nothing to send
+        this.config.stats.cancelled++
+        return this.afterSettle()
+      }
       if (this.mode === CLOSED) return
       if (exit._tag === "Failure" && this.timeoutError !== undefined && isTimeout(exit.cause, this.timeoutError)) {
         this.config.stats.timeouts++
@@ -548,6 +569,17 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   ended(): void {
     this.closeGracefully()
   }
+
+  /**
+   * The peer is gone (reset, read error): nobody will read an answer, so the
+   * handlers still running are interrupted now (their finalizers run) and the
+   * connection is closed.
+   */
+  readonly dropped: Effect.Effect<void> = Effect.suspend(() => {
+    const fibers = [...this.running]
+    this.finishClose()
+    return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
+  })
 
   /** Interrupts every handler still running (waits for them). */
   readonly interruptAll: Effect.Effect<void> = Effect.suspend(() => {
