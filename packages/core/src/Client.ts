@@ -7,7 +7,13 @@
  *                ◀─ response matched in order (inOrder) or by id (byId)
  *   link drops   ─▶ every pending request fails with ClientError "Disconnected" (none hangs)
  *                ─▶ reconnect on the `reconnect` Schedule (reset once a link has carried traffic)
+ *   timeout / interruption ─▶ (byId) a cancel: the server interrupts that handler
  * ```
+ *
+ * Bounded: a connection carries at most `pool.maxInFlight` requests (then a
+ * request waits for capacity, up to `pool.acquireTimeout`), and once a
+ * connection's unsent bytes pass its `writeHighWaterMark` (a server that
+ * reads slower than we write), `request` and `send` wait until it drains.
  *
  * Errors: the protocol's typed error responses arrive as `Err`; everything
  * else is a {@link ClientError} with a `reason`. Faults sent by the server map
@@ -80,7 +86,7 @@ export type ClientError = errors.ClientError
 export interface PoolOptions {
   /** Connections. Default 1. */
   readonly size?: number | undefined
-  /** Requests in flight per connection before a request waits for capacity. Default: unlimited. */
+  /** Requests in flight per connection before a request waits for capacity. Default 4096. */
   readonly maxInFlight?: number | undefined
   /** How long a request waits for a connection with capacity. Default 5 seconds. */
   readonly acquireTimeout?: Duration.DurationInput | undefined
@@ -119,6 +125,12 @@ export interface ClientStats {
   readonly pending: number
   /** Successful connects (the first ones included). */
   readonly connects: number
+  /**
+   * Bytes written by requests and one-way messages but not yet handed to the
+   * OS, over all connections. Bounded: once a connection is over its
+   * `writeHighWaterMark`, `request` and `send` wait for it to drain.
+   */
+  readonly unsent: number
 }
 
 /**
@@ -136,7 +148,11 @@ export interface Client<Req, Res, Err, OneWay, Push> {
     request: Q,
     options?: { readonly timeout?: Duration.DurationInput | undefined }
   ): Effect.Effect<SuccessFor<Req, Q, Res>, ErrorFor<Req, Q, Err> | ClientError>
-  /** Sends a one-way message (completes once it is queued for writing). */
+  /**
+   * Sends a one-way message: completes once it is written into the
+   * connection's buffer, after waiting while that buffer is over its
+   * high-water mark.
+   */
   send(message: OneWay): Effect.Effect<void, ClientError>
   /** Messages pushed by the server from now on (each run of the stream subscribes anew). */
   readonly pushes: Stream.Stream<Push>

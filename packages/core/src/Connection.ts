@@ -208,6 +208,12 @@ export interface Connection {
    * not mutate `data` afterwards.
    */
   readonly write: (data: Uint8Array) => Effect.Effect<void, ConnectionError>
+  /**
+   * Completes when the write buffer is below `writeHighWaterMark` (at once if
+   * it is): for writers that hand bytes over with `unsafeWrite` and must not
+   * run ahead of a slow peer.
+   */
+  readonly awaitWritable: Effect.Effect<void, ConnectionError>
   /** Writes several chunks as one batch (one syscall where the runtime supports it). */
   readonly writeAll: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError>
   /**

@@ -241,6 +241,11 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     this.drainWaiters.push(() => resume(this.writeError ? Effect.fail(this.writeError) : Effect.void))
   })
 
+  awaitWritable: Effect.Effect<void, ConnectionError> = Effect.suspend(() => {
+    if (this.writeError) return Effect.fail(this.writeError)
+    return this.needDrain ? this.awaitDrain : Effect.void
+  })
+
   private writeCheck(): ConnectionError | undefined {
     if (this.writeError) return this.writeError
     if (this.writeState !== "open" || this.closing || this.isClosed) return this.closedError("write")

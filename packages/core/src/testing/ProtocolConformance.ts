@@ -1129,6 +1129,34 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(interrupted).toEqual([5000, 6000, 7000])
       }))
 
+    test("client backpressure: a producer of one-way messages to a server that does not read waits; the client's unsent bytes stay bounded", () =>
+      Effect.gen(function*() {
+        const transport = yield* Transport.Transport
+        const listener = yield* transport.listen({ host: "127.0.0.1", port: 0 })
+        // a peer that accepts and never reads
+        yield* Effect.forkScoped(listener.accept)
+        const client = yield* Client.make(JobsById, listener.address)
+        const line = "x".repeat(64 * 1024)
+        let sent = 0
+        const producer = yield* Effect.fork(
+          Effect.forEach(range(2000), () => Effect.tap(client.send({ _tag: "Log", line }), () => Effect.sync(() => sent++)), {
+            discard: true
+          })
+        )
+        // until it stalls: no send completes for 300 ms (socket buffers filled, then the client's bound)
+        let last = -1
+        for (let i = 0; i < 100 && sent !== last; i++) {
+          last = sent
+          yield* Effect.sleep("300 millis")
+        }
+        expect(sent).toBe(last)
+        expect(sent).toBeLessThan(2000) // 128 MiB otherwise
+        expect(producer.unsafePoll()).toBe(null)
+        // what the client holds: its output and the transport's queue, about one high-water mark each
+        expect(client.stats().unsent).toBeLessThan(512 * 1024)
+        yield* Fiber.interrupt(producer)
+      }))
+
     test("tracing middleware: a server span per request with peer and outcome attributes", () =>
       Effect.gen(function*() {
         const base = yield* Effect.tracer

@@ -13,6 +13,11 @@ import { Deadlines } from "../deadlines.ts"
 import { ClientError, isRefusal } from "./errors.ts"
 import { inputCodec, Writer } from "./writer.ts"
 
+/** Encoded output written at once past this size, instead of at the end of the turn. */
+const FLUSH_AT = 64 * 1024
+/** Requests in flight per connection before the next one waits for capacity. */
+const DEFAULT_MAX_IN_FLIGHT = 4096
+
 interface Pending {
   readonly resume: (effect: Effect.Effect<any, any>) => void
   readonly id: number | undefined
@@ -59,7 +64,33 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     this.input = inputCodec(protocol.name, this.codec.decoder)
   }
 
+  /**
+   * Write backpressure: true when the last write left the connection over its
+   * high-water mark (a peer that reads slower than we write). What is encoded
+   * but not yet written is flushed at `FLUSH_AT`, so neither buffer grows
+   * past its bound while a producer runs without yielding.
+   */
+  private mustWait(): boolean {
+    if (this.writer.out.length >= FLUSH_AT) this.writer.flush()
+    return this.writer.blocked
+  }
+
+  /** Until the connection is below its high-water mark (or gone: the request then fails as usual). */
+  private readonly writable: Effect.Effect<void> = Effect.ignore(
+    Effect.suspend(() => this.connection.awaitWritable)
+  )
+
+  /** Bytes encoded or buffered by the transport, not yet handed to the OS. */
+  unsent(): number {
+    return this.writer.out.length + this.connection.unsafeWriteBuffered()
+  }
+
   request(request: Req, timeout: number | undefined): Effect.Effect<Res, Err | ClientError> {
+    const send = this.requestNow(request, timeout)
+    return this.mustWait() ? Effect.zipRight(this.writable, send) : send
+  }
+
+  private requestNow(request: Req, timeout: number | undefined): Effect.Effect<Res, Err | ClientError> {
     return Effect.async<Res, Err | ClientError>((resume) => {
       if (!this.open) return resume(Effect.fail(this.disconnected()))
       const id = this.byId ? this.nextId++ : undefined
@@ -87,6 +118,11 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
   }
 
   send(message: OneWay): Effect.Effect<void, ClientError> {
+    const send = this.sendNow(message)
+    return this.mustWait() ? Effect.zipRight(this.writable, send) : send
+  }
+
+  private sendNow(message: OneWay): Effect.Effect<void, ClientError> {
     return Effect.suspend(() => {
       if (!this.open) return Effect.fail(this.disconnected())
       const error = this.codec.encodeOneWay(message, this.writer.out)
@@ -257,7 +293,7 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
     const transport = yield* Transport
     const requestTimeout = millis(options?.requestTimeout, "30 seconds")
     const size = Math.max(1, options?.pool?.size ?? 1)
-    const maxInFlight = options?.pool?.maxInFlight ?? Infinity
+    const maxInFlight = options?.pool?.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
     const acquireTimeout = millis(options?.pool?.acquireTimeout, "5 seconds")
     const reconnect = options?.reconnect
     const pushes = yield* PubSub.unbounded<Push>()
@@ -398,12 +434,14 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
       awaitConnected,
       stats: () => {
         let pending = 0
+        let unsent = 0
         let connected = 0
         for (const link of links) {
           if (link.open) connected++
           pending += link.active
+          unsent += link.unsent()
         }
-        return { connected, pending, connects }
+        return { connected, pending, connects, unsent }
       }
     }
     return client
