@@ -1157,6 +1157,21 @@ export const run = (options: ProtocolConformanceOptions): void => {
         yield* Fiber.interrupt(producer)
       }))
 
+    testLogged("a one-way message that fails its schema is logged at Warning (a few lines per connection, then only counted); the connection goes on", (logs) =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, handler)
+        const raw = yield* rawJson(server.address)
+        for (let i = 0; i < 8; i++) yield* raw.send(`{"message":{"_tag":"Log","line":${i}}}`)
+        yield* raw.send(`{"id":1,"request":{"_tag":"Work","n":5,"ms":0}}`)
+        expect(JSON.parse(yield* raw.read)).toEqual({ id: 1, success: 5 })
+        expect(server.stats().badInput).toBe(8)
+        const dropped = logs.filter((l) => l.level === "WARN" && l.message.startsWith("one-way message dropped"))
+        expect(dropped.length).toBe(5)
+        expect(dropped[0]!.message).toContain("line")
+        expect(logs.filter((l) => l.message.includes("further bad one-way messages")).length).toBe(1)
+      }))
+
     test("tracing middleware: a server span per request with peer and outcome attributes", () =>
       Effect.gen(function*() {
         const base = yield* Effect.tracer

@@ -62,6 +62,9 @@ interface Slot {
   close: boolean
 }
 
+/** Bad one-way messages logged per connection (the rest are only counted in `badInput`). */
+const MAX_BAD_ONE_WAY_LOGS = 5
+
 const OPEN = 0
 const DRAINING = 1
 const CLOSING = 2
@@ -103,6 +106,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   private readonly running = new Set<Fiber.RuntimeFiber<any, any>>()
   /** byId requests whose handler runs on a fiber, by id: what a `Cancel` interrupts. */
   private readonly runningById = new Map<number, Fiber.RuntimeFiber<any, any>>()
+  /** One-way messages that did not decode (logged up to MAX_BAD_ONE_WAY_LOGS). */
+  private badOneWays = 0
   /** Fibers interrupted by a `Cancel`: their outcome is not sent. */
   private readonly cancelled = new Set<Fiber.RuntimeFiber<any, any>>()
   private slotWaiter: (() => void) | undefined
@@ -271,7 +276,14 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
       }
       case "Invalid": {
         stats.badInput++
-        this.log("debug", `bad input: ${message.error.message}`)
+        if (message.oneWay) {
+          // nothing goes back to the peer: the log is the only trace (a few lines per connection, not a flood)
+          const n = ++this.badOneWays
+          if (n <= MAX_BAD_ONE_WAY_LOGS) this.log("warning", `one-way message dropped: ${message.error.message}`)
+          if (n === MAX_BAD_ONE_WAY_LOGS) this.log("warning", "further bad one-way messages of this connection are counted, not logged")
+        } else {
+          this.log("debug", `bad input: ${message.error.message}`)
+        }
         if (this.config.onBadInput === "close") this.closeGracefully()
         else if (!message.oneWay) this.respond(message.id, { _tag: "Fault", fault: message.error }, undefined, undefined)
         return
