@@ -110,6 +110,12 @@ export interface ClientOptions {
   readonly pool?: PoolOptions | undefined
   /** Transport options for each connection (connect timeout, noDelay, ...). */
   readonly connection?: ConnectOptions | undefined
+  /**
+   * A span per request (kind "client", named `<protocol>.<method>`). Either
+   * way a request made inside a span carries it (when the wire format can),
+   * so that the server's span (`Middleware.tracing`) is its child. Default false.
+   */
+  readonly spans?: boolean | undefined
 }
 
 /**

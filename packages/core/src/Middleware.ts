@@ -45,7 +45,7 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Exit, FiberRef, LogLevel, Metric, MetricBoundaries, MetricLabel } from "effect"
+import { Cause, Context, Duration, Effect, Exit, FiberRef, LogLevel, Metric, MetricBoundaries, MetricLabel, Tracer } from "effect"
 import { isTcp } from "./Address.ts"
 import * as Address from "./Address.ts"
 import { ProtocolError } from "./Protocol.ts"
@@ -386,7 +386,10 @@ export interface TracingOptions {
  * A span per message (Effect's tracer: plug in OpenTelemetry with
  * `@effect/opentelemetry`), kind "server", with attributes `rpc.system`,
  * `rpc.method`, `wirekit.kind`, `wirekit.connection`, `net.peer.address`
- * (and `net.peer.port`) and, at the end, `wirekit.outcome`.
+ * (and `net.peer.port`) and, at the end, `wirekit.outcome`. When the request
+ * carried its caller's span (a wirekit client in a span, see
+ * `ClientOptions.spans`), the server span is that span's child: one trace
+ * across the connection.
  *
  * @example
  * ```ts
@@ -407,10 +410,13 @@ export const tracing = (options?: TracingOptions): Middleware =>
     }
     if (isTcp(remote)) attributes["net.peer.port"] = remote.port
     const name = options?.name?.(method, context) ?? `${context.protocol}.${method}`
+    const trace = context.trace
     return Effect.withSpan(
       Effect.onExit(effect, (exit) => Effect.annotateCurrentSpan("wirekit.outcome", outcome(exit))),
       name,
-      { kind: "server", attributes }
+      trace === undefined
+        ? { kind: "server", attributes }
+        : { kind: "server", attributes, parent: Tracer.externalSpan(trace) }
     )
   })
 

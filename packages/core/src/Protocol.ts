@@ -160,6 +160,20 @@ export type Outcome<Res, Err> =
   | { readonly _tag: "Fault"; readonly fault: ProtocolError }
 
 /**
+ * The caller's span as a request carries it across the connection (W3C
+ * trace-context fields), so that the server's span is its child (see
+ * `Middleware.tracing`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TraceContext {
+  readonly traceId: string
+  readonly spanId: string
+  readonly sampled: boolean
+}
+
+/**
  * A decoded client → server message.
  *
  * `Invalid` is a frame that did not decode; `id` is set when it could still
@@ -171,7 +185,13 @@ export type Outcome<Res, Err> =
  * @category models
  */
 export type Incoming<Req, OneWay> =
-  | { readonly _tag: "Request"; readonly request: Req; readonly id: number | undefined }
+  | {
+    readonly _tag: "Request"
+    readonly request: Req
+    readonly id: number | undefined
+    /** The caller's span, when the request carried one. */
+    readonly trace?: TraceContext | undefined
+  }
   | { readonly _tag: "OneWay"; readonly message: OneWay }
   | { readonly _tag: "Cancel"; readonly id: number }
   | { readonly _tag: "Invalid"; readonly error: ProtocolError; readonly id: number | undefined; readonly oneWay: boolean }
@@ -237,8 +257,17 @@ export interface ServerCodec<Req, Res, Err, OneWay, Push> {
  */
 export interface ClientCodec<Req, Res, Err, OneWay, Push> {
   readonly decoder: Codec.Decoder<Outgoing<Res, Err, Push>>
-  /** `id` is set for `byId` protocols. Appends to `out`, or returns the error and writes nothing. */
-  encodeRequest(request: Req, id: number | undefined, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+  /**
+   * `id` is set for `byId` protocols; `trace` is the caller's span, for wire
+   * formats that carry it. Appends to `out`, or returns the error and writes
+   * nothing.
+   */
+  encodeRequest(
+    request: Req,
+    id: number | undefined,
+    out: ByteBuffer.ByteBuffer,
+    trace?: TraceContext | undefined
+  ): EncodeError | undefined
   encodeOneWay(message: OneWay, out: ByteBuffer.ByteBuffer): EncodeError | undefined
   /**
    * For byId wire formats that can say so: "the client gave up on request
@@ -288,8 +317,8 @@ export interface FrameServerCodec<Req, Res, Err, OneWay, Push> {
  * @category models
  */
 export interface FrameClientCodec<Req, Res, Err, OneWay, Push> {
-  /** `id` is set for `byId` protocols. */
-  encodeRequest(request: Req, id: number | undefined): Uint8Array | MessageError
+  /** `id` is set for `byId` protocols; `trace`: see {@link ClientCodec}. */
+  encodeRequest(request: Req, id: number | undefined, trace?: TraceContext | undefined): Uint8Array | MessageError
   encodeOneWay(message: OneWay): Uint8Array | MessageError
   decode(frame: Uint8Array): Outgoing<Res, Err, Push>
 }
@@ -660,6 +689,7 @@ export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI,
  * ```
  *   client → server   {"id":1,"request":<Req>}         {"message":<OneWay>}
  *                     {"id":1,"cancel":true}   (byId: the client gave up on request 1)
+ *   a request may carry its caller's span:  "trace":{"traceId":"…","spanId":"…","sampled":true}
  *   server → client   {"id":1,"success":<Res>}         {"id":1,"failure":<Err>}
  *                     {"id":1,"fault":{"reason":"Timeout","detail":"..."}}
  *                     {"push":<Push>}                  {"draining":true}

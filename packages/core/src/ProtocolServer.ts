@@ -79,7 +79,8 @@ import type {
   RequestOf,
   ResponseOf,
   SuccessFor,
-  TagOf
+  TagOf,
+  TraceContext
 } from "./Protocol.ts"
 import type { Session as SessionT } from "./Session.ts"
 import type { Listener, ListenError, ListenOptions, Transport } from "./Transport.ts"
@@ -110,6 +111,13 @@ export interface RequestContext<Push = unknown> {
   readonly protocol: string
   /** The protocol's short name for a message (its `_tag` by default), for logs, metrics and spans. */
   readonly describe: (message: unknown) => string
+  /**
+   * The caller's span, when the request carried one (see
+   * {@link Protocol.TraceContext}): set while the handler is being called,
+   * so middleware reads it when it wraps the handler (`Middleware.tracing`
+   * makes it the parent of the server span).
+   */
+  readonly trace: TraceContext | undefined
 }
 
 /**

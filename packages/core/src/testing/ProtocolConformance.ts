@@ -1172,6 +1172,51 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(logs.filter((l) => l.message.includes("further bad one-way messages")).length).toBe(1)
       }))
 
+    test("trace propagation: a request made in a span carries it, and the server span is its child; with client spans, the child of the client's span", () =>
+      Effect.gen(function*() {
+        const base = yield* Effect.tracer
+        const spans: Array<Tracer.Span> = []
+        const recording = Tracer.make({
+          span: (...args) => {
+            const span = base.span(...args)
+            spans.push(span)
+            return span
+          },
+          context: base.context
+        })
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, pipe(handler.request, Middleware.tracing())).pipe(
+          Effect.withTracer(recording)
+        )
+        const plain = yield* Client.make(JobsById, server.address)
+        const spanning = yield* Client.make(JobsById, server.address, { spans: true })
+        const serverSpans = () => spans.filter((s) => s.kind === "server")
+        const parentOf = (span: Tracer.Span) => (span.parent._tag === "Some" ? span.parent.value.spanId : undefined)
+        // outside any span: the server span is a root
+        yield* plain.request({ _tag: "Work", n: 1, ms: 0 })
+        expect(serverSpans().length).toBe(1)
+        expect(serverSpans()[0]!.parent._tag).toBe("None")
+        // inside the caller's span: the server span is its child, in the same trace
+        const caller = yield* Effect.withSpan(
+          Effect.flatMap(Effect.currentSpan, (span) => Effect.as(plain.request({ _tag: "Work", n: 2, ms: 0 }), span)),
+          "caller"
+        ).pipe(Effect.withTracer(recording))
+        const second = serverSpans()[1]!
+        expect(parentOf(second)).toBe(caller.spanId)
+        expect(second.traceId).toBe(caller.traceId)
+        // a client with spans: caller → client span → server span
+        const outer = yield* Effect.withSpan(
+          Effect.flatMap(Effect.currentSpan, (span) => Effect.as(spanning.request({ _tag: "Work", n: 3, ms: 0 }), span)),
+          "caller"
+        ).pipe(Effect.withTracer(recording))
+        const clientSpan = spans.find((s) => s.kind === "client")!
+        expect(clientSpan.name).toBe("jobs.Work")
+        expect(parentOf(clientSpan)).toBe(outer.spanId)
+        const third = serverSpans()[2]!
+        expect(parentOf(third)).toBe(clientSpan.spanId)
+        expect(third.traceId).toBe(outer.traceId)
+      }))
+
     test("tracing middleware: a server span per request with peer and outcome attributes", () =>
       Effect.gen(function*() {
         const base = yield* Effect.tracer

@@ -200,6 +200,28 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     expect(server.encodeResponse(5, { _tag: "Success", value: "x" as any }, RSize())).toMatchObject({ reason: "Encode" })
   })
 
+  it("a request may carry its caller's span (W3C ids) and a byId client may cancel; malformed trace fields are ignored", () => {
+    const p = perFrame(KvRpc, schemaFraming)
+    const server = p.server()
+    const c = KvRpc.client()
+    const trace = { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", sampled: true }
+    const out = ByteBuffer.make()
+    expect(c.encodeRequest(RGet({ key: "a" }), 3, out, trace)).toBe(undefined)
+    const wire = out.take().subarray(4)
+    expect(JSON.parse(text.decode(wire))).toEqual({ id: 3, request: { _tag: "Get", key: "a" }, trace })
+    expect(server.decode(wire)).toEqual({ _tag: "Request", id: 3, request: { _tag: "Get", key: "a" }, trace })
+    for (const bad of [{ ...trace, traceId: "zz" }, { ...trace, spanId: 7 }, { ...trace, sampled: "yes" }, "x"]) {
+      const decoded = server.decode(utf8.encode(JSON.stringify({ id: 4, request: { _tag: "Get", key: "a" }, trace: bad })))
+      expect(decoded).toEqual({ _tag: "Request", id: 4, request: { _tag: "Get", key: "a" } })
+    }
+    expect(c.encodeCancel!(9, out)).toBe(undefined)
+    const cancel = out.take().subarray(4)
+    expect(text.decode(cancel)).toBe(`{"id":9,"cancel":true}`)
+    expect(server.decode(cancel)).toEqual({ _tag: "Cancel", id: 9 })
+    // an inOrder protocol has nothing to name a request by
+    expect(Protocol.rpc({ methods: [RGet], correlation: "inOrder" }).client().encodeCancel).toBe(undefined)
+  })
+
   it("a request that does not match is a short BadRequest naming the path, never the schema's text", () => {
     const server = perFrame(KvRpc, schemaFraming).server()
     const unknown = server.decode(utf8.encode(`{"id":5,"request":{"_tag":"Delete","key":"a"}}`))

@@ -1,11 +1,22 @@
-import { Duration, Effect, PubSub, Schedule, Stream } from "effect"
+import { Duration, Effect, PubSub, Schedule, Stream, Tracer } from "effect"
 import type { Scope } from "effect"
 import type { Address } from "../../Address.ts"
 import type { ClientFor, ClientOptions } from "../../Client.ts"
 import type { Connection } from "../../Connection.ts"
 import * as Framed from "../../Framed.ts"
 import type { Codec } from "../../Codec.ts"
-import type { ClientCodec, ErrorOf, OneWayOf, Outcome, Outgoing, Protocol, PushOf, RequestOf, ResponseOf } from "../../Protocol.ts"
+import type {
+  ClientCodec,
+  ErrorOf,
+  OneWayOf,
+  Outcome,
+  Outgoing,
+  Protocol,
+  PushOf,
+  RequestOf,
+  ResponseOf,
+  TraceContext
+} from "../../Protocol.ts"
 import type { ConnectError } from "../../Transport.ts"
 import { Transport } from "../../Transport.ts"
 import type { Deadline } from "../deadlines.ts"
@@ -17,6 +28,12 @@ import { inputCodec, Writer } from "./writer.ts"
 const FLUSH_AT = 64 * 1024
 /** Requests in flight per connection before the next one waits for capacity. */
 const DEFAULT_MAX_IN_FLIGHT = 4096
+
+const traceContextOf = (span: Tracer.AnySpan): TraceContext => ({
+  traceId: span.traceId,
+  spanId: span.spanId,
+  sampled: span.sampled
+})
 
 interface Pending {
   readonly resume: (effect: Effect.Effect<any, any>) => void
@@ -85,16 +102,16 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     return this.writer.out.length + this.connection.unsafeWriteBuffered()
   }
 
-  request(request: Req, timeout: number | undefined): Effect.Effect<Res, Err | ClientError> {
-    const send = this.requestNow(request, timeout)
+  request(request: Req, timeout: number | undefined, trace: TraceContext | undefined): Effect.Effect<Res, Err | ClientError> {
+    const send = this.requestNow(request, timeout, trace)
     return this.mustWait() ? Effect.zipRight(this.writable, send) : send
   }
 
-  private requestNow(request: Req, timeout: number | undefined): Effect.Effect<Res, Err | ClientError> {
+  private requestNow(request: Req, timeout: number | undefined, trace: TraceContext | undefined): Effect.Effect<Res, Err | ClientError> {
     return Effect.async<Res, Err | ClientError>((resume) => {
       if (!this.open) return resume(Effect.fail(this.disconnected()))
       const id = this.byId ? this.nextId++ : undefined
-      const error = this.codec.encodeRequest(request, id, this.writer.out)
+      const error = this.codec.encodeRequest(request, id, this.writer.out, trace)
       if (error !== undefined) return resume(Effect.fail(new ClientError({ reason: "Encode", cause: error })))
       this.writer.sent()
       const pending: Pending = { resume, id, request, timer: undefined, done: false }
@@ -422,11 +439,24 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
     yield* Effect.mapError(awaitConnected, (e) =>
       alive === 0 && connects === 0 ? new ClientError({ reason: "Connect", address, cause: lastConnectError ?? e }) : e)
 
+    const spans = options?.spans === true
     const client: ClientFor<P> = {
       request: (request, requestOptions) => {
         const timeout = requestOptions?.timeout === undefined ? requestTimeout : millis(requestOptions.timeout, "30 seconds")
+        // the caller's span (or this request's own) travels with the request
+        const send = Effect.flatMap(
+          Effect.serviceOption(Tracer.ParentSpan),
+          (parent) =>
+            Effect.flatMap(acquire, (link) =>
+              link.request(request, timeout, parent._tag === "Some" ? traceContextOf(parent.value) : undefined))
+        )
         // the per-method result types are the protocol's promise (its codec decodes by method)
-        return Effect.flatMap(acquire, (link) => link.request(request, timeout)) as Effect.Effect<any, any>
+        return (spans
+          ? Effect.withSpan(send, `${protocol.name}.${protocol.describe(request)}`, {
+            kind: "client",
+            attributes: { "rpc.system": "wirekit", "rpc.service": protocol.name, "rpc.method": protocol.describe(request) }
+          })
+          : send) as Effect.Effect<any, any>
       },
       send: (message) => Effect.flatMap(acquire, (link) => link.send(message)),
       pushes: Stream.fromPubSub(pushes),

@@ -26,7 +26,8 @@ import type {
   ProtocolErrorReason,
   RpcOptions,
   SchemaOptions,
-  ServerCodec
+  ServerCodec,
+  TraceContext
 } from "../../Protocol.ts"
 import { ProtocolError, protocolErrorReasons } from "./errors.ts"
 import { clientOverFrames, serverOverFrames } from "./frames.ts"
@@ -81,6 +82,16 @@ type TextClientCodec<Req, Res, Err, OneWay, Push> = {
 const issue = (error: { readonly message: string }): string => error.message
 const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 const readId = (o: Record<string, unknown>): number | undefined => (typeof o.id === "number" ? o.id : undefined)
+
+/** Trace ids as W3C trace-context has them (hex, 32 and 16 digits); anything else is ignored. */
+const TRACE_ID = /^[0-9a-f]{32}$/
+const SPAN_ID = /^[0-9a-f]{16}$/
+const traceOf = (u: unknown): TraceContext | undefined => {
+  if (!isObject(u)) return undefined
+  const { sampled, spanId, traceId } = u
+  if (typeof traceId !== "string" || typeof spanId !== "string" || typeof sampled !== "boolean") return undefined
+  return TRACE_ID.test(traceId) && SPAN_ID.test(spanId) ? { traceId, spanId, sampled } : undefined
+}
 
 /** Longest parse issue a `BadRequest` fault carries to the peer: a small bad request gets a small answer. */
 const MAX_ISSUE = 200
@@ -179,9 +190,11 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
         if (o.cancel === true && id !== undefined) return { _tag: "Cancel", id }
         if ("request" in o) {
           const r = decodeRequest(o.request)
-          return r._tag === "Right"
+          if (r._tag === "Left") return { _tag: "Invalid", error: badRequest("request", r.left), id, oneWay: false }
+          const trace = o.trace === undefined ? undefined : traceOf(o.trace)
+          return trace === undefined
             ? { _tag: "Request", request: r.right as Req, id }
-            : { _tag: "Invalid", error: badRequest("request", r.left), id, oneWay: false }
+            : { _tag: "Request", request: r.right as Req, id, trace }
         }
         if ("message" in o && decodeOneWay !== undefined) {
           const r = decodeOneWay(o.message)
@@ -233,9 +246,13 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
   const client = (): TextClientCodec<Req, Res, Err, OneWay, Push> => {
     const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
     return {
-      encodeRequest: (request, id) => {
+      encodeRequest: (request, id, trace) => {
         const r = encodeRequest(request)
         if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
+        if (trace !== undefined) {
+          const t = { traceId: trace.traceId, spanId: trace.spanId, sampled: trace.sampled }
+          return json(byIdMode ? { id, request: r.right, trace: t } : { request: r.right, trace: t })
+        }
         return json(byIdMode ? { id, request: r.right } : { request: r.right })
       },
       encodeOneWay: (message) => {
@@ -314,7 +331,7 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
   })
   const clientFrames = (t: TextClientCodec<Req, Res, Err, OneWay, Push>): FrameClientCodec<Req, Res, Err, OneWay, Push> => ({
     decode: t.decode,
-    encodeRequest: (request, id) => bytesOf(t.encodeRequest(request, id)),
+    encodeRequest: (request, id, trace) => bytesOf(t.encodeRequest(request, id, trace)),
     encodeOneWay: (message) => bytesOf(t.encodeOneWay(message))
   })
   return {
@@ -340,8 +357,8 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
       const base = direct
         ? {
           decoder: framed.decoder,
-          encodeRequest: (request: Req, id: number | undefined, out: ByteBuffer.ByteBuffer) =>
-            lengthPrefixed(t.encodeRequest(request, id), out),
+          encodeRequest: (request: Req, id: number | undefined, out: ByteBuffer.ByteBuffer, trace?: TraceContext | undefined) =>
+            lengthPrefixed(t.encodeRequest(request, id, trace), out),
           encodeOneWay: (message: OneWay, out: ByteBuffer.ByteBuffer) => lengthPrefixed(t.encodeOneWay(message), out)
         }
         : framed

@@ -3,7 +3,7 @@ import type { Clock } from "effect"
 import type { Address } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import type { Groups } from "../../Groups.ts"
-import type { FailurePolicy, Incoming, Outcome, ServerCodec } from "../../Protocol.ts"
+import type { FailurePolicy, Incoming, Outcome, ServerCodec, TraceContext } from "../../Protocol.ts"
 import { ProtocolError } from "./errors.ts"
 import type { Handler, RequestContext, ServerStats } from "../../ProtocolServer.ts"
 import type { Session, SessionState } from "../../Session.ts"
@@ -115,8 +115,9 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   private runtime: Runtime.Runtime<never> | undefined
   /** Runs handlers without a fiber as far as they go without waiting. */
   private inline: InlineHost | undefined
-  private readonly requestContext: RequestContext<Push>
-  private readonly oneWayContext: RequestContext<Push>
+  /** Per connection; `trace` is set while a request's handler is called. */
+  private readonly requestContext: { -readonly [K in keyof RequestContext<Push>]: RequestContext<Push>[K] }
+  private readonly oneWayContext: { -readonly [K in keyof RequestContext<Push>]: RequestContext<Push>[K] }
   /** When bytes last arrived or a request last settled (the server's Clock, ms). */
   lastActivity = 0
   private clock: Clock.Clock | undefined
@@ -137,11 +138,11 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.writer = new Writer(connection, this.codec.flush)
     this.input = inputCodec(config.protocol, this.codec.decoder)
     const base = { session: this as Session<Push>, groups: config.groups, protocol: config.protocol, describe: config.describe }
-    this.requestContext = { kind: "request", ...base }
+    this.requestContext = { kind: "request", ...base, trace: undefined }
     this.timeoutError = config.requestTimeout === undefined
       ? undefined
       : new ProtocolError({ reason: "Timeout", detail: `no response within ${config.requestTimeout}ms` })
-    this.oneWayContext = { kind: "oneway", ...base }
+    this.oneWayContext = { kind: "oneway", ...base, trace: undefined }
   }
 
   /** Starts serving: `runtime` runs the handlers (it carries the Session and the user's services). */
@@ -259,12 +260,12 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
           this.respond(message.id, SHUTTING_DOWN, undefined, message.request)
           return
         }
-        return this.run(message.request, message.id, true)
+        return this.run(message.request, message.id, true, message.trace)
       }
       case "OneWay": {
         stats.oneWays++
         if (this.mode !== OPEN) return
-        return this.run(message.message, undefined, false)
+        return this.run(message.message, undefined, false, undefined)
       }
       case "Cancel": {
         const fiber = this.runningById.get(message.id)
@@ -298,7 +299,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
    * without a fiber (see `internal/inline.ts`); answered now if it completed,
    * else its waiting rest runs on a fiber and is answered when that ends.
    */
-  private run(input: unknown, id: number | undefined, isRequest: boolean): void {
+  private run(input: unknown, id: number | undefined, isRequest: boolean, trace: TraceContext | undefined): void {
     const handler = isRequest ? this.config.onRequest : this.config.onOneWay
     if (handler === undefined) {
       this.log("warning", "one-way message dropped: no one-way handler")
@@ -308,12 +309,15 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     // a failed handshake) must still have its own answer sent before the close
     this.inFlightCount++
     let result: Exit.Exit<unknown, unknown> | Suspended
+    const context = isRequest ? this.requestContext : this.oneWayContext
+    context.trace = trace
     try {
-      const effect = handler(input as any, isRequest ? this.requestContext : this.oneWayContext)
+      const effect = handler(input as any, context)
       result = Exit.isExit(effect) ? effect : this.inline!.evaluate(effect)
     } catch (defect) {
       result = Exit.die(defect)
     }
+    context.trace = undefined
     this.inFlightCount--
     if (!(result instanceof Suspended)) {
       this.config.stats.inlined++
