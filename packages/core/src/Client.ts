@@ -40,7 +40,7 @@
  */
 import type { Duration, Effect, Queue, Schedule, Scope, Stream } from "effect"
 import type { Address } from "./Address.ts"
-import type { ErrorFor, ErrorOf, OneWayOf, Protocol, PushOf, RequestOf, ResponseOf, SuccessFor } from "./Protocol.ts"
+import type { ErrorFor, ErrorOf, IsStream, OneWayOf, Protocol, PushOf, RequestOf, ResponseOf, SuccessFor } from "./Protocol.ts"
 import type { ConnectOptions, Transport } from "./Transport.ts"
 import * as internal from "./internal/protocol/client.ts"
 import * as errors from "./internal/protocol/errors.ts"
@@ -151,9 +151,20 @@ export interface Client<Req, Res, Err, OneWay, Push> {
    * protocol the result has the types of the request's own method.
    */
   request<Q extends Req>(
-    request: Q,
+    request: Q & (IsStream<Req, Q> extends true ? { readonly "a streaming method: read it with Client.stream": never } : unknown),
     options?: { readonly timeout?: Duration.DurationInput | undefined }
   ): Effect.Effect<SuccessFor<Req, Q, Res>, ErrorFor<Req, Q, Err> | ClientError>
+  /**
+   * Sends a request of a streaming method (see `Protocol.method`) and reads
+   * its items. The server sends at most a window of chunks ahead of what
+   * this stream has consumed (a slow reader pauses the server's stream; the
+   * buffer here is bounded); ending the stream early (`Stream.take`, an
+   * interruption) cancels the server's. Its failure is the method's typed
+   * error, or a `ClientError`.
+   */
+  stream<Q extends Req>(
+    request: Q & (IsStream<Req, Q> extends true ? unknown : { readonly "not a streaming method: use Client.request": never })
+  ): Stream.Stream<SuccessFor<Req, Q, Res>, ErrorFor<Req, Q, Err> | ClientError>
   /**
    * Sends a one-way message: completes once it is written into the
    * connection's buffer, after waiting while that buffer is over its

@@ -180,6 +180,8 @@ export interface TraceContext {
  * be read, and `oneWay` when the frame was recognisably a one-way message
  * (which never gets a response). `Cancel` (byId protocols): the client gave
  * up on request `id`; the server interrupts its handler and sends nothing.
+ * `Ack`: the client consumed `n` more chunks of stream `id` (the server may
+ * send that many more; see {@link StreamServerCodec}).
  *
  * @since 0.1.0
  * @category models
@@ -194,16 +196,20 @@ export type Incoming<Req, OneWay> =
   }
   | { readonly _tag: "OneWay"; readonly message: OneWay }
   | { readonly _tag: "Cancel"; readonly id: number }
+  | { readonly _tag: "Ack"; readonly id: number; readonly n: number }
   | { readonly _tag: "Invalid"; readonly error: ProtocolError; readonly id: number | undefined; readonly oneWay: boolean }
 
 /**
- * A decoded server → client message.
+ * A decoded server → client message. A streaming request is answered with
+ * `Chunk`s of items, then `End` (or a `Response` carrying its failure).
  *
  * @since 0.1.0
  * @category models
  */
 export type Outgoing<Res, Err, Push> =
   | { readonly _tag: "Response"; readonly id: number | undefined; readonly outcome: Outcome<Res, Err> }
+  | { readonly _tag: "Chunk"; readonly id: number; readonly items: ReadonlyArray<unknown> }
+  | { readonly _tag: "End"; readonly id: number }
   | { readonly _tag: "Push"; readonly message: Push }
   | { readonly _tag: "Draining" }
   | { readonly _tag: "Invalid"; readonly error: MessageError; readonly id: number | undefined }
@@ -247,7 +253,54 @@ export interface ServerCodec<Req, Res, Err, OneWay, Push> {
    * called before the server writes its output, to append what is staged.
    */
   readonly flush?: ((out: ByteBuffer.ByteBuffer) => void) | undefined
+  /** For protocols with streaming requests (byId only). */
+  readonly streams?: StreamServerCodec<Req> | undefined
 }
+
+/**
+ * The server side of streaming requests: which requests are answered with a
+ * stream, and how chunks of its items and its end are written. Flow control:
+ * the server sends at most {@link STREAM_WINDOW} chunks ahead of the client's
+ * `Ack`s.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamServerCodec<Req> {
+  isStream(request: Req): boolean
+  encodeChunk(id: number, items: ReadonlyArray<unknown>, request: Req, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+  encodeEnd(id: number, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+}
+
+/**
+ * The client side of streaming requests: acknowledging consumed chunks, and
+ * decoding a chunk's items by the request they answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamClientCodec<Req> {
+  encodeAck(id: number, n: number, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+  decodeItems(request: Req, items: ReadonlyArray<unknown>): ReadonlyArray<unknown> | MessageError
+}
+
+/**
+ * Chunks a streaming response may have in flight before the client
+ * acknowledges some (each chunk at most {@link STREAM_CHUNK_ITEMS} items):
+ * what bounds the client's buffer of a stream it reads slowly.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const STREAM_WINDOW: number = 16
+
+/**
+ * Items per chunk of a streaming response, at most.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const STREAM_CHUNK_ITEMS: number = 256
 
 /**
  * The client side of a protocol for one connection (made by {@link Protocol.client}).
@@ -282,6 +335,8 @@ export interface ClientCodec<Req, Res, Err, OneWay, Push> {
    * request with a `Decode` client error.
    */
   readonly decodeOutcome?: ((request: Req, outcome: Outcome<unknown, unknown>) => Outcome<Res, Err> | MessageError) | undefined
+  /** For protocols with streaming requests (byId only). */
+  readonly streams?: StreamClientCodec<Req> | undefined
 }
 
 /**
@@ -749,9 +804,11 @@ export type ResultTypeId = typeof ResultTypeId
  * @since 0.1.0
  * @category rpc
  */
-export interface Result<A, E> {
+export interface Result<A, E, Streaming extends boolean = false> {
+  /** The success (of a streaming method: each item of its stream). */
   readonly success: A
   readonly error: E
+  readonly stream: Streaming
 }
 
 /**
@@ -761,10 +818,10 @@ export interface Result<A, E> {
  * @since 0.1.0
  * @category rpc
  */
-export type MethodRequest<Tag extends string, Payload, A, E> =
+export type MethodRequest<Tag extends string, Payload, A, E, Streaming extends boolean = false> =
   & { readonly _tag: Tag }
   & Payload
-  & { readonly [ResultTypeId]?: Result<A, E> | undefined }
+  & { readonly [ResultTypeId]?: Result<A, E, Streaming> | undefined }
 
 /**
  * A schema a method's success or error can have: any schema without
@@ -788,16 +845,20 @@ export interface Method<
   Tag extends string,
   Fields extends Schema.Struct.Fields,
   Success extends MethodSchema,
-  Error extends MethodSchema
+  Error extends MethodSchema,
+  Streaming extends boolean = false
 > {
   (
     ...payload: {} extends Schema.Struct.Constructor<Fields> ? [payload?: Schema.Struct.Constructor<Fields>]
       : [payload: Schema.Struct.Constructor<Fields>]
-  ): MethodRequest<Tag, Schema.Struct.Type<Fields>, Schema.Schema.Type<Success>, Schema.Schema.Type<Error>>
+  ): MethodRequest<Tag, Schema.Struct.Type<Fields>, Schema.Schema.Type<Success>, Schema.Schema.Type<Error>, Streaming>
   readonly tag: Tag
   readonly payload: Fields
+  /** The success schema (of a streaming method: of each item). */
   readonly success: Success
   readonly error: Error
+  /** The method answers with a stream of `success` items (`Client.stream`), not one value. */
+  readonly stream: Streaming
   /** The request's schema: `Schema.TaggedStruct(tag, payload)`. */
   readonly request: Schema.TaggedStruct<Tag, Fields>
 }
@@ -817,6 +878,7 @@ export declare namespace Method {
     readonly payload: Schema.Struct.Fields
     readonly success: MethodSchema
     readonly error: MethodSchema
+    readonly stream: boolean
     readonly request: Schema.Schema.Any
   }
   /**
@@ -824,32 +886,37 @@ export declare namespace Method {
    *
    * @since 0.1.0
    */
-  export type Request<M> = M extends Method<infer Tag, infer Fields, infer S, infer E>
-    ? MethodRequest<Tag, Schema.Struct.Type<Fields>, Schema.Schema.Type<S>, Schema.Schema.Type<E>>
+  export type Request<M> = M extends Method<infer Tag, infer Fields, infer S, infer E, infer Streaming>
+    ? MethodRequest<Tag, Schema.Struct.Type<Fields>, Schema.Schema.Type<S>, Schema.Schema.Type<E>, Streaming>
     : never
   /**
    * The success type of a method.
    *
    * @since 0.1.0
    */
-  export type Success<M> = M extends Method<any, any, infer S, any> ? Schema.Schema.Type<S> : never
+  export type Success<M> = M extends Method<any, any, infer S, any, infer Streaming> ? Streaming extends true ? never
+    : Schema.Schema.Type<S>
+    : never
   /**
    * The typed error of a method.
    *
    * @since 0.1.0
    */
-  export type Error<M> = M extends Method<any, any, any, infer E> ? Schema.Schema.Type<E> : never
+  export type Error<M> = M extends Method<any, any, any, infer E, any> ? Schema.Schema.Type<E> : never
 }
 
 /**
  * Defines a method: a tag, a payload (Schema struct fields; default none), a
  * success schema (default `Schema.Void`) and a typed error schema (default
- * `Schema.Never`).
+ * `Schema.Never`). With `stream: true` the method answers with a stream of
+ * `success` items: its handler returns a `Stream`, the client reads it with
+ * `Client.stream`, with flow control end to end (a byId protocol only).
  *
  * @example
  * ```ts
  * const Get = Protocol.method("Get", { payload: { key: Schema.String }, success: Schema.NullOr(Schema.String) })
  * const Put = Protocol.method("Put", { payload: { key: Schema.String, value: Schema.String }, error: TooLong })
+ * const Scan = Protocol.method("Scan", { payload: { prefix: Schema.String }, success: Schema.String, stream: true })
  * ```
  *
  * @since 0.1.0
@@ -859,15 +926,17 @@ export const method: <
   const Tag extends string,
   Fields extends Schema.Struct.Fields = {},
   Success extends MethodSchema = typeof Schema.Void,
-  Error extends MethodSchema = typeof Schema.Never
+  Error extends MethodSchema = typeof Schema.Never,
+  const Streaming extends boolean = false
 >(
   tag: Tag,
   options?: {
     readonly payload?: Fields | undefined
     readonly success?: Success | undefined
     readonly error?: Error | undefined
+    readonly stream?: Streaming | undefined
   }
-) => Method<Tag, Fields, Success, Error> = internalSchema.method
+) => Method<Tag, Fields, Success, Error, Streaming> = internalSchema.method
 
 /**
  * Options of {@link rpc}: the methods, and as in {@link schema} the one-way
@@ -953,8 +1022,18 @@ export type ResultOf<M> = M extends unknown ? ResultTypeId extends keyof M ? Exc
  * @category type-level
  */
 export type SuccessFor<Req, Q, Res> = [ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>>] extends [never] ? Res
-  : ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>> extends Result<infer A, any> ? A
+  : ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>> extends Result<infer A, any, any> ? A
   : never
+
+/**
+ * Whether request `Q` is of a streaming method (`true`), of a method that
+ * answers once (`false`), or of a protocol without per-method types (`false`).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type IsStream<Req, Q> = ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>> extends Result<any, any, infer S> ? S
+  : false
 
 /**
  * The typed error of request `Q` (see {@link SuccessFor}).
@@ -963,5 +1042,5 @@ export type SuccessFor<Req, Q, Res> = [ResultOf<Extract<Req, { readonly _tag: Ta
  * @category type-level
  */
 export type ErrorFor<Req, Q, Err> = [ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>>] extends [never] ? Err
-  : ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>> extends Result<any, infer E> ? E
+  : ResultOf<Extract<Req, { readonly _tag: TagOf<Q> }>> extends Result<any, infer E, any> ? E
   : never

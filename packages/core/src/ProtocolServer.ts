@@ -65,7 +65,7 @@
  * ```
  * @since 0.1.0
  */
-import type { Duration, Effect, Layer, Scope } from "effect"
+import type { Duration, Effect, Layer, Scope, Stream } from "effect"
 import type { Address } from "./Address.ts"
 import type * as GroupsModule from "./Groups.ts"
 import type { YieldWrap } from "effect/Utils"
@@ -78,6 +78,7 @@ import type {
   PushOf,
   RequestOf,
   ResponseOf,
+  IsStream,
   SuccessFor,
   TagOf,
   TraceContext
@@ -139,15 +140,16 @@ export type Handler<In, Out, Err, R, Push = unknown> = (message: In, context: Re
  * One handler of a {@link HandlerRecord}: the request of its method in, and
  * out either an Effect of the method's own success and error types, or a
  * generator (a `function*` or `*method() {}`, made once with the record,
- * stepped like `Effect.gen`).
+ * stepped like `Effect.gen`); for a streaming method, a `Stream` of its items.
  *
  * @since 0.1.0
  * @category models
  */
-export type MethodHandler<Q, A, E, Push> = (
+export type MethodHandler<Q, A, E, Push, Streaming extends boolean = false> = (
   request: Q,
   context: RequestContext<Push>
-) => Effect.Effect<A, E | ProtocolError, any> | Generator<YieldWrap<Effect.Effect<any, E | ProtocolError, any>>, A, any>
+) => [Streaming] extends [true] ? Stream.Stream<A, E | ProtocolError, any>
+  : Effect.Effect<A, E | ProtocolError, any> | Generator<YieldWrap<Effect.Effect<any, E | ProtocolError, any>>, A, any>
 
 /**
  * A handler per request tag of protocol `P` (every tag, no other key), each
@@ -162,7 +164,8 @@ export type HandlerRecord<P> = {
     Extract<RequestOf<P>, { readonly _tag: Tag }>,
     SuccessFor<RequestOf<P>, { readonly _tag: Tag }, ResponseOf<P>>,
     ErrorFor<RequestOf<P>, { readonly _tag: Tag }, ErrorOf<P>>,
-    PushOf<P>
+    PushOf<P>,
+    IsStream<RequestOf<P>, { readonly _tag: Tag }>
   >
 }
 
@@ -174,6 +177,7 @@ export type HandlerRecord<P> = {
  */
 export type HandlerRecordContext<H> = {
   [K in keyof H]: H[K] extends (...args: any) => infer Out ? Out extends Effect.Effect<any, any, infer R> ? R
+    : Out extends Stream.Stream<any, any, infer R> ? R
     : Out extends Generator<infer Y, any, any> ? Y extends YieldWrap<Effect.Effect<any, any, infer R>> ? R : never
     : never
     : never

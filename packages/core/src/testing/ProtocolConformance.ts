@@ -21,6 +21,7 @@
 import { describe, it } from "@effect/vitest"
 import {
   Cause,
+  Chunk,
   Context,
   Duration,
   Effect,
@@ -38,6 +39,7 @@ import {
   Schedule,
   Schema,
   Scope,
+  Stream,
   Tracer
 } from "effect"
 import { expect } from "vitest"
@@ -92,6 +94,30 @@ const makeRpcKv = (protocol: ReturnType<typeof rpcKv>) => {
       return ms
     }
   })
+}
+
+/** The streaming tests' protocol: `Count` streams 1..n in chunks of 10 (failing at `failAt`). */
+class CountFailed extends Schema.TaggedError<CountFailed>()("CountFailed", { at: Schema.Number }) {}
+const makeStreams = () => {
+  const Count = Protocol.method("Count", {
+    payload: { n: Schema.Number, failAt: Schema.optional(Schema.Number) },
+    success: Schema.Number,
+    error: CountFailed,
+    stream: true
+  })
+  const Echo = Protocol.method("Echo", { payload: { text: Schema.String }, success: Schema.String })
+  const Streams = Protocol.rpc({ name: "streams", methods: [Count, Echo] })
+  const state = { produced: 0, finalized: 0 }
+  const handler = ProtocolServer.handlers(Streams, {
+    Count: ({ failAt, n }) =>
+      Stream.range(1, n, 10).pipe(
+        Stream.tap((i) => Effect.sync(() => (state.produced = i))),
+        Stream.mapEffect((i) => (i === failAt ? Effect.fail(new CountFailed({ at: i })) : Effect.succeed(i))),
+        Stream.ensuring(Effect.sync(() => state.finalized++))
+      ),
+    Echo: ({ text }) => Effect.succeed(text)
+  })
+  return { Count, Echo, Streams, handler, state }
 }
 
 const jobs = (correlation: "inOrder" | "byId", extra?: { readonly onDefect?: Protocol.FailurePolicy; readonly onBadInput?: Protocol.FailurePolicy }) =>
@@ -1215,6 +1241,65 @@ export const run = (options: ProtocolConformanceOptions): void => {
         const third = serverSpans()[2]!
         expect(parentOf(third)).toBe(clientSpan.spanId)
         expect(third.traceId).toBe(outer.traceId)
+      }))
+
+    // ---- streaming responses --------------------------------------------------
+
+    test("streaming: a method answers with a stream of items; a typed failure ends it; other requests share the connection meanwhile", () =>
+      Effect.gen(function*() {
+        const { handler, Count, Echo, Streams } = makeStreams()
+        const server = yield* ProtocolServer.serve(Streams, handler)
+        const client = yield* Client.make(Streams, server.address)
+        const all = yield* Stream.runCollect(client.stream(Count({ n: 1000 })))
+        expect(Chunk.toReadonlyArray(all)).toEqual(range(1000).map((i) => i + 1))
+        const failed = yield* Effect.flip(Stream.runCollect(client.stream(Count({ n: 100, failAt: 50 }))))
+        expect(failed).toBeInstanceOf(CountFailed)
+        expect((failed as CountFailed).at).toBe(50)
+        // two streams and single answers at once on one connection
+        const [a, b, echoed] = yield* Effect.all([
+          Stream.runCollect(client.stream(Count({ n: 300 }))),
+          Stream.runCollect(client.stream(Count({ n: 200 }))),
+          client.request(Echo({ text: "hi" }))
+        ], { concurrency: "unbounded" })
+        expect(Chunk.size(a)).toBe(300)
+        expect(Chunk.size(b)).toBe(200)
+        expect(echoed).toBe("hi")
+        expect(server.stats().successes).toBe(4)
+      }))
+
+    test("streaming: a slow reader pauses the server's stream (bounded on both sides); ending the read early cancels it", () =>
+      Effect.gen(function*() {
+        const { handler, Count, Streams, state } = makeStreams()
+        const server = yield* ProtocolServer.serve(Streams, handler)
+        const client = yield* Client.make(Streams, server.address)
+        // read 3 chunks (one item each: the handler maps item by item), then stop reading for a while
+        const scope = yield* Scope.make()
+        const pull = yield* Stream.toPull(client.stream(Count({ n: 1_000_000 }))).pipe(Scope.extend(scope))
+        let read = 0
+        while (read < 3) read += Chunk.size(yield* pull)
+        yield* Effect.sleep("300 millis")
+        // the server ran a window of chunks ahead of the reader, not a million items
+        expect(state.produced).toBeGreaterThanOrEqual(Protocol.STREAM_WINDOW)
+        expect(state.produced).toBeLessThanOrEqual(read + Protocol.STREAM_WINDOW + 2)
+        const paused = state.produced
+        yield* Effect.sleep("100 millis")
+        expect(state.produced).toBe(paused)
+        // reading goes on where it stopped, in order, and the server with it
+        const rest: Array<number> = []
+        while (rest.length < 100) rest.push(...Chunk.toReadonlyArray(yield* pull))
+        expect(rest.slice(0, 100)).toEqual(range(100).map((i) => read + 1 + i))
+        expect(state.produced).toBeGreaterThan(paused)
+        // the reader goes away: the server's stream is cancelled (its finalizer runs)
+        yield* Scope.close(scope, Exit.void)
+        for (let i = 0; i < 100 && state.finalized === 0; i++) yield* Effect.sleep("10 millis")
+        expect(state.finalized).toBe(1)
+        for (let i = 0; i < 100 && server.stats().cancelled === 0; i++) yield* Effect.sleep("10 millis")
+        expect(server.stats().cancelled).toBe(1)
+        // Stream.take ends early too
+        const first = yield* Stream.runCollect(Stream.take(client.stream(Count({ n: 1_000_000 })), 3))
+        expect(Chunk.toReadonlyArray(first)).toEqual([1, 2, 3])
+        for (let i = 0; i < 100 && state.finalized < 2; i++) yield* Effect.sleep("10 millis")
+        expect(state.finalized).toBe(2)
       }))
 
     test("tracing middleware: a server span per request with peer and outcome attributes", () =>

@@ -4,7 +4,7 @@
  * and run by vitest for the values they build.
  */
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { Context, Effect, pipe, Schema } from "effect"
+import { Context, Effect, pipe, Schema, Stream } from "effect"
 import type { Scope } from "effect"
 import type { Transport } from "@wirekit/core"
 import { Client, Lines, MessageCodec, Middleware, Protocol, ProtocolServer } from "@wirekit/core"
@@ -149,5 +149,35 @@ describe("type-level: rpc protocols", () => {
       Delete: () => Effect.void
     })
     expect([_notRunnable, runnable].every(Effect.isEffect)).toBe(true)
+  })
+})
+
+describe("type-level: streaming methods", () => {
+  const Scan = Protocol.method("Scan", { payload: { prefix: Schema.String }, success: Schema.String, error: TooLong, stream: true })
+  const Files = Protocol.rpc({ methods: [Scan, Size] })
+
+  it("a streaming method is read with Client.stream, its items and error typed; Client.request refuses it (and the reverse)", () => {
+    const use = (client: Client.ClientFor<typeof Files>) => {
+      expectTypeOf(client.stream(Scan({ prefix: "a" }))).toEqualTypeOf<Stream.Stream<string, TooLong | Client.ClientError>>()
+      // @ts-expect-error a streaming method is not answered once
+      client.request(Scan({ prefix: "a" }))
+      // @ts-expect-error Size answers once
+      client.stream(Size())
+      return client.request(Size())
+    }
+    expect(typeof use).toBe("function")
+  })
+
+  it("its handler returns a Stream of its items", () => {
+    const handler = ProtocolServer.handlers(Files, {
+      Scan: ({ prefix }) => Stream.make(`${prefix}1`, `${prefix}2`),
+      Size: () => Effect.succeed(2)
+    })
+    expect(typeof handler).toBe("function")
+    ProtocolServer.handlers(Files, {
+      // @ts-expect-error items are strings
+      Scan: () => Stream.make(1, 2),
+      Size: () => Effect.succeed(2)
+    })
   })
 })

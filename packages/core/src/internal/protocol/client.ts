@@ -1,4 +1,4 @@
-import { Duration, Effect, PubSub, Schedule, Stream, Tracer } from "effect"
+import { Chunk, Duration, Effect, Option, PubSub, Schedule, Stream, Tracer } from "effect"
 import type { Scope } from "effect"
 import type { Address } from "../../Address.ts"
 import type { ClientFor, ClientOptions } from "../../Client.ts"
@@ -17,11 +17,13 @@ import type {
   ResponseOf,
   TraceContext
 } from "../../Protocol.ts"
+import { STREAM_WINDOW } from "../../Protocol.ts"
 import type { ConnectError } from "../../Transport.ts"
 import { Transport } from "../../Transport.ts"
 import type { Deadline } from "../deadlines.ts"
 import { Deadlines } from "../deadlines.ts"
 import { ClientError, isRefusal } from "./errors.ts"
+import type { ProtocolError } from "./errors.ts"
 import { inputCodec, Writer } from "./writer.ts"
 
 /** Encoded output written at once past this size, instead of at the end of the turn. */
@@ -34,6 +36,24 @@ const traceContextOf = (span: Tracer.AnySpan): TraceContext => ({
   spanId: span.spanId,
   sampled: span.sampled
 })
+
+/** What a streaming response delivered, in order. */
+type Signal =
+  | { readonly _tag: "Items"; readonly items: ReadonlyArray<unknown> }
+  | { readonly _tag: "End" }
+  | { readonly _tag: "Fail"; readonly error: unknown }
+
+/** One streaming response being read: at most STREAM_WINDOW chunks buffered (the server's credit). */
+export interface StreamEntry {
+  readonly id: number
+  readonly request: unknown
+  readonly buffer: Array<Signal>
+  waiter: (() => void) | undefined
+  /** Chunks taken since the last ack. */
+  consumed: number
+  /** Ended, failed or cancelled: nothing more will come. */
+  done: boolean
+}
 
 interface Pending {
   readonly resume: (effect: Effect.Effect<any, any>) => void
@@ -59,6 +79,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
   private queue: Array<Pending | undefined> = []
   private head = 0
   private readonly map = new Map<number, Pending>()
+  private readonly streams = new Map<number, StreamEntry>()
   private nextId = 1
   /** Requests waiting for a response (not abandoned). */
   active = 0
@@ -134,6 +155,127 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     })
   }
 
+  /** Sends a streaming request; its chunks are read with {@link take}. */
+  openStream(request: Req, trace: TraceContext | undefined): Effect.Effect<StreamEntry, ClientError> {
+    const open = Effect.suspend((): Effect.Effect<StreamEntry, ClientError> => {
+      if (!this.open) return Effect.fail(this.disconnected())
+      if (!this.byId || this.codec.streams === undefined) {
+        return Effect.fail(new ClientError({ reason: "Encode", cause: "this protocol has no streaming requests" }))
+      }
+      const id = this.nextId++
+      const error = this.codec.encodeRequest(request, id, this.writer.out, trace)
+      if (error !== undefined) return Effect.fail(new ClientError({ reason: "Encode", cause: error }))
+      this.writer.sent()
+      const entry: StreamEntry = { id, request, buffer: [], waiter: undefined, consumed: 0, done: false }
+      this.streams.set(id, entry)
+      this.active++
+      return Effect.succeed(entry)
+    })
+    return this.mustWait() ? Effect.zipRight(this.writable, open) : open
+  }
+
+  /** The next chunk of a stream (`None` at its end), acknowledging what was consumed. */
+  take(entry: StreamEntry): Effect.Effect<Chunk.Chunk<unknown>, Option.Option<unknown>> {
+    return Effect.suspend(() => {
+      const signal = entry.buffer.shift()
+      if (signal === undefined) {
+        return Effect.async<Chunk.Chunk<unknown>, Option.Option<unknown>>((resume) => {
+          entry.waiter = () => resume(this.take(entry))
+          return Effect.sync(() => {
+            entry.waiter = undefined
+          })
+        })
+      }
+      switch (signal._tag) {
+        case "Items": {
+          // credit back to the server once half the window is consumed
+          if (++entry.consumed >= STREAM_WINDOW / 2 && !entry.done && this.open) {
+            if (this.codec.streams!.encodeAck(entry.id, entry.consumed, this.writer.out) === undefined) this.writer.sent()
+            entry.consumed = 0
+          }
+          return Effect.succeed(Chunk.unsafeFromArray(signal.items as Array<unknown>))
+        }
+        case "End":
+          return Effect.fail(Option.none())
+        case "Fail":
+          return Effect.fail(Option.some(signal.error))
+      }
+    })
+  }
+
+  private streamFailure(entry: StreamEntry, outcome: Outcome<Res, Err>): unknown {
+    if (outcome._tag === "Fault") return this.faultError(outcome.fault)
+    if (outcome._tag === "Success") {
+      return new ClientError({ reason: "Decode", address: this.address, cause: "a streaming request answered with one value" })
+    }
+    const decode = this.codec.decodeOutcome
+    const decoded = decode === undefined ? outcome : decode(entry.request as Req, outcome)
+    if (decoded._tag === "MessageError") return new ClientError({ reason: "Decode", cause: decoded, address: this.address })
+    return decoded._tag === "Failure" ? decoded.error : new ClientError({ reason: "Decode", address: this.address })
+  }
+
+  /** The reader is gone (ended, failed, interrupted): a stream still running is cancelled. */
+  closeStream(entry: StreamEntry): void {
+    if (entry.done) return
+    this.finishStream(entry)
+    const encodeCancel = this.codec.encodeCancel
+    if (encodeCancel !== undefined && this.open && encodeCancel(entry.id, this.writer.out) === undefined) this.writer.sent()
+  }
+
+  private finishStream(entry: StreamEntry): void {
+    entry.done = true
+    if (this.streams.get(entry.id) === entry) this.streams.delete(entry.id)
+    this.active--
+    this.onChange()
+  }
+
+  private signal(entry: StreamEntry, signal: Signal): void {
+    if (signal._tag !== "Items") this.finishStream(entry)
+    entry.buffer.push(signal)
+    const w = entry.waiter
+    if (w !== undefined) {
+      entry.waiter = undefined
+      w()
+    }
+  }
+
+  /** A chunk, end or response for a stream (false: `id` is not a stream). */
+  private onStream(message: Outgoing<Res, Err, Push>): boolean {
+    const id = (message as { readonly id?: number | undefined }).id
+    const entry = id === undefined ? undefined : this.streams.get(id)
+    if (entry === undefined) return message._tag === "Chunk" || message._tag === "End"
+    switch (message._tag) {
+      case "Chunk": {
+        let items = 0
+        for (const s of entry.buffer) if (s._tag === "Items") items++
+        if (items >= STREAM_WINDOW) {
+          this.signal(entry, { _tag: "Fail", error: new ClientError({ reason: "Decode", address: this.address, cause: "the server sent past its stream window" }) })
+          return true
+        }
+        const decoded = this.codec.streams!.decodeItems(entry.request as Req, message.items)
+        if (!Array.isArray(decoded)) {
+          this.signal(entry, { _tag: "Fail", error: new ClientError({ reason: "Decode", cause: decoded, address: this.address }) })
+        } else {
+          this.signal(entry, { _tag: "Items", items: decoded })
+        }
+        return true
+      }
+      case "End":
+        this.signal(entry, { _tag: "End" })
+        return true
+      case "Response": {
+        // a response to a streaming request ends it: its failure (or fault) is the stream's
+        this.signal(entry, { _tag: "Fail", error: this.streamFailure(entry, message.outcome) })
+        return true
+      }
+      case "Invalid":
+        this.signal(entry, { _tag: "Fail", error: new ClientError({ reason: "Decode", cause: message.error, address: this.address }) })
+        return true
+      default:
+        return false
+    }
+  }
+
   send(message: OneWay): Effect.Effect<void, ClientError> {
     const send = this.sendNow(message)
     return this.mustWait() ? Effect.zipRight(this.writable, send) : send
@@ -194,10 +336,12 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
       case "Failure":
         return Effect.fail(outcome.error)
       case "Fault":
-        return Effect.fail(
-          new ClientError({ reason: isRefusal(outcome.fault.reason) ? "Refused" : "Remote", fault: outcome.fault, address: this.address })
-        )
+        return Effect.fail(this.faultError(outcome.fault))
     }
+  }
+
+  private faultError(fault: ProtocolError): ClientError {
+    return new ClientError({ reason: isRefusal(fault.reason) ? "Refused" : "Remote", fault, address: this.address })
   }
 
   private nextInOrder(): Pending | undefined {
@@ -220,6 +364,12 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     let settled = false
     for (let i = 0; i < frames.length && this.open; i++) {
       const message = frames[i]!
+      if (this.streams.size > 0 || message._tag === "Chunk" || message._tag === "End") {
+        if (this.onStream(message)) {
+          settled = true
+          continue
+        }
+      }
       switch (message._tag) {
         case "Response": {
           const pending = this.byId ? this.takeById(message.id) : this.nextInOrder()
@@ -285,6 +435,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     const pendings = [...this.map.values()]
     this.map.clear()
     for (const p of pendings) this.settle(p, failure)
+    for (const entry of [...this.streams.values()]) this.signal(entry, { _tag: "Fail", error: error ?? this.disconnected() })
     this.onChange()
   }
 }
@@ -458,6 +609,16 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
           })
           : send) as Effect.Effect<any, any>
       },
+      stream: (request) =>
+        Stream.unwrapScoped(Effect.gen(function*() {
+          const parent = yield* Effect.serviceOption(Tracer.ParentSpan)
+          const link = yield* acquire
+          const entry = yield* Effect.acquireRelease(
+            link.openStream(request, parent._tag === "Some" ? traceContextOf(parent.value) : undefined),
+            (entry) => Effect.sync(() => link.closeStream(entry))
+          )
+          return Stream.repeatEffectChunkOption(link.take(entry))
+        })) as Stream.Stream<any, any>,
       send: (message) => Effect.flatMap(acquire, (link) => link.send(message)),
       pushes: Stream.fromPubSub(pushes),
       subscribe: PubSub.subscribe(pushes),

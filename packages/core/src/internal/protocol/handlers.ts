@@ -2,7 +2,7 @@
  * `ProtocolServer.handlers`: one request handler from a handler per request
  * tag. The record is read once; each request costs a property lookup.
  */
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import type { RequestContext } from "../../ProtocolServer.ts"
 
 const GeneratorFunction = Object.getPrototypeOf(function*() {}).constructor as Function
@@ -19,7 +19,11 @@ export const handlers = (_protocol: unknown, record: Record<string, Function>): 
       tag,
       f instanceof GeneratorFunction
         ? (request, context) => Effect.gen(() => f.call(record, request, context))
-        : (request, context) => f.call(record, request, context)
+        : (request, context) => {
+          const out = f.call(record, request, context)
+          // a streaming method's Stream is the handler's value: the server sends its items
+          return typeof out === "object" && out !== null && Stream.StreamTypeId in out ? Effect.succeed(out) : out
+        }
     )
   }
   return (request: { readonly _tag: string }, context: RequestContext<any>): Effect.Effect<any, any, any> => {

@@ -27,6 +27,8 @@ import type {
   RpcOptions,
   SchemaOptions,
   ServerCodec,
+  StreamClientCodec,
+  StreamServerCodec,
   TraceContext
 } from "../../Protocol.ts"
 import { ProtocolError, protocolErrorReasons } from "./errors.ts"
@@ -93,6 +95,9 @@ const traceOf = (u: unknown): TraceContext | undefined => {
   return TRACE_ID.test(traceId) && SPAN_ID.test(spanId) ? { traceId, spanId, sampled } : undefined
 }
 
+/** Largest `ack` a client may send at once (far above any window). */
+const MAX_ACK = 1 << 20
+
 /** Longest parse issue a `BadRequest` fault carries to the peer: a small bad request gets a small answer. */
 const MAX_ISSUE = 200
 /**
@@ -112,13 +117,16 @@ const badRequest = (what: string, error: ParseResult.ParseError): ProtocolError 
 
 /** The schemas of a response: success and typed error. */
 interface Results {
+  /** A streaming method: `encodeSuccess`/`decodeSuccess` are per item. */
+  readonly stream: boolean
   readonly encodeSuccess: Parse
   readonly decodeSuccess: Parse
   readonly encodeError: Parse | undefined
   readonly decodeError: Parse | undefined
 }
 const voidResult: Parse = () => Either.right(undefined)
-const resultsOf = (success: MethodSchema, error: MethodSchema | undefined): Results => ({
+const resultsOf = (success: MethodSchema, error: MethodSchema | undefined, stream = false): Results => ({
+  stream,
   encodeSuccess: encoderOf(success),
   // `Schema.Void` accepts anything: its `null` on the wire is the `undefined` it stands for
   decodeSuccess: success.ast._tag === "VoidKeyword" ? voidResult : decoderOf(success),
@@ -188,6 +196,12 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
         }
         const id = byIdMode ? readId(o) : undefined
         if (o.cancel === true && id !== undefined) return { _tag: "Cancel", id }
+        if (id !== undefined && "ack" in o) {
+          const n = o.ack
+          return typeof n === "number" && Number.isInteger(n) && n > 0 && n <= MAX_ACK
+            ? { _tag: "Ack", id, n }
+            : { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: "malformed ack" }), id, oneWay: true }
+        }
         if ("request" in o) {
           const r = decodeRequest(o.request)
           if (r._tag === "Left") return { _tag: "Invalid", error: badRequest("request", r.left), id, oneWay: false }
@@ -279,6 +293,8 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
             ? { _tag: "Response", id, outcome: { _tag: "Failure", error: r.right as Err } }
             : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id }
         }
+        if (id !== undefined && Array.isArray(o.chunk)) return { _tag: "Chunk", id, items: o.chunk }
+        if (id !== undefined && o.end === true) return { _tag: "End", id }
         if ("fault" in o) {
           const f = o.fault
           if (isObject(f) && typeof f.reason === "string" && (protocolErrorReasons as ReadonlyArray<string>).includes(f.reason)) {
@@ -323,6 +339,43 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
 
   const framing = options.framing ?? LengthField.make({ fieldLength: 4 })
   const direct = options.framing === undefined
+  /** Writes one envelope's text as a frame (per connection: a framing encoder may keep state). */
+  const writer = (): ((text: string | MessageError, out: ByteBuffer.ByteBuffer) => EncodeError | undefined) => {
+    if (direct) return lengthPrefixed
+    const encoder = framing.encoder()
+    return (text, out) => typeof text === "string" ? encoder.encode(utf8.encode(text), out) : text
+  }
+
+  const hasStreams = perMethod !== undefined && [...perMethod.values()].some((r) => r.stream)
+  const serverStreams = (write: ReturnType<typeof writer>): StreamServerCodec<Req> => ({
+    isStream: (request) => resultsFor(request)?.stream === true,
+    encodeChunk: (id, items, request, out) => {
+      const results = resultsFor(request)
+      if (results === undefined) return encodeFailure("no response schema for this request")
+      const encoded: Array<unknown> = new Array(items.length)
+      for (let i = 0; i < items.length; i++) {
+        const r = results.encodeSuccess(items[i])
+        if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
+        encoded[i] = r.right === undefined ? null : r.right
+      }
+      return write(json({ id, chunk: encoded }), out)
+    },
+    encodeEnd: (id, out) => write(json({ id, end: true }), out)
+  })
+  const clientStreams = (write: ReturnType<typeof writer>): StreamClientCodec<Req> => ({
+    encodeAck: (id, n, out) => write(json({ id, ack: n }), out),
+    decodeItems: (request, items) => {
+      const results = resultsFor(request)
+      if (results === undefined) return decodeFailure("no response schema for this request")
+      const decoded: Array<unknown> = new Array(items.length)
+      for (let i = 0; i < items.length; i++) {
+        const r = decodeSuccessValue(results.decodeSuccess, items[i])
+        if (r._tag === "Left") return decodeFailure(issue(r.left), r.left)
+        decoded[i] = r.right
+      }
+      return decoded
+    }
+  })
   const serverFrames = (t: TextServerCodec<Req, Res, Err, OneWay, Push>): FrameServerCodec<Req, Res, Err, OneWay, Push> => ({
     decode: t.decode,
     encodeResponse: (id, outcome, request) => bytesOf(t.encodeResponse(id, outcome, request)),
@@ -343,12 +396,14 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
     server: (): ServerCodec<Req, Res, Err, OneWay, Push> => {
       const t = server()
       const framed = serverOverFrames(framing, serverFrames(t))
-      if (!direct) return framed
+      const streams = hasStreams ? serverStreams(writer()) : undefined
+      if (!direct) return streams === undefined ? framed : { ...framed, streams }
       return {
         decoder: framed.decoder,
         encodeResponse: (id, outcome, out, request) => lengthPrefixed(t.encodeResponse(id, outcome, request), out),
         encodePush: (message, out) => lengthPrefixed(t.encodePush(message), out),
-        encodeDraining: (out) => lengthPrefixed(t.encodeDraining(), out)
+        encodeDraining: (out) => lengthPrefixed(t.encodeDraining(), out),
+        streams
       }
     },
     client: (): ClientCodec<Req, Res, Err, OneWay, Push> => {
@@ -362,13 +417,10 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
           encodeOneWay: (message: OneWay, out: ByteBuffer.ByteBuffer) => lengthPrefixed(t.encodeOneWay(message), out)
         }
         : framed
-      const frameEncoder = direct ? undefined : framing.encoder()
-      const encodeCancel = !byIdMode ? undefined : (id: number, out: ByteBuffer.ByteBuffer): EncodeError | undefined => {
-        const text = json({ id, cancel: true })
-        if (frameEncoder === undefined) return lengthPrefixed(text, out)
-        return typeof text === "string" ? frameEncoder.encode(utf8.encode(text), out) : text
-      }
-      return { ...base, encodeCancel, decodeOutcome }
+      const write = writer()
+      const encodeCancel = !byIdMode ? undefined : (id: number, out: ByteBuffer.ByteBuffer) => write(json({ id, cancel: true }), out)
+      const streams = hasStreams ? clientStreams(write) : undefined
+      return { ...base, encodeCancel, decodeOutcome, streams }
     }
   }
 }
@@ -397,6 +449,7 @@ export const method = (
     readonly payload?: Schema.Struct.Fields | undefined
     readonly success?: MethodSchema | undefined
     readonly error?: MethodSchema | undefined
+    readonly stream?: boolean | undefined
   }
 ): any => {
   const payload = options?.payload ?? {}
@@ -407,6 +460,7 @@ export const method = (
     payload,
     success: options?.success ?? Schema.Void,
     error: options?.error ?? Schema.Never,
+    stream: options?.stream === true,
     request: Schema.TaggedStruct(tag, payload)
   })
 }
@@ -418,7 +472,10 @@ export const rpc = (options: RpcOptions<ReadonlyArray<Method.Any>, any, any, any
   const results = new Map<string, Results>()
   for (const m of methods) {
     if (results.has(m.tag)) throw new TypeError(`Protocol.rpc: two methods are tagged "${m.tag}"`)
-    results.set(m.tag, resultsOf(m.success, m.error))
+    results.set(m.tag, resultsOf(m.success, m.error, m.stream))
+    if (m.stream && options.correlation === "inOrder") {
+      throw new TypeError(`Protocol.rpc: "${m.tag}" streams, which needs correlation "byId"`)
+    }
   }
   const request = (methods.length === 1 ? methods[0]!.request : Schema.Union(...methods.map((m) => m.request))) as Schema.Schema<
     any,

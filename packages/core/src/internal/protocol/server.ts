@@ -1,9 +1,10 @@
-import { Cause, Effect, Exit, Fiber, Runtime } from "effect"
+import { Cause, Chunk, Effect, Exit, Fiber, Runtime, Stream } from "effect"
 import type { Clock } from "effect"
 import type { Address } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import type { Groups } from "../../Groups.ts"
 import type { FailurePolicy, Incoming, Outcome, ServerCodec, TraceContext } from "../../Protocol.ts"
+import { STREAM_CHUNK_ITEMS, STREAM_WINDOW } from "../../Protocol.ts"
 import { ProtocolError } from "./errors.ts"
 import type { Handler, RequestContext, ServerStats } from "../../ProtocolServer.ts"
 import type { Session, SessionState } from "../../Session.ts"
@@ -52,6 +53,13 @@ export interface EngineConfig<Req, Res, OneWay, Push> {
   readonly onOneWay: Handler<OneWay, unknown, unknown, any, Push> | undefined
   readonly groups: Groups<Push>
   readonly stats: MutableStats
+}
+
+interface StreamState {
+  /** Chunks the client will still take before its next ack. */
+  credit: number
+  /** The stream's fiber, waiting for credit. */
+  wake: (() => void) | undefined
 }
 
 interface Slot {
@@ -108,6 +116,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   private readonly runningById = new Map<number, Fiber.RuntimeFiber<any, any>>()
   /** One-way messages that did not decode (logged up to MAX_BAD_ONE_WAY_LOGS). */
   private badOneWays = 0
+  /** Streaming responses running, by request id: their credit (chunks the client will take). */
+  private readonly streams = new Map<number, StreamState>()
   /** Fibers interrupted by a `Cancel`: their outcome is not sent. */
   private readonly cancelled = new Set<Fiber.RuntimeFiber<any, any>>()
   private slotWaiter: (() => void) | undefined
@@ -267,6 +277,17 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         if (this.mode !== OPEN) return
         return this.run(message.message, undefined, false, undefined)
       }
+      case "Ack": {
+        const state = this.streams.get(message.id)
+        if (state === undefined) return
+        state.credit += message.n
+        const wake = state.wake
+        if (wake !== undefined) {
+          state.wake = undefined
+          wake()
+        }
+        return
+      }
       case "Cancel": {
         const fiber = this.runningById.get(message.id)
         if (fiber === undefined) return // answered already (or never asked)
@@ -321,7 +342,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.inFlightCount--
     if (!(result instanceof Suspended)) {
       this.config.stats.inlined++
-      if (isRequest) this.respond(id, this.outcomeOf(result, input), undefined, input as Req)
+      if (isRequest && result._tag === "Success" && this.isStream(input)) this.startStream(id, input as Req, result.value)
+      else if (isRequest) this.respond(id, this.outcomeOf(result, input), undefined, input as Req)
       else this.settleOneWay(result, input)
       if (this.mode !== OPEN) this.afterSettle()
       return
@@ -360,8 +382,80 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
           return this.afterSettle()
         }
       }
-      if (isRequest) this.respond(id, this.outcomeOf(exit, input), slot, input as Req)
+      if (isRequest && exit._tag === "Success" && this.isStream(input)) this.startStream(id, input as Req, exit.value)
+      else if (isRequest) this.respond(id, this.outcomeOf(exit, input), slot, input as Req)
       else this.settleOneWay(exit, input)
+      this.afterSettle()
+    })
+  }
+
+  // ---- streaming responses -------------------------------------------------
+
+  private isStream(request: unknown): boolean {
+    const streams = this.codec.streams
+    return streams !== undefined && streams.isStream(request as Req)
+  }
+
+  /**
+   * Sends the items of a streaming handler's `Stream` as chunks, at most
+   * `STREAM_WINDOW` ahead of the client's acks and never past the write
+   * high-water mark, then its end (or its failure as the request's
+   * response). It counts as in flight until then; a `Cancel` interrupts it.
+   */
+  private startStream(id: number | undefined, request: Req, value: unknown): void {
+    const codec = this.codec.streams!
+    if (id === undefined || typeof value !== "object" || value === null || !(Stream.StreamTypeId in value)) {
+      this.config.stats.defects++
+      this.log("error", "a streaming method's handler must return a Stream", request)
+      return this.respond(id, INTERNAL, undefined, request)
+    }
+    const state: StreamState = { credit: STREAM_WINDOW, wake: undefined }
+    this.streams.set(id, state)
+    this.inFlightCount++
+    const awaitCredit = Effect.async<void>((resume) => {
+      if (state.credit > 0 || this.mode === CLOSED) return resume(Effect.void)
+      state.wake = () => resume(Effect.void)
+      return Effect.sync(() => {
+        state.wake = undefined
+      })
+    })
+    const writable = Effect.ignore(Effect.suspend(() => this.connection.awaitWritable))
+    const send = (items: ReadonlyArray<unknown>, from: number): Effect.Effect<void, ProtocolError> =>
+      Effect.suspend(() => {
+        for (let i = from; i < items.length; i += STREAM_CHUNK_ITEMS) {
+          if (this.mode === CLOSED) return Effect.interrupt
+          if (state.credit <= 0) return Effect.zipRight(awaitCredit, send(items, i))
+          state.credit--
+          const part = i === 0 && items.length <= STREAM_CHUNK_ITEMS ? items : items.slice(i, i + STREAM_CHUNK_ITEMS)
+          const error = codec.encodeChunk(id, part, request, this.writer.out)
+          if (error !== undefined) {
+            this.log("error", `stream item not encoded: ${error.message}`, request)
+            return Effect.fail(new ProtocolError({ reason: "Internal", detail: "a stream item could not be encoded" }))
+          }
+          this.writer.sent()
+        }
+        return this.writer.blocked ? writable : Effect.void
+      })
+    const run = Stream.runForEachChunk(value as Stream.Stream<unknown, unknown>, (chunk) => send(Chunk.toReadonlyArray(chunk), 0))
+    const fiber = Runtime.runFork(this.runtime!, run)
+    this.running.add(fiber)
+    this.runningById.set(id, fiber)
+    fiber.addObserver((exit) => {
+      this.running.delete(fiber)
+      if (this.runningById.get(id) === fiber) this.runningById.delete(id)
+      this.streams.delete(id)
+      this.inFlightCount--
+      if (this.cancelled.delete(fiber)) {
+        this.config.stats.cancelled++
+        return this.afterSettle()
+      }
+      if (this.mode === CLOSED) return
+      if (exit._tag === "Success") {
+        this.config.stats.successes++
+        if (!this.discarding && codec.encodeEnd(id, this.writer.out) === undefined) this.writer.sent()
+      } else {
+        this.respond(id, this.outcomeOf(exit, request), undefined, request)
+      }
       this.afterSettle()
     })
   }
