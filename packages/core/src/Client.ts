@@ -38,7 +38,8 @@
  * ```
  * @since 0.1.0
  */
-import type { Duration, Effect, Queue, Schedule, Scope, Stream } from "effect"
+import type { Context, Duration, Effect, Queue, Schedule, Scope, Stream } from "effect"
+import { Layer } from "effect"
 import type { Address } from "./Address.ts"
 import type { ErrorFor, ErrorOf, IsStream, OneWayOf, Protocol, PushOf, RequestOf, ResponseOf, SuccessFor } from "./Protocol.ts"
 import type { ConnectOptions, Transport } from "./Transport.ts"
@@ -116,6 +117,16 @@ export interface ClientOptions {
    * so that the server's span (`Middleware.tracing`) is its child. Default false.
    */
   readonly spans?: boolean | undefined
+  /**
+   * Headers sent with every request (an auth token, a tenant): fixed, or
+   * computed per request (an Effect, e.g. reading a token that refreshes).
+   * The server reads them as `context.headers` (wire formats that carry
+   * them: `Protocol.schema`, `Protocol.rpc`; at most 32 short strings).
+   */
+  readonly headers?:
+    | Readonly<Record<string, string>>
+    | ((request: unknown) => Readonly<Record<string, string>> | Effect.Effect<Readonly<Record<string, string>>, ClientError>)
+    | undefined
 }
 
 /**
@@ -207,3 +218,25 @@ export const make: <P extends Protocol<any, any, any, any, any>>(
   address: Address,
   options?: ClientOptions
 ) => Effect.Effect<ClientFor<P>, ClientError, Transport | Scope.Scope> = internal.make
+
+/**
+ * A client as a Layer: connects when built (failing like {@link make}),
+ * closes when released, so services depend on it the Effect way.
+ *
+ * @example
+ * ```ts
+ * class KvClient extends Context.Tag("app/KvClient")<KvClient, Client.ClientFor<typeof Kv>>() {}
+ * const KvClientLive = Client.layer(KvClient, Kv, { host: "127.0.0.1", port: 7002 }, { requestTimeout: "2 seconds" })
+ * const program = Effect.flatMap(KvClient, (kv) => kv.request(Get({ key: "a" })))
+ * program.pipe(Effect.provide(KvClientLive), Effect.provide(NodeTransport.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <I, P extends Protocol<any, any, any, any, any>>(
+  tag: Context.Tag<I, ClientFor<P>>,
+  protocol: P,
+  address: Address,
+  options?: ClientOptions
+): Layer.Layer<I, ClientError, Transport> => Layer.scoped(tag, make(protocol, address, options))

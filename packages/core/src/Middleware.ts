@@ -484,6 +484,65 @@ export const handshake = <HReq, HRes, HErr = never, HR = never>(
 }
 
 // ---------------------------------------------------------------------------
+// authenticate
+// ---------------------------------------------------------------------------
+
+/** Options of {@link authenticate}. */
+export interface AuthenticateOptions<S, HReq, HRes, HErr, HR> {
+  /**
+   * The connection's first message: prove who you are. Succeeds with the
+   * principal; fails (with a typed error or an `Unauthorized` fault) to
+   * refuse it, which closes the connection.
+   */
+  readonly login: (message: HReq, context: RequestContext<any>) => Effect.Effect<S, HErr, HR>
+  /** The first message's answer, once the principal is known. */
+  readonly respond: (principal: S, message: HReq) => HRes
+}
+
+/**
+ * The handshake-then-principal pattern in one call: the first message of
+ * every connection is the login (answered by `respond`); every later message
+ * runs with the principal it established provided as service `tag`. A
+ * failed login closes the connection; messages that arrive during the login
+ * wait for it.
+ *
+ * Order: put it right around the handler and the middleware that need the
+ * principal (`pipe(handler, Middleware.authenticate(...), timeout, logging)`:
+ * logging and timeouts then see the login too). For a token sent with every
+ * request instead (`ClientOptions.headers`), use {@link provideService} and
+ * read `context.headers`.
+ *
+ * @example
+ * ```ts
+ * const auth = Middleware.authenticate(Principal, {
+ *   login: (req, _context) => req._tag === "Login" ? verify(req.token) : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized" })),
+ *   respond: (principal) => ({ user: principal.name })
+ * })
+ * ProtocolServer.serve(Api, pipe(handler, auth, Middleware.logging()))   // handler may `yield* Principal`
+ * ```
+ */
+export const authenticate = <I, S, HReq, HRes, HErr = never, HR = never>(
+  tag: Context.Tag<I, S>,
+  options: AuthenticateOptions<S, HReq, HRes, HErr, HR>
+) =>
+<Req extends HReq, Res, Err, R, Push>(
+  handler: Handler<Req, Res, Err, R, Push>
+): Handler<Req, Res | HRes, Err | HErr | ProtocolError, Exclude<R, I> | HR, Push> => {
+  // one session slot per use of the middleware (a Session.state is its own key)
+  const principal = SessionModule.state<{ readonly value: S } | undefined>("wirekit.principal", () => undefined)
+  const withPrincipal = provideService(tag, (_message, context) => {
+    const p = context.session.get(principal)
+    return p === undefined ? Effect.fail(new ProtocolError({ reason: "Unauthorized" })) : Effect.succeed(p.value)
+  })(handler)
+  return handshake((message: Req, context) =>
+    Effect.map(options.login(message, context), (value) => {
+      context.session.set(principal, { value })
+      return options.respond(value, message)
+    })
+  )(withPrincipal) as Handler<Req, Res | HRes, Err | HErr | ProtocolError, Exclude<R, I> | HR, Push>
+}
+
+// ---------------------------------------------------------------------------
 // connection-level: IP filter
 // ---------------------------------------------------------------------------
 

@@ -174,6 +174,20 @@ export interface TraceContext {
 }
 
 /**
+ * What a request carries besides itself, for wire formats that can: the
+ * caller's span, and headers a client adds per request (an auth token, a
+ * tenant; see `ClientOptions.headers`), read by server middleware from the
+ * request's context.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestMeta {
+  readonly trace?: TraceContext | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+/**
  * A decoded client → server message.
  *
  * `Invalid` is a frame that did not decode; `id` is set when it could still
@@ -191,8 +205,8 @@ export type Incoming<Req, OneWay> =
     readonly _tag: "Request"
     readonly request: Req
     readonly id: number | undefined
-    /** The caller's span, when the request carried one. */
-    readonly trace?: TraceContext | undefined
+    /** What the request carried besides itself (the caller's span, headers). */
+    readonly meta?: RequestMeta | undefined
   }
   | { readonly _tag: "OneWay"; readonly message: OneWay }
   | { readonly _tag: "Cancel"; readonly id: number }
@@ -311,15 +325,15 @@ export const STREAM_CHUNK_ITEMS: number = 256
 export interface ClientCodec<Req, Res, Err, OneWay, Push> {
   readonly decoder: Codec.Decoder<Outgoing<Res, Err, Push>>
   /**
-   * `id` is set for `byId` protocols; `trace` is the caller's span, for wire
-   * formats that carry it. Appends to `out`, or returns the error and writes
+   * `id` is set for `byId` protocols; `meta` (the caller's span, headers) is
+   * for wire formats that carry it. Appends to `out`, or returns the error and writes
    * nothing.
    */
   encodeRequest(
     request: Req,
     id: number | undefined,
     out: ByteBuffer.ByteBuffer,
-    trace?: TraceContext | undefined
+    meta?: RequestMeta | undefined
   ): EncodeError | undefined
   encodeOneWay(message: OneWay, out: ByteBuffer.ByteBuffer): EncodeError | undefined
   /**
@@ -372,8 +386,8 @@ export interface FrameServerCodec<Req, Res, Err, OneWay, Push> {
  * @category models
  */
 export interface FrameClientCodec<Req, Res, Err, OneWay, Push> {
-  /** `id` is set for `byId` protocols; `trace`: see {@link ClientCodec}. */
-  encodeRequest(request: Req, id: number | undefined, trace?: TraceContext | undefined): Uint8Array | MessageError
+  /** `id` is set for `byId` protocols; `meta`: see {@link ClientCodec}. */
+  encodeRequest(request: Req, id: number | undefined, meta?: RequestMeta | undefined): Uint8Array | MessageError
   encodeOneWay(message: OneWay): Uint8Array | MessageError
   decode(frame: Uint8Array): Outgoing<Res, Err, Push>
 }
@@ -735,6 +749,13 @@ export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI,
   /** Default `"respond"`. */
   readonly onDefect?: FailurePolicy | undefined
   readonly describe?: ((message: Req | OneWay) => string) | undefined
+  /**
+   * What a `BadRequest` fault tells the peer about a message that does not
+   * match the schema: `"issue"` (default) the first issue and its path,
+   * bounded; `"none"` nothing beyond "does not match"; `"full"` Schema's
+   * whole message (it spells out the schema: for development).
+   */
+  readonly badRequestDetail?: "issue" | "none" | "full" | undefined
 }
 
 /**
@@ -745,6 +766,7 @@ export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI,
  *   client → server   {"id":1,"request":<Req>}         {"message":<OneWay>}
  *                     {"id":1,"cancel":true}   (byId: the client gave up on request 1)
  *   a request may carry its caller's span:  "trace":{"traceId":"…","spanId":"…","sampled":true}
+ *   and headers (at most 32, short strings): "headers":{"authorization":"Bearer …"}
  *   server → client   {"id":1,"success":<Res>}         {"id":1,"failure":<Err>}
  *                     {"id":1,"fault":{"reason":"Timeout","detail":"..."}}
  *                     {"push":<Push>}                  {"draining":true}
@@ -959,6 +981,13 @@ export interface RpcOptions<Methods extends ReadonlyArray<Method.Any>, OneWay, O
   /** Default `"respond"`. */
   readonly onDefect?: FailurePolicy | undefined
   readonly describe?: ((message: Method.Request<Methods[number]> | OneWay) => string) | undefined
+  /**
+   * What a `BadRequest` fault tells the peer about a message that does not
+   * match the schema: `"issue"` (default) the first issue and its path,
+   * bounded; `"none"` nothing beyond "does not match"; `"full"` Schema's
+   * whole message (it spells out the schema: for development).
+   */
+  readonly badRequestDetail?: "issue" | "none" | "full" | undefined
 }
 
 /**

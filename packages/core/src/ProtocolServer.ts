@@ -119,6 +119,12 @@ export interface RequestContext<Push = unknown> {
    * makes it the parent of the server span).
    */
   readonly trace: TraceContext | undefined
+  /**
+   * The headers the request carried (`ClientOptions.headers`; empty when
+   * none), set like `trace`: read them when the handler is called (an auth
+   * middleware reads its token here).
+   */
+  readonly headers: Readonly<Record<string, string>>
 }
 
 /**

@@ -1302,6 +1302,59 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(state.finalized).toBe(2)
       }))
 
+    test("authenticate: the first message logs in and later ones run with its principal; a connection that skips it is refused; client headers reach context.headers", () =>
+      Effect.gen(function*() {
+        class Principal extends Context.Tag("conformance/Principal")<Principal, { readonly name: string }>() {}
+        const Login = Protocol.method("Login", { payload: { token: Schema.String }, success: Schema.String })
+        const WhoAmI = Protocol.method("WhoAmI", { success: Schema.String })
+        const Api = Protocol.rpc({ name: "api", methods: [Login, WhoAmI] })
+        const handler = ProtocolServer.handlers(Api, {
+          // answered by authenticate when it is the first message; a later Login is a no-op
+          Login: () => Effect.succeed("already logged in"),
+          *WhoAmI() {
+            const principal = yield* Principal
+            return principal.name
+          }
+        })
+        const auth = Middleware.authenticate(Principal, {
+          login: (request: Protocol.RequestOf<typeof Api>) =>
+            request._tag === "Login" && request.token === "secret"
+              ? Effect.succeed({ name: "alice" })
+              : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized", detail: "log in first" })),
+          respond: (principal) => `welcome ${principal.name}`
+        })
+        const server = yield* ProtocolServer.serve(Api, pipe(handler, auth))
+        const client = yield* Client.make(Api, server.address)
+        expect(yield* client.request(Login({ token: "secret" }))).toBe("welcome alice")
+        expect(yield* client.request(WhoAmI())).toBe("alice")
+        expect(yield* client.request(Login({ token: "secret" }))).toBe("already logged in")
+        const stranger = yield* Client.make(Api, server.address)
+        const refused = yield* Effect.flip(stranger.request(WhoAmI()))
+        expect(refused.fault?.reason).toBe("Unauthorized")
+        const wrong = yield* Client.make(Api, server.address)
+        expect((yield* Effect.flip(wrong.request(Login({ token: "guess" })))).fault?.detail).toBe("log in first")
+
+        const echoHeaders = ProtocolServer.handlers(Api, {
+          Login: () => Effect.succeed(""),
+          WhoAmI: (_request, context) => Effect.succeed(context.headers.authorization ?? "none")
+        })
+        const plain = yield* ProtocolServer.serve(Api, echoHeaders)
+        let token = 0
+        const withToken = yield* Client.make(Api, plain.address, {
+          headers: () => Effect.sync(() => ({ authorization: `Bearer ${++token}` }))
+        })
+        expect(yield* withToken.request(WhoAmI())).toBe("Bearer 1")
+        expect(yield* withToken.request(WhoAmI())).toBe("Bearer 2")
+        const without = yield* Client.make(Api, plain.address)
+        expect(yield* without.request(WhoAmI())).toBe("none")
+        // the client as a Layer, for services that depend on it
+        class ApiClient extends Context.Tag("conformance/ApiClient")<ApiClient, Client.ClientFor<typeof Api>>() {}
+        const viaLayer = yield* Effect.flatMap(ApiClient, (api) => api.request(WhoAmI())).pipe(
+          Effect.provide(Client.layer(ApiClient, Api, plain.address, { headers: { authorization: "layer" } }))
+        )
+        expect(viaLayer).toBe("layer")
+      }))
+
     test("tracing middleware: a server span per request with peer and outcome attributes", () =>
       Effect.gen(function*() {
         const base = yield* Effect.tracer

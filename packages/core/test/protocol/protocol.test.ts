@@ -59,6 +59,7 @@ const perFrame = <Req, Res, Err, OneWay, Push>(p: Protocol.Protocol<Req, Res, Er
 const schemaFraming = LengthField.make({ fieldLength: 4 })
 
 const utf8 = new TextEncoder()
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 const text = new TextDecoder()
 const json = (bytes: Uint8Array | unknown) => JSON.parse(text.decode(bytes as Uint8Array))
 const bytes = (r: Uint8Array | unknown): Uint8Array => {
@@ -206,13 +207,25 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     const c = KvRpc.client()
     const trace = { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", sampled: true }
     const out = ByteBuffer.make()
-    expect(c.encodeRequest(RGet({ key: "a" }), 3, out, trace)).toBe(undefined)
+    expect(c.encodeRequest(RGet({ key: "a" }), 3, out, { trace, headers: { authorization: "Bearer t" } })).toBe(undefined)
     const wire = out.take().subarray(4)
-    expect(JSON.parse(text.decode(wire))).toEqual({ id: 3, request: { _tag: "Get", key: "a" }, trace })
-    expect(server.decode(wire)).toEqual({ _tag: "Request", id: 3, request: { _tag: "Get", key: "a" }, trace })
+    expect(JSON.parse(text.decode(wire))).toEqual({ id: 3, request: { _tag: "Get", key: "a" }, trace, headers: { authorization: "Bearer t" } })
+    expect(server.decode(wire)).toEqual({
+      _tag: "Request",
+      id: 3,
+      request: { _tag: "Get", key: "a" },
+      meta: { trace, headers: { authorization: "Bearer t" } }
+    })
+    // headers are a few short strings: anything else is a bad request, and the client does not send it
+    const tooMany = Object.fromEntries(range(33).map((i) => [`h${i}`, "v"]))
+    for (const headers of [tooMany, { a: 1 }, { a: "x".repeat(5000) }, "x"]) {
+      const decoded = server.decode(utf8.encode(JSON.stringify({ id: 5, request: { _tag: "Get", key: "a" }, headers })))
+      expect(decoded).toMatchObject({ _tag: "Invalid", id: 5, error: { reason: "BadRequest" } })
+    }
+    expect(c.encodeRequest(RGet({ key: "a" }), 6, out, { headers: tooMany })).toMatchObject({ reason: "Encode" })
     for (const bad of [{ ...trace, traceId: "zz" }, { ...trace, spanId: 7 }, { ...trace, sampled: "yes" }, "x"]) {
       const decoded = server.decode(utf8.encode(JSON.stringify({ id: 4, request: { _tag: "Get", key: "a" }, trace: bad })))
-      expect(decoded).toEqual({ _tag: "Request", id: 4, request: { _tag: "Get", key: "a" } })
+      expect(decoded).toEqual({ _tag: "Request", id: 4, request: { _tag: "Get", key: "a" }, meta: { trace: undefined, headers: undefined } })
     }
     expect(c.encodeCancel!(9, out)).toBe(undefined)
     const cancel = out.take().subarray(4)
@@ -234,6 +247,14 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     // a huge bad value does not make a huge answer
     const huge = server.decode(utf8.encode(`{"id":7,"request":{"_tag":"Put","key":"a","value":${JSON.stringify(["x".repeat(100_000)])}}}`))
     expect((huge as { error: Protocol.ProtocolError }).error.detail!.length).toBeLessThan(400)
+    // configured: nothing, or Schema's whole message (for development)
+    const detailOf = (level: "none" | "full") => {
+      const p = perFrame(Protocol.rpc({ methods: [RGet, RPut], badRequestDetail: level }), schemaFraming)
+      const invalid = p.server().decode(utf8.encode(`{"id":8,"request":{"_tag":"Put","key":"a","value":7}}`))
+      return (invalid as { error: Protocol.ProtocolError }).error.detail!
+    }
+    expect(detailOf("none")).toBe("request does not match the schema")
+    expect(detailOf("full")).toContain("readonly value: string")
   })
 })
 

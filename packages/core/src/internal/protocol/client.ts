@@ -15,6 +15,7 @@ import type {
   PushOf,
   RequestOf,
   ResponseOf,
+  RequestMeta,
   TraceContext
 } from "../../Protocol.ts"
 import { STREAM_WINDOW } from "../../Protocol.ts"
@@ -123,16 +124,16 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     return this.writer.out.length + this.connection.unsafeWriteBuffered()
   }
 
-  request(request: Req, timeout: number | undefined, trace: TraceContext | undefined): Effect.Effect<Res, Err | ClientError> {
-    const send = this.requestNow(request, timeout, trace)
+  request(request: Req, timeout: number | undefined, meta: RequestMeta | undefined): Effect.Effect<Res, Err | ClientError> {
+    const send = this.requestNow(request, timeout, meta)
     return this.mustWait() ? Effect.zipRight(this.writable, send) : send
   }
 
-  private requestNow(request: Req, timeout: number | undefined, trace: TraceContext | undefined): Effect.Effect<Res, Err | ClientError> {
+  private requestNow(request: Req, timeout: number | undefined, meta: RequestMeta | undefined): Effect.Effect<Res, Err | ClientError> {
     return Effect.async<Res, Err | ClientError>((resume) => {
       if (!this.open) return resume(Effect.fail(this.disconnected()))
       const id = this.byId ? this.nextId++ : undefined
-      const error = this.codec.encodeRequest(request, id, this.writer.out, trace)
+      const error = this.codec.encodeRequest(request, id, this.writer.out, meta)
       if (error !== undefined) return resume(Effect.fail(new ClientError({ reason: "Encode", cause: error })))
       this.writer.sent()
       const pending: Pending = { resume, id, request, timer: undefined, done: false }
@@ -156,14 +157,14 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
   }
 
   /** Sends a streaming request; its chunks are read with {@link take}. */
-  openStream(request: Req, trace: TraceContext | undefined): Effect.Effect<StreamEntry, ClientError> {
+  openStream(request: Req, meta: RequestMeta | undefined): Effect.Effect<StreamEntry, ClientError> {
     const open = Effect.suspend((): Effect.Effect<StreamEntry, ClientError> => {
       if (!this.open) return Effect.fail(this.disconnected())
       if (!this.byId || this.codec.streams === undefined) {
         return Effect.fail(new ClientError({ reason: "Encode", cause: "this protocol has no streaming requests" }))
       }
       const id = this.nextId++
-      const error = this.codec.encodeRequest(request, id, this.writer.out, trace)
+      const error = this.codec.encodeRequest(request, id, this.writer.out, meta)
       if (error !== undefined) return Effect.fail(new ClientError({ reason: "Encode", cause: error }))
       this.writer.sent()
       const entry: StreamEntry = { id, request, buffer: [], waiter: undefined, consumed: 0, done: false }
@@ -591,16 +592,19 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
       alive === 0 && connects === 0 ? new ClientError({ reason: "Connect", address, cause: lastConnectError ?? e }) : e)
 
     const spans = options?.spans === true
+    const headers = options?.headers
+    const withMeta = <A, E>(request: unknown, f: (meta: RequestMeta | undefined) => Effect.Effect<A, E>) =>
+      Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent): Effect.Effect<A, E | ClientError> => {
+        const trace = parent._tag === "Some" ? traceContextOf(parent.value) : undefined
+        if (headers === undefined) return f(trace === undefined ? undefined : { trace })
+        const h = typeof headers === "function" ? headers(request) : headers
+        return Effect.isEffect(h) ? Effect.flatMap(h, (hs) => f({ trace, headers: hs })) : f({ trace, headers: h })
+      })
     const client: ClientFor<P> = {
       request: (request, requestOptions) => {
         const timeout = requestOptions?.timeout === undefined ? requestTimeout : millis(requestOptions.timeout, "30 seconds")
-        // the caller's span (or this request's own) travels with the request
-        const send = Effect.flatMap(
-          Effect.serviceOption(Tracer.ParentSpan),
-          (parent) =>
-            Effect.flatMap(acquire, (link) =>
-              link.request(request, timeout, parent._tag === "Some" ? traceContextOf(parent.value) : undefined))
-        )
+        // the caller's span (or this request's own) and the headers travel with the request
+        const send = withMeta(request, (meta) => Effect.flatMap(acquire, (link) => link.request(request, timeout, meta)))
         // the per-method result types are the protocol's promise (its codec decodes by method)
         return (spans
           ? Effect.withSpan(send, `${protocol.name}.${protocol.describe(request)}`, {
@@ -611,10 +615,9 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
       },
       stream: (request) =>
         Stream.unwrapScoped(Effect.gen(function*() {
-          const parent = yield* Effect.serviceOption(Tracer.ParentSpan)
           const link = yield* acquire
           const entry = yield* Effect.acquireRelease(
-            link.openStream(request, parent._tag === "Some" ? traceContextOf(parent.value) : undefined),
+            withMeta(request, (meta) => link.openStream(request, meta)),
             (entry) => Effect.sync(() => link.closeStream(entry))
           )
           return Stream.repeatEffectChunkOption(link.take(entry))

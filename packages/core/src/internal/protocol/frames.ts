@@ -52,7 +52,7 @@ export const clientOverFrames = <Req, Res, Err, OneWay, Push>(
   const encoder = framing.encoder()
   return {
     decoder: messages<Outgoing<Res, Err, Push>>(framing, (frame) => codec.decode(frame)),
-    encodeRequest: (request, id, out, trace) => framed(encoder, codec.encodeRequest(request, id, trace), out),
+    encodeRequest: (request, id, out, meta) => framed(encoder, codec.encodeRequest(request, id, meta), out),
     encodeOneWay: (message, out) => framed(encoder, codec.encodeOneWay(message), out)
   }
 }

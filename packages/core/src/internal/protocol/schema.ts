@@ -28,6 +28,7 @@ import type {
   SchemaOptions,
   ServerCodec,
   StreamClientCodec,
+  RequestMeta,
   StreamServerCodec,
   TraceContext
 } from "../../Protocol.ts"
@@ -95,6 +96,24 @@ const traceOf = (u: unknown): TraceContext | undefined => {
   return TRACE_ID.test(traceId) && SPAN_ID.test(spanId) ? { traceId, spanId, sampled } : undefined
 }
 
+/** Headers a request may carry: a few short strings (a peer cannot make the server keep much). */
+const MAX_HEADERS = 32
+const MAX_HEADER_NAME = 64
+const MAX_HEADER_VALUE = 4096
+const invalidHeaders = (u: unknown): string | undefined => {
+  if (!isObject(u)) return "headers must be an object of strings"
+  let n = 0
+  for (const name in u) {
+    if (++n > MAX_HEADERS) return `at most ${MAX_HEADERS} headers`
+    const value = u[name]
+    if (typeof value !== "string") return `header ${name.slice(0, MAX_HEADER_NAME)} is not a string`
+    if (name.length > MAX_HEADER_NAME || value.length > MAX_HEADER_VALUE) {
+      return `a header name is at most ${MAX_HEADER_NAME} characters, a value at most ${MAX_HEADER_VALUE}`
+    }
+  }
+  return undefined
+}
+
 /** Largest `ack` a client may send at once (far above any window). */
 const MAX_ACK = 1 << 20
 
@@ -104,9 +123,11 @@ const MAX_ISSUE = 200
  * What the peer is told about a message that does not match the schema: the
  * first issue and where it is, never the schema's whole text.
  */
-const badRequest = (what: string, error: ParseResult.ParseError): ProtocolError => {
-  const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+const badRequest = (what: string, error: ParseResult.ParseError, level: "issue" | "none" | "full"): ProtocolError => {
   let detail = `${what} does not match the schema`
+  if (level === "none") return new ProtocolError({ reason: "BadRequest", detail })
+  if (level === "full") return new ProtocolError({ reason: "BadRequest", detail: `${detail}: ${error.message}` })
+  const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
   if (first !== undefined) {
     const at = first.path.length > 0 ? ` at ${first.path.map(String).join(".")}` : ""
     const message = first.message.length > MAX_ISSUE ? `${first.message.slice(0, MAX_ISSUE)}…` : first.message
@@ -156,10 +177,12 @@ interface EnvelopeOptions {
   readonly onBadInput: FailurePolicy | undefined
   readonly onDefect: FailurePolicy | undefined
   readonly describe: ((message: any) => string) | undefined
+  readonly badRequestDetail: "issue" | "none" | "full" | undefined
 }
 
 const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protocol<Req, Res, Err, OneWay, Push> => {
   const byIdMode = (options.correlation ?? "byId") === "byId"
+  const detailLevel = options.badRequestDetail ?? "issue"
   const decodeRequest = decoderOf(options.request)
   const encodeRequest = encoderOf(options.request)
   const decodeOneWay = options.oneWay ? decoderOf(options.oneWay) : undefined
@@ -204,17 +227,24 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
         }
         if ("request" in o) {
           const r = decodeRequest(o.request)
-          if (r._tag === "Left") return { _tag: "Invalid", error: badRequest("request", r.left), id, oneWay: false }
+          if (r._tag === "Left") return { _tag: "Invalid", error: badRequest("request", r.left, detailLevel), id, oneWay: false }
+          if (o.trace === undefined && o.headers === undefined) return { _tag: "Request", request: r.right as Req, id }
+          let headers: Readonly<Record<string, string>> | undefined
+          if (o.headers !== undefined) {
+            const invalid = invalidHeaders(o.headers)
+            if (invalid !== undefined) {
+              return { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: invalid }), id, oneWay: false }
+            }
+            headers = o.headers as Readonly<Record<string, string>>
+          }
           const trace = o.trace === undefined ? undefined : traceOf(o.trace)
-          return trace === undefined
-            ? { _tag: "Request", request: r.right as Req, id }
-            : { _tag: "Request", request: r.right as Req, id, trace }
+          return { _tag: "Request", request: r.right as Req, id, meta: { trace, headers } }
         }
         if ("message" in o && decodeOneWay !== undefined) {
           const r = decodeOneWay(o.message)
           return r._tag === "Right"
             ? { _tag: "OneWay", message: r.right as OneWay }
-            : { _tag: "Invalid", error: badRequest("one-way message", r.left), id: undefined, oneWay: true }
+            : { _tag: "Invalid", error: badRequest("one-way message", r.left, detailLevel), id: undefined, oneWay: true }
         }
         return {
           _tag: "Invalid",
@@ -260,14 +290,19 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
   const client = (): TextClientCodec<Req, Res, Err, OneWay, Push> => {
     const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
     return {
-      encodeRequest: (request, id, trace) => {
+      encodeRequest: (request, id, meta) => {
         const r = encodeRequest(request)
         if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
-        if (trace !== undefined) {
-          const t = { traceId: trace.traceId, spanId: trace.spanId, sampled: trace.sampled }
-          return json(byIdMode ? { id, request: r.right, trace: t } : { request: r.right, trace: t })
+        if (meta === undefined) return json(byIdMode ? { id, request: r.right } : { request: r.right })
+        const envelope: Record<string, unknown> = byIdMode ? { id, request: r.right } : { request: r.right }
+        const trace = meta.trace
+        if (trace !== undefined) envelope.trace = { traceId: trace.traceId, spanId: trace.spanId, sampled: trace.sampled }
+        if (meta.headers !== undefined) {
+          const invalid = invalidHeaders(meta.headers)
+          if (invalid !== undefined) return encodeFailure(invalid)
+          envelope.headers = meta.headers
         }
-        return json(byIdMode ? { id, request: r.right } : { request: r.right })
+        return json(envelope)
       },
       encodeOneWay: (message) => {
         if (encodeOneWay === undefined) return encodeFailure("the protocol has no one-way schema")
@@ -384,7 +419,7 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
   })
   const clientFrames = (t: TextClientCodec<Req, Res, Err, OneWay, Push>): FrameClientCodec<Req, Res, Err, OneWay, Push> => ({
     decode: t.decode,
-    encodeRequest: (request, id, trace) => bytesOf(t.encodeRequest(request, id, trace)),
+    encodeRequest: (request, id, meta) => bytesOf(t.encodeRequest(request, id, meta)),
     encodeOneWay: (message) => bytesOf(t.encodeOneWay(message))
   })
   return {
@@ -412,8 +447,8 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
       const base = direct
         ? {
           decoder: framed.decoder,
-          encodeRequest: (request: Req, id: number | undefined, out: ByteBuffer.ByteBuffer, trace?: TraceContext | undefined) =>
-            lengthPrefixed(t.encodeRequest(request, id, trace), out),
+          encodeRequest: (request: Req, id: number | undefined, out: ByteBuffer.ByteBuffer, meta?: RequestMeta | undefined) =>
+            lengthPrefixed(t.encodeRequest(request, id, meta), out),
           encodeOneWay: (message: OneWay, out: ByteBuffer.ByteBuffer) => lengthPrefixed(t.encodeOneWay(message), out)
         }
         : framed
@@ -439,7 +474,8 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
     framing: options.framing,
     onBadInput: options.onBadInput,
     onDefect: options.onDefect,
-    describe: options.describe
+    describe: options.describe,
+    badRequestDetail: options.badRequestDetail
   })
 
 /** See `Protocol.method`. */
@@ -492,6 +528,7 @@ export const rpc = (options: RpcOptions<ReadonlyArray<Method.Any>, any, any, any
     framing: options.framing,
     onBadInput: options.onBadInput,
     onDefect: options.onDefect,
-    describe: options.describe
+    describe: options.describe,
+    badRequestDetail: options.badRequestDetail
   })
 }

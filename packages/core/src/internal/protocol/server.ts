@@ -3,7 +3,7 @@ import type { Clock } from "effect"
 import type { Address } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import type { Groups } from "../../Groups.ts"
-import type { FailurePolicy, Incoming, Outcome, ServerCodec, TraceContext } from "../../Protocol.ts"
+import type { FailurePolicy, Incoming, Outcome, RequestMeta, ServerCodec } from "../../Protocol.ts"
 import { STREAM_CHUNK_ITEMS, STREAM_WINDOW } from "../../Protocol.ts"
 import { ProtocolError } from "./errors.ts"
 import type { Handler, RequestContext, ServerStats } from "../../ProtocolServer.ts"
@@ -69,6 +69,8 @@ interface Slot {
   /** Close the connection once this slot is written (defect with policy "close"). */
   close: boolean
 }
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 
 /** Bad one-way messages logged per connection (the rest are only counted in `badInput`). */
 const MAX_BAD_ONE_WAY_LOGS = 5
@@ -148,11 +150,11 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.writer = new Writer(connection, this.codec.flush)
     this.input = inputCodec(config.protocol, this.codec.decoder)
     const base = { session: this as Session<Push>, groups: config.groups, protocol: config.protocol, describe: config.describe }
-    this.requestContext = { kind: "request", ...base, trace: undefined }
+    this.requestContext = { kind: "request", ...base, trace: undefined, headers: NO_HEADERS }
     this.timeoutError = config.requestTimeout === undefined
       ? undefined
       : new ProtocolError({ reason: "Timeout", detail: `no response within ${config.requestTimeout}ms` })
-    this.oneWayContext = { kind: "oneway", ...base, trace: undefined }
+    this.oneWayContext = { kind: "oneway", ...base, trace: undefined, headers: NO_HEADERS }
   }
 
   /** Starts serving: `runtime` runs the handlers (it carries the Session and the user's services). */
@@ -270,7 +272,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
           this.respond(message.id, SHUTTING_DOWN, undefined, message.request)
           return
         }
-        return this.run(message.request, message.id, true, message.trace)
+        return this.run(message.request, message.id, true, message.meta)
       }
       case "OneWay": {
         stats.oneWays++
@@ -320,7 +322,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
    * without a fiber (see `internal/inline.ts`); answered now if it completed,
    * else its waiting rest runs on a fiber and is answered when that ends.
    */
-  private run(input: unknown, id: number | undefined, isRequest: boolean, trace: TraceContext | undefined): void {
+  private run(input: unknown, id: number | undefined, isRequest: boolean, meta: RequestMeta | undefined): void {
     const handler = isRequest ? this.config.onRequest : this.config.onOneWay
     if (handler === undefined) {
       this.log("warning", "one-way message dropped: no one-way handler")
@@ -331,14 +333,20 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.inFlightCount++
     let result: Exit.Exit<unknown, unknown> | Suspended
     const context = isRequest ? this.requestContext : this.oneWayContext
-    context.trace = trace
+    if (meta !== undefined) {
+      context.trace = meta.trace
+      context.headers = meta.headers ?? NO_HEADERS
+    }
     try {
       const effect = handler(input as any, context)
       result = Exit.isExit(effect) ? effect : this.inline!.evaluate(effect)
     } catch (defect) {
       result = Exit.die(defect)
     }
-    context.trace = undefined
+    if (meta !== undefined) {
+      context.trace = undefined
+      context.headers = NO_HEADERS
+    }
     this.inFlightCount--
     if (!(result instanceof Suspended)) {
       this.config.stats.inlined++
