@@ -756,6 +756,12 @@ export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI,
    * whole message (it spells out the schema: for development).
    */
   readonly badRequestDetail?: "issue" | "none" | "full" | undefined
+  /**
+   * How each envelope is serialized: JSON (default) or any message codec,
+   * e.g. MessagePack (`Msgpack.msgpack` from `@wirekit/core/msgpack`). The
+   * envelope's fields and the schemas are the same; only the bytes differ.
+   */
+  readonly serialization?: MessageCodec<unknown> | undefined
 }
 
 /**
@@ -988,6 +994,12 @@ export interface RpcOptions<Methods extends ReadonlyArray<Method.Any>, OneWay, O
    * whole message (it spells out the schema: for development).
    */
   readonly badRequestDetail?: "issue" | "none" | "full" | undefined
+  /**
+   * How each envelope is serialized: JSON (default) or any message codec,
+   * e.g. MessagePack (`Msgpack.msgpack` from `@wirekit/core/msgpack`). The
+   * envelope's fields and the schemas are the same; only the bytes differ.
+   */
+  readonly serialization?: MessageCodec<unknown> | undefined
 }
 
 /**

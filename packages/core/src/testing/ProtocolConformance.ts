@@ -51,6 +51,7 @@ import * as Framing from "../Framing.ts"
 import * as LengthField from "../LengthField.ts"
 import * as Lines from "../Lines.ts"
 import * as MessageCodec from "../MessageCodec.ts"
+import * as Msgpack from "../Msgpack.ts"
 import * as Middleware from "../Middleware.ts"
 import * as Protocol from "../Protocol.ts"
 import * as ProtocolServer from "../ProtocolServer.ts"
@@ -75,7 +76,8 @@ const RGet = Protocol.method("Get", { payload: { key: Schema.String }, success: 
 const RPut = Protocol.method("Put", { payload: { key: Schema.String, value: Schema.String }, error: ValueTooLong })
 const RSize = Protocol.method("Size", { success: Schema.Number })
 const RSlow = Protocol.method("Slow", { payload: { ms: Schema.Number }, success: Schema.Number })
-const rpcKv = (correlation: "inOrder" | "byId") => Protocol.rpc({ name: "kv-rpc", methods: [RGet, RPut, RSize, RSlow], correlation })
+const rpcKv = (correlation: "inOrder" | "byId", serialization?: MessageCodec.MessageCodec<unknown>) =>
+  Protocol.rpc({ name: "kv-rpc", methods: [RGet, RPut, RSize, RSlow], correlation, serialization })
 const MAX_RPC_VALUE = 8
 const makeRpcKv = (protocol: ReturnType<typeof rpcKv>) => {
   const store = new Map<string, string>()
@@ -98,7 +100,7 @@ const makeRpcKv = (protocol: ReturnType<typeof rpcKv>) => {
 
 /** The streaming tests' protocol: `Count` streams 1..n in chunks of 10 (failing at `failAt`). */
 class CountFailed extends Schema.TaggedError<CountFailed>()("CountFailed", { at: Schema.Number }) {}
-const makeStreams = () => {
+const makeStreams = (serialization?: MessageCodec.MessageCodec<unknown>) => {
   const Count = Protocol.method("Count", {
     payload: { n: Schema.Number, failAt: Schema.optional(Schema.Number) },
     success: Schema.Number,
@@ -106,7 +108,7 @@ const makeStreams = () => {
     stream: true
   })
   const Echo = Protocol.method("Echo", { payload: { text: Schema.String }, success: Schema.String })
-  const Streams = Protocol.rpc({ name: "streams", methods: [Count, Echo] })
+  const Streams = Protocol.rpc({ name: "streams", methods: [Count, Echo], serialization })
   const state = { produced: 0, finalized: 0 }
   const handler = ProtocolServer.handlers(Streams, {
     Count: ({ failAt, n }) =>
@@ -1099,6 +1101,22 @@ export const run = (options: ProtocolConformanceOptions): void => {
           expect(server.stats().failures).toBe(1)
         }))
     }
+
+    test("rpc over MessagePack: the same methods, typed results, typed errors and streams with MessagePack envelopes", () =>
+      Effect.gen(function*() {
+        const Kv = rpcKv("byId", Msgpack.msgpack)
+        const server = yield* ProtocolServer.serve(Kv, makeRpcKv(Kv))
+        const client = yield* Client.make(Kv, server.address)
+        expect(yield* client.request(RGet({ key: "a" }))).toBe(null)
+        yield* client.request(RPut({ key: "a", value: "1" }))
+        expect(yield* client.request(RGet({ key: "a" }))).toBe("1")
+        expect(yield* Effect.flip(client.request(RPut({ key: "b", value: "123456789" })))).toBeInstanceOf(ValueTooLong)
+        const { Count, Streams, handler } = makeStreams(Msgpack.msgpack)
+        const streaming = yield* ProtocolServer.serve(Streams, handler)
+        const reader = yield* Client.make(Streams, streaming.address)
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(reader.stream(Count({ n: 500 }))))).toEqual(range(500).map((i) => i + 1))
+        expect(server.stats().successes).toBe(3)
+      }))
 
     test("rpc: a request of an unknown method is a short BadRequest fault naming where it failed, not the schema's text", () =>
       Effect.gen(function*() {

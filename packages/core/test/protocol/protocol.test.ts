@@ -6,6 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import * as fc from "fast-check"
 import { ByteBuffer, Framing, LengthField, Lines, MessageCodec, Protocol } from "@wirekit/core"
+import * as Msgpack from "@wirekit/core/msgpack"
+import { unpack } from "msgpackr"
 import type { Session } from "@wirekit/core"
 
 /** These codecs never read the session. */
@@ -233,6 +235,22 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     expect(server.decode(cancel)).toEqual({ _tag: "Cancel", id: 9 })
     // an inOrder protocol has nothing to name a request by
     expect(Protocol.rpc({ methods: [RGet], correlation: "inOrder" }).client().encodeCancel).toBe(undefined)
+  })
+
+  it("with MessagePack serialization the same envelope travels as MessagePack maps", () => {
+    const p = perFrame(Protocol.rpc({ methods: [RGet, RPut], serialization: Msgpack.msgpack }), schemaFraming)
+    const client = p.client()
+    const server = p.server()
+    const get = RGet({ key: "a" })
+    const wire = bytes(client.encodeRequest(get, 1))
+    expect(wire[0]).toBe(0x82) // a fixmap of 2: id, request
+    expect(unpack(wire)).toEqual({ id: 1, request: { _tag: "Get", key: "a" } })
+    expect(server.decode(wire)).toEqual({ _tag: "Request", id: 1, request: { _tag: "Get", key: "a" } })
+    const answer = bytes(server.encodeResponse(1, { _tag: "Success", value: "v" }, get))
+    expect(unpack(answer)).toEqual({ id: 1, success: "v" })
+    const outcome = client.decode(answer)
+    expect(outcome._tag === "Response" && client.decodeOutcome!(get, outcome.outcome)).toEqual({ _tag: "Success", value: "v" })
+    expect(server.decode(utf8.encode(`{"id":1}`))).toMatchObject({ _tag: "Invalid", error: { reason: "BadRequest" } })
   })
 
   it("a request that does not match is a short BadRequest naming the path, never the schema's text", () => {

@@ -9,6 +9,7 @@
 import { Either, ParseResult, Schema } from "effect"
 import * as LengthField from "../../LengthField.ts"
 import { MessageError } from "../../MessageCodec.ts"
+import type { MessageCodec } from "../../MessageCodec.ts"
 import type * as ByteBuffer from "../../ByteBuffer.ts"
 import type { Framing } from "../../Framing.ts"
 import { FramingError } from "../../Framing.ts"
@@ -50,7 +51,9 @@ const json = (value: unknown): string | MessageError => {
     return new MessageError({ reason: "Encode", codec: "json-envelope", detail: String(error), cause: error })
   }
 }
-const bytesOf = (text: string | MessageError): Uint8Array | MessageError => typeof text === "string" ? utf8.encode(text) : text
+/** An envelope as it goes out: JSON text, bytes of another serialization, or why it could not be encoded. */
+type Wire = string | Uint8Array | MessageError
+const bytesOf = (wire: Wire): Uint8Array | MessageError => typeof wire === "string" ? utf8.encode(wire) : wire
 
 const MAX_FRAME = LengthField.DEFAULT_MAX_FRAME_LENGTH
 /**
@@ -58,8 +61,8 @@ const MAX_FRAME = LengthField.DEFAULT_MAX_FRAME_LENGTH
  * big-endian length, then the UTF-8 text (no intermediate array per message).
  * Over the limit: the same `FrameTooLarge` error the framing would give.
  */
-const lengthPrefixed = (text: string | MessageError, out: ByteBuffer.ByteBuffer): EncodeError | undefined => {
-  if (typeof text !== "string") return text
+const lengthPrefixed = (text: Wire, out: ByteBuffer.ByteBuffer): EncodeError | undefined => {
+  if (typeof text !== "string") return text instanceof Uint8Array ? lengthPrefixedBytes(text, out) : text
   const start = out.length
   out.writeUint32BE(0)
   const n = out.writeUtf8(text)
@@ -71,16 +74,62 @@ const lengthPrefixed = (text: string | MessageError, out: ByteBuffer.ByteBuffer)
   return undefined
 }
 
+const lengthPrefixedBytes = (bytes: Uint8Array, out: ByteBuffer.ByteBuffer): EncodeError | undefined => {
+  if (bytes.length > MAX_FRAME) {
+    return new FramingError({ reason: "FrameTooLarge", codec: "LengthField", limit: MAX_FRAME, actual: bytes.length })
+  }
+  out.writeUint32BE(bytes.length)
+  out.writeBytes(bytes)
+  return undefined
+}
+
+/** One connection's envelope serialization: JSON text (the default) or a `MessageCodec`'s bytes. */
+interface WireCodec {
+  encode(value: unknown): Wire
+  /** The envelope object, or why the frame is not one. */
+  parse(frame: Uint8Array): Record<string, unknown> | string
+}
+const jsonWire = (): WireCodec => {
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+  return {
+    encode: json,
+    parse: (frame) => {
+      let value: unknown
+      try {
+        value = JSON.parse(decoder.decode(frame))
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error)
+      }
+      return isObject(value) ? value : "not a JSON object"
+    }
+  }
+}
+const codecWire = (codec: MessageCodec<unknown>): WireCodec => {
+  const encode = codec.encoder()
+  const decode = codec.decoder()
+  return {
+    encode: (value) => {
+      const r = encode(value)
+      return r._tag === "Right" ? r.right : r.left
+    },
+    parse: (frame) => {
+      const r = decode(frame)
+      if (r._tag === "Left") return r.left.detail
+      return isObject(r.right) ? r.right : `not a ${codec.name} map`
+    }
+  }
+}
+
 /** The per-frame codecs of the envelope, with JSON text where frame bytes go. */
 type TextServerCodec<Req, Res, Err, OneWay, Push> = {
   readonly [K in keyof FrameServerCodec<Req, Res, Err, OneWay, Push>]: K extends "decode"
     ? FrameServerCodec<Req, Res, Err, OneWay, Push>[K]
-    : (...args: Parameters<NonNullable<FrameServerCodec<Req, Res, Err, OneWay, Push>[K]>>) => string | MessageError
+    : (...args: Parameters<NonNullable<FrameServerCodec<Req, Res, Err, OneWay, Push>[K]>>) => Wire
 }
 type TextClientCodec<Req, Res, Err, OneWay, Push> = {
   readonly [K in keyof FrameClientCodec<Req, Res, Err, OneWay, Push>]: K extends "decode"
     ? FrameClientCodec<Req, Res, Err, OneWay, Push>[K]
-    : (...args: Parameters<FrameClientCodec<Req, Res, Err, OneWay, Push>[K]>) => string | MessageError
+    : (...args: Parameters<FrameClientCodec<Req, Res, Err, OneWay, Push>[K]>) => Wire
 }
 const issue = (error: { readonly message: string }): string => error.message
 const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
@@ -178,6 +227,7 @@ interface EnvelopeOptions {
   readonly onDefect: FailurePolicy | undefined
   readonly describe: ((message: any) => string) | undefined
   readonly badRequestDetail: "issue" | "none" | "full" | undefined
+  readonly serialization: MessageCodec<unknown> | undefined
 }
 
 const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protocol<Req, Res, Err, OneWay, Push> => {
@@ -199,21 +249,10 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
   const decodeFailure = (detail: string, cause?: unknown) =>
     new MessageError(cause === undefined ? { reason: "Decode", codec, detail } : { reason: "Decode", codec, detail, cause })
 
-  const parse = (decoder: TextDecoder, frame: Uint8Array): Record<string, unknown> | string => {
-    let value: unknown
-    try {
-      value = JSON.parse(decoder.decode(frame))
-    } catch (error) {
-      return error instanceof Error ? error.message : String(error)
-    }
-    return isObject(value) ? value : "not a JSON object"
-  }
-
-  const server = (): TextServerCodec<Req, Res, Err, OneWay, Push> => {
-    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+  const server = (w: WireCodec): TextServerCodec<Req, Res, Err, OneWay, Push> => {
     return {
       decode: (frame) => {
-        const o = parse(decoder, frame)
+        const o = w.parse(frame)
         if (typeof o === "string") {
           return { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: o }), id: undefined, oneWay: false }
         }
@@ -261,39 +300,38 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
             const r = results.encodeSuccess(outcome.value)
             if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
             const value = r.right === undefined ? null : r.right
-            return json(byIdMode ? { id, success: value } : { success: value })
+            return w.encode(byIdMode ? { id, success: value } : { success: value })
           }
           case "Failure": {
             const encodeError = resultsFor(request)?.encodeError
             if (encodeError === undefined) return encodeFailure("the protocol has no error schema for this request")
             const r = encodeError(outcome.error)
             if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
-            return json(byIdMode ? { id, failure: r.right } : { failure: r.right })
+            return w.encode(byIdMode ? { id, failure: r.right } : { failure: r.right })
           }
           case "Fault": {
             const f = outcome.fault.detail === undefined
               ? { reason: outcome.fault.reason }
               : { reason: outcome.fault.reason, detail: outcome.fault.detail }
-            return json(byIdMode ? { id, fault: f } : { fault: f })
+            return w.encode(byIdMode ? { id, fault: f } : { fault: f })
           }
         }
       },
       encodePush: (message) => {
         if (encodePush === undefined) return encodeFailure("the protocol has no push schema")
         const r = encodePush(message)
-        return r._tag === "Left" ? encodeFailure(issue(r.left), r.left) : json({ push: r.right })
+        return r._tag === "Left" ? encodeFailure(issue(r.left), r.left) : w.encode({ push: r.right })
       },
-      encodeDraining: () => json({ draining: true })
+      encodeDraining: () => w.encode({ draining: true })
     }
   }
 
-  const client = (): TextClientCodec<Req, Res, Err, OneWay, Push> => {
-    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+  const client = (w: WireCodec): TextClientCodec<Req, Res, Err, OneWay, Push> => {
     return {
       encodeRequest: (request, id, meta) => {
         const r = encodeRequest(request)
         if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
-        if (meta === undefined) return json(byIdMode ? { id, request: r.right } : { request: r.right })
+        if (meta === undefined) return w.encode(byIdMode ? { id, request: r.right } : { request: r.right })
         const envelope: Record<string, unknown> = byIdMode ? { id, request: r.right } : { request: r.right }
         const trace = meta.trace
         if (trace !== undefined) envelope.trace = { traceId: trace.traceId, spanId: trace.spanId, sampled: trace.sampled }
@@ -302,15 +340,15 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
           if (invalid !== undefined) return encodeFailure(invalid)
           envelope.headers = meta.headers
         }
-        return json(envelope)
+        return w.encode(envelope)
       },
       encodeOneWay: (message) => {
         if (encodeOneWay === undefined) return encodeFailure("the protocol has no one-way schema")
         const r = encodeOneWay(message)
-        return r._tag === "Left" ? encodeFailure(issue(r.left), r.left) : json({ message: r.right })
+        return r._tag === "Left" ? encodeFailure(issue(r.left), r.left) : w.encode({ message: r.right })
       },
       decode: (frame): Outgoing<Res, Err, Push> => {
-        const o = parse(decoder, frame)
+        const o = w.parse(frame)
         if (typeof o === "string") return { _tag: "Invalid", error: decodeFailure(o), id: undefined }
         const id = byIdMode ? readId(o) : undefined
         if ("success" in o) {
@@ -373,16 +411,24 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
     }
 
   const framing = options.framing ?? LengthField.make({ fieldLength: 4 })
-  const direct = options.framing === undefined
+  const custom = options.serialization
+  // the default framing with JSON: text written straight into the output
+  const direct = options.framing === undefined && custom === undefined
   /** Writes one envelope's text as a frame (per connection: a framing encoder may keep state). */
-  const writer = (): ((text: string | MessageError, out: ByteBuffer.ByteBuffer) => EncodeError | undefined) => {
+  const writer = (): ((wire: Wire, out: ByteBuffer.ByteBuffer) => EncodeError | undefined) => {
     if (direct) return lengthPrefixed
     const encoder = framing.encoder()
-    return (text, out) => typeof text === "string" ? encoder.encode(utf8.encode(text), out) : text
+    return (wire, out) =>
+      typeof wire === "string"
+        ? encoder.encode(utf8.encode(wire), out)
+        : wire instanceof Uint8Array
+        ? encoder.encode(wire, out)
+        : wire
   }
+  const wireCodec = (): WireCodec => custom === undefined ? jsonWire() : codecWire(custom)
 
   const hasStreams = perMethod !== undefined && [...perMethod.values()].some((r) => r.stream)
-  const serverStreams = (write: ReturnType<typeof writer>): StreamServerCodec<Req> => ({
+  const serverStreams = (write: ReturnType<typeof writer>, w: WireCodec): StreamServerCodec<Req> => ({
     isStream: (request) => resultsFor(request)?.stream === true,
     encodeChunk: (id, items, request, out) => {
       const results = resultsFor(request)
@@ -393,12 +439,12 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
         if (r._tag === "Left") return encodeFailure(issue(r.left), r.left)
         encoded[i] = r.right === undefined ? null : r.right
       }
-      return write(json({ id, chunk: encoded }), out)
+      return write(w.encode({ id, chunk: encoded }), out)
     },
-    encodeEnd: (id, out) => write(json({ id, end: true }), out)
+    encodeEnd: (id, out) => write(w.encode({ id, end: true }), out)
   })
-  const clientStreams = (write: ReturnType<typeof writer>): StreamClientCodec<Req> => ({
-    encodeAck: (id, n, out) => write(json({ id, ack: n }), out),
+  const clientStreams = (write: ReturnType<typeof writer>, w: WireCodec): StreamClientCodec<Req> => ({
+    encodeAck: (id, n, out) => write(w.encode({ id, ack: n }), out),
     decodeItems: (request, items) => {
       const results = resultsFor(request)
       if (results === undefined) return decodeFailure("no response schema for this request")
@@ -429,9 +475,10 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
     onDefect: options.onDefect ?? "respond",
     describe: options.describe ?? describeRequest,
     server: (): ServerCodec<Req, Res, Err, OneWay, Push> => {
-      const t = server()
+      const w = wireCodec()
+      const t = server(w)
       const framed = serverOverFrames(framing, serverFrames(t))
-      const streams = hasStreams ? serverStreams(writer()) : undefined
+      const streams = hasStreams ? serverStreams(writer(), w) : undefined
       if (!direct) return streams === undefined ? framed : { ...framed, streams }
       return {
         decoder: framed.decoder,
@@ -442,7 +489,8 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
       }
     },
     client: (): ClientCodec<Req, Res, Err, OneWay, Push> => {
-      const t = client()
+      const w = wireCodec()
+      const t = client(w)
       const framed = clientOverFrames(framing, clientFrames(t))
       const base = direct
         ? {
@@ -453,8 +501,8 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
         }
         : framed
       const write = writer()
-      const encodeCancel = !byIdMode ? undefined : (id: number, out: ByteBuffer.ByteBuffer) => write(json({ id, cancel: true }), out)
-      const streams = hasStreams ? clientStreams(write) : undefined
+      const encodeCancel = !byIdMode ? undefined : (id: number, out: ByteBuffer.ByteBuffer) => write(w.encode({ id, cancel: true }), out)
+      const streams = hasStreams ? clientStreams(write, w) : undefined
       return { ...base, encodeCancel, decodeOutcome, streams }
     }
   }
@@ -475,7 +523,8 @@ export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, P
     onBadInput: options.onBadInput,
     onDefect: options.onDefect,
     describe: options.describe,
-    badRequestDetail: options.badRequestDetail
+    badRequestDetail: options.badRequestDetail,
+    serialization: options.serialization
   })
 
 /** See `Protocol.method`. */
@@ -529,6 +578,7 @@ export const rpc = (options: RpcOptions<ReadonlyArray<Method.Any>, any, any, any
     onBadInput: options.onBadInput,
     onDefect: options.onDefect,
     describe: options.describe,
-    badRequestDetail: options.badRequestDetail
+    badRequestDetail: options.badRequestDetail,
+    serialization: options.serialization
   })
 }
