@@ -25,7 +25,7 @@ import {
   TestClock
 } from "effect"
 import * as fc from "fast-check"
-import { InlineHost, region, Suspended } from "../src/internal/inline.ts"
+import { GenCall, InlineHost, region, Suspended } from "../src/internal/inline.ts"
 
 // ---------------------------------------------------------------------------
 // harness
@@ -429,6 +429,26 @@ describe("InlineHost: suspends and the rest continues on a fiber", () => {
           expect(b.log.slice(at).filter((l) => l.startsWith("c ") || l.startsWith("d "))).toHaveLength(2)
         })))
   }
+
+  it.live("GenCall (a generator function made once, called per run): in place, suspended, failing, thrown, nested", () =>
+    Effect.flatMap(testRuntime, (rt) =>
+      Effect.gen(function*() {
+        const self = { unit: 10 }
+        function* body(this: typeof self, log: Log, n: unknown): Generator<any, unknown, any> {
+          log.push(`start ${String(n)} ${this.unit}`)
+          const svc = yield* Svc
+          if (n === "wait") yield* Effect.sleep(1)
+          if (n === "fail") return yield* new Boom({ n: 1 })
+          if (n === "throw") throw new Error("thrown")
+          if (String(n).startsWith("inner")) return n
+          const inner = yield* new GenCall(body as any, self, log, "inner-" + String(n))
+          log.push(`end ${String(n)}`)
+          return `${svc.name} ${String(inner)}`
+        }
+        for (const [n, sync] of [["now", true], ["wait", false], ["fail", true], ["throw", true]] as const) {
+          yield* same(rt, (log) => new GenCall(body as any, self, log, n), sync)
+        }
+      })))
 
   it.live("two waits in a row, nested gens, a loop of waits", () =>
     Effect.flatMap(testRuntime, (rt) =>

@@ -106,6 +106,28 @@ class Observe<A, E, R, R2> extends Region<A, E, R | R2> {
 }
 
 /**
+ * `Effect.gen` of a generator function made once (`f.call(self, a, b)` per
+ * run): a fiber runs it as `Effect.gen`; the evaluator calls `f` and steps
+ * the generator directly (no closures, no suspend, no iterator primitive).
+ */
+export class GenCall<A, E, R> extends Effectable.Class<A, E, R> {
+  constructor(
+    readonly f: (this: unknown, a: unknown, b: unknown) => Iterator<any, A, any>,
+    readonly self: unknown,
+    readonly a: unknown,
+    readonly b: unknown
+  ) {
+    super()
+  }
+  iterator(): Iterator<any, A, any> {
+    return this.f.call(this.self, this.a, this.b)
+  }
+  commit(): Effect.Effect<A, E, R> {
+    return Effect.gen(() => this.iterator() as any) as any
+  }
+}
+
+/**
  * An Effect that behaves as `whenRun(effect)` when a fiber runs it, but that
  * the inline evaluator enters in place: if `effect` completes without waiting
  * the wrapper costs nothing; if it must wait, the waiting rest runs as
@@ -257,6 +279,12 @@ export class InlineHost {
               if (cur instanceof Region) {
                 ;(stack ??= []).push(cur)
                 cur = cur.effect
+              } else if (cur instanceof GenCall) {
+                // as the Iterator primitive: the generator is the frame, started with `undefined`
+                ;(stack ??= []).push({ _op: "Iterator", effect_instruction_i0: cur.iterator() } as any)
+                value = undefined
+                done = true
+                failed = false
               } else {
                 cur = cur.commit()
               }

@@ -4,6 +4,7 @@
  */
 import { Effect, Stream } from "effect"
 import type { RequestContext } from "../../ProtocolServer.ts"
+import { GenCall } from "../inline.ts"
 
 const GeneratorFunction = Object.getPrototypeOf(function*() {}).constructor as Function
 
@@ -18,7 +19,7 @@ export const handlers = (_protocol: unknown, record: Record<string, Function>): 
     table.set(
       tag,
       f instanceof GeneratorFunction
-        ? (request, context) => Effect.gen(() => f.call(record, request, context))
+        ? (request, context) => new GenCall(f as any, record, request, context)
         : (request, context) => {
           const out = f.call(record, request, context)
           // a streaming method's Stream is the handler's value: the server sends its items
