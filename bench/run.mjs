@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // wirekit bench runner. See bench/README.md.
 //
-//   node bench/run.mjs [--suite echo,framed,resp,typed] [--runs N] [--duration S] [--warmup S]
-//                      [--cells a,b] [--servers x,y] [--quick] [--stand-in]
+//   node bench/run.mjs [--suite echo,framed,resp,typed,stream] [--runs N] [--duration S] [--warmup S]
+//                      [--cells a,b] [--servers x,y] [--items N] [--quick] [--stand-in]
 //                      [--write-readme] [--wait-idle]
 //
 // Builds the C programs into bench/build/, then, suite by suite, for every cell runs
 // each selected server in turn, interleaved run by run (A, B, C, A, B, C, ...): start
 // the server pinned to CPU 1, wait until it is ready, run the load (the C load
-// generator, or redis-benchmark for the resp suite) pinned to CPU 0, stop the server.
+// generator, redis-benchmark for the resp suite, or the server's own client for the
+// stream suite) pinned to CPU 0, stop the server.
 // Medians per cell and server, ratios against each server's baseline (the raw server
 // of the same runtime, or redis-server) and the suite's reference (c-epoll,
 // redis-server); bench/results/latest.json; one markdown table per suite.
@@ -66,6 +67,8 @@ const RUNTIMES = {
  * - `startS`: rough start-up time, for the time estimate only.
  * - `loadMode`: the load generator's --mode for this server, instead of the cell's
  *   (the @effect/rpc servers of the typed suite speak another wire format).
+ * - `client`: [cmd, args] of the server's own client (suites with driver "client");
+ *   placeholders {host}, {port} (the server's), {items}, {warmup}.
  */
 const loadgenArgs = ["--port", "{port}", "--host", "{host}", "--mode", "{mode}"]
 const SERVERS = [
@@ -167,6 +170,23 @@ const SERVERS = [
       startS, needs, loadMode: "rpc-kv", cmd, args: [...pre, entry, "--port", "{port}", "--host", "{host}", "--variant", variant], requires: entry
     }))
   }),
+  // --- stream: one request answered with a stream of items, read by the framework's own client ---
+  ...[
+    ["wirekit", "node", NODE, ["--import", "tsx"], 3, "effect-rpc-node-stream"],
+    ["wirekit", "bun", BUN, ["run"], 0.6, "effect-rpc-bun-stream"],
+    ["wirekit", "deno", DENO, ["run", "-A"], 0.5, null],
+    ["effect-rpc", "node", NODE, ["--import", "tsx"], 3.5, "effect-rpc-node-stream"],
+    ["effect-rpc", "bun", BUN, ["run"], 0.8, "effect-rpc-bun-stream"]
+  ].map(([fw, rt, cmd, pre, startS, baseline]) => {
+    const entry = `bench/servers/${fw}-${rt}-stream.ts`
+    const to = ["--host", "{host}", "--port", "{port}"]
+    return {
+      name: `${fw}-${rt}-stream`, runtime: rt, role: fw === "wirekit" ? "wirekit" : "other", baseline, suites: ["stream"], startS,
+      needs: rt === "node" ? [] : [cmd], requires: entry,
+      cmd, args: [...pre, entry, "--role", "server", ...to],
+      client: [cmd, [...pre, entry, "--role", "client", ...to, "--items", "{items}", "--warmup-items", "{warmup}"]]
+    }
+  }),
   // --- resp: the real redis-server vs the wirekit RESP example ---
   {
     name: "redis-server", runtime: "c", role: "reference", baseline: "redis-server", suites: ["resp"], startS: 0.2,
@@ -237,6 +257,16 @@ const SUITES = {
       { id: "64x16", label: "64×16", load: { mode: "kv", conns: 64, size: 0, pipeline: 16 }, server: { mode: "echo" } }
     ]
   },
+  stream: {
+    title: "stream: one request answered with a stream of the integers 1..N, read and checked item by item by the framework's own client, wirekit vs @effect/rpc",
+    driver: "client",
+    table: "stream",
+    reference: "effect-rpc-node-stream",
+    optIn: true,
+    // items of the measured stream; `warmup`: an unmeasured stream of that many items first,
+    // on the same connection. --quick multiplies both by 0.25, --items N sets N (warmup N/10).
+    cells: [{ id: "1e6", label: "10⁶ items", items: 1_000_000, warmup: 100_000 }]
+  },
   resp: {
     title: "resp: redis-benchmark -c 50 -t set,get against redis-server and the wirekit RESP example",
     driver: "redis-benchmark",
@@ -259,6 +289,10 @@ const BUILD_TIMEOUT_MS = 60_000
 const PROBE_TIMEOUT_MS = 3_000
 /** Hard bound of one redis-benchmark invocation (it is count-bounded; this catches a stall). */
 const REDIS_BENCHMARK_TIMEOUT_MS = 60_000
+/** Hard bound of one stream-suite client process (start-up, warmup stream, measured stream). */
+const STREAM_CLIENT_TIMEOUT_MS = 60_000
+/** For the time estimate only. */
+const STREAM_EST_ITEMS_PER_S = 300_000
 const README = "bench/README.md"
 const markers = (suite) => [`<!-- bench:${suite}:start -->`, `<!-- bench:${suite}:end -->`]
 const BUDGET_S = 12 * 60
@@ -281,7 +315,8 @@ function usage(code) {
     "  --warmup S          loadgen: warmup seconds per run (default 1; --quick 0.3)",
     "  --cells a,b         cell ids (default: all non-opt-in cells of each suite), e.g. 64/64/16,oneway,P16",
     "  --servers x,y       servers (default: all non-opt-in servers of each suite); names: " + SERVERS.map((s) => s.name).join(", "),
-    "  --quick             smoke run: 1 run, loadgen 1 s (+0.3 s warmup), redis-benchmark requests / 4; same as BENCH_QUICK=1",
+    "  --items N           stream suite: items of the measured stream (default 1000000; warmup stream N/10)",
+    "  --quick             smoke run: 1 run, loadgen 1 s (+0.3 s warmup), redis-benchmark requests and stream items / 4; same as BENCH_QUICK=1",
     "  --stand-in          run the baseline's command in place of servers whose file is missing",
     "  --write-readme      replace each suite's table between its markers in bench/README.md",
     "  --wait-idle         before each run wait (max 30 s) until the machine is <15% busy (unbounded total time!)",
@@ -293,7 +328,7 @@ function usage(code) {
 }
 
 function parseArgs(argv) {
-  const o = { suites: Object.keys(SUITES).filter((n) => !SUITES[n].optIn), runs: undefined, duration: undefined, warmup: undefined, cells: undefined, servers: undefined,
+  const o = { suites: Object.keys(SUITES).filter((n) => !SUITES[n].optIn), runs: undefined, duration: undefined, warmup: undefined, cells: undefined, servers: undefined, items: undefined,
     quick: process.env.BENCH_QUICK === "1", standIn: false, writeReadme: false, waitIdle: false, list: false }
   const num = (k, v, min) => {
     const n = Number(v)
@@ -314,6 +349,7 @@ function parseArgs(argv) {
       case "--warmup": o.warmup = num(a, val(), 0); break
       case "--cells": o.cells = list(val()); break
       case "--servers": o.servers = list(val()); break
+      case "--items": o.items = Math.floor(num(a, val(), 1)); break
       case "--quick": o.quick = true; break
       case "--stand-in": o.standIn = true; break
       case "--write-readme": o.writeReadme = true; break
@@ -665,6 +701,57 @@ async function redisBenchmarkRun(srv, port, suite, cell, opts, pin) {
 }
 
 // ---------------------------------------------------------------------------
+// Driver 3: the server's own client (suite stream)
+// ---------------------------------------------------------------------------
+
+/** Items of the measured stream and of the unmeasured warmup stream before it (after --items, --quick). */
+function streamItems(cell, opts) {
+  if (opts.items) return { items: opts.items, warmup: Math.floor(opts.items / 10) }
+  return { items: Math.max(1000, Math.round(cell.items * opts.requestScale)), warmup: Math.round((cell.warmup ?? 0) * opts.requestScale) }
+}
+
+/**
+ * Runs the server's client (`server.client`), pinned to CPU 0: it connects, reads the warmup
+ * stream, then the measured one, checks every item and prints `RESULT {json}` (its own timing:
+ * from sending the request to the last item; its start-up is not measured) or `ERROR …`.
+ */
+function runClient(server, port, cell, opts, pin) {
+  const { items, warmup } = streamItems(cell, opts)
+  const [c, a] = server.client
+  const cmd = c.includes("/") && !path.isAbsolute(c) ? rel(c) : c
+  const args = expand(a, { host: HOST, port, items, warmup })
+  const [file, argv] = pin ? ["taskset", ["-c", "0", cmd, ...args]] : [cmd, args]
+  return new Promise((resolve) => {
+    const child = track(spawn(file, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: CHILD_ENV }))
+    let out = "", err = ""
+    child.stdout.setEncoding("utf8").on("data", (d) => { out = tail(out + d, 8000) })
+    child.stderr.setEncoding("utf8").on("data", (d) => { err = tail(err + d, 4000) })
+    const timer = setTimeout(() => child.kill("SIGKILL"), STREAM_CLIENT_TIMEOUT_MS)
+    child.once("error", (e) => { clearTimeout(timer); resolve({ error: `client spawn failed: ${e.message}` }) })
+    child.once("close", (code, sig) => {
+      clearTimeout(timer)
+      if (sig) return resolve({ error: `client killed by ${sig} (timeout ${STREAM_CLIENT_TIMEOUT_MS / 1000} s?)` })
+      const line = out.match(/^RESULT (.+)$/m)?.[1]
+      let json = null
+      try { json = JSON.parse(line) } catch {}
+      if (code !== 0 || !json) {
+        const why = out.match(/^ERROR (.+)$/m)?.[1] ?? tail((err || out).trim(), 300)
+        return resolve({ error: `client exit ${code}: ${why}` })
+      }
+      if (json.items !== items || !(json.items_per_s > 0)) return resolve({ error: `client reported ${line} for a stream of ${items} items` })
+      resolve({ result: { ...json, warmup_items: warmup } })
+    })
+  })
+}
+
+async function clientRun(srv, port, cell, opts, pin) {
+  const { value: c, cpuPressurePct } = await withPressure(() => runClient(srv.def, port, cell, opts, pin))
+  const serverDied = srv.child.exitCode !== null || srv.child.signalCode !== null
+  if (c.error || serverDied) return { ok: false, cpuPressurePct, error: serverDied ? `server died during the run; ${c.error ?? ""}` : c.error }
+  return { ok: true, cpuPressurePct, result: c.result }
+}
+
+// ---------------------------------------------------------------------------
 // One run: start server, wait until ready, drive the load, stop server.
 // ---------------------------------------------------------------------------
 
@@ -680,6 +767,8 @@ async function oneRun(suite, server, cell, opts, pin) {
   }
   const res = suite.driver === "redis-benchmark"
     ? await redisBenchmarkRun(srv, ready.port, suite, cell, opts, pin)
+    : suite.driver === "client"
+    ? await clientRun(srv, ready.port, cell, opts, pin)
     : await loadgenRun(srv, ready.port, cell, opts, pin)
   await stop(srv.child)
   const out = { ...res, startMs, wallMs: Date.now() - t0 }
@@ -698,6 +787,7 @@ function metricsOf(suite, cell, r) {
     for (const t of suite.tests) m[t] = r[t].rps
     return m
   }
+  if (suite.driver === "client") return { tp: r.items_per_s }
   return { tp: cell.load.mode === "oneway" ? r.mb_per_s : r.rps }
 }
 
@@ -706,6 +796,9 @@ function describeRun(suite, cell, r) {
   const j = r.result
   if (suite.driver === "redis-benchmark") {
     return suite.tests.map((t) => `${t.toUpperCase()} ${fmtInt(j[t].rps)} req/s (p50 ${fmtMs(j[t].p50_ms)} ms)`).join("  ") + `  [${fmtInt(j.requests)} req/test]`
+  }
+  if (suite.driver === "client") {
+    return `${fmtInt(j.items_per_s)} items/s  (${fmtInt(j.items)} items in ${fmtMs(j.ms)} ms, first after ${fmtMs(j.first_item_ms)} ms)`
   }
   return cell.load.mode === "oneway"
     ? `${fmtInt(j.mb_per_s)} MB/s`
@@ -736,6 +829,9 @@ function summarize(suite, cells, plan, runs) {
           row.medians[`${t}_p50_ms`] = median(ok.map((j) => j[t].p50_ms))
           row.medians[`${t}_p99_ms`] = median(ok.map((j) => j[t].p99_ms))
         }
+      } else if (suite.driver === "client") {
+        row.medians.stream_ms = median(ok.map((j) => j.ms))
+        row.medians.first_item_ms = median(ok.map((j) => j.first_item_ms))
       } else if (cell.load.mode !== "oneway") {
         row.medians.p50_us = median(ok.map((j) => j.p50_us))
         row.medians.p99_us = median(ok.map((j) => j.p99_us))
@@ -749,7 +845,7 @@ function summarize(suite, cells, plan, runs) {
       row.vsBaseline = {}
       row.vsReference = {}
       for (const k of Object.keys(row.medians)) {
-        if (/_(p50|p99)_|^p\d/.test(k)) continue
+        if (/_(p50|p99)_|^p\d|_ms$/.test(k)) continue
         row.vsBaseline[k] = ratio(row, base, k)
         row.vsReference[k] = ratio(row, ref, k)
       }
@@ -815,6 +911,22 @@ function serversTable(suite, rows) {
   return lines.join("\n")
 }
 
+/** stream: one line per server: items/s, the ratio to the reference (@effect/rpc on Node) and to @effect/rpc on its runtime. */
+function streamTable(suite, rows) {
+  const head = ["cell", "runtime", "server", "items/s", `**/ ${suite.reference}**`, "/ effect-rpc, same runtime", "ms per stream", "first item ms", "ok runs"]
+  const lines = ["| " + head.join(" | ") + " |", "|" + head.map((h, i) => (i < 3 ? "---" : "---:")).join("|") + "|"]
+  const rtOrder = Object.keys(RUNTIMES)
+  const sorted = [...rows].sort((a, b) => rtOrder.indexOf(a.runtime) - rtOrder.indexOf(b.runtime) || (a.role === "wirekit" ? -1 : 1))
+  for (const r of sorted) {
+    lines.push("| " + [r.label, RUNTIMES[r.runtime].label, `\`${r.server}\`${r.standIn ? "†" : ""}`,
+      withSpread(r.medians.tp, r.spreadPct.tp, fmtInt),
+      r.server === suite.reference ? "1.00×" : `**${fmtRatio(r.vsReference.tp)}**`,
+      r.server === r.baseline ? "1.00×" : fmtRatio(r.vsBaseline.tp),
+      fmtMs(r.medians.stream_ms), fmtMs(r.medians.first_item_ms), `${r.okRuns}/${r.runs}`].join(" | ") + " |")
+  }
+  return lines.join("\n")
+}
+
 /** resp: one line per pipeline depth and server: req/s per test and the ratio to redis-server. */
 function respTable(suite, rows) {
   const T = suite.tests.map((t) => t.toUpperCase())
@@ -864,6 +976,8 @@ function writeReadme(name, block) {
 function planSuite(suiteName, opts, notes) {
   const suite = SUITES[suiteName]
   const cells = suite.cells.filter((c) => (opts.cells ? opts.cells.includes(c.id) : !c.optIn))
+    // stream cells shrunk by --items / --quick say so in their label
+    .map((c) => (suite.driver === "client" && streamItems(c, opts).items !== c.items ? { ...c, label: `${fmtInt(streamItems(c, opts).items)} items` } : c))
   const inSuite = SERVERS.filter((s) => s.suites.includes(suiteName))
   const servers = []
   for (const s of inSuite) {
@@ -907,6 +1021,9 @@ function estimateSeconds(suite, cells, plan, opts) {
         // assume ~300k req/s with -P 16, ~40k without, for the estimate only
         const rate = c.pipeline > 1 ? 300_000 : 40_000
         run = ((c.requests + (c.warmup ?? 0)) * opts.requestScale * suite.tests.length) / rate + 0.5
+      } else if (suite.driver === "client") {
+        const { items, warmup } = streamItems(c, opts)
+        run = (s.startS ?? 0.5) + (items + warmup) / STREAM_EST_ITEMS_PER_S + 0.3 // the client starts up too
       } else {
         run = opts.duration + opts.warmup + 0.4
       }
@@ -962,7 +1079,9 @@ async function main() {
   const estimate = Math.ceil(estimates.reduce((a, b) => a + b, 0))
   const totalRuns = plans.reduce((n, p) => n + p.cells.reduce((m, c) => m + p.plan.get(c.id).length * opts.runs, 0), 0)
   console.log(`bench: suites ${plans.map((p) => p.name).join(", ")}; ${totalRuns} runs; ${opts.runs} run(s) per cell per server; ` +
-    `loadgen ${opts.duration} s + ${opts.warmup} s warmup; pinned: ${pinning.ok ? "server CPU 1, load CPU 0" : "no"}; ` +
+    (plans.every((p) => p.suite.driver === "client") ? "" : `loadgen ${opts.duration} s + ${opts.warmup} s warmup; `) +
+    (plans.some((p) => p.suite.driver === "client") ? `stream ${fmtInt(streamItems(SUITES.stream.cells[0], opts).items)} items; ` : "") +
+    `pinned: ${pinning.ok ? "server CPU 1, load CPU 0" : "no"}; ` +
     `estimated ~${Math.floor(estimate / 60)} min ${estimate % 60} s (on an idle machine)`)
   if (estimate > BUDGET_S) console.warn(`note: estimated time exceeds ${BUDGET_S / 60} min`)
   if (opts.list) {
@@ -1013,7 +1132,8 @@ async function main() {
     failed += runs.filter((r) => !r.ok).length
     const rows = summarize(p.suite, p.cells, p.plan, runs)
     const table = p.suite.driver === "redis-benchmark" ? respTable(p.suite, rows)
-      : p.suite.table === "servers" ? serversTable(p.suite, rows) : loadgenTable(p.suite, rows)
+      : p.suite.table === "servers" ? serversTable(p.suite, rows)
+      : p.suite.table === "stream" ? streamTable(p.suite, rows) : loadgenTable(p.suite, rows)
     const date = new Date().toISOString()
     const gitText = git ? `, commit ${git.commit}${git.dirty ? " + local changes" : ""}` : ""
     const rtVersions = [...new Set(servers.map((s) => s.runtime))].filter((rt) => rt !== "c")
@@ -1021,12 +1141,15 @@ async function main() {
     if (p.name === "resp" && versions.redis) rtVersions.push(`redis ${versions.redis}`)
     const loadText = p.suite.driver === "redis-benchmark"
       ? `redis-benchmark -c ${p.suite.clients} -t ${p.suite.tests.join(",")}, ${p.cells.map((c) => `${c.label}: -n ${fmtInt(Math.max(1000, Math.round(c.requests * opts.requestScale)))} after an unmeasured -n ${fmtInt(Math.max(1000, Math.round((c.warmup ?? 0) * opts.requestScale)))}`).join("; ")}`
+      : p.suite.driver === "client"
+      ? p.cells.map((c) => streamItems(c, opts)).map(({ items, warmup }) =>
+        `one request answered with a stream of ${fmtInt(items)} items, after an unmeasured stream of ${fmtInt(warmup)} on the same connection, read by the server's client on its runtime`).join("; ")
       : `${opts.duration} s measured + ${opts.warmup} s warmup`
     const standIns = servers.filter((s) => s.standIn)
     const meta = [
       `_Suite \`${p.name}\`, ${date.slice(0, 10)}${gitText}; ${machine.nproc} × ${machine.cpu}, ${machine.kernel}; ${rtVersions.join(", ")}; ` +
         `${opts.runs} run(s) per cell per server (fresh server process each), ${loadText}, interleaved; ` +
-        (pinning.ok ? "server pinned to CPU 1, load generator to CPU 0" : "unpinned") +
+        (pinning.ok ? `server pinned to CPU 1, ${p.suite.driver === "client" ? "client" : "load generator"} to CPU 0` : "unpinned") +
         (opts.waitIdle ? "; waited (≤30 s) for an idle machine before each run" : "") +
         `; medians (± = half the min–max range).${opts.quick ? " **Quick run: smoke test, not a measurement.**" : ""}_`,
       ...standIns.map((s) => `_† **${s.name} is a stand-in**: its server file did not exist, so ${s.standIn}'s command ran under its name. The ratio only shows run-to-run noise, not wirekit's cost._`),
@@ -1040,9 +1163,9 @@ async function main() {
     results[p.name] = {
       title: p.suite.title, date, preflightBusyPct: busy, notes: p.notes,
       config: {
-        cells: p.cells.map((c) => ({ id: c.id, ...(c.load ?? { pipeline: c.pipeline, requests: c.requests, warmup: c.warmup }), serverMode: c.server?.mode })),
+        cells: p.cells.map((c) => ({ id: c.id, ...(c.load ?? (p.suite.driver === "client" ? streamItems(c, opts) : { pipeline: c.pipeline, requests: c.requests, warmup: c.warmup })), serverMode: c.server?.mode })),
         servers: servers.map((s) => ({ name: s.name, runtime: s.runtime, role: s.role, baseline: s.baseline ?? null, standIn: s.standIn ?? null,
-          cmd: [path.basename(s.cmd), ...s.args].join(" "), cells: p.cells.filter((c) => p.plan.get(c.id).includes(s)).map((c) => c.id) }))
+          cmd: [path.basename(s.cmd), ...s.args].join(" "), ...(s.client ? { client: [path.basename(s.client[0]), ...s.client[1]].join(" ") } : {}), cells: p.cells.filter((c) => p.plan.get(c.id).includes(s)).map((c) => c.id) }))
       },
       elapsedSeconds: (Date.now() - suiteStarted) / 1000, summary: rows, runs, readmeBlock: block
     }
@@ -1051,7 +1174,7 @@ async function main() {
 
   const result = {
     date: new Date().toISOString(), machine, versions, git, pinned: pinning.ok ? { server: 1, load: 0 } : false,
-    options: { runs: opts.runs, duration_s: opts.duration, warmup_s: opts.warmup, quick: opts.quick, requestScale: opts.requestScale },
+    options: { runs: opts.runs, duration_s: opts.duration, warmup_s: opts.warmup, quick: opts.quick, requestScale: opts.requestScale, items: opts.items ?? null },
     notes: globalNotes, elapsedSeconds: elapsed, suites: results
   }
   fs.mkdirSync(rel("bench/results"), { recursive: true })

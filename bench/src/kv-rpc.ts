@@ -93,15 +93,26 @@ export const rpcKvServer = (
   const rpcLayer = variant === "mw" || variant === "rpc-mw"
     ? RpcServer.layer(KvRpcsObserved).pipe(Layer.provide(KvRpcsObserved.toLayer(handlers)), Layer.provide(ObserveLive))
     : RpcServer.layer(KvRpcs).pipe(Layer.provide(KvRpcs.toLayer(handlers)))
-  return Effect.scoped(Effect.gen(function*() {
+  return serveOnSocket(rpcLayer, socketServer).pipe(Effect.provide(StoreLive))
+}
+
+/**
+ * Serves an `RpcServer.layer(...)` (its handlers provided) over
+ * `socketServer` with ndjson until interrupted; prints `LISTENING <port>`
+ * when ready (shared with the stream suite's server, bench/src/stream-rpc.ts).
+ */
+export const serveOnSocket = <E, R>(
+  rpcLayer: Layer.Layer<never, E, R>,
+  socketServer: Layer.Layer<SocketServer.SocketServer, unknown>
+) =>
+  Effect.scoped(Effect.gen(function*() {
     const ctx = yield* Layer.build(socketServer)
     yield* Layer.build(rpcLayer.pipe(
       Layer.provide(RpcServer.layerProtocolSocketServer),
       Layer.provide(RpcSerialization.layerNdjson),
       Layer.provide(Layer.succeedContext(ctx))
-    ))
+    ) as Layer.Layer<never, E, Exclude<R, RpcServer.Protocol | RpcSerialization.RpcSerialization | SocketServer.SocketServer>>)
     const address = Context.get(ctx, SocketServer.SocketServer).address
     console.log(`LISTENING ${address._tag === "TcpAddress" ? address.port : 0}`)
     return yield* Effect.never
-  })).pipe(Effect.provide(StoreLive))
-}
+  }))
