@@ -1373,6 +1373,24 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(viaLayer).toBe("layer")
       }))
 
+    test("streaming: a graceful shutdown waits for a stream up to its deadline, then ends it; the reader fails, nothing hangs", () =>
+      Effect.gen(function*() {
+        const { handler, Count, Streams, state } = makeStreams()
+        const server = yield* ProtocolServer.serve(Streams, handler)
+        const client = yield* Client.make(Streams, server.address)
+        // a reader that never ends and reads slowly
+        const reading = yield* Effect.fork(
+          Stream.runDrain(Stream.tap(client.stream(Count({ n: 1_000_000_000 })), () => Effect.sleep("5 millis")))
+        )
+        for (let i = 0; i < 100 && state.produced < 20; i++) yield* Effect.sleep("10 millis")
+        const result = yield* server.shutdown("200 millis").pipe(within(5000, "shutdown"))
+        expect(result).toBeDefined()
+        const exit = yield* Fiber.await(reading).pipe(within(5000, "the reader"))
+        expect(exit._tag).toBe("Failure")
+        for (let i = 0; i < 100 && state.finalized === 0; i++) yield* Effect.sleep("10 millis")
+        expect(state.finalized).toBe(1)
+      }))
+
     test("tracing middleware: a server span per request with peer and outcome attributes", () =>
       Effect.gen(function*() {
         const base = yield* Effect.tracer
