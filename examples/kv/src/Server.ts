@@ -4,17 +4,18 @@
  *
  * - An in-memory store ({@link Store}): a `Map` of strings, bounded in key
  *   size, value size and number of keys (typed errors past each limit).
- * - The handler answers every command but `Wait` with an `Exit`
- *   (`Effect.succeed` / `Effect.fail`): the protocol server's fast path, no
- *   fiber per request. `Wait` suspends until its key is set or its timeout
- *   elapses; other requests on the same connection are answered meanwhile
- *   (multiplexing by id).
+ * - One handler per method (`ProtocolServer.handlers`). Every method but
+ *   `Wait` and `Scan` answers with an `Exit` (`Effect.succeed` /
+ *   `Effect.fail`): the protocol server's fast path, no fiber per request.
+ *   `Wait` suspends until its key is set or its timeout elapses; other
+ *   requests on the same connection are answered meanwhile (multiplexing by
+ *   id). `Scan` streams a snapshot, as fast as the client reads it.
  *
  * @since 0.1.0
  */
 import { Address, ProtocolServer } from "@wirekit/core"
 import type { Protocol, Transport } from "@wirekit/core"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Stream } from "effect"
 import type { Scope } from "effect"
 import * as Kv from "./Kv.ts"
 
@@ -53,12 +54,13 @@ const INTEGER = /^-?(0|[1-9]\d*)$/
 
 /**
  * The key-value store: plain synchronous methods over a `Map`, plus waiters
- * for `Wait`. Every method checks the limits and returns the response or a
- * typed error (as a value, not thrown).
+ * for `Wait` and a count of running scans. Every method checks the limits
+ * and returns the answer or a typed error (as a value, not thrown).
  */
 export class Store {
   private readonly data = new Map<string, string>()
   private readonly waiters = new Map<string, Set<(value: string) => void>>()
+  private scans = 0
 
   constructor(readonly limits: Limits = defaultLimits) {}
 
@@ -101,11 +103,34 @@ export class Store {
   }
 
   /** Sorted keys with `prefix`, at most `limit`; `more` when some were left out. */
-  keys(prefix: string, limit: number): { readonly keys: Array<string>; readonly more: boolean } {
+  keys(prefix: string, limit: number): Kv.KeyList {
     const found: Array<string> = []
     for (const key of this.data.keys()) if (key.startsWith(prefix)) found.push(key)
     found.sort()
     return found.length > limit ? { keys: found.slice(0, limit), more: true } : { keys: found, more: false }
+  }
+
+  /**
+   * The entries with `prefix`, sorted by key: a snapshot (later writes do
+   * not show in it), counted in {@link scanning} until {@link closeScan}.
+   */
+  openScan(prefix: string): Array<Kv.Entry> {
+    const found: Array<Kv.Entry> = []
+    for (const [key, value] of this.data) if (key.startsWith(prefix)) found.push({ key, value })
+    // the order of `keys` (UTF-16 code units)
+    found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    this.scans++
+    return found
+  }
+
+  /** A scan ended (read to the end, failed or cancelled). */
+  closeScan(): void {
+    this.scans--
+  }
+
+  /** Scans running (their snapshot held). */
+  scanning(): number {
+    return this.scans
   }
 
   /** Adds `by` to the integer at `key` (absent: 0); the new value, or a typed error (nothing stored). */
@@ -137,23 +162,28 @@ export class Store {
   }
 }
 
-type Handler = ProtocolServer.Handler<Kv.Request, Kv.Response, Kv.KvError | Protocol.ProtocolError, never>
+type Handler = ProtocolServer.Handler<
+  Kv.Request,
+  Protocol.ResponseOf<typeof Kv.Kv>,
+  Protocol.ErrorOf<typeof Kv.Kv> | Protocol.ProtocolError,
+  never
+>
 
-const STORED: Kv.Response = { _tag: "Stored" }
-const DELETED: Kv.Response = { _tag: "Deleted", existed: true }
-const ABSENT: Kv.Response = { _tag: "Deleted", existed: false }
-const NULL: Kv.Response = { _tag: "Value", value: null }
+// shared answers: an Exit is immutable, so one serves every request
+const NULL = Effect.succeed(null)
+const TRUE = Effect.succeed(true)
+const FALSE = Effect.succeed(false)
 
 /** `Wait`: suspends until `key` is set, or `timeoutMs` elapse (then `null`); cancelled with its request. */
-const waitFor = (store: Store, key: string, timeoutMs: number): Effect.Effect<Kv.Response> =>
-  Effect.async<Kv.Response>((resume) => {
+const waitFor = (store: Store, key: string, timeoutMs: number): Effect.Effect<string | null> =>
+  Effect.async<string | null>((resume) => {
     const timer = setTimeout(() => {
       cancel()
-      resume(Effect.succeed(NULL))
+      resume(NULL)
     }, timeoutMs)
     const cancel = store.watch(key, (value) => {
       clearTimeout(timer)
-      resume(Effect.succeed({ _tag: "Value", value }))
+      resume(Effect.succeed(value))
     })
     return Effect.sync(() => {
       clearTimeout(timer)
@@ -162,45 +192,61 @@ const waitFor = (store: Store, key: string, timeoutMs: number): Effect.Effect<Kv
   })
 
 /**
- * The request handler over `store`. Every branch but a `Wait` that has to
- * wait returns an `Exit`, answered without a fiber.
+ * `Scan`: the snapshot of the entries with `prefix`, taken when the server
+ * starts the stream and released when it ends, fails or is cancelled
+ * (counted in `store.scanning()` meanwhile). The snapshot shares the stored
+ * strings (no copies); entries are encoded a chunk at a time, as the client
+ * acknowledges them, so a slow reader of a large store costs an array, not
+ * its encoded text.
+ */
+const scan = (store: Store, prefix: string): Stream.Stream<Kv.Entry> =>
+  Stream.acquireRelease(Effect.sync(() => store.openScan(prefix)), () => Effect.sync(() => store.closeScan())).pipe(
+    Stream.flatMap(Stream.fromIterable)
+  )
+
+/**
+ * The request handler over `store`: one handler per method
+ * (`ProtocolServer.handlers` checks that every method has one, typed by its
+ * own success and error). Every handler but a `Wait` that has to wait
+ * returns an `Exit` (`Effect.succeed` / `Effect.fail`), answered without a
+ * fiber; `Scan` returns a `Stream`, which the server runs on a fiber of its
+ * own, paced by the client's acks.
  *
  * @example
  * ```ts
  * const server = yield* ProtocolServer.serve(Kv.Kv, handler(new Store()), { address: { host: "127.0.0.1", port: 0 } })
  * ```
  */
-export const handler = (store: Store): Handler => (request) => {
-  if (request._tag !== "Keys") {
-    const tooLong = store.checkKey(request.key)
-    if (tooLong !== undefined) return Effect.fail(tooLong)
+export const handler = (store: Store): Handler => {
+  /** `KeyTooLong` as a failed Exit, if `key` is over the limit. */
+  const tooLong = (key: string) => {
+    const error = store.checkKey(key)
+    return error === undefined ? undefined : Effect.fail(error)
   }
-  switch (request._tag) {
-    case "Get": {
-      const value = store.get(request.key)
-      return Effect.succeed(value === undefined ? NULL : { _tag: "Value", value })
+  return ProtocolServer.handlers(Kv.Kv, {
+    Get: ({ key }) => tooLong(key) ?? Effect.succeed(store.get(key) ?? null),
+    Set: ({ key, value }) => {
+      const error = store.checkKey(key) ?? store.set(key, value)
+      return error === undefined ? Effect.void : Effect.fail(error)
+    },
+    Del: ({ key }) => tooLong(key) ?? (store.del(key) ? TRUE : FALSE),
+    Keys: ({ limit = 100, prefix = "" }) => Effect.succeed(store.keys(prefix, limit)),
+    Incr: ({ by, key }) => {
+      const result = store.checkKey(key) ?? store.incr(key, by)
+      return typeof result === "number" ? Effect.succeed(result) : Effect.fail(result)
+    },
+    Wait: ({ key, timeoutMs }) => {
+      const refused = tooLong(key)
+      if (refused !== undefined) return refused
+      const value = store.get(key)
+      if (value !== undefined) return Effect.succeed(value)
+      return timeoutMs === 0 ? NULL : waitFor(store, key, timeoutMs)
+    },
+    Scan: ({ prefix = "" }) => {
+      const error = store.checkKey(prefix)
+      return error === undefined ? scan(store, prefix) : Stream.fail(error)
     }
-    case "Set": {
-      const error = store.set(request.key, request.value)
-      return error === undefined ? Effect.succeed(STORED) : Effect.fail(error)
-    }
-    case "Del":
-      return Effect.succeed(store.del(request.key) ? DELETED : ABSENT)
-    case "Keys": {
-      const { keys, more } = store.keys(request.prefix ?? "", request.limit ?? 100)
-      return Effect.succeed({ _tag: "KeyList", keys, more })
-    }
-    case "Incr": {
-      const result = store.incr(request.key, request.by)
-      return typeof result === "number" ? Effect.succeed({ _tag: "Counter", value: result }) : Effect.fail(result)
-    }
-    case "Wait": {
-      const value = store.get(request.key)
-      if (value !== undefined) return Effect.succeed({ _tag: "Value", value })
-      if (request.timeoutMs === 0) return Effect.succeed(NULL)
-      return waitFor(store, request.key, request.timeoutMs)
-    }
-  }
+  })
 }
 
 /** Options of the kv server. */

@@ -8,6 +8,7 @@
  *   del KEY                  prints 1 if the key existed, else 0
  *   incr KEY [BY]            adds BY (default 1) to an integer value; prints the result
  *   keys [PREFIX] [--limit N]  the keys (sorted), one per line
+ *   scan [PREFIX] [--limit N]  the entries (sorted by key), one KEY<TAB>VALUE line each, as they arrive
  *   wait KEY [--wait MS]     prints the value as soon as KEY has one (exit 1 after MS, default 10000)
  *   bench [--requests N] [--concurrency C] [--connections K] [--value-size B] [--time-limit S]
  * ```
@@ -16,6 +17,11 @@
  * error (e.g. `KeyTooLong`), 4 no answer (cannot connect, connection lost,
  * request timeout). Messages go to stderr. Put `--` before a VALUE or BY that
  * starts with `-`: `incr counter -- -5`.
+ *
+ * `scan` reads `Scan`'s stream: lines are printed as chunks arrive, and a
+ * slow stdout (a pager, a pipe) slows the server's stream down through flow
+ * control; `--limit N` stops after N entries, which cancels the server's
+ * stream. `--timeout` bounds each wait for the next chunk, not the whole scan.
  *
  * `bench` sends `--requests` requests (half `Set`, half `Get`, over 1000 keys)
  * with `--concurrency` in flight, over a pool of `--connections` connections;
@@ -30,7 +36,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Address, Client } from "@wirekit/core"
 import type { Transport } from "@wirekit/core"
 import { NodeTransport } from "@wirekit/node"
-import { Effect, Either, Exit } from "effect"
+import { Chunk, Effect, Either, Exit, Stream } from "effect"
 import { parseArgs } from "node:util"
 import * as Kv from "./Kv.ts"
 
@@ -44,6 +50,7 @@ const USAGE = `usage: cli.ts [--host 127.0.0.1] [--port ${Kv.DEFAULT_PORT}] [--t
   del KEY                    delete KEY; prints 1 if it existed, else 0
   incr KEY [BY]              add BY (default 1) to the integer at KEY; prints the result
   keys [PREFIX] [--limit N]  the keys starting with PREFIX, sorted, one per line (default limit 100)
+  scan [PREFIX] [--limit N]  the entries with PREFIX, sorted by key: KEY<TAB>VALUE lines as they arrive (default: all)
   wait KEY [--wait MS]       print KEY's value as soon as it has one (exit 1 after MS, default 10000)
   bench [--requests N] [--concurrency C] [--connections K] [--value-size B] [--time-limit S]
 exit status: 0 ok, 1 no such key, 2 usage, 3 the server answered with an error, 4 no answer
@@ -58,6 +65,7 @@ type Command =
   | { readonly _tag: "del"; readonly key: string }
   | { readonly _tag: "incr"; readonly key: string; readonly by: number }
   | { readonly _tag: "keys"; readonly prefix: string; readonly limit: number }
+  | { readonly _tag: "scan"; readonly prefix: string; readonly limit: number | undefined }
   | { readonly _tag: "wait"; readonly key: string; readonly timeoutMs: number }
   | {
     readonly _tag: "bench"
@@ -139,6 +147,14 @@ const parse = (argv: ReadonlyArray<string>): Cli => {
     case "keys":
       arity(0, 1)
       command = { _tag: "keys", prefix: p[1] ?? "", limit: int("--limit", v.limit, 100, 1, 10_000) }
+      break
+    case "scan":
+      arity(0, 1)
+      command = {
+        _tag: "scan",
+        prefix: p[1] ?? "",
+        limit: v.limit === undefined ? undefined : int("--limit", v.limit, 0, 1, Number.MAX_SAFE_INTEGER)
+      }
       break
     case "wait":
       arity(1, 1)
@@ -284,7 +300,7 @@ const bench = (
         const key = `bench:${i % 1000}`
         const t0 = performance.now()
         const result = yield* Effect.either(
-          client.request(i % 2 === 0 ? { _tag: "Set", key, value } : { _tag: "Get", key })
+          i % 2 === 0 ? client.request(Kv.Set({ key, value })) : client.request(Kv.Get({ key }))
         )
         if (done === latencies.length) {
           const grown = new Float64Array(Math.min(requests, latencies.length * 2))
@@ -327,6 +343,24 @@ const bench = (
 // main
 // ---------------------------------------------------------------------------
 
+/**
+ * Writes `text` to stdout; past its high-water mark, waits for it to drain.
+ * While a slow reader (a pager, a pipe) holds stdout up, `scan` pulls no
+ * more, so its acks stop and the server's stream pauses, instead of the text
+ * piling up here.
+ */
+const write = (text: string): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (process.stdout.write(text)) resume(Effect.void)
+    else process.stdout.once("drain", () => resume(Effect.void))
+  })
+
+// the reader of stdout went away (`kv scan | head`): what it wanted is printed, stop quietly
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error
+  process.exit(EXIT.ok)
+})
+
 const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
   Effect.gen(function*() {
     const command = cli.command
@@ -337,47 +371,54 @@ const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
     })
     switch (command._tag) {
       case "get": {
-        const answer = yield* client.request({ _tag: "Get", key: command.key })
-        if (answer._tag !== "Value" || answer.value === null) {
+        const value = yield* client.request(Kv.Get({ key: command.key }))
+        if (value === null) {
           console.error(`kv: no such key: ${command.key}`)
           return EXIT.notFound
         }
-        console.log(answer.value)
+        console.log(value)
         return EXIT.ok
       }
       case "set":
-        yield* client.request({ _tag: "Set", key: command.key, value: command.value })
+        yield* client.request(Kv.Set({ key: command.key, value: command.value }))
         console.log("OK")
         return EXIT.ok
       case "del": {
-        const answer = yield* client.request({ _tag: "Del", key: command.key })
-        console.log(answer._tag === "Deleted" && answer.existed ? "1" : "0")
+        const existed = yield* client.request(Kv.Del({ key: command.key }))
+        console.log(existed ? "1" : "0")
         return EXIT.ok
       }
       case "incr": {
-        const answer = yield* client.request({ _tag: "Incr", key: command.key, by: command.by })
-        console.log(answer._tag === "Counter" ? String(answer.value) : "?")
+        const value = yield* client.request(Kv.Incr({ key: command.key, by: command.by }))
+        console.log(String(value))
         return EXIT.ok
       }
       case "keys": {
-        const answer = yield* client.request({ _tag: "Keys", prefix: command.prefix, limit: command.limit })
-        if (answer._tag === "KeyList") {
-          for (const key of answer.keys) console.log(key)
-          if (answer.more) console.error(`kv: more keys than --limit ${command.limit}`)
-        }
+        const { keys, more } = yield* client.request(Kv.Keys({ prefix: command.prefix, limit: command.limit }))
+        for (const key of keys) console.log(key)
+        if (more) console.error(`kv: more keys than --limit ${command.limit}`)
+        return EXIT.ok
+      }
+      case "scan": {
+        const entries = client.stream(Kv.Scan({ prefix: command.prefix }))
+        yield* (command.limit === undefined ? entries : Stream.take(entries, command.limit)).pipe(
+          // bounds each wait for the next chunk: a long scan is fine, a silent server is not
+          Stream.timeoutFail(() => new Client.ClientError({ reason: "Timeout", timeout: cli.timeout }), cli.timeout),
+          Stream.runForEachChunk((chunk) => write(Chunk.reduce(chunk, "", (text, { key, value }) => `${text}${key}\t${value}\n`)))
+        )
         return EXIT.ok
       }
       case "wait": {
         // the request may take timeoutMs on the server: wait for it a little longer
-        const answer = yield* client.request(
-          { _tag: "Wait", key: command.key, timeoutMs: command.timeoutMs },
+        const value = yield* client.request(
+          Kv.Wait({ key: command.key, timeoutMs: command.timeoutMs }),
           { timeout: command.timeoutMs + cli.timeout }
         )
-        if (answer._tag !== "Value" || answer.value === null) {
+        if (value === null) {
           console.error(`kv: ${command.key} got no value within ${command.timeoutMs} ms`)
           return EXIT.notFound
         }
-        console.log(answer.value)
+        console.log(value)
         return EXIT.ok
       }
       case "bench":

@@ -52,6 +52,42 @@ const freePort = () =>
     })
   })
 
+/**
+ * Sets `entries` over one raw connection, pipelined, in the protocol's JSON
+ * envelope (4-byte big-endian length + JSON): a quick way to fill the store
+ * (one CLI process per key would take minutes). Resolves once every `Set`
+ * is answered with a success.
+ */
+const fill = (port: number, entries: ReadonlyArray<readonly [string, string]>) =>
+  new Promise<void>((resolve, reject) => {
+    const socket = Net.connect(port, "127.0.0.1")
+    let pending = Buffer.alloc(0)
+    let answered = 0
+    socket.on("data", (data: Buffer) => {
+      pending = Buffer.concat([pending, data])
+      while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
+        const length = pending.readUInt32BE(0)
+        const answer = JSON.parse(pending.subarray(4, 4 + length).toString())
+        pending = pending.subarray(4 + length)
+        if (!("success" in answer)) {
+          socket.destroy()
+          return reject(new Error(`Set answered with ${JSON.stringify(answer)}`))
+        }
+        if (++answered === entries.length) {
+          socket.end()
+          resolve()
+        }
+      }
+    })
+    socket.on("error", reject)
+    socket.write(Buffer.concat(entries.map(([key, value], i) => {
+      const body = Buffer.from(JSON.stringify({ id: i + 1, request: { _tag: "Set", key, value } }))
+      const head = Buffer.alloc(4)
+      head.writeUInt32BE(body.length)
+      return Buffer.concat([head, body])
+    })))
+  })
+
 describe.each(tested)("examples/kv on %s (the process npm start runs), with the CLI", (runtime) => {
   let ex: ReturnType<typeof startExample>
   let port: string
@@ -122,6 +158,32 @@ describe.each(tested)("examples/kv on %s (the process npm start runs), with the 
     expect(pool.stdout).toMatch(/30 concurrent, 3 connection\(s\)/)
   }, 90_000)
 
+  it("scan: KEY<TAB>VALUE lines in key order, --limit stops early, a large scan goes through flow control, a long prefix exits 3", async () => {
+    const bulk = Array.from({ length: 6000 }, (_, i) => [`bulk:${String(i).padStart(4, "0")}`, `value ${i}`] as const)
+    await Promise.all([
+      kv("set", "scan:b", "two words"),
+      kv("set", "scan:c", "😀"),
+      kv("set", "scan:a", "1"),
+      fill(Number(port), [...bulk].reverse()) // stored out of order: the server sorts
+    ])
+    const [few, limited, all, first, tooLong] = await Promise.all([
+      kv("scan", "scan:"),
+      kv("scan", "scan:", "--limit", "2"),
+      kv("scan", "bulk:"), // more than the server sends ahead of the client's acks
+      kv("scan", "bulk:", "--limit", "5"),
+      kv("scan", "k".repeat(300))
+    ])
+    expect(few).toEqual({ code: 0, stdout: "scan:a\t1\nscan:b\ttwo words\nscan:c\t😀\n", stderr: "" })
+    expect(limited).toEqual({ code: 0, stdout: "scan:a\t1\nscan:b\ttwo words\n", stderr: "" })
+    expect(all.code).toBe(0)
+    expect(all.stderr).toBe("")
+    expect(all.stdout).toBe(bulk.map(([key, value]) => `${key}\t${value}\n`).join(""))
+    expect(first).toEqual({ code: 0, stdout: bulk.slice(0, 5).map(([key, value]) => `${key}\t${value}\n`).join(""), stderr: "" })
+    expect(tooLong).toEqual({ code: 3, stdout: "", stderr: "kv: KeyTooLong: key is 300 bytes, the limit is 256\n" })
+    // the scans stopped early leave the server serving
+    expect(await kv("keys", "scan:")).toEqual({ code: 0, stdout: "scan:a\nscan:b\nscan:c\n", stderr: "" })
+  }, 90_000)
+
   it("50 clients that reset (at accept and mid-frame) leave it serving: the CLI then works as usual", async () => {
     // the partial request: a frame header that announces more bytes than follow
     expect(await resetClients(Number(port), 25, new Uint8Array([0, 0, 0, 64, 1, 2, 3]))).toBe(50)
@@ -155,7 +217,7 @@ describe("the kv CLI without a server", () => {
   }, 90_000)
 
   it("exits 2 with the usage on a bad command line", async () => {
-    const runs = await Promise.all([["frob"], ["get"], ["set", "only-key"], ["bench", "--requests", "many"]].map(cli))
+    const runs = await Promise.all([["frob"], ["get"], ["set", "only-key"], ["bench", "--requests", "many"], ["scan", "a", "b"], ["scan", "--limit", "0"]].map(cli))
     for (const run of runs) {
       expect(run.code).toBe(2)
       expect(run.stdout).toBe("")
