@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm start -- [--example echo|resp] [--runtime node|bun|deno] [example flags...]`
+// `npm start -- [--example echo|chat|kv|bank|resp] [--runtime node|bun|deno] [example flags...]`
 // Starts an example on a runtime. Defaults: the echo example on Node.
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
