@@ -167,18 +167,18 @@ export const logging = (options?: LoggingOptions): Middleware => {
       outcome: result
     })
   }
-  // the minimum level is read per message (a FiberRef read, no fiber): an
-  // outcome whose level is below it costs a comparison, no log line is built
-  return make((effect, message, context) =>
-    FiberRef.getWith(FiberRef.currentMinimumLogLevel, (minimum) => {
-      if (LogLevel.lessThan(LogLevel.Error, minimum)) return effect
-      const start = performance.now()
-      return Inline.observe(effect, (exit) => {
-        const result = outcome(exit)
-        return LogLevel.lessThan(levelOf(result), minimum) ? undefined : line(exit, result, message, context, start)
-      })
+  // the minimum level is read when the message is done (the evaluation's or
+  // the fiber's FiberRef, no Effect step): an outcome whose level is below
+  // it costs a comparison, no log line is built
+  return make((effect, message, context) => {
+    const start = performance.now()
+    return Inline.observe(effect, (exit, refs) => {
+      const result = outcome(exit)
+      return LogLevel.lessThan(levelOf(result), refs.getFiberRef(FiberRef.currentMinimumLogLevel))
+        ? undefined
+        : line(exit, result, message, context, start)
     })
-  )
+  })
 }
 
 // ---------------------------------------------------------------------------

@@ -27,8 +27,24 @@
  * effect in place and wraps only a continuation that really waits: a request
  * that completes synchronously never creates the timer.
  */
-import { Cause, Context, Effect, Effectable, Exit, Fiber, FiberId, Inspectable, Option, Predicate, Runtime, RuntimeFlags, RuntimeFlagsPatch, Scope } from "effect"
-import type { FiberRefs } from "effect"
+import {
+  Cause,
+  Context,
+  Effect,
+  Effectable,
+  Exit,
+  Fiber,
+  FiberId,
+  FiberRefs,
+  Inspectable,
+  Option,
+  Predicate,
+  Runtime,
+  RuntimeFlags,
+  RuntimeFlagsPatch,
+  Scope
+} from "effect"
+import type { FiberRef } from "effect"
 import { yieldWrapGet } from "effect/Utils"
 
 /** Waits until interrupted, with no timer (unlike `Effect.never`, which keeps the process alive). */
@@ -56,7 +72,7 @@ abstract class Region<A, E, R> extends Effectable.Class<A, E, R> {
    * The inner effect completed in place with this outcome: `undefined` to
    * pass it on, or an Effect to run in its place (which ends with it).
    */
-  abstract exit(value: unknown, failed: boolean): Effect.Effect<unknown, unknown, unknown> | undefined
+  abstract exit(value: unknown, failed: boolean, refs: FiberRefReader): Effect.Effect<unknown, unknown, unknown> | undefined
   /** Wraps the part of the region that continues on a fiber. */
   abstract resume(rest: Effect.Effect<unknown, unknown, unknown>): Effect.Effect<unknown, unknown, unknown>
 }
@@ -80,23 +96,28 @@ class Wrap<A, E, R> extends Region<A, E, R> {
   }
 }
 
+/** Reads the current value of a `FiberRef` (of the fiber, or of the evaluation in place). */
+export interface FiberRefReader {
+  getFiberRef<X>(ref: FiberRef.FiberRef<X>): X
+}
+
 class Observe<A, E, R, R2> extends Region<A, E, R | R2> {
   constructor(
     effect: Effect.Effect<A, E, R>,
-    private readonly onExit: (exit: Exit.Exit<A, E>) => Effect.Effect<void, never, R2> | undefined
+    private readonly onExit: (exit: Exit.Exit<A, E>, refs: FiberRefReader) => Effect.Effect<void, never, R2> | undefined
   ) {
     super(effect)
   }
   // (no class fields: a field initializer is a defineProperty per instance)
   private finalizer(): (exit: Exit.Exit<A, E>) => Effect.Effect<void, never, R2> {
-    return (exit) => this.onExit(exit) ?? Effect.void
+    return (exit) => Effect.withFiberRuntime((fiber) => this.onExit(exit, fiber) ?? Effect.void)
   }
   commit(): Effect.Effect<A, E, R | R2> {
     return Effect.onExit(this.effect, this.finalizer())
   }
-  exit(value: unknown, failed: boolean): Effect.Effect<unknown, unknown, unknown> | undefined {
+  exit(value: unknown, failed: boolean, refs: FiberRefReader): Effect.Effect<unknown, unknown, unknown> | undefined {
     const exit = failed ? Exit.failCause(value as Cause.Cause<E>) : Exit.succeed(value as A)
-    const after = this.onExit(exit)
+    const after = this.onExit(exit, refs)
     // a finalizer runs uninterruptibly, then the outcome goes on
     return after === undefined ? undefined : Effect.zipRight(Effect.uninterruptible(after), exit)
   }
@@ -147,7 +168,7 @@ export const region = <A, E, R, E2, R2>(
  */
 export const observe = <A, E, R, R2 = never>(
   effect: Effect.Effect<A, E, R>,
-  onExit: (exit: Exit.Exit<A, E>) => Effect.Effect<void, never, R2> | undefined
+  onExit: (exit: Exit.Exit<A, E>, refs: FiberRefReader) => Effect.Effect<void, never, R2> | undefined
 ): Effect.Effect<A, E, R | R2> => new Observe(effect, onExit)
 
 /** The rest of an evaluation that must wait: run `effect` with `runtime`. */
@@ -213,6 +234,12 @@ export class InlineHost {
       this.pristine = host._fiberRefs
     }
     return this.host
+  }
+
+  /** A FiberRef's current value in the evaluation (the host's, else the runtime's). */
+  getFiberRef<X>(ref: FiberRef.FiberRef<X>): X {
+    const host = this.host
+    return host !== undefined ? host.getFiberRef(ref) : FiberRefs.getOrDefault(this.runtime.fiberRefs, ref)
   }
 
   /** Interrupts the host fiber (and so what handlers forked on it). */
@@ -411,7 +438,7 @@ export class InlineHost {
               break
             case "Commit": {
               // a Region: the inner effect succeeded
-              const next = (frame as Region<unknown, unknown, unknown>).exit(value, false)
+              const next = (frame as Region<unknown, unknown, unknown>).exit(value, false, this)
               if (next !== undefined) {
                 cur = next
                 done = false
@@ -433,7 +460,7 @@ export class InlineHost {
               break
             case "Commit": {
               // a Region: the inner effect failed
-              const next = (frame as Region<unknown, unknown, unknown>).exit(value, true)
+              const next = (frame as Region<unknown, unknown, unknown>).exit(value, true, this)
               if (next !== undefined) {
                 cur = next
                 done = false
