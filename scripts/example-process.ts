@@ -3,6 +3,8 @@
  * end-to-end tests (the same command `npm start -- --example NAME --runtime X` runs).
  */
 import { spawn } from "node:child_process"
+import * as Net from "node:net"
+import { join } from "node:path"
 import type { ChildProcessByStdio } from "node:child_process"
 import type { Readable } from "node:stream"
 import { commandFor, root } from "./runtimes.mjs"
@@ -39,3 +41,39 @@ export const startExample = (example: string, runtime: string, args: ReadonlyArr
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
   return { child, port, exited, output: () => output }
 }
+
+/** How a CLI run ended. */
+export interface CliRun {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs an example's CLI (`examples/<example>/src/cli.ts` under Node + tsx) to completion; killed after 60 s. */
+export const runCli = (example: string, args: ReadonlyArray<string>): Promise<CliRun> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(root, `examples/${example}/src/cli.ts`), ...args], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
+    child.on("error", reject)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+/** A port nothing listens on (bound, then released). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const server = Net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as Net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })

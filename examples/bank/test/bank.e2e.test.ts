@@ -5,11 +5,8 @@
  * and is run again with the same `--key` moves the money once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { spawn } from "node:child_process"
-import * as Net from "node:net"
-import { join } from "node:path"
-import { startExample as start } from "../../../scripts/example-process.ts"
-import { root } from "../../../scripts/runtimes.mjs"
+import { freePort, runCli, startExample as start } from "../../../scripts/example-process.ts"
+import type { CliRun } from "../../../scripts/example-process.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
@@ -20,42 +17,10 @@ const REPLY_DELAY = 1000
 /** Starts the example on `runtime`, port 0 (see scripts/example-process.ts). */
 const startExample = (runtime: string, args: Array<string> = []) => start("bank", runtime, args)
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 /** Runs the CLI to completion (killed after 60 s). */
-const cli = (args: Array<string>): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, "examples/bank/src/cli.ts"), ...args], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
-    child.on("error", reject)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+const cli = (args: Array<string>) => runCli("bank", args)
 
-/** A port nothing listens on (bound, then released). */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as Net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-
-const ok = (stdout: string): Run => ({ code: 0, stdout, stderr: "" })
+const ok = (stdout: string): CliRun => ({ code: 0, stdout, stderr: "" })
 /** A receipt line, any transaction number. */
 const transferLine = (from: string, to: string, amount: number, fromBalance: number, toBalance: number) =>
   new RegExp(`^#\\d+ transfer ${amount} from ${from} to ${to}: ${from} ${fromBalance}, ${to} ${toBalance}\\n$`)

@@ -4,12 +4,9 @@
  * as separate processes, the way a user runs them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { spawn } from "node:child_process"
 import * as Net from "node:net"
-import { join } from "node:path"
-import { startExample as start } from "../../../scripts/example-process.ts"
+import { freePort, runCli, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
-import { root } from "../../../scripts/runtimes.mjs"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
@@ -17,40 +14,8 @@ const tested = ["node", "bun", "deno"] as const
 /** Starts the example on `runtime`, port 0 (see scripts/example-process.ts). */
 const startExample = (runtime: string, args: Array<string> = []) => start("kv", runtime, args)
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 /** Runs the CLI to completion (killed after 60 s). */
-const cli = (args: Array<string>): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, "examples/kv/src/cli.ts"), ...args], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
-    child.on("error", reject)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-
-/** A port nothing listens on (bound, then released). */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as Net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
+const cli = (args: Array<string>) => runCli("kv", args)
 
 /**
  * Sets `entries` over one raw connection, pipelined, in the protocol's JSON

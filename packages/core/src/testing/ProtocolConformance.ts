@@ -286,6 +286,20 @@ const utf8 = new TextEncoder()
 const text = new TextDecoder()
 const lengthField = LengthField.make({ fieldLength: 4 })
 
+/** The current tracer, recording every span it makes. */
+const recordingTracer = Effect.map(Effect.tracer, (base) => {
+  const spans: Array<Tracer.Span> = []
+  const recording = Tracer.make({
+    span: (...args) => {
+      const span = base.span(...args)
+      spans.push(span)
+      return span
+    },
+    context: base.context
+  })
+  return { recording, spans }
+})
+
 /** A raw framed connection speaking the JSON envelope by hand. */
 const rawJson = (address: Address) =>
   Effect.gen(function*() {
@@ -1218,16 +1232,7 @@ export const run = (options: ProtocolConformanceOptions): void => {
 
     test("trace propagation: a request made in a span carries it, and the server span is its child; with client spans, the child of the client's span", () =>
       Effect.gen(function*() {
-        const base = yield* Effect.tracer
-        const spans: Array<Tracer.Span> = []
-        const recording = Tracer.make({
-          span: (...args) => {
-            const span = base.span(...args)
-            spans.push(span)
-            return span
-          },
-          context: base.context
-        })
+        const { recording, spans } = yield* recordingTracer
         const { handler } = makeJobs()
         const server = yield* ProtocolServer.serve(JobsById, pipe(handler.request, Middleware.tracing())).pipe(
           Effect.withTracer(recording)
@@ -1393,16 +1398,7 @@ export const run = (options: ProtocolConformanceOptions): void => {
 
     test("tracing middleware: a server span per request with peer and outcome attributes", () =>
       Effect.gen(function*() {
-        const base = yield* Effect.tracer
-        const spans: Array<Tracer.Span> = []
-        const recording = Tracer.make({
-          span: (...args) => {
-            const span = base.span(...args)
-            spans.push(span)
-            return span
-          },
-          context: base.context
-        })
+        const { recording, spans } = yield* recordingTracer
         const { handler } = makeJobs()
         const server = yield* ProtocolServer.serve(JobsById, pipe(handler.request, Middleware.tracing())).pipe(
           Effect.withTracer(recording)
