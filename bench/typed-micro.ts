@@ -5,11 +5,12 @@
  * suite's figures come from bench/run.mjs).
  *
  *   taskset -c 0 node --import tsx bench/typed-micro.ts [gen|mw|timeout|metrics|logging] [seconds]
+ *   HANDLER=rpc ...   (the Protocol.rpc service with a handler per method instead of one Effect.gen handler)
  */
 import { Effect, LogLevel, pipe } from "effect"
 import { ByteBuffer, Middleware } from "@wirekit/core"
 import { InlineHost } from "../packages/core/src/internal/inline.ts"
-import { Kv } from "./src/kv.ts"
+import { Kv, KvRpc, rpcHandler } from "./src/kv.ts"
 import { handler, StoreLive } from "./src/kv-service.ts"
 // @ts-expect-error: plain JS module of the raw baselines
 import { makeKvHandler } from "./servers/lib/kv.mjs"
@@ -49,29 +50,33 @@ const time = (name: string, f: (frame: Uint8Array) => unknown) => {
   return ns
 }
 
+// HANDLER=rpc: the service as Protocol.rpc with a handler per method (generator methods)
+const rpc = process.env.HANDLER === "rpc"
+const base: any = rpc ? rpcHandler : handler
+const protocol: any = rpc ? KvRpc : Kv
 const metrics = Middleware.metrics({ prefix: "kv" })
 const h: any = variant === "mw"
-  ? pipe(handler, Middleware.timeout("5 seconds"), metrics.middleware, Middleware.logging({ level: LogLevel.Debug }))
+  ? pipe(base, Middleware.timeout("5 seconds"), metrics.middleware, Middleware.logging({ level: LogLevel.Debug }))
   : variant === "timeout"
-  ? pipe(handler, Middleware.timeout("5 seconds"))
+  ? pipe(base, Middleware.timeout("5 seconds"))
   : variant === "metrics"
-  ? pipe(handler, metrics.middleware)
+  ? pipe(base, metrics.middleware)
   : variant === "logging"
-  ? pipe(handler, Middleware.logging({ level: LogLevel.Debug }))
-  : handler
+  ? pipe(base, Middleware.logging({ level: LogLevel.Debug }))
+  : base
 
 const program = Effect.gen(function*() {
   const runtime = yield* Effect.runtime<never>()
   const host = new InlineHost(runtime)
-  const codec = Kv.server({} as any) // the JSON envelope's codec never reads the session
+  const codec = protocol.server({} as any) // the JSON envelope's codec never reads the session
   const incoming: Array<any> = []
   const decode = (f: Uint8Array) => {
     codec.decoder.decode(f, incoming)
     return incoming.pop()
   }
   const out = ByteBuffer.make()
-  const encode = (id: number | undefined, outcome: any) => {
-    codec.encodeResponse(id, outcome, out)
+  const encode = (id: number | undefined, outcome: any, request: unknown) => {
+    codec.encodeResponse(id, outcome, out, request)
     out.clear()
   }
   const context = { kind: "request", session: { remoteAddress: { host: "127.0.0.1", port: 1 }, id: 1 }, protocol: "kv", describe: (m: any) => m._tag } as any
@@ -93,13 +98,13 @@ const program = Effect.gen(function*() {
   k = 0
   time("encode (Schema + JSON)", () => {
     const i = k++ % outcomes.length
-    return encode(decoded[i].id, outcomes[i])
+    return encode(decoded[i].id, outcomes[i], decoded[i].request)
   })
   k = 0
   time("all three", (f) => {
     const m = decode(f)
     const exit: any = host.evaluate(h(m.request, context))
-    return encode(m.id, exit._tag === "Success" ? { _tag: "Success", value: exit.value } : { _tag: "Failure", error: exit.cause.error })
+    return encode(m.id, exit._tag === "Success" ? { _tag: "Success", value: exit.value } : { _tag: "Failure", error: exit.cause.error }, m.request)
   })
   console.log(`inline: ${host.completed} completed, ${host.suspended} suspended`)
 })

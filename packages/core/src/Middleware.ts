@@ -45,7 +45,7 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Exit, FiberRef, LogLevel, Metric, MetricBoundaries, MetricLabel, Tracer } from "effect"
+import { Cause, Context, Duration, Effect, FiberRef, LogLevel, Metric, MetricBoundaries, MetricLabel, Tracer } from "effect"
 import { isTcp } from "./Address.ts"
 import * as Address from "./Address.ts"
 import { ProtocolError } from "./Protocol.ts"
@@ -111,7 +111,9 @@ export const provideService = <I, S, E = never, R = never, In = unknown>(
  * Middleware.outcome(Exit.fail(new Protocol.ProtocolError({ reason: "Timeout" }))) // "fault:Timeout"
  * ```
  */
-export const outcome = (exit: Exit.Exit<unknown, unknown>): string => {
+export const outcome = (
+  exit: { readonly _tag: "Success" } | { readonly _tag: "Failure"; readonly cause: Cause.Cause<unknown> }
+): string => {
   if (exit._tag === "Success") return "success"
   const failure = Cause.failureOption(exit.cause)
   if (failure._tag === "Some") return failure.value instanceof ProtocolError ? `fault:${failure.value.reason}` : "failure"
@@ -149,7 +151,7 @@ export const logging = (options?: LoggingOptions): Middleware => {
   const levelOf = (result: string): LogLevel.LogLevel =>
     result === "success" || result === "failure" ? level : result === "defect" ? LogLevel.Error : LogLevel.Warning
   const line = (
-    exit: Exit.Exit<unknown, unknown>,
+    exit: Inline.Observed<unknown, unknown>,
     result: string,
     message: unknown,
     context: RequestContext<any>,

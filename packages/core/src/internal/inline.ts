@@ -101,10 +101,17 @@ export interface FiberRefReader {
   getFiberRef<X>(ref: FiberRef.FiberRef<X>): X
 }
 
+/**
+ * The outcome an observer sees: a fiber's `Exit`, or, evaluated in place, a
+ * plain success record (an `Exit` object per message costs more than the
+ * observer's own work; failures are real `Exit`s either way).
+ */
+export type Observed<A, E> = { readonly _tag: "Success"; readonly value: A } | Exit.Failure<A, E>
+
 class Observe<A, E, R, R2> extends Region<A, E, R | R2> {
   constructor(
     effect: Effect.Effect<A, E, R>,
-    private readonly onExit: (exit: Exit.Exit<A, E>, refs: FiberRefReader) => Effect.Effect<void, never, R2> | undefined
+    private readonly onExit: (exit: Observed<A, E>, refs: FiberRefReader) => Effect.Effect<void, never, R2> | undefined
   ) {
     super(effect)
   }
@@ -116,10 +123,12 @@ class Observe<A, E, R, R2> extends Region<A, E, R | R2> {
     return Effect.onExit(this.effect, this.finalizer())
   }
   exit(value: unknown, failed: boolean, refs: FiberRefReader): Effect.Effect<unknown, unknown, unknown> | undefined {
-    const exit = failed ? Exit.failCause(value as Cause.Cause<E>) : Exit.succeed(value as A)
-    const after = this.onExit(exit, refs)
+    const after = failed
+      ? this.onExit(Exit.failCause(value as Cause.Cause<E>) as Exit.Failure<A, E>, refs)
+      : this.onExit({ _tag: "Success", value: value as A }, refs)
+    if (after === undefined) return undefined
     // a finalizer runs uninterruptibly, then the outcome goes on
-    return after === undefined ? undefined : Effect.zipRight(Effect.uninterruptible(after), exit)
+    return Effect.zipRight(Effect.uninterruptible(after), failed ? Exit.failCause(value as Cause.Cause<E>) : Exit.succeed(value as A))
   }
   resume(rest: Effect.Effect<unknown, unknown, unknown>) {
     return Effect.onExit(rest as Effect.Effect<A, E, R>, this.finalizer())
@@ -168,7 +177,7 @@ export const region = <A, E, R, E2, R2>(
  */
 export const observe = <A, E, R, R2 = never>(
   effect: Effect.Effect<A, E, R>,
-  onExit: (exit: Exit.Exit<A, E>, refs: FiberRefReader) => Effect.Effect<void, never, R2> | undefined
+  onExit: (exit: Observed<A, E>, refs: FiberRefReader) => Effect.Effect<void, never, R2> | undefined
 ): Effect.Effect<A, E, R | R2> => new Observe(effect, onExit)
 
 /** The rest of an evaluation that must wait: run `effect` with `runtime`. */
