@@ -1149,7 +1149,7 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(yield* client.request(RGet({ key: "x" }))).toBe(null)
       }))
 
-    test("cancellation: a client timeout or interruption cancels the handler on the server (its finalizers run, nothing is sent); a reset connection interrupts its handlers", () =>
+    test("cancellation: a client timeout, interruption or close cancels the handler on the server (its finalizers run, nothing is sent); a reset connection interrupts its handlers", () =>
       Effect.gen(function*() {
         const Sleep = Protocol.method("Sleep", { payload: { ms: Schema.Number }, success: Schema.Number })
         const Sleeper = Protocol.rpc({ name: "sleeper", methods: [Sleep] })
@@ -1178,13 +1178,21 @@ export const run = (options: ProtocolConformanceOptions): void => {
         // the connection goes on, and only requests still running were cancelled
         expect(yield* client.request(Sleep({ ms: 1 }))).toBe(1)
         expect(server.stats().successes).toBe(1)
+        // a client closed with a request pending: it cancels it on its way out
+        const closing = yield* Scope.make()
+        const leaving = yield* Client.make(Sleeper, server.address).pipe(Scope.extend(closing))
+        const pending = yield* Effect.fork(Effect.either(leaving.request(Sleep({ ms: 8000 }))))
+        for (let i = 0; i < 100 && server.stats().requests < 4; i++) yield* Effect.sleep(Duration.millis(10))
+        yield* Scope.close(closing, Exit.void)
+        expect(yield* waitFor(8000)).toBe(true)
+        expect(Either.isLeft(yield* Fiber.join(pending))).toBe(true)
         // a peer that resets its connection: its handler is interrupted (no one is left to answer)
         const raw = yield* rawJson(server.address)
         yield* raw.send(`{"id":1,"request":{"_tag":"Sleep","ms":7000}}`)
-        for (let i = 0; i < 100 && server.stats().requests < 4; i++) yield* Effect.sleep(Duration.millis(10))
+        for (let i = 0; i < 100 && server.stats().requests < 5; i++) yield* Effect.sleep(Duration.millis(10))
         yield* raw.conn.abort
         expect(yield* waitFor(7000)).toBe(true)
-        expect(interrupted).toEqual([5000, 6000, 7000])
+        expect(interrupted).toEqual([5000, 6000, 8000, 7000])
       }))
 
     test("client backpressure: a producer of one-way messages to a server that does not read waits; the client's unsent bytes stay bounded", () =>

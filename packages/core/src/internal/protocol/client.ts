@@ -422,6 +422,22 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
   }
 
   /** The link is gone: every pending request fails with `error`. Idempotent. */
+  /**
+   * The client is closing with requests pending: tell the server (byId) that
+   * nobody waits for them, so it stops their work instead of answering a
+   * closed connection. Written now; the connection's close flushes it.
+   */
+  cancelPending(): void {
+    const encodeCancel = this.codec.encodeCancel
+    if (!this.open || encodeCancel === undefined) return
+    let sent = false
+    for (const id of this.map.keys()) sent = encodeCancel(id, this.writer.out) === undefined || sent
+    for (const entry of this.streams.values()) {
+      if (!entry.done) sent = encodeCancel(entry.id, this.writer.out) === undefined || sent
+    }
+    if (sent) this.writer.flush()
+  }
+
   drop(error?: ClientError): void {
     if (!this.open) return
     this.open = false
@@ -577,7 +593,10 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         closed = true
-        for (const link of links) link.drop()
+        for (const link of links) {
+          link.cancelPending()
+          link.drop()
+        }
         wake()
       })
     )
