@@ -1386,6 +1386,21 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(viaLayer).toBe("layer")
       }))
 
+    test("streaming: a stream keeps the services its handler had, those middleware provided included", () =>
+      Effect.gen(function*() {
+        class Greeting extends Context.Tag("conformance/Greeting")<Greeting, string>() {}
+        const Greet = Protocol.method("Greet", { payload: { n: Schema.Number }, success: Schema.String, stream: true })
+        const Api = Protocol.rpc({ name: "greet", methods: [Greet] })
+        const handler = ProtocolServer.handlers(Api, {
+          Greet: ({ n }) => Stream.mapEffect(Stream.range(1, n), (i) => Effect.map(Greeting, (g) => `${g} ${i}`))
+        })
+        const withGreeting = Middleware.provideService(Greeting, (_request, context) => Effect.succeed(`hello from ${context.protocol}`))
+        const server = yield* ProtocolServer.serve(Api, pipe(handler, withGreeting))
+        const client = yield* Client.make(Api, server.address)
+        const items = yield* Stream.runCollect(client.stream(Greet({ n: 3 })))
+        expect(Chunk.toReadonlyArray(items)).toEqual(["hello from greet 1", "hello from greet 2", "hello from greet 3"])
+      }))
+
     test("streaming: a graceful shutdown waits for a stream up to its deadline, then ends it; the reader fails, nothing hangs", () =>
       Effect.gen(function*() {
         const { handler, Count, Streams, state } = makeStreams()

@@ -22,8 +22,11 @@ export const handlers = (_protocol: unknown, record: Record<string, Function>): 
         ? (request, context) => new GenCall(f as any, record, request, context)
         : (request, context) => {
           const out = f.call(record, request, context)
-          // a streaming method's Stream is the handler's value: the server sends its items
-          return typeof out === "object" && out !== null && Stream.StreamTypeId in out ? Effect.succeed(out) : out
+          // a streaming method's Stream is the handler's value: the server sends its items, later,
+          // so it keeps the services the handler had (those middleware provided included)
+          return typeof out === "object" && out !== null && Stream.StreamTypeId in out
+            ? Effect.map(Effect.context<never>(), (services) => Stream.provideContext(out as Stream.Stream<unknown>, services))
+            : out
         }
     )
   }
