@@ -79,7 +79,7 @@ const program = Effect.gen(function*() {
     codec.encodeResponse(id, outcome, out, request)
     out.clear()
   }
-  const context = { kind: "request", session: { remoteAddress: { host: "127.0.0.1", port: 1 }, id: 1 }, protocol: "kv", describe: (m: any) => m._tag } as any
+  const context = { kind: "request", session: { remoteAddress: { host: "127.0.0.1", port: 1 }, id: 1 }, protocol: "kv", describe: (m: any) => m._tag, headers: {}, trace: undefined, receivedAt: performance.now() } as any
   const raw = makeKvHandler()
   for (const p of payloads) raw(p)
   let r = 0

@@ -138,8 +138,10 @@ export interface LoggingOptions {
 }
 
 /**
- * One structured log line per message: `method`, `kind`, `durationMs`,
- * `outcome` (and the connection and peer annotations of the server).
+ * One structured log line per message: `method`, `kind`, `durationMs`
+ * (from the read that carried the message, `context.receivedAt`, to the
+ * handler's end), `outcome` (and the connection and peer annotations of the
+ * server).
  *
  * @example
  * ```ts
@@ -173,7 +175,7 @@ export const logging = (options?: LoggingOptions): Middleware => {
   // the fiber's FiberRef, no Effect step): an outcome whose level is below
   // it costs a comparison, no log line is built
   return make((effect, message, context) => {
-    const start = performance.now()
+    const start = context.receivedAt
     return Inline.observe(effect, (exit, refs) => {
       const result = outcome(exit)
       return LogLevel.lessThan(levelOf(result), refs.getFiberRef(FiberRef.currentMinimumLogLevel))
@@ -289,7 +291,7 @@ export interface MetricsOptions {
  * ```
  *   <prefix>_requests_total{kind}               counter
  *   <prefix>_errors_total{kind,outcome}         counter (failure | fault:<Reason> | defect)
- *   <prefix>_request_duration_ms{kind}          histogram
+ *   <prefix>_request_duration_ms{kind}          histogram (from the read that carried the message to the handler's end)
  *   <prefix>_connections                        gauge
  *   <prefix>_bytes_in_total / _bytes_out_total  counters
  * ```
@@ -350,7 +352,7 @@ export const metrics = (options?: MetricsOptions): Metrics => {
   }
   // counters updated in place when the handler completes: no Effect per message
   const middleware = make((effect, _message, context) => {
-    const start = performance.now()
+    const start = context.receivedAt
     return Inline.observe(effect, (exit) => {
       const tags = kindTags[context.kind]
       requests.unsafeUpdate(1, tags)

@@ -125,6 +125,13 @@ export interface RequestContext<Push = unknown> {
    * middleware reads its token here).
    */
   readonly headers: Readonly<Record<string, string>>
+  /**
+   * When the read that carried the message was handled (`performance.now()`
+   * milliseconds, one reading per read batch): the start of a message's
+   * time in the server, for durations (`Middleware.logging`, `metrics`)
+   * without a clock reading per message.
+   */
+  readonly receivedAt: number
 }
 
 /**

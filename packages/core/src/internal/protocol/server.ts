@@ -150,11 +150,11 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.writer = new Writer(connection, this.codec.flush)
     this.input = inputCodec(config.protocol, this.codec.decoder)
     const base = { session: this as Session<Push>, groups: config.groups, protocol: config.protocol, describe: config.describe }
-    this.requestContext = { kind: "request", ...base, trace: undefined, headers: NO_HEADERS }
+    this.requestContext = { kind: "request", ...base, trace: undefined, headers: NO_HEADERS, receivedAt: 0 }
     this.timeoutError = config.requestTimeout === undefined
       ? undefined
       : new ProtocolError({ reason: "Timeout", detail: `no response within ${config.requestTimeout}ms` })
-    this.oneWayContext = { kind: "oneway", ...base, trace: undefined, headers: NO_HEADERS }
+    this.oneWayContext = { kind: "oneway", ...base, trace: undefined, headers: NO_HEADERS, receivedAt: 0 }
   }
 
   /** Starts serving: `runtime` runs the handlers (it carries the Session and the user's services). */
@@ -231,6 +231,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
    */
   private process(frames: ReadonlyArray<Incoming<Req, OneWay>>, from: number): Effect.Effect<void> | undefined {
     const max = this.config.maxInFlight
+    // one clock reading per batch: what middleware measures durations from
+    const now = performance.now()
+    this.requestContext.receivedAt = now
+    this.oneWayContext.receivedAt = now
     for (let i = from; i < frames.length; i++) {
       if (this.mode >= CLOSING) return undefined
       if (this.inFlightCount >= max) {
