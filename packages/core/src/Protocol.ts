@@ -728,16 +728,15 @@ export const custom: <Req, Res, Err = never, OneWay = never, Push = never>(
 // ---------------------------------------------------------------------------
 
 /**
- * Options of {@link schema}.
+ * What {@link schema} and {@link rpc} share: the one-way and push schemas,
+ * correlation, framing, failure policies, and how the JSON envelope is
+ * serialized.
  *
  * @since 0.1.0
  * @category options
  */
-export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI> {
+export interface EnvelopeOptions<Req, OneWay, OneWayI, Push, PushI> {
   readonly name?: string | undefined
-  readonly request: Schema.Schema<Req, ReqI, never>
-  readonly response: Schema.Schema<Res, ResI, never>
-  readonly error?: Schema.Schema<Err, ErrI, never> | undefined
   readonly oneWay?: Schema.Schema<OneWay, OneWayI, never> | undefined
   readonly push?: Schema.Schema<Push, PushI, never> | undefined
   /** Default `"byId"`. */
@@ -762,6 +761,20 @@ export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI,
    * envelope's fields and the schemas are the same; only the bytes differ.
    */
   readonly serialization?: MessageCodec<unknown> | undefined
+}
+
+/**
+ * Options of {@link schema}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>
+  extends EnvelopeOptions<Req, OneWay, OneWayI, Push, PushI>
+{
+  readonly request: Schema.Schema<Req, ReqI, never>
+  readonly response: Schema.Schema<Res, ResI, never>
+  readonly error?: Schema.Schema<Err, ErrI, never> | undefined
 }
 
 /**
@@ -967,39 +980,15 @@ export const method: <
 ) => Method<Tag, Fields, Success, Error, Streaming> = internalSchema.method
 
 /**
- * Options of {@link rpc}: the methods, and as in {@link schema} the one-way
- * and push schemas, correlation, framing and failure policies.
+ * Options of {@link rpc}: the methods, and the envelope's options.
  *
  * @since 0.1.0
  * @category rpc
  */
-export interface RpcOptions<Methods extends ReadonlyArray<Method.Any>, OneWay, OneWayI, Push, PushI> {
-  readonly name?: string | undefined
+export interface RpcOptions<Methods extends ReadonlyArray<Method.Any>, OneWay, OneWayI, Push, PushI>
+  extends EnvelopeOptions<Method.Request<Methods[number]>, OneWay, OneWayI, Push, PushI>
+{
   readonly methods: Methods
-  readonly oneWay?: Schema.Schema<OneWay, OneWayI, never> | undefined
-  readonly push?: Schema.Schema<Push, PushI, never> | undefined
-  /** Default `"byId"`. */
-  readonly correlation?: "inOrder" | "byId" | undefined
-  /** Default: 4-byte big-endian length field, 8 MiB max frame. */
-  readonly framing?: Framing | undefined
-  /** Default `"respond"`. */
-  readonly onBadInput?: FailurePolicy | undefined
-  /** Default `"respond"`. */
-  readonly onDefect?: FailurePolicy | undefined
-  readonly describe?: ((message: Method.Request<Methods[number]> | OneWay) => string) | undefined
-  /**
-   * What a `BadRequest` fault tells the peer about a message that does not
-   * match the schema: `"issue"` (default) the first issue and its path,
-   * bounded; `"none"` nothing beyond "does not match"; `"full"` Schema's
-   * whole message (it spells out the schema: for development).
-   */
-  readonly badRequestDetail?: "issue" | "none" | "full" | undefined
-  /**
-   * How each envelope is serialized: JSON (default) or any message codec,
-   * e.g. MessagePack (`Msgpack.msgpack` from `@wirekit/core/msgpack`). The
-   * envelope's fields and the schemas are the same; only the bytes differ.
-   */
-  readonly serialization?: MessageCodec<unknown> | undefined
 }
 
 /**

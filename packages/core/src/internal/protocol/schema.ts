@@ -11,12 +11,10 @@ import * as LengthField from "../../LengthField.ts"
 import { MessageError } from "../../MessageCodec.ts"
 import type { MessageCodec } from "../../MessageCodec.ts"
 import type * as ByteBuffer from "../../ByteBuffer.ts"
-import type { Framing } from "../../Framing.ts"
 import { FramingError } from "../../Framing.ts"
 import type {
   ClientCodec,
   EncodeError,
-  FailurePolicy,
   FrameClientCodec,
   FrameServerCodec,
   Method,
@@ -26,6 +24,7 @@ import type {
   Protocol,
   ProtocolErrorReason,
   RpcOptions,
+  EnvelopeOptions,
   SchemaOptions,
   ServerCodec,
   StreamClientCodec,
@@ -214,23 +213,14 @@ const decodeSuccessValue = (decode: Parse, value: unknown): Either.Either<unknow
   return r
 }
 
-interface EnvelopeOptions {
-  readonly name: string | undefined
+/** The envelope's options, with the request schema and where a response's schemas come from. */
+interface EnvelopeConfig extends EnvelopeOptions<any, any, any, any, any> {
   readonly request: Schema.Schema<any, any, never>
-  readonly oneWay: Schema.Schema<any, any, never> | undefined
-  readonly push: Schema.Schema<any, any, never> | undefined
   /** One set for every request (`schema`), or one per request tag (`rpc`). */
   readonly results: Results | ReadonlyMap<string, Results>
-  readonly correlation: "inOrder" | "byId" | undefined
-  readonly framing: Framing | undefined
-  readonly onBadInput: FailurePolicy | undefined
-  readonly onDefect: FailurePolicy | undefined
-  readonly describe: ((message: any) => string) | undefined
-  readonly badRequestDetail: "issue" | "none" | "full" | undefined
-  readonly serialization: MessageCodec<unknown> | undefined
 }
 
-const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protocol<Req, Res, Err, OneWay, Push> => {
+const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protocol<Req, Res, Err, OneWay, Push> => {
   const byIdMode = (options.correlation ?? "byId") === "byId"
   const detailLevel = options.badRequestDetail ?? "issue"
   const decodeRequest = decoderOf(options.request)
@@ -512,20 +502,7 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeOptions): Protoc
 export const schema = <Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>(
   options: SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>
 ): Protocol<Req, Res, Err, OneWay, Push> =>
-  envelope({
-    name: options.name,
-    request: options.request,
-    oneWay: options.oneWay,
-    push: options.push,
-    results: resultsOf(options.response, options.error),
-    correlation: options.correlation,
-    framing: options.framing,
-    onBadInput: options.onBadInput,
-    onDefect: options.onDefect,
-    describe: options.describe,
-    badRequestDetail: options.badRequestDetail,
-    serialization: options.serialization
-  })
+  envelope({ ...options, results: resultsOf(options.response, options.error) })
 
 /** See `Protocol.method`. */
 export const method = (
@@ -567,18 +544,5 @@ export const rpc = (options: RpcOptions<ReadonlyArray<Method.Any>, any, any, any
     any,
     never
   >
-  return envelope({
-    name: options.name,
-    request,
-    oneWay: options.oneWay,
-    push: options.push,
-    results,
-    correlation: options.correlation,
-    framing: options.framing,
-    onBadInput: options.onBadInput,
-    onDefect: options.onDefect,
-    describe: options.describe,
-    badRequestDetail: options.badRequestDetail,
-    serialization: options.serialization
-  })
+  return envelope({ ...options, request, results })
 }
