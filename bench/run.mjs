@@ -187,7 +187,9 @@ const SERVERS = [
       client: [cmd, [...pre, entry, "--role", "client", ...to, "--items", "{items}", "--warmup-items", "{warmup}"]]
     }
   }),
-  // --- resp: the real redis-server vs the wirekit RESP example ---
+  // --- resp: the real redis-server (the reference) and, per runtime, a hand-written RESP server on
+  //     the runtime's socket API (the baseline: servers/raw-<rt>-resp.mjs + servers/lib/resp.mjs)
+  //     vs the wirekit RESP example ---
   {
     name: "redis-server", runtime: "c", role: "reference", baseline: "redis-server", suites: ["resp"], startS: 0.2,
     needs: ["redis-server"], port: "free", ready: /Ready to accept connections/,
@@ -195,17 +197,29 @@ const SERVERS = [
     args: ["--port", "{port}", "--bind", "{host}", "--save", "", "--appendonly", "no", "--protected-mode", "no"]
   },
   {
-    name: "wirekit-resp-node", runtime: "node", role: "wirekit", baseline: "redis-server", suites: ["resp"], startS: 3.5,
+    name: "raw-node-resp", runtime: "node", role: "raw", baseline: "raw-node-resp", suites: ["resp"], startS: 0.2,
+    cmd: NODE, args: ["bench/servers/raw-node-resp.mjs", "--port", "{port}", "--host", "{host}"]
+  },
+  {
+    name: "wirekit-resp-node", runtime: "node", role: "wirekit", baseline: "raw-node-resp", suites: ["resp"], startS: 3.5,
     cmd: NODE, args: ["--import", "tsx", "examples/resp/src/main.ts", "--port", "0", "--host", "{host}"],
     requires: "examples/resp/src/main.ts", ready: /RESP server listening on [^\s;]*:(\d+)/
   },
   {
-    name: "wirekit-resp-bun", runtime: "bun", role: "wirekit", baseline: "redis-server", suites: ["resp"], startS: 0.7, needs: [BUN],
+    name: "raw-bun-resp", runtime: "bun", role: "raw", baseline: "raw-bun-resp", suites: ["resp"], startS: 0.2, needs: [BUN],
+    cmd: BUN, args: ["run", "bench/servers/raw-bun-resp.mjs", "--port", "{port}", "--host", "{host}"]
+  },
+  {
+    name: "wirekit-resp-bun", runtime: "bun", role: "wirekit", baseline: "raw-bun-resp", suites: ["resp"], startS: 0.7, needs: [BUN],
     cmd: BUN, args: ["run", "examples/resp/src/main.bun.ts", "--port", "0", "--host", "{host}"],
     requires: "examples/resp/src/main.bun.ts", ready: /RESP server listening on [^\s;]*:(\d+)/
   },
   {
-    name: "wirekit-resp-deno", runtime: "deno", role: "wirekit", baseline: "redis-server", suites: ["resp"], startS: 0.5, needs: [DENO],
+    name: "raw-deno-resp", runtime: "deno", role: "raw", baseline: "raw-deno-resp", suites: ["resp"], startS: 0.2, needs: [DENO],
+    cmd: DENO, args: ["run", "--allow-net", "bench/servers/raw-deno-resp.mjs", "--port", "{port}", "--host", "{host}"]
+  },
+  {
+    name: "wirekit-resp-deno", runtime: "deno", role: "wirekit", baseline: "raw-deno-resp", suites: ["resp"], startS: 0.5, needs: [DENO],
     cmd: DENO, args: ["run", "-A", "examples/resp/src/main.deno.ts", "--port", "0", "--host", "{host}"],
     requires: "examples/resp/src/main.deno.ts", ready: /RESP server listening on [^\s;]*:(\d+)/
   }
@@ -268,7 +282,7 @@ const SUITES = {
     cells: [{ id: "1e6", label: "10⁶ items", items: 1_000_000, warmup: 100_000 }]
   },
   resp: {
-    title: "resp: redis-benchmark -c 50 -t set,get against redis-server and the wirekit RESP example",
+    title: "resp: redis-benchmark -c 50 -t set,get against redis-server, a raw RESP server per runtime and the wirekit RESP example",
     driver: "redis-benchmark",
     reference: "redis-server",
     clients: 50,
@@ -927,20 +941,30 @@ function streamTable(suite, rows) {
   return lines.join("\n")
 }
 
-/** resp: one line per pipeline depth and server: req/s per test and the ratio to redis-server. */
+/**
+ * resp: one line per pipeline depth and server (redis-server first, then per runtime its raw
+ * baseline and the wirekit server): req/s per test, the ratio to redis-server, and the ratio to
+ * the raw baseline of the server's runtime (wirekit / raw; 1.00× on the raw rows themselves).
+ */
 function respTable(suite, rows) {
   const T = suite.tests.map((t) => t.toUpperCase())
   const head = ["pipeline", "server", ...T.map((t) => `${t} req/s`), ...T.map((t) => `**${t} / ${suite.reference}**`),
-    `p50 ms ${T.join(" / ")}`, `p99 ms ${T.join(" / ")}`, "ok runs"]
+    ...T.map((t) => `**${t} / raw**`), `p50 ms ${T.join(" / ")}`, `p99 ms ${T.join(" / ")}`, "ok runs"]
   const lines = ["| " + head.join(" | ") + " |", "|" + head.map((h, i) => (i < 2 ? "---" : "---:")).join("|") + "|"]
-  for (const r of rows) {
-    const cols = [r.label, r.server + (r.standIn ? "†" : ""),
-      ...suite.tests.map((t) => withSpread(r.medians[t], r.spreadPct[t], fmtInt)),
-      ...suite.tests.map((t) => (r.server === suite.reference ? "1.00×" : `**${fmtRatio(r.vsReference[t])}**`)),
-      suite.tests.map((t) => fmtMs(r.medians[`${t}_p50_ms`])).join(" / "),
-      suite.tests.map((t) => fmtMs(r.medians[`${t}_p99_ms`])).join(" / "),
-      `${r.okRuns}/${r.runs}`]
-    lines.push("| " + cols.join(" | ") + " |")
+  const rtOrder = Object.keys(RUNTIMES)
+  const roleOrder = ["reference", "raw", "wirekit", "other"]
+  const rank = (r) => (r.role === "reference" ? -1 : rtOrder.indexOf(r.runtime)) * 10 + roleOrder.indexOf(r.role)
+  for (const id of [...new Set(rows.map((r) => r.cell))]) {
+    for (const r of rows.filter((x) => x.cell === id).sort((a, b) => rank(a) - rank(b))) {
+      const cols = [r.label, r.server + (r.standIn ? "†" : ""),
+        ...suite.tests.map((t) => withSpread(r.medians[t], r.spreadPct[t], fmtInt)),
+        ...suite.tests.map((t) => (r.server === suite.reference ? "1.00×" : `**${fmtRatio(r.vsReference[t])}**`)),
+        ...suite.tests.map((t) => (r.role === "reference" ? "–" : r.server === r.baseline ? "1.00×" : `**${fmtRatio(r.vsBaseline[t])}**`)),
+        suite.tests.map((t) => fmtMs(r.medians[`${t}_p50_ms`])).join(" / "),
+        suite.tests.map((t) => fmtMs(r.medians[`${t}_p99_ms`])).join(" / "),
+        `${r.okRuns}/${r.runs}`]
+      lines.push("| " + cols.join(" | ") + " |")
+    }
   }
   return lines.join("\n")
 }
