@@ -4,11 +4,12 @@
  * not `node:net`): TCP (IPv4/IPv6) and Unix sockets.
  *
  * Bun's `socket.write` takes what the OS accepts right now and buffers
- * nothing, so each connection keeps its own bounded write queue: bytes the OS
- * did not take wait there, in order, and are flushed from the `drain` handler;
- * `write` reports backpressure once the queue reaches `writeHighWaterMark`.
- * Read backpressure uses `socket.pause()` / `resume()`; half-close uses
- * `socket.shutdown()` (SHUT_WR) after the queue is flushed; abort uses
+ * nothing, so each connection keeps a bounded write queue (the core's
+ * `Driver.makeSocketWriter`): bytes the OS did not take wait there, in order,
+ * and are flushed from the `drain` handler; `write` reports backpressure once
+ * the queue reaches `writeHighWaterMark`. Read backpressure uses
+ * `socket.pause()` / `resume()`; half-close uses `socket.shutdown()`
+ * (SHUT_WR) after the queue is flushed; abort uses
  * `socket.terminate()` (SO_LINGER 0: RST). Error codes map to the core's typed
  * reasons exactly as on Node.
  *
@@ -31,103 +32,56 @@ import type { Scope } from "effect"
 type Socket = WirekitBun.Socket<BunDriver>
 type SystemError = WirekitBun.SystemError
 
-/** Queued chunks shorter than this are merged with the ones behind them when flushed. */
-const COALESCE_BELOW = 16 * 1024
-/** Upper bound of one merged flush write. */
-const COALESCE_MAX = 64 * 1024
-/** `writev` on an empty queue concatenates the chunks into one write up to this size. */
-const WRITEV_CONCAT_MAX = 64 * 1024
-
-const noop = () => {}
-
 /**
  * One native socket, seen by the core as a {@link Driver.SocketDriver}: the
- * write queue, the half-close and the translation of Bun's events.
+ * translation of Bun's events, and the write side through a core
+ * {@link Driver.SocketWriter} (Bun's synchronous `write` is its `send`).
  */
-class BunDriver implements Driver.SocketDriver {
+class BunDriver implements Driver.SocketDriver, Driver.WriteTarget {
   socket!: Socket
   events!: Driver.SocketEvents
+  writer!: Driver.SocketWriter
   /** Set once the core connection exists (events wired); before that events are ignored. */
   attached = false
   /** While connecting: the callbacks of the pending `connect`. */
   dial: { readonly opened: (s: Socket) => void; readonly failed: (err: SystemError) => void } | undefined = undefined
 
-  private readonly hwm: number
-  private readonly autoEnd: boolean
-  // write queue: q[qh] is the head, of which qo bytes are already written
-  private q: Array<Uint8Array | undefined> = []
-  private qh = 0
-  private qo = 0
-  private queued = 0
-  /** `write` returned false: the core waits for `drain`. */
-  private owesDrain = false
-  /** An end (FIN) was requested: by the core, or by us for allowHalfOpen: false. */
-  private ending = false
-  /** Waiting for the queue to flush before the FIN. */
-  private endDone: ((error?: Connection.ConnectionError) => void) | undefined = undefined
-  /** Our FIN is sent. */
-  private shut = false
   private readEnded = false
   private closed = false
-  private remote: Address.Address | undefined = undefined
 
-  constructor(options: Connection.ConnectionOptions | undefined) {
-    this.hwm = options?.writeHighWaterMark ?? Connection.defaults.writeHighWaterMark
-    this.autoEnd = !(options?.allowHalfOpen ?? Connection.defaults.allowHalfOpen)
-  }
+  constructor(private readonly options: Connection.ConnectionOptions | undefined) {}
 
   /** Wires the core's events (called from `Driver.makeConnection`). */
-  attach(events: Driver.SocketEvents, remote: Address.Address): this {
+  attach(events: Driver.SocketEvents, remoteAddress: Address.Address): this {
     this.events = events
-    this.remote = remote
+    this.writer = Driver.makeSocketWriter(this, events, {
+      remoteAddress,
+      writeHighWaterMark: this.options?.writeHighWaterMark,
+      allowHalfOpen: this.options?.allowHalfOpen
+    })
     this.attached = true
     return this
+  }
+
+  // ---- WriteTarget --------------------------------------------------------
+
+  send(data: Uint8Array, offset: number, length: number): number {
+    return this.socket.write(data, offset, length)
+  }
+
+  shutdown(): void {
+    // no argument: shutdown(fd, SHUT_WR). `shutdown(true)` would be SHUT_RD in Bun 1.4.
+    this.socket.shutdown()
   }
 
   // ---- SocketDriver -----------------------------------------------------
 
   write(data: Uint8Array): boolean {
-    if (this.ending) return this.writeAfterEnd()
-    if (this.queued === 0) {
-      const n = this.socket.write(data)
-      if (n === data.length) return true
-      if (n < 0) return this.writeOnClosed()
-      this.push(data, n)
-    } else {
-      this.push(data, 0)
-    }
-    return this.belowMark()
+    return this.writer.write(data)
   }
 
   writev(chunks: ReadonlyArray<Uint8Array>): boolean {
-    if (this.ending) return this.writeAfterEnd()
-    if (this.queued > 0) {
-      for (const c of chunks) this.push(c, 0)
-      return this.belowMark()
-    }
-    let total = 0
-    for (const c of chunks) total += c.length
-    if (total <= WRITEV_CONCAT_MAX) {
-      // one syscall for the batch
-      const buf = new Uint8Array(total)
-      let off = 0
-      for (const c of chunks) {
-        buf.set(c, off)
-        off += c.length
-      }
-      return this.write(buf)
-    }
-    let i = 0
-    while (i < chunks.length) {
-      const c = chunks[i++]!
-      const n = this.socket.write(c)
-      if (n === c.length) continue
-      if (n < 0) return this.writeOnClosed()
-      this.push(c, n)
-      break
-    }
-    while (i < chunks.length) this.push(chunks[i++]!, 0)
-    return this.belowMark()
+    return this.writer.writev(chunks)
   }
 
   pause(): void {
@@ -139,18 +93,7 @@ class BunDriver implements Driver.SocketDriver {
   }
 
   end(done: (error?: Connection.ConnectionError) => void): void {
-    if (this.closed) return done(this.endError(undefined))
-    if (this.shut) return done()
-    this.ending = true
-    if (this.queued === 0) {
-      this.shutdown()
-      return done()
-    }
-    const prev = this.endDone
-    this.endDone = prev === undefined ? done : (e) => {
-      prev(e)
-      done(e)
-    }
+    this.writer.end(done)
   }
 
   destroy(): void {
@@ -160,53 +103,27 @@ class BunDriver implements Driver.SocketDriver {
   }
 
   reset(): void {
-    if (this.closed) return
-    this.clearQueue()
-    this.socket.terminate()
+    // SO_LINGER 0: the queue is dropped by the close handler, which Bun runs synchronously
+    if (!this.closed) this.socket.terminate()
   }
 
   writeBuffered(): number {
-    return this.queued
+    return this.writer.writeBuffered()
   }
 
   // ---- Bun events ---------------------------------------------------------
 
-  /** The socket is writable again: flush the queue, then report drain / finish a pending end. */
+  /** The socket is writable again: the writer flushes its queue, then reports drain / finishes a pending end. */
   flush(): void {
     if (this.closed || !this.attached) return
-    const q = this.q
-    while (this.qh < q.length) {
-      if (q[this.qh]!.length - this.qo < COALESCE_BELOW && this.qh + 1 < q.length) this.coalesce()
-      const head = q[this.qh]!
-      const len = head.length - this.qo
-      const n = this.socket.write(head, this.qo, len)
-      if (n < 0) return // closed: the close handler reports it
-      this.queued -= n
-      if (n < len) {
-        this.qo += n
-        break
-      }
-      q[this.qh++] = undefined
-      this.qo = 0
-    }
-    if (this.qh === q.length) this.clearQueue()
-    if (this.queued === 0 && this.endDone !== undefined) {
-      const done = this.endDone
-      this.endDone = undefined
-      this.shutdown()
-      done()
-    }
-    if (this.owesDrain && (this.queued < this.hwm || this.queued === 0)) {
-      this.owesDrain = false
-      this.events.drain()
-    }
+    this.writer.writable()
   }
 
   onEnd(): void {
     if (this.readEnded || !this.attached) return
     this.readEnded = true
     this.events.readEnd()
-    if (this.autoEnd && !this.ending && !this.closed) this.end(noop)
+    this.writer.peerEnded()
   }
 
   onError(err: SystemError): void {
@@ -217,7 +134,6 @@ class BunDriver implements Driver.SocketDriver {
   onClose(err: SystemError | undefined): void {
     if (this.closed || !this.attached) return
     this.closed = true
-    this.clearQueue()
     const events = this.events
     if (err !== undefined) {
       events.error(Connection.reasonOf(err.code), err.code, err)
@@ -226,92 +142,8 @@ class BunDriver implements Driver.SocketDriver {
       this.readEnded = true
       events.readEnd()
     }
-    const done = this.endDone
-    if (done !== undefined) {
-      this.endDone = undefined
-      done(this.endError(err))
-    }
+    this.writer.close(err === undefined ? undefined : { reason: Connection.reasonOf(err.code), code: err.code, cause: err })
     events.closedByRuntime()
-  }
-
-  // ---- internals ----------------------------------------------------------
-
-  private push(data: Uint8Array, offset: number): void {
-    if (data.length === offset) return
-    if (this.queued === 0) this.qo = offset
-    this.q.push(data)
-    this.queued += data.length - offset
-  }
-
-  private belowMark(): boolean {
-    if (this.queued < this.hwm) return true
-    this.owesDrain = true
-    return false
-  }
-
-  /** Merges the small head chunk with the chunks behind it (up to COALESCE_MAX) into one write. */
-  private coalesce(): void {
-    const q = this.q
-    let end = this.qh
-    let total = 0
-    while (end < q.length) {
-      const len = q[end]!.length - (end === this.qh ? this.qo : 0)
-      if (end > this.qh && total + len > COALESCE_MAX) break
-      total += len
-      end++
-    }
-    if (end - this.qh < 2) return
-    const merged = new Uint8Array(total)
-    let off = 0
-    for (let i = this.qh; i < end; i++) {
-      const c = q[i]!
-      const from = i === this.qh ? this.qo : 0
-      merged.set(from === 0 ? c : c.subarray(from), off)
-      off += c.length - from
-      q[i] = undefined
-    }
-    this.qh = end - 1
-    this.qo = 0
-    q[this.qh] = merged
-  }
-
-  private clearQueue(): void {
-    this.q = []
-    this.qh = 0
-    this.qo = 0
-    this.queued = 0
-  }
-
-  private shutdown(): void {
-    this.shut = true
-    // no argument: shutdown(fd, SHUT_WR). `shutdown(true)` would be SHUT_RD in Bun 1.4.
-    this.socket.shutdown()
-  }
-
-  /** Only reachable after the automatic end of `allowHalfOpen: false`: the bytes are dropped, like Node. */
-  private writeAfterEnd(): boolean {
-    if (!this.closed) this.events.error("Closed", "ERR_STREAM_WRITE_AFTER_END")
-    return true
-  }
-
-  /**
-   * Bun's `write` returns -1 once the socket is gone, before its `close`
-   * callback says why. We did not close it (the core never writes after its
-   * own close): the peer reset it or the connection broke, a `Reset`.
-   */
-  private writeOnClosed(): boolean {
-    if (!this.closed) this.events.error("Reset", "EPIPE")
-    return true
-  }
-
-  private endError(err: SystemError | undefined): Connection.ConnectionError {
-    return new Connection.ConnectionError({
-      reason: err === undefined ? "Closed" : Connection.reasonOf(err.code),
-      operation: "end",
-      remoteAddress: this.remote,
-      code: err?.code,
-      cause: err
-    })
   }
 }
 
@@ -457,55 +289,31 @@ export const connect = (
     Effect.suspend(() => {
       const bun = runtime()
       if (bun === undefined) return notBun
-      return Effect.async<Connection.Connection, Transport.ConnectError>((resume) => {
-        const timeout = options?.timeout ?? Transport.defaultConnectTimeout
-        const unixPath = Address.isUnix(address) ? address.path : undefined
+      const unixPath = Address.isUnix(address) ? address.path : undefined
+      return Driver.connectWithTimeout<Connection.Connection>(address, { timeout: options?.timeout, errorCode }, (attempt) => {
         const driver = new BunDriver(options)
-        let settled = false
-        const fail = (err: unknown) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          driver.dial = undefined
-          const code = errorCode(err)
-          resume(Effect.fail(new Transport.ConnectError({ reason: Transport.connectReasonOf(code), address, code, cause: err })))
-        }
-        const timer = setTimeout(() => {
-          if (settled) return
-          settled = true
-          resume(Effect.fail(new Transport.ConnectError({ reason: "TimedOut", address, timeout, code: "ETIMEDOUT" })))
-        }, timeout)
         driver.dial = {
           opened: (s) => {
             driver.dial = undefined
             // timed out or interrupted meanwhile: nobody wants this socket
-            if (settled) return s.terminate()
-            settled = true
-            clearTimeout(timer)
-            resume(Effect.succeed(wrap(s, driver, options, unixPath)))
+            if (!attempt.succeed(() => wrap(s, driver, options, unixPath))) s.terminate()
           },
-          failed: fail
+          failed: (err) => {
+            driver.dial = undefined
+            attempt.fail(err)
+          }
         }
-        try {
-          const pending = unixPath !== undefined
-            ? bun.connect<BunDriver>({ unix: unixPath, socket: clientHandlers, data: driver, allowHalfOpen: true })
-            : bun.connect<BunDriver>({
-              hostname: (address as Address.TcpAddress).host,
-              port: (address as Address.TcpAddress).port,
-              socket: clientHandlers,
-              data: driver,
-              allowHalfOpen: true
-            })
-          // the handlers settle first; this also catches failures without a connectError call
-          pending.then(undefined, fail)
-        } catch (err) {
-          fail(err)
-        }
-        return Effect.sync(() => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-        })
+        const pending = unixPath !== undefined
+          ? bun.connect<BunDriver>({ unix: unixPath, socket: clientHandlers, data: driver, allowHalfOpen: true })
+          : bun.connect<BunDriver>({
+            hostname: (address as Address.TcpAddress).host,
+            port: (address as Address.TcpAddress).port,
+            socket: clientHandlers,
+            data: driver,
+            allowHalfOpen: true
+          })
+        // the handlers settle first; this also catches failures without a connectError call
+        pending.then(undefined, attempt.fail)
       })
     })
   )

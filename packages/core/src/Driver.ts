@@ -29,8 +29,10 @@ import type { Scope } from "effect"
 import type { Address } from "./Address.ts"
 import type { Connection, ConnectionErrorReason, ConnectionError, ConnectionOptions } from "./Connection.ts"
 import { ConnectionImpl } from "./internal/connection.ts"
+import * as connectTimeout from "./internal/connectTimeout.ts"
 import { ListenerImpl } from "./internal/listener.ts"
-import type { Listener } from "./Transport.ts"
+import * as socketWriter from "./internal/socketWriter.ts"
+import type { ConnectError, Listener } from "./Transport.ts"
 
 /** Actions on a native socket, implemented by an adapter. All are synchronous and must not throw. */
 export interface SocketDriver {
@@ -167,3 +169,182 @@ export const scopedListener = <E>(acquire: Effect.Effect<ListenerHandle, E>): Ef
 export const scopedConnection = <E>(acquire: Effect.Effect<Connection, E>): Effect.Effect<Connection, E, Scope.Scope> =>
   // the acquire stays interruptible so that a connect timeout or an interrupt can stop it
   Effect.acquireRelease(Effect.interruptible(acquire), (c) => c.close)
+
+// ---------------------------------------------------------------------------
+// Helpers for adapters whose runtime does not buffer writes
+// ---------------------------------------------------------------------------
+
+/**
+ * How a {@link SocketWriter} reaches the native socket. Implemented by an
+ * adapter; no method may throw.
+ *
+ * @since 0.1.0
+ * @category adapter helpers
+ */
+export interface WriteTarget {
+  /**
+   * Offers `length` bytes of `data` from `offset` to the runtime. Returns
+   * - a number, for a runtime that takes what the OS accepts now and buffers
+   *   nothing: how many bytes it took (the rest stays queued until the
+   *   adapter calls {@link SocketWriter.writable}), or a negative number when
+   *   the socket is already gone;
+   * - a promise, for a runtime that writes asynchronously: the number of bytes
+   *   written (the writer starts no other send until it settles), or a
+   *   rejection with the I/O error.
+   *
+   * The runtime may keep `data` only until it reports the bytes as taken.
+   */
+  send(data: Uint8Array, offset: number, length: number): number | PromiseLike<number>
+  /** Half-closes the socket (FIN); a promise when the runtime reports the outcome later. */
+  shutdown(): void | PromiseLike<void>
+  /**
+   * An asynchronous send or shutdown failed (or a send took no bytes): report
+   * the error to the core, {@link SocketWriter.close} the writer and release
+   * the socket. Without it the writer reports the error itself (its reason
+   * mapped from the cause's `code`) and closes.
+   */
+  failed?(cause: unknown): void
+  /** Called once the FIN is sent, after the end callbacks. */
+  finished?(): void
+}
+
+/**
+ * Options of {@link makeSocketWriter}; missing ones take the core's defaults.
+ *
+ * @since 0.1.0
+ * @category adapter helpers
+ */
+export interface SocketWriterOptions {
+  /** Put in the errors given to `end` callbacks. */
+  readonly remoteAddress?: Address | undefined
+  /** Queued bytes at or past which `write` returns `false` until `drain`. */
+  readonly writeHighWaterMark?: number | undefined
+  /** When `false`, {@link SocketWriter.peerEnded} ends our side too. */
+  readonly allowHalfOpen?: boolean | undefined
+}
+
+/**
+ * Why a socket closed, for {@link SocketWriter.close}.
+ *
+ * @since 0.1.0
+ * @category adapter helpers
+ */
+export interface SocketFailure {
+  readonly reason: ConnectionErrorReason
+  readonly code?: string | undefined
+  readonly cause?: unknown
+}
+
+/**
+ * The write half of a {@link SocketDriver} for a runtime that does not queue
+ * writes itself: it holds, in order, the bytes the runtime has not taken yet
+ * (only the chunks the core handed it, small ones merged into one send), says
+ * `false` from `write` at or past the write high-water mark and reports
+ * `drain` once below it again, sends the FIN only after the last queued byte
+ * (`end`), and emulates `allowHalfOpen: false`. Every byte it holds counts in
+ * `writeBuffered()`; at `0` it holds no reference to any chunk. It starts no
+ * timer.
+ *
+ * @since 0.1.0
+ * @category adapter helpers
+ */
+export interface SocketWriter extends Pick<SocketDriver, "write" | "writev" | "end" | "writeBuffered"> {
+  /** Bytes the runtime has taken so far (monotonic). */
+  readonly written: number
+  /** An end was requested (by the core, or by {@link peerEnded}): writes are now late. */
+  readonly ending: boolean
+  /** The FIN is sent. */
+  readonly ended: boolean
+  /** For a synchronous `send`: the socket can take bytes again (the runtime's drain event). */
+  writable(): void
+  /** The peer sent its FIN: ends our side as well unless `allowHalfOpen`. */
+  peerEnded(): void
+  /**
+   * The socket is gone: drops the queue and fails pending `end` callbacks
+   * (with reason `Closed` without a failure). Later writes are ignored.
+   */
+  close(failure?: SocketFailure): void
+}
+
+/**
+ * Builds a {@link SocketWriter} that sends through `target` and reports
+ * `drain`, a write after an automatic end (`Closed`) and a socket found gone
+ * by a synchronous send (`Reset`) to `events`. An adapter delegates `write`,
+ * `writev`, `end` and `writeBuffered` of its driver to it.
+ *
+ * @example
+ * ```ts
+ * const writer = Driver.makeSocketWriter(
+ *   { send: (data, offset, length) => socket.write(data, offset, length), shutdown: () => socket.shutdown() },
+ *   events,
+ *   { remoteAddress, writeHighWaterMark, allowHalfOpen }
+ * )
+ * socket.on("drain", () => writer.writable())
+ * socket.on("end", () => { events.readEnd(); writer.peerEnded() })
+ * socket.on("close", () => { writer.close(); events.closedByRuntime() })
+ * ```
+ * @since 0.1.0
+ * @category adapter helpers
+ */
+export const makeSocketWriter: (
+  target: WriteTarget,
+  events: Pick<SocketEvents, "drain" | "error">,
+  options?: SocketWriterOptions
+) => SocketWriter = socketWriter.makeSocketWriter
+
+/**
+ * What a connect in progress reports to {@link connectWithTimeout}.
+ *
+ * @since 0.1.0
+ * @category adapter helpers
+ */
+export interface ConnectAttempt<A> {
+  /**
+   * The socket is open: completes the connect with `make()`. Returns `false`
+   * (and does not call `make`) when the attempt is over (timed out, failed or
+   * interrupted): the caller then closes the socket nobody wants.
+   */
+  succeed(make: () => A): boolean
+  /** The connect failed (ignored once the attempt is over). */
+  fail(cause: unknown): void
+}
+
+/**
+ * Options of {@link connectWithTimeout}.
+ *
+ * @since 0.1.0
+ * @category adapter helpers
+ */
+export interface ConnectTimeoutOptions {
+  /** Milliseconds before the connect fails with `TimedOut`; default `defaultConnectTimeout`; none when not finite or past 2^31 - 1. */
+  readonly timeout?: number | undefined
+  /** The OS or runtime error code of a failure (mapped to the `ConnectError` reason). */
+  readonly errorCode: (cause: unknown) => string | undefined
+}
+
+/**
+ * Runs a runtime's connect with the connect timeout of the transport
+ * contract. `start` begins the connect, reports to the attempt, and may
+ * return a function that cancels the connect: it is called when the timeout
+ * fires or the effect is interrupted first. A `start` that throws fails the
+ * attempt. The timer is cleared as soon as the attempt is over.
+ *
+ * @example
+ * ```ts
+ * Driver.connectWithTimeout(address, { timeout: options?.timeout, errorCode }, (attempt) => {
+ *   const abort = new AbortController()
+ *   runtimeConnect(address, abort.signal).then(
+ *     (socket) => { if (!attempt.succeed(() => wrap(socket))) socket.close() },
+ *     attempt.fail
+ *   )
+ *   return () => abort.abort()
+ * })
+ * ```
+ * @since 0.1.0
+ * @category adapter helpers
+ */
+export const connectWithTimeout: <A>(
+  address: Address,
+  options: ConnectTimeoutOptions,
+  start: (attempt: ConnectAttempt<A>) => (() => void) | void
+) => Effect.Effect<A, ConnectError> = connectTimeout.connectWithTimeout

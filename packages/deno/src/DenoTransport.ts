@@ -10,10 +10,11 @@
  *   backpressure). When the consumer borrows (`pump(..., { borrow: true })`)
  *   the buffer is lent instead and reused once the writes made meanwhile are
  *   sent: no allocation and no copy per read;
- * - a write loop over a queue of our own: one `conn.write` at a time, partial
- *   writes continued, small queued chunks coalesced into one write;
- *   `write` returns false once `writeHighWaterMark` bytes are queued and the
- *   core is told to go on (`drain`) when fewer are queued again;
+ * - writes through the core's write queue (`Driver.makeSocketWriter`): one
+ *   `conn.write` at a time, partial writes continued, small queued chunks
+ *   coalesced into one write; `write` returns false once `writeHighWaterMark`
+ *   bytes are queued and the core is told to go on (`drain`) when fewer are
+ *   queued again;
  * - `end`: `conn.closeWrite()` (FIN) once the queue is flushed;
  * - `abort`: a real RST through FFI on Linux (see the README), then `close()`.
  *
@@ -75,11 +76,6 @@ const copySmall = (buf: Uint8Array, n: number): Uint8Array => {
 
 const ignore = (): void => {}
 
-/** Queued chunks smaller than this are merged into one `conn.write`... */
-const coalesceChunk = 16 * 1024
-/** ...up to this many bytes. */
-const coalesceLimit = 64 * 1024
-
 // ---------------------------------------------------------------------------
 // Error mapping
 // ---------------------------------------------------------------------------
@@ -138,8 +134,11 @@ export const errorCode = (error: unknown): string | undefined => {
 
 type EndCallback = (error?: Connection.ConnectionError) => void
 
-/** One Deno connection driven for the core: read pump, write queue, half-close, release. */
-class DenoSocket implements Driver.SocketDriver {
+/**
+ * One Deno connection driven for the core: read pump, release, and the write
+ * side through a core {@link Driver.SocketWriter} (`conn.write` is its `send`).
+ */
+class DenoSocket implements Driver.SocketDriver, Driver.WriteTarget {
   // read side
   private paused = false
   private reading = false
@@ -151,20 +150,9 @@ class DenoSocket implements Driver.SocketDriver {
   private lent: Array<Uint8Array> = []
   private lentMarks: Array<number> = []
   // write side
-  private queue: Array<Uint8Array | undefined> = []
-  private head = 0
-  private queued = 0
-  /** Bytes ever queued for writing, and ever taken by the OS (for lent buffers). */
-  private enqueued = 0
-  private sent = 0
-  /** Bytes of the `conn.write` in progress. */
-  private inFlight = 0
-  private writing = false
-  /** The `conn.write` in progress. */
+  private readonly writer: Driver.SocketWriter
+  /** The latest `conn.write`. */
   private writeOp: Promise<number> | undefined
-  private needDrain = false
-  private endState: "open" | "ending" | "ended" = "open"
-  private endWaiters: Array<EndCallback> = []
   // lifecycle
   private released = false
 
@@ -172,10 +160,15 @@ class DenoSocket implements Driver.SocketDriver {
     private readonly conn: Deno.Conn,
     private readonly events: Driver.SocketEvents,
     private readonly tcp: boolean,
-    private readonly remote: Address.Address,
-    private readonly writeHWM: number,
-    private readonly allowHalfOpen: boolean
-  ) {}
+    remoteAddress: Address.Address,
+    options: Connection.ConnectionOptions | undefined
+  ) {
+    this.writer = Driver.makeSocketWriter(this, events, {
+      remoteAddress,
+      writeHighWaterMark: options?.writeHighWaterMark,
+      allowHalfOpen: options?.allowHalfOpen
+    })
+  }
 
   start(): void {
     void this.pump()
@@ -197,6 +190,7 @@ class DenoSocket implements Driver.SocketDriver {
           replyOp = undefined
           if (this.paused || this.released) break
         }
+        if (this.lent.length > 0) this.reclaim()
         let buf = this.free.pop()
         if (buf === undefined || !this.fits(buf)) buf = new Uint8Array(this.readSize)
         const n = await this.conn.read(buf)
@@ -234,11 +228,12 @@ class DenoSocket implements Driver.SocketDriver {
   /** A lent buffer comes back: reusable now, or once the writes queued so far are sent. */
   private giveBack(buf: Uint8Array): void {
     if (this.released || !this.fits(buf)) return
-    if (this.sent >= this.enqueued) {
+    const queued = this.writer.writeBuffered()
+    if (queued === 0) {
       if (this.free.length < maxFree) this.free.push(buf)
     } else {
       this.lent.push(buf)
-      this.lentMarks.push(this.enqueued)
+      this.lentMarks.push(this.writer.written + queued)
     }
   }
 
@@ -249,8 +244,9 @@ class DenoSocket implements Driver.SocketDriver {
 
   /** Lent buffers whose writes are all sent become free again. */
   private reclaim(): void {
+    const sent = this.writer.written
     let i = 0
-    while (i < this.lent.length && this.lentMarks[i]! <= this.sent) {
+    while (i < this.lent.length && this.lentMarks[i]! <= sent) {
       const buf = this.lent[i++]!
       if (this.free.length < maxFree && this.fits(buf)) this.free.push(buf)
     }
@@ -266,7 +262,7 @@ class DenoSocket implements Driver.SocketDriver {
     this.lent = []
     this.lentMarks = []
     this.events.readEnd()
-    if (!this.allowHalfOpen) this.end(() => {})
+    this.writer.peerEnded()
     this.maybeRelease()
   }
 
@@ -282,161 +278,51 @@ class DenoSocket implements Driver.SocketDriver {
   // ---- writing ----------------------------------------------------------
 
   write(data: Uint8Array): boolean {
-    if (this.released || this.endState !== "open") return this.lateWrite()
-    if (data.length > 0) {
-      this.queue.push(data)
-      this.queued += data.length
-      this.enqueued += data.length
-      if (!this.writing) void this.flush()
-    }
-    return this.accepted()
+    return this.writer.write(data)
   }
 
   writev(chunks: ReadonlyArray<Uint8Array>): boolean {
-    if (this.released || this.endState !== "open") return this.lateWrite()
-    for (const c of chunks) {
-      if (c.length === 0) continue
-      this.queue.push(c)
-      this.queued += c.length
-      this.enqueued += c.length
-    }
-    if (!this.writing && this.head < this.queue.length) void this.flush()
-    return this.accepted()
-  }
-
-  /**
-   * Backpressure counts the bytes still waiting in our queue, not the write
-   * Deno is performing (at most one buffer, already handed to the OS when the
-   * socket has room): one large write then does not stall the writer.
-   */
-  private waiting(): number {
-    return this.queued - this.inFlight
-  }
-
-  private accepted(): boolean {
-    if (this.waiting() < this.writeHWM) return true
-    this.needDrain = true
-    return false
-  }
-
-  /** A write after our side ended without the core knowing (allowHalfOpen: false). */
-  private lateWrite(): boolean {
-    if (!this.released) {
-      queueMicrotask(() => {
-        if (!this.released) this.events.error("Closed", "ERR_STREAM_WRITE_AFTER_END")
-      })
-    }
-    return true
-  }
-
-  /** The next buffer to write: the head chunk, merged with the small ones behind it. */
-  private take(): Uint8Array {
-    const q = this.queue
-    const first = q[this.head]!
-    q[this.head++] = undefined
-    let total = first.length
-    let last = this.head
-    if (total < coalesceChunk) {
-      while (last < q.length && q[last]!.length < coalesceChunk && total + q[last]!.length <= coalesceLimit) {
-        total += q[last++]!.length
-      }
-    }
-    let out = first
-    if (last > this.head) {
-      out = new Uint8Array(total)
-      out.set(first, 0)
-      let off = first.length
-      for (let i = this.head; i < last; i++) {
-        out.set(q[i]!, off)
-        off += q[i]!.length
-        q[i] = undefined
-      }
-      this.head = last
-    }
-    if (this.head === q.length) {
-      this.queue = []
-      this.head = 0
-    } else if (this.head >= 1024 && this.head * 2 >= q.length) {
-      this.queue = q.slice(this.head)
-      this.head = 0
-    }
-    return out
-  }
-
-  private async flush(): Promise<void> {
-    this.writing = true
-    try {
-      while (this.head < this.queue.length) {
-        const buf = this.take()
-        let off = 0
-        while (off < buf.length) {
-          this.inFlight = buf.length - off
-          const op = this.conn.write(off === 0 ? buf : buf.subarray(off))
-          this.writeOp = op
-          const n = await op
-          this.inFlight = 0
-          if (this.released) return
-          if (n <= 0) throw Object.assign(new Error("conn.write wrote nothing"), { code: "EPIPE" })
-          off += n
-          this.queued -= n
-          this.sent += n
-          if (this.lent.length > 0) this.reclaim()
-          if (this.needDrain && this.waiting() < this.writeHWM) {
-            this.needDrain = false
-            this.events.drain()
-          }
-        }
-      }
-    } catch (error) {
-      if (!this.released) this.fail(error)
-      return
-    } finally {
-      this.writing = false
-    }
-    if (this.endState === "ending" && !this.released) this.shutdownWrite()
+    return this.writer.writev(chunks)
   }
 
   writeBuffered(): number {
-    return this.queued
+    return this.writer.writeBuffered()
   }
-
-  // ---- half-close -------------------------------------------------------
 
   end(done: EndCallback): void {
-    if (this.endState === "ended") return done()
-    if (this.released) return done(this.error("Closed", "end"))
-    this.endWaiters.push(done)
-    if (this.endState === "ending") return
-    this.endState = "ending"
-    // the write loop sends the FIN itself once the queue is flushed
-    if (!this.writing) this.shutdownWrite()
+    this.writer.end(done)
   }
 
-  private shutdownWrite(): void {
-    this.conn.closeWrite().then(
-      () => {
-        if (this.released) return
-        this.endState = "ended"
-        const ws = this.endWaiters
-        this.endWaiters = []
-        for (const w of ws) w()
-        this.maybeRelease()
-      },
-      (error) => {
-        if (!this.released) this.fail(error)
-      }
-    )
+  send(data: Uint8Array, offset: number, length: number): Promise<number> {
+    let op: Promise<number>
+    try {
+      op = this.conn.write(offset === 0 && length === data.length ? data : data.subarray(offset, offset + length))
+    } catch (error) {
+      op = Promise.reject(error)
+    }
+    this.writeOp = op
+    return op
+  }
+
+  shutdown(): Promise<void> {
+    return this.conn.closeWrite()
+  }
+
+  /** The FIN is sent: release the socket if the peer's side is done too. */
+  finished(): void {
+    this.maybeRelease()
+  }
+
+  /** A write or the FIN failed. */
+  failed(cause: unknown): void {
+    if (!this.released) this.fail(cause)
   }
 
   // ---- release ----------------------------------------------------------
 
   /** Both directions are finished: release the socket (as node does). */
   private maybeRelease(): void {
-    if (this.readDone && this.endState === "ended" && !this.writing) this.release()
-  }
-
-  private error(reason: Connection.ConnectionErrorReason, operation: "end", code?: string, cause?: unknown) {
-    return new Connection.ConnectionError({ reason, operation, remoteAddress: this.remote, code, cause })
+    if (this.readDone && this.writer.ended) this.release()
   }
 
   /** An I/O error: report it, then release the socket. */
@@ -444,12 +330,7 @@ class DenoSocket implements Driver.SocketDriver {
     const code = errorCode(cause)
     const reason = Connection.reasonOf(code)
     this.events.error(reason, code, cause)
-    const ws = this.endWaiters
-    this.endWaiters = []
-    if (ws.length > 0) {
-      const e = this.error(reason, "end", code, cause)
-      for (const w of ws) w(e)
-    }
+    this.writer.close({ reason, code, cause })
     this.release()
   }
 
@@ -466,10 +347,7 @@ class DenoSocket implements Driver.SocketDriver {
   private release(): void {
     if (this.released) return
     this.released = true
-    this.queue = []
-    this.head = 0
-    this.queued = 0
-    this.inFlight = 0
+    this.writer.close()
     this.free = []
     this.lent = []
     this.lentMarks = []
@@ -512,14 +390,7 @@ const wrap = (
   }
   let socket: DenoSocket | undefined
   const c = Driver.makeConnection({ localAddress: local, remoteAddress: remote, options }, (events) =>
-    (socket = new DenoSocket(
-      conn,
-      events,
-      tcp,
-      remote,
-      options?.writeHighWaterMark ?? Connection.defaults.writeHighWaterMark,
-      options?.allowHalfOpen ?? Connection.defaults.allowHalfOpen
-    )))
+    (socket = new DenoSocket(conn, events, tcp, remote, options)))
   socket!.start()
   return c
 }
@@ -649,58 +520,26 @@ export const connect = (
   options?: Transport.ConnectOptions
 ): Effect.Effect<Connection.Connection, Transport.ConnectError, Scope.Scope> =>
   Driver.scopedConnection(
-    Effect.async<Connection.Connection, Transport.ConnectError>((resume) => {
-      const timeout = options?.timeout ?? Transport.defaultConnectTimeout
+    Driver.connectWithTimeout<Connection.Connection>(address, { timeout: options?.timeout, errorCode }, (attempt) => {
       const unixPath = isUnix(address) ? address.path : undefined
       // TCP connects can be aborted; a Unix connect cannot (it is immediate unless the backlog is full)
       const abort = unixPath === undefined ? new AbortController() : undefined
-      let done = false
-      const fail = (error: unknown) => {
-        const code = errorCode(error)
-        resume(Effect.fail(new Transport.ConnectError({ reason: Transport.connectReasonOf(code), address, code, cause: error })))
-      }
-      let pending: Promise<Deno.Conn>
-      try {
-        pending = unixPath !== undefined
-          ? deno().connect({ transport: "unix", path: unixPath })
-          : deno().connect({
-            transport: "tcp",
-            hostname: (address as Address.TcpAddress).host,
-            port: (address as Address.TcpAddress).port,
-            signal: abort!.signal
-          })
-      } catch (error) {
-        fail(error)
-        return
-      }
-      const timer = Number.isFinite(timeout) && timeout < 2 ** 31
-        ? setTimeout(() => {
-          if (done) return
-          done = true
-          abort?.abort()
-          resume(Effect.fail(new Transport.ConnectError({ reason: "TimedOut", address, timeout, code: "ETIMEDOUT" })))
-        }, Math.max(0, timeout))
-        : undefined
+      const pending = unixPath !== undefined
+        ? deno().connect({ transport: "unix", path: unixPath })
+        : deno().connect({
+          transport: "tcp",
+          hostname: (address as Address.TcpAddress).host,
+          port: (address as Address.TcpAddress).port,
+          signal: abort!.signal
+        })
       pending.then(
         (conn) => {
-          if (done) return conn.close() // timed out or interrupted meanwhile
-          done = true
-          clearTimeout(timer)
-          resume(Effect.succeed(wrap(conn, options, unixPath)))
+          // timed out or interrupted meanwhile: nobody wants this connection
+          if (!attempt.succeed(() => wrap(conn, options, unixPath))) conn.close()
         },
-        (error) => {
-          if (done) return
-          done = true
-          clearTimeout(timer)
-          fail(error)
-        }
+        attempt.fail
       )
-      return Effect.sync(() => {
-        if (done) return
-        done = true
-        clearTimeout(timer)
-        abort?.abort()
-      })
+      return abort === undefined ? undefined : () => abort.abort()
     })
   )
 
