@@ -39,6 +39,7 @@
 import { Chunk, Context, Data, Effect, Option, Stream } from "effect"
 import type { Address } from "./Address.ts"
 import * as AddressFmt from "./Address.ts"
+import type { TlsInfo } from "./Tls.ts"
 
 /** The end-of-stream marker returned by {@link Connection.read}: the peer ended its side. */
 export const EOF: unique symbol = Symbol.for("@wirekit/core/Connection/EOF")
@@ -151,6 +152,8 @@ export interface Connection {
   readonly id: number
   readonly localAddress: Address
   readonly remoteAddress: Address
+  /** The TLS session and the peer's certificate, on a TLS connection; `undefined` on a plain one. */
+  readonly tls?: TlsInfo | undefined
   /** Next chunk of bytes in order, or {@link EOF} once the peer has ended its side. */
   readonly read: Effect.Effect<Uint8Array | EOF, ConnectionError>
   /**

@@ -32,6 +32,7 @@ import { ConnectionImpl } from "./internal/connection.ts"
 import * as connectTimeout from "./internal/connectTimeout.ts"
 import { ListenerImpl } from "./internal/listener.ts"
 import * as socketWriter from "./internal/socketWriter.ts"
+import type { TlsInfo } from "./Tls.ts"
 import type { ConnectError, Listener } from "./Transport.ts"
 
 /** Actions on a native socket, implemented by an adapter. All are synchronous and must not throw. */
@@ -94,6 +95,8 @@ export interface ConnectionInfo {
   readonly localAddress: Address
   readonly remoteAddress: Address
   readonly options?: ConnectionOptions | undefined
+  /** The session of a TLS connection (its handshake done); becomes `connection.tls`. */
+  readonly tls?: TlsInfo | undefined
 }
 
 /**
@@ -106,7 +109,7 @@ export interface ConnectionInfo {
  * and the reset shows up as ordinary traffic on the connection.
  */
 export const makeConnection = (info: ConnectionInfo, open: (events: SocketEvents) => SocketDriver): Connection => {
-  const conn = new ConnectionImpl(usable(info.localAddress), usable(info.remoteAddress), info.options)
+  const conn = new ConnectionImpl(usable(info.localAddress), usable(info.remoteAddress), info.options, info.tls)
   conn.attach(open(conn))
   return conn
 }

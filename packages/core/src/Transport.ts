@@ -23,6 +23,7 @@ import type { Effect, Scope } from "effect"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import type { Connection, ConnectionOptions } from "./Connection.ts"
+import type { ListenerTls, TlsClientOptions, TlsServerOptions } from "./Tls.ts"
 
 /** Why listening failed (or why `accept` ended). */
 export type ListenErrorReason =
@@ -34,6 +35,8 @@ export type ListenErrorReason =
   | "AddressNotAvailable"
   /** `accept` on a listener that has been closed. */
   | "Closed"
+  /** The TLS options were refused (bad PEM, a key that does not match its certificate); `cause` is the `Tls.TlsError`. */
+  | "Tls"
   /** Anything else; see `code` and `cause`. */
   | "Other"
 
@@ -59,6 +62,8 @@ export type ConnectErrorReason =
   | "Unreachable"
   /** ENOENT / ENOTFOUND: no such Unix socket path or host name. */
   | "NotFound"
+  /** The TLS handshake failed; `cause` is the `Tls.TlsError` (its reason, code and message), `code` its code. */
+  | "Tls"
   /** Anything else; see `code` and `cause`. */
   | "Other"
 
@@ -128,12 +133,24 @@ export interface ListenOptions extends ConnectionOptions {
   readonly reusePort?: boolean | undefined
   /** For an IPv6 host: refuse IPv4-mapped connections. Default `false`. */
   readonly ipv6Only?: boolean | undefined
+  /**
+   * Speak TLS on every accepted connection: `accept` hands out connections
+   * whose handshake succeeded; failed handshakes are closed and counted in
+   * `Listener.tls`. A transport's layer may supply a default.
+   */
+  readonly tls?: TlsServerOptions | undefined
 }
 
 /** Options for {@link Transport.connect}. */
 export interface ConnectOptions extends ConnectionOptions {
-  /** Connect timeout in milliseconds. Default 10000. */
+  /** Connect timeout in milliseconds, TLS handshake included. Default 10000. */
   readonly timeout?: number | undefined
+  /**
+   * Speak TLS: the connection is handed out once the handshake succeeded; a
+   * failed one is a `ConnectError` of reason `"Tls"`. A transport's layer may
+   * supply a default.
+   */
+  readonly tls?: TlsClientOptions | undefined
 }
 
 /** Default connect timeout (ms). */
@@ -157,6 +174,8 @@ export interface Listener {
   readonly close: Effect.Effect<void>
   /** Connections closed at once because the accept queue was full. */
   readonly rejected: () => number
+  /** On a TLS listener: its certificates (replaceable) and handshake counters. */
+  readonly tls?: ListenerTls | undefined
 }
 
 /** The transport service. */

@@ -15,6 +15,8 @@ export * as MemoryTransport from "./MemoryTransport.ts"
 export * as Server from "./Server.ts"
 /** The transport service and its errors. */
 export * as Transport from "./Transport.ts"
+/** TLS options, session and peer certificate info, handshake errors, certificate reload. */
+export * as Tls from "./Tls.ts"
 /** A growable output buffer: encoders write into it; one take() is one socket write. */
 export * as ByteBuffer from "./ByteBuffer.ts"
 /** Codecs: per-connection decoders (bytes → items) and encoders (items → bytes). */

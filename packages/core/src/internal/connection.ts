@@ -9,6 +9,7 @@ import type {
 } from "../Connection.ts"
 import { ConnectionError, defaults, EOF } from "../Connection.ts"
 import type { SocketDriver, SocketEvents } from "../Driver.ts"
+import type { TlsInfo } from "../Tls.ts"
 
 let nextId = 1
 
@@ -66,7 +67,8 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   constructor(
     readonly localAddress: Address,
     readonly remoteAddress: Address,
-    options: ConnectionOptions | undefined
+    options: ConnectionOptions | undefined,
+    readonly tls?: TlsInfo | undefined
   ) {
     this.readHWM = options?.readHighWaterMark ?? defaults.readHighWaterMark
     this.closeTimeout = options?.closeTimeout ?? defaults.closeTimeout
