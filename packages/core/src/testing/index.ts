@@ -11,3 +11,5 @@ export * as Conformance from "./Conformance.ts"
 export * as ProtocolConformance from "./ProtocolConformance.ts"
 /** The `@effect/platform` interop suite (platform Socket, SocketServer, @effect/rpc over wirekit). */
 export * as PlatformConformance from "./PlatformConformance.ts"
+/** The hostile-peer suite (peers that never read, never finish a message, trickle bytes). */
+export * as HostileConformance from "./HostileConformance.ts"

@@ -75,6 +75,9 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 /** Bad one-way messages logged per connection (the rest are only counted in `badInput`). */
 const MAX_BAD_ONE_WAY_LOGS = 5
 
+/** Output of one read batch past which it is written at once (and the batch waits for a peer that is not reading). */
+const FLUSH_AT = 64 * 1024
+
 const OPEN = 0
 const DRAINING = 1
 const CLOSING = 2
@@ -243,9 +246,23 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         return Effect.flatMap(this.awaitSlot, () => this.continueWith(rest))
       }
       this.handleMessage(frames[i]!)
+      if (this.writer.out.length >= FLUSH_AT && i + 1 < frames.length) {
+        // a read batch of small requests can ask for far more output than it
+        // holds: write what is ready, and when the peer is not taking it, the
+        // rest of the batch waits (reading has stopped: the batch is bounded)
+        this.writer.flush()
+        if (this.writer.blocked) {
+          this.writer.endBatch()
+          const rest = frames.slice(i + 1)
+          return Effect.flatMap(this.awaitOutput, () => this.continueWith(rest))
+        }
+      }
     }
     return undefined
   }
+
+  /** Until the connection takes writes again (a write error ends the wait: the close follows). */
+  private readonly awaitOutput: Effect.Effect<void> = Effect.ignore(Effect.suspend(() => this.connection.awaitWritable))
 
   /** Goes on with the frames left over after a slot wait. */
   private continueWith(rest: ReadonlyArray<Incoming<Req, OneWay>>): Effect.Effect<void> {
