@@ -42,12 +42,22 @@ import type { Connection, ConnectionError, PumpOptions } from "./Connection.ts"
 import { EOF } from "./Connection.ts"
 import type { Codec } from "./Codec.ts"
 import type { FramingError } from "./Framing.ts"
+import type { Budget } from "./internal/inputBudget.ts"
+import { Holder } from "./internal/inputBudget.ts"
 import { Output } from "./internal/output.ts"
+import type { InputBudget } from "./InputBudget.ts"
 
 /** Options of a framed connection. */
 export interface FramedOptions {
   /** Encoded bytes past which `send` writes at once (and waits for drain) instead of at the end of the turn. Default 64 KiB. */
   readonly flushThreshold?: number | undefined
+  /**
+   * A bound shared with other connections on the bytes held for incomplete
+   * messages (see {@link InputBudget}): after every read this connection
+   * reports what its decoder holds, and is closed if it holds the most when
+   * the total is past the bound.
+   */
+  readonly budget?: InputBudget | undefined
 }
 
 /**
@@ -113,6 +123,11 @@ export const make = <In = Uint8Array, Out = In>(
   const output = new Output(connection)
   const out = output.out
   const flushThreshold = options?.flushThreshold ?? 64 * 1024
+  const budget = options?.budget as Budget | undefined
+  const holder = budget === undefined ? undefined : new Holder(connection, codec.codec)
+  /** After decoding: what the decoder holds now, charged to the budget (an error when this connection must give way). */
+  const charge = (error: FramingError | undefined): FramingError | undefined =>
+    holder === undefined || error !== undefined ? error : budget!.charge(holder, decoder.buffered)
   let flushScheduled = false
   // read side (pull)
   let batch: Array<In> = []
@@ -173,13 +188,16 @@ export const make = <In = Uint8Array, Out = In>(
       if (chunks === EOF) {
         error = decoder.finish(frames)
         pendingEnd = error !== undefined ? Effect.fail(error) : Effect.succeed(EOF)
+        if (holder !== undefined) budget!.release(holder)
       } else {
         for (const chunk of chunks) {
           error = decoder.decode(chunk, frames)
-          if (error !== undefined) {
-            pendingEnd = Effect.fail(error)
-            break
-          }
+          if (error !== undefined) break
+        }
+        error = charge(error)
+        if (error !== undefined) {
+          pendingEnd = Effect.fail(error)
+          if (holder !== undefined) budget!.release(holder)
         }
       }
       if (frames.length > 0) return Effect.succeed(frames)
@@ -229,9 +247,11 @@ export const make = <In = Uint8Array, Out = In>(
       reclaim()
       let error: FramingError | undefined
       for (let i = 0; i < chunks.length && error === undefined; i++) error = decoder.decode(chunks[i]!, frames)
-      return deliver(error)
+      return deliver(charge(error))
     }, options)
-    const run = Effect.zipRight(body, Effect.suspend(() => deliver(decoder.finish(frames)) ?? Effect.void))
+    const ran = Effect.zipRight(body, Effect.suspend(() => deliver(decoder.finish(frames)) ?? Effect.void))
+    // the connection's share goes back to the budget however the pump ends
+    const run = holder === undefined ? ran : Effect.ensuring(ran, Effect.sync(() => budget!.release(holder)))
     return Effect.suspend(() => {
       // frames a pull-mode `read` decoded but has not returned yet come first, then the
       // end (or error) that `readMany` already met, else the live stream

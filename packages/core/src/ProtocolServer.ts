@@ -68,6 +68,7 @@
 import type { Duration, Effect, Layer, Scope, Stream } from "effect"
 import type { Address } from "./Address.ts"
 import type * as GroupsModule from "./Groups.ts"
+import type * as InputBudget from "./InputBudget.ts"
 import type { YieldWrap } from "effect/Utils"
 import type {
   ErrorFor,
@@ -303,6 +304,10 @@ export interface ServerStats {
   readonly forked: number
   /** Handlers that completed in place, without a fiber. */
   readonly inlined: number
+  /** Bytes held now by incomplete messages across connections (see `maxBufferedInput`). */
+  readonly bufferedInput: number
+  /** Connections closed because the server's input budget (`maxBufferedInput`) was spent and they held the most. */
+  readonly inputEvictions: number
 }
 
 /**
@@ -394,6 +399,12 @@ export interface ServeOptions<RC = never> extends ListenOptions {
   readonly shutdownTimeout?: Duration.DurationInput | undefined
   /** Unsent bytes past which a push closes the (slow) peer instead of buffering more. Default 4 MiB. */
   readonly maxWriteBuffer?: number | undefined
+  /**
+   * Bytes all connections together may hold for incomplete messages (see
+   * {@link InputBudget}); past it the connection holding the most is closed.
+   * Default 32 MiB. A shared `InputBudget` may be passed instead (one bound for several servers).
+   */
+  readonly maxBufferedInput?: number | InputBudget.InputBudget | undefined
   /** Connection-level middleware, run in order when a connection opens. */
   readonly connection?: ReadonlyArray<ConnectionMiddleware<RC>> | undefined
   /** Broadcast groups to use (e.g. shared between servers). Default: a fresh set. */
@@ -419,6 +430,7 @@ export const defaults: {
   readonly requestTimeout: Duration.Duration
   readonly shutdownTimeout: Duration.Duration
   readonly maxWriteBuffer: number
+  readonly maxBufferedInput: number
 } = internal.defaults
 
 /**

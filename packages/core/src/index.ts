@@ -37,6 +37,8 @@ export * as Varint from "./Varint.ts"
 export * as PassThrough from "./PassThrough.ts"
 /** Message codecs over frames: text, JSON, Schema. */
 export * as MessageCodec from "./MessageCodec.ts"
+/** A server-wide bound on input held for incomplete messages. */
+export * as InputBudget from "./InputBudget.ts"
 /** Framed connections: frames in, frames out, one write per turn. */
 export * as Framed from "./Framed.ts"
 /** Protocol definitions: framing + codecs + correlation (in order or by id), Schema envelope helper. */

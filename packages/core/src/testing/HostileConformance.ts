@@ -15,7 +15,7 @@
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Duration, Effect, Schedule, Schema } from "effect"
 import type { Layer, Scope } from "effect"
 import { expect } from "vitest"
 import type { Address } from "../Address.ts"
@@ -61,6 +61,15 @@ const pipelined = (n: number, request: (id: number) => string): Uint8Array => {
   return out
 }
 
+/** Whether the server closes `conn` within `within` (whatever it wrote before: a fault reply, say). */
+const closedSoon = (conn: Connection.Connection, within: Duration.DurationInput = "500 millis"): Effect.Effect<boolean> =>
+  conn.read.pipe(
+    Effect.repeat({ until: (r) => r === Connection.EOF }),
+    Effect.as(true),
+    Effect.catchAll(() => Effect.succeed(true)),
+    Effect.timeoutTo({ duration: within, onTimeout: () => false, onSuccess: (x) => x })
+  )
+
 const connect = (address: Address) =>
   Effect.flatMap(Transport.Transport, (transport) => transport.connect(address, { timeout: 2000 }))
 
@@ -102,6 +111,58 @@ export const run = (options: HostileConformanceOptions): void => {
         }
         expect(ids.size).toBe(1000)
         expect(handled).toBe(1000)
+      }), 30_000)
+
+    test("peers that each send most of a large message and then nothing: past the server's input budget the one holding the most is closed; the memory comes back and others are served", () =>
+      Effect.gen(function*() {
+        const handler = ProtocolServer.handlers(Bigs, { Get: ({ key }) => Effect.succeed(key) })
+        const maxBytes = 4 * 1024 * 1024
+        const server = yield* ProtocolServer.serve(Bigs, handler, { maxBufferedInput: maxBytes })
+        // six peers, each a frame that declares 1 MiB and sends 900 KiB of it: 5.4 MB would be held
+        const partial = new Uint8Array(4 + 900 * 1024)
+        new DataView(partial.buffer).setUint32(0, 1024 * 1024)
+        const peers = yield* Effect.forEach(Array.from({ length: 6 }), () => connect(server.address))
+        for (const peer of peers) yield* peer.write(partial)
+        // until every byte sent is either held or given back by a close
+        yield* Effect.repeat(Effect.sync(() => server.stats()), {
+          until: (stats) => stats.inputEvictions >= 2 && stats.bufferedInput >= 3 * partial.length - 3 * 4,
+          schedule: Schedule.spaced("20 millis")
+        }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error(`not settled: ${JSON.stringify(server.stats())}`) }))
+        const stats = server.stats()
+        expect(stats.bufferedInput).toBeLessThanOrEqual(maxBytes)
+        expect(stats.inputEvictions).toBe(2)
+        // the evicted peers were closed: their reads end
+        const ended = yield* Effect.forEach(peers, (peer) => closedSoon(peer))
+        expect(ended.filter((x) => x).length).toBe(2)
+        // a well-behaved client is served as before
+        const conn = yield* connect(server.address)
+        yield* conn.write(pipelined(3, (id) => JSON.stringify({ id, request: { _tag: "Get", key: `k${id}` } })))
+        const framed = Framed.make(conn, lengthField)
+        for (let i = 1; i <= 3; i++) {
+          const frame = yield* framed.read
+          expect(frame).not.toBe(Connection.EOF)
+          expect(JSON.parse(text.decode(frame as Uint8Array))).toEqual({ id: i, success: `k${i}` })
+        }
+        // when the holders go away their share goes back
+        for (const peer of peers) yield* peer.abort
+        yield* Effect.repeat(Effect.sync(() => server.stats().bufferedInput), {
+          until: (held) => held === 0,
+          schedule: Schedule.spaced("20 millis")
+        }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("input not given back") }))
+      }), 30_000)
+
+    test("one peer alone past the input budget is closed with a typed error", () =>
+      Effect.gen(function*() {
+        const handler = ProtocolServer.handlers(Bigs, { Get: ({ key }) => Effect.succeed(key) })
+        const server = yield* ProtocolServer.serve(Bigs, handler, { maxBufferedInput: 1024 * 1024 })
+        const conn = yield* connect(server.address)
+        // a frame within the codec's limit (8 MiB) but past the whole server's budget
+        const partial = new Uint8Array(4 + 2 * 1024 * 1024)
+        new DataView(partial.buffer).setUint32(0, 4 * 1024 * 1024)
+        yield* conn.write(partial).pipe(Effect.ignore)
+        expect(yield* closedSoon(conn, "10 seconds")).toBe(true)
+        expect(server.stats().inputEvictions).toBe(1)
+        expect(server.stats().bufferedInput).toBe(0)
       }), 30_000)
   })
 }

@@ -8,6 +8,7 @@ import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Option,
 import { format } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import * as Framed from "../../Framed.ts"
+import * as InputBudget from "../../InputBudget.ts"
 import { Groups } from "../../Groups.ts"
 import * as GroupsModule from "../../Groups.ts"
 import type { Protocol, PushOf } from "../../Protocol.ts"
@@ -29,7 +30,8 @@ export const defaults = {
   idleTimeout: Duration.minutes(5),
   requestTimeout: Duration.seconds(30),
   shutdownTimeout: Duration.seconds(10),
-  maxWriteBuffer: 4 * 1024 * 1024
+  maxWriteBuffer: 4 * 1024 * 1024,
+  maxBufferedInput: InputBudget.DEFAULT_MAX_BYTES
 } as const
 
 const millis = (d: Duration.DurationInput | undefined, fallback: Duration.Duration): number | undefined => {
@@ -50,6 +52,9 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
   Effect.gen(function*() {
     type Push = PushOf<P>
     const stats = makeStats()
+    const budget = typeof options?.maxBufferedInput === "object"
+      ? options.maxBufferedInput
+      : InputBudget.make({ maxBytes: options?.maxBufferedInput ?? defaults.maxBufferedInput })
     const clock = yield* Effect.clock
     const groups: GroupsModule.Groups<Push> = options?.groups ?? GroupsModule.make<Push>()
     const engines = new Set<ServerConnection<any, any, any, any, Push>>()
@@ -132,7 +137,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
           }
         }
         engine.start(yield* Effect.runtime<never>(), clock)
-        const framed = Framed.make(conn, engine.input)
+        const framed = Framed.make(conn, engine.input, { budget })
         // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts)
         const exit = yield* Effect.exit(Effect.withScheduler(framed.pump(engine.onFrames), immediate))
         if (exit._tag === "Failure") {
@@ -230,7 +235,14 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
       address: listener.address,
       groups,
       sessions: () => [...engines],
-      stats: () => ({ ...stats, active: runner!.active(), accepted: runner!.accepted(), rejected: runner!.rejected() }),
+      stats: () => ({
+        ...stats,
+        active: runner!.active(),
+        accepted: runner!.accepted(),
+        rejected: runner!.rejected(),
+        bufferedInput: budget.held(),
+        inputEvictions: budget.evictions()
+      }),
       shutdown
     }
     return server

@@ -15,7 +15,7 @@ import { inputCodec, Writer } from "./writer.ts"
 
 /** Mutable counters shared by a server and its connections (connection counts are the runner's). */
 export type MutableStats = {
-  -readonly [K in Exclude<keyof ServerStats, "active" | "accepted" | "rejected">]: ServerStats[K]
+  -readonly [K in Exclude<keyof ServerStats, "active" | "accepted" | "rejected" | "bufferedInput" | "inputEvictions">]: ServerStats[K]
 }
 
 const isTimeout = (cause: Cause.Cause<unknown>, error: ProtocolError): boolean => {
