@@ -7,13 +7,23 @@
  *                ◀─ response matched in order (inOrder) or by id (byId)
  *   link drops   ─▶ every pending request fails with ClientError "Disconnected" (none hangs)
  *                ─▶ reconnect on the `reconnect` Schedule (reset once a link has carried traffic)
+ *   server drains (its notice, or a first ShuttingDown refusal)
+ *                ─▶ no new request on that connection; those in flight finish, then it closes
+ *                ─▶ the pool opens a replacement at once (then per `reconnect`)
+ *   refused ShuttingDown, or Disconnected when idempotent
+ *                ─▶ sent again on another connection (`retry`), within the same deadline
  *   timeout / interruption ─▶ (byId) a cancel: the server interrupts that handler
  * ```
  *
+ * One deadline per request (`requestTimeout`): waiting for a connection,
+ * waiting to write, waiting for the response and any retries all count
+ * against it; a `Timeout` error says which `phase` it ran out in.
+ *
  * Bounded: a connection carries at most `pool.maxInFlight` requests (then a
- * request waits for capacity, up to `pool.acquireTimeout`), and once a
- * connection's unsent bytes pass its `writeHighWaterMark` (a server that
- * reads slower than we write), `request` and `send` wait until it drains.
+ * request waits for capacity, up to `pool.acquireTimeout` and its deadline),
+ * and once a connection's unsent bytes pass its `writeHighWaterMark` (a
+ * server that reads slower than we write), `request` and `send` wait until it
+ * drains.
  *
  * Errors: the protocol's typed error responses arrive as `Err`; everything
  * else is a {@link ClientError} with a `reason`. Faults sent by the server map
@@ -30,10 +40,12 @@
  *   const kv = yield* Client.make(Kv, { host: "127.0.0.1", port: 7000 }, {
  *     requestTimeout: "2 seconds",
  *     reconnect: Schedule.exponential("50 millis").pipe(Schedule.upTo("10 seconds")),
- *     pool: { size: 4, acquireTimeout: "1 second" }
+ *     pool: { size: 4, acquireTimeout: "1 second" },
+ *     retry: { maxAttempts: 3, schedule: Schedule.exponential("20 millis") }
  *   })
  *   yield* kv.request({ _tag: "Put", key: "a", value: "1" })
- *   const value = yield* kv.request({ _tag: "Get", key: "a" })
+ *   // safe to send again if the connection drops before the answer
+ *   const value = yield* kv.request({ _tag: "Get", key: "a" }, { idempotent: true })
  * })
  * ```
  * @since 0.1.0
@@ -49,9 +61,11 @@ import * as errors from "./internal/protocol/errors.ts"
 /**
  * Why a client operation failed.
  *
- * - `Timeout`: no response within the request timeout (`timeout` ms).
+ * - `Timeout`: the request's deadline (`timeout` ms, from when it was made) passed; `phase` says
+ *   where: waiting for a connection, waiting to send, or waiting for the response.
  * - `Disconnected`: the link dropped with the request pending, or there is no link and none is coming.
- * - `PoolTimeout`: no connection with capacity within the pool's acquire timeout.
+ * - `PoolTimeout`: no connection with capacity within the pool's acquire timeout (when that is
+ *   shorter than what is left of the request's deadline).
  * - `Connect`: the client could not connect at all (`cause`: the ConnectError).
  * - `Encode` / `Decode`: a message could not be encoded, or a response decoded.
  * - `Refused`: the server did not process the request (overloaded, rate limited, shutting down; see `fault`).
@@ -61,6 +75,18 @@ import * as errors from "./internal/protocol/errors.ts"
  * @category errors
  */
 export type ClientErrorReason = "Timeout" | "Disconnected" | "PoolTimeout" | "Connect" | "Encode" | "Decode" | "Refused" | "Remote"
+
+/**
+ * Where a request was when its deadline passed (`ClientError.phase`, reason `Timeout`):
+ *
+ * - `Acquire`: waiting for a connection (none open, all busy, or all draining).
+ * - `Send`: waiting for the connection's unsent bytes to drain below its high-water mark.
+ * - `Response`: sent, waiting for the answer (the server is told to cancel, byId).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ClientTimeoutPhase = "Acquire" | "Send" | "Response"
 
 /**
  * A client failure other than the protocol's own error responses.
@@ -89,8 +115,39 @@ export interface PoolOptions {
   readonly size?: number | undefined
   /** Requests in flight per connection before a request waits for capacity. Default 4096. */
   readonly maxInFlight?: number | undefined
-  /** How long a request waits for a connection with capacity. Default 5 seconds. */
+  /**
+   * How long a request waits for a connection with capacity, at most: the
+   * request's own deadline bounds the wait too (whichever comes first:
+   * `PoolTimeout` or `Timeout` with phase `Acquire`). Default 5 seconds.
+   */
   readonly acquireTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * When a request is sent again (see {@link ClientOptions.retry}). Only where
+ * it is safe:
+ *
+ * - refused with a `ShuttingDown` fault: the server did not start it (always);
+ * - failed `Disconnected`: the connection dropped with it pending, so it may
+ *   have run; only for idempotent requests (`Protocol.method(..., { idempotent:
+ *   true })`, {@link ClientOptions.idempotent}, or the request's own
+ *   `idempotent` option), or ones that never reached the connection.
+ *
+ * A retry goes to another connection (a draining one takes no new requests)
+ * and never past the request's deadline: a delay that would reach it ends the
+ * retries, with the last error. The final error carries `attempts`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface RetryOptions {
+  /** Attempts in all, the first one included. Default 3; 1 turns retries off. */
+  readonly maxAttempts?: number | undefined
+  /**
+   * The delay before each retry (its input is the error; when it ends, so do
+   * the retries). Runs on the Clock. Default: exponential from 20 ms, jittered.
+   */
+  readonly schedule?: Schedule.Schedule<unknown, ClientError> | undefined
 }
 
 /**
@@ -100,14 +157,29 @@ export interface PoolOptions {
  * @category options
  */
 export interface ClientOptions {
-  /** Per-request timeout. Default 30 seconds; `Duration.infinity` disables. */
+  /**
+   * Per-request deadline, from the call to the answer: waiting for a
+   * connection, waiting to send, the response and retries all count.
+   * Default 30 seconds; `Duration.infinity` disables.
+   */
   readonly requestTimeout?: Duration.DurationInput | undefined
   /**
    * When (and how often) to reconnect after a failed connect or a dropped
    * link. Default: never (a dropped connection stays down). The schedule
-   * restarts once a connection has carried traffic.
+   * restarts once a connection has carried traffic. A connection the server
+   * announced as draining is replaced at once (one attempt), then on this
+   * schedule.
    */
   readonly reconnect?: Schedule.Schedule<unknown, unknown> | undefined
+  /** Sending requests again where it is safe (see {@link RetryOptions}). Default: 3 attempts. */
+  readonly retry?: RetryOptions | undefined
+  /**
+   * Which requests are idempotent (may be sent again after a `Disconnected`),
+   * for protocols without per-method flags. Default: the protocol's
+   * (`Protocol.method(..., { idempotent: true })`), else none. A request's own
+   * `idempotent` option wins over both.
+   */
+  readonly idempotent?: ((request: unknown) => boolean) | undefined
   readonly pool?: PoolOptions | undefined
   /** Transport options for each connection (connect timeout, noDelay, ...). */
   readonly connection?: ConnectOptions | undefined
@@ -142,12 +214,33 @@ export interface ClientStats {
   readonly pending: number
   /** Successful connects (the first ones included). */
   readonly connects: number
+  /** Open connections the server announced as draining (they finish what is in flight, take nothing new). */
+  readonly draining: number
+  /** Requests sent again (see {@link RetryOptions}). */
+  readonly retries: number
   /**
    * Bytes written by requests and one-way messages but not yet handed to the
    * OS, over all connections. Bounded: once a connection is over its
    * `writeHighWaterMark`, `request` and `send` wait for it to drain.
    */
   readonly unsent: number
+}
+
+/**
+ * Options of one {@link Client.request}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface RequestOptions {
+  /** This request's deadline instead of `ClientOptions.requestTimeout`. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * Whether this request may be sent again after its connection dropped with
+   * it pending (see {@link RetryOptions}); overrides the method's flag and
+   * `ClientOptions.idempotent`.
+   */
+  readonly idempotent?: boolean | undefined
 }
 
 /**
@@ -163,7 +256,7 @@ export interface Client<Req, Res, Err, OneWay, Push> {
    */
   request<Q extends Req>(
     request: Q & (IsStream<Req, Q> extends true ? { readonly "a streaming method: read it with Client.stream": never } : unknown),
-    options?: { readonly timeout?: Duration.DurationInput | undefined }
+    options?: RequestOptions
   ): Effect.Effect<SuccessFor<Req, Q, Res>, ErrorFor<Req, Q, Err> | ClientError>
   /**
    * Sends a request of a streaming method (see `Protocol.method`) and reads

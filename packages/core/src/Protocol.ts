@@ -453,6 +453,13 @@ export interface Protocol<Req, Res, Err = never, OneWay = never, Push = never> {
   server(session: Session<Push>): ServerCodec<Req, Res, Err, OneWay, Push>
   /** Fresh client-side codec state (one per connection). */
   client(): ClientCodec<Req, Res, Err, OneWay, Push>
+  /**
+   * Whether a request may be sent again after its connection dropped with
+   * it pending (running it twice does no harm): what `Client` retries on
+   * `Disconnected`. {@link rpc} answers from its methods' `idempotent` flag.
+   * Absent: no request is.
+   */
+  readonly isIdempotent?: ((request: Req) => boolean) | undefined
   /** Type-level only. */
   readonly Types?: {
     readonly Request: Req
@@ -900,6 +907,12 @@ export interface Method<
   readonly error: Error
   /** The method answers with a stream of `success` items (`Client.stream`), not one value. */
   readonly stream: Streaming
+  /**
+   * Running a request of this method twice does no harm (a read, a put of
+   * the same value): a client may send it again after its connection
+   * dropped with it pending (see `ClientOptions.retry`).
+   */
+  readonly idempotent: boolean
   /** The request's schema: `Schema.TaggedStruct(tag, payload)`. */
   readonly request: Schema.TaggedStruct<Tag, Fields>
 }
@@ -920,6 +933,7 @@ export declare namespace Method {
     readonly success: MethodSchema
     readonly error: MethodSchema
     readonly stream: boolean
+    readonly idempotent?: boolean | undefined
     readonly request: Schema.Schema.Any
   }
   /**
@@ -952,12 +966,15 @@ export declare namespace Method {
  * `Schema.Never`). With `stream: true` the method answers with a stream of
  * `success` items: its handler returns a `Stream`, the client reads it with
  * `Client.stream`, with flow control end to end (a byId protocol only).
+ * With `idempotent: true` a client may send a request again after its
+ * connection dropped with it pending (see `ClientOptions.retry`).
  *
  * @example
  * ```ts
  * const Get = Protocol.method("Get", { payload: { key: Schema.String }, success: Schema.NullOr(Schema.String) })
  * const Put = Protocol.method("Put", { payload: { key: Schema.String, value: Schema.String }, error: TooLong })
  * const Scan = Protocol.method("Scan", { payload: { prefix: Schema.String }, success: Schema.String, stream: true })
+ * const Size = Protocol.method("Size", { success: Schema.Number, idempotent: true })
  * ```
  *
  * @since 0.1.0
@@ -976,6 +993,7 @@ export const method: <
     readonly success?: Success | undefined
     readonly error?: Error | undefined
     readonly stream?: Streaming | undefined
+    readonly idempotent?: boolean | undefined
   }
 ) => Method<Tag, Fields, Success, Error, Streaming> = internalSchema.method
 

@@ -1,7 +1,23 @@
-import { Chunk, Duration, Effect, Option, PubSub, Schedule, Stream, Tracer } from "effect"
-import type { Scope } from "effect"
+import {
+  Chunk,
+  Deferred,
+  Duration,
+  Effect,
+  ExecutionStrategy,
+  Exit,
+  FiberId,
+  Option,
+  PubSub,
+  Schedule,
+  ScheduleDecision,
+  ScheduleIntervals,
+  Scope,
+  Stream,
+  Tracer
+} from "effect"
+import type { Clock } from "effect"
 import type { Address } from "../../Address.ts"
-import type { ClientFor, ClientOptions } from "../../Client.ts"
+import type { ClientFor, ClientOptions, ClientTimeoutPhase } from "../../Client.ts"
 import type { Connection } from "../../Connection.ts"
 import * as Framed from "../../Framed.ts"
 import type { Codec } from "../../Codec.ts"
@@ -31,6 +47,16 @@ import { inputCodec, Writer } from "./writer.ts"
 const FLUSH_AT = 64 * 1024
 /** Requests in flight per connection before the next one waits for capacity. */
 const DEFAULT_MAX_IN_FLIGHT = 4096
+/** Attempts per request by default (the first one included). */
+const DEFAULT_MAX_ATTEMPTS = 3
+/** Delays between attempts by default: short, since a retry also waits for a connection to take it. */
+const DEFAULT_RETRY_SCHEDULE: Schedule.Schedule<unknown, ClientError> = Schedule.exponential("20 millis").pipe(Schedule.jittered)
+
+/**
+ * `Disconnected` failures of requests that never reached the connection (it
+ * was gone when their turn came): sending them again is safe whatever they do.
+ */
+const neverSent = new WeakSet<ClientError>()
 
 const traceContextOf = (span: Tracer.AnySpan): TraceContext => ({
   traceId: span.traceId,
@@ -85,7 +111,20 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
   /** Requests waiting for a response (not abandoned). */
   active = 0
   open = true
+  /**
+   * The server announced it is going away (its draining notice, or a first
+   * `ShuttingDown` refusal): no new requests here; those in flight finish,
+   * then the link closes.
+   */
   draining = false
+  /** Draining with nothing in flight: the connection is being closed. */
+  closing = false
+  /**
+   * The server said something before it announced draining: a link that
+   * served, not one refused from its first message (whose replacement then
+   * waits for the reconnect schedule instead of looping).
+   */
+  servedBeforeDraining = false
   /** Frames received: a link that received something was healthy (the reconnect schedule resets). */
   received = 0
 
@@ -95,7 +134,10 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     private readonly address: Address,
     private readonly onPush: (message: Push) => void,
     private readonly onChange: () => void,
-    private readonly deadlines: Deadlines
+    private readonly deadlines: Deadlines,
+    private readonly clock: Clock.Clock,
+    /** Called once, when the link stops taking new requests (draining or dropped): the pool replaces it. */
+    private readonly onRetire: () => void
   ) {
     this.codec = protocol.client()
     this.writer = new Writer(connection)
@@ -124,14 +166,44 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     return this.writer.out.length + this.connection.unsafeWriteBuffered()
   }
 
-  request(request: Req, timeout: number | undefined, meta: RequestMeta | undefined): Effect.Effect<Res, Err | ClientError> {
-    const send = this.requestNow(request, timeout, meta)
-    return this.mustWait() ? Effect.zipRight(this.writable, send) : send
+  /**
+   * Sends `request` and waits for its answer until `at` (the request's
+   * deadline in Clock milliseconds; `total` is its whole timeout, for the error).
+   */
+  request(request: Req, at: number | undefined, total: number | undefined, meta: RequestMeta | undefined): Effect.Effect<Res, Err | ClientError> {
+    const send = this.requestNow(request, at, total, meta)
+    if (!this.mustWait()) return send
+    if (at === undefined) return Effect.zipRight(this.writable, send)
+    const wait = Effect.suspend(() => {
+      const left = at - this.clock.unsafeCurrentTimeMillis()
+      return left <= 0
+        ? Effect.fail(this.timedOut("Send", total))
+        : Effect.timeoutFail(this.writable, { duration: Duration.millis(left), onTimeout: () => this.timedOut("Send", total) })
+    })
+    return Effect.zipRight(wait, send)
   }
 
-  private requestNow(request: Req, timeout: number | undefined, meta: RequestMeta | undefined): Effect.Effect<Res, Err | ClientError> {
+  private timedOut(phase: ClientTimeoutPhase, total: number | undefined): ClientError {
+    return new ClientError({ reason: "Timeout", timeout: total, phase, address: this.address })
+  }
+
+  private requestNow(
+    request: Req,
+    at: number | undefined,
+    total: number | undefined,
+    meta: RequestMeta | undefined
+  ): Effect.Effect<Res, Err | ClientError> {
     return Effect.async<Res, Err | ClientError>((resume) => {
-      if (!this.open) return resume(Effect.fail(this.disconnected()))
+      if (!this.open) {
+        const error = this.disconnected()
+        neverSent.add(error)
+        return resume(Effect.fail(error))
+      }
+      let timeout: number | undefined
+      if (at !== undefined) {
+        timeout = at - this.clock.unsafeCurrentTimeMillis()
+        if (timeout <= 0) return resume(Effect.fail(this.timedOut("Send", total)))
+      }
       const id = this.byId ? this.nextId++ : undefined
       const error = this.codec.encodeRequest(request, id, this.writer.out, meta)
       if (error !== undefined) return resume(Effect.fail(new ClientError({ reason: "Encode", cause: error })))
@@ -145,7 +217,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
           if (pending.done) return
           this.abandon(pending)
           this.cancel(pending)
-          resume(Effect.fail(new ClientError({ reason: "Timeout", timeout, address: this.address })))
+          resume(Effect.fail(this.timedOut("Response", total)))
         })
       }
       return Effect.sync(() => {
@@ -227,7 +299,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     entry.done = true
     if (this.streams.get(entry.id) === entry) this.streams.delete(entry.id)
     this.active--
-    this.onChange()
+    this.changed()
   }
 
   private signal(entry: StreamEntry, signal: Signal): void {
@@ -304,7 +376,28 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     if (pending.timer !== undefined) this.deadlines.cancel(pending.timer)
     if (pending.id !== undefined) this.map.delete(pending.id)
     this.active--
+    this.changed()
+  }
+
+  /**
+   * Something settled: wake the pool's waiters; a draining link with
+   * nothing left in flight closes (the server would close it too).
+   */
+  private changed(): void {
     this.onChange()
+    if (this.draining && this.active === 0 && this.open && !this.closing) {
+      this.closing = true
+      this.writer.flush()
+      Effect.runFork(this.connection.close)
+    }
+  }
+
+  /** The server is going away: take no new requests, let those in flight finish. `before`: frames received until then. */
+  private markDraining(before: number): void {
+    if (this.draining) return
+    this.draining = true
+    this.servedBeforeDraining = before > 0
+    this.onRetire()
   }
 
   private settle(pending: Pending, effect: Effect.Effect<any, any>): void {
@@ -361,10 +454,15 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
 
   /** The `Framed.pump` callback: every message of a read batch. */
   readonly onFrames = (frames: ReadonlyArray<Outgoing<Res, Err, Push>>): undefined => {
+    const base = this.received
     this.received += frames.length
     let settled = false
     for (let i = 0; i < frames.length && this.open; i++) {
       const message = frames[i]!
+      // a server without a draining notice still says it with its refusals
+      if (message._tag === "Response" && message.outcome._tag === "Fault" && message.outcome.fault.reason === "ShuttingDown") {
+        this.markDraining(base + i)
+      }
       if (this.streams.size > 0 || message._tag === "Chunk" || message._tag === "End") {
         if (this.onStream(message)) {
           settled = true
@@ -387,7 +485,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
           this.onPush(message.message)
           break
         case "Draining":
-          this.draining = true
+          this.markDraining(base + i)
           settled = true
           break
         case "Invalid": {
@@ -406,7 +504,7 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
         }
       }
     }
-    if (settled) this.onChange()
+    if (settled) this.changed()
     return undefined
   }
 
@@ -421,7 +519,6 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     Effect.runFork(this.connection.abort)
   }
 
-  /** The link is gone: every pending request fails with `error`. Idempotent. */
   /**
    * The client is closing with requests pending: tell the server (byId) that
    * nobody waits for them, so it stops their work instead of answering a
@@ -438,9 +535,11 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     if (sent) this.writer.flush()
   }
 
+  /** The link is gone: every pending request fails with `error`. Idempotent. */
   drop(error?: ClientError): void {
     if (!this.open) return
     this.open = false
+    this.onRetire()
     const failure = Effect.fail(error ?? this.disconnected())
     const queue = this.queue
     this.queue = []
@@ -462,6 +561,18 @@ const millis = (d: Duration.DurationInput | undefined, fallback: Duration.Durati
   return Duration.isFinite(duration) ? Math.max(0, Duration.toMillis(duration)) : undefined
 }
 
+/** The error of a request sent `attempts` times (unchanged when it was sent once, or is not a ClientError). */
+const withAttempts = (error: unknown, attempts: number): unknown =>
+  attempts <= 1 || !(error instanceof ClientError) ? error : new ClientError({
+    reason: error.reason,
+    address: error.address,
+    fault: error.fault,
+    timeout: error.timeout,
+    phase: error.phase,
+    attempts,
+    cause: error.cause
+  })
+
 /** See `Client.make`. */
 export const make = <P extends Protocol<any, any, any, any, any>>(
   protocol: P,
@@ -481,29 +592,52 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
     const maxInFlight = options?.pool?.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
     const acquireTimeout = millis(options?.pool?.acquireTimeout, "5 seconds")
     const reconnect = options?.reconnect
+    const maxAttempts = Math.max(1, Math.floor(options?.retry?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS))
+    const retrySchedule = options?.retry?.schedule ?? DEFAULT_RETRY_SCHEDULE
+    const isIdempotent = options?.idempotent ?? (protocol.isIdempotent as ((request: unknown) => boolean) | undefined)
     const pushes = yield* PubSub.unbounded<Push>()
     yield* Effect.addFinalizer(() => PubSub.shutdown(pushes))
     // request and pool timeouts: one Clock-driven timer for all of them
-    const deadlines = new Deadlines(yield* Effect.clock)
+    const clock = yield* Effect.clock
+    const deadlines = new Deadlines(clock)
     yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
 
     const links: Array<Link> = []
     let alive = size
     let connects = 0
+    let retries = 0
     let closed = false
     let lastConnectError: ConnectError | undefined
     let waiters: Array<() => boolean> = []
 
+    /** The least busy open link with capacity that is not draining. */
     const pick = (): Link | undefined => {
       let best: Link | undefined
       for (const link of links) {
-        if (!link.open || link.active >= maxInFlight) continue
-        if (
-          best === undefined || (best.draining && !link.draining) ||
-          (best.draining === link.draining && link.active < best.active)
-        ) best = link
+        if (!link.open || link.draining || link.active >= maxInFlight) continue
+        if (best === undefined || link.active < best.active) best = link
       }
       return best
+    }
+    /**
+     * When no connection will come any more (every slot gave up): a draining
+     * link still open, whose server then answers with an honest `ShuttingDown`.
+     */
+    const lastResort = (): Link | undefined => {
+      if (alive > 0) return undefined
+      let best: Link | undefined
+      for (const link of links) {
+        if (!link.open || link.closing || link.active >= maxInFlight) continue
+        if (best === undefined || link.active < best.active) best = link
+      }
+      return best
+    }
+    /** Whether a request sent again could find a connection that takes it. */
+    const replaceable = (): boolean => {
+      if (closed) return false
+      if (alive > 0) return true
+      for (const link of links) if (link.open && !link.draining) return true
+      return false
     }
     const wake = (): void => {
       if (waiters.length === 0) return
@@ -516,68 +650,127 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
           : { reason: "Disconnected", address }
       )
 
-    const acquire: Effect.Effect<Link, ClientError> = Effect.suspend(() => {
-      const link = pick()
-      if (link !== undefined) return Effect.succeed(link)
-      if (alive === 0 || closed) return Effect.fail(disconnected())
-      return Effect.async<Link, ClientError>((resume) => {
-        let timer: Deadline | undefined
-        const waiter = (): boolean => {
-          const l = pick()
-          if (l !== undefined) {
-            if (timer !== undefined) deadlines.cancel(timer)
-            resume(Effect.succeed(l))
-            return true
-          }
-          if (alive === 0 || closed) {
-            if (timer !== undefined) deadlines.cancel(timer)
-            resume(Effect.fail(disconnected()))
-            return true
-          }
-          return false
+    /**
+     * A link for one request, waiting for one if needed: at most the pool's
+     * acquire timeout, and never past the request's deadline `at` (Clock
+     * milliseconds; `total` is the request's whole timeout, for the error).
+     */
+    const acquire = (at: number | undefined, total: number | undefined): Effect.Effect<Link, ClientError> =>
+      Effect.suspend(() => {
+        const link = pick() ?? lastResort()
+        if (link !== undefined) return Effect.succeed(link)
+        if (alive === 0 || closed) return Effect.fail(disconnected())
+        const left = at === undefined ? undefined : at - clock.unsafeCurrentTimeMillis()
+        if (left !== undefined && left <= 0) {
+          return Effect.fail(new ClientError({ reason: "Timeout", address, timeout: total, phase: "Acquire" }))
         }
-        waiters.push(waiter)
-        if (acquireTimeout !== undefined) {
-          timer = deadlines.add(acquireTimeout, () => {
+        return Effect.async<Link, ClientError>((resume) => {
+          let timer: Deadline | undefined
+          const waiter = (): boolean => {
+            const l = pick() ?? lastResort()
+            if (l !== undefined) {
+              if (timer !== undefined) deadlines.cancel(timer)
+              resume(Effect.succeed(l))
+              return true
+            }
+            if (alive === 0 || closed) {
+              if (timer !== undefined) deadlines.cancel(timer)
+              resume(Effect.fail(disconnected()))
+              return true
+            }
+            return false
+          }
+          waiters.push(waiter)
+          // the pool's bound, or what is left of the request's deadline, whichever ends first
+          const pool = acquireTimeout !== undefined && (left === undefined || acquireTimeout < left)
+          const wait = pool ? acquireTimeout : left
+          if (wait !== undefined) {
+            timer = deadlines.add(wait, () => {
+              waiters = waiters.filter((w) => w !== waiter)
+              resume(Effect.fail(
+                pool
+                  ? new ClientError({ reason: "PoolTimeout", address, timeout: acquireTimeout })
+                  : new ClientError({ reason: "Timeout", address, timeout: total, phase: "Acquire" })
+              ))
+            })
+          }
+          return Effect.sync(() => {
+            if (timer !== undefined) deadlines.cancel(timer)
             waiters = waiters.filter((w) => w !== waiter)
-            resume(Effect.fail(new ClientError({ reason: "PoolTimeout", address, timeout: acquireTimeout })))
           })
-        }
-        return Effect.sync(() => {
-          if (timer !== undefined) deadlines.cancel(timer)
-          waiters = waiters.filter((w) => w !== waiter)
         })
       })
-    })
 
     const onPush = (message: Push): void => {
       pushes.unsafeOffer(message)
     }
 
-    /** One pool slot: connect, serve the link until it drops, reconnect per schedule. */
+    // Links outlive the slot iteration that opened them (a draining link
+    // finishes its requests while its slot connects the replacement): their
+    // connections and readers live here, closed with the client after its
+    // closing finalizer (below) has written the cancels of what is pending.
+    const linksScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+
+    /**
+     * Connects and serves one link until it stops taking requests: dropped
+     * ("dropped"), or announced draining after it served ("draining": its
+     * reader goes on until its requests are answered). "failed": no connection.
+     */
+    const connectOnce: Effect.Effect<{ readonly outcome: "failed" | "dropped" | "draining"; readonly healthy: boolean }> = Effect
+      .gen(function*() {
+        const connScope = yield* Scope.fork(linksScope, ExecutionStrategy.sequential)
+        const connected = yield* Effect.either(Scope.extend(transport.connect(address, options?.connection), connScope)).pipe(
+          Effect.onInterrupt(() => Scope.close(connScope, Exit.void))
+        )
+        if (connected._tag === "Left") {
+          lastConnectError = connected.left
+          yield* Scope.close(connScope, Exit.void)
+          return { outcome: "failed", healthy: false } as const
+        }
+        connects++
+        const retired = Deferred.unsafeMake<void>(FiberId.none)
+        const link: Link = new ClientLink(
+          connected.right,
+          protocol,
+          address,
+          onPush,
+          wake,
+          deadlines,
+          clock,
+          () => Deferred.unsafeDone(retired, Exit.void)
+        )
+        links.push(link)
+        wake()
+        yield* Framed.make(connected.right, link.input).pump(link.onFrames).pipe(
+          Effect.exit,
+          Effect.ensuring(Effect.sync(() => {
+            link.drop()
+            const i = links.indexOf(link)
+            if (i >= 0) links.splice(i, 1)
+            wake()
+          })),
+          Effect.ensuring(Scope.close(connScope, Exit.void)),
+          Effect.forkIn(linksScope)
+        )
+        yield* Deferred.await(retired)
+        return {
+          outcome: link.draining && link.servedBeforeDraining ? "draining" : "dropped",
+          healthy: link.received > 0
+        } as const
+      })
+
+    /** One pool slot: connect, serve the link until it drops or drains, replace it per schedule. */
     const slot = Effect.gen(function*() {
       const driver = reconnect === undefined ? undefined : yield* Schedule.driver(reconnect)
       while (!closed) {
-        const healthy = yield* Effect.scoped(Effect.gen(function*() {
-          const connected = yield* Effect.either(transport.connect(address, options?.connection))
-          if (connected._tag === "Left") {
-            lastConnectError = connected.left
-            return false
-          }
-          connects++
-          const link: Link = new ClientLink(connected.right, protocol, address, onPush, wake, deadlines)
-          links.push(link)
-          wake()
-          yield* Effect.exit(Framed.make(connected.right, link.input).pump(link.onFrames)).pipe(
-            Effect.ensuring(Effect.sync(() => {
-              link.drop()
-              const i = links.indexOf(link)
-              if (i >= 0) links.splice(i, 1)
-            }))
-          )
-          return link.received > 0
-        }))
-        if (closed || driver === undefined) break
+        const { healthy, outcome } = yield* connectOnce
+        if (closed) break
+        // the server is going away: the replacement is wanted now, not after a delay
+        if (outcome === "draining") {
+          if (healthy && driver !== undefined) yield* driver.reset
+          continue
+        }
+        if (driver === undefined) break
         if (healthy) yield* driver.reset
         const next = yield* Effect.either(driver.next(undefined))
         if (next._tag === "Left") break
@@ -602,13 +795,58 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
     )
 
     const awaitConnected: Effect.Effect<void, ClientError> = Effect.asVoid(
-      Effect.suspend(() => {
-        for (const link of links) if (link.open) return Effect.void
-        return acquire
-      })
+      Effect.suspend(() => (pick() !== undefined ? Effect.void : acquire(undefined, undefined)))
     )
     yield* Effect.mapError(awaitConnected, (e) =>
       alive === 0 && connects === 0 ? new ClientError({ reason: "Connect", address, cause: lastConnectError ?? e }) : e)
+
+    /** Safe to send again: the server did not start it, or running it twice does no harm. */
+    const retryable = (error: unknown, idempotent: boolean): boolean => {
+      if (!(error instanceof ClientError) || !replaceable()) return false
+      if (error.reason === "Refused") return error.fault?.reason === "ShuttingDown"
+      return error.reason === "Disconnected" && (idempotent || neverSent.has(error))
+    }
+
+    /** One attempt: a link (waiting for one if needed), then the request on it. */
+    const attempt = (request: Req, at: number | undefined, total: number | undefined, meta: RequestMeta | undefined) => {
+      const link = pick()
+      return link !== undefined
+        ? link.request(request, at, total, meta)
+        : Effect.flatMap(acquire(at, total), (l) => l.request(request, at, total, meta))
+    }
+
+    /** After attempt `n` failed with `last`: wait per the schedule and try again, within the deadline. */
+    const retry = (
+      request: Req,
+      at: number | undefined,
+      total: number | undefined,
+      meta: RequestMeta | undefined,
+      idempotent: boolean,
+      n: number,
+      last: ClientError,
+      state: unknown
+    ): Effect.Effect<Res, unknown> => {
+      if (n >= maxAttempts) return Effect.fail(withAttempts(last, n))
+      const now = clock.unsafeCurrentTimeMillis()
+      return Effect.flatMap(retrySchedule.step(now, last, state), ([next, , decision]) => {
+        if (ScheduleDecision.isDone(decision) || !retryable(last, idempotent)) return Effect.fail(withAttempts(last, n))
+        const delay = Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
+        // a retry that could only start at (or after) the deadline is not made
+        if (at !== undefined && now + delay >= at) return Effect.fail(withAttempts(last, n))
+        const again = Effect.suspend(() => {
+          if (!retryable(last, idempotent)) return Effect.fail(withAttempts(last, n))
+          retries++
+          return Effect.catchAll(
+            attempt(request, at, total, meta),
+            (e): Effect.Effect<Res, unknown> =>
+              retryable(e, idempotent)
+                ? retry(request, at, total, meta, idempotent, n + 1, e as ClientError, next)
+                : Effect.fail(withAttempts(e, n + 1))
+          )
+        })
+        return delay > 0 ? Effect.zipRight(clock.sleep(Duration.millis(delay)), again) : again
+      })
+    }
 
     const spans = options?.spans === true
     const headers = options?.headers
@@ -621,9 +859,20 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
       })
     const client: ClientFor<P> = {
       request: (request, requestOptions) => {
-        const timeout = requestOptions?.timeout === undefined ? requestTimeout : millis(requestOptions.timeout, "30 seconds")
+        const total = requestOptions?.timeout === undefined ? requestTimeout : millis(requestOptions.timeout, "30 seconds")
         // the caller's span (or this request's own) and the headers travel with the request
-        const send = withMeta(request, (meta) => Effect.flatMap(acquire, (link) => link.request(request, timeout, meta)))
+        const send = withMeta(request, (meta) => {
+          // one deadline for the whole request, from now: connection, sending, response, retries
+          const at = total === undefined ? undefined : clock.unsafeCurrentTimeMillis() + total
+          const first = attempt(request, at, total, meta)
+          if (maxAttempts <= 1) return first
+          return Effect.catchAll(first, (e): Effect.Effect<Res, unknown> => {
+            const idempotent = requestOptions?.idempotent ?? (isIdempotent !== undefined && isIdempotent(request))
+            return retryable(e, idempotent)
+              ? retry(request, at, total, meta, idempotent, 1, e as ClientError, retrySchedule.initial)
+              : Effect.fail(e)
+          })
+        })
         // the per-method result types are the protocol's promise (its codec decodes by method)
         return (spans
           ? Effect.withSpan(send, `${protocol.name}.${protocol.describe(request)}`, {
@@ -634,14 +883,14 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
       },
       stream: (request) =>
         Stream.unwrapScoped(Effect.gen(function*() {
-          const link = yield* acquire
+          const link = yield* acquire(undefined, undefined)
           const entry = yield* Effect.acquireRelease(
             withMeta(request, (meta) => link.openStream(request, meta)),
             (entry) => Effect.sync(() => link.closeStream(entry))
           )
           return Stream.repeatEffectChunkOption(link.take(entry))
         })) as Stream.Stream<any, any>,
-      send: (message) => Effect.flatMap(acquire, (link) => link.send(message)),
+      send: (message) => Effect.flatMap(acquire(undefined, undefined), (link) => link.send(message)),
       pushes: Stream.fromPubSub(pushes),
       subscribe: PubSub.subscribe(pushes),
       awaitConnected,
@@ -649,12 +898,14 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
         let pending = 0
         let unsent = 0
         let connected = 0
+        let draining = 0
         for (const link of links) {
           if (link.open) connected++
+          if (link.open && link.draining) draining++
           pending += link.active
           unsent += link.unsent()
         }
-        return { connected, pending, connects, unsent }
+        return { connected, pending, connects, draining, retries, unsent }
       }
     }
     return client

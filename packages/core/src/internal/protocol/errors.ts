@@ -7,7 +7,7 @@
 import { Data } from "effect"
 import type { Address } from "../../Address.ts"
 import { format } from "../../Address.ts"
-import type { ClientErrorReason } from "../../Client.ts"
+import type { ClientErrorReason, ClientTimeoutPhase } from "../../Client.ts"
 import type { ProtocolErrorReason } from "../../Protocol.ts"
 import type { ProtocolServerErrorReason } from "../../ProtocolServer.ts"
 
@@ -58,6 +58,10 @@ export class ClientError extends Data.TaggedError("ClientError")<{
   readonly fault?: ProtocolError | undefined
   /** The timeout in ms, for `Timeout` and `PoolTimeout`. */
   readonly timeout?: number | undefined
+  /** For `Timeout`: what the request was doing when its deadline passed. */
+  readonly phase?: ClientTimeoutPhase | undefined
+  /** Attempts made, when the request was sent more than once. */
+  readonly attempts?: number | undefined
   readonly cause?: unknown
 }> {
   override get message(): string {
@@ -69,6 +73,14 @@ export class ClientError extends Data.TaggedError("ClientError")<{
       : this.cause instanceof Error
       ? `: ${this.cause.message}`
       : ""
-    return `${this.reason}${extra}${at}`
+    const phase = this.phase === undefined ? "" : ` ${phases[this.phase]}`
+    const attempts = this.attempts === undefined ? "" : ` (${this.attempts} attempts)`
+    return `${this.reason}${extra}${phase}${attempts}${at}`
   }
+}
+
+const phases: Record<ClientTimeoutPhase, string> = {
+  Acquire: "waiting for a connection",
+  Send: "waiting to send",
+  Response: "waiting for the response"
 }

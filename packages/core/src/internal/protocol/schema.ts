@@ -512,6 +512,7 @@ export const method = (
     readonly success?: MethodSchema | undefined
     readonly error?: MethodSchema | undefined
     readonly stream?: boolean | undefined
+    readonly idempotent?: boolean | undefined
   }
 ): any => {
   const payload = options?.payload ?? {}
@@ -523,6 +524,7 @@ export const method = (
     success: options?.success ?? Schema.Void,
     error: options?.error ?? Schema.Never,
     stream: options?.stream === true,
+    idempotent: options?.idempotent === true,
     request: Schema.TaggedStruct(tag, payload)
   })
 }
@@ -544,5 +546,11 @@ export const rpc = (options: RpcOptions<ReadonlyArray<Method.Any>, any, any, any
     any,
     never
   >
-  return envelope({ ...options, request, results })
+  const idempotent = new Set(methods.filter((m) => m.idempotent === true).map((m) => m.tag))
+  const protocol = envelope({ ...options, request, results })
+  if (idempotent.size === 0) return protocol
+  return {
+    ...protocol,
+    isIdempotent: (request: unknown) => isObject(request) && typeof request._tag === "string" && idempotent.has(request._tag)
+  }
 }
