@@ -304,6 +304,8 @@ export interface ServerStats {
   readonly forked: number
   /** Handlers that completed in place, without a fiber. */
   readonly inlined: number
+  /** Connections closed because an incomplete message arrived slower than `minReadRate`. */
+  readonly slowReads: number
   /** Bytes held now by incomplete messages across connections (see `maxBufferedInput`). */
   readonly bufferedInput: number
   /** Connections closed because the server's input budget (`maxBufferedInput`) was spent and they held the most. */
@@ -391,8 +393,21 @@ export interface ServeOptions<RC = never> extends ListenOptions {
   readonly maxInFlight?: number | undefined
   /** Open connections past which new ones are accepted and closed at once. Default 10000. */
   readonly maxConnections?: number | undefined
-  /** Close a connection with nothing in flight and no traffic for this long. Default 5 minutes; `Duration.infinity` disables. */
+  /**
+   * Close a connection with nothing in flight and no byte either way for this long (a large
+   * message arriving slowly is traffic; a peer that stops reading its replies is not).
+   * Default 5 minutes; `Duration.infinity` disables.
+   */
   readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * The window over which an incomplete message must gain at least `minReadRate` bytes per
+   * second, else the connection is closed (a peer trickling a message byte by byte, as
+   * nginx's `client_header_timeout`/`client_body_timeout` guard against). Default 30 seconds;
+   * `Duration.infinity` disables.
+   */
+  readonly readTimeout?: Duration.DurationInput | undefined
+  /** Bytes per second an incomplete message must keep up over each `readTimeout` window. Default 1024. */
+  readonly minReadRate?: number | undefined
   /** Answer with a `Timeout` fault (and interrupt the handler) after this long. Default 30 seconds; `Duration.infinity` disables. */
   readonly requestTimeout?: Duration.DurationInput | undefined
   /** The deadline of the shutdown run when the server's scope closes. Default 10 seconds. */
@@ -427,6 +442,8 @@ export const defaults: {
   readonly maxInFlight: 256
   readonly maxConnections: 10000
   readonly idleTimeout: Duration.Duration
+  readonly readTimeout: Duration.Duration
+  readonly minReadRate: number
   readonly requestTimeout: Duration.Duration
   readonly shutdownTimeout: Duration.Duration
   readonly maxWriteBuffer: number

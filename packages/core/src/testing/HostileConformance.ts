@@ -151,6 +151,50 @@ export const run = (options: HostileConformanceOptions): void => {
         }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("input not given back") }))
       }), 30_000)
 
+    test("a peer that sends part of a message and then trickles bytes is closed once a readTimeout window passes below minReadRate", () =>
+      Effect.gen(function*() {
+        const handler = ProtocolServer.handlers(Bigs, { Get: ({ key }) => Effect.succeed(key) })
+        const server = yield* ProtocolServer.serve(Bigs, handler, { readTimeout: "300 millis", minReadRate: 200 })
+        const conn = yield* connect(server.address)
+        const body = utf8.encode(JSON.stringify({ id: 1, request: { _tag: "Get", key: "k".repeat(200) } }))
+        const frame = new Uint8Array(4 + body.length)
+        new DataView(frame.buffer).setUint32(0, body.length)
+        frame.set(body, 4)
+        // the header and a few bytes, then one byte every 40 ms (25 bytes/s): never complete in time
+        yield* conn.write(frame.subarray(0, 10))
+        const trickle = yield* Effect.fork(Effect.forEach(
+          Array.from({ length: 100 }, (_, i) => i),
+          (i) => Effect.zipRight(Effect.sleep("40 millis"), conn.write(frame.subarray(10 + i, 11 + i))),
+          { discard: true }
+        ).pipe(Effect.ignore))
+        expect(yield* closedSoon(conn, "5 seconds")).toBe(true)
+        yield* trickle.await
+        expect(server.stats().slowReads).toBe(1)
+      }), 30_000)
+
+    test("idle means no bytes: a large message arriving steadily over several idle timeouts is answered, and a silent peer is closed", () =>
+      Effect.gen(function*() {
+        const handler = ProtocolServer.handlers(Bigs, { Get: ({ key }) => Effect.succeed(key.length.toString()) })
+        const server = yield* ProtocolServer.serve(Bigs, handler, { idleTimeout: "200 millis", readTimeout: "200 millis", minReadRate: 1024 })
+        const conn = yield* connect(server.address)
+        const body = utf8.encode(JSON.stringify({ id: 1, request: { _tag: "Get", key: "k".repeat(100_000) } }))
+        const frame = new Uint8Array(4 + body.length)
+        new DataView(frame.buffer).setUint32(0, body.length)
+        frame.set(body, 4)
+        // 10 KB every 50 ms (200 KB/s) for about half a second: no frame is complete before the end
+        for (let at = 0; at < frame.length; at += 10_000) {
+          yield* conn.write(frame.subarray(at, Math.min(frame.length, at + 10_000)))
+          yield* Effect.sleep("50 millis")
+        }
+        const framed = Framed.make(conn, lengthField)
+        const reply = yield* framed.read
+        expect(reply).not.toBe(Connection.EOF)
+        expect(JSON.parse(text.decode(reply as Uint8Array))).toEqual({ id: 1, success: "100000" })
+        expect(server.stats().slowReads).toBe(0)
+        // then silence: closed after the idle timeout
+        expect(yield* closedSoon(conn, "3 seconds")).toBe(true)
+      }), 30_000)
+
     test("one peer alone past the input budget is closed with a typed error", () =>
       Effect.gen(function*() {
         const handler = ProtocolServer.handlers(Bigs, { Get: ({ key }) => Effect.succeed(key) })

@@ -4,7 +4,7 @@
  * the graceful shutdown. Each connection's requests are run by the engine in
  * `./server.ts`. The public module holds the types and the documentation.
  */
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Option, Schedule, Scope } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Option, Scope } from "effect"
 import { format } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import * as Framed from "../../Framed.ts"
@@ -18,6 +18,7 @@ import { Session } from "../../Session.ts"
 import type { Listener, ListenError } from "../../Transport.ts"
 import { Transport } from "../../Transport.ts"
 import * as Runner from "../runner.ts"
+import { watch } from "../watch.ts"
 import { safeFormat } from "../runner.ts"
 import { ProtocolError, ProtocolServerError } from "./errors.ts"
 import { immediate } from "./scheduler.ts"
@@ -28,6 +29,8 @@ export const defaults = {
   maxInFlight: 256,
   maxConnections: 10_000,
   idleTimeout: Duration.minutes(5),
+  readTimeout: Duration.seconds(30),
+  minReadRate: 1024,
   requestTimeout: Duration.seconds(30),
   shutdownTimeout: Duration.seconds(10),
   maxWriteBuffer: 4 * 1024 * 1024,
@@ -60,6 +63,8 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
     const engines = new Set<ServerConnection<any, any, any, any, Push>>()
     const maxConnections = options?.maxConnections ?? defaults.maxConnections
     const idleTimeout = millis(options?.idleTimeout, defaults.idleTimeout)
+    const readTimeout = millis(options?.readTimeout, defaults.readTimeout)
+    const minReadRate = options?.minReadRate ?? defaults.minReadRate
     const shutdownTimeout = options?.shutdownTimeout ?? defaults.shutdownTimeout
     const connectionMiddleware = options?.connection ?? []
     const logOpenClose = options?.logConnections ? Effect.logInfo : Effect.logDebug
@@ -136,7 +141,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
             return
           }
         }
-        engine.start(yield* Effect.runtime<never>(), clock)
+        engine.start(yield* Effect.runtime<never>())
         const framed = Framed.make(conn, engine.input, { budget })
         // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts)
         const exit = yield* Effect.exit(Effect.withScheduler(framed.pump(engine.onFrames), immediate))
@@ -192,18 +197,9 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
         )
     }, (conn, scope) => serveConnection(conn, scope) as Effect.Effect<void>)
 
-    if (idleTimeout !== undefined) {
-      const every = Math.min(1000, Math.max(10, Math.floor(idleTimeout / 4)))
-      const sweep = Effect.sync(() => {
-        const now = clock.unsafeCurrentTimeMillis()
-        for (const engine of engines) {
-          if (engine.isOpen() && engine.inFlight() === 0 && now - engine.lastActivity >= idleTimeout) {
-            engine.closeGracefully()
-          }
-        }
-      })
-      yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(every))))
-    }
+    yield* watch(function*() {
+      for (const engine of engines) if (engine.isOpen()) yield engine
+    }, { idleTimeout, readTimeout, minReadRate })
 
     let shutdownDone: Deferred.Deferred<ShutdownResult> | undefined
     const shutdown = (deadline?: Duration.DurationInput): Effect.Effect<ShutdownResult> =>

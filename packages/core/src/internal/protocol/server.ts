@@ -1,5 +1,4 @@
 import { Cause, Chunk, Effect, Exit, Fiber, Runtime, Stream } from "effect"
-import type { Clock } from "effect"
 import type { Address } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import type { Groups } from "../../Groups.ts"
@@ -35,7 +34,8 @@ export const makeStats = (): MutableStats => ({
   cancelled: 0,
   refused: 0,
   forked: 0,
-  inlined: 0
+  inlined: 0,
+  slowReads: 0
 })
 
 /** Per-server settings of the connection engine. */
@@ -134,8 +134,6 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   private readonly requestContext: { -readonly [K in keyof RequestContext<Push>]: RequestContext<Push>[K] }
   private readonly oneWayContext: { -readonly [K in keyof RequestContext<Push>]: RequestContext<Push>[K] }
   /** When bytes last arrived or a request last settled (the server's Clock, ms). */
-  lastActivity = 0
-  private clock: Clock.Clock | undefined
   /** The fault of a request over `requestTimeout` (one per connection: compared by identity). */
   private readonly timeoutError: ProtocolError | undefined
   private readonly success: { readonly _tag: "Success"; value: Res } = { _tag: "Success", value: undefined as Res }
@@ -161,10 +159,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   }
 
   /** Starts serving: `runtime` runs the handlers (it carries the Session and the user's services). */
-  start(runtime: Runtime.Runtime<never>, clock: Clock.Clock): void {
+  start(runtime: Runtime.Runtime<never>): void {
     this.runtime = runtime
-    this.clock = clock
-    this.lastActivity = clock.unsafeCurrentTimeMillis()
     this.inline = new InlineHost(runtime)
   }
 
@@ -219,7 +215,6 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
 
   /** The `Framed.pump` callback: every message of a read batch. */
   readonly onFrames = (frames: ReadonlyArray<Incoming<Req, OneWay>>): Effect.Effect<void> | undefined => {
-    this.lastActivity = this.clock!.unsafeCurrentTimeMillis()
     this.writer.beginBatch()
     const next = this.process(frames, 0)
     if (next === undefined) this.writer.endBatch()
@@ -639,7 +634,6 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   }
 
   private afterSettle(): void {
-    this.lastActivity = this.clock!.unsafeCurrentTimeMillis()
     if (this.inFlightCount < this.config.maxInFlight) {
       const w = this.slotWaiter
       if (w !== undefined) {
@@ -687,6 +681,27 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     const ws = this.closedWaiters
     this.closedWaiters = []
     for (const f of ws) f()
+  }
+
+  // ---- the watchdog's view (internal/watch.ts) --------------------------------
+
+  busy(): boolean {
+    return this.inFlightCount > 0
+  }
+
+  incomplete(): number {
+    return this.codec.decoder.buffered
+  }
+
+  idle(): void {
+    this.log("debug", "idle: closing the connection")
+    this.closeGracefully()
+  }
+
+  slow(detail: string): void {
+    this.config.stats.slowReads++
+    this.log("warning", `slow peer: closing the connection: ${detail}`)
+    this.closeGracefully()
   }
 
   /** Reset the connection (slow consumer). */
