@@ -22,6 +22,7 @@ import { describe, it } from "@effect/vitest"
 import {
   Cause,
   Chunk,
+  Clock,
   Context,
   Duration,
   Effect,
@@ -202,6 +203,46 @@ const Chat = Protocol.make({
 })
 const Nick = Session.state("nick", () => "anonymous")
 
+/**
+ * A line protocol without a draining notice: its server says it is going
+ * away only by refusing requests (`FAULT ShuttingDown`). `WORK <ms>` is
+ * answered `OK <server>` after `ms`.
+ */
+const Plain = Protocol.make({
+  name: "plain",
+  framing: Lines.make(),
+  inbound: MessageCodec.text(),
+  outbound: MessageCodec.text(),
+  isError: (line): line is `FAULT ${string}` => line.startsWith("FAULT "),
+  fault: {
+    encode: (f) => `FAULT ${f.reason}` as const,
+    decode: (line) => {
+      const reason = Protocol.protocolErrorReasons.find((r) => r === line.slice(6))
+      return reason === undefined ? undefined : new Protocol.ProtocolError({ reason })
+    }
+  }
+})
+const plainServer = (server: string) => (line: string) =>
+  Effect.as(Effect.sleep(Duration.millis(Number(line.split(" ")[1] ?? 0))), `OK ${server}`)
+
+/** The restart tests' protocol: `Read` is idempotent, `Write` is not; both answer with the server's name. */
+const Read = Protocol.method("Read", { payload: { ms: Schema.Number }, success: Schema.String, idempotent: true })
+const Write = Protocol.method("Write", { payload: { ms: Schema.Number }, success: Schema.String })
+const Restartable = Protocol.rpc({ name: "restartable", methods: [Read, Write] })
+const restartable = (server: string) => {
+  const ran = { Read: 0, Write: 0 }
+  const answer = (method: "Read" | "Write", ms: number) =>
+    Effect.suspend(() => {
+      ran[method]++
+      return Effect.as(Effect.sleep(Duration.millis(ms)), server)
+    })
+  const handler = ProtocolServer.handlers(Restartable, {
+    Read: ({ ms }) => answer("Read", ms),
+    Write: ({ ms }) => answer("Write", ms)
+  })
+  return { handler, ran }
+}
+
 const chatHandler: ProtocolServer.HandlerFor<typeof Chat, never> = {
   request: (line, { groups, session }) => {
     const [command, arg = "", ...rest] = line.split(" ")
@@ -272,6 +313,19 @@ const reasonOf = (e: unknown): string =>
 /** Fails the test (instead of hanging) when `effect` takes longer than `ms`. */
 const within = <A, E, R>(ms: number, what: string) => (effect: Effect.Effect<A, E, R>) =>
   Effect.timeoutFail(effect, { duration: Duration.millis(ms), onTimeout: () => new Error(`${what}: still running after ${ms}ms`) })
+
+/** Milliseconds since `start` (a `Clock.currentTimeMillis` reading). */
+const since = (start: number) => Effect.map(Clock.currentTimeMillis, (now) => now - start)
+
+/**
+ * Serves again on `address` (a restart): retried while the port is still
+ * held by the old server's closing listener.
+ */
+const serveAt = <P extends Protocol.Any>(protocol: P, handler: ProtocolServer.HandlerFor<P, never>, address: Address) =>
+  ProtocolServer.serve(protocol, handler, { address }).pipe(
+    Effect.retry(Schedule.spaced("10 millis")),
+    within(3000, "serve again on the same address")
+  )
 
 /** Polls `check` every 10 ms until it holds (or fails after `ms`). */
 const eventually = (check: () => boolean, ms = 2000, what = "condition") =>
@@ -894,6 +948,152 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(failed).toEqual(["PoolTimeout"])
         expect(server.stats().accepted).toBe(2)
         expect(new Set(server.sessions().map((s) => s.id)).size).toBe(2)
+      }))
+
+    test("one deadline per request: waiting for a connection counts against requestTimeout, and the error says which phase ran out", () =>
+      Effect.gen(function*() {
+        const { handler } = makeJobs()
+        const server = yield* ProtocolServer.serve(JobsById, handler)
+        // one connection taking one request at a time; the pool's own bound (5 s) is far away
+        const client = yield* Client.make(JobsById, server.address, { requestTimeout: "400 millis", pool: { maxInFlight: 1 } })
+        const busy = yield* Effect.fork(client.request({ _tag: "Work", n: 1, ms: 1000 }, { timeout: "5 seconds" }))
+        yield* eventually(() => server.stats().requests === 1, 2000, "the connection is busy")
+        const start = yield* Clock.currentTimeMillis
+        const waited = yield* Effect.flip(client.request({ _tag: "Work", n: 2, ms: 0 })).pipe(within(3000, "waiting request"))
+        const elapsed = yield* since(start)
+        expect(waited).toBeInstanceOf(Client.ClientError)
+        expect(waited).toMatchObject({ reason: "Timeout", phase: "Acquire", timeout: 400 })
+        expect(elapsed).toBeGreaterThanOrEqual(350)
+        expect(elapsed).toBeLessThan(1000)
+        expect(yield* Fiber.join(busy)).toBe(1)
+
+        // 250 ms waiting for the connection + 250 ms of work: within 400 ms for neither phase alone, over it together
+        const first = yield* Effect.fork(client.request({ _tag: "Work", n: 3, ms: 250 }, { timeout: "5 seconds" }))
+        // the request that timed out waiting was never sent
+        yield* eventually(() => server.stats().requests === 2, 2000, "the connection is busy again")
+        const late = yield* Effect.flip(client.request({ _tag: "Work", n: 4, ms: 250 })).pipe(within(3000, "late request"))
+        expect(late).toMatchObject({ reason: "Timeout", phase: "Response", timeout: 400 })
+        expect(yield* Fiber.join(first)).toBe(3)
+        expect(client.stats().retries).toBe(0)
+      }))
+
+    test("a draining server's connection takes no new requests: they go to the new server on the same address, the old one finishes its own", () =>
+      Effect.gen(function*() {
+        const old = makeJobs()
+        const first = yield* Scope.make()
+        const server = yield* ProtocolServer.serve(JobsById, old.handler, { shutdownTimeout: "5 seconds" }).pipe(Scope.extend(first))
+        const client = yield* Client.make(JobsById, server.address, { reconnect: Schedule.spaced("20 millis"), requestTimeout: "5 seconds" })
+        expect(yield* client.request({ _tag: "Work", n: 0, ms: 0 })).toBe(0)
+        const inFlight = yield* Effect.fork(client.request({ _tag: "Work", n: 1, ms: 500 }))
+        yield* eventually(() => server.stats().requests === 2, 2000, "the slow request reaches the server")
+        const shutdown = yield* Effect.fork(server.shutdown())
+        yield* eventually(() => client.stats().draining === 1, 2000, "the client hears the draining notice")
+        const fresh = makeJobs()
+        const next = yield* serveAt(JobsById, fresh.handler, server.address)
+        const results = yield* Effect.forEach(range(10), (n) => client.request({ _tag: "Work", n: 10 + n, ms: 0 }), {
+          concurrency: "unbounded"
+        }).pipe(within(3000, "requests after the restart"))
+        expect(results).toEqual(range(10).map((n) => 10 + n))
+        // none of them went to the draining server, not even to be refused
+        expect(server.stats().refused).toBe(0)
+        expect(server.stats().requests).toBe(2)
+        expect([...fresh.state.started].sort((a, b) => a - b)).toEqual(results)
+        expect(client.stats().retries).toBe(0)
+        // what was in flight on the draining connection is answered there, then that connection closes
+        expect(yield* Fiber.join(inFlight)).toBe(1)
+        expect(old.state.finished).toEqual([0, 1])
+        yield* eventually(() => client.stats().draining === 0 && client.stats().connected === 1, 2000, "the draining connection closes")
+        expect((yield* Fiber.join(shutdown).pipe(within(3000, "shutdown"))).drained).toBe(true)
+        expect(next.stats().active).toBe(1)
+        yield* Scope.close(first, Exit.void)
+      }))
+
+    test("without a draining notice, a ShuttingDown refusal is the announcement: the refused request is sent again on a new connection, no more go to the old one", () =>
+      Effect.gen(function*() {
+        const first = yield* Scope.make()
+        const server = yield* ProtocolServer.serve(Plain, plainServer("one"), { shutdownTimeout: "5 seconds" }).pipe(Scope.extend(first))
+        const client = yield* Client.make(Plain, server.address, { reconnect: Schedule.spaced("20 millis"), requestTimeout: "5 seconds" })
+        expect(yield* client.request("WORK 0")).toBe("OK one")
+        const inFlight = yield* Effect.fork(client.request("WORK 500"))
+        yield* eventually(() => server.stats().requests === 2, 2000, "the slow request reaches the server")
+        const shutdown = yield* Effect.fork(server.shutdown())
+        yield* serveAt(Plain, plainServer("two"), server.address)
+        // the client cannot know yet: this one goes to the old server, is refused, and is sent again
+        expect(client.stats().draining).toBe(0)
+        expect(yield* client.request("WORK 0").pipe(within(3000, "refused then retried"))).toBe("OK two")
+        expect(server.stats().refused).toBe(1)
+        expect(client.stats().retries).toBe(1)
+        for (const _ of range(10)) expect(yield* client.request("WORK 0")).toBe("OK two")
+        expect(server.stats().refused).toBe(1)
+        expect(client.stats().retries).toBe(1)
+        expect(yield* Fiber.join(inFlight)).toBe("OK one")
+        yield* eventually(() => client.stats().draining === 0 && client.stats().connected === 1, 2000, "the draining connection closes")
+        expect((yield* Fiber.join(shutdown).pipe(within(3000, "shutdown"))).drained).toBe(true)
+        yield* Scope.close(first, Exit.void)
+      }))
+
+    test("a retry never outlives the request's deadline: refused ShuttingDown with no server to take it, it fails Timeout while waiting for a connection", () =>
+      Effect.gen(function*() {
+        const first = yield* Scope.make()
+        const server = yield* ProtocolServer.serve(Plain, plainServer("one"), { shutdownTimeout: "5 seconds" }).pipe(Scope.extend(first))
+        const client = yield* Client.make(Plain, server.address, { reconnect: Schedule.spaced("20 millis"), requestTimeout: "600 millis" })
+        // in order: the refusal comes after this one's answer, well before the deadline
+        const inFlight = yield* Effect.fork(client.request("WORK 200", { timeout: "5 seconds" }))
+        yield* eventually(() => server.stats().requests === 1, 2000, "the slow request reaches the server")
+        const shutdown = yield* Effect.fork(server.shutdown())
+        const start = yield* Clock.currentTimeMillis
+        const error = yield* Effect.flip(client.request("WORK 0")).pipe(within(3000, "refused request"))
+        const elapsed = yield* since(start)
+        expect(error).toMatchObject({ reason: "Timeout", phase: "Acquire", timeout: 600, attempts: 2 })
+        expect(elapsed).toBeGreaterThanOrEqual(550)
+        expect(elapsed).toBeLessThan(1100)
+        expect(server.stats().refused).toBe(1)
+        expect(client.stats().retries).toBe(1)
+        expect(yield* Fiber.join(inFlight)).toBe("OK one")
+        yield* Fiber.join(shutdown).pipe(within(3000, "shutdown"))
+        yield* Scope.close(first, Exit.void)
+      }))
+
+    test("server killed and restarted: idempotent requests pending on it (by the method's flag or the request's option) are sent again to the new one", () =>
+      Effect.gen(function*() {
+        const first = yield* Scope.make()
+        const one = restartable("one")
+        const server = yield* ProtocolServer.serve(Restartable, one.handler, { shutdownTimeout: 0 }).pipe(Scope.extend(first))
+        const client = yield* Client.make(Restartable, server.address, { reconnect: Schedule.spaced("20 millis"), requestTimeout: "5 seconds" })
+        expect(yield* client.request(Read({ ms: 0 }))).toBe("one")
+        const pending = yield* Effect.fork(Effect.all([
+          client.request(Read({ ms: 1000 })),
+          client.request(Write({ ms: 1000 }), { idempotent: true })
+        ], { concurrency: "unbounded" }))
+        yield* eventually(() => one.ran.Read === 2 && one.ran.Write === 1, 2000, "both reach the server")
+        yield* Scope.close(first, Exit.void)
+        const two = restartable("two")
+        yield* serveAt(Restartable, two.handler, server.address)
+        expect(yield* Fiber.join(pending).pipe(within(4000, "retried requests"))).toEqual(["two", "two"])
+        expect(two.ran).toEqual({ Read: 1, Write: 1 })
+        expect(client.stats().retries).toBe(2)
+      }))
+
+    test("server killed and restarted: a non-idempotent request pending on it fails Disconnected and is not sent again", () =>
+      Effect.gen(function*() {
+        const first = yield* Scope.make()
+        const one = restartable("one")
+        const server = yield* ProtocolServer.serve(Restartable, one.handler, { shutdownTimeout: 0 }).pipe(Scope.extend(first))
+        const client = yield* Client.make(Restartable, server.address, { reconnect: Schedule.spaced("20 millis"), requestTimeout: "5 seconds" })
+        expect(yield* client.request(Write({ ms: 0 }))).toBe("one")
+        const pending = yield* Effect.fork(Effect.flip(client.request(Write({ ms: 1000 }))))
+        yield* eventually(() => one.ran.Write === 2, 2000, "the request reaches the server")
+        yield* Scope.close(first, Exit.void)
+        const two = restartable("two")
+        yield* serveAt(Restartable, two.handler, server.address)
+        const error = yield* Fiber.join(pending).pipe(within(2000, "the pending request"))
+        expect(error).toBeInstanceOf(Client.ClientError)
+        expect(error).toMatchObject({ reason: "Disconnected" })
+        expect((error as Client.ClientError).attempts).toBeUndefined()
+        expect(client.stats().retries).toBe(0)
+        // the client itself recovers: a new request goes to the new server, which never saw the old one
+        expect(yield* client.request(Write({ ms: 0 })).pipe(within(3000, "after the restart"))).toBe("two")
+        expect(two.ran).toEqual({ Read: 0, Write: 1 })
       }))
 
     // ---- middleware ---------------------------------------------------------------
