@@ -35,11 +35,13 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Layer, Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Scope } from "effect"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import { Connection, ConnectionError } from "./Connection.ts"
 import * as Runner from "./internal/runner.ts"
+import { watch } from "./internal/watch.ts"
+import type { Watched } from "./internal/watch.ts"
 import { safeFormat } from "./internal/runner.ts"
 import type { Listener, ListenError, ListenOptions } from "./Transport.ts"
 import { Transport } from "./Transport.ts"
@@ -65,9 +67,28 @@ export interface ServeOptions {
   readonly logConnections?: boolean | undefined
   /**
    * Open connections past which a new one is accepted and closed at once
-   * (counted in `rejected`, logged at Warning). Default: no limit.
+   * (counted in `rejected`, logged at Warning). Default 10000.
    */
   readonly maxConnections?: number | undefined
+  /**
+   * Close a connection after this long without a byte either way (the
+   * handler's reads then see the close). Default 5 minutes;
+   * `Duration.infinity` disables.
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Default limits of {@link serve}.
+ * @since 0.1.0
+ * @category options
+ */
+export const defaults: {
+  readonly maxConnections: number
+  readonly idleTimeout: Duration.Duration
+} = {
+  maxConnections: 10_000,
+  idleTimeout: Duration.minutes(5)
 }
 
 /**
@@ -83,8 +104,20 @@ export const serve = <E, R>(
     let failed = 0
     const log = options?.logConnections ? Effect.logInfo : Effect.logDebug
 
+    const watched = new Set<Watched>()
     const serveOne = (conn: Connection, connScope: Scope.CloseableScope) => {
       const logAnnotations = { connection: conn.id, peer: safeFormat(conn) }
+      const entry: Watched = {
+        connection: conn,
+        busy: () => false,
+        incomplete: () => 0,
+        idle: () => {
+          watched.delete(entry)
+          Effect.runFork(Effect.zipRight(Effect.logDebug("idle: closing the connection").pipe(Effect.annotateLogs(logAnnotations)), conn.close))
+        },
+        slow: () => {}
+      }
+      watched.add(entry)
       const program = (handler as Effect.Effect<void, E, Exclude<R, Connection> | Connection>).pipe(
         Effect.provideService(Connection, conn),
         Effect.catchAllCause((cause) => {
@@ -98,12 +131,18 @@ export const serve = <E, R>(
             : Effect.logWarning("connection handler failed; closing its connection", cause)
         }),
         Effect.zipLeft(log("connection closed")),
-        Effect.ensuring(Scope.close(connScope, Exit.void))
+        Effect.ensuring(Effect.zipRight(Effect.sync(() => watched.delete(entry)), Scope.close(connScope, Exit.void)))
       )
       return Effect.zipRight(log("connection opened"), program).pipe(Effect.annotateLogs(logAnnotations))
     }
 
-    const runner = yield* Runner.run(listener, { maxConnections: options?.maxConnections }, serveOne)
+    const runner = yield* Runner.run(listener, { maxConnections: options?.maxConnections ?? defaults.maxConnections }, serveOne)
+    const idle = Duration.decode(options?.idleTimeout ?? defaults.idleTimeout)
+    yield* watch(() => watched, {
+      idleTimeout: Duration.isFinite(idle) ? Duration.toMillis(idle) : undefined,
+      readTimeout: undefined,
+      minReadRate: 0
+    })
     yield* Effect.addFinalizer(() => listener.close)
     return {
       address: listener.address,

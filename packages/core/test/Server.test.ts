@@ -1,5 +1,5 @@
 import { it } from "@effect/vitest"
-import { Effect, HashMap, Logger, LogLevel, Option } from "effect"
+import { Effect, Fiber, HashMap, Logger, LogLevel, Option, TestClock } from "effect"
 import { expect } from "vitest"
 import type { Address } from "@wirekit/core"
 import { Connection, MemoryTransport, Server, Transport } from "@wirekit/core"
@@ -154,4 +154,32 @@ it.scopedLive("maxConnections: past the limit a new connection is closed at once
     expect(server.active()).toBe(1)
     yield* first.write(new Uint8Array([2]))
     expect([...(yield* Connection.readExactly(first, 1)).bytes]).toEqual([2])
+  }).pipe(Effect.provide(MemoryTransport.layer())))
+
+it.scoped("idleTimeout (on the Clock): a connection without a byte either way is closed; one with traffic is kept", () =>
+  Effect.gen(function*() {
+    const t = yield* Transport.Transport
+    const echo = Effect.gen(function*() {
+      const conn = yield* Connection.Connection
+      while (true) {
+        const chunks = yield* conn.readMany
+        if (chunks === Connection.EOF) return
+        yield* conn.writeAll(chunks)
+      }
+    })
+    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echo, { idleTimeout: "10 seconds" })
+    const silent = yield* t.connect(server.address)
+    const talking = yield* t.connect(server.address)
+    const readEnd = yield* Effect.fork(Connection.readAll(silent))
+    for (let i = 0; i < 4; i++) {
+      yield* TestClock.adjust("4 seconds")
+      yield* talking.write(new Uint8Array([i]))
+      expect([...(yield* Connection.readExactly(talking, 1)).bytes]).toEqual([i])
+    }
+    // 16 s without a byte: the silent one is gone, the talking one is still served
+    expect((yield* Fiber.join(readEnd)).length).toBe(0)
+    expect(server.active()).toBe(1)
+    yield* TestClock.adjust("11 seconds")
+    yield* Effect.yieldNow()
+    expect((yield* Connection.readAll(talking)).length).toBe(0)
   }).pipe(Effect.provide(MemoryTransport.layer())))
