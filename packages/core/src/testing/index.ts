@@ -13,3 +13,5 @@ export * as ProtocolConformance from "./ProtocolConformance.ts"
 export * as PlatformConformance from "./PlatformConformance.ts"
 /** The hostile-peer suite (peers that never read, never finish a message, trickle bytes). */
 export * as HostileConformance from "./HostileConformance.ts"
+/** Certificates for TLS tests, made at test time with the openssl command line tool. */
+export * as Certs from "./Certs.ts"
