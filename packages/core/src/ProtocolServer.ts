@@ -33,10 +33,15 @@
  *   close at once, counted and logged), `idleTimeout`, `requestTimeout`.
  * - Graceful shutdown ({@link ProtocolServer.shutdown}, also run when the
  *   server's scope closes, e.g. the Layer's release): stop accepting → send
- *   the protocol's "draining" notice → answer requests in flight (new ones are
- *   refused with a `ShuttingDown` fault; each connection closes as soon as it
- *   is idle) up to the deadline → close the remaining connections → interrupt
- *   the handlers still running. `NodeRuntime.runMain` (from
+ *   the protocol's "draining" notice → answer the requests already running;
+ *   every request received and not started (waiting behind `maxInFlight`,
+ *   pipelined in the socket, or sent before the peer saw the notice) is
+ *   refused with a `ShuttingDown` fault, which a client may safely retry
+ *   elsewhere; a connection closes once nothing is running on it and no byte
+ *   has arrived for 100 ms → at the deadline, the connections still open are
+ *   closed and their running handlers interrupted (their finalizers run): a
+ *   client then sees those requests fail `Disconnected` (unanswered, maybe
+ *   done), so keep the deadline above the longest request. `NodeRuntime.runMain` (from
  *   `@effect/platform-node`) turns SIGINT/SIGTERM into an interruption of the
  *   main fiber, which releases the Layer, which runs the shutdown:
  *

@@ -195,6 +195,45 @@ export const run = (options: HostileConformanceOptions): void => {
         expect(yield* closedSoon(conn, "3 seconds")).toBe(true)
       }), 30_000)
 
+    test("shutdown: requests received and not started are refused with ShuttingDown, each one, before the connection closes", () =>
+      Effect.gen(function*() {
+        const handler = ProtocolServer.handlers(Bigs, { Get: ({ key }) => Effect.as(Effect.sleep("300 millis"), key) })
+        const server = yield* ProtocolServer.serve(Bigs, handler, { maxInFlight: 1 })
+        const conn = yield* connect(server.address)
+        // a second peer, idle when the shutdown starts, whose requests are on their way just after
+        const late = yield* connect(server.address)
+        // twenty pipelined requests: the first runs, the rest wait (one at a time), some still in the socket
+        yield* conn.write(pipelined(20, (id) => JSON.stringify({ id, request: { _tag: "Get", key: `k${id}` } })))
+        yield* Effect.sleep("100 millis")
+        const shutdown = yield* Effect.fork(server.shutdown("5 seconds"))
+        yield* Effect.sleep("20 millis")
+        yield* late.write(pipelined(5, (id) => JSON.stringify({ id, request: { _tag: "Get", key: `late${id}` } }))).pipe(Effect.ignore)
+        const lateFramed = Framed.make(late, lengthField)
+        const lateReplies: Array<{ id: number; fault?: { reason: string } }> = []
+        while (true) {
+          const frame = yield* lateFramed.read.pipe(Effect.catchAll(() => Effect.succeed(Connection.EOF)))
+          if (frame === Connection.EOF) break
+          const reply = JSON.parse(text.decode(frame))
+          if (reply.id !== undefined) lateReplies.push(reply)
+        }
+        expect(lateReplies.map((r) => [r.id, r.fault?.reason])).toEqual([1, 2, 3, 4, 5].map((id) => [id, "ShuttingDown"]))
+        const framed = Framed.make(conn, lengthField)
+        const replies: Array<{ id: number; success?: string; fault?: { reason: string } }> = []
+        while (true) {
+          const frame = yield* framed.read.pipe(Effect.catchAll(() => Effect.succeed(Connection.EOF)))
+          if (frame === Connection.EOF) break
+          const reply = JSON.parse(text.decode(frame))
+          if (reply.id !== undefined) replies.push(reply)
+        }
+        // every request has its reply: the one running was answered, the others refused
+        expect(replies.map((r) => r.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+        expect(replies.find((r) => r.id === 1)).toEqual({ id: 1, success: "k1" })
+        expect(replies.filter((r) => r.fault !== undefined).every((r) => r.fault!.reason === "ShuttingDown")).toBe(true)
+        expect(replies.filter((r) => r.fault !== undefined).length).toBe(19)
+        const result = yield* shutdown.await
+        expect(result._tag === "Success" && result.value.drained).toBe(true)
+      }), 30_000)
+
     test("one peer alone past the input budget is closed with a typed error", () =>
       Effect.gen(function*() {
         const handler = ProtocolServer.handlers(Bigs, { Get: ({ key }) => Effect.succeed(key) })

@@ -78,6 +78,9 @@ const MAX_BAD_ONE_WAY_LOGS = 5
 /** Output of one read batch past which it is written at once (and the batch waits for a peer that is not reading). */
 const FLUSH_AT = 64 * 1024
 
+/** Draining: a connection closes once no byte has arrived for this long (see `closeWhenQuiet`). */
+const DRAIN_QUIET = "100 millis"
+
 const OPEN = 0
 const DRAINING = 1
 const CLOSING = 2
@@ -641,7 +644,31 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         w()
       }
     }
-    if (this.inFlightCount === 0 && (this.mode === DRAINING || this.mode === CLOSING)) this.finishClose()
+    if (this.inFlightCount === 0) {
+      if (this.mode === CLOSING) this.finishClose()
+      else if (this.mode === DRAINING) this.closeWhenQuiet()
+    }
+  }
+
+  private quietTimer: Fiber.RuntimeFiber<void> | undefined
+
+  /**
+   * Draining with nothing in flight: requests the peer sent before it saw
+   * the notice may still be on the way (pipelined, in the socket), and each
+   * must get its `ShuttingDown` refusal rather than a silent close. So the
+   * connection closes once no byte has arrived for {@link DRAIN_QUIET} ms
+   * (the shutdown deadline still closes it first if the peer keeps sending).
+   */
+  private closeWhenQuiet(): void {
+    if (this.quietTimer !== undefined || this.runtime === undefined) return
+    const bytesBefore = this.connection.unsafeStats().bytesRead
+    this.quietTimer = Runtime.runFork(this.runtime, Effect.sleep(DRAIN_QUIET))
+    this.quietTimer.addObserver(() => {
+      this.quietTimer = undefined
+      if (this.mode !== DRAINING || this.inFlightCount > 0) return
+      if (this.connection.unsafeStats().bytesRead === bytesBefore) this.finishClose()
+      else this.closeWhenQuiet()
+    })
   }
 
   // ---- lifecycle -----------------------------------------------------------
@@ -652,7 +679,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.mode = DRAINING
     const encodeDraining = this.codec.encodeDraining
     if (encodeDraining !== undefined && encodeDraining(this.writer.out) === undefined) this.writer.sent()
-    if (this.inFlightCount === 0) this.finishClose()
+    if (this.inFlightCount === 0) this.closeWhenQuiet()
   }
 
   /** Stop reading; close once what is in flight has been answered. */
@@ -671,6 +698,11 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   finishClose(): void {
     if (this.mode === CLOSED) return
     this.mode = CLOSED
+    const quiet = this.quietTimer
+    if (quiet !== undefined) {
+      this.quietTimer = undefined
+      quiet.unsafeInterruptAsFork(quiet.id())
+    }
     const w = this.slotWaiter
     if (w !== undefined) {
       this.slotWaiter = undefined
