@@ -252,7 +252,10 @@ export interface RequestOptions {
 export interface Client<Req, Res, Err, OneWay, Push> {
   /**
    * Sends a request and waits for its response. With an {@link Protocol.rpc}
-   * protocol the result has the types of the request's own method.
+   * protocol the result has the types of the request's own method. Its
+   * deadline (`timeout`, else `ClientOptions.requestTimeout`) covers
+   * everything from this call on: waiting for a connection, waiting to send,
+   * the response, and any retry (see {@link RetryOptions}).
    */
   request<Q extends Req>(
     request: Q & (IsStream<Req, Q> extends true ? { readonly "a streaming method: read it with Client.stream": never } : unknown),
