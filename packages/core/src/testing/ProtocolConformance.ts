@@ -1395,7 +1395,7 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(interrupted).toEqual([5000, 6000, 8000, 7000])
       }))
 
-    test("client backpressure: a producer of one-way messages to a server that does not read waits; the client's unsent bytes stay bounded", () =>
+    test("client backpressure: a producer of one-way messages to a server that does not read waits; the client's unsent bytes stay bounded; a request's deadline runs out waiting to send", () =>
       Effect.gen(function*() {
         const transport = yield* Transport.Transport
         const listener = yield* transport.listen({ host: "127.0.0.1", port: 0 })
@@ -1420,6 +1420,11 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(producer.unsafePoll()).toBe(null)
         // what the client holds: its output and the transport's queue, about one high-water mark each
         expect(client.stats().unsent).toBeLessThan(512 * 1024)
+        // a request behind that backlog waits to be written, within its deadline
+        const blocked = yield* Effect.flip(client.request({ _tag: "Work", n: 1, ms: 0 }, { timeout: "200 millis" })).pipe(
+          within(2000, "blocked request")
+        )
+        expect(blocked).toMatchObject({ reason: "Timeout", phase: "Send", timeout: 200 })
         yield* Fiber.interrupt(producer)
       }))
 
