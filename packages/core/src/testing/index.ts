@@ -15,3 +15,5 @@ export * as PlatformConformance from "./PlatformConformance.ts"
 export * as HostileConformance from "./HostileConformance.ts"
 /** Certificates for TLS tests, made at test time with the openssl command line tool. */
 export * as Certs from "./Certs.ts"
+/** The TLS suite (session info, ALPN, SNI, mutual TLS, typed handshake failures, timeouts, reload, openssl interop). */
+export * as TlsConformance from "./TlsConformance.ts"
