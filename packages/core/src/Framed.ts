@@ -58,6 +58,14 @@ export interface FramedOptions {
    * the total is past the bound.
    */
   readonly budget?: InputBudget | undefined
+  /**
+   * Items handed to one `pump` callback at most. A larger read batch is handed
+   * over in slices; between slices, once the output is past `flushThreshold`,
+   * it is written and, while the peer is not taking it, the next slice waits.
+   * That bounds the replies a peer can make pile up by pipelining many small
+   * requests without reading. Default 64; `Infinity` hands over whole batches.
+   */
+  readonly maxDeliver?: number | undefined
 }
 
 /**
@@ -123,6 +131,7 @@ export const make = <In = Uint8Array, Out = In>(
   const output = new Output(connection)
   const out = output.out
   const flushThreshold = options?.flushThreshold ?? 64 * 1024
+  const maxDeliver = options?.maxDeliver ?? 64
   const budget = options?.budget as Budget | undefined
   const holder = budget === undefined ? undefined : new Holder(connection, codec.codec)
   /** After decoding: what the decoder holds now, charged to the budget (an error when this connection must give way). */
@@ -229,6 +238,13 @@ export const make = <In = Uint8Array, Out = In>(
     const frames: Array<In> = []
     const deliver = (error: FramingError | undefined): Effect.Effect<void, E | FramingError | ConnectionError, R> | undefined => {
       let next: Effect.Effect<void, E, R> | undefined | void
+      if (frames.length > maxDeliver) {
+        // a large batch goes over in slices, so that the replies of a peer that is not reading
+        // stop piling up once the output is past the high-water mark (the rest waits for it)
+        const all = frames.slice()
+        frames.length = 0
+        return deliverSlices(all, 0, error)
+      }
       if (frames.length > 0) {
         try {
           next = onFrames(frames)
@@ -239,6 +255,33 @@ export const make = <In = Uint8Array, Out = In>(
       if (next !== undefined) {
         const after = Effect.zipRight(next, flush)
         return error !== undefined ? Effect.zipRight(after, Effect.fail(error)) : after
+      }
+      flushNow()
+      return error !== undefined ? Effect.fail(error) : undefined
+    }
+    const deliverSlices = (
+      all: ReadonlyArray<In>,
+      from: number,
+      error: FramingError | undefined
+    ): Effect.Effect<void, E | FramingError | ConnectionError, R> | undefined => {
+      while (from < all.length) {
+        const end = Math.min(all.length, from + maxDeliver)
+        const next = onFrames(all.slice(from, end))
+        from = end
+        const at = from
+        if (next !== undefined) {
+          return Effect.zipRight(Effect.zipRight(next, flush), Effect.suspend(() => deliverSlices(all, at, error) ?? Effect.void))
+        }
+        if (at < all.length && out.length >= flushThreshold) {
+          output.write()
+          if (output.blocked) {
+            output.blocked = false
+            return Effect.zipRight(
+              Effect.ignore(connection.awaitWritable),
+              Effect.suspend(() => deliverSlices(all, at, error) ?? Effect.void)
+            )
+          }
+        }
       }
       flushNow()
       return error !== undefined ? Effect.fail(error) : undefined

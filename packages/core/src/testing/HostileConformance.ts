@@ -24,6 +24,7 @@ import * as Framed from "../Framed.ts"
 import * as LengthField from "../LengthField.ts"
 import * as Protocol from "../Protocol.ts"
 import * as ProtocolServer from "../ProtocolServer.ts"
+import * as Server from "../Server.ts"
 import * as Transport from "../Transport.ts"
 
 /**
@@ -110,6 +111,40 @@ export const run = (options: HostileConformanceOptions): void => {
           ids.add(reply.id)
         }
         expect(ids.size).toBe(1000)
+        expect(handled).toBe(1000)
+      }), 30_000)
+
+    test("Framed.pump: a peer that never reads and pipelines 1,000 small frames asking for 256 KiB each does not get them all computed; reading later gets every reply", () =>
+      Effect.gen(function*() {
+        const transport = yield* Transport.Transport
+        const big = utf8.encode(BIG)
+        let handled = 0
+        const handler = Effect.gen(function*() {
+          const conn = yield* Connection.Connection
+          const framed = Framed.make(conn, lengthField)
+          yield* framed.pump((frames) => {
+            for (const _ of frames) {
+              handled++
+              framed.unsafeSend(big)
+            }
+          })
+        })
+        const server = yield* Server.serve(yield* transport.listen({ host: "127.0.0.1", port: 0 }), handler)
+        const conn = yield* connect(server.address)
+        yield* conn.write(pipelined(1000, (id) => String(id)))
+        yield* Effect.sleep("400 millis")
+        const early = handled
+        expect(early).toBeGreaterThan(0)
+        expect(early).toBeLessThan(200)
+        const framed = Framed.make(conn, lengthField)
+        let replies = 0
+        while (replies < 1000) {
+          const frame = yield* framed.read
+          if (frame === Connection.EOF) break
+          expect(frame.length).toBe(big.length)
+          replies++
+        }
+        expect(replies).toBe(1000)
         expect(handled).toBe(1000)
       }), 30_000)
 

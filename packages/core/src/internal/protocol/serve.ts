@@ -142,7 +142,8 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
           }
         }
         engine.start(yield* Effect.runtime<never>())
-        const framed = Framed.make(conn, engine.input, { budget })
+        // the engine bounds its own output per batch (and its output is not the Framed's)
+        const framed = Framed.make(conn, engine.input, { budget, maxDeliver: Infinity })
         // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts)
         const exit = yield* Effect.exit(Effect.withScheduler(framed.pump(engine.onFrames), immediate))
         if (exit._tag === "Failure") {
