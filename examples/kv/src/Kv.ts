@@ -89,13 +89,16 @@ export type KvError = KeyTooLong | ValueTooLarge | NotAnInteger | StoreFull
 export const Get = Protocol.method("Get", {
   payload: { key: Schema.String },
   success: Schema.NullOr(Schema.String),
-  error: KeyTooLong
+  error: KeyTooLong,
+  // reads and plain writes may be sent again after a lost connection (the client retries them)
+  idempotent: true
 })
 
 /** Sets `key` to `value` (replacing any value); nothing is stored on an error. */
 export const Set = Protocol.method("Set", {
   payload: { key: Schema.String, value: Schema.String },
-  error: Schema.Union(KeyTooLong, ValueTooLarge, StoreFull)
+  error: Schema.Union(KeyTooLong, ValueTooLarge, StoreFull),
+  idempotent: true
 })
 
 /** Deletes `key`; `true` if it existed. */
@@ -116,7 +119,8 @@ export const Keys = Protocol.method("Keys", {
     prefix: Schema.optional(Schema.String),
     limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 10_000)))
   },
-  success: KeyList
+  success: KeyList,
+  idempotent: true
 })
 
 /**
@@ -138,7 +142,8 @@ export const Incr = Protocol.method("Incr", {
 export const Wait = Protocol.method("Wait", {
   payload: { key: Schema.String, timeoutMs: Schema.Int.pipe(Schema.between(0, 20_000)) },
   success: Schema.NullOr(Schema.String),
-  error: KeyTooLong
+  error: KeyTooLong,
+  idempotent: true
 })
 
 /** One item of `Scan`. */
