@@ -4,6 +4,16 @@ import { expect } from "vitest"
 import type { Address } from "@wirekit/core"
 import { Connection, MemoryTransport, Server, Transport } from "@wirekit/core"
 
+/** Echoes every byte back until EOF. */
+const echo = Effect.gen(function*() {
+  const conn = yield* Connection.Connection
+  while (true) {
+    const chunks = yield* conn.readMany
+    if (chunks === Connection.EOF) return
+    yield* conn.writeAll(chunks)
+  }
+})
+
 /** Collects (level, message) of every log line. */
 const capture = () => {
   const lines: Array<{ level: string; message: string }> = []
@@ -136,14 +146,6 @@ it.scopedLive("a defect while starting one connection is logged at Warning and c
 it.scopedLive("maxConnections: past the limit a new connection is closed at once and counted; the open ones keep being served", () =>
   Effect.gen(function*() {
     const t = yield* Transport.Transport
-    const echo = Effect.gen(function*() {
-      const conn = yield* Connection.Connection
-      while (true) {
-        const chunks = yield* conn.readMany
-        if (chunks === Connection.EOF) return
-        yield* conn.writeAll(chunks)
-      }
-    })
     const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echo, { maxConnections: 1 })
     const first = yield* t.connect(server.address)
     yield* first.write(new Uint8Array([1]))
@@ -159,14 +161,6 @@ it.scopedLive("maxConnections: past the limit a new connection is closed at once
 it.scoped("idleTimeout (on the Clock): a connection without a byte either way is closed; one with traffic is kept", () =>
   Effect.gen(function*() {
     const t = yield* Transport.Transport
-    const echo = Effect.gen(function*() {
-      const conn = yield* Connection.Connection
-      while (true) {
-        const chunks = yield* conn.readMany
-        if (chunks === Connection.EOF) return
-        yield* conn.writeAll(chunks)
-      }
-    })
     const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echo, { idleTimeout: "10 seconds" })
     const silent = yield* t.connect(server.address)
     const talking = yield* t.connect(server.address)
