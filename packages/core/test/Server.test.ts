@@ -4,8 +4,8 @@ import { expect } from "vitest"
 import type { Address } from "@wirekit/core"
 import { Connection, MemoryTransport, Server, Transport } from "@wirekit/core"
 
-/** Echoes every byte back until EOF. */
-const echo = Effect.gen(function*() {
+/** Echoes every chunk back as it comes, until EOF. */
+const echoChunks = Effect.gen(function*() {
   const conn = yield* Connection.Connection
   while (true) {
     const chunks = yield* conn.readMany
@@ -146,7 +146,7 @@ it.scopedLive("a defect while starting one connection is logged at Warning and c
 it.scopedLive("maxConnections: past the limit a new connection is closed at once and counted; the open ones keep being served", () =>
   Effect.gen(function*() {
     const t = yield* Transport.Transport
-    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echo, { maxConnections: 1 })
+    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echoChunks, { maxConnections: 1 })
     const first = yield* t.connect(server.address)
     yield* first.write(new Uint8Array([1]))
     expect([...(yield* Connection.readExactly(first, 1)).bytes]).toEqual([1])
@@ -161,7 +161,7 @@ it.scopedLive("maxConnections: past the limit a new connection is closed at once
 it.scoped("idleTimeout (on the Clock): a connection without a byte either way is closed; one with traffic is kept", () =>
   Effect.gen(function*() {
     const t = yield* Transport.Transport
-    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echo, { idleTimeout: "10 seconds" })
+    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echoChunks, { idleTimeout: "10 seconds" })
     const silent = yield* t.connect(server.address)
     const talking = yield* t.connect(server.address)
     const readEnd = yield* Effect.fork(Connection.readAll(silent))
