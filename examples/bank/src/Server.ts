@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Address, Middleware, ProtocolServer } from "@wirekit/core"
-import type { Transport } from "@wirekit/core"
+import type { Tls, Transport } from "@wirekit/core"
 import { Clock, Duration, Effect, Exit, Layer, pipe } from "effect"
 import type { Scope } from "effect"
 import * as Bank from "./Bank.ts"
@@ -263,6 +263,8 @@ export interface BankOptions extends Partial<Limits>, HandlerOptions {
   readonly port: number
   /** Requests in flight per connection before reading pauses. Default 256. */
   readonly maxInFlight?: number | undefined
+  /** Serve TLS with these options (plain TCP when absent). */
+  readonly tls?: Tls.TlsServerOptions | undefined
 }
 
 /** The most a request may take (then a `Timeout` fault), on top of `replyDelay`. */
@@ -295,7 +297,8 @@ export const serve = (
       address: Address.tcp(options.host, options.port),
       maxInFlight: options.maxInFlight,
       // the server's own limit, behind the middleware's (which answers first, with a Timeout fault)
-      requestTimeout: Duration.sum(timeout, Duration.seconds(1))
+      requestTimeout: Duration.sum(timeout, Duration.seconds(1)),
+      tls: options.tls
     }),
     (server) => ({ server, ledger })
   )
@@ -303,7 +306,8 @@ export const serve = (
 
 /**
  * The bank server as a Layer (needs a Transport): listens when built, logs
- * `bank: listening on HOST:PORT`, shuts down gracefully when released.
+ * `bank: listening on HOST:PORT` (`... with TLS` when it serves TLS), shuts
+ * down gracefully when released.
  *
  * @example
  * ```ts
@@ -318,10 +322,13 @@ export const layer = (options: BankOptions): Layer.Layer<never, Transport.Listen
       const limits = ledger.limits
       const port = Address.isTcp(address) ? address.port : Bank.DEFAULT_PORT
       const delay = Duration.toMillis(options.replyDelay ?? 0)
+      const tls = options.tls
+      const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"
+      const tlsFlags = tls === undefined ? "" : tls.requestCert ? " --tls --tls-cert CERT --tls-key KEY" : " --tls"
       yield* Effect.logInfo(
-        `bank: listening on ${Address.format(address)} (max accounts ${limits.maxAccounts}, max keys ${limits.maxKeys}, ` +
+        `bank: listening on ${Address.format(address)}${mode} (max accounts ${limits.maxAccounts}, max keys ${limits.maxKeys}, ` +
           `key TTL ${Math.round(limits.keyTtlMs / 1000)} s${delay > 0 ? `, reply delay ${delay} ms` : ""}); ` +
-          `try: node --import tsx examples/bank/src/cli.ts --port ${port} open alice`
+          `try: node --import tsx examples/bank/src/cli.ts --port ${port}${tlsFlags} open alice`
       )
     })
   )

@@ -2,7 +2,7 @@
  * The bank command-line client (Node), a typed wirekit `Client` of {@link Bank.Bank}:
  *
  * ```sh
- * node --import tsx examples/bank/src/cli.ts [--host 127.0.0.1] [--port 7003] [--timeout 5000] COMMAND
+ * node --import tsx examples/bank/src/cli.ts [--host 127.0.0.1] [--port 7003] [--timeout 5000] [--tls ...] COMMAND
  *   open ACCOUNT                       opens an account (balance 0); prints OK
  *   balance ACCOUNT                    prints the balance (cents)
  *   deposit ACCOUNT AMOUNT [--key K]   adds AMOUNT cents; prints the receipt
@@ -14,25 +14,32 @@
  * first outcome, the same receipt (same transaction number) or the same
  * error, without moving money twice. Without a key a retry is a new request.
  *
- * Exit status: 0 done, 1 no such account, 2 usage, 3 the server answered
- * with another error (e.g. `InsufficientFunds`), 4 no answer (cannot
- * connect, connection lost, request timeout). Messages go to stderr.
+ * `--tls` connects with TLS, checking the server's certificate against the
+ * system's CAs or `--tls-ca PATH`; `--tls-cert PATH --tls-key PATH` present a
+ * client certificate (for a server started with `--tls-ca`). Any `--tls-*`
+ * flag implies `--tls` (see scripts/example-tls.ts).
+ *
+ * Exit status: 0 done, 1 no such account, 2 usage (or an unreadable
+ * certificate file), 3 the server answered with another error (e.g.
+ * `InsufficientFunds`), 4 no answer (cannot connect, TLS handshake refused,
+ * connection lost, request timeout). Messages go to stderr.
  *
  * @since 0.1.0
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Address, Client } from "@wirekit/core"
+import { Address, Client, Tls } from "@wirekit/core"
 import type { Transport } from "@wirekit/core"
 import { NodeTransport } from "@wirekit/node"
 import { Effect, Exit } from "effect"
 import { parseArgs } from "node:util"
+import * as ExampleTls from "../../../scripts/example-tls.ts"
 import * as Bank from "./Bank.ts"
 
 // ---------------------------------------------------------------------------
 // arguments
 // ---------------------------------------------------------------------------
 
-const USAGE = `usage: cli.ts [--host 127.0.0.1] [--port ${Bank.DEFAULT_PORT}] [--timeout MS] COMMAND
+const USAGE = `usage: cli.ts [--host 127.0.0.1] [--port ${Bank.DEFAULT_PORT}] [--timeout MS] ${ExampleTls.clientUsage} COMMAND
   open ACCOUNT                       open an account (balance 0); prints OK
   balance ACCOUNT                    print the balance, in cents
   deposit ACCOUNT AMOUNT [--key K]   add AMOUNT cents; prints the receipt
@@ -61,6 +68,8 @@ interface Cli {
   readonly port: number
   /** Request (and connect) timeout, ms. */
   readonly timeout: number
+  /** Connect with TLS (plain TCP when absent). */
+  readonly tls: Tls.TlsClientOptions | undefined
   readonly command: Command
 }
 
@@ -96,7 +105,8 @@ const parse = (argv: ReadonlyArray<string>): Cli => {
         port: { type: "string", default: String(Bank.DEFAULT_PORT) },
         timeout: { type: "string", default: "5000" },
         key: { type: "string" },
-        help: { type: "boolean", short: "h" }
+        help: { type: "boolean", short: "h" },
+        ...ExampleTls.clientFlags
       }
     })
   } catch (error) {
@@ -140,6 +150,7 @@ const parse = (argv: ReadonlyArray<string>): Cli => {
     host: v.host,
     port: int("--port", v.port, 1, 65535),
     timeout: int("--timeout", v.timeout, 1, 3_600_000),
+    tls: ExampleTls.client(v, usageError),
     command
   }
 }
@@ -158,8 +169,11 @@ const report = (cli: Cli, error: Bank.BankError | Client.ClientError): number =>
   switch (error.reason) {
     case "Connect": {
       const cause = error.cause as { readonly _tag?: string; readonly reason?: string; readonly message?: string } | undefined
+      const tls = Tls.errorOf(cause)
       if (cause?._tag === "ConnectError" && cause.reason === "Refused") {
         console.error(`bank: cannot connect to ${at}: connection refused (is the server running? npm start -- --example bank)`)
+      } else if (tls !== undefined) {
+        console.error(`bank: cannot connect to ${at}: ${tls.message}`)
       } else {
         console.error(`bank: cannot connect to ${at}: ${cause?.message ?? error.message}`)
       }
@@ -203,7 +217,7 @@ const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
     const command = cli.command
     const bank = yield* Client.make(Bank.Bank, Address.tcp(cli.host, cli.port), {
       requestTimeout: cli.timeout,
-      connection: { timeout: cli.timeout }
+      connection: { timeout: cli.timeout, tls: cli.tls }
     })
     switch (command._tag) {
       case "open":

@@ -46,7 +46,7 @@
  * @since 0.1.0
  */
 import { Address, Groups, Lines, MessageCodec, Protocol, ProtocolServer, Session } from "@wirekit/core"
-import type { Framing, Transport } from "@wirekit/core"
+import type { Framing, Tls, Transport } from "@wirekit/core"
 import { Duration, Effect, Either, Layer } from "effect"
 import type { Scope } from "effect"
 
@@ -603,6 +603,8 @@ export interface ChatOptions {
   readonly maxLineLength?: number | undefined
   /** Close a connection silent for this long. Default 1 hour. */
   readonly idleTimeout?: Duration.DurationInput | undefined
+  /** Serve TLS with these options (plain TCP when absent). */
+  readonly tls?: Tls.TlsServerOptions | undefined
 }
 
 /**
@@ -625,13 +627,15 @@ export const serve = (
     // a person types slowly: little reason to pipeline more than this
     maxInFlight: 32,
     keepAlive: true,
-    logConnections: true
+    logConnections: true,
+    tls: options.tls
   })
 }
 
 /**
  * The chat server as a Layer (needs a Transport): listens when built, logs
- * `chat: listening on HOST:PORT`, shuts down gracefully when released.
+ * `chat: listening on HOST:PORT` (`... with TLS` when it serves TLS), shuts
+ * down gracefully when released.
  *
  * @example
  * ```ts
@@ -643,7 +647,13 @@ export const layer = (options: ChatOptions): Layer.Layer<never, Transport.Listen
     Effect.gen(function*() {
       const server = yield* serve(options)
       const address = server.address
-      const hint = Address.isTcp(address) ? `; try: nc ${address.host} ${address.port}` : ""
-      yield* Effect.logInfo(`chat: listening on ${Address.format(address)}${hint}`)
+      const tls = options.tls
+      const hint = !Address.isTcp(address)
+        ? ""
+        : tls === undefined
+        ? `; try: nc ${address.host} ${address.port}`
+        : `; try: node --import tsx examples/chat/src/cli.ts --port ${address.port} --tls${tls.requestCert ? " --tls-cert CERT --tls-key KEY" : ""}`
+      const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"
+      yield* Effect.logInfo(`chat: listening on ${Address.format(address)}${mode}${hint}`)
     })
   )

@@ -1,9 +1,10 @@
 /** Command-line flags of the chat example (the same on every runtime). */
 import { parseArgs } from "node:util"
+import * as ExampleTls from "../../../scripts/example-tls.ts"
 import type { ChatOptions } from "./Chat.ts"
 import { DEFAULT_MAX_LINE_LENGTH } from "./Chat.ts"
 
-const usage = "usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512]"
+const usage = `usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512] ${ExampleTls.serverUsage}`
 
 const integer = (name: string, text: string, min: number, max: number): number => {
   const n = Number(text)
@@ -16,8 +17,10 @@ const integer = (name: string, text: string, min: number, max: number): number =
 
 /**
  * Parses `--host` (default 127.0.0.1), `--port` (default 7001, 0 for any free
- * port) and `--max-line` (the longest line a client may send, in bytes,
- * default 512); exits with status 2 and the usage on a bad value.
+ * port), `--max-line` (the longest line a client may send, in bytes,
+ * default 512) and the TLS flags (`--tls-cert PATH --tls-key PATH`,
+ * `--tls-ca PATH` for mutual TLS; see scripts/example-tls.ts); exits with
+ * status 2 and the usage on a bad value or an unreadable certificate.
  */
 export const parse = (argv: ReadonlyArray<string>): ChatOptions => {
   let values
@@ -27,7 +30,8 @@ export const parse = (argv: ReadonlyArray<string>): ChatOptions => {
       options: {
         host: { type: "string", default: "127.0.0.1" },
         port: { type: "string", default: "7001" },
-        "max-line": { type: "string", default: String(DEFAULT_MAX_LINE_LENGTH) }
+        "max-line": { type: "string", default: String(DEFAULT_MAX_LINE_LENGTH) },
+        ...ExampleTls.serverFlags
       },
       strict: true
     }).values
@@ -38,6 +42,7 @@ export const parse = (argv: ReadonlyArray<string>): ChatOptions => {
   return {
     host: values.host,
     port: integer("port", values.port, 0, 65535),
-    maxLineLength: integer("max-line", values["max-line"], 1, 1024 * 1024)
+    maxLineLength: integer("max-line", values["max-line"], 1, 1024 * 1024),
+    tls: ExampleTls.server(values, usage)
   }
 }

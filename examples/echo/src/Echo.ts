@@ -8,7 +8,7 @@
  * - `length`: every frame back, frames = 4-byte big-endian length + payload (max 8 MiB)
  */
 import { Address, Connection, Framed, LengthField, Lines, Server } from "@wirekit/core"
-import type { Framing } from "@wirekit/core"
+import type { Framing, Tls } from "@wirekit/core"
 import { Effect, Layer } from "effect"
 
 /** The framings the example offers. */
@@ -43,6 +43,8 @@ export interface EchoOptions {
   readonly host: string
   readonly port: number
   readonly framing: EchoFraming
+  /** Serve TLS with these options (plain TCP when absent). */
+  readonly tls?: Tls.TlsServerOptions | undefined
 }
 
 /** One connection: log open, echo, log close with its byte count. */
@@ -56,7 +58,15 @@ const handler = (framing: Framing.Framing | undefined) =>
     )
   })
 
+/** `""`, or how it serves TLS (for the log). */
+const tlsNote = (tls: Tls.TlsServerOptions | undefined) =>
+  tls === undefined ? "" : tls.requestCert ? ", with TLS (client certificates required)" : ", with TLS"
+
+/** How to try it: `nc`, or `openssl s_client` under TLS (add `-CAfile` for a private CA). */
+const hint = ({ host, port, tls }: EchoOptions) =>
+  tls === undefined ? `nc ${host} ${port}` : `openssl s_client -quiet -connect ${host}:${port}${tls.requestCert ? " -cert CERT -key KEY" : ""}`
+
 /** The echo server as a Layer (needs a Transport). */
 export const layer = (options: EchoOptions) =>
-  Server.layer(Address.tcp(options.host, options.port), handler(framingOf(options.framing)))
-    .pipe(Layer.tap(() => Effect.logInfo(`echo server ready (framing: ${options.framing}); try: nc ${options.host} ${options.port}`)))
+  Server.layer(Address.tcp(options.host, options.port), handler(framingOf(options.framing)), { tls: options.tls })
+    .pipe(Layer.tap(() => Effect.logInfo(`echo server ready (framing: ${options.framing}${tlsNote(options.tls)}); try: ${hint(options)}`)))

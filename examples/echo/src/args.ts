@@ -1,22 +1,38 @@
 /** Command-line flags of the echo example (the same on every runtime). */
 import { parseArgs } from "node:util"
+import * as ExampleTls from "../../../scripts/example-tls.ts"
 import type { EchoFraming, EchoOptions } from "./Echo.ts"
 
-/** Parses `--host`, `--port`, `--framing none|lines|length`; exits with usage on a bad value. */
+const usage = `usage: echo [--host 127.0.0.1] [--port 7000] [--framing none|lines|length] ${ExampleTls.serverUsage}`
+
+/**
+ * Parses `--host`, `--port`, `--framing none|lines|length` and the TLS flags
+ * (`--tls-cert PATH --tls-key PATH`, `--tls-ca PATH` for mutual TLS; see
+ * scripts/example-tls.ts); exits with status 2 and the usage on a bad value,
+ * an unknown flag (a misspelt TLS flag must not leave the server plain) or an
+ * unreadable certificate.
+ */
 export const parse = (argv: ReadonlyArray<string>): EchoOptions => {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      host: { type: "string", default: "127.0.0.1" },
-      port: { type: "string", default: "7000" },
-      framing: { type: "string", default: "none" }
-    },
-    strict: false
-  })
-  const framing = String(values.framing)
-  if (framing !== "none" && framing !== "lines" && framing !== "length") {
-    console.error(`--framing must be none, lines or length (got ${framing})`)
+  let values
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "7000" },
+        framing: { type: "string", default: "none" },
+        ...ExampleTls.serverFlags
+      },
+      strict: true
+    }).values
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
     process.exit(2)
   }
-  return { host: String(values.host), port: Number(values.port), framing: framing as EchoFraming }
+  const framing = values.framing
+  if (framing !== "none" && framing !== "lines" && framing !== "length") {
+    console.error(`--framing must be none, lines or length (got ${framing})\n${usage}`)
+    process.exit(2)
+  }
+  return { host: values.host, port: Number(values.port), framing: framing as EchoFraming, tls: ExampleTls.server(values, usage) }
 }

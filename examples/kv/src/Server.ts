@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import { Address, ProtocolServer } from "@wirekit/core"
-import type { Protocol, Transport } from "@wirekit/core"
+import type { Protocol, Tls, Transport } from "@wirekit/core"
 import { Duration, Effect, Layer, Stream } from "effect"
 import type { Scope } from "effect"
 import * as Kv from "./Kv.ts"
@@ -255,6 +255,8 @@ export interface KvOptions extends Partial<Limits> {
   readonly port: number
   /** Requests in flight per connection before reading pauses. Default 256. */
   readonly maxInFlight?: number | undefined
+  /** Serve TLS with these options (plain TCP when absent). */
+  readonly tls?: Tls.TlsServerOptions | undefined
 }
 
 /**
@@ -283,7 +285,8 @@ export const serve = (
       address: Address.tcp(options.host, options.port),
       maxInFlight: options.maxInFlight,
       // above the longest Wait (20 s)
-      requestTimeout: Duration.seconds(30)
+      requestTimeout: Duration.seconds(30),
+      tls: options.tls
     }),
     (server) => ({ server, store })
   )
@@ -291,7 +294,8 @@ export const serve = (
 
 /**
  * The kv server as a Layer (needs a Transport): listens when built, logs
- * `kv: listening on HOST:PORT`, shuts down gracefully when released.
+ * `kv: listening on HOST:PORT` (`... with TLS` when it serves TLS), shuts
+ * down gracefully when released.
  *
  * @example
  * ```ts
@@ -305,9 +309,12 @@ export const layer = (options: KvOptions): Layer.Layer<never, Transport.ListenEr
       const address = server.address
       const limits = store.limits
       const port = Address.isTcp(address) ? address.port : Kv.DEFAULT_PORT
+      const tls = options.tls
+      const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"
+      const tlsFlags = tls === undefined ? "" : tls.requestCert ? " --tls --tls-cert CERT --tls-key KEY" : " --tls"
       yield* Effect.logInfo(
-        `kv: listening on ${Address.format(address)} (max key ${limits.maxKeyLength} B, max value ${limits.maxValueSize} B, max keys ${limits.maxKeys}); ` +
-          `try: node --import tsx examples/kv/src/cli.ts --port ${port} set hello world`
+        `kv: listening on ${Address.format(address)}${mode} (max key ${limits.maxKeyLength} B, max value ${limits.maxValueSize} B, max keys ${limits.maxKeys}); ` +
+          `try: node --import tsx examples/kv/src/cli.ts --port ${port}${tlsFlags} set hello world`
       )
     })
   )

@@ -1,10 +1,12 @@
 /** Command-line flags of the kv server (the same on every runtime). */
 import { parseArgs } from "node:util"
+import * as ExampleTls from "../../../scripts/example-tls.ts"
 import { DEFAULT_PORT } from "./Kv.ts"
 import type { KvOptions } from "./Server.ts"
 import { defaultLimits } from "./Server.ts"
 
-const usage = "usage: kv-server [--host 127.0.0.1] [--port 7002] [--max-key 256] [--max-value 1048576] [--max-keys 1000000]"
+const usage =
+  `usage: kv-server [--host 127.0.0.1] [--port 7002] [--max-key 256] [--max-value 1048576] [--max-keys 1000000] ${ExampleTls.serverUsage}`
 
 const integer = (name: string, text: string, min: number, max: number): number => {
   const n = Number(text)
@@ -18,8 +20,10 @@ const integer = (name: string, text: string, min: number, max: number): number =
 /**
  * Parses `--host` (default 127.0.0.1), `--port` (default 7002, 0 for any
  * free port), `--max-key` (bytes), `--max-value` (bytes, at most 8 MiB - 64 KiB:
- * a value must fit in one frame with its envelope) and `--max-keys`; exits
- * with status 2 and the usage on a bad value.
+ * a value must fit in one frame with its envelope), `--max-keys` and the TLS
+ * flags (`--tls-cert PATH --tls-key PATH`, `--tls-ca PATH` for mutual TLS; see
+ * scripts/example-tls.ts); exits with status 2 and the usage on a bad value or
+ * an unreadable certificate.
  */
 export const parse = (argv: ReadonlyArray<string>): KvOptions => {
   let values
@@ -31,7 +35,8 @@ export const parse = (argv: ReadonlyArray<string>): KvOptions => {
         port: { type: "string", default: String(DEFAULT_PORT) },
         "max-key": { type: "string", default: String(defaultLimits.maxKeyLength) },
         "max-value": { type: "string", default: String(defaultLimits.maxValueSize) },
-        "max-keys": { type: "string", default: String(defaultLimits.maxKeys) }
+        "max-keys": { type: "string", default: String(defaultLimits.maxKeys) },
+        ...ExampleTls.serverFlags
       },
       strict: true
     }).values
@@ -44,6 +49,7 @@ export const parse = (argv: ReadonlyArray<string>): KvOptions => {
     port: integer("port", values.port, 0, 65535),
     maxKeyLength: integer("max-key", values["max-key"], 1, 64 * 1024),
     maxValueSize: integer("max-value", values["max-value"], 0, 8 * 1024 * 1024 - 64 * 1024),
-    maxKeys: integer("max-keys", values["max-keys"], 1, 100_000_000)
+    maxKeys: integer("max-keys", values["max-keys"], 1, 100_000_000),
+    tls: ExampleTls.server(values, usage)
   }
 }

@@ -2,7 +2,7 @@
  * The kv command-line client (Node), a typed wirekit `Client` of {@link Kv.Kv}:
  *
  * ```sh
- * node --import tsx examples/kv/src/cli.ts [--host 127.0.0.1] [--port 7002] [--timeout 5000] COMMAND
+ * node --import tsx examples/kv/src/cli.ts [--host 127.0.0.1] [--port 7002] [--timeout 5000] [--tls ...] COMMAND
  *   get KEY                  prints the value (nothing, and exit 1, if there is none)
  *   set KEY VALUE            prints OK
  *   del KEY                  prints 1 if the key existed, else 0
@@ -13,9 +13,14 @@
  *   bench [--requests N] [--concurrency C] [--connections K] [--value-size B] [--time-limit S]
  * ```
  *
- * Exit status: 0 done, 1 no such key, 2 usage, 3 the server answered with an
- * error (e.g. `KeyTooLong`), 4 no answer (cannot connect, connection lost,
- * request timeout). Messages go to stderr. Put `--` before a VALUE or BY that
+ * `--tls` connects with TLS, checking the server's certificate against the
+ * system's CAs or `--tls-ca PATH`; `--tls-cert PATH --tls-key PATH` present a
+ * client certificate (for a server started with `--tls-ca`). Any `--tls-*`
+ * flag implies `--tls` (see scripts/example-tls.ts).
+ *
+ * Exit status: 0 done, 1 no such key, 2 usage (or an unreadable certificate
+ * file), 3 the server answered with an error (e.g. `KeyTooLong`), 4 no answer
+ * (cannot connect, TLS handshake refused, connection lost, request timeout). Messages go to stderr. Put `--` before a VALUE or BY that
  * starts with `-`: `incr counter -- -5`.
  *
  * `scan` reads `Scan`'s stream: lines are printed as chunks arrive, and a
@@ -33,18 +38,19 @@
  * @since 0.1.0
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Address, Client } from "@wirekit/core"
+import { Address, Client, Tls } from "@wirekit/core"
 import type { Transport } from "@wirekit/core"
 import { NodeTransport } from "@wirekit/node"
 import { Chunk, Effect, Either, Exit, Stream } from "effect"
 import { parseArgs } from "node:util"
+import * as ExampleTls from "../../../scripts/example-tls.ts"
 import * as Kv from "./Kv.ts"
 
 // ---------------------------------------------------------------------------
 // arguments
 // ---------------------------------------------------------------------------
 
-const USAGE = `usage: cli.ts [--host 127.0.0.1] [--port ${Kv.DEFAULT_PORT}] [--timeout MS] COMMAND
+const USAGE = `usage: cli.ts [--host 127.0.0.1] [--port ${Kv.DEFAULT_PORT}] [--timeout MS] ${ExampleTls.clientUsage} COMMAND
   get KEY                    print the value (exit 1 if there is none)
   set KEY VALUE              store VALUE at KEY; prints OK
   del KEY                    delete KEY; prints 1 if it existed, else 0
@@ -81,6 +87,8 @@ interface Cli {
   readonly port: number
   /** Request (and connect) timeout, ms. */
   readonly timeout: number
+  /** Connect with TLS (plain TCP when absent). */
+  readonly tls: Tls.TlsClientOptions | undefined
   readonly command: Command
 }
 
@@ -114,7 +122,8 @@ const parse = (argv: ReadonlyArray<string>): Cli => {
         connections: { type: "string" },
         "value-size": { type: "string" },
         "time-limit": { type: "string" },
-        help: { type: "boolean", short: "h" }
+        help: { type: "boolean", short: "h" },
+        ...ExampleTls.clientFlags
       }
     })
   } catch (error) {
@@ -181,6 +190,7 @@ const parse = (argv: ReadonlyArray<string>): Cli => {
     port: int("--port", v.port, Kv.DEFAULT_PORT, 1, 65535),
     // bench: the request timeout also bounds how long a request may stay queued behind the others
     timeout: int("--timeout", v.timeout, 5000, 1, 3_600_000),
+    tls: ExampleTls.client(v, usageError),
     command
   }
 }
@@ -199,8 +209,11 @@ const report = (cli: Cli, error: Kv.KvError | Client.ClientError): number => {
   switch (error.reason) {
     case "Connect": {
       const cause = error.cause as { readonly _tag?: string; readonly reason?: string; readonly message?: string } | undefined
+      const tls = Tls.errorOf(cause)
       if (cause?._tag === "ConnectError" && cause.reason === "Refused") {
         console.error(`kv: cannot connect to ${at}: connection refused (is the server running? npm start -- --example kv)`)
+      } else if (tls !== undefined) {
+        console.error(`kv: cannot connect to ${at}: ${tls.message}`)
       } else {
         console.error(`kv: cannot connect to ${at}: ${cause?.message ?? error.message}`)
       }
@@ -210,9 +223,12 @@ const report = (cli: Cli, error: Kv.KvError | Client.ClientError): number => {
     case "PoolTimeout":
       console.error(`kv: no answer from ${at} within ${error.timeout ?? cli.timeout} ms`)
       return EXIT.noAnswer
-    case "Disconnected":
-      console.error(`kv: the connection to ${at} was lost`)
+    case "Disconnected": {
+      // with its cause when the client knows it (a TLS handshake that failed while reconnecting)
+      const tls = Tls.errorOf(error)
+      console.error(`kv: the connection to ${at} was lost${tls === undefined ? "" : `: ${tls.message}`}`)
       return EXIT.noAnswer
+    }
     case "Decode":
       console.error(`kv: the answer from ${at} could not be read (is it a kv server?): ${error.message}`)
       return EXIT.noAnswer
@@ -366,7 +382,7 @@ const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
     const command = cli.command
     const client = yield* Client.make(Kv.Kv, Address.tcp(cli.host, cli.port), {
       requestTimeout: cli.timeout,
-      connection: { timeout: cli.timeout },
+      connection: { timeout: cli.timeout, tls: cli.tls },
       ...(command._tag === "bench" && command.connections > 1 ? { pool: { size: command.connections } } : {})
     })
     switch (command._tag) {

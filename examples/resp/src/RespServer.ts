@@ -18,7 +18,7 @@
  * ```
  */
 import { Address, Codec, Protocol, ProtocolServer, Session } from "@wirekit/core"
-import type { ByteBuffer } from "@wirekit/core"
+import type { ByteBuffer, Tls } from "@wirekit/core"
 import type { ProtocolServer as ProtocolServerT } from "@wirekit/core"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import * as Commands from "./Commands.ts"
@@ -37,6 +37,8 @@ export interface RespServerOptions {
   readonly sweepEvery?: number | undefined
   /** Close a connection that sent nothing for this long. Default: never (Redis's `timeout 0`). */
   readonly idleTimeout?: Duration.DurationInput | undefined
+  /** Serve TLS with these options (plain TCP when absent), as `redis-server --tls-port` does. */
+  readonly tls?: Tls.TlsServerOptions | undefined
 }
 
 /** This connection's command state (RESP version, database, name), made on first use. */
@@ -126,12 +128,18 @@ const connectionStats = (store: Store.Store) =>
 /** Serves `store` on `address` until the scope closes (graceful drain). */
 export const serve = (
   store: Store.Store,
-  options: { readonly address: Address.Address; readonly limits?: Resp.DecoderOptions | undefined; readonly idleTimeout?: Duration.DurationInput | undefined }
+  options: {
+    readonly address: Address.Address
+    readonly limits?: Resp.DecoderOptions | undefined
+    readonly idleTimeout?: Duration.DurationInput | undefined
+    readonly tls?: Tls.TlsServerOptions | undefined
+  }
 ) =>
   ProtocolServer.serve(protocol(options.limits), handler(store), {
     address: options.address,
     connection: [connectionStats(store)],
-    idleTimeout: options.idleTimeout ?? Duration.infinity
+    idleTimeout: options.idleTimeout ?? Duration.infinity,
+    tls: options.tls
   })
 
 /** Active expiry: sweep until a pass finds few expired keys, as Redis does. */
@@ -149,6 +157,10 @@ export const layer = (options: RespServerOptions) =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const store = Store.make()
     yield* Effect.forkScoped(Effect.repeat(sweepLoop(store), Schedule.spaced(Duration.millis(options.sweepEvery ?? 100))))
-    const server = yield* serve(store, { address: Address.tcp(options.host, options.port), limits: options.limits, idleTimeout: options.idleTimeout })
-    yield* Effect.logInfo(`RESP server listening on ${Address.format(server.address)}; try: redis-cli -p ${(server.address as Address.TcpAddress).port}`)
+    const { idleTimeout, limits, tls } = options
+    const server = yield* serve(store, { address: Address.tcp(options.host, options.port), limits, idleTimeout, tls })
+    const port = (server.address as Address.TcpAddress).port
+    const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"
+    const tlsFlags = tls === undefined ? "" : tls.requestCert ? "--tls --cert CERT --key KEY " : "--tls "
+    yield* Effect.logInfo(`RESP server listening on ${Address.format(server.address)}${mode}; try: redis-cli ${tlsFlags}-p ${port}`)
   }))

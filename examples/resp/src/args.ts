@@ -1,26 +1,40 @@
 /** Command-line flags of the RESP example (the same on every runtime). */
 import { parseArgs } from "node:util"
+import * as ExampleTls from "../../../scripts/example-tls.ts"
 import type { RespServerOptions } from "./RespServer.ts"
 
+const usage = `usage: resp [--host 127.0.0.1] [--port 6380] [--max-command-bytes N] ${ExampleTls.serverUsage}`
+
 /**
- * Parses `--host` (default 127.0.0.1), `--port` (default 6380) and `--max-command-bytes` (the
+ * Parses `--host` (default 127.0.0.1), `--port` (default 6380), `--max-command-bytes` (the
  * decoder's `maxCommandBytes`: largest cost of one command, its arguments' lengths plus a fixed
- * overhead each; default 128 MiB).
+ * overhead each; default 128 MiB) and the TLS flags (`--tls-cert PATH --tls-key PATH`,
+ * `--tls-ca PATH` for mutual TLS; see scripts/example-tls.ts); exits with status 2 and the
+ * usage on an unknown flag (a misspelt TLS flag must not leave the server plain) or an
+ * unreadable certificate.
  */
 export const parse = (argv: ReadonlyArray<string>): RespServerOptions => {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      host: { type: "string", default: "127.0.0.1" },
-      port: { type: "string", default: "6380" },
-      "max-command-bytes": { type: "string" }
-    },
-    strict: false
-  })
+  let values
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "6380" },
+        "max-command-bytes": { type: "string" },
+        ...ExampleTls.serverFlags
+      },
+      strict: true
+    }).values
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
+    process.exit(2)
+  }
   const maxCommandBytes = values["max-command-bytes"]
   return {
-    host: String(values.host),
+    host: values.host,
     port: Number(values.port),
-    limits: maxCommandBytes === undefined ? {} : { maxCommandBytes: Number(maxCommandBytes) }
+    limits: maxCommandBytes === undefined ? {} : { maxCommandBytes: Number(maxCommandBytes) },
+    tls: ExampleTls.server(values, usage)
   }
 }
