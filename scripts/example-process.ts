@@ -49,13 +49,10 @@ export interface CliRun {
   readonly stderr: string
 }
 
-/** Runs an example's CLI (`examples/<example>/src/cli.ts` under Node + tsx) to completion; killed after 60 s. */
-export const runCli = (example: string, args: ReadonlyArray<string>): Promise<CliRun> =>
+/** Runs `cmd argv` from the repository root to completion; killed after 60 s. */
+const runToEnd = (cmd: string, argv: ReadonlyArray<string>): Promise<CliRun> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, `examples/${example}/src/cli.ts`), ...args], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const child = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
@@ -67,6 +64,14 @@ export const runCli = (example: string, args: ReadonlyArray<string>): Promise<Cl
       resolve({ code, stdout, stderr })
     })
   })
+
+/** Runs an example's CLI (`examples/<example>/src/cli.ts` under Node + tsx) to completion; killed after 60 s. */
+export const runCli = (example: string, args: ReadonlyArray<string>): Promise<CliRun> =>
+  runToEnd(process.execPath, ["--import", "tsx", join(root, `examples/${example}/src/cli.ts`), ...args])
+
+/** Runs `example` on `runtime` with `args` to completion (for flags it refuses before listening); killed after 60 s. */
+export const runExample = (example: string, runtime: string, args: ReadonlyArray<string>): Promise<CliRun> =>
+  runToEnd(...commandFor(example, runtime, args))
 
 /** A port nothing listens on (bound, then released). */
 export const freePort = (): Promise<number> =>

@@ -60,7 +60,7 @@ const handler = (framing: Framing.Framing | undefined) =>
 
 /** `""`, or how it serves TLS (for the log). */
 const tlsNote = (tls: Tls.TlsServerOptions | undefined) =>
-  tls === undefined ? "" : tls.requestCert ? ", with TLS (client certificates required)" : ", with TLS"
+  tls === undefined ? "" : tls.requestCert ? " with TLS, client certificates required" : " with TLS"
 
 /** How to try it: `nc`, or `openssl s_client` under TLS (add `-CAfile` for a private CA). */
 const hint = ({ host, port, tls }: EchoOptions) =>
@@ -69,4 +69,4 @@ const hint = ({ host, port, tls }: EchoOptions) =>
 /** The echo server as a Layer (needs a Transport). */
 export const layer = (options: EchoOptions) =>
   Server.layer(Address.tcp(options.host, options.port), handler(framingOf(options.framing)), { tls: options.tls })
-    .pipe(Layer.tap(() => Effect.logInfo(`echo server ready (framing: ${options.framing}${tlsNote(options.tls)}); try: ${hint(options)}`)))
+    .pipe(Layer.tap(() => Effect.logInfo(`echo server ready (framing: ${options.framing})${tlsNote(options.tls)}; try: ${hint(options)}`)))

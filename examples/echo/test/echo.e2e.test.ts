@@ -1,7 +1,10 @@
-import { describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { randomBytes } from "node:crypto"
 import * as Net from "node:net"
-import { startExample as start } from "../../../scripts/example-process.ts"
+import { runExample, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
+import { certFiles, serverTlsArgs, sClient, tlsTitle, tlsUnsupported } from "../../../scripts/tls-clients.ts"
+import type { CertFiles } from "../../../scripts/tls-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
@@ -63,4 +66,93 @@ describe.each(tested)("examples/echo on %s (the process npm start runs)", (runti
     expect(await ex.exited).toBe(0)
     expect(ex.output()).toMatch(/FrameTooLarge|frame too large/)
   }, 90_000)
+})
+
+/** Sends `payload` on a plain TCP connection and collects what comes back until the server closes (errors included). */
+const plainExchange = (port: number, payload: Buffer) =>
+  new Promise<Buffer>((resolve) => {
+    const parts: Array<Buffer> = []
+    const s = Net.connect({ host: "127.0.0.1", port }, () => s.write(payload))
+    s.on("data", (d) => parts.push(d))
+    s.on("error", () => {})
+    s.on("close", () => resolve(Buffer.concat(parts)))
+  })
+
+describe.each(tested)("examples/echo on %s with --tls-cert/--tls-key", (runtime) => {
+  describe.skipIf(tlsUnsupported(runtime) !== undefined)(tlsTitle(runtime, "served to openssl s_client"), () => {
+    let files: CertFiles
+    let tls: ReturnType<typeof startExample>
+    let mutual: ReturnType<typeof startExample>
+
+    beforeAll(async () => {
+      files = certFiles()
+      tls = startExample(runtime, serverTlsArgs(files))
+      mutual = startExample(runtime, serverTlsArgs(files, { mutual: true }))
+      await Promise.all([tls.port, mutual.port])
+    }, 90_000)
+
+    afterAll(async () => {
+      for (const ex of [tls, mutual]) ex?.child.kill("SIGINT")
+      await Promise.all([tls?.exited, mutual?.exited])
+      files?.remove()
+    })
+
+    it("a plain -quiet session echoes 64 KiB of random bytes byte-exact; the log says TLS", async () => {
+      const data = randomBytes(64 * 1024)
+      const session = sClient(await tls.port, files.ca)
+      session.child.stdin.write(data)
+      const got = await session.receive(data.length)
+      session.child.kill()
+      expect(got.length).toBe(data.length)
+      expect(got.equals(data)).toBe(true)
+      expect(tls.output()).toMatch(/echo server ready \(framing: none\) with TLS; try: openssl s_client/)
+    }, 30_000)
+
+    it("the port speaks only TLS: a plain TCP client's bytes are not echoed", async () => {
+      const payload = Buffer.from("hello in plain text, not a TLS record\n")
+      const got = await within(15_000, "the server closing a plain client", plainExchange(await tls.port, payload))
+      expect(got.includes(payload)).toBe(false)
+      // the server is still there for TLS clients
+      const session = sClient(await tls.port, files.ca)
+      session.child.stdin.write("still up\n")
+      expect((await session.receive(9)).toString()).toBe("still up\n")
+      session.child.kill()
+    }, 30_000)
+
+    it("with --tls-ca (mutual TLS): s_client without a client certificate is refused and nothing is echoed; with one it is echoed", async () => {
+      const port = await mutual.port
+      const refused = sClient(port, files.ca)
+      refused.child.stdin.write("ping\n")
+      expect(await within(15_000, "s_client refused", refused.exited)).not.toBe(0)
+      expect(refused.received().length).toBe(0)
+      expect(refused.stderr()).toMatch(/certificate required/)
+
+      const accepted = sClient(port, files.ca, ["-cert", files.clientCert, "-key", files.clientKey])
+      accepted.child.stdin.write("ping\n")
+      expect((await accepted.receive(5)).toString()).toBe("ping\n")
+      accepted.child.kill()
+      expect(mutual.output()).toMatch(/with TLS, client certificates required/)
+    }, 30_000)
+  })
+
+  it("refuses an unreadable certificate, a file without a PEM certificate and --tls-key alone: exit 2 with the reason, before listening", async () => {
+    const files = certFiles()
+    try {
+      const [missing, notACert, keyAlone] = await Promise.all([
+        runExample("echo", runtime, ["--port", "0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", files.key]),
+        runExample("echo", runtime, ["--port", "0", "--tls-cert", files.key, "--tls-key", files.key]),
+        runExample("echo", runtime, ["--port", "0", "--tls-key", files.key])
+      ])
+      for (const run of [missing, notACert, keyAlone]) {
+        expect(run.code).toBe(2)
+        expect(run.stdout + run.stderr).not.toMatch(/listening on/)
+        expect(run.stderr).toMatch(/usage: echo .*--tls-cert PATH --tls-key PATH/)
+      }
+      expect(missing.stderr).toMatch(/--tls-cert: cannot read \/nonexistent\/cert\.pem/)
+      expect(notACert.stderr).toMatch(/--tls-cert: .* holds no CERTIFICATE PEM block/)
+      expect(keyAlone.stderr).toMatch(/--tls-key needs --tls-cert/)
+    } finally {
+      files.remove()
+    }
+  }, 60_000)
 })
