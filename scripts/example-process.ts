@@ -6,7 +6,7 @@ import { spawn } from "node:child_process"
 import * as Net from "node:net"
 import { join } from "node:path"
 import type { ChildProcessByStdio } from "node:child_process"
-import type { Readable } from "node:stream"
+import type { Readable, Writable } from "node:stream"
 import { commandFor, root } from "./runtimes.mjs"
 
 /** A started example. */
@@ -68,6 +68,10 @@ const runToEnd = (cmd: string, argv: ReadonlyArray<string>): Promise<CliRun> =>
 /** Runs an example's CLI (`examples/<example>/src/cli.ts` under Node + tsx) to completion; killed after 60 s. */
 export const runCli = (example: string, args: ReadonlyArray<string>): Promise<CliRun> =>
   runToEnd(process.execPath, ["--import", "tsx", join(root, `examples/${example}/src/cli.ts`), ...args])
+
+/** Starts an example's CLI (Node + tsx) with a pipe to its stdin, for a client that talks while it runs. */
+export const spawnCli = (example: string, args: ReadonlyArray<string>): ChildProcessByStdio<Writable, Readable, Readable> =>
+  spawn(process.execPath, ["--import", "tsx", join(root, `examples/${example}/src/cli.ts`), ...args], { cwd: root, stdio: ["pipe", "pipe", "pipe"] })
 
 /** Runs `example` on `runtime` with `args` to completion (for flags it refuses before listening); killed after 60 s. */
 export const runExample = (example: string, runtime: string, args: ReadonlyArray<string>): Promise<CliRun> =>

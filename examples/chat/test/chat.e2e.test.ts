@@ -1,11 +1,15 @@
 /**
  * The chat example as `npm start -- --example chat --runtime X` runs it, on
- * every runtime, driven by raw `node:net` clients (what `nc` does).
+ * every runtime, driven by raw `node:net` clients (what `nc` does); over TLS,
+ * by `openssl s_client -quiet` sessions and the chat client (`src/cli.ts`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Net from "node:net"
-import { startExample as start } from "../../../scripts/example-process.ts"
+import type { Readable, Writable } from "node:stream"
+import { runCli, spawnCli, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
+import { certFiles, serverTlsArgs, sClient, tlsTitle, tlsUnsupported } from "../../../scripts/tls-clients.ts"
+import type { CertFiles } from "../../../scripts/tls-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
@@ -13,7 +17,10 @@ const tested = ["node", "bun", "deno"] as const
 /** Starts the example on `runtime`, port 0 (see scripts/example-process.ts). */
 const startExample = (runtime: string, args: Array<string> = []) => start("chat", runtime, args)
 
-/** A chat user on a raw socket: reads lines (CRLF or LF), waits for the ones it expects. */
+/**
+ * A chat user: reads lines (CRLF or LF), waits for the ones it expects. On a
+ * raw socket, or on the pipes of a client process (s_client, the chat client).
+ */
 class LineClient {
   /** Every line received, in order. */
   readonly lines: Array<string> = []
@@ -23,36 +30,51 @@ class LineClient {
   private cursor = 0
   private partial = ""
   private wake: (() => void) | undefined
-  readonly socket: Net.Socket
   nick = ""
 
-  private constructor(port: number) {
-    this.socket = Net.connect({ host: "127.0.0.1", port })
-    this.socket.setEncoding("utf8")
-    this.socket.on("data", (text: string) => {
+  /** `incoming`: what the server says; `outgoing`: where our lines go; `stop`: hang up at once. */
+  private constructor(incoming: Readable, private readonly outgoing: Writable, private readonly stop: () => void) {
+    incoming.setEncoding("utf8")
+    incoming.on("data", (text: string) => {
       this.raw += text
       const parts = (this.partial + text).split(/\r?\n/)
       this.partial = parts.pop()!
       this.lines.push(...parts)
       this.wake?.()
     })
-    this.socket.on("error", () => {})
-    this.socket.on("close", () => {
+    incoming.on("error", () => {})
+    outgoing.on("error", () => {})
+    incoming.on("close", () => {
       this.closed = true
       this.wake?.()
     })
   }
 
-  /** Connects and reads the welcome line (which names the guest). */
-  static async connect(port: number): Promise<LineClient> {
-    const client = new LineClient(port)
-    const { line } = await client.until(/^\* welcome to wirekit chat, (guest-\d+)!/)
-    client.nick = /(guest-\d+)/.exec(line)![1]!
-    return client
+  /** Reads the welcome line (which names the guest). */
+  private async greeted(): Promise<LineClient> {
+    const { line } = await this.until(/^\* welcome to wirekit chat, (guest-\d+)!/)
+    this.nick = /(guest-\d+)/.exec(line)![1]!
+    return this
+  }
+
+  /** Connects on a raw socket and reads the welcome line. */
+  static connect(port: number): Promise<LineClient> {
+    const socket = Net.connect({ host: "127.0.0.1", port })
+    return new LineClient(socket, socket, () => socket.destroy()).greeted()
+  }
+
+  /** A user behind a client process that talks on its stdin and stdout; reads the welcome line. */
+  static over(process: { readonly stdin: Writable; readonly stdout: Readable; readonly kill: () => unknown }): Promise<LineClient> {
+    return new LineClient(process.stdout, process.stdin, () => process.kill()).greeted()
   }
 
   send(text: string | Uint8Array): void {
-    this.socket.write(text)
+    this.outgoing.write(text)
+  }
+
+  /** Ends our side (after `text`): the server reads what came before, then closes. */
+  end(text?: string): void {
+    this.outgoing.end(text)
   }
 
   /**
@@ -105,7 +127,7 @@ class LineClient {
   }
 
   close(): void {
-    this.socket.destroy()
+    this.stop()
   }
 }
 
@@ -231,7 +253,7 @@ describe.each(tested)("examples/chat on %s (the process npm start runs)", (runti
     // the nickname is free again
     await r.rename("pat3")
     // a client that just goes away is announced too; its unterminated last line is still read
-    q.socket.end("last words, no newline")
+    q.end("last words, no newline")
     expect((await r.until(/^<quinn3> /)).line).toBe("<quinn3> last words, no newline")
     expect((await r.until(/^\* quinn3 /)).line).toBe("* quinn3 left #q3 (disconnected)")
     await q.awaitClose()
@@ -279,4 +301,73 @@ describe.each(tested)("examples/chat on %s (the process npm start runs)", (runti
     expect(await ex.exited).toBe(0)
     expect(ex.output()).toMatch(/shut down/)
   }, 90_000)
+})
+
+describe.each(tested)("examples/chat on %s with --tls-cert/--tls-key", (runtime) => {
+  describe.skipIf(tlsUnsupported(runtime) !== undefined)(tlsTitle(runtime, "served to openssl s_client and the chat client"), () => {
+    let files: CertFiles
+    let ex: ReturnType<typeof startExample>
+    let port: number
+    const clients: Array<LineClient> = []
+    /** An `openssl s_client -quiet` session, trusting the test CA, with the welcome line read. */
+    const sClientUser = async () => {
+      const c = await LineClient.over(sClient(port, files.ca).child)
+      clients.push(c)
+      return c
+    }
+
+    beforeAll(async () => {
+      files = certFiles()
+      ex = startExample(runtime, serverTlsArgs(files))
+      port = await ex.port
+    }, 90_000)
+
+    afterAll(async () => {
+      for (const c of clients) c.close()
+      ex?.child.kill("SIGINT")
+      await ex?.exited
+      files?.remove()
+    })
+
+    it("two openssl s_client -quiet sessions chat: each sees the other's line; /quit says bye and closes; the log says TLS", async () => {
+      const [a, b] = [await sClientUser(), await sClientUser()]
+      await a.rename("tina")
+      await b.rename("tom")
+      for (const x of [a, b]) expect((await x.command("/join tls1")).line).toMatch(/^\+ you are now in #tls1 with [01] other\(s\)$/)
+      a.send("hello over TLS, héllo 😀\n")
+      expect((await b.until(/^<tina> /)).line).toBe("<tina> hello over TLS, héllo 😀")
+      b.send("hi tina\r\n")
+      expect((await a.until(/^<tom> /)).line).toBe("<tom> hi tina")
+      b.send("/quit done\n")
+      expect((await b.until(/^[+!] /)).line).toBe("+ bye")
+      await b.awaitClose()
+      expect((await a.until(/^\* tom /)).line).toBe("* tom left #tls1 (quit: done)")
+      expect(saidBy(a.lines, "tina")).toEqual([])
+      expect(ex.output()).toMatch(/chat: listening on 127\.0\.0\.1:\d+ with TLS;/)
+    }, 30_000)
+
+    it("the chat client with --tls --tls-ca chats with an s_client user and exits 0 at the end of its input; with only the system CAs it refuses the server (exit 4)", async () => {
+      const a = await sClientUser()
+      await a.rename("ursula")
+      await a.command("/join tls2")
+      const child = spawnCli("chat", ["--port", String(port), "--tls", "--tls-ca", files.ca])
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+      const c = await LineClient.over(child)
+      clients.push(c)
+      await c.rename("victor")
+      await c.command("/join tls2")
+      c.send("hi from the chat client\n")
+      expect((await a.until(/^<victor> /)).line).toBe("<victor> hi from the chat client")
+      a.send("hi back\n")
+      expect((await c.until(/^<ursula> /)).line).toBe("<ursula> hi back")
+      c.end()
+      expect(await within(15_000, "the chat client exiting", exited)).toBe(0)
+      expect((await a.until(/^\* victor /)).line).toBe("* victor left #tls2 (disconnected)")
+
+      const untrusted = await runCli("chat", ["--port", String(port), "--tls"])
+      expect(untrusted.code).toBe(4)
+      expect(untrusted.stdout).toBe("")
+      expect(untrusted.stderr).toMatch(new RegExp(`^chat: cannot connect to 127\\.0\\.0\\.1:${port}: TLS client handshake failed: UnknownCa`))
+    }, 60_000)
+  })
 })
