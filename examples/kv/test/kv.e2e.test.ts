@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Net from "node:net"
 import { freePort, runCli, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
+import { certFiles, serverTlsArgs, tlsTitle, tlsUnsupported } from "../../../scripts/tls-clients.ts"
+import type { CertFiles } from "../../../scripts/tls-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
@@ -182,11 +184,63 @@ describe("the kv CLI without a server", () => {
   }, 90_000)
 
   it("exits 2 with the usage on a bad command line", async () => {
-    const runs = await Promise.all([["frob"], ["get"], ["set", "only-key"], ["bench", "--requests", "many"], ["scan", "a", "b"], ["scan", "--limit", "0"]].map(cli))
+    const runs = await Promise.all([
+      ["frob"],
+      ["get"],
+      ["set", "only-key"],
+      ["bench", "--requests", "many"],
+      ["scan", "a", "b"],
+      ["scan", "--limit", "0"],
+      ["--tls-cert", "client.pem", "get", "a"],
+      ["--tls-ca", "/nonexistent/ca.pem", "get", "a"]
+    ].map(cli))
     for (const run of runs) {
       expect(run.code).toBe(2)
       expect(run.stdout).toBe("")
       expect(run.stderr).toMatch(/usage: cli\.ts/)
     }
+    expect(runs[6]!.stderr).toMatch(/^kv: --tls-cert needs --tls-key/)
+    expect(runs[7]!.stderr).toMatch(/^kv: --tls-ca: cannot read \/nonexistent\/ca\.pem/)
   }, 90_000)
+})
+
+describe.each(tested)("examples/kv on %s with --tls-cert/--tls-key, with the CLI", (runtime) => {
+  describe.skipIf(tlsUnsupported(runtime) !== undefined)(tlsTitle(runtime, "served over TLS"), () => {
+    let files: CertFiles
+    let ex: ReturnType<typeof startExample>
+    let port: string
+
+    beforeAll(async () => {
+      files = certFiles()
+      ex = startExample(runtime, serverTlsArgs(files))
+      port = String(await ex.port)
+    }, 90_000)
+
+    afterAll(async () => {
+      ex?.child.kill("SIGINT")
+      await ex?.exited
+      files?.remove()
+    })
+
+    it("the CLI with --tls --tls-ca: set, get and scan work; the log says TLS", async () => {
+      const kv = (...args: Array<string>) => cli(["--port", port, "--tls", "--tls-ca", files.ca, ...args])
+      expect(await kv("set", "secret", "over TLS 😀")).toEqual({ code: 0, stdout: "OK\n", stderr: "" })
+      const [get, scan] = await Promise.all([kv("get", "secret"), kv("scan", "sec")])
+      expect(get).toEqual({ code: 0, stdout: "over TLS 😀\n", stderr: "" })
+      expect(scan).toEqual({ code: 0, stdout: "secret\tover TLS 😀\n", stderr: "" })
+      expect(ex.output()).toMatch(/kv: listening on 127\.0\.0\.1:\d+ with TLS \(/)
+    }, 60_000)
+
+    it("the CLI gets no answer (exit 4) when it trusts another CA, or speaks plain TCP to the TLS port", async () => {
+      const [otherCa, plain] = await Promise.all([
+        cli(["--port", port, "--tls-ca", files.otherCa, "get", "secret"]),
+        cli(["--port", port, "--timeout", "3000", "get", "secret"])
+      ])
+      expect(otherCa.code).toBe(4)
+      expect(otherCa.stdout).toBe("")
+      expect(otherCa.stderr).toMatch(new RegExp(`^kv: cannot connect to 127\\.0\\.0\\.1:${port}: TLS client handshake failed: UnknownCa`))
+      expect(plain.code).toBe(4)
+      expect(plain.stdout).toBe("")
+    }, 60_000)
+  })
 })
