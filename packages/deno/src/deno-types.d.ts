@@ -101,6 +101,67 @@ export interface UnixConnectOptions {
   readonly path: string
 }
 
+/** What `TlsConn.handshake()` reports: the ALPN protocol only (no version, cipher or server name). */
+export interface TlsHandshakeInfo {
+  readonly alpnProtocol: string | null
+}
+
+/**
+ * `Deno.TlsConn`. Unlike `TcpConn` it has no `setNoDelay`/`setKeepAlive`:
+ * socket options must be set on the TCP connection before `startTls`.
+ */
+export interface TlsConn extends Conn<NetAddr> {
+  /** Runs the handshake if it has not run yet (otherwise it runs on the first read or write). */
+  handshake(): Promise<TlsHandshakeInfo>
+}
+
+/** A certificate chain and its key, PEM (no encrypted keys). */
+export interface TlsCertifiedKeyPem {
+  readonly cert: string
+  readonly key: string
+}
+
+/**
+ * Options of `Deno.listenTls`: no client-certificate request, no CA, no
+ * protocol version bounds. Besides `cert`/`key`, Deno reads a certificate
+ * resolver under `Symbol.for("unstableSniResolver")`: called with the server
+ * name the client asked for (`""` for none), once per name for the life of
+ * the listener (Deno caches the answer).
+ */
+export interface ListenTlsOptions extends TcpListenOptions {
+  readonly alpnProtocols?: ReadonlyArray<string>
+  readonly cert?: string
+  readonly key?: string
+  readonly [sniResolver: symbol]: ((serverName: string) => Promise<TlsCertifiedKeyPem>) | string | undefined
+}
+
+/**
+ * Options of `Deno.connectTls`. The chain is always verified against
+ * `caCerts` (there is no way to skip it); `hostname` is both where to
+ * connect and the name to verify, unless `Symbol.for("unstableServerName")`
+ * names another one.
+ */
+export interface ConnectTlsOptions {
+  readonly hostname?: string
+  readonly port: number
+  readonly caCerts?: ReadonlyArray<string>
+  readonly alpnProtocols?: ReadonlyArray<string>
+  readonly unsafelyDisableHostnameVerification?: boolean
+  /** A client certificate (both or neither). */
+  readonly cert?: string
+  readonly key?: string
+  readonly [serverName: symbol]: string | undefined
+}
+
+/** Options of `Deno.startTls` (no client certificate). */
+export interface StartTlsOptions {
+  /** The name sent in SNI and verified (an IP literal: no SNI, the address is verified). */
+  readonly hostname?: string
+  readonly caCerts?: ReadonlyArray<string>
+  readonly alpnProtocols?: ReadonlyArray<string>
+  readonly unsafelyDisableHostnameVerification?: boolean
+}
+
 /** The state of a permission. */
 export interface PermissionStatus {
   readonly state: "granted" | "denied" | "prompt"
@@ -133,6 +194,18 @@ export interface DynamicLibrary<S extends Record<string, ForeignFunction>> {
 export interface DenoNamespace {
   listen(options: TcpListenOptions): Listener<TcpConn, NetAddr>
   listen(options: UnixListenOptions): Listener<UnixConn, UnixAddr>
+  /** A TLS listener (TCP only); connections are accepted before their handshake. */
+  listenTls(options: ListenTlsOptions): Listener<TlsConn, NetAddr>
+  /** TCP connect, then TLS (the handshake runs on `handshake()` or the first read or write). */
+  connectTls(options: ConnectTlsOptions): Promise<TlsConn>
+  /** TLS client over an open TCP connection, which it consumes (a Unix connection is refused). */
+  startTls(conn: TcpConn, options?: StartTlsOptions): Promise<TlsConn>
+  /**
+   * The key of Deno's internal hooks (`Deno[Deno.internal]`), not a public API:
+   * its `getPeerCertificate` is the key of a `TlsConn` method returning the
+   * peer's certificate in node's shape, or null.
+   */
+  readonly internal?: symbol
   connect(options: ConnectOptions): Promise<TcpConn>
   connect(options: UnixConnectOptions): Promise<UnixConn>
   readDirSync(path: string): Iterable<{ readonly name: string }>

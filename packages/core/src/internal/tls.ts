@@ -107,15 +107,15 @@ const sslFragments: ReadonlyArray<readonly [string, TlsErrorReason]> = [
   ["UNSUPPORTED_PRIVATE_KEY_ALGORITHM", "BadCertificate"]
 ]
 
-/** rustls' verdicts (Deno), matched in the message. */
+/** rustls' verdicts (Deno), matched in the message: variant names and their Display text (`received fatal alert: CertificateRequired`, `peer is incompatible: ...`). */
 const messageFragments: ReadonlyArray<readonly [RegExp, TlsErrorReason]> = [
   [/UnknownIssuer|unknown ?ca|self[- ]signed/i, "UnknownCa"],
   [/NotValidForName|hostname mismatch|not valid for name/i, "HostnameMismatch"],
-  [/Expired|NotValidYet|expired/, "CertificateExpired"],
-  [/NoCertificatesPresented|peer sent no certificates|certificate required/i, "NoCertificate"],
-  [/ProtocolVersion|protocol version|PeerIncompatible/i, "ProtocolVersion"],
+  [/Expired|NotValidYet|expired|not valid yet/, "CertificateExpired"],
+  [/NoCertificatesPresented|peer sent no certificates|certificate ?required/i, "NoCertificate"],
+  [/ProtocolVersion|protocol version|PeerIncompatible|peer is incompatible/i, "ProtocolVersion"],
   [/handshake tim(ed )?out/i, "HandshakeTimeout"],
-  [/BadEncoding|BadSignature|UnsupportedCertVersion|bad certificate|invalid peer certificate/i, "BadCertificate"]
+  [/BadEncoding|BadSignature|UnsupportedCertVersion|bad ?certificate|invalid peer certificate/i, "BadCertificate"]
 ]
 
 /** @internal */
