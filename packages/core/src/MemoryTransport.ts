@@ -14,6 +14,9 @@
  * - half-close, graceful close, and reset (the peer sees reason `"Reset"`);
  *   writing to a peer that has released its socket is a reset too.
  *
+ * It has no TLS: a listen or connect with a `tls` option fails with reason
+ * `"Tls"` (a `Tls.TlsError` of code `ENOTSUP`) rather than run in plain text.
+ *
  * Delivery is asynchronous (microtasks), never re-entrant. Writes are copied
  * (as a kernel does). Chunks lent to a `pump(..., { borrow: true })` consumer
  * are filled with `0xdb` once its call returns, so that code which keeps a
@@ -36,6 +39,7 @@ import type { ListenerHandle, SocketDriver, SocketEvents } from "./Driver.ts"
 import { makeConnection, makeListener, scopedConnection, scopedListener } from "./Driver.ts"
 import type { ConnectOptions, ListenOptions, TransportService } from "./Transport.ts"
 import { ConnectError, defaultBacklog, defaultConnectTimeout, ListenError, Transport } from "./Transport.ts"
+import { TlsError } from "./Tls.ts"
 
 /** Options of an in-memory network. */
 export interface MemoryOptions {
@@ -180,6 +184,10 @@ const makeDriver = (side: Side, events: SocketEvents): SocketDriver => {
   }
 }
 
+/** The refusal of a `tls` option: the in-memory network has no TLS, and plain text must not pass for it. */
+const noTls = (side: "client" | "server", address: Address) =>
+  new TlsError({ reason: "Other", side, address, code: "ENOTSUP", detail: "the memory transport cannot speak TLS" })
+
 /** Creates an isolated in-memory network and its transport service. */
 export const make = (memoryOptions?: MemoryOptions): TransportService => {
   const endpoints = new Map<string, Endpoint>()
@@ -195,6 +203,9 @@ export const make = (memoryOptions?: MemoryOptions): TransportService => {
   const listen = (address: Address, options?: ListenOptions) =>
     scopedListener(
       Effect.suspend(() => {
+        if (options?.tls !== undefined) {
+          return Effect.fail(new ListenError({ reason: "Tls", address, code: "ENOTSUP", cause: noTls("server", address) }))
+        }
         let bound: Address = address
         if (!isUnix(address)) {
           if (!Number.isInteger(address.port) || address.port < 0 || address.port > 65535) {
@@ -264,6 +275,9 @@ export const make = (memoryOptions?: MemoryOptions): TransportService => {
   const connect = (address: Address, options?: ConnectOptions) =>
     scopedConnection(
       Effect.suspend(() => {
+        if (options?.tls !== undefined) {
+          return Effect.fail(new ConnectError({ reason: "Tls", address, code: "ENOTSUP", cause: noTls("client", address) }))
+        }
         const timeout = options?.timeout ?? defaultConnectTimeout
         const attempt = (): Effect.Effect<ReturnType<typeof link>, ConnectError> =>
           Effect.suspend(() => {

@@ -1,4 +1,4 @@
-import { Connection, MemoryTransport, Transport } from "@wirekit/core"
+import { Connection, MemoryTransport, Tls, Transport } from "@wirekit/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 
@@ -58,5 +58,30 @@ describe("MemoryTransport: borrowed reads", () => {
       data.fill(0x78)
       yield* c.end
       expect(new TextDecoder().decode(yield* Connection.readAll(s))).toBe("abc")
+    }).pipe(Effect.provide(MemoryTransport.layer())))
+})
+
+describe("MemoryTransport: no TLS", () => {
+  const certificates = { cert: "-----BEGIN CERTIFICATE-----", key: "-----BEGIN PRIVATE KEY-----" }
+
+  it.scoped("a tls option fails listen and connect with reason Tls (ENOTSUP), never plain text in its place", () =>
+    Effect.gen(function*() {
+      const t = yield* Transport.Transport
+      const refused = yield* Effect.flip(t.listen({ host: "127.0.0.1", port: 0 }, { tls: { certificates } }))
+      expect(refused._tag).toBe("ListenError")
+      expect(refused.reason).toBe("Tls")
+      expect(Tls.errorOf(refused)?.code).toBe("ENOTSUP")
+      expect(Tls.errorOf(refused)?.side).toBe("server")
+      const l = yield* t.listen({ host: "127.0.0.1", port: 0 })
+      const err = yield* Effect.flip(t.connect(l.address, { tls: {} }))
+      expect(err._tag).toBe("ConnectError")
+      expect(err.reason).toBe("Tls")
+      expect(Tls.errorOf(err)?.code).toBe("ENOTSUP")
+      expect(Tls.errorOf(err)?.side).toBe("client")
+      // the refused connect never reached the listener: the first connection accepted is the plain one
+      const c = yield* t.connect(l.address)
+      yield* c.write(enc.encode("plain"))
+      yield* c.end
+      expect(new TextDecoder().decode(yield* Connection.readAll(yield* l.accept))).toBe("plain")
     }).pipe(Effect.provide(MemoryTransport.layer())))
 })
