@@ -35,7 +35,7 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, Duration, Effect, Exit, Layer, Scope } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import { Connection, ConnectionError } from "./Connection.ts"
@@ -92,6 +92,40 @@ export const defaults: {
 }
 
 /**
+ * A connection of {@link serve} as the watchdog sees it: never busy (the
+ * handler's work is its own), closed when idle. Its methods live on the
+ * prototype, so a connection waiting for its peer holds one small object.
+ */
+class WatchedConnection implements Watched {
+  constructor(readonly connection: Connection, private readonly watched: Set<Watched>) {}
+
+  busy(): boolean {
+    return false
+  }
+
+  incomplete(): number {
+    return 0
+  }
+
+  idle(): void {
+    this.watched.delete(this)
+    const conn = this.connection
+    Effect.runFork(Effect.zipRight(
+      Effect.logDebug("idle: closing the connection").pipe(Effect.annotateLogs({ connection: conn.id, peer: safeFormat(conn) })),
+      conn.close
+    ))
+  }
+
+  slow(): void {}
+
+  /** The handler is done: leave the watch and close the connection's scope. */
+  done(scope: Scope.CloseableScope): Effect.Effect<void> {
+    this.watched.delete(this)
+    return Scope.close(scope, Exit.void)
+  }
+}
+
+/**
  * Runs `handler` for every connection `listener` accepts, until the scope
  * closes. Returns at once with the running server.
  */
@@ -105,35 +139,40 @@ export const serve = <E, R>(
     const log = options?.logConnections ? Effect.logInfo : Effect.logDebug
 
     const watched = new Set<Watched>()
-    const serveOne = (conn: Connection, connScope: Scope.CloseableScope) => {
-      const logAnnotations = { connection: conn.id, peer: safeFormat(conn) }
-      const entry: Watched = {
-        connection: conn,
-        busy: () => false,
-        incomplete: () => 0,
-        idle: () => {
-          watched.delete(entry)
-          Effect.runFork(Effect.zipRight(Effect.logDebug("idle: closing the connection").pipe(Effect.annotateLogs(logAnnotations)), conn.close))
-        },
-        slow: () => {}
-      }
-      watched.add(entry)
-      const program = (handler as Effect.Effect<void, E, Exclude<R, Connection> | Connection>).pipe(
-        Effect.provideService(Connection, conn),
-        Effect.catchAllCause((cause) => {
-          if (Cause.isInterruptedOnly(cause)) return Effect.void
-          failed++
-          // a peer that resets is a network event, not a handler bug: keep it out of the warnings
-          const failure = Cause.failureOption(cause)
-          const peerReset = failure._tag === "Some" && failure.value instanceof ConnectionError && failure.value.reason === "Reset"
-          return peerReset
+    const closedLog = log("connection closed")
+    const openedLog = log("connection opened")
+    // what a connection's fiber does once its handler is done: the same for all of them
+    const outcome = {
+      onFailure(cause: Cause.Cause<unknown>): Effect.Effect<void> {
+        if (Cause.isInterruptedOnly(cause)) return closedLog
+        failed++
+        // a peer that resets is a network event, not a handler bug: keep it out of the warnings
+        const failure = Cause.failureOption(cause)
+        const peerReset = failure._tag === "Some" && failure.value instanceof ConnectionError && failure.value.reason === "Reset"
+        return Effect.zipRight(
+          peerReset
             ? Effect.logDebug("connection reset by peer", cause)
-            : Effect.logWarning("connection handler failed; closing its connection", cause)
-        }),
-        Effect.zipLeft(log("connection closed")),
-        Effect.ensuring(Effect.zipRight(Effect.sync(() => watched.delete(entry)), Scope.close(connScope, Exit.void)))
+            : Effect.logWarning("connection handler failed; closing its connection", cause),
+          closedLog
+        )
+      },
+      onSuccess(): Effect.Effect<void> {
+        return closedLog
+      }
+    }
+    const serveOne = (conn: Connection, connScope: Scope.CloseableScope) => {
+      const entry = new WatchedConnection(conn, watched)
+      watched.add(entry)
+      // while the handler waits, its fiber keeps one frame for the outcome and one `ensuring`:
+      // the Connection service and the annotations are the fiber's own (see Runner.enter)
+      const program = Effect.ensuring(
+        Effect.matchCauseEffect(handler as Effect.Effect<void, E, Exclude<R, Connection> | Connection>, outcome),
+        Effect.suspend(() => entry.done(connScope))
       )
-      return Effect.zipRight(log("connection opened"), program).pipe(Effect.annotateLogs(logAnnotations))
+      return Effect.zipRight(
+        Runner.enter(Context.make(Connection, conn), { connection: conn.id, peer: safeFormat(conn) }),
+        Effect.zipRight(openedLog, program as Effect.Effect<void, never, Exclude<R, Connection>>)
+      )
     }
 
     const runner = yield* Runner.run(listener, { maxConnections: options?.maxConnections ?? defaults.maxConnections }, serveOne)

@@ -91,6 +91,72 @@ const resetTls = (socket: NodeTls.TLSSocket, tcp: Net.Socket) => {
   socket.destroy()
 }
 
+/**
+ * The driver of one socket. Its methods live on the prototype: a connection
+ * that waits for its peer holds one small object, not a closure per method.
+ */
+class NodeDriver implements Driver.SocketDriver {
+  constructor(
+    private readonly socket: Net.Socket,
+    private readonly writeHWM: number,
+    private readonly events: Driver.SocketEvents,
+    private readonly options: Connection.ConnectionOptions | undefined,
+    private readonly tls: TlsSide | undefined
+  ) {}
+
+  // Wait for drain only when node itself asked for it (so a 'drain' event is
+  // guaranteed) and its buffer is past our high-water mark.
+  private accepted(ret: boolean): boolean {
+    return ret || this.socket.writableLength < this.writeHWM
+  }
+
+  write(data: Uint8Array): boolean {
+    return this.accepted(this.socket.write(data))
+  }
+
+  writev(chunks: ReadonlyArray<Uint8Array>): boolean {
+    const socket = this.socket
+    let ret = true
+    socket.cork()
+    for (const c of chunks) ret = socket.write(c)
+    socket.uncork()
+    return this.accepted(ret)
+  }
+
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+
+  end(done: (error?: Connection.ConnectionError) => void): void {
+    if (this.socket.writableFinished) return done()
+    this.socket.end(() => done())
+  }
+
+  destroy(): void {
+    const socket = this.socket
+    if (this.tls === undefined) return void socket.destroy()
+    if (socket.destroyed) return
+    // our close_notify and FIN are out but the peer has not ended: linger (see below)
+    if (socket.writableFinished && !socket.readableEnded) {
+      return linger(socket, this.options?.closeTimeout ?? Connection.defaults.closeTimeout, this.events)
+    }
+    socket.destroy()
+  }
+
+  reset(): void {
+    if (this.tls === undefined) resetSocket(this.socket)
+    else resetTls(this.socket as NodeTls.TLSSocket, this.tls.raw)
+  }
+
+  writeBuffered(): number {
+    return this.socket.writableLength
+  }
+}
+
 const wrap = (
   socket: Net.Socket,
   options: Connection.ConnectionOptions | undefined,
@@ -101,9 +167,6 @@ const wrap = (
   const writeHWM = options?.writeHighWaterMark ?? 64 * 1024
   socket.setNoDelay(options?.noDelay ?? true)
   if (options?.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay ?? 0)
-  // Wait for drain only when node itself asked for it (so a 'drain' event is
-  // guaranteed) and its buffer is past our high-water mark.
-  const accepted = (ret: boolean) => ret || socket.writableLength < writeHWM
   return Driver.makeConnection({ localAddress: local, remoteAddress: remote, options, tls: tls?.info }, (events) => {
     // hand the core a plain Uint8Array view (once per read): frames are views of
     // chunks, and a plain typed-array view is far cheaper to make than a Buffer's
@@ -114,30 +177,7 @@ const wrap = (
       // a TLS alert after the handshake (TLS 1.3: a server refusing our certificate) carries a TlsError
       events.error(Connection.reasonOf(err.code), err.code, tls && Tls.isTlsCode(err.code) ? tlsError(err, tls.side, remote) : err))
     socket.on("close", () => events.closedByRuntime())
-    return {
-      write: (data) => accepted(socket.write(data)),
-      writev: (chunks) => {
-        let ret = true
-        socket.cork()
-        for (const c of chunks) ret = socket.write(c)
-        socket.uncork()
-        return accepted(ret)
-      },
-      pause: () => socket.pause(),
-      resume: () => socket.resume(),
-      end: (done) => {
-        if (socket.writableFinished) return done()
-        socket.end(() => done())
-      },
-      destroy: tls === undefined ? () => socket.destroy() : () => {
-        if (socket.destroyed) return
-        // our close_notify and FIN are out but the peer has not ended: linger (see below)
-        if (socket.writableFinished && !socket.readableEnded) return linger(socket, options?.closeTimeout ?? Connection.defaults.closeTimeout, events)
-        socket.destroy()
-      },
-      reset: tls === undefined ? () => resetSocket(socket) : () => resetTls(socket as NodeTls.TLSSocket, tls.raw),
-      writeBuffered: () => socket.writableLength
-    }
+    return new NodeDriver(socket, writeHWM, events, options, tls)
   })
 }
 

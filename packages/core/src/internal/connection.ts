@@ -24,13 +24,6 @@ type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
  */
 export class ConnectionImpl implements ConnectionT, SocketEvents {
   readonly id = nextId++
-  readonly read: Effect.Effect<Uint8Array | EOF, ConnectionError>
-  readonly readMany: Effect.Effect<ReadonlyArray<Uint8Array> | EOF, ConnectionError>
-  readonly end: Effect.Effect<void, ConnectionError>
-  readonly close: Effect.Effect<void>
-  readonly abort: Effect.Effect<void>
-  readonly closed: Effect.Effect<void>
-  readonly stats: Effect.Effect<ConnectionStats>
 
   private driver!: SocketDriver
   private readonly readHWM: number
@@ -46,8 +39,11 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   private bytesRead = 0
   // push mode (pump): the consumer called from data events
   private pushFn: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, any, any> | undefined | void) | undefined
+  /** The waiting pump fiber's resume, and the step it goes on with. */
   private pushResume: ((effect: Effect.Effect<void, any, any>) => void) | undefined
+  private pushStep: Effect.Effect<void, any, any> | undefined
   private pushBorrow = false
+  private clearPushEffect: Effect.Effect<void> | undefined = undefined
   // write side
   private bytesWritten = 0
   private reads = 0
@@ -63,6 +59,24 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   private isClosed = false
   private closeWaiters: Array<() => void> = []
   private closeTimer: ReturnType<typeof setTimeout> | undefined
+  // The Effects and functions of the interface are made on first use: a
+  // connection waiting for its peer (most of them, on a busy server) holds none.
+  private readEffect: Effect.Effect<Uint8Array | EOF, ConnectionError> | undefined = undefined
+  private readManyEffect: Effect.Effect<ReadonlyArray<Uint8Array> | EOF, ConnectionError> | undefined = undefined
+  private endEffect: Effect.Effect<void, ConnectionError> | undefined = undefined
+  private closeEffect: Effect.Effect<void> | undefined = undefined
+  private abortEffect: Effect.Effect<void> | undefined = undefined
+  private closedEffect: Effect.Effect<void> | undefined = undefined
+  private statsEffect: Effect.Effect<ConnectionStats> | undefined = undefined
+  private awaitDrainEffect: Effect.Effect<void, ConnectionError> | undefined = undefined
+  private awaitWritableEffect: Effect.Effect<void, ConnectionError> | undefined = undefined
+  private writeFn: ((data: Uint8Array) => Effect.Effect<void, ConnectionError>) | undefined = undefined
+  private writeAllFn: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError>) | undefined = undefined
+  private unsafeWriteFn: ((data: Uint8Array) => boolean) | undefined = undefined
+  private unsafeWriteAllFn: ((chunks: ReadonlyArray<Uint8Array>) => boolean) | undefined = undefined
+  private unsafeWriteBufferedFn: (() => number) | undefined = undefined
+  private unsafeStatsFn: (() => ConnectionStats) | undefined = undefined
+  private pumpFnOf: ConnectionT["pump"] | undefined = undefined
 
   constructor(
     readonly localAddress: Address,
@@ -72,35 +86,95 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   ) {
     this.readHWM = options?.readHighWaterMark ?? defaults.readHighWaterMark
     this.closeTimeout = options?.closeTimeout ?? defaults.closeTimeout
-    const awaitData = <A>(again: Effect.Effect<A, ConnectionError>) =>
-      Effect.async<A, ConnectionError>((resume) => {
-        this.readWaiter = () => resume(again)
-        return Effect.sync(() => {
-          this.readWaiter = undefined
-        })
-      })
+  }
+
+  get read(): Effect.Effect<Uint8Array | EOF, ConnectionError> {
+    if (this.readEffect !== undefined) return this.readEffect
     const readOne: Effect.Effect<Uint8Array | EOF, ConnectionError> = Effect.suspend(() => {
       if (this.head < this.queue.length) return Effect.succeed(this.takeOne())
-      return this.readEnded() ?? awaitData(readOne)
+      return this.readEnded() ?? this.awaitData(readOne)
     })
+    return (this.readEffect = readOne)
+  }
+
+  get readMany(): Effect.Effect<ReadonlyArray<Uint8Array> | EOF, ConnectionError> {
+    if (this.readManyEffect !== undefined) return this.readManyEffect
     const readBatch: Effect.Effect<ReadonlyArray<Uint8Array> | EOF, ConnectionError> = Effect.suspend(() => {
       if (this.head < this.queue.length) return Effect.succeed(this.takeAll())
-      return this.readEnded() ?? awaitData(readBatch)
+      return this.readEnded() ?? this.awaitData(readBatch)
     })
-    this.read = readOne
-    this.readMany = readBatch
-    this.end = Effect.async<void, ConnectionError>((resume) => {
+    return (this.readManyEffect = readBatch)
+  }
+
+  get end(): Effect.Effect<void, ConnectionError> {
+    return this.endEffect ??= Effect.async<void, ConnectionError>((resume) => {
       this.doEnd(resume)
     })
-    this.close = Effect.async<void>((resume) => {
+  }
+
+  get close(): Effect.Effect<void> {
+    return this.closeEffect ??= Effect.async<void>((resume) => {
       this.doClose(() => resume(Effect.void))
     })
-    this.abort = Effect.sync(() => this.doAbort())
-    this.closed = Effect.async<void>((resume) => {
+  }
+
+  get abort(): Effect.Effect<void> {
+    return this.abortEffect ??= Effect.sync(() => this.doAbort())
+  }
+
+  get closed(): Effect.Effect<void> {
+    return this.closedEffect ??= Effect.async<void>((resume) => {
       if (this.isClosed) return resume(Effect.void)
       this.closeWaiters.push(() => resume(Effect.void))
     })
-    this.stats = Effect.sync(() => this.unsafeStats())
+  }
+
+  get stats(): Effect.Effect<ConnectionStats> {
+    return this.statsEffect ??= Effect.sync(() => this.doStats())
+  }
+
+  get awaitWritable(): Effect.Effect<void, ConnectionError> {
+    return this.awaitWritableEffect ??= Effect.suspend(() => {
+      if (this.writeError) return Effect.fail(this.writeError)
+      return this.needDrain ? this.awaitDrain() : Effect.void
+    })
+  }
+
+  get write(): (data: Uint8Array) => Effect.Effect<void, ConnectionError> {
+    return this.writeFn ??= (data) => this.doWrite(data)
+  }
+
+  get writeAll(): (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError> {
+    return this.writeAllFn ??= (chunks) => this.doWriteAll(chunks)
+  }
+
+  get unsafeWrite(): (data: Uint8Array) => boolean {
+    return this.unsafeWriteFn ??= (data) => this.doUnsafeWrite(data)
+  }
+
+  get unsafeWriteAll(): (chunks: ReadonlyArray<Uint8Array>) => boolean {
+    return this.unsafeWriteAllFn ??= (chunks) => this.doUnsafeWriteAll(chunks)
+  }
+
+  get unsafeWriteBuffered(): () => number {
+    return this.unsafeWriteBufferedFn ??= () => (this.isClosed ? 0 : this.driver.writeBuffered())
+  }
+
+  get unsafeStats(): () => ConnectionStats {
+    return this.unsafeStatsFn ??= () => this.doStats()
+  }
+
+  get pump(): ConnectionT["pump"] {
+    return this.pumpFnOf ??= (onData, options) => this.doPump(onData, options)
+  }
+
+  private awaitData<A>(again: Effect.Effect<A, ConnectionError>): Effect.Effect<A, ConnectionError> {
+    return Effect.async<A, ConnectionError>((resume) => {
+      this.readWaiter = () => resume(again)
+      return Effect.sync(() => {
+        this.readWaiter = undefined
+      })
+    })
   }
 
   /** Called once by `Driver.makeConnection`. */
@@ -149,7 +223,24 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     if (w !== undefined) {
       this.readWaiter = undefined
       w()
+    } else if (this.pushResume !== undefined) {
+      this.resumePush(this.pushStep!)
     }
+  }
+
+  /** Leaves push mode and resumes the pump's fiber with `effect`. */
+  private resumePush(effect: Effect.Effect<void, any, any>): void {
+    const resume = this.pushResume!
+    this.clearPush()
+    resume(effect)
+  }
+
+  private clearPush(): void {
+    this.pushFn = undefined
+    this.pushResume = undefined
+    this.pushStep = undefined
+    this.pushBorrow = false
+    this.readWaiter = undefined
   }
 
   // ---- SocketEvents (called by adapters) --------------------------------
@@ -166,7 +257,7 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
       } catch (defect) {
         next = Effect.die(defect)
       }
-      if (next !== undefined) this.pushResume!(next)
+      if (next !== undefined) this.resumePush(Effect.zipRight(next, this.pushStep!))
       else if (this.needDrain) this.wakeReader()
       return
     }
@@ -238,15 +329,12 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     return new ConnectionError({ reason: "Closed", operation, remoteAddress: this.remoteAddress })
   }
 
-  private readonly awaitDrain: Effect.Effect<void, ConnectionError> = Effect.async<void, ConnectionError>((resume) => {
-    if (!this.needDrain) return resume(this.writeError ? Effect.fail(this.writeError) : Effect.void)
-    this.drainWaiters.push(() => resume(this.writeError ? Effect.fail(this.writeError) : Effect.void))
-  })
-
-  awaitWritable: Effect.Effect<void, ConnectionError> = Effect.suspend(() => {
-    if (this.writeError) return Effect.fail(this.writeError)
-    return this.needDrain ? this.awaitDrain : Effect.void
-  })
+  private awaitDrain(): Effect.Effect<void, ConnectionError> {
+    return this.awaitDrainEffect ??= Effect.async<void, ConnectionError>((resume) => {
+      if (!this.needDrain) return resume(this.writeError ? Effect.fail(this.writeError) : Effect.void)
+      this.drainWaiters.push(() => resume(this.writeError ? Effect.fail(this.writeError) : Effect.void))
+    })
+  }
 
   private writeCheck(): ConnectionError | undefined {
     if (this.writeError) return this.writeError
@@ -254,19 +342,20 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     return undefined
   }
 
-  write = (data: Uint8Array): Effect.Effect<void, ConnectionError> =>
-    Effect.suspend(() => {
+  private doWrite(data: Uint8Array): Effect.Effect<void, ConnectionError> {
+    return Effect.suspend(() => {
       const err = this.writeCheck()
       if (err) return Effect.fail(err)
       this.bytesWritten += data.length
       this.writes++
       if (this.driver.write(data)) return Effect.void
       this.needDrain = true
-      return this.awaitDrain
+      return this.awaitDrain()
     })
+  }
 
-  writeAll = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, ConnectionError> =>
-    Effect.suspend(() => {
+  private doWriteAll(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, ConnectionError> {
+    return Effect.suspend(() => {
       const err = this.writeCheck()
       if (err) return Effect.fail(err)
       if (chunks.length === 0) return Effect.void
@@ -281,10 +370,11 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
       }
       if (ok) return Effect.void
       this.needDrain = true
-      return this.awaitDrain
+      return this.awaitDrain()
     })
+  }
 
-  unsafeWrite = (data: Uint8Array): boolean => {
+  private doUnsafeWrite(data: Uint8Array): boolean {
     if (this.writeCheck() !== undefined) return false
     this.bytesWritten += data.length
     this.writes++
@@ -293,8 +383,8 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     return false
   }
 
-  unsafeWriteAll = (chunks: ReadonlyArray<Uint8Array>): boolean => {
-    if (chunks.length === 1) return this.unsafeWrite(chunks[0]!)
+  private doUnsafeWriteAll(chunks: ReadonlyArray<Uint8Array>): boolean {
+    if (chunks.length === 1) return this.doUnsafeWrite(chunks[0]!)
     if (this.writeCheck() !== undefined) return false
     if (chunks.length === 0) return true
     for (const c of chunks) this.bytesWritten += c.length
@@ -304,42 +394,29 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     return false
   }
 
-  unsafeWriteBuffered = (): number => (this.isClosed ? 0 : this.driver.writeBuffered())
-
-  pump = <E, R>(
+  private doPump<E, R>(
     onData: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, E, R> | undefined | void,
     options?: PumpOptions
-  ): Effect.Effect<void, E | ConnectionError, R> => {
+  ): Effect.Effect<void, E | ConnectionError, R> {
     const borrow = options?.borrow === true
-    const clear = () => {
-      this.pushFn = undefined
-      this.pushResume = undefined
-      this.pushBorrow = false
-      this.readWaiter = undefined
-    }
     const step: Effect.Effect<void, E | ConnectionError, R> = Effect.suspend(() => {
       // pull mode: deliver what is buffered, honouring write backpressure
       while (true) {
-        if (this.needDrain) return Effect.zipRight(this.awaitDrain, step)
+        if (this.needDrain) return Effect.zipRight(this.awaitDrain(), step)
         if (this.head >= this.queue.length) break
         const next = onData(this.takeAll())
         if (next !== undefined) return Effect.zipRight(next, step)
       }
       const ended = this.readEnded()
       if (ended !== undefined) return Effect.asVoid(ended)
-      // switch to push mode until something needs the fiber
+      // switch to push mode until something needs the fiber (data events,
+      // the end, an error or a drain resume it through `resumePush`)
       return Effect.async<void, E | ConnectionError, R>((resume) => {
         this.pushFn = onData
         this.pushBorrow = borrow
-        this.readWaiter = () => {
-          clear()
-          resume(step)
-        }
-        this.pushResume = (next) => {
-          clear()
-          resume(Effect.zipRight(next as Effect.Effect<void, E, R>, step))
-        }
-        return Effect.sync(clear)
+        this.pushResume = resume as (effect: Effect.Effect<void, any, any>) => void
+        this.pushStep = step
+        return this.clearPushEffect ??= Effect.sync(() => this.clearPush())
       })
     })
     return step
@@ -388,13 +465,15 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     this.driver.reset()
   }
 
-  unsafeStats = (): ConnectionStats => ({
-    bytesRead: this.bytesRead,
-    bytesWritten: this.bytesWritten,
-    readBuffered: this.queued,
-    writeBuffered: this.isClosed ? 0 : this.driver.writeBuffered(),
-    readPaused: this.paused,
-    reads: this.reads,
-    writes: this.writes
-  })
+  private doStats(): ConnectionStats {
+    return {
+      bytesRead: this.bytesRead,
+      bytesWritten: this.bytesWritten,
+      readBuffered: this.queued,
+      writeBuffered: this.isClosed ? 0 : this.driver.writeBuffered(),
+      readPaused: this.paused,
+      reads: this.reads,
+      writes: this.writes
+    }
+  }
 }

@@ -1,4 +1,5 @@
-import { Cause, Effect, Exit, FiberSet, Scope } from "effect"
+import { Cause, Context, Effect, Exit, FiberRef, FiberSet, HashMap, Scope } from "effect"
+import type { Fiber } from "effect"
 import { format } from "../Address.ts"
 import type { Connection } from "../Connection.ts"
 import type { Listener } from "../Transport.ts"
@@ -45,10 +46,13 @@ export const run = <R>(
     let active = 0
     let accepted = 0
     let rejected = 0
-    const ended = Effect.sync(() => {
+    // an observer of the connection's fiber rather than an `ensuring` around its program:
+    // nothing of it stays on the stack of a fiber that waits for its peer
+    const ended = () => {
       active--
       if (onEnded !== undefined) onEnded()
-    })
+    }
+    const track = (fiber: Fiber.RuntimeFiber<void, never>) => Effect.sync(() => fiber.addObserver(ended))
     const start = (conn: Connection, scope: Scope.CloseableScope) =>
       Effect.suspend(() => {
         accepted++
@@ -60,9 +64,8 @@ export const run = <R>(
             )
           return Effect.zipRight(log, FiberSet.run(fibers, Scope.close(scope, Exit.void)))
         }
-        const program = Effect.ensuring(serve(conn, scope), ended)
         active++
-        return FiberSet.run(fibers, program)
+        return Effect.flatMap(FiberSet.run(fibers, serve(conn, scope)), track)
       })
     yield* Effect.forkScoped(acceptLoop(listener, start))
     return {
@@ -120,3 +123,22 @@ export const safeFormat = (conn: Connection): string => {
     return "unknown"
   }
 }
+
+/**
+ * Adds `services` to the context and `annotations` to the log annotations of
+ * the rest of the current fiber: for a connection's own fiber, which ends with
+ * its connection. Unlike `provideService` and `annotateLogs`, nothing is
+ * restored afterwards, so nothing stays on the fiber's stack while it waits.
+ */
+export const enter = (
+  services: Context.Context<never>,
+  annotations: Readonly<Record<string, unknown>>
+): Effect.Effect<void> =>
+  Effect.zipRight(
+    FiberRef.update(FiberRef.currentContext, (context) => Context.merge(context, services)),
+    FiberRef.update(FiberRef.currentLogAnnotations, (current) => {
+      let next = current
+      for (const key in annotations) next = HashMap.set(next, key, annotations[key])
+      return next
+    })
+  )
