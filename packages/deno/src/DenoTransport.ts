@@ -953,7 +953,13 @@ const connectTls = (address: Address.Address, options: Transport.ConnectOptions,
           alpnProtocol: info.alpnProtocol ?? undefined,
           serverName,
           authorized: nameOk,
-          authorizationError: nameOk ? undefined : peer === undefined ? "ERR_TLS_CERT_UNCHECKED" : isIp ? "IP_ADDRESS_MISMATCH" : "HOSTNAME_MISMATCH",
+          authorizationError: nameOk
+            ? undefined
+            : peer === undefined
+            ? "ERR_TLS_CERT_UNCHECKED"
+            : Reset.ipBytes(verifiedName) !== undefined
+            ? "IP_ADDRESS_MISMATCH"
+            : "HOSTNAME_MISMATCH",
           peerCertificate: peer
         }
         return wrap(conn, options, undefined, { info: session, side: "client" })
