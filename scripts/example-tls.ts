@@ -112,3 +112,11 @@ export const client = (values: Values, fail: (message: string) => never): Tls.Tl
     ...(pair === undefined ? {} : { certificate: pair })
   }
 }
+
+/**
+ * What a client adds to "the connection was lost" when it used TLS without a
+ * certificate: a server that requires client certificates refuses it after
+ * the handshake (TLS 1.3), which looks like a lost connection.
+ */
+export const lostConnectionHint = (tls: Tls.TlsClientOptions | undefined): string =>
+  tls !== undefined && tls.certificate === undefined ? " (a server that requires client certificates does this: --tls-cert PATH --tls-key PATH)" : ""

@@ -184,7 +184,7 @@ const report = (cli: Cli, error: Bank.BankError | Client.ClientError): number =>
       console.error(`bank: no answer from ${at} within ${error.timeout ?? cli.timeout} ms${retryHint(cli)}`)
       return EXIT.noAnswer
     case "Disconnected":
-      console.error(`bank: the connection to ${at} was lost${retryHint(cli)}`)
+      console.error(`bank: the connection to ${at} was lost${ExampleTls.lostConnectionHint(cli.tls)}${retryHint(cli)}`)
       return EXIT.noAnswer
     case "Decode":
       console.error(`bank: the answer from ${at} could not be read (is it a bank server?): ${error.message}`)

@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort, runCli, startExample as start } from "../../../scripts/example-process.ts"
 import type { CliRun } from "../../../scripts/example-process.ts"
+import { certFiles, serverTlsArgs, tlsTitle, tlsUnsupported } from "../../../scripts/tls-clients.ts"
+import type { CertFiles } from "../../../scripts/tls-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
@@ -151,4 +153,41 @@ describe("the bank server's flags", () => {
     expect(await ex.exited).toBe(2)
     expect(ex.output()).toMatch(/--max-keys must be an integer from 1 to 10000000 \(got 0\)\nusage: bank-server/)
   }, 90_000)
+})
+
+describe.each(tested)("examples/bank on %s with --tls-cert/--tls-key/--tls-ca (mutual TLS), with the CLI", (runtime) => {
+  describe.skipIf(tlsUnsupported(runtime) !== undefined)(tlsTitle(runtime, "served over mutual TLS"), () => {
+    let files: CertFiles
+    let ex: ReturnType<typeof startExample>
+    let port: string
+
+    beforeAll(async () => {
+      files = certFiles()
+      ex = startExample(runtime, serverTlsArgs(files, { mutual: true }))
+      port = String(await ex.port)
+    }, 90_000)
+
+    afterAll(async () => {
+      ex?.child.kill("SIGINT")
+      await ex?.exited
+      files?.remove()
+    })
+
+    it("the CLI with a client certificate (--tls-cert/--tls-key) is served; without one it gets no answer (exit 4); the log says so", async () => {
+      const bank = (...args: Array<string>) =>
+        cli(["--port", port, "--tls-ca", files.ca, "--tls-cert", files.clientCert, "--tls-key", files.clientKey, ...args])
+      expect(await bank("open", "tess")).toEqual(ok("OK\n"))
+      const [balance, anonymous] = await Promise.all([
+        bank("balance", "tess"),
+        cli(["--port", port, "--tls", "--tls-ca", files.ca, "balance", "tess"])
+      ])
+      expect(balance).toEqual(ok("0\n"))
+      expect(anonymous.code).toBe(4)
+      expect(anonymous.stdout).toBe("")
+      expect(anonymous.stderr).toBe(
+        `bank: the connection to 127.0.0.1:${port} was lost (a server that requires client certificates does this: --tls-cert PATH --tls-key PATH)\n`
+      )
+      expect(ex.output()).toMatch(/bank: listening on 127\.0\.0\.1:\d+ with TLS \(client certificates required\)/)
+    }, 60_000)
+  })
 })

@@ -226,7 +226,7 @@ const report = (cli: Cli, error: Kv.KvError | Client.ClientError): number => {
     case "Disconnected": {
       // with its cause when the client knows it (a TLS handshake that failed while reconnecting)
       const tls = Tls.errorOf(error)
-      console.error(`kv: the connection to ${at} was lost${tls === undefined ? "" : `: ${tls.message}`}`)
+      console.error(`kv: the connection to ${at} was lost${tls === undefined ? ExampleTls.lostConnectionHint(cli.tls) : `: ${tls.message}`}`)
       return EXIT.noAnswer
     }
     case "Decode":
