@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // wirekit bench runner. See bench/README.md.
 //
-//   node bench/run.mjs [--suite echo,framed,resp,typed,stream] [--runs N] [--duration S] [--warmup S]
+//   node bench/run.mjs [--suite echo,framed,resp,typed,stream,echo-tls,framed-tls,handshake] [--runs N] [--duration S] [--warmup S]
 //                      [--cells a,b] [--servers x,y] [--items N] [--quick] [--stand-in]
 //                      [--write-readme] [--wait-idle]
 //
@@ -20,6 +20,7 @@ import net from "node:net"
 import os from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import { makeCerts, removeCerts } from "./servers/lib/certs.mjs"
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const rel = (p) => path.join(ROOT, p)
@@ -28,9 +29,13 @@ const rel = (p) => path.join(ROOT, p)
 // Data: native programs, runtimes, servers, suites. Extend here.
 // ---------------------------------------------------------------------------
 
-/** C programs built with `cc -O2` before every run (skipped when up to date). */
+/**
+ * C programs built with `cc -O2` before every run (skipped when up to date). `tls`: flags and
+ * libraries of the build with TLS (the TLS suites need it); where they do not build (no
+ * libssl-dev), the program is built without them and the TLS suites are skipped.
+ */
 const NATIVE = [
-  { name: "loadgen", src: "bench/loadgen/loadgen.c", out: "bench/build/loadgen", libs: ["-lm"] },
+  { name: "loadgen", src: "bench/loadgen/loadgen.c", out: "bench/build/loadgen", libs: ["-lm"], tls: { flags: ["-DLOADGEN_TLS"], libs: ["-lssl", "-lcrypto"] } },
   { name: "c-echo", src: "bench/servers/c-echo.c", out: "bench/build/c-echo", libs: [] }
 ]
 
@@ -53,7 +58,8 @@ const RUNTIMES = {
  * Servers.
  * - `args` placeholders: {mode} (the cell's server mode: echo|sink), {host}, {port}
  *   (0, the server picks and reports it, unless `port: "free"`: the runner picks a
- *   free port and passes it).
+ *   free port and passes it), {tlsCert}, {tlsKey} (PEM files made for this bench run,
+ *   in the suites with `tls`).
  * - `ready`: how the server says it is ready: a regex on its stdout/stderr whose first
  *   group is the port (default `LISTENING <port>`), or `port: "free"` + a regex
  *   without group.
@@ -226,12 +232,29 @@ const SERVERS = [
 ]
 
 /**
+ * echo-tls, framed-tls, handshake: every echo and framed row above (not c-epoll) over TLS,
+ * as `<name>-tls`: the same command plus the certificate flags, its baseline the raw row's
+ * `-tls` twin. The byte-echo rows serve the handshake suite too (one request per connection).
+ */
+const TLS_FLAGS = ["--tls-cert", "{tlsCert}", "--tls-key", "{tlsKey}"]
+for (const plain of SERVERS.filter((s) => s.runtime !== "c" && s.suites.some((x) => x === "echo" || x === "framed"))) {
+  const framed = plain.suites.includes("framed")
+  SERVERS.push({
+    ...plain, name: `${plain.name}-tls`, baseline: `${plain.baseline}-tls`, suites: framed ? ["framed-tls"] : ["echo-tls", "handshake"],
+    // the raw Deno servers run with --allow-net only; the certificate files need --allow-read
+    args: [...plain.args.flatMap((a) => (a === "--allow-net" ? [a, "--allow-read"] : [a])), ...TLS_FLAGS]
+  })
+}
+
+/**
  * Suites. `driver`: "loadgen" (cells = loadgen settings + the server mode the cell
  * needs) or "redis-benchmark" (cells = pipeline depth + request counts).
  * `reference`: the server a second ratio column is computed against, where it ran.
  * A cell with `optIn` only runs when named by --cells; a suite with `optIn` only
  * when named by --suite. `table: "servers"`: one table line per server (the
- * default table pairs one raw and one wirekit server per runtime).
+ * default table pairs one raw and one wirekit server per runtime). `tls`: the
+ * suite's servers speak TLS with certificates made for the run (`openssl`);
+ * `unit`: what the loadgen's rate counts, in the table header.
  */
 /** The request/response cells every loadgen suite shares (conns/size/pipeline). */
 const ECHO_CELLS = [
@@ -239,6 +262,18 @@ const ECHO_CELLS = [
   { id: "64/64/16", load: { mode: "echo", conns: 64, size: 64, pipeline: 16 }, server: { mode: "echo" } },
   { id: "64/4096/16", load: { mode: "echo", conns: 64, size: 4096, pipeline: 16 }, server: { mode: "echo" } }
 ]
+/**
+ * The same cells over TLS: the loadgen completes every connection's handshake before the clock
+ * starts (verifying the server's chain against the run's CA), so they measure the TLS data path.
+ */
+const TLS_CELLS = ECHO_CELLS.map((c) => ({ ...c, load: { ...c.load, tls: true, verify: true } }))
+/**
+ * Handshakes per second: 16 connection slots, each runs one 64-byte echo request on a fresh
+ * connection (connect, full TLS handshake, request, reply checked, close_notify, the server's
+ * close) and starts the next. The chain is not verified here: that is client-side work only
+ * (the server's is the same), and the client's core is the scarce one in this cell.
+ */
+const HANDSHAKE_CELL = { id: "16/64/new", label: "16 × new conn per request", load: { mode: "echo", conns: 16, size: 64, pipeline: 1, tls: true, handshake: true }, server: { mode: "echo" } }
 /** One-way throughput: 16 connections streaming 64 KiB frames into a sink. */
 const ONEWAY_CELL = { id: "oneway", label: "oneway 16×64KiB", load: { mode: "oneway", conns: 16, size: 65536, pipeline: 1 }, server: { mode: "sink" } }
 
@@ -281,6 +316,28 @@ const SUITES = {
     // on the same connection. --quick multiplies both by 0.25, --items N sets N (warmup N/10).
     cells: [{ id: "1e6", label: "10⁶ items", items: 1_000_000, warmup: 100_000 }]
   },
+  "echo-tls": {
+    title: "echo-tls: the echo suite's byte echo over TLS (certificates made per run), raw TLS server vs wirekit per runtime",
+    driver: "loadgen",
+    tls: true,
+    optIn: true,
+    cells: TLS_CELLS
+  },
+  "framed-tls": {
+    title: "framed-tls: the framed suite's length-prefixed echo over TLS, raw TLS server vs wirekit per runtime",
+    driver: "loadgen",
+    tls: true,
+    optIn: true,
+    cells: TLS_CELLS
+  },
+  handshake: {
+    title: "handshake: full TLS handshakes per second, one echo request per new connection, raw TLS server vs wirekit per runtime",
+    driver: "loadgen",
+    tls: true,
+    optIn: true,
+    unit: "handshakes/s",
+    cells: [HANDSHAKE_CELL]
+  },
   resp: {
     title: "resp: redis-benchmark -c 50 -t set,get against redis-server, a raw RESP server per runtime and the wirekit RESP example",
     driver: "redis-benchmark",
@@ -311,6 +368,8 @@ const README = "bench/README.md"
 const markers = (suite) => [`<!-- bench:${suite}:start -->`, `<!-- bench:${suite}:end -->`]
 const BUDGET_S = 12 * 60
 const PRESSURE_FLAG_PCT = 30 // CPU pressure during a run above this = other load disturbed it
+/** A TLS run whose loadgen used more of its core than this may be measuring the client, not the server. */
+const LOADGEN_BUSY_PCT = 90
 const IDLE_BUSY_PCT = 15
 const WAIT_IDLE_MAX_MS = 30_000
 const CHILD_ENV = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1" }
@@ -327,7 +386,7 @@ function usage(code) {
     "  --runs N            runs per cell per server (default 3; --quick 1)",
     "  --duration S        loadgen: measured seconds per run (default 2; --quick 1)",
     "  --warmup S          loadgen: warmup seconds per run (default 1; --quick 0.3)",
-    "  --cells a,b         cell ids (default: all non-opt-in cells of each suite), e.g. 64/64/16,oneway,P16",
+    "  --cells a,b         cell ids (default: all non-opt-in cells of each suite), e.g. 64/64/16,oneway,P16,16/64/new",
     "  --servers x,y       servers (default: all non-opt-in servers of each suite); names: " + SERVERS.map((s) => s.name).join(", "),
     "  --items N           stream suite: items of the measured stream (default 1000000; warmup stream N/10)",
     "  --quick             smoke run: 1 run, loadgen 1 s (+0.3 s warmup), redis-benchmark requests and stream items / 4; same as BENCH_QUICK=1",
@@ -517,23 +576,38 @@ function pinningAvailable(nproc) {
   return { ok: true }
 }
 
+/** Native programs built with TLS (by name); see NATIVE's `tls`. */
+const builtWithTls = new Set()
+
+/** Builds `p` with extra flags and libraries unless it is up to date; returns null or the compiler's error. */
+function buildOne(p, flags, libs) {
+  const src = rel(p.src), out = rel(p.out), stamp = `${out}.stamp`
+  const args = ["-O2", "-Wall", ...flags, "-o", out, src, ...libs]
+  const shown = args.map((a) => (path.isAbsolute(a) ? path.relative(ROOT, a) : a))
+  // rebuild unless the binary was built from exactly this source with these flags
+  const key = createHash("sha256").update(fs.readFileSync(src)).update(JSON.stringify(shown)).digest("hex")
+  if (fs.existsSync(out) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === key) return null
+  console.log(`build: cc ${shown.join(" ")}`)
+  const r = spawnSync("cc", args, { cwd: ROOT, encoding: "utf8", timeout: BUILD_TIMEOUT_MS })
+  if (r.error || r.status !== 0) return r.error ? r.error.message : r.stderr
+  if (r.stderr.trim()) console.error(r.stderr.trim())
+  fs.writeFileSync(stamp, key)
+  return null
+}
+
 function build() {
   fs.mkdirSync(rel("bench/build"), { recursive: true })
   for (const p of NATIVE) {
-    const src = rel(p.src), out = rel(p.out), stamp = `${out}.stamp`
-    const args = ["-O2", "-Wall", "-o", out, src, ...p.libs]
-    const shown = args.map((a) => (path.isAbsolute(a) ? path.relative(ROOT, a) : a))
-    // rebuild unless the binary was built from exactly this source with these flags
-    const key = createHash("sha256").update(fs.readFileSync(src)).update(JSON.stringify(shown)).digest("hex")
-    if (fs.existsSync(out) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === key) continue
-    console.log(`build: cc ${shown.join(" ")}`)
-    const r = spawnSync("cc", args, { cwd: ROOT, encoding: "utf8", timeout: BUILD_TIMEOUT_MS })
-    if (r.error || r.status !== 0) {
-      console.error(`build of ${p.name} failed: ${r.error ? r.error.message : r.stderr}`)
+    if (p.tls) {
+      const error = buildOne(p, p.tls.flags, [...p.libs, ...p.tls.libs])
+      if (error === null) { builtWithTls.add(p.name); continue }
+      console.warn(`warning: ${p.name} does not build with TLS (libssl-dev missing?), building it without; the TLS suites will be skipped:\n  ${tail(error.trim(), 400).replace(/\n/g, "\n  ")}`)
+    }
+    const error = buildOne(p, [], p.libs)
+    if (error !== null) {
+      console.error(`build of ${p.name} failed: ${error}`)
       process.exit(1)
     }
-    if (r.stderr.trim()) console.error(r.stderr.trim())
-    fs.writeFileSync(stamp, key)
   }
 }
 
@@ -557,10 +631,13 @@ function expand(args, vars) {
   return args.map((a) => a.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)))
 }
 
+/** The TLS suites' certificates (`makeCerts()`: { dir, ca, cert, key }), made once per bench run. */
+let tlsCerts = null
+
 async function startServer(server, mode, pin) {
   const cmd = server.cmd.includes("/") && !path.isAbsolute(server.cmd) ? rel(server.cmd) : server.cmd
   const port = server.port === "free" ? await freePort() : 0
-  const args = expand(server.args, { mode, host: HOST, port })
+  const args = expand(server.args, { mode, host: HOST, port, ...(tlsCerts ? { tlsCert: tlsCerts.cert, tlsKey: tlsCerts.key } : {}) })
   const [file, argv] = pin ? ["taskset", ["-c", "1", cmd, ...args]] : [cmd, args]
   const child = track(spawn(file, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: CHILD_ENV }))
   let stderr = ""
@@ -586,7 +663,7 @@ async function startServer(server, mode, pin) {
 }
 
 // ---------------------------------------------------------------------------
-// Driver 1: the C load generator (suites echo, framed)
+// Driver 1: the C load generator (suites echo, framed, protocol, typed, echo-tls, framed-tls, handshake)
 // ---------------------------------------------------------------------------
 
 function runLoadgen(cell, port, opts, pin, server) {
@@ -594,6 +671,7 @@ function runLoadgen(cell, port, opts, pin, server) {
   const args = ["--host", HOST, "--port", String(port), "--conns", String(l.conns), "--size", String(l.size),
     "--pipeline", String(l.pipeline), "--duration", String(opts.duration), "--warmup", String(opts.warmup),
     "--mode", l.mode, "--json"]
+  if (l.tls) args.push("--tls", ...(l.verify ? ["--tls-ca", tlsCerts.ca] : []), ...(l.handshake ? ["--handshake"] : []))
   const bin = rel("bench/build/loadgen")
   const [file, argv] = pin ? ["taskset", ["-c", "0", bin, ...args]] : [bin, args]
   const timeoutMs = (opts.duration + opts.warmup + 10) * 1000
@@ -814,9 +892,11 @@ function describeRun(suite, cell, r) {
   if (suite.driver === "client") {
     return `${fmtInt(j.items_per_s)} items/s  (${fmtInt(j.items)} items in ${fmtMs(j.ms)} ms, first after ${fmtMs(j.first_item_ms)} ms)`
   }
-  return cell.load.mode === "oneway"
-    ? `${fmtInt(j.mb_per_s)} MB/s`
-    : `${fmtInt(j.rps)} req/s  p50 ${fmtUs(j.p50_us)} µs  p99 ${fmtUs(j.p99_us)} µs`
+  if (cell.load.mode === "oneway") return `${fmtInt(j.mb_per_s)} MB/s`
+  const line = `${fmtInt(j.rps)} ${cell.load.handshake ? "handshakes/s" : "req/s"}  p50 ${fmtUs(j.p50_us)} µs  p99 ${fmtUs(j.p99_us)} µs`
+  if (!j.tls) return line
+  const busy = j.loadgen_cpu_pct >= LOADGEN_BUSY_PCT ? ": the client may be the limit" : ""
+  return `${line}  [${j.tls.version} ${j.tls.cipher}; loadgen ${Math.round(j.loadgen_cpu_pct)}% CPU${busy}]`
 }
 
 function summarize(suite, cells, plan, runs) {
@@ -849,6 +929,7 @@ function summarize(suite, cells, plan, runs) {
       } else if (cell.load.mode !== "oneway") {
         row.medians.p50_us = median(ok.map((j) => j.p50_us))
         row.medians.p99_us = median(ok.map((j) => j.p99_us))
+        if (cell.load.tls) row.medians.loadgen_cpu_pct = median(ok.map((j) => j.loadgen_cpu_pct))
       }
       here.push(row)
     }
@@ -859,7 +940,7 @@ function summarize(suite, cells, plan, runs) {
       row.vsBaseline = {}
       row.vsReference = {}
       for (const k of Object.keys(row.medians)) {
-        if (/_(p50|p99)_|^p\d|_ms$/.test(k)) continue
+        if (/_(p50|p99)_|^p\d|_ms$|_pct$/.test(k)) continue
         row.vsBaseline[k] = ratio(row, base, k)
         row.vsReference[k] = ratio(row, ref, k)
       }
@@ -875,7 +956,8 @@ const withSpread = (v, spread, fmt) => (v == null ? "–" : `${fmt(v)}${spread !
 function loadgenTable(suite, rows) {
   const refName = suite.reference
   const hasRef = rows.some((r) => r.server === refName && r.okRuns > 0)
-  const head = ["cell (conns/size/pipeline)", "runtime", "raw baseline", "wirekit", "**wirekit / raw**"]
+  const unit = suite.unit ? ` (${suite.unit})` : ""
+  const head = ["cell (conns/size/pipeline)", "runtime", `raw baseline${unit}`, `wirekit${unit}`, "**wirekit / raw**"]
   if (hasRef) head.push(`wirekit / ${refName}`)
   head.push("p50 µs raw / wirekit", "p99 µs raw / wirekit", "ok runs")
   const lines = ["| " + head.join(" | ") + " |", "|" + head.map((h, i) => (i < 2 ? "---" : "---:")).join("|") + "|"]
@@ -979,6 +1061,16 @@ function disturbanceNote(runs, suiteName) {
     `see \`suites.${suiteName}.runs[].cpuPressurePct\` in latest.json. Read those cells' ratios with care._`
 }
 
+/** TLS suites: the cells where the load generator's own core was (nearly) saturated. */
+function clientBoundNote(rows) {
+  const busy = rows.filter((r) => r.medians.loadgen_cpu_pct >= LOADGEN_BUSY_PCT)
+  if (!busy.length) return null
+  return `_Load generator at ≥${LOADGEN_BUSY_PCT}% of its core (median) in: ` +
+    busy.map((r) => `${r.label} ${r.server} (${Math.round(r.medians.loadgen_cpu_pct)}%)`).join(", ") +
+    `. There the figure is at least partly the client's limit (one core of OpenSSL), not the server's; ` +
+    `a ratio whose baseline is listed here is an upper bound._`
+}
+
 function writeReadme(name, block) {
   const file = rel(README)
   const text = fs.readFileSync(file, "utf8")
@@ -1080,6 +1172,10 @@ async function main() {
       console.warn(`warning: suite ${name} skipped: redis-benchmark not found`)
       continue
     }
+    if (p.suite.tls && !commandExists("openssl")) {
+      console.warn(`warning: suite ${name} skipped: openssl (the command line tool that makes its certificates) not found`)
+      continue
+    }
     plans.push({ name, notes, ...p })
   }
   if (plans.length === 0) { console.error("nothing to run"); process.exit(2) }
@@ -1099,9 +1195,10 @@ async function main() {
     globalNotes.push(note)
   }
 
-  const estimates = plans.map((p) => estimateSeconds(p.suite, p.cells, p.plan, opts))
+  let estimates = plans.map((p) => estimateSeconds(p.suite, p.cells, p.plan, opts))
   const estimate = Math.ceil(estimates.reduce((a, b) => a + b, 0))
-  const totalRuns = plans.reduce((n, p) => n + p.cells.reduce((m, c) => m + p.plan.get(c.id).length * opts.runs, 0), 0)
+  const countRuns = () => plans.reduce((n, p) => n + p.cells.reduce((m, c) => m + p.plan.get(c.id).length * opts.runs, 0), 0)
+  let totalRuns = countRuns()
   console.log(`bench: suites ${plans.map((p) => p.name).join(", ")}; ${totalRuns} runs; ${opts.runs} run(s) per cell per server; ` +
     (plans.every((p) => p.suite.driver === "client") ? "" : `loadgen ${opts.duration} s + ${opts.warmup} s warmup; `) +
     (plans.some((p) => p.suite.driver === "client") ? `stream ${fmtInt(streamItems(SUITES.stream.cells[0], opts).items)} items; ` : "") +
@@ -1123,6 +1220,29 @@ async function main() {
   }
 
   build()
+
+  // TLS suites: certificates made once for this run into a temp dir (removed at exit), or skipped
+  const tlsPlans = plans.filter((p) => p.suite.tls)
+  if (tlsPlans.length) {
+    let why = builtWithTls.has("loadgen") ? null : "the load generator was built without TLS"
+    if (!why) {
+      try {
+        tlsCerts = makeCerts()
+        process.on("exit", () => removeCerts(tlsCerts))
+      } catch (e) {
+        why = `making the certificates failed: ${e.message}`
+      }
+    }
+    if (why) {
+      for (const p of tlsPlans) {
+        console.warn(`warning: suite ${p.name} skipped: ${why}`)
+        plans.splice(plans.indexOf(p), 1)
+      }
+      if (plans.length === 0) { console.error("nothing to run"); process.exit(2) }
+      estimates = plans.map((p) => estimateSeconds(p.suite, p.cells, p.plan, opts))
+      totalRuns = countRuns()
+    }
+  }
 
   const started = Date.now()
   let done = 0
@@ -1169,15 +1289,20 @@ async function main() {
       ? p.cells.map((c) => streamItems(c, opts)).map(({ items, warmup }) =>
         `one request answered with a stream of ${fmtInt(items)} items, after an unmeasured stream of ${fmtInt(warmup)} on the same connection, read by the server's client on its runtime`).join("; ")
       : `${opts.duration} s measured + ${opts.warmup} s warmup`
+    const tlsSeen = [...new Set(runs.filter((r) => r.result?.tls?.version).map((r) => `${r.result.tls.version} ${r.result.tls.cipher}`))]
+    const tlsText = !p.suite.tls ? ""
+      : `; TLS (${tlsSeen.join(", ") || "no handshake completed"}; loadgen on OpenSSL; an ECDSA P-256 server certificate from a CA made for this run` +
+        `${p.cells.some((c) => c.load.handshake) ? "; full handshakes, no resumption" : "; every handshake before the clock, chain verified"})`
     const standIns = servers.filter((s) => s.standIn)
     const meta = [
       `_Suite \`${p.name}\`, ${date.slice(0, 10)}${gitText}; ${machine.nproc} × ${machine.cpu}, ${machine.kernel}; ${rtVersions.join(", ")}; ` +
-        `${opts.runs} run(s) per cell per server (fresh server process each), ${loadText}, interleaved; ` +
+        `${opts.runs} run(s) per cell per server (fresh server process each), ${loadText}${tlsText}, interleaved; ` +
         (pinning.ok ? `server pinned to CPU 1, ${p.suite.driver === "client" ? "client" : "load generator"} to CPU 0` : "unpinned") +
         (opts.waitIdle ? "; waited (≤30 s) for an idle machine before each run" : "") +
         `; medians (± = half the min–max range).${opts.quick ? " **Quick run: smoke test, not a measurement.**" : ""}_`,
       ...standIns.map((s) => `_† **${s.name} is a stand-in**: its server file did not exist, so ${s.standIn}'s command ran under its name. The ratio only shows run-to-run noise, not wirekit's cost._`),
       ...p.notes.filter((n) => n.includes("busy")).map((n) => `_Warning: ${n}._`),
+      ...(p.suite.tls ? [clientBoundNote(rows)].filter(Boolean) : []),
       disturbanceNote(runs, p.name)
     ]
     const block = [...meta, "", table].join("\n")

@@ -3,6 +3,7 @@
  *
  *   loadgen --host 127.0.0.1 --port N --conns C --size S --pipeline P
  *           --duration SECS --warmup SECS --mode echo|oneway|kv|rpc-kv [--json] [--busy-poll]
+ *           [--tls [--tls-ca PATH] [--handshake]]
  *
  * Wire format (echo, oneway): frame = 4-byte big-endian length + S payload bytes.
  *
@@ -20,6 +21,22 @@
  *         checked (id, kind of answer, value). --size is ignored. The wire
  *         formats, the setup and the mix are described at "kv / rpc-kv modes"
  *         below. The JSON result adds "mix": completions per request kind.
+ *
+ * --tls (echo mode only): the same load over TLS (OpenSSL, non-blocking, on the
+ *         same epoll loop). Every connection completes its handshake before the
+ *         clock starts, so the window measures the TLS data path. The server's
+ *         certificate is not verified unless --tls-ca PATH names the CA file it
+ *         must chain to (then its subject alt names must also list --host).
+ * --tls --handshake: handshakes per second. C connection slots; each runs ONE
+ *         request on a fresh connection: connect, full handshake (no session
+ *         resumption: every handshake pays the server's key exchange and
+ *         signature), one echo request (--pipeline 1), its reply checked, then
+ *         close_notify and wait for the server to close, and the slot starts
+ *         the next connection. A completion is a checked reply; latency is
+ *         connect() to checked reply. A connection not closed within 2 s of
+ *         its connect() is an error (a server that hangs in any phase).
+ *         Sequence numbers run across connections, so a reply sent to the
+ *         wrong connection fails the check.
  *
  * Only counts completions/bytes inside [start+warmup, start+warmup+duration).
  * Any error (connect failure, server close, malformed echo, no progress) is
@@ -50,7 +67,21 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+/*
+ * TLS needs OpenSSL (libssl-dev). bench/run.mjs builds with -DLOADGEN_TLS and
+ * -lssl -lcrypto, and falls back to a build without them where the headers are
+ * missing, so the plain suites still run there; such a build refuses --tls.
+ */
+#ifdef LOADGEN_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#else
+typedef struct ssl_st SSL;
+#endif
 
 /* ---------- options ---------- */
 
@@ -66,6 +97,9 @@ static double opt_warmup = 1.0;
 static int opt_mode = MODE_ECHO;
 static int opt_json = 0;
 static int opt_busy_poll = 0;   /* epoll_wait(timeout 0): spin instead of sleeping */
+static int opt_tls = 0;
+static const char *opt_tls_ca = NULL;
+static int opt_handshake = 0;   /* --tls: one request per fresh connection */
 
 /* ---------- time ---------- */
 
@@ -94,7 +128,8 @@ static void die_usage(const char *msg) {
     fprintf(stderr, "loadgen: %s\n", msg);
     fprintf(stderr,
             "usage: loadgen --host 127.0.0.1 --port N --conns C --size S --pipeline P\n"
-            "               --duration SECS --warmup SECS --mode echo|oneway|kv|rpc-kv [--json] [--busy-poll]\n");
+            "               --duration SECS --warmup SECS --mode echo|oneway|kv|rpc-kv [--json] [--busy-poll]\n"
+            "               [--tls [--tls-ca PATH] [--handshake]]   (TLS: --mode echo only)\n");
     exit(2);
 }
 
@@ -194,9 +229,17 @@ typedef struct {
     /* oneway: offset within the current frame */
     size_t off;
     kv_conn_t kv;
+    /* --tls */
+    SSL *ssl;
+    int read_wants_out;   /* SSL_read must send before it can read on (it waits for EPOLLOUT) */
+    /* --handshake: the slot's current connection */
+    int hs_state;
+    int hs_shutdown_sent;
+    uint64_t t_open;      /* its connect() */
 } conn_t;
 
 static int g_epfd = -1;
+static struct sockaddr_in g_addr;  /* the server */
 static conn_t *g_conns = NULL;
 static int g_alive = 0;
 static int g_running = 1;          /* still issuing new requests */
@@ -220,10 +263,13 @@ static uint64_t g_bytes_all = 0;
 #define RBUF_SIZE (256 * 1024)
 static uint8_t g_rbuf[RBUF_SIZE];
 
+static void tls_free(conn_t *c);
+
 static void conn_close(conn_t *c, int is_error, const char *why) {
     if (!c->alive) return;
     if (is_error) record_error("conn %d: %s", c->id, why);
     epoll_ctl(g_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    tls_free(c);
     close(c->fd);
     c->alive = 0;
     g_alive--;
@@ -292,7 +338,7 @@ static inline void echo_complete(conn_t *c, uint64_t now) {
         hist_record(now - t0);
         g_completed++;
     }
-    if (g_running) echo_enqueue(c, now);
+    if (g_running && !opt_handshake) echo_enqueue(c, now);
 }
 
 /* Parse n response bytes. Returns 0, or -1 after closing the connection. */
@@ -785,6 +831,340 @@ static void oneway_on_readable(conn_t *c) {
     }
 }
 
+/* ---------- TLS (--tls, --handshake) ---------- */
+
+#define TLS_SETUP_NS 3000000000ull  /* --tls: every connection's handshake before the clock, 3 s in all */
+#define HS_CONN_NS 2000000000ull    /* --handshake: connect to close of one connection */
+
+static uint64_t g_hs_close_resets = 0;  /* connections the server reset instead of closing */
+static char g_tls_version[32] = "";     /* what the first handshake negotiated, for the report */
+static char g_tls_cipher[64] = "";
+
+#ifdef LOADGEN_TLS
+
+enum { HS_CONNECTING = 0, HS_HANDSHAKE = 1, HS_REQUEST = 2, HS_CLOSING = 3 };
+static const char *const hs_state_name[] = {"connect", "handshake", "reply", "close"};
+
+static uint32_t g_hs_seq = 0;           /* sequence number of the next connection's request */
+static SSL_CTX *g_ssl_ctx = NULL;
+
+static void tls_init(void) {
+    g_ssl_ctx = SSL_CTX_new(TLS_client_method());
+    if (!g_ssl_ctx) { fprintf(stderr, "loadgen: SSL_CTX_new failed\n"); exit(1); }
+    SSL_CTX_set_min_proto_version(g_ssl_ctx, TLS1_2_VERSION);
+    /* the output buffer is appended to (and compacted) while a write waits for
+       EPOLLOUT: a retried SSL_write sees the same pending bytes, maybe moved and
+       with more behind them */
+    SSL_CTX_set_mode(g_ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* read whole socket buffers, not one record header and body at a time: fewer
+       syscalls on the client's core; tls_on_readable drains until WANT_READ, so
+       nothing is left behind in OpenSSL's buffer */
+    SSL_CTX_set_read_ahead(g_ssl_ctx, 1);
+    /* a close without close_notify is a plain EOF: replies are checked frame by
+       frame here, so truncation is caught anyway, and --handshake accepts either */
+    SSL_CTX_set_options(g_ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* no sessions kept: --handshake measures full handshakes */
+    SSL_CTX_set_session_cache_mode(g_ssl_ctx, SSL_SESS_CACHE_OFF);
+    if (opt_tls_ca) {
+        if (SSL_CTX_load_verify_locations(g_ssl_ctx, opt_tls_ca, NULL) != 1) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "--tls-ca %s: cannot load it (%s)", opt_tls_ca, ERR_reason_error_string(ERR_get_error()));
+            die_usage(msg);
+        }
+        SSL_CTX_set_verify(g_ssl_ctx, SSL_VERIFY_PEER, NULL);
+        /* we connect by IP address: the certificate must list it */
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(g_ssl_ctx), opt_host);
+    } else {
+        SSL_CTX_set_verify(g_ssl_ctx, SSL_VERIFY_NONE, NULL);
+    }
+}
+
+static void tls_free(conn_t *c) {
+    if (c->ssl) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+}
+
+static int tls_attach(conn_t *c) {
+    c->ssl = SSL_new(g_ssl_ctx);
+    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+        conn_close(c, 1, "SSL_new failed");
+        return -1;
+    }
+    SSL_set_connect_state(c->ssl);
+    c->read_wants_out = 0;
+    return 0;
+}
+
+static void tls_note_session(conn_t *c) {
+    if (g_tls_version[0]) return;
+    snprintf(g_tls_version, sizeof g_tls_version, "%s", SSL_get_version(c->ssl));
+    snprintf(g_tls_cipher, sizeof g_tls_cipher, "%s", SSL_get_cipher_name(c->ssl));
+}
+
+/* Closes c with what OpenSSL says went wrong (err: SSL_get_error, sys: errno right after the call). */
+static void tls_fail(conn_t *c, const char *what, int err, int sys, int is_error) {
+    char why[300];
+    unsigned long code = ERR_get_error();
+    long verify = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+    if (code) {
+        char text[200];
+        ERR_error_string_n(code, text, sizeof text);
+        snprintf(why, sizeof why, "%s: %s%s%s", what, text, verify != X509_V_OK ? ": " : "",
+                 verify != X509_V_OK ? X509_verify_cert_error_string(verify) : "");
+    } else if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && sys == 0)) {
+        snprintf(why, sizeof why, "%s: server closed the connection", what);
+    } else if (err == SSL_ERROR_SYSCALL) {
+        snprintf(why, sizeof why, "%s: %s", what, strerror(sys));
+    } else {
+        snprintf(why, sizeof why, "%s: SSL error %d", what, err);
+    }
+    conn_close(c, is_error, why);
+}
+
+/* Writes the pending requests; a write that must wait keeps them for EPOLLOUT (or EPOLLIN). */
+static void tls_flush(conn_t *c) {
+    while (c->out_end > c->out_start) {
+        size_t n = 0;
+        ERR_clear_error();
+        int r = SSL_write_ex(c->ssl, c->out + c->out_start, c->out_end - c->out_start, &n);
+        if (r == 1) {
+            c->out_start += n;
+            continue;
+        }
+        int sys = errno, err = SSL_get_error(c->ssl, r);
+        if (err == SSL_ERROR_WANT_WRITE) {
+            conn_set_out(c, 1);
+            return;
+        }
+        /* TLS wants to read first: tls_on_readable retries on the next EPOLLIN */
+        if (err == SSL_ERROR_WANT_READ) return;
+        tls_fail(c, "TLS write", err, sys, 1);
+        return;
+    }
+    c->out_start = c->out_end = 0;
+    conn_set_out(c, c->read_wants_out);
+}
+
+/* Reads and checks replies until OpenSSL needs the socket again, then writes what they made due. */
+static void tls_on_readable(conn_t *c) {
+    c->read_wants_out = 0;
+    for (;;) {
+        size_t n = 0;
+        ERR_clear_error();
+        int r = SSL_read_ex(c->ssl, g_rbuf, RBUF_SIZE, &n);
+        if (r == 1) {
+            if (echo_parse(c, g_rbuf, n, now_ns()) < 0) return;
+            continue;
+        }
+        int sys = errno, err = SSL_get_error(c->ssl, r);
+        if (err == SSL_ERROR_WANT_READ) break;
+        if (err == SSL_ERROR_WANT_WRITE) {
+            c->read_wants_out = 1;
+            conn_set_out(c, 1);
+            break;
+        }
+        tls_fail(c, "TLS read", err, sys, g_running);
+        return;
+    }
+    if (c->out_end > c->out_start && !c->out_armed) tls_flush(c);
+}
+
+static void tls_on_event(conn_t *c, uint32_t e) {
+    if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || ((e & EPOLLOUT) && c->read_wants_out)) tls_on_readable(c);
+    if (c->alive && (e & EPOLLOUT)) tls_flush(c);
+}
+
+/* --tls: handshake on every connection before the clock starts (poll, non-blocking fd). */
+static int tls_setup(void) {
+    uint64_t deadline = now_ns() + TLS_SETUP_NS;
+    for (int i = 0; i < opt_conns && !g_errors; i++) {
+        conn_t *c = &g_conns[i];
+        if (tls_attach(c) < 0) break;
+        for (;;) {
+            ERR_clear_error();
+            int r = SSL_connect(c->ssl);
+            if (r == 1) {
+                tls_note_session(c);
+                break;
+            }
+            int sys = errno, err = SSL_get_error(c->ssl, r);
+            short want = err == SSL_ERROR_WANT_READ ? POLLIN : err == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+            if (!want) {
+                tls_fail(c, "TLS handshake", err, sys, 1);
+                break;
+            }
+            if (now_ns() > deadline) {
+                conn_close(c, 1, "TLS handshake: not done within 3 s");
+                break;
+            }
+            struct pollfd pfd = { .fd = c->fd, .events = want };
+            if (poll(&pfd, 1, 100) < 0 && errno != EINTR) {
+                record_error("TLS handshake: poll: %s", strerror(errno));
+                break;
+            }
+        }
+    }
+    return g_errors ? -1 : 0;
+}
+
+/* ----- --handshake: one request per connection ----- */
+
+/* Starts the slot's next connection (non-blocking connect; EPOLLOUT says it is up). */
+static void hs_open(conn_t *c, uint64_t now) {
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->fd < 0) {
+        record_error("socket: %s", strerror(errno));
+        return;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->alive = 1;
+    g_alive++;
+    c->t_open = now;
+    c->hs_state = HS_CONNECTING;
+    c->hs_shutdown_sent = 0;
+    c->out_start = c->out_end = 0;
+    c->hdr_got = c->pay_got = 0;
+    c->inflight = 0;
+    c->sent_seq = c->recv_seq = g_hs_seq++;
+    struct epoll_event ev;
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLOUT;
+    ev.data.ptr = c;
+    c->out_armed = 1;
+    if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+        char why[96];
+        snprintf(why, sizeof why, "epoll_ctl: %s", strerror(errno));
+        conn_close(c, 1, why);
+        return;
+    }
+    if (connect(c->fd, (struct sockaddr *)&g_addr, sizeof g_addr) != 0 && errno != EINPROGRESS) {
+        char why[128];
+        snprintf(why, sizeof why, "connect %s:%d: %s", opt_host, opt_port, strerror(errno));
+        conn_close(c, 1, why);
+    }
+}
+
+static void hs_finish(conn_t *c) {
+    conn_close(c, 0, NULL);
+    if (g_running) hs_open(c, now_ns());
+}
+
+/* Sends close_notify, then waits for the server's close (its close_notify or FIN). */
+static void hs_close_step(conn_t *c) {
+    if (!c->hs_shutdown_sent) {
+        ERR_clear_error();
+        int r = SSL_shutdown(c->ssl);
+        if (r < 0) {
+            int sys = errno, err = SSL_get_error(c->ssl, r);
+            if (err == SSL_ERROR_WANT_WRITE) { conn_set_out(c, 1); return; }
+            if (err != SSL_ERROR_WANT_READ) { tls_fail(c, "TLS close", err, sys, g_running); return; }
+        }
+        c->hs_shutdown_sent = 1;
+        conn_set_out(c, 0);
+        if (r == 1) { hs_finish(c); return; }
+    }
+    for (;;) {
+        size_t n = 0;
+        ERR_clear_error();
+        int r = SSL_read_ex(c->ssl, g_rbuf, RBUF_SIZE, &n);
+        if (r == 1) {
+            conn_close(c, g_running, "data after the reply");
+            return;
+        }
+        int sys = errno, err = SSL_get_error(c->ssl, r);
+        if (err == SSL_ERROR_WANT_READ) return;
+        if (err == SSL_ERROR_WANT_WRITE) { conn_set_out(c, 1); return; }
+        if (err == SSL_ERROR_ZERO_RETURN) { hs_finish(c); return; }
+        /* the reply was checked; a reset instead of a close is counted, not failed */
+        if (err == SSL_ERROR_SYSCALL && (sys == ECONNRESET || sys == EPIPE)) {
+            g_hs_close_resets++;
+            hs_finish(c);
+            return;
+        }
+        tls_fail(c, "TLS close", err, sys, g_running);
+        return;
+    }
+}
+
+static void hs_handshake_step(conn_t *c) {
+    ERR_clear_error();
+    int r = SSL_connect(c->ssl);
+    if (r == 1) {
+        tls_note_session(c);
+        c->hs_state = HS_REQUEST;
+        uint64_t now = now_ns();
+        echo_enqueue(c, now);
+        c->ts[0] = c->t_open;   /* latency: connect() to checked reply */
+        tls_flush(c);
+        return;
+    }
+    int sys = errno, err = SSL_get_error(c->ssl, r);
+    if (err == SSL_ERROR_WANT_READ) conn_set_out(c, 0);
+    else if (err == SSL_ERROR_WANT_WRITE) conn_set_out(c, 1);
+    else tls_fail(c, "TLS handshake", err, sys, g_running);
+}
+
+static void hs_on_event(conn_t *c, uint32_t e) {
+    switch (c->hs_state) {
+    case HS_CONNECTING: {
+        if (!(e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) {
+            char why[128];
+            snprintf(why, sizeof why, "connect %s:%d: %s", opt_host, opt_port, strerror(err));
+            conn_close(c, g_running, why);
+            return;
+        }
+        if (tls_attach(c) < 0) return;
+        c->hs_state = HS_HANDSHAKE;
+        hs_handshake_step(c);
+        return;
+    }
+    case HS_HANDSHAKE:
+        hs_handshake_step(c);
+        return;
+    case HS_REQUEST:
+        tls_on_event(c, e);
+        if (c->alive && c->inflight == 0) {
+            c->hs_state = HS_CLOSING;
+            hs_close_step(c);
+        }
+        return;
+    default:
+        hs_close_step(c);
+        return;
+    }
+}
+
+/* A connection still open 2 s after its connect() is stuck in some phase: an error. */
+static void hs_check_deadlines(uint64_t now) {
+    for (int i = 0; i < opt_conns; i++) {
+        conn_t *c = &g_conns[i];
+        if (!c->alive || now - c->t_open < HS_CONN_NS) continue;
+        char why[128];
+        snprintf(why, sizeof why, "connection #%u not done within %.0f s of its connect (stuck in %s)",
+                 c->sent_seq, HS_CONN_NS / 1e9, hs_state_name[c->hs_state]);
+        conn_close(c, 1, why);
+    }
+}
+
+#else /* !LOADGEN_TLS: --tls is refused in parse_args; these are never reached */
+
+static void tls_init(void) {}
+static void tls_free(conn_t *c) { (void)c; }
+static void tls_flush(conn_t *c) { (void)c; }
+static void tls_on_event(conn_t *c, uint32_t e) { (void)c; (void)e; }
+static int tls_setup(void) { return -1; }
+static void hs_open(conn_t *c, uint64_t now) { (void)c; (void)now; }
+static void hs_on_event(conn_t *c, uint32_t e) { (void)c; (void)e; }
+static void hs_check_deadlines(uint64_t now) { (void)now; }
+
+#endif
+
 /* ---------- main ---------- */
 
 static double parse_num(const char *name, const char *v, double lo, double hi) {
@@ -804,6 +1184,8 @@ static void parse_args(int argc, char **argv) {
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) { opt_json = 1; continue; }
         if (strcmp(a, "--busy-poll") == 0) { opt_busy_poll = 1; continue; }
+        if (strcmp(a, "--tls") == 0) { opt_tls = 1; continue; }
+        if (strcmp(a, "--handshake") == 0) { opt_handshake = 1; continue; }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) die_usage("help");
         if (i + 1 >= argc) {
             char msg[128];
@@ -818,6 +1200,7 @@ static void parse_args(int argc, char **argv) {
         else if (strcmp(a, "--pipeline") == 0) opt_pipeline = (uint32_t)parse_num(a, v, 1, 4096);
         else if (strcmp(a, "--duration") == 0) opt_duration = parse_num(a, v, 0.1, 3600);
         else if (strcmp(a, "--warmup") == 0) opt_warmup = parse_num(a, v, 0, 3600);
+        else if (strcmp(a, "--tls-ca") == 0) opt_tls_ca = v;
         else if (strcmp(a, "--mode") == 0) {
             if (strcmp(v, "echo") == 0) opt_mode = MODE_ECHO;
             else if (strcmp(v, "oneway") == 0) opt_mode = MODE_ONEWAY;
@@ -831,6 +1214,30 @@ static void parse_args(int argc, char **argv) {
         }
     }
     if (opt_port == 0) die_usage("--port is required");
+#ifndef LOADGEN_TLS
+    if (opt_tls || opt_handshake || opt_tls_ca)
+        die_usage("--tls: this loadgen was built without OpenSSL (install libssl-dev and rebuild)");
+#endif
+    if ((opt_handshake || opt_tls_ca) && !opt_tls) die_usage("--handshake and --tls-ca need --tls");
+    if (opt_tls && opt_mode != MODE_ECHO) die_usage("--tls supports --mode echo only");
+    if (opt_handshake && opt_pipeline != 1) die_usage("--handshake sends one request per connection: --pipeline must be 1");
+}
+
+/* Share of one core the load generator used from the first request to the end: near 100%
+   it, not the server, may be the limit (TLS puts the client's crypto on the same core). */
+static double g_cpu_pct = 0.0;
+
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static void print_tls_json(void) {
+    printf("\"tls\":{\"version\":\"%s\",\"cipher\":\"%s\",\"verified\":%s,\"handshake\":%s,\"close_resets\":%llu},"
+           "\"loadgen_cpu_pct\":%.1f,",
+           g_tls_version, g_tls_cipher, opt_tls_ca ? "true" : "false", opt_handshake ? "true" : "false",
+           (unsigned long long)g_hs_close_resets, g_cpu_pct);
 }
 
 static void print_result(double window_s) {
@@ -850,6 +1257,7 @@ static void print_result(double window_s) {
                    mode, opt_conns, opt_size, opt_pipeline, window_s, opt_warmup,
                    (unsigned long long)g_completed, rps, p50, p99, p999, mean, max,
                    (unsigned long long)g_errors);
+            if (opt_tls) print_tls_json();
             if (kv) {
                 printf("\"mix\":{");
                 for (int k = 0; k < K_KINDS; k++)
@@ -868,6 +1276,10 @@ static void print_result(double window_s) {
                     printf("%s%s=%llu", k ? " " : "mix: ", k_kind_name[k], (unsigned long long)g_kind_done[k]);
                 printf("\n");
             }
+            if (opt_tls)
+                printf("tls: %s %s%s close_resets=%llu loadgen_cpu=%.0f%%\n", g_tls_version[0] ? g_tls_version : "-",
+                       g_tls_cipher[0] ? g_tls_cipher : "-", opt_handshake ? " handshake (rps = handshakes/s)" : "",
+                       (unsigned long long)g_hs_close_resets, g_cpu_pct);
         }
     } else {
         double mbps = (double)g_payload_bytes / 1e6 / window_s;
@@ -919,6 +1331,7 @@ int main(int argc, char **argv) {
     addr.sin_port = htons((uint16_t)opt_port);
     if (inet_pton(AF_INET, opt_host, &addr.sin_addr) != 1) die_usage("--host must be an IPv4 literal");
     if ((ntohl(addr.sin_addr.s_addr) >> 24) != 127) die_usage("--host must be a loopback address (127.x.x.x)");
+    g_addr = addr;
 
     g_frame = 4 + (size_t)opt_size;
 
@@ -957,6 +1370,8 @@ int main(int argc, char **argv) {
         }
     }
 
+    if (opt_tls) tls_init();
+
     g_epfd = epoll_create1(EPOLL_CLOEXEC);
     if (g_epfd < 0) { perror("epoll_create1"); return 1; }
     g_conns = calloc((size_t)opt_conns, sizeof(conn_t));
@@ -965,6 +1380,15 @@ int main(int argc, char **argv) {
     for (int i = 0; i < opt_conns; i++) {
         conn_t *c = &g_conns[i];
         c->id = i;
+        if (opt_handshake) {
+            /* slots: each opens its connections once the clock runs (hs_open) */
+            c->fd = -1;
+            c->out_cap = g_frame;
+            c->out = malloc(c->out_cap);
+            c->ts = calloc(1, sizeof(uint64_t));
+            if (!c->out || !c->ts) { perror("malloc"); return 1; }
+            continue;
+        }
         c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0) { record_error("socket: %s", strerror(errno)); break; }
         int one = 1;
@@ -1025,15 +1449,25 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    if (opt_tls && !opt_handshake && tls_setup() < 0) {
+        for (int i = 0; i < opt_conns; i++) if (g_conns[i].alive) close(g_conns[i].fd);
+        print_result(opt_duration);
+        return 1;
+    }
+
+    double cpu0 = cpu_seconds();
     uint64_t t0 = now_ns();
     g_meas_start = t0 + (uint64_t)(opt_warmup * 1e9);
     g_meas_end = g_meas_start + (uint64_t)(opt_duration * 1e9);
 
-    if (opt_mode == MODE_ECHO) {
+    if (opt_handshake) {
+        for (int i = 0; i < opt_conns; i++) hs_open(&g_conns[i], t0);
+    } else if (opt_mode == MODE_ECHO) {
         for (int i = 0; i < opt_conns; i++) {
             conn_t *c = &g_conns[i];
             for (uint32_t k = 0; k < opt_pipeline; k++) echo_enqueue(c, t0);
-            echo_flush(c);
+            if (opt_tls) tls_flush(c);
+            else echo_flush(c);
         }
     } else if (opt_mode == MODE_KV || opt_mode == MODE_RPCKV) {
         for (int i = 0; i < opt_conns; i++) {
@@ -1062,7 +1496,11 @@ int main(int argc, char **argv) {
             conn_t *c = evs[k].data.ptr;
             uint32_t e = evs[k].events;
             if (!c->alive) continue;
-            if (opt_mode == MODE_ECHO) {
+            if (opt_handshake) {
+                hs_on_event(c, e);
+            } else if (opt_tls) {
+                tls_on_event(c, e);
+            } else if (opt_mode == MODE_ECHO) {
                 if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) echo_on_readable(c);
                 if (c->alive && (e & EPOLLOUT)) echo_flush(c);
             } else if (opt_mode != MODE_ONEWAY) {
@@ -1073,9 +1511,11 @@ int main(int argc, char **argv) {
                 if (c->alive && (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) oneway_on_readable(c);
             }
         }
+        if (opt_handshake) hs_check_deadlines(now_ns());
     }
     g_running = 0;
     uint64_t t_end = now_ns();
+    if (t_end > t0) g_cpu_pct = 100.0 * (cpu_seconds() - cpu0) / ((double)(t_end - t0) / 1e9);
 
     /* measured window actually covered (shorter if every connection died early) */
     double window_s = opt_duration;
@@ -1128,6 +1568,7 @@ int main(int argc, char **argv) {
 
     for (int i = 0; i < opt_conns; i++) {
         if (g_conns[i].alive) {
+            tls_free(&g_conns[i]);
             close(g_conns[i].fd);
             g_conns[i].alive = 0;
         }

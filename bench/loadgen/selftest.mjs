@@ -9,7 +9,9 @@ import { spawn } from "node:child_process"
 import fs from "node:fs"
 import net from "node:net"
 import path from "node:path"
+import tls from "node:tls"
 import { fileURLToPath } from "node:url"
+import { makeCerts, removeCerts } from "../servers/lib/certs.mjs"
 import { makeFramedCodec } from "../servers/lib/frames.mjs"
 import { makeKvHandler } from "../servers/lib/kv.mjs"
 
@@ -19,6 +21,8 @@ if (!fs.existsSync(LOADGEN)) {
   console.error(`missing ${LOADGEN}; build it first (node bench/run.mjs --quick)`)
   process.exit(2)
 }
+
+let staleFirst = null
 
 /** Echo servers that misbehave after `after` bytes have passed through a connection. */
 const BEHAVIOURS = {
@@ -56,6 +60,14 @@ const BEHAVIOURS = {
   },
   // never answers
   silent: () => () => [],
+  // answers every request with the first request it ever saw (a reply not made for this
+  // request: with --handshake, each connection's one request has its own sequence number)
+  stale: () => {
+    return (chunk) => {
+      staleFirst ??= Buffer.from(chunk)
+      return [staleFirst.subarray(0, chunk.length)]
+    }
+  },
   // closes the connection after a while
   close: () => {
     let seen = 0
@@ -67,16 +79,19 @@ const BEHAVIOURS = {
   }
 }
 
-function startServer(kind) {
+/** `tlsOptions`: serve over node:tls with these options (certificate, key, allowHalfOpen) instead of node:net. */
+function startServer(kind, tlsOptions) {
+  staleFirst = null
   return new Promise((resolve) => {
-    const server = net.createServer((socket) => {
+    const onConnection = (socket) => {
       socket.setNoDelay(true)
       socket.on("error", () => {})
       const f = BEHAVIOURS[kind]()
       socket.on("data", (chunk) => {
         for (const out of f(chunk, socket)) if (!socket.destroyed) socket.write(out)
       })
-    })
+    }
+    const server = tlsOptions ? tls.createServer(tlsOptions, onConnection) : net.createServer(onConnection)
     server.listen(0, "127.0.0.1", () => resolve(server))
   })
 }
@@ -234,6 +249,43 @@ for (const wire of ["kv", "rpc-kv"]) {
     } else {
       check(name, r.code === 1 && r.json && typeof r.json.error === "string", detail)
     }
+  }
+}
+
+// --tls and --tls --handshake: the same checks through TLS, plus the TLS failures of their own
+// (a certificate from another CA, a plain server, a server that never closes after close_notify).
+// Needs a loadgen built with TLS (bench/run.mjs does where libssl-dev is installed) and openssl.
+const probe = await loadgen(1, ["--tls"])
+if (probe.code === 2) {
+  console.log("skip TLS checks: this loadgen was built without TLS")
+} else {
+  const certs = makeCerts(), other = makeCerts()
+  try {
+    const pair = { cert: fs.readFileSync(certs.cert), key: fs.readFileSync(certs.key) }
+    // expectOk: true, or false, or a regex the error must match
+    const tlsRun = async (name, kind, extra, expectOk, serverOptions = {}) => {
+      const server = kind === "plain" ? await startServer("ok") : await startServer(kind, { ...pair, ...serverOptions })
+      const r = await loadgen(server.address().port, ["--tls", ...extra])
+      server.close()
+      const detail = `exit ${r.code}, rps ${r.json?.rps ?? "?"}, tls ${JSON.stringify(r.json?.tls ?? null)}, error ${JSON.stringify(r.json?.error ?? null)}`
+      if (expectOk === true) check(name, r.code === 0 && r.json && !r.json.error && r.json.rps > 0 && r.json.tls?.version, detail)
+      else check(name, r.code === 1 && r.json && typeof r.json.error === "string" && (expectOk === false || expectOk.test(r.json.error)), detail)
+    }
+    const verify = ["--tls-ca", certs.ca]
+    for (const kind of Object.keys(BEHAVIOURS)) await tlsRun(`tls ${kind}`, kind, verify, kind === "ok")
+    await tlsRun("tls wrong-ca", "ok", ["--tls-ca", other.ca], false)
+    await tlsRun("tls plain-server", "plain", [], false)
+    const hs = ["--handshake", "--pipeline", "1"]
+    await tlsRun("tls handshake ok", "ok", hs, true)
+    await tlsRun("tls handshake ok verified", "ok", [...hs, ...verify], true)
+    // a window longer than the 2 s a connection may take, so that the stuck ones are named
+    const stuck = [...hs, "--duration", "2.5"]
+    await tlsRun("tls handshake silent", "silent", stuck, /not done within 2 s .*stuck in reply/)
+    await tlsRun("tls handshake stale-reply", "stale", hs, /payload mismatch/)
+    await tlsRun("tls handshake no-close", "ok", stuck, /not done within 2 s .*stuck in close/, { allowHalfOpen: true })
+  } finally {
+    removeCerts(certs)
+    removeCerts(other)
   }
 }
 

@@ -1,6 +1,7 @@
 // Raw Bun baseline for the wirekit bench (suites `echo` and, with --framed, `framed`).
 //
 //   bun bench/servers/raw-bun-echo.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--framed [--kv]]
+//                                      [--tls-cert PATH --tls-key PATH]
 //
 // Bun.listen (Bun's native sockets, not node:net), noDelay.
 // echo:          one socket.write per `data` callback. Bun's write takes what the
@@ -12,6 +13,9 @@
 // sink:          read and discard (--framed: parse frames and discard them).
 // --framed --kv: (suite `typed`, raw-bun-kv) each frame goes to the kv handler of
 //                lib/kv.mjs (JSON envelope in and out, one Map store for the server).
+// --tls-cert/--tls-key: (suites `echo-tls`, `framed-tls`, `handshake`) the same
+//                handlers on a TLS listener: Bun.listen's `tls` option with that
+//                certificate and key (PEM files), Bun's TLS defaults.
 // Prints "LISTENING <port>" when ready; exits on SIGTERM.
 import { makeFramedCodec, parseServerArgs } from "./lib/frames.mjs"
 import { makeKvHandler } from "./lib/kv.mjs"
@@ -55,6 +59,7 @@ function flush(socket, state) {
 const listener = Bun.listen({
   hostname: opts.host,
   port: opts.port,
+  ...(opts.tlsCert === null ? {} : { tls: { cert: Bun.file(opts.tlsCert), key: Bun.file(opts.tlsKey) } }),
   socket: {
     open(socket) {
       socket.setNoDelay(true)

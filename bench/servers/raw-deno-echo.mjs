@@ -1,6 +1,7 @@
 // Raw Deno baseline for the wirekit bench (suites `echo` and, with --framed, `framed`).
 //
 //   deno run --allow-net bench/servers/raw-deno-echo.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--framed [--kv]]
+//   deno run --allow-net --allow-read bench/servers/raw-deno-echo.mjs … --tls-cert PATH --tls-key PATH
 //
 // Deno.listen (Deno's own sockets, not node:net), noDelay. Per connection one
 // async read loop with a reused 64 KiB buffer.
@@ -12,6 +13,9 @@
 // sink:          read and discard (--framed: parse frames and discard them).
 // --framed --kv: (suite `typed`, raw-deno-kv) each frame goes to the kv handler of
 //                lib/kv.mjs (JSON envelope in and out, one Map store for the server).
+// --tls-cert/--tls-key: (suites `echo-tls`, `framed-tls`, `handshake`) the same
+//                loop on Deno.listenTls with that certificate and key (PEM files),
+//                Deno's TLS defaults; the handshake runs on the first read.
 // Prints "LISTENING <port>" when ready; exits on SIGTERM.
 import { makeFramedCodec, parseServerArgs } from "./lib/frames.mjs"
 import { makeKvHandler } from "./lib/kv.mjs"
@@ -56,7 +60,9 @@ async function serve(conn) {
   }
 }
 
-const listener = Deno.listen({ hostname: opts.host, port: opts.port, transport: "tcp" })
+const listener = opts.tlsCert === null
+  ? Deno.listen({ hostname: opts.host, port: opts.port, transport: "tcp" })
+  : Deno.listenTls({ hostname: opts.host, port: opts.port, cert: Deno.readTextFileSync(opts.tlsCert), key: Deno.readTextFileSync(opts.tlsKey) })
 console.log(`LISTENING ${listener.addr.port}`)
 Deno.addSignalListener("SIGTERM", () => Deno.exit(0))
 for await (const conn of listener) serve(conn)

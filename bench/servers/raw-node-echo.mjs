@@ -1,15 +1,20 @@
 // Raw node:net baseline for the wirekit bench.
 //
-//   node bench/servers/raw-node-echo.mjs --port 0 --host 127.0.0.1 --mode echo|sink
+//   node bench/servers/raw-node-echo.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--tls-cert PATH --tls-key PATH]
 //
 // echo: one socket.write(chunk) per 'data' event (noDelay), no framing, no
 //       backpressure handling — the simplest fast echo node:net allows.
 //       (The load generator bounds the bytes in flight per connection.)
 // sink: read and discard.
+// --tls-cert/--tls-key (suites `echo-tls`, `handshake`: raw-node-tls): the same
+//       handler on a node:tls server with that certificate and key (PEM files)
+//       and node's TLS defaults; a connection reaches it once its handshake is done.
 // Prints exactly one line "LISTENING <port>" on stdout when ready; exits on SIGTERM/SIGINT.
+import fs from "node:fs"
 import net from "node:net"
+import tls from "node:tls"
 
-const opts = { port: 0, host: "127.0.0.1", mode: "echo" }
+const opts = { port: 0, host: "127.0.0.1", mode: "echo", tlsCert: null, tlsKey: null }
 const argv = process.argv.slice(2)
 for (let i = 0; i < argv.length; i += 2) {
   const key = argv[i]
@@ -18,8 +23,11 @@ for (let i = 0; i < argv.length; i += 2) {
   if (key === "--port") opts.port = Number(value)
   else if (key === "--host") opts.host = value
   else if (key === "--mode") opts.mode = value
+  else if (key === "--tls-cert") opts.tlsCert = value
+  else if (key === "--tls-key") opts.tlsKey = value
   else fail(`unknown option ${key}`)
 }
+if ((opts.tlsCert === null) !== (opts.tlsKey === null)) fail("--tls-cert and --tls-key go together")
 if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) fail("bad --port")
 if (opts.mode !== "echo" && opts.mode !== "sink") fail("--mode must be echo or sink")
 
@@ -30,7 +38,7 @@ function fail(message) {
 
 const ignore = () => {}
 
-const server = net.createServer({ noDelay: true }, (socket) => {
+const onConnection = (socket) => {
   socket.setNoDelay(true)
   socket.on("error", ignore) // the load generator resets connections at the end
   if (opts.mode === "echo") {
@@ -40,7 +48,11 @@ const server = net.createServer({ noDelay: true }, (socket) => {
   } else {
     socket.on("data", ignore)
   }
-})
+}
+
+const server = opts.tlsCert === null
+  ? net.createServer({ noDelay: true }, onConnection)
+  : tls.createServer({ noDelay: true, cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, onConnection)
 
 server.on("error", (err) => {
   process.stderr.write(`raw-node-echo: ${err.message}\n`)

@@ -1,6 +1,6 @@
 // Raw node:net framed baseline for the wirekit bench (suite `framed`).
 //
-//   node bench/servers/raw-node-framed.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--kv]
+//   node bench/servers/raw-node-framed.mjs --port 0 --host 127.0.0.1 --mode echo|sink [--kv] [--tls-cert PATH --tls-key PATH]
 //
 // echo: parses 4-byte big-endian length-prefixed frames (across chunk
 //       boundaries), hands each payload to an identity handler, and encodes
@@ -11,8 +11,12 @@
 // --kv: (suite `typed`, raw-node-kv) each frame goes to the kv handler of
 //       lib/kv.mjs instead of the identity: JSON envelope in, JSON envelope out,
 //       one Map store for the whole server; still one write per 'data' event.
+// --tls-cert/--tls-key: (suite `framed-tls`, raw-node-framed-tls) the same on a
+//       node:tls server with that certificate and key (PEM files), node's TLS defaults.
 // A frame above 8 MiB closes the connection. Prints "LISTENING <port>" when ready.
+import fs from "node:fs"
 import net from "node:net"
+import tls from "node:tls"
 import { makeFramedCodec, parseServerArgs } from "./lib/frames.mjs"
 import { makeKvHandler } from "./lib/kv.mjs"
 
@@ -30,7 +34,7 @@ const drop = () => null
 const alloc = (n) => Buffer.allocUnsafe(n)
 const kvHandler = kv ? makeKvHandler({ decode: (b) => b.toString("utf8"), encode: (s) => Buffer.from(s) }) : null
 
-const server = net.createServer({ noDelay: true }, (socket) => {
+const onConnection = (socket) => {
   socket.setNoDelay(true)
   socket.on("error", ignore) // the load generator resets connections at the end
   const codec = makeFramedCodec({ alloc, handler: kvHandler ?? (opts.mode === "echo" ? identity : drop) })
@@ -44,7 +48,11 @@ const server = net.createServer({ noDelay: true }, (socket) => {
     }
     if (out !== null) socket.write(out)
   })
-})
+}
+
+const server = opts.tlsCert === null
+  ? net.createServer({ noDelay: true }, onConnection)
+  : tls.createServer({ noDelay: true, cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, onConnection)
 
 server.on("error", (err) => {
   process.stderr.write(`raw-node-framed: ${err.message}\n`)

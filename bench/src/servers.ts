@@ -4,7 +4,9 @@
  * transport and nothing else.
  */
 import { Address, Connection, Framed, LengthField, Protocol, ProtocolServer, Server } from "@wirekit/core"
-import { Effect } from "effect"
+import type { Tls } from "@wirekit/core"
+import { Cause, Effect } from "effect"
+import { readFileSync } from "node:fs"
 import { parseFlags } from "./flags.ts"
 
 /** The servers keep nothing they read: they borrow the chunks (read buffers reused where the runtime allows). */
@@ -49,7 +51,7 @@ export const framedSink = Effect.flatMap(Connection.Connection, (conn) => Framed
 const EchoProtocol = Protocol.make({ name: "echo", framing, inbound: Protocol.bytes, outbound: Protocol.bytes })
 
 /** Serves the echo protocol; `typical` uses an Effect.gen handler instead of Effect.succeed. */
-const protocolServer = (options: { host: string; port: number }, typical: boolean) =>
+const protocolServer = (options: { host: string; port: number; tls?: Tls.TlsServerOptions | undefined }, typical: boolean) =>
   Effect.scoped(Effect.gen(function*() {
     const server = yield* ProtocolServer.serve(
       EchoProtocol,
@@ -59,7 +61,7 @@ const protocolServer = (options: { host: string; port: number }, typical: boolea
             return request
           })
         : (request: Uint8Array) => Effect.succeed(request),
-      { address: Address.tcp(options.host, options.port) }
+      { address: Address.tcp(options.host, options.port), ...(options.tls ? { tls: options.tls } : {}) }
     )
     console.log(`LISTENING ${(server.address as Address.TcpAddress).port}`)
     return yield* Effect.never
@@ -68,19 +70,50 @@ const protocolServer = (options: { host: string; port: number }, typical: boolea
 export type Mode = "echo" | "sink"
 export type Framing = "none" | "length4" | "proto" | "proto-gen"
 
-/** Serves echo or sink (optionally framed) until interrupted; prints `LISTENING <port>` when ready. */
-export const echoServer = (options: { host: string; port: number; mode: Mode; framing?: Framing }) =>
+/**
+ * Serves echo or sink (optionally framed) until interrupted; prints `LISTENING <port>` when ready.
+ * With `tls` the listener speaks TLS (`ListenOptions.tls`, the transport's TLS defaults otherwise);
+ * a transport whose listener comes back without TLS fails the server rather than serve plain TCP
+ * under a TLS name.
+ */
+export const echoServer = (
+  options: { host: string; port: number; mode: Mode; framing?: Framing; tls?: Tls.TlsServerOptions | undefined }
+) =>
   options.framing === "proto" || options.framing === "proto-gen"
     ? protocolServer(options, options.framing === "proto-gen")
     : Effect.scoped(Effect.gen(function*() {
     const framed = options.framing === "length4"
     const handler = framed ? (options.mode === "sink" ? framedSink : framedEcho) : options.mode === "sink" ? sink : echo
-    const server = yield* Server.listen(Address.tcp(options.host, options.port), handler)
+    const server = yield* Server.listen(
+      Address.tcp(options.host, options.port),
+      handler,
+      options.tls ? { tls: options.tls } : undefined
+    )
+    if (options.tls && server.listener.tls === undefined) {
+      return yield* Effect.dieMessage("TLS requested, but this transport's listener does not speak TLS (not supported yet)")
+    }
     console.log(`LISTENING ${(server.address as Address.TcpAddress).port}`)
     return yield* Effect.never
   }))
 
-/** Parses the runner's server flags: `--port N --host H --mode echo|sink [--framing none|length4]`. */
+/**
+ * Runs a bench server: a failure (listen error, no TLS on this transport) is printed and exits
+ * with status 1 at once, so the runner reports it instead of waiting for a ready line that
+ * never comes.
+ */
+export const runServer = <E>(server: Effect.Effect<unknown, E>, exit: (code: number) => void): void => {
+  Effect.runFork(server.pipe(Effect.catchAllCause((cause) =>
+    Effect.sync(() => {
+      console.error(`server failed: ${Cause.pretty(cause)}`)
+      exit(1)
+    })
+  )))
+}
+
+/**
+ * Parses the runner's server flags: `--port N --host H --mode echo|sink [--framing none|length4]
+ * [--tls-cert PATH --tls-key PATH]` (PEM files, read here: the listener gets their text).
+ */
 export const parseServerFlags = (argv: ReadonlyArray<string>) => {
   const flags = parseFlags(argv)
   const mode = flags.mode ?? "echo"
@@ -91,5 +124,10 @@ export const parseServerFlags = (argv: ReadonlyArray<string>) => {
     throw new Error("--framing must be none, length4, proto or proto-gen")
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("bad --port")
-  return { host: flags.host ?? "127.0.0.1", port, mode: mode as Mode, framing: framing as Framing }
+  const certFile = flags["tls-cert"], keyFile = flags["tls-key"]
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new Error("--tls-cert and --tls-key go together")
+  const tls: Tls.TlsServerOptions | undefined = certFile !== undefined && keyFile !== undefined
+    ? { certificates: { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") } }
+    : undefined
+  return { host: flags.host ?? "127.0.0.1", port, mode: mode as Mode, framing: framing as Framing, tls }
 }

@@ -96,9 +96,13 @@ export function makeFramedCodec({ alloc, handler, maxFrame = MAX_FRAME }) {
   return { push }
 }
 
-/** `--port N --host H --mode echo|sink` (the runner's server contract). Returns options or an error string. */
+/**
+ * `--port N --host H --mode echo|sink [--tls-cert PATH --tls-key PATH]` (the runner's server
+ * contract; with the TLS pair the server speaks TLS, suites `echo-tls`, `framed-tls`,
+ * `handshake`). Returns options (`tlsCert`/`tlsKey`: paths or null) or an error string.
+ */
 export function parseServerArgs(argv) {
-  const opts = { port: 0, host: "127.0.0.1", mode: "echo" }
+  const opts = { port: 0, host: "127.0.0.1", mode: "echo", tlsCert: null, tlsKey: null }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]
     const value = argv[i + 1]
@@ -106,9 +110,12 @@ export function parseServerArgs(argv) {
     if (key === "--port") opts.port = Number(value)
     else if (key === "--host") opts.host = value
     else if (key === "--mode") opts.mode = value
+    else if (key === "--tls-cert") opts.tlsCert = value
+    else if (key === "--tls-key") opts.tlsKey = value
     else return `unknown option ${key}`
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) return "bad --port"
   if (opts.mode !== "echo" && opts.mode !== "sink") return "--mode must be echo or sink"
+  if ((opts.tlsCert === null) !== (opts.tlsKey === null)) return "--tls-cert and --tls-key go together"
   return opts
 }
