@@ -10,6 +10,8 @@ import { startExample } from "../../../scripts/example-process.ts"
 import type { ExampleProcess } from "../../../scripts/example-process.ts"
 import { externalProgram } from "../../../scripts/external-program.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
+import { certFiles, redisCliWithoutTls, serverTlsArgs, tlsTitle, tlsUnsupported } from "../../../scripts/tls-clients.ts"
+import type { CertFiles } from "../../../scripts/tls-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
@@ -18,6 +20,10 @@ const tested = ["node", "bun", "deno"] as const
 const redisCli = externalProgram("redis-cli", "redis-tools")
 const redisBenchmark = externalProgram("redis-benchmark", "redis-tools")
 for (const p of [redisCli, redisBenchmark]) if (p.skip) console.warn(`examples/resp: ${p.reason}`)
+/** Why redis-cli cannot test TLS here (missing, or built without it), or `undefined`; on CI the tests run regardless. */
+const redisCliTls = redisCli.available ? redisCliWithoutTls() : redisCli.reason
+const skipRedisTls = redisCliTls !== undefined && process.env.CI !== "true"
+if (skipRedisTls) console.warn(`examples/resp: ${redisCliTls}`)
 
 describe.each(tested)("examples/resp on %s with real Redis clients", (runtime) => {
 let server: ExampleProcess
@@ -173,4 +179,47 @@ const raw = (bytes: Buffer | string) =>
     expect(await watcher.ping()).toBe("PONG")
     await watcher.quit()
   }, 60_000)
+})
+
+describe.each(tested)("examples/resp on %s with --tls-cert/--tls-key, with redis-cli --tls", (runtime) => {
+  describe.skipIf(tlsUnsupported(runtime) !== undefined)(tlsTitle(runtime, "served over TLS"), () => {
+    let files: CertFiles
+    let server: ExampleProcess
+    let port = 0
+
+    beforeAll(async () => {
+      files = certFiles()
+      server = startExample("resp", runtime, serverTlsArgs(files))
+      port = await server.port
+    }, 90_000)
+
+    afterAll(async () => {
+      server?.child.kill("SIGINT")
+      await server?.exited
+      files?.remove()
+    })
+
+    /** Runs redis-cli with `args`; its exit code and output. */
+    const redis = (args: Array<string>) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile("redis-cli", ["-p", String(port), ...args], { timeout: 20_000 }, (err, stdout, stderr) =>
+          resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : 1, stdout, stderr })))
+
+    const title = skipRedisTls ? `redis-cli --tls --cacert: set, get and ping are answered [skipped: ${redisCliTls}]` : "redis-cli --tls --cacert: set, get and ping are answered; without --tls it gets no answer"
+    it.skipIf(skipRedisTls)(title, async () => {
+      const tls = ["--tls", "--cacert", files.ca]
+      expect(await redis([...tls, "set", "a", "b"])).toEqual({ code: 0, stdout: "OK\n", stderr: "" })
+      const [get, ping, plain] = await Promise.all([
+        redis([...tls, "get", "a"]),
+        redis([...tls, "ping", "over TLS"]),
+        redis(["get", "a"])
+      ])
+      expect(get).toEqual({ code: 0, stdout: "b\n", stderr: "" })
+      expect(ping).toEqual({ code: 0, stdout: "over TLS\n", stderr: "" })
+      // plain RESP on the TLS port is not a handshake: the server closes, nothing is answered
+      expect(plain.code).not.toBe(0)
+      expect(plain.stdout + plain.stderr).toMatch(/Server closed the connection|reset by peer/)
+      expect(server.output()).toMatch(/RESP server listening on 127\.0\.0\.1:\d+ with TLS; try: redis-cli --tls -p \d+/)
+    }, 60_000)
+  })
 })
