@@ -13,6 +13,13 @@
  * `socket.terminate()` (SO_LINGER 0: RST). Error codes map to the core's typed
  * reasons exactly as on Node.
  *
+ * TLS: `listen(address, { tls })` and `connect(address, { tls })` (see
+ * `Tls.TlsServerOptions` and `Tls.TlsClientOptions`), or {@link layerTls},
+ * whose listens and connects speak TLS by default: `Bun.listen({ tls })` and
+ * `Bun.connect({ tls })`, with handshake deadlines on the Effect Clock (one
+ * timer per listener), SNI through the listener's `serverName` handler, and
+ * certificate reload on the running listener.
+ *
  * @example
  * ```ts
  * import { Server } from "@wirekit/core"
@@ -22,12 +29,18 @@
  * Layer.launch(Server.layer({ host: "127.0.0.1", port: 7000 }, handler)).pipe(
  *   Effect.provide(BunTransport.layer)
  * )
+ * // the same server over TLS
+ * Layer.launch(Server.layer({ host: "0.0.0.0", port: 7443 }, handler, {
+ *   tls: { certificates: { cert: certPem, key: keyPem } }
+ * })).pipe(Effect.provide(BunTransport.layer))
  * ```
  * @since 0.1.0
  */
-import { Address, Connection, Driver, Transport } from "@wirekit/core"
-import { Effect, Layer } from "effect"
+import { Address, Connection, Driver, Tls, Transport } from "@wirekit/core"
+import { Duration, Effect, Layer, Runtime } from "effect"
 import type { Scope } from "effect"
+import { isIP } from "node:net"
+import * as BunTls from "./internal/tls.ts"
 
 type Socket = WirekitBun.Socket<BunDriver>
 type SystemError = WirekitBun.SystemError
@@ -45,7 +58,13 @@ class BunDriver implements Driver.SocketDriver, Driver.WriteTarget {
   attached = false
   /** While connecting: the callbacks of the pending `connect`. */
   dial: { readonly opened: (s: Socket) => void; readonly failed: (err: SystemError) => void } | undefined = undefined
+  /** TLS: which side this socket is (its errors then carry a `Tls.TlsError`). */
+  tlsSide: "client" | "server" | undefined = undefined
+  /** TLS, until the handshake is over: its outcome, and a close before it. */
+  handshake: ((s: Socket, success: boolean, error: SystemError | null | undefined) => void) | undefined = undefined
+  closedEarly: ((error: SystemError | undefined) => void) | undefined = undefined
 
+  private remoteAddress: Address.Address | undefined = undefined
   private readEnded = false
   private closed = false
 
@@ -54,6 +73,7 @@ class BunDriver implements Driver.SocketDriver, Driver.WriteTarget {
   /** Wires the core's events (called from `Driver.makeConnection`). */
   attach(events: Driver.SocketEvents, remoteAddress: Address.Address): this {
     this.events = events
+    this.remoteAddress = remoteAddress
     this.writer = Driver.makeSocketWriter(this, events, {
       remoteAddress,
       writeHighWaterMark: this.options?.writeHighWaterMark,
@@ -128,15 +148,31 @@ class BunDriver implements Driver.SocketDriver, Driver.WriteTarget {
 
   onError(err: SystemError): void {
     if (this.closed || !this.attached) return
+    this.reportError(err)
+  }
+
+  /** An error of the open connection; a TLS one (an alert after the handshake) carries its `Tls.TlsError`. */
+  private reportError(err: SystemError): void {
+    if (this.tlsSide !== undefined && BunTls.isTlsFailure(err)) {
+      const cause = BunTls.tlsError(err, this.tlsSide, this.remoteAddress)
+      return this.events.error(Connection.reasonOf(err.code), cause.code, cause)
+    }
     this.events.error(Connection.reasonOf(err.code), err.code, err)
   }
 
   onClose(err: SystemError | undefined): void {
-    if (this.closed || !this.attached) return
+    if (this.closed) return
+    if (!this.attached) {
+      // a TLS socket closed during its handshake
+      const early = this.closedEarly
+      this.closedEarly = undefined
+      early?.(err)
+      return
+    }
     this.closed = true
     const events = this.events
     if (err !== undefined) {
-      events.error(Connection.reasonOf(err.code), err.code, err)
+      this.reportError(err)
     } else if (!this.readEnded) {
       // after our own shutdown() Bun reports the peer's FIN as a clean close, not as `end`
       this.readEnded = true
@@ -170,11 +206,13 @@ const onDrain = (s: Socket) => s.data.flush()
 const onEnd = (s: Socket) => s.data.onEnd()
 const onClose = (s: Socket, err?: SystemError) => s.data?.onClose(err)
 const onError = (s: Socket, err: SystemError) => s.data?.onError(err)
+const onHandshake = (s: Socket, success: boolean, err: SystemError | null | undefined) => s.data?.handshake?.(s, success, err)
 
 /** Handlers of client sockets: `data` is set by `Bun.connect` before the socket opens. */
 const clientHandlers: WirekitBun.SocketHandler<BunDriver> = {
   open: (s) => s.data.dial?.opened(s),
   connectError: (s, err) => s.data?.dial?.failed(err),
+  handshake: onHandshake,
   data: onData,
   drain: onDrain,
   end: onEnd,
@@ -192,7 +230,8 @@ const wrap = (
   s: Socket,
   driver: BunDriver,
   options: Connection.ConnectionOptions | undefined,
-  unixPath: string | undefined
+  unixPath: string | undefined,
+  tls?: Tls.TlsInfo
 ): Connection.Connection => {
   driver.socket = s
   s.data = driver
@@ -205,8 +244,12 @@ const wrap = (
     localAddress = { host: s.localAddress, port: s.localPort }
     remoteAddress = { host: s.remoteAddress, port: s.remotePort }
   }
-  return Driver.makeConnection({ localAddress, remoteAddress, options }, (events) => driver.attach(events, remoteAddress))
+  return Driver.makeConnection({ localAddress, remoteAddress, options, tls }, (events) => driver.attach(events, remoteAddress))
 }
+
+/** The peer of a socket not wrapped yet (for errors). */
+const peerOf = (s: Socket, unixPath: string | undefined): Address.Address =>
+  unixPath !== undefined ? { path: unixPath } : { host: s.remoteAddress, port: s.remotePort }
 
 const runtime = (): WirekitBun.Runtime | undefined => (globalThis as { readonly Bun?: WirekitBun.Runtime }).Bun
 
@@ -218,12 +261,30 @@ const errorCode = (err: unknown): string | undefined => {
 }
 
 /**
- * Listens with `Bun.listen`. `backlog` is not supported by Bun (its accept
- * backlog is fixed) and is ignored.
+ * Listens with `Bun.listen`, over TLS when `options.tls` is set. `backlog` is
+ * not supported by Bun (its accept backlog is fixed) and is ignored.
  */
 export const listen = (
   address: Address.Address,
   options?: Transport.ListenOptions
+): Effect.Effect<Transport.Listener, Transport.ListenError, Scope.Scope> =>
+  options?.tls !== undefined ? listenTls(address, options, options.tls) : listenPlain(address, options)
+
+/**
+ * Connects with `Bun.connect`, over TLS when `options.tls` is set. The
+ * connect timeout is ours: Bun cannot cancel a pending connect, so after a
+ * timeout (or an interrupt) the attempt is abandoned and, if it still
+ * succeeds later, reset at once.
+ */
+export const connect = (
+  address: Address.Address,
+  options?: Transport.ConnectOptions
+): Effect.Effect<Connection.Connection, Transport.ConnectError, Scope.Scope> =>
+  options?.tls !== undefined ? connectTls(address, options, options.tls) : connectPlain(address, options)
+
+const listenPlain = (
+  address: Address.Address,
+  options: Transport.ListenOptions | undefined
 ): Effect.Effect<Transport.Listener, Transport.ListenError, Scope.Scope> =>
   Driver.scopedListener(
     Effect.suspend(() => {
@@ -276,14 +337,9 @@ export const listen = (
     })
   )
 
-/**
- * Connects with `Bun.connect`. The connect timeout is ours: Bun cannot cancel
- * a pending connect, so after a timeout (or an interrupt) the attempt is
- * abandoned and, if it still succeeds later, reset at once.
- */
-export const connect = (
+const connectPlain = (
   address: Address.Address,
-  options?: Transport.ConnectOptions
+  options: Transport.ConnectOptions | undefined
 ): Effect.Effect<Connection.Connection, Transport.ConnectError, Scope.Scope> =>
   Driver.scopedConnection(
     Effect.suspend(() => {
@@ -318,8 +374,361 @@ export const connect = (
     })
   )
 
+// ---------------------------------------------------------------------------
+// TLS
+// ---------------------------------------------------------------------------
+
+/** A listen refused for its TLS options (a bad certificate or key, or an option this Bun cannot honour). */
+const listenTlsError = (address: Address.Address, err: unknown) => {
+  const cause = BunTls.tlsError(err, "server", undefined)
+  return new Transport.ListenError({ reason: "Tls", address, code: cause.code, cause })
+}
+
+/** True for Bun's error about TLS options rather than about the address (`ERR_OSSL_...`, BoringSSL's reasons). */
+const isTlsSetupError = (err: unknown) => {
+  if (err instanceof Tls.TlsError) return true
+  const code = errorCode(err)
+  const message = (err as { message?: unknown } | null)?.message
+  return (code !== undefined && (code.startsWith("ERR_OSSL_") || code.startsWith("ERR_SSL_") || Tls.isTlsCode(code))) ||
+    (typeof message === "string" && /OPENSSL_internal|TLSOptions/.test(message))
+}
+
+const listenTls = (
+  address: Address.Address,
+  options: Transport.ListenOptions,
+  tls: Tls.TlsServerOptions
+): Effect.Effect<Transport.Listener, Transport.ListenError, Scope.Scope> =>
+  Driver.scopedListener(Effect.flatMap(
+    Effect.zip(Effect.clock, Effect.runtime<never>()),
+    ([clock, rt]) =>
+      Effect.suspend(() => {
+        const bun = runtime()
+        if (bun === undefined) return notBun
+        const unixPath = Address.isUnix(address) ? address.path : undefined
+        const source = Tls.isCertificateSource(tls.certificates) ? tls.certificates : Tls.unsafeMakeCertificateSource(tls.certificates)
+        const requestCert = tls.requestCert ?? false
+        const rejectUnauthorized = requestCert && (tls.rejectUnauthorized ?? true)
+        const timeout = Tls.handshakeTimeoutMillis(tls.handshakeTimeout)
+        let bunTls: WirekitBun.TlsOptions
+        /** The contexts of the SNI entries, replaced on reload. */
+        let sni: BunTls.SniContexts
+        try {
+          const certificates = source.unsafeGet()
+          bunTls = BunTls.serverOptions(certificates, tls)
+          sni = BunTls.sniContexts(certificates, tls)
+        } catch (err) {
+          return Effect.fail(listenTlsError(address, err))
+        }
+        const counters = Tls.makeListenerCounters()
+        const timer = Tls.makeHandshakeTimer(clock, Duration.millis(timeout))
+        const log = Runtime.runFork(rt)
+        /** Sockets still handshaking: closed with the listener. */
+        const handshaking = new Set<Socket>()
+        let handle: Driver.ListenerHandle | undefined
+        let bound: Address.Address | undefined
+
+        /** A handshake that failed, timed out or was refused: counted, logged, its socket closed, never accepted. */
+        const refuse = (s: Socket, error: Tls.TlsError) => {
+          counters.failed(error.reason)
+          log(Effect.logDebug("TLS handshake failed; connection closed", error).pipe(
+            Effect.annotateLogs({ listener: bound ? Address.format(bound) : "", reason: error.reason })
+          ))
+          if (s.readyState !== -1) s.terminate()
+        }
+
+        const open = (s: Socket) => {
+          if (handle === undefined) return s.terminate()
+          const driver = new BunDriver(options)
+          driver.tlsSide = "server"
+          s.data = driver
+          counters.started()
+          handshaking.add(s)
+          let settled = false
+          /** Ends the handshake phase: false if it was over already. */
+          const settle = () => {
+            if (settled) return false
+            settled = true
+            cancel()
+            handshaking.delete(s)
+            driver.handshake = undefined
+            driver.closedEarly = undefined
+            return true
+          }
+          const cancel = timer.start(() => {
+            if (!settle()) return
+            refuse(s, new Tls.TlsError({ reason: "HandshakeTimeout", side: "server", address: peerOf(s, unixPath), code: "ERR_TLS_HANDSHAKE_TIMEOUT", timeout }))
+          })
+          driver.closedEarly = (err) => {
+            if (!settle()) return
+            refuse(s, BunTls.tlsError(err ?? new Error("the peer closed the connection during the handshake"), "server", peerOf(s, unixPath), err === undefined ? "Other" : undefined))
+          }
+          driver.handshake = (s, success, verified) => {
+            if (!settle()) return
+            const remote = peerOf(s, unixPath)
+            // a failed handshake: an alert either way, no common protocol or version, a peer that is not TLS
+            if (!success) return refuse(s, BunTls.tlsError(verified ?? new Error("TLS handshake failed"), "server", remote))
+            // Bun reports the verification of a client certificate even when none was asked for: it counts only with requestCert
+            const peer = requestCert ? BunTls.peerCertificate(s) : undefined
+            const authorized = peer !== undefined && (verified === null || verified === undefined)
+            if (rejectUnauthorized && !authorized) {
+              return refuse(s, peer === undefined
+                ? new Tls.TlsError({ reason: "NoCertificate", side: "server", address: remote, code: "PEER_DID_NOT_RETURN_A_CERTIFICATE", detail: "the client sent no certificate" })
+                : BunTls.tlsError(verified, "server", remote))
+            }
+            counters.succeeded()
+            const serverName = s.getServername()
+            const info = BunTls.tlsInfo(s, typeof serverName === "string" && serverName !== "" ? serverName : undefined, peer, verified, authorized)
+            handle!.offer(wrap(s, driver, options, unixPath, info))
+          }
+        }
+
+        const socket: WirekitBun.SocketHandler<BunDriver> = {
+          open,
+          handshake: onHandshake,
+          serverName: (_data, name) => Tls.lookupServerName(sni, name),
+          data: onData,
+          drain: onDrain,
+          end: onEnd,
+          close: onClose,
+          error: onError
+        }
+        let native: WirekitBun.Listener
+        try {
+          native = unixPath !== undefined
+            ? bun.listen<BunDriver>({ unix: unixPath, socket, allowHalfOpen: true, tls: bunTls })
+            : bun.listen<BunDriver>({
+              hostname: (address as Address.TcpAddress).host,
+              port: (address as Address.TcpAddress).port,
+              socket,
+              allowHalfOpen: true,
+              reusePort: options.reusePort ?? false,
+              ipv6Only: options.ipv6Only ?? false,
+              tls: bunTls
+            })
+        } catch (err) {
+          if (isTlsSetupError(err)) return Effect.fail(listenTlsError(address, err))
+          const code = errorCode(err)
+          return Effect.fail(new Transport.ListenError({ reason: Transport.listenReasonOf(code), address, code, cause: err }))
+        }
+        // reload: every listener using the source checks the new certificates first, then all switch
+        const replaceDefault = BunTls.defaultReplacer()
+        const unsubscribe = source.unsafeSubscribe((certificates) => {
+          if (typeof replaceDefault !== "function") return replaceDefault
+          let next: BunTls.SniContexts
+          try {
+            BunTls.checkDefault(certificates, tls)
+            next = BunTls.sniContexts(certificates, tls)
+          } catch (err) {
+            return BunTls.tlsError(err, "server", undefined)
+          }
+          return () => {
+            try {
+              replaceDefault(native, certificates, tls)
+            } catch (err) {
+              // checked above, so not expected: the listener keeps its previous default certificate
+              log(Effect.logWarning("TLS certificate reload: the default certificate was not replaced", BunTls.tlsError(err, "server", undefined)))
+            }
+            sni = next
+          }
+        })
+        if (unixPath !== undefined) {
+          bound = { path: unixPath }
+        } else {
+          const name: { address?: string; port?: number } = {}
+          native.getsockname(name)
+          bound = { host: name.address ?? native.hostname, port: name.port ?? native.port }
+        }
+        const listenerTls: Tls.ListenerTls = { certificates: source, stats: counters.stats }
+        const base = Driver.makeListener({
+          address: bound,
+          acceptQueue: options.acceptQueue,
+          // open connections stay open; new ones, and those still handshaking, are closed
+          close: () => {
+            native.stop(false)
+            unsubscribe()
+            timer.close()
+            for (const s of handshaking) s.terminate()
+            handshaking.clear()
+          }
+        })
+        const l = base.listener
+        handle = { ...base, listener: { address: l.address, accept: l.accept, close: l.close, rejected: l.rejected, tls: listenerTls } }
+        return Effect.succeed(handle)
+      })
+  ))
+
+/** What a TLS connect's handshake came to: the connection, or why there is none. */
+type Handshaken = { readonly _tag: "Connected"; readonly connection: Connection.Connection } | { readonly _tag: "Failed"; readonly error: Transport.ConnectError }
+
+const connectTls = (
+  address: Address.Address,
+  options: Transport.ConnectOptions,
+  tls: Tls.TlsClientOptions
+): Effect.Effect<Connection.Connection, Transport.ConnectError, Scope.Scope> =>
+  Driver.scopedConnection(Effect.suspend(() => {
+    const bun = runtime()
+    if (bun === undefined) return notBun
+    const unixPath = Address.isUnix(address) ? address.path : undefined
+    const host = unixPath === undefined ? (address as Address.TcpAddress).host : undefined
+    // SNI carries names only: an IP address is checked against the certificate but not sent
+    const serverName = tls.serverName ?? (unixPath !== undefined ? "localhost" : host !== undefined && isIP(host) === 0 ? host : undefined)
+    const rejectUnauthorized = tls.rejectUnauthorized ?? Tls.defaults.rejectUnauthorized
+    const tlsFailure = (err: unknown, reason?: Tls.TlsErrorReason) => {
+      const cause = BunTls.tlsError(err, "client", address, reason)
+      return new Transport.ConnectError({ reason: "Tls", address, code: cause.code, cause })
+    }
+    let bunTls: WirekitBun.TlsOptions
+    try {
+      bunTls = BunTls.clientOptions(tls, serverName)
+    } catch (err) {
+      return Effect.fail(tlsFailure(err))
+    }
+    const timeout = options.timeout ?? Transport.defaultConnectTimeout
+    const handshakeTimeout = Tls.handshakeTimeoutMillis(tls.handshakeTimeout)
+    const start = Date.now()
+    const driver = new BunDriver(options)
+    driver.tlsSide = "client"
+    // The handshake's outcome is settled in Bun's callback, where the connection is built at once (bytes the
+    // server sends right after its handshake then have somewhere to go); the second phase below takes it.
+    let outcome: Handshaken | undefined
+    let taker: ((outcome: Handshaken) => void) | undefined
+    let abandoned = false
+    const settle = (s: Socket, handshaken: Handshaken) => {
+      driver.handshake = undefined
+      driver.closedEarly = undefined
+      if (abandoned) {
+        if (s.readyState !== -1) s.terminate()
+        return
+      }
+      if (taker !== undefined) taker(handshaken)
+      else outcome = handshaken
+    }
+    driver.handshake = (s, success, verified) => {
+      const failed = (error: Transport.ConnectError) => {
+        // settled first: closing runs Bun's close handler at once
+        settle(s, { _tag: "Failed", error })
+        if (s.readyState !== -1) s.terminate()
+      }
+      // a failed handshake (an alert, no common protocol or version), not a certificate check
+      if (verified === null || verified === undefined ? !success : !BunTls.isVerifyError(verified)) {
+        return failed(tlsFailure(verified ?? new Error("TLS handshake failed")))
+      }
+      const authorized = success && (verified === null || verified === undefined)
+      if (!authorized && rejectUnauthorized) return failed(tlsFailure(verified))
+      const info = BunTls.tlsInfo(s, serverName, BunTls.peerCertificate(s), verified, authorized)
+      settle(s, { _tag: "Connected", connection: wrap(s, driver, options, unixPath, info) })
+    }
+    driver.closedEarly = (err) => {
+      driver.handshake = undefined
+      if (abandoned) return
+      const error = tlsFailure(err ?? new Error("the server closed the connection during the handshake"), err === undefined ? "Other" : undefined)
+      if (taker !== undefined) taker({ _tag: "Failed", error })
+      else outcome = { _tag: "Failed", error }
+    }
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        // phase 1: the TCP connect (Bun's `open`), under the connect timeout
+        const s = yield* restore(Driver.connectWithTimeout<Socket>(address, { timeout, errorCode }, (attempt) => {
+          driver.dial = {
+            opened: (s) => {
+              driver.dial = undefined
+              // timed out or interrupted meanwhile: nobody wants this socket
+              if (!attempt.succeed(() => s)) {
+                abandoned = true
+                s.terminate()
+              }
+            },
+            failed: (err) => {
+              driver.dial = undefined
+              attempt.fail(err)
+            }
+          }
+          const pending = unixPath !== undefined
+            ? bun.connect<BunDriver>({ unix: unixPath, socket: clientHandlers, data: driver, allowHalfOpen: true, tls: bunTls })
+            : bun.connect<BunDriver>({
+              hostname: host!,
+              port: (address as Address.TcpAddress).port,
+              socket: clientHandlers,
+              data: driver,
+              allowHalfOpen: true,
+              tls: bunTls
+            })
+          pending.then(undefined, attempt.fail)
+        }))
+        // phase 2: the handshake; the connect timeout covers it too, the handshake timeout bounds it alone
+        const left = timeout - (Date.now() - start)
+        const connectBound = left < handshakeTimeout
+        const limit = Math.max(0, connectBound ? left : handshakeTimeout)
+        const handshaken = yield* restore(Effect.async<Handshaken>((resume) => {
+          if (outcome !== undefined) return resume(Effect.succeed(outcome))
+          taker = (o) => resume(Effect.succeed(o))
+          return Effect.sync(() => {
+            taker = undefined
+          })
+        })).pipe(
+          Effect.timeoutFail({
+            duration: Duration.millis(limit),
+            onTimeout: () =>
+              connectBound
+                ? new Transport.ConnectError({ reason: "TimedOut", address, timeout, code: "ETIMEDOUT" })
+                : new Transport.ConnectError({
+                  reason: "Tls",
+                  address,
+                  code: "ERR_TLS_HANDSHAKE_TIMEOUT",
+                  cause: new Tls.TlsError({ reason: "HandshakeTimeout", side: "client", address, code: "ERR_TLS_HANDSHAKE_TIMEOUT", timeout: handshakeTimeout })
+                })
+          }),
+          Effect.onError(() =>
+            Effect.sync(() => {
+              // given up (timeout or interrupt): whatever the handshake still brings is closed
+              abandoned = true
+              if (outcome?._tag === "Connected" || s.readyState !== -1) s.terminate()
+            })
+          )
+        )
+        if (handshaken._tag === "Failed") return yield* Effect.fail(handshaken.error)
+        return handshaken.connection
+      })
+    )
+  }))
+
 /** The Bun transport service. */
 export const transport: Transport.TransportService = { name: "bun", listen, connect }
 
 /** Provides {@link Transport.Transport} on Bun's native sockets. */
 export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.Transport, transport)
+
+/**
+ * TLS defaults of a transport: every listen without its own `tls` option
+ * uses `server`, every connect without one uses `client`.
+ */
+export interface TlsDefaults {
+  readonly server?: Tls.TlsServerOptions | undefined
+  readonly client?: Tls.TlsClientOptions | undefined
+}
+
+/** The Bun transport with TLS defaults (see {@link TlsDefaults}). */
+export const makeTransport = (defaults: TlsDefaults): Transport.TransportService => ({
+  name: "bun",
+  listen: (address, options) =>
+    listen(address, options?.tls === undefined && defaults.server !== undefined ? { ...options, tls: defaults.server } : options),
+  connect: (address, options) =>
+    connect(address, options?.tls === undefined && defaults.client !== undefined ? { ...options, tls: defaults.client } : options)
+})
+
+/**
+ * Provides {@link Transport.Transport} on Bun's native sockets with TLS:
+ * listens and connects speak TLS with these defaults unless their own options
+ * say otherwise. A whole program (or a conformance suite) then runs over TLS
+ * unchanged.
+ *
+ * @example
+ * ```ts
+ * const tlsLayer = BunTransport.layerTls({
+ *   server: { certificates: { cert, key } },
+ *   client: { ca }
+ * })
+ * ```
+ */
+export const layerTls = (defaults: TlsDefaults): Layer.Layer<Transport.Transport> =>
+  Layer.succeed(Transport.Transport, makeTransport(defaults))

@@ -44,15 +44,87 @@ declare namespace WirekitBun {
     setKeepAlive(enable?: boolean, initialDelay?: number): boolean
     /** -1 once closed. */
     readonly readyState: number
+
+    // ---- TLS sockets (meaningful once the `handshake` handler ran) ----
+
+    /** The negotiated protocol version (`"TLSv1.3"`); on a plain socket `null`. */
+    getTLSVersion(): string | null
+    /** The negotiated cipher suite. */
+    getCipher(): { readonly name: string | null; readonly standardName: string | null; readonly version: string | null } | undefined
+    /** The protocol agreed by ALPN, or `false` when none was. */
+    readonly alpnProtocol: string | false | null
+    /** The name the client asked for (SNI), on either side; `undefined` when none was sent. */
+    getServername(): string | undefined
+    /** Whether the peer's certificate was verified (a server sees `false` when it did not ask for one). */
+    readonly authorized: boolean
+    /** The peer's certificate, in node:tls' shape; `undefined` when there is none. */
+    getPeerCertificate(): PeerCertificate | undefined
     readonly localAddress: string
     readonly localPort: number
     readonly remoteAddress: string
     readonly remotePort: number
   }
 
+  /** A certificate as `getPeerCertificate()` reports it (node:tls' `PeerCertificate` fields that are used). */
+  interface PeerCertificate {
+    readonly subject?: Readonly<Record<string, string | ReadonlyArray<string>>> | null
+    readonly issuer?: Readonly<Record<string, string | ReadonlyArray<string>>> | null
+    /** OpenSSL's text form, `DNS:a.example, IP Address:127.0.0.1`. */
+    readonly subjectaltname?: string | undefined
+    /** `"Dec  3 15:43:55 2026 GMT"`. */
+    readonly valid_from: string
+    readonly valid_to: string
+    readonly fingerprint256: string
+    readonly serialNumber: string
+    /** DER bytes (a Buffer). */
+    readonly raw?: Uint8Array | undefined
+  }
+
+  /**
+   * A native TLS context (one SSL_CTX). Bun's `node:tls` makes them:
+   * `tls.createSecureContext(options).context`.
+   */
+  interface NativeSecureContext {
+    readonly addCACert?: unknown
+  }
+
+  /**
+   * TLS options of `Bun.listen` / `Bun.connect`. PEM as text; `ALPNProtocols`
+   * in wire format (each name prefixed by its length). `minVersion` is a
+   * protocol number (0x0303 TLS 1.2, 0x0304 TLS 1.3), as Bun's own node:tls
+   * passes it; Bun 1.4 refuses older versions by default.
+   */
+  interface TlsOptions {
+    readonly cert?: string | undefined
+    readonly key?: string | undefined
+    readonly passphrase?: string | undefined
+    readonly ca?: ReadonlyArray<string> | undefined
+    readonly requestCert?: boolean | undefined
+    readonly rejectUnauthorized?: boolean | undefined
+    readonly ALPNProtocols?: ArrayBuffer | undefined
+    /** Client: the name sent in SNI and checked against the certificate (`""`: no SNI; the address is checked). */
+    readonly serverName?: string | undefined
+    readonly minVersion?: number | undefined
+  }
+
   /** Handlers shared by every socket of a listener (or of a connect call). */
   interface SocketHandler<Data = unknown> {
     open?(socket: Socket<Data>): void
+    /**
+     * TLS: the handshake is over. `success` is false when it failed (then
+     * `error` says why, e.g. `EPROTO` with OpenSSL's reason in the message) and
+     * also on a client whose check of the server's name failed; `error` is
+     * otherwise the verification result of the peer's certificate (`null`
+     * when verified). With `rejectUnauthorized`, Bun closes a socket whose
+     * peer failed verification right after this call.
+     */
+    handshake?(socket: Socket<Data>, success: boolean, error: SystemError | null | undefined): void
+    /**
+     * TLS listener: a client asked for `serverName` (SNI); the context returned
+     * answers it, `undefined` keeps the listener's own. Not called when the
+     * client sends no name. The first argument is the listener's `data`.
+     */
+    serverName?(listenerData: unknown, serverName: string, handle: unknown): NativeSecureContext | undefined
     /** A fresh buffer per call (not reused by Bun). */
     data?(socket: Socket<Data>, data: Uint8Array): void
     /** The socket became writable again after a short write. Can also fire spuriously. */
@@ -73,6 +145,7 @@ declare namespace WirekitBun {
   interface ListenOptionsBase<Data> {
     readonly socket: SocketHandler<Data>
     readonly allowHalfOpen?: boolean
+    readonly tls?: TlsOptions | undefined
   }
 
   interface TcpListenOptions<Data> extends ListenOptionsBase<Data> {
@@ -90,6 +163,7 @@ declare namespace WirekitBun {
     readonly socket: SocketHandler<Data>
     readonly data?: Data
     readonly allowHalfOpen?: boolean
+    readonly tls?: TlsOptions | undefined
   }
 
   interface TcpConnectOptions<Data> extends ConnectOptionsBase<Data> {
