@@ -18,6 +18,15 @@
  * - `end`: `conn.closeWrite()` (FIN) once the queue is flushed;
  * - `abort`: a real RST through FFI on Linux (see the README), then `close()`.
  *
+ * TLS: `listen(address, { tls })` and `connect(address, { tls })`, or
+ * {@link layerTls}, whose listens and connects speak TLS by default. Servers
+ * run on `Deno.listenTls` (SNI through Deno's certificate resolver), clients
+ * on `Deno.startTls` over `Deno.connect`, or on `Deno.connectTls` when they
+ * present a certificate; each handshake is run here under a deadline on the
+ * Effect Clock. What Deno's TLS cannot do (mutual TLS on the server,
+ * `minVersion: "TLSv1.3"`, encrypted keys, certificate reload, TLS over Unix
+ * sockets) fails with reason `"Tls"` and code `ENOTSUP`; see the README.
+ *
  * @example
  * ```ts
  * import { Server } from "@wirekit/core"
