@@ -427,13 +427,16 @@ const listenTls = (
         let handle: Driver.ListenerHandle | undefined
         let bound: Address.Address | undefined
 
-        /** A handshake that failed, timed out or was refused: counted, logged, its socket closed, never accepted. */
+        /**
+         * A handshake that failed, timed out or was refused: counted, logged, its socket closed, never accepted.
+         * Closed, not reset: an alert BoringSSL just sent must reach the client (a reset would discard it).
+         */
         const refuse = (s: Socket, error: Tls.TlsError) => {
           counters.failed(error.reason)
           log(Effect.logDebug("TLS handshake failed; connection closed", error).pipe(
             Effect.annotateLogs({ listener: bound ? Address.format(bound) : "", reason: error.reason })
           ))
-          if (s.readyState !== -1) s.terminate()
+          if (s.readyState !== -1) s.end()
         }
 
         const open = (s: Socket) => {
@@ -607,7 +610,7 @@ const connectTls = (
       const failed = (error: Transport.ConnectError) => {
         // settled first: closing runs Bun's close handler at once
         settle(s, { _tag: "Failed", error })
-        if (s.readyState !== -1) s.terminate()
+        if (s.readyState !== -1) s.end()
       }
       // a failed handshake (an alert, no common protocol or version), not a certificate check
       if (verified === null || verified === undefined ? !success : !BunTls.isVerifyError(verified)) {

@@ -130,7 +130,7 @@ export const checkDefault = (certificates: Tls.ServerCertificates, tls: Tls.TlsS
   nativeContext(contextOptions(certificates, certificates, tls))
 }
 
-/** `tls.Server.prototype`-less helper whose `setSecureContext` we lend our listeners; made on first use. */
+/** A node:tls server that never listens: its `setSecureContext` is lent to our listeners. Made on first use. */
 let lender: { readonly setSecureContext?: unknown } | undefined
 
 /**
