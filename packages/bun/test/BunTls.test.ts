@@ -149,6 +149,31 @@ describe("BunTransport TLS", () => {
       })
     ))
 
+  it.scopedLive("certificate reload replaces the SNI entries too: a name added gets its certificate, a name dropped gets the new default", () =>
+    withT((t) =>
+      Effect.gen(function*() {
+        const source = yield* Tls.makeCertificateSource({ cert: certs.server.cert, key: certs.server.key, sni: { "alt.test": certs.alt } })
+        const l = yield* t.listen(any, { tls: { certificates: source } })
+        const cnFor = (serverName: string) =>
+          Effect.map(
+            t.connect(l.address, { timeout: 5000, tls: { ca: certs.ca.cert, serverName, rejectUnauthorized: false } }),
+            (c) => [c.tls!.peerCertificate!.subject.CN, c.tls!.peerCertificate!.fingerprint256] as const
+          )
+        const next = yield* Effect.promise(() => Certs.fingerprint256(certs.serverNext.cert))
+        expect((yield* cnFor("alt.test"))[0]).toBe("alt.test")
+        expect((yield* cnFor("api.alt.test"))[0]).toBe("localhost")
+        yield* source.set({ cert: certs.serverNext.cert, key: certs.serverNext.key, sni: { "*.alt.test": certs.alt } })
+        // dropped: the exact name now gets the new default certificate
+        expect(yield* cnFor("alt.test")).toEqual(["localhost", next])
+        // added: the wildcard answers
+        expect((yield* cnFor("api.alt.test"))[0]).toBe("alt.test")
+        // a bad SNI entry is refused like a bad default, and nothing changes
+        const bad = yield* Effect.flip(source.set({ cert: certs.server.cert, key: certs.server.key, sni: { "x.test": { cert: certs.alt.cert, key: certs.client.key } } }))
+        expect(bad.reason).toBe("BadCertificate")
+        expect(yield* cnFor("alt.test")).toEqual(["localhost", next])
+      })
+    ))
+
   it.scopedLive("an encrypted key: its passphrase opens it; a wrong passphrase fails listen with reason Tls (BadCertificate)", () =>
     withT((t) =>
       Effect.gen(function*() {
