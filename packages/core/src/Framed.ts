@@ -40,7 +40,8 @@
 import { Chunk, Effect, Option, Stream } from "effect"
 import type { Connection, ConnectionError, PumpOptions } from "./Connection.ts"
 import { EOF } from "./Connection.ts"
-import type { Codec } from "./Codec.ts"
+import type { ByteBuffer } from "./ByteBuffer.ts"
+import type { Codec, Decoder, Encoder } from "./Codec.ts"
 import type { FramingError } from "./Framing.ts"
 import type { Budget } from "./internal/inputBudget.ts"
 import { Holder } from "./internal/inputBudget.ts"
@@ -125,201 +126,275 @@ export const make = <In = Uint8Array, Out = In>(
   connection: Connection,
   codec: Codec<In, Out>,
   options?: FramedOptions
-): Framed<In, Out> => {
-  const decoder = codec.decoder()
-  const encoder = codec.encoder()
-  const output = new Output(connection)
-  const out = output.out
-  const flushThreshold = options?.flushThreshold ?? 64 * 1024
-  const maxDeliver = options?.maxDeliver ?? 64
-  const budget = options?.budget as Budget | undefined
-  const holder = budget === undefined ? undefined : new Holder(connection, codec.codec)
-  /** After decoding: what the decoder holds now, charged to the budget (an error when this connection must give way). */
-  const charge = (error: FramingError | undefined): FramingError | undefined =>
-    holder === undefined || error !== undefined ? error : budget!.charge(holder, decoder.buffered)
-  let flushScheduled = false
+): Framed<In, Out> => new FramedImpl(connection, codec, options)
+
+/**
+ * The one implementation of {@link Framed}. Its Effects, its bound functions
+ * and its Stream are made on first use, and its helpers live on the
+ * prototype: a framed connection waiting for its peer holds little more than
+ * its decoder and its (empty) output buffer.
+ */
+class FramedImpl<In, Out> implements Framed<In, Out> {
+  private readonly decoder: Decoder<In>
+  private readonly encoder: Encoder<Out>
+  private readonly output: Output
+  private readonly out: ByteBuffer
+  private readonly flushThreshold: number
+  private readonly maxDeliver: number
+  private readonly budget: Budget | undefined
+  private readonly holder: Holder | undefined
+  private flushScheduled = false
   // read side (pull)
-  let batch: Array<In> = []
-  let batchIndex = 0
-  let pendingEnd: Effect.Effect<EOF, FramingError | ConnectionError> | undefined
+  private batch: Array<In> = []
+  private batchIndex = 0
+  private pendingEnd: Effect.Effect<EOF, FramingError | ConnectionError> | undefined = undefined
+  // made on first use
+  private flushNowFn: (() => void) | undefined = undefined
+  private flushEffect: Effect.Effect<void, ConnectionError> | undefined = undefined
+  private afterEncodeEffect: Effect.Effect<void, ConnectionError> | undefined = undefined
+  private readManyEffect: Effect.Effect<ReadonlyArray<In> | EOF, FramingError | ConnectionError> | undefined = undefined
+  private readEffect: Effect.Effect<In | EOF, FramingError | ConnectionError> | undefined = undefined
+  private framesStream: Stream.Stream<In, FramingError | ConnectionError> | undefined = undefined
+  private sendFn: ((frame: Out) => Effect.Effect<void, FramingError | ConnectionError>) | undefined = undefined
+  private sendAllFn: ((frames: Iterable<Out>) => Effect.Effect<void, FramingError | ConnectionError>) | undefined = undefined
+  private unsafeSendFn: ((frame: Out) => FramingError | undefined) | undefined = undefined
+  private pumpFn: Framed<In, Out>["pump"] | undefined = undefined
 
-  const flushNow = (): void => {
-    flushScheduled = false
-    output.write()
+  constructor(readonly connection: Connection, readonly codec: Codec<In, Out>, options: FramedOptions | undefined) {
+    this.decoder = codec.decoder()
+    this.encoder = codec.encoder()
+    this.output = new Output(connection)
+    this.out = this.output.out
+    this.flushThreshold = options?.flushThreshold ?? 64 * 1024
+    this.maxDeliver = options?.maxDeliver ?? 64
+    this.budget = options?.budget as Budget | undefined
+    this.holder = this.budget === undefined ? undefined : new Holder(connection, codec.codec)
   }
-  const reclaim = (): void => output.reclaim()
-  const scheduleFlush = (): void => {
-    if (flushScheduled) return
-    flushScheduled = true
-    queueMicrotask(flushNow)
+
+  /** After decoding: what the decoder holds now, charged to the budget (an error when this connection must give way). */
+  private charge(error: FramingError | undefined): FramingError | undefined {
+    return this.holder === undefined || error !== undefined ? error : this.budget!.charge(this.holder, this.decoder.buffered)
   }
-  const flush: Effect.Effect<void, ConnectionError> = Effect.suspend(() => {
-    flushScheduled = false
-    output.blocked = false
-    return out.length > 0 ? connection.write(out.take()) : Effect.void
-  })
-  const afterEncode: Effect.Effect<void, ConnectionError> = Effect.suspend(() => {
-    if (output.blocked || out.length >= flushThreshold) return flush
-    scheduleFlush()
-    return Effect.void
-  })
 
-  const unsafeSend = (frame: Out): FramingError | undefined => encoder.encode(frame, out)
+  private flushNow(): void {
+    this.flushScheduled = false
+    this.output.write()
+  }
 
-  const send = (frame: Out): Effect.Effect<void, FramingError | ConnectionError> =>
-    Effect.suspend((): Effect.Effect<void, FramingError | ConnectionError> => {
-      reclaim()
-      const error = encoder.encode(frame, out)
-      return error !== undefined ? Effect.fail(error) : afterEncode
+  private reclaim(): void {
+    this.output.reclaim()
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    queueMicrotask(this.flushNowFn ??= () => this.flushNow())
+  }
+
+  get flush(): Effect.Effect<void, ConnectionError> {
+    return this.flushEffect ??= Effect.suspend(() => {
+      this.flushScheduled = false
+      this.output.blocked = false
+      return this.out.length > 0 ? this.connection.write(this.out.take()) : Effect.void
     })
+  }
 
-  const sendAll = (frames: Iterable<Out>): Effect.Effect<void, FramingError | ConnectionError> =>
-    Effect.suspend((): Effect.Effect<void, FramingError | ConnectionError> => {
-      reclaim()
-      for (const frame of frames) {
-        const error = encoder.encode(frame, out)
-        if (error !== undefined) return Effect.zipRight(afterEncode, Effect.fail(error))
-      }
-      return afterEncode
+  private get afterEncode(): Effect.Effect<void, ConnectionError> {
+    return this.afterEncodeEffect ??= Effect.suspend(() => {
+      if (this.output.blocked || this.out.length >= this.flushThreshold) return this.flush
+      this.scheduleFlush()
+      return Effect.void
     })
+  }
 
-  const readMany: Effect.Effect<ReadonlyArray<In> | EOF, FramingError | ConnectionError> = Effect.suspend(() => {
-    if (batchIndex < batch.length) {
-      const rest = batchIndex === 0 ? batch : batch.slice(batchIndex)
-      batch = []
-      batchIndex = 0
-      return Effect.succeed(rest)
-    }
-    if (pendingEnd !== undefined) return pendingEnd
-    return Effect.flatMap(connection.readMany, (chunks) => {
-      const frames: Array<In> = []
-      let error: FramingError | undefined
-      if (chunks === EOF) {
-        error = decoder.finish(frames)
-        pendingEnd = error !== undefined ? Effect.fail(error) : Effect.succeed(EOF)
-        if (holder !== undefined) budget!.release(holder)
-      } else {
-        for (const chunk of chunks) {
-          error = decoder.decode(chunk, frames)
-          if (error !== undefined) break
-        }
-        error = charge(error)
-        if (error !== undefined) {
-          pendingEnd = Effect.fail(error)
-          if (holder !== undefined) budget!.release(holder)
-        }
-      }
-      if (frames.length > 0) return Effect.succeed(frames)
-      return readMany
-    })
-  })
+  get unsafeSend(): (frame: Out) => FramingError | undefined {
+    return this.unsafeSendFn ??= (frame) => this.encoder.encode(frame, this.out)
+  }
 
-  const read: Effect.Effect<In | EOF, FramingError | ConnectionError> = Effect.suspend(() => {
-    if (batchIndex < batch.length) {
-      const frame = batch[batchIndex++]!
-      if (batchIndex === batch.length) {
-        batch = []
-        batchIndex = 0
-      }
-      return Effect.succeed(frame)
-    }
-    return Effect.flatMap(readMany, (frames) => {
-      if (frames === EOF) return Effect.succeed(EOF)
-      batch = frames as Array<In>
-      batchIndex = 0
-      return read
-    })
-  })
+  get send(): (frame: Out) => Effect.Effect<void, FramingError | ConnectionError> {
+    return this.sendFn ??= (frame) =>
+      Effect.suspend((): Effect.Effect<void, FramingError | ConnectionError> => {
+        this.reclaim()
+        const error = this.encoder.encode(frame, this.out)
+        return error !== undefined ? Effect.fail(error) : this.afterEncode
+      })
+  }
 
-  const pump = <E, R>(
-    onFrames: (frames: ReadonlyArray<In>) => Effect.Effect<void, E, R> | undefined | void,
-    options?: PumpOptions
-  ): Effect.Effect<void, E | FramingError | ConnectionError, R> => {
-    const frames: Array<In> = []
-    const deliver = (error: FramingError | undefined): Effect.Effect<void, E | FramingError | ConnectionError, R> | undefined => {
-      let next: Effect.Effect<void, E, R> | undefined | void
-      if (frames.length > maxDeliver) {
-        // a large batch goes over in slices, so that the replies of a peer that is not reading
-        // stop piling up once the output is past the high-water mark (the rest waits for it)
-        const all = frames.slice()
-        frames.length = 0
-        return deliverSlices(all, 0, error)
-      }
-      if (frames.length > 0) {
-        try {
-          next = onFrames(frames)
-        } finally {
-          frames.length = 0
+  get sendAll(): (frames: Iterable<Out>) => Effect.Effect<void, FramingError | ConnectionError> {
+    return this.sendAllFn ??= (frames) =>
+      Effect.suspend((): Effect.Effect<void, FramingError | ConnectionError> => {
+        this.reclaim()
+        for (const frame of frames) {
+          const error = this.encoder.encode(frame, this.out)
+          if (error !== undefined) return Effect.zipRight(this.afterEncode, Effect.fail(error))
         }
+        return this.afterEncode
+      })
+  }
+
+  get readMany(): Effect.Effect<ReadonlyArray<In> | EOF, FramingError | ConnectionError> {
+    if (this.readManyEffect !== undefined) return this.readManyEffect
+    const readMany: Effect.Effect<ReadonlyArray<In> | EOF, FramingError | ConnectionError> = Effect.suspend(() => {
+      if (this.batchIndex < this.batch.length) {
+        const rest = this.batchIndex === 0 ? this.batch : this.batch.slice(this.batchIndex)
+        this.batch = []
+        this.batchIndex = 0
+        return Effect.succeed(rest)
       }
-      if (next !== undefined) {
-        const after = Effect.zipRight(next, flush)
-        return error !== undefined ? Effect.zipRight(after, Effect.fail(error)) : after
-      }
-      flushNow()
-      return error !== undefined ? Effect.fail(error) : undefined
-    }
-    const deliverSlices = (
-      all: ReadonlyArray<In>,
-      from: number,
-      error: FramingError | undefined
-    ): Effect.Effect<void, E | FramingError | ConnectionError, R> | undefined => {
-      while (from < all.length) {
-        const end = Math.min(all.length, from + maxDeliver)
-        const next = onFrames(all.slice(from, end))
-        from = end
-        const at = from
-        if (next !== undefined) {
-          return Effect.zipRight(Effect.zipRight(next, flush), Effect.suspend(() => deliverSlices(all, at, error) ?? Effect.void))
-        }
-        if (at < all.length && out.length >= flushThreshold) {
-          output.write()
-          if (output.blocked) {
-            output.blocked = false
-            return Effect.zipRight(
-              Effect.ignore(connection.awaitWritable),
-              Effect.suspend(() => deliverSlices(all, at, error) ?? Effect.void)
-            )
+      if (this.pendingEnd !== undefined) return this.pendingEnd
+      return Effect.flatMap(this.connection.readMany, (chunks) => {
+        const frames: Array<In> = []
+        let error: FramingError | undefined
+        if (chunks === EOF) {
+          error = this.decoder.finish(frames)
+          this.pendingEnd = error !== undefined ? Effect.fail(error) : Effect.succeed(EOF)
+          if (this.holder !== undefined) this.budget!.release(this.holder)
+        } else {
+          for (const chunk of chunks) {
+            error = this.decoder.decode(chunk, frames)
+            if (error !== undefined) break
+          }
+          error = this.charge(error)
+          if (error !== undefined) {
+            this.pendingEnd = Effect.fail(error)
+            if (this.holder !== undefined) this.budget!.release(this.holder)
           }
         }
+        if (frames.length > 0) return Effect.succeed(frames)
+        return readMany
+      })
+    })
+    return (this.readManyEffect = readMany)
+  }
+
+  get read(): Effect.Effect<In | EOF, FramingError | ConnectionError> {
+    if (this.readEffect !== undefined) return this.readEffect
+    const read: Effect.Effect<In | EOF, FramingError | ConnectionError> = Effect.suspend(() => {
+      if (this.batchIndex < this.batch.length) {
+        const frame = this.batch[this.batchIndex++]!
+        if (this.batchIndex === this.batch.length) {
+          this.batch = []
+          this.batchIndex = 0
+        }
+        return Effect.succeed(frame)
       }
-      flushNow()
-      return error !== undefined ? Effect.fail(error) : undefined
+      return Effect.flatMap(this.readMany, (frames) => {
+        if (frames === EOF) return Effect.succeed(EOF)
+        this.batch = frames as Array<In>
+        this.batchIndex = 0
+        return read
+      })
+    })
+    return (this.readEffect = read)
+  }
+
+  get pump(): Framed<In, Out>["pump"] {
+    return this.pumpFn ??= (onFrames, options) => this.doPump(onFrames, options)
+  }
+
+  /** Hands `frames` (emptied) to `onFrames`, or in slices when there are more than `maxDeliver`. */
+  private deliver<E, R>(
+    onFrames: (frames: ReadonlyArray<In>) => Effect.Effect<void, E, R> | undefined | void,
+    frames: Array<In>,
+    error: FramingError | undefined
+  ): Effect.Effect<void, E | FramingError | ConnectionError, R> | undefined {
+    let next: Effect.Effect<void, E, R> | undefined | void
+    if (frames.length > this.maxDeliver) {
+      // a large batch goes over in slices, so that the replies of a peer that is not reading
+      // stop piling up once the output is past the high-water mark (the rest waits for it)
+      const all = frames.slice()
+      frames.length = 0
+      return this.deliverSlices(onFrames, all, 0, error)
     }
-    const body = connection.pump((chunks) => {
-      reclaim()
+    if (frames.length > 0) {
+      try {
+        next = onFrames(frames)
+      } finally {
+        frames.length = 0
+      }
+    }
+    if (next !== undefined) {
+      const after = Effect.zipRight(next, this.flush)
+      return error !== undefined ? Effect.zipRight(after, Effect.fail(error)) : after
+    }
+    this.flushNow()
+    return error !== undefined ? Effect.fail(error) : undefined
+  }
+
+  private deliverSlices<E, R>(
+    onFrames: (frames: ReadonlyArray<In>) => Effect.Effect<void, E, R> | undefined | void,
+    all: ReadonlyArray<In>,
+    from: number,
+    error: FramingError | undefined
+  ): Effect.Effect<void, E | FramingError | ConnectionError, R> | undefined {
+    const maxDeliver = this.maxDeliver
+    while (from < all.length) {
+      const end = Math.min(all.length, from + maxDeliver)
+      const next = onFrames(all.slice(from, end))
+      from = end
+      const at = from
+      if (next !== undefined) {
+        return Effect.zipRight(
+          Effect.zipRight(next, this.flush),
+          Effect.suspend(() => this.deliverSlices(onFrames, all, at, error) ?? Effect.void)
+        )
+      }
+      if (at < all.length && this.out.length >= this.flushThreshold) {
+        this.output.write()
+        if (this.output.blocked) {
+          this.output.blocked = false
+          return Effect.zipRight(
+            Effect.ignore(this.connection.awaitWritable),
+            Effect.suspend(() => this.deliverSlices(onFrames, all, at, error) ?? Effect.void)
+          )
+        }
+      }
+    }
+    this.flushNow()
+    return error !== undefined ? Effect.fail(error) : undefined
+  }
+
+  private doPump<E, R>(
+    onFrames: (frames: ReadonlyArray<In>) => Effect.Effect<void, E, R> | undefined | void,
+    options?: PumpOptions
+  ): Effect.Effect<void, E | FramingError | ConnectionError, R> {
+    const frames: Array<In> = []
+    const decoder = this.decoder
+    const body = this.connection.pump((chunks) => {
+      this.reclaim()
       let error: FramingError | undefined
       for (let i = 0; i < chunks.length && error === undefined; i++) error = decoder.decode(chunks[i]!, frames)
-      return deliver(charge(error))
+      return this.deliver(onFrames, frames, this.charge(error))
     }, options)
-    const ran = Effect.zipRight(body, Effect.suspend(() => deliver(decoder.finish(frames)) ?? Effect.void))
+    const ran = Effect.zipRight(body, Effect.suspend(() => this.deliver(onFrames, frames, decoder.finish(frames)) ?? Effect.void))
     // the connection's share goes back to the budget however the pump ends
-    const run = holder === undefined ? ran : Effect.ensuring(ran, Effect.sync(() => budget!.release(holder)))
+    const holder = this.holder
+    const run = holder === undefined ? ran : Effect.ensuring(ran, Effect.sync(() => this.budget!.release(holder)))
     return Effect.suspend(() => {
       // frames a pull-mode `read` decoded but has not returned yet come first, then the
       // end (or error) that `readMany` already met, else the live stream
-      const held = batchIndex < batch.length ? batch.slice(batchIndex) : []
-      batch = []
-      batchIndex = 0
-      const end = pendingEnd
+      const held = this.batchIndex < this.batch.length ? this.batch.slice(this.batchIndex) : []
+      this.batch = []
+      this.batchIndex = 0
+      const end = this.pendingEnd
       if (held.length === 0) return end === undefined ? run : Effect.asVoid(end)
       for (const f of held) frames.push(f)
-      const first = deliver(undefined) ?? Effect.void
+      const first = this.deliver(onFrames, frames, undefined) ?? Effect.void
       return Effect.zipRight(first, end === undefined ? run : Effect.asVoid(end))
     })
   }
 
-  const frames: Stream.Stream<In, FramingError | ConnectionError> = Stream.repeatEffectChunkOption(
-    Effect.matchEffect(readMany, {
-      onFailure: (e) => Effect.fail(Option.some(e)),
-      onSuccess: (fs) =>
-        fs === EOF
-          ? Effect.fail(Option.none())
-          : Effect.succeed(Chunk.unsafeFromArray(fs as Array<In>))
-    })
-  )
-
-  return { connection, codec, read, readMany, send, sendAll, flush, unsafeSend, pump, frames }
+  get frames(): Stream.Stream<In, FramingError | ConnectionError> {
+    return this.framesStream ??= Stream.repeatEffectChunkOption(
+      Effect.matchEffect(this.readMany, {
+        onFailure: (e) => Effect.fail(Option.some(e)),
+        onSuccess: (fs) =>
+          fs === EOF
+            ? Effect.fail(Option.none())
+            : Effect.succeed(Chunk.unsafeFromArray(fs as Array<In>))
+      })
+    )
+  }
 }
 
 

@@ -4,7 +4,8 @@
  * the graceful shutdown. Each connection's requests are run by the engine in
  * `./server.ts`. The public module holds the types and the documentation.
  */
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Option, Scope } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberRef, Layer, Option, Scope } from "effect"
+import type { Scheduler } from "effect"
 import { format } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import * as Framed from "../../Framed.ts"
@@ -128,6 +129,8 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
     const serveConnection = (conn: Connection, scope: Scope.CloseableScope): Effect.Effect<void, never, any> => {
       const engine = new ServerConnection<any, any, any, any, Push>(conn, config, (session) => protocol.server(session))
       const peer = safeFormat(conn)
+      // the scheduler the fiber had before the pump's (see below), restored however the pump ends
+      let scheduler: Scheduler.Scheduler | undefined
       const program = Effect.gen(function*() {
         engines.add(engine)
         yield* logOpenClose("connection opened")
@@ -144,8 +147,14 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
         engine.start(yield* Effect.runtime<never>())
         // the engine bounds its own output per batch (and its output is not the Framed's)
         const framed = Framed.make(conn, engine.input, { budget, maxDeliver: Infinity })
-        // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts)
-        const exit = yield* Effect.exit(Effect.withScheduler(framed.pump(engine.onFrames), immediate))
+        // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts); set
+        // and restored around it rather than `withScheduler`, which keeps frames on the stack of a
+        // fiber that mostly waits for its peer
+        scheduler = yield* FiberRef.get(FiberRef.currentScheduler)
+        yield* FiberRef.set(FiberRef.currentScheduler, immediate)
+        const exit = yield* Effect.exit(framed.pump((frames) => engine.onFrames(frames)))
+        yield* FiberRef.set(FiberRef.currentScheduler, scheduler)
+        scheduler = undefined
         if (exit._tag === "Failure") {
           const failure = Cause.failureOption(exit.cause)
           const error = Option.getOrUndefined(failure)
@@ -179,13 +188,19 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
         Effect.ensuring(Effect.suspend(() => {
           engines.delete(engine)
           groups.unsafeLeaveAll(engine)
-          return Effect.zipRight(engine.interruptAll, Scope.close(scope, Exit.void))
-        })),
-        Effect.provideService(Session, engine as SessionT),
-        Effect.provideService(Groups, groups as GroupsModule.Groups),
-        Effect.annotateLogs({ connection: conn.id, peer, protocol: protocol.name })
+          const finish = Effect.zipRight(engine.interruptAll, Scope.close(scope, Exit.void))
+          return scheduler === undefined ? finish : Effect.zipRight(FiberRef.set(FiberRef.currentScheduler, scheduler), finish)
+        }))
       )
-      return program
+      // the Session, the Groups and the annotations belong to the connection's fiber for good
+      // (Runner.enter): nothing on its stack while it waits
+      return Effect.zipRight(
+        Runner.enter(
+          Context.make(Session, engine as SessionT).pipe(Context.add(Groups, groups as GroupsModule.Groups)),
+          { connection: conn.id, peer, protocol: protocol.name }
+        ),
+        program
+      )
     }
 
     runner = yield* Runner.run(listener, {

@@ -112,22 +112,23 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   private readonly codec: ServerCodec<Req, Res, Err, OneWay, Push>
   /** What the pump reads the connection with: the protocol's decoder (the output goes through `writer`). */
   readonly input: Codec<Incoming<Req, OneWay>, never>
-  private readonly values = new Map<SessionState<any>, unknown>()
+  /** Session state, made on first use (as are the other maps and sets below). */
+  private values: Map<SessionState<any>, unknown> | undefined = undefined
   private mode = OPEN
   /** inOrder, after a request that closes the connection: write nothing more. */
   private discarding = false
   private inFlightCount = 0
   private queue: Array<Slot | undefined> = []
   private head = 0
-  private readonly running = new Set<Fiber.RuntimeFiber<any, any>>()
+  private running: Set<Fiber.RuntimeFiber<any, any>> | undefined = undefined
   /** byId requests whose handler runs on a fiber, by id: what a `Cancel` interrupts. */
-  private readonly runningById = new Map<number, Fiber.RuntimeFiber<any, any>>()
+  private runningById: Map<number, Fiber.RuntimeFiber<any, any>> | undefined = undefined
   /** One-way messages that did not decode (logged up to MAX_BAD_ONE_WAY_LOGS). */
   private badOneWays = 0
   /** Streaming responses running, by request id: their credit (chunks the client will take). */
-  private readonly streams = new Map<number, StreamState>()
+  private streams: Map<number, StreamState> | undefined = undefined
   /** Fibers interrupted by a `Cancel`: their outcome is not sent. */
-  private readonly cancelled = new Set<Fiber.RuntimeFiber<any, any>>()
+  private cancelled: Set<Fiber.RuntimeFiber<any, any>> | undefined = undefined
   private slotWaiter: (() => void) | undefined
   private closedWaiters: Array<() => void> = []
   private runtime: Runtime.Runtime<never> | undefined
@@ -136,9 +137,15 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   /** Per connection; `trace` is set while a request's handler is called. */
   private readonly requestContext: { -readonly [K in keyof RequestContext<Push>]: RequestContext<Push>[K] }
   private readonly oneWayContext: { -readonly [K in keyof RequestContext<Push>]: RequestContext<Push>[K] }
-  /** When bytes last arrived or a request last settled (the server's Clock, ms). */
-  /** The fault of a request over `requestTimeout` (one per connection: compared by identity). */
-  private readonly timeoutError: ProtocolError | undefined
+  /** The fault of a request over `requestTimeout` (one per connection, made when a request first waits: compared by identity). */
+  private timeoutError: ProtocolError | undefined = undefined
+  private closeEffect: Effect.Effect<void> | undefined = undefined
+  private awaitOutputEffect: Effect.Effect<void> | undefined = undefined
+  private awaitSlotEffect: Effect.Effect<void> | undefined = undefined
+  private awaitClosedEffect: Effect.Effect<void> | undefined = undefined
+  private isOpenFn: (() => boolean) | undefined = undefined
+  private inFlightFn: (() => number) | undefined = undefined
+  private groupsFn: (() => ReadonlyArray<string>) | undefined = undefined
   private readonly success: { readonly _tag: "Success"; value: Res } = { _tag: "Success", value: undefined as Res }
 
   constructor(
@@ -155,9 +162,6 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.input = inputCodec(config.protocol, this.codec.decoder)
     const base = { session: this as Session<Push>, groups: config.groups, protocol: config.protocol, describe: config.describe }
     this.requestContext = { kind: "request", ...base, trace: undefined, headers: NO_HEADERS, receivedAt: 0 }
-    this.timeoutError = config.requestTimeout === undefined
-      ? undefined
-      : new ProtocolError({ reason: "Timeout", detail: `no response within ${config.requestTimeout}ms` })
     this.oneWayContext = { kind: "oneway", ...base, trace: undefined, headers: NO_HEADERS, receivedAt: 0 }
   }
 
@@ -169,20 +173,31 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
 
   // ---- Session ------------------------------------------------------------
 
-  readonly isOpen = (): boolean => this.mode < CLOSING
-  readonly inFlight = (): number => this.inFlightCount
-  readonly groups = (): ReadonlyArray<string> => this.config.groups.of(this)
+  // the Session's functions and Effects are made on first use: a connection
+  // waiting for its peer (most of them, on a busy server) holds none of them
+  get isOpen(): () => boolean {
+    return this.isOpenFn ??= () => this.mode < CLOSING
+  }
+
+  get inFlight(): () => number {
+    return this.inFlightFn ??= () => this.inFlightCount
+  }
+
+  get groups(): () => ReadonlyArray<string> {
+    return this.groupsFn ??= () => this.config.groups.of(this)
+  }
 
   get<A>(state: SessionState<A>): A {
-    const value = this.values.get(state)
-    if (value !== undefined || this.values.has(state)) return value as A
+    const values = this.values ??= new Map()
+    const value = values.get(state)
+    if (value !== undefined || values.has(state)) return value as A
     const initial = state.initial()
-    this.values.set(state, initial)
+    values.set(state, initial)
     return initial
   }
 
   set<A>(state: SessionState<A>, value: A): void {
-    this.values.set(state, value)
+    (this.values ??= new Map()).set(state, value)
   }
 
   unsafePush(message: Push): boolean {
@@ -209,15 +224,17 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.closeGracefully()
   }
 
-  readonly close: Effect.Effect<void> = Effect.suspend(() => {
-    this.closeGracefully()
-    return this.awaitClosed
-  })
+  get close(): Effect.Effect<void> {
+    return this.closeEffect ??= Effect.suspend(() => {
+      this.closeGracefully()
+      return this.awaitClosed
+    })
+  }
 
   // ---- reading -------------------------------------------------------------
 
   /** The `Framed.pump` callback: every message of a read batch. */
-  readonly onFrames = (frames: ReadonlyArray<Incoming<Req, OneWay>>): Effect.Effect<void> | undefined => {
+  onFrames(frames: ReadonlyArray<Incoming<Req, OneWay>>): Effect.Effect<void> | undefined {
     this.writer.beginBatch()
     const next = this.process(frames, 0)
     if (next === undefined) this.writer.endBatch()
@@ -260,7 +277,9 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   }
 
   /** Until the connection takes writes again (a write error ends the wait: the close follows). */
-  private readonly awaitOutput: Effect.Effect<void> = Effect.ignore(Effect.suspend(() => this.connection.awaitWritable))
+  private get awaitOutput(): Effect.Effect<void> {
+    return this.awaitOutputEffect ??= Effect.ignore(Effect.suspend(() => this.connection.awaitWritable))
+  }
 
   /** Goes on with the frames left over after a slot wait. */
   private continueWith(rest: ReadonlyArray<Incoming<Req, OneWay>>): Effect.Effect<void> {
@@ -273,13 +292,15 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     })
   }
 
-  private readonly awaitSlot: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (this.inFlightCount < this.config.maxInFlight || this.mode >= CLOSING) return resume(Effect.void)
-    this.slotWaiter = () => resume(Effect.void)
-    return Effect.sync(() => {
-      this.slotWaiter = undefined
+  private get awaitSlot(): Effect.Effect<void> {
+    return this.awaitSlotEffect ??= Effect.async<void>((resume) => {
+      if (this.inFlightCount < this.config.maxInFlight || this.mode >= CLOSING) return resume(Effect.void)
+      this.slotWaiter = () => resume(Effect.void)
+      return Effect.sync(() => {
+        this.slotWaiter = undefined
+      })
     })
-  })
+  }
 
   private handleMessage(message: Incoming<Req, OneWay>): void {
     const stats = this.config.stats
@@ -299,7 +320,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         return this.run(message.message, undefined, false, undefined)
       }
       case "Ack": {
-        const state = this.streams.get(message.id)
+        const state = this.streams?.get(message.id)
         if (state === undefined) return
         state.credit += message.n
         const wake = state.wake
@@ -310,10 +331,11 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         return
       }
       case "Cancel": {
-        const fiber = this.runningById.get(message.id)
+        const fiber = this.runningById?.get(message.id)
         if (fiber === undefined) return // answered already (or never asked)
-        this.runningById.delete(message.id)
-        this.cancelled.add(fiber)
+        this.runningById!.delete(message.id)
+        const cancelled = this.cancelled ??= new Set()
+        cancelled.add(fiber)
         fiber.unsafeInterruptAsFork(fiber.id())
         return
       }
@@ -389,14 +411,15 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     input: unknown,
     isRequest: boolean
   ): void {
-    this.running.add(fiber)
+    const running = this.running ??= new Set()
+    running.add(fiber)
     const byId = isRequest && id !== undefined && !this.config.inOrder
-    if (byId) this.runningById.set(id, fiber)
+    if (byId) (this.runningById ??= new Map()).set(id, fiber)
     fiber.addObserver((exit) => {
-      this.running.delete(fiber)
-      if (byId && this.runningById.get(id) === fiber) this.runningById.delete(id)
+      running.delete(fiber)
+      if (byId && this.runningById!.get(id) === fiber) this.runningById!.delete(id)
       if (slot === undefined) this.inFlightCount--
-      if (this.cancelled.delete(fiber)) {
+      if (this.cancelled !== undefined && this.cancelled.delete(fiber)) {
         // the client gave up on it: nothing to send
         this.config.stats.cancelled++
         return this.afterSettle()
@@ -437,7 +460,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
       return this.respond(id, INTERNAL, undefined, request)
     }
     const state: StreamState = { credit: STREAM_WINDOW, wake: undefined }
-    this.streams.set(id, state)
+    const streams = this.streams ??= new Map()
+    streams.set(id, state)
     this.inFlightCount++
     const awaitCredit = Effect.async<void>((resume) => {
       if (state.credit > 0 || this.mode === CLOSED) return resume(Effect.void)
@@ -465,14 +489,16 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
       })
     const run = Stream.runForEachChunk(value as Stream.Stream<unknown, unknown>, (chunk) => send(Chunk.toReadonlyArray(chunk), 0))
     const fiber = Runtime.runFork(this.runtime!, run)
-    this.running.add(fiber)
-    this.runningById.set(id, fiber)
+    const running = this.running ??= new Set()
+    const runningById = this.runningById ??= new Map()
+    running.add(fiber)
+    runningById.set(id, fiber)
     fiber.addObserver((exit) => {
-      this.running.delete(fiber)
-      if (this.runningById.get(id) === fiber) this.runningById.delete(id)
-      this.streams.delete(id)
+      running.delete(fiber)
+      if (runningById.get(id) === fiber) runningById.delete(id)
+      streams.delete(id)
       this.inFlightCount--
-      if (this.cancelled.delete(fiber)) {
+      if (this.cancelled !== undefined && this.cancelled.delete(fiber)) {
         this.config.stats.cancelled++
         return this.afterSettle()
       }
@@ -492,9 +518,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
    * requests that wait pay for the timer (through the Clock: tests drive it).
    */
   private timed(rest: Effect.Effect<unknown, unknown>): Effect.Effect<unknown, unknown> {
-    const error = this.timeoutError
-    if (error === undefined) return rest
-    return Effect.timeoutFail(rest, { duration: this.config.requestTimeout!, onTimeout: () => error })
+    const timeout = this.config.requestTimeout
+    if (timeout === undefined) return rest
+    const error = this.timeoutError ??= new ProtocolError({ reason: "Timeout", detail: `no response within ${timeout}ms` })
+    return Effect.timeoutFail(rest, { duration: timeout, onTimeout: () => error })
   }
 
   private outcomeOf(exit: Exit.Exit<unknown, unknown>, input: unknown): Outcome<Res, Err> | undefined {
@@ -746,10 +773,12 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   }
 
   /** Completes once the engine has closed the connection (or started to). */
-  readonly awaitClosed: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (this.mode === CLOSED) return resume(Effect.void)
-    this.closedWaiters.push(() => resume(Effect.void))
-  })
+  get awaitClosed(): Effect.Effect<void> {
+    return this.awaitClosedEffect ??= Effect.async<void>((resume) => {
+      if (this.mode === CLOSED) return resume(Effect.void)
+      this.closedWaiters.push(() => resume(Effect.void))
+    })
+  }
 
   /** The pump ended (peer FIN, reset or bad framing): serve what is in flight, then close. */
   ended(): void {
@@ -761,20 +790,26 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
    * handlers still running are interrupted now (their finalizers run) and the
    * connection is closed.
    */
-  readonly dropped: Effect.Effect<void> = Effect.suspend(() => {
-    const fibers = [...this.running]
-    this.finishClose()
-    return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
-  })
+  get dropped(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const fibers = this.running === undefined ? [] : [...this.running]
+      this.finishClose()
+      return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
+    })
+  }
 
   /** Interrupts every handler still running (waits for them). */
-  readonly interruptAll: Effect.Effect<void> = Effect.suspend(() => {
-    this.mode = CLOSED
-    this.inline?.close()
-    const fibers = [...this.running]
-    this.running.clear()
-    return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
-  })
+  get interruptAll(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.mode = CLOSED
+      this.inline?.close()
+      const running = this.running
+      if (running === undefined || running.size === 0) return Effect.void
+      const fibers = [...running]
+      running.clear()
+      return Fiber.interruptAll(fibers)
+    })
+  }
 
   /** Sends a fault that no request asked for (bad framing), in its in-order place. */
   respondFault(fault: ProtocolError): void {

@@ -18,6 +18,8 @@ export class Writer {
   readonly out: ByteBuffer.ByteBuffer
   private inBatch = false
   private scheduled = false
+  /** `flush` for `queueMicrotask`, made when first needed. */
+  private flushLater: (() => void) | undefined = undefined
 
   /** `beforeFlush`: appends what an encoder staged (see `ServerCodec.flush`). */
   constructor(connection: Connection, private readonly beforeFlush?: ((out: ByteBuffer.ByteBuffer) => void) | undefined) {
@@ -29,7 +31,7 @@ export class Writer {
   sent(): void {
     if (!this.inBatch && !this.scheduled) {
       this.scheduled = true
-      queueMicrotask(this.flush)
+      queueMicrotask(this.flushLater ??= () => this.flush())
     }
   }
 
@@ -45,7 +47,7 @@ export class Writer {
   }
 
   /** Writes whatever is buffered, now. */
-  readonly flush = (): void => {
+  flush(): void {
     this.scheduled = false
     if (this.beforeFlush !== undefined) this.beforeFlush(this.out)
     this.output.write()
@@ -65,6 +67,10 @@ const noEncoder: Encoder<never> = { encode: () => undefined }
  */
 export const inputCodec = <A>(name: string, decoder: Decoder<A>): Codec<A, never> => ({
   codec: name,
-  decoder: () => decoder,
-  encoder: () => noEncoder
+  decoder() {
+    return decoder
+  },
+  encoder() {
+    return noEncoder
+  }
 })
