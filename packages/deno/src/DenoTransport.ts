@@ -762,6 +762,8 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
           return Effect.fail(tlsListenError(address, TlsInternal.certificateError(error, "server")))
         }
         const bound = netAddress(native.addr)
+        // a TlsConn cannot set TCP options: the listening socket's are inherited (Linux, with FFI)
+        Reset.setListenerOptions(D, native.addr, options.noDelay ?? Connection.defaults.noDelay, options.keepAlive === true)
         const counters = Tls.makeListenerCounters()
         const timer = Tls.makeHandshakeTimer(clock, tls.handshakeTimeout)
         const timeout = Tls.handshakeTimeoutMillis(tls.handshakeTimeout)
@@ -890,7 +892,7 @@ const connectTlsWithCertificate = (
   )
 
 /** The handshake of a connection Deno made, as an effect whose interruption closes the connection. */
-const handshake = (address: Address.Address, conn: Deno.TlsConn, note: string | undefined) =>
+const handshake = (address: Address.Address, conn: Deno.TlsConn, note: ((reason: Tls.TlsErrorReason) => string | undefined) | undefined) =>
   Effect.async<Deno.TlsHandshakeInfo, Transport.ConnectError>((resume) => {
     conn.handshake().then(
       (info) => resume(Effect.succeed(info)),
@@ -932,7 +934,11 @@ const connectTls = (address: Address.Address, options: Transport.ConnectOptions,
         ...keyPair(tls.certificate),
         ...(tls.serverName !== undefined ? { [TlsInternal.serverNameKey]: tls.serverName } : {})
       })
-    const note = rejectUnauthorized ? undefined : "Deno always verifies the chain: rejectUnauthorized: false only skips the name check"
+    // a refused chain despite rejectUnauthorized: false says why
+    const note = rejectUnauthorized ? undefined : (reason: Tls.TlsErrorReason) =>
+      reason === "UnknownCa" || reason === "CertificateExpired" || reason === "BadCertificate"
+        ? "Deno always verifies the chain: rejectUnauthorized: false only skips the name check"
+        : undefined
     return Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         const conn = yield* restore(open)

@@ -12,6 +12,7 @@ import { DenoTransport } from "@wirekit/deno"
 import { Duration, Effect, Either, Queue, Schedule } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as NodeTls from "node:tls"
+import type { DenoNamespace } from "../src/deno-types.d.ts"
 import { isUnexpectedEof, rustlsCode } from "../src/internal/tls.ts"
 
 const certs = Certs.generate()
@@ -85,6 +86,33 @@ const eventually = (what: string, check: () => boolean) =>
     Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("5 seconds"))),
     Effect.orElse(() => Effect.sync(() => expect.fail(`${what} did not happen within 5 s`)))
   )
+
+const D = (globalThis as unknown as { readonly Deno: DenoNamespace }).Deno
+
+/** TCP_NODELAY of the socket whose local and remote ports are these, read with getsockopt through FFI. */
+const noDelayOf = (localPort: number, remotePort: number): number | undefined => {
+  const lib = D.dlopen("libc.so.6", {
+    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+    getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+    getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" }
+  })
+  try {
+    const port = (f: (fd: number, a: Uint8Array, l: Uint32Array) => number, fd: number) => {
+      const a = new Uint8Array(128)
+      return f(fd, a, new Uint32Array([128])) === 0 ? (a[2]! << 8) | a[3]! : -1
+    }
+    for (const e of D.readDirSync("/proc/self/fd")) {
+      const fd = Number(e.name)
+      if (port(lib.symbols.getsockname, fd) !== localPort || port(lib.symbols.getpeername, fd) !== remotePort) continue
+      const value = new Int32Array(1)
+      lib.symbols.getsockopt(fd, 6, 1, value, new Uint32Array([4]))
+      return value[0]
+    }
+    return undefined
+  } finally {
+    lib.close()
+  }
+}
 
 describe("deno TLS specifics", () => {
   it.scopedLive("TLS over a Unix socket fails listen and connect typed: Deno's TLS runs over TCP only", () =>
@@ -239,6 +267,26 @@ describe("deno TLS specifics", () => {
       expect(dec.decode(yield* Connection.readAll(s))).toBe("no close_notify")
       const result = yield* peer.await
       expect(result._tag).toBe("Success")
+    }))
+
+  it.scopedLive.skipIf(!DenoTransport.canReset())("connections accepted by a TLS listener have TCP_NODELAY (inherited from the listening socket, set through FFI)", () =>
+    Effect.gen(function*() {
+      const l = yield* t.listen(any, { tls: server })
+      const c = yield* t.connect(l.address, { timeout: 5000, tls: client() })
+      const s = yield* l.accept
+      const local = (s.localAddress as Address.TcpAddress).port
+      const remote = (s.remoteAddress as Address.TcpAddress).port
+      expect(noDelayOf(local, remote)).toBe(1)
+      // the client's side (Deno.startTls over a TCP connection that had it set first) too
+      expect(noDelayOf(remote, local)).toBe(1)
+      yield* c.write(enc.encode("no delay"))
+      const got = yield* s.read
+      expect(got === Connection.EOF ? "EOF" : dec.decode(got)).toBe("no delay")
+      // noDelay: false is honoured the same way
+      const nagle = yield* t.listen(any, { tls: server, noDelay: false })
+      yield* t.connect(nagle.address, { timeout: 5000, tls: client() })
+      const n = yield* nagle.accept
+      expect(noDelayOf((n.localAddress as Address.TcpAddress).port, (n.remoteAddress as Address.TcpAddress).port)).toBe(0)
     }))
 
   it("rustls' messages get codes and reasons (the texts Deno reports)", () => {

@@ -18,6 +18,8 @@
  * it may be read (`--allow-read`), otherwise by probing descriptors 0..65535.
  * Without FFI, or on another OS, {@link sendReset} returns `false` and the
  * caller closes normally (the peer then sees EOF, not a reset).
+ *
+ * The same lookup finds a TLS listener's socket for {@link setListenerOptions}.
  * @internal
  */
 import type { DenoNamespace, ForeignCall, NetAddr, TcpConn } from "../deno-types.d.ts"
@@ -26,12 +28,14 @@ interface Libc {
   readonly connect: ForeignCall
   readonly getsockname: ForeignCall
   readonly getpeername: ForeignCall
+  readonly setsockopt: ForeignCall
 }
 
 const symbols = {
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" }
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" }
 } as const
 
 /** undefined: not loaded yet; null: cannot be loaded on this system. */
@@ -164,4 +168,36 @@ export const sendReset = (deno: DenoNamespace, conn: TcpConn): boolean => {
     }
   }
   return false
+}
+
+const IPPROTO_TCP = 6
+const TCP_NODELAY = 1
+const SOL_SOCKET = 1
+const SO_KEEPALIVE = 9
+const peer = new Uint8Array(128)
+const peerLen = new Uint32Array(1)
+
+/**
+ * Sets TCP_NODELAY (and SO_KEEPALIVE when asked) on a listening TCP socket,
+ * found like a connection above (bound to `addr`, with no peer): Linux copies
+ * both to the sockets it accepts. For `Deno.listenTls`, whose connections have
+ * no `setNoDelay`/`setKeepAlive`: one descriptor scan per listen instead of
+ * one per connection. Returns false when it cannot (see {@link sendReset}).
+ */
+export const setListenerOptions = (deno: DenoNamespace, addr: NetAddr, noDelay: boolean, keepAlive: boolean): boolean => {
+  const lib = load(deno)
+  if (lib === null) return false
+  const ip = ipBytes(addr.hostname)
+  if (ip === undefined) return false
+  let done = false
+  for (const fd of descriptors(deno)) {
+    if (!is(lib.getsockname, fd, ip, addr.port)) continue
+    peerLen[0] = peer.length
+    if (lib.getpeername(fd, peer, peerLen) === 0) continue // a connection on that port, not the listener
+    const ok = lib.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, new Int32Array([noDelay ? 1 : 0]), 4) === 0 &&
+      (!keepAlive || lib.setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, new Int32Array([1]), 4) === 0)
+    // every listener on that address (several with reusePort)
+    done = done || ok
+  }
+  return done
 }

@@ -98,18 +98,13 @@ export const tlsError = (
   side: "client" | "server",
   address: Address.Address | undefined,
   socketCode: (error: unknown) => string | undefined,
-  note?: string
+  note?: (reason: Tls.TlsErrorReason) => string | undefined
 ): Tls.TlsError => {
   const message = messageOf(error)
   const code = rustlsCode(message) ?? socketCode(error)
-  return new Tls.TlsError({
-    reason: Tls.reasonOf(code, message),
-    side,
-    address,
-    code,
-    detail: note === undefined ? message : `${message} (${note})`,
-    cause: error
-  })
+  const reason = Tls.reasonOf(code, message)
+  const why = note?.(reason)
+  return new Tls.TlsError({ reason, side, address, code, detail: why === undefined ? message : `${message} (${why})`, cause: error })
 }
 
 /** A TlsError for certificates or keys Deno refused to load: always `BadCertificate`. */
