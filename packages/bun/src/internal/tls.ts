@@ -169,15 +169,17 @@ export const codeOf = (err: unknown): string | undefined => {
   return typeof e?.code === "string" ? e.code : undefined
 }
 
+/** BoringSSL's reason in a message (`error:...:OPENSSL_internal:REASON`). */
+const hasLibraryReason = (err: SystemError): boolean => typeof err.message === "string" && err.message.includes("OPENSSL_internal:")
+
 /** True for the result of checking a certificate (`SELF_SIGNED_CERT_IN_CHAIN`), false for a failed handshake or socket (`EPROTO`, `ECONNRESET`). */
 export const isVerifyError = (err: SystemError): boolean => {
   const code = err.code
-  return typeof code === "string" && !/^E[A-Z0-9]+$/.test(code) && !/OPENSSL_internal:/.test(err.message)
+  return typeof code === "string" && !/^E[A-Z0-9]+$/.test(code) && !hasLibraryReason(err)
 }
 
 /** True when `err` comes from TLS (an alert or a handshake failure), not from the socket beneath. */
-export const isTlsFailure = (err: SystemError): boolean =>
-  /OPENSSL_internal:/.test(err.message) || Tls.isTlsCode(err.code)
+export const isTlsFailure = (err: SystemError): boolean => hasLibraryReason(err) || Tls.isTlsCode(err.code)
 
 /** A TlsError from Bun's error. */
 export const tlsError = (
