@@ -2,7 +2,7 @@
  * TLS for the examples' end-to-end tests: certificate files made at test time
  * (`Certs.generate`, the openssl command line tool; no key is ever committed),
  * the flags that make an example serve TLS, `openssl s_client` as a real
- * client, and which runtimes' transports serve TLS yet.
+ * client, and where a runtime's transport cannot serve mutual TLS.
  */
 import { execFileSync, spawn } from "node:child_process"
 import type { ChildProcessByStdio } from "node:child_process"
@@ -10,16 +10,17 @@ import type { Readable, Writable } from "node:stream"
 import { Certs } from "@wirekit/core/testing"
 
 /**
- * Why an example cannot be tested over TLS on a runtime, or `undefined` when
- * it can. A transport that does not know `ListenOptions.tls` yet listens
- * plain whatever the flags say, so its TLS tests are skipped, saying so.
+ * Why an example cannot be tested over mutual TLS on a runtime, or
+ * `undefined` when it can. `Deno.listenTls` cannot ask for a client
+ * certificate: the Deno transport refuses `requestCert` (ENOTSUP), so a Deno
+ * server given `--tls-ca` does not start.
  */
-export const tlsUnsupported = (runtime: string): string | undefined =>
-  runtime === "node" ? undefined : `the ${runtime} transport does not serve TLS yet (it ignores ListenOptions.tls)`
+export const mutualTlsUnsupported = (runtime: string): string | undefined =>
+  runtime === "deno" ? "Deno.listenTls cannot ask for client certificates: the deno transport refuses requestCert" : undefined
 
-/** `title`, with the reason it is skipped on `runtime` appended when it is. */
-export const tlsTitle = (runtime: string, title: string): string => {
-  const reason = tlsUnsupported(runtime)
+/** `title`, with the reason mutual TLS is skipped on `runtime` appended when it is. */
+export const mutualTlsTitle = (runtime: string, title: string): string => {
+  const reason = mutualTlsUnsupported(runtime)
   return reason === undefined ? title : `${title} [skipped: ${reason}]`
 }
 

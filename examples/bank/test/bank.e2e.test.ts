@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort, runCli, startExample as start } from "../../../scripts/example-process.ts"
 import type { CliRun } from "../../../scripts/example-process.ts"
-import { certFiles, serverTlsArgs, tlsTitle, tlsUnsupported } from "../../../scripts/tls-clients.ts"
+import { certFiles, mutualTlsTitle, mutualTlsUnsupported, serverTlsArgs } from "../../../scripts/tls-clients.ts"
 import type { CertFiles } from "../../../scripts/tls-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
@@ -156,7 +156,7 @@ describe("the bank server's flags", () => {
 })
 
 describe.each(tested)("examples/bank on %s with --tls-cert/--tls-key/--tls-ca (mutual TLS), with the CLI", (runtime) => {
-  describe.skipIf(tlsUnsupported(runtime) !== undefined)(tlsTitle(runtime, "served over mutual TLS"), () => {
+  describe.skipIf(mutualTlsUnsupported(runtime) !== undefined)(mutualTlsTitle(runtime, "served over mutual TLS"), () => {
     let files: CertFiles
     let ex: ReturnType<typeof startExample>
     let port: string

@@ -8,7 +8,7 @@ import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { runCli, spawnCli, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
-import { certFiles, serverTlsArgs, sClient, tlsTitle, tlsUnsupported } from "../../../scripts/tls-clients.ts"
+import { certFiles, serverTlsArgs, sClient } from "../../../scripts/tls-clients.ts"
 import type { CertFiles } from "../../../scripts/tls-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
@@ -304,7 +304,7 @@ describe.each(tested)("examples/chat on %s (the process npm start runs)", (runti
 })
 
 describe.each(tested)("examples/chat on %s with --tls-cert/--tls-key", (runtime) => {
-  describe.skipIf(tlsUnsupported(runtime) !== undefined)(tlsTitle(runtime, "served to openssl s_client and the chat client"), () => {
+  describe("served to openssl s_client and the chat client", () => {
     let files: CertFiles
     let ex: ReturnType<typeof startExample>
     let port: number

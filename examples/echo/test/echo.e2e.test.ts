@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto"
 import * as Net from "node:net"
 import { runExample, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
-import { certFiles, serverTlsArgs, sClient, tlsTitle, tlsUnsupported } from "../../../scripts/tls-clients.ts"
+import { certFiles, mutualTlsTitle, mutualTlsUnsupported, serverTlsArgs, sClient } from "../../../scripts/tls-clients.ts"
 import type { CertFiles } from "../../../scripts/tls-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
@@ -79,22 +79,23 @@ const plainExchange = (port: number, payload: Buffer) =>
   })
 
 describe.each(tested)("examples/echo on %s with --tls-cert/--tls-key", (runtime) => {
-  describe.skipIf(tlsUnsupported(runtime) !== undefined)(tlsTitle(runtime, "served to openssl s_client"), () => {
-    let files: CertFiles
+  let files: CertFiles
+  beforeAll(() => {
+    files = certFiles()
+  })
+  afterAll(() => files?.remove())
+
+  describe("served to openssl s_client", () => {
     let tls: ReturnType<typeof startExample>
-    let mutual: ReturnType<typeof startExample>
 
     beforeAll(async () => {
-      files = certFiles()
       tls = startExample(runtime, serverTlsArgs(files))
-      mutual = startExample(runtime, serverTlsArgs(files, { mutual: true }))
-      await Promise.all([tls.port, mutual.port])
+      await tls.port
     }, 90_000)
 
     afterAll(async () => {
-      for (const ex of [tls, mutual]) ex?.child.kill("SIGINT")
-      await Promise.all([tls?.exited, mutual?.exited])
-      files?.remove()
+      tls?.child.kill("SIGINT")
+      await tls?.exited
     })
 
     it("a plain -quiet session echoes 64 KiB of random bytes byte-exact; the log says TLS", async () => {
@@ -118,41 +119,67 @@ describe.each(tested)("examples/echo on %s with --tls-cert/--tls-key", (runtime)
       expect((await session.receive(9)).toString()).toBe("still up\n")
       session.child.kill()
     }, 30_000)
-
-    it("with --tls-ca (mutual TLS): s_client without a client certificate is refused and nothing is echoed; with one it is echoed", async () => {
-      const port = await mutual.port
-      const refused = sClient(port, files.ca)
-      refused.child.stdin.write("ping\n")
-      expect(await within(15_000, "s_client refused", refused.exited)).not.toBe(0)
-      expect(refused.received().length).toBe(0)
-      expect(refused.stderr()).toMatch(/certificate required/)
-
-      const accepted = sClient(port, files.ca, ["-cert", files.clientCert, "-key", files.clientKey])
-      accepted.child.stdin.write("ping\n")
-      expect((await accepted.receive(5)).toString()).toBe("ping\n")
-      accepted.child.kill()
-      expect(mutual.output()).toMatch(/with TLS, client certificates required/)
-    }, 30_000)
   })
 
-  it("refuses an unreadable certificate, a file without a PEM certificate and --tls-key alone: exit 2 with the reason, before listening", async () => {
-    const files = certFiles()
-    try {
-      const [missing, notACert, keyAlone] = await Promise.all([
-        runExample("echo", runtime, ["--port", "0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", files.key]),
-        runExample("echo", runtime, ["--port", "0", "--tls-cert", files.key, "--tls-key", files.key]),
-        runExample("echo", runtime, ["--port", "0", "--tls-key", files.key])
-      ])
-      for (const run of [missing, notACert, keyAlone]) {
-        expect(run.code).toBe(2)
-        expect(run.stdout + run.stderr).not.toMatch(/listening on/)
-        expect(run.stderr).toMatch(/usage: echo .*--tls-cert PATH --tls-key PATH/)
-      }
-      expect(missing.stderr).toMatch(/--tls-cert: cannot read \/nonexistent\/cert\.pem/)
-      expect(notACert.stderr).toMatch(/--tls-cert: .* holds no CERTIFICATE PEM block/)
-      expect(keyAlone.stderr).toMatch(/--tls-key needs --tls-cert/)
-    } finally {
-      files.remove()
+  describe.skipIf(mutualTlsUnsupported(runtime) !== undefined)(
+    mutualTlsTitle(runtime, "with --tls-ca (mutual TLS)"),
+    () => {
+      let mutual: ReturnType<typeof startExample>
+
+      beforeAll(async () => {
+        mutual = startExample(runtime, serverTlsArgs(files, { mutual: true }))
+        await mutual.port
+      }, 90_000)
+
+      afterAll(async () => {
+        mutual?.child.kill("SIGINT")
+        await mutual?.exited
+      })
+
+      it("s_client without a client certificate is refused and nothing is echoed; with one it is echoed", async () => {
+        const port = await mutual.port
+        const refused = sClient(port, files.ca)
+        refused.child.stdin.write("ping\n")
+        expect(await within(15_000, "s_client refused", refused.exited)).not.toBe(0)
+        expect(refused.received().length).toBe(0)
+        expect(refused.stderr()).toMatch(/certificate required/)
+
+        const accepted = sClient(port, files.ca, ["-cert", files.clientCert, "-key", files.clientKey])
+        accepted.child.stdin.write("ping\n")
+        expect((await accepted.receive(5)).toString()).toBe("ping\n")
+        accepted.child.kill()
+        expect(mutual.output()).toMatch(/with TLS, client certificates required/)
+      }, 30_000)
     }
+  )
+
+  // where the transport cannot ask for client certificates, --tls-ca must stop the server, never serve without them
+  it.runIf(mutualTlsUnsupported(runtime) !== undefined)(
+    `with --tls-ca the server refuses to start, saying why ${
+      mutualTlsUnsupported(runtime) === undefined ? "[skipped: this transport asks for client certificates]" : `(${mutualTlsUnsupported(runtime)})`
+    }`,
+    async () => {
+      const run = await runExample("echo", runtime, ["--port", "0", ...serverTlsArgs(files, { mutual: true })])
+      expect(run.code).not.toBe(0)
+      expect(run.stdout + run.stderr).not.toMatch(/echo server ready/)
+      expect(run.stdout + run.stderr).toMatch(/ListenError: listen on 127\.0\.0\.1:0 failed: Tls \[ENOTSUP\]/)
+    },
+    60_000
+  )
+
+  it("refuses an unreadable certificate, a file without a PEM certificate and --tls-key alone: exit 2 with the reason, before listening", async () => {
+    const [missing, notACert, keyAlone] = await Promise.all([
+      runExample("echo", runtime, ["--port", "0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", files.key]),
+      runExample("echo", runtime, ["--port", "0", "--tls-cert", files.key, "--tls-key", files.key]),
+      runExample("echo", runtime, ["--port", "0", "--tls-key", files.key])
+    ])
+    for (const run of [missing, notACert, keyAlone]) {
+      expect(run.code).toBe(2)
+      expect(run.stdout + run.stderr).not.toMatch(/listening on/)
+      expect(run.stderr).toMatch(/usage: echo .*--tls-cert PATH --tls-key PATH/)
+    }
+    expect(missing.stderr).toMatch(/--tls-cert: cannot read \/nonexistent\/cert\.pem/)
+    expect(notACert.stderr).toMatch(/--tls-cert: .* holds no CERTIFICATE PEM block/)
+    expect(keyAlone.stderr).toMatch(/--tls-key needs --tls-cert/)
   }, 60_000)
 })
