@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
+import { StringDecoder } from "node:string_decoder"
 import { runCli, spawnCli, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
 import { certFiles, serverTlsArgs, sClient } from "../../../scripts/tls-clients.ts"
@@ -34,8 +35,10 @@ class LineClient {
 
   /** `incoming`: what the server says; `outgoing`: where our lines go; `stop`: hang up at once. */
   private constructor(incoming: Readable, private readonly outgoing: Writable, private readonly stop: () => void) {
-    incoming.setEncoding("utf8")
-    incoming.on("data", (text: string) => {
+    // decoded here, not with setEncoding: other listeners of a client process's stdout may want its bytes
+    const utf8 = new StringDecoder("utf8")
+    incoming.on("data", (bytes: Buffer) => {
+      const text = utf8.write(bytes)
       this.raw += text
       const parts = (this.partial + text).split(/\r?\n/)
       this.partial = parts.pop()!
