@@ -39,7 +39,7 @@
 import { Chunk, Context, Data, Effect, Option, Stream } from "effect"
 import type { Address } from "./Address.ts"
 import * as AddressFmt from "./Address.ts"
-import type { TlsInfo } from "./Tls.ts"
+import type { StartTlsOptions, TlsError, TlsInfo } from "./Tls.ts"
 
 /** The end-of-stream marker returned by {@link Connection.read}: the peer ended its side. */
 export const EOF: unique symbol = Symbol.for("@wirekit/core/Connection/EOF")
@@ -116,6 +116,12 @@ export interface ConnectionStats {
   readonly reads: number
   /** Write calls handed to the runtime (a `writeAll` of many chunks is one). */
   readonly writes: number
+  /**
+   * Bytes discarded by a STARTTLS upgrade: received in plain text and not yet
+   * read when {@link Connection.startTls} began, so sent after the upgrade
+   * command and before the handshake (never delivered; see `startTls`).
+   */
+  readonly discardedOnUpgrade: number
 }
 
 /**
@@ -152,8 +158,50 @@ export interface Connection {
   readonly id: number
   readonly localAddress: Address
   readonly remoteAddress: Address
-  /** The TLS session and the peer's certificate, on a TLS connection; `undefined` on a plain one. */
+  /**
+   * The TLS session and the peer's certificate, on a TLS connection (from
+   * the start, or once {@link Connection.startTls} succeeded); `undefined` on
+   * a plain one.
+   */
   readonly tls?: TlsInfo | undefined
+  /**
+   * Upgrades this plain connection to TLS in place (STARTTLS, as SMTP, IMAP,
+   * POP3, LDAP and Postgres do): the same `Connection` then reads and writes
+   * through TLS, and {@link Connection.tls} tells the session. `options` says
+   * which side of the handshake this end plays (see `Tls.StartTlsOptions`).
+   *
+   * In order, when the Effect runs:
+   * 1. Reading stops. Bytes received and not yet read are DISCARDED, never
+   *    delivered: the peer sent them in plain text after the upgrade command
+   *    and before the handshake, and delivering them as if they had come over
+   *    TLS is the classic STARTTLS command-injection hole (an attacker on the
+   *    path appends commands to the client's `STARTTLS` line). They are
+   *    counted in `stats.discardedOnUpgrade` and logged. Call `startTls` right
+   *    after writing your last plain-text reply (e.g. `220 Ready to start
+   *    TLS`), without waiting for the peer in between: bytes the peer sends
+   *    once it has read that reply are its handshake.
+   * 2. Everything written before is sent, in plain text.
+   * 3. The handshake, on the same socket. Writes made meanwhile wait and go
+   *    out through TLS.
+   *
+   * `handshakeTimeout` bounds steps 2 and 3. A failure (a typed
+   * `Tls.TlsError`: the peer's certificate, no common protocol, the timeout,
+   * a transport that cannot upgrade, code `ENOTSUP`) resets the connection:
+   * it is of no use half upgraded. A connection that is closed, or already
+   * TLS, fails at once (a `ConnectionError` of reason `"Closed"`, a
+   * `TlsError` of code `EALREADY`), and then nothing changes. Reads must not
+   * run concurrently with the upgrade.
+   *
+   * @example
+   * ```ts
+   * // server side of a line protocol, after reading "STARTTLS"
+   * yield* conn.write(enc.encode("220 Ready to start TLS\r\n"))
+   * const info = yield* conn.startTls({ server: { certificates: { cert, key } } })
+   * // client side, after reading the server's "220"
+   * yield* conn.startTls({ client: { ca, serverName: "mail.example.com" } })
+   * ```
+   */
+  readonly startTls: (options: StartTlsOptions) => Effect.Effect<TlsInfo, TlsError | ConnectionError>
   /** Next chunk of bytes in order, or {@link EOF} once the peer has ended its side. */
   readonly read: Effect.Effect<Uint8Array | EOF, ConnectionError>
   /**

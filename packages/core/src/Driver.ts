@@ -32,7 +32,7 @@ import { ConnectionImpl } from "./internal/connection.ts"
 import * as connectTimeout from "./internal/connectTimeout.ts"
 import { ListenerImpl } from "./internal/listener.ts"
 import * as socketWriter from "./internal/socketWriter.ts"
-import type { TlsInfo } from "./Tls.ts"
+import type { StartTlsOptions, TlsError, TlsInfo } from "./Tls.ts"
 import type { ConnectError, Listener } from "./Transport.ts"
 
 /** Actions on a native socket, implemented by an adapter. All are synchronous and must not throw. */
@@ -61,6 +61,25 @@ export interface SocketDriver {
    * their memory on that promise).
    */
   writeBuffered(): number
+  /**
+   * Upgrades the socket to TLS in place (STARTTLS; `Connection.startTls`).
+   * Optional: without it, `startTls` fails with a `TlsError` of code
+   * `ENOTSUP`.
+   *
+   * The core calls it at most once, after `pause()`, once it has discarded
+   * the bytes it had received and not delivered and every byte written so far
+   * has been sent (`writeBuffered() === 0`). The adapter starts the handshake
+   * on the same socket at once and returns the driver of the TLS stream (the
+   * core uses it from then on, for `reset` and `destroy` too), whose events go
+   * to the same {@link SocketEvents}; the old socket must no longer report
+   * `data`. Bytes the runtime has received and not yet reported (they came
+   * after `pause()`) belong to the peer's handshake: they go to TLS, never to
+   * `data`. `done` is called once: with the session when the handshake
+   * succeeded (reading then flows as after `resume()`), or with the typed
+   * failure (the core then resets the connection). It must not throw: a
+   * failure to start is `done(error)`, the current driver returned.
+   */
+  startTls?(options: StartTlsOptions, done: (outcome: TlsInfo | TlsError) => void): SocketDriver
 }
 
 /** Events an adapter reports to the core. */

@@ -47,6 +47,7 @@ import type { Budget } from "./internal/inputBudget.ts"
 import { Holder } from "./internal/inputBudget.ts"
 import { Output } from "./internal/output.ts"
 import type { InputBudget } from "./InputBudget.ts"
+import type { StartTlsOptions, TlsError, TlsInfo } from "./Tls.ts"
 
 /** Options of a framed connection. */
 export interface FramedOptions {
@@ -115,6 +116,33 @@ export interface Framed<In = Uint8Array, Out = In> {
   ) => Effect.Effect<void, E | FramingError | ConnectionError, R>
   /** The decoded items as a Stream (pull-based), ending at EOF. */
   readonly frames: Stream.Stream<In, FramingError | ConnectionError>
+  /**
+   * Upgrades the connection to TLS (STARTTLS; see
+   * {@link Connection.Connection.startTls}) at this point of the stream:
+   * writes what is encoded (your last plain-text reply) at once, DISCARDS the
+   * items decoded and not yet returned and any partial one (the peer sent
+   * them in plain text after the upgrade command: delivering them as if they
+   * had come over TLS is the STARTTLS injection hole; they are logged), then
+   * upgrades, and decodes what follows from a fresh decoder state.
+   *
+   * From a {@link Framed.pump} callback, return it as the callback's Effect
+   * and ignore the items after the upgrade command in that call: the rest of
+   * a batch handed over in slices is discarded too.
+   *
+   * @example
+   * ```ts
+   * yield* framed.pump((lines) => {
+   *   for (const line of lines) {
+   *     if (text(line) === "STARTTLS") {
+   *       framed.unsafeSend(enc.encode("220 Ready to start TLS"))
+   *       return Effect.asVoid(framed.startTls({ server: { certificates } }))
+   *     }
+   *     framed.unsafeSend(answer(line))
+   *   }
+   * })
+   * ```
+   */
+  readonly startTls: (options: StartTlsOptions) => Effect.Effect<TlsInfo, TlsError | ConnectionError>
 }
 
 /**
@@ -135,7 +163,10 @@ export const make = <In = Uint8Array, Out = In>(
  * its decoder and its (empty) output buffer.
  */
 class FramedImpl<In, Out> implements Framed<In, Out> {
-  private readonly decoder: Decoder<In>
+  /** Replaced by a fresh one when the connection is upgraded to TLS. */
+  private decoder: Decoder<In>
+  /** Upgrades to TLS so far: items decoded before one are never delivered after it. */
+  private upgrades = 0
   private readonly encoder: Encoder<Out>
   private readonly output: Output
   private readonly out: ByteBuffer
@@ -306,6 +337,7 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
       frames.length = 0
       return this.deliverSlices(onFrames, all, 0, error)
     }
+    const upgrades = this.upgrades
     if (frames.length > 0) {
       try {
         next = onFrames(frames)
@@ -315,7 +347,9 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
     }
     if (next !== undefined) {
       const after = Effect.zipRight(next, this.flush)
-      return error !== undefined ? Effect.zipRight(after, Effect.fail(error)) : after
+      if (error === undefined) return after
+      // an error in bytes that came after an upgrade to TLS was in the discarded plain text
+      return Effect.zipRight(after, Effect.suspend(() => this.upgrades !== upgrades ? Effect.void : Effect.fail(error)))
     }
     this.flushNow()
     return error !== undefined ? Effect.fail(error) : undefined
@@ -328,7 +362,13 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
     error: FramingError | undefined
   ): Effect.Effect<void, E | FramingError | ConnectionError, R> | undefined {
     const maxDeliver = this.maxDeliver
+    const upgrades = this.upgrades
     while (from < all.length) {
+      // an earlier slice upgraded the connection to TLS: the rest (and its error) came in plain text
+      if (this.upgrades !== upgrades) {
+        this.flushNow()
+        return undefined
+      }
       const end = Math.min(all.length, from + maxDeliver)
       const next = onFrames(all.slice(from, end))
       from = end
@@ -359,14 +399,14 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
     options?: PumpOptions
   ): Effect.Effect<void, E | FramingError | ConnectionError, R> {
     const frames: Array<In> = []
-    const decoder = this.decoder
     const body = this.connection.pump((chunks) => {
       this.reclaim()
+      const decoder = this.decoder
       let error: FramingError | undefined
       for (let i = 0; i < chunks.length && error === undefined; i++) error = decoder.decode(chunks[i]!, frames)
       return this.deliver(onFrames, frames, this.charge(error))
     }, options)
-    const ran = Effect.zipRight(body, Effect.suspend(() => this.deliver(onFrames, frames, decoder.finish(frames)) ?? Effect.void))
+    const ran = Effect.zipRight(body, Effect.suspend(() => this.deliver(onFrames, frames, this.decoder.finish(frames)) ?? Effect.void))
     // the connection's share goes back to the budget however the pump ends
     const holder = this.holder
     const run = holder === undefined ? ran : Effect.ensuring(ran, Effect.sync(() => this.budget!.release(holder)))
@@ -381,6 +421,35 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
       for (const f of held) frames.push(f)
       const first = this.deliver(onFrames, frames, undefined) ?? Effect.void
       return Effect.zipRight(first, end === undefined ? run : Effect.asVoid(end))
+    })
+  }
+
+  get startTls(): (options: StartTlsOptions) => Effect.Effect<TlsInfo, TlsError | ConnectionError> {
+    return (options) => this.doStartTls(options)
+  }
+
+  private doStartTls(options: StartTlsOptions): Effect.Effect<TlsInfo, TlsError | ConnectionError> {
+    return Effect.suspend(() => {
+      const items = this.batch.length - this.batchIndex
+      const partial = this.decoder.buffered
+      this.batch = []
+      this.batchIndex = 0
+      this.decoder = this.codec.decoder()
+      this.upgrades++
+      if (this.holder !== undefined) this.budget!.charge(this.holder, 0)
+      // the last plain-text reply goes to the connection now, before reading stops
+      this.flushScheduled = false
+      this.output.blocked = false
+      this.output.write()
+      const upgrade = this.connection.startTls(options)
+      if (items === 0 && partial === 0) return upgrade
+      // logged after: nothing may come between the reply and the end of reading
+      return Effect.ensuring(
+        upgrade,
+        Effect.logWarning(
+          `STARTTLS: discarded ${items} item(s), and ${partial} byte(s) of an incomplete one, received in plain text after the upgrade command`
+        )
+      )
     })
   }
 

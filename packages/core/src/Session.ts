@@ -26,6 +26,7 @@
 import { Context, Effect } from "effect"
 import type { Address } from "./Address.ts"
 import type { Connection } from "./Connection.ts"
+import type { TlsError, TlsServerOptions } from "./Tls.ts"
 
 /** One protocol connection, on the server. */
 export interface Session<Push = unknown> {
@@ -64,6 +65,39 @@ export interface Session<Push = unknown> {
   readonly close: Effect.Effect<void>
   /** Starts {@link Session.close} and returns at once (safe inside a handler of this session). */
   unsafeClose(): void
+  /**
+   * Upgrades this connection to TLS (STARTTLS), as the TLS server, once the
+   * message being handled is answered: call it from the handler of the
+   * upgrade command, which then returns its plain-text reply (e.g. `220
+   * Ready to start TLS`). Succeeds at once when the upgrade is scheduled;
+   * fails (a `TlsError`, and nothing changes, so the handler can answer
+   * "not available") when the transport cannot upgrade (`ENOTSUP`), the
+   * connection is already TLS or upgrading (`EALREADY`) or closing
+   * (`ENOTCONN`), or when called after the handler first waited (`EINVAL`:
+   * by then later messages may have been handled).
+   *
+   * Then the server: handles no further message of the current read (the
+   * peer sent them in plain text after the upgrade command: they are
+   * discarded and logged, never handled as if they had come over TLS), waits
+   * until every earlier message is answered, sends the replies in plain text,
+   * upgrades (`connection.startTls`: bytes received and not read are
+   * discarded too; the handshake timeout applies), and reads on through TLS
+   * with a fresh `protocol.server(session)` codec, as on a new connection
+   * (session state is kept). `connection.tls` then tells the session. A failed
+   * handshake closes only this connection (logged at debug level).
+   *
+   * @example
+   * ```ts
+   * const handler = (command: Command, { session }: RequestContext) =>
+   *   command._tag === "StartTls"
+   *     ? session.startTls({ certificates }).pipe(
+   *       Effect.as("220 Ready to start TLS"),
+   *       Effect.orElseSucceed(() => "454 TLS not available")
+   *     )
+   *     : answer(command)
+   * ```
+   */
+  startTls(options: TlsServerOptions): Effect.Effect<void, TlsError>
 }
 
 /**

@@ -178,6 +178,44 @@ export interface TlsClientOptions {
 }
 
 /**
+ * What `connection.startTls` takes (STARTTLS: a plain connection upgraded in
+ * place): the side this end plays in the handshake, with that side's
+ * options. The side is the TLS role, not who connected: usually the end that
+ * accepted the connection is the server.
+ *
+ * - `{ server }`: present `certificates` (a {@link CertificateSource} is read
+ *   at the upgrade), with SNI, ALPN, `requestCert` and `minVersion` as on a
+ *   TLS listener.
+ * - `{ client }`: verify the peer as a TLS connect would. The name checked
+ *   against the certificate (and sent in SNI) is `serverName`; without it,
+ *   the host name the connection was opened to where the runtime remembers it
+ *   (Node does), else the peer's address, which the certificate must then list.
+ *
+ * `handshakeTimeout` (default 10 seconds) bounds the whole upgrade: sending
+ * what was written before it, then the handshake.
+ *
+ * @example
+ * ```ts
+ * yield* conn.startTls({ server: { certificates: { cert, key } } })
+ * yield* conn.startTls({ client: { ca, serverName: "mail.example.com" } })
+ * ```
+ * @since 0.1.0
+ * @category options
+ */
+export type StartTlsOptions =
+  | { readonly server: TlsServerOptions; readonly client?: undefined }
+  | { readonly client: TlsClientOptions; readonly server?: undefined }
+
+/**
+ * The side a {@link StartTlsOptions} plays.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const startTlsSide = (options: StartTlsOptions): "client" | "server" =>
+  options.server !== undefined ? "server" : "client"
+
+/**
  * Defaults of the TLS options.
  *
  * @since 0.1.0

@@ -38,10 +38,10 @@ import * as NodeTls from "node:tls"
 const toAddress = (family: string | undefined, host: string | undefined, port: number | undefined, path?: string): Address.Address =>
   path !== undefined ? { path } : { host: host ?? (family === "IPv6" ? "::" : "0.0.0.0"), port: port ?? 0 }
 
-/** What a TLS connection adds: the TCP socket beneath (for resets) and its session. */
+/** What a TLS connection adds: the TCP socket beneath (for resets) and its session (not known yet while a STARTTLS handshake runs). */
 interface TlsSide {
   readonly raw: Net.Socket
-  readonly info: Tls.TlsInfo
+  readonly info?: Tls.TlsInfo | undefined
   readonly side: "client" | "server"
 }
 
@@ -155,6 +155,44 @@ class NodeDriver implements Driver.SocketDriver {
   writeBuffered(): number {
     return this.socket.writableLength
   }
+
+  startTls(options: Tls.StartTlsOptions, done: (outcome: Tls.TlsInfo | Tls.TlsError) => void): Driver.SocketDriver {
+    return upgrade(this.socket, this.events, this.options, options, done) ?? this
+  }
+}
+
+/**
+ * Plain sockets upgraded to TLS (STARTTLS): from then on the TLS stream on
+ * top reports their end, errors and close (it re-emits the errors of the
+ * socket beneath).
+ */
+const upgraded = new WeakSet<Net.Socket>()
+
+/** Reports the socket's events to `events`; returns its driver. */
+const attach = (
+  socket: Net.Socket,
+  options: Connection.ConnectionOptions | undefined,
+  events: Driver.SocketEvents,
+  remote: Address.Address | undefined,
+  tls: TlsSide | undefined
+) => {
+  // hand the core a plain Uint8Array view (once per read): frames are views of
+  // chunks, and a plain typed-array view is far cheaper to make than a Buffer's
+  socket.on("data", (chunk: Buffer) => events.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)))
+  socket.on("end", () => {
+    if (!upgraded.has(socket)) events.readEnd()
+  })
+  socket.on("drain", () => events.drain())
+  socket.on("error", (err: NodeJS.ErrnoException) => {
+    // a TLS alert after the handshake (TLS 1.3: a server refusing our certificate) carries a TlsError
+    if (!upgraded.has(socket)) {
+      events.error(Connection.reasonOf(err.code), err.code, tls && Tls.isTlsCode(err.code) ? tlsError(err, tls.side, remote) : err)
+    }
+  })
+  socket.on("close", () => {
+    if (!upgraded.has(socket)) events.closedByRuntime()
+  })
+  return new NodeDriver(socket, options?.writeHighWaterMark ?? 64 * 1024, events, options, tls)
 }
 
 const wrap = (
@@ -164,21 +202,12 @@ const wrap = (
   remote: Address.Address,
   tls?: TlsSide
 ) => {
-  const writeHWM = options?.writeHighWaterMark ?? 64 * 1024
   socket.setNoDelay(options?.noDelay ?? true)
   if (options?.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay ?? 0)
-  return Driver.makeConnection({ localAddress: local, remoteAddress: remote, options, tls: tls?.info }, (events) => {
-    // hand the core a plain Uint8Array view (once per read): frames are views of
-    // chunks, and a plain typed-array view is far cheaper to make than a Buffer's
-    socket.on("data", (chunk: Buffer) => events.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)))
-    socket.on("end", () => events.readEnd())
-    socket.on("drain", () => events.drain())
-    socket.on("error", (err: NodeJS.ErrnoException) =>
-      // a TLS alert after the handshake (TLS 1.3: a server refusing our certificate) carries a TlsError
-      events.error(Connection.reasonOf(err.code), err.code, tls && Tls.isTlsCode(err.code) ? tlsError(err, tls.side, remote) : err))
-    socket.on("close", () => events.closedByRuntime())
-    return new NodeDriver(socket, writeHWM, events, options, tls)
-  })
+  return Driver.makeConnection(
+    { localAddress: local, remoteAddress: remote, options, tls: tls?.info },
+    (events) => attach(socket, options, events, remote, tls)
+  )
 }
 
 const socketAddresses = (socket: Net.Socket, unixPath: string | undefined) => {
@@ -509,6 +538,133 @@ const clientContext = (tls: Tls.TlsClientOptions): NodeTls.SecureContext => {
     clientContexts.set(tls, context)
   }
   return context
+}
+
+// ---------------------------------------------------------------------------
+// STARTTLS
+// ---------------------------------------------------------------------------
+
+/** The contexts a STARTTLS server side uses, built once per certificates object and minimum version. */
+const upgradeContexts = new WeakMap<Tls.ServerCertificates, Map<Tls.TlsVersion, { readonly context: NodeTls.SecureContext; readonly sni: Contexts["sni"] }>>()
+
+const upgradeContext = (certificates: Tls.ServerCertificates, minVersion: Tls.TlsVersion) => {
+  let byVersion = upgradeContexts.get(certificates)
+  if (byVersion === undefined) {
+    byVersion = new Map()
+    upgradeContexts.set(certificates, byVersion)
+  }
+  let built = byVersion.get(minVersion)
+  if (built === undefined) {
+    const contexts = buildContexts(certificates, minVersion)
+    built = { context: NodeTls.createSecureContext(contexts.options), sni: contexts.sni }
+    byVersion.set(minVersion, built)
+  }
+  return built
+}
+
+const remoteOf = (socket: Net.Socket): Address.Address | undefined =>
+  typeof socket.remoteAddress === "string" ? toAddress(socket.remoteFamily, socket.remoteAddress, socket.remotePort) : undefined
+
+/**
+ * The Node side of `Connection.startTls`: a TLS stream on the same TCP socket
+ * (`new TLSSocket(socket, { isServer: true })` as a server, `tls.connect({
+ * socket })` as a client). Node hands the bytes the socket holds unread (the
+ * peer's first handshake record, arrived after the core paused) to TLS. The
+ * socket's own listeners stop reporting (see `upgraded`); the TLS stream's
+ * driver keeps the reset and linger behaviour of TLS connections. Undefined
+ * when the stream could not even be made (`done` has the error).
+ */
+const upgrade = (
+  tcp: Net.Socket,
+  events: Driver.SocketEvents,
+  connectionOptions: Connection.ConnectionOptions | undefined,
+  options: Tls.StartTlsOptions,
+  done: (outcome: Tls.TlsInfo | Tls.TlsError) => void
+): Driver.SocketDriver | undefined => {
+  const side = Tls.startTlsSide(options)
+  const remote = remoteOf(tcp)
+  let socket: NodeTls.TLSSocket
+  let serverName: string | undefined
+  const server = options.server
+  const requestCert = server?.requestCert ?? false
+  const rejectUnauthorized = requestCert && (server?.rejectUnauthorized ?? true)
+  try {
+    if (server !== undefined) {
+      const source = server.certificates
+      const certificates = Tls.isCertificateSource(source) ? source.unsafeGet() : source
+      const { context, sni } = upgradeContext(certificates, server.minVersion ?? Tls.defaults.minVersion)
+      socket = new NodeTls.TLSSocket(tcp, {
+        isServer: true,
+        secureContext: context,
+        requestCert,
+        rejectUnauthorized,
+        ...(server.alpnProtocols !== undefined ? { ALPNProtocols: [...server.alpnProtocols] } : {}),
+        SNICallback: (name, cb) => cb(null, Tls.lookupServerName(sni, name))
+      })
+    } else {
+      const client = options.client!
+      // the host the socket was connected to (node keeps it), as a TLS connect would check it
+      const connectedTo = (tcp as unknown as { _host?: unknown })._host
+      const host = typeof connectedTo === "string" ? connectedTo : tcp.remoteAddress
+      serverName = client.serverName ?? (host !== undefined && Net.isIP(host) === 0 ? host : undefined)
+      socket = NodeTls.connect({
+        socket: tcp,
+        secureContext: clientContext(client),
+        rejectUnauthorized: client.rejectUnauthorized ?? Tls.defaults.rejectUnauthorized,
+        ...(host !== undefined ? { host } : {}),
+        ...(serverName !== undefined ? { servername: serverName } : {}),
+        ...(client.alpnProtocols !== undefined ? { ALPNProtocols: [...client.alpnProtocols] } : {})
+      })
+    }
+  } catch (err) {
+    done(tlsError(err, side, remote))
+    return undefined
+  }
+  // the plain socket reports nothing more: its data and drain go to TLS, the rest through the TLS stream
+  upgraded.add(tcp)
+  tcp.removeAllListeners("data")
+  tcp.removeAllListeners("drain")
+  let settled = false
+  const secureEvent = side === "server" ? "secure" : "secureConnect"
+  const settle = (outcome: Tls.TlsInfo | Tls.TlsError) => {
+    if (settled) return
+    settled = true
+    socket.off(secureEvent, onSecure)
+    socket.off("error", onError)
+    socket.off("end", onEnd)
+    socket.off("close", onClose)
+    done(outcome)
+  }
+  const onSecure = () => {
+    if (side === "client") return settle(tlsInfo(socket, serverName, true))
+    // a bare server TLSSocket leaves the verdict on a client certificate to its user (tls.Server's part)
+    if (requestCert) {
+      const verifyError = (socket as unknown as { _handle?: { verifyError?: () => NodeJS.ErrnoException | null } | null })._handle?.verifyError?.()
+      if (verifyError) {
+        ;(socket as unknown as { authorizationError: unknown }).authorizationError = verifyError.code
+        if (rejectUnauthorized) {
+          settle(tlsError(verifyError, "server", remote, Tls.reasonOf(verifyError.code, verifyError.message)))
+          return void socket.destroy()
+        }
+      } else {
+        socket.authorized = true
+      }
+    }
+    settle(tlsInfo(socket, typeof socket.servername === "string" ? socket.servername : undefined, requestCert))
+  }
+  const onError = (err: unknown) => settle(tlsError(err, side, remote))
+  const ended = (detail: string) => () => settle(new Tls.TlsError({ reason: "Other", side, address: remote, code: "ECONNRESET", detail }))
+  // a peer that gives up without an alert (node's client refusing a certificate) just closes
+  const onEnd = ended("the peer ended the connection during the TLS handshake")
+  const onClose = ended("the connection closed during the TLS handshake")
+  // before the driver's own listeners: the handshake's outcome is told first
+  socket.once(secureEvent, onSecure)
+  socket.once("error", onError)
+  socket.once("end", onEnd)
+  socket.once("close", onClose)
+  // a TLS stream on a socket it did not open does not close that socket (a reset flagged by resetTls applies here)
+  socket.once("close", () => tcp.destroy())
+  return attach(socket, connectionOptions, events, remote, { raw: tcp, side })
 }
 
 const connectTls = (address: Address.Address, options: Transport.ConnectOptions, tls: Tls.TlsClientOptions) =>

@@ -9,7 +9,9 @@ import type {
 } from "../Connection.ts"
 import { ConnectionError, defaults, EOF } from "../Connection.ts"
 import type { SocketDriver, SocketEvents } from "../Driver.ts"
-import type { TlsInfo } from "../Tls.ts"
+import type { StartTlsOptions, TlsError, TlsInfo } from "../Tls.ts"
+import type { Upgrade } from "./startTls.ts"
+import { DONE, FLUSHING, HANDSHAKING, HoldingDriver, isTlsError, timeoutOf, upgradeError, whenFlushed } from "./startTls.ts"
 
 let nextId = 1
 
@@ -77,15 +79,34 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   private unsafeWriteBufferedFn: (() => number) | undefined = undefined
   private unsafeStatsFn: (() => ConnectionStats) | undefined = undefined
   private pumpFnOf: ConnectionT["pump"] | undefined = undefined
+  /** The TLS session: from the start, or once a STARTTLS upgrade succeeded. */
+  private tlsInfo: TlsInfo | undefined
+  /** The STARTTLS upgrade, once one began. */
+  private upgrade: Upgrade | undefined = undefined
 
   constructor(
     readonly localAddress: Address,
     readonly remoteAddress: Address,
     options: ConnectionOptions | undefined,
-    readonly tls?: TlsInfo | undefined
+    tls?: TlsInfo | undefined
   ) {
     this.readHWM = options?.readHighWaterMark ?? defaults.readHighWaterMark
     this.closeTimeout = options?.closeTimeout ?? defaults.closeTimeout
+    this.tlsInfo = tls
+  }
+
+  get tls(): TlsInfo | undefined {
+    return this.tlsInfo
+  }
+
+  get startTls(): (options: StartTlsOptions) => Effect.Effect<TlsInfo, TlsError | ConnectionError> {
+    return (options) => this.doStartTls(options)
+  }
+
+  /** Whether the transport can upgrade this connection (STARTTLS) and it is plain and open. */
+  canStartTls(): boolean {
+    return this.driver.startTls !== undefined && this.tlsInfo === undefined && this.upgrade === undefined &&
+      this.writeCheck() === undefined
   }
 
   get read(): Effect.Effect<Uint8Array | EOF, ConnectionError> {
@@ -247,6 +268,12 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
 
   data(chunk: Uint8Array): void {
     if (chunk.length === 0 || this.isClosed) return
+    const upgrade = this.upgrade
+    if (upgrade !== undefined && upgrade.phase === FLUSHING) {
+      // plain text sent after the upgrade command: never delivered (see startTls)
+      upgrade.discarded += chunk.length
+      return
+    }
     this.reads++
     const push = this.pushFn
     if (push !== undefined) {
@@ -288,6 +315,11 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     if (!this.writeError) this.writeError = make("write")
     this.wakeReader()
     this.releaseWriters()
+    // before the handshake the socket failed in plain text (during it, the adapter reports the typed failure)
+    const upgrade = this.upgrade
+    if (upgrade !== undefined && upgrade.phase === FLUSHING) {
+      this.finishUpgrade(upgrade, upgradeError(upgrade.options, this.remoteAddress, code ?? "ECONNRESET", "the connection failed before the TLS handshake"))
+    }
   }
 
   drain(): void {
@@ -307,6 +339,10 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     }
     this.wakeReader()
     this.releaseWriters()
+    const upgrade = this.upgrade
+    if (upgrade !== undefined && upgrade.phase !== DONE) {
+      this.finishUpgrade(upgrade, upgradeError(upgrade.options, this.remoteAddress, "ECONNRESET", "the connection closed during the TLS upgrade"))
+    }
     const ws = this.closeWaiters
     this.closeWaiters = []
     for (const w of ws) w()
@@ -473,7 +509,131 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
       writeBuffered: this.isClosed ? 0 : this.driver.writeBuffered(),
       readPaused: this.paused,
       reads: this.reads,
-      writes: this.writes
+      writes: this.writes,
+      discardedOnUpgrade: this.upgrade?.discarded ?? 0
     }
   }
+
+  // ---- STARTTLS -----------------------------------------------------------
+
+  private doStartTls(options: StartTlsOptions): Effect.Effect<TlsInfo, TlsError | ConnectionError> {
+    return Effect.suspend((): Effect.Effect<TlsInfo, TlsError | ConnectionError> => {
+      const closed = this.writeCheck()
+      if (closed !== undefined) return Effect.fail(closed)
+      if (this.tlsInfo !== undefined || this.upgrade !== undefined) {
+        return Effect.fail(upgradeError(options, this.remoteAddress, "EALREADY", this.tlsInfo !== undefined ? "the connection already speaks TLS" : "an upgrade to TLS is already under way"))
+      }
+      if (this.driver.startTls === undefined) {
+        return Effect.fail(upgradeError(options, this.remoteAddress, "ENOTSUP", "this transport cannot upgrade a connection to TLS (STARTTLS)"))
+      }
+      const timeout = timeoutOf(options)
+      const upgrade: Upgrade = {
+        phase: FLUSHING,
+        side: options.server !== undefined ? "server" : "client",
+        options,
+        holding: new HoldingDriver(this.driver),
+        discarded: 0,
+        outcome: undefined,
+        resume: undefined,
+        stopFlush: undefined
+      }
+      // at once, before anything else can run: reading stops, later writes wait
+      this.beginUpgrade(upgrade)
+      const outcome = Effect.async<TlsInfo, TlsError>((resume) => {
+        const settled = (o: TlsInfo | TlsError) => resume(isTlsError(o) ? Effect.fail(o) : Effect.succeed(o))
+        if (upgrade.outcome !== undefined) return settled(upgrade.outcome)
+        upgrade.resume = settled
+        return Effect.sync(() => {
+          upgrade.resume = undefined
+        })
+      })
+      const timedOut = () =>
+        upgradeError(options, this.remoteAddress, "ERR_TLS_HANDSHAKE_TIMEOUT", `the upgrade did not finish within ${timeout}ms`, {
+          reason: "HandshakeTimeout",
+          timeout
+        })
+      return outcome.pipe(
+        Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }),
+        // timed out or interrupted: a connection half upgraded is of no use
+        Effect.ensuring(Effect.sync(() => {
+          if (upgrade.phase !== DONE) this.finishUpgrade(upgrade, timedOut())
+        })),
+        Effect.ensuring(Effect.suspend(() =>
+          upgrade.discarded === 0 ? Effect.void : Effect.logWarning(
+            `STARTTLS: discarded ${upgrade.discarded} byte(s) received in plain text after the upgrade command and before the handshake`
+          )
+        ))
+      )
+    })
+  }
+
+  /** Stops reading, discards what was received and not read, then starts the handshake once the output is sent. */
+  private beginUpgrade(upgrade: Upgrade): void {
+    const plain = this.driver
+    this.upgrade = upgrade
+    if (!this.paused) {
+      this.paused = true
+      plain.pause()
+    }
+    upgrade.discarded += this.queued
+    this.queue = []
+    this.head = 0
+    this.queued = 0
+    this.driver = upgrade.holding
+    upgrade.stopFlush = whenFlushed(plain, () => {
+      upgrade.stopFlush = undefined
+      if (upgrade.phase !== FLUSHING) return
+      if (this.eof) {
+        return this.finishUpgrade(upgrade, upgradeError(upgrade.options, this.remoteAddress, "ECONNRESET", "the peer ended the connection before the TLS handshake"))
+      }
+      let returned = false
+      let early: TlsInfo | TlsError | undefined
+      upgrade.phase = HANDSHAKING
+      const next = plain.startTls!(upgrade.options, (outcome) => {
+        if (returned) this.finishUpgrade(upgrade, outcome)
+        else early ??= outcome
+      })
+      returned = true
+      upgrade.holding.inner = next
+      if (early !== undefined) this.finishUpgrade(upgrade, early)
+    })
+  }
+
+  /** Ends an upgrade: reads and held writes go on through TLS, or the connection is reset. */
+  private finishUpgrade(upgrade: Upgrade, outcome: TlsInfo | TlsError): void {
+    if (upgrade.phase === DONE) return
+    upgrade.phase = DONE
+    upgrade.stopFlush?.()
+    const driver = upgrade.holding.inner
+    if (this.driver === upgrade.holding) this.driver = driver
+    if (!isTlsError(outcome) && !this.isClosed && this.writeError === undefined) {
+      this.tlsInfo = outcome
+      this.paused = false
+      driver.resume()
+      if (upgrade.holding.release(driver)) this.drain()
+      upgrade.outcome = outcome
+      upgrade.resume?.(outcome)
+      return
+    }
+    const error = isTlsError(outcome)
+      ? outcome
+      : upgradeError(upgrade.options, this.remoteAddress, "ECONNRESET", "the connection failed during the TLS handshake")
+    const make = (operation: "read" | "write") =>
+      new ConnectionError({ reason: "Other", operation, remoteAddress: this.remoteAddress, code: error.code, cause: error })
+    if (!this.readError && !this.eof) this.readError = make("read")
+    if (!this.writeError) this.writeError = make("write")
+    upgrade.holding.fail(this.writeError)
+    this.wakeReader()
+    this.releaseWriters()
+    if (!this.isClosed) {
+      this.closing = true
+      driver.reset()
+    }
+    upgrade.outcome = error
+    upgrade.resume?.(error)
+  }
 }
+
+/** Whether `connection.startTls` can work now (STARTTLS offered to the peer only then). */
+export const canStartTls = (connection: ConnectionT): boolean =>
+  connection instanceof ConnectionImpl ? connection.canStartTls() : typeof connection.startTls === "function" && connection.tls === undefined

@@ -31,6 +31,7 @@ import * as Tls from "../Tls.ts"
 import type { Listener, TransportService } from "../Transport.ts"
 import { Transport } from "../Transport.ts"
 import * as Certs from "./Certs.ts"
+import * as StartTlsSuite from "./startTlsSuite.ts"
 import { dec, echoHandler, enc, randomBytes, sameBytes, writeRandomly } from "./internal.ts"
 
 /**
@@ -77,6 +78,13 @@ export interface TlsConformanceGaps {
   readonly minVersion?: string | undefined
   /** A listening socket's certificates cannot be replaced: `set` on a source a listener uses fails. */
   readonly reload?: string | undefined
+  /**
+   * Open plain connections cannot be upgraded (STARTTLS): the transport's
+   * driver has no `startTls`, so `connection.startTls` fails with a
+   * `TlsError` of code `ENOTSUP` on both sides, and the connection stays as
+   * it was.
+   */
+  readonly startTls?: string | undefined
 }
 
 /**
@@ -640,6 +648,15 @@ export const run = (options: TlsConformanceOptions): void => {
             expect(s.accepted()).toBe(0)
           })
         ))
+    })
+
+    StartTlsSuite.run({
+      name: options.name,
+      layer: options.layer,
+      certs,
+      openssl,
+      unsupported: gaps.startTls,
+      sessionDetails: gaps.sessionDetails === undefined
     })
   })
 }

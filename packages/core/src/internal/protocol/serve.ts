@@ -147,6 +147,7 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
         engine.start(yield* Effect.runtime<never>())
         // the engine bounds its own output per batch (and its output is not the Framed's)
         const framed = Framed.make(conn, engine.input, { budget, maxDeliver: Infinity })
+        engine.readThrough(framed)
         // the pump's fiber runs on the immediate scheduler (see internal/protocol/scheduler.ts); set
         // and restored around it rather than `withScheduler`, which keeps frames on the stack of a
         // fiber that mostly waits for its peer

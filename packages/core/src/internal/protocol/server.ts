@@ -9,6 +9,10 @@ import type { Handler, RequestContext, ServerStats } from "../../ProtocolServer.
 import type { Session, SessionState } from "../../Session.ts"
 import * as ByteBuffer from "../../ByteBuffer.ts"
 import type { Codec } from "../../Codec.ts"
+import type * as Framed from "../../Framed.ts"
+import type { TlsServerOptions } from "../../Tls.ts"
+import { TlsError } from "../../Tls.ts"
+import { canStartTls } from "../connection.ts"
 import { InlineHost, Suspended } from "../inline.ts"
 import { inputCodec, Writer } from "./writer.ts"
 
@@ -70,6 +74,16 @@ interface Slot {
   close: boolean
 }
 
+/** A STARTTLS upgrade a handler asked for (`Session.startTls`). */
+interface TlsUpgrade {
+  readonly options: TlsServerOptions
+  /** The handshake began (the replies before it are out). */
+  started: boolean
+  done: boolean
+  /** The pump, waiting until the upgrade is over. */
+  waiter: (() => void) | undefined
+}
+
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 
 /** Bad one-way messages logged per connection (the rest are only counted in `badInput`). */
@@ -109,7 +123,8 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   readonly localAddress: Address
   readonly protocol: string
   readonly writer: Writer
-  private readonly codec: ServerCodec<Req, Res, Err, OneWay, Push>
+  /** The protocol's state for this connection; a fresh one after an upgrade to TLS. */
+  private codec: ServerCodec<Req, Res, Err, OneWay, Push>
   /** What the pump reads the connection with: the protocol's decoder (the output goes through `writer`). */
   readonly input: Codec<Incoming<Req, OneWay>, never>
   /** Session state, made on first use (as are the other maps and sets below). */
@@ -147,19 +162,25 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   private inFlightFn: (() => number) | undefined = undefined
   private groupsFn: (() => ReadonlyArray<string>) | undefined = undefined
   private readonly success: { readonly _tag: "Success"; value: Res } = { _tag: "Success", value: undefined as Res }
+  /** True while a handler is evaluated in place: when `startTls` may be called. */
+  private evaluating = false
+  /** A STARTTLS upgrade asked for by a handler, until it is over. */
+  private tlsUpgrade: TlsUpgrade | undefined = undefined
+  /** What the pump reads through (set by the server): what an upgrade resets. */
+  private framed: Framed.Framed<Incoming<Req, OneWay>, never> | undefined = undefined
 
   constructor(
     readonly connection: Connection,
     private readonly config: EngineConfig<Req, Res, OneWay, Push>,
-    codec: (session: Session<Push>) => ServerCodec<Req, Res, Err, OneWay, Push>
+    private readonly makeCodec: (session: Session<Push>) => ServerCodec<Req, Res, Err, OneWay, Push>
   ) {
     this.id = connection.id
     this.remoteAddress = connection.remoteAddress
     this.localAddress = connection.localAddress
     this.protocol = config.protocol
-    this.codec = codec(this)
+    this.codec = makeCodec(this)
     this.writer = new Writer(connection, this.codec.flush)
-    this.input = inputCodec(config.protocol, this.codec.decoder)
+    this.input = inputCodec(config.protocol, () => this.codec.decoder)
     const base = { session: this as Session<Push>, groups: config.groups, protocol: config.protocol, describe: config.describe }
     this.requestContext = { kind: "request", ...base, trace: undefined, headers: NO_HEADERS, receivedAt: 0 }
     this.oneWayContext = { kind: "oneway", ...base, trace: undefined, headers: NO_HEADERS, receivedAt: 0 }
@@ -169,6 +190,11 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   start(runtime: Runtime.Runtime<never>): void {
     this.runtime = runtime
     this.inline = new InlineHost(runtime)
+  }
+
+  /** The framed connection the pump reads (`startTls` resets its decoder). */
+  readThrough(framed: Framed.Framed<Incoming<Req, OneWay>, never>): void {
+    this.framed = framed
   }
 
   // ---- Session ------------------------------------------------------------
@@ -224,6 +250,25 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.closeGracefully()
   }
 
+  startTls(options: TlsServerOptions): Effect.Effect<void, TlsError> {
+    return Effect.suspend(() => {
+      const refuse = (code: string, detail: string) =>
+        Effect.fail(new TlsError({ reason: "Other", side: "server", address: this.remoteAddress, code, detail }))
+      if (this.tlsUpgrade !== undefined || this.connection.tls !== undefined) {
+        return refuse("EALREADY", "the connection already speaks TLS, or is being upgraded")
+      }
+      if (this.mode !== OPEN) return refuse("ENOTCONN", "the connection is closing")
+      if (!this.evaluating) {
+        return refuse("EINVAL", "Session.startTls must be called by a handler before it first waits: later messages may have been handled since")
+      }
+      if (this.framed === undefined || !canStartTls(this.connection)) {
+        return refuse("ENOTSUP", "this transport cannot upgrade a connection to TLS (STARTTLS)")
+      }
+      this.tlsUpgrade = { options, started: false, done: false, waiter: undefined }
+      return Effect.void
+    })
+  }
+
   get close(): Effect.Effect<void> {
     return this.closeEffect ??= Effect.suspend(() => {
       this.closeGracefully()
@@ -261,6 +306,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         return Effect.flatMap(this.awaitSlot, () => this.continueWith(rest))
       }
       this.handleMessage(frames[i]!)
+      if (this.tlsUpgrade !== undefined) return this.upgradeAfter(frames.length - i - 1)
       if (this.writer.out.length >= FLUSH_AT && i + 1 < frames.length) {
         // a read batch of small requests can ask for far more output than it
         // holds: write what is ready, and when the peer is not taking it, the
@@ -274,6 +320,71 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
       }
     }
     return undefined
+  }
+
+  // ---- STARTTLS ------------------------------------------------------------
+
+  /**
+   * A handler asked for TLS: the `rest` messages of the batch came in plain
+   * text after the upgrade command and are dropped. The pump waits (reading
+   * stops) until the upgrade is over; it starts once nothing is in flight.
+   */
+  private upgradeAfter(rest: number): Effect.Effect<void> {
+    if (rest > 0) {
+      this.log("warning", `STARTTLS: discarded ${rest} message(s) received in plain text after the upgrade command`)
+    }
+    this.writer.endBatch()
+    this.startTlsIfIdle()
+    return this.awaitTls
+  }
+
+  private get awaitTls(): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      const upgrade = this.tlsUpgrade
+      if (upgrade === undefined || upgrade.done || this.mode === CLOSED) return resume(Effect.void)
+      upgrade.waiter = () => resume(Effect.void)
+      return Effect.sync(() => {
+        upgrade.waiter = undefined
+      })
+    })
+  }
+
+  /**
+   * Starts the asked-for upgrade once every earlier message is answered:
+   * the replies are written in plain text, and in the same turn the
+   * connection stops reading (so the peer's handshake, sent once it has read
+   * them, is not taken for plain text), then the handshake runs on a fiber.
+   */
+  private startTlsIfIdle(): void {
+    const upgrade = this.tlsUpgrade
+    if (upgrade === undefined || upgrade.started || this.inFlightCount > 0 || this.framed === undefined) return
+    if (this.mode >= CLOSING) return this.endTls(upgrade)
+    upgrade.started = true
+    this.writer.flush()
+    // the protocol starts over, as on a new connection: the pump's decoder is the new codec's
+    this.codec = this.makeCodec(this)
+    this.writer.beforeFlush = this.codec.flush
+    const fiber = Runtime.runFork(this.runtime!, this.framed.startTls({ server: upgrade.options }))
+    const running = this.running ??= new Set()
+    running.add(fiber)
+    fiber.addObserver((exit) => {
+      running.delete(fiber)
+      if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
+        // the connection is reset: the pump ends with its error and the connection closes
+        this.runLog(Effect.logDebug("STARTTLS: the TLS handshake failed; connection closed", Cause.squash(exit.cause)))
+      }
+      this.endTls(upgrade)
+    })
+  }
+
+  private endTls(upgrade: TlsUpgrade): void {
+    upgrade.done = true
+    if (this.tlsUpgrade === upgrade) this.tlsUpgrade = undefined
+    const w = upgrade.waiter
+    if (w !== undefined) {
+      upgrade.waiter = undefined
+      w()
+    }
   }
 
   /** Until the connection takes writes again (a write error ends the wait: the close follows). */
@@ -378,11 +489,14 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
       context.trace = meta.trace
       context.headers = meta.headers ?? NO_HEADERS
     }
+    this.evaluating = true
     try {
       const effect = handler(input as any, context)
       result = Exit.isExit(effect) ? effect : this.inline!.evaluate(effect)
     } catch (defect) {
       result = Exit.die(defect)
+    } finally {
+      this.evaluating = false
     }
     if (meta !== undefined) {
       context.trace = undefined
@@ -674,6 +788,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     if (this.inFlightCount === 0) {
       if (this.mode === CLOSING) this.finishClose()
       else if (this.mode === DRAINING) this.closeWhenQuiet()
+      if (this.tlsUpgrade !== undefined) this.startTlsIfIdle()
     }
   }
 
@@ -740,6 +855,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     const ws = this.closedWaiters
     this.closedWaiters = []
     for (const f of ws) f()
+    if (this.tlsUpgrade !== undefined && !this.tlsUpgrade.started) this.endTls(this.tlsUpgrade)
   }
 
   // ---- the watchdog's view (internal/watch.ts) --------------------------------
@@ -770,6 +886,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     const ws = this.closedWaiters
     this.closedWaiters = []
     for (const f of ws) f()
+    if (this.tlsUpgrade !== undefined && !this.tlsUpgrade.started) this.endTls(this.tlsUpgrade)
   }
 
   /** Completes once the engine has closed the connection (or started to). */

@@ -21,8 +21,8 @@ export class Writer {
   /** `flush` for `queueMicrotask`, made when first needed. */
   private flushLater: (() => void) | undefined = undefined
 
-  /** `beforeFlush`: appends what an encoder staged (see `ServerCodec.flush`). */
-  constructor(connection: Connection, private readonly beforeFlush?: ((out: ByteBuffer.ByteBuffer) => void) | undefined) {
+  /** `beforeFlush`: appends what an encoder staged (see `ServerCodec.flush`); replaced with the codec (STARTTLS). */
+  constructor(connection: Connection, public beforeFlush?: ((out: ByteBuffer.ByteBuffer) => void) | undefined) {
     this.output = new Output(connection)
     this.out = this.output.out
   }
@@ -63,12 +63,13 @@ const noEncoder: Encoder<never> = { encode: () => undefined }
 
 /**
  * The codec a protocol engine reads its connection with: the protocol's
- * decoder, and no encoder (its output goes through a {@link Writer}).
+ * decoder (or the one it uses now, for an engine that renews it), and no
+ * encoder (its output goes through a {@link Writer}).
  */
-export const inputCodec = <A>(name: string, decoder: Decoder<A>): Codec<A, never> => ({
+export const inputCodec = <A>(name: string, decoder: Decoder<A> | (() => Decoder<A>)): Codec<A, never> => ({
   codec: name,
   decoder() {
-    return decoder
+    return typeof decoder === "function" ? decoder() : decoder
   },
   encoder() {
     return noEncoder
