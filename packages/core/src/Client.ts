@@ -53,6 +53,7 @@
 import type { Context, Duration, Effect, Queue, Schedule, Scope, Stream } from "effect"
 import { Layer } from "effect"
 import type { Address } from "./Address.ts"
+import type { Connection } from "./Connection.ts"
 import type { ErrorFor, ErrorOf, IsStream, OneWayOf, Protocol, PushOf, RequestOf, ResponseOf, SuccessFor } from "./Protocol.ts"
 import type { ConnectOptions, Transport } from "./Transport.ts"
 import * as internal from "./internal/protocol/client.ts"
@@ -183,6 +184,31 @@ export interface ClientOptions {
   readonly pool?: PoolOptions | undefined
   /** Transport options for each connection (connect timeout, noDelay, ...). */
   readonly connection?: ConnectOptions | undefined
+  /**
+   * Runs on each new connection before it carries requests: an exchange of
+   * the protocol's own, such as STARTTLS (send the upgrade command, read the
+   * reply, `framed.startTls({ client })`; read through a `Framed`, whose
+   * `startTls` discards anything read past the reply). The requests then use
+   * the connection as it left it, with a fresh decoder. It counts as part of
+   * connecting: bounded by the connect timeout, and a failure fails that
+   * connect like any other (`Connect` error, or the `reconnect` schedule),
+   * with a `ConnectError` of reason `"Tls"` when a `Tls.TlsError` is behind it
+   * (else `"Other"`) as its cause.
+   *
+   * @example
+   * ```ts
+   * const client = yield* Client.make(Smtp, address, {
+   *   onConnect: (connection) => Effect.gen(function* () {
+   *     const framed = Framed.make(connection, Lines.make())
+   *     yield* framed.send(enc.encode("STARTTLS"))
+   *     const reply = yield* framed.read
+   *     if (reply === Connection.EOF || !dec.decode(reply).startsWith("220")) return yield* Effect.fail("no STARTTLS")
+   *     yield* framed.startTls({ client: { ca, serverName: "mail.example.com" } })
+   *   })
+   * })
+   * ```
+   */
+  readonly onConnect?: ((connection: Connection) => Effect.Effect<void, unknown>) | undefined
   /**
    * A span per request (kind "client", named `<protocol>.<method>`). Either
    * way a request made inside a span carries it (when the wire format can),

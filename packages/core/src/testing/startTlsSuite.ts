@@ -9,6 +9,7 @@ import { describe, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber, Layer, Queue, Schedule, Scope } from "effect"
 import { expect } from "vitest"
 import type { Address } from "../Address.ts"
+import * as Client from "../Client.ts"
 import * as Connection from "../Connection.ts"
 import * as Framed from "../Framed.ts"
 import * as Lines from "../Lines.ts"
@@ -17,10 +18,11 @@ import * as Protocol from "../Protocol.ts"
 import type { RequestContext } from "../ProtocolServer.ts"
 import * as ProtocolServer from "../ProtocolServer.ts"
 import * as Server from "../Server.ts"
+import * as Session from "../Session.ts"
 import * as Tls from "../Tls.ts"
 import type { TransportService } from "../Transport.ts"
 import { Transport } from "../Transport.ts"
-import type * as Certs from "./Certs.ts"
+import * as Certs from "./Certs.ts"
 import { dec, enc } from "./internal.ts"
 
 /** What the TLS suite hands over. */
@@ -69,6 +71,18 @@ const eventually = (what: string, check: () => boolean) =>
 /** A line protocol: `STARTTLS` is answered `OK` and upgrades; any other line `<line> tls=<yes|no>`. */
 const LineProtocol = Protocol.make({
   name: "starttls-lines",
+  framing: Lines.make(),
+  inbound: MessageCodec.text(),
+  outbound: MessageCodec.text()
+})
+
+/**
+ * A tiny SMTP-like server's protocol (enough for `openssl s_client -starttls
+ * smtp`): a `220` greeting, `EHLO` offering STARTTLS, `STARTTLS`, `NOOP`
+ * telling the session, `QUIT`.
+ */
+const Smtp = Protocol.make({
+  name: "smtp-like",
   framing: Lines.make(),
   inbound: MessageCodec.text(),
   outbound: MessageCodec.text()
@@ -439,6 +453,85 @@ export const run = (options: StartTlsSuiteOptions): void => {
             expect(yield* lines(good, 1)).toEqual(["PING tls=yes"])
           })
         ))
+
+      it.scopedLive("Client: onConnect runs the STARTTLS exchange on each new connection; requests then go through TLS", () =>
+        withT(() =>
+          Effect.gen(function*() {
+            const { server: s, seen } = yield* lineServer()
+            const starttls = (tls: Tls.TlsClientOptions) => (connection: Connection.Connection) =>
+              Effect.gen(function*() {
+                const framed = Framed.make(connection, Lines.make())
+                yield* framed.send(enc.encode("STARTTLS"))
+                const reply = yield* framed.read
+                if (reply === Connection.EOF || dec.decode(reply) !== "OK") return yield* Effect.fail(new Error("no STARTTLS"))
+                yield* framed.startTls({ client: tls })
+              })
+            const client = yield* Client.make(LineProtocol, s.address, { onConnect: starttls(clientTls()) })
+            expect(yield* client.request("PING")).toBe("PING tls=yes")
+            expect(seen).toEqual(["STARTTLS", "PING"])
+            // a refused certificate fails the connect, typed
+            const refused = yield* Effect.flip(Client.make(LineProtocol, s.address, { onConnect: starttls({ ca: certs.otherCa.cert, serverName: "localhost" }) }))
+            expect(refused.reason).toBe("Connect")
+            expect((refused.cause as { readonly reason?: string }).reason).toBe("Tls")
+            expect(Tls.errorOf(refused)?.reason).toBe("UnknownCa")
+          })
+        ))
+
+      it.scopedLive("openssl s_client -starttls smtp upgrades a tiny SMTP-like server built on ProtocolServer and talks to it through TLS", () =>
+        withT(() =>
+          Effect.gen(function*() {
+            const handler = (line: string, { session }: RequestContext) => {
+              const verb = line.split(" ")[0]!.toUpperCase()
+              const tls = session.connection.tls
+              switch (verb) {
+                case "EHLO":
+                  return Effect.succeed(tls === undefined ? "250 STARTTLS" : "250 wirekit")
+                case "STARTTLS":
+                  return Effect.match(session.startTls(serverTls()), {
+                    onFailure: (e) => `454 TLS not available (${e.code})`,
+                    onSuccess: () => "220 Ready to start TLS"
+                  })
+                case "NOOP":
+                  return Effect.succeed(tls === undefined ? "250 OK plain" : `250 OK over TLS, name ${tls.serverName ?? "-"}`)
+                case "QUIT":
+                  return Effect.sync(() => {
+                    session.unsafeClose()
+                    return "221 Bye"
+                  })
+                default:
+                  return Effect.succeed("500 unknown command")
+              }
+            }
+            const greeting = Effect.flatMap(Session.Session, (session) => Effect.ignore(session.connection.write(enc.encode("220 wirekit ESMTP\r\n"))))
+            const s = yield* ProtocolServer.serve(Smtp, handler, { connection: [greeting] })
+            const port = (s.address as { readonly port: number }).port
+            const files = Certs.writeFiles({ ca: certs.ca.cert })
+            yield* Effect.addFinalizer(() => Effect.sync(files.remove))
+            const args = ["s_client", "-connect", `127.0.0.1:${port}`, "-starttls", "smtp", "-servername", "localhost", "-CAfile", files.paths.ca!, "-verify_return_error", "-quiet"]
+            const result = yield* runProcess(options.openssl, args, "NOOP\r\nQUIT\r\n")
+            expect(result.code).toBe(0)
+            // -quiet prints what came after the handshake only: the answers were sent through TLS
+            expect(result.stdout).toBe(`250 OK over TLS, name ${options.sessionDetails ? "localhost" : "-"}\r\n221 Bye\r\n`)
+          })
+        ))
     })
   })
 }
+
+/** Runs `command` with `input` on its stdin (up to 15 s); its exit code and output. */
+const runProcess = (command: string, args: ReadonlyArray<string>, input: string) =>
+  Effect.gen(function*() {
+    const cp = yield* Effect.promise(() => import("node:child_process"))
+    return yield* Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }, Error>((resume) => {
+      const child = cp.spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] })
+      let stdout = ""
+      let stderr = ""
+      child.stdout!.on("data", (d: Uint8Array) => (stdout += dec.decode(d)))
+      child.stderr!.on("data", (d: Uint8Array) => (stderr += dec.decode(d)))
+      child.stdin!.on("error", () => {})
+      child.on("error", (e) => resume(Effect.fail(e)))
+      child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+      child.stdin!.end(input)
+      return Effect.sync(() => child.kill("SIGKILL"))
+    }).pipe(Effect.timeoutFail({ duration: "15 seconds", onTimeout: () => new Error(`${command} did not finish within 15 s`) }))
+  })

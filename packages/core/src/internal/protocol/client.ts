@@ -35,8 +35,8 @@ import type {
   TraceContext
 } from "../../Protocol.ts"
 import { STREAM_WINDOW } from "../../Protocol.ts"
-import type { ConnectError } from "../../Transport.ts"
-import { Transport } from "../../Transport.ts"
+import * as Tls from "../../Tls.ts"
+import { ConnectError, defaultConnectTimeout, Transport } from "../../Transport.ts"
 import type { Deadline } from "../deadlines.ts"
 import { Deadlines } from "../deadlines.ts"
 import { ClientError, isRefusal } from "./errors.ts"
@@ -727,6 +727,14 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
           yield* Scope.close(connScope, Exit.void)
           return { outcome: "failed", healthy: false } as const
         }
+        if (options?.onConnect !== undefined) {
+          const prepared = yield* Effect.either(prepare(options.onConnect, connected.right))
+          if (prepared._tag === "Left") {
+            lastConnectError = prepared.left
+            yield* Scope.close(connScope, Exit.void)
+            return { outcome: "failed", healthy: false } as const
+          }
+        }
         connects++
         const retired = Deferred.unsafeMake<void>(FiberId.none)
         const link: Link = new ClientLink(
@@ -758,6 +766,23 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
           healthy: link.received > 0
         } as const
       })
+
+    /** `onConnect` on a new connection, within the connect timeout; its failure as a ConnectError. */
+    const prepare = (onConnect: NonNullable<ClientOptions["onConnect"]>, connection: Connection) => {
+      const timeout = options?.connection?.timeout ?? defaultConnectTimeout
+      const failed = (cause: unknown) => {
+        const tls = Tls.errorOf(cause)
+        return new ConnectError({ reason: tls !== undefined ? "Tls" : "Other", address, code: tls?.code, cause })
+      }
+      return Effect.suspend(() => onConnect(connection)).pipe(
+        Effect.mapError(failed),
+        Effect.catchAllDefect((defect) => Effect.fail(failed(defect))),
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () => new ConnectError({ reason: "TimedOut", address, timeout, code: "ETIMEDOUT" })
+        })
+      )
+    }
 
     /** One pool slot: connect, serve the link until it drops or drains, replace it per schedule. */
     const slot = Effect.gen(function*() {
