@@ -335,7 +335,7 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
       // stop piling up once the output is past the high-water mark (the rest waits for it)
       const all = frames.slice()
       frames.length = 0
-      return this.deliverSlices(onFrames, all, 0, error)
+      return this.deliverSlices(onFrames, all, 0, error, this.upgrades)
     }
     const upgrades = this.upgrades
     if (frames.length > 0) {
@@ -359,10 +359,11 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
     onFrames: (frames: ReadonlyArray<In>) => Effect.Effect<void, E, R> | undefined | void,
     all: ReadonlyArray<In>,
     from: number,
-    error: FramingError | undefined
+    error: FramingError | undefined,
+    /** The upgrades to TLS when the batch was decoded. */
+    upgrades: number
   ): Effect.Effect<void, E | FramingError | ConnectionError, R> | undefined {
     const maxDeliver = this.maxDeliver
-    const upgrades = this.upgrades
     while (from < all.length) {
       // an earlier slice upgraded the connection to TLS: the rest (and its error) came in plain text
       if (this.upgrades !== upgrades) {
@@ -376,7 +377,7 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
       if (next !== undefined) {
         return Effect.zipRight(
           Effect.zipRight(next, this.flush),
-          Effect.suspend(() => this.deliverSlices(onFrames, all, at, error) ?? Effect.void)
+          Effect.suspend(() => this.deliverSlices(onFrames, all, at, error, upgrades) ?? Effect.void)
         )
       }
       if (at < all.length && this.out.length >= this.flushThreshold) {
@@ -385,13 +386,13 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
           this.output.blocked = false
           return Effect.zipRight(
             Effect.ignore(this.connection.awaitWritable),
-            Effect.suspend(() => this.deliverSlices(onFrames, all, at, error) ?? Effect.void)
+            Effect.suspend(() => this.deliverSlices(onFrames, all, at, error, upgrades) ?? Effect.void)
           )
         }
       }
     }
     this.flushNow()
-    return error !== undefined ? Effect.fail(error) : undefined
+    return error !== undefined && this.upgrades === upgrades ? Effect.fail(error) : undefined
   }
 
   private doPump<E, R>(

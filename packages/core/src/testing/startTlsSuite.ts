@@ -337,6 +337,35 @@ export const run = (options: StartTlsSuiteOptions): void => {
         })
       ))
 
+    it.scopedLive("Framed.pump: the callback returns framed.startTls; the rest of the batch, handed over in slices, is never delivered", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const seen: Array<string> = []
+          const handler = Effect.gen(function*() {
+            const framed = Framed.make(yield* Connection.Connection, Lines.make(), { maxDeliver: 2 })
+            yield* framed.pump((lines) => {
+              for (const line of lines) {
+                const text = dec.decode(line)
+                seen.push(text)
+                if (text === "STARTTLS") {
+                  framed.unsafeSend(enc.encode("OK"))
+                  return Effect.asVoid(Effect.orDie(framed.startTls({ server: serverTls() })))
+                }
+                framed.unsafeSend(enc.encode(`echo ${text}`))
+              }
+            })
+          })
+          const s = yield* Server.serve(yield* t.listen(any), handler)
+          const c = yield* t.connect(s.address, { timeout: 5000 })
+          // slices of two: [A, STARTTLS], [B, C], [D]
+          yield* c.write(enc.encode("A\r\nSTARTTLS\r\nB\r\nC\r\nD\r\n"))
+          expect(yield* readUntil(c, "OK\r\n")).toBe("echo A\r\nOK\r\n")
+          yield* c.startTls({ client: clientTls() })
+          expect(yield* roundTrip(c, "E\r\n")).toBe("echo E\r\n")
+          expect(seen).toEqual(["A", "STARTTLS", "E"])
+        })
+      ))
+
     describe("ProtocolServer: Session.startTls", () => {
       /**
        * Serves the line protocol; every line a handler sees is recorded.
