@@ -187,10 +187,10 @@ export interface Connection {
    * `handshakeTimeout` bounds steps 2 and 3. A failure (a typed
    * `Tls.TlsError`: the peer's certificate, no common protocol, the timeout,
    * a transport that cannot upgrade, code `ENOTSUP`) resets the connection:
-   * it is of no use half upgraded. A connection that is closed, or already
-   * TLS, fails at once (a `ConnectionError` of reason `"Closed"`, a
-   * `TlsError` of code `EALREADY`), and then nothing changes. Reads must not
-   * run concurrently with the upgrade.
+   * it is of no use half upgraded. A connection that can no longer write
+   * (closed, ended, failed: its `ConnectionError`) or that is already TLS (a
+   * `TlsError` of code `EALREADY`) fails at once, and then nothing changes.
+   * Reads must not run concurrently with the upgrade.
    *
    * @example
    * ```ts

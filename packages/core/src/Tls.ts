@@ -1,5 +1,6 @@
 /**
- * TLS: the options a TLS listener and a TLS connect take, what a TLS
+ * TLS: the options a TLS listener and a TLS connect take (and a STARTTLS
+ * upgrade of an open plain connection, {@link StartTlsOptions}), what a TLS
  * connection tells about its session and its peer ({@link TlsInfo}), the
  * typed handshake failure ({@link TlsError}), and certificates that can be
  * replaced while a listener runs ({@link CertificateSource}).
@@ -9,6 +10,11 @@
  * is handed out. A runtime's layer may also supply defaults
  * (`NodeTransport.layerTls({ server, client })`), so a whole program, or a
  * conformance suite, runs over TLS without changing a line.
+ *
+ * STARTTLS: `connection.startTls({ server })` or `({ client })` upgrades an
+ * open plain connection in place (also `Framed.startTls`, `Session.startTls`
+ * from a protocol handler, `ClientOptions.onConnect`); bytes received in
+ * plain text and not yet read are discarded, never delivered as TLS data.
  *
  * How a failed handshake surfaces:
  * - On the client, `connect` fails with a `ConnectError` of reason `"Tls"`

@@ -13,6 +13,7 @@
  * whose listens and connects speak TLS by default. The server side runs on
  * `tls.Server`: handshake deadlines on the Effect Clock (one timer per
  * listener), SNI by `SNICallback`, certificate reload by `setSecureContext`.
+ * STARTTLS (`connection.startTls`): a `TLSSocket` on the same TCP socket.
  *
  * @example
  * ```ts
