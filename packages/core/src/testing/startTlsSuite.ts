@@ -178,6 +178,20 @@ export const run = (options: StartTlsSuiteOptions): void => {
             expect(yield* roundTrip(c, "still plain")).toBe("still plain")
           })
         ))
+
+      it.scopedLive(`unsupported: Session.startTls fails typed (ENOTSUP), so a handler can answer "not available" and go on in plain text (${options.unsupported})`, () =>
+        withT((t) =>
+          Effect.gen(function*() {
+            const handler = (line: string, { session }: RequestContext) =>
+              line === "STARTTLS"
+                ? Effect.match(session.startTls(serverTls()), { onFailure: (e) => `454 ${e.code}`, onSuccess: () => "220 go ahead" })
+                : Effect.succeed(`${line} tls=${session.connection.tls === undefined ? "no" : "yes"}`)
+            const s = yield* ProtocolServer.serve(LineProtocol, handler)
+            const c = yield* t.connect(s.address, { timeout: 5000 })
+            yield* c.write(enc.encode("STARTTLS\r\nPING\r\n"))
+            expect((yield* readUntilLines(c, 2)).split("\r\n").slice(0, 2)).toEqual(["454 ENOTSUP", "PING tls=no"])
+          })
+        ))
       return
     }
 

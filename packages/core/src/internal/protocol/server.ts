@@ -364,14 +364,15 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     // the protocol starts over, as on a new connection: the pump's decoder is the new codec's
     this.codec = this.makeCodec(this)
     this.writer.beforeFlush = this.codec.flush
-    const fiber = Runtime.runFork(this.runtime!, this.framed.startTls({ server: upgrade.options }))
+    const fiber = Runtime.runFork(this.runtime!, Effect.exit(this.framed.startTls({ server: upgrade.options })))
     const running = this.running ??= new Set()
     running.add(fiber)
     fiber.addObserver((exit) => {
       running.delete(fiber)
-      if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
+      const outcome = exit._tag === "Success" ? exit.value : exit
+      if (outcome._tag === "Failure" && !Cause.isInterruptedOnly(outcome.cause)) {
         // the connection is reset: the pump ends with its error and the connection closes
-        this.runLog(Effect.logDebug("STARTTLS: the TLS handshake failed; connection closed", Cause.squash(exit.cause)))
+        this.runLog(Effect.logDebug("STARTTLS: the TLS handshake failed; connection closed", Cause.squash(outcome.cause)))
       }
       this.endTls(upgrade)
     })
