@@ -529,7 +529,6 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
       const timeout = timeoutOf(options)
       const upgrade: Upgrade = {
         phase: FLUSHING,
-        side: options.server !== undefined ? "server" : "client",
         options,
         holding: new HoldingDriver(this.driver),
         discarded: 0,

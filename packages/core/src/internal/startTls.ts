@@ -83,7 +83,6 @@ export class HoldingDriver implements SocketDriver {
 /** One upgrade in progress (or done: it then keeps the count of discarded bytes). */
 export interface Upgrade {
   phase: Phase
-  readonly side: "client" | "server"
   readonly options: StartTlsOptions
   readonly holding: HoldingDriver
   /** Plain-text bytes discarded (see `Connection.startTls`). */
