@@ -94,29 +94,37 @@ export interface Codec<In, Out = In> {
  * @since 0.1.0
  * @category combinators
  */
-export const mapDecoder = <A, B>(decoder: Decoder<A>, f: (item: A) => B): Decoder<B> => {
-  const scratch: Array<A> = []
-  const each = (out: Array<B>): void => {
+export const mapDecoder = <A, B>(decoder: Decoder<A>, f: (item: A) => B): Decoder<B> => new MappedDecoder(decoder, f)
+
+/** {@link mapDecoder}'s decoder: one per connection, so its methods live on the prototype. */
+class MappedDecoder<A, B> implements Decoder<B> {
+  private readonly scratch: Array<A> = []
+
+  constructor(private readonly decoder: Decoder<A>, private readonly f: (item: A) => B) {}
+
+  private each(out: Array<B>): void {
+    const scratch = this.scratch
     try {
-      for (let i = 0; i < scratch.length; i++) out.push(f(scratch[i]!))
+      for (let i = 0; i < scratch.length; i++) out.push(this.f(scratch[i]!))
     } finally {
       scratch.length = 0
     }
   }
-  return {
-    decode: (chunk, out) => {
-      const error = decoder.decode(chunk, scratch)
-      each(out)
-      return error
-    },
-    finish: (out) => {
-      const error = decoder.finish(scratch)
-      each(out)
-      return error
-    },
-    get buffered() {
-      return decoder.buffered
-    }
+
+  decode(chunk: Uint8Array, out: Array<B>): FramingError | undefined {
+    const error = this.decoder.decode(chunk, this.scratch)
+    this.each(out)
+    return error
+  }
+
+  finish(out: Array<B>): FramingError | undefined {
+    const error = this.decoder.finish(this.scratch)
+    this.each(out)
+    return error
+  }
+
+  get buffered(): number {
+    return this.decoder.buffered
   }
 }
 

@@ -189,17 +189,29 @@ const readUint32 = (buf: Uint8Array, at: number, little: boolean): number =>
     ? (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000
     : buf[at] * 0x1000000 + ((buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3])
 
-const decoder = (s: Settings): FrameDecoder => {
-  const header = new Uint8Array(s.headerLength)
-  const body = new Accumulator()
-  let headerFill = 0 // header bytes held (state "reading a split header")
-  let inBody = false // header read, frame spans chunks: collecting into `body`
-  let frameWire = 0 // wire length of the frame being collected
-  let received = 0 // wire bytes of it received so far
-  let failed: FramingError | undefined
+const decoder = (s: Settings): FrameDecoder => new LengthFieldDecoder(s)
+
+const NO_HEADER = new Uint8Array(0)
+
+/**
+ * One connection's decoding state. A class (methods on the prototype) whose
+ * header scratch is made when a header first arrives split: a connection
+ * waiting for its peer holds one small object.
+ */
+class LengthFieldDecoder implements FrameDecoder {
+  private header = NO_HEADER
+  private readonly body = new Accumulator()
+  private headerFill = 0 // header bytes held (state "reading a split header")
+  private inBody = false // header read, frame spans chunks: collecting into `body`
+  private frameWire = 0 // wire length of the frame being collected
+  private received = 0 // wire bytes of it received so far
+  private failed: FramingError | undefined = undefined
+
+  constructor(private readonly s: Settings) {}
 
   /** Body length declared by the header at `buf[at]`, or a FramingError. */
-  const bodyLength = (buf: Uint8Array, at: number): number | FramingError => {
+  private bodyLength(buf: Uint8Array, at: number): number | FramingError {
+    const s = this.s
     const value = readField(buf, at + s.fieldOffset, s.fieldLength, s.little)
     if (value > Number.MAX_SAFE_INTEGER) {
       return new FramingError({
@@ -232,75 +244,81 @@ const decoder = (s: Settings): FrameDecoder => {
   }
 
   /** Copy wire bytes `chunk[pos, pos + n)` (frame offsets `[received, received + n)`) into the body. */
-  const collect = (chunk: Uint8Array, pos: number, n: number): void => {
-    const skip = Math.max(0, Math.min(n, s.bytesToStrip - received))
-    if (n > skip) body.append(chunk, pos + skip, pos + n, frameWire - s.bytesToStrip)
-    received += n
+  private collect(chunk: Uint8Array, pos: number, n: number): void {
+    const s = this.s
+    const skip = Math.max(0, Math.min(n, s.bytesToStrip - this.received))
+    if (n > skip) this.body.append(chunk, pos + skip, pos + n, this.frameWire - s.bytesToStrip)
+    this.received += n
   }
 
-  const decode = (chunk: Uint8Array, out: Array<Uint8Array>): FramingError | undefined => {
-    if (failed !== undefined) return failed
+  decode(chunk: Uint8Array, out: Array<Uint8Array>): FramingError | undefined {
+    if (this.failed !== undefined) return this.failed
+    const s = this.s
     const n = chunk.length
     let pos = 0
-    if (headerFill > 0) {
-      const take = Math.min(s.headerLength - headerFill, n)
-      for (let i = 0; i < take; i++) header[headerFill + i] = chunk[i]
-      headerFill += take
+    if (this.headerFill > 0) {
+      const header = this.header
+      const take = Math.min(s.headerLength - this.headerFill, n)
+      for (let i = 0; i < take; i++) header[this.headerFill + i] = chunk[i]
+      this.headerFill += take
       pos = take
-      if (headerFill < s.headerLength) return undefined
-      headerFill = 0
-      const length = bodyLength(header, 0)
-      if (typeof length !== "number") return (failed = length)
-      frameWire = s.headerLength + length
-      received = 0
-      inBody = true
-      collect(header, 0, s.headerLength)
+      if (this.headerFill < s.headerLength) return undefined
+      this.headerFill = 0
+      const length = this.bodyLength(header, 0)
+      if (typeof length !== "number") return (this.failed = length)
+      this.frameWire = s.headerLength + length
+      this.received = 0
+      this.inBody = true
+      this.collect(header, 0, s.headerLength)
     }
-    if (inBody) {
-      const take = Math.min(frameWire - received, n - pos)
-      collect(chunk, pos, take)
+    if (this.inBody) {
+      const take = Math.min(this.frameWire - this.received, n - pos)
+      this.collect(chunk, pos, take)
       pos += take
-      if (received < frameWire) return undefined
-      inBody = false
-      out.push(body.take())
+      if (this.received < this.frameWire) return undefined
+      this.inBody = false
+      out.push(this.body.take())
     }
     while (n - pos >= s.headerLength) {
-      const length = bodyLength(chunk, pos)
-      if (typeof length !== "number") return (failed = length)
+      const length = this.bodyLength(chunk, pos)
+      if (typeof length !== "number") return (this.failed = length)
       const wire = s.headerLength + length
       if (n - pos >= wire) {
         out.push(chunk.subarray(pos + s.bytesToStrip, pos + wire))
         pos += wire
         continue
       }
-      frameWire = wire
-      received = 0
-      inBody = true
-      collect(chunk, pos, n - pos)
+      this.frameWire = wire
+      this.received = 0
+      this.inBody = true
+      this.collect(chunk, pos, n - pos)
       return undefined
     }
-    for (let i = pos; i < n; i++) header[headerFill++] = chunk[i]
+    if (pos < n) {
+      if (this.header === NO_HEADER) this.header = new Uint8Array(s.headerLength)
+      const header = this.header
+      for (let i = pos; i < n; i++) header[this.headerFill++] = chunk[i]
+    }
     return undefined
   }
 
-  return {
-    decode,
-    finish() {
-      if (failed !== undefined) return failed
-      const buffered = inBody ? received : headerFill
-      if (buffered === 0) return undefined
-      return (failed = new FramingError({
-        reason: "Truncated",
-        codec: CODEC,
-        buffered,
-        detail: inBody
-          ? `frame of ${frameWire} bytes, ${frameWire - received} missing`
-          : `header of ${s.headerLength} bytes, ${s.headerLength - headerFill} missing`
-      }))
-    },
-    get buffered() {
-      return inBody ? received : headerFill
-    }
+  finish(): FramingError | undefined {
+    if (this.failed !== undefined) return this.failed
+    const s = this.s
+    const buffered = this.inBody ? this.received : this.headerFill
+    if (buffered === 0) return undefined
+    return (this.failed = new FramingError({
+      reason: "Truncated",
+      codec: CODEC,
+      buffered,
+      detail: this.inBody
+        ? `frame of ${this.frameWire} bytes, ${this.frameWire - this.received} missing`
+        : `header of ${s.headerLength} bytes, ${s.headerLength - this.headerFill} missing`
+    }))
+  }
+
+  get buffered(): number {
+    return this.inBody ? this.received : this.headerFill
   }
 }
 

@@ -1,5 +1,4 @@
-import { Effect } from "effect"
-import type { Scope } from "effect"
+import { Effect, Scope } from "effect"
 import type { Address } from "../Address.ts"
 import type { Connection } from "../Connection.ts"
 import type { Listener } from "../Transport.ts"
@@ -33,7 +32,10 @@ export class ListenerImpl implements Listener {
         })
       })
     })
-    this.accept = Effect.acquireRelease(Effect.interruptible(take), (c) => c.close)
+    // what `acquireRelease` does, but its finalizer would keep a copy of the accepting
+    // fiber's FiberRefs for as long as the connection lives: closing needs none of them
+    this.accept = Effect.uninterruptible(Effect.flatMap(Effect.interruptible(take), (c) =>
+      Effect.as(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, Effect.uninterruptible(c.close))), c)))
     this.close = Effect.suspend(() => {
       if (this.isClosed) return Effect.void
       this.isClosed = true

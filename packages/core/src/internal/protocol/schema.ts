@@ -11,12 +11,14 @@ import * as LengthField from "../../LengthField.ts"
 import { MessageError } from "../../MessageCodec.ts"
 import type { MessageCodec } from "../../MessageCodec.ts"
 import type * as ByteBuffer from "../../ByteBuffer.ts"
+import { mapDecoder } from "../../Codec.ts"
 import { FramingError } from "../../Framing.ts"
 import type {
   ClientCodec,
   EncodeError,
   FrameClientCodec,
   FrameServerCodec,
+  Incoming,
   Method,
   MethodSchema,
   Outcome,
@@ -418,6 +420,23 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
   const wireCodec = (): WireCodec => custom === undefined ? jsonWire() : codecWire(custom)
 
   const hasStreams = perMethod !== undefined && [...perMethod.values()].some((r) => r.stream)
+  /**
+   * The default (JSON, the default framing, text written straight into the
+   * output) keeps no state of a connection but its frame decoder's: the
+   * rest of a connection's codec is made once, when the first one opens.
+   */
+  let directServer: (Omit<ServerCodec<Req, Res, Err, OneWay, Push>, "decoder"> & {
+    readonly decode: (frame: Uint8Array) => Incoming<Req, OneWay>
+  }) | undefined
+  const makeDirectServer = () => {
+    const w = jsonWire()
+    const t = server(w)
+    const encodeResponse: ServerCodec<Req, Res, Err, OneWay, Push>["encodeResponse"] = (id, outcome, out, request) =>
+      lengthPrefixed(t.encodeResponse(id, outcome, request), out)
+    const encodePush: ServerCodec<Req, Res, Err, OneWay, Push>["encodePush"] = (message, out) => lengthPrefixed(t.encodePush(message), out)
+    const encodeDraining = (out: ByteBuffer.ByteBuffer) => lengthPrefixed(t.encodeDraining(), out)
+    return { decode: t.decode, encodeResponse, encodePush, encodeDraining, streams: hasStreams ? serverStreams(lengthPrefixed, w) : undefined }
+  }
   const serverStreams = (write: ReturnType<typeof writer>, w: WireCodec): StreamServerCodec<Req> => ({
     isStream: (request) => resultsFor(request)?.stream === true,
     encodeChunk: (id, items, request, out) => {
@@ -465,18 +484,21 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
     onDefect: options.onDefect ?? "respond",
     describe: options.describe ?? describeRequest,
     server: (): ServerCodec<Req, Res, Err, OneWay, Push> => {
+      if (direct) {
+        const d = directServer ??= makeDirectServer()
+        return {
+          decoder: mapDecoder(framing.decoder(), d.decode),
+          encodeResponse: d.encodeResponse,
+          encodePush: d.encodePush,
+          encodeDraining: d.encodeDraining,
+          streams: d.streams
+        }
+      }
       const w = wireCodec()
       const t = server(w)
       const framed = serverOverFrames(framing, serverFrames(t))
       const streams = hasStreams ? serverStreams(writer(), w) : undefined
-      if (!direct) return streams === undefined ? framed : { ...framed, streams }
-      return {
-        decoder: framed.decoder,
-        encodeResponse: (id, outcome, out, request) => lengthPrefixed(t.encodeResponse(id, outcome, request), out),
-        encodePush: (message, out) => lengthPrefixed(t.encodePush(message), out),
-        encodeDraining: (out) => lengthPrefixed(t.encodeDraining(), out),
-        streams
-      }
+      return streams === undefined ? framed : { ...framed, streams }
     },
     client: (): ClientCodec<Req, Res, Err, OneWay, Push> => {
       const w = wireCodec()

@@ -160,12 +160,15 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
           const failure = Cause.failureOption(exit.cause)
           const error = Option.getOrUndefined(failure)
           if (error !== undefined && (error as { _tag?: string })._tag === "FramingError") {
-            yield* Effect.logWarning(
+            // a peer that ended inside a message has stopped sending: nothing to answer, and
+            // nothing wrong with the bytes it did send, so it is logged as a close is. A
+            // Warning (with its stack traces formatted) per such peer made each of a stream
+            // of peers that send a partial request and leave (slowloris) costly to the server
+            const truncated = (error as { reason?: string }).reason === "Truncated"
+            yield* (truncated ? logOpenClose : Effect.logWarning)(
               "bad framing",
               new ProtocolServerError({ reason: "Framing", connection: conn.id, peer, cause: error })
             )
-            // a peer that ended inside a message has stopped sending: nothing to answer
-            const truncated = (error as { reason?: string }).reason === "Truncated"
             if (protocol.onBadInput === "respond" && !truncated) {
               // the codec's own words when it gave some (a protocol's error text, e.g. RESP's)
               const detail = (error as { detail?: string }).detail ?? (error as Error).message
