@@ -52,10 +52,11 @@ const deno = (): Deno.DenoNamespace => (globalThis as unknown as { readonly Deno
 /**
  * Read buffer sizes. Deno's `conn.read` needs its buffer before data arrives,
  * so every idle connection holds one: the size adapts (doubles when a read
- * fills it, halves when reads use less than an eighth of it), from 16 KiB.
+ * fills it, halves when reads use less than an eighth of it), from the
+ * smallest, which is what a connection that waits for its peer should hold.
  */
 const minReadSize = 4 * 1024
-const initialReadSize = 16 * 1024
+const initialReadSize = minReadSize
 const maxReadSize = 64 * 1024
 /**
  * Short reads of at most `smallRead` bytes are copied into a shared slab of
