@@ -55,9 +55,34 @@ const stateOf = (session: Session.Session<never>): RespSession => {
 
 const ascii = new TextDecoder("latin1")
 
+/**
+ * A connection's command decoder, made when its first bytes arrive: its state
+ * is sizeable, and a connection that sends nothing (many of them, on a busy
+ * server) need not hold it.
+ */
+class LazyRequestDecoder implements Resp.RequestDecoder {
+  private decoder: Resp.RequestDecoder | undefined = undefined
+
+  constructor(private readonly limits: Resp.DecoderOptions | undefined) {}
+
+  decode(chunk: Uint8Array, out: Array<Resp.Command>) {
+    return (this.decoder ??= Resp.makeRequestDecoder(this.limits)).decode(chunk, out)
+  }
+
+  finish(out: Array<Resp.Command>) {
+    return this.decoder === undefined ? undefined : this.decoder.finish(out)
+  }
+
+  get buffered(): number {
+    return this.decoder === undefined ? 0 : this.decoder.buffered
+  }
+}
+
 /** The wire protocol: commands in, replies out, in order. */
-export const protocol = (limits?: Resp.DecoderOptions): Protocol.Protocol<Resp.Command, Resp.Reply> =>
-  Protocol.custom<Resp.Command, Resp.Reply>({
+export const protocol = (limits?: Resp.DecoderOptions): Protocol.Protocol<Resp.Command, Resp.Reply> => {
+  // the limits are checked as a connection opens (a decoder made once), as when each made its own
+  let checked = false
+  return Protocol.custom<Resp.Command, Resp.Reply>({
     name: "resp",
     correlation: "inOrder",
     // a stream that does not parse is answered with Redis's protocol error, then closed
@@ -65,6 +90,10 @@ export const protocol = (limits?: Resp.DecoderOptions): Protocol.Protocol<Resp.C
     // logs, metrics and spans name a command by its first argument
     describe: (command) => command.length === 0 ? "(empty)" : ascii.decode(command[0]!).toUpperCase(),
     server: (session) => {
+      if (!checked) {
+        Resp.makeRequestDecoder(limits)
+        checked = true
+      }
       const state = stateOf(session)
       // replies are staged in the reply encoder's scratch area, moved into the output once per batch
       let bound: ByteBuffer.ByteBuffer | undefined
@@ -78,11 +107,11 @@ export const protocol = (limits?: Resp.DecoderOptions): Protocol.Protocol<Resp.C
       }
       return {
         decoder: Codec.mapDecoder(
-          Resp.makeRequestDecoder(limits),
+          new LazyRequestDecoder(limits),
           (command): Protocol.Incoming<Resp.Command, never> => ({ _tag: "Request", request: command, id: undefined })
         ),
         // the reply in the RESP version as it is after the command (HELLO 3 answers in RESP3)
-        encodeResponse: (_id, outcome, out) => {
+        encodeResponse(_id, outcome, out) {
           const reply = outcome._tag === "Success"
             ? outcome.value
             : outcome._tag === "Fault"
@@ -91,12 +120,17 @@ export const protocol = (limits?: Resp.DecoderOptions): Protocol.Protocol<Resp.C
           writerFor(out).write(reply, state.protocol)
           return undefined
         },
-        encodePush: () => undefined,
+        encodePush() {
+          return undefined
+        },
         encodeDraining: undefined,
-        flush: (out) => writerFor(out).end()
+        flush(out) {
+          writerFor(out).end()
+        }
       }
     }
   })
+}
 
 /** A fault as Redis would word it: a bad stream is a protocol error. */
 const faultReply = (fault: Protocol.ProtocolError): Resp.Reply =>
