@@ -20,6 +20,11 @@
  * timer per listener), SNI through the listener's `serverName` handler, and
  * certificate reload on the running listener.
  *
+ * STARTTLS (`connection.startTls`): `socket.upgradeTLS` on the same socket.
+ * Bun takes the TLS role from where the socket came from, so an accepted
+ * connection upgrades only as the server and a connected one only as the
+ * client; the other way fails with a `TlsError` of code `ENOTSUP`.
+ *
  * @example
  * ```ts
  * import { Server } from "@wirekit/core"
@@ -63,12 +68,16 @@ class BunDriver implements Driver.SocketDriver, Driver.WriteTarget {
   /** TLS, until the handshake is over: its outcome, and a close before it. */
   handshake: ((s: Socket, success: boolean, error: SystemError | null | undefined) => void) | undefined = undefined
   closedEarly: ((error: SystemError | undefined) => void) | undefined = undefined
+  /** Accepted by a listener (STARTTLS: Bun makes such a socket the TLS server, a connected one the client). */
+  accepted = false
+  /** STARTTLS as the client: the name to send and check when the options give none (the host dialed). */
+  dialedName: string | undefined = undefined
 
-  private remoteAddress: Address.Address | undefined = undefined
+  remoteAddress: Address.Address | undefined = undefined
   private readEnded = false
   private closed = false
 
-  constructor(private readonly options: Connection.ConnectionOptions | undefined) {}
+  constructor(readonly options: Connection.ConnectionOptions | undefined) {}
 
   /** Wires the core's events (called from `Driver.makeConnection`). */
   attach(events: Driver.SocketEvents, remoteAddress: Address.Address): this {
@@ -131,6 +140,16 @@ class BunDriver implements Driver.SocketDriver, Driver.WriteTarget {
     return this.writer.writeBuffered()
   }
 
+  startTls(options: Tls.StartTlsOptions, done: (outcome: Tls.TlsInfo | Tls.TlsError) => void): Driver.SocketDriver {
+    return upgradeTls(this, options, done) ?? this
+  }
+
+  /** STARTTLS: the TLS socket took over; what the socket beneath still reports (its ciphertext, its close) is ignored. */
+  detach(): void {
+    this.attached = false
+    this.events = inertEvents
+  }
+
   // ---- Bun events ---------------------------------------------------------
 
   /** The socket is writable again: the writer flushes its queue, then reports drain / finishes a pending end. */
@@ -141,6 +160,8 @@ class BunDriver implements Driver.SocketDriver, Driver.WriteTarget {
 
   onEnd(): void {
     if (this.readEnded || !this.attached) return
+    // STARTTLS: the peer gave up during the handshake; its outcome is told first
+    this.closedEarly?.(undefined)
     this.readEnded = true
     this.events.readEnd()
     this.writer.peerEnded()
@@ -148,6 +169,7 @@ class BunDriver implements Driver.SocketDriver, Driver.WriteTarget {
 
   onError(err: SystemError): void {
     if (this.closed || !this.attached) return
+    this.closedEarly?.(err)
     this.reportError(err)
   }
 
@@ -170,6 +192,8 @@ class BunDriver implements Driver.SocketDriver, Driver.WriteTarget {
       return
     }
     this.closed = true
+    // STARTTLS: a close during the handshake fails the upgrade first (the connection is already attached)
+    this.closedEarly?.(err)
     const events = this.events
     if (err !== undefined) {
       this.reportError(err)
@@ -218,6 +242,130 @@ const clientHandlers: WirekitBun.SocketHandler<BunDriver> = {
   end: onEnd,
   close: onClose,
   error: onError
+}
+
+/** Where a plain socket's events go once its TLS socket took over (STARTTLS). */
+const inertEvents: Driver.SocketEvents = {
+  data: () => {},
+  borrows: () => false,
+  readEnd: () => {},
+  error: () => {},
+  drain: () => {},
+  closedByRuntime: () => {}
+}
+
+/** Handlers of a socket upgraded as the TLS server: those of a TLS listener, SNI answered from `sni`. */
+const upgradedServerHandlers = (sni: BunTls.SniContexts): WirekitBun.SocketHandler<BunDriver> => ({
+  handshake: onHandshake,
+  serverName: (_data, name) => Tls.lookupServerName(sni, name),
+  data: onData,
+  drain: onDrain,
+  end: onEnd,
+  close: onClose,
+  error: onError
+})
+
+/**
+ * The Bun side of `Connection.startTls`: `socket.upgradeTLS` on the same
+ * socket, with the options, handshake checks and typed errors of a TLS listen
+ * or connect. The TLS socket gets a driver of its own, wired to the same
+ * events; the plain driver is detached, since Bun keeps reporting the
+ * ciphertext it reads (and its close) to the plain socket's handlers. Bytes
+ * that arrived after `pause()` are still in the kernel: TLS reads them.
+ * Undefined when the upgrade could not start (`done` has the error).
+ */
+const upgradeTls = (
+  plain: BunDriver,
+  options: Tls.StartTlsOptions,
+  done: (outcome: Tls.TlsInfo | Tls.TlsError) => void
+): BunDriver | undefined => {
+  const side = Tls.startTlsSide(options)
+  const remote = plain.remoteAddress
+  // Bun 1.4 takes the role from the socket's origin and ignores `isServer`: the other one would hang, not fail
+  if ((side === "server") !== plain.accepted) {
+    done(BunTls.unsupported(side, `Bun upgrades ${plain.accepted ? "an accepted socket only as the TLS server" : "a connected socket only as the TLS client"} (socket.upgradeTLS ignores isServer)`, remote))
+    return undefined
+  }
+  const server = options.server
+  const client = options.client
+  const requestCert = server?.requestCert ?? false
+  const rejectUnauthorized = server !== undefined
+    ? requestCert && (server.rejectUnauthorized ?? true)
+    : client!.rejectUnauthorized ?? Tls.defaults.rejectUnauthorized
+  const serverName = client !== undefined ? client.serverName ?? plain.dialedName : undefined
+  let bunTls: WirekitBun.TlsOptions
+  let sni: BunTls.SniContexts
+  try {
+    if (server !== undefined) {
+      const source = server.certificates
+      const certificates = Tls.isCertificateSource(source) ? source.unsafeGet() : source
+      bunTls = BunTls.serverOptions(certificates, server)
+      sni = BunTls.sniContexts(certificates, server)
+    } else {
+      bunTls = BunTls.clientOptions(client!, serverName)
+    }
+  } catch (err) {
+    done(BunTls.tlsError(err, side, remote))
+    return undefined
+  }
+  const driver = new BunDriver(plain.options)
+  driver.tlsSide = side
+  driver.accepted = plain.accepted
+  let settled = false
+  const settle = (outcome: Tls.TlsInfo | Tls.TlsError) => {
+    if (settled) return
+    settled = true
+    driver.handshake = undefined
+    driver.closedEarly = undefined
+    done(outcome)
+  }
+  driver.closedEarly = (err) =>
+    settle(err !== undefined
+      ? BunTls.tlsError(err, side, remote)
+      : new Tls.TlsError({ reason: "Other", side, address: remote, code: "ECONNRESET", detail: "the connection closed during the TLS handshake" }))
+  // the same verdicts as a TLS listener (server) or connect (client); on a failure the core resets the connection
+  driver.handshake = (s, success, verified) => {
+    if (server !== undefined) {
+      if (!success) return settle(BunTls.tlsError(verified ?? new Error("TLS handshake failed"), "server", remote))
+      // Bun reports the verification of a client certificate even when none was asked for: it counts only with requestCert
+      const peer = requestCert ? BunTls.peerCertificate(s) : undefined
+      const authorized = peer !== undefined && (verified === null || verified === undefined)
+      if (rejectUnauthorized && !authorized) {
+        return settle(peer === undefined
+          ? new Tls.TlsError({ reason: "NoCertificate", side: "server", address: remote, code: "PEER_DID_NOT_RETURN_A_CERTIFICATE", detail: "the client sent no certificate" })
+          : BunTls.tlsError(verified, "server", remote))
+      }
+      const name = s.getServername()
+      return settle(BunTls.tlsInfo(s, typeof name === "string" && name !== "" ? name : undefined, peer, verified, authorized))
+    }
+    // a failed handshake (an alert, no common protocol or version), not a certificate check
+    if (verified === null || verified === undefined ? !success : !BunTls.isVerifyError(verified)) {
+      return settle(BunTls.tlsError(verified ?? new Error("TLS handshake failed"), "client", remote))
+    }
+    const authorized = success && (verified === null || verified === undefined)
+    if (!authorized && rejectUnauthorized) return settle(BunTls.tlsError(verified, "client", remote))
+    settle(BunTls.tlsInfo(s, serverName, BunTls.peerCertificate(s), verified, authorized))
+  }
+  // the TLS socket's events go to the same connection from now on, through a writer of its own
+  driver.attach(plain.events, remote!)
+  let pair: [raw: Socket, tls: Socket] | undefined
+  try {
+    pair = plain.socket.upgradeTLS({
+      tls: bunTls,
+      socket: server !== undefined ? upgradedServerHandlers(sni) : clientHandlers,
+      data: driver
+    })
+  } catch (err) {
+    settle(BunTls.tlsError(err, side, remote))
+    return undefined
+  }
+  if (pair === undefined) {
+    settle(BunTls.unsupported(side, "socket.upgradeTLS did not upgrade the socket", remote))
+    return undefined
+  }
+  plain.detach()
+  driver.socket = pair[1]
+  return driver
 }
 
 const applyOptions = (s: Socket, options: Connection.ConnectionOptions | undefined) => {
@@ -295,7 +443,9 @@ const listenPlain = (
       const socket: WirekitBun.SocketHandler<BunDriver> = {
         open: (s) => {
           if (handle === undefined) return s.terminate()
-          handle.offer(wrap(s, new BunDriver(options), options, unixPath))
+          const driver = new BunDriver(options)
+          driver.accepted = true
+          handle.offer(wrap(s, driver, options, unixPath))
         },
         data: onData,
         drain: onDrain,
@@ -348,6 +498,10 @@ const connectPlain = (
       const unixPath = Address.isUnix(address) ? address.path : undefined
       return Driver.connectWithTimeout<Connection.Connection>(address, { timeout: options?.timeout, errorCode }, (attempt) => {
         const driver = new BunDriver(options)
+        // SNI carries names only: an IP address is not sent (as in a TLS connect)
+        driver.dialedName = unixPath !== undefined
+          ? "localhost"
+          : isIP((address as Address.TcpAddress).host) === 0 ? (address as Address.TcpAddress).host : undefined
         driver.dial = {
           opened: (s) => {
             driver.dial = undefined
@@ -442,6 +596,7 @@ const listenTls = (
         const open = (s: Socket) => {
           if (handle === undefined) return s.terminate()
           const driver = new BunDriver(options)
+          driver.accepted = true
           driver.tlsSide = "server"
           s.data = driver
           counters.started()

@@ -63,6 +63,21 @@ declare namespace WirekitBun {
     readonly localPort: number
     readonly remoteAddress: string
     readonly remotePort: number
+    /**
+     * STARTTLS: starts TLS on this open socket. Returns the socket beneath
+     * (`raw`, which keeps this socket's handlers and `data`, and goes on
+     * reporting every ciphertext read to its `data` handler) and the TLS
+     * socket (`handlers`, `data`), or `undefined` when it cannot. The role
+     * follows where the socket came from: an accepted socket is the TLS
+     * server, a connected one the client (`isServer` is ignored). The
+     * handlers' `open` runs before it returns; `serverName` (SNI) is called
+     * as on a listener.
+     */
+    upgradeTLS<D>(options: {
+      readonly tls: TlsOptions
+      readonly socket: SocketHandler<D>
+      readonly data: D
+    }): [raw: Socket<Data>, tls: Socket<D>] | undefined
   }
 
   /** A certificate as `getPeerCertificate()` reports it (node:tls' `PeerCertificate` fields that are used). */
