@@ -51,7 +51,7 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   private reads = 0
   private writes = 0
   private writeState: "open" | "ending" | "ended" = "open"
-  private writeError: ConnectionError | undefined
+  private writeErrorValue: ConnectionError | undefined
   private needDrain = false
   private drainWaiters: Array<() => void> = []
   private endWaiters: Array<Resume<void, ConnectionError>> = []
@@ -334,9 +334,6 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     if (this.isClosed) return
     this.isClosed = true
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
-    if (!this.writeError) {
-      this.writeError = new ConnectionError({ reason: "Closed", operation: "write", remoteAddress: this.remoteAddress })
-    }
     this.wakeReader()
     this.releaseWriters()
     const upgrade = this.upgrade
@@ -360,6 +357,21 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   }
 
   // ---- writer -----------------------------------------------------------
+
+  /**
+   * Why writes fail from now on, if they do: the first error, else `Closed`
+   * once the runtime closed the socket. That one is made when first asked
+   * for, not at the close: an error captures a stack trace, and most
+   * connections close with no writer left to see it.
+   */
+  private get writeError(): ConnectionError | undefined {
+    if (this.writeErrorValue === undefined && this.isClosed) this.writeErrorValue = this.closedError("write")
+    return this.writeErrorValue
+  }
+
+  private set writeError(error: ConnectionError | undefined) {
+    this.writeErrorValue = error
+  }
 
   private closedError(operation: "write" | "end"): ConnectionError {
     return new ConnectionError({ reason: "Closed", operation, remoteAddress: this.remoteAddress })
