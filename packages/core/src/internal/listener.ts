@@ -4,10 +4,28 @@ import type { Connection } from "../Connection.ts"
 import type { Listener } from "../Transport.ts"
 import { defaultAcceptQueue, ListenError } from "../Transport.ts"
 
+/**
+ * The listeners made here, by their `accept` (adapters hand out their own
+ * listener objects, which share it): the server runner takes connections from
+ * them straight into a connection's scope (see {@link acceptIntoOf}).
+ */
+const listeners = new WeakMap<object, ListenerImpl>()
+
+/**
+ * `listener.accept` into `scope`, for a listener made here: the same as
+ * `Scope.extend(listener.accept, scope)` without providing the scope as a
+ * service, which sets and restores the fiber's context around every accept.
+ */
+export const acceptIntoOf = (listener: Listener): ((scope: Scope.Scope) => Effect.Effect<Connection, ListenError>) | undefined => {
+  const impl = listeners.get(listener.accept)
+  return impl === undefined ? undefined : impl.acceptInto
+}
+
 /** A listener's accept queue, shared by every adapter. */
 export class ListenerImpl implements Listener {
   readonly accept: Effect.Effect<Connection, ListenError, Scope.Scope>
   readonly close: Effect.Effect<void>
+  readonly acceptInto: (scope: Scope.Scope) => Effect.Effect<Connection, ListenError>
   private queue: Array<Connection> = []
   private waiter: (() => void) | undefined
   private isClosed = false
@@ -34,8 +52,10 @@ export class ListenerImpl implements Listener {
     })
     // what `acquireRelease` does, but its finalizer would keep a copy of the accepting
     // fiber's FiberRefs for as long as the connection lives: closing needs none of them
-    this.accept = Effect.uninterruptible(Effect.flatMap(Effect.interruptible(take), (c) =>
-      Effect.as(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, Effect.uninterruptible(c.close))), c)))
+    this.acceptInto = (scope) =>
+      Effect.uninterruptible(Effect.flatMap(Effect.interruptible(take), (c) => Effect.as(Scope.addFinalizer(scope, Effect.uninterruptible(c.close)), c)))
+    this.accept = Effect.flatMap(Effect.scope, this.acceptInto)
+    listeners.set(this.accept, this)
     this.close = Effect.suspend(() => {
       if (this.isClosed) return Effect.void
       this.isClosed = true

@@ -1,8 +1,9 @@
-import { Cause, Context, Effect, Exit, FiberRef, FiberSet, HashMap, Scope } from "effect"
+import { Cause, Context, Effect, Exit, FiberRef, FiberRefs, FiberSet, HashMap, Scope } from "effect"
 import type { Fiber } from "effect"
 import { format } from "../Address.ts"
 import type { Connection } from "../Connection.ts"
 import type { Listener } from "../Transport.ts"
+import { acceptIntoOf } from "./listener.ts"
 
 /** The connections a {@link run} serves. */
 export interface Runner {
@@ -93,9 +94,10 @@ const acceptLoop = <R>(
   start: (conn: Connection, scope: Scope.CloseableScope) => Effect.Effect<void, unknown, R>
 ): Effect.Effect<void, never, R> =>
   Effect.gen(function*() {
+    const acceptInto = acceptIntoOf(listener) ?? ((scope: Scope.Scope) => Scope.extend(listener.accept, scope))
     while (true) {
       const scope = yield* Scope.make()
-      const accepted = yield* Effect.exit(Scope.extend(listener.accept, scope))
+      const accepted = yield* Effect.exit(acceptInto(scope))
       if (Exit.isFailure(accepted)) {
         yield* Scope.close(scope, Exit.void)
         if (Cause.isFailType(accepted.cause) || Cause.isInterruptedOnly(accepted.cause)) return // ListenError: Closed
@@ -134,11 +136,15 @@ export const enter = (
   services: Context.Context<never>,
   annotations: Readonly<Record<string, unknown>>
 ): Effect.Effect<void> =>
-  Effect.zipRight(
-    FiberRef.update(FiberRef.currentContext, (context) => Context.merge(context, services)),
-    FiberRef.update(FiberRef.currentLogAnnotations, (current) => {
-      let next = current
-      for (const key in annotations) next = HashMap.set(next, key, annotations[key])
-      return next
+  // both in one step: every connection's fiber runs this
+  Effect.updateFiberRefs((fiberId, refs) => {
+    const context = Context.merge(FiberRefs.getOrDefault(refs, FiberRef.currentContext), services)
+    let logAnnotations = FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations)
+    for (const key in annotations) logAnnotations = HashMap.set(logAnnotations, key, annotations[key])
+    return FiberRefs.updateManyAs(refs, {
+      entries: [
+        [FiberRef.currentContext, [[fiberId, context]]],
+        [FiberRef.currentLogAnnotations, [[fiberId, logAnnotations]]]
+      ]
     })
-  )
+  })
