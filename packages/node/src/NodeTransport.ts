@@ -464,7 +464,8 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
           const tcp = tcpOf(socket)
           if (settle(tcp)) counters.succeeded()
           if (!handle || tcp === undefined) return socket.destroy()
-          const { local, remote } = socketAddresses(socket, unixPath)
+          // the same addresses, asked of the socket beneath: the TLS socket forwards each query to it
+          const { local, remote } = socketAddresses(tcp, unixPath)
           const serverName = typeof socket.servername === "string" ? socket.servername : undefined
           handle.offer(wrap(socket, options, local, remote, { raw: tcp, info: tlsInfo(socket, serverName, requestCert), side: "server" }))
         })
