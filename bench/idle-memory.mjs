@@ -13,7 +13,7 @@
 // rounds mode (--rounds R): R rounds of --peers peers that each connect, send a
 // partial request (--partial; by default one fitting the server's protocol), hold
 // --hold seconds, and close; after each round (once the server has seen the
-// closes: --settle seconds) the server's RSS.
+// closes: --settle seconds) the server's RSS, then the peak and the last growth.
 //
 // RSS is VmRSS of /proc/PID/status of the server process (the runtime itself:
 // every server here runs in the process the tool starts). Servers and the client
@@ -381,8 +381,9 @@ async function roundsRun(name, def, opts) {
       readings.push(rss)
       process.stdout.write(` ${(rss / 1024).toFixed(0)}`)
     }
-    const growth = readings.at(-1) - start
-    process.stdout.write(` MiB: ${growth >= 0 ? "+" : ""}${mib(growth)} over ${opts.rounds} rounds\n`)
+    const signed = (kib) => `${kib >= 0 ? "+" : ""}${mib(kib)}`
+    const peak = Math.max(...readings) - start
+    process.stdout.write(` MiB: peak ${signed(peak)}, end ${signed(readings.at(-1) - start)} over ${opts.rounds} rounds\n`)
     if (opts.json) process.stdout.write(JSON.stringify({ server: name, mode: "rounds", peers: opts.peers, rounds: opts.rounds, rssKiB: readings }) + "\n")
   } finally {
     client.stop()
