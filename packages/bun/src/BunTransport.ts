@@ -856,23 +856,11 @@ export const transport: Transport.TransportService = { name: "bun", listen, conn
 /** Provides {@link Transport.Transport} on Bun's native sockets. */
 export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.Transport, transport)
 
-/**
- * TLS defaults of a transport: every listen without its own `tls` option
- * uses `server`, every connect without one uses `client`.
- */
-export interface TlsDefaults {
-  readonly server?: Tls.TlsServerOptions | undefined
-  readonly client?: Tls.TlsClientOptions | undefined
-}
+/** TLS defaults of a transport (see `Tls.TlsDefaults`). */
+export type TlsDefaults = Tls.TlsDefaults
 
 /** The Bun transport with TLS defaults (see {@link TlsDefaults}). */
-export const makeTransport = (defaults: TlsDefaults): Transport.TransportService => ({
-  name: "bun",
-  listen: (address, options) =>
-    listen(address, options?.tls === undefined && defaults.server !== undefined ? { ...options, tls: defaults.server } : options),
-  connect: (address, options) =>
-    connect(address, options?.tls === undefined && defaults.client !== undefined ? { ...options, tls: defaults.client } : options)
-})
+export const makeTransport = (defaults: TlsDefaults): Transport.TransportService => Tls.withDefaults(transport, defaults)
 
 /**
  * Provides {@link Transport.Transport} on Bun's native sockets with TLS:

@@ -48,6 +48,7 @@
  */
 import { Data, Duration, Effect } from "effect"
 import type { Clock } from "effect"
+import type { TransportService } from "./Transport.ts"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import * as internal from "./internal/tls.ts"
@@ -604,3 +605,29 @@ export const lookupServerName: <A>(table: Readonly<Record<string, A>> | undefine
  * @category adapter helpers
  */
 export const parseSubjectAltName: (text: string | undefined) => ReadonlyArray<SubjectAltName> = internal.parseSubjectAltName
+
+/**
+ * TLS defaults of a transport: every listen without its own `tls` option
+ * uses `server`, every connect without one uses `client`.
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsDefaults {
+  readonly server?: TlsServerOptions | undefined
+  readonly client?: TlsClientOptions | undefined
+}
+
+/**
+ * `transport` with TLS defaults (see {@link TlsDefaults}): what each adapter's
+ * `layerTls` provides, so a whole program (or a conformance suite) runs over
+ * TLS unchanged.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const withDefaults = (transport: TransportService, defaults: TlsDefaults): TransportService => ({
+  name: transport.name,
+  listen: (address, options) =>
+    transport.listen(address, options?.tls === undefined && defaults.server !== undefined ? { ...options, tls: defaults.server } : options),
+  connect: (address, options) =>
+    transport.connect(address, options?.tls === undefined && defaults.client !== undefined ? { ...options, tls: defaults.client } : options)
+})
