@@ -480,6 +480,7 @@ const listenPlain = (
       handle = Driver.makeListener({
         address: bound,
         acceptQueue: options?.acceptQueue,
+        options,
         // open connections stay open; new ones are refused
         close: () => native.stop(false)
       })
@@ -700,6 +701,7 @@ const listenTls = (
         const base = Driver.makeListener({
           address: bound,
           acceptQueue: options.acceptQueue,
+          options,
           // open connections stay open; new ones, and those still handshaking, are closed
           close: () => {
             native.stop(false)

@@ -39,6 +39,7 @@
 import { Chunk, Context, Data, Effect, Option, Stream } from "effect"
 import type { Address } from "./Address.ts"
 import * as AddressFmt from "./Address.ts"
+import type { ProxyInfo } from "./ProxyProtocol.ts"
 import type { StartTlsOptions, TlsError, TlsInfo } from "./Tls.ts"
 
 /** The end-of-stream marker returned by {@link Connection.read}: the peer ended its side. */
@@ -156,8 +157,16 @@ export interface PumpOptions {
 export interface Connection {
   /** Process-unique id, increasing in accept/connect order. */
   readonly id: number
+  /** Our end; on a connection with a PROXY protocol header, the address the client connected to. */
   readonly localAddress: Address
+  /** The peer; on a connection with a PROXY protocol header, the client the proxy relays. */
   readonly remoteAddress: Address
+  /**
+   * On a connection accepted by a listener with `proxyProtocol`: the header
+   * it began with, and the socket's own addresses (the proxy's, ours). See
+   * `ProxyProtocol`.
+   */
+  readonly proxy?: ProxyInfo | undefined
   /**
    * The TLS session and the peer's certificate, on a TLS connection (from
    * the start, or once {@link Connection.startTls} succeeded); `undefined` on

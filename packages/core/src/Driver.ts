@@ -30,10 +30,10 @@ import type { Address } from "./Address.ts"
 import type { Connection, ConnectionErrorReason, ConnectionError, ConnectionOptions } from "./Connection.ts"
 import { ConnectionImpl } from "./internal/connection.ts"
 import * as connectTimeout from "./internal/connectTimeout.ts"
-import { ListenerImpl } from "./internal/listener.ts"
+import { ListenerImpl, refusalOf } from "./internal/listener.ts"
 import * as socketWriter from "./internal/socketWriter.ts"
 import type { StartTlsOptions, TlsError, TlsInfo } from "./Tls.ts"
-import type { ConnectError, Listener } from "./Transport.ts"
+import type { ConnectError, Listener, ListenError, ListenOptions } from "./Transport.ts"
 
 /** Actions on a native socket, implemented by an adapter. All are synchronous and must not throw. */
 export interface SocketDriver {
@@ -152,6 +152,12 @@ export interface ListenerInfo {
   readonly acceptQueue?: number | undefined
   /** Stop listening at the OS level. Called once. */
   readonly close: () => void
+  /**
+   * The listen's options, for those the core implements on every transport
+   * (`proxyProtocol`). Options it refuses fail the listen in
+   * {@link scopedListener}.
+   */
+  readonly options?: ListenOptions | undefined
 }
 
 /** The adapter's handle on a listener: offer accepted connections to it. */
@@ -167,7 +173,7 @@ export interface ListenerHandle {
 
 /** Builds a core listener around an adapter's native listening socket. */
 export const makeListener = (info: ListenerInfo): ListenerHandle => {
-  const impl = new ListenerImpl(info.address, info.acceptQueue, info.close)
+  const impl = new ListenerImpl(info.address, info.acceptQueue, info.close, info.options)
   return {
     listener: impl,
     offer: (conn) => impl.offer(conn),
@@ -177,13 +183,20 @@ export const makeListener = (info: ListenerInfo): ListenerHandle => {
 }
 
 /**
- * Acquires a listener in a scope: closes it when the scope closes.
+ * Acquires a listener in a scope: closes it when the scope closes. A
+ * listener whose options the core refused (see {@link ListenerInfo.options})
+ * is closed at once and the listen fails with the `ListenError`.
  */
-export const scopedListener = <E>(acquire: Effect.Effect<ListenerHandle, E>): Effect.Effect<Listener, E, Scope.Scope> =>
+export const scopedListener = <E>(acquire: Effect.Effect<ListenerHandle, E>): Effect.Effect<Listener, E | ListenError, Scope.Scope> =>
   Effect.map(
-    Effect.acquireRelease(Effect.interruptible(acquire), (h) => h.listener.close),
+    Effect.acquireRelease(Effect.interruptible(Effect.flatMap(acquire, refuseBadOptions)), (h) => h.listener.close),
     (h) => h.listener
   )
+
+const refuseBadOptions = (handle: ListenerHandle): Effect.Effect<ListenerHandle, ListenError> => {
+  const refusal = refusalOf(handle.listener)
+  return refusal === undefined ? Effect.succeed(handle) : Effect.zipRight(handle.listener.close, Effect.fail(refusal))
+}
 
 /**
  * Acquires a connection in a scope: closes it gracefully when the scope closes.

@@ -219,6 +219,7 @@ export const make = (memoryOptions?: MemoryOptions): TransportService => {
         const handle = makeListener({
           address: bound,
           acceptQueue: options?.acceptQueue,
+          options,
           close: () => {
             endpoints.delete(key)
             if (!isUnix(bound)) usedPorts.delete(bound.port)

@@ -23,6 +23,7 @@ import type { Effect, Scope } from "effect"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import type { Connection, ConnectionOptions } from "./Connection.ts"
+import type { Options as ProxyProtocolOptions } from "./ProxyProtocol.ts"
 import type { ListenerTls, TlsClientOptions, TlsServerOptions } from "./Tls.ts"
 
 /** Why listening failed (or why `accept` ended). */
@@ -139,6 +140,14 @@ export interface ListenOptions extends ConnectionOptions {
    * `Listener.tls`. A transport's layer may supply a default.
    */
   readonly tls?: TlsServerOptions | undefined
+  /**
+   * Read a PROXY protocol header (v1 or v2) from every accepted connection
+   * before `accept` hands it out: behind HAProxy (`send-proxy`,
+   * `send-proxy-v2`), nginx (`proxy_protocol on`) or a cloud load balancer,
+   * `remoteAddress` is then the client's, not the proxy's. Headers are taken
+   * from `trusted` peers only; see `ProxyProtocol.Options`. Not with `tls`.
+   */
+  readonly proxyProtocol?: ProxyProtocolOptions | undefined
 }
 
 /** Options for {@link Transport.connect}. */

@@ -53,3 +53,5 @@ export * as Middleware from "./Middleware.ts"
 export * as Session from "./Session.ts"
 /** Named broadcast groups of sessions. */
 export * as Groups from "./Groups.ts"
+/** The PROXY protocol (v1, v2): the real client's address behind a TCP load balancer. */
+export * as ProxyProtocol from "./ProxyProtocol.ts"

@@ -563,6 +563,7 @@ const listenPlain = (address: Address.Address, options: Transport.ListenOptions 
     const handle = Driver.makeListener({
       address: bound,
       acceptQueue: options?.acceptQueue,
+      options,
       close: () => {
         closed = true
         closeQuietly(native)
@@ -784,6 +785,7 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
         const handle = Driver.makeListener({
           address: bound,
           acceptQueue: options.acceptQueue,
+          options,
           close: () => {
             closed = true
             closeQuietly(native)

@@ -269,7 +269,7 @@ const listenPlain = (address: Address.Address, options: Transport.ListenOptions 
         handle.offer(wrap(socket, options, local, remote))
       })
       bind(server, address, options, () => {
-        handle = Driver.makeListener({ address: boundAddress(server, address), acceptQueue: options?.acceptQueue, close: () => server.close() })
+        handle = Driver.makeListener({ address: boundAddress(server, address), acceptQueue: options?.acceptQueue, close: () => server.close(), options })
         resume(Effect.succeed(handle))
       }, (error) => resume(Effect.fail(error)))
       return Effect.sync(() => server.close())
@@ -507,6 +507,7 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
           const base = Driver.makeListener({
             address: bound,
             acceptQueue: options.acceptQueue,
+            options,
             close: () => {
               server.close()
               unsubscribe()

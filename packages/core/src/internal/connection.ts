@@ -9,6 +9,7 @@ import type {
 } from "../Connection.ts"
 import { ConnectionError, defaults, EOF } from "../Connection.ts"
 import type { SocketDriver, SocketEvents } from "../Driver.ts"
+import type { ProxyInfo } from "../ProxyProtocol.ts"
 import type { StartTlsOptions, TlsError, TlsInfo } from "../Tls.ts"
 import type { Upgrade } from "./startTls.ts"
 import { DONE, FLUSHING, HANDSHAKING, HoldingDriver, isTlsError, timeoutOf, upgradeError, whenFlushed } from "./startTls.ts"
@@ -84,9 +85,13 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   /** The STARTTLS upgrade, once one began. */
   private upgrade: Upgrade | undefined = undefined
 
+  /** Set by a listener that read a PROXY protocol header (see {@link proxied}); absent otherwise. */
+  declare proxy?: ProxyInfo | undefined
+
   constructor(
-    readonly localAddress: Address,
-    readonly remoteAddress: Address,
+    // replaced once, by the client's addresses from a PROXY protocol header (see `proxied`)
+    public localAddress: Address,
+    public remoteAddress: Address,
     options: ConnectionOptions | undefined,
     tls?: TlsInfo | undefined
   ) {
@@ -201,6 +206,22 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   /** Called once by `Driver.makeConnection`. */
   attach(driver: SocketDriver): void {
     this.driver = driver
+  }
+
+  /**
+   * A PROXY protocol header was read (internal/proxyListener.ts), before the
+   * connection is handed out: the addresses become the client's, the
+   * socket's stay in `proxy`, and `rest`, the bytes of the last read past the
+   * header, goes back in front of whatever came after it.
+   */
+  proxied(proxy: ProxyInfo, local: Address, remote: Address, rest: Uint8Array): void {
+    this.proxy = proxy
+    this.localAddress = local
+    this.remoteAddress = remote
+    if (rest.length === 0) return
+    if (this.head > 0) this.queue[--this.head] = rest
+    else this.queue.unshift(rest)
+    this.queued += rest.length
   }
 
   // ---- reader internals -------------------------------------------------

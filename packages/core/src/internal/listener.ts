@@ -1,8 +1,9 @@
 import { Effect, Scope } from "effect"
 import type { Address } from "../Address.ts"
 import type { Connection } from "../Connection.ts"
-import type { Listener } from "../Transport.ts"
+import type { Listener, ListenOptions } from "../Transport.ts"
 import { defaultAcceptQueue, ListenError } from "../Transport.ts"
+import { makeStage, ProxyStage } from "./proxyListener.ts"
 
 /**
  * The listeners made here, by their `accept` (adapters hand out their own
@@ -21,6 +22,12 @@ export const acceptIntoOf = (listener: Listener): ((scope: Scope.Scope) => Effec
   return impl === undefined ? undefined : impl.acceptInto
 }
 
+/**
+ * Why a listener made here must not be handed out (its options were
+ * refused: see `Driver.scopedListener`), or `undefined`.
+ */
+export const refusalOf = (listener: Listener): ListenError | undefined => listeners.get(listener.accept)?.refusal
+
 /** A listener's accept queue, shared by every adapter. */
 export class ListenerImpl implements Listener {
   readonly accept: Effect.Effect<Connection, ListenError, Scope.Scope>
@@ -32,9 +39,23 @@ export class ListenerImpl implements Listener {
   private rejectedCount = 0
   private acceptHooks: Array<() => void> = []
   private readonly limit: number
+  /** With `proxyProtocol`: where accepted connections wait for their header (see internal/proxyListener.ts). */
+  private readonly stage: ProxyStage | undefined
+  /** Options refused: the listen fails with this. */
+  readonly refusal: ListenError | undefined
 
-  constructor(readonly address: Address, acceptQueue: number | undefined, private readonly closeNative: () => void) {
+  constructor(
+    readonly address: Address,
+    acceptQueue: number | undefined,
+    private readonly closeNative: () => void,
+    options?: ListenOptions | undefined
+  ) {
     this.limit = acceptQueue ?? defaultAcceptQueue
+    const stage = makeStage(options, (conn) => this.enqueue(conn))
+    this.stage = stage instanceof ProxyStage ? stage : undefined
+    this.refusal = stage === undefined || stage instanceof ProxyStage
+      ? undefined
+      : new ListenError({ reason: "Other", address, code: "EINVAL", cause: stage })
     const closedError = new ListenError({ reason: "Closed", address })
     const take: Effect.Effect<Connection, ListenError> = Effect.suspend(() => {
       const c = this.queue.shift()
@@ -50,16 +71,26 @@ export class ListenerImpl implements Listener {
         })
       })
     })
+    // with `proxyProtocol`, the first accept lends its fiber's runtime to the header stage
+    // (the Clock for the header timeout, the logger for refusals)
+    const first = this.stage === undefined ? take : Effect.suspend(() =>
+      this.stage!.started ? take : Effect.flatMap(Effect.runtime<never>(), (runtime) => {
+        this.stage!.start(runtime)
+        return take
+      })
+    )
     // what `acquireRelease` does, but its finalizer would keep a copy of the accepting
     // fiber's FiberRefs for as long as the connection lives: closing needs none of them
     this.acceptInto = (scope) =>
-      Effect.uninterruptible(Effect.flatMap(Effect.interruptible(take), (c) => Effect.as(Scope.addFinalizer(scope, Effect.uninterruptible(c.close)), c)))
+      Effect.uninterruptible(Effect.flatMap(Effect.interruptible(first), (c) => Effect.as(Scope.addFinalizer(scope, Effect.uninterruptible(c.close)), c)))
     this.accept = Effect.flatMap(Effect.scope, this.acceptInto)
     listeners.set(this.accept, this)
+    this.stage?.register(this.accept)
     this.close = Effect.suspend(() => {
       if (this.isClosed) return Effect.void
       this.isClosed = true
       this.closeNative()
+      this.stage?.close()
       const queued = this.queue
       this.queue = []
       this.wake()
@@ -70,14 +101,28 @@ export class ListenerImpl implements Listener {
   rejected = (): number => this.rejectedCount
 
   offer(conn: Connection): boolean {
-    if (this.isClosed || this.queue.length >= this.limit) {
+    const stage = this.stage
+    if (this.isClosed || this.queue.length + (stage === undefined ? 0 : stage.inFlight()) >= this.limit) {
       this.rejectedCount++
       Effect.runSync(conn.abort)
       return false
     }
+    if (stage !== undefined) stage.offer(conn)
+    else {
+      this.queue.push(conn)
+      this.wake()
+    }
+    return true
+  }
+
+  /** A connection out of the PROXY protocol stage: queued for `accept`. */
+  private enqueue(conn: Connection): void {
+    if (this.isClosed) {
+      Effect.runSync(conn.abort)
+      return
+    }
     this.queue.push(conn)
     this.wake()
-    return true
   }
 
   pending(): number {

@@ -17,3 +17,5 @@ export * as HostileConformance from "./HostileConformance.ts"
 export * as Certs from "./Certs.ts"
 /** The TLS suite (session info, ALPN, SNI, mutual TLS, typed handshake failures, timeouts, reload, openssl interop). */
 export * as TlsConformance from "./TlsConformance.ts"
+/** The PROXY protocol suite (headers v1 and v2 on a listener, trusted peers, timeouts, bad headers). */
+export * as ProxyProtocolConformance from "./ProxyProtocolConformance.ts"

@@ -1,0 +1,199 @@
+/**
+ * The PROXY protocol with the real programs: two wirekit backends (one on
+ * Node, one on Bun) behind Debian's nginx (`stream`, `proxy_protocol on`:
+ * version 1) and HAProxy (`send-proxy-v2`: version 2), all on loopback. Each
+ * backend answers with the client address it sees and its own port; the
+ * test checks that connections are balanced over both backends and that
+ * each backend sees the test client's own address and port, not the
+ * proxy's. The proxies run in the foreground from config files in a temp
+ * directory and are killed at the end; where one is missing the tests skip
+ * themselves with the reason (never on CI, which installs them).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import * as Net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { freePort } from "../../../scripts/example-process.ts"
+import { externalProgram } from "../../../scripts/external-program.ts"
+import { root } from "../../../scripts/runtimes.mjs"
+
+const nginx = externalProgram("nginx", "nginx")
+const haproxy = externalProgram("haproxy", "haproxy")
+/** Debian builds nginx's stream module as a dynamic module, in libnginx-mod-stream. */
+const streamModule = ["/usr/lib/nginx/modules/ngx_stream_module.so", "/usr/lib64/nginx/modules/ngx_stream_module.so"].find((p) => existsSync(p))
+const nginxSkip = nginx.skip || (streamModule === undefined && process.env.CI !== "true")
+const nginxReason = nginx.skip
+  ? nginx.reason
+  : "nginx's stream module (ngx_stream_module.so) not found: install Debian's libnginx-mod-stream (apt-get install libnginx-mod-stream) to run these tests (with CI=true they run and fail)"
+for (const [skip, reason] of [[nginxSkip, nginxReason], [haproxy.skip, haproxy.reason]] as const) if (skip) console.warn(`proxy.e2e: ${reason}`)
+
+/** A started process and what it printed. */
+interface Started {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+}
+
+const start = (cmd: string, args: ReadonlyArray<string>): Started => {
+  const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()))
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  child.on("error", (e) => (output += String(e)))
+  return { child, output: () => output, exited }
+}
+
+/** Resolves the port of a backend's `listening on 127.0.0.1:PORT` log line. */
+const portOf = (p: Started, what: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const deadline = Date.now() + 60_000
+    const poll = () => {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(p.output())
+      if (m) return resolve(Number(m[1]))
+      if (p.child.exitCode !== null || Date.now() > deadline) return reject(new Error(`${what} did not start: ${p.output()}`))
+      setTimeout(poll, 20)
+    }
+    poll()
+  })
+
+/** Waits until something accepts TCP connections on `port`. */
+const listening = (port: number, p: Started, what: string): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const deadline = Date.now() + 20_000
+    const attempt = () => {
+      const s = Net.connect({ host: "127.0.0.1", port }, () => {
+        s.destroy()
+        resolve()
+      })
+      s.on("error", () => {
+        if (p.child.exitCode !== null || Date.now() > deadline) return reject(new Error(`${what} is not listening: ${p.output()}`))
+        setTimeout(attempt, 50)
+      })
+    }
+    attempt()
+  })
+
+const stop = async (p: Started | undefined) => {
+  if (p === undefined || p.child.exitCode !== null) return
+  p.child.kill("SIGTERM")
+  const timer = setTimeout(() => p.child.kill("SIGKILL"), 5000)
+  await p.exited
+  clearTimeout(timer)
+}
+
+/** One connection through the proxy: sends a line, returns the backend's answer and this socket's own port. */
+const ask = (port: number) =>
+  new Promise<{ reply: string; localPort: number }>((resolve, reject) => {
+    const s = Net.connect({ host: "127.0.0.1", port }, () => s.write("who\n"))
+    let reply = ""
+    const timer = setTimeout(() => {
+      s.destroy()
+      reject(new Error(`no answer through port ${port} (got "${reply}")`))
+    }, 10_000)
+    s.on("data", (d) => {
+      reply += d.toString()
+      if (reply.includes("\n")) {
+        clearTimeout(timer)
+        const localPort = s.localPort!
+        s.end()
+        resolve({ reply: reply.trim(), localPort })
+      }
+    })
+    s.on("error", (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+  })
+
+describe.skipIf(nginxSkip && haproxy.skip)("PROXY protocol behind nginx and HAProxy (real programs)", () => {
+  const backends: Array<Started> = []
+  const ports: Array<number> = []
+  let dir = ""
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "wirekit-proxy-"))
+    const node = start(process.execPath, ["--import", "tsx", join(root, "packages/node/test/proxy-backend.ts")])
+    const bun = start(join(root, "node_modules/.bin/bun"), ["run", join(root, "packages/bun/test/proxy-backend.ts")])
+    backends.push(node, bun)
+    ports.push(await portOf(node, "the Node backend"), await portOf(bun, "the Bun backend"))
+  }, 90_000)
+
+  afterAll(async () => {
+    for (const b of backends) await stop(b)
+    if (dir !== "") rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** Six connections, one after the other: each answered by a backend that saw this client. */
+  const balanced = async (port: number, version: string) => {
+    const seen = new Map<number, number>()
+    for (let i = 0; i < 6; i++) {
+      const { localPort, reply } = await ask(port)
+      const [client, backendPort, v] = reply.split(" ")
+      // the client's own address and port, as the proxy received it: not the proxy's
+      expect({ i, client, v }).toEqual({ i, client: `127.0.0.1:${localPort}`, v: version })
+      seen.set(Number(backendPort), (seen.get(Number(backendPort)) ?? 0) + 1)
+    }
+    expect([...seen.keys()].sort()).toEqual([...ports].sort())
+    for (const n of seen.values()) expect(n).toBeGreaterThanOrEqual(2)
+  }
+
+  it.skipIf(nginxSkip)(nginxSkip ? `nginx stream, proxy_protocol on (v1) [skipped: ${nginxReason}]` : "nginx stream, proxy_protocol on (v1): balanced over both backends, each sees the client", async () => {
+    const port = await freePort()
+    const conf = join(dir, "nginx.conf")
+    writeFileSync(conf, [
+      ...(streamModule !== undefined ? [`load_module ${streamModule};`] : []),
+      "daemon off;",
+      "master_process off;",
+      "worker_processes 1;",
+      `pid ${join(dir, "nginx.pid")};`,
+      `error_log ${join(dir, "nginx-error.log")} info;`,
+      "events { worker_connections 64; }",
+      "stream {",
+      `  upstream backends { server 127.0.0.1:${ports[0]}; server 127.0.0.1:${ports[1]}; }`,
+      `  server { listen 127.0.0.1:${port}; proxy_pass backends; proxy_protocol on; }`,
+      "}",
+      ""
+    ].join("\n"))
+    const proxy = start("nginx", ["-p", dir, "-c", conf, "-e", join(dir, "nginx-error.log")])
+    try {
+      await listening(port, proxy, "nginx")
+      await balanced(port, "1")
+    } finally {
+      await stop(proxy)
+    }
+  }, 60_000)
+
+  it.skipIf(haproxy.skip)(haproxy.title("HAProxy, send-proxy-v2 (v2): balanced over both backends, each sees the client"), async () => {
+    const port = await freePort()
+    const conf = join(dir, "haproxy.cfg")
+    writeFileSync(conf, [
+      "global",
+      "  maxconn 64",
+      `  pidfile ${join(dir, "haproxy.pid")}`,
+      "defaults",
+      "  mode tcp",
+      "  timeout connect 5s",
+      "  timeout client 30s",
+      "  timeout server 30s",
+      "frontend front",
+      `  bind 127.0.0.1:${port}`,
+      "  default_backend wirekit",
+      "backend wirekit",
+      "  balance roundrobin",
+      `  server node 127.0.0.1:${ports[0]} send-proxy-v2`,
+      `  server bun 127.0.0.1:${ports[1]} send-proxy-v2`,
+      ""
+    ].join("\n"))
+    const proxy = start("haproxy", ["-db", "-f", conf])
+    try {
+      await listening(port, proxy, "haproxy")
+      await balanced(port, "2")
+    } finally {
+      await stop(proxy)
+    }
+  }, 60_000)
+})
