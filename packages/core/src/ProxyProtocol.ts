@@ -65,7 +65,7 @@
  * const result = parser.feed(new TextEncoder().encode("PROXY TCP4 192.0.2.10 198.51.100.1 56324 443\r\nGET /"))
  * if (result._tag === "Done") {
  *   result.header.source // { host: "192.0.2.10", port: 56324 }
- *   result.consumed      // 47: "GET /" starts there
+ *   result.consumed      // 46: "GET /" starts there
  * }
  * ```
  * @since 0.1.0

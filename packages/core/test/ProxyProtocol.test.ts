@@ -254,6 +254,16 @@ describe("ProxyProtocol parser: refusals", () => {
   })
 })
 
+describe("the module docs' example", () => {
+  it("the header ends where the request starts", () => {
+    const result = ProxyProtocol.makeParser().feed(ascii("PROXY TCP4 192.0.2.10 198.51.100.1 56324 443\r\nGET /"))
+    expect(result._tag).toBe("Done")
+    if (result._tag !== "Done") return
+    expect(result.header.source).toEqual({ host: "192.0.2.10", port: 56324 })
+    expect(result.consumed).toBe(46)
+  })
+})
+
 describe("ProxyProtocol.encode", () => {
   it("writes the specification's forms", () => {
     expect(new TextDecoder().decode(ProxyProtocol.encode({ source: Address.tcp("192.168.0.1", 56324), destination: Address.tcp("192.168.0.11", 443) })))

@@ -23,6 +23,7 @@ import { format, tcp } from "../Address.ts"
 import * as Connection from "../Connection.ts"
 import * as Framed from "../Framed.ts"
 import * as LengthField from "../LengthField.ts"
+import * as Middleware from "../Middleware.ts"
 import * as Protocol from "../Protocol.ts"
 import * as ProtocolServer from "../ProtocolServer.ts"
 import * as ProxyProtocol from "../ProxyProtocol.ts"
@@ -195,6 +196,29 @@ export const run = (options: ProxyProtocolConformanceOptions): void => {
           expect(reply).not.toBe(Connection.EOF)
           expect(JSON.parse(text.decode(reply as Uint8Array))).toEqual({ id: 1, success: expected })
         }
+      }))
+
+    live("Middleware.ipFilter judges the client from the header, not the proxy", () =>
+      Effect.gen(function*() {
+        const handler = ProtocolServer.handlers(Whos, { Who: (_, context) => Effect.succeed(format(context.session.remoteAddress)) })
+        const server = yield* ProtocolServer.serve(Whos, handler, {
+          proxyProtocol: { trusted: ["127.0.0.1"] },
+          connection: [Middleware.ipFilter({ deny: ["203.0.113.0/24"] })]
+        })
+        const request = (() => {
+          const body = utf8.encode(JSON.stringify({ id: 1, request: { _tag: "Who" } }))
+          const frame = new Uint8Array(4 + body.length)
+          new DataView(frame.buffer).setUint32(0, body.length)
+          frame.set(body, 4)
+          return frame
+        })()
+        const denied = yield* connect(server.address)
+        yield* denied.write(concat(v1, request)).pipe(Effect.ignore)
+        expect(yield* closedSoon(denied)).toBe(true)
+        const allowed = yield* connect(server.address)
+        yield* allowed.write(concat(v2, request))
+        const reply = yield* Framed.make(allowed, lengthField).read
+        expect(JSON.parse(text.decode(reply as Uint8Array))).toEqual({ id: 1, success: "[2001:db8::7]:40001" })
       }))
 
     live("a bare accept hands out the connection with its header read and its first bytes intact", () =>
