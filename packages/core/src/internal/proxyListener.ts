@@ -131,7 +131,8 @@ export class ProxyStage {
       }
     )
     const timeout = this.options.timeoutMillis
-    return step.pipe(
+    // interruptible whatever the flags of the runtime it was lent: closing the listener interrupts it
+    return Effect.interruptible(step).pipe(
       Effect.timeoutFail({
         duration: timeout,
         onTimeout: () =>
