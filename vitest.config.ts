@@ -5,6 +5,7 @@ export default defineConfig({
     include: [
       "packages/core/test/**/*.test.ts",
       "packages/node/test/**/*.test.ts",
+      "packages/redis/test/**/*.test.ts",
       "examples/*/test/**/*.test.ts"
     ],
     testTimeout: 30_000,

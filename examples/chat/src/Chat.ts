@@ -30,8 +30,9 @@
  *
  * Policies:
  *
- * - every connection gets a unique nickname (`guest-N`) and starts in
- *   `#lobby`; it is in exactly one room at a time;
+ * - every connection gets a unique nickname (`guest-N`; N random when
+ *   servers share rooms) and starts in `#lobby`; it is in exactly one room
+ *   at a time;
  * - a line longer than `maxLineLength` bytes (default 512) is dropped and
  *   answered with `! line too long (N bytes, max M); not sent`; the connection
  *   stays open. Memory stays bounded however long the line: past the framing
@@ -43,11 +44,22 @@
  * - on shutdown (SIGINT/SIGTERM) every client gets `* server is shutting down`
  *   and is closed.
  *
+ * Several chat servers (processes, machines) share their rooms when they
+ * share a {@link Backplane.Backplane} (`--backplane redis://...`): messages,
+ * joins and leaves reach every server's clients, `/who` lists everyone in
+ * the room, `/msg NICK` reaches NICK on any server (each connection is the
+ * one member of its nick's group, `@nick`), and a nickname taken on any
+ * server is refused. Nicknames are checked, not locked: two servers that
+ * check the same free name at the same moment can both give it (the
+ * nickname's group then has two members, both get its private messages);
+ * during a backplane outage `/nick` is refused, guests are named from this
+ * server's view, and `/who` lists this server's clients (saying so).
+ *
  * @since 0.1.0
  */
-import { Address, Groups, Lines, MessageCodec, Protocol, ProtocolServer, Session } from "@wirekit/core"
+import { Address, Backplane, Groups, Lines, MessageCodec, Protocol, ProtocolServer, Session } from "@wirekit/core"
 import type { Framing, Tls, Transport } from "@wirekit/core"
-import { Duration, Effect, Either, Layer } from "effect"
+import { Duration, Effect, Either, Layer, Option, Random } from "effect"
 import type { Scope } from "effect"
 
 // ---------------------------------------------------------------------------
@@ -443,6 +455,13 @@ const ROOM = /^[a-z0-9][a-z0-9_-]{0,23}$/
 /** Names listed by /who before "and N more". */
 const WHO_MAX = 100
 
+/**
+ * The group whose one member is the connection named `nick` (any case), on
+ * whichever server: what `/msg` and the nickname checks ask across servers.
+ * Rooms never start with "@".
+ */
+const nickGroup = (nick: string): string => `@${nick.toLowerCase()}`
+
 /** Removes control characters (C0 but tab, DEL, C1): no terminal escapes, no stray CR. */
 export const sanitize = (text: string): string => text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, "")
 
@@ -455,8 +474,9 @@ const HELP = "commands: /nick NAME, /join ROOM, /who, /msg NICK TEXT, /quit [REA
 
 /**
  * The state of one chat server (nicknames, guest numbering) and its
- * handlers. Every handler does its work when called and returns an `Exit`
- * (`Effect.succeed` / `Effect.fail`), the server's fast path, except /quit.
+ * handlers. Said lines are relayed when they are handled; the commands that
+ * may ask other servers (`/nick`, `/join`, `/who`, `/msg` to someone not on
+ * this server) wait for the backplane's answer (at once without one).
  */
 export const makeRoom = () => {
   type S = Session.Session<Push>
@@ -467,23 +487,48 @@ export const makeRoom = () => {
 
   const nickOf = (s: S) => s.get(NickState)
 
-  /** The next free guest-N (bounded: at most one step per taken name). */
-  const guestName = (): string => {
-    for (;;) {
-      const name = `guest-${++guests}`
-      if (!nicks.has(name)) return name
-    }
-  }
+  /** Whether a connection other than `self` has `nick` on some server; `undefined` when that cannot be told now. */
+  const takenElsewhere = (groups: G, nick: string, self?: S): Effect.Effect<boolean | undefined> =>
+    groups.membersEverywhere(nickGroup(nick)).pipe(
+      Effect.map((members) => members.some((m) => !(self !== undefined && m.node === groups.node && m.session === self.id))),
+      Effect.orElseSucceed(() => undefined)
+    )
+
+  /**
+   * The next free guest-N: N counts up on a server of its own. Across
+   * servers, counting would give two servers' newcomers the same name
+   * whenever they arrive together (each checks, neither has taken it yet):
+   * N is random there, with more digits after each few names found taken.
+   */
+  const guestName = (groups: G) =>
+    Effect.gen(function*() {
+      const shared = groups.stats().backplane !== undefined
+      for (let attempt = 0;; attempt++) {
+        const n = shared ? yield* Random.nextIntBetween(1, 10 ** (5 + Math.floor(attempt / 4))) : ++guests
+        const name = `guest-${n}`
+        // an outage: this server's view is all there is
+        if (!nicks.has(name) && (yield* takenElsewhere(groups, name)) !== true) return name
+      }
+    })
+
+  /** How many are in `room` on every server (this server's count during an outage). */
+  const countEverywhere = (groups: G, room: string): Effect.Effect<number> =>
+    groups.membersEverywhere(room).pipe(
+      Effect.map((members) => members.length),
+      Effect.orElseSucceed(() => groups.members(room).length)
+    )
 
   /** Connection middleware: name the newcomer, put it in the lobby, greet it; announce its leaving. */
   const onConnect: ProtocolServer.ConnectionMiddleware<Session.Session | Groups.Groups | Scope.Scope> = Effect.gen(function*() {
     const session = (yield* Session.Session) as S
     const groups = (yield* Groups.Groups) as G
-    const nick = guestName()
+    const nick = yield* guestName(groups)
     nicks.set(nick, session)
     session.set(NickState, nick)
     session.set(RoomState, DEFAULT_ROOM)
-    const others = groups.members(DEFAULT_ROOM).length
+    groups.unsafeSetMeta(session, { nick })
+    groups.unsafeJoin(nickGroup(nick), session)
+    const others = yield* countEverywhere(groups, DEFAULT_ROOM)
     groups.unsafeBroadcast(DEFAULT_ROOM, notice(`${nick} joined #${DEFAULT_ROOM}`))
     groups.unsafeJoin(DEFAULT_ROOM, session)
     session.unsafePush(
@@ -506,13 +551,24 @@ export const makeRoom = () => {
     if (!NICK.test(name)) return fail("usage: /nick NAME (1-20 letters, digits, - or _, starting with a letter)")
     const old = nickOf(session)
     if (name === old) return ok(`you are already ${name}`)
-    const holder = nicks.get(name.toLowerCase())
-    if (holder !== undefined && holder !== session) return fail(`nick ${name} is taken`)
-    nicks.delete(old.toLowerCase())
-    nicks.set(name.toLowerCase(), session)
-    session.set(NickState, name)
-    groups.unsafeBroadcast(session.get(RoomState), notice(`${old} is now ${name}`), { except: session })
-    return ok(`you are now ${name}`)
+    const taken = () => {
+      const holder = nicks.get(name.toLowerCase())
+      return holder !== undefined && holder !== session
+    }
+    if (taken()) return fail(`nick ${name} is taken`)
+    return Effect.flatMap(takenElsewhere(groups, name, session), (elsewhere) => {
+      if (elsewhere === undefined) return fail(`cannot check nick ${name} with the other servers right now; try again later`)
+      // asked again: another connection of this server may have taken it meanwhile
+      if (elsewhere || taken()) return fail(`nick ${name} is taken`)
+      nicks.delete(old.toLowerCase())
+      nicks.set(name.toLowerCase(), session)
+      session.set(NickState, name)
+      groups.unsafeLeave(nickGroup(old), session)
+      groups.unsafeSetMeta(session, { nick: name })
+      groups.unsafeJoin(nickGroup(name), session)
+      groups.unsafeBroadcast(session.get(RoomState), notice(`${old} is now ${name}`), { except: session })
+      return ok(`you are now ${name}`)
+    })
   }
 
   const join = (session: S, groups: G, arg: string) => {
@@ -523,28 +579,44 @@ export const makeRoom = () => {
     const nick = nickOf(session)
     groups.unsafeLeave(old, session)
     groups.unsafeBroadcast(old, notice(`${nick} left #${old} (joined #${room})`))
-    const others = groups.members(room).length
-    groups.unsafeBroadcast(room, notice(`${nick} joined #${room}`))
-    groups.unsafeJoin(room, session)
     session.set(RoomState, room)
-    return ok(`you are now in #${room} with ${others} other(s)`)
+    return Effect.map(countEverywhere(groups, room), (others): Ok => {
+      groups.unsafeBroadcast(room, notice(`${nick} joined #${room}`))
+      groups.unsafeJoin(room, session)
+      return { _tag: "Ok", text: `you are now in #${room} with ${others} other(s)` }
+    })
   }
 
   const who = (session: S, groups: G) => {
     const room = session.get(RoomState)
-    const names = groups.members(room).map(nickOf).sort((a, b) => a.localeCompare(b))
-    const shown = names.slice(0, WHO_MAX).join(", ")
-    const more = names.length > WHO_MAX ? ` and ${names.length - WHO_MAX} more` : ""
-    return ok(`#${room} (${names.length}): ${shown}${more}`)
+    return Effect.map(Effect.either(groups.membersEverywhere(room)), (everywhere): Ok => {
+      const names = (Either.isRight(everywhere) ? everywhere.right.map((m) => m.meta.nick ?? "?") : groups.members(room).map(nickOf))
+        .sort((a, b) => a.localeCompare(b))
+      const shown = names.slice(0, WHO_MAX).join(", ")
+      const more = names.length > WHO_MAX ? ` and ${names.length - WHO_MAX} more` : ""
+      const partial = Either.isLeft(everywhere) ? " (this server only: the others cannot be reached now)" : ""
+      return { _tag: "Ok", text: `#${room} (${names.length}): ${shown}${more}${partial}` }
+    })
   }
 
-  const msg = (session: S, to: string, text: string) => {
+  const msg = (session: S, groups: G, to: string, text: string) => {
     const clean = sanitize(text)
     if (to === "" || clean.trim() === "") return fail("usage: /msg NICK TEXT")
+    const message: Private = { _tag: "Private", from: nickOf(session), text: clean }
     const target = nicks.get(to.toLowerCase())
-    if (target === undefined) return fail(`no such nick: ${to}`)
-    if (!target.unsafePush({ _tag: "Private", from: nickOf(session), text: clean })) return fail(`${to} is leaving`)
-    return ok(`sent to ${nickOf(target)}`)
+    if (target !== undefined) {
+      if (!target.unsafePush(message)) return fail(`${to} is leaving`)
+      return ok(`sent to ${nickOf(target)}`)
+    }
+    if (!NICK.test(to)) return fail(`no such nick: ${to}`)
+    // on another server, if anywhere: its nick's group reaches it there
+    return Effect.flatMap(Effect.either(groups.membersEverywhere(nickGroup(to))), (found) => {
+      if (Either.isLeft(found)) return fail(`no such nick on this server: ${to} (the others cannot be reached now)`)
+      const holder = found.right[0]
+      if (holder === undefined) return fail(`no such nick: ${to}`)
+      groups.unsafeBroadcast(nickGroup(to), message)
+      return ok(`sent to ${holder.meta.nick ?? to}`)
+    })
   }
 
   const handlers: ProtocolServer.Handlers<Command, Ok, ErrorLine | Protocol.ProtocolError, Say, never, Push> = {
@@ -557,7 +629,7 @@ export const makeRoom = () => {
         case "Who":
           return who(session, groups)
         case "Msg":
-          return msg(session, command.to, command.text)
+          return msg(session, groups, command.to, command.text)
         case "Help":
           return ok(HELP)
         case "Unknown":
@@ -605,11 +677,19 @@ export interface ChatOptions {
   readonly idleTimeout?: Duration.DurationInput | undefined
   /** Serve TLS with these options (plain TCP when absent). */
   readonly tls?: Tls.TlsServerOptions | undefined
+  /**
+   * Share rooms with the other chat servers on this backplane (e.g.
+   * `RedisBackplane.layer({ url })`, what `--backplane` gives). Absent: this
+   * server's rooms are its own; {@link serve} also uses a `Backplane` service
+   * found in its context.
+   */
+  readonly backplane?: Layer.Layer<Backplane.Backplane, Backplane.BackplaneError> | undefined
 }
 
 /**
  * Serves the chat until the scope closes (then: `* server is shutting down`
- * to everyone, and every connection closed).
+ * to everyone, and every connection closed). With a `Backplane` service in
+ * the context, its rooms span every chat server on that backplane.
  *
  * @example
  * ```ts
@@ -618,32 +698,42 @@ export interface ChatOptions {
  */
 export const serve = (
   options: ChatOptions
-): Effect.Effect<ProtocolServer.ProtocolServer<Push>, Transport.ListenError, Transport.Transport | Scope.Scope> => {
-  const room = makeRoom()
-  return ProtocolServer.serve(make({ maxLineLength: options.maxLineLength }), room.handlers, {
-    address: Address.tcp(options.host, options.port),
-    connection: [room.onConnect],
-    idleTimeout: options.idleTimeout ?? Duration.hours(1),
-    // a person types slowly: little reason to pipeline more than this
-    maxInFlight: 32,
-    keepAlive: true,
-    logConnections: true,
-    tls: options.tls
+): Effect.Effect<ProtocolServer.ProtocolServer<Push>, Transport.ListenError, Transport.Transport | Scope.Scope> =>
+  Effect.gen(function*() {
+    const room = makeRoom()
+    const backplane = yield* Effect.serviceOption(Backplane.Backplane)
+    // made before the server, in its scope: the leave notices of its shutdown still go out
+    const groups = Option.isNone(backplane)
+      ? undefined
+      : yield* Effect.provideService(Groups.withBackplane<Push>(), Backplane.Backplane, backplane.value)
+    return yield* ProtocolServer.serve(make({ maxLineLength: options.maxLineLength }), room.handlers, {
+      address: Address.tcp(options.host, options.port),
+      connection: [room.onConnect],
+      idleTimeout: options.idleTimeout ?? Duration.hours(1),
+      // a person types slowly: little reason to pipeline more than this
+      maxInFlight: 32,
+      keepAlive: true,
+      logConnections: true,
+      tls: options.tls,
+      groups
+    })
   })
-}
 
 /**
  * The chat server as a Layer (needs a Transport): listens when built, logs
  * `chat: listening on HOST:PORT` (`... with TLS` when it serves TLS), shuts
- * down gracefully when released.
+ * down gracefully when released. With `options.backplane`, connects to it
+ * first (failing if it cannot) and shares rooms through it.
  *
  * @example
  * ```ts
  * Layer.launch(ChatRoom.layer({ host: "127.0.0.1", port: 7001 })).pipe(Effect.provide(NodeTransport.layer), NodeRuntime.runMain)
  * ```
  */
-export const layer = (options: ChatOptions): Layer.Layer<never, Transport.ListenError, Transport.Transport> =>
-  Layer.scopedDiscard(
+export const layer = (
+  options: ChatOptions
+): Layer.Layer<never, Transport.ListenError | Backplane.BackplaneError, Transport.Transport> => {
+  const chat = Layer.scopedDiscard(
     Effect.gen(function*() {
       const server = yield* serve(options)
       const address = server.address
@@ -655,5 +745,11 @@ export const layer = (options: ChatOptions): Layer.Layer<never, Transport.Listen
         : `; try: node --import tsx examples/chat/src/cli.ts --port ${address.port} --tls${tls.requestCert ? " --tls-cert CERT --tls-key KEY" : ""}`
       const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"
       yield* Effect.logInfo(`chat: listening on ${Address.format(address)}${mode}${hint}`)
+      const shared = server.groups.stats()
+      if (shared.backplane !== undefined) {
+        yield* Effect.logInfo(`chat: rooms shared with the other servers on the ${shared.backplane} backplane (this node: ${shared.node})`)
+      }
     })
   )
+  return options.backplane === undefined ? chat : Layer.provide(chat, options.backplane)
+}

@@ -3,8 +3,10 @@ import { parseArgs } from "node:util"
 import * as ExampleTls from "../../../scripts/example-tls.ts"
 import type { ChatOptions } from "./Chat.ts"
 import { DEFAULT_MAX_LINE_LENGTH } from "./Chat.ts"
+import { RedisBackplane } from "@wirekit/redis"
+import { Duration } from "effect"
 
-const usage = `usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512] ${ExampleTls.serverUsage}`
+const usage = `usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512] [--backplane redis://HOST:PORT [--backplane-ttl 6000]] ${ExampleTls.serverUsage}`
 
 const integer = (name: string, text: string, min: number, max: number): number => {
   const n = Number(text)
@@ -13,6 +15,22 @@ const integer = (name: string, text: string, min: number, max: number): number =
     process.exit(2)
   }
   return n
+}
+
+/**
+ * `--backplane URL`: share rooms with the other chat servers on this Redis
+ * (`redis://` or `rediss://`; absent: this server's rooms are its own);
+ * `--backplane-ttl MS`: a server silent this long is dead, its clients gone
+ * from `/who` (it beats every third of that). Exits with status 2 on a bad value.
+ */
+const backplane = (url: string | undefined, ttlText: string) => {
+  if (url === undefined) return undefined
+  if (!/^rediss?:\/\/./.test(url)) {
+    console.error(`--backplane must be a redis:// or rediss:// URL (got ${url})\n${usage}`)
+    process.exit(2)
+  }
+  const ttl = integer("backplane-ttl", ttlText, 300, 3_600_000)
+  return RedisBackplane.layer({ url, ttl: Duration.millis(ttl), heartbeat: Duration.millis(Math.floor(ttl / 3)) })
 }
 
 /**
@@ -31,6 +49,8 @@ export const parse = (argv: ReadonlyArray<string>): ChatOptions => {
         host: { type: "string", default: "127.0.0.1" },
         port: { type: "string", default: "7001" },
         "max-line": { type: "string", default: String(DEFAULT_MAX_LINE_LENGTH) },
+        backplane: { type: "string" },
+        "backplane-ttl": { type: "string", default: "6000" },
         ...ExampleTls.serverFlags
       },
       strict: true
@@ -43,6 +63,7 @@ export const parse = (argv: ReadonlyArray<string>): ChatOptions => {
     host: values.host,
     port: integer("port", values.port, 0, 65535),
     maxLineLength: integer("max-line", values["max-line"], 1, 1024 * 1024),
+    backplane: backplane(values.backplane, values["backplane-ttl"]),
     tls: ExampleTls.server(values, usage)
   }
 }

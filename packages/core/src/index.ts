@@ -55,3 +55,5 @@ export * as Session from "./Session.ts"
 export * as Groups from "./Groups.ts"
 /** The PROXY protocol (v1, v2): the real client's address behind a TCP load balancer. */
 export * as ProxyProtocol from "./ProxyProtocol.ts"
+/** Backplanes: broadcast groups across processes and machines (pub/sub, membership, node liveness). */
+export * as Backplane from "./Backplane.ts"

@@ -19,3 +19,5 @@ export * as Certs from "./Certs.ts"
 export * as TlsConformance from "./TlsConformance.ts"
 /** The PROXY protocol suite (headers v1 and v2 on a listener, trusted peers, timeouts, bad headers). */
 export * as ProxyProtocolConformance from "./ProxyProtocolConformance.ts"
+/** The backplane suite (Groups across nodes: broadcasts, order, members everywhere, crashes, outages). */
+export * as BackplaneConformance from "./BackplaneConformance.ts"
