@@ -3,7 +3,8 @@
  * wirekit Server on 127.0.0.1, port 0, taking PROXY protocol headers from
  * the proxies on loopback. It answers each line with what it sees:
  * `<remote host>:<remote port> <its own port> <header version>`. Runtime-free:
- * proxy-backend.ts runs it on Node, packages/bun/test/proxy-backend.ts on Bun.
+ * proxy-backend.ts runs it on Node, packages/bun/test/proxy-backend.ts on Bun,
+ * packages/deno/test/proxy-backend.ts on Deno.
  */
 import { Address, Connection, Server } from "@wirekit/core"
 import { Effect } from "effect"

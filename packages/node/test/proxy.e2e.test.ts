@@ -1,9 +1,9 @@
 /**
- * The PROXY protocol with the real programs: two wirekit backends (one on
- * Node, one on Bun) behind Debian's nginx (`stream`, `proxy_protocol on`:
+ * The PROXY protocol with the real programs: three wirekit backends (on
+ * Node, Bun and Deno) behind Debian's nginx (`stream`, `proxy_protocol on`:
  * version 1) and HAProxy (`send-proxy-v2`: version 2), all on loopback. Each
  * backend answers with the client address it sees and its own port; the
- * test checks that connections are balanced over both backends and that
+ * test checks that connections are balanced over the backends and that
  * each backend sees the test client's own address and port, not the
  * proxy's. The proxies run in the foreground from config files in a temp
  * directory and are killed at the end; where one is missing the tests skip
@@ -118,8 +118,9 @@ describe.skipIf(nginxSkip && haproxy.skip)("PROXY protocol behind nginx and HAPr
     dir = mkdtempSync(join(tmpdir(), "wirekit-proxy-"))
     const node = start(process.execPath, ["--import", "tsx", join(root, "packages/node/test/proxy-backend.ts")])
     const bun = start(join(root, "node_modules/.bin/bun"), ["run", join(root, "packages/bun/test/proxy-backend.ts")])
-    backends.push(node, bun)
-    ports.push(await portOf(node, "the Node backend"), await portOf(bun, "the Bun backend"))
+    const deno = start(join(root, "node_modules/.bin/deno"), ["run", "-A", join(root, "packages/deno/test/proxy-backend.ts")])
+    backends.push(node, bun, deno)
+    ports.push(await portOf(node, "the Node backend"), await portOf(bun, "the Bun backend"), await portOf(deno, "the Deno backend"))
   }, 90_000)
 
   afterAll(async () => {
@@ -127,10 +128,10 @@ describe.skipIf(nginxSkip && haproxy.skip)("PROXY protocol behind nginx and HAPr
     if (dir !== "") rmSync(dir, { recursive: true, force: true })
   })
 
-  /** Six connections, one after the other: each answered by a backend that saw this client. */
+  /** Nine connections, one after the other: each answered by a backend that saw this client. */
   const balanced = async (port: number, version: string) => {
     const seen = new Map<number, number>()
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 9; i++) {
       const { localPort, reply } = await ask(port)
       const [client, backendPort, v] = reply.split(" ")
       // the client's own address and port, as the proxy received it: not the proxy's
@@ -141,7 +142,7 @@ describe.skipIf(nginxSkip && haproxy.skip)("PROXY protocol behind nginx and HAPr
     for (const n of seen.values()) expect(n).toBeGreaterThanOrEqual(2)
   }
 
-  it.skipIf(nginxSkip)(nginxSkip ? `nginx stream, proxy_protocol on (v1) [skipped: ${nginxReason}]` : "nginx stream, proxy_protocol on (v1): balanced over both backends, each sees the client", async () => {
+  it.skipIf(nginxSkip)(nginxSkip ? `nginx stream, proxy_protocol on (v1) [skipped: ${nginxReason}]` : "nginx stream, proxy_protocol on (v1): balanced over the three backends, each sees the client", async () => {
     const port = await freePort()
     const conf = join(dir, "nginx.conf")
     writeFileSync(conf, [
@@ -153,7 +154,7 @@ describe.skipIf(nginxSkip && haproxy.skip)("PROXY protocol behind nginx and HAPr
       `error_log ${join(dir, "nginx-error.log")} info;`,
       "events { worker_connections 64; }",
       "stream {",
-      `  upstream backends { server 127.0.0.1:${ports[0]}; server 127.0.0.1:${ports[1]}; }`,
+      `  upstream backends { ${ports.map((p) => `server 127.0.0.1:${p};`).join(" ")} }`,
       `  server { listen 127.0.0.1:${port}; proxy_pass backends; proxy_protocol on; }`,
       "}",
       ""
@@ -167,7 +168,7 @@ describe.skipIf(nginxSkip && haproxy.skip)("PROXY protocol behind nginx and HAPr
     }
   }, 60_000)
 
-  it.skipIf(haproxy.skip)(haproxy.title("HAProxy, send-proxy-v2 (v2): balanced over both backends, each sees the client"), async () => {
+  it.skipIf(haproxy.skip)(haproxy.title("HAProxy, send-proxy-v2 (v2): balanced over the three backends, each sees the client"), async () => {
     const port = await freePort()
     const conf = join(dir, "haproxy.cfg")
     writeFileSync(conf, [
@@ -184,8 +185,7 @@ describe.skipIf(nginxSkip && haproxy.skip)("PROXY protocol behind nginx and HAPr
       "  default_backend wirekit",
       "backend wirekit",
       "  balance roundrobin",
-      `  server node 127.0.0.1:${ports[0]} send-proxy-v2`,
-      `  server bun 127.0.0.1:${ports[1]} send-proxy-v2`,
+      ...["node", "bun", "deno"].map((name, i) => `  server ${name} 127.0.0.1:${ports[i]} send-proxy-v2`),
       ""
     ].join("\n"))
     const proxy = start("haproxy", ["-db", "-f", conf])
