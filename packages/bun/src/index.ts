@@ -5,3 +5,6 @@
 
 /** The transport on `Bun.listen` / `Bun.connect`. */
 export * as BunTransport from "./BunTransport.ts"
+
+/** N worker processes of one program on one address, each listening with `reusePort`. */
+export * as BunWorkers from "./BunWorkers.ts"

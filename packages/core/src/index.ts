@@ -57,3 +57,5 @@ export * as Groups from "./Groups.ts"
 export * as ProxyProtocol from "./ProxyProtocol.ts"
 /** Backplanes: broadcast groups across processes and machines (pub/sub, membership, node liveness). */
 export * as Backplane from "./Backplane.ts"
+/** N worker processes of one program on one address: identity, supervision, rolling restart. */
+export * as Workers from "./Workers.ts"

@@ -8,3 +8,6 @@ export * as DenoTransport from "./DenoTransport.ts"
 
 /** `runMain` for Deno entry points (SIGINT/SIGTERM → graceful interruption). */
 export * as DenoRuntime from "./DenoRuntime.ts"
+
+/** N worker processes of one program on one address, each a `deno run --unstable-net` listening with `reusePort`. */
+export * as DenoWorkers from "./DenoWorkers.ts"

@@ -5,3 +5,6 @@
 
 /** The transport on `node:net`. */
 export * as NodeTransport from "./NodeTransport.ts"
+
+/** N worker processes of one program on one address, under `node:cluster`. */
+export * as NodeWorkers from "./NodeWorkers.ts"
