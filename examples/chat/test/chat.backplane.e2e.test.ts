@@ -3,7 +3,8 @@
  * sharing rooms through a real redis-server (`--backplane redis://...`),
  * started by this file on a free port and stopped at its end: messages,
  * joins and leaves, `/who`, `/msg` and nicknames across servers; one
- * sender's order; a killed server's clients leaving `/who` within the TTL;
+ * sender's order; a third server on Bun, killed, its clients leaving `/who`
+ * within the TTL;
  * redis-server stopped and started again (empty) while clients talk.
  * Skipped, with the reason, where redis-server is missing (never on CI).
  */
@@ -199,11 +200,14 @@ describe.skipIf(redisServerProgram.skip)(redisServerProgram.title("examples/chat
     expect(got).toEqual(lines)
   })
 
-  it("a killed server's clients leave /who everywhere once its TTL passes", async () => {
-    const c = await server()
+  it("a third server, on Bun, joins the room; killed, its clients leave /who everywhere once its TTL passes", async () => {
+    const c = await server("bun")
     const erin = await connect(c, "erin")
     await alice.until(/^\* guest-\d+ is now erin$/)
-    expect(erin.nick).toBe("erin")
+    alice.send("hi erin")
+    await erin.until("<alice> hi erin")
+    erin.send("hi from bun")
+    await bob.until("<erin> hi from bun")
     expect(await alice.eventually("/who", (w) => w.includes("erin"))).toBe("+ #lobby (4): alice, bob, carol, erin")
     c.child.kill("SIGKILL")
     await c.exited

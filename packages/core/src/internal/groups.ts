@@ -178,6 +178,8 @@ const millis = (d: Duration.DurationInput | undefined, fallback: Duration.Durati
   return ms
 }
 
+const messageOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+
 /** 1, 10, 100, ...: how often a repeated problem is logged (its count is always kept). */
 const worthLogging = (n: number): boolean => {
   while (n >= 10 && n % 10 === 0) n /= 10
@@ -237,9 +239,8 @@ export const withBackplane = <Push>(
       status = "down"
       downSince = clock.unsafeCurrentTimeMillis()
       log(Effect.logWarning(
-        `groups: backplane ${name} unavailable; local delivery continues, broadcasts for other nodes are queued ` +
-          `(at most ${maxQueued}, then dropped and counted) until it is back`,
-        error
+        `groups: backplane ${name} unavailable (${error.message}); local delivery continues, broadcasts for other ` +
+          `nodes are queued (at most ${maxQueued}, then dropped and counted) until it is back`
       ))
     }
     const markUp = (announced: number): void => {
@@ -297,7 +298,9 @@ export const withBackplane = <Push>(
         } catch (cause) {
           counts.unencodable++
           if (worthLogging(counts.unencodable)) {
-            log(Effect.logWarning(`groups: a broadcast to ${group} did not encode; delivered on this node only (${counts.unencodable} so far)`, cause))
+            log(Effect.logWarning(
+              `groups: a broadcast to ${group} did not encode (${messageOf(cause)}); delivered on this node only (${counts.unencodable} so far)`
+            ))
           }
           return
         }
@@ -331,7 +334,9 @@ export const withBackplane = <Push>(
       } catch (cause) {
         counts.undecodable++
         if (worthLogging(counts.undecodable)) {
-          log(Effect.logWarning(`groups: a broadcast to ${group} from node ${text.slice(0, a)} did not decode; dropped (${counts.undecodable} so far)`, cause))
+          log(Effect.logWarning(
+            `groups: a broadcast to ${group} from node ${text.slice(0, a)} did not decode (${messageOf(cause)}); dropped (${counts.undecodable} so far)`
+          ))
         }
         return
       }

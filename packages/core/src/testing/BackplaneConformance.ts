@@ -36,7 +36,10 @@ import type { Session } from "../Session.ts"
  * @category models
  */
 export interface BackplaneConformanceOptions {
+  /** The backplane's name (what `Backplane.name` is). */
   readonly name: string
+  /** Added to the suite's title (e.g. the runtime). */
+  readonly title?: string | undefined
   /**
    * A new node (a backplane of its own, as in another process) of
    * `namespace`: the nodes of one namespace share groups; each test uses a
@@ -102,7 +105,8 @@ let namespaces = 0
  */
 export const run = (options: BackplaneConformanceOptions): void => {
   const { name } = options
-  const title = options.skip === undefined ? `Groups over the ${name} backplane` : `Groups over the ${name} backplane [skipped: ${options.skip}]`
+  const base = `Groups over the ${name} backplane${options.title === undefined ? "" : ` (${options.title})`}`
+  const title = options.skip === undefined ? base : `${base} [skipped: ${options.skip}]`
 
   describe.skipIf(options.skip !== undefined)(title, () => {
     /** A fresh namespace and a way to add nodes to it (each with its Groups). */
