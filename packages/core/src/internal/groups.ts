@@ -217,8 +217,8 @@ export const withBackplane = <Push>(
     const queued = () => outbox.length - head
     /** Membership changes not yet applied, the latest per (group, session). */
     const changes = new Map<string, MembershipChange>()
-    /** Subscriptions to change: group → wanted. */
-    const subscriptions = new Map<string, boolean>()
+    /** Groups whose subscription may have to change (the registry says which way when it is done). */
+    const subscriptions = new Set<string>()
     let status: "up" | "down" = "up"
     /** The backplane may not hold this node's memberships: the next step announces them all. */
     let needsAnnounce = false
@@ -272,18 +272,18 @@ export const withBackplane = <Push>(
       }
       wake()
     }
-    const subscription = (group: string, wanted: boolean): void => {
-      subscriptions.set(group, wanted)
+    const subscription = (group: string): void => {
+      subscriptions.add(group)
       wake()
     }
 
     registry.remote = {
       joined: (group, session, first) => {
-        if (first) subscription(group, true)
+        if (first) subscription(group)
         change(group, session.id, registry.memberOf(session))
       },
       left: (group, session, last) => {
-        if (last) subscription(group, false)
+        if (last) subscription(group)
         change(group, session.id, undefined)
       },
       metaChanged: (session, groups) => {
@@ -377,9 +377,9 @@ export const withBackplane = <Push>(
       if (subscriptions.size > 0) {
         const batch = [...subscriptions]
         subscriptions.clear()
-        for (const [group, wanted] of batch) {
-          // a group's last member may have left, and a new one joined, since: the registry decides
-          const want = wanted && registry.byName.has(group)
+        for (const group of batch) {
+          // members may have left and joined since it was asked: the registry decides
+          const want = registry.byName.has(group)
           yield* Effect.either(call("subscribe", want ? backplane.subscribe(group) : backplane.unsubscribe(group)))
         }
       }
