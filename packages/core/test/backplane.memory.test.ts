@@ -81,3 +81,48 @@ describe("Groups without a backplane", () => {
     expect(() => Effect.runSync(Effect.scoped(Backplane.memory({ heartbeat: "1 second", ttl: "1 second" })))).toThrow(/ttl/)
   })
 })
+
+describe("Groups over a backplane that stops answering", () => {
+  it.scopedLive("a call past the timeout fails typed (Timeout), local delivery goes on, and the queue is sent once it answers again", () =>
+    Effect.gen(function*() {
+      const hub = Backplane.makeHub()
+      const real = yield* Backplane.memory({ hub })
+      const other = yield* Backplane.memory({ hub })
+      // a backplane whose calls hang while `stalled` (a server that accepts and never answers)
+      let stalled = false
+      const hang = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => Effect.suspend(() => (stalled ? Effect.never : effect))
+      const stalling: Backplane.Backplane = {
+        ...real,
+        publish: (messages) => hang(real.publish(messages)),
+        update: (changes) => hang(real.update(changes)),
+        announce: (memberships) => hang(real.announce(memberships)),
+        members: (group) => hang(real.members(group))
+      }
+      const a = yield* Groups.withBackplane<unknown>({ timeout: "100 millis", retryInterval: "50 millis" }).pipe(
+        Effect.provideService(Backplane.Backplane, stalling)
+      )
+      const b = yield* Groups.withBackplane<unknown>().pipe(Effect.provideService(Backplane.Backplane, other))
+      const [a1, a2, b1] = [fake(1), fake(2), fake(1)]
+      a.unsafeJoin("room", a1.session)
+      a.unsafeJoin("room", a2.session)
+      b.unsafeJoin("room", b1.session)
+      const listed = () => Effect.map(b.membersEverywhere("room"), (m) => m.length === 3)
+      while (!(yield* listed())) yield* Effect.sleep("10 millis")
+
+      stalled = true
+      const error = yield* Effect.flip(a.membersEverywhere("room"))
+      expect(error).toMatchObject({ _tag: "BackplaneError", reason: "Timeout", backplane: "memory", operation: "members" })
+      expect(a.unsafeBroadcast("room", "during", { except: a1.session })).toBe(1)
+      expect(a2.inbox).toEqual(["during"])
+      while (a.stats().status !== "down") yield* Effect.sleep("10 millis")
+      // the publish that timed out may have gone out or not: dropped and counted, never sent twice
+      expect(a.stats().dropped).toBe(1)
+      a.unsafeBroadcast("room", "queued")
+      expect(a.stats().queued).toBe(1)
+
+      stalled = false
+      while (!b1.inbox.includes("queued")) yield* Effect.sleep("10 millis")
+      expect(a.stats()).toMatchObject({ status: "up", queued: 0, dropped: 1 })
+      expect(b1.inbox).toEqual(["queued"])
+    }).pipe(Effect.timeout("5 seconds")))
+})
