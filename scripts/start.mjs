@@ -34,4 +34,6 @@ const child = spawn(cmd, args, { stdio: "inherit", cwd: root })
 // Ctrl-C reaches the child directly (same process group); forward SIGTERM
 process.on("SIGINT", () => {})
 process.on("SIGTERM", () => child.kill("SIGTERM"))
+// with --workers N, SIGHUP asks the example's primary for a rolling restart
+process.on("SIGHUP", () => child.kill("SIGHUP"))
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 0 : 1)))

@@ -1,11 +1,12 @@
 /**
- * The bank server on Node: `npm start -- --example bank` (flags: --host, --port, --max-accounts, --max-keys, --key-ttl, --reply-delay).
- * Only this file knows the runtime; Ctrl-C stops it cleanly.
+ * The bank server on Node: `npm start -- --example bank` (flags: --host, --port, --max-accounts, --max-keys, --key-ttl, --reply-delay, --workers).
+ * Only this file knows the runtime; Ctrl-C stops it cleanly (every worker, with --workers N).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { NodeTransport } from "@wirekit/node"
+import { NodeTransport, NodeWorkers } from "@wirekit/node"
 import { Effect, Layer } from "effect"
 import { parse } from "./args.ts"
 import * as BankServer from "./Server.ts"
 
-Layer.launch(BankServer.layer(parse(process.argv.slice(2)))).pipe(Effect.provide(NodeTransport.layer), NodeRuntime.runMain)
+const options = parse(process.argv.slice(2))
+Layer.launch(BankServer.layer(options)).pipe(NodeWorkers.run({ workers: options.workers }), Effect.provide(NodeTransport.layer), NodeRuntime.runMain)

@@ -1,12 +1,13 @@
 /** Command-line flags of the chat example (the same on every runtime). */
 import { parseArgs } from "node:util"
 import * as ExampleTls from "../../../scripts/example-tls.ts"
+import * as ExampleWorkers from "../../../scripts/example-workers.ts"
 import type { ChatOptions } from "./Chat.ts"
 import { DEFAULT_MAX_LINE_LENGTH } from "./Chat.ts"
 import { RedisBackplane } from "@wirekit/redis"
 import { Duration } from "effect"
 
-const usage = `usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512] [--backplane redis://HOST:PORT [--backplane-ttl 6000]] ${ExampleTls.serverUsage}`
+const usage = `usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512] [--backplane redis://HOST:PORT [--backplane-ttl 6000]] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage}`
 
 const integer = (name: string, text: string, min: number, max: number): number => {
   const n = Number(text)
@@ -36,11 +37,11 @@ const backplane = (url: string | undefined, ttlText: string) => {
 /**
  * Parses `--host` (default 127.0.0.1), `--port` (default 7001, 0 for any free
  * port), `--max-line` (the longest line a client may send, in bytes,
- * default 512) and the TLS flags (`--tls-cert PATH --tls-key PATH`,
+ * default 512), `--workers N` (processes serving the port, default 1) and the TLS flags (`--tls-cert PATH --tls-key PATH`,
  * `--tls-ca PATH` for mutual TLS; see scripts/example-tls.ts); exits with
  * status 2 and the usage on a bad value or an unreadable certificate.
  */
-export const parse = (argv: ReadonlyArray<string>): ChatOptions => {
+export const parse = (argv: ReadonlyArray<string>): ChatOptions & { readonly workers: number } => {
   let values
   try {
     values = parseArgs({
@@ -51,6 +52,7 @@ export const parse = (argv: ReadonlyArray<string>): ChatOptions => {
         "max-line": { type: "string", default: String(DEFAULT_MAX_LINE_LENGTH) },
         backplane: { type: "string" },
         "backplane-ttl": { type: "string", default: "6000" },
+        ...ExampleWorkers.workersFlags,
         ...ExampleTls.serverFlags
       },
       strict: true
@@ -64,6 +66,7 @@ export const parse = (argv: ReadonlyArray<string>): ChatOptions => {
     port: integer("port", values.port, 0, 65535),
     maxLineLength: integer("max-line", values["max-line"], 1, 1024 * 1024),
     backplane: backplane(values.backplane, values["backplane-ttl"]),
-    tls: ExampleTls.server(values, usage)
+    tls: ExampleTls.server(values, usage),
+    workers: ExampleWorkers.workers(values, usage)
   }
 }

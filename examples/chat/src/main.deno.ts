@@ -1,10 +1,11 @@
 /**
  * The chat example on Deno: `npm start -- --example chat --runtime deno` (same flags as main.ts).
- * Only this file knows the runtime; Ctrl-C stops it cleanly.
+ * Only this file knows the runtime; Ctrl-C stops it cleanly (every worker, with --workers N).
  */
-import { DenoRuntime, DenoTransport } from "@wirekit/deno"
+import { DenoRuntime, DenoTransport, DenoWorkers } from "@wirekit/deno"
 import { Effect, Layer } from "effect"
 import { parse } from "./args.ts"
 import * as ChatRoom from "./Chat.ts"
 
-Layer.launch(ChatRoom.layer(parse(process.argv.slice(2)))).pipe(Effect.provide(DenoTransport.layer), DenoRuntime.runMain)
+const options = parse(process.argv.slice(2))
+Layer.launch(ChatRoom.layer(options)).pipe(DenoWorkers.run({ workers: options.workers }), Effect.provide(DenoTransport.layer), DenoRuntime.runMain)

@@ -1,19 +1,21 @@
 /** Command-line flags of the RESP example (the same on every runtime). */
 import { parseArgs } from "node:util"
 import * as ExampleTls from "../../../scripts/example-tls.ts"
+import * as ExampleWorkers from "../../../scripts/example-workers.ts"
 import type { RespServerOptions } from "./RespServer.ts"
 
-const usage = `usage: resp [--host 127.0.0.1] [--port 6380] [--max-command-bytes N] ${ExampleTls.serverUsage}`
+const usage = `usage: resp [--host 127.0.0.1] [--port 6380] [--max-command-bytes N] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage}`
 
 /**
  * Parses `--host` (default 127.0.0.1), `--port` (default 6380), `--max-command-bytes` (the
  * decoder's `maxCommandBytes`: largest cost of one command, its arguments' lengths plus a fixed
- * overhead each; default 128 MiB) and the TLS flags (`--tls-cert PATH --tls-key PATH`,
+ * overhead each; default 128 MiB), `--workers N` (processes serving the port, each with its
+ * own store; default 1) and the TLS flags (`--tls-cert PATH --tls-key PATH`,
  * `--tls-ca PATH` for mutual TLS; see scripts/example-tls.ts); exits with status 2 and the
  * usage on an unknown flag (a misspelt TLS flag must not leave the server plain) or an
  * unreadable certificate.
  */
-export const parse = (argv: ReadonlyArray<string>): RespServerOptions => {
+export const parse = (argv: ReadonlyArray<string>): RespServerOptions & { readonly workers: number } => {
   let values
   try {
     values = parseArgs({
@@ -22,6 +24,7 @@ export const parse = (argv: ReadonlyArray<string>): RespServerOptions => {
         host: { type: "string", default: "127.0.0.1" },
         port: { type: "string", default: "6380" },
         "max-command-bytes": { type: "string" },
+        ...ExampleWorkers.workersFlags,
         ...ExampleTls.serverFlags
       },
       strict: true
@@ -35,6 +38,7 @@ export const parse = (argv: ReadonlyArray<string>): RespServerOptions => {
     host: values.host,
     port: Number(values.port),
     limits: maxCommandBytes === undefined ? {} : { maxCommandBytes: Number(maxCommandBytes) },
-    tls: ExampleTls.server(values, usage)
+    tls: ExampleTls.server(values, usage),
+    workers: ExampleWorkers.workers(values, usage)
   }
 }

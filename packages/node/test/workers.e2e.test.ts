@@ -11,6 +11,8 @@ import * as Net from "node:net"
 import { join } from "node:path"
 import type { Readable } from "node:stream"
 import { describe, expect, it } from "vitest"
+import { startExample } from "../../../scripts/example-process.ts"
+import { within } from "../../../scripts/reset-clients.ts"
 import { root } from "../../../scripts/runtimes.mjs"
 
 const runtimes = ["node", "bun", "deno"] as const
@@ -306,6 +308,44 @@ describe.each(runtimes)("Workers on %s (real processes, one port)", (runtime) =>
       expect(await stop(p)).toBe(0)
     } finally {
       p.child.kill("SIGKILL")
+    }
+  }, 60_000)
+})
+
+/** Echoes `payload` on one connection of the echo example, until the server closes its side. */
+const echoOnce = (port: number, payload: Buffer) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const parts: Array<Buffer> = []
+    const s = Net.connect({ host: "127.0.0.1", port }, () => s.end(payload))
+    s.on("data", (d) => parts.push(d))
+    s.on("end", () => resolve(Buffer.concat(parts)))
+    s.on("error", reject)
+  })
+
+describe.each(runtimes)("examples with --workers on %s", (runtime) => {
+  it("the echo example with --workers 2: both workers start, every connection is echoed, SIGINT stops all with exit 0", async () => {
+    const ex = startExample("echo", runtime, ["--workers", "2"])
+    try {
+      const port = await ex.port
+      await within(30_000, "2 workers ready", new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (/2 workers ready/.test(ex.output())) {
+            clearInterval(check)
+            resolve()
+          }
+        }, 20)
+      }))
+      const payloads = Array.from({ length: 20 }, (_, i) => Buffer.from(`hello ${i}\n`))
+      const got = await Promise.all(payloads.map((p) => echoOnce(port, p)))
+      got.forEach((g, i) => expect(g.equals(payloads[i]!)).toBe(true))
+      ex.child.kill("SIGINT")
+      expect(await ex.exited).toBe(0)
+      expect(ex.output()).toMatch(/all workers drained/)
+      // both workers served: each logs its own lines, annotated with its id
+      expect(ex.output()).toMatch(/worker[=:] ?"?1/)
+      expect(ex.output()).toMatch(/worker[=:] ?"?2/)
+    } finally {
+      ex.child.kill("SIGKILL")
     }
   }, 60_000)
 })
