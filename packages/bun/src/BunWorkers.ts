@@ -8,10 +8,11 @@
  * connections over the sockets of one address (on Linux, by a hash of the
  * connection's addresses). A listen on port 0 gets worker 1's port in every
  * worker. Linux resets the connections still waiting in a socket's accept
- * backlog when that socket closes; a draining worker takes what is queued
- * before it closes its listener, so only a connection arriving in that
- * instant can be refused (Node's cluster, whose primary holds the one
- * socket, has no such window).
+ * backlog when that socket closes, so a connection arriving at the instant a
+ * draining worker closes its listener can be reset, unless
+ * `net.ipv4.tcp_migrate_req` is 1 (Linux 5.14+), which moves them to another
+ * socket of the port. Node's cluster, whose primary holds the one socket, has
+ * no such window.
  *
  * @example
  * ```ts

@@ -56,6 +56,19 @@
  * TCP connection on 127.0.0.1 (through the same transport), authenticated
  * by a random token passed in the workers' environment.
  *
+ * Worth knowing:
+ * - Every worker is a process of its own: state in memory (a store, chat
+ *   rooms) is per worker; share it through something outside (a database,
+ *   a `Backplane` for groups).
+ * - A program that listens on several addresses is ready at its first
+ *   listen; the others follow within the same start.
+ * - Give a fixed port in production: a port-0 listen shares the port the
+ *   first worker got, but once every worker died at once a new one may get
+ *   another.
+ * - Where workers listen with `reusePort` (Bun, Deno), Linux resets the
+ *   connections waiting in a closing listener's backlog unless
+ *   `net.ipv4.tcp_migrate_req` is 1; see `BunWorkers`.
+ *
  * @example
  * ```ts
  * import { NodeRuntime } from "@effect/platform-node"

@@ -11,8 +11,9 @@
  * addresses). A listen on port 0 gets worker 1's port in every worker. Linux
  * resets connections still waiting in a socket's backlog when it closes, so
  * a connection arriving at the instant a draining worker closes its
- * listener can be refused (Node's cluster, whose primary holds the one
- * socket, has no such window).
+ * listener can be reset, unless `net.ipv4.tcp_migrate_req` is 1 (Linux
+ * 5.14+), which moves them to another socket of the port. Node's cluster,
+ * whose primary holds the one socket, has no such window.
  *
  * Permissions: a worker gets the permissions the primary holds in full
  * (`-A` when it holds them all, else `--allow-net`, `--allow-read`, ... for
