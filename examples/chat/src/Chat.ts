@@ -528,9 +528,10 @@ export const makeRoom = () => {
     session.set(RoomState, DEFAULT_ROOM)
     groups.unsafeSetMeta(session, { nick })
     groups.unsafeJoin(nickGroup(nick), session)
-    const others = yield* countEverywhere(groups, DEFAULT_ROOM)
-    groups.unsafeBroadcast(DEFAULT_ROOM, notice(`${nick} joined #${DEFAULT_ROOM}`))
+    // joined before it is announced: whoever hears of it (on any server) finds it in /who
     groups.unsafeJoin(DEFAULT_ROOM, session)
+    const others = (yield* countEverywhere(groups, DEFAULT_ROOM)) - 1
+    groups.unsafeBroadcast(DEFAULT_ROOM, notice(`${nick} joined #${DEFAULT_ROOM}`), { except: session })
     session.unsafePush(
       notice(`welcome to wirekit chat, ${nick}! you are in #${DEFAULT_ROOM} with ${others} other(s); /help lists the commands`)
     )
@@ -578,12 +579,13 @@ export const makeRoom = () => {
     if (room === old) return ok(`you are already in #${room}`)
     const nick = nickOf(session)
     groups.unsafeLeave(old, session)
-    groups.unsafeBroadcast(old, notice(`${nick} left #${old} (joined #${room})`))
+    // joined before either is announced: whoever hears of it (on any server) finds it in the new room
+    groups.unsafeJoin(room, session)
     session.set(RoomState, room)
-    return Effect.map(countEverywhere(groups, room), (others): Ok => {
-      groups.unsafeBroadcast(room, notice(`${nick} joined #${room}`))
-      groups.unsafeJoin(room, session)
-      return { _tag: "Ok", text: `you are now in #${room} with ${others} other(s)` }
+    groups.unsafeBroadcast(old, notice(`${nick} left #${old} (joined #${room})`))
+    return Effect.map(countEverywhere(groups, room), (count): Ok => {
+      groups.unsafeBroadcast(room, notice(`${nick} joined #${room}`), { except: session })
+      return { _tag: "Ok", text: `you are now in #${room} with ${count - 1} other(s)` }
     })
   }
 
