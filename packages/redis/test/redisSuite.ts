@@ -18,13 +18,13 @@ import { redisServerProgram, startRedisServer } from "../../../scripts/redis-ser
 import type { RedisServer } from "../../../scripts/redis-server.ts"
 
 /** A relay from a free port of 127.0.0.1 to `port`, and a way to cut it for good. */
-interface Relay {
+export interface Relay {
   readonly port: number
   /** Drops every relayed connection and refuses new ones. */
   readonly cut: () => void
 }
 
-const relay = (port: number): Effect.Effect<Relay, never, Scope.Scope> =>
+export const relay = (port: number): Effect.Effect<Relay, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<Relay>((resume) => {
       const sockets = new Set<Net.Socket>()
