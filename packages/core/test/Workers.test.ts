@@ -6,7 +6,7 @@
 import { it } from "@effect/vitest"
 import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option, TestClock } from "effect"
 import { expect } from "vitest"
-import { MemoryTransport, Transport, Workers } from "@wirekit/core"
+import { Connection, MemoryTransport, Transport, Workers } from "@wirekit/core"
 
 /** What the fake processes did, in order. */
 type Event = { readonly t: number; readonly what: "spawn" | "exit"; readonly id: number; readonly generation: number; readonly code: number | null }
@@ -19,6 +19,7 @@ const fakePlatform = <E>(
 ) => {
   let hangup: (() => void) | undefined
   let pids = 100
+  let lastEnv: Readonly<Record<string, string>> = {}
   const base = (env: (name: string) => string | undefined, pid: number): Workers.Platform => ({
     name: "fake",
     pid,
@@ -29,6 +30,7 @@ const fakePlatform = <E>(
     spawn: (vars) =>
       Effect.gen(function*() {
         const pid = ++pids
+        lastEnv = vars
         const id = Number(vars["WIREKIT_WORKER_ID"])
         const generation = Number(vars["WIREKIT_WORKER_GENERATION"])
         const now = yield* Clock.currentTimeMillis
@@ -48,7 +50,7 @@ const fakePlatform = <E>(
         return { pid, exited: cached, kill: () => void Effect.runFork(Fiber.interrupt(fiber)) } satisfies Workers.WorkerProcess
       })
   })
-  return { platform: base(() => undefined, 1), hangup: () => hangup?.() }
+  return { platform: base(() => undefined, 1), hangup: () => hangup?.(), lastEnv: () => lastEnv }
 }
 
 /** Lets the fibers and the memory transport's callbacks run. */
@@ -171,4 +173,19 @@ it.scoped("rolling restart: one worker at a time, the new process ready before t
     hangup()
     yield* Effect.repeat(settle, { until: () => events.filter((e) => e.what === "exit").length === 4 })
     expect(events.slice(6).map((e) => `${e.what} ${e.id}.${e.generation}`)).toEqual(["spawn 1.3", "exit 1.2", "spawn 2.3", "exit 2.2"])
+  }).pipe(Effect.provide(MemoryTransport.layer())))
+
+it.scoped("a control connection without a valid hello (a wrong token, no worker expected) is closed; the workers keep theirs", () =>
+  Effect.gen(function*() {
+    const events: Array<Event> = []
+    const { lastEnv, platform } = fakePlatform(serving([]), events, yield* Transport.Transport)
+    const supervisor = yield* Workers.supervise(platform, { workers: 2 })
+    const [host, port] = lastEnv()["WIREKIT_WORKERS_CONTROL"]!.split(":")
+    const t = yield* Transport.Transport
+    const intruder = yield* t.connect({ host: host!, port: Number(port) })
+    yield* intruder.write(new TextEncoder().encode(JSON.stringify({ t: "hello", id: 1, generation: 1, token: "guess" }) + "\n"))
+    const reply = yield* Connection.readAll(intruder)
+    expect(reply.length).toBe(0)
+    const states = yield* supervisor.stats
+    expect(states.map((s) => [s.id, s.generation, s.stats?.id])).toEqual([[1, 1, 1], [2, 1, 2]])
   }).pipe(Effect.provide(MemoryTransport.layer())))

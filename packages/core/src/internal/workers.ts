@@ -393,11 +393,22 @@ export const supervise = (
         }
         run.link = undefined
       })
+    // every worker has one, and an old and a new one overlap in a rolling restart: more is someone else
+    const maxLinks = 2 * n + 16
+    let links = 0
     yield* Effect.forkIn(
       Effect.ignore(Effect.forever(Effect.gen(function*() {
         const connScope = yield* Scope.make()
         const conn = yield* Effect.tapError(Scope.extend(control.accept, connScope), () => Scope.close(connScope, Exit.void))
-        yield* Effect.forkIn(Effect.ensuring(serveLink(conn), Scope.close(connScope, Exit.void)), fibers)
+        if (links >= maxLinks) {
+          yield* Effect.logWarning(`closing a control connection: ${links} are open already`)
+          return yield* Effect.zipRight(conn.abort, Scope.close(connScope, Exit.void))
+        }
+        links++
+        yield* Effect.forkIn(
+          Effect.ensuring(serveLink(conn), Effect.zipRight(Scope.close(connScope, Exit.void), Effect.sync(() => links--))),
+          fibers
+        )
       }))),
       fibers
     )
