@@ -130,7 +130,12 @@ export interface ListenOptions extends ConnectionOptions {
    * once (counted in `Listener.rejected`). Default 1024.
    */
   readonly acceptQueue?: number | undefined
-  /** Let several processes listen on one port (SO_REUSEPORT), where the runtime supports it. */
+  /**
+   * Let several processes listen on one port (SO_REUSEPORT), where the runtime
+   * supports it: Bun, and Deno with `--unstable-net`. Node 20's `net` ignores
+   * it (a second listen on the port is EADDRINUSE); Node's workers share a
+   * port through `node:cluster` instead (see `Workers`).
+   */
   readonly reusePort?: boolean | undefined
   /** For an IPv6 host: refuse IPv4-mapped connections. Default `false`. */
   readonly ipv6Only?: boolean | undefined
