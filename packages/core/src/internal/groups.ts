@@ -431,7 +431,16 @@ export const withBackplane = <Push>(
     }))
 
     yield* backplane.listen({
-      message: receive,
+      // called from the backplane's own callbacks (a socket's data event): whatever goes wrong
+      // with one message stays with it
+      message: (group, text) => {
+        try {
+          receive(group, text)
+        } catch (cause) {
+          counts.undecodable++
+          log(Effect.logWarning(`groups: a broadcast to ${group} could not be delivered (${messageOf(cause)}); dropped`))
+        }
+      },
       up: () => {
         needsAnnounce = true
         changes.clear()
