@@ -74,7 +74,7 @@ export interface GroupsStats {
   readonly queued: number
   /** Broadcasts never published: the queue was full, or they were in a publish that failed. */
   readonly dropped: number
-  /** Broadcasts of other nodes that did not decode (dropped). */
+  /** Broadcasts of other nodes that did not decode, or failed as they were delivered (dropped). */
   readonly undecodable: number
   /** Broadcasts that did not encode (delivered on this node only). */
   readonly unencodable: number
