@@ -10,6 +10,9 @@ import type { ChildProcessByStdio } from "node:child_process"
 import * as Net from "node:net"
 import { join } from "node:path"
 import type { Readable } from "node:stream"
+import { Transport } from "@wirekit/core"
+import { NodeTransport } from "@wirekit/node"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { startExample } from "../../../scripts/example-process.ts"
 import { within } from "../../../scripts/reset-clients.ts"
@@ -348,4 +351,16 @@ describe.each(runtimes)("examples with --workers on %s", (runtime) => {
       ex.child.kill("SIGKILL")
     }
   }, 60_000)
+})
+
+describe("why NodeWorkers uses node:cluster", () => {
+  it.runIf(process.versions.node.startsWith("20."))("Node 20 has no reusePort: a second listen with it on the same port is AddressInUse", async () => {
+    const reason = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const t = yield* Transport.Transport
+      const first = yield* t.listen({ host: "127.0.0.1", port: 0 }, { reusePort: true })
+      const second = yield* Effect.flip(t.listen(first.address, { reusePort: true }))
+      return second.reason
+    })).pipe(Effect.provide(NodeTransport.layer)))
+    expect(reason).toBe("AddressInUse")
+  })
 })
