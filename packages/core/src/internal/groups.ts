@@ -254,13 +254,9 @@ export const withBackplane = <Push>(
       ))
       droppedInOutage = 0
     }
-    const drop = (n: number, why: string): void => {
+    const drop = (n: number): void => {
       counts.dropped += n
       droppedInOutage += n
-      if (!warnedFull) {
-        warnedFull = true
-        log(Effect.logWarning(`groups: ${why}: broadcasts for other nodes are dropped (counted in stats().dropped) until it drains`))
-      }
     }
     const change = (group: string, session: number, m: Member | undefined): void => {
       // while an announcement is due, it will carry the whole state
@@ -304,7 +300,17 @@ export const withBackplane = <Push>(
           }
           return
         }
-        if (queued() >= maxQueued) return drop(1, `the backplane queue is full (${maxQueued})`)
+        if (queued() >= maxQueued) {
+          drop(1)
+          if (!warnedFull) {
+            warnedFull = true
+            log(Effect.logWarning(
+              `groups: the queue of broadcasts for other nodes is full (${maxQueued}): new ones are dropped ` +
+                `(counted in stats().dropped) until it drains`
+            ))
+          }
+          return
+        }
         outbox.push({ group, message: envelope(node, except, payload) })
         wake()
       },
@@ -408,7 +414,7 @@ export const withBackplane = <Push>(
         const published = yield* Effect.either(call("publish", backplane.publish(batch)))
         if (published._tag === "Left") {
           // what part of it went out is unknown: dropped, not sent twice
-          drop(batch.length, `publishing failed (${published.left.message})`)
+          drop(batch.length)
           markDown(published.left)
           return false
         }
