@@ -52,11 +52,23 @@ import { FramingError } from "./Framing.ts"
  * @category models
  */
 export interface Decoder<A> {
-  /** Appends `chunk` and pushes every complete item onto `out`; a {@link FramingError} for bad input. */
-  decode(chunk: Uint8Array, out: Array<A>): FramingError | undefined
+  /**
+   * Appends `chunk` and pushes every complete item onto `out`; a {@link FramingError} for bad input.
+   *
+   * The decoder may keep `chunk` (or views of it) for an incomplete item
+   * instead of copying it, unless `lent` is true: the caller then reuses the
+   * chunk's memory once `decode` returns (a `pump(..., { borrow: true })`),
+   * so what the decoder keeps must be copied. Items pushed onto `out` may be
+   * views of `chunk` either way.
+   */
+  decode(chunk: Uint8Array, out: Array<A>, lent?: boolean): FramingError | undefined
   /** End of stream: may push a last item; `Truncated` if a partial one remains. */
   finish(out: Array<A>): FramingError | undefined
-  /** Bytes held for an incomplete item. */
+  /**
+   * Memory held for an incomplete item, in bytes: what an input budget
+   * charges the connection. A decoder that keeps views of its input counts
+   * the memory they keep alive, which can exceed the item's bytes.
+   */
   readonly buffered: number
 }
 
@@ -111,8 +123,8 @@ class MappedDecoder<A, B> implements Decoder<B> {
     }
   }
 
-  decode(chunk: Uint8Array, out: Array<B>): FramingError | undefined {
-    const error = this.decoder.decode(chunk, this.scratch)
+  decode(chunk: Uint8Array, out: Array<B>, lent?: boolean): FramingError | undefined {
+    const error = this.decoder.decode(chunk, this.scratch, lent)
     this.each(out)
     return error
   }
@@ -167,9 +179,9 @@ export const overFrames = <In, Out = In>(framing: Framing, codec: FrameCodec<In,
     }
     let failed: FramingError | undefined
     return {
-      decode: (chunk, out) => {
+      decode: (chunk, out, lent) => {
         if (failed !== undefined) return failed
-        const error = frames.decode(chunk, scratch)
+        const error = frames.decode(chunk, scratch, lent)
         failed = each(out) ?? error
         return failed
       },

@@ -15,7 +15,7 @@
  */
 import type * as ByteBuffer from "./ByteBuffer.ts"
 import { type FrameDecoder, type FrameEncoder, type Framing, FramingError } from "./Framing.ts"
-import { Accumulator } from "./internal/framing/Accumulator.ts"
+import { Pieces } from "./internal/framing/Pieces.ts"
 import * as Config from "./internal/framing/config.ts"
 
 const CODEC = "FixedLength"
@@ -57,16 +57,16 @@ export const make = (options: Options): Framing => {
 }
 
 const decoder = (size: number): FrameDecoder => {
-  const held = new Accumulator()
+  const held = new Pieces()
   let failed: FramingError | undefined
   return {
-    decode(chunk, out) {
+    decode(chunk, out, lent = false) {
       if (failed !== undefined) return failed
       const n = chunk.length
       let pos = 0
       if (held.length > 0) {
         const take = Math.min(size - held.length, n)
-        held.append(chunk, 0, take, size)
+        held.append(chunk, 0, take, size, lent)
         pos = take
         if (held.length < size) return undefined
         out.push(held.take())
@@ -75,7 +75,7 @@ const decoder = (size: number): FrameDecoder => {
         out.push(chunk.subarray(pos, pos + size))
         pos += size
       }
-      if (pos < n) held.append(chunk, pos, n, size)
+      if (pos < n) held.append(chunk, pos, n, size, lent)
       return undefined
     },
     finish() {
@@ -89,7 +89,7 @@ const decoder = (size: number): FrameDecoder => {
       }))
     },
     get buffered() {
-      return held.length
+      return held.held
     }
   }
 }

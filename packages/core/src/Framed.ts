@@ -56,8 +56,8 @@ export interface FramedOptions {
   /**
    * A bound shared with other connections on the bytes held for incomplete
    * messages (see {@link InputBudget}): after every read this connection
-   * reports what its decoder holds, and is closed if it holds the most when
-   * the total is past the bound.
+   * reports what its decoder holds; past the bound it is paused while it holds
+   * part of a message, and may be closed to make room.
    */
   readonly budget?: InputBudget | undefined
   /**
@@ -273,7 +273,11 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
         return Effect.succeed(rest)
       }
       if (this.pendingEnd !== undefined) return this.pendingEnd
-      return Effect.flatMap(this.connection.readMany, (chunks) => {
+      // the budget is spent and this connection holds part of a message: read no more until it has room
+      const read = this.holder !== undefined && this.budget!.mustWait(this.holder)
+        ? Effect.zipRight(this.budget!.room(this.holder), this.connection.readMany)
+        : this.connection.readMany
+      return Effect.flatMap(read, (chunks) => {
         const frames: Array<In> = []
         let error: FramingError | undefined
         if (chunks === EOF) {
@@ -400,12 +404,18 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
     options?: PumpOptions
   ): Effect.Effect<void, E | FramingError | ConnectionError, R> {
     const frames: Array<In> = []
+    const lent = options?.borrow === true
     const body = this.connection.pump((chunks) => {
       this.reclaim()
       const decoder = this.decoder
       let error: FramingError | undefined
-      for (let i = 0; i < chunks.length && error === undefined; i++) error = decoder.decode(chunks[i]!, frames)
-      return this.deliver(onFrames, frames, this.charge(error))
+      for (let i = 0; i < chunks.length && error === undefined; i++) error = decoder.decode(chunks[i]!, frames, lent)
+      error = this.charge(error)
+      const delivered = this.deliver(onFrames, frames, error)
+      if (error !== undefined || !this.budget?.mustWait(this.holder!)) return delivered
+      // the budget is spent and this connection holds part of a message: read no more until it has room
+      const room = this.budget.room(this.holder!)
+      return delivered === undefined ? room : Effect.zipRight(delivered, room)
     }, options)
     const ran = Effect.zipRight(body, Effect.suspend(() => this.deliver(onFrames, frames, this.decoder.finish(frames)) ?? Effect.void))
     // the connection's share goes back to the budget however the pump ends

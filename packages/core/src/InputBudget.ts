@@ -3,18 +3,36 @@
  * bounds one message (`maxFrameLength`, the RESP decoder's limits), but many
  * peers each sending most of a large message, then nothing, would together
  * hold many times that. Connections read through a `Framed` that shares an
- * `InputBudget` report what their decoder holds after every read; when the
- * total passes `maxBytes`, the connection holding the most is closed (its
- * read fails with a `FramingError` `FrameTooLarge` naming the budget, or, if
- * it is waiting for its next bytes, it is aborted at once), which gives the
- * memory back. Complete messages waiting to be handled are not counted: they
- * are bounded by the read batch and by `maxInFlight`.
+ * `InputBudget` report what their decoder holds after every read.
+ *
+ * When the total passes `maxBytes`:
+ *
+ * - a connection that holds part of a message and reads more is paused (not
+ *   read: its peer's bytes wait in the kernel, under TCP flow control) until
+ *   the total is back within `maxBytes`;
+ * - while readers wait, every `evictAfter` the connection whose incomplete
+ *   message is the oldest is closed (its read fails with a `FramingError`
+ *   `FrameTooLarge` naming the budget, or it is aborted), which gives its
+ *   memory back: peers that stop halfway cannot keep the others waiting;
+ * - the reads of paused connections may take the total past `maxBytes` (by
+ *   at most one read each); past `hardBytes` the connection holding the
+ *   most is closed at once;
+ * - one message alone larger than `maxBytes` closes its connection at once
+ *   (it could never fit).
+ *
+ * Complete messages waiting to be handled are not counted: they are bounded
+ * by the read batch and by `maxInFlight`.
  *
  * ```
- *   conn A ─ holds 8 MiB of a frame ─┐
- *   conn B ─ holds 8 MiB of a frame ─┼─ total 24 MiB > maxBytes 16 MiB → the largest holder is closed
- *   conn C ─ holds 8 MiB of a frame ─┘
+ *   conn A ─ holds 8 MiB of a frame (oldest) ─┐
+ *   conn B ─ holds 8 MiB of a frame ──────────┼─ total 16 MiB = maxBytes
+ *   conn C ─ reads its first 64 KiB ──────────┘  → total past maxBytes: C is paused
+ *   evictAfter later, still past: A is closed → C is read again
  * ```
+ *
+ * Pausing instead of closing is what keeps memory flat under many such
+ * peers: a closed connection's bytes were read for nothing, and would be
+ * garbage the runtime collects later; a paused one's were never read.
  *
  * `ProtocolServer.serve` makes one per server (`maxBufferedInput`); with
  * `Server`, make one and pass it to each connection's `Framed.make`.
@@ -26,6 +44,7 @@
  * ```
  * @since 0.1.0
  */
+import type { Duration } from "effect"
 import * as internal from "./internal/inputBudget.ts"
 
 /**
@@ -40,6 +59,28 @@ export interface InputBudget {
   held(): number
   /** Connections closed so far to stay within it. */
   evictions(): number
+  /** Times a connection was paused because the budget was spent. */
+  pauses(): number
+}
+
+/**
+ * Options of {@link make}.
+ * @since 0.1.0
+ * @category models
+ */
+export interface InputBudgetOptions {
+  /** The bound, in bytes (a positive integer): past it, readers holding part of a message are paused. */
+  readonly maxBytes: number
+  /**
+   * Past this total the connection holding the most is closed at once. Default
+   * `maxBytes` + 25 %. At least `maxBytes`.
+   */
+  readonly hardBytes?: number | undefined
+  /**
+   * While readers are paused, how often the connection with the oldest
+   * incomplete message is closed to make room (on the Clock). Default 5 seconds.
+   */
+  readonly evictAfter?: Duration.DurationInput | undefined
 }
 
 /**
@@ -51,8 +92,8 @@ export interface InputBudget {
 export const DEFAULT_MAX_BYTES: number = 32 * 1024 * 1024
 
 /**
- * A budget of `maxBytes` (a positive integer; throws a `RangeError` otherwise).
+ * A budget of `maxBytes` (throws a `RangeError` when an option is out of range).
  * @since 0.1.0
  * @category constructors
  */
-export const make: (options: { readonly maxBytes: number }) => InputBudget = internal.make
+export const make: (options: InputBudgetOptions) => InputBudget = internal.make

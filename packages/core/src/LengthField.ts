@@ -36,7 +36,7 @@
  */
 import type * as ByteBuffer from "./ByteBuffer.ts"
 import { type FrameDecoder, type FrameEncoder, type Framing, FramingError } from "./Framing.ts"
-import { Accumulator } from "./internal/framing/Accumulator.ts"
+import { Pieces } from "./internal/framing/Pieces.ts"
 import * as Config from "./internal/framing/config.ts"
 
 const CODEC = "LengthField"
@@ -200,7 +200,7 @@ const NO_HEADER = new Uint8Array(0)
  */
 class LengthFieldDecoder implements FrameDecoder {
   private header = NO_HEADER
-  private readonly body = new Accumulator()
+  private readonly body = new Pieces()
   private headerFill = 0 // header bytes held (state "reading a split header")
   private inBody = false // header read, frame spans chunks: collecting into `body`
   private frameWire = 0 // wire length of the frame being collected
@@ -244,14 +244,14 @@ class LengthFieldDecoder implements FrameDecoder {
   }
 
   /** Copy wire bytes `chunk[pos, pos + n)` (frame offsets `[received, received + n)`) into the body. */
-  private collect(chunk: Uint8Array, pos: number, n: number): void {
+  private collect(chunk: Uint8Array, pos: number, n: number, lent: boolean): void {
     const s = this.s
     const skip = Math.max(0, Math.min(n, s.bytesToStrip - this.received))
-    if (n > skip) this.body.append(chunk, pos + skip, pos + n, this.frameWire - s.bytesToStrip)
+    if (n > skip) this.body.append(chunk, pos + skip, pos + n, this.frameWire - s.bytesToStrip, lent)
     this.received += n
   }
 
-  decode(chunk: Uint8Array, out: Array<Uint8Array>): FramingError | undefined {
+  decode(chunk: Uint8Array, out: Array<Uint8Array>, lent = false): FramingError | undefined {
     if (this.failed !== undefined) return this.failed
     const s = this.s
     const n = chunk.length
@@ -269,11 +269,11 @@ class LengthFieldDecoder implements FrameDecoder {
       this.frameWire = s.headerLength + length
       this.received = 0
       this.inBody = true
-      this.collect(header, 0, s.headerLength)
+      this.collect(header, 0, s.headerLength, true)
     }
     if (this.inBody) {
       const take = Math.min(this.frameWire - this.received, n - pos)
-      this.collect(chunk, pos, take)
+      this.collect(chunk, pos, take, lent)
       pos += take
       if (this.received < this.frameWire) return undefined
       this.inBody = false
@@ -291,7 +291,7 @@ class LengthFieldDecoder implements FrameDecoder {
       this.frameWire = wire
       this.received = 0
       this.inBody = true
-      this.collect(chunk, pos, n - pos)
+      this.collect(chunk, pos, n - pos, lent)
       return undefined
     }
     if (pos < n) {
@@ -318,7 +318,8 @@ class LengthFieldDecoder implements FrameDecoder {
   }
 
   get buffered(): number {
-    return this.inBody ? this.received : this.headerFill
+    // the wire bytes received, plus what kept views hold beyond the bytes they show
+    return this.inBody ? this.received + this.body.held - this.body.length : this.headerFill
   }
 }
 

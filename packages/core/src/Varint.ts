@@ -26,7 +26,7 @@
  */
 import type * as ByteBuffer from "./ByteBuffer.ts"
 import { type FrameDecoder, type FrameEncoder, type Framing, FramingError } from "./Framing.ts"
-import { Accumulator } from "./internal/framing/Accumulator.ts"
+import { Pieces } from "./internal/framing/Pieces.ts"
 import * as Config from "./internal/framing/config.ts"
 
 const CODEC = "Varint"
@@ -106,7 +106,7 @@ interface Settings {
 }
 
 const decoder = (s: Settings): FrameDecoder => {
-  const body = new Accumulator()
+  const body = new Pieces()
   // varint in progress (it may be split across chunks)
   let value = 0
   let scale = 1 // 128^(bytes read)
@@ -158,13 +158,13 @@ const decoder = (s: Settings): FrameDecoder => {
     return undefined
   }
 
-  const decode = (chunk: Uint8Array, out: Array<Uint8Array>): FramingError | undefined => {
+  const decode = (chunk: Uint8Array, out: Array<Uint8Array>, lent = false): FramingError | undefined => {
     if (failed !== undefined) return failed
     const n = chunk.length
     let pos = 0
     if (inBody) {
       const take = Math.min(frameLength - body.length, n)
-      body.append(chunk, 0, take, frameLength)
+      body.append(chunk, 0, take, frameLength, lent)
       pos = take
       if (body.length < frameLength) return undefined
       inBody = false
@@ -181,7 +181,7 @@ const decoder = (s: Settings): FrameDecoder => {
         pos += frameLength
       } else {
         inBody = true
-        body.append(chunk, pos, n, frameLength)
+        body.append(chunk, pos, n, frameLength, lent)
         return undefined
       }
     }
@@ -202,7 +202,7 @@ const decoder = (s: Settings): FrameDecoder => {
       }))
     },
     get buffered() {
-      return inBody ? body.length : varintBytes
+      return inBody ? body.held : varintBytes
     }
   }
 }

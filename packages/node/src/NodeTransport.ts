@@ -424,6 +424,9 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
             ...contexts.options,
             allowHalfOpen: options.allowHalfOpen ?? true,
             highWaterMark: options.writeHighWaterMark ?? 64 * 1024,
+            // from accept on, not once wrapped: the handshake's own small writes (the session
+            // tickets after the client's Finished) must not wait for an ACK under Nagle
+            noDelay: options.noDelay ?? true,
             requestCert,
             rejectUnauthorized: requestCert && (tls.rejectUnauthorized ?? true),
             ...(tls.alpnProtocols !== undefined ? { ALPNProtocols: [...tls.alpnProtocols] } : {}),

@@ -21,6 +21,7 @@ import { expect } from "vitest"
 import type { Address } from "../Address.ts"
 import * as Connection from "../Connection.ts"
 import * as Framed from "../Framed.ts"
+import * as InputBudget from "../InputBudget.ts"
 import * as LengthField from "../LengthField.ts"
 import * as Protocol from "../Protocol.ts"
 import * as ProtocolServer from "../ProtocolServer.ts"
@@ -148,16 +149,24 @@ export const run = (options: HostileConformanceOptions): void => {
         expect(handled).toBe(1000)
       }), 30_000)
 
-    test("peers that each send most of a large message and then nothing: past the server's input budget the one holding the most is closed; the memory comes back and others are served", () =>
+    test("peers that each send most of a large message and then nothing: past the server's input budget the others are paused, and every evictAfter the oldest incomplete message's connection is closed; the memory comes back and others are served", () =>
       Effect.gen(function*() {
         const handler = ProtocolServer.handlers(Bigs, { Get: ({ key }) => Effect.succeed(key) })
         const maxBytes = 4 * 1024 * 1024
-        const server = yield* ProtocolServer.serve(Bigs, handler, { maxBufferedInput: maxBytes })
+        // no hard limit in reach: only pausing and evicting the oldest are at work
+        const budget = InputBudget.make({ maxBytes, hardBytes: 2 * maxBytes, evictAfter: "300 millis" })
+        const server = yield* ProtocolServer.serve(Bigs, handler, { maxBufferedInput: budget })
         // six peers, each a frame that declares 1 MiB and sends 900 KiB of it: 5.4 MB would be held
         const partial = new Uint8Array(4 + 900 * 1024)
         new DataView(partial.buffer).setUint32(0, 1024 * 1024)
-        const peers = yield* Effect.forEach(Array.from({ length: 6 }), () => connect(server.address))
-        for (const peer of peers) yield* peer.write(partial)
+        const peers: Array<Connection.Connection> = []
+        for (let i = 0; i < 6; i++) {
+          const peer = yield* connect(server.address)
+          yield* peer.write(partial)
+          peers.push(peer)
+          // in order, so that "oldest" is the order they connected in
+          yield* Effect.sleep("30 millis")
+        }
         // until every byte sent is either held or given back by a close
         yield* Effect.repeat(Effect.sync(() => server.stats()), {
           until: (stats) => stats.inputEvictions >= 2 && stats.bufferedInput >= 3 * partial.length - 3 * 4,
@@ -166,9 +175,10 @@ export const run = (options: HostileConformanceOptions): void => {
         const stats = server.stats()
         expect(stats.bufferedInput).toBeLessThanOrEqual(maxBytes)
         expect(stats.inputEvictions).toBe(2)
-        // the evicted peers were closed: their reads end
+        expect(budget.pauses()).toBeGreaterThanOrEqual(2)
+        // the two oldest were closed: their reads end, the others' do not
         const ended = yield* Effect.forEach(peers, (peer) => closedSoon(peer))
-        expect(ended.filter((x) => x).length).toBe(2)
+        expect(ended).toEqual([true, true, false, false, false, false])
         // a well-behaved client is served as before
         const conn = yield* connect(server.address)
         yield* conn.write(pipelined(3, (id) => JSON.stringify({ id, request: { _tag: "Get", key: `k${id}` } })))
@@ -184,6 +194,48 @@ export const run = (options: HostileConformanceOptions): void => {
           until: (held) => held === 0,
           schedule: Schedule.spaced("20 millis")
         }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("input not given back") }))
+      }), 30_000)
+
+    test("a reader paused by a spent input budget is read again when another's message completes, and its own request is answered: nobody was closed", () =>
+      Effect.gen(function*() {
+        const handler = ProtocolServer.handlers(Bigs, { Get: ({ key }) => Effect.succeed(String(key.length)) })
+        const maxBytes = 2 * 1024 * 1024
+        const budget = InputBudget.make({ maxBytes, hardBytes: 2 * maxBytes, evictAfter: "1 hour" })
+        const server = yield* ProtocolServer.serve(Bigs, handler, { maxBufferedInput: budget })
+        const request = (id: number, size: number) => {
+          const body = utf8.encode(JSON.stringify({ id, request: { _tag: "Get", key: "k".repeat(size) } }))
+          const frame = new Uint8Array(4 + body.length)
+          new DataView(frame.buffer).setUint32(0, body.length)
+          frame.set(body, 4)
+          return frame
+        }
+        // A holds 1.5 MiB of its request, then B sends all of a 1.5 MiB one: the budget cannot hold both
+        const a = yield* connect(server.address)
+        const b = yield* connect(server.address)
+        const big = 1536 * 1024
+        const frameA = request(1, big)
+        yield* a.write(frameA.subarray(0, frameA.length - 1))
+        yield* Effect.repeat(Effect.sync(() => server.stats().bufferedInput), {
+          until: (held) => held >= frameA.length - 1,
+          schedule: Schedule.spaced("10 millis")
+        }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("A's bytes not held") }))
+        // B's first megabyte, alone in its read (a transport may hand a whole write over as one chunk)
+        const frameB = request(1, big)
+        yield* b.write(frameB.subarray(0, 1024 * 1024))
+        yield* Effect.repeat(Effect.sync(() => budget.pauses()), {
+          until: (n) => n >= 1,
+          schedule: Schedule.spaced("10 millis")
+        }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error(`B not paused: ${JSON.stringify(server.stats())}`) }))
+        expect(server.stats().bufferedInput).toBeLessThanOrEqual(2 * maxBytes)
+        // the rest of B waits unread; A completes: its message leaves the budget, B is read again, both are answered
+        yield* Effect.fork(b.write(frameB.subarray(1024 * 1024)).pipe(Effect.ignore))
+        yield* a.write(frameA.subarray(frameA.length - 1))
+        for (const conn of [a, b]) {
+          const reply = yield* Framed.make(conn, lengthField).read
+          expect(reply).not.toBe(Connection.EOF)
+          expect(JSON.parse(text.decode(reply as Uint8Array))).toEqual({ id: 1, success: String(big) })
+        }
+        expect(server.stats().inputEvictions).toBe(0)
       }), 30_000)
 
     test("a peer that sends part of a message and then trickles bytes is closed once a readTimeout window passes below minReadRate", () =>

@@ -51,6 +51,46 @@ describe("LengthField decoder", () => {
     expect(isViewOf(out[1], chunk1) || isViewOf(out[1], chunk2)).toBe(false)
   })
 
+  it("a frame spanning owned reads keeps the reads and joins them once; buffered counts the memory they keep", () => {
+    const framing = LengthField.make({ fieldLength: 4 })
+    const body = Uint8Array.from({ length: 20_000 }, (_, i) => i % 251)
+    const wire = concat(header(body.length, 4), body)
+    // read 1: 3 KiB of something else, then the frame's first 5 KiB (a view worth keeping: most of its read)
+    const first = new Uint8Array(8192)
+    first.set(wire.subarray(0, 5120), 3072)
+    const rest = [wire.slice(5120, 15_000), wire.slice(15_000, 15_100), wire.slice(15_100)]
+    const dec = framing.decoder()
+    const out: Array<Uint8Array> = []
+    expect(dec.decode(first.subarray(3072), out)).toBeUndefined()
+    // the 5 KiB read (4 of them the stripped header), and the 3 KiB before it that the kept view keeps alive
+    expect(dec.buffered).toBe(4 + 8192)
+    expect(dec.decode(rest[0]!, out)).toBeUndefined()
+    expect(dec.buffered).toBe(4 + 8192 + 9880)
+    expect(dec.decode(rest[1]!, out)).toBeUndefined() // 100 bytes: copied, counted as they are
+    expect(dec.buffered).toBe(4 + 8192 + 9880 + 100)
+    expect(dec.decode(rest[2]!, out)).toBeUndefined()
+    expect(out.length).toBe(1)
+    expect(out[0]).toEqual(body)
+    expect(dec.buffered).toBe(0)
+  })
+
+  it("lent reads are copied: a frame spanning them is intact after the reader reuses their memory", () => {
+    const framing = LengthField.make({ fieldLength: 2 })
+    const body = Uint8Array.from({ length: 30_000 }, (_, i) => (i * 7) % 256)
+    const wire = concat(header(body.length, 2), body)
+    const dec = framing.decoder()
+    const out: Array<Uint8Array> = []
+    const buffer = new Uint8Array(10_000) // one read buffer, reused for every read
+    for (let at = 0; at < wire.length; at += buffer.length) {
+      const n = Math.min(buffer.length, wire.length - at)
+      buffer.set(wire.subarray(at, at + n))
+      expect(dec.decode(buffer.subarray(0, n), out, true)).toBeUndefined()
+      buffer.fill(0xee)
+    }
+    expect(out.length).toBe(1)
+    expect(out[0]).toEqual(body)
+  })
+
   it("rejects an oversized header before its body arrives, with limit and actual", () => {
     const dec = LengthField.make({ fieldLength: 4, maxFrameLength: 1000 }).decoder()
     const out: Array<Uint8Array> = []
