@@ -532,6 +532,8 @@ export const makeRoom = () => {
     groups.unsafeJoin(DEFAULT_ROOM, session)
     const others = (yield* countEverywhere(groups, DEFAULT_ROOM)) - 1
     groups.unsafeBroadcast(DEFAULT_ROOM, notice(`${nick} joined #${DEFAULT_ROOM}`), { except: session })
+    // welcomed once the other servers can see the name (a newcomer there will not get it)
+    yield* Effect.ignore(groups.flush)
     session.unsafePush(
       notice(`welcome to wirekit chat, ${nick}! you are in #${DEFAULT_ROOM} with ${others} other(s); /help lists the commands`)
     )
@@ -568,7 +570,8 @@ export const makeRoom = () => {
       groups.unsafeSetMeta(session, { nick: name })
       groups.unsafeJoin(nickGroup(name), session)
       groups.unsafeBroadcast(session.get(RoomState), notice(`${old} is now ${name}`), { except: session })
-      return ok(`you are now ${name}`)
+      // confirmed once the other servers can see it: whoever asks for it from then on finds it taken
+      return Effect.as(Effect.ignore(groups.flush), { _tag: "Ok", text: `you are now ${name}` } satisfies Ok)
     })
   }
 

@@ -3,7 +3,7 @@
  * wirekit `Client`: commands are requests, said lines one-way, the rest pushes.
  */
 import { describe, it } from "@effect/vitest"
-import { Client, MemoryTransport } from "@wirekit/core"
+import { Backplane, Client, MemoryTransport } from "@wirekit/core"
 import { Duration, Effect, Exit, Layer, Logger, LogLevel, Queue, Schedule, Scope } from "effect"
 import { expect } from "vitest"
 import * as ChatRoom from "../src/Chat.ts"
@@ -87,6 +87,38 @@ describe("the chat protocol with a typed client (memory transport)", () => {
       const after = yield* Effect.flip(client.request({ _tag: "Who" }))
       expect(after).toBeInstanceOf(Client.ClientError)
       expect((after as Client.ClientError).reason).toBe("Disconnected")
+    }).pipe(Effect.provide(network)))
+})
+
+describe("chat servers sharing rooms (in-process backplane)", () => {
+  it.scopedLive("two servers on one hub: messages, /who, /msg and taken nicknames span both", () =>
+    Effect.gen(function*() {
+      const hub = Backplane.makeHub()
+      // each server a node of its own, as two processes would be
+      const nodeA = yield* Layer.build(Backplane.layerMemory({ hub }))
+      const nodeB = yield* Layer.build(Backplane.layerMemory({ hub }))
+      const serverA = yield* Effect.provide(ChatRoom.serve({ host: "127.0.0.1", port: 0 }), nodeA)
+      const serverB = yield* Effect.provide(ChatRoom.serve({ host: "127.0.0.1", port: 0 }), nodeB)
+      expect(serverA.groups.stats()).toMatchObject({ backplane: "memory", status: "up" })
+      const alice = yield* Client.make(ChatRoom.Chat, serverA.address, { requestTimeout: "2 seconds" })
+      const bob = yield* Client.make(ChatRoom.Chat, serverB.address, { requestTimeout: "2 seconds" })
+      const aliceInbox = yield* alice.subscribe
+      const bobInbox = yield* bob.subscribe
+      expect(yield* alice.request({ _tag: "Nick", name: "alice" })).toEqual({ _tag: "Ok", text: "you are now alice" })
+      expect(yield* bob.request({ _tag: "Nick", name: "bob" })).toEqual({ _tag: "Ok", text: "you are now bob" })
+      expect(yield* Effect.flip(alice.request({ _tag: "Nick", name: "BOB" }))).toEqual({ _tag: "Error", text: "nick BOB is taken" })
+
+      yield* alice.send({ _tag: "Say", text: "hi from A" })
+      expect(yield* next(bobInbox, isMessage)).toEqual({ _tag: "Message", from: "alice", text: "hi from A" })
+      expect(yield* bob.request({ _tag: "Who" })).toEqual({ _tag: "Ok", text: "#lobby (2): alice, bob" })
+      expect(yield* bob.request({ _tag: "Msg", to: "Alice", text: "psst" })).toEqual({ _tag: "Ok", text: "sent to alice" })
+      expect(yield* next(aliceInbox, isPrivate)).toEqual({ _tag: "Private", from: "bob", text: "psst" })
+      expect(yield* Effect.flip(bob.request({ _tag: "Msg", to: "carol", text: "hi" }))).toEqual({ _tag: "Error", text: "no such nick: carol" })
+
+      yield* alice.request({ _tag: "Quit", reason: "" })
+      expect((yield* next(bobInbox, leaving)).text).toBe("alice left #lobby (quit)")
+      yield* eventually(() => serverA.sessions().length === 0)
+      expect(yield* bob.request({ _tag: "Who" })).toEqual({ _tag: "Ok", text: "#lobby (1): bob" })
     }).pipe(Effect.provide(network)))
 })
 

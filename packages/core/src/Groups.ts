@@ -122,6 +122,13 @@ export interface Groups<Push = unknown> {
   unsafeSetMeta(session: Session<Push>, meta: Metadata): void
   /** The session's metadata (`{}` when none was set). */
   meta(session: Session<Push>): Metadata
+  /**
+   * Waits until the membership changes, metadata and broadcasts this node
+   * made so far are handed to the backplane, so that another node asking now
+   * sees them (e.g. a nickname just taken). Without a backplane: at once.
+   * Fails when the backplane is down, or takes longer than the `timeout`.
+   */
+  readonly flush: Effect.Effect<void, BackplaneError>
   /** Counters (broadcasts published, received, queued, dropped) and the backplane's state. */
   stats(): GroupsStats
   /** Removes the session from every group (done by the server when its connection ends). */

@@ -5,7 +5,7 @@
  * side and the outage handling. The public module holds the types and the
  * documentation.
  */
-import { Duration, Effect, Fiber, Queue, Runtime } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, FiberId, Queue, Runtime } from "effect"
 import type { Scope } from "effect"
 import type { Member, Membership, MembershipChange, Metadata, Publication } from "../Backplane.ts"
 import { Backplane } from "../Backplane.ts"
@@ -22,6 +22,7 @@ interface Remote<Push> {
   metaChanged(session: Session<Push>, groups: ReadonlySet<string> | undefined): void
   broadcast(group: string, message: Push, except: Member | undefined): void
   everywhere(group: string, local: ReadonlyArray<Member>): Effect.Effect<ReadonlyArray<Member>, BackplaneError>
+  readonly flush: Effect.Effect<void, BackplaneError>
   stats(): GroupsStats
 }
 
@@ -132,6 +133,7 @@ class Registry<Push> {
       setMeta: (session, meta) => Effect.sync(() => unsafeSetMeta(session, meta)),
       unsafeSetMeta,
       meta: (session) => metas.get(session) ?? EMPTY_META,
+      flush: Effect.suspend(() => this.remote === undefined ? Effect.void : this.remote.flush),
       stats: () =>
         this.remote?.stats() ?? {
           node,
@@ -226,6 +228,21 @@ export const withBackplane = <Push>(
     let droppedInOutage = 0
     let warnedFull = false
     const counts = { published: 0, received: 0, dropped: 0, undecodable: 0, unencodable: 0 }
+    /** Membership changes and broadcasts made so far, and how many of them the backplane has taken. */
+    let made = 0
+    let taken = 0
+    /** `flush` callers: each waits until `taken` reaches what was made when it asked. */
+    let flushes: Array<{ readonly upto: number; readonly done: Deferred.Deferred<void, BackplaneError> }> = []
+    const settle = (upto: number): void => {
+      taken = upto
+      if (flushes.length === 0) return
+      const waiting = flushes
+      flushes = []
+      for (const f of waiting) {
+        if (f.upto <= taken) Deferred.unsafeDone(f.done, Exit.void)
+        else flushes.push(f)
+      }
+    }
     const work = yield* Queue.sliding<void>(1)
     const cameUp = yield* Queue.sliding<void>(1)
     const wake = () => void Queue.unsafeOffer(work, undefined)
@@ -235,6 +252,9 @@ export const withBackplane = <Push>(
     const markDown = (error: BackplaneError): void => {
       needsAnnounce = true
       changes.clear()
+      const waiting = flushes
+      flushes = []
+      for (const f of waiting) Deferred.unsafeDone(f.done, Exit.fail(error))
       if (status === "down") return
       status = "down"
       downSince = clock.unsafeCurrentTimeMillis()
@@ -259,6 +279,7 @@ export const withBackplane = <Push>(
       droppedInOutage += n
     }
     const change = (group: string, session: number, m: Member | undefined): void => {
+      made++
       // while an announcement is due, it will carry the whole state
       if (needsAnnounce) return
       changes.set(`${group}\n${session}`, { group, session, member: m })
@@ -312,6 +333,7 @@ export const withBackplane = <Push>(
           return
         }
         outbox.push({ group, message: envelope(node, except, payload) })
+        made++
         wake()
       },
       everywhere: (group, local) =>
@@ -321,6 +343,24 @@ export const withBackplane = <Push>(
           for (const m of local) out.push(m)
           return out
         }),
+      flush: Effect.suspend(() => {
+        if (status === "down") {
+          return Effect.fail(new BackplaneError({ reason: "Unavailable", backplane: name, operation: "flush", node, detail: "the backplane is down" }))
+        }
+        const upto = made
+        if (taken >= upto) return Effect.void
+        const done = Deferred.unsafeMake<void, BackplaneError>(FiberId.none)
+        const entry = { upto, done }
+        flushes.push(entry)
+        wake()
+        return Deferred.await(done).pipe(
+          Effect.timeoutFail({
+            duration: Duration.millis(timeout),
+            onTimeout: () => new BackplaneError({ reason: "Timeout", backplane: name, operation: "flush", node, detail: `not taken within ${timeout}ms` })
+          }),
+          Effect.ensuring(Effect.sync(() => void (flushes = flushes.filter((f) => f !== entry))))
+        )
+      }),
       stats: () => ({ node, backplane: name, status, queued: queued(), ...counts })
     }
 
@@ -365,8 +405,8 @@ export const withBackplane = <Push>(
         )
       )
 
-    const takeBatch = (): Array<Publication> => {
-      const batch = outbox.slice(head, head + backplaneDefaults.maxBatch)
+    const takeBatch = (max: number): Array<Publication> => {
+      const batch = outbox.slice(head, head + Math.min(max, backplaneDefaults.maxBatch))
       head += batch.length
       if (head === outbox.length) {
         outbox.length = 0
@@ -380,6 +420,9 @@ export const withBackplane = <Push>(
 
     /** One round of work; false when the backplane failed (then: wait for it). */
     const step: Effect.Effect<boolean> = Effect.gen(function*() {
+      // what this step hands over: every change and broadcast made before it starts
+      const upto = made
+      let pending = queued()
       if (subscriptions.size > 0) {
         const batch = [...subscriptions]
         subscriptions.clear()
@@ -409,8 +452,9 @@ export const withBackplane = <Push>(
           return false
         }
       }
-      if (queued() > 0) {
-        const batch = takeBatch()
+      while (pending > 0) {
+        const batch = takeBatch(pending)
+        pending -= batch.length
         const published = yield* Effect.either(call("publish", backplane.publish(batch)))
         if (published._tag === "Left") {
           // what part of it went out is unknown: dropped, not sent twice
@@ -419,12 +463,13 @@ export const withBackplane = <Push>(
           return false
         }
         counts.published += batch.length
-        if (queued() === 0) warnedFull = false
       }
+      if (queued() === 0) warnedFull = false
+      settle(upto)
       return true
     })
 
-    const idle = () => !needsAnnounce && changes.size === 0 && subscriptions.size === 0 && queued() === 0
+    const idle = () => !needsAnnounce && changes.size === 0 && subscriptions.size === 0 && queued() === 0 && flushes.length === 0
     const worker = yield* Effect.forkScoped(Effect.gen(function*() {
       for (;;) {
         if (yield* step) {
@@ -464,7 +509,7 @@ export const withBackplane = <Push>(
         yield* Fiber.interrupt(worker)
         if (status === "down") return
         while (queued() > 0) {
-          const batch = takeBatch()
+          const batch = takeBatch(queued())
           const published = yield* Effect.either(call("publish", backplane.publish(batch)))
           if (published._tag === "Left") return
         }

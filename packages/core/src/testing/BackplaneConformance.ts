@@ -199,6 +199,27 @@ export const run = (options: BackplaneConformanceOptions): void => {
         expect(b.groups.members("lobby")).toEqual([])
       }))
 
+    it.scopedLive("flush: once it returns, the other nodes see what this node changed before it", () =>
+      Effect.gen(function*() {
+        const { node } = yield* cluster
+        const a = yield* node()
+        const b = yield* node()
+        const b1 = fake(1)
+        for (let round = 0; round < 20; round++) {
+          b.groups.unsafeJoin(`room-${round}`, b1.session)
+          b.groups.unsafeSetMeta(b1.session, { nick: `bob-${round}` })
+          yield* b.groups.flush
+          // no waiting: the change is there as soon as flush returns
+          expect(nicks(yield* a.groups.membersEverywhere(`room-${round}`))).toEqual([`bob-${round}`])
+        }
+        b.groups.unsafeLeaveAll(b1.session)
+        yield* b.groups.flush
+        expect(yield* a.groups.membersEverywhere("room-0")).toEqual([])
+        // nothing to hand over: at once
+        yield* b.groups.flush
+        yield* Groups.make().flush
+      }))
+
     it.scopedLive("except names one member of any node: that member alone is skipped", () =>
       Effect.gen(function*() {
         const { node } = yield* cluster
@@ -267,6 +288,7 @@ export const run = (options: BackplaneConformanceOptions): void => {
           yield* eventually("a knows it is down", Effect.sync(() => a.groups.stats().status === "down"))
           const error = yield* Effect.flip(a.groups.membersEverywhere("room"))
           expect(error._tag).toBe("BackplaneError")
+          expect((yield* Effect.flip(a.groups.flush))._tag).toBe("BackplaneError")
           expect(error.backplane).toBe(name)
           expect(["Unavailable", "Timeout"]).toContain(error.reason)
           // local delivery does not wait for the backplane
@@ -303,6 +325,8 @@ export const run = (options: BackplaneConformanceOptions): void => {
             b.groups.unsafeBroadcast("room", "from b")
             return a1.inbox.includes("from b")
           }), 10_000)
+          // the queue of the outage was sent (what the probes above queued too, once flushed)
+          yield* a.groups.flush
           expect(a.groups.stats().queued).toBe(0)
         })
     )
