@@ -249,7 +249,10 @@ export const backplaneDefaults: {
  *   one fiber: one node's broadcasts arrive everywhere in the order they were
  *   made. Pushes cross serialized: `codec` (JSON by default);
  * - `membersEverywhere`, `setMeta`: members of every node, as plain data;
- *   the synchronous `members`, `names`, `of` stay this node's;
+ *   the synchronous `members`, `names`, `of` stay this node's. Changes reach
+ *   the backplane a moment later (each node's own members are always listed
+ *   from its own state); `flush` waits until they have, when another node
+ *   must see one at once (a nickname just taken);
  * - a backplane outage is a logged, bounded degradation: local delivery
  *   keeps working; `membersEverywhere` fails with a `BackplaneError`;
  *   broadcasts for other nodes wait in a queue of at most `maxQueued`, past
