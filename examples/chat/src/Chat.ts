@@ -528,15 +528,16 @@ export const makeRoom = () => {
     session.set(RoomState, DEFAULT_ROOM)
     groups.unsafeSetMeta(session, { nick })
     groups.unsafeJoin(nickGroup(nick), session)
-    // joined before it is announced: whoever hears of it (on any server) finds it in /who
+    const others = yield* countEverywhere(groups, DEFAULT_ROOM)
+    // joined before it is announced (whoever hears of it, on any server, finds it in /who), and
+    // greeted at once after (the welcome is its first line)
     groups.unsafeJoin(DEFAULT_ROOM, session)
-    const others = (yield* countEverywhere(groups, DEFAULT_ROOM)) - 1
     groups.unsafeBroadcast(DEFAULT_ROOM, notice(`${nick} joined #${DEFAULT_ROOM}`), { except: session })
-    // welcomed once the other servers can see the name (a newcomer there will not get it)
-    yield* Effect.ignore(groups.flush)
     session.unsafePush(
       notice(`welcome to wirekit chat, ${nick}! you are in #${DEFAULT_ROOM} with ${others} other(s); /help lists the commands`)
     )
+    // its first command is read once the other servers can see its name (a newcomer there will not get it)
+    yield* Effect.ignore(groups.flush)
     // the connection's scope closes after the server removed it from its groups
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
