@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Net from "node:net"
 import { StringDecoder } from "node:string_decoder"
-import { startExample } from "../../../scripts/example-process.ts"
+import { freePort, runExample, startExample } from "../../../scripts/example-process.ts"
 import type { ExampleProcess } from "../../../scripts/example-process.ts"
 import { redisServerProgram, startRedisServer } from "../../../scripts/redis-server.ts"
 import type { RedisServer } from "../../../scripts/redis-server.ts"
@@ -241,5 +241,18 @@ describe.skipIf(redisServerProgram.skip)(redisServerProgram.title("examples/chat
     }
     bob.send("welcome back")
     await alice.until("<bob> welcome back")
+  })
+})
+
+describe("examples/chat --backplane refusals", () => {
+  it("a URL that is not redis:// exits 2 with the usage; a Redis nobody listens on stops the server before it listens", async () => {
+    const bad = await runExample("chat", "node", ["--port", "0", "--backplane", "http://127.0.0.1:6379"])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain("--backplane must be a redis:// or rediss:// URL")
+    const nobody = await runExample("chat", "node", ["--port", "0", "--backplane", `redis://127.0.0.1:${await freePort()}`])
+    expect(nobody.code).not.toBe(0)
+    const output = nobody.stdout + nobody.stderr
+    expect(output).toContain("BackplaneError")
+    expect(output).not.toContain("listening on")
   })
 })

@@ -223,7 +223,8 @@ export const make = (options: RedisBackplaneOptions): Effect.Effect<Backplane.Ba
     publisher.defineCommand("wirekitMembers", { numberOfKeys: 2, lua: MEMBERS })
 
     const connect = (client: Redis, role: string) =>
-      Effect.tryPromise({ try: () => client.connect(), catch: failure(`connect (${role})`) }).pipe(
+      // ioredis rejects with "Connection is closed."; the error event before it says why (refused, DNS, TLS)
+      Effect.tryPromise({ try: () => client.connect(), catch: (cause) => failure(`connect (${role})`)(lastError ?? cause) }).pipe(
         Effect.timeoutFail({
           duration: Duration.millis(connectTimeout + 500),
           onTimeout: () =>
