@@ -4,7 +4,7 @@
  * memory transport. Real processes on each runtime: packages/node/test/workers.e2e.test.ts.
  */
 import { it } from "@effect/vitest"
-import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option, Scope, TestClock } from "effect"
 import { expect } from "vitest"
 import { Connection, MemoryTransport, Transport, Workers } from "@wirekit/core"
 
@@ -38,16 +38,22 @@ const fakePlatform = <E>(
         const child = base((name) => vars[name], pid)
         // a process of its own: not a child of the supervisor's fiber
         const fiber = yield* Effect.forkDaemon(Effect.provideService(Workers.run(child, program, { workers: 1 }), Transport.Transport, transport))
-        const exited = Effect.flatMap(Fiber.await(fiber), (exit) =>
+        // SIGKILL ends the "process" at once, whatever its program does
+        const killed = yield* Deferred.make<void>()
+        const exited = Effect.flatMap(Effect.raceFirst(Fiber.await(fiber), Effect.as(Deferred.await(killed), undefined)), (exit) =>
           Effect.map(Clock.currentTimeMillis, (t): Workers.ProcessExit => {
-            const killed = Exit.isInterrupted(exit)
-            const code = killed ? null : Exit.isSuccess(exit) ? 0 : 1
+            const signal = exit === undefined || Exit.isInterrupted(exit) ? "SIGKILL" : null
+            const code = signal !== null ? null : Exit.isSuccess(exit!) ? 0 : 1
             events.push({ t, what: "exit", id, generation, code })
-            return { code, signal: killed ? "SIGKILL" : null }
+            return { code, signal }
           }))
         const cached = yield* Effect.cached(exited)
         yield* Effect.forkDaemon(cached)
-        return { pid, exited: cached, kill: () => void Effect.runFork(Fiber.interrupt(fiber)) } satisfies Workers.WorkerProcess
+        const kill = () => {
+          Deferred.unsafeDone(killed, Exit.void)
+          Effect.runFork(Fiber.interruptFork(fiber))
+        }
+        return { pid, exited: cached, kill } satisfies Workers.WorkerProcess
       })
   })
   return { platform: base(() => undefined, 1), hangup: () => hangup?.(), lastEnv: () => lastEnv }
@@ -191,4 +197,27 @@ it.scoped("a control connection without a valid hello (a wrong token, no worker 
     expect(reply.length).toBe(0)
     const states = yield* supervisor.stats
     expect(states.map((s) => [s.id, s.generation, s.stats?.id])).toEqual([[1, 1, 1], [2, 1, 2]])
+  }).pipe(Effect.provide(MemoryTransport.layer())))
+
+it.scoped("shutdown: a worker still running at the deadline is killed, and the primary's shutdown ends", () =>
+  Effect.gen(function*() {
+    const events: Array<Event> = []
+    // worker 2 ignores the drain: its program cannot be interrupted
+    const program = Effect.gen(function*() {
+      const info = yield* Workers.WorkerInfo
+      const t = yield* Transport.Transport
+      yield* t.listen({ host: "w", port: 0 })
+      return yield* info.id === 2 ? Effect.uninterruptible(Effect.never) : Effect.never
+    }).pipe(Effect.scoped)
+    const { platform } = fakePlatform(program, events, yield* Transport.Transport)
+    const scope = yield* Scope.make()
+    yield* Scope.extend(Workers.supervise(platform, { workers: 2, shutdownTimeout: "5 seconds" }), scope)
+    const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+    yield* advance(4900)
+    expect(events.filter((e) => e.what === "exit").map((e) => [e.id, e.code])).toEqual([[1, 0]])
+    yield* advance(200)
+    yield* Fiber.join(closing)
+    const exits = events.filter((e) => e.what === "exit")
+    expect(exits.map((e) => [e.id, e.code])).toEqual([[1, 0], [2, null]])
+    expect(exits[1]!.t).toBe(5000)
   }).pipe(Effect.provide(MemoryTransport.layer())))

@@ -146,8 +146,16 @@ const isInt = (u: unknown): u is number => typeof u === "number" && Number.isSaf
 
 const controlFraming = () => Lines.make({ delimiter: "lf", maxLength: maxControlLine })
 
-/** Sends a message; a control connection that is gone is not an error here (its reader sees the close). */
-const sendOn = (framed: Framed.Framed, message: ToPrimary | ToWorker) => Effect.ignore(framed.send(encode(message)))
+/** A control message's longest wait for a peer that does not read. */
+const sendTimeout = Duration.seconds(5)
+
+/**
+ * Sends a message; a control connection that is gone is not an error here (its
+ * reader sees the close). Bounded, and interruptible even from a finalizer:
+ * the shutdown's drain orders must not hang on a worker that stopped reading.
+ */
+const sendOn = (framed: Framed.Framed, message: ToPrimary | ToWorker) =>
+  Effect.ignore(Effect.timeout(Effect.interruptible(framed.send(encode(message))), sendTimeout))
 
 const randomToken = (): string => {
   const bytes = new Uint8Array(16)
@@ -450,7 +458,7 @@ export const supervise = (
         yield* Effect.logInfo(`worker ${slot.id} started (pid ${proc.pid})`)
         yield* Effect.forkIn(Effect.flatMap(proc.exited, (exit) => onExit(run, exit)), fibers)
         yield* Effect.forkIn(
-          Effect.flatMap(Effect.exit(Effect.timeout(Deferred.await(run.ready), readyTimeout)), (e) =>
+          Effect.flatMap(Effect.exit(Effect.timeout(Effect.interruptible(Deferred.await(run.ready)), readyTimeout)), (e) =>
             Exit.isFailure(e) && !run.stopping && !run.hasExited
               ? Effect.zipRight(
                 Effect.logWarning(`worker ${slot.id} (pid ${proc.pid}) not ready after ${Duration.format(readyTimeout)}: killing it`),
@@ -463,7 +471,7 @@ export const supervise = (
       })
 
     const awaitReady = (run: Run) =>
-      Effect.timeoutFail(Deferred.await(run.ready), {
+      Effect.timeoutFail(Effect.interruptible(Deferred.await(run.ready)), {
         duration: readyTimeout,
         onTimeout: () => new WorkersError({ reason: "NotReady", worker: run.slot.id, detail: `not ready after ${Duration.format(readyTimeout)}` })
       })
@@ -530,7 +538,8 @@ export const supervise = (
       if (runs.length === 0) return
       yield* Effect.logInfo(`draining ${runs.length} worker${runs.length === 1 ? "" : "s"}`)
       yield* Effect.forEach(runs, orderDrain, { discard: true })
-      const all = Effect.forEach(runs, (r) => Deferred.await(r.exited), { discard: true })
+      // the shutdown is a finalizer, uninterruptible: a wait a timeout must be able to cut is made interruptible
+      const all = Effect.interruptible(Effect.forEach(runs, (r) => Deferred.await(r.exited), { discard: true }))
       const inTime = yield* Effect.timeout(all, shutdownTimeout).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
       if (inTime) {
         yield* Effect.logInfo("all workers drained")
@@ -559,10 +568,10 @@ export const supervise = (
         slot.current = next
         if (old !== undefined && !old.hasExited) {
           yield* orderDrain(old)
-          const inTime = yield* Effect.timeout(Deferred.await(old.exited), shutdownTimeout).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+          const inTime = yield* Effect.timeout(Effect.interruptible(Deferred.await(old.exited)), shutdownTimeout).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
           if (!inTime) {
             old.proc?.kill("SIGKILL")
-            yield* Effect.ignore(Effect.timeout(Deferred.await(old.exited), killWait))
+            yield* Effect.ignore(Effect.timeout(Effect.interruptible(Deferred.await(old.exited)), killWait))
           }
         }
       }
@@ -602,7 +611,7 @@ export const supervise = (
           const d = yield* Deferred.make<WorkerStats>()
           link.pendingStats.set(seq, d)
           yield* sendOn(link.framed, { t: "stats", seq })
-          s = yield* Effect.orElseSucceed(Effect.timeout(Deferred.await(d), statsTimeout), () => undefined)
+          s = yield* Effect.orElseSucceed(Effect.timeout(Effect.interruptible(Deferred.await(d)), statsTimeout), () => undefined)
           link.pendingStats.delete(seq)
         }
         return {
