@@ -49,17 +49,19 @@ describe.skipIf(redisServerProgram.skip)(redisServerProgram.title("RedisBackplan
       a.groups.unsafeSetMeta(a1, { nick: "alice" })
       b.groups.unsafeJoin("room", fake(1))
       b.groups.unsafeJoin("other", fake(2))
+      // a group name may hold anything, a newline and digits too
+      b.groups.unsafeJoin("odd\n7", fake(3))
 
       yield* eventually(Effect.flatMap(Effect.promise(() => admin.hlen(`${prefix}members:room`)), (n) => (n === 2 ? Effect.void : Effect.fail(n))))
       expect(yield* Effect.promise(() => admin.hget(`${prefix}members:room`, `${a.groups.node}/1`))).toBe(`{"nick":"alice"}`)
       expect((yield* Effect.promise(() => admin.zrange(`${prefix}nodes`, 0, -1))).sort()).toEqual([a.groups.node, b.groups.node].sort())
-      expect((yield* Effect.promise(() => admin.hkeys(`${prefix}node:${b.groups.node}`))).sort()).toEqual(["other\n2", "room\n1"])
+      expect((yield* Effect.promise(() => admin.hkeys(`${prefix}node:${b.groups.node}`))).sort()).toEqual(["odd\n7\n3", "other\n2", "room\n1"])
 
       // b is cut off for good: after its TTL, a's heartbeat removes everything of b's
       via.cut()
       yield* eventually(Effect.flatMap(Effect.promise(() => admin.exists(`${prefix}node:${b.groups.node}`)), (n) => (n === 0 ? Effect.void : Effect.fail(n))))
       expect(yield* Effect.promise(() => admin.hkeys(`${prefix}members:room`))).toEqual([`${a.groups.node}/1`])
-      expect(yield* Effect.promise(() => admin.exists(`${prefix}members:other`))).toBe(0)
+      expect(yield* Effect.promise(() => admin.exists(`${prefix}members:other`, `${prefix}members:odd\n7`))).toBe(0)
       expect(yield* Effect.promise(() => admin.zrange(`${prefix}nodes`, 0, -1))).toEqual([a.groups.node])
 
       // a clean stop of a leaves nothing

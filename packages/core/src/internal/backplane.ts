@@ -166,7 +166,8 @@ class MemoryHub implements Hub {
 
   removeAll(node: MemoryNode): void {
     for (const entry of [...node.owned]) {
-      const nl = entry.indexOf("\n")
+      // the session is digits, the group anything (a newline too)
+      const nl = entry.lastIndexOf("\n")
       this.remove(node, entry.slice(0, nl), Number(entry.slice(nl + 1)))
     }
   }

@@ -34,14 +34,15 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
-/** Removes every membership of node ARGV-given `node` (its own hash lists them: "group\nsession"). */
+/** Removes every membership of `node` (its own hash lists them: "group\nsession"). */
 const FORGET = `
 local function forget(prefix, node)
   local owned = prefix .. 'node:' .. node
   for _, entry in ipairs(redis.call('HKEYS', owned)) do
-    local nl = string.find(entry, '\\n', 1, true)
-    if nl then
-      redis.call('HDEL', prefix .. 'members:' .. string.sub(entry, 1, nl - 1), node .. '/' .. string.sub(entry, nl + 1))
+    -- "group" LF "session": the session is digits, the group anything (a newline too): split at the last one
+    local group, session = string.match(entry, '^(.*)\\n(%d+)$')
+    if group then
+      redis.call('HDEL', prefix .. 'members:' .. group, node .. '/' .. session)
     end
   end
   redis.call('DEL', owned)
