@@ -20,6 +20,11 @@
  * The `NODE_CLUSTER_SCHED_POLICY` environment variable (`rr` or `none`)
  * sets the same when `scheduling` is not given.
  *
+ * A primary that dies without its shutdown (SIGKILL) takes its workers
+ * with it: Node ends a cluster worker whose channel to the primary closes,
+ * at once, without a drain (Bun and Deno workers drain when their control
+ * connection closes).
+ *
  * @example
  * ```ts
  * import { NodeRuntime } from "@effect/platform-node"

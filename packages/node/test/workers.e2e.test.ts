@@ -270,6 +270,25 @@ describe.each(runtimes)("Workers on %s (real processes, one port)", (runtime) =>
     }
   }, 60_000)
 
+  it("a primary that dies (SIGKILL) leaves no worker behind", async () => {
+    const p = await startPrimary(runtime)
+    const pids = [...p.output().matchAll(/worker \d started \(pid (\d+)\)/g)].map((m) => Number(m[1]))
+    expect(pids.length).toBe(2)
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    expect(pids.every(alive)).toBe(true)
+    p.child.kill("SIGKILL")
+    const deadline = Date.now() + 15_000
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    expect(pids.filter(alive)).toEqual([])
+  }, 60_000)
+
   it("rolling restart (SIGHUP): every worker is replaced and the port keeps answering", async () => {
     const p = await startPrimary(runtime)
     try {
