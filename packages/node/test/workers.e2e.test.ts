@@ -349,14 +349,10 @@ describe.each(runtimes)("examples with --workers on %s", (runtime) => {
     const ex = startExample("echo", runtime, ["--workers", "2"])
     try {
       const port = await ex.port
+      let check: ReturnType<typeof setInterval> | undefined
       await within(30_000, "2 workers ready", new Promise<void>((resolve) => {
-        const check = setInterval(() => {
-          if (/2 workers ready/.test(ex.output())) {
-            clearInterval(check)
-            resolve()
-          }
-        }, 20)
-      }))
+        check = setInterval(() => /2 workers ready/.test(ex.output()) && resolve(), 20)
+      })).finally(() => clearInterval(check))
       const payloads = Array.from({ length: 20 }, (_, i) => Buffer.from(`hello ${i}\n`))
       const got = await Promise.all(payloads.map((p) => echoOnce(port, p)))
       got.forEach((g, i) => expect(g.equals(payloads[i]!)).toBe(true))
