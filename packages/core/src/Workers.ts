@@ -65,6 +65,8 @@
  * - Give a fixed port in production: a port-0 listen shares the port the
  *   first worker got, but once every worker died at once a new one may get
  *   another.
+ * - On Bun and Deno only TCP listens are shared: a Unix socket path can be
+ *   bound by one worker only (Node's cluster shares those too).
  * - Where workers listen with `reusePort` (Bun, Deno), Linux resets the
  *   connections waiting in a closing listener's backlog unless
  *   `net.ipv4.tcp_migrate_req` is 1; see `BunWorkers`.
