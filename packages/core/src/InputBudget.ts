@@ -15,8 +15,8 @@
  *   `FrameTooLarge` naming the budget, or it is aborted), which gives its
  *   memory back: peers that stop halfway cannot keep the others waiting;
  * - the reads of paused connections may take the total past `maxBytes` (by
- *   at most one read each); past `hardBytes` the connection holding the
- *   most is closed at once;
+ *   at most one read each); a read that takes it past `hardBytes` closes
+ *   its connection at once (its bytes are all that is thrown away);
  * - one message alone larger than `maxBytes` closes its connection at once
  *   (it could never fit).
  *
@@ -39,7 +39,7 @@
  *
  * @example
  * ```ts
- * const budget = InputBudget.make({ maxBytes: 32 * 1024 * 1024 })
+ * const budget = InputBudget.make({ maxBytes: 16 * 1024 * 1024 })
  * yield* Server.serve(address, (conn) => Framed.make(conn, LengthField.make({ fieldLength: 4 }), { budget }).pump(handle))
  * ```
  * @since 0.1.0
@@ -72,8 +72,8 @@ export interface InputBudgetOptions {
   /** The bound, in bytes (a positive integer): past it, readers holding part of a message are paused. */
   readonly maxBytes: number
   /**
-   * Past this total the connection holding the most is closed at once. Default
-   * `maxBytes` + 25 %. At least `maxBytes`.
+   * A read that takes the total past this closes its connection at once.
+   * Default `maxBytes` + 25 %. At least `maxBytes`.
    */
   readonly hardBytes?: number | undefined
   /**
@@ -84,12 +84,15 @@ export interface InputBudgetOptions {
 }
 
 /**
- * The default server-wide bound of `ProtocolServer.serve`: 32 MiB, four
- * messages of the default largest frame (8 MiB) at once.
+ * The default server-wide bound of `ProtocolServer.serve`: 16 MiB, two
+ * messages of the default largest frame (8 MiB) at once. Past it readers of
+ * incomplete messages wait rather than being closed, so a smaller bound costs
+ * concurrency of large uploads, not errors; raise it (`maxBufferedInput`) for
+ * servers with many peers sending large messages at once.
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_MAX_BYTES: number = 32 * 1024 * 1024
+export const DEFAULT_MAX_BYTES: number = 16 * 1024 * 1024
 
 /**
  * A budget of `maxBytes` (throws a `RangeError` when an option is out of range).

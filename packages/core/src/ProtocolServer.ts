@@ -423,7 +423,7 @@ export interface ServeOptions<RC = never> extends ListenOptions {
    * Bytes all connections together may hold for incomplete messages (see
    * {@link InputBudget}); past it, connections holding part of a message are
    * paused, and while they wait the connection with the oldest incomplete
-   * message is closed every 5 seconds. Default 32 MiB. A shared `InputBudget` may be passed instead (one bound for several servers).
+   * message is closed every 5 seconds. Default 16 MiB. A shared `InputBudget` may be passed instead (one bound for several servers).
    */
   readonly maxBufferedInput?: number | InputBudget.InputBudget | undefined
   /** Connection-level middleware, run in order when a connection opens. */

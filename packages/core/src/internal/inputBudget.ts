@@ -42,10 +42,9 @@ export class Budget implements InputBudget {
 
   /**
    * `holder` now holds `held` bytes. `undefined`, or the error to fail this
-   * connection's read with: its message alone is past the budget. Past
-   * `hardBytes` in total (every paused reader's last read counted), the
-   * connection holding the most gives way at once: another one is aborted
-   * now (waiting for its next bytes would leave the memory held).
+   * connection's read with: its message alone is past the budget, or its
+   * read took the total past `hardBytes` (every paused reader's last read
+   * counted).
    */
   charge(holder: Holder, held: number): FramingError | undefined {
     const before = holder.held
@@ -65,20 +64,19 @@ export class Budget implements InputBudget {
       this.release(holder)
       return budgetError(holder, this.maxBytes, held, `one incomplete message holds ${held} bytes, more than the server's whole input budget (${this.maxBytes})`)
     }
-    while (this.total > this.hardBytes) {
-      let largest = holder
-      for (const h of this.holding) if (h.held > largest.held) largest = h
+    if (this.total > this.hardBytes) {
+      // the read that took the total past the hard bound is the one to give way: its bytes are
+      // all it read (closing an older holder would throw away more bytes already read)
       this.evicted++
-      const error = budgetError(
-        largest,
+      const total = this.total
+      this.release(holder)
+      return budgetError(
+        holder,
         this.maxBytes,
-        this.total,
-        `the server's input budget is spent (${this.total} bytes held by incomplete messages, limit ${this.maxBytes}, hard limit ${this.hardBytes}); ` +
-          `this connection held the most (${largest.held})`
+        total,
+        `the server's input budget is spent (${total} bytes held by incomplete messages, limit ${this.maxBytes}, hard limit ${this.hardBytes}); ` +
+          `this connection's read took it past the hard limit (it held ${held})`
       )
-      this.release(largest)
-      if (largest === holder) return error
-      Effect.runSync(largest.connection.abort)
     }
     if (held < before) this.wake()
     return undefined
