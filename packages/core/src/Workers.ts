@@ -351,6 +351,23 @@ export const run: <A, E, R>(
  * every worker stopped on its own and fails on a crash loop. Call it only
  * where `run` would be the primary (this process has no worker environment).
  *
+ * @example
+ * ```ts
+ * const platform = NodeWorkers.platform()
+ * const main = Workers.isWorker(platform)
+ *   ? Workers.run(platform, Layer.launch(app), { workers: 4 })
+ *   : Effect.scoped(Effect.gen(function* () {
+ *       const supervisor = yield* Workers.supervise(platform, { workers: 4 })
+ *       // e.g. log every worker's memory each minute
+ *       yield* Effect.fork(Effect.repeat(
+ *         Effect.flatMap(supervisor.stats, (ws) => Effect.logInfo(ws.map((w) => `${w.id}: ${w.stats?.memory}`).join(", "))),
+ *         Schedule.spaced("1 minute")
+ *       ))
+ *       yield* supervisor.done
+ *     }))
+ * main.pipe(Effect.provide(NodeTransport.layer), NodeRuntime.runMain)
+ * ```
+ *
  * @since 0.1.0
  * @category running
  */
