@@ -41,7 +41,7 @@ import { spawn } from "node:child_process"
  * @since 0.1.0
  * @category platform
  */
-export const platform: Workers.Platform = {
+export const platform = (): Workers.Platform => ({
   name: "bun",
   pid: process.pid,
   env: (name) => process.env[name],
@@ -69,7 +69,7 @@ export const platform: Workers.Platform = {
     }),
   onHangup: (f) =>
     Effect.acquireRelease(Effect.sync(() => process.on("SIGHUP", f)), () => Effect.sync(() => process.removeListener("SIGHUP", f))).pipe(Effect.asVoid)
-}
+})
 
 /**
  * Runs `program` as `options.workers` processes of this entry point, each
@@ -84,4 +84,4 @@ export const platform: Workers.Platform = {
 export const run: {
   (options: Workers.Options): <A, E, R>(program: Effect.Effect<A, E, R>) => Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
   <A, E, R>(program: Effect.Effect<A, E, R>, options: Workers.Options): Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
-} = dual(2, <A, E, R>(program: Effect.Effect<A, E, R>, options: Workers.Options) => Workers.run(platform, program, options))
+} = dual(2, <A, E, R>(program: Effect.Effect<A, E, R>, options: Workers.Options) => Workers.run(platform(), program, options))
