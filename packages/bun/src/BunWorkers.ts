@@ -33,6 +33,7 @@ import { Workers } from "@wirekit/core"
 import { Effect } from "effect"
 import { dual } from "effect/Function"
 import { spawn } from "node:child_process"
+import * as BunTransport from "./BunTransport.ts"
 
 /**
  * The `Workers.Platform` of Bun: workers are child processes of this entry
@@ -47,6 +48,7 @@ export const platform = (): Workers.Platform => ({
   env: (name) => process.env[name],
   memory: () => process.memoryUsage.rss(),
   reusePort: true,
+  control: BunTransport.transport,
   spawn: (env) =>
     Effect.try({
       try: () => {

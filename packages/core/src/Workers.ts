@@ -53,8 +53,8 @@
  *   listeners); each worker logs the same when it exits.
  *
  * Timers run on Effect's `Clock`. The primary talks to its workers over a
- * TCP connection on 127.0.0.1 (through the same transport), authenticated
- * by a random token passed in the workers' environment.
+ * plain TCP connection on 127.0.0.1 (the runtime's own transport),
+ * authenticated by a random token passed in the workers' environment.
  *
  * Worth knowing:
  * - Every worker is a process of its own: state in memory (a store, chat
@@ -88,7 +88,7 @@
 import type { Duration, Effect, Scope } from "effect"
 import type { Context } from "effect"
 import * as internal from "./internal/workers.ts"
-import type { Transport } from "./Transport.ts"
+import type { Transport, TransportService } from "./Transport.ts"
 
 // ---------------------------------------------------------------------------
 // identity
@@ -221,6 +221,11 @@ export interface Platform {
   readonly reusePort: boolean
   /** Called in a worker once its program ended, to let the process exit (Node: leave the cluster). */
   readonly release?: (() => void) | undefined
+  /**
+   * The runtime's plain transport, for the connection between the primary and
+   * each worker: the program's own may speak TLS by default (`layerTls`).
+   */
+  readonly control: TransportService
 }
 
 // ---------------------------------------------------------------------------
@@ -374,7 +379,7 @@ export const run: <A, E, R>(
 export const supervise: (
   platform: Platform,
   options: Options
-) => Effect.Effect<Supervisor & { readonly done: Effect.Effect<void, WorkersError> }, WorkersError, Transport | Scope.Scope> = internal.supervise
+) => Effect.Effect<Supervisor & { readonly done: Effect.Effect<void, WorkersError> }, WorkersError, Scope.Scope> = internal.supervise
 
 /**
  * True when this process is a worker started by a primary.

@@ -26,6 +26,7 @@ const fakePlatform = <E>(
     env,
     memory: () => 0,
     reusePort: false,
+    control: transport,
     onHangup: (f) => Effect.acquireRelease(Effect.sync(() => (hangup = f)), () => Effect.sync(() => (hangup = undefined))),
     spawn: (vars) =>
       Effect.gen(function*() {

@@ -39,6 +39,7 @@ import type { Transport } from "@wirekit/core"
 import { Workers } from "@wirekit/core"
 import { Effect } from "effect"
 import { dual } from "effect/Function"
+import * as DenoTransport from "./DenoTransport.ts"
 
 /** The slice of the `Deno` global this module uses. */
 interface DenoProcessApi {
@@ -119,6 +120,7 @@ export const platform = (options?: { readonly flags?: ReadonlyArray<string> | un
   },
   memory: () => deno().memoryUsage().rss,
   reusePort: true,
+  control: DenoTransport.transport,
   spawn: (env) =>
     Effect.try({
       try: () => {

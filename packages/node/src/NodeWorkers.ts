@@ -44,6 +44,7 @@ import { Workers } from "@wirekit/core"
 import { Effect } from "effect"
 import { dual } from "effect/Function"
 import cluster from "node:cluster"
+import * as NodeTransport from "./NodeTransport.ts"
 
 /**
  * Options of {@link run}: those of `Workers.Options`, and how the cluster
@@ -70,6 +71,7 @@ export const platform = (options?: { readonly scheduling?: "round-robin" | "os" 
   env: (name) => process.env[name],
   memory: () => process.memoryUsage.rss(),
   reusePort: false,
+  control: NodeTransport.transport,
   spawn: (env) =>
     Effect.try({
       try: () => {

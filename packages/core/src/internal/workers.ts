@@ -56,6 +56,7 @@ export interface Platform {
   readonly onHangup: (f: () => void) => Effect.Effect<void, never, Scope.Scope>
   readonly reusePort: boolean
   readonly release?: (() => void) | undefined
+  readonly control: TransportService
 }
 
 export interface Options {
@@ -222,7 +223,7 @@ const worker = <A, E, R>(
     const transport = yield* Transport
     const info: WorkerInfo = { id: we.id, count: we.count, single: false }
     yield* Effect.scoped(Effect.gen(function*() {
-      const conn = yield* transport.connect(we.control, { timeout: Duration.toMillis(helloTimeout) }).pipe(
+      const conn = yield* platform.control.connect(we.control, { timeout: Duration.toMillis(helloTimeout) }).pipe(
         Effect.mapError((cause) => new WorkersError({ reason: "Control", worker: we.id, detail: `cannot reach the primary at ${format(we.control)}`, cause }))
       )
       const framed = Framed.make(conn, controlFraming())
@@ -329,7 +330,7 @@ interface Slot {
   backoff: number
 }
 
-const primary = (platform: Platform, options: Options): Effect.Effect<void, WorkersError, Transport> =>
+const primary = (platform: Platform, options: Options): Effect.Effect<void, WorkersError> =>
   Effect.scoped(Effect.gen(function*() {
     const supervisor = yield* supervise(platform, options)
     yield* supervisor.done
@@ -339,7 +340,7 @@ const primary = (platform: Platform, options: Options): Effect.Effect<void, Work
 export const supervise = (
   platform: Platform,
   options: Options
-): Effect.Effect<Supervisor & { readonly done: Effect.Effect<void, WorkersError> }, WorkersError, Transport | Scope.Scope> =>
+): Effect.Effect<Supervisor & { readonly done: Effect.Effect<void, WorkersError> }, WorkersError, Scope.Scope> =>
   Effect.gen(function*() {
     const n = options.workers
     const readyTimeout = Duration.decode(options.readyTimeout ?? defaults.readyTimeout)
@@ -347,10 +348,9 @@ export const supervise = (
     const restartDelay = Duration.toMillis(options.restartDelay ?? defaults.restartDelay)
     const maxRestartDelay = Duration.toMillis(options.maxRestartDelay ?? defaults.maxRestartDelay)
     const maxRestarts = options.maxRestartsPerMinute ?? defaults.maxRestartsPerMinute
-    const transport = yield* Transport
     const scope = yield* Effect.scope
     const token = randomToken()
-    const control = yield* transport.listen(tcp("127.0.0.1", 0)).pipe(
+    const control = yield* platform.control.listen(tcp("127.0.0.1", 0)).pipe(
       Effect.mapError((cause) => new WorkersError({ reason: "Control", detail: "cannot listen for the workers' control connections", cause }))
     )
     // the processes' watchers and control connections live until after the shutdown below
