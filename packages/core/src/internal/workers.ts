@@ -7,6 +7,7 @@ import * as Framed from "../Framed.ts"
 import * as Lines from "../Lines.ts"
 import type { Listener, TransportService } from "../Transport.ts"
 import { Transport } from "../Transport.ts"
+import type { Options, Platform, ProcessExit, Supervisor, WorkerProcess, WorkerState, WorkerStats } from "../Workers.ts"
 
 // ---------------------------------------------------------------------------
 // models
@@ -34,63 +35,6 @@ export class WorkersError extends Data.TaggedError("WorkersError")<{
   override get message(): string {
     return `workers: ${this.reason}${this.worker !== undefined ? ` (worker ${this.worker})` : ""}: ${this.detail}`
   }
-}
-
-export interface ProcessExit {
-  readonly code: number | null
-  readonly signal: string | null
-}
-
-export interface WorkerProcess {
-  readonly pid: number | undefined
-  readonly exited: Effect.Effect<ProcessExit>
-  readonly kill: (signal: "SIGTERM" | "SIGKILL") => void
-}
-
-export interface Platform {
-  readonly name: string
-  readonly pid: number
-  readonly env: (name: string) => string | undefined
-  readonly memory: () => number
-  readonly spawn: (env: Readonly<Record<string, string>>) => Effect.Effect<WorkerProcess, WorkersError>
-  readonly onHangup: (f: () => void) => Effect.Effect<void, never, Scope.Scope>
-  readonly reusePort: boolean
-  readonly release?: (() => void) | undefined
-  readonly control: TransportService
-}
-
-export interface Options {
-  readonly workers: number
-  readonly readyTimeout?: Duration.DurationInput | undefined
-  readonly shutdownTimeout?: Duration.DurationInput | undefined
-  readonly restartDelay?: Duration.DurationInput | undefined
-  readonly maxRestartDelay?: Duration.DurationInput | undefined
-  readonly maxRestartsPerMinute?: number | undefined
-}
-
-export interface WorkerStats {
-  readonly id: number
-  readonly generation: number
-  readonly pid: number
-  readonly uptime: number
-  readonly memory: number
-  readonly listening: ReadonlyArray<string>
-  readonly rejected: number
-}
-
-export interface WorkerState {
-  readonly id: number
-  readonly generation: number
-  readonly pid: number | undefined
-  readonly ready: boolean
-  readonly restarts: number
-  readonly stats: WorkerStats | undefined
-}
-
-export interface Supervisor {
-  readonly workers: number
-  readonly stats: Effect.Effect<ReadonlyArray<WorkerState>>
-  readonly rollingRestart: Effect.Effect<void, WorkersError>
 }
 
 export const defaults = {
