@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Address, Middleware, ProtocolServer } from "@wirekit/core"
-import type { Tls, Transport } from "@wirekit/core"
+import type { ProxyProtocol, Tls, Transport } from "@wirekit/core"
 import { Clock, Duration, Effect, Exit, Layer, pipe } from "effect"
 import type { Scope } from "effect"
 import * as Bank from "./Bank.ts"
@@ -265,6 +265,8 @@ export interface BankOptions extends Partial<Limits>, HandlerOptions {
   readonly maxInFlight?: number | undefined
   /** Serve TLS with these options (plain TCP when absent). */
   readonly tls?: Tls.TlsServerOptions | undefined
+  /** Read PROXY protocol headers from these load balancers (`--proxy-protocol`); absent: clients connect directly. */
+  readonly proxyProtocol?: ProxyProtocol.Options | undefined
 }
 
 /** The most a request may take (then a `Timeout` fault), on top of `replyDelay`. */
@@ -298,7 +300,8 @@ export const serve = (
       maxInFlight: options.maxInFlight,
       // the server's own limit, behind the middleware's (which answers first, with a Timeout fault)
       requestTimeout: Duration.sum(timeout, Duration.seconds(1)),
-      tls: options.tls
+      tls: options.tls,
+      proxyProtocol: options.proxyProtocol
     }),
     (server) => ({ server, ledger })
   )

@@ -1,5 +1,6 @@
 /** Command-line flags of the bank server (the same on every runtime). */
 import { parseArgs } from "node:util"
+import * as ExampleProxy from "../../../scripts/example-proxy.ts"
 import * as ExampleTls from "../../../scripts/example-tls.ts"
 import * as ExampleWorkers from "../../../scripts/example-workers.ts"
 import { DEFAULT_PORT } from "./Bank.ts"
@@ -7,7 +8,7 @@ import type { BankOptions } from "./Server.ts"
 import { defaultLimits } from "./Server.ts"
 
 const usage = "usage: bank-server [--host 127.0.0.1] [--port 7003] [--max-accounts 100000] [--max-keys 100000] [--key-ttl 86400] [--reply-delay 0] " +
-  `${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage}`
+  `${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
 
 const integer = (name: string, text: string, min: number, max: number): number => {
   const n = Number(text)
@@ -28,6 +29,8 @@ const integer = (name: string, text: string, min: number, max: number): number =
  * TLS flags (`--tls-cert PATH --tls-key PATH`, `--tls-ca PATH` for mutual TLS;
  * see scripts/example-tls.ts); exits with status 2 and the usage on a bad value
  * or an unreadable certificate.
+ * `--proxy-protocol CIDR[,CIDR]` serves behind TCP load balancers at those
+ * addresses, reading their PROXY protocol headers (see scripts/example-proxy.ts).
  */
 export const parse = (argv: ReadonlyArray<string>): BankOptions & { readonly workers: number } => {
   let values
@@ -42,7 +45,8 @@ export const parse = (argv: ReadonlyArray<string>): BankOptions & { readonly wor
         "key-ttl": { type: "string", default: String(defaultLimits.keyTtlMs / 1000) },
         "reply-delay": { type: "string", default: "0" },
         ...ExampleWorkers.workersFlags,
-        ...ExampleTls.serverFlags
+        ...ExampleTls.serverFlags,
+        ...ExampleProxy.proxyFlags
       },
       strict: true
     }).values
@@ -57,6 +61,8 @@ export const parse = (argv: ReadonlyArray<string>): BankOptions & { readonly wor
     maxKeys: integer("max-keys", values["max-keys"], 1, 10_000_000),
     keyTtlMs: integer("key-ttl", values["key-ttl"], 1, 30 * 24 * 3600) * 1000,
     replyDelay: integer("reply-delay", values["reply-delay"], 0, 20_000),
+    // first: with --tls-cert it is refused before any certificate file is read
+    proxyProtocol: ExampleProxy.proxyProtocol(values, usage),
     tls: ExampleTls.server(values, usage),
     workers: ExampleWorkers.workers(values, usage)
   }

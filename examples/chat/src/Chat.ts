@@ -58,7 +58,7 @@
  * @since 0.1.0
  */
 import { Address, Backplane, Groups, Lines, MessageCodec, Protocol, ProtocolServer, Session } from "@wirekit/core"
-import type { Framing, Tls, Transport } from "@wirekit/core"
+import type { Framing, ProxyProtocol, Tls, Transport } from "@wirekit/core"
 import { Duration, Effect, Either, Layer, Option, Random } from "effect"
 import type { Scope } from "effect"
 
@@ -683,6 +683,8 @@ export interface ChatOptions {
   readonly idleTimeout?: Duration.DurationInput | undefined
   /** Serve TLS with these options (plain TCP when absent). */
   readonly tls?: Tls.TlsServerOptions | undefined
+  /** Read PROXY protocol headers from these load balancers (`--proxy-protocol`); absent: clients connect directly. */
+  readonly proxyProtocol?: ProxyProtocol.Options | undefined
   /**
    * Share rooms with the other chat servers on this backplane (e.g.
    * `RedisBackplane.layer({ url })`, what `--backplane` gives). Absent: this
@@ -721,6 +723,7 @@ export const serve = (
       keepAlive: true,
       logConnections: true,
       tls: options.tls,
+      proxyProtocol: options.proxyProtocol,
       groups
     })
   })

@@ -1,5 +1,6 @@
 /** Command-line flags of the chat example (the same on every runtime). */
 import { parseArgs } from "node:util"
+import * as ExampleProxy from "../../../scripts/example-proxy.ts"
 import * as ExampleTls from "../../../scripts/example-tls.ts"
 import * as ExampleWorkers from "../../../scripts/example-workers.ts"
 import type { ChatOptions } from "./Chat.ts"
@@ -7,7 +8,7 @@ import { DEFAULT_MAX_LINE_LENGTH } from "./Chat.ts"
 import { RedisBackplane } from "@wirekit/redis"
 import { Duration } from "effect"
 
-const usage = `usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512] [--backplane redis://HOST:PORT [--backplane-ttl 6000]] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage}`
+const usage = `usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512] [--backplane redis://HOST:PORT [--backplane-ttl 6000]] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
 
 const integer = (name: string, text: string, min: number, max: number): number => {
   const n = Number(text)
@@ -40,6 +41,8 @@ const backplane = (url: string | undefined, ttlText: string) => {
  * default 512), `--workers N` (processes serving the port, default 1) and the TLS flags (`--tls-cert PATH --tls-key PATH`,
  * `--tls-ca PATH` for mutual TLS; see scripts/example-tls.ts); exits with
  * status 2 and the usage on a bad value or an unreadable certificate.
+ * `--proxy-protocol CIDR[,CIDR]` serves behind TCP load balancers at those
+ * addresses, reading their PROXY protocol headers (see scripts/example-proxy.ts).
  */
 export const parse = (argv: ReadonlyArray<string>): ChatOptions & { readonly workers: number } => {
   let values
@@ -53,7 +56,8 @@ export const parse = (argv: ReadonlyArray<string>): ChatOptions & { readonly wor
         backplane: { type: "string" },
         "backplane-ttl": { type: "string", default: "6000" },
         ...ExampleWorkers.workersFlags,
-        ...ExampleTls.serverFlags
+        ...ExampleTls.serverFlags,
+        ...ExampleProxy.proxyFlags
       },
       strict: true
     }).values
@@ -66,6 +70,8 @@ export const parse = (argv: ReadonlyArray<string>): ChatOptions & { readonly wor
     port: integer("port", values.port, 0, 65535),
     maxLineLength: integer("max-line", values["max-line"], 1, 1024 * 1024),
     backplane: backplane(values.backplane, values["backplane-ttl"]),
+    // first: with --tls-cert it is refused before any certificate file is read
+    proxyProtocol: ExampleProxy.proxyProtocol(values, usage),
     tls: ExampleTls.server(values, usage),
     workers: ExampleWorkers.workers(values, usage)
   }

@@ -8,7 +8,7 @@
  * - `length`: every frame back, frames = 4-byte big-endian length + payload (max 8 MiB)
  */
 import { Address, Connection, Framed, LengthField, Lines, Server } from "@wirekit/core"
-import type { Framing, Tls } from "@wirekit/core"
+import type { Framing, ProxyProtocol, Tls } from "@wirekit/core"
 import { Effect, Layer } from "effect"
 
 /** The framings the example offers. */
@@ -45,6 +45,8 @@ export interface EchoOptions {
   readonly framing: EchoFraming
   /** Serve TLS with these options (plain TCP when absent). */
   readonly tls?: Tls.TlsServerOptions | undefined
+  /** Read PROXY protocol headers from these load balancers (`--proxy-protocol`); absent: clients connect directly. */
+  readonly proxyProtocol?: ProxyProtocol.Options | undefined
 }
 
 /** One connection: log open, echo, log close with its byte count. */
@@ -68,5 +70,5 @@ const hint = ({ host, port, tls }: EchoOptions) =>
 
 /** The echo server as a Layer (needs a Transport). */
 export const layer = (options: EchoOptions) =>
-  Server.layer(Address.tcp(options.host, options.port), handler(framingOf(options.framing)), { tls: options.tls })
+  Server.layer(Address.tcp(options.host, options.port), handler(framingOf(options.framing)), { tls: options.tls, proxyProtocol: options.proxyProtocol })
     .pipe(Layer.tap(() => Effect.logInfo(`echo server ready (framing: ${options.framing})${tlsNote(options.tls)}; try: ${hint(options)}`)))

@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import { Address, ProtocolServer } from "@wirekit/core"
-import type { Protocol, Tls, Transport } from "@wirekit/core"
+import type { Protocol, ProxyProtocol, Tls, Transport } from "@wirekit/core"
 import { Duration, Effect, Layer, Stream } from "effect"
 import type { Scope } from "effect"
 import * as Kv from "./Kv.ts"
@@ -257,6 +257,8 @@ export interface KvOptions extends Partial<Limits> {
   readonly maxInFlight?: number | undefined
   /** Serve TLS with these options (plain TCP when absent). */
   readonly tls?: Tls.TlsServerOptions | undefined
+  /** Read PROXY protocol headers from these load balancers (`--proxy-protocol`); absent: clients connect directly. */
+  readonly proxyProtocol?: ProxyProtocol.Options | undefined
 }
 
 /**
@@ -286,7 +288,8 @@ export const serve = (
       maxInFlight: options.maxInFlight,
       // above the longest Wait (20 s)
       requestTimeout: Duration.seconds(30),
-      tls: options.tls
+      tls: options.tls,
+      proxyProtocol: options.proxyProtocol
     }),
     (server) => ({ server, store })
   )

@@ -18,7 +18,7 @@
  * ```
  */
 import { Address, Codec, Protocol, ProtocolServer, Session } from "@wirekit/core"
-import type { ByteBuffer, Tls } from "@wirekit/core"
+import type { ByteBuffer, ProxyProtocol, Tls } from "@wirekit/core"
 import type { ProtocolServer as ProtocolServerT } from "@wirekit/core"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import * as Commands from "./Commands.ts"
@@ -39,6 +39,8 @@ export interface RespServerOptions {
   readonly idleTimeout?: Duration.DurationInput | undefined
   /** Serve TLS with these options (plain TCP when absent), as `redis-server --tls-port` does. */
   readonly tls?: Tls.TlsServerOptions | undefined
+  /** Read PROXY protocol headers from these load balancers (`--proxy-protocol`); absent: clients connect directly. */
+  readonly proxyProtocol?: ProxyProtocol.Options | undefined
 }
 
 /** This connection's command state (RESP version, database, name), made on first use. */
@@ -167,13 +169,15 @@ export const serve = (
     readonly limits?: Resp.DecoderOptions | undefined
     readonly idleTimeout?: Duration.DurationInput | undefined
     readonly tls?: Tls.TlsServerOptions | undefined
+    readonly proxyProtocol?: ProxyProtocol.Options | undefined
   }
 ) =>
   ProtocolServer.serve(protocol(options.limits), handler(store), {
     address: options.address,
     connection: [connectionStats(store)],
     idleTimeout: options.idleTimeout ?? Duration.infinity,
-    tls: options.tls
+    tls: options.tls,
+    proxyProtocol: options.proxyProtocol
   })
 
 /** Active expiry: sweep until a pass finds few expired keys, as Redis does. */
@@ -191,8 +195,8 @@ export const layer = (options: RespServerOptions) =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const store = Store.make()
     yield* Effect.forkScoped(Effect.repeat(sweepLoop(store), Schedule.spaced(Duration.millis(options.sweepEvery ?? 100))))
-    const { idleTimeout, limits, tls } = options
-    const server = yield* serve(store, { address: Address.tcp(options.host, options.port), limits, idleTimeout, tls })
+    const { idleTimeout, limits, tls, proxyProtocol } = options
+    const server = yield* serve(store, { address: Address.tcp(options.host, options.port), limits, idleTimeout, tls, proxyProtocol })
     const port = (server.address as Address.TcpAddress).port
     const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"
     const tlsFlags = tls === undefined ? "" : tls.requestCert ? "--tls --cert CERT --key KEY " : "--tls "
