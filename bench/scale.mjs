@@ -258,6 +258,58 @@ async function cpuBusy(ms) {
   }
 }
 
+/** `root` and every process descending from it (from /proc/PID/stat's parent pids). */
+function processTree(root) {
+  const parent = new Map()
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8")
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]))
+    } catch {} // gone meanwhile
+  }
+  const tree = [root]
+  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parent) if (ppid === tree[i]) tree.push(pid)
+  return tree
+}
+
+/**
+ * How the established connections to local `port` are spread over the processes of the
+ * server (its process tree; without `root` itself when it is a primary: Node's cluster
+ * primary holds an accepted connection only while it hands it over): the counts of the
+ * processes holding any, largest first ("32/32"), or null where /proc cannot tell.
+ */
+function connectionSpread(root, port, workers) {
+  try {
+    const inodes = new Set()
+    for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+      let text = ""
+      try { text = fs.readFileSync(file, "utf8") } catch { continue }
+      for (const line of text.split("\n").slice(1)) {
+        const f = line.trim().split(/\s+/)
+        // local_address HEXIP:HEXPORT, st 01 = ESTABLISHED, inode
+        if (f.length > 9 && f[3] === "01" && parseInt(f[1].split(":")[1], 16) === port) inodes.add(f[9])
+      }
+    }
+    const counts = []
+    for (const pid of processTree(root).slice(workers > 1 ? 1 : 0)) {
+      let n = 0
+      try {
+        for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+          try {
+            const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))
+            if (m && inodes.has(m[1])) n++
+          } catch {}
+        }
+      } catch {}
+      if (n > 0) counts.push(n)
+    }
+    return counts.length ? counts.sort((a, b) => b - a).join("/") : null
+  } catch {
+    return null
+  }
+}
+
 /** The load generator without TLS, built here (bench/run.mjs keeps its own build with its stamp). */
 function buildLoadgen() {
   if (fs.existsSync(LOADGEN) && fs.statSync(LOADGEN).mtimeMs >= fs.statSync(LOADGEN_SRC).mtimeMs) return
@@ -322,21 +374,26 @@ async function throughputRun(rt, service, workers, opts) {
     return { ok: false, error: e.message }
   }
   const startMs = Date.now() - t0
+  // the connections' spread over the workers, read early in the measured window (every connection
+  // is open by then; the kv load's setup runs before its warmup); a few ms of this process's CPU
+  let spread = null
+  const probe = setTimeout(() => { spread = connectionSpread(srv.child.pid, port, workers) }, (opts.warmup + opts.duration / 4) * 1000)
   const lg = await runLoadgen(port, svc.mode, opts)
+  clearTimeout(probe)
   const died = exited(srv.child)
   await stop(srv.child)
   if (lg.error || died) return { ok: false, startMs, error: died ? `server died during the run; ${lg.error ?? ""}` : lg.error, serverOutput: tail(srv.output(), 800) }
-  return { ok: true, startMs, rps: lg.json.rps, p50_us: lg.json.p50_us, p99_us: lg.json.p99_us }
+  return { ok: true, startMs, rps: lg.json.rps, p50_us: lg.json.p50_us, p99_us: lg.json.p99_us, spread }
 }
 
 function throughputTable(rows) {
-  const head = ["service", "runtime", "1 worker req/s", "2 workers req/s", "**2 / 1**", "p99 µs 1 / 2", "ok runs"]
+  const head = ["service", "runtime", "1 worker req/s", "2 workers req/s", "**2 / 1**", "p99 µs 1 / 2", "connections per worker (2 workers, each run)", "ok runs"]
   const lines = ["| " + head.join(" | ") + " |", "|" + head.map((_, i) => (i < 2 ? "---" : "---:")).join("|") + "|"]
   for (const r of rows) {
     const one = r.byWorkers[1], two = r.byWorkers[2]
     const m1 = median(one.rps), m2 = median(two.rps)
     lines.push("| " + [SERVICES[r.service].label, LABEL[r.runtime], withSpread(one.rps, fmtInt), withSpread(two.rps, fmtInt),
-      `**${fmtRatio(m1 && m2 ? m2 / m1 : null)}**`, `${fmtInt(median(one.p99))} / ${fmtInt(median(two.p99))}`,
+      `**${fmtRatio(m1 && m2 ? m2 / m1 : null)}**`, `${fmtInt(median(one.p99))} / ${fmtInt(median(two.p99))}`, two.spread.join(" · ") || "–",
       `${one.rps.length}/${one.runs} · ${two.rps.length}/${two.runs}`].join(" | ") + " |")
   }
   return lines.join("\n")
@@ -365,16 +422,28 @@ async function startRedis() {
   }
 }
 
-/** Runs the client role (a process of this file) against the chat on `port`; resolves its RESULT. */
-function runFanoutClient(port, opts) {
+/**
+ * Runs the client role (a process of this file) against the chat on `port`; resolves its
+ * RESULT. Once its members are in the room it prints SETTLED and waits for a line on its
+ * stdin: `onSettled` runs in between (nothing else is moving then).
+ */
+function runFanoutClient(port, opts, onSettled) {
   const args = [SELF, "--role", "client", "--port", String(port), "--members", String(opts.members), "--messages", String(opts.messages),
     "--warmup-messages", String(opts.warmupMessages), "--windows", opts.windows.join(",")]
   // connects, settles, warmup and every window, each bounded inside the client; this is the backstop
   const timeoutMs = 60_000 + opts.windows.length * 35_000
   return new Promise((resolve) => {
-    const child = spawnGroup(NODE, args)
-    let out = "", err = ""
-    child.stdout.setEncoding("utf8").on("data", (d) => { out = tail(out + d, 20_000) })
+    const child = spawnGroup(NODE, args, ["pipe", "pipe", "pipe"])
+    let out = "", err = "", settled = false
+    child.stdin.on("error", () => {}) // a client that died before reading it
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      out = tail(out + d, 20_000)
+      if (!settled && /^SETTLED$/m.test(out)) {
+        settled = true
+        onSettled()
+        child.stdin.write("go\n")
+      }
+    })
     child.stderr.setEncoding("utf8").on("data", (d) => { err = tail(err + d, 2000) })
     const timer = setTimeout(() => killGroup(child, "SIGKILL"), timeoutMs)
     child.once("exit", (code, sig) => {
@@ -405,11 +474,12 @@ async function fanoutRun(rt, config, opts) {
       return { ok: false, error: e.message }
     }
     const startMs = Date.now() - t0
-    const c = await runFanoutClient(port, opts)
+    let spread = null
+    const c = await runFanoutClient(port, opts, () => { spread = connectionSpread(srv.child.pid, port, config.workers) })
     const died = exited(srv.child)
     await stop(srv.child)
     if (c.error || died) return { ok: false, startMs, error: died ? `server died during the run; ${c.error ?? ""}` : c.error, serverOutput: tail(srv.output(), 800) }
-    return { ok: true, startMs, ...c.json }
+    return { ok: true, startMs, spread, ...c.json }
   } finally {
     if (redis) {
       await stop(redis.child)
@@ -419,14 +489,15 @@ async function fanoutRun(rt, config, opts) {
 }
 
 function fanoutTable(rows, opts) {
-  const head = ["runtime", "groups", "window", "deliveries/s", "**/ in-process**", "p50 ms", "p99 ms", "last member ms (median)", "client CPU", "ok runs"]
+  const head = ["runtime", "groups", "window", "deliveries/s", "**/ in-process**", "p50 ms", "p99 ms", "last member ms (median)", "client CPU", "connections per worker (each run)", "ok runs"]
   const lines = ["| " + head.join(" | ") + " |", "|" + head.map((_, i) => (i < 3 ? "---" : "---:")).join("|") + "|"]
   for (const r of rows) {
     const base = rows.find((x) => x.runtime === r.runtime && x.window === r.window && x.config === "1w")
     const m = median(r.rate), b = base ? median(base.rate) : null
     lines.push("| " + [LABEL[r.runtime], FANOUT_CONFIGS.find((c) => c.id === r.config).label, String(r.window), withSpread(r.rate, fmtInt),
       r.config === "1w" ? "1.00×" : `**${fmtRatio(m && b ? m / b : null)}**`, fmtMs(median(r.p50)), fmtMs(median(r.p99)),
-      fmtMs(median(r.last)), r.cpu.length ? `${Math.round(median(r.cpu))}%` : "–", `${r.rate.length}/${r.runs}`].join(" | ") + " |")
+      fmtMs(median(r.last)), r.cpu.length ? `${Math.round(median(r.cpu))}%` : "–",
+      FANOUT_CONFIGS.find((c) => c.id === r.config).workers > 1 ? r.spread.join(" · ") || "–" : "–", `${r.rate.length}/${r.runs}`].join(" | ") + " |")
   }
   return lines.join("\n")
 }
@@ -524,6 +595,14 @@ async function clientMain(argv) {
   const ts = Date.now()
   while (Date.now() - lastLineAt < SETTLE_QUIET_MS && Date.now() - ts < SETTLE_MAX_MS) await sleep(100)
   const settleS = (Date.now() - ts) / 1000
+
+  // the driver reads how the members are spread over the workers, then says go (or 10 s pass)
+  process.stdout.write("SETTLED\n")
+  await new Promise((resolve) => {
+    const t = setTimeout(resolve, 10_000)
+    process.stdin.once("data", () => { clearTimeout(t); resolve() })
+  })
+  process.stdin.pause()
 
   const runPhase = (id, count, window, measure) => new Promise((resolve) => {
     const p = {
@@ -644,7 +723,7 @@ async function main() {
       runs.push({ part: "throughput", ...c, run: i, ...r })
       if (!r.ok) failed++
       console.log(`[${done}/${total} throughput] ${c.service} ${c.rt} --workers ${c.workers} run ${i}/${opts.runs}: ` +
-        (r.ok ? `${fmtInt(r.rps)} req/s  p50 ${fmtInt(r.p50_us)} µs  p99 ${fmtInt(r.p99_us)} µs  (start ${(r.startMs / 1000).toFixed(1)} s)` : `FAILED: ${r.error}`))
+        (r.ok ? `${fmtInt(r.rps)} req/s  p50 ${fmtInt(r.p50_us)} µs  p99 ${fmtInt(r.p99_us)} µs  connections per process ${r.spread ?? "?"}  (start ${(r.startMs / 1000).toFixed(1)} s)` : `FAILED: ${r.error}`))
       if (!r.ok && r.serverOutput) console.log(`    server: ${r.serverOutput.replace(/\n/g, "\n    ")}`)
     }
   }
@@ -661,7 +740,8 @@ async function main() {
         if (r.serverOutput) console.log(`    server: ${r.serverOutput.replace(/\n/g, "\n    ")}`)
         continue
       }
-      console.log(`${head} ${r.members} members connected in ${r.connect_s.toFixed(1)} s, settled in ${r.settle_s.toFixed(1)} s (start ${(r.startMs / 1000).toFixed(1)} s)`)
+      console.log(`${head} ${r.members} members connected in ${r.connect_s.toFixed(1)} s, settled in ${r.settle_s.toFixed(1)} s; ` +
+        `connections per process ${r.spread ?? "?"} (start ${(r.startMs / 1000).toFixed(1)} s)`)
       for (const w of r.windows) {
         console.log(`    window ${w.window}: ${fmtInt(w.rate)} deliveries/s  p50 ${fmtMs(w.p50_ms)} ms  p99 ${fmtMs(w.p99_ms)} ms  ` +
           `last member ${fmtMs(w.last_member_median_ms)} ms (median)  client CPU ${Math.round(w.client_cpu_pct)}%`)
@@ -677,7 +757,7 @@ async function main() {
       for (const w of [1, 2]) {
         const mine = runs.filter((r) => r.part === "throughput" && r.rt === rt && r.service === service && r.workers === w)
         const ok = mine.filter((r) => r.ok)
-        byWorkers[w] = { runs: mine.length, rps: ok.map((r) => r.rps), p99: ok.map((r) => r.p99_us) }
+        byWorkers[w] = { runs: mine.length, rps: ok.map((r) => r.rps), p99: ok.map((r) => r.p99_us), spread: ok.map((r) => r.spread ?? "?") }
       }
       if (byWorkers[1].runs) tpRows.push({ runtime: rt, service, byWorkers })
     }
@@ -689,7 +769,8 @@ async function main() {
         const mine = runs.filter((r) => r.part === "fanout" && r.rt === rt && r.config === config.id)
         const ws = mine.filter((r) => r.ok).map((r) => r.windows.find((x) => x.window === window)).filter(Boolean)
         if (!mine.length) continue
-        foRows.push({ runtime: rt, config: config.id, window, runs: mine.length, rate: ws.map((w) => w.rate), p50: ws.map((w) => w.p50_ms),
+        const spread = mine.filter((r) => r.ok).map((r) => r.spread ?? "?")
+        foRows.push({ runtime: rt, config: config.id, window, runs: mine.length, spread, rate: ws.map((w) => w.rate), p50: ws.map((w) => w.p50_ms),
           p99: ws.map((w) => w.p99_ms), last: ws.map((w) => w.last_member_median_ms), cpu: ws.map((w) => w.client_cpu_pct) })
       }
     }
