@@ -559,6 +559,7 @@ async function clientMain(argv) {
         onMemberLine(m, buf.slice(0, end))
         buf = buf.slice(i + 1)
       }
+      if (buf.length > 64 * 1024) fail("a line of over 64 KiB from the server")
     })
     s.on("error", (e) => { m.error = e.message })
     s.on("close", () => { m.closed = true; if (!m.welcomed) resolve(false) })
