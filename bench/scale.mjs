@@ -518,10 +518,12 @@ async function clientMain(argv) {
   }
   const now = () => process.hrtime.bigint()
   let lastLineAt = Date.now()
-  let phase = null // { id, n, sent: [t ns], got: Int32Array, done, lat: Float64Array, k, lastAt: [ns], onDone }
+  // the phase being sent: { id, sent: send time per seq (ns), got: receipts per seq, done: messages every member has,
+  // lat: latencies (ms) or null in the warmup, k: latencies so far, lastAt: the last receipt per seq (ns), onDone }
+  let phase = null
   let orderErrors = 0
 
-  /** A line from a member (`who` >= 0) or the sender (-1). */
+  /** A line arrived at connection `m` (a member, or the sender: it never gets its own lines). */
   const onMemberLine = (m, line) => {
     lastLineAt = Date.now()
     if (!m.welcomed) {
