@@ -9,93 +9,14 @@
  * Skipped, with the reason, where redis-server is missing (never on CI).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Net from "node:net"
-import { StringDecoder } from "node:string_decoder"
 import { freePort, runExample, startExample } from "../../../scripts/example-process.ts"
 import type { ExampleProcess } from "../../../scripts/example-process.ts"
 import { redisServerProgram, startRedisServer } from "../../../scripts/redis-server.ts"
 import type { RedisServer } from "../../../scripts/redis-server.ts"
+import { LineClient } from "./lineClient.ts"
 
 /** A server is dead for the others this long after its last beat (it beats every second). */
 const TTL = 3000
-
-/** A chat user on a raw socket: the lines it got, and waits for the ones it expects. */
-class LineClient {
-  readonly lines: Array<string> = []
-  closed = false
-  nick = ""
-  private cursor = 0
-  private partial = ""
-
-  private constructor(private readonly socket: Net.Socket) {
-    const utf8 = new StringDecoder("utf8")
-    socket.on("data", (bytes: Buffer) => {
-      const parts = (this.partial + utf8.write(bytes)).split(/\r?\n/)
-      this.partial = parts.pop()!
-      this.lines.push(...parts)
-    })
-    socket.on("error", () => {})
-    socket.on("close", () => void (this.closed = true))
-  }
-
-  /** Connects to `port` and reads the welcome line. */
-  static async connect(port: number): Promise<LineClient> {
-    const client = new LineClient(Net.connect({ host: "127.0.0.1", port }))
-    const { line } = await client.until(/^\* welcome to wirekit chat, (guest-\d+)!/)
-    client.nick = /(guest-\d+)/.exec(line)![1]!
-    return client
-  }
-
-  send(line: string): void {
-    this.socket.write(`${line}\n`)
-  }
-
-  /** The next line (after those taken) matching `pattern`, with the lines skipped; fails after `ms`. */
-  async until(pattern: RegExp | string, ms = 10_000): Promise<{ line: string; skipped: Array<string> }> {
-    const matches = (l: string) => (typeof pattern === "string" ? l === pattern : pattern.test(l))
-    const deadline = Date.now() + ms
-    for (;;) {
-      for (let i = this.cursor; i < this.lines.length; i++) {
-        if (matches(this.lines[i]!)) {
-          const skipped = this.lines.slice(this.cursor, i)
-          this.cursor = i + 1
-          return { line: this.lines[i]!, skipped }
-        }
-      }
-      if (Date.now() > deadline || this.closed) {
-        throw new Error(`${this.nick}: no line matching ${pattern} (${this.closed ? "closed" : "timeout"}); got: ${JSON.stringify(this.lines.slice(this.cursor))}`)
-      }
-      await new Promise((r) => setTimeout(r, 5))
-    }
-  }
-
-  /** Sends a command; its answer (`+ ...` or `! ...`). */
-  async command(line: string): Promise<string> {
-    this.send(line)
-    return (await this.until(/^[+!] /)).line
-  }
-
-  async rename(nick: string): Promise<void> {
-    expect(await this.command(`/nick ${nick}`)).toBe(`+ you are now ${nick}`)
-    this.nick = nick
-  }
-
-  /** Asks `command` every 100 ms until its answer satisfies `check`; fails after `ms` with the last answer. */
-  async eventually(command: string, check: (answer: string) => boolean, ms = 10_000): Promise<string> {
-    const deadline = Date.now() + ms
-    let answer = ""
-    while (Date.now() < deadline) {
-      answer = await this.command(command)
-      if (check(answer)) return answer
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    throw new Error(`${this.nick}: ${command} still answers ${JSON.stringify(answer)} after ${ms}ms`)
-  }
-
-  close(): void {
-    this.socket.destroy()
-  }
-}
 
 /** Resolves once `check` holds (polled every 20 ms); fails after `ms`. */
 const waitFor = async (what: string, check: () => boolean, ms = 10_000): Promise<void> => {
@@ -160,41 +81,41 @@ describe.skipIf(redisServerProgram.skip)(redisServerProgram.title("examples/chat
     // a nickname is taken on every server, in any case
     const dave = await LineClient.connect(await a.port)
     clients.push(dave)
-    expect(await dave.command("/nick bob")).toBe("! nick bob is taken")
-    expect(await dave.command("/nick BOB")).toBe("! nick BOB is taken")
+    expect((await dave.command("/nick bob")).line).toBe("! nick bob is taken")
+    expect((await dave.command("/nick BOB")).line).toBe("! nick BOB is taken")
     dave.close()
 
-    alice.send("hello from the first server")
+    alice.sendLine("hello from the first server")
     expect((await bob.until(/^<alice> /)).line).toBe("<alice> hello from the first server")
     expect((await carol.until(/^<alice> /)).line).toBe("<alice> hello from the first server")
-    bob.send("hello from the second")
+    bob.sendLine("hello from the second")
     expect((await alice.until(/^<bob> /)).line).toBe("<bob> hello from the second")
 
     expect(await bob.eventually("/who", (w) => w.includes("(3)"))).toBe("+ #lobby (3): alice, bob, carol")
     expect(await alice.eventually("/who", (w) => w.includes("(3)"))).toBe("+ #lobby (3): alice, bob, carol")
 
     // private messages to someone on the other server, both ways
-    expect(await alice.command("/msg BOB psst")).toBe("+ sent to bob")
+    expect((await alice.command("/msg BOB psst")).line).toBe("+ sent to bob")
     expect((await bob.until(/^\*alice\* /)).line).toBe("*alice* psst")
-    expect(await bob.command("/msg carol hi carol")).toBe("+ sent to carol")
+    expect((await bob.command("/msg carol hi carol")).line).toBe("+ sent to carol")
     expect((await carol.until(/^\*bob\* /)).line).toBe("*bob* hi carol")
-    expect(await bob.command("/msg nobody hi")).toBe("! no such nick: nobody")
+    expect((await bob.command("/msg nobody hi")).line).toBe("! no such nick: nobody")
 
     // leaving the room, seen from the other server
-    expect(await bob.command("/join rust")).toBe("+ you are now in #rust with 0 other(s)")
+    expect((await bob.command("/join rust")).line).toBe("+ you are now in #rust with 0 other(s)")
     await alice.until("* bob left #lobby (joined #rust)")
     expect(await alice.eventually("/who", (w) => w.includes("(2)"))).toBe("+ #lobby (2): alice, carol")
-    expect(await carol.command("/join #rust")).toBe("+ you are now in #rust with 1 other(s)")
+    expect((await carol.command("/join #rust")).line).toBe("+ you are now in #rust with 1 other(s)")
     await bob.until("* carol joined #rust")
-    expect(await bob.command("/join lobby")).toBe("+ you are now in #lobby with 1 other(s)")
+    expect((await bob.command("/join lobby")).line).toBe("+ you are now in #lobby with 1 other(s)")
     await alice.until("* bob joined #lobby")
-    expect(await carol.command("/join lobby")).toBe("+ you are now in #lobby with 2 other(s)")
+    expect((await carol.command("/join lobby")).line).toBe("+ you are now in #lobby with 2 other(s)")
     await bob.until("* carol joined #lobby")
   })
 
   it("one sender's 1,000 messages arrive on the other server in the order they were sent", async () => {
     const lines = Array.from({ length: 1000 }, (_, n) => `m${n}`)
-    alice.send(lines.join("\n"))
+    alice.sendLine(lines.join("\n"))
     const got: Array<string> = []
     while (got.length < lines.length) got.push((await bob.until(/^<alice> m\d+$/, 20_000)).line.slice("<alice> ".length))
     expect(got).toEqual(lines)
@@ -204,9 +125,9 @@ describe.skipIf(redisServerProgram.skip)(redisServerProgram.title("examples/chat
     const c = await server("bun")
     const erin = await connect(c, "erin")
     await alice.until(/^\* guest-\d+ is now erin$/)
-    alice.send("hi erin")
+    alice.sendLine("hi erin")
     await erin.until("<alice> hi erin")
-    erin.send("hi from bun")
+    erin.sendLine("hi from bun")
     await bob.until("<erin> hi from bun")
     expect(await alice.eventually("/who", (w) => w.includes("erin"))).toBe("+ #lobby (4): alice, bob, carol, erin")
     c.child.kill("SIGKILL")
@@ -224,10 +145,10 @@ describe.skipIf(redisServerProgram.skip)(redisServerProgram.title("examples/chat
     await redis.stop()
     await waitFor("the first server logs the outage", () => /backplane redis unavailable/.test(a.output()))
     // local chat goes on
-    alice.send("said during the outage")
+    alice.sendLine("said during the outage")
     await carol.until("<alice> said during the outage")
-    expect(await alice.command("/who")).toBe("+ #lobby (2): alice, carol (this server only: the others cannot be reached now)")
-    expect(await alice.command("/nick alicia")).toBe("! cannot check nick alicia with the other servers right now; try again later")
+    expect((await alice.command("/who")).line).toBe("+ #lobby (2): alice, carol (this server only: the others cannot be reached now)")
+    expect((await alice.command("/nick alicia")).line).toBe("! cannot check nick alicia with the other servers right now; try again later")
 
     await redis.start()
     await waitFor("the first server logs the recovery", () => /backplane redis back after/.test(a.output()), 15_000)
@@ -236,10 +157,10 @@ describe.skipIf(redisServerProgram.skip)(redisServerProgram.title("examples/chat
     // and messages cross again, both ways (each server's subscriptions were restored on its own)
     for (let n = 1; !bob.lines.some((l) => l.startsWith("<alice> back ")); n++) {
       if (n > 75) throw new Error(`no message of alice reached bob after the outage; bob got ${JSON.stringify(bob.lines.slice(-5))}`)
-      alice.send(`back ${n}`)
+      alice.sendLine(`back ${n}`)
       await new Promise((r) => setTimeout(r, 200))
     }
-    bob.send("welcome back")
+    bob.sendLine("welcome back")
     await alice.until("<bob> welcome back")
   })
 })

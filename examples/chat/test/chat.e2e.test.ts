@@ -4,135 +4,17 @@
  * by `openssl s_client -quiet` sessions and the chat client (`src/cli.ts`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Net from "node:net"
-import type { Readable, Writable } from "node:stream"
-import { StringDecoder } from "node:string_decoder"
 import { runCli, spawnCli, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
 import { certFiles, serverTlsArgs, sClient } from "../../../scripts/tls-clients.ts"
 import type { CertFiles } from "../../../scripts/tls-clients.ts"
+import { LineClient } from "./lineClient.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
 const tested = ["node", "bun", "deno"] as const
 
 /** Starts the example on `runtime`, port 0 (see scripts/example-process.ts). */
 const startExample = (runtime: string, args: Array<string> = []) => start("chat", runtime, args)
-
-/**
- * A chat user: reads lines (CRLF or LF), waits for the ones it expects. On a
- * raw socket, or on the pipes of a client process (s_client, the chat client).
- */
-class LineClient {
-  /** Every line received, in order. */
-  readonly lines: Array<string> = []
-  /** Everything received, line ends included. */
-  raw = ""
-  closed = false
-  private cursor = 0
-  private partial = ""
-  private wake: (() => void) | undefined
-  nick = ""
-
-  /** `incoming`: what the server says; `outgoing`: where our lines go; `stop`: hang up at once. */
-  private constructor(incoming: Readable, private readonly outgoing: Writable, private readonly stop: () => void) {
-    // decoded here, not with setEncoding: other listeners of a client process's stdout may want its bytes
-    const utf8 = new StringDecoder("utf8")
-    incoming.on("data", (bytes: Buffer) => {
-      const text = utf8.write(bytes)
-      this.raw += text
-      const parts = (this.partial + text).split(/\r?\n/)
-      this.partial = parts.pop()!
-      this.lines.push(...parts)
-      this.wake?.()
-    })
-    incoming.on("error", () => {})
-    outgoing.on("error", () => {})
-    incoming.on("close", () => {
-      this.closed = true
-      this.wake?.()
-    })
-  }
-
-  /** Reads the welcome line (which names the guest). */
-  private async greeted(): Promise<LineClient> {
-    const { line } = await this.until(/^\* welcome to wirekit chat, (guest-\d+)!/)
-    this.nick = /(guest-\d+)/.exec(line)![1]!
-    return this
-  }
-
-  /** Connects on a raw socket and reads the welcome line. */
-  static connect(port: number): Promise<LineClient> {
-    const socket = Net.connect({ host: "127.0.0.1", port })
-    return new LineClient(socket, socket, () => socket.destroy()).greeted()
-  }
-
-  /** A user behind a client process that talks on its stdin and stdout; reads the welcome line. */
-  static over(process: { readonly stdin: Writable; readonly stdout: Readable; readonly kill: () => unknown }): Promise<LineClient> {
-    return new LineClient(process.stdout, process.stdin, () => process.kill()).greeted()
-  }
-
-  send(text: string | Uint8Array): void {
-    this.outgoing.write(text)
-  }
-
-  /** Ends our side (after `text`): the server reads what came before, then closes. */
-  end(text?: string): void {
-    this.outgoing.end(text)
-  }
-
-  /**
-   * Waits for the next line matching `pattern` (after those already taken);
-   * returns it with the lines skipped on the way. Fails after `ms`.
-   */
-  async until(pattern: RegExp | string, ms = 10_000): Promise<{ line: string; skipped: Array<string> }> {
-    const matches = (l: string) => (typeof pattern === "string" ? l === pattern : pattern.test(l))
-    const deadline = Date.now() + ms
-    for (;;) {
-      for (let i = this.cursor; i < this.lines.length; i++) {
-        if (matches(this.lines[i]!)) {
-          const skipped = this.lines.slice(this.cursor, i)
-          this.cursor = i + 1
-          return { line: this.lines[i]!, skipped }
-        }
-      }
-      const left = deadline - Date.now()
-      if (left <= 0 || this.closed) {
-        throw new Error(`${this.nick}: no line matching ${pattern} (${this.closed ? "closed" : "timeout"}); got: ${JSON.stringify(this.lines.slice(this.cursor))}`)
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left)
-        this.wake = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      this.wake = undefined
-    }
-  }
-
-  /** Sends a command and returns its answer (`+ ...` or `! ...`) and the lines that came before it. */
-  async command(line: string): Promise<{ line: string; skipped: Array<string> }> {
-    this.send(`${line}\n`)
-    return this.until(/^[+!] /)
-  }
-
-  /** Renames to `nick` (must succeed). */
-  async rename(nick: string): Promise<void> {
-    expect((await this.command(`/nick ${nick}`)).line).toBe(`+ you are now ${nick}`)
-    this.nick = nick
-  }
-
-  /** Resolves once the server closed the connection. */
-  async awaitClose(ms = 10_000): Promise<void> {
-    const deadline = Date.now() + ms
-    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-    if (!this.closed) throw new Error(`${this.nick}: still open after ${ms}ms`)
-  }
-
-  close(): void {
-    this.stop()
-  }
-}
 
 /** The lines `client` got from `nick` in the room (as `<nick> ...`). */
 const saidBy = (lines: ReadonlyArray<string>, nick: string) => lines.filter((l) => l.startsWith(`<${nick}> `))

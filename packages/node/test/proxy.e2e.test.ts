@@ -12,23 +12,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { freePort } from "../../../scripts/example-process.ts"
-import { externalProgram } from "../../../scripts/external-program.ts"
+import { haproxyProgram as haproxy, nginxStreamProgram as nginx, startHaproxy, startNginxStream } from "../../../scripts/load-balancers.ts"
+import type { LoadBalancer } from "../../../scripts/load-balancers.ts"
 import { root } from "../../../scripts/runtimes.mjs"
 
-const nginx = externalProgram("nginx", "nginx")
-const haproxy = externalProgram("haproxy", "haproxy")
-/** Debian builds nginx's stream module as a dynamic module, in libnginx-mod-stream. */
-const streamModule = ["/usr/lib/nginx/modules/ngx_stream_module.so", "/usr/lib64/nginx/modules/ngx_stream_module.so"].find((p) => existsSync(p))
-const nginxSkip = nginx.skip || (streamModule === undefined && process.env.CI !== "true")
-const nginxReason = nginx.skip
-  ? nginx.reason
-  : "nginx's stream module (ngx_stream_module.so) not found: install Debian's libnginx-mod-stream (apt-get install libnginx-mod-stream) to run these tests (with CI=true they run and fail)"
-for (const [skip, reason] of [[nginxSkip, nginxReason], [haproxy.skip, haproxy.reason]] as const) if (skip) console.warn(`proxy.e2e: ${reason}`)
+for (const program of [nginx, haproxy]) if (program.skip) console.warn(`proxy.e2e: ${program.reason}`)
 
 /** A started process and what it printed. */
 interface Started {
@@ -58,23 +48,6 @@ const portOf = (p: Started, what: string): Promise<number> =>
       setTimeout(poll, 20)
     }
     poll()
-  })
-
-/** Waits until something accepts TCP connections on `port`. */
-const listening = (port: number, p: Started, what: string): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const deadline = Date.now() + 20_000
-    const attempt = () => {
-      const s = Net.connect({ host: "127.0.0.1", port }, () => {
-        s.destroy()
-        resolve()
-      })
-      s.on("error", () => {
-        if (p.child.exitCode !== null || Date.now() > deadline) return reject(new Error(`${what} is not listening: ${p.output()}`))
-        setTimeout(attempt, 50)
-      })
-    }
-    attempt()
   })
 
 const stop = async (p: Started | undefined) => {
@@ -109,13 +82,11 @@ const ask = (port: number) =>
     })
   })
 
-describe.skipIf(nginxSkip && haproxy.skip)("PROXY protocol behind nginx and HAProxy (real programs)", () => {
+describe.skipIf(nginx.skip && haproxy.skip)("PROXY protocol behind nginx and HAProxy (real programs)", () => {
   const backends: Array<Started> = []
   const ports: Array<number> = []
-  let dir = ""
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "wirekit-proxy-"))
     const node = start(process.execPath, ["--import", "tsx", join(root, "packages/node/test/proxy-backend.ts")])
     const bun = start(join(root, "node_modules/.bin/bun"), ["run", join(root, "packages/bun/test/proxy-backend.ts")])
     const deno = start(join(root, "node_modules/.bin/deno"), ["run", "-A", join(root, "packages/deno/test/proxy-backend.ts")])
@@ -125,7 +96,6 @@ describe.skipIf(nginxSkip && haproxy.skip)("PROXY protocol behind nginx and HAPr
 
   afterAll(async () => {
     for (const b of backends) await stop(b)
-    if (dir !== "") rmSync(dir, { recursive: true, force: true })
   })
 
   /** Nine connections, one after the other: each answered by a backend that saw this client. */
@@ -142,58 +112,21 @@ describe.skipIf(nginxSkip && haproxy.skip)("PROXY protocol behind nginx and HAPr
     for (const n of seen.values()) expect(n).toBeGreaterThanOrEqual(2)
   }
 
-  it.skipIf(nginxSkip)(nginxSkip ? `nginx stream, proxy_protocol on (v1) [skipped: ${nginxReason}]` : "nginx stream, proxy_protocol on (v1): balanced over the three backends, each sees the client", async () => {
-    const port = await freePort()
-    const conf = join(dir, "nginx.conf")
-    writeFileSync(conf, [
-      ...(streamModule !== undefined ? [`load_module ${streamModule};`] : []),
-      "daemon off;",
-      "master_process off;",
-      "worker_processes 1;",
-      `pid ${join(dir, "nginx.pid")};`,
-      `error_log ${join(dir, "nginx-error.log")} info;`,
-      "events { worker_connections 64; }",
-      "stream {",
-      `  upstream backends { ${ports.map((p) => `server 127.0.0.1:${p};`).join(" ")} }`,
-      `  server { listen 127.0.0.1:${port}; proxy_pass backends; proxy_protocol on; }`,
-      "}",
-      ""
-    ].join("\n"))
-    const proxy = start("nginx", ["-p", dir, "-c", conf, "-e", join(dir, "nginx-error.log")])
+  /** `balanced` through the proxy `starting` starts, stopped at the end whatever happens. */
+  const through = async (starting: Promise<LoadBalancer>, version: string) => {
+    const proxy = await starting
     try {
-      await listening(port, proxy, "nginx")
-      await balanced(port, "1")
+      await balanced(proxy.port, version)
     } finally {
-      await stop(proxy)
+      await proxy.stop()
     }
+  }
+
+  it.skipIf(nginx.skip)(nginx.title("nginx stream, proxy_protocol on (v1): balanced over the three backends, each sees the client"), async () => {
+    await through(startNginxStream({ backends: ports, proxyProtocol: true }), "1")
   }, 60_000)
 
   it.skipIf(haproxy.skip)(haproxy.title("HAProxy, send-proxy-v2 (v2): balanced over the three backends, each sees the client"), async () => {
-    const port = await freePort()
-    const conf = join(dir, "haproxy.cfg")
-    writeFileSync(conf, [
-      "global",
-      "  maxconn 64",
-      `  pidfile ${join(dir, "haproxy.pid")}`,
-      "defaults",
-      "  mode tcp",
-      "  timeout connect 5s",
-      "  timeout client 30s",
-      "  timeout server 30s",
-      "frontend front",
-      `  bind 127.0.0.1:${port}`,
-      "  default_backend wirekit",
-      "backend wirekit",
-      "  balance roundrobin",
-      ...["node", "bun", "deno"].map((name, i) => `  server ${name} 127.0.0.1:${ports[i]} send-proxy-v2`),
-      ""
-    ].join("\n"))
-    const proxy = start("haproxy", ["-db", "-f", conf])
-    try {
-      await listening(port, proxy, "haproxy")
-      await balanced(port, "2")
-    } finally {
-      await stop(proxy)
-    }
+    await through(startHaproxy({ backends: ports, sendProxy: "v2" }), "2")
   }, 60_000)
 })
