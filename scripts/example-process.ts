@@ -77,6 +77,20 @@ export const spawnCli = (example: string, args: ReadonlyArray<string>): ChildPro
 export const runExample = (example: string, runtime: string, args: ReadonlyArray<string>): Promise<CliRun> =>
   runToEnd(...commandFor(example, runtime, args))
 
+/**
+ * One connection to the echo example (or any server that echoes): writes
+ * `payload`, ends its side, and resolves with all it read once the server
+ * closes its side.
+ */
+export const echoOnce = (port: number, payload: Uint8Array): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const parts: Array<Buffer> = []
+    const s = Net.connect({ host: "127.0.0.1", port }, () => s.end(payload))
+    s.on("data", (d: Buffer) => parts.push(d))
+    s.on("end", () => resolve(Buffer.concat(parts)))
+    s.on("error", reject)
+  })
+
 /** A port nothing listens on (bound, then released). */
 export const freePort = (): Promise<number> =>
   new Promise((resolve) => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { randomBytes } from "node:crypto"
 import * as Net from "node:net"
-import { runExample, startExample as start } from "../../../scripts/example-process.ts"
+import { echoOnce, runExample, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
 import { certFiles, mutualTlsTitle, mutualTlsUnsupported, serverTlsArgs, sClient } from "../../../scripts/tls-clients.ts"
 import type { CertFiles } from "../../../scripts/tls-clients.ts"
@@ -11,15 +11,6 @@ const tested = ["node", "bun", "deno"] as const
 
 /** Starts the example on `runtime`, port 0 (see scripts/example-process.ts). */
 const startExample = (runtime: string, args: Array<string> = []) => start("echo", runtime, args)
-
-const echoOnce = (port: number, payload: Buffer) =>
-  new Promise<Buffer>((resolve, reject) => {
-    const parts: Array<Buffer> = []
-    const s = Net.connect({ host: "127.0.0.1", port }, () => s.end(payload))
-    s.on("data", (d) => parts.push(d))
-    s.on("end", () => resolve(Buffer.concat(parts)))
-    s.on("error", reject)
-  })
 
 describe.each(tested)("examples/echo on %s (the process npm start runs)", (runtime) => {
   it("echoes bytes, logs each connection, and exits cleanly on SIGINT", async () => {

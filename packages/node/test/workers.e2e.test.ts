@@ -14,7 +14,7 @@ import { Transport } from "@wirekit/core"
 import { NodeTransport } from "@wirekit/node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { startExample } from "../../../scripts/example-process.ts"
+import { echoOnce, startExample } from "../../../scripts/example-process.ts"
 import { within } from "../../../scripts/reset-clients.ts"
 import { root } from "../../../scripts/runtimes.mjs"
 
@@ -330,16 +330,6 @@ describe.each(runtimes)("Workers on %s (real processes, one port)", (runtime) =>
     }
   }, 60_000)
 })
-
-/** Echoes `payload` on one connection of the echo example, until the server closes its side. */
-const echoOnce = (port: number, payload: Buffer) =>
-  new Promise<Buffer>((resolve, reject) => {
-    const parts: Array<Buffer> = []
-    const s = Net.connect({ host: "127.0.0.1", port }, () => s.end(payload))
-    s.on("data", (d) => parts.push(d))
-    s.on("end", () => resolve(Buffer.concat(parts)))
-    s.on("error", reject)
-  })
 
 describe.each(runtimes)("examples with --workers on %s", (runtime) => {
   it("the echo example with --workers 2: both workers start, every connection is echoed, SIGINT stops all with exit 0", async () => {
