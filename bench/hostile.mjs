@@ -118,49 +118,65 @@ const exchange = (sock, data, minBytes) =>
 const BIG = "v".repeat(256 * 1024)
 
 const attacksImpl = {
-  "amplify-kv": { example: "kv", async run(port) {
-    const s = await connect(port)
-    await exchange(s, kvFrame({ id: 1, request: { _tag: "Set", key: "big", value: BIG } }), 10)
-    s.pause()
-    s.write(Buffer.concat(Array.from({ length: 1000 }, (_, i) => kvFrame({ id: i + 2, request: { _tag: "Get", key: "big" } }))))
-    await sleep(5000)
-    return [s]
-  } },
-  "amplify-resp": { example: "resp", async run(port) {
-    const s = await connect(port)
-    await exchange(s, resp("SET", "big", BIG), 5)
-    s.pause()
-    s.write(resp("GET", "big").repeat(1000))
-    await sleep(5000)
-    return [s]
-  } },
-  "partial-kv": { example: "kv", async run(port) {
-    const size = 8 * 1024 * 1024 - 64 * 1024
-    const frame = Buffer.alloc(4 + size, 32)
-    frame.writeUInt32BE(size)
-    const socks = []
-    for (let i = 0; i < 50; i++) {
+  "amplify-kv": {
+    example: "kv",
+    async run(port) {
       const s = await connect(port)
-      s.on("error", () => {})
-      s.write(frame.subarray(0, frame.length - 1))
-      socks.push(s)
+      await exchange(s, kvFrame({ id: 1, request: { _tag: "Set", key: "big", value: BIG } }), 10)
+      s.pause()
+      s.write(
+        Buffer.concat(
+          Array.from({ length: 1000 }, (_, i) => kvFrame({ id: i + 2, request: { _tag: "Get", key: "big" } }))
+        )
+      )
+      await sleep(5000)
+      return [s]
     }
-    await sleep(8000)
-    return socks
-  } },
-  "never-resp": { example: "resp", async run(port) {
-    const s = await connect(port)
-    const bulk = Buffer.concat([Buffer.from("$65536\r\n"), Buffer.alloc(65536, 120), Buffer.from("\r\n")])
-    let open = true
-    s.on("close", () => (open = false))
-    s.on("error", () => (open = false))
-    s.write("*1048576\r\n")
-    const until = Date.now() + 20_000
-    while (open && Date.now() < until) {
-      if (!s.write(bulk)) await new Promise((r) => s.once("drain", r).once("close", r))
+  },
+  "amplify-resp": {
+    example: "resp",
+    async run(port) {
+      const s = await connect(port)
+      await exchange(s, resp("SET", "big", BIG), 5)
+      s.pause()
+      s.write(resp("GET", "big").repeat(1000))
+      await sleep(5000)
+      return [s]
     }
-    return [s]
-  } }
+  },
+  "partial-kv": {
+    example: "kv",
+    async run(port) {
+      const size = 8 * 1024 * 1024 - 64 * 1024
+      const frame = Buffer.alloc(4 + size, 32)
+      frame.writeUInt32BE(size)
+      const socks = []
+      for (let i = 0; i < 50; i++) {
+        const s = await connect(port)
+        s.on("error", () => {})
+        s.write(frame.subarray(0, frame.length - 1))
+        socks.push(s)
+      }
+      await sleep(8000)
+      return socks
+    }
+  },
+  "never-resp": {
+    example: "resp",
+    async run(port) {
+      const s = await connect(port)
+      const bulk = Buffer.concat([Buffer.from("$65536\r\n"), Buffer.alloc(65536, 120), Buffer.from("\r\n")])
+      let open = true
+      s.on("close", () => (open = false))
+      s.on("error", () => (open = false))
+      s.write("*1048576\r\n")
+      const until = Date.now() + 20_000
+      while (open && Date.now() < until) {
+        if (!s.write(bulk)) await new Promise((r) => s.once("drain", r).once("close", r))
+      }
+      return [s]
+    }
+  }
 }
 
 const alive = async (example, port) => {
@@ -198,9 +214,19 @@ for (const attack of attacks) {
     server.child.kill("SIGKILL")
     const growth = after.hwm - before.rss
     rows.push({ attack, runtime, before: before.rss, peak: after.hwm, growth, ok, error })
-    console.log(`${attack} ${runtime}: RSS ${before.rss.toFixed(0)} MiB, peak ${after.hwm.toFixed(0)} MiB, growth ${growth.toFixed(0)} MiB, answers after: ${ok}${error ? `, ${error}` : ""}`)
+    console.log(
+      `${attack} ${runtime}: RSS ${before.rss.toFixed(0)} MiB, peak ${after.hwm.toFixed(0)} MiB, growth ${
+        growth.toFixed(0)
+      } MiB, answers after: ${ok}${error ? `, ${error}` : ""}`
+    )
   }
 }
 console.log("\n| attack | runtime | RSS before (MiB) | peak (MiB) | growth (MiB) | answers after |")
 console.log("|---|---|---:|---:|---:|---|")
-for (const r of rows) console.log(`| ${r.attack} | ${r.runtime} | ${r.before.toFixed(0)} | ${r.peak.toFixed(0)} | **${r.growth.toFixed(0)}** | ${r.ok ? "yes" : "NO"} |`)
+for (const r of rows) {
+  console.log(
+    `| ${r.attack} | ${r.runtime} | ${r.before.toFixed(0)} | ${r.peak.toFixed(0)} | **${r.growth.toFixed(0)}** | ${
+      r.ok ? "yes" : "NO"
+    } |`
+  )
+}

@@ -47,7 +47,7 @@ const PARTIAL = {
   // a SET whose value is announced as 64 bytes, 10 of which arrive
   resp: Buffer.from("*3\r\n$3\r\nSET\r\n$7\r\nkey:abc\r\n$64\r\n0123456789"),
   // a frame announced as 200 bytes, its first 24 sent
-  length4: lengthPrefixed(200, '{"id":1,"request":{"_tag'),
+  length4: lengthPrefixed(200, "{\"id\":1,\"request\":{\"_tag"),
   // a line without its end (the echo servers send it back: a byte echo has no partial request)
   text: Buffer.from("GET / HTTP/1.1\r\nHost: slowloris\r\nX-a: b")
 }
@@ -74,12 +74,33 @@ for (const rt of ["node", "bun", "deno"]) {
     return { cmd, args: argv }
   }
   SERVERS[`raw-${rt}`] = { ...at(`bench/servers/raw-${rt}-echo.mjs`, echoArgs), ready: LISTENING, partial: "text" }
-  SERVERS[`raw-${rt}-resp`] = { ...at(`bench/servers/raw-${rt}-resp.mjs`, ["--port", "0", "--host", HOST]), ready: LISTENING, partial: "resp" }
-  SERVERS[`wirekit-${rt}`] = { ...at(`bench/servers/wirekit-${rt}-echo.ts`, echoArgs), ready: LISTENING, partial: "text" }
+  SERVERS[`raw-${rt}-resp`] = {
+    ...at(`bench/servers/raw-${rt}-resp.mjs`, ["--port", "0", "--host", HOST]),
+    ready: LISTENING,
+    partial: "resp"
+  }
+  SERVERS[`wirekit-${rt}`] = {
+    ...at(`bench/servers/wirekit-${rt}-echo.ts`, echoArgs),
+    ready: LISTENING,
+    partial: "text"
+  }
   // the echo example logs nothing with its port: it gets a free one
-  SERVERS[`echo-${rt}`] = { ...at(exampleEntry("echo", rt), ["--port", "{port}", "--host", HOST]), port: "free", ready: /echo server ready/, partial: "text" }
-  SERVERS[`kv-${rt}`] = { ...at(exampleEntry("kv", rt), ["--port", "0", "--host", HOST]), ready: EXAMPLE_READY, partial: "length4" }
-  SERVERS[`resp-${rt}`] = { ...at(exampleEntry("resp", rt), ["--port", "0", "--host", HOST]), ready: EXAMPLE_READY, partial: "resp" }
+  SERVERS[`echo-${rt}`] = {
+    ...at(exampleEntry("echo", rt), ["--port", "{port}", "--host", HOST]),
+    port: "free",
+    ready: /echo server ready/,
+    partial: "text"
+  }
+  SERVERS[`kv-${rt}`] = {
+    ...at(exampleEntry("kv", rt), ["--port", "0", "--host", HOST]),
+    ready: EXAMPLE_READY,
+    partial: "length4"
+  }
+  SERVERS[`resp-${rt}`] = {
+    ...at(exampleEntry("resp", rt), ["--port", "0", "--host", HOST]),
+    ready: EXAMPLE_READY,
+    partial: "resp"
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -88,28 +109,43 @@ for (const rt of ["node", "bun", "deno"]) {
 
 function usage(code) {
   const out = code === 0 ? process.stdout : process.stderr
-  out.write([
-    "usage: node bench/idle-memory.mjs (--server a,b | --cmd \"CMD {port}\") [options]",
-    "  --server a,b     servers, one after the other (--list shows them)",
-    "  --cmd CMD        a server command line (split on spaces); {port}: a free port the tool picks,",
-    "                   else the port is read from --ready",
-    "  --ready REGEX    the server's ready line, first group the port (default: LISTENING <port>)",
-    "  --conns N        idle connections (default 10000)",
-    "  --wait S         seconds between the last connect and the second RSS reading (default 5)",
-    "  --warmup N       connections opened and closed before the first reading (default 200)",
-    "  --rounds R       slowloris mode: R rounds of --peers peers (default: idle mode)",
-    "  --peers N        peers per round (default 1000)",
-    "  --hold S         seconds a peer holds its partial request before it closes (default 1)",
-    "  --settle S       seconds after the closes before each reading (default 2)",
-    "  --partial P      what a peer sends: resp | length4 | text | hex:<bytes> (default: the server's)",
-    "  --json           also print one JSON line per server",
-    "  --list           list the servers"
-  ].join("\n") + "\n")
+  out.write(
+    [
+      "usage: node bench/idle-memory.mjs (--server a,b | --cmd \"CMD {port}\") [options]",
+      "  --server a,b     servers, one after the other (--list shows them)",
+      "  --cmd CMD        a server command line (split on spaces); {port}: a free port the tool picks,",
+      "                   else the port is read from --ready",
+      "  --ready REGEX    the server's ready line, first group the port (default: LISTENING <port>)",
+      "  --conns N        idle connections (default 10000)",
+      "  --wait S         seconds between the last connect and the second RSS reading (default 5)",
+      "  --warmup N       connections opened and closed before the first reading (default 200)",
+      "  --rounds R       slowloris mode: R rounds of --peers peers (default: idle mode)",
+      "  --peers N        peers per round (default 1000)",
+      "  --hold S         seconds a peer holds its partial request before it closes (default 1)",
+      "  --settle S       seconds after the closes before each reading (default 2)",
+      "  --partial P      what a peer sends: resp | length4 | text | hex:<bytes> (default: the server's)",
+      "  --json           also print one JSON line per server",
+      "  --list           list the servers"
+    ].join("\n") + "\n"
+  )
   process.exit(code)
 }
 
 function parseArgs(argv) {
-  const opts = { servers: [], cmd: null, ready: null, conns: 10_000, wait: 5, warmup: 200, rounds: 0, peers: 1000, hold: 1, settle: 2, partial: null, json: false }
+  const opts = {
+    servers: [],
+    cmd: null,
+    ready: null,
+    conns: 10_000,
+    wait: 5,
+    warmup: 200,
+    rounds: 0,
+    peers: 1000,
+    hold: 1,
+    settle: 2,
+    partial: null,
+    json: false
+  }
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i]
     const value = () => {
@@ -123,18 +159,42 @@ function parseArgs(argv) {
       return v
     }
     switch (key) {
-      case "--server": opts.servers.push(...value().split(",").filter(Boolean)); break
-      case "--cmd": opts.cmd = value(); break
-      case "--ready": opts.ready = new RegExp(value(), "m"); break
-      case "--conns": opts.conns = Math.floor(number()); break
-      case "--wait": opts.wait = number(); break
-      case "--warmup": opts.warmup = Math.floor(number()); break
-      case "--rounds": opts.rounds = Math.floor(number()); break
-      case "--peers": opts.peers = Math.floor(number()); break
-      case "--hold": opts.hold = number(); break
-      case "--settle": opts.settle = number(); break
-      case "--partial": opts.partial = value(); break
-      case "--json": opts.json = true; break
+      case "--server":
+        opts.servers.push(...value().split(",").filter(Boolean))
+        break
+      case "--cmd":
+        opts.cmd = value()
+        break
+      case "--ready":
+        opts.ready = new RegExp(value(), "m")
+        break
+      case "--conns":
+        opts.conns = Math.floor(number())
+        break
+      case "--wait":
+        opts.wait = number()
+        break
+      case "--warmup":
+        opts.warmup = Math.floor(number())
+        break
+      case "--rounds":
+        opts.rounds = Math.floor(number())
+        break
+      case "--peers":
+        opts.peers = Math.floor(number())
+        break
+      case "--hold":
+        opts.hold = number()
+        break
+      case "--settle":
+        opts.settle = number()
+        break
+      case "--partial":
+        opts.partial = value()
+        break
+      case "--json":
+        opts.json = true
+        break
       case "--list":
         for (const [name, s] of Object.entries(SERVERS)) {
           const cmd = s.cmd === NODE ? "node" : path.relative(ROOT, s.cmd)
@@ -142,8 +202,12 @@ function parseArgs(argv) {
         }
         process.exit(0)
         break
-      case "-h": case "--help": usage(0); break
-      default: fail(`unknown option ${key}`)
+      case "-h":
+      case "--help":
+        usage(0)
+        break
+      default:
+        fail(`unknown option ${key}`)
     }
   }
   if (opts.servers.length === 0 && opts.cmd === null) usage(2)
@@ -172,7 +236,11 @@ const shellQuote = (s) => `'${String(s).replaceAll("'", "'\\''")}'`
 
 /** Runs cmd with the open-files limit raised to the hard limit (sh's exec keeps the pid). */
 const spawnRaised = (cmd, args, stdio) =>
-  spawn("/bin/sh", ["-c", `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${[cmd, ...args].map(shellQuote).join(" ")}`], { cwd: ROOT, env: CHILD_ENV, stdio })
+  spawn("/bin/sh", ["-c", `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${[cmd, ...args].map(shellQuote).join(" ")}`], {
+    cwd: ROOT,
+    env: CHILD_ENV,
+    stdio
+  })
 
 const freePort = () =>
   new Promise((resolve, reject) => {
@@ -247,11 +315,14 @@ function startClient(port) {
   const lines = readline.createInterface({ input: child.stdout })
   const waiting = []
   lines.on("line", (line) => waiting.shift()?.(JSON.parse(line)))
-  child.once("exit", () => { for (const w of waiting.splice(0)) w({ error: "client exited" }) })
-  const ask = (command) => new Promise((resolve) => {
-    waiting.push(resolve)
-    child.stdin.write(JSON.stringify(command) + "\n")
+  child.once("exit", () => {
+    for (const w of waiting.splice(0)) w({ error: "client exited" })
   })
+  const ask = (command) =>
+    new Promise((resolve) => {
+      waiting.push(resolve)
+      child.stdin.write(JSON.stringify(command) + "\n")
+    })
   return { ask, stop: () => child.kill("SIGKILL") }
 }
 
@@ -280,7 +351,10 @@ async function clientMain(argv) {
         resolve(true)
       })
       s.once("error", () => resolve(false))
-      s.setTimeout(10_000, () => { s.destroy(); resolve(false) })
+      s.setTimeout(10_000, () => {
+        s.destroy()
+        resolve(false)
+      })
       s.once("connect", () => s.setTimeout(0))
     })
 
@@ -299,14 +373,16 @@ async function clientMain(argv) {
 
   const closeAll = async () => {
     const all = [...sockets]
-    await Promise.all(all.map((s) => new Promise((resolve) => {
-      s.closingByUs = true
-      if (s.destroyed) return resolve()
-      s.once("close", resolve)
-      s.end()
-      // a server that does not answer our FIN is not waited for
-      setTimeout(() => s.destroy(), 2000).unref()
-    })))
+    await Promise.all(all.map((s) =>
+      new Promise((resolve) => {
+        s.closingByUs = true
+        if (s.destroyed) return resolve()
+        s.once("close", resolve)
+        s.end()
+        // a server that does not answer our FIN is not waited for
+        setTimeout(() => s.destroy(), 2000).unref()
+      })
+    ))
     return { open: sockets.size }
   }
 
@@ -347,14 +423,27 @@ async function idleRun(name, def, opts) {
     const after = rssKiB(srv.pid)
     const c = await client.ask({ op: "count" })
     if (o.failed > 0 || c.open !== opts.conns) {
-      throw new Error(`${o.failed} connects failed, ${c.open} of ${opts.conns} still open (${c.serverClosed} closed by the server)`)
+      throw new Error(
+        `${o.failed} connects failed, ${c.open} of ${opts.conns} still open (${c.serverClosed} closed by the server)`
+      )
     }
     const perConn = (after - before) / opts.conns
     process.stdout.write(
       `${name.padEnd(16)} ${String(opts.conns).padStart(6)} idle: RSS ${mib(before)} -> ${mib(after)}: ` +
         `${perConn.toFixed(1)} KiB per connection (connects took ${connectS.toFixed(1)} s)\n`
     )
-    if (opts.json) process.stdout.write(JSON.stringify({ server: name, mode: "idle", conns: opts.conns, beforeKiB: before, afterKiB: after, perConnKiB: perConn }) + "\n")
+    if (opts.json) {
+      process.stdout.write(
+        JSON.stringify({
+          server: name,
+          mode: "idle",
+          conns: opts.conns,
+          beforeKiB: before,
+          afterKiB: after,
+          perConnKiB: perConn
+        }) + "\n"
+      )
+    }
   } finally {
     client.stop()
     await stopServer(srv)
@@ -369,7 +458,9 @@ async function roundsRun(name, def, opts) {
     await sleep(2000)
     const start = rssKiB(srv.pid)
     const readings = [start]
-    process.stdout.write(`${name.padEnd(16)} rounds of ${opts.peers} slowloris peers (${payload.length} bytes each): RSS ${mib(start)}`)
+    process.stdout.write(
+      `${name.padEnd(16)} rounds of ${opts.peers} slowloris peers (${payload.length} bytes each): RSS ${mib(start)}`
+    )
     for (let r = 0; r < opts.rounds; r++) {
       const o = await client.ask({ op: "open", n: opts.peers, payload: payload.toString("hex") })
       if (o.failed > 0) process.stdout.write(` [${o.failed} connects failed]`)
@@ -383,8 +474,15 @@ async function roundsRun(name, def, opts) {
     }
     const signed = (kib) => `${kib >= 0 ? "+" : ""}${mib(kib)}`
     const peak = Math.max(...readings) - start
-    process.stdout.write(` MiB: peak ${signed(peak)}, end ${signed(readings.at(-1) - start)} over ${opts.rounds} rounds\n`)
-    if (opts.json) process.stdout.write(JSON.stringify({ server: name, mode: "rounds", peers: opts.peers, rounds: opts.rounds, rssKiB: readings }) + "\n")
+    process.stdout.write(
+      ` MiB: peak ${signed(peak)}, end ${signed(readings.at(-1) - start)} over ${opts.rounds} rounds\n`
+    )
+    if (opts.json) {
+      process.stdout.write(
+        JSON.stringify({ server: name, mode: "rounds", peers: opts.peers, rounds: opts.rounds, rssKiB: readings }) +
+          "\n"
+      )
+    }
   } finally {
     client.stop()
     await stopServer(srv)

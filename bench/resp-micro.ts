@@ -33,7 +33,9 @@ const randomOf: Record<string, () => string> = {
   getr: () => Array.from({ length: PIPELINE }, () => cmd("GET", randomKey())).join("")
 }
 const make = commandsOf[which] ?? randomOf[which]
-if (make === undefined) throw new Error(`mode: one of ${[...Object.keys(commandsOf), ...Object.keys(randomOf)].join(", ")}`)
+if (make === undefined) {
+  throw new Error(`mode: one of ${[...Object.keys(commandsOf), ...Object.keys(randomOf)].join(", ")}`)
+}
 const batches = Array.from({ length: which in randomOf ? 1024 : 1 }, () => enc.encode(make()))
 let next = 0
 const store = Store.make()
@@ -41,7 +43,9 @@ Commands.execute(store, [enc.encode("SET"), enc.encode("key:__rand_int__"), enc.
 if (which === "getr") {
   for (let i = 0; i < 100000; i++) {
     const key = `key:${String(i).padStart(12, "0")}`
-    if (i % 2 === 0) Commands.execute(store, [enc.encode("SET"), enc.encode(key), enc.encode("xxx")], makeSession({ id: 1 }))
+    if (i % 2 === 0) {
+      Commands.execute(store, [enc.encode("SET"), enc.encode(key), enc.encode("xxx")], makeSession({ id: 1 }))
+    }
   }
 }
 const session = makeSession({ id: 1 })

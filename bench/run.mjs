@@ -35,7 +35,13 @@ const rel = (p) => path.join(ROOT, p)
  * libssl-dev), the program is built without them and the TLS suites are skipped.
  */
 const NATIVE = [
-  { name: "loadgen", src: "bench/loadgen/loadgen.c", out: "bench/build/loadgen", libs: ["-lm"], tls: { flags: ["-DLOADGEN_TLS"], libs: ["-lssl", "-lcrypto"] } },
+  {
+    name: "loadgen",
+    src: "bench/loadgen/loadgen.c",
+    out: "bench/build/loadgen",
+    libs: ["-lm"],
+    tls: { flags: ["-DLOADGEN_TLS"], libs: ["-lssl", "-lcrypto"] }
+  },
   { name: "c-echo", src: "bench/servers/c-echo.c", out: "bench/build/c-echo", libs: [] }
 ]
 
@@ -80,91 +86,222 @@ const loadgenArgs = ["--port", "{port}", "--host", "{host}", "--mode", "{mode}"]
 const SERVERS = [
   // --- echo: byte echo / sink ---
   {
-    name: "raw-node", runtime: "node", role: "raw", baseline: "raw-node", suites: ["echo"], startS: 0.2,
-    cmd: NODE, args: ["bench/servers/raw-node-echo.mjs", ...loadgenArgs]
+    name: "raw-node",
+    runtime: "node",
+    role: "raw",
+    baseline: "raw-node",
+    suites: ["echo"],
+    startS: 0.2,
+    cmd: NODE,
+    args: ["bench/servers/raw-node-echo.mjs", ...loadgenArgs]
   },
   {
-    name: "wirekit-node", runtime: "node", role: "wirekit", baseline: "raw-node", suites: ["echo"], startS: 3,
-    cmd: NODE, args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs],
+    name: "wirekit-node",
+    runtime: "node",
+    role: "wirekit",
+    baseline: "raw-node",
+    suites: ["echo"],
+    startS: 3,
+    cmd: NODE,
+    args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs],
     requires: "bench/servers/wirekit-node-echo.ts"
   },
   {
-    name: "raw-bun", runtime: "bun", role: "raw", baseline: "raw-bun", suites: ["echo"], startS: 0.2, needs: [BUN],
-    cmd: BUN, args: ["run", "bench/servers/raw-bun-echo.mjs", ...loadgenArgs]
+    name: "raw-bun",
+    runtime: "bun",
+    role: "raw",
+    baseline: "raw-bun",
+    suites: ["echo"],
+    startS: 0.2,
+    needs: [BUN],
+    cmd: BUN,
+    args: ["run", "bench/servers/raw-bun-echo.mjs", ...loadgenArgs]
   },
   {
-    name: "wirekit-bun", runtime: "bun", role: "wirekit", baseline: "raw-bun", suites: ["echo"], startS: 0.6, needs: [BUN],
-    cmd: BUN, args: ["run", "bench/servers/wirekit-bun-echo.ts", ...loadgenArgs],
+    name: "wirekit-bun",
+    runtime: "bun",
+    role: "wirekit",
+    baseline: "raw-bun",
+    suites: ["echo"],
+    startS: 0.6,
+    needs: [BUN],
+    cmd: BUN,
+    args: ["run", "bench/servers/wirekit-bun-echo.ts", ...loadgenArgs],
     requires: "bench/servers/wirekit-bun-echo.ts"
   },
   {
-    name: "raw-deno", runtime: "deno", role: "raw", baseline: "raw-deno", suites: ["echo"], startS: 0.2, needs: [DENO],
-    cmd: DENO, args: ["run", "--allow-net", "bench/servers/raw-deno-echo.mjs", ...loadgenArgs]
+    name: "raw-deno",
+    runtime: "deno",
+    role: "raw",
+    baseline: "raw-deno",
+    suites: ["echo"],
+    startS: 0.2,
+    needs: [DENO],
+    cmd: DENO,
+    args: ["run", "--allow-net", "bench/servers/raw-deno-echo.mjs", ...loadgenArgs]
   },
   {
-    name: "wirekit-deno", runtime: "deno", role: "wirekit", baseline: "raw-deno", suites: ["echo"], startS: 0.5, needs: [DENO],
-    cmd: DENO, args: ["run", "-A", "bench/servers/wirekit-deno-echo.ts", ...loadgenArgs],
+    name: "wirekit-deno",
+    runtime: "deno",
+    role: "wirekit",
+    baseline: "raw-deno",
+    suites: ["echo"],
+    startS: 0.5,
+    needs: [DENO],
+    cmd: DENO,
+    args: ["run", "-A", "bench/servers/wirekit-deno-echo.ts", ...loadgenArgs],
     requires: "bench/servers/wirekit-deno-echo.ts"
   },
   {
     // byte echo: also a correct (if frame-unaware) server for the framed suite's frames
-    name: "c-epoll", runtime: "c", role: "reference", suites: ["echo", "framed"], defaultCells: ["64/64/16"], startS: 0.1,
-    cmd: "bench/build/c-echo", args: loadgenArgs
+    name: "c-epoll",
+    runtime: "c",
+    role: "reference",
+    suites: ["echo", "framed"],
+    defaultCells: ["64/64/16"],
+    startS: 0.1,
+    cmd: "bench/build/c-echo",
+    args: loadgenArgs
   },
   // --- framed: LengthField(4) decode → handler → encode ---
   {
-    name: "raw-node-framed", runtime: "node", role: "raw", baseline: "raw-node-framed", suites: ["framed", "protocol"], startS: 0.2,
-    cmd: NODE, args: ["bench/servers/raw-node-framed.mjs", ...loadgenArgs]
+    name: "raw-node-framed",
+    runtime: "node",
+    role: "raw",
+    baseline: "raw-node-framed",
+    suites: ["framed", "protocol"],
+    startS: 0.2,
+    cmd: NODE,
+    args: ["bench/servers/raw-node-framed.mjs", ...loadgenArgs]
   },
   {
-    name: "wirekit-node-framed", runtime: "node", role: "wirekit", baseline: "raw-node-framed", suites: ["framed"], startS: 3,
-    cmd: NODE, args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs, "--framing", "length4"],
+    name: "wirekit-node-framed",
+    runtime: "node",
+    role: "wirekit",
+    baseline: "raw-node-framed",
+    suites: ["framed"],
+    startS: 3,
+    cmd: NODE,
+    args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs, "--framing", "length4"],
     requires: "bench/servers/wirekit-node-echo.ts"
   },
   {
-    name: "raw-bun-framed", runtime: "bun", role: "raw", baseline: "raw-bun-framed", suites: ["framed"], startS: 0.2, needs: [BUN],
-    cmd: BUN, args: ["run", "bench/servers/raw-bun-echo.mjs", ...loadgenArgs, "--framed"]
+    name: "raw-bun-framed",
+    runtime: "bun",
+    role: "raw",
+    baseline: "raw-bun-framed",
+    suites: ["framed"],
+    startS: 0.2,
+    needs: [BUN],
+    cmd: BUN,
+    args: ["run", "bench/servers/raw-bun-echo.mjs", ...loadgenArgs, "--framed"]
   },
   {
-    name: "wirekit-bun-framed", runtime: "bun", role: "wirekit", baseline: "raw-bun-framed", suites: ["framed"], startS: 0.6, needs: [BUN],
-    cmd: BUN, args: ["run", "bench/servers/wirekit-bun-echo.ts", ...loadgenArgs, "--framing", "length4"],
+    name: "wirekit-bun-framed",
+    runtime: "bun",
+    role: "wirekit",
+    baseline: "raw-bun-framed",
+    suites: ["framed"],
+    startS: 0.6,
+    needs: [BUN],
+    cmd: BUN,
+    args: ["run", "bench/servers/wirekit-bun-echo.ts", ...loadgenArgs, "--framing", "length4"],
     requires: "bench/servers/wirekit-bun-echo.ts"
   },
   {
-    name: "raw-deno-framed", runtime: "deno", role: "raw", baseline: "raw-deno-framed", suites: ["framed"], startS: 0.2, needs: [DENO],
-    cmd: DENO, args: ["run", "--allow-net", "bench/servers/raw-deno-echo.mjs", ...loadgenArgs, "--framed"]
+    name: "raw-deno-framed",
+    runtime: "deno",
+    role: "raw",
+    baseline: "raw-deno-framed",
+    suites: ["framed"],
+    startS: 0.2,
+    needs: [DENO],
+    cmd: DENO,
+    args: ["run", "--allow-net", "bench/servers/raw-deno-echo.mjs", ...loadgenArgs, "--framed"]
   },
   {
-    name: "wirekit-deno-framed", runtime: "deno", role: "wirekit", baseline: "raw-deno-framed", suites: ["framed"], startS: 0.5, needs: [DENO],
-    cmd: DENO, args: ["run", "-A", "bench/servers/wirekit-deno-echo.ts", ...loadgenArgs, "--framing", "length4"],
+    name: "wirekit-deno-framed",
+    runtime: "deno",
+    role: "wirekit",
+    baseline: "raw-deno-framed",
+    suites: ["framed"],
+    startS: 0.5,
+    needs: [DENO],
+    cmd: DENO,
+    args: ["run", "-A", "bench/servers/wirekit-deno-echo.ts", ...loadgenArgs, "--framing", "length4"],
     requires: "bench/servers/wirekit-deno-echo.ts"
   },
   // --- protocol: a typed request/response echo protocol (ProtocolServer, in order) vs the batched raw framed server ---
   {
-    name: "wirekit-node-protocol", runtime: "node", role: "wirekit", baseline: "raw-node-framed", suites: ["protocol"], startS: 3,
-    cmd: NODE, args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs, "--framing", "proto"],
+    name: "wirekit-node-protocol",
+    runtime: "node",
+    role: "wirekit",
+    baseline: "raw-node-framed",
+    suites: ["protocol"],
+    startS: 3,
+    cmd: NODE,
+    args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs, "--framing", "proto"],
     requires: "bench/servers/wirekit-node-echo.ts"
   },
   {
-    name: "wirekit-node-protocol-gen", runtime: "node", role: "wirekit", baseline: "raw-node-framed", suites: ["protocol"], startS: 3,
-    cmd: NODE, args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs, "--framing", "proto-gen"],
+    name: "wirekit-node-protocol-gen",
+    runtime: "node",
+    role: "wirekit",
+    baseline: "raw-node-framed",
+    suites: ["protocol"],
+    startS: 3,
+    cmd: NODE,
+    args: ["--import", "tsx", "bench/servers/wirekit-node-echo.ts", ...loadgenArgs, "--framing", "proto-gen"],
     requires: "bench/servers/wirekit-node-echo.ts"
   },
   // --- typed: a Schema-typed kv service (bench/src/kv*.ts) vs a raw server of the same wire format ---
   ...["node", "bun", "deno"].flatMap((rt) => {
     const kvArgs = ["--port", "{port}", "--host", "{host}"]
     const run = {
-      node: { cmd: NODE, raw: ["bench/servers/raw-node-framed.mjs", ...kvArgs, "--mode", "echo", "--kv"], ts: ["--import", "tsx"], startS: 3 },
-      bun: { cmd: BUN, raw: ["run", "bench/servers/raw-bun-echo.mjs", ...kvArgs, "--mode", "echo", "--framed", "--kv"], ts: ["run"], startS: 0.6 },
-      deno: { cmd: DENO, raw: ["run", "--allow-net", "bench/servers/raw-deno-echo.mjs", ...kvArgs, "--mode", "echo", "--framed", "--kv"], ts: ["run", "-A"], startS: 0.5 }
+      node: {
+        cmd: NODE,
+        raw: ["bench/servers/raw-node-framed.mjs", ...kvArgs, "--mode", "echo", "--kv"],
+        ts: ["--import", "tsx"],
+        startS: 3
+      },
+      bun: {
+        cmd: BUN,
+        raw: ["run", "bench/servers/raw-bun-echo.mjs", ...kvArgs, "--mode", "echo", "--framed", "--kv"],
+        ts: ["run"],
+        startS: 0.6
+      },
+      deno: {
+        cmd: DENO,
+        raw: ["run", "--allow-net", "bench/servers/raw-deno-echo.mjs", ...kvArgs, "--mode", "echo", "--framed", "--kv"],
+        ts: ["run", "-A"],
+        startS: 0.5
+      }
     }[rt]
     const needs = rt === "node" ? [] : [run.cmd]
     const entry = `bench/servers/wirekit-${rt}-kv.ts`
     return [
-      { name: `raw-${rt}-kv`, runtime: rt, role: "raw", baseline: `raw-${rt}-kv`, suites: ["typed"], startS: 0.2, needs, cmd: run.cmd, args: run.raw },
+      {
+        name: `raw-${rt}-kv`,
+        runtime: rt,
+        role: "raw",
+        baseline: `raw-${rt}-kv`,
+        suites: ["typed"],
+        startS: 0.2,
+        needs,
+        cmd: run.cmd,
+        args: run.raw
+      },
       ...["gen", "mw", "rpc", "rpc-mw"].map((variant) => ({
-        name: `wirekit-${rt}-typed-${variant}`, runtime: rt, role: "wirekit", baseline: `raw-${rt}-kv`, suites: ["typed"], startS: run.startS, needs,
-        cmd: run.cmd, args: [...run.ts, entry, ...kvArgs, "--variant", variant], requires: entry
+        name: `wirekit-${rt}-typed-${variant}`,
+        runtime: rt,
+        role: "wirekit",
+        baseline: `raw-${rt}-kv`,
+        suites: ["typed"],
+        startS: run.startS,
+        needs,
+        cmd: run.cmd,
+        args: [...run.ts, entry, ...kvArgs, "--variant", variant],
+        requires: entry
       }))
     ]
   }),
@@ -172,8 +309,17 @@ const SERVERS = [
     const entry = `bench/servers/effect-rpc-${rt}-kv.ts`
     const [cmd, pre, needs, startS] = rt === "node" ? [NODE, ["--import", "tsx"], [], 3.5] : [BUN, ["run"], [BUN], 0.8]
     return ["gen", "mw"].map((variant) => ({
-      name: `effect-rpc-${rt}-kv${variant === "mw" ? "-mw" : ""}`, runtime: rt, role: "other", baseline: `raw-${rt}-kv`, suites: ["typed"],
-      startS, needs, loadMode: "rpc-kv", cmd, args: [...pre, entry, "--port", "{port}", "--host", "{host}", "--variant", variant], requires: entry
+      name: `effect-rpc-${rt}-kv${variant === "mw" ? "-mw" : ""}`,
+      runtime: rt,
+      role: "other",
+      baseline: `raw-${rt}-kv`,
+      suites: ["typed"],
+      startS,
+      needs,
+      loadMode: "rpc-kv",
+      cmd,
+      args: [...pre, entry, "--port", "{port}", "--host", "{host}", "--variant", variant],
+      requires: entry
     }))
   }),
   // --- stream: one request answered with a stream of items, read by the framework's own client ---
@@ -187,9 +333,16 @@ const SERVERS = [
     const entry = `bench/servers/${fw}-${rt}-stream.ts`
     const to = ["--host", "{host}", "--port", "{port}"]
     return {
-      name: `${fw}-${rt}-stream`, runtime: rt, role: fw === "wirekit" ? "wirekit" : "other", baseline, suites: ["stream"], startS,
-      needs: rt === "node" ? [] : [cmd], requires: entry,
-      cmd, args: [...pre, entry, "--role", "server", ...to],
+      name: `${fw}-${rt}-stream`,
+      runtime: rt,
+      role: fw === "wirekit" ? "wirekit" : "other",
+      baseline,
+      suites: ["stream"],
+      startS,
+      needs: rt === "node" ? [] : [cmd],
+      requires: entry,
+      cmd,
+      args: [...pre, entry, "--role", "server", ...to],
       client: [cmd, [...pre, entry, "--role", "client", ...to, "--items", "{items}", "--warmup-items", "{warmup}"]]
     }
   }),
@@ -197,37 +350,87 @@ const SERVERS = [
   //     the runtime's socket API (the baseline: servers/raw-<rt>-resp.mjs + servers/lib/resp.mjs)
   //     vs the wirekit RESP example ---
   {
-    name: "redis-server", runtime: "c", role: "reference", baseline: "redis-server", suites: ["resp"], startS: 0.2,
-    needs: ["redis-server"], port: "free", ready: /Ready to accept connections/,
+    name: "redis-server",
+    runtime: "c",
+    role: "reference",
+    baseline: "redis-server",
+    suites: ["resp"],
+    startS: 0.2,
+    needs: ["redis-server"],
+    port: "free",
+    ready: /Ready to accept connections/,
     cmd: "redis-server",
     args: ["--port", "{port}", "--bind", "{host}", "--save", "", "--appendonly", "no", "--protected-mode", "no"]
   },
   {
-    name: "raw-node-resp", runtime: "node", role: "raw", baseline: "raw-node-resp", suites: ["resp"], startS: 0.2,
-    cmd: NODE, args: ["bench/servers/raw-node-resp.mjs", "--port", "{port}", "--host", "{host}"]
+    name: "raw-node-resp",
+    runtime: "node",
+    role: "raw",
+    baseline: "raw-node-resp",
+    suites: ["resp"],
+    startS: 0.2,
+    cmd: NODE,
+    args: ["bench/servers/raw-node-resp.mjs", "--port", "{port}", "--host", "{host}"]
   },
   {
-    name: "wirekit-resp-node", runtime: "node", role: "wirekit", baseline: "raw-node-resp", suites: ["resp"], startS: 3.5,
-    cmd: NODE, args: ["--import", "tsx", "examples/resp/src/main.ts", "--port", "0", "--host", "{host}"],
-    requires: "examples/resp/src/main.ts", ready: /RESP server listening on [^\s;]*:(\d+)/
+    name: "wirekit-resp-node",
+    runtime: "node",
+    role: "wirekit",
+    baseline: "raw-node-resp",
+    suites: ["resp"],
+    startS: 3.5,
+    cmd: NODE,
+    args: ["--import", "tsx", "examples/resp/src/main.ts", "--port", "0", "--host", "{host}"],
+    requires: "examples/resp/src/main.ts",
+    ready: /RESP server listening on [^\s;]*:(\d+)/
   },
   {
-    name: "raw-bun-resp", runtime: "bun", role: "raw", baseline: "raw-bun-resp", suites: ["resp"], startS: 0.2, needs: [BUN],
-    cmd: BUN, args: ["run", "bench/servers/raw-bun-resp.mjs", "--port", "{port}", "--host", "{host}"]
+    name: "raw-bun-resp",
+    runtime: "bun",
+    role: "raw",
+    baseline: "raw-bun-resp",
+    suites: ["resp"],
+    startS: 0.2,
+    needs: [BUN],
+    cmd: BUN,
+    args: ["run", "bench/servers/raw-bun-resp.mjs", "--port", "{port}", "--host", "{host}"]
   },
   {
-    name: "wirekit-resp-bun", runtime: "bun", role: "wirekit", baseline: "raw-bun-resp", suites: ["resp"], startS: 0.7, needs: [BUN],
-    cmd: BUN, args: ["run", "examples/resp/src/main.bun.ts", "--port", "0", "--host", "{host}"],
-    requires: "examples/resp/src/main.bun.ts", ready: /RESP server listening on [^\s;]*:(\d+)/
+    name: "wirekit-resp-bun",
+    runtime: "bun",
+    role: "wirekit",
+    baseline: "raw-bun-resp",
+    suites: ["resp"],
+    startS: 0.7,
+    needs: [BUN],
+    cmd: BUN,
+    args: ["run", "examples/resp/src/main.bun.ts", "--port", "0", "--host", "{host}"],
+    requires: "examples/resp/src/main.bun.ts",
+    ready: /RESP server listening on [^\s;]*:(\d+)/
   },
   {
-    name: "raw-deno-resp", runtime: "deno", role: "raw", baseline: "raw-deno-resp", suites: ["resp"], startS: 0.2, needs: [DENO],
-    cmd: DENO, args: ["run", "--allow-net", "bench/servers/raw-deno-resp.mjs", "--port", "{port}", "--host", "{host}"]
+    name: "raw-deno-resp",
+    runtime: "deno",
+    role: "raw",
+    baseline: "raw-deno-resp",
+    suites: ["resp"],
+    startS: 0.2,
+    needs: [DENO],
+    cmd: DENO,
+    args: ["run", "--allow-net", "bench/servers/raw-deno-resp.mjs", "--port", "{port}", "--host", "{host}"]
   },
   {
-    name: "wirekit-resp-deno", runtime: "deno", role: "wirekit", baseline: "raw-deno-resp", suites: ["resp"], startS: 0.5, needs: [DENO],
-    cmd: DENO, args: ["run", "-A", "examples/resp/src/main.deno.ts", "--port", "0", "--host", "{host}"],
-    requires: "examples/resp/src/main.deno.ts", ready: /RESP server listening on [^\s;]*:(\d+)/
+    name: "wirekit-resp-deno",
+    runtime: "deno",
+    role: "wirekit",
+    baseline: "raw-deno-resp",
+    suites: ["resp"],
+    startS: 0.5,
+    needs: [DENO],
+    cmd: DENO,
+    args: ["run", "-A", "examples/resp/src/main.deno.ts", "--port", "0", "--host", "{host}"],
+    requires: "examples/resp/src/main.deno.ts",
+    ready: /RESP server listening on [^\s;]*:(\d+)/
   }
 ]
 
@@ -240,7 +443,10 @@ const TLS_FLAGS = ["--tls-cert", "{tlsCert}", "--tls-key", "{tlsKey}"]
 for (const plain of SERVERS.filter((s) => s.runtime !== "c" && s.suites.some((x) => x === "echo" || x === "framed"))) {
   const framed = plain.suites.includes("framed")
   SERVERS.push({
-    ...plain, name: `${plain.name}-tls`, baseline: `${plain.baseline}-tls`, suites: framed ? ["framed-tls"] : ["echo-tls", "handshake"],
+    ...plain,
+    name: `${plain.name}-tls`,
+    baseline: `${plain.baseline}-tls`,
+    suites: framed ? ["framed-tls"] : ["echo-tls", "handshake"],
     // the raw Deno servers run with --allow-net only; the certificate files need --allow-read
     args: [...plain.args.flatMap((a) => (a === "--allow-net" ? [a, "--allow-read"] : [a])), ...TLS_FLAGS]
   })
@@ -273,9 +479,19 @@ const TLS_CELLS = ECHO_CELLS.map((c) => ({ ...c, load: { ...c.load, tls: true, v
  * close) and starts the next. The chain is not verified here: that is client-side work only
  * (the server's is the same), and the client's core is the scarce one in this cell.
  */
-const HANDSHAKE_CELL = { id: "16/64/new", label: "16 × new conn per request", load: { mode: "echo", conns: 16, size: 64, pipeline: 1, tls: true, handshake: true }, server: { mode: "echo" } }
+const HANDSHAKE_CELL = {
+  id: "16/64/new",
+  label: "16 × new conn per request",
+  load: { mode: "echo", conns: 16, size: 64, pipeline: 1, tls: true, handshake: true },
+  server: { mode: "echo" }
+}
 /** One-way throughput: 16 connections streaming 64 KiB frames into a sink. */
-const ONEWAY_CELL = { id: "oneway", label: "oneway 16×64KiB", load: { mode: "oneway", conns: 16, size: 65536, pipeline: 1 }, server: { mode: "sink" } }
+const ONEWAY_CELL = {
+  id: "oneway",
+  label: "oneway 16×64KiB",
+  load: { mode: "oneway", conns: 16, size: 65536, pipeline: 1 },
+  server: { mode: "sink" }
+}
 
 const SUITES = {
   echo: {
@@ -291,13 +507,15 @@ const SUITES = {
     cells: [...ECHO_CELLS, { ...ONEWAY_CELL, optIn: true }]
   },
   protocol: {
-    title: "protocol: a typed request/response protocol (ProtocolServer, LengthField(4), in order) echoing each request; `-gen` = a typical Effect.gen handler",
+    title:
+      "protocol: a typed request/response protocol (ProtocolServer, LengthField(4), in order) echoing each request; `-gen` = a typical Effect.gen handler",
     driver: "loadgen",
     reference: "c-epoll",
     cells: ECHO_CELLS.slice(0, 2)
   },
   typed: {
-    title: "typed: a Schema-typed kv service (Get/Put, typed error TooLong) on ProtocolServer (Effect.gen handlers, ± middleware) and @effect/rpc vs a raw server of the same wire format",
+    title:
+      "typed: a Schema-typed kv service (Get/Put, typed error TooLong) on ProtocolServer (Effect.gen handlers, ± middleware) and @effect/rpc vs a raw server of the same wire format",
     driver: "loadgen",
     table: "servers",
     optIn: true, // ~6 min with 3 runs: not part of the default run
@@ -307,7 +525,8 @@ const SUITES = {
     ]
   },
   stream: {
-    title: "stream: one request answered with a stream of the integers 1..N, read and checked item by item by the framework's own client, wirekit vs @effect/rpc",
+    title:
+      "stream: one request answered with a stream of the integers 1..N, read and checked item by item by the framework's own client, wirekit vs @effect/rpc",
     driver: "client",
     table: "stream",
     reference: "effect-rpc-node-stream",
@@ -317,7 +536,8 @@ const SUITES = {
     cells: [{ id: "1e6", label: "10⁶ items", items: 1_000_000, warmup: 100_000 }]
   },
   "echo-tls": {
-    title: "echo-tls: the echo suite's byte echo over TLS (certificates made per run), raw TLS server vs wirekit per runtime",
+    title:
+      "echo-tls: the echo suite's byte echo over TLS (certificates made per run), raw TLS server vs wirekit per runtime",
     driver: "loadgen",
     tls: true,
     optIn: true,
@@ -331,7 +551,8 @@ const SUITES = {
     cells: TLS_CELLS
   },
   handshake: {
-    title: "handshake: full TLS handshakes per second, one echo request per new connection, raw TLS server vs wirekit per runtime",
+    title:
+      "handshake: full TLS handshakes per second, one echo request per new connection, raw TLS server vs wirekit per runtime",
     driver: "loadgen",
     tls: true,
     optIn: true,
@@ -339,7 +560,8 @@ const SUITES = {
     cells: [HANDSHAKE_CELL]
   },
   resp: {
-    title: "resp: redis-benchmark -c 50 -t set,get against redis-server, a raw RESP server per runtime and the wirekit RESP example",
+    title:
+      "resp: redis-benchmark -c 50 -t set,get against redis-server, a raw RESP server per runtime and the wirekit RESP example",
     driver: "redis-benchmark",
     reference: "redis-server",
     clients: 50,
@@ -381,13 +603,15 @@ const CHILD_ENV = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", DENO_NO_UPD
 function usage(code) {
   const lines = [
     "usage: node bench/run.mjs [options]",
-    "  --suite a,b         suites to run, in order (default: " + Object.keys(SUITES).filter((n) => !SUITES[n].optIn).join(",") +
-      "; opt-in: " + Object.keys(SUITES).filter((n) => SUITES[n].optIn).join(",") + ")",
+    "  --suite a,b         suites to run, in order (default: " +
+    Object.keys(SUITES).filter((n) => !SUITES[n].optIn).join(",") +
+    "; opt-in: " + Object.keys(SUITES).filter((n) => SUITES[n].optIn).join(",") + ")",
     "  --runs N            runs per cell per server (default 3; --quick 1)",
     "  --duration S        loadgen: measured seconds per run (default 2; --quick 1)",
     "  --warmup S          loadgen: warmup seconds per run (default 1; --quick 0.3)",
     "  --cells a,b         cell ids (default: all non-opt-in cells of each suite), e.g. 64/64/16,oneway,P16,16/64/new",
-    "  --servers x,y       servers (default: all non-opt-in servers of each suite); names: " + SERVERS.map((s) => s.name).join(", "),
+    "  --servers x,y       servers (default: all non-opt-in servers of each suite); names: " +
+    SERVERS.map((s) => s.name).join(", "),
     "  --items N           stream suite: items of the measured stream (default 1000000; warmup stream N/10)",
     "  --quick             smoke run: 1 run, loadgen 1 s (+0.3 s warmup), redis-benchmark requests and stream items / 4; same as BENCH_QUICK=1",
     "  --stand-in          run the baseline's command in place of servers whose file is missing",
@@ -401,39 +625,90 @@ function usage(code) {
 }
 
 function parseArgs(argv) {
-  const o = { suites: Object.keys(SUITES).filter((n) => !SUITES[n].optIn), runs: undefined, duration: undefined, warmup: undefined, cells: undefined, servers: undefined, items: undefined,
-    quick: process.env.BENCH_QUICK === "1", standIn: false, writeReadme: false, waitIdle: false, list: false }
+  const o = {
+    suites: Object.keys(SUITES).filter((n) => !SUITES[n].optIn),
+    runs: undefined,
+    duration: undefined,
+    warmup: undefined,
+    cells: undefined,
+    servers: undefined,
+    items: undefined,
+    quick: process.env.BENCH_QUICK === "1",
+    standIn: false,
+    writeReadme: false,
+    waitIdle: false,
+    list: false
+  }
   const num = (k, v, min) => {
     const n = Number(v)
-    if (!Number.isFinite(n) || n < min) { console.error(`bad value for ${k}: ${v}`); usage(2) }
+    if (!Number.isFinite(n) || n < min) {
+      console.error(`bad value for ${k}: ${v}`)
+      usage(2)
+    }
     return n
   }
   const list = (v) => v.split(",").map((s) => s.trim()).filter(Boolean)
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
-      if (i + 1 >= argv.length) { console.error(`missing value for ${a}`); usage(2) }
+      if (i + 1 >= argv.length) {
+        console.error(`missing value for ${a}`)
+        usage(2)
+      }
       return argv[++i]
     }
     switch (a) {
-      case "--suite": case "--suites": o.suites = list(val()); break
-      case "--runs": o.runs = Math.floor(num(a, val(), 1)); break
-      case "--duration": o.duration = num(a, val(), 0.5); break
-      case "--warmup": o.warmup = num(a, val(), 0); break
-      case "--cells": o.cells = list(val()); break
-      case "--servers": o.servers = list(val()); break
-      case "--items": o.items = Math.floor(num(a, val(), 1)); break
-      case "--quick": o.quick = true; break
-      case "--stand-in": o.standIn = true; break
-      case "--write-readme": o.writeReadme = true; break
-      case "--wait-idle": o.waitIdle = true; break
-      case "--list": o.list = true; break
-      case "--help": case "-h": usage(0); break
-      default: console.error(`unknown option ${a}`); usage(2)
+      case "--suite":
+      case "--suites":
+        o.suites = list(val())
+        break
+      case "--runs":
+        o.runs = Math.floor(num(a, val(), 1))
+        break
+      case "--duration":
+        o.duration = num(a, val(), 0.5)
+        break
+      case "--warmup":
+        o.warmup = num(a, val(), 0)
+        break
+      case "--cells":
+        o.cells = list(val())
+        break
+      case "--servers":
+        o.servers = list(val())
+        break
+      case "--items":
+        o.items = Math.floor(num(a, val(), 1))
+        break
+      case "--quick":
+        o.quick = true
+        break
+      case "--stand-in":
+        o.standIn = true
+        break
+      case "--write-readme":
+        o.writeReadme = true
+        break
+      case "--wait-idle":
+        o.waitIdle = true
+        break
+      case "--list":
+        o.list = true
+        break
+      case "--help":
+      case "-h":
+        usage(0)
+        break
+      default:
+        console.error(`unknown option ${a}`)
+        usage(2)
     }
   }
   const unknown = o.suites.filter((s) => !SUITES[s])
-  if (unknown.length || o.suites.length === 0) { console.error(`unknown suite(s): ${unknown.join(", ")}`); usage(2) }
+  if (unknown.length || o.suites.length === 0) {
+    console.error(`unknown suite(s): ${unknown.join(", ")}`)
+    usage(2)
+  }
   o.runs ??= o.quick ? 1 : 3
   o.duration ??= o.quick ? 1 : 2
   o.warmup ??= o.quick ? 0.3 : 1
@@ -468,7 +743,11 @@ function track(child) {
 }
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.on(sig, () => {
-    for (const c of live) { try { c.kill("SIGKILL") } catch {} }
+    for (const c of live) {
+      try {
+        c.kill("SIGKILL")
+      } catch {}
+    }
     console.error(`\ninterrupted (${sig}); children killed`)
     process.exit(130)
   })
@@ -477,8 +756,14 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 function waitExit(child, ms) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true)
   return new Promise((resolve) => {
-    const t = setTimeout(() => { child.off("exit", onExit); resolve(false) }, ms)
-    const onExit = () => { clearTimeout(t); resolve(true) }
+    const t = setTimeout(() => {
+      child.off("exit", onExit)
+      resolve(false)
+    }, ms)
+    const onExit = () => {
+      clearTimeout(t)
+      resolve(true)
+    }
     child.once("exit", onExit)
   })
 }
@@ -511,7 +796,12 @@ function machineInfo() {
 
 /** The version number in the first line of `cmd args` (or that line), or null. */
 function versionOf(cmd, args) {
-  const r = spawnSync(cmd.includes("/") ? rel(cmd) : cmd, args, { cwd: ROOT, encoding: "utf8", timeout: 10_000, env: CHILD_ENV })
+  const r = spawnSync(cmd.includes("/") ? rel(cmd) : cmd, args, {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 10_000,
+    env: CHILD_ENV
+  })
   if (r.error || r.status !== 0) return null
   const line = r.stdout.trim().split("\n")[0].trim()
   return line.match(/\d+\.\d+\.\d+\S*/)?.[0] ?? line
@@ -600,8 +890,15 @@ function build() {
   for (const p of NATIVE) {
     if (p.tls) {
       const error = buildOne(p, p.tls.flags, [...p.libs, ...p.tls.libs])
-      if (error === null) { builtWithTls.add(p.name); continue }
-      console.warn(`warning: ${p.name} does not build with TLS (libssl-dev missing?), building it without; the TLS suites will be skipped:\n  ${tail(error.trim(), 400).replace(/\n/g, "\n  ")}`)
+      if (error === null) {
+        builtWithTls.add(p.name)
+        continue
+      }
+      console.warn(
+        `warning: ${p.name} does not build with TLS (libssl-dev missing?), building it without; the TLS suites will be skipped:\n  ${
+          tail(error.trim(), 400).replace(/\n/g, "\n  ")
+        }`
+      )
     }
     const error = buildOne(p, [], p.libs)
     if (error !== null) {
@@ -637,7 +934,12 @@ let tlsCerts = null
 async function startServer(server, mode, pin) {
   const cmd = server.cmd.includes("/") && !path.isAbsolute(server.cmd) ? rel(server.cmd) : server.cmd
   const port = server.port === "free" ? await freePort() : 0
-  const args = expand(server.args, { mode, host: HOST, port, ...(tlsCerts ? { tlsCert: tlsCerts.cert, tlsKey: tlsCerts.key } : {}) })
+  const args = expand(server.args, {
+    mode,
+    host: HOST,
+    port,
+    ...(tlsCerts ? { tlsCert: tlsCerts.cert, tlsKey: tlsCerts.key } : {})
+  })
   const [file, argv] = pin ? ["taskset", ["-c", "1", cmd, ...args]] : [cmd, args]
   const child = track(spawn(file, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: CHILD_ENV }))
   let stderr = ""
@@ -645,8 +947,17 @@ async function startServer(server, mode, pin) {
   const ready = new Promise((resolve) => {
     let buf = ""
     let done = false
-    const finish = (v) => { if (!done) { done = true; clearTimeout(timer); resolve(v) } }
-    const timer = setTimeout(() => finish({ error: `not ready within ${READY_TIMEOUT_MS / 1000}s (waiting for ${pattern})` }), READY_TIMEOUT_MS)
+    const finish = (v) => {
+      if (!done) {
+        done = true
+        clearTimeout(timer)
+        resolve(v)
+      }
+    }
+    const timer = setTimeout(
+      () => finish({ error: `not ready within ${READY_TIMEOUT_MS / 1000}s (waiting for ${pattern})` }),
+      READY_TIMEOUT_MS
+    )
     const onText = (d) => {
       if (done) return // keep draining
       buf += d
@@ -655,9 +966,15 @@ async function startServer(server, mode, pin) {
       else if (buf.length > 64 * 1024) buf = buf.slice(-4096)
     }
     child.stdout.setEncoding("utf8").on("data", onText)
-    child.stderr.setEncoding("utf8").on("data", (d) => { stderr = tail(stderr + d, 4000); onText(d) })
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      stderr = tail(stderr + d, 4000)
+      onText(d)
+    })
     child.once("error", (e) => finish({ error: `spawn failed: ${e.message}` }))
-    child.once("exit", (code, sig) => finish({ error: `server exited before it was ready (code ${code}, signal ${sig})` }))
+    child.once(
+      "exit",
+      (code, sig) => finish({ error: `server exited before it was ready (code ${code}, signal ${sig})` })
+    )
   })
   return { child, ready, stderr: () => stderr, def: server }
 }
@@ -668,9 +985,25 @@ async function startServer(server, mode, pin) {
 
 function runLoadgen(cell, port, opts, pin, server) {
   const l = { ...cell.load, mode: server?.loadMode ?? cell.load.mode }
-  const args = ["--host", HOST, "--port", String(port), "--conns", String(l.conns), "--size", String(l.size),
-    "--pipeline", String(l.pipeline), "--duration", String(opts.duration), "--warmup", String(opts.warmup),
-    "--mode", l.mode, "--json"]
+  const args = [
+    "--host",
+    HOST,
+    "--port",
+    String(port),
+    "--conns",
+    String(l.conns),
+    "--size",
+    String(l.size),
+    "--pipeline",
+    String(l.pipeline),
+    "--duration",
+    String(opts.duration),
+    "--warmup",
+    String(opts.warmup),
+    "--mode",
+    l.mode,
+    "--json"
+  ]
   if (l.tls) args.push("--tls", ...(l.verify ? ["--tls-ca", tlsCerts.ca] : []), ...(l.handshake ? ["--handshake"] : []))
   const bin = rel("bench/build/loadgen")
   const [file, argv] = pin ? ["taskset", ["-c", "0", bin, ...args]] : [bin, args]
@@ -678,15 +1011,24 @@ function runLoadgen(cell, port, opts, pin, server) {
   return new Promise((resolve) => {
     const child = track(spawn(file, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }))
     let out = "", err = ""
-    child.stdout.setEncoding("utf8").on("data", (d) => { out += d })
-    child.stderr.setEncoding("utf8").on("data", (d) => { err = tail(err + d, 4000) })
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      out += d
+    })
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      err = tail(err + d, 4000)
+    })
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
-    child.once("error", (e) => { clearTimeout(timer); resolve({ code: -1, error: `loadgen spawn failed: ${e.message}` }) })
+    child.once("error", (e) => {
+      clearTimeout(timer)
+      resolve({ code: -1, error: `loadgen spawn failed: ${e.message}` })
+    })
     child.once("close", (code, sig) => {
       clearTimeout(timer)
       let json = null
       const line = out.trim().split("\n").pop()
-      try { json = JSON.parse(line) } catch {}
+      try {
+        json = JSON.parse(line)
+      } catch {}
       resolve({ code, sig, json, stderr: err, raw: out })
     })
   })
@@ -699,7 +1041,8 @@ async function loadgenRun(srv, port, cell, opts, pin) {
   if (lg.code === 0 && lg.json && !lg.json.error && !serverDied) {
     res.ok = true
   } else {
-    res.error = lg.json?.error ?? lg.error ?? (lg.sig ? `loadgen killed by ${lg.sig}` : `loadgen exit ${lg.code}: ${tail(lg.stderr || lg.raw || "", 300)}`)
+    res.error = lg.json?.error ?? lg.error ??
+      (lg.sig ? `loadgen killed by ${lg.sig}` : `loadgen exit ${lg.code}: ${tail(lg.stderr || lg.raw || "", 300)}`)
     if (serverDied) res.error = `server died during the run; ${res.error ?? ""}`
   }
   return res
@@ -735,36 +1078,72 @@ function respProbe(port, request, expect) {
   })
 }
 
-const respCommand = (...words) => `*${words.length}\r\n` + words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join("")
+const respCommand = (...words) =>
+  `*${words.length}\r\n` + words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join("")
 
 function runRedisBenchmark(port, suite, cell, requests, pin) {
-  const args = ["-h", HOST, "-p", String(port), "-q", "--csv", "-c", String(suite.clients), "-n", String(requests),
-    "-P", String(cell.pipeline), "-t", suite.tests.join(",")]
+  const args = [
+    "-h",
+    HOST,
+    "-p",
+    String(port),
+    "-q",
+    "--csv",
+    "-c",
+    String(suite.clients),
+    "-n",
+    String(requests),
+    "-P",
+    String(cell.pipeline),
+    "-t",
+    suite.tests.join(",")
+  ]
   const [file, argv] = pin ? ["taskset", ["-c", "0", "redis-benchmark", ...args]] : ["redis-benchmark", args]
   return new Promise((resolve) => {
     const child = track(spawn(file, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }))
     let out = "", err = ""
-    child.stdout.setEncoding("utf8").on("data", (d) => { out = tail(out + d, 8000) })
-    child.stderr.setEncoding("utf8").on("data", (d) => { err = tail(err + d, 4000) })
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      out = tail(out + d, 8000)
+    })
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      err = tail(err + d, 4000)
+    })
     const timer = setTimeout(() => child.kill("SIGKILL"), REDIS_BENCHMARK_TIMEOUT_MS)
-    child.once("error", (e) => { clearTimeout(timer); resolve({ error: `redis-benchmark spawn failed: ${e.message}` }) })
+    child.once("error", (e) => {
+      clearTimeout(timer)
+      resolve({ error: `redis-benchmark spawn failed: ${e.message}` })
+    })
     child.once("close", (code, sig) => {
       clearTimeout(timer)
-      if (sig) return resolve({ error: `redis-benchmark killed by ${sig} (timeout ${REDIS_BENCHMARK_TIMEOUT_MS / 1000} s?)` })
+      if (sig) {
+        return resolve({ error: `redis-benchmark killed by ${sig} (timeout ${REDIS_BENCHMARK_TIMEOUT_MS / 1000} s?)` })
+      }
       // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
       const tests = {}
       for (const line of out.split("\n")) {
         const f = line.trim().split(",").map((x) => x.replace(/^"|"$/g, ""))
         if (f.length >= 8 && f[0] !== "test" && Number.isFinite(Number(f[1]))) {
-          tests[f[0].toLowerCase()] = { rps: Number(f[1]), avg_ms: Number(f[2]), p50_ms: Number(f[4]), p99_ms: Number(f[6]), max_ms: Number(f[7]) }
+          tests[f[0].toLowerCase()] = {
+            rps: Number(f[1]),
+            avg_ms: Number(f[2]),
+            p50_ms: Number(f[4]),
+            p99_ms: Number(f[6]),
+            max_ms: Number(f[7])
+          }
         }
       }
       const missing = suite.tests.filter((t) => !tests[t])
       if (code !== 0 || missing.length) {
-        return resolve({ error: `redis-benchmark exit ${code}${missing.length ? `, no result for ${missing.join(",")}` : ""}: ${tail((err || out).trim(), 300)}` })
+        return resolve({
+          error: `redis-benchmark exit ${code}${missing.length ? `, no result for ${missing.join(",")}` : ""}: ${
+            tail((err || out).trim(), 300)
+          }`
+        })
       }
       // redis-benchmark prints error replies it gets (e.g. "Error from server: ...") but still exits 0
-      if (/error/i.test(err) || /error from server/i.test(out)) return resolve({ error: `redis-benchmark reported errors: ${tail(err || out, 300)}` })
+      if (/error/i.test(err) || /error from server/i.test(out)) {
+        return resolve({ error: `redis-benchmark reported errors: ${tail(err || out, 300)}` })
+      }
       resolve({ tests })
     })
   })
@@ -772,8 +1151,11 @@ function runRedisBenchmark(port, suite, cell, requests, pin) {
 
 async function redisBenchmarkRun(srv, port, suite, cell, opts, pin) {
   // 1. the server answers correctly at all
-  let error = await respProbe(port, respCommand("PING") + respCommand("SET", "bench:probe", "hello") + respCommand("GET", "bench:probe"),
-    /^\+PONG\r\n\+OK\r\n\$5\r\nhello\r\n$/)
+  let error = await respProbe(
+    port,
+    respCommand("PING") + respCommand("SET", "bench:probe", "hello") + respCommand("GET", "bench:probe"),
+    /^\+PONG\r\n\+OK\r\n\$5\r\nhello\r\n$/
+  )
   if (error) return { ok: false, error: `probe before the run failed: ${error}` }
   // 2. warmup (not measured)
   const scale = (n) => Math.max(1000, Math.round(n * opts.requestScale))
@@ -785,11 +1167,17 @@ async function redisBenchmarkRun(srv, port, suite, cell, opts, pin) {
   const requests = scale(cell.requests)
   const { value: rb, cpuPressurePct } = await withPressure(() => runRedisBenchmark(port, suite, cell, requests, pin))
   const serverDied = srv.child.exitCode !== null || srv.child.signalCode !== null
-  if (rb.error || serverDied) return { ok: false, cpuPressurePct, error: serverDied ? `server died during the run; ${rb.error ?? ""}` : rb.error }
+  if (rb.error || serverDied) {
+    return { ok: false, cpuPressurePct, error: serverDied ? `server died during the run; ${rb.error ?? ""}` : rb.error }
+  }
   // 4. the SETs really happened: redis-benchmark's SET stores 3 random bytes under key:__rand_int__
   error = await respProbe(port, respCommand("GET", "key:__rand_int__"), /^\$3\r\n[\s\S]{3}\r\n$/)
   if (error) return { ok: false, cpuPressurePct, error: `probe after the run failed: ${error}` }
-  return { ok: true, cpuPressurePct, result: { requests, clients: suite.clients, pipeline: cell.pipeline, ...rb.tests } }
+  return {
+    ok: true,
+    cpuPressurePct,
+    result: { requests, clients: suite.clients, pipeline: cell.pipeline, ...rb.tests }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -799,7 +1187,10 @@ async function redisBenchmarkRun(srv, port, suite, cell, opts, pin) {
 /** Items of the measured stream and of the unmeasured warmup stream before it (after --items, --quick). */
 function streamItems(cell, opts) {
   if (opts.items) return { items: opts.items, warmup: Math.floor(opts.items / 10) }
-  return { items: Math.max(1000, Math.round(cell.items * opts.requestScale)), warmup: Math.round((cell.warmup ?? 0) * opts.requestScale) }
+  return {
+    items: Math.max(1000, Math.round(cell.items * opts.requestScale)),
+    warmup: Math.round((cell.warmup ?? 0) * opts.requestScale)
+  }
 }
 
 /**
@@ -816,21 +1207,32 @@ function runClient(server, port, cell, opts, pin) {
   return new Promise((resolve) => {
     const child = track(spawn(file, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: CHILD_ENV }))
     let out = "", err = ""
-    child.stdout.setEncoding("utf8").on("data", (d) => { out = tail(out + d, 8000) })
-    child.stderr.setEncoding("utf8").on("data", (d) => { err = tail(err + d, 4000) })
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      out = tail(out + d, 8000)
+    })
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      err = tail(err + d, 4000)
+    })
     const timer = setTimeout(() => child.kill("SIGKILL"), STREAM_CLIENT_TIMEOUT_MS)
-    child.once("error", (e) => { clearTimeout(timer); resolve({ error: `client spawn failed: ${e.message}` }) })
+    child.once("error", (e) => {
+      clearTimeout(timer)
+      resolve({ error: `client spawn failed: ${e.message}` })
+    })
     child.once("close", (code, sig) => {
       clearTimeout(timer)
       if (sig) return resolve({ error: `client killed by ${sig} (timeout ${STREAM_CLIENT_TIMEOUT_MS / 1000} s?)` })
       const line = out.match(/^RESULT (.+)$/m)?.[1]
       let json = null
-      try { json = JSON.parse(line) } catch {}
+      try {
+        json = JSON.parse(line)
+      } catch {}
       if (code !== 0 || !json) {
         const why = out.match(/^ERROR (.+)$/m)?.[1] ?? tail((err || out).trim(), 300)
         return resolve({ error: `client exit ${code}: ${why}` })
       }
-      if (json.items !== items || !(json.items_per_s > 0)) return resolve({ error: `client reported ${line} for a stream of ${items} items` })
+      if (json.items !== items || !(json.items_per_s > 0)) {
+        return resolve({ error: `client reported ${line} for a stream of ${items} items` })
+      }
       resolve({ result: { ...json, warmup_items: warmup } })
     })
   })
@@ -839,7 +1241,9 @@ function runClient(server, port, cell, opts, pin) {
 async function clientRun(srv, port, cell, opts, pin) {
   const { value: c, cpuPressurePct } = await withPressure(() => runClient(srv.def, port, cell, opts, pin))
   const serverDied = srv.child.exitCode !== null || srv.child.signalCode !== null
-  if (c.error || serverDied) return { ok: false, cpuPressurePct, error: serverDied ? `server died during the run; ${c.error ?? ""}` : c.error }
+  if (c.error || serverDied) {
+    return { ok: false, cpuPressurePct, error: serverDied ? `server died during the run; ${c.error ?? ""}` : c.error }
+  }
   return { ok: true, cpuPressurePct, result: c.result }
 }
 
@@ -887,13 +1291,19 @@ function describeRun(suite, cell, r) {
   if (!r.ok) return `FAILED: ${r.error}`
   const j = r.result
   if (suite.driver === "redis-benchmark") {
-    return suite.tests.map((t) => `${t.toUpperCase()} ${fmtInt(j[t].rps)} req/s (p50 ${fmtMs(j[t].p50_ms)} ms)`).join("  ") + `  [${fmtInt(j.requests)} req/test]`
+    return suite.tests.map((t) => `${t.toUpperCase()} ${fmtInt(j[t].rps)} req/s (p50 ${fmtMs(j[t].p50_ms)} ms)`).join(
+      "  "
+    ) + `  [${fmtInt(j.requests)} req/test]`
   }
   if (suite.driver === "client") {
-    return `${fmtInt(j.items_per_s)} items/s  (${fmtInt(j.items)} items in ${fmtMs(j.ms)} ms, first after ${fmtMs(j.first_item_ms)} ms)`
+    return `${fmtInt(j.items_per_s)} items/s  (${fmtInt(j.items)} items in ${fmtMs(j.ms)} ms, first after ${
+      fmtMs(j.first_item_ms)
+    } ms)`
   }
   if (cell.load.mode === "oneway") return `${fmtInt(j.mb_per_s)} MB/s`
-  const line = `${fmtInt(j.rps)} ${cell.load.handshake ? "handshakes/s" : "req/s"}  p50 ${fmtUs(j.p50_us)} µs  p99 ${fmtUs(j.p99_us)} µs`
+  const line = `${fmtInt(j.rps)} ${cell.load.handshake ? "handshakes/s" : "req/s"}  p50 ${fmtUs(j.p50_us)} µs  p99 ${
+    fmtUs(j.p99_us)
+  } µs`
   if (!j.tls) return line
   const busy = j.loadgen_cpu_pct >= LOADGEN_BUSY_PCT ? ": the client may be the limit" : ""
   return `${line}  [${j.tls.version} ${j.tls.cipher}; loadgen ${Math.round(j.loadgen_cpu_pct)}% CPU${busy}]`
@@ -909,9 +1319,19 @@ function summarize(suite, cells, plan, runs) {
       const metrics = {}
       for (const j of ok) for (const [k, v] of Object.entries(metricsOf(suite, cell, j))) (metrics[k] ??= []).push(v)
       const row = {
-        cell: cell.id, label: cell.label ?? cell.id, server: s.name, runtime: s.runtime, role: s.role,
-        baseline: s.baseline ?? null, standIn: s.standIn ?? null, okRuns: ok.length, runs: mine.length,
-        disturbedRuns: mine.filter(isDisturbed).length, medians: {}, spreadPct: {}, samples: metrics
+        cell: cell.id,
+        label: cell.label ?? cell.id,
+        server: s.name,
+        runtime: s.runtime,
+        role: s.role,
+        baseline: s.baseline ?? null,
+        standIn: s.standIn ?? null,
+        okRuns: ok.length,
+        runs: mine.length,
+        disturbedRuns: mine.filter(isDisturbed).length,
+        medians: {},
+        spreadPct: {},
+        samples: metrics
       }
       for (const [k, xs] of Object.entries(metrics)) {
         const m = median(xs)
@@ -933,7 +1353,11 @@ function summarize(suite, cells, plan, runs) {
       }
       here.push(row)
     }
-    const ratio = (row, other, k) => (other && other.medians[k] && row.medians[k] != null ? row.medians[k] / other.medians[k] : null)
+    const ratio = (
+      row,
+      other,
+      k
+    ) => (other && other.medians[k] && row.medians[k] != null ? row.medians[k] / other.medians[k] : null)
     for (const row of here) {
       const base = here.find((r) => r.server === row.baseline)
       const ref = here.find((r) => r.server === suite.reference)
@@ -973,16 +1397,29 @@ function loadgenTable(suite, rows) {
       const raw = inCell.find((r) => r.runtime === rt && r.role === "raw")
       const wk = inCell.find((r) => r.runtime === rt && r.role === "wirekit")
       if (!raw && !wk) continue
-      const cols = [inCell[0].label, RUNTIMES[rt].label, show(raw), show(wk), wk ? `**${fmtRatio(wk.vsBaseline.tp)}**` : "–"]
+      const cols = [
+        inCell[0].label,
+        RUNTIMES[rt].label,
+        show(raw),
+        show(wk),
+        wk ? `**${fmtRatio(wk.vsBaseline.tp)}**` : "–"
+      ]
       if (hasRef) cols.push(wk ? fmtRatio(wk.vsReference.tp) : "–")
-      cols.push(oneway ? "–" : `${fmtUs(raw?.medians.p50_us)} / ${fmtUs(wk?.medians.p50_us)}`,
-        oneway ? "–" : `${fmtUs(raw?.medians.p99_us)} / ${fmtUs(wk?.medians.p99_us)}`, okOf(raw, wk))
+      cols.push(
+        oneway ? "–" : `${fmtUs(raw?.medians.p50_us)} / ${fmtUs(wk?.medians.p50_us)}`,
+        oneway ? "–" : `${fmtUs(raw?.medians.p99_us)} / ${fmtUs(wk?.medians.p99_us)}`,
+        okOf(raw, wk)
+      )
       lines.push("| " + cols.join(" | ") + " |")
     }
     for (const ref of inCell.filter((r) => r.role === "reference")) {
       const cols = [inCell[0].label, `${RUNTIMES[ref.runtime].label} (\`${ref.server}\`)`, show(ref), "–", "–"]
       if (hasRef) cols.push("–")
-      cols.push(oneway ? "–" : `${fmtUs(ref.medians.p50_us)} / –`, oneway ? "–" : `${fmtUs(ref.medians.p99_us)} / –`, okOf(ref))
+      cols.push(
+        oneway ? "–" : `${fmtUs(ref.medians.p50_us)} / –`,
+        oneway ? "–" : `${fmtUs(ref.medians.p99_us)} / –`,
+        okOf(ref)
+      )
       lines.push("| " + cols.join(" | ") + " |")
     }
   }
@@ -998,10 +1435,19 @@ function serversTable(suite, rows) {
   for (const id of [...new Set(rows.map((r) => r.cell))]) {
     for (const r of sorted.filter((x) => x.cell === id)) {
       const isBase = r.server === r.baseline
-      lines.push("| " + [r.label, RUNTIMES[r.runtime].label, `\`${r.server}\`${r.standIn ? "†" : ""}`,
-        withSpread(r.medians.tp, r.spreadPct.tp, fmtInt),
-        isBase ? "1.00×" : `**${fmtRatio(r.vsBaseline.tp)}**`,
-        fmtUs(r.medians.p50_us), fmtUs(r.medians.p99_us), `${r.okRuns}/${r.runs}`].join(" | ") + " |")
+      lines.push(
+        "| " +
+          [
+            r.label,
+            RUNTIMES[r.runtime].label,
+            `\`${r.server}\`${r.standIn ? "†" : ""}`,
+            withSpread(r.medians.tp, r.spreadPct.tp, fmtInt),
+            isBase ? "1.00×" : `**${fmtRatio(r.vsBaseline.tp)}**`,
+            fmtUs(r.medians.p50_us),
+            fmtUs(r.medians.p99_us),
+            `${r.okRuns}/${r.runs}`
+          ].join(" | ") + " |"
+      )
     }
   }
   return lines.join("\n")
@@ -1009,16 +1455,37 @@ function serversTable(suite, rows) {
 
 /** stream: one line per server: items/s, the ratio to the reference (@effect/rpc on Node) and to @effect/rpc on its runtime. */
 function streamTable(suite, rows) {
-  const head = ["cell", "runtime", "server", "items/s", `**/ ${suite.reference}**`, "/ effect-rpc, same runtime", "ms per stream", "first item ms", "ok runs"]
+  const head = [
+    "cell",
+    "runtime",
+    "server",
+    "items/s",
+    `**/ ${suite.reference}**`,
+    "/ effect-rpc, same runtime",
+    "ms per stream",
+    "first item ms",
+    "ok runs"
+  ]
   const lines = ["| " + head.join(" | ") + " |", "|" + head.map((h, i) => (i < 3 ? "---" : "---:")).join("|") + "|"]
   const rtOrder = Object.keys(RUNTIMES)
-  const sorted = [...rows].sort((a, b) => rtOrder.indexOf(a.runtime) - rtOrder.indexOf(b.runtime) || (a.role === "wirekit" ? -1 : 1))
+  const sorted = [...rows].sort((a, b) =>
+    rtOrder.indexOf(a.runtime) - rtOrder.indexOf(b.runtime) || (a.role === "wirekit" ? -1 : 1)
+  )
   for (const r of sorted) {
-    lines.push("| " + [r.label, RUNTIMES[r.runtime].label, `\`${r.server}\`${r.standIn ? "†" : ""}`,
-      withSpread(r.medians.tp, r.spreadPct.tp, fmtInt),
-      r.server === suite.reference ? "1.00×" : `**${fmtRatio(r.vsReference.tp)}**`,
-      r.server === r.baseline ? "1.00×" : fmtRatio(r.vsBaseline.tp),
-      fmtMs(r.medians.stream_ms), fmtMs(r.medians.first_item_ms), `${r.okRuns}/${r.runs}`].join(" | ") + " |")
+    lines.push(
+      "| " +
+        [
+          r.label,
+          RUNTIMES[r.runtime].label,
+          `\`${r.server}\`${r.standIn ? "†" : ""}`,
+          withSpread(r.medians.tp, r.spreadPct.tp, fmtInt),
+          r.server === suite.reference ? "1.00×" : `**${fmtRatio(r.vsReference.tp)}**`,
+          r.server === r.baseline ? "1.00×" : fmtRatio(r.vsBaseline.tp),
+          fmtMs(r.medians.stream_ms),
+          fmtMs(r.medians.first_item_ms),
+          `${r.okRuns}/${r.runs}`
+        ].join(" | ") + " |"
+    )
   }
   return lines.join("\n")
 }
@@ -1030,21 +1497,34 @@ function streamTable(suite, rows) {
  */
 function respTable(suite, rows) {
   const T = suite.tests.map((t) => t.toUpperCase())
-  const head = ["pipeline", "server", ...T.map((t) => `${t} req/s`), ...T.map((t) => `**${t} / ${suite.reference}**`),
-    ...T.map((t) => `**${t} / raw**`), `p50 ms ${T.join(" / ")}`, `p99 ms ${T.join(" / ")}`, "ok runs"]
+  const head = [
+    "pipeline",
+    "server",
+    ...T.map((t) => `${t} req/s`),
+    ...T.map((t) => `**${t} / ${suite.reference}**`),
+    ...T.map((t) => `**${t} / raw**`),
+    `p50 ms ${T.join(" / ")}`,
+    `p99 ms ${T.join(" / ")}`,
+    "ok runs"
+  ]
   const lines = ["| " + head.join(" | ") + " |", "|" + head.map((h, i) => (i < 2 ? "---" : "---:")).join("|") + "|"]
   const rtOrder = Object.keys(RUNTIMES)
   const roleOrder = ["reference", "raw", "wirekit", "other"]
   const rank = (r) => (r.role === "reference" ? -1 : rtOrder.indexOf(r.runtime)) * 10 + roleOrder.indexOf(r.role)
   for (const id of [...new Set(rows.map((r) => r.cell))]) {
     for (const r of rows.filter((x) => x.cell === id).sort((a, b) => rank(a) - rank(b))) {
-      const cols = [r.label, r.server + (r.standIn ? "†" : ""),
+      const cols = [
+        r.label,
+        r.server + (r.standIn ? "†" : ""),
         ...suite.tests.map((t) => withSpread(r.medians[t], r.spreadPct[t], fmtInt)),
         ...suite.tests.map((t) => (r.server === suite.reference ? "1.00×" : `**${fmtRatio(r.vsReference[t])}**`)),
-        ...suite.tests.map((t) => (r.role === "reference" ? "–" : r.server === r.baseline ? "1.00×" : `**${fmtRatio(r.vsBaseline[t])}**`)),
+        ...suite.tests.map((
+          t
+        ) => (r.role === "reference" ? "–" : r.server === r.baseline ? "1.00×" : `**${fmtRatio(r.vsBaseline[t])}**`)),
         suite.tests.map((t) => fmtMs(r.medians[`${t}_p50_ms`])).join(" / "),
         suite.tests.map((t) => fmtMs(r.medians[`${t}_p99_ms`])).join(" / "),
-        `${r.okRuns}/${r.runs}`]
+        `${r.okRuns}/${r.runs}`
+      ]
       lines.push("| " + cols.join(" | ") + " |")
     }
   }
@@ -1057,7 +1537,9 @@ function disturbanceNote(runs, suiteName) {
   const max = 14
   const listed = bad.slice(0, max).map((r) => `${r.cell} ${r.server} #${r.run} (${r.cpuPressurePct}%)`).join(", ")
   return `_Disturbed: ${bad.length} of ${runs.length} runs saw CPU pressure above ${PRESSURE_FLAG_PCT}% ` +
-    `(tasks waiting for a CPU: other processes on the pinned cores): ${listed}${bad.length > max ? `, and ${bad.length - max} more` : ""}; ` +
+    `(tasks waiting for a CPU: other processes on the pinned cores): ${listed}${
+      bad.length > max ? `, and ${bad.length - max} more` : ""
+    }; ` +
     `see \`suites.${suiteName}.runs[].cpuPressurePct\` in latest.json. Read those cells' ratios with care._`
 }
 
@@ -1093,7 +1575,12 @@ function planSuite(suiteName, opts, notes) {
   const suite = SUITES[suiteName]
   const cells = suite.cells.filter((c) => (opts.cells ? opts.cells.includes(c.id) : !c.optIn))
     // stream cells shrunk by --items / --quick say so in their label
-    .map((c) => (suite.driver === "client" && streamItems(c, opts).items !== c.items ? { ...c, label: `${fmtInt(streamItems(c, opts).items)} items` } : c))
+    .map((
+      c
+    ) => (suite.driver === "client" && streamItems(c, opts).items !== c.items
+      ? { ...c, label: `${fmtInt(streamItems(c, opts).items)} items` }
+      : c)
+    )
   const inSuite = SERVERS.filter((s) => s.suites.includes(suiteName))
   const servers = []
   for (const s of inSuite) {
@@ -1108,12 +1595,14 @@ function planSuite(suiteName, opts, notes) {
     if (s.requires && !fs.existsSync(rel(s.requires))) {
       const baseDef = inSuite.find((b) => b.name === s.baseline && b !== s)
       if (opts.standIn && baseDef) {
-        const note = `${suiteName}: ${s.name}: ${s.requires} not found; running ${baseDef.name}'s command in its place (--stand-in)`
+        const note =
+          `${suiteName}: ${s.name}: ${s.requires} not found; running ${baseDef.name}'s command in its place (--stand-in)`
         console.warn(`warning: ${note}`)
         notes.push(note)
         servers.push({ ...baseDef, name: s.name, role: s.role, baseline: s.baseline, standIn: baseDef.name })
       } else {
-        const note = `${suiteName}: ${s.name}: ${s.requires} not found; skipped (pass --stand-in to run ${s.baseline} in its place)`
+        const note =
+          `${suiteName}: ${s.name}: ${s.requires} not found; skipped (pass --stand-in to run ${s.baseline} in its place)`
         console.warn(`warning: ${note}`)
         notes.push(note)
       }
@@ -1123,7 +1612,10 @@ function planSuite(suiteName, opts, notes) {
   }
   const plan = new Map()
   for (const c of cells) {
-    plan.set(c.id, servers.filter((s) => opts.servers?.includes(s.name) || !s.defaultCells || s.defaultCells.includes(c.id)))
+    plan.set(
+      c.id,
+      servers.filter((s) => opts.servers?.includes(s.name) || !s.defaultCells || s.defaultCells.includes(c.id))
+    )
   }
   return { suite, cells: cells.filter((c) => plan.get(c.id).length > 0), plan, servers }
 }
@@ -1154,12 +1646,22 @@ async function main() {
   if (opts.cells) {
     const known = new Set(opts.suites.flatMap((n) => SUITES[n].cells.map((c) => c.id)))
     const unknown = opts.cells.filter((id) => !known.has(id))
-    if (unknown.length) { console.error(`unknown cell(s): ${unknown.join(", ")}; available: ${[...known].join(", ")}`); process.exit(2) }
+    if (unknown.length) {
+      console.error(`unknown cell(s): ${unknown.join(", ")}; available: ${[...known].join(", ")}`)
+      process.exit(2)
+    }
   }
   if (opts.servers) {
     const known = new Set(SERVERS.filter((s) => s.suites.some((x) => opts.suites.includes(x))).map((s) => s.name))
     const unknown = opts.servers.filter((n) => !known.has(n))
-    if (unknown.length) { console.error(`unknown server(s) for suite(s) ${opts.suites.join(",")}: ${unknown.join(", ")}; available: ${[...known].join(", ")}`); process.exit(2) }
+    if (unknown.length) {
+      console.error(
+        `unknown server(s) for suite(s) ${opts.suites.join(",")}: ${unknown.join(", ")}; available: ${
+          [...known].join(", ")
+        }`
+      )
+      process.exit(2)
+    }
   }
 
   const globalNotes = []
@@ -1167,18 +1669,26 @@ async function main() {
   for (const name of opts.suites) {
     const notes = []
     const p = planSuite(name, opts, notes)
-    if (p.cells.length === 0) { console.warn(`suite ${name}: nothing to run (no server/cell selected)`); continue }
+    if (p.cells.length === 0) {
+      console.warn(`suite ${name}: nothing to run (no server/cell selected)`)
+      continue
+    }
     if (p.suite.driver === "redis-benchmark" && !commandExists("redis-benchmark")) {
       console.warn(`warning: suite ${name} skipped: redis-benchmark not found`)
       continue
     }
     if (p.suite.tls && !commandExists("openssl")) {
-      console.warn(`warning: suite ${name} skipped: openssl (the command line tool that makes its certificates) not found`)
+      console.warn(
+        `warning: suite ${name} skipped: openssl (the command line tool that makes its certificates) not found`
+      )
       continue
     }
     plans.push({ name, notes, ...p })
   }
-  if (plans.length === 0) { console.error("nothing to run"); process.exit(2) }
+  if (plans.length === 0) {
+    console.error("nothing to run")
+    process.exit(2)
+  }
 
   const machine = machineInfo()
   const git = gitInfo()
@@ -1197,13 +1707,22 @@ async function main() {
 
   let estimates = plans.map((p) => estimateSeconds(p.suite, p.cells, p.plan, opts))
   const estimate = Math.ceil(estimates.reduce((a, b) => a + b, 0))
-  const countRuns = () => plans.reduce((n, p) => n + p.cells.reduce((m, c) => m + p.plan.get(c.id).length * opts.runs, 0), 0)
+  const countRuns = () =>
+    plans.reduce((n, p) => n + p.cells.reduce((m, c) => m + p.plan.get(c.id).length * opts.runs, 0), 0)
   let totalRuns = countRuns()
-  console.log(`bench: suites ${plans.map((p) => p.name).join(", ")}; ${totalRuns} runs; ${opts.runs} run(s) per cell per server; ` +
-    (plans.every((p) => p.suite.driver === "client") ? "" : `loadgen ${opts.duration} s + ${opts.warmup} s warmup; `) +
-    (plans.some((p) => p.suite.driver === "client") ? `stream ${fmtInt(streamItems(SUITES.stream.cells[0], opts).items)} items; ` : "") +
-    `pinned: ${pinning.ok ? "server CPU 1, load CPU 0" : "no"}; ` +
-    `estimated ~${Math.floor(estimate / 60)} min ${estimate % 60} s (on an idle machine)`)
+  console.log(
+    `bench: suites ${
+      plans.map((p) => p.name).join(", ")
+    }; ${totalRuns} runs; ${opts.runs} run(s) per cell per server; ` +
+      (plans.every((p) => p.suite.driver === "client")
+        ? ""
+        : `loadgen ${opts.duration} s + ${opts.warmup} s warmup; `) +
+      (plans.some((p) => p.suite.driver === "client")
+        ? `stream ${fmtInt(streamItems(SUITES.stream.cells[0], opts).items)} items; `
+        : "") +
+      `pinned: ${pinning.ok ? "server CPU 1, load CPU 0" : "no"}; ` +
+      `estimated ~${Math.floor(estimate / 60)} min ${estimate % 60} s (on an idle machine)`
+  )
   if (estimate > BUDGET_S) console.warn(`note: estimated time exceeds ${BUDGET_S / 60} min`)
   if (opts.list) {
     for (const [pi, p] of plans.entries()) {
@@ -1238,7 +1757,10 @@ async function main() {
         console.warn(`warning: suite ${p.name} skipped: ${why}`)
         plans.splice(plans.indexOf(p), 1)
       }
-      if (plans.length === 0) { console.error("nothing to run"); process.exit(2) }
+      if (plans.length === 0) {
+        console.error("nothing to run")
+        process.exit(2)
+      }
       estimates = plans.map((p) => estimateSeconds(p.suite, p.cells, p.plan, opts))
       totalRuns = countRuns()
     }
@@ -1256,8 +1778,15 @@ async function main() {
       p.notes.push(note)
     }
     const servers = [...new Set(p.cells.flatMap((c) => p.plan.get(c.id)))]
-    console.log(`\n== suite ${p.name}: ${p.suite.title}\n   ${p.cells.length} cell(s) [${p.cells.map((c) => c.label ?? c.id).join(", ")}] × ` +
-      `servers [${servers.map((s) => s.name + (s.defaultCells && !opts.servers ? ` (${s.defaultCells.join(",")} only)` : "")).join(", ")}] × ${opts.runs} run(s); ~${Math.round(estimates[pi])} s`)
+    console.log(
+      `\n== suite ${p.name}: ${p.suite.title}\n   ${p.cells.length} cell(s) [${
+        p.cells.map((c) => c.label ?? c.id).join(", ")
+      }] × ` +
+        `servers [${
+          servers.map((s) => s.name + (s.defaultCells && !opts.servers ? ` (${s.defaultCells.join(",")} only)` : ""))
+            .join(", ")
+        }] × ${opts.runs} run(s); ~${Math.round(estimates[pi])} s`
+    )
     const suiteStarted = Date.now()
     const runs = []
     for (const cell of p.cells) {
@@ -1266,41 +1795,79 @@ async function main() {
           const r = await oneRun(p.suite, s, cell, opts, pinning.ok)
           done++
           runs.push({ cell: cell.id, server: s.name, run: i, ...r })
-          const tag = `[${done}/${totalRuns} ${p.name} ${cell.label ?? cell.id}] ${s.name}${s.standIn ? "†" : ""} run ${i}/${opts.runs}:`
+          const tag = `[${done}/${totalRuns} ${p.name} ${cell.label ?? cell.id}] ${s.name}${
+            s.standIn ? "†" : ""
+          } run ${i}/${opts.runs}:`
           const start = r.startMs != null ? `  (start ${(r.startMs / 1000).toFixed(1)} s)` : ""
-          console.log(`${tag} ${describeRun(p.suite, cell, r)}${start}${isDisturbed(r) ? `  [cpu pressure ${r.cpuPressurePct}%: other load?]` : ""}`)
-          if (!r.ok && r.serverStderr) console.log(`    server stderr: ${tail(r.serverStderr, 600).replace(/\n/g, "\n    ")}`)
+          console.log(
+            `${tag} ${describeRun(p.suite, cell, r)}${start}${
+              isDisturbed(r) ? `  [cpu pressure ${r.cpuPressurePct}%: other load?]` : ""
+            }`
+          )
+          if (!r.ok && r.serverStderr) {
+            console.log(`    server stderr: ${tail(r.serverStderr, 600).replace(/\n/g, "\n    ")}`)
+          }
         }
       }
     }
     failed += runs.filter((r) => !r.ok).length
     const rows = summarize(p.suite, p.cells, p.plan, runs)
-    const table = p.suite.driver === "redis-benchmark" ? respTable(p.suite, rows)
-      : p.suite.table === "servers" ? serversTable(p.suite, rows)
-      : p.suite.table === "stream" ? streamTable(p.suite, rows) : loadgenTable(p.suite, rows)
+    const table = p.suite.driver === "redis-benchmark" ?
+      respTable(p.suite, rows)
+      : p.suite.table === "servers" ?
+      serversTable(p.suite, rows)
+      : p.suite.table === "stream"
+      ? streamTable(p.suite, rows)
+      : loadgenTable(p.suite, rows)
     const date = new Date().toISOString()
     const gitText = git ? `, commit ${git.commit}${git.dirty ? " + local changes" : ""}` : ""
     const rtVersions = [...new Set(servers.map((s) => s.runtime))].filter((rt) => rt !== "c")
       .map((rt) => `${RUNTIMES[rt].label} ${rt === "node" ? versions.node : versions[rt] ?? "?"}`)
     if (p.name === "resp" && versions.redis) rtVersions.push(`redis ${versions.redis}`)
     const loadText = p.suite.driver === "redis-benchmark"
-      ? `redis-benchmark -c ${p.suite.clients} -t ${p.suite.tests.join(",")}, ${p.cells.map((c) => `${c.label}: -n ${fmtInt(Math.max(1000, Math.round(c.requests * opts.requestScale)))} after an unmeasured -n ${fmtInt(Math.max(1000, Math.round((c.warmup ?? 0) * opts.requestScale)))}`).join("; ")}`
+      ? `redis-benchmark -c ${p.suite.clients} -t ${p.suite.tests.join(",")}, ${
+        p.cells.map((c) =>
+          `${c.label}: -n ${
+            fmtInt(Math.max(1000, Math.round(c.requests * opts.requestScale)))
+          } after an unmeasured -n ${fmtInt(Math.max(1000, Math.round((c.warmup ?? 0) * opts.requestScale)))}`
+        ).join("; ")
+      }`
       : p.suite.driver === "client"
       ? p.cells.map((c) => streamItems(c, opts)).map(({ items, warmup }) =>
-        `one request answered with a stream of ${fmtInt(items)} items, after an unmeasured stream of ${fmtInt(warmup)} on the same connection, read by the server's client on its runtime`).join("; ")
+        `one request answered with a stream of ${fmtInt(items)} items, after an unmeasured stream of ${
+          fmtInt(warmup)
+        } on the same connection, read by the server's client on its runtime`
+      ).join("; ")
       : `${opts.duration} s measured + ${opts.warmup} s warmup`
-    const tlsSeen = [...new Set(runs.filter((r) => r.result?.tls?.version).map((r) => `${r.result.tls.version} ${r.result.tls.cipher}`))]
-    const tlsText = !p.suite.tls ? ""
-      : `; TLS (${tlsSeen.join(", ") || "no handshake completed"}; loadgen on OpenSSL; an ECDSA P-256 server certificate from a CA made for this run` +
-        `${p.cells.some((c) => c.load.handshake) ? "; full handshakes, no resumption" : "; every handshake before the clock, chain verified"})`
+    const tlsSeen = [
+      ...new Set(
+        runs.filter((r) => r.result?.tls?.version).map((r) => `${r.result.tls.version} ${r.result.tls.cipher}`)
+      )
+    ]
+    const tlsText = !p.suite.tls ?
+      ""
+      : `; TLS (${
+        tlsSeen.join(", ") || "no handshake completed"
+      }; loadgen on OpenSSL; an ECDSA P-256 server certificate from a CA made for this run` +
+        `${
+          p.cells.some((c) => c.load.handshake)
+            ? "; full handshakes, no resumption"
+            : "; every handshake before the clock, chain verified"
+        })`
     const standIns = servers.filter((s) => s.standIn)
     const meta = [
-      `_Suite \`${p.name}\`, ${date.slice(0, 10)}${gitText}; ${machine.nproc} × ${machine.cpu}, ${machine.kernel}; ${rtVersions.join(", ")}; ` +
-        `${opts.runs} run(s) per cell per server (fresh server process each), ${loadText}${tlsText}, interleaved; ` +
-        (pinning.ok ? `server pinned to CPU 1, ${p.suite.driver === "client" ? "client" : "load generator"} to CPU 0` : "unpinned") +
-        (opts.waitIdle ? "; waited (≤30 s) for an idle machine before each run" : "") +
-        `; medians (± = half the min–max range).${opts.quick ? " **Quick run: smoke test, not a measurement.**" : ""}_`,
-      ...standIns.map((s) => `_† **${s.name} is a stand-in**: its server file did not exist, so ${s.standIn}'s command ran under its name. The ratio only shows run-to-run noise, not wirekit's cost._`),
+      `_Suite \`${p.name}\`, ${date.slice(0, 10)}${gitText}; ${machine.nproc} × ${machine.cpu}, ${machine.kernel}; ${
+        rtVersions.join(", ")
+      }; ` +
+      `${opts.runs} run(s) per cell per server (fresh server process each), ${loadText}${tlsText}, interleaved; ` +
+      (pinning.ok
+        ? `server pinned to CPU 1, ${p.suite.driver === "client" ? "client" : "load generator"} to CPU 0`
+        : "unpinned") +
+      (opts.waitIdle ? "; waited (≤30 s) for an idle machine before each run" : "") +
+      `; medians (± = half the min–max range).${opts.quick ? " **Quick run: smoke test, not a measurement.**" : ""}_`,
+      ...standIns.map((s) =>
+        `_† **${s.name} is a stand-in**: its server file did not exist, so ${s.standIn}'s command ran under its name. The ratio only shows run-to-run noise, not wirekit's cost._`
+      ),
       ...p.notes.filter((n) => n.includes("busy")).map((n) => `_Warning: ${n}._`),
       ...(p.suite.tls ? [clientBoundNote(rows)].filter(Boolean) : []),
       disturbanceNote(runs, p.name)
@@ -1310,28 +1877,63 @@ async function main() {
     for (const n of p.notes) console.log(`note: ${n}`)
     console.log(`suite ${p.name}: ${((Date.now() - suiteStarted) / 1000).toFixed(0)} s`)
     results[p.name] = {
-      title: p.suite.title, date, preflightBusyPct: busy, notes: p.notes,
+      title: p.suite.title,
+      date,
+      preflightBusyPct: busy,
+      notes: p.notes,
       config: {
-        cells: p.cells.map((c) => ({ id: c.id, ...(c.load ?? (p.suite.driver === "client" ? streamItems(c, opts) : { pipeline: c.pipeline, requests: c.requests, warmup: c.warmup })), serverMode: c.server?.mode })),
-        servers: servers.map((s) => ({ name: s.name, runtime: s.runtime, role: s.role, baseline: s.baseline ?? null, standIn: s.standIn ?? null,
-          cmd: [path.basename(s.cmd), ...s.args].join(" "), ...(s.client ? { client: [path.basename(s.client[0]), ...s.client[1]].join(" ") } : {}), cells: p.cells.filter((c) => p.plan.get(c.id).includes(s)).map((c) => c.id) }))
+        cells: p.cells.map((c) => ({
+          id: c.id,
+          ...(c.load ?? (p.suite.driver === "client"
+            ? streamItems(c, opts)
+            : { pipeline: c.pipeline, requests: c.requests, warmup: c.warmup })),
+          serverMode: c.server?.mode
+        })),
+        servers: servers.map((s) => ({
+          name: s.name,
+          runtime: s.runtime,
+          role: s.role,
+          baseline: s.baseline ?? null,
+          standIn: s.standIn ?? null,
+          cmd: [path.basename(s.cmd), ...s.args].join(" "),
+          ...(s.client ? { client: [path.basename(s.client[0]), ...s.client[1]].join(" ") } : {}),
+          cells: p.cells.filter((c) => p.plan.get(c.id).includes(s)).map((c) => c.id)
+        }))
       },
-      elapsedSeconds: (Date.now() - suiteStarted) / 1000, summary: rows, runs, readmeBlock: block
+      elapsedSeconds: (Date.now() - suiteStarted) / 1000,
+      summary: rows,
+      runs,
+      readmeBlock: block
     }
   }
   const elapsed = (Date.now() - started) / 1000
 
   const result = {
-    date: new Date().toISOString(), machine, versions, git, pinned: pinning.ok ? { server: 1, load: 0 } : false,
-    options: { runs: opts.runs, duration_s: opts.duration, warmup_s: opts.warmup, quick: opts.quick, requestScale: opts.requestScale, items: opts.items ?? null },
-    notes: globalNotes, elapsedSeconds: elapsed, suites: results
+    date: new Date().toISOString(),
+    machine,
+    versions,
+    git,
+    pinned: pinning.ok ? { server: 1, load: 0 } : false,
+    options: {
+      runs: opts.runs,
+      duration_s: opts.duration,
+      warmup_s: opts.warmup,
+      quick: opts.quick,
+      requestScale: opts.requestScale,
+      items: opts.items ?? null
+    },
+    notes: globalNotes,
+    elapsedSeconds: elapsed,
+    suites: results
   }
   fs.mkdirSync(rel("bench/results"), { recursive: true })
   fs.writeFileSync(rel("bench/results/latest.json"), JSON.stringify(result, null, 2) + "\n")
   for (const n of globalNotes) console.log(`note: ${n}`)
   console.log(`wrote bench/results/latest.json (total ${(elapsed / 60).toFixed(1)} min)`)
   if (opts.writeReadme) {
-    for (const [name, r] of Object.entries(results)) if (writeReadme(name, r.readmeBlock)) console.log(`updated ${README} (${name})`)
+    for (const [name, r] of Object.entries(results)) {
+      if (writeReadme(name, r.readmeBlock)) console.log(`updated ${README} (${name})`)
+    }
   }
   if (failed) {
     console.error(`${failed} run(s) failed`)
@@ -1341,6 +1943,10 @@ async function main() {
 
 main().catch((e) => {
   console.error(e)
-  for (const c of live) { try { c.kill("SIGKILL") } catch {} }
+  for (const c of live) {
+    try {
+      c.kill("SIGKILL")
+    } catch {}
+  }
   process.exit(1)
 })

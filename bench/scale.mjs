@@ -49,58 +49,108 @@ const LOAD = { conns: 64, pipeline: 16, size: 64 }
 // ---------------------------------------------------------------------------
 
 function usage(code) {
-  ;(code ? process.stderr : process.stdout).write([
-    "usage: node bench/scale.mjs [options]",
-    "  --parts a,b        throughput,fanout (default: both)",
-    "  --runtimes a,b     node,bun,deno (default: all three; one whose binary is missing is skipped)",
-    "  --runs N           runs per cell (default 3; --quick 1)",
-    "  --duration S       throughput: measured seconds per run (default 2; --quick 1)",
-    "  --warmup S         throughput: warmup seconds per run (default 1; --quick 0.3)",
-    "  --members N        fanout: members of the room (default 1000; --quick 100)",
-    "  --messages M       fanout: measured messages per window (default 200; --quick 20)",
-    "  --windows a,b      fanout: messages not yet delivered to every member, at most (default 1,32)",
-    "  --quick            smoke run: the smallest settings, not a measurement",
-    "  --write-readme     replace the table between the scale markers in bench/README.md",
-    "  --list             print what would run and exit",
-    "  --help"
-  ].join("\n") + "\n")
+  ;(code ? process.stderr : process.stdout).write(
+    [
+      "usage: node bench/scale.mjs [options]",
+      "  --parts a,b        throughput,fanout (default: both)",
+      "  --runtimes a,b     node,bun,deno (default: all three; one whose binary is missing is skipped)",
+      "  --runs N           runs per cell (default 3; --quick 1)",
+      "  --duration S       throughput: measured seconds per run (default 2; --quick 1)",
+      "  --warmup S         throughput: warmup seconds per run (default 1; --quick 0.3)",
+      "  --members N        fanout: members of the room (default 1000; --quick 100)",
+      "  --messages M       fanout: measured messages per window (default 200; --quick 20)",
+      "  --windows a,b      fanout: messages not yet delivered to every member, at most (default 1,32)",
+      "  --quick            smoke run: the smallest settings, not a measurement",
+      "  --write-readme     replace the table between the scale markers in bench/README.md",
+      "  --list             print what would run and exit",
+      "  --help"
+    ].join("\n") + "\n"
+  )
   process.exit(code)
 }
 
 function parseArgs(argv) {
-  const o = { parts: ["throughput", "fanout"], runtimes: ["node", "bun", "deno"], quick: process.env.BENCH_QUICK === "1", writeReadme: false, list: false }
+  const o = {
+    parts: ["throughput", "fanout"],
+    runtimes: ["node", "bun", "deno"],
+    quick: process.env.BENCH_QUICK === "1",
+    writeReadme: false,
+    list: false
+  }
   const list = (v) => v.split(",").map((s) => s.trim()).filter(Boolean)
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
-      if (i + 1 >= argv.length) { console.error(`missing value for ${a}`); usage(2) }
+      if (i + 1 >= argv.length) {
+        console.error(`missing value for ${a}`)
+        usage(2)
+      }
       return argv[++i]
     }
     const num = (min) => {
       const v = val(), n = Number(v)
-      if (!Number.isFinite(n) || n < min) { console.error(`bad value for ${a}: ${v}`); usage(2) }
+      if (!Number.isFinite(n) || n < min) {
+        console.error(`bad value for ${a}: ${v}`)
+        usage(2)
+      }
       return n
     }
     switch (a) {
-      case "--parts": o.parts = list(val()); break
-      case "--runtimes": o.runtimes = list(val()); break
-      case "--runs": o.runs = Math.floor(num(1)); break
-      case "--duration": o.duration = num(0.5); break
-      case "--warmup": o.warmup = num(0); break
-      case "--members": o.members = Math.floor(num(2)); break
-      case "--messages": o.messages = Math.floor(num(1)); break
-      case "--windows": o.windows = list(val()).map(Number); break
-      case "--quick": o.quick = true; break
-      case "--write-readme": o.writeReadme = true; break
-      case "--list": o.list = true; break
-      case "--help": case "-h": usage(0); break
-      default: console.error(`unknown option ${a}`); usage(2)
+      case "--parts":
+        o.parts = list(val())
+        break
+      case "--runtimes":
+        o.runtimes = list(val())
+        break
+      case "--runs":
+        o.runs = Math.floor(num(1))
+        break
+      case "--duration":
+        o.duration = num(0.5)
+        break
+      case "--warmup":
+        o.warmup = num(0)
+        break
+      case "--members":
+        o.members = Math.floor(num(2))
+        break
+      case "--messages":
+        o.messages = Math.floor(num(1))
+        break
+      case "--windows":
+        o.windows = list(val()).map(Number)
+        break
+      case "--quick":
+        o.quick = true
+        break
+      case "--write-readme":
+        o.writeReadme = true
+        break
+      case "--list":
+        o.list = true
+        break
+      case "--help":
+      case "-h":
+        usage(0)
+        break
+      default:
+        console.error(`unknown option ${a}`)
+        usage(2)
     }
   }
-  if (o.parts.some((p) => p !== "throughput" && p !== "fanout")) { console.error("--parts: throughput, fanout"); usage(2) }
-  if (o.runtimes.some((r) => !["node", "bun", "deno"].includes(r))) { console.error("--runtimes: node, bun, deno"); usage(2) }
+  if (o.parts.some((p) => p !== "throughput" && p !== "fanout")) {
+    console.error("--parts: throughput, fanout")
+    usage(2)
+  }
+  if (o.runtimes.some((r) => !["node", "bun", "deno"].includes(r))) {
+    console.error("--runtimes: node, bun, deno")
+    usage(2)
+  }
   o.windows ??= [1, 32]
-  if (o.windows.some((w) => !Number.isInteger(w) || w < 1 || w > 1000)) { console.error("--windows: integers from 1 to 1000"); usage(2) }
+  if (o.windows.some((w) => !Number.isInteger(w) || w < 1 || w > 1000)) {
+    console.error("--windows: integers from 1 to 1000")
+    usage(2)
+  }
   o.runs ??= o.quick ? 1 : 3
   o.duration ??= o.quick ? 1 : 2
   o.warmup ??= o.quick ? 0.3 : 1
@@ -123,16 +173,27 @@ const median = (xs) => {
 }
 const spreadPct = (xs) => (xs.length > 1 ? (50 * (Math.max(...xs) - Math.min(...xs))) / median(xs) : null)
 const fmtInt = (n) => (n == null ? "–" : Math.round(n).toLocaleString("en-US"))
-const fmtMs = (n) => (n == null ? "–" : n >= 100 ? Math.round(n).toLocaleString("en-US") : n >= 10 ? n.toFixed(1) : n.toFixed(2))
+const fmtMs = (
+  n
+) => (n == null ? "–" : n >= 100 ? Math.round(n).toLocaleString("en-US") : n >= 10 ? n.toFixed(1) : n.toFixed(2))
 const fmtRatio = (r) => (r == null ? "–" : `${r.toFixed(2)}×`)
-const withSpread = (xs, fmt) => (xs.length === 0 ? "–" : `${fmt(median(xs))}${xs.length > 1 ? ` ±${spreadPct(xs).toFixed(0)}%` : ""}`)
+const withSpread = (
+  xs,
+  fmt
+) => (xs.length === 0 ? "–" : `${fmt(median(xs))}${xs.length > 1 ? ` ±${spreadPct(xs).toFixed(0)}%` : ""}`)
 const tail = (s, n = 1500) => (s.length > n ? "…" + s.slice(-n) : s)
 const shellQuote = (s) => `'${String(s).replaceAll("'", "'\\''")}'`
 
 /** Children, killed (with their process groups) if this script is interrupted. */
 const live = new Set()
 const killGroup = (child, sig) => {
-  try { process.kill(-child.pid, sig) } catch { try { child.kill(sig) } catch {} }
+  try {
+    process.kill(-child.pid, sig)
+  } catch {
+    try {
+      child.kill(sig)
+    } catch {}
+  }
 }
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.on(sig, () => {
@@ -147,8 +208,10 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
  * killed with it) with the open-files limit raised to the hard limit (sh's exec keeps the pid).
  */
 function spawnGroup(cmd, args, stdio = ["ignore", "pipe", "pipe"]) {
-  const child = spawn("/bin/sh", ["-c", `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${[cmd, ...args].map(shellQuote).join(" ")}`],
-    { cwd: ROOT, env: CHILD_ENV, stdio, detached: true })
+  const child = spawn("/bin/sh", [
+    "-c",
+    `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${[cmd, ...args].map(shellQuote).join(" ")}`
+  ], { cwd: ROOT, env: CHILD_ENV, stdio, detached: true })
   live.add(child)
   child.once("exit", () => live.delete(child))
   return child
@@ -158,8 +221,14 @@ const exited = (child) => child.exitCode !== null || child.signalCode !== null
 function waitExit(child, ms) {
   if (exited(child)) return Promise.resolve(true)
   return new Promise((resolve) => {
-    const t = setTimeout(() => { child.off("exit", onExit); resolve(false) }, ms)
-    const onExit = () => { clearTimeout(t); resolve(true) }
+    const t = setTimeout(() => {
+      child.off("exit", onExit)
+      resolve(false)
+    }, ms)
+    const onExit = () => {
+      clearTimeout(t)
+      resolve(true)
+    }
     child.once("exit", onExit)
   })
 }
@@ -193,8 +262,17 @@ async function startServer(cmd, args, ready, timeoutMs = READY_TIMEOUT_MS) {
   let out = ""
   const result = await new Promise((resolve) => {
     let done = false
-    const finish = (v) => { if (!done) { done = true; clearTimeout(timer); resolve(v) } }
-    const timer = setTimeout(() => finish({ error: `not ready within ${timeoutMs / 1000} s (waiting for ${ready})` }), timeoutMs)
+    const finish = (v) => {
+      if (!done) {
+        done = true
+        clearTimeout(timer)
+        resolve(v)
+      }
+    }
+    const timer = setTimeout(
+      () => finish({ error: `not ready within ${timeoutMs / 1000} s (waiting for ${ready})` }),
+      timeoutMs
+    )
     const onData = (d) => {
       out = tail(out + d, 20_000)
       if (!done && ready.test(out)) finish({ ok: true })
@@ -236,7 +314,9 @@ function gitInfo() {
 
 function machineInfo() {
   let cpu = "unknown"
-  try { cpu = fs.readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.+)$/m)?.[1].trim() ?? cpu } catch {}
+  try {
+    cpu = fs.readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.+)$/m)?.[1].trim() ?? cpu
+  } catch {}
   const nproc = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length
   return { nproc, cpu, kernel: `${os.type()} ${os.release()}` }
 }
@@ -284,7 +364,11 @@ function connectionSpread(root, port, workers) {
     const inodes = new Set()
     for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
       let text = ""
-      try { text = fs.readFileSync(file, "utf8") } catch { continue }
+      try {
+        text = fs.readFileSync(file, "utf8")
+      } catch {
+        continue
+      }
       for (const line of text.split("\n").slice(1)) {
         const f = line.trim().split(/\s+/)
         // local_address HEXIP:HEXPORT, st 01 = ESTABLISHED, inode
@@ -314,7 +398,11 @@ function connectionSpread(root, port, workers) {
 function buildLoadgen() {
   if (fs.existsSync(LOADGEN) && fs.statSync(LOADGEN).mtimeMs >= fs.statSync(LOADGEN_SRC).mtimeMs) return
   fs.mkdirSync(path.dirname(LOADGEN), { recursive: true })
-  const r = spawnSync("cc", ["-O2", "-Wall", "-o", LOADGEN, LOADGEN_SRC, "-lm"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 })
+  const r = spawnSync("cc", ["-O2", "-Wall", "-o", LOADGEN, LOADGEN_SRC, "-lm"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 60_000
+  })
   if (r.error || r.status !== 0) {
     console.error(`build of the load generator failed: ${r.error?.message ?? r.stderr}`)
     process.exit(1)
@@ -329,35 +417,83 @@ const SERVICES = {
   framed: {
     label: "framed echo (`examples/echo --framing length`)",
     mode: "echo",
-    cmd: (rt, port, workers) => runOn[rt](exampleEntry("echo", rt), ["--host", HOST, "--port", String(port), "--framing", "length", "--workers", String(workers)]),
+    cmd: (rt, port, workers) =>
+      runOn[rt](exampleEntry("echo", rt), [
+        "--host",
+        HOST,
+        "--port",
+        String(port),
+        "--framing",
+        "length",
+        "--workers",
+        String(workers)
+      ]),
     ready: (workers) => (workers > 1 ? WORKERS_READY : /echo server ready/)
   },
   kv: {
     label: "typed kv (`bench/servers/wirekit-kv-workers.ts`, rpc)",
     mode: "kv",
-    cmd: (rt, port, workers) => runOn[rt]("bench/servers/wirekit-kv-workers.ts", ["--host", HOST, "--port", String(port), "--workers", String(workers), "--variant", "rpc"]),
+    cmd: (rt, port, workers) =>
+      runOn[rt]("bench/servers/wirekit-kv-workers.ts", [
+        "--host",
+        HOST,
+        "--port",
+        String(port),
+        "--workers",
+        String(workers),
+        "--variant",
+        "rpc"
+      ]),
     ready: (workers) => (workers > 1 ? WORKERS_READY : /^LISTENING \d+/m)
   }
 }
 
 function runLoadgen(port, mode, opts) {
-  const args = ["--host", HOST, "--port", String(port), "--conns", String(LOAD.conns), "--size", String(mode === "kv" ? 0 : LOAD.size),
-    "--pipeline", String(LOAD.pipeline), "--duration", String(opts.duration), "--warmup", String(opts.warmup), "--mode", mode, "--json"]
+  const args = [
+    "--host",
+    HOST,
+    "--port",
+    String(port),
+    "--conns",
+    String(LOAD.conns),
+    "--size",
+    String(mode === "kv" ? 0 : LOAD.size),
+    "--pipeline",
+    String(LOAD.pipeline),
+    "--duration",
+    String(opts.duration),
+    "--warmup",
+    String(opts.warmup),
+    "--mode",
+    mode,
+    "--json"
+  ]
   return new Promise((resolve) => {
     const child = spawn(LOADGEN, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
     live.add(child)
     let out = "", err = ""
-    child.stdout.setEncoding("utf8").on("data", (d) => { out += d })
-    child.stderr.setEncoding("utf8").on("data", (d) => { err = tail(err + d, 2000) })
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      out += d
+    })
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      err = tail(err + d, 2000)
+    })
     const timer = setTimeout(() => child.kill("SIGKILL"), (opts.duration + opts.warmup + 12) * 1000)
-    child.once("error", (e) => { clearTimeout(timer); resolve({ error: `loadgen: ${e.message}` }) })
+    child.once("error", (e) => {
+      clearTimeout(timer)
+      resolve({ error: `loadgen: ${e.message}` })
+    })
     child.once("close", (code, sig) => {
       clearTimeout(timer)
       live.delete(child)
       let json = null
-      try { json = JSON.parse(out.trim().split("\n").pop()) } catch {}
+      try {
+        json = JSON.parse(out.trim().split("\n").pop())
+      } catch {}
       if (code === 0 && json && !json.error) return resolve({ json })
-      resolve({ error: json?.error ?? (sig ? `loadgen killed by ${sig}` : `loadgen exit ${code}: ${tail(err || out, 300)}`) })
+      resolve({
+        error: json?.error ?? (sig ? `loadgen killed by ${sig}` : `loadgen exit ${code}: ${tail(err || out, 300)}`)
+      })
     })
   })
 }
@@ -377,24 +513,52 @@ async function throughputRun(rt, service, workers, opts) {
   // the connections' spread over the workers, read early in the measured window (every connection
   // is open by then; the kv load's setup runs before its warmup); a few ms of this process's CPU
   let spread = null
-  const probe = setTimeout(() => { spread = connectionSpread(srv.child.pid, port, workers) }, (opts.warmup + opts.duration / 4) * 1000)
+  const probe = setTimeout(() => {
+    spread = connectionSpread(srv.child.pid, port, workers)
+  }, (opts.warmup + opts.duration / 4) * 1000)
   const lg = await runLoadgen(port, svc.mode, opts)
   clearTimeout(probe)
   const died = exited(srv.child)
   await stop(srv.child)
-  if (lg.error || died) return { ok: false, startMs, error: died ? `server died during the run; ${lg.error ?? ""}` : lg.error, serverOutput: tail(srv.output(), 800) }
+  if (lg.error || died) {
+    return {
+      ok: false,
+      startMs,
+      error: died ? `server died during the run; ${lg.error ?? ""}` : lg.error,
+      serverOutput: tail(srv.output(), 800)
+    }
+  }
   return { ok: true, startMs, rps: lg.json.rps, p50_us: lg.json.p50_us, p99_us: lg.json.p99_us, spread }
 }
 
 function throughputTable(rows) {
-  const head = ["service", "runtime", "1 worker req/s", "2 workers req/s", "**2 / 1**", "p99 µs 1 / 2", "connections per worker (2 workers, each run)", "ok runs"]
+  const head = [
+    "service",
+    "runtime",
+    "1 worker req/s",
+    "2 workers req/s",
+    "**2 / 1**",
+    "p99 µs 1 / 2",
+    "connections per worker (2 workers, each run)",
+    "ok runs"
+  ]
   const lines = ["| " + head.join(" | ") + " |", "|" + head.map((_, i) => (i < 2 ? "---" : "---:")).join("|") + "|"]
   for (const r of rows) {
     const one = r.byWorkers[1], two = r.byWorkers[2]
     const m1 = median(one.rps), m2 = median(two.rps)
-    lines.push("| " + [SERVICES[r.service].label, LABEL[r.runtime], withSpread(one.rps, fmtInt), withSpread(two.rps, fmtInt),
-      `**${fmtRatio(m1 && m2 ? m2 / m1 : null)}**`, `${fmtInt(median(one.p99))} / ${fmtInt(median(two.p99))}`, two.spread.join(" · ") || "–",
-      `${one.rps.length}/${one.runs} · ${two.rps.length}/${two.runs}`].join(" | ") + " |")
+    lines.push(
+      "| " +
+        [
+          SERVICES[r.service].label,
+          LABEL[r.runtime],
+          withSpread(one.rps, fmtInt),
+          withSpread(two.rps, fmtInt),
+          `**${fmtRatio(m1 && m2 ? m2 / m1 : null)}**`,
+          `${fmtInt(median(one.p99))} / ${fmtInt(median(two.p99))}`,
+          two.spread.join(" · ") || "–",
+          `${one.rps.length}/${one.runs} · ${two.rps.length}/${two.runs}`
+        ].join(" | ") + " |"
+    )
   }
   return lines.join("\n")
 }
@@ -413,8 +577,25 @@ async function startRedis() {
   const port = await freePort()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wirekit-scale-redis-"))
   try {
-    const srv = await startServer("redis-server", ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-      "--dir", dir, "--protected-mode", "no"], /Ready to accept connections/, REDIS_READY_MS)
+    const srv = await startServer(
+      "redis-server",
+      [
+        "--port",
+        String(port),
+        "--bind",
+        HOST,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        "--protected-mode",
+        "no"
+      ],
+      /Ready to accept connections/,
+      REDIS_READY_MS
+    )
     return { ...srv, port, dir }
   } catch (e) {
     fs.rmSync(dir, { recursive: true, force: true })
@@ -428,8 +609,21 @@ async function startRedis() {
  * stdin: `onSettled` runs in between (nothing else is moving then).
  */
 function runFanoutClient(port, opts, onSettled) {
-  const args = [SELF, "--role", "client", "--port", String(port), "--members", String(opts.members), "--messages", String(opts.messages),
-    "--warmup-messages", String(opts.warmupMessages), "--windows", opts.windows.join(",")]
+  const args = [
+    SELF,
+    "--role",
+    "client",
+    "--port",
+    String(port),
+    "--members",
+    String(opts.members),
+    "--messages",
+    String(opts.messages),
+    "--warmup-messages",
+    String(opts.warmupMessages),
+    "--windows",
+    opts.windows.join(",")
+  ]
   // connects, settles, warmup and every window, each bounded inside the client; this is the backstop
   const timeoutMs = 60_000 + opts.windows.length * 35_000
   return new Promise((resolve) => {
@@ -444,15 +638,20 @@ function runFanoutClient(port, opts, onSettled) {
         child.stdin.write("go\n")
       }
     })
-    child.stderr.setEncoding("utf8").on("data", (d) => { err = tail(err + d, 2000) })
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      err = tail(err + d, 2000)
+    })
     const timer = setTimeout(() => killGroup(child, "SIGKILL"), timeoutMs)
     child.once("exit", (code, sig) => {
       clearTimeout(timer)
       const line = out.match(/^RESULT (.+)$/m)?.[1]
       let json = null
-      try { json = JSON.parse(line) } catch {}
+      try {
+        json = JSON.parse(line)
+      } catch {}
       if (code === 0 && json) return resolve({ json })
-      const why = out.match(/^ERROR (.+)$/m)?.[1] ?? (sig ? `killed by ${sig} (timeout ${timeoutMs / 1000} s?)` : tail((err || out).trim(), 300))
+      const why = out.match(/^ERROR (.+)$/m)?.[1] ??
+        (sig ? `killed by ${sig} (timeout ${timeoutMs / 1000} s?)` : tail((err || out).trim(), 300))
       resolve({ error: `client exit ${code}: ${why}` })
     })
   })
@@ -475,10 +674,19 @@ async function fanoutRun(rt, config, opts) {
     }
     const startMs = Date.now() - t0
     let spread = null
-    const c = await runFanoutClient(port, opts, () => { spread = connectionSpread(srv.child.pid, port, config.workers) })
+    const c = await runFanoutClient(port, opts, () => {
+      spread = connectionSpread(srv.child.pid, port, config.workers)
+    })
     const died = exited(srv.child)
     await stop(srv.child)
-    if (c.error || died) return { ok: false, startMs, error: died ? `server died during the run; ${c.error ?? ""}` : c.error, serverOutput: tail(srv.output(), 800) }
+    if (c.error || died) {
+      return {
+        ok: false,
+        startMs,
+        error: died ? `server died during the run; ${c.error ?? ""}` : c.error,
+        serverOutput: tail(srv.output(), 800)
+      }
+    }
     return { ok: true, startMs, spread, ...c.json }
   } finally {
     if (redis) {
@@ -489,15 +697,40 @@ async function fanoutRun(rt, config, opts) {
 }
 
 function fanoutTable(rows, opts) {
-  const head = ["runtime", "groups", "window", "deliveries/s", "**/ in-process**", "p50 ms", "p99 ms", "last member ms (median)", "client CPU", "connections per worker (each run)", "ok runs"]
+  const head = [
+    "runtime",
+    "groups",
+    "window",
+    "deliveries/s",
+    "**/ in-process**",
+    "p50 ms",
+    "p99 ms",
+    "last member ms (median)",
+    "client CPU",
+    "connections per worker (each run)",
+    "ok runs"
+  ]
   const lines = ["| " + head.join(" | ") + " |", "|" + head.map((_, i) => (i < 3 ? "---" : "---:")).join("|") + "|"]
   for (const r of rows) {
     const base = rows.find((x) => x.runtime === r.runtime && x.window === r.window && x.config === "1w")
     const m = median(r.rate), b = base ? median(base.rate) : null
-    lines.push("| " + [LABEL[r.runtime], FANOUT_CONFIGS.find((c) => c.id === r.config).label, String(r.window), withSpread(r.rate, fmtInt),
-      r.config === "1w" ? "1.00×" : `**${fmtRatio(m && b ? m / b : null)}**`, fmtMs(median(r.p50)), fmtMs(median(r.p99)),
-      fmtMs(median(r.last)), r.cpu.length ? `${Math.round(median(r.cpu))}%` : "–",
-      FANOUT_CONFIGS.find((c) => c.id === r.config).workers > 1 ? r.spread.join(" · ") || "–" : "–", `${r.rate.length}/${r.runs}`].join(" | ") + " |")
+    lines.push(
+      "| " + [
+        LABEL[r.runtime],
+        FANOUT_CONFIGS.find((c) => c.id === r.config).label,
+        String(r.window),
+        withSpread(r.rate, fmtInt),
+        r.config === "1w" ? "1.00×" : `**${fmtRatio(m && b ? m / b : null)}**`,
+        fmtMs(median(r.p50)),
+        fmtMs(median(r.p99)),
+        fmtMs(median(r.last)),
+        r.cpu.length ? `${Math.round(median(r.cpu))}%` : "–",
+        FANOUT_CONFIGS.find((c) => c.id === r.config).workers > 1
+          ? r.spread.join(" · ") || "–"
+          : "–",
+        `${r.rate.length}/${r.runs}`
+      ].join(" | ") + " |"
+    )
   }
   return lines.join("\n")
 }
@@ -508,7 +741,10 @@ function fanoutTable(rows, opts) {
 
 async function clientMain(argv) {
   const arg = (k) => argv[argv.indexOf(`--${k}`) + 1]
-  const port = Number(arg("port")), N = Number(arg("members")), M = Number(arg("messages")), W0 = Number(arg("warmup-messages"))
+  const port = Number(arg("port")),
+    N = Number(arg("members")),
+    M = Number(arg("messages")),
+    W0 = Number(arg("warmup-messages"))
   const windows = arg("windows").split(",").map(Number)
   const CONNECT_CONCURRENCY = 100, CONNECT_MS = 30_000, SETTLE_QUIET_MS = 500, SETTLE_MAX_MS = 30_000, PHASE_MS = 30_000
   const SENDER = "scalesender"
@@ -527,7 +763,10 @@ async function clientMain(argv) {
   const onMemberLine = (m, line) => {
     lastLineAt = Date.now()
     if (!m.welcomed) {
-      if (line.startsWith("* welcome")) { m.welcomed = true; m.onWelcome?.() }
+      if (line.startsWith("* welcome")) {
+        m.welcomed = true
+        m.onWelcome?.()
+      }
       return
     }
     if (!line.startsWith(`<${SENDER}> m `)) return
@@ -536,7 +775,10 @@ async function clientMain(argv) {
     const p = phase
     if (p === null || Number(ph) !== p.id) return // a line of an earlier phase (cannot happen after its completion)
     const seq = Number(seqText)
-    if (m.phase !== p.id) { m.phase = p.id; m.expect = 0 }
+    if (m.phase !== p.id) {
+      m.phase = p.id
+      m.expect = 0
+    }
     if (seq !== m.expect) orderErrors++
     m.expect = seq + 1
     if (p.lat) p.lat[p.k++] = Number(t - p.sent[seq]) / 1e6
@@ -547,26 +789,32 @@ async function clientMain(argv) {
     }
   }
 
-  const connectOne = (m) => new Promise((resolve) => {
-    const s = net.connect({ host: HOST, port })
-    m.sock = s
-    s.setNoDelay(true)
-    s.setEncoding("latin1")
-    let buf = ""
-    s.on("data", (d) => {
-      buf += d
-      let i
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const end = i > 0 && buf.charCodeAt(i - 1) === 13 ? i - 1 : i
-        onMemberLine(m, buf.slice(0, end))
-        buf = buf.slice(i + 1)
-      }
-      if (buf.length > 64 * 1024) fail("a line of over 64 KiB from the server")
+  const connectOne = (m) =>
+    new Promise((resolve) => {
+      const s = net.connect({ host: HOST, port })
+      m.sock = s
+      s.setNoDelay(true)
+      s.setEncoding("latin1")
+      let buf = ""
+      s.on("data", (d) => {
+        buf += d
+        let i
+        while ((i = buf.indexOf("\n")) >= 0) {
+          const end = i > 0 && buf.charCodeAt(i - 1) === 13 ? i - 1 : i
+          onMemberLine(m, buf.slice(0, end))
+          buf = buf.slice(i + 1)
+        }
+        if (buf.length > 64 * 1024) fail("a line of over 64 KiB from the server")
+      })
+      s.on("error", (e) => {
+        m.error = e.message
+      })
+      s.on("close", () => {
+        m.closed = true
+        if (!m.welcomed) resolve(false)
+      })
+      m.onWelcome = () => resolve(true)
     })
-    s.on("error", (e) => { m.error = e.message })
-    s.on("close", () => { m.closed = true; if (!m.welcomed) resolve(false) })
-    m.onWelcome = () => resolve(true)
-  })
 
   const members = Array.from({ length: N }, () => ({ welcomed: false, phase: -1, expect: 0 }))
   const deadline = Date.now() + CONNECT_MS
@@ -581,18 +829,33 @@ async function clientMain(argv) {
   const tc = Date.now()
   await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, N) }, worker))
   const welcomed = members.filter((m) => m.welcomed).length
-  if (welcomed !== N) fail(`${welcomed} of ${N} members welcomed within ${CONNECT_MS / 1000} s (${failed} failed; ${members.find((m) => m.error)?.error ?? "no socket error"})`)
+  if (welcomed !== N) {
+    fail(
+      `${welcomed} of ${N} members welcomed within ${CONNECT_MS / 1000} s (${failed} failed; ${
+        members.find((m) => m.error)?.error ?? "no socket error"
+      })`
+    )
+  }
   const connectS = (Date.now() - tc) / 1000
 
   // the sender: one more connection in the room, renamed so that members know its lines
   const sender = { welcomed: false, phase: -1, expect: 0 }
-  if (!(await Promise.race([connectOne(sender), sleep(10_000).then(() => false)]))) fail("the sender was not welcomed within 10 s")
+  if (!(await Promise.race([connectOne(sender), sleep(10_000).then(() => false)]))) {
+    fail("the sender was not welcomed within 10 s")
+  }
   const renamed = new Promise((resolve) => {
-    const onData = (d) => { if (d.includes(`+ you are now ${SENDER}`)) { sender.sock.off("data", onData); resolve(true) } }
+    const onData = (d) => {
+      if (d.includes(`+ you are now ${SENDER}`)) {
+        sender.sock.off("data", onData)
+        resolve(true)
+      }
+    }
     sender.sock.on("data", onData)
   })
   sender.sock.write(`/nick ${SENDER}\n`)
-  if (!(await Promise.race([renamed, sleep(10_000).then(() => false)]))) fail("the sender's /nick was not confirmed within 10 s")
+  if (!(await Promise.race([renamed, sleep(10_000).then(() => false)]))) {
+    fail("the sender's /nick was not confirmed within 10 s")
+  }
 
   // settle: the join and rename notices (N² / 2 lines) have been delivered
   const ts = Date.now()
@@ -603,47 +866,70 @@ async function clientMain(argv) {
   process.stdout.write("SETTLED\n")
   await new Promise((resolve) => {
     const t = setTimeout(resolve, 10_000)
-    process.stdin.once("data", () => { clearTimeout(t); resolve() })
+    process.stdin.once("data", () => {
+      clearTimeout(t)
+      resolve()
+    })
   })
   process.stdin.pause()
 
-  const runPhase = (id, count, window, measure) => new Promise((resolve) => {
-    const p = {
-      id, sent: new Array(count), got: new Int32Array(count), lastAt: new Array(count), done: 0,
-      lat: measure ? new Float64Array(count * N) : null, k: 0, onDone: () => {}
-    }
-    let sentCount = 0
-    const cpu0 = process.cpuUsage()
-    let t0 = null
-    const pump = () => {
-      let batch = ""
-      while (sentCount < count && sentCount - p.done < window) {
-        const t = now()
-        t0 ??= t
-        p.sent[sentCount] = t
-        batch += `m ${id} ${sentCount} ${t}\n`
-        sentCount++
+  const runPhase = (id, count, window, measure) =>
+    new Promise((resolve) => {
+      const p = {
+        id,
+        sent: new Array(count),
+        got: new Int32Array(count),
+        lastAt: new Array(count),
+        done: 0,
+        lat: measure ? new Float64Array(count * N) : null,
+        k: 0,
+        onDone: () => {}
       }
-      if (batch) sender.sock.write(batch)
-    }
-    const timer = setTimeout(() => finish(`${count - p.done} of ${count} messages not delivered to every member within ${PHASE_MS / 1000} s`), PHASE_MS)
-    const finish = (error) => {
-      clearTimeout(timer)
-      phase = null
-      if (error) return resolve({ error })
-      const seconds = Number(now() - t0) / 1e9
-      const cpu = process.cpuUsage(cpu0)
-      const lat = p.lat ? p.lat.subarray(0, p.k).sort() : null
-      const q = (f) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))]
-      const last = p.lastAt.map((t, i) => Number(t - p.sent[i]) / 1e6)
-      resolve({ window, messages: count, deliveries: count * N, seconds, rate: (count * N) / seconds,
-        p50_ms: lat ? q(0.5) : null, p99_ms: lat ? q(0.99) : null, max_ms: lat ? lat[lat.length - 1] : null,
-        last_member_median_ms: median(last), client_cpu_pct: (100 * (cpu.user + cpu.system)) / 1e6 / seconds })
-    }
-    p.onDone = () => (p.done === count ? finish(null) : pump())
-    phase = p
-    pump()
-  })
+      let sentCount = 0
+      const cpu0 = process.cpuUsage()
+      let t0 = null
+      const pump = () => {
+        let batch = ""
+        while (sentCount < count && sentCount - p.done < window) {
+          const t = now()
+          t0 ??= t
+          p.sent[sentCount] = t
+          batch += `m ${id} ${sentCount} ${t}\n`
+          sentCount++
+        }
+        if (batch) sender.sock.write(batch)
+      }
+      const timer = setTimeout(
+        () =>
+          finish(`${count - p.done} of ${count} messages not delivered to every member within ${PHASE_MS / 1000} s`),
+        PHASE_MS
+      )
+      const finish = (error) => {
+        clearTimeout(timer)
+        phase = null
+        if (error) return resolve({ error })
+        const seconds = Number(now() - t0) / 1e9
+        const cpu = process.cpuUsage(cpu0)
+        const lat = p.lat ? p.lat.subarray(0, p.k).sort() : null
+        const q = (f) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))]
+        const last = p.lastAt.map((t, i) => Number(t - p.sent[i]) / 1e6)
+        resolve({
+          window,
+          messages: count,
+          deliveries: count * N,
+          seconds,
+          rate: (count * N) / seconds,
+          p50_ms: lat ? q(0.5) : null,
+          p99_ms: lat ? q(0.99) : null,
+          max_ms: lat ? lat[lat.length - 1] : null,
+          last_member_median_ms: median(last),
+          client_cpu_pct: (100 * (cpu.user + cpu.system)) / 1e6 / seconds
+        })
+      }
+      p.onDone = () => (p.done === count ? finish(null) : pump())
+      phase = p
+      pump()
+    })
 
   const results = []
   let id = 0
@@ -657,7 +943,9 @@ async function clientMain(argv) {
   if (orderErrors) fail(`${orderErrors} lines out of order or missing at a member`)
   const closedEarly = members.filter((m) => m.closed).length
   if (closedEarly) fail(`${closedEarly} members were disconnected during the run`)
-  process.stdout.write(`RESULT ${JSON.stringify({ members: N, connect_s: connectS, settle_s: settleS, windows: results })}\n`)
+  process.stdout.write(
+    `RESULT ${JSON.stringify({ members: N, connect_s: connectS, settle_s: settleS, windows: results })}\n`
+  )
   for (const m of [...members, sender]) m.sock.destroy()
   process.exit(0)
 }
@@ -691,15 +979,27 @@ async function main() {
   if (redisMissing) console.warn("warning: redis-server not found: the fan-out part runs without its backplane rows")
   const configs = FANOUT_CONFIGS.filter((c) => !c.redis || !redisMissing)
 
-  const tpCells = opts.parts.includes("throughput") ? runtimes.flatMap((rt) => Object.keys(SERVICES).flatMap((s) => [1, 2].map((w) => ({ rt, service: s, workers: w })))) : []
+  const tpCells = opts.parts.includes("throughput")
+    ? runtimes.flatMap((rt) =>
+      Object.keys(SERVICES).flatMap((s) => [1, 2].map((w) => ({ rt, service: s, workers: w })))
+    )
+    : []
   const foCells = fanout ? runtimes.flatMap((rt) => configs.map((config) => ({ rt, config }))) : []
   const startS = (rt, workers) => (rt === "node" ? 3 : 0.6) * (rt === "node" ? 1 : workers)
   const est = opts.runs * (tpCells.reduce((s, c) => s + opts.duration + opts.warmup + 1 + startS(c.rt, c.workers), 0) +
-    foCells.reduce((s, c) => s + startS(c.rt, c.config.workers) + 2 + opts.members / 150 + (opts.members / 1000) ** 2 * 4 +
-      opts.windows.length * 3 * (opts.messages / 200) * (opts.members / 1000), 0))
-  console.log(`scale: ${opts.runs} run(s); throughput ${tpCells.length} cell(s) (loadgen ${LOAD.conns}×${LOAD.pipeline}, ${opts.duration} s + ${opts.warmup} s warmup, unpinned); ` +
-    `fan-out ${foCells.length} cell(s) (${opts.members} members, ${opts.messages} messages per window, windows ${opts.windows.join(",")}); ` +
-    `estimated ~${Math.ceil(est / 60)} min (on an idle machine)`)
+    foCells.reduce(
+      (s, c) =>
+        s + startS(c.rt, c.config.workers) + 2 + opts.members / 150 + (opts.members / 1000) ** 2 * 4 +
+        opts.windows.length * 3 * (opts.messages / 200) * (opts.members / 1000),
+      0
+    ))
+  console.log(
+    `scale: ${opts.runs} run(s); throughput ${tpCells.length} cell(s) (loadgen ${LOAD.conns}×${LOAD.pipeline}, ${opts.duration} s + ${opts.warmup} s warmup, unpinned); ` +
+      `fan-out ${foCells.length} cell(s) (${opts.members} members, ${opts.messages} messages per window, windows ${
+        opts.windows.join(",")
+      }); ` +
+      `estimated ~${Math.ceil(est / 60)} min (on an idle machine)`
+  )
   if (opts.list) {
     for (const c of tpCells) console.log(`  throughput ${c.service} ${c.rt} --workers ${c.workers}`)
     for (const c of foCells) console.log(`  fanout ${c.rt} ${c.config.label}`)
@@ -725,8 +1025,14 @@ async function main() {
       done++
       runs.push({ part: "throughput", ...c, run: i, ...r })
       if (!r.ok) failed++
-      console.log(`[${done}/${total} throughput] ${c.service} ${c.rt} --workers ${c.workers} run ${i}/${opts.runs}: ` +
-        (r.ok ? `${fmtInt(r.rps)} req/s  p50 ${fmtInt(r.p50_us)} µs  p99 ${fmtInt(r.p99_us)} µs  connections per process ${r.spread ?? "?"}  (start ${(r.startMs / 1000).toFixed(1)} s)` : `FAILED: ${r.error}`))
+      console.log(
+        `[${done}/${total} throughput] ${c.service} ${c.rt} --workers ${c.workers} run ${i}/${opts.runs}: ` +
+          (r.ok
+            ? `${fmtInt(r.rps)} req/s  p50 ${fmtInt(r.p50_us)} µs  p99 ${
+              fmtInt(r.p99_us)
+            } µs  connections per process ${r.spread ?? "?"}  (start ${(r.startMs / 1000).toFixed(1)} s)`
+            : `FAILED: ${r.error}`)
+      )
       if (!r.ok && r.serverOutput) console.log(`    server: ${r.serverOutput.replace(/\n/g, "\n    ")}`)
     }
   }
@@ -743,11 +1049,19 @@ async function main() {
         if (r.serverOutput) console.log(`    server: ${r.serverOutput.replace(/\n/g, "\n    ")}`)
         continue
       }
-      console.log(`${head} ${r.members} members connected in ${r.connect_s.toFixed(1)} s, settled in ${r.settle_s.toFixed(1)} s; ` +
-        `connections per process ${r.spread ?? "?"} (start ${(r.startMs / 1000).toFixed(1)} s)`)
+      console.log(
+        `${head} ${r.members} members connected in ${r.connect_s.toFixed(1)} s, settled in ${
+          r.settle_s.toFixed(1)
+        } s; ` +
+          `connections per process ${r.spread ?? "?"} (start ${(r.startMs / 1000).toFixed(1)} s)`
+      )
       for (const w of r.windows) {
-        console.log(`    window ${w.window}: ${fmtInt(w.rate)} deliveries/s  p50 ${fmtMs(w.p50_ms)} ms  p99 ${fmtMs(w.p99_ms)} ms  ` +
-          `last member ${fmtMs(w.last_member_median_ms)} ms (median)  client CPU ${Math.round(w.client_cpu_pct)}%`)
+        console.log(
+          `    window ${w.window}: ${fmtInt(w.rate)} deliveries/s  p50 ${fmtMs(w.p50_ms)} ms  p99 ${
+            fmtMs(w.p99_ms)
+          } ms  ` +
+            `last member ${fmtMs(w.last_member_median_ms)} ms (median)  client CPU ${Math.round(w.client_cpu_pct)}%`
+        )
       }
     }
   }
@@ -758,9 +1072,16 @@ async function main() {
     for (const service of Object.keys(SERVICES)) {
       const byWorkers = {}
       for (const w of [1, 2]) {
-        const mine = runs.filter((r) => r.part === "throughput" && r.rt === rt && r.service === service && r.workers === w)
+        const mine = runs.filter((r) =>
+          r.part === "throughput" && r.rt === rt && r.service === service && r.workers === w
+        )
         const ok = mine.filter((r) => r.ok)
-        byWorkers[w] = { runs: mine.length, rps: ok.map((r) => r.rps), p99: ok.map((r) => r.p99_us), spread: ok.map((r) => r.spread ?? "?") }
+        byWorkers[w] = {
+          runs: mine.length,
+          rps: ok.map((r) => r.rps),
+          p99: ok.map((r) => r.p99_us),
+          spread: ok.map((r) => r.spread ?? "?")
+        }
       }
       if (byWorkers[1].runs) tpRows.push({ runtime: rt, service, byWorkers })
     }
@@ -773,8 +1094,18 @@ async function main() {
         const ws = mine.filter((r) => r.ok).map((r) => r.windows.find((x) => x.window === window)).filter(Boolean)
         if (!mine.length) continue
         const spread = mine.filter((r) => r.ok).map((r) => r.spread ?? "?")
-        foRows.push({ runtime: rt, config: config.id, window, runs: mine.length, spread, rate: ws.map((w) => w.rate), p50: ws.map((w) => w.p50_ms),
-          p99: ws.map((w) => w.p99_ms), last: ws.map((w) => w.last_member_median_ms), cpu: ws.map((w) => w.client_cpu_pct) })
+        foRows.push({
+          runtime: rt,
+          config: config.id,
+          window,
+          runs: mine.length,
+          spread,
+          rate: ws.map((w) => w.rate),
+          p50: ws.map((w) => w.p50_ms),
+          p99: ws.map((w) => w.p99_ms),
+          last: ws.map((w) => w.last_member_median_ms),
+          cpu: ws.map((w) => w.client_cpu_pct)
+        })
       }
     }
   }
@@ -784,24 +1115,63 @@ async function main() {
   const versions = [`Node ${process.version}`]
   if (runtimes.includes("bun")) versions.push(`Bun ${versionOf(BUN) ?? "?"}`)
   if (runtimes.includes("deno")) versions.push(`Deno ${versionOf(DENO) ?? "?"}`)
-  if (fanout && !redisMissing) versions.push(`redis ${spawnSync("redis-server", ["--version"], { encoding: "utf8" }).stdout.match(/v=(\S+)/)?.[1] ?? "?"}`)
+  if (fanout && !redisMissing) {
+    versions.push(
+      `redis ${spawnSync("redis-server", ["--version"], { encoding: "utf8" }).stdout.match(/v=(\S+)/)?.[1] ?? "?"}`
+    )
+  }
   const date = new Date().toISOString()
-  const meta = `_${date.slice(0, 10)}${git ? `, commit ${git.commit}${git.dirty ? " + local changes" : ""}` : ""}; ${machine.nproc} × ${machine.cpu}, ${machine.kernel}; ` +
-    `${versions.join(", ")}; ${opts.runs} run(s) per cell (fresh server each), interleaved, unpinned; medians (± = half the min–max range).` +
+  const meta =
+    `_${date.slice(0, 10)}${
+      git ? `, commit ${git.commit}${git.dirty ? " + local changes" : ""}` : ""
+    }; ${machine.nproc} × ${machine.cpu}, ${machine.kernel}; ` +
+    `${
+      versions.join(", ")
+    }; ${opts.runs} run(s) per cell (fresh server each), interleaved, unpinned; medians (± = half the min–max range).` +
     `${opts.quick ? " **Quick run: smoke test, not a measurement.**" : ""}_`
   const blocks = [meta, ...notes.map((n) => `_Warning: ${n}._`)]
   if (tpRows.length) {
-    blocks.push("", `Throughput, loadgen ${LOAD.conns} connections × ${LOAD.pipeline} in flight (framed: ${LOAD.size}-byte frames), ${opts.duration} s measured + ${opts.warmup} s warmup:`, "", throughputTable(tpRows))
+    blocks.push(
+      "",
+      `Throughput, loadgen ${LOAD.conns} connections × ${LOAD.pipeline} in flight (framed: ${LOAD.size}-byte frames), ${opts.duration} s measured + ${opts.warmup} s warmup:`,
+      "",
+      throughputTable(tpRows)
+    )
   }
   if (foRows.length) {
-    blocks.push("", `Chat fan-out, ${fmtInt(opts.members)} members + 1 sender in one room, ${opts.messages} messages per window (after ${opts.warmupMessages} unmeasured); ` +
-      `window = messages not yet delivered to every member, at most:`, "", fanoutTable(foRows, opts))
+    blocks.push(
+      "",
+      `Chat fan-out, ${
+        fmtInt(opts.members)
+      } members + 1 sender in one room, ${opts.messages} messages per window (after ${opts.warmupMessages} unmeasured); ` +
+        `window = messages not yet delivered to every member, at most:`,
+      "",
+      fanoutTable(foRows, opts)
+    )
   }
   const block = blocks.join("\n")
   console.log(`\n${block}\n`)
 
   fs.mkdirSync(rel("bench/results"), { recursive: true })
-  fs.writeFileSync(rel("bench/results/scale.json"), JSON.stringify({ date, machine, versions, git, options: opts, notes, runs, throughput: tpRows, fanout: foRows, readmeBlock: block }, null, 2) + "\n")
+  fs.writeFileSync(
+    rel("bench/results/scale.json"),
+    JSON.stringify(
+      {
+        date,
+        machine,
+        versions,
+        git,
+        options: opts,
+        notes,
+        runs,
+        throughput: tpRows,
+        fanout: foRows,
+        readmeBlock: block
+      },
+      null,
+      2
+    ) + "\n"
+  )
   console.log(`wrote bench/results/scale.json (total ${((Date.now() - started) / 60000).toFixed(1)} min)`)
   if (opts.writeReadme && writeReadme(block)) console.log("updated bench/README.md (scale)")
   if (failed) {

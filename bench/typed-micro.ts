@@ -7,11 +7,11 @@
  *   taskset -c 0 node --import tsx bench/typed-micro.ts [gen|mw|timeout|metrics|logging] [seconds]
  *   HANDLER=rpc ...   (the Protocol.rpc service with a handler per method instead of one Effect.gen handler)
  */
-import { Effect, LogLevel, pipe } from "effect"
 import { ByteBuffer, Middleware } from "@wirekit/core"
+import { Effect, LogLevel, pipe } from "effect"
 import { InlineHost } from "../packages/core/src/internal/inline.ts"
-import { Kv, KvRpc, rpcHandler } from "./src/kv.ts"
 import { handler, StoreLive } from "./src/kv-service.ts"
+import { Kv, KvRpc, rpcHandler } from "./src/kv.ts"
 // @ts-expect-error: plain JS module of the raw baselines
 import { makeKvHandler } from "./servers/lib/kv.mjs"
 
@@ -79,7 +79,15 @@ const program = Effect.gen(function*() {
     codec.encodeResponse(id, outcome, out, request)
     out.clear()
   }
-  const context = { kind: "request", session: { remoteAddress: { host: "127.0.0.1", port: 1 }, id: 1 }, protocol: "kv", describe: (m: any) => m._tag, headers: {}, trace: undefined, receivedAt: performance.now() } as any
+  const context = {
+    kind: "request",
+    session: { remoteAddress: { host: "127.0.0.1", port: 1 }, id: 1 },
+    protocol: "kv",
+    describe: (m: any) => m._tag,
+    headers: {},
+    trace: undefined,
+    receivedAt: performance.now()
+  } as any
   const raw = makeKvHandler()
   for (const p of payloads) raw(p)
   let r = 0
@@ -93,7 +101,9 @@ const program = Effect.gen(function*() {
   })
   const outcomes = decoded.map((m) => {
     const exit: any = host.evaluate(h(m.request, context))
-    return exit._tag === "Success" ? { _tag: "Success", value: exit.value } : { _tag: "Failure", error: exit.cause.error }
+    return exit._tag === "Success"
+      ? { _tag: "Success", value: exit.value }
+      : { _tag: "Failure", error: exit.cause.error }
   })
   k = 0
   time("encode (Schema + JSON)", () => {
@@ -104,7 +114,11 @@ const program = Effect.gen(function*() {
   time("all three", (f) => {
     const m = decode(f)
     const exit: any = host.evaluate(h(m.request, context))
-    return encode(m.id, exit._tag === "Success" ? { _tag: "Success", value: exit.value } : { _tag: "Failure", error: exit.cause.error }, m.request)
+    return encode(
+      m.id,
+      exit._tag === "Success" ? { _tag: "Success", value: exit.value } : { _tag: "Failure", error: exit.cause.error },
+      m.request
+    )
   })
   console.log(`inline: ${host.completed} completed, ${host.suspended} suspended`)
 })

@@ -3,9 +3,9 @@
  * end-to-end tests (the same command `npm start -- --example NAME --runtime X` runs).
  */
 import { spawn } from "node:child_process"
+import type { ChildProcessByStdio } from "node:child_process"
 import * as Net from "node:net"
 import { join } from "node:path"
-import type { ChildProcessByStdio } from "node:child_process"
 import type { Readable, Writable } from "node:stream"
 import { commandFor, root } from "./runtimes.mjs"
 
@@ -70,8 +70,14 @@ export const runCli = (example: string, args: ReadonlyArray<string>): Promise<Cl
   runToEnd(process.execPath, ["--import", "tsx", join(root, `examples/${example}/src/cli.ts`), ...args])
 
 /** Starts an example's CLI (Node + tsx) with a pipe to its stdin, for a client that talks while it runs. */
-export const spawnCli = (example: string, args: ReadonlyArray<string>): ChildProcessByStdio<Writable, Readable, Readable> =>
-  spawn(process.execPath, ["--import", "tsx", join(root, `examples/${example}/src/cli.ts`), ...args], { cwd: root, stdio: ["pipe", "pipe", "pipe"] })
+export const spawnCli = (
+  example: string,
+  args: ReadonlyArray<string>
+): ChildProcessByStdio<Writable, Readable, Readable> =>
+  spawn(process.execPath, ["--import", "tsx", join(root, `examples/${example}/src/cli.ts`), ...args], {
+    cwd: root,
+    stdio: ["pipe", "pipe", "pipe"]
+  })
 
 /** Runs `example` on `runtime` with `args` to completion (for flags it refuses before listening); killed after 60 s. */
 export const runExample = (example: string, runtime: string, args: ReadonlyArray<string>): Promise<CliRun> =>

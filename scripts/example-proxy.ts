@@ -25,7 +25,10 @@ export const proxyUsage = "[--proxy-protocol CIDR[,CIDR]]"
  * which the listener does not support yet: terminate TLS at the proxy),
  * exits with status 2 and the usage.
  */
-export const proxyProtocol = (values: Readonly<Record<string, unknown>>, usage: string): ProxyProtocol.Options | undefined => {
+export const proxyProtocol = (
+  values: Readonly<Record<string, unknown>>,
+  usage: string
+): ProxyProtocol.Options | undefined => {
   const value = values["proxy-protocol"]
   if (value === undefined) return undefined
   const fail = (message: string): never => {
@@ -33,7 +36,9 @@ export const proxyProtocol = (values: Readonly<Record<string, unknown>>, usage: 
     process.exit(2)
   }
   if (values["tls-cert"] !== undefined) {
-    return fail("--proxy-protocol cannot be used with --tls-cert: the proxy's header comes before the TLS handshake, which is not supported yet (terminate TLS at the proxy)")
+    return fail(
+      "--proxy-protocol cannot be used with --tls-cert: the proxy's header comes before the TLS handshake, which is not supported yet (terminate TLS at the proxy)"
+    )
   }
   const trusted = String(value).split(",").map((entry) => entry.trim()).filter((entry) => entry !== "")
   const options: ProxyProtocol.Options = { trusted }

@@ -14,8 +14,8 @@
  * cannot be read or holds no PEM block of the expected kind, is refused
  * before anything listens or connects (the caller exits with status 2).
  */
-import { readFileSync } from "node:fs"
 import type { Tls } from "@wirekit/core"
+import { readFileSync } from "node:fs"
 
 /** `parseArgs` options of a server's TLS flags (spread them into the example's own). */
 export const serverFlags = {
@@ -56,7 +56,12 @@ const pathOf = (values: Values, name: string, fail: (message: string) => never):
 }
 
 /** Reads the PEM file given to `--name`; it must hold a `CERTIFICATE` block, or a `... PRIVATE KEY` one. */
-const readPem = (name: string, path: string, kind: "CERTIFICATE" | "PRIVATE KEY", fail: (message: string) => never): string => {
+const readPem = (
+  name: string,
+  path: string,
+  kind: "CERTIFICATE" | "PRIVATE KEY",
+  fail: (message: string) => never
+): string => {
   let text: string
   try {
     text = readFileSync(path, "utf8")
@@ -90,10 +95,18 @@ const keyPair = (values: Values, fail: (message: string) => never): Tls.KeyPair 
  * const tls = ExampleTls.server(values, usage)   // → ProtocolServer.serve(P, handler, { address, tls })
  * ```
  */
-export const server = (values: Values, usage: string, fail: (message: string) => never = exitWithUsage(usage)): Tls.TlsServerOptions | undefined => {
+export const server = (
+  values: Values,
+  usage: string,
+  fail: (message: string) => never = exitWithUsage(usage)
+): Tls.TlsServerOptions | undefined => {
   const pair = keyPair(values, fail)
   const caPath = pathOf(values, "tls-ca", fail)
-  if (pair === undefined) return caPath === undefined ? undefined : fail("--tls-ca needs --tls-cert and --tls-key (the server's own certificate)")
+  if (pair === undefined) {
+    return caPath === undefined
+      ? undefined
+      : fail("--tls-ca needs --tls-cert and --tls-key (the server's own certificate)")
+  }
   if (caPath === undefined) return { certificates: pair }
   return { certificates: { ...pair, ca: readPem("tls-ca", caPath, "CERTIFICATE", fail) }, requestCert: true }
 }
@@ -119,4 +132,6 @@ export const client = (values: Values, fail: (message: string) => never): Tls.Tl
  * the handshake (TLS 1.3), which looks like a lost connection.
  */
 export const lostConnectionHint = (tls: Tls.TlsClientOptions | undefined): string =>
-  tls !== undefined && tls.certificate === undefined ? " (a server that requires client certificates does this: --tls-cert PATH --tls-key PATH)" : ""
+  tls !== undefined && tls.certificate === undefined
+    ? " (a server that requires client certificates does this: --tls-cert PATH --tls-key PATH)"
+    : ""

@@ -37,7 +37,11 @@ export const onPath = (name: string, path: string = process.env.PATH ?? ""): boo
  * Looks `name` up on PATH. `debianPackage` names the package that provides it,
  * for the reason: "... install it with: apt-get install <package>".
  */
-export const externalProgram = (name: string, debianPackage: string, env: NodeJS.ProcessEnv = process.env): ExternalProgram => {
+export const externalProgram = (
+  name: string,
+  debianPackage: string,
+  env: NodeJS.ProcessEnv = process.env
+): ExternalProgram => {
   const available = onPath(name, env.PATH ?? "")
   const skip = !available && env.CI !== "true"
   const reason = skip

@@ -16,13 +16,15 @@ import { externalProgram } from "./external-program.ts"
 import type { ExternalProgram } from "./external-program.ts"
 
 /** Debian builds nginx's stream module as a dynamic module, in libnginx-mod-stream. */
-const streamModule = ["/usr/lib/nginx/modules/ngx_stream_module.so", "/usr/lib64/nginx/modules/ngx_stream_module.so"].find((p) => existsSync(p))
+const streamModule = ["/usr/lib/nginx/modules/ngx_stream_module.so", "/usr/lib64/nginx/modules/ngx_stream_module.so"]
+  .find((p) => existsSync(p))
 
 /** Whether the tests that need nginx with its stream module run here (and why not). */
 export const nginxStreamProgram: ExternalProgram = (() => {
   const nginx = externalProgram("nginx", "nginx")
   if (nginx.skip || streamModule !== undefined || process.env.CI === "true") return nginx
-  const reason = "nginx's stream module (ngx_stream_module.so) not found: install Debian's libnginx-mod-stream (apt-get install libnginx-mod-stream) to run these tests (with CI=true they run and fail)"
+  const reason =
+    "nginx's stream module (ngx_stream_module.so) not found: install Debian's libnginx-mod-stream (apt-get install libnginx-mod-stream) to run these tests (with CI=true they run and fail)"
   return { ...nginx, skip: true, reason, title: (title) => `${title} [skipped: ${reason}]` }
 })()
 
@@ -61,20 +63,25 @@ export const startNginxStream = async (options: NginxStreamOptions): Promise<Loa
   const dir = mkdtempSync(join(tmpdir(), "wirekit-nginx-"))
   const conf = join(dir, "nginx.conf")
   const log = join(dir, "nginx-error.log")
-  writeFileSync(conf, [
-    ...(streamModule !== undefined ? [`load_module ${streamModule};`] : []),
-    "daemon off;",
-    "master_process off;",
-    "worker_processes 1;",
-    `pid ${join(dir, "nginx.pid")};`,
-    `error_log ${log} info;`,
-    "events { worker_connections 64; }",
-    "stream {",
-    `  upstream backends { ${options.backends.map((p) => `server 127.0.0.1:${p};`).join(" ")} }`,
-    `  server { listen 127.0.0.1:${port}; proxy_pass backends;${options.proxyProtocol ? " proxy_protocol on;" : ""} }`,
-    "}",
-    ""
-  ].join("\n"))
+  writeFileSync(
+    conf,
+    [
+      ...(streamModule !== undefined ? [`load_module ${streamModule};`] : []),
+      "daemon off;",
+      "master_process off;",
+      "worker_processes 1;",
+      `pid ${join(dir, "nginx.pid")};`,
+      `error_log ${log} info;`,
+      "events { worker_connections 64; }",
+      "stream {",
+      `  upstream backends { ${options.backends.map((p) => `server 127.0.0.1:${p};`).join(" ")} }`,
+      `  server { listen 127.0.0.1:${port}; proxy_pass backends;${
+        options.proxyProtocol ? " proxy_protocol on;" : ""
+      } }`,
+      "}",
+      ""
+    ].join("\n")
+  )
   // -e: the log of start-up, before the config's error_log applies
   return launch("nginx", ["-p", dir, "-c", conf, "-e", log], port, dir, log)
 }
@@ -85,28 +92,37 @@ export const startHaproxy = async (options: HaproxyOptions): Promise<LoadBalance
   const dir = mkdtempSync(join(tmpdir(), "wirekit-haproxy-"))
   const conf = join(dir, "haproxy.cfg")
   const sendProxy = options.sendProxy === "v1" ? " send-proxy" : options.sendProxy === "v2" ? " send-proxy-v2" : ""
-  writeFileSync(conf, [
-    "global",
-    "  maxconn 64",
-    `  pidfile ${join(dir, "haproxy.pid")}`,
-    "defaults",
-    "  mode tcp",
-    "  timeout connect 5s",
-    "  timeout client 60s",
-    "  timeout server 60s",
-    "frontend front",
-    `  bind 127.0.0.1:${port}`,
-    "  default_backend backends",
-    "backend backends",
-    "  balance roundrobin",
-    ...options.backends.map((p, i) => `  server b${i + 1} 127.0.0.1:${p}${sendProxy}`),
-    ""
-  ].join("\n"))
+  writeFileSync(
+    conf,
+    [
+      "global",
+      "  maxconn 64",
+      `  pidfile ${join(dir, "haproxy.pid")}`,
+      "defaults",
+      "  mode tcp",
+      "  timeout connect 5s",
+      "  timeout client 60s",
+      "  timeout server 60s",
+      "frontend front",
+      `  bind 127.0.0.1:${port}`,
+      "  default_backend backends",
+      "backend backends",
+      "  balance roundrobin",
+      ...options.backends.map((p, i) => `  server b${i + 1} 127.0.0.1:${p}${sendProxy}`),
+      ""
+    ].join("\n")
+  )
   return launch("haproxy", ["-db", "-f", conf], port, dir, undefined)
 }
 
 /** Runs `cmd`, waits until `port` accepts connections; on failure stops it and rejects with what it printed. */
-const launch = async (cmd: string, args: ReadonlyArray<string>, port: number, dir: string, log: string | undefined): Promise<LoadBalancer> => {
+const launch = async (
+  cmd: string,
+  args: ReadonlyArray<string>,
+  port: number,
+  dir: string,
+  log: string | undefined
+): Promise<LoadBalancer> => {
   const child = spawn(cmd, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
   let output = ""
   let gone = false
@@ -121,16 +137,15 @@ const launch = async (cmd: string, args: ReadonlyArray<string>, port: number, di
     })
   }).then(() => void (gone = true))
   let stopping: Promise<void> | undefined
-  const stop = () =>
-    (stopping ??= (async () => {
-      if (!gone) {
-        child.kill("SIGTERM")
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5000)
-        await ended
-        clearTimeout(timer)
-      }
-      rmSync(dir, { recursive: true, force: true })
-    })())
+  const stop = () => (stopping ??= (async () => {
+    if (!gone) {
+      child.kill("SIGTERM")
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000)
+      await ended
+      clearTimeout(timer)
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })())
   const printed = () => output + (log !== undefined && existsSync(log) ? readFileSync(log, "utf8") : "")
   try {
     await accepting(port, () => gone, 20_000)

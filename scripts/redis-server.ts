@@ -41,12 +41,18 @@ export const startRedisServer = async (): Promise<RedisServer> => {
   const start = () =>
     new Promise<void>((resolve, reject) => {
       const proc = spawn("redis-server", [
-        "--port", String(port),
-        "--bind", "127.0.0.1",
-        "--save", "",
-        "--appendonly", "no",
-        "--dir", dir,
-        "--loglevel", "notice"
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        "--loglevel",
+        "notice"
       ], { stdio: ["ignore", "pipe", "pipe"] })
       child = proc
       const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s: ${output}`)), 10_000)

@@ -12,9 +12,24 @@ const vitest = join(root, "node_modules", "vitest", "vitest.mjs")
 
 /** One suite: a runtime, the command that runs vitest inside it, and what it covers. */
 const suites = [
-  { name: "node", covers: "core (codecs, memory transport, protocol suite on memory), node transport + protocol suite, examples", cmd: process.execPath, args: [vitest, "run"] },
-  { name: "bun", covers: "conformance + framing + platform interop + protocol suite over @wirekit/bun", cmd: bin("bun"), args: ["--bun", vitest, "run", "--root", "packages/bun"] },
-  { name: "deno", covers: "conformance + framing + platform interop + protocol suite over @wirekit/deno", cmd: bin("deno"), args: ["run", "-A", vitest, "run", "--config", "packages/deno/vitest.config.ts"] }
+  {
+    name: "node",
+    covers: "core (codecs, memory transport, protocol suite on memory), node transport + protocol suite, examples",
+    cmd: process.execPath,
+    args: [vitest, "run"]
+  },
+  {
+    name: "bun",
+    covers: "conformance + framing + platform interop + protocol suite over @wirekit/bun",
+    cmd: bin("bun"),
+    args: ["--bun", vitest, "run", "--root", "packages/bun"]
+  },
+  {
+    name: "deno",
+    covers: "conformance + framing + platform interop + protocol suite over @wirekit/deno",
+    cmd: bin("deno"),
+    args: ["run", "-A", vitest, "run", "--config", "packages/deno/vitest.config.ts"]
+  }
 ]
 
 const wanted = process.argv.slice(2)
@@ -25,7 +40,11 @@ const run = (suite) =>
   new Promise((resolve) => {
     console.log(`\n=== ${suite.name}: ${suite.covers}`)
     let out = ""
-    const child = spawn(suite.cmd, suite.args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" } })
+    const child = spawn(suite.cmd, suite.args, {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FORCE_COLOR: "0" }
+    })
     const tee = (d) => {
       out += d
       process.stdout.write(d)
@@ -35,7 +54,13 @@ const run = (suite) =>
     child.on("exit", (code) => {
       const line = strip(out).split("\n").reverse().find((l) => /^\s*Tests\s+/.test(l)) ?? ""
       const num = (re) => Number((re.exec(line) ?? [0, 0])[1])
-      resolve({ name: suite.name, code, passed: num(/(\d+) passed/), failed: num(/(\d+) failed/), skipped: num(/(\d+) skipped/) })
+      resolve({
+        name: suite.name,
+        code,
+        passed: num(/(\d+) passed/),
+        failed: num(/(\d+) failed/),
+        skipped: num(/(\d+) skipped/)
+      })
     })
   })
 
@@ -47,7 +72,9 @@ let passed = 0
 let failed = 0
 for (const r of results) {
   const bad = r.code !== 0 && r.failed === 0 ? " (runner exited " + r.code + ")" : ""
-  console.log(`${r.name.padEnd(5)} ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ""}${bad}`)
+  console.log(
+    `${r.name.padEnd(5)} ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ""}${bad}`
+  )
   passed += r.passed
   failed += r.failed + (r.code !== 0 && r.failed === 0 ? 1 : 0)
 }

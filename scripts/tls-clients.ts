@@ -4,10 +4,10 @@
  * the flags that make an example serve TLS, `openssl s_client` as a real
  * client, and where a runtime's transport cannot serve mutual TLS.
  */
+import { Certs } from "@wirekit/core/testing"
 import { execFileSync, spawn } from "node:child_process"
 import type { ChildProcessByStdio } from "node:child_process"
 import type { Readable, Writable } from "node:stream"
-import { Certs } from "@wirekit/core/testing"
 
 /**
  * Why an example cannot be tested over mutual TLS on a runtime, or
@@ -16,7 +16,9 @@ import { Certs } from "@wirekit/core/testing"
  * server given `--tls-ca` does not start.
  */
 export const mutualTlsUnsupported = (runtime: string): string | undefined =>
-  runtime === "deno" ? "Deno.listenTls cannot ask for client certificates: the deno transport refuses requestCert" : undefined
+  runtime === "deno"
+    ? "Deno.listenTls cannot ask for client certificates: the deno transport refuses requestCert"
+    : undefined
 
 /** `title`, with the reason mutual TLS is skipped on `runtime` appended when it is. */
 export const mutualTlsTitle = (runtime: string, title: string): string => {
@@ -92,7 +94,16 @@ export interface SClient {
  * killed).
  */
 export const sClient = (port: number, ca: string, args: ReadonlyArray<string> = []): SClient => {
-  const child = spawn("openssl", ["s_client", "-connect", `127.0.0.1:${port}`, "-quiet", "-CAfile", ca, "-verify_return_error", ...args], {
+  const child = spawn("openssl", [
+    "s_client",
+    "-connect",
+    `127.0.0.1:${port}`,
+    "-quiet",
+    "-CAfile",
+    ca,
+    "-verify_return_error",
+    ...args
+  ], {
     stdio: ["pipe", "pipe", "pipe"]
   })
   const parts: Array<Buffer> = []

@@ -73,7 +73,10 @@ const BEHAVIOURS = {
     let seen = 0
     return (chunk, socket) => {
       seen += chunk.length
-      if (seen > 20000) { socket.destroy(); return [] }
+      if (seen > 20000) {
+        socket.destroy()
+        return []
+      }
       return [chunk]
     }
   }
@@ -98,16 +101,38 @@ function startServer(kind, tlsOptions) {
 
 function loadgen(port, extra = []) {
   return new Promise((resolve) => {
-    const args = ["--host", "127.0.0.1", "--port", String(port), "--conns", "4", "--size", "64", "--pipeline", "4",
-      "--duration", "1", "--warmup", "0.2", "--mode", "echo", "--json", ...extra]
+    const args = [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--conns",
+      "4",
+      "--size",
+      "64",
+      "--pipeline",
+      "4",
+      "--duration",
+      "1",
+      "--warmup",
+      "0.2",
+      "--mode",
+      "echo",
+      "--json",
+      ...extra
+    ]
     const child = spawn(LOADGEN, args, { stdio: ["ignore", "pipe", "pipe"] })
     let out = ""
-    child.stdout.on("data", (d) => { out += d })
+    child.stdout.on("data", (d) => {
+      out += d
+    })
     const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
     child.on("close", (code) => {
       clearTimeout(timer)
       let json = null
-      try { json = JSON.parse(out.trim().split("\n").pop()) } catch {}
+      try {
+        json = JSON.parse(out.trim().split("\n").pop())
+      } catch {}
       resolve({ code, json })
     })
   })
@@ -135,24 +160,59 @@ for (const kind of Object.keys(BEHAVIOURS)) {
   const { port } = server.address()
   await new Promise((r) => server.close(r))
   const r = await loadgen(port)
-  check("connect-refused", r.code === 1 && typeof r.json?.error === "string", `exit ${r.code}, error ${JSON.stringify(r.json?.error ?? null)}`)
+  check(
+    "connect-refused",
+    r.code === 1 && typeof r.json?.error === "string",
+    `exit ${r.code}, error ${JSON.stringify(r.json?.error ?? null)}`
+  )
 }
 
 // a sink that closes must fail a oneway run too
 {
-  const server = net.createServer((s) => { s.on("error", () => {}); setTimeout(() => s.destroy(), 300) })
+  const server = net.createServer((s) => {
+    s.on("error", () => {})
+    setTimeout(() => s.destroy(), 300)
+  })
   await new Promise((r) => server.listen(0, "127.0.0.1", r))
   const { port } = server.address()
   const r = await new Promise((resolve) => {
-    const child = spawn(LOADGEN, ["--host", "127.0.0.1", "--port", String(port), "--conns", "2", "--size", "65536",
-      "--duration", "1", "--warmup", "0.2", "--mode", "oneway", "--json"], { stdio: ["ignore", "pipe", "ignore"] })
+    const child = spawn(LOADGEN, [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--conns",
+      "2",
+      "--size",
+      "65536",
+      "--duration",
+      "1",
+      "--warmup",
+      "0.2",
+      "--mode",
+      "oneway",
+      "--json"
+    ], { stdio: ["ignore", "pipe", "ignore"] })
     let out = ""
-    child.stdout.on("data", (d) => { out += d })
+    child.stdout.on("data", (d) => {
+      out += d
+    })
     const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
-    child.on("close", (code) => { clearTimeout(timer); let json = null; try { json = JSON.parse(out) } catch {} resolve({ code, json }) })
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      let json = null
+      try {
+        json = JSON.parse(out)
+      } catch {}
+      resolve({ code, json })
+    })
   })
   server.close()
-  check("oneway-close", r.code === 1 && typeof r.json?.error === "string", `exit ${r.code}, error ${JSON.stringify(r.json?.error ?? null)}`)
+  check(
+    "oneway-close",
+    r.code === 1 && typeof r.json?.error === "string",
+    `exit ${r.code}, error ${JSON.stringify(r.json?.error ?? null)}`
+  )
 }
 
 // kv / rpc-kv modes: the load generator must accept a correct kv server (both wire
@@ -204,7 +264,12 @@ function startKvServer(wire, breakReply) {
         })
         socket.on("data", (chunk) => {
           let out
-          try { out = codec.push(chunk) } catch { socket.destroy(); return }
+          try {
+            out = codec.push(chunk)
+          } catch {
+            socket.destroy()
+            return
+          }
           if (out !== null) socket.write(out)
           if (extra.length) socket.write(Buffer.concat(extra.splice(0)))
         })
@@ -220,8 +285,10 @@ function startKvServer(wire, breakReply) {
             buf = buf.slice(nl + 1)
             const env = { id: Number(m.id), request: { _tag: m.tag, ...m.payload } }
             for (const r of fix(JSON.parse(Buffer.from(handler(Buffer.from(JSON.stringify(env)))).toString()))) {
-              const exit = "success" in r ? { _tag: "Success", value: r.success }
-                : "failure" in r ? { _tag: "Failure", cause: { _tag: "Fail", error: { max: r.failure.max, _tag: r.failure._tag } } }
+              const exit = "success" in r ?
+                { _tag: "Success", value: r.success }
+                : "failure" in r ?
+                { _tag: "Failure", cause: { _tag: "Fail", error: { max: r.failure.max, _tag: r.failure._tag } } }
                 : { _tag: "Failure", cause: { _tag: "Die", defect: r.fault.reason } }
               out += JSON.stringify({ _tag: "Exit", requestId: String(r.id), exit }) + "\n"
             }
@@ -241,11 +308,18 @@ for (const wire of ["kv", "rpc-kv"]) {
     const { port } = server.address()
     const r = await loadgen(port, ["--mode", wire])
     server.close()
-    const detail = `exit ${r.code}, rps ${r.json?.rps ?? "?"}, mix ${JSON.stringify(r.json?.mix ?? null)}, error ${JSON.stringify(r.json?.error ?? null)}`
+    const detail = `exit ${r.code}, rps ${r.json?.rps ?? "?"}, mix ${JSON.stringify(r.json?.mix ?? null)}, error ${
+      JSON.stringify(r.json?.error ?? null)
+    }`
     const name = `${wire} ${kind}`
     if (kind === "ok") {
       const m = r.json?.mix ?? {}
-      check(name, r.code === 0 && r.json && !r.json.error && r.json.rps > 0 && m.get_hit > 0 && m.get_miss > 0 && m.put > 0 && m.too_long > 0, detail)
+      check(
+        name,
+        r.code === 0 && r.json && !r.json.error && r.json.rps > 0 && m.get_hit > 0 && m.get_miss > 0 && m.put > 0 &&
+          m.too_long > 0,
+        detail
+      )
     } else {
       check(name, r.code === 1 && r.json && typeof r.json.error === "string", detail)
     }
@@ -267,9 +341,17 @@ if (probe.code === 2) {
       const server = kind === "plain" ? await startServer("ok") : await startServer(kind, { ...pair, ...serverOptions })
       const r = await loadgen(server.address().port, ["--tls", ...extra])
       server.close()
-      const detail = `exit ${r.code}, rps ${r.json?.rps ?? "?"}, tls ${JSON.stringify(r.json?.tls ?? null)}, error ${JSON.stringify(r.json?.error ?? null)}`
-      if (expectOk === true) check(name, r.code === 0 && r.json && !r.json.error && r.json.rps > 0 && r.json.tls?.version, detail)
-      else check(name, r.code === 1 && r.json && typeof r.json.error === "string" && (expectOk === false || expectOk.test(r.json.error)), detail)
+      const detail = `exit ${r.code}, rps ${r.json?.rps ?? "?"}, tls ${JSON.stringify(r.json?.tls ?? null)}, error ${
+        JSON.stringify(r.json?.error ?? null)
+      }`
+      if (expectOk === true) {
+        check(name, r.code === 0 && r.json && !r.json.error && r.json.rps > 0 && r.json.tls?.version, detail)
+      } else {check(
+          name,
+          r.code === 1 && r.json && typeof r.json.error === "string" &&
+            (expectOk === false || expectOk.test(r.json.error)),
+          detail
+        )}
     }
     const verify = ["--tls-ca", certs.ca]
     for (const kind of Object.keys(BEHAVIOURS)) await tlsRun(`tls ${kind}`, kind, verify, kind === "ok")

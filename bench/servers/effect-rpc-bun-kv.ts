@@ -6,8 +6,8 @@
  */
 import { BunSocketServer } from "@effect/platform-bun"
 import { Effect } from "effect"
-import { parseKvFlags } from "../src/kv-service.ts"
 import { rpcKvServer } from "../src/kv-rpc.ts"
+import { parseKvFlags } from "../src/kv-service.ts"
 
 const flags = parseKvFlags(process.argv.slice(2))
 Effect.runFork(rpcKvServer(BunSocketServer.layer({ host: flags.host, port: flags.port }), flags.variant))

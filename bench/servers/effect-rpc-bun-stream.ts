@@ -8,5 +8,9 @@
 import { BunSocket, BunSocketServer } from "@effect/platform-bun"
 import { rpcStreamMain } from "../src/stream-rpc.ts"
 
-rpcStreamMain(process.argv.slice(2), { server: BunSocketServer.layer, socket: BunSocket.layerNet }, (code) => process.exit(code))
+rpcStreamMain(
+  process.argv.slice(2),
+  { server: BunSocketServer.layer, socket: BunSocket.layerNet },
+  (code) => process.exit(code)
+)
 process.on("SIGTERM", () => process.exit(0))

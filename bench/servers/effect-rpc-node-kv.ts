@@ -6,8 +6,8 @@
  */
 import { NodeSocketServer } from "@effect/platform-node"
 import { Effect } from "effect"
-import { parseKvFlags } from "../src/kv-service.ts"
 import { rpcKvServer } from "../src/kv-rpc.ts"
+import { parseKvFlags } from "../src/kv-service.ts"
 
 const flags = parseKvFlags(process.argv.slice(2))
 Effect.runFork(rpcKvServer(NodeSocketServer.layer({ host: flags.host, port: flags.port }), flags.variant))

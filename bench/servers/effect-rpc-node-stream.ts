@@ -8,5 +8,9 @@
 import { NodeSocket, NodeSocketServer } from "@effect/platform-node"
 import { rpcStreamMain } from "../src/stream-rpc.ts"
 
-rpcStreamMain(process.argv.slice(2), { server: NodeSocketServer.layer, socket: NodeSocket.layerNet }, (code) => process.exit(code))
+rpcStreamMain(
+  process.argv.slice(2),
+  { server: NodeSocketServer.layer, socket: NodeSocket.layerNet },
+  (code) => process.exit(code)
+)
 process.on("SIGTERM", () => process.exit(0))

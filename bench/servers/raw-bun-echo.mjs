@@ -50,8 +50,14 @@ function flush(socket, state) {
   while (q.length > 0) {
     const head = q[0]
     const n = socket.write(head)
-    if (n < 0) { q.length = 0; return }
-    if (n < head.length) { q[0] = head.subarray(n); return } // wait for the next drain
+    if (n < 0) {
+      q.length = 0
+      return
+    }
+    if (n < head.length) {
+      q[0] = head.subarray(n)
+      return
+    } // wait for the next drain
     q.shift()
   }
 }
@@ -63,7 +69,10 @@ const listener = Bun.listen({
   socket: {
     open(socket) {
       socket.setNoDelay(true)
-      socket.data = { queue: [], codec: framed ? makeFramedCodec({ alloc, handler: kvHandler ?? (echo ? identity : drop) }) : null }
+      socket.data = {
+        queue: [],
+        codec: framed ? makeFramedCodec({ alloc, handler: kvHandler ?? (echo ? identity : drop) }) : null
+      }
     },
     data(socket, data) {
       const state = socket.data

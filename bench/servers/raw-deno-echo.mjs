@@ -39,7 +39,9 @@ async function writeAll(conn, buf) {
 }
 
 async function serve(conn) {
-  try { conn.setNoDelay(true) } catch {}
+  try {
+    conn.setNoDelay(true)
+  } catch {}
   const buf = new Uint8Array(64 * 1024)
   const codec = framed ? makeFramedCodec({ alloc, handler: kvHandler ?? (echo ? identity : drop) }) : null
   try {
@@ -56,13 +58,20 @@ async function serve(conn) {
   } catch {
     // reset by the load generator at the end, or a bad frame
   } finally {
-    try { conn.close() } catch {}
+    try {
+      conn.close()
+    } catch {}
   }
 }
 
 const listener = opts.tlsCert === null
   ? Deno.listen({ hostname: opts.host, port: opts.port, transport: "tcp" })
-  : Deno.listenTls({ hostname: opts.host, port: opts.port, cert: Deno.readTextFileSync(opts.tlsCert), key: Deno.readTextFileSync(opts.tlsKey) })
+  : Deno.listenTls({
+    hostname: opts.host,
+    port: opts.port,
+    cert: Deno.readTextFileSync(opts.tlsCert),
+    key: Deno.readTextFileSync(opts.tlsKey)
+  })
 console.log(`LISTENING ${listener.addr.port}`)
 Deno.addSignalListener("SIGTERM", () => Deno.exit(0))
 for await (const conn of listener) serve(conn)

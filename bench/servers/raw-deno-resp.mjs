@@ -35,7 +35,9 @@ async function writeAll(conn, buf) {
 }
 
 async function serve(conn) {
-  try { conn.setNoDelay(true) } catch {}
+  try {
+    conn.setNoDelay(true)
+  } catch {}
   const session = new RespSession(store, host)
   try {
     for (;;) {
@@ -48,7 +50,9 @@ async function serve(conn) {
   } catch {
     // reset by redis-benchmark at the end, or a resource bound of lib/resp.mjs: close
   } finally {
-    try { conn.close() } catch {}
+    try {
+      conn.close()
+    } catch {}
   }
 }
 

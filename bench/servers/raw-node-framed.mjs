@@ -52,7 +52,10 @@ const onConnection = (socket) => {
 
 const server = opts.tlsCert === null
   ? net.createServer({ noDelay: true }, onConnection)
-  : tls.createServer({ noDelay: true, cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, onConnection)
+  : tls.createServer(
+    { noDelay: true, cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) },
+    onConnection
+  )
 
 server.on("error", (err) => {
   process.stderr.write(`raw-node-framed: ${err.message}\n`)

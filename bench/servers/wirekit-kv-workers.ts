@@ -14,9 +14,9 @@
 import { Address, ProtocolServer } from "@wirekit/core"
 import type { Transport } from "@wirekit/core"
 import { Effect, Layer } from "effect"
-import { Kv, KvRpc, rpcHandler } from "../src/kv.ts"
-import { handler, Store } from "../src/kv-service.ts"
 import { parseFlags } from "../src/flags.ts"
+import { handler, Store } from "../src/kv-service.ts"
+import { Kv, KvRpc, rpcHandler } from "../src/kv.ts"
 
 /** The load generator's keys (bench/loadgen/loadgen.c: KV_KEYS, kv_value). */
 const KEYS = 1000

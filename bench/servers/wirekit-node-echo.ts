@@ -8,5 +8,8 @@ import { NodeTransport } from "@wirekit/node"
 import { Effect } from "effect"
 import { echoServer, parseServerFlags, runServer } from "../src/servers.ts"
 
-runServer(echoServer(parseServerFlags(process.argv.slice(2))).pipe(Effect.provide(NodeTransport.layer)), (code) => process.exit(code))
+runServer(
+  echoServer(parseServerFlags(process.argv.slice(2))).pipe(Effect.provide(NodeTransport.layer)),
+  (code) => process.exit(code)
+)
 process.on("SIGTERM", () => process.exit(0))

@@ -24,8 +24,8 @@
  * Debug, non-successes at Warning, like `Middleware.logging`); the minimum log
  * level is Error, as in the wirekit `mw` server: built and filtered, never printed.
  */
-import { Rpc, RpcGroup, RpcMiddleware, RpcSerialization, RpcServer } from "@effect/rpc"
 import * as SocketServer from "@effect/platform/SocketServer"
+import { Rpc, RpcGroup, RpcMiddleware, RpcSerialization, RpcServer } from "@effect/rpc"
 import { Cause, Context, Effect, Exit, Layer, Metric, MetricBoundaries, MetricLabel, Option, Schema } from "effect"
 import { get, put, Response, StoreLive, TooLong } from "./kv-service.ts"
 
@@ -33,7 +33,11 @@ import { get, put, Response, StoreLive, TooLong } from "./kv-service.ts"
 export class Observe extends RpcMiddleware.Tag<Observe>()("bench/kv/Observe", { wrap: true }) {}
 
 const GetRpc = Rpc.make("Get", { payload: { key: Schema.String }, success: Response })
-const PutRpc = Rpc.make("Put", { payload: { key: Schema.String, value: Schema.String }, success: Schema.Null, error: TooLong })
+const PutRpc = Rpc.make("Put", {
+  payload: { key: Schema.String, value: Schema.String },
+  success: Schema.Null,
+  error: TooLong
+})
 
 export class KvRpcs extends RpcGroup.make(GetRpc, PutRpc) {}
 export class KvRpcsObserved extends RpcGroup.make(GetRpc, PutRpc).middleware(Observe) {}
@@ -46,7 +50,10 @@ const handlers = {
 const ObserveLive = Layer.sync(Observe, () => {
   const requests = Metric.counter("kv_requests_total")
   const errors = Metric.counter("kv_errors_total")
-  const duration = Metric.histogram("kv_request_duration_ms", MetricBoundaries.exponential({ start: 0.05, factor: 2, count: 20 }))
+  const duration = Metric.histogram(
+    "kv_request_duration_ms",
+    MetricBoundaries.exponential({ start: 0.05, factor: 2, count: 20 })
+  )
   const kind = [MetricLabel.make("kind", "request")]
   const outcome = (exit: Exit.Exit<unknown, unknown>): string =>
     Exit.isSuccess(exit)
@@ -60,7 +67,10 @@ const ObserveLive = Layer.sync(Observe, () => {
     Effect.suspend(() => {
       const start = performance.now()
       return next.pipe(
-        Effect.timeoutFailCause({ duration: "5 seconds", onTimeout: () => Cause.die(new Error("no response within 5000ms")) }),
+        Effect.timeoutFailCause({
+          duration: "5 seconds",
+          onTimeout: () => Cause.die(new Error("no response within 5000ms"))
+        }),
         Effect.onExit((exit) => {
           const ms = performance.now() - start
           const result = outcome(exit)
@@ -111,7 +121,11 @@ export const serveOnSocket = <E, R>(
       Layer.provide(RpcServer.layerProtocolSocketServer),
       Layer.provide(RpcSerialization.layerNdjson),
       Layer.provide(Layer.succeedContext(ctx))
-    ) as Layer.Layer<never, E, Exclude<R, RpcServer.Protocol | RpcSerialization.RpcSerialization | SocketServer.SocketServer>>)
+    ) as Layer.Layer<
+      never,
+      E,
+      Exclude<R, RpcServer.Protocol | RpcSerialization.RpcSerialization | SocketServer.SocketServer>
+    >)
     const address = Context.get(ctx, SocketServer.SocketServer).address
     console.log(`LISTENING ${address._tag === "TcpAddress" ? address.port : 0}`)
     return yield* Effect.never

@@ -96,4 +96,3 @@ export const kvServer = (options: { host: string; port: number; variant: Variant
     console.log(`LISTENING ${(server.address as Address.TcpAddress).port}`)
     return yield* Effect.never
   })).pipe(Effect.provide(StoreLive))
-

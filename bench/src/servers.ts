@@ -41,7 +41,10 @@ export const framedEcho = Effect.suspend(() =>
 )
 
 /** Framed sink: decode the frames and discard them. */
-export const framedSink = Effect.flatMap(Connection.Connection, (conn) => Framed.make(conn, framing).pump(() => {}, borrow))
+export const framedSink = Effect.flatMap(
+  Connection.Connection,
+  (conn) => Framed.make(conn, framing).pump(() => {}, borrow)
+)
 
 /**
  * A typed request/response echo protocol (issue 4's bench): LengthField(4)
@@ -51,7 +54,10 @@ export const framedSink = Effect.flatMap(Connection.Connection, (conn) => Framed
 const EchoProtocol = Protocol.make({ name: "echo", framing, inbound: Protocol.bytes, outbound: Protocol.bytes })
 
 /** Serves the echo protocol; `typical` uses an Effect.gen handler instead of Effect.succeed. */
-const protocolServer = (options: { host: string; port: number; tls?: Tls.TlsServerOptions | undefined }, typical: boolean) =>
+const protocolServer = (
+  options: { host: string; port: number; tls?: Tls.TlsServerOptions | undefined },
+  typical: boolean
+) =>
   Effect.scoped(Effect.gen(function*() {
     const server = yield* ProtocolServer.serve(
       EchoProtocol,
@@ -82,19 +88,25 @@ export const echoServer = (
   options.framing === "proto" || options.framing === "proto-gen"
     ? protocolServer(options, options.framing === "proto-gen")
     : Effect.scoped(Effect.gen(function*() {
-    const framed = options.framing === "length4"
-    const handler = framed ? (options.mode === "sink" ? framedSink : framedEcho) : options.mode === "sink" ? sink : echo
-    const server = yield* Server.listen(
-      Address.tcp(options.host, options.port),
-      handler,
-      options.tls ? { tls: options.tls } : undefined
-    )
-    if (options.tls && server.listener.tls === undefined) {
-      return yield* Effect.dieMessage("TLS requested, but this transport's listener does not speak TLS (not supported yet)")
-    }
-    console.log(`LISTENING ${(server.address as Address.TcpAddress).port}`)
-    return yield* Effect.never
-  }))
+      const framed = options.framing === "length4"
+      const handler = framed
+        ? (options.mode === "sink" ? framedSink : framedEcho)
+        : options.mode === "sink"
+        ? sink
+        : echo
+      const server = yield* Server.listen(
+        Address.tcp(options.host, options.port),
+        handler,
+        options.tls ? { tls: options.tls } : undefined
+      )
+      if (options.tls && server.listener.tls === undefined) {
+        return yield* Effect.dieMessage(
+          "TLS requested, but this transport's listener does not speak TLS (not supported yet)"
+        )
+      }
+      console.log(`LISTENING ${(server.address as Address.TcpAddress).port}`)
+      return yield* Effect.never
+    }))
 
 /**
  * Runs a bench server: a failure (listen error, no TLS on this transport) is printed and exits

@@ -65,7 +65,11 @@ export const timeStream = <E>(n: number, stream: () => Stream.Stream<number, E>)
       const items = Chunk.toReadonlyArray(chunk)
       for (let i = 0; i < items.length; i++) {
         if (next > n || items[i] !== next) {
-          return Effect.fail(new StreamCheckError({ message: `item #${next}: expected ${next > n ? "the end" : next}, got ${JSON.stringify(items[i])}` }))
+          return Effect.fail(
+            new StreamCheckError({
+              message: `item #${next}: expected ${next > n ? "the end" : next}, got ${JSON.stringify(items[i])}`
+            })
+          )
         }
         next++
       }

@@ -21,8 +21,8 @@
  *   ← {"_tag":"Exit","requestId":"0","exit":{"_tag":"Success"}}
  * ```
  */
-import * as Socket from "@effect/platform/Socket"
-import * as SocketServer from "@effect/platform/SocketServer"
+import type * as Socket from "@effect/platform/Socket"
+import type * as SocketServer from "@effect/platform/SocketServer"
 import { Rpc, RpcClient, RpcGroup, RpcSerialization, RpcServer } from "@effect/rpc"
 import { Effect, Layer, Schema, Stream } from "effect"
 import { serveOnSocket } from "./kv-rpc.ts"
@@ -44,10 +44,12 @@ export const rpcStreamClient = (flags: StreamFlags, socket: Layer.Layer<Socket.S
   Effect.scoped(Effect.gen(function*() {
     const client = yield* RpcClient.make(CountRpcs)
     return yield* clientRun(flags, (n) => timeStream(n, () => client.Count({ n })))
-  })).pipe(Effect.provide(RpcClient.layerProtocolSocket().pipe(
-    Layer.provide(socket),
-    Layer.provide(RpcSerialization.layerNdjson)
-  )))
+  })).pipe(Effect.provide(
+    RpcClient.layerProtocolSocket().pipe(
+      Layer.provide(socket),
+      Layer.provide(RpcSerialization.layerNdjson)
+    )
+  ))
 
 /** An entry point: server or client by `--role`; the runtime's socket server and client socket. */
 export const rpcStreamMain = (

@@ -19,7 +19,8 @@
  */
 import { Address, Client, Protocol, ProtocolServer } from "@wirekit/core"
 import type { Transport } from "@wirekit/core"
-import { Effect, Layer, Schema, Stream } from "effect"
+import type { Layer } from "effect"
+import { Effect, Schema, Stream } from "effect"
 import { clientMain, clientRun, parseStreamFlags, timeStream } from "./stream-check.ts"
 import type { StreamFlags } from "./stream-check.ts"
 
@@ -44,7 +45,11 @@ export const streamClient = (flags: StreamFlags) =>
   }))
 
 /** An entry point: server or client by `--role`, on `transport`. */
-export const streamMain = (argv: ReadonlyArray<string>, transport: Layer.Layer<Transport.Transport>, exit: (code: number) => void) => {
+export const streamMain = (
+  argv: ReadonlyArray<string>,
+  transport: Layer.Layer<Transport.Transport>,
+  exit: (code: number) => void
+) => {
   const flags = parseStreamFlags(argv)
   if (flags.role === "server") Effect.runFork(streamServer(flags).pipe(Effect.provide(transport)))
   else clientMain(streamClient(flags).pipe(Effect.provide(transport)), exit)

@@ -25,7 +25,10 @@ export const Fixture = Protocol.schema({
 
 /** Flags: `--port N --workers N`. */
 export const parse = (argv: ReadonlyArray<string>) => {
-  const { values } = parseArgs({ args: [...argv], options: { port: { type: "string", default: "0" }, workers: { type: "string", default: "1" } } })
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { port: { type: "string", default: "0" }, workers: { type: "string", default: "1" } }
+  })
   return { port: Number(values.port), workers: Number(values.workers) }
 }
 

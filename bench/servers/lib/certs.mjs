@@ -28,18 +28,53 @@ export function makeCerts() {
   try {
     const ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
     openssl(dir, ["genpkey", ...ec, "-out", "ca.key"])
-    openssl(dir, ["req", "-x509", "-new", "-key", "ca.key", "-sha256", "-days", "2", "-subj", "/CN=wirekit bench CA",
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "ca.pem"])
+    openssl(dir, [
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      "ca.key",
+      "-sha256",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=wirekit bench CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+      "-out",
+      "ca.pem"
+    ])
     openssl(dir, ["genpkey", ...ec, "-out", "server.key"])
     openssl(dir, ["req", "-new", "-key", "server.key", "-subj", "/CN=localhost", "-out", "server.csr"])
-    fs.writeFileSync(path.join(dir, "server.ext"), [
-      "basicConstraints=critical,CA:FALSE",
-      "keyUsage=critical,digitalSignature",
-      "extendedKeyUsage=serverAuth",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost"
-    ].join("\n") + "\n")
-    openssl(dir, ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-sha256",
-      "-days", "2", "-extfile", "server.ext", "-out", "server.pem"])
+    fs.writeFileSync(
+      path.join(dir, "server.ext"),
+      [
+        "basicConstraints=critical,CA:FALSE",
+        "keyUsage=critical,digitalSignature",
+        "extendedKeyUsage=serverAuth",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost"
+      ].join("\n") + "\n"
+    )
+    openssl(dir, [
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-sha256",
+      "-days",
+      "2",
+      "-extfile",
+      "server.ext",
+      "-out",
+      "server.pem"
+    ])
     return { dir, ca: path.join(dir, "ca.pem"), cert: path.join(dir, "server.pem"), key: path.join(dir, "server.key") }
   } catch (e) {
     fs.rmSync(dir, { recursive: true, force: true })

@@ -288,7 +288,9 @@ export class RespSession {
         if (len < 0 || len > MAX_PENDING) return this.protocolError(p, "invalid bulk length")
         const d = intEnd
         if (end - d < len + 2) return this.cut(c, p, n, a)
-        if (buf[d + len] !== CR || buf[d + len + 1] !== LF) return this.protocolError(p, "expected CRLF after a bulk string")
+        if (buf[d + len] !== CR || buf[d + len + 1] !== LF) {
+          return this.protocolError(p, "expected CRLF after a bulk string")
+        }
         if (a === this.starts.length) this.growArgs()
         this.starts[a] = d
         this.ends[a] = d + len
@@ -339,7 +341,7 @@ export class RespSession {
         const vs = this.starts[2]
         const ve = this.ends[2]
         const value = this.alloc(ve - vs)
-        if (ve - vs <= SMALL_COPY) for (let i = vs, j = 0; i < ve; i++, j++) value[j] = buf[i]
+        if (ve - vs <= SMALL_COPY) { for (let i = vs, j = 0; i < ve; i++, j++) value[j] = buf[i] }
         else value.set(buf.subarray(vs, ve), 0)
         this.store.set(this.latin1(buf, this.starts[1], this.ends[1]), value)
         return this.putConst(OK)
@@ -432,7 +434,7 @@ export class RespSession {
     this.putHeader(DOLLAR, len)
     const out = this.out
     let o = this.o
-    if (len <= SMALL_COPY) for (let i = s; i < e; i++) out[o++] = src[i]
+    if (len <= SMALL_COPY) { for (let i = s; i < e; i++) out[o++] = src[i] }
     else {
       out.set(s === 0 && e === src.length ? src : src.subarray(s, e), o)
       o += len
@@ -478,4 +480,6 @@ export class RespSession {
   }
 }
 
-const printable = (b) => (b >= 0x20 && b < 0x7f && b !== 0x27 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)
+const printable = (
+  b
+) => (b >= 0x20 && b < 0x7f && b !== 0x27 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)

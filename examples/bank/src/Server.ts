@@ -132,11 +132,17 @@ export class Ledger {
     amount: number,
     key: string | undefined,
     now: number
-  ): Exit.Exit<Bank.Receipt, Bank.InsufficientFunds | Bank.NoSuchAccount | Bank.InvalidAmount | Bank.SameAccount | Bank.KeyConflict> {
+  ): Exit.Exit<
+    Bank.Receipt,
+    Bank.InsufficientFunds | Bank.NoSuchAccount | Bank.InvalidAmount | Bank.SameAccount | Bank.KeyConflict
+  > {
     return this.once(key, "Transfer", from, to, amount, now, () => this.applyTransfer(from, to, amount))
   }
 
-  private applyDeposit(account: string, amount: number): Exit.Exit<Bank.DepositReceipt, Bank.NoSuchAccount | Bank.InvalidAmount> {
+  private applyDeposit(
+    account: string,
+    amount: number
+  ): Exit.Exit<Bank.DepositReceipt, Bank.NoSuchAccount | Bank.InvalidAmount> {
     if (amount <= 0) return Exit.fail(new Bank.InvalidAmount({ amount, reason: "an amount must be positive" }))
     const balance = this.balances.get(account)
     if (balance === undefined) return Exit.fail(new Bank.NoSuchAccount({ account }))
@@ -156,12 +162,21 @@ export class Ledger {
     if (fromBalance === undefined) return Exit.fail(new Bank.NoSuchAccount({ account: from }))
     const toBalance = this.balances.get(to)
     if (toBalance === undefined) return Exit.fail(new Bank.NoSuchAccount({ account: to }))
-    if (fromBalance < amount) return Exit.fail(new Bank.InsufficientFunds({ account: from, balance: fromBalance, requested: amount }))
+    if (fromBalance < amount) {
+      return Exit.fail(new Bank.InsufficientFunds({ account: from, balance: fromBalance, requested: amount }))
+    }
     if (toBalance > MAX_BALANCE - amount) return Exit.fail(tooLarge(to, amount))
     // check, debit and credit with nothing in between: see the class comment
     this.balances.set(from, fromBalance - amount)
     this.balances.set(to, toBalance + amount)
-    return Exit.succeed({ id: ++this.lastId, from, to, amount, fromBalance: fromBalance - amount, toBalance: toBalance + amount })
+    return Exit.succeed({
+      id: ++this.lastId,
+      from,
+      to,
+      amount,
+      fromBalance: fromBalance - amount,
+      toBalance: toBalance + amount
+    })
   }
 
   /**
@@ -329,7 +344,9 @@ export const layer = (options: BankOptions): Layer.Layer<never, Transport.Listen
       const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"
       const tlsFlags = tls === undefined ? "" : tls.requestCert ? " --tls --tls-cert CERT --tls-key KEY" : " --tls"
       yield* Effect.logInfo(
-        `bank: listening on ${Address.format(address)}${mode} (max accounts ${limits.maxAccounts}, max keys ${limits.maxKeys}, ` +
+        `bank: listening on ${
+          Address.format(address)
+        }${mode} (max accounts ${limits.maxAccounts}, max keys ${limits.maxKeys}, ` +
           `key TTL ${Math.round(limits.keyTtlMs / 1000)} s${delay > 0 ? `, reply delay ${delay} ms` : ""}); ` +
           `try: node --import tsx examples/bank/src/cli.ts --port ${port}${tlsFlags} open alice`
       )

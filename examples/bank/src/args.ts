@@ -7,7 +7,8 @@ import { DEFAULT_PORT } from "./Bank.ts"
 import type { BankOptions } from "./Server.ts"
 import { defaultLimits } from "./Server.ts"
 
-const usage = "usage: bank-server [--host 127.0.0.1] [--port 7003] [--max-accounts 100000] [--max-keys 100000] [--key-ttl 86400] [--reply-delay 0] " +
+const usage =
+  "usage: bank-server [--host 127.0.0.1] [--port 7003] [--max-accounts 100000] [--max-keys 100000] [--key-ttl 86400] [--reply-delay 0] " +
   `${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
 
 const integer = (name: string, text: string, min: number, max: number): number => {

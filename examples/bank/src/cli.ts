@@ -39,7 +39,8 @@ import * as Bank from "./Bank.ts"
 // arguments
 // ---------------------------------------------------------------------------
 
-const USAGE = `usage: cli.ts [--host 127.0.0.1] [--port ${Bank.DEFAULT_PORT}] [--timeout MS] ${ExampleTls.clientUsage} COMMAND
+const USAGE =
+  `usage: cli.ts [--host 127.0.0.1] [--port ${Bank.DEFAULT_PORT}] [--timeout MS] ${ExampleTls.clientUsage} COMMAND
   open ACCOUNT                       open an account (balance 0); prints OK
   balance ACCOUNT                    print the balance, in cents
   deposit ACCOUNT AMOUNT [--key K]   add AMOUNT cents; prints the receipt
@@ -80,7 +81,9 @@ const usageError = (message: string): never => {
 
 const int = (name: string, text: string, min: number, max: number): number => {
   const n = Number(text)
-  if (!/^-?\d+$/.test(text) || n < min || n > max) usageError(`${name} must be an integer from ${min} to ${max} (got ${text})`)
+  if (!/^-?\d+$/.test(text) || n < min || n > max) {
+    usageError(`${name} must be an integer from ${min} to ${max} (got ${text})`)
+  }
   return n
 }
 
@@ -168,10 +171,14 @@ const report = (cli: Cli, error: Bank.BankError | Client.ClientError): number =>
   }
   switch (error.reason) {
     case "Connect": {
-      const cause = error.cause as { readonly _tag?: string; readonly reason?: string; readonly message?: string } | undefined
+      const cause = error.cause as
+        | { readonly _tag?: string; readonly reason?: string; readonly message?: string }
+        | undefined
       const tls = Tls.errorOf(cause)
       if (cause?._tag === "ConnectError" && cause.reason === "Refused") {
-        console.error(`bank: cannot connect to ${at}: connection refused (is the server running? npm start -- --example bank)`)
+        console.error(
+          `bank: cannot connect to ${at}: connection refused (is the server running? npm start -- --example bank)`
+        )
       } else if (tls !== undefined) {
         console.error(`bank: cannot connect to ${at}: ${tls.message}`)
       } else {
@@ -235,8 +242,12 @@ const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
       }
       case "transfer": {
         const { amount, from, key, to } = command
-        const r = yield* bank.request(Bank.Transfer(key === undefined ? { from, to, amount } : { from, to, amount, key }))
-        console.log(`#${r.id} transfer ${r.amount} from ${r.from} to ${r.to}: ${r.from} ${r.fromBalance}, ${r.to} ${r.toBalance}`)
+        const r = yield* bank.request(
+          Bank.Transfer(key === undefined ? { from, to, amount } : { from, to, amount, key })
+        )
+        console.log(
+          `#${r.id} transfer ${r.amount} from ${r.from} to ${r.to}: ${r.from} ${r.fromBalance}, ${r.to} ${r.toBalance}`
+        )
         return EXIT.ok
       }
     }
@@ -252,6 +263,7 @@ run(cli).pipe(
     NodeRuntime.runMain(program, {
       disablePrettyLogger: true,
       // the program's value is the exit status; Ctrl-C: 130
-      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? (exit.value as number) : Exit.isInterrupted(exit) ? 130 : 1)
+      teardown: (exit, onExit) =>
+        onExit(Exit.isSuccess(exit) ? (exit.value as number) : Exit.isInterrupted(exit) ? 130 : 1)
     })
 )

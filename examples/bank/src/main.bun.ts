@@ -9,4 +9,8 @@ import { parse } from "./args.ts"
 import * as BankServer from "./Server.ts"
 
 const options = parse(process.argv.slice(2))
-Layer.launch(BankServer.layer(options)).pipe(BunWorkers.run({ workers: options.workers }), Effect.provide(BunTransport.layer), BunRuntime.runMain)
+Layer.launch(BankServer.layer(options)).pipe(
+  BunWorkers.run({ workers: options.workers }),
+  Effect.provide(BunTransport.layer),
+  BunRuntime.runMain
+)

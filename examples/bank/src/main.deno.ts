@@ -8,4 +8,8 @@ import { parse } from "./args.ts"
 import * as BankServer from "./Server.ts"
 
 const options = parse(process.argv.slice(2))
-Layer.launch(BankServer.layer(options)).pipe(DenoWorkers.run({ workers: options.workers }), Effect.provide(DenoTransport.layer), DenoRuntime.runMain)
+Layer.launch(BankServer.layer(options)).pipe(
+  DenoWorkers.run({ workers: options.workers }),
+  Effect.provide(DenoTransport.layer),
+  DenoRuntime.runMain
+)

@@ -41,74 +41,103 @@ describe.each(tested)("examples/bank on %s (the process npm start runs), with th
     if (ex.child.exitCode === null && ex.child.signalCode === null) ex.child.kill("SIGKILL")
   })
 
-  it("open, deposit, transfer, balance, typed errors: exact stdout and exit statuses; a deposit and a transfer run twice with one --key apply once", async () => {
-    // independent chains run at once (each CLI process pays for its own startup)
-    const keyed = async () => {
-      expect(await Promise.all([bank("open", "alice"), bank("open", "bob")])).toEqual([ok("OK\n"), ok("OK\n")])
-      const deposit = await bank("deposit", "alice", "10000", "--key", "d-1")
-      expect(deposit).toMatchObject({ code: 0, stderr: "" })
-      expect(deposit.stdout).toMatch(/^#\d+ deposit 10000 to alice: balance 10000\n$/)
-      // the retry: the same receipt (same transaction number), nothing added
-      const [again, transfer] = await Promise.all([
-        bank("deposit", "alice", "10000", "--key", "d-1"),
-        bank("transfer", "alice", "bob", "3000", "--key", "t-1")
-      ])
-      expect(again).toEqual(deposit)
-      expect(transfer.code).toBe(0)
-      expect(transfer.stdout).toMatch(transferLine("alice", "bob", 3000, 7000, 3000))
-      // t-1 again, and t-2 from two processes at once (both in flight: the server answers a second after applying)
-      const [retry, a, b] = await Promise.all([
-        bank("transfer", "alice", "bob", "3000", "--key", "t-1"),
-        bank("transfer", "alice", "bob", "500", "--key", "t-2"),
-        bank("transfer", "alice", "bob", "500", "--key", "t-2")
-      ])
-      expect(retry).toEqual(transfer)
-      expect(a.stdout).toMatch(transferLine("alice", "bob", 500, 6500, 3500))
-      expect(b).toEqual(a)
-      // without a key, each run is a new transfer
-      expect((await bank("transfer", "bob", "alice", "100")).stdout).toMatch(transferLine("bob", "alice", 100, 3400, 6600))
-      expect(await Promise.all([bank("balance", "alice"), bank("balance", "bob")])).toEqual([ok("6600\n"), ok("3400\n")])
-    }
-    const errors = async () => {
-      await Promise.all([bank("open", "erin"), bank("open", "fay")])
-      const [exists, missing, invalid, keyed] = await Promise.all([
-        bank("open", "erin"),
-        bank("transfer", "erin", "nobody", "1"),
-        bank("deposit", "erin", "--", "-5"),
-        bank("deposit", "erin", "7", "--key", "k-erin")
-      ])
-      expect(exists).toEqual({ code: 3, stdout: "", stderr: "bank: AccountExists: the account erin already exists\n" })
-      expect(missing).toEqual({ code: 1, stdout: "", stderr: "bank: NoSuchAccount: no such account: nobody\n" })
-      expect(invalid).toEqual({ code: 3, stdout: "", stderr: "bank: InvalidAmount: invalid amount -5: an amount must be positive\n" })
-      expect(keyed.code).toBe(0)
-      // the key used for another request; more than erin holds
-      const [conflict, overdraw] = await Promise.all([
-        bank("deposit", "erin", "8", "--key", "k-erin"),
-        bank("transfer", "erin", "fay", "1000000")
-      ])
-      expect(conflict).toEqual({ code: 3, stdout: "", stderr: `bank: KeyConflict: the key "k-erin" was used for a different request\n` })
-      expect(overdraw).toEqual({ code: 3, stdout: "", stderr: "bank: InsufficientFunds: erin holds 7, 1000000 requested\n" })
-    }
-    await Promise.all([keyed(), errors()])
-  }, 90_000)
+  it(
+    "open, deposit, transfer, balance, typed errors: exact stdout and exit statuses; a deposit and a transfer run twice with one --key apply once",
+    async () => {
+      // independent chains run at once (each CLI process pays for its own startup)
+      const keyed = async () => {
+        expect(await Promise.all([bank("open", "alice"), bank("open", "bob")])).toEqual([ok("OK\n"), ok("OK\n")])
+        const deposit = await bank("deposit", "alice", "10000", "--key", "d-1")
+        expect(deposit).toMatchObject({ code: 0, stderr: "" })
+        expect(deposit.stdout).toMatch(/^#\d+ deposit 10000 to alice: balance 10000\n$/)
+        // the retry: the same receipt (same transaction number), nothing added
+        const [again, transfer] = await Promise.all([
+          bank("deposit", "alice", "10000", "--key", "d-1"),
+          bank("transfer", "alice", "bob", "3000", "--key", "t-1")
+        ])
+        expect(again).toEqual(deposit)
+        expect(transfer.code).toBe(0)
+        expect(transfer.stdout).toMatch(transferLine("alice", "bob", 3000, 7000, 3000))
+        // t-1 again, and t-2 from two processes at once (both in flight: the server answers a second after applying)
+        const [retry, a, b] = await Promise.all([
+          bank("transfer", "alice", "bob", "3000", "--key", "t-1"),
+          bank("transfer", "alice", "bob", "500", "--key", "t-2"),
+          bank("transfer", "alice", "bob", "500", "--key", "t-2")
+        ])
+        expect(retry).toEqual(transfer)
+        expect(a.stdout).toMatch(transferLine("alice", "bob", 500, 6500, 3500))
+        expect(b).toEqual(a)
+        // without a key, each run is a new transfer
+        expect((await bank("transfer", "bob", "alice", "100")).stdout).toMatch(
+          transferLine("bob", "alice", 100, 3400, 6600)
+        )
+        expect(await Promise.all([bank("balance", "alice"), bank("balance", "bob")])).toEqual([
+          ok("6600\n"),
+          ok("3400\n")
+        ])
+      }
+      const errors = async () => {
+        await Promise.all([bank("open", "erin"), bank("open", "fay")])
+        const [exists, missing, invalid, keyed] = await Promise.all([
+          bank("open", "erin"),
+          bank("transfer", "erin", "nobody", "1"),
+          bank("deposit", "erin", "--", "-5"),
+          bank("deposit", "erin", "7", "--key", "k-erin")
+        ])
+        expect(exists).toEqual({
+          code: 3,
+          stdout: "",
+          stderr: "bank: AccountExists: the account erin already exists\n"
+        })
+        expect(missing).toEqual({ code: 1, stdout: "", stderr: "bank: NoSuchAccount: no such account: nobody\n" })
+        expect(invalid).toEqual({
+          code: 3,
+          stdout: "",
+          stderr: "bank: InvalidAmount: invalid amount -5: an amount must be positive\n"
+        })
+        expect(keyed.code).toBe(0)
+        // the key used for another request; more than erin holds
+        const [conflict, overdraw] = await Promise.all([
+          bank("deposit", "erin", "8", "--key", "k-erin"),
+          bank("transfer", "erin", "fay", "1000000")
+        ])
+        expect(conflict).toEqual({
+          code: 3,
+          stdout: "",
+          stderr: `bank: KeyConflict: the key "k-erin" was used for a different request\n`
+        })
+        expect(overdraw).toEqual({
+          code: 3,
+          stdout: "",
+          stderr: "bank: InsufficientFunds: erin holds 7, 1000000 requested\n"
+        })
+      }
+      await Promise.all([keyed(), errors()])
+    },
+    90_000
+  )
 
-  it("a transfer whose CLI timed out (exit 4) was applied; run again with the same --key it prints the receipt and moves nothing more", async () => {
-    await Promise.all([bank("open", "carol"), bank("open", "dave")])
-    expect((await bank("deposit", "carol", "500")).code).toBe(0)
-    const timedOut = await bank("--timeout", "300", "transfer", "carol", "dave", "200", "--key", "slow-1")
-    expect(timedOut.code).toBe(4)
-    expect(timedOut.stdout).toBe("")
-    expect(timedOut.stderr).toBe(
-      `bank: no answer from 127.0.0.1:${port} within 300 ms ` +
-        `(it may or may not have been applied; run it again with --key slow-1: it is applied at most once)\n`
-    )
-    // it had been applied: the answer was what was late
-    expect(await bank("balance", "carol")).toEqual(ok("300\n"))
-    const retry = await bank("transfer", "carol", "dave", "200", "--key", "slow-1")
-    expect(retry.code).toBe(0)
-    expect(retry.stdout).toMatch(transferLine("carol", "dave", 200, 300, 200))
-    expect(await Promise.all([bank("balance", "carol"), bank("balance", "dave")])).toEqual([ok("300\n"), ok("200\n")])
-  }, 90_000)
+  it(
+    "a transfer whose CLI timed out (exit 4) was applied; run again with the same --key it prints the receipt and moves nothing more",
+    async () => {
+      await Promise.all([bank("open", "carol"), bank("open", "dave")])
+      expect((await bank("deposit", "carol", "500")).code).toBe(0)
+      const timedOut = await bank("--timeout", "300", "transfer", "carol", "dave", "200", "--key", "slow-1")
+      expect(timedOut.code).toBe(4)
+      expect(timedOut.stdout).toBe("")
+      expect(timedOut.stderr).toBe(
+        `bank: no answer from 127.0.0.1:${port} within 300 ms ` +
+          `(it may or may not have been applied; run it again with --key slow-1: it is applied at most once)\n`
+      )
+      // it had been applied: the answer was what was late
+      expect(await bank("balance", "carol")).toEqual(ok("300\n"))
+      const retry = await bank("transfer", "carol", "dave", "200", "--key", "slow-1")
+      expect(retry.code).toBe(0)
+      expect(retry.stdout).toMatch(transferLine("carol", "dave", 200, 300, 200))
+      expect(await Promise.all([bank("balance", "carol"), bank("balance", "dave")])).toEqual([ok("300\n"), ok("200\n")])
+    },
+    90_000
+  )
 
   it("exits 0 on SIGINT", async () => {
     ex.child.kill("SIGINT")
@@ -123,7 +152,8 @@ describe("the bank CLI without a server", () => {
     expect(await cli(["--port", String(port), "balance", "alice"])).toEqual({
       code: 4,
       stdout: "",
-      stderr: `bank: cannot connect to 127.0.0.1:${port}: connection refused (is the server running? npm start -- --example bank)\n`
+      stderr:
+        `bank: cannot connect to 127.0.0.1:${port}: connection refused (is the server running? npm start -- --example bank)\n`
     })
   }, 90_000)
 
@@ -155,39 +185,59 @@ describe("the bank server's flags", () => {
   }, 90_000)
 })
 
-describe.each(tested)("examples/bank on %s with --tls-cert/--tls-key/--tls-ca (mutual TLS), with the CLI", (runtime) => {
-  describe.skipIf(mutualTlsUnsupported(runtime) !== undefined)(mutualTlsTitle(runtime, "served over mutual TLS"), () => {
-    let files: CertFiles
-    let ex: ReturnType<typeof startExample>
-    let port: string
+describe.each(tested)(
+  "examples/bank on %s with --tls-cert/--tls-key/--tls-ca (mutual TLS), with the CLI",
+  (runtime) => {
+    describe.skipIf(mutualTlsUnsupported(runtime) !== undefined)(
+      mutualTlsTitle(runtime, "served over mutual TLS"),
+      () => {
+        let files: CertFiles
+        let ex: ReturnType<typeof startExample>
+        let port: string
 
-    beforeAll(async () => {
-      files = certFiles()
-      ex = startExample(runtime, serverTlsArgs(files, { mutual: true }))
-      port = String(await ex.port)
-    }, 90_000)
+        beforeAll(async () => {
+          files = certFiles()
+          ex = startExample(runtime, serverTlsArgs(files, { mutual: true }))
+          port = String(await ex.port)
+        }, 90_000)
 
-    afterAll(async () => {
-      ex?.child.kill("SIGINT")
-      await ex?.exited
-      files?.remove()
-    })
+        afterAll(async () => {
+          ex?.child.kill("SIGINT")
+          await ex?.exited
+          files?.remove()
+        })
 
-    it("the CLI with a client certificate (--tls-cert/--tls-key) is served; without one it gets no answer (exit 4); the log says so", async () => {
-      const bank = (...args: Array<string>) =>
-        cli(["--port", port, "--tls-ca", files.ca, "--tls-cert", files.clientCert, "--tls-key", files.clientKey, ...args])
-      expect(await bank("open", "tess")).toEqual(ok("OK\n"))
-      const [balance, anonymous] = await Promise.all([
-        bank("balance", "tess"),
-        cli(["--port", port, "--tls", "--tls-ca", files.ca, "balance", "tess"])
-      ])
-      expect(balance).toEqual(ok("0\n"))
-      expect(anonymous.code).toBe(4)
-      expect(anonymous.stdout).toBe("")
-      expect(anonymous.stderr).toBe(
-        `bank: the connection to 127.0.0.1:${port} was lost (a server that requires client certificates does this: --tls-cert PATH --tls-key PATH)\n`
-      )
-      expect(ex.output()).toMatch(/bank: listening on 127\.0\.0\.1:\d+ with TLS \(client certificates required\)/)
-    }, 60_000)
-  })
-})
+        it(
+          "the CLI with a client certificate (--tls-cert/--tls-key) is served; without one it gets no answer (exit 4); the log says so",
+          async () => {
+            const bank = (...args: Array<string>) =>
+              cli([
+                "--port",
+                port,
+                "--tls-ca",
+                files.ca,
+                "--tls-cert",
+                files.clientCert,
+                "--tls-key",
+                files.clientKey,
+                ...args
+              ])
+            expect(await bank("open", "tess")).toEqual(ok("OK\n"))
+            const [balance, anonymous] = await Promise.all([
+              bank("balance", "tess"),
+              cli(["--port", port, "--tls", "--tls-ca", files.ca, "balance", "tess"])
+            ])
+            expect(balance).toEqual(ok("0\n"))
+            expect(anonymous.code).toBe(4)
+            expect(anonymous.stdout).toBe("")
+            expect(anonymous.stderr).toBe(
+              `bank: the connection to 127.0.0.1:${port} was lost (a server that requires client certificates does this: --tls-cert PATH --tls-key PATH)\n`
+            )
+            expect(ex.output()).toMatch(/bank: listening on 127\.0\.0\.1:\d+ with TLS \(client certificates required\)/)
+          },
+          60_000
+        )
+      }
+    )
+  }
+)

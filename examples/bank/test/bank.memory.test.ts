@@ -5,7 +5,16 @@
  * remembered keys by count and by age with `TestClock`).
  */
 import { describe, it } from "@effect/vitest"
-import { Address, Client, Connection, Framed, LengthField, MemoryTransport, ProtocolServer, Transport } from "@wirekit/core"
+import {
+  Address,
+  Client,
+  Connection,
+  Framed,
+  LengthField,
+  MemoryTransport,
+  ProtocolServer,
+  Transport
+} from "@wirekit/core"
 import { Duration, Effect, Either, Layer, Logger, LogLevel, TestClock } from "effect"
 import { expect } from "vitest"
 import * as Bank from "../src/Bank.ts"
@@ -15,7 +24,10 @@ import * as BankServer from "../src/Server.ts"
 const network = Layer.merge(MemoryTransport.layer(), Logger.minimumLogLevel(LogLevel.Warning))
 
 const within = (ms: number) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.timeoutFail(effect, { duration: Duration.millis(ms), onTimeout: () => new Error(`still running after ${ms}ms`) })
+  Effect.timeoutFail(effect, {
+    duration: Duration.millis(ms),
+    onTimeout: () => new Error(`still running after ${ms}ms`)
+  })
 
 const utf8 = new TextEncoder()
 const text = new TextDecoder()
@@ -55,9 +67,15 @@ describe("bank on the memory transport", () => {
       yield* send(1, { _tag: "Open", account: "alice" })
       expect(yield* read.pipe(within(1000))).toEqual({ id: 1, success: null })
       yield* send(2, { _tag: "Deposit", account: "alice", amount: 10_000, key: "d-1" })
-      expect(yield* read.pipe(within(1000))).toEqual({ id: 2, success: { id: 1, account: "alice", amount: 10_000, balance: 10_000 } })
+      expect(yield* read.pipe(within(1000))).toEqual({
+        id: 2,
+        success: { id: 1, account: "alice", amount: 10_000, balance: 10_000 }
+      })
       yield* send(3, { _tag: "Deposit", account: "alice", amount: 10_000, key: "d-1" })
-      expect(yield* read.pipe(within(1000))).toEqual({ id: 3, success: { id: 1, account: "alice", amount: 10_000, balance: 10_000 } })
+      expect(yield* read.pipe(within(1000))).toEqual({
+        id: 3,
+        success: { id: 1, account: "alice", amount: 10_000, balance: 10_000 }
+      })
       yield* send(4, { _tag: "Transfer", from: "alice", to: "bob", amount: 3000, key: "t-1" })
       expect(yield* read.pipe(within(1000))).toEqual({ id: 4, failure: { _tag: "NoSuchAccount", account: "bob" } })
       yield* send(5, { _tag: "Balance", account: "alice" })
@@ -101,20 +119,34 @@ describe("bank on the memory transport", () => {
       expect(noPayer).toMatchObject({ account: "carol" })
       const noPayee = yield* Effect.flip(bank.request(Bank.Transfer({ from: "alice", to: "dave", amount: 1 })))
       expect(noPayee).toMatchObject({ _tag: "NoSuchAccount", account: "dave" })
-      expect(yield* Effect.flip(bank.request(Bank.Balance({ account: "erin" })))).toMatchObject({ _tag: "NoSuchAccount", account: "erin" })
-      expect(yield* Effect.flip(bank.request(Bank.Deposit({ account: "erin", amount: 5 })))).toBeInstanceOf(Bank.NoSuchAccount)
+      expect(yield* Effect.flip(bank.request(Bank.Balance({ account: "erin" })))).toMatchObject({
+        _tag: "NoSuchAccount",
+        account: "erin"
+      })
+      expect(yield* Effect.flip(bank.request(Bank.Deposit({ account: "erin", amount: 5 })))).toBeInstanceOf(
+        Bank.NoSuchAccount
+      )
 
       for (const amount of [0, -100]) {
         const invalid = yield* Effect.flip(bank.request(Bank.Transfer({ from: "alice", to: "bob", amount })))
         expect(invalid).toBeInstanceOf(Bank.InvalidAmount)
         expect(invalid).toMatchObject({ amount, reason: "an amount must be positive" })
-        expect(yield* Effect.flip(bank.request(Bank.Deposit({ account: "alice", amount })))).toBeInstanceOf(Bank.InvalidAmount)
+        expect(yield* Effect.flip(bank.request(Bank.Deposit({ account: "alice", amount })))).toBeInstanceOf(
+          Bank.InvalidAmount
+        )
       }
       // a balance stays a safe integer
-      const overflow = yield* Effect.flip(bank.request(Bank.Deposit({ account: "alice", amount: Number.MAX_SAFE_INTEGER })))
-      expect(overflow).toMatchObject({ _tag: "InvalidAmount", reason: `the balance of alice would pass ${Number.MAX_SAFE_INTEGER}` })
+      const overflow = yield* Effect.flip(
+        bank.request(Bank.Deposit({ account: "alice", amount: Number.MAX_SAFE_INTEGER }))
+      )
+      expect(overflow).toMatchObject({
+        _tag: "InvalidAmount",
+        reason: `the balance of alice would pass ${Number.MAX_SAFE_INTEGER}`
+      })
 
-      expect(yield* Effect.flip(bank.request(Bank.Transfer({ from: "alice", to: "alice", amount: 1 })))).toBeInstanceOf(Bank.SameAccount)
+      expect(yield* Effect.flip(bank.request(Bank.Transfer({ from: "alice", to: "alice", amount: 1 })))).toBeInstanceOf(
+        Bank.SameAccount
+      )
       expect(yield* Effect.flip(bank.request(Bank.Open({ account: "alice" })))).toBeInstanceOf(Bank.AccountExists)
       yield* bank.request(Bank.Open({ account: "carol" }))
       const full = yield* Effect.flip(bank.request(Bank.Open({ account: "dave" })))
@@ -203,19 +235,25 @@ describe("bank on the memory transport", () => {
 
       // and a deposit key sent 10 times at once: once
       const deposit = Bank.Deposit({ account: "bob", amount: 5, key: "d-7" })
-      const answers = yield* Effect.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? one : two).request(deposit)), {
-        concurrency: "unbounded"
-      })
+      const answers = yield* Effect.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? one : two).request(deposit)),
+        {
+          concurrency: "unbounded"
+        }
+      )
       expect(new Set(answers.map((r) => JSON.stringify(r))).size).toBe(1)
       expect(answers[0]).toEqual({ id: 3, account: "bob", amount: 5, balance: 35 })
       expect(yield* one.request(Bank.Balance({ account: "bob" }))).toBe(35)
       expect(ledger.keys).toBe(2)
 
       // the same key with another request: KeyConflict, nothing applied
-      const conflict = yield* Effect.flip(one.request(Bank.Transfer({ from: "alice", to: "bob", amount: 31, key: "t-42" })))
+      const conflict = yield* Effect.flip(
+        one.request(Bank.Transfer({ from: "alice", to: "bob", amount: 31, key: "t-42" }))
+      )
       expect(conflict).toBeInstanceOf(Bank.KeyConflict)
       expect(conflict).toMatchObject({ key: "t-42" })
-      expect(yield* Effect.flip(one.request(Bank.Deposit({ account: "alice", amount: 30, key: "t-42" })))).toBeInstanceOf(Bank.KeyConflict)
+      expect(yield* Effect.flip(one.request(Bank.Deposit({ account: "alice", amount: 30, key: "t-42" }))))
+        .toBeInstanceOf(Bank.KeyConflict)
       expect(ledger.transactions).toBe(3)
       expect(ledger.total()).toBe(105)
     }).pipe(Effect.provide(network)))
@@ -292,7 +330,9 @@ describe("bank on the memory transport", () => {
       yield* bank.request(Bank.Open({ account: "bob" }))
       yield* bank.request(Bank.Deposit({ account: "alice", amount: 100 }))
       expect(yield* Effect.flip(bank.request(transfer))).toMatchObject({ _tag: "NoSuchAccount", account: "bob" })
-      expect(yield* bank.request(Bank.Transfer({ from: "alice", to: "bob", amount: 30, key: "t-2" }))).toMatchObject({ toBalance: 30 })
+      expect(yield* bank.request(Bank.Transfer({ from: "alice", to: "bob", amount: 30, key: "t-2" }))).toMatchObject({
+        toBalance: 30
+      })
     }).pipe(Effect.provide(network)))
 
   it.scopedLive("remembered keys are bounded by count (--max-keys): the oldest is forgotten first, and a retry with it applies again", () =>

@@ -205,7 +205,9 @@ export const parseInbound = (line: string): Inbound => {
       return { _tag: "Who" }
     case "msg": {
       const sep = arg.search(/\s/)
-      return sep < 0 ? { _tag: "Msg", to: arg, text: "" } : { _tag: "Msg", to: arg.slice(0, sep), text: arg.slice(sep).trim() }
+      return sep < 0
+        ? { _tag: "Msg", to: arg, text: "" }
+        : { _tag: "Msg", to: arg.slice(0, sep), text: arg.slice(sep).trim() }
     }
     case "quit":
       return { _tag: "Quit", reason: arg }
@@ -347,11 +349,19 @@ export const inboundCodec = (maxLineLength: number): MessageCodec.MessageCodec<I
       if (frame.length > 0 && frame[0] === LF) {
         return Either.right({ _tag: "TooLong", length: Number(ascii.decode(frame.subarray(1))), limit: maxLineLength })
       }
-      if (frame.length > maxLineLength) return Either.right({ _tag: "TooLong", length: frame.length, limit: maxLineLength })
+      if (frame.length > maxLineLength) {
+        return Either.right({ _tag: "TooLong", length: frame.length, limit: maxLineLength })
+      }
       try {
         return Either.right(parseInbound(decoder.decode(frame)))
       } catch {
-        return Either.left(new MessageCodec.MessageError({ reason: "Decode", codec: "chat", detail: "the line is not valid UTF-8; not sent" }))
+        return Either.left(
+          new MessageCodec.MessageError({
+            reason: "Decode",
+            codec: "chat",
+            detail: "the line is not valid UTF-8; not sent"
+          })
+        )
       }
     }
   },
@@ -360,11 +370,23 @@ export const inboundCodec = (maxLineLength: number): MessageCodec.MessageCodec<I
   encoder: () => (message) => {
     const line = formatInbound(message)
     if (line === undefined) {
-      return Either.left(new MessageCodec.MessageError({ reason: "Encode", codec: "chat", detail: `${message._tag} is not sent by clients` }))
+      return Either.left(
+        new MessageCodec.MessageError({
+          reason: "Encode",
+          codec: "chat",
+          detail: `${message._tag} is not sent by clients`
+        })
+      )
     }
     const bytes = utf8.encode(line)
     return bytes.length > maxLineLength
-      ? Either.left(new MessageCodec.MessageError({ reason: "Encode", codec: "chat", detail: `line too long (${bytes.length} bytes, max ${maxLineLength})` }))
+      ? Either.left(
+        new MessageCodec.MessageError({
+          reason: "Encode",
+          codec: "chat",
+          detail: `line too long (${bytes.length} bytes, max ${maxLineLength})`
+        })
+      )
       : Either.right(bytes)
   }
 })
@@ -378,7 +400,13 @@ export const outboundCodec: MessageCodec.MessageCodec<Outbound> = {
       const line = decoder.decode(frame)
       const message = parseOutbound(line)
       return message === undefined
-        ? Either.left(new MessageCodec.MessageError({ reason: "Decode", codec: "chat", detail: `not a chat line: ${line.slice(0, 80)}` }))
+        ? Either.left(
+          new MessageCodec.MessageError({
+            reason: "Decode",
+            codec: "chat",
+            detail: `not a chat line: ${line.slice(0, 80)}`
+          })
+        )
         : Either.right(message)
     }
   },
@@ -490,7 +518,9 @@ export const makeRoom = () => {
   /** Whether a connection other than `self` has `nick` on some server; `undefined` when that cannot be told now. */
   const takenElsewhere = (groups: G, nick: string, self?: S): Effect.Effect<boolean | undefined> =>
     groups.membersEverywhere(nickGroup(nick)).pipe(
-      Effect.map((members) => members.some((m) => !(self !== undefined && m.node === groups.node && m.session === self.id))),
+      Effect.map((members) =>
+        members.some((m) => !(self !== undefined && m.node === groups.node && m.session === self.id))
+      ),
       Effect.orElseSucceed(() => undefined)
     )
 
@@ -519,37 +549,41 @@ export const makeRoom = () => {
     )
 
   /** Connection middleware: name the newcomer, put it in the lobby, greet it; announce its leaving. */
-  const onConnect: ProtocolServer.ConnectionMiddleware<Session.Session | Groups.Groups | Scope.Scope> = Effect.gen(function*() {
-    const session = (yield* Session.Session) as S
-    const groups = (yield* Groups.Groups) as G
-    const nick = yield* guestName(groups)
-    nicks.set(nick, session)
-    session.set(NickState, nick)
-    session.set(RoomState, DEFAULT_ROOM)
-    groups.unsafeSetMeta(session, { nick })
-    groups.unsafeJoin(nickGroup(nick), session)
-    const others = yield* countEverywhere(groups, DEFAULT_ROOM)
-    // joined before it is announced (whoever hears of it, on any server, finds it in /who), and
-    // greeted at once after (the welcome is its first line)
-    groups.unsafeJoin(DEFAULT_ROOM, session)
-    groups.unsafeBroadcast(DEFAULT_ROOM, notice(`${nick} joined #${DEFAULT_ROOM}`), { except: session })
-    session.unsafePush(
-      notice(`welcome to wirekit chat, ${nick}! you are in #${DEFAULT_ROOM} with ${others} other(s); /help lists the commands`)
-    )
-    // its first command is read once the other servers can see its name (a newcomer there will not get it)
-    yield* Effect.ignore(groups.flush)
-    // the connection's scope closes after the server removed it from its groups
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        const name = nickOf(session)
-        if (nicks.get(name.toLowerCase()) === session) nicks.delete(name.toLowerCase())
-        const room = session.get(RoomState)
-        const quit = session.get(QuitState)
-        const why = quit === undefined ? "disconnected" : quit === "" ? "quit" : `quit: ${quit}`
-        groups.unsafeBroadcast(room, notice(`${name} left #${room} (${why})`))
-      })
-    )
-  })
+  const onConnect: ProtocolServer.ConnectionMiddleware<Session.Session | Groups.Groups | Scope.Scope> = Effect.gen(
+    function*() {
+      const session = (yield* Session.Session) as S
+      const groups = (yield* Groups.Groups) as G
+      const nick = yield* guestName(groups)
+      nicks.set(nick, session)
+      session.set(NickState, nick)
+      session.set(RoomState, DEFAULT_ROOM)
+      groups.unsafeSetMeta(session, { nick })
+      groups.unsafeJoin(nickGroup(nick), session)
+      const others = yield* countEverywhere(groups, DEFAULT_ROOM)
+      // joined before it is announced (whoever hears of it, on any server, finds it in /who), and
+      // greeted at once after (the welcome is its first line)
+      groups.unsafeJoin(DEFAULT_ROOM, session)
+      groups.unsafeBroadcast(DEFAULT_ROOM, notice(`${nick} joined #${DEFAULT_ROOM}`), { except: session })
+      session.unsafePush(
+        notice(
+          `welcome to wirekit chat, ${nick}! you are in #${DEFAULT_ROOM} with ${others} other(s); /help lists the commands`
+        )
+      )
+      // its first command is read once the other servers can see its name (a newcomer there will not get it)
+      yield* Effect.ignore(groups.flush)
+      // the connection's scope closes after the server removed it from its groups
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          const name = nickOf(session)
+          if (nicks.get(name.toLowerCase()) === session) nicks.delete(name.toLowerCase())
+          const room = session.get(RoomState)
+          const quit = session.get(QuitState)
+          const why = quit === undefined ? "disconnected" : quit === "" ? "quit" : `quit: ${quit}`
+          groups.unsafeBroadcast(room, notice(`${name} left #${room} (${why})`))
+        })
+      )
+    }
+  )
 
   const rename = (session: S, groups: G, name: string) => {
     if (!NICK.test(name)) return fail("usage: /nick NAME (1-20 letters, digits, - or _, starting with a letter)")
@@ -561,7 +595,9 @@ export const makeRoom = () => {
     }
     if (taken()) return fail(`nick ${name} is taken`)
     return Effect.flatMap(takenElsewhere(groups, name, session), (elsewhere) => {
-      if (elsewhere === undefined) return fail(`cannot check nick ${name} with the other servers right now; try again later`)
+      if (elsewhere === undefined) {
+        return fail(`cannot check nick ${name} with the other servers right now; try again later`)
+      }
       // asked again: another connection of this server may have taken it meanwhile
       if (elsewhere || taken()) return fail(`nick ${name} is taken`)
       nicks.delete(old.toLowerCase())
@@ -596,7 +632,9 @@ export const makeRoom = () => {
   const who = (session: S, groups: G) => {
     const room = session.get(RoomState)
     return Effect.map(Effect.either(groups.membersEverywhere(room)), (everywhere): Ok => {
-      const names = (Either.isRight(everywhere) ? everywhere.right.map((m) => m.meta.nick ?? "?") : groups.members(room).map(nickOf))
+      const names = (Either.isRight(everywhere)
+        ? everywhere.right.map((m) => m.meta.nick ?? "?")
+        : groups.members(room).map(nickOf))
         .sort((a, b) => a.localeCompare(b))
       const shown = names.slice(0, WHO_MAX).join(", ")
       const more = names.length > WHO_MAX ? ` and ${names.length - WHO_MAX} more` : ""
@@ -655,7 +693,9 @@ export const makeRoom = () => {
     oneWay: (say, { groups, session }) => {
       const text = sanitize(say.text)
       if (text.trim() !== "") {
-        groups.unsafeBroadcast(session.get(RoomState), { _tag: "Message", from: nickOf(session), text }, { except: session })
+        groups.unsafeBroadcast(session.get(RoomState), { _tag: "Message", from: nickOf(session), text }, {
+          except: session
+        })
       }
       return Effect.void
     }
@@ -751,12 +791,16 @@ export const layer = (
         ? ""
         : tls === undefined
         ? `; try: nc ${address.host} ${address.port}`
-        : `; try: node --import tsx examples/chat/src/cli.ts --port ${address.port} --tls${tls.requestCert ? " --tls-cert CERT --tls-key KEY" : ""}`
+        : `; try: node --import tsx examples/chat/src/cli.ts --port ${address.port} --tls${
+          tls.requestCert ? " --tls-cert CERT --tls-key KEY" : ""
+        }`
       const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"
       yield* Effect.logInfo(`chat: listening on ${Address.format(address)}${mode}${hint}`)
       const shared = server.groups.stats()
       if (shared.backplane !== undefined) {
-        yield* Effect.logInfo(`chat: rooms shared with the other servers on the ${shared.backplane} backplane (this node: ${shared.node})`)
+        yield* Effect.logInfo(
+          `chat: rooms shared with the other servers on the ${shared.backplane} backplane (this node: ${shared.node})`
+        )
       }
     })
   )

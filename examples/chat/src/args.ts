@@ -1,14 +1,15 @@
 /** Command-line flags of the chat example (the same on every runtime). */
+import { RedisBackplane } from "@wirekit/redis"
+import { Duration } from "effect"
 import { parseArgs } from "node:util"
 import * as ExampleProxy from "../../../scripts/example-proxy.ts"
 import * as ExampleTls from "../../../scripts/example-tls.ts"
 import * as ExampleWorkers from "../../../scripts/example-workers.ts"
 import type { ChatOptions } from "./Chat.ts"
 import { DEFAULT_MAX_LINE_LENGTH } from "./Chat.ts"
-import { RedisBackplane } from "@wirekit/redis"
-import { Duration } from "effect"
 
-const usage = `usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512] [--backplane redis://HOST:PORT [--backplane-ttl 6000]] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
+const usage =
+  `usage: chat [--host 127.0.0.1] [--port 7001] [--max-line 512] [--backplane redis://HOST:PORT [--backplane-ttl 6000]] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
 
 const integer = (name: string, text: string, min: number, max: number): number => {
   const n = Number(text)

@@ -65,7 +65,9 @@ const parse = (argv: ReadonlyArray<string>): Cli => {
     process.exit(EXIT.ok)
   }
   const port = Number(values.port)
-  if (!/^\d+$/.test(values.port) || port < 1 || port > 65535) usageError(`--port must be an integer from 1 to 65535 (got ${values.port})`)
+  if (!/^\d+$/.test(values.port) || port < 1 || port > 65535) {
+    usageError(`--port must be an integer from 1 to 65535 (got ${values.port})`)
+  }
   return { host: values.host, port, tls: ExampleTls.client(values, usageError) }
 }
 
@@ -80,14 +82,20 @@ const write = (bytes: Uint8Array): Effect.Effect<void> =>
 const explain = (error: Transport.ConnectError | Connection.ConnectionError): string => {
   const tls = Tls.errorOf(error)
   if (tls !== undefined) return tls.message
-  if (error._tag === "ConnectError" && error.reason === "Refused") return "connection refused (is the server running? npm start -- --example chat)"
+  if (error._tag === "ConnectError" && error.reason === "Refused") {
+    return "connection refused (is the server running? npm start -- --example chat)"
+  }
   return error.message
 }
 
 const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
   Effect.gen(function*() {
     const transport = yield* Transport.Transport
-    const conn = yield* transport.connect(Address.tcp(cli.host, cli.port), { timeout: 5000, tls: cli.tls, keepAlive: true })
+    const conn = yield* transport.connect(Address.tcp(cli.host, cli.port), {
+      timeout: 5000,
+      tls: cli.tls,
+      keepAlive: true
+    })
     // your input, as typed; its end ends our side (the server still answers and says goodbye)
     const input = yield* Stream.fromAsyncIterable(process.stdin as AsyncIterable<Uint8Array>, (e) => e).pipe(
       Stream.runForEach((chunk) => conn.write(chunk)),
@@ -104,8 +112,12 @@ const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
     return EXIT.ok
   }).pipe(
     Effect.catchTags({
-      ConnectError: (error) => Effect.sync(() => (console.error(`chat: cannot connect to ${cli.host}:${cli.port}: ${explain(error)}`), EXIT.noConnection)),
-      ConnectionError: (error) => Effect.sync(() => (console.error(`chat: the connection failed: ${explain(error)}`), EXIT.noConnection))
+      ConnectError: (error) =>
+        Effect.sync(
+          () => (console.error(`chat: cannot connect to ${cli.host}:${cli.port}: ${explain(error)}`), EXIT.noConnection)
+        ),
+      ConnectionError: (error) =>
+        Effect.sync(() => (console.error(`chat: the connection failed: ${explain(error)}`), EXIT.noConnection))
     }),
     Effect.scoped
   )
@@ -117,6 +129,7 @@ run(cli).pipe(
     NodeRuntime.runMain(program, {
       disablePrettyLogger: true,
       // the program's value is the exit status; Ctrl-C: 130
-      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? (exit.value as number) : Exit.isInterrupted(exit) ? 130 : 1)
+      teardown: (exit, onExit) =>
+        onExit(Exit.isSuccess(exit) ? (exit.value as number) : Exit.isInterrupted(exit) ? 130 : 1)
     })
 )

@@ -8,4 +8,8 @@ import { parse } from "./args.ts"
 import * as ChatRoom from "./Chat.ts"
 
 const options = parse(process.argv.slice(2))
-Layer.launch(ChatRoom.layer(options)).pipe(DenoWorkers.run({ workers: options.workers }), Effect.provide(DenoTransport.layer), DenoRuntime.runMain)
+Layer.launch(ChatRoom.layer(options)).pipe(
+  DenoWorkers.run({ workers: options.workers }),
+  Effect.provide(DenoTransport.layer),
+  DenoRuntime.runMain
+)

@@ -9,4 +9,8 @@ import { parse } from "./args.ts"
 import * as ChatRoom from "./Chat.ts"
 
 const options = parse(process.argv.slice(2))
-Layer.launch(ChatRoom.layer(options)).pipe(NodeWorkers.run({ workers: options.workers }), Effect.provide(NodeTransport.layer), NodeRuntime.runMain)
+Layer.launch(ChatRoom.layer(options)).pipe(
+  NodeWorkers.run({ workers: options.workers }),
+  Effect.provide(NodeTransport.layer),
+  NodeRuntime.runMain
+)

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runCli, spawnCli, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
-import { certFiles, serverTlsArgs, sClient } from "../../../scripts/tls-clients.ts"
+import { certFiles, sClient, serverTlsArgs } from "../../../scripts/tls-clients.ts"
 import type { CertFiles } from "../../../scripts/tls-clients.ts"
 import { LineClient } from "./lineClient.ts"
 
@@ -45,7 +45,9 @@ describe.each(tested)("examples/chat on %s (the process npm start runs)", (runti
     await a.rename("ann1")
     await b.rename("bob1")
     await c.rename("cat1")
-    for (const x of [a, b, c]) expect((await x.command("/join t1")).line).toMatch(/^\+ you are now in #t1 with [0-2] other\(s\)$/)
+    for (const x of [a, b, c]) {
+      expect((await x.command("/join t1")).line).toMatch(/^\+ you are now in #t1 with [0-2] other\(s\)$/)
+    }
 
     a.send("hello from ann\n")
     expect((await b.until(/^<ann1> /)).line).toBe("<ann1> hello from ann")
@@ -72,51 +74,55 @@ describe.each(tested)("examples/chat on %s (the process npm start runs)", (runti
     expect(a.raw).toContain("\r\n") // the server writes CRLF
   }, 90_000)
 
-  it("/nick is validated and unique; /nick and /join move people: a line said in one room is not seen in another", async () => {
-    const [x, y, z] = [await connect(), await connect(), await connect()]
-    expect((await x.command("/nick bad name!")).line).toMatch(/^! usage: \/nick NAME/)
-    expect((await x.command("/nick 9lives")).line).toMatch(/^! usage: \/nick NAME/)
-    await x.rename("xena2")
-    expect((await y.command("/nick XENA2")).line).toBe("! nick XENA2 is taken")
-    await y.rename("yuri2")
-    await z.rename("zoe2")
-    expect((await x.command("/join #red2")).line).toBe("+ you are now in #red2 with 0 other(s)")
-    expect((await y.command("/join red2")).line).toBe("+ you are now in #red2 with 1 other(s)")
-    expect((await x.until(/^\* yuri2 /)).line).toBe("* yuri2 joined #red2")
-    expect((await z.command("/join blue2")).line).toBe("+ you are now in #blue2 with 0 other(s)")
-    expect((await z.command("/join blue2")).line).toBe("+ you are already in #blue2")
+  it(
+    "/nick is validated and unique; /nick and /join move people: a line said in one room is not seen in another",
+    async () => {
+      const [x, y, z] = [await connect(), await connect(), await connect()]
+      expect((await x.command("/nick bad name!")).line).toMatch(/^! usage: \/nick NAME/)
+      expect((await x.command("/nick 9lives")).line).toMatch(/^! usage: \/nick NAME/)
+      await x.rename("xena2")
+      expect((await y.command("/nick XENA2")).line).toBe("! nick XENA2 is taken")
+      await y.rename("yuri2")
+      await z.rename("zoe2")
+      expect((await x.command("/join #red2")).line).toBe("+ you are now in #red2 with 0 other(s)")
+      expect((await y.command("/join red2")).line).toBe("+ you are now in #red2 with 1 other(s)")
+      expect((await x.until(/^\* yuri2 /)).line).toBe("* yuri2 joined #red2")
+      expect((await z.command("/join blue2")).line).toBe("+ you are now in #blue2 with 0 other(s)")
+      expect((await z.command("/join blue2")).line).toBe("+ you are already in #blue2")
 
-    // a rename is announced to the room
-    await x.rename("xavier2")
-    expect((await y.until(/is now/)).line).toBe("* xena2 is now xavier2")
+      // a rename is announced to the room
+      await x.rename("xavier2")
+      expect((await y.until(/is now/)).line).toBe("* xena2 is now xavier2")
 
-    x.send("secret of red\n")
-    expect((await y.until(/^<xavier2> /)).line).toBe("<xavier2> secret of red")
-    // y got it, so the broadcast is done; z's /who answer comes after anything pushed to z
-    const zWho = await z.command("/who")
-    expect(zWho.line).toBe("+ #blue2 (1): zoe2")
-    expect(z.lines.filter((l) => l.includes("secret"))).toEqual([])
+      x.send("secret of red\n")
+      expect((await y.until(/^<xavier2> /)).line).toBe("<xavier2> secret of red")
+      // y got it, so the broadcast is done; z's /who answer comes after anything pushed to z
+      const zWho = await z.command("/who")
+      expect(zWho.line).toBe("+ #blue2 (1): zoe2")
+      expect(z.lines.filter((l) => l.includes("secret"))).toEqual([])
 
-    // y moves to blue: red is told it left, blue that it came
-    expect((await y.command("/join blue2")).line).toBe("+ you are now in #blue2 with 1 other(s)")
-    expect((await x.until(/^\* yuri2 /)).line).toBe("* yuri2 left #red2 (joined #blue2)")
-    expect((await z.until(/^\* yuri2 /)).line).toBe("* yuri2 joined #blue2")
-    z.send("welcome to blue\n")
-    expect((await y.until(/^<zoe2> /)).line).toBe("<zoe2> welcome to blue")
-    await x.command("/who")
-    expect(saidBy(x.lines, "zoe2")).toEqual([])
-    x.send("anyone in red?\n")
-    expect((await x.command("/who")).line).toBe("+ #red2 (1): xavier2")
-    await y.command("/who")
-    await z.command("/who")
-    expect(saidBy(y.lines, "xavier2")).toEqual(["<xavier2> secret of red"])
-    expect(saidBy(z.lines, "xavier2")).toEqual([])
+      // y moves to blue: red is told it left, blue that it came
+      expect((await y.command("/join blue2")).line).toBe("+ you are now in #blue2 with 1 other(s)")
+      expect((await x.until(/^\* yuri2 /)).line).toBe("* yuri2 left #red2 (joined #blue2)")
+      expect((await z.until(/^\* yuri2 /)).line).toBe("* yuri2 joined #blue2")
+      z.send("welcome to blue\n")
+      expect((await y.until(/^<zoe2> /)).line).toBe("<zoe2> welcome to blue")
+      await x.command("/who")
+      expect(saidBy(x.lines, "zoe2")).toEqual([])
+      x.send("anyone in red?\n")
+      expect((await x.command("/who")).line).toBe("+ #red2 (1): xavier2")
+      await y.command("/who")
+      await z.command("/who")
+      expect(saidBy(y.lines, "xavier2")).toEqual(["<xavier2> secret of red"])
+      expect(saidBy(z.lines, "xavier2")).toEqual([])
 
-    // private messages reach one person, whatever the room
-    expect((await x.command("/msg ZOE2 psst")).line).toBe("+ sent to zoe2")
-    expect((await z.until(/^\*xavier2\* /)).line).toBe("*xavier2* psst")
-    expect((await x.command("/msg nobody2 hi")).line).toBe("! no such nick: nobody2")
-  }, 90_000)
+      // private messages reach one person, whatever the room
+      expect((await x.command("/msg ZOE2 psst")).line).toBe("+ sent to zoe2")
+      expect((await z.until(/^\*xavier2\* /)).line).toBe("*xavier2* psst")
+      expect((await x.command("/msg nobody2 hi")).line).toBe("! no such nick: nobody2")
+    },
+    90_000
+  )
 
   it("/quit says bye and closes only that client; its room is told; the others keep chatting", async () => {
     const [p, q, r] = [await connect(), await connect(), await connect()]
@@ -170,12 +176,20 @@ describe.each(tested)("examples/chat on %s (the process npm start runs)", (runti
 
   it("50 clients that reset (at accept and mid-line) leave it serving: later clients chat as usual", async () => {
     expect(await resetClients(port, 25, "a line without its end")).toBe(50)
-    await within(10_000, "chatting after the resets", (async () => {
-      const [a, b] = [await connect(), await connect()]
-      for (const x of [a, b]) expect((await x.command("/join resets")).line).toMatch(/^\+ you are now in #resets with [01] other\(s\)$/)
-      a.send("still here after the resets\n")
-      expect((await b.until(`<${a.nick}> still here after the resets`)).line).toBe(`<${a.nick}> still here after the resets`)
-    })())
+    await within(
+      10_000,
+      "chatting after the resets",
+      (async () => {
+        const [a, b] = [await connect(), await connect()]
+        for (const x of [a, b]) {
+          expect((await x.command("/join resets")).line).toMatch(/^\+ you are now in #resets with [01] other\(s\)$/)
+        }
+        a.send("still here after the resets\n")
+        expect((await b.until(`<${a.nick}> still here after the resets`)).line).toBe(
+          `<${a.nick}> still here after the resets`
+        )
+      })()
+    )
   }, 60_000)
 
   it("exits 0 on SIGINT, after telling every client and closing them", async () => {
@@ -214,45 +228,57 @@ describe.each(tested)("examples/chat on %s with --tls-cert/--tls-key", (runtime)
       files?.remove()
     })
 
-    it("two openssl s_client -quiet sessions chat: each sees the other's line; /quit says bye and closes; the log says TLS", async () => {
-      const [a, b] = [await sClientUser(), await sClientUser()]
-      await a.rename("tina")
-      await b.rename("tom")
-      for (const x of [a, b]) expect((await x.command("/join tls1")).line).toMatch(/^\+ you are now in #tls1 with [01] other\(s\)$/)
-      a.send("hello over TLS, héllo 😀\n")
-      expect((await b.until(/^<tina> /)).line).toBe("<tina> hello over TLS, héllo 😀")
-      b.send("hi tina\r\n")
-      expect((await a.until(/^<tom> /)).line).toBe("<tom> hi tina")
-      b.send("/quit done\n")
-      expect((await b.until(/^[+!] /)).line).toBe("+ bye")
-      await b.awaitClose()
-      expect((await a.until(/^\* tom /)).line).toBe("* tom left #tls1 (quit: done)")
-      expect(saidBy(a.lines, "tina")).toEqual([])
-      expect(ex.output()).toMatch(/chat: listening on 127\.0\.0\.1:\d+ with TLS;/)
-    }, 30_000)
+    it(
+      "two openssl s_client -quiet sessions chat: each sees the other's line; /quit says bye and closes; the log says TLS",
+      async () => {
+        const [a, b] = [await sClientUser(), await sClientUser()]
+        await a.rename("tina")
+        await b.rename("tom")
+        for (const x of [a, b]) {
+          expect((await x.command("/join tls1")).line).toMatch(/^\+ you are now in #tls1 with [01] other\(s\)$/)
+        }
+        a.send("hello over TLS, héllo 😀\n")
+        expect((await b.until(/^<tina> /)).line).toBe("<tina> hello over TLS, héllo 😀")
+        b.send("hi tina\r\n")
+        expect((await a.until(/^<tom> /)).line).toBe("<tom> hi tina")
+        b.send("/quit done\n")
+        expect((await b.until(/^[+!] /)).line).toBe("+ bye")
+        await b.awaitClose()
+        expect((await a.until(/^\* tom /)).line).toBe("* tom left #tls1 (quit: done)")
+        expect(saidBy(a.lines, "tina")).toEqual([])
+        expect(ex.output()).toMatch(/chat: listening on 127\.0\.0\.1:\d+ with TLS;/)
+      },
+      30_000
+    )
 
-    it("the chat client with --tls --tls-ca chats with an s_client user and exits 0 at the end of its input; with only the system CAs it refuses the server (exit 4)", async () => {
-      const a = await sClientUser()
-      await a.rename("ursula")
-      await a.command("/join tls2")
-      const child = spawnCli("chat", ["--port", String(port), "--tls", "--tls-ca", files.ca])
-      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
-      const c = await LineClient.over(child)
-      clients.push(c)
-      await c.rename("victor")
-      await c.command("/join tls2")
-      c.send("hi from the chat client\n")
-      expect((await a.until(/^<victor> /)).line).toBe("<victor> hi from the chat client")
-      a.send("hi back\n")
-      expect((await c.until(/^<ursula> /)).line).toBe("<ursula> hi back")
-      c.end()
-      expect(await within(15_000, "the chat client exiting", exited)).toBe(0)
-      expect((await a.until(/^\* victor /)).line).toBe("* victor left #tls2 (disconnected)")
+    it(
+      "the chat client with --tls --tls-ca chats with an s_client user and exits 0 at the end of its input; with only the system CAs it refuses the server (exit 4)",
+      async () => {
+        const a = await sClientUser()
+        await a.rename("ursula")
+        await a.command("/join tls2")
+        const child = spawnCli("chat", ["--port", String(port), "--tls", "--tls-ca", files.ca])
+        const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+        const c = await LineClient.over(child)
+        clients.push(c)
+        await c.rename("victor")
+        await c.command("/join tls2")
+        c.send("hi from the chat client\n")
+        expect((await a.until(/^<victor> /)).line).toBe("<victor> hi from the chat client")
+        a.send("hi back\n")
+        expect((await c.until(/^<ursula> /)).line).toBe("<ursula> hi back")
+        c.end()
+        expect(await within(15_000, "the chat client exiting", exited)).toBe(0)
+        expect((await a.until(/^\* victor /)).line).toBe("* victor left #tls2 (disconnected)")
 
-      const untrusted = await runCli("chat", ["--port", String(port), "--tls"])
-      expect(untrusted.code).toBe(4)
-      expect(untrusted.stdout).toBe("")
-      expect(untrusted.stderr).toMatch(new RegExp(`^chat: cannot connect to 127\\.0\\.0\\.1:${port}: TLS client handshake failed: UnknownCa`))
-    }, 60_000)
+        const untrusted = await runCli("chat", ["--port", String(port), "--tls"])
+        expect(untrusted.code).toBe(4)
+        expect(untrusted.stdout).toBe("")
+        expect(untrusted.stderr).toMatch(
+          new RegExp(`^chat: cannot connect to 127\\.0\\.0\\.1:${port}: TLS client handshake failed: UnknownCa`)
+        )
+      },
+      60_000
+    )
   })
 })

@@ -43,7 +43,10 @@ describe("the chat protocol with a typed client (memory transport)", () => {
       expect(yield* bob.request({ _tag: "Nick", name: "bob" })).toEqual({ _tag: "Ok", text: "you are now bob" })
 
       // a typed error response
-      expect(yield* Effect.flip(alice.request({ _tag: "Nick", name: "Bob" }))).toEqual({ _tag: "Error", text: "nick Bob is taken" })
+      expect(yield* Effect.flip(alice.request({ _tag: "Nick", name: "Bob" }))).toEqual({
+        _tag: "Error",
+        text: "nick Bob is taken"
+      })
       expect(yield* Effect.flip(alice.request({ _tag: "Unknown", command: "dance" }))).toEqual({
         _tag: "Error",
         text: "unknown command /dance; try /help"
@@ -54,13 +57,18 @@ describe("the chat protocol with a typed client (memory transport)", () => {
       expect(yield* next(bobInbox, isMessage)).toEqual({ _tag: "Message", from: "alice", text: "/hi bob" })
 
       // the client refuses a line the server would answer out of turn; the link stays in step
-      const refused = yield* Effect.flip(alice.send({ _tag: "Say", text: "x".repeat(ChatRoom.DEFAULT_MAX_LINE_LENGTH + 1) }))
+      const refused = yield* Effect.flip(
+        alice.send({ _tag: "Say", text: "x".repeat(ChatRoom.DEFAULT_MAX_LINE_LENGTH + 1) })
+      )
       expect(refused).toBeInstanceOf(Client.ClientError)
       expect((refused as Client.ClientError).reason).toBe("Encode")
       expect(yield* alice.request({ _tag: "Who" })).toEqual({ _tag: "Ok", text: "#lobby (2): alice, bob" })
 
       // a private push to one connection
-      expect(yield* bob.request({ _tag: "Msg", to: "ALICE", text: "psst" })).toEqual({ _tag: "Ok", text: "sent to alice" })
+      expect(yield* bob.request({ _tag: "Msg", to: "ALICE", text: "psst" })).toEqual({
+        _tag: "Ok",
+        text: "sent to alice"
+      })
       expect(yield* next(aliceInbox, isPrivate)).toEqual({ _tag: "Private", from: "bob", text: "psst" })
 
       expect(yield* alice.request({ _tag: "Quit", reason: "" })).toEqual({ _tag: "Ok", text: "bye" })
@@ -106,14 +114,23 @@ describe("chat servers sharing rooms (in-process backplane)", () => {
       const bobInbox = yield* bob.subscribe
       expect(yield* alice.request({ _tag: "Nick", name: "alice" })).toEqual({ _tag: "Ok", text: "you are now alice" })
       expect(yield* bob.request({ _tag: "Nick", name: "bob" })).toEqual({ _tag: "Ok", text: "you are now bob" })
-      expect(yield* Effect.flip(alice.request({ _tag: "Nick", name: "BOB" }))).toEqual({ _tag: "Error", text: "nick BOB is taken" })
+      expect(yield* Effect.flip(alice.request({ _tag: "Nick", name: "BOB" }))).toEqual({
+        _tag: "Error",
+        text: "nick BOB is taken"
+      })
 
       yield* alice.send({ _tag: "Say", text: "hi from A" })
       expect(yield* next(bobInbox, isMessage)).toEqual({ _tag: "Message", from: "alice", text: "hi from A" })
       expect(yield* bob.request({ _tag: "Who" })).toEqual({ _tag: "Ok", text: "#lobby (2): alice, bob" })
-      expect(yield* bob.request({ _tag: "Msg", to: "Alice", text: "psst" })).toEqual({ _tag: "Ok", text: "sent to alice" })
+      expect(yield* bob.request({ _tag: "Msg", to: "Alice", text: "psst" })).toEqual({
+        _tag: "Ok",
+        text: "sent to alice"
+      })
       expect(yield* next(aliceInbox, isPrivate)).toEqual({ _tag: "Private", from: "bob", text: "psst" })
-      expect(yield* Effect.flip(bob.request({ _tag: "Msg", to: "carol", text: "hi" }))).toEqual({ _tag: "Error", text: "no such nick: carol" })
+      expect(yield* Effect.flip(bob.request({ _tag: "Msg", to: "carol", text: "hi" }))).toEqual({
+        _tag: "Error",
+        text: "no such nick: carol"
+      })
 
       yield* alice.request({ _tag: "Quit", reason: "" })
       expect((yield* next(bobInbox, leaving)).text).toBe("alice left #lobby (quit)")

@@ -3,10 +3,10 @@
  * waits for the ones it expects. On a raw socket (what `nc` does), or on the
  * pipes of a client process (openssl s_client, the chat client).
  */
-import { expect } from "vitest"
 import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { StringDecoder } from "node:string_decoder"
+import { expect } from "vitest"
 
 /** The welcome line a chat server greets each newcomer with; it names the guest. */
 const welcome = /^\* welcome to wirekit chat, (guest-\d+)!/
@@ -73,7 +73,9 @@ export class LineClient {
   }
 
   /** A user behind a client process that talks on its stdin and stdout; reads the welcome line. */
-  static over(process: { readonly stdin: Writable; readonly stdout: Readable; readonly kill: () => unknown }): Promise<LineClient> {
+  static over(
+    process: { readonly stdin: Writable; readonly stdout: Readable; readonly kill: () => unknown }
+  ): Promise<LineClient> {
     return new LineClient(process.stdout, process.stdin, () => process.kill()).greeted()
   }
 
@@ -117,7 +119,11 @@ export class LineClient {
       }
       const left = deadline - Date.now()
       if (left <= 0 || this.closed) {
-        throw new Error(`${this.nick || "client"}: no line matching ${pattern} (${this.closed ? "closed" : "timeout"}); got: ${JSON.stringify(this.lines.slice(this.cursor))}`)
+        throw new Error(
+          `${this.nick || "client"}: no line matching ${pattern} (${this.closed ? "closed" : "timeout"}); got: ${
+            JSON.stringify(this.lines.slice(this.cursor))
+          }`
+        )
       }
       await new Promise<void>((resolve) => {
         const wake = () => {

@@ -66,9 +66,18 @@ const tlsNote = (tls: Tls.TlsServerOptions | undefined) =>
 
 /** How to try it: `nc`, or `openssl s_client` under TLS (add `-CAfile` for a private CA). */
 const hint = ({ host, port, tls }: EchoOptions) =>
-  tls === undefined ? `nc ${host} ${port}` : `openssl s_client -quiet -connect ${host}:${port}${tls.requestCert ? " -cert CERT -key KEY" : ""}`
+  tls === undefined
+    ? `nc ${host} ${port}`
+    : `openssl s_client -quiet -connect ${host}:${port}${tls.requestCert ? " -cert CERT -key KEY" : ""}`
 
 /** The echo server as a Layer (needs a Transport). */
 export const layer = (options: EchoOptions) =>
-  Server.layer(Address.tcp(options.host, options.port), handler(framingOf(options.framing)), { tls: options.tls, proxyProtocol: options.proxyProtocol })
-    .pipe(Layer.tap(() => Effect.logInfo(`echo server ready (framing: ${options.framing})${tlsNote(options.tls)}; try: ${hint(options)}`)))
+  Server.layer(Address.tcp(options.host, options.port), handler(framingOf(options.framing)), {
+    tls: options.tls,
+    proxyProtocol: options.proxyProtocol
+  })
+    .pipe(
+      Layer.tap(() =>
+        Effect.logInfo(`echo server ready (framing: ${options.framing})${tlsNote(options.tls)}; try: ${hint(options)}`)
+      )
+    )

@@ -5,7 +5,8 @@ import * as ExampleTls from "../../../scripts/example-tls.ts"
 import * as ExampleWorkers from "../../../scripts/example-workers.ts"
 import type { EchoFraming, EchoOptions } from "./Echo.ts"
 
-const usage = `usage: echo [--host 127.0.0.1] [--port 7000] [--framing none|lines|length] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
+const usage =
+  `usage: echo [--host 127.0.0.1] [--port 7000] [--framing none|lines|length] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
 
 /**
  * Parses `--host`, `--port`, `--framing none|lines|length`, `--workers N`
@@ -41,5 +42,12 @@ export const parse = (argv: ReadonlyArray<string>): EchoOptions & { readonly wor
     console.error(`--framing must be none, lines or length (got ${framing})\n${usage}`)
     process.exit(2)
   }
-  return { host: values.host, port: Number(values.port), framing: framing as EchoFraming, proxyProtocol: ExampleProxy.proxyProtocol(values, usage), tls: ExampleTls.server(values, usage), workers: ExampleWorkers.workers(values, usage) }
+  return {
+    host: values.host,
+    port: Number(values.port),
+    framing: framing as EchoFraming,
+    proxyProtocol: ExampleProxy.proxyProtocol(values, usage),
+    tls: ExampleTls.server(values, usage),
+    workers: ExampleWorkers.workers(values, usage)
+  }
 }

@@ -8,4 +8,8 @@ import { parse } from "./args.ts"
 import * as Echo from "./Echo.ts"
 
 const options = parse(process.argv.slice(2))
-Layer.launch(Echo.layer(options)).pipe(DenoWorkers.run({ workers: options.workers }), Effect.provide(DenoTransport.layer), DenoRuntime.runMain)
+Layer.launch(Echo.layer(options)).pipe(
+  DenoWorkers.run({ workers: options.workers }),
+  Effect.provide(DenoTransport.layer),
+  DenoRuntime.runMain
+)

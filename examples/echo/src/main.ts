@@ -9,4 +9,8 @@ import { parse } from "./args.ts"
 import * as Echo from "./Echo.ts"
 
 const options = parse(process.argv.slice(2))
-Layer.launch(Echo.layer(options)).pipe(NodeWorkers.run({ workers: options.workers }), Effect.provide(NodeTransport.layer), NodeRuntime.runMain)
+Layer.launch(Echo.layer(options)).pipe(
+  NodeWorkers.run({ workers: options.workers }),
+  Effect.provide(NodeTransport.layer),
+  NodeRuntime.runMain
+)

@@ -1,9 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { randomBytes } from "node:crypto"
 import * as Net from "node:net"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { echoOnce, runExample, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
-import { certFiles, mutualTlsTitle, mutualTlsUnsupported, serverTlsArgs, sClient } from "../../../scripts/tls-clients.ts"
+import {
+  certFiles,
+  mutualTlsTitle,
+  mutualTlsUnsupported,
+  sClient,
+  serverTlsArgs
+} from "../../../scripts/tls-clients.ts"
 import type { CertFiles } from "../../../scripts/tls-clients.ts"
 
 /** The runtimes this example is tested on (each has a main.<runtime>.ts entry). */
@@ -28,35 +34,43 @@ describe.each(tested)("examples/echo on %s (the process npm start runs)", (runti
     expect(ex.output()).toMatch(/close \(\d+ bytes echoed\)/)
   }, 90_000)
 
-  it("50 clients that reset (at accept and mid-request) leave it serving: later clients are echoed byte-exact", async () => {
-    const ex = startExample(runtime, [])
-    const port = await ex.port
-    expect(await resetClients(port, 25, "a partial request")).toBe(50)
-    const payloads = [Buffer.from("after the resets\n"), Buffer.alloc(100_000, 9), Buffer.from([0, 255, 13, 10])]
-    const got = await within(10_000, "echoes after the resets", Promise.all(payloads.map((p) => echoOnce(port, p))))
-    got.forEach((g, i) => expect(g.equals(payloads[i]!)).toBe(true))
-    ex.child.kill("SIGINT")
-    expect(await ex.exited).toBe(0)
-  }, 90_000)
+  it(
+    "50 clients that reset (at accept and mid-request) leave it serving: later clients are echoed byte-exact",
+    async () => {
+      const ex = startExample(runtime, [])
+      const port = await ex.port
+      expect(await resetClients(port, 25, "a partial request")).toBe(50)
+      const payloads = [Buffer.from("after the resets\n"), Buffer.alloc(100_000, 9), Buffer.from([0, 255, 13, 10])]
+      const got = await within(10_000, "echoes after the resets", Promise.all(payloads.map((p) => echoOnce(port, p))))
+      got.forEach((g, i) => expect(g.equals(payloads[i]!)).toBe(true))
+      ex.child.kill("SIGINT")
+      expect(await ex.exited).toBe(0)
+    },
+    90_000
+  )
 
-  it("--framing length echoes length-prefixed frames and closes only a connection that declares an oversized frame", async () => {
-    const ex = startExample(runtime, ["--framing", "length"])
-    const port = await ex.port
-    const frame = (payload: Buffer) => {
-      const h = Buffer.alloc(4)
-      h.writeUInt32BE(payload.length)
-      return Buffer.concat([h, payload])
-    }
-    const stream = Buffer.concat([frame(Buffer.from("one")), frame(Buffer.alloc(0)), frame(Buffer.alloc(70_000, 1))])
-    // the bad client declares 8 MiB + 1 (over the default max) and must be closed without a reply
-    const bad = await echoOnce(port, Buffer.from([0x00, 0x80, 0x00, 0x01]))
-    expect(bad.length).toBe(0)
-    const good = await echoOnce(port, stream)
-    expect(good.equals(stream)).toBe(true)
-    ex.child.kill("SIGINT")
-    expect(await ex.exited).toBe(0)
-    expect(ex.output()).toMatch(/FrameTooLarge|frame too large/)
-  }, 90_000)
+  it(
+    "--framing length echoes length-prefixed frames and closes only a connection that declares an oversized frame",
+    async () => {
+      const ex = startExample(runtime, ["--framing", "length"])
+      const port = await ex.port
+      const frame = (payload: Buffer) => {
+        const h = Buffer.alloc(4)
+        h.writeUInt32BE(payload.length)
+        return Buffer.concat([h, payload])
+      }
+      const stream = Buffer.concat([frame(Buffer.from("one")), frame(Buffer.alloc(0)), frame(Buffer.alloc(70_000, 1))])
+      // the bad client declares 8 MiB + 1 (over the default max) and must be closed without a reply
+      const bad = await echoOnce(port, Buffer.from([0x00, 0x80, 0x00, 0x01]))
+      expect(bad.length).toBe(0)
+      const good = await echoOnce(port, stream)
+      expect(good.equals(stream)).toBe(true)
+      ex.child.kill("SIGINT")
+      expect(await ex.exited).toBe(0)
+      expect(ex.output()).toMatch(/FrameTooLarge|frame too large/)
+    },
+    90_000
+  )
 })
 
 /** Sends `payload` on a plain TCP connection and collects what comes back until the server closes (errors included). */
@@ -147,7 +161,9 @@ describe.each(tested)("examples/echo on %s with --tls-cert/--tls-key", (runtime)
   // where the transport cannot ask for client certificates, --tls-ca must stop the server, never serve without them
   it.runIf(mutualTlsUnsupported(runtime) !== undefined)(
     `with --tls-ca the server refuses to start, saying why ${
-      mutualTlsUnsupported(runtime) === undefined ? "[skipped: this transport asks for client certificates]" : `(${mutualTlsUnsupported(runtime)})`
+      mutualTlsUnsupported(runtime) === undefined
+        ? "[skipped: this transport asks for client certificates]"
+        : `(${mutualTlsUnsupported(runtime)})`
     }`,
     async () => {
       const run = await runExample("echo", runtime, ["--port", "0", ...serverTlsArgs(files, { mutual: true })])
@@ -158,19 +174,23 @@ describe.each(tested)("examples/echo on %s with --tls-cert/--tls-key", (runtime)
     60_000
   )
 
-  it("refuses an unreadable certificate, a file without a PEM certificate and --tls-key alone: exit 2 with the reason, before listening", async () => {
-    const [missing, notACert, keyAlone] = await Promise.all([
-      runExample("echo", runtime, ["--port", "0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", files.key]),
-      runExample("echo", runtime, ["--port", "0", "--tls-cert", files.key, "--tls-key", files.key]),
-      runExample("echo", runtime, ["--port", "0", "--tls-key", files.key])
-    ])
-    for (const run of [missing, notACert, keyAlone]) {
-      expect(run.code).toBe(2)
-      expect(run.stdout + run.stderr).not.toMatch(/listening on/)
-      expect(run.stderr).toMatch(/usage: echo .*--tls-cert PATH --tls-key PATH/)
-    }
-    expect(missing.stderr).toMatch(/--tls-cert: cannot read \/nonexistent\/cert\.pem/)
-    expect(notACert.stderr).toMatch(/--tls-cert: .* holds no CERTIFICATE PEM block/)
-    expect(keyAlone.stderr).toMatch(/--tls-key needs --tls-cert/)
-  }, 60_000)
+  it(
+    "refuses an unreadable certificate, a file without a PEM certificate and --tls-key alone: exit 2 with the reason, before listening",
+    async () => {
+      const [missing, notACert, keyAlone] = await Promise.all([
+        runExample("echo", runtime, ["--port", "0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", files.key]),
+        runExample("echo", runtime, ["--port", "0", "--tls-cert", files.key, "--tls-key", files.key]),
+        runExample("echo", runtime, ["--port", "0", "--tls-key", files.key])
+      ])
+      for (const run of [missing, notACert, keyAlone]) {
+        expect(run.code).toBe(2)
+        expect(run.stdout + run.stderr).not.toMatch(/listening on/)
+        expect(run.stderr).toMatch(/usage: echo .*--tls-cert PATH --tls-key PATH/)
+      }
+      expect(missing.stderr).toMatch(/--tls-cert: cannot read \/nonexistent\/cert\.pem/)
+      expect(notACert.stderr).toMatch(/--tls-cert: .* holds no CERTIFICATE PEM block/)
+      expect(keyAlone.stderr).toMatch(/--tls-key needs --tls-cert/)
+    },
+    60_000
+  )
 })

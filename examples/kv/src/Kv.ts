@@ -51,14 +51,18 @@ import { Schema } from "effect"
 // ---------------------------------------------------------------------------
 
 /** The key (or `Scan`'s prefix) is over the server's key limit (in UTF-8 bytes). */
-export class KeyTooLong extends Schema.TaggedError<KeyTooLong>()("KeyTooLong", { length: Schema.Int, max: Schema.Int }) {
+export class KeyTooLong
+  extends Schema.TaggedError<KeyTooLong>()("KeyTooLong", { length: Schema.Int, max: Schema.Int })
+{
   override get message(): string {
     return `key is ${this.length} bytes, the limit is ${this.max}`
   }
 }
 
 /** The value is over the server's value limit (in UTF-8 bytes). */
-export class ValueTooLarge extends Schema.TaggedError<ValueTooLarge>()("ValueTooLarge", { size: Schema.Int, max: Schema.Int }) {
+export class ValueTooLarge
+  extends Schema.TaggedError<ValueTooLarge>()("ValueTooLarge", { size: Schema.Int, max: Schema.Int })
+{
   override get message(): string {
     return `value is ${this.size} bytes, the limit is ${this.max}`
   }

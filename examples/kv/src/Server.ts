@@ -91,7 +91,9 @@ export class Store {
   set(key: string, value: string): Kv.ValueTooLarge | Kv.StoreFull | undefined {
     const max = this.limits.maxValueSize
     if (!fits(value, max)) return new Kv.ValueTooLarge({ size: utf8Length(value), max })
-    if (this.data.size >= this.limits.maxKeys && !this.data.has(key)) return new Kv.StoreFull({ max: this.limits.maxKeys })
+    if (this.data.size >= this.limits.maxKeys && !this.data.has(key)) {
+      return new Kv.StoreFull({ max: this.limits.maxKeys })
+    }
     this.data.set(key, value)
     this.wake(key, value)
     return undefined
@@ -146,7 +148,7 @@ export class Store {
   /** Calls `waiter` once, with the key's next value. Returns the function that cancels it. */
   watch(key: string, waiter: (value: string) => void): () => void {
     let set = this.waiters.get(key)
-    if (set === undefined) this.waiters.set(key, (set = new Set()))
+    if (set === undefined) this.waiters.set(key, set = new Set())
     set.add(waiter)
     return () => {
       const s = this.waiters.get(key)
@@ -316,7 +318,9 @@ export const layer = (options: KvOptions): Layer.Layer<never, Transport.ListenEr
       const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"
       const tlsFlags = tls === undefined ? "" : tls.requestCert ? " --tls --tls-cert CERT --tls-key KEY" : " --tls"
       yield* Effect.logInfo(
-        `kv: listening on ${Address.format(address)}${mode} (max key ${limits.maxKeyLength} B, max value ${limits.maxValueSize} B, max keys ${limits.maxKeys}); ` +
+        `kv: listening on ${
+          Address.format(address)
+        }${mode} (max key ${limits.maxKeyLength} B, max value ${limits.maxValueSize} B, max keys ${limits.maxKeys}); ` +
           `try: node --import tsx examples/kv/src/cli.ts --port ${port}${tlsFlags} set hello world`
       )
     })

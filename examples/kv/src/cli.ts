@@ -50,7 +50,8 @@ import * as Kv from "./Kv.ts"
 // arguments
 // ---------------------------------------------------------------------------
 
-const USAGE = `usage: cli.ts [--host 127.0.0.1] [--port ${Kv.DEFAULT_PORT}] [--timeout MS] ${ExampleTls.clientUsage} COMMAND
+const USAGE =
+  `usage: cli.ts [--host 127.0.0.1] [--port ${Kv.DEFAULT_PORT}] [--timeout MS] ${ExampleTls.clientUsage} COMMAND
   get KEY                    print the value (exit 1 if there is none)
   set KEY VALUE              store VALUE at KEY; prints OK
   del KEY                    delete KEY; prints 1 if it existed, else 0
@@ -100,7 +101,9 @@ const usageError = (message: string): never => {
 const int = (name: string, text: string | undefined, fallback: number, min: number, max: number): number => {
   if (text === undefined) return fallback
   const n = Number(text)
-  if (!/^-?\d+$/.test(text) || n < min || n > max) usageError(`${name} must be an integer from ${min} to ${max} (got ${text})`)
+  if (!/^-?\d+$/.test(text) || n < min || n > max) {
+    usageError(`${name} must be an integer from ${min} to ${max} (got ${text})`)
+  }
   return n
 }
 
@@ -208,10 +211,14 @@ const report = (cli: Cli, error: Kv.KvError | Client.ClientError): number => {
   }
   switch (error.reason) {
     case "Connect": {
-      const cause = error.cause as { readonly _tag?: string; readonly reason?: string; readonly message?: string } | undefined
+      const cause = error.cause as
+        | { readonly _tag?: string; readonly reason?: string; readonly message?: string }
+        | undefined
       const tls = Tls.errorOf(cause)
       if (cause?._tag === "ConnectError" && cause.reason === "Refused") {
-        console.error(`kv: cannot connect to ${at}: connection refused (is the server running? npm start -- --example kv)`)
+        console.error(
+          `kv: cannot connect to ${at}: connection refused (is the server running? npm start -- --example kv)`
+        )
       } else if (tls !== undefined) {
         console.error(`kv: cannot connect to ${at}: ${tls.message}`)
       } else {
@@ -226,7 +233,11 @@ const report = (cli: Cli, error: Kv.KvError | Client.ClientError): number => {
     case "Disconnected": {
       // with its cause when the client knows it (a TLS handshake that failed while reconnecting)
       const tls = Tls.errorOf(error)
-      console.error(`kv: the connection to ${at} was lost${tls === undefined ? ExampleTls.lostConnectionHint(cli.tls) : `: ${tls.message}`}`)
+      console.error(
+        `kv: the connection to ${at} was lost${
+          tls === undefined ? ExampleTls.lostConnectionHint(cli.tls) : `: ${tls.message}`
+        }`
+      )
       return EXIT.noAnswer
     }
     case "Decode":
@@ -263,7 +274,9 @@ const progressBar = (total: number) => {
     const filled = Math.round((percent * width) / 100)
     const rate = done / Math.max((now - start) / 1000, 1e-3)
     process.stderr.write(
-      `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(percent).padStart(3)}% ${done}/${total} ${Math.round(rate)} req/s   `
+      `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(percent).padStart(3)}% ${done}/${total} ${
+        Math.round(rate)
+      } req/s   `
     )
     lastPercent = percent
     lastDraw = now
@@ -350,7 +363,11 @@ const bench = (
     if (done < requests) console.log(`stopped at the time limit (${timeLimit} s): ${done} of ${requests} requests done`)
     console.log(`completed: ${done - errors} ok, ${errors} errors in ${seconds.toFixed(2)} s`)
     console.log(`throughput: ${Math.round(done / Math.max(seconds, 1e-6))} req/s`)
-    console.log(`latency: p50 ${ms(percentile(sorted, 0.5))}, p99 ${ms(percentile(sorted, 0.99))}, max ${ms(percentile(sorted, 1))}`)
+    console.log(
+      `latency: p50 ${ms(percentile(sorted, 0.5))}, p99 ${ms(percentile(sorted, 0.99))}, max ${
+        ms(percentile(sorted, 1))
+      }`
+    )
     if (firstError !== undefined) return report(cli, firstError)
     return EXIT.ok
   })
@@ -420,7 +437,9 @@ const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
         yield* (command.limit === undefined ? entries : Stream.take(entries, command.limit)).pipe(
           // bounds each wait for the next chunk: a long scan is fine, a silent server is not
           Stream.timeoutFail(() => new Client.ClientError({ reason: "Timeout", timeout: cli.timeout }), cli.timeout),
-          Stream.runForEachChunk((chunk) => write(Chunk.reduce(chunk, "", (text, { key, value }) => `${text}${key}\t${value}\n`)))
+          Stream.runForEachChunk((chunk) =>
+            write(Chunk.reduce(chunk, "", (text, { key, value }) => `${text}${key}\t${value}\n`))
+          )
         )
         return EXIT.ok
       }
@@ -452,6 +471,7 @@ run(cli).pipe(
     NodeRuntime.runMain(program, {
       disablePrettyLogger: true,
       // the program's value is the exit status; Ctrl-C: 130
-      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? (exit.value as number) : Exit.isInterrupted(exit) ? 130 : 1)
+      teardown: (exit, onExit) =>
+        onExit(Exit.isSuccess(exit) ? (exit.value as number) : Exit.isInterrupted(exit) ? 130 : 1)
     })
 )

@@ -9,4 +9,8 @@ import { parse } from "./args.ts"
 import * as KvServer from "./Server.ts"
 
 const options = parse(process.argv.slice(2))
-Layer.launch(KvServer.layer(options)).pipe(BunWorkers.run({ workers: options.workers }), Effect.provide(BunTransport.layer), BunRuntime.runMain)
+Layer.launch(KvServer.layer(options)).pipe(
+  BunWorkers.run({ workers: options.workers }),
+  Effect.provide(BunTransport.layer),
+  BunRuntime.runMain
+)

@@ -8,4 +8,8 @@ import { parse } from "./args.ts"
 import * as KvServer from "./Server.ts"
 
 const options = parse(process.argv.slice(2))
-Layer.launch(KvServer.layer(options)).pipe(DenoWorkers.run({ workers: options.workers }), Effect.provide(DenoTransport.layer), DenoRuntime.runMain)
+Layer.launch(KvServer.layer(options)).pipe(
+  DenoWorkers.run({ workers: options.workers }),
+  Effect.provide(DenoTransport.layer),
+  DenoRuntime.runMain
+)

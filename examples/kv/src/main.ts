@@ -9,4 +9,8 @@ import { parse } from "./args.ts"
 import * as KvServer from "./Server.ts"
 
 const options = parse(process.argv.slice(2))
-Layer.launch(KvServer.layer(options)).pipe(NodeWorkers.run({ workers: options.workers }), Effect.provide(NodeTransport.layer), NodeRuntime.runMain)
+Layer.launch(KvServer.layer(options)).pipe(
+  NodeWorkers.run({ workers: options.workers }),
+  Effect.provide(NodeTransport.layer),
+  NodeRuntime.runMain
+)

@@ -3,8 +3,8 @@
  * runtime, driven by the CLI (`node --import tsx examples/kv/src/cli.ts`) run
  * as separate processes, the way a user runs them.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Net from "node:net"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort, runCli, startExample as start } from "../../../scripts/example-process.ts"
 import { resetClients, within } from "../../../scripts/reset-clients.ts"
 import { certFiles, serverTlsArgs } from "../../../scripts/tls-clients.ts"
@@ -102,60 +102,76 @@ describe.each(tested)("examples/kv on %s (the process npm start runs), with the 
     expect(notInt.stderr).toMatch(/^kv: NotAnInteger: /)
   }, 90_000)
 
-  it("bench --requests 2000 completes, with a progress line and req/s, p50, p99 (also on a pool of 3 connections)", async () => {
-    const [one, pool] = await Promise.all([
-      kv("bench", "--requests", "2000"),
-      kv("bench", "--requests", "2000", "--concurrency", "30", "--connections", "3")
-    ])
-    for (const run of [one, pool]) {
-      expect(run.code).toBe(0)
-      expect(run.stdout).toMatch(/^completed: 2000 ok, 0 errors in \d+\.\d\d s$/m)
-      const rate = /^throughput: (\d+) req\/s$/m.exec(run.stdout)
-      expect(rate).not.toBeNull()
-      expect(Number(rate![1])).toBeGreaterThan(0)
-      expect(run.stdout).toMatch(/^latency: p50 \d+\.\d\d ms, p99 \d+\.\d\d ms, max \d+\.\d\d ms$/m)
-      // one line redrawn with \r: it ends at 100%, at most once per percent (or per second)
-      expect(run.stderr).toMatch(/\r\[#{30}\] 100% 2000\/2000 \d+ req\/s *\n$/)
-      const seconds = Number(/ in (\d+\.\d\d) s$/m.exec(run.stdout)![1])
-      const draws = run.stderr.split("\r").length - 1
-      expect(draws).toBeGreaterThan(0)
-      expect(draws).toBeLessThanOrEqual(101 + Math.ceil(seconds))
-      expect(run.stderr.split("\n").length).toBe(2) // a single line (and its final newline)
-    }
-    expect(pool.stdout).toMatch(/30 concurrent, 3 connection\(s\)/)
-  }, 90_000)
+  it(
+    "bench --requests 2000 completes, with a progress line and req/s, p50, p99 (also on a pool of 3 connections)",
+    async () => {
+      const [one, pool] = await Promise.all([
+        kv("bench", "--requests", "2000"),
+        kv("bench", "--requests", "2000", "--concurrency", "30", "--connections", "3")
+      ])
+      for (const run of [one, pool]) {
+        expect(run.code).toBe(0)
+        expect(run.stdout).toMatch(/^completed: 2000 ok, 0 errors in \d+\.\d\d s$/m)
+        const rate = /^throughput: (\d+) req\/s$/m.exec(run.stdout)
+        expect(rate).not.toBeNull()
+        expect(Number(rate![1])).toBeGreaterThan(0)
+        expect(run.stdout).toMatch(/^latency: p50 \d+\.\d\d ms, p99 \d+\.\d\d ms, max \d+\.\d\d ms$/m)
+        // one line redrawn with \r: it ends at 100%, at most once per percent (or per second)
+        expect(run.stderr).toMatch(/\r\[#{30}\] 100% 2000\/2000 \d+ req\/s *\n$/)
+        const seconds = Number(/ in (\d+\.\d\d) s$/m.exec(run.stdout)![1])
+        const draws = run.stderr.split("\r").length - 1
+        expect(draws).toBeGreaterThan(0)
+        expect(draws).toBeLessThanOrEqual(101 + Math.ceil(seconds))
+        expect(run.stderr.split("\n").length).toBe(2) // a single line (and its final newline)
+      }
+      expect(pool.stdout).toMatch(/30 concurrent, 3 connection\(s\)/)
+    },
+    90_000
+  )
 
-  it("scan: KEY<TAB>VALUE lines in key order, --limit stops early, a large scan goes through flow control, a long prefix exits 3", async () => {
-    const bulk = Array.from({ length: 6000 }, (_, i) => [`bulk:${String(i).padStart(4, "0")}`, `value ${i}`] as const)
-    await Promise.all([
-      kv("set", "scan:b", "two words"),
-      kv("set", "scan:c", "😀"),
-      kv("set", "scan:a", "1"),
-      fill(Number(port), [...bulk].reverse()) // stored out of order: the server sorts
-    ])
-    const [few, limited, all, first, tooLong] = await Promise.all([
-      kv("scan", "scan:"),
-      kv("scan", "scan:", "--limit", "2"),
-      kv("scan", "bulk:"), // more than the server sends ahead of the client's acks
-      kv("scan", "bulk:", "--limit", "5"),
-      kv("scan", "k".repeat(300))
-    ])
-    expect(few).toEqual({ code: 0, stdout: "scan:a\t1\nscan:b\ttwo words\nscan:c\t😀\n", stderr: "" })
-    expect(limited).toEqual({ code: 0, stdout: "scan:a\t1\nscan:b\ttwo words\n", stderr: "" })
-    expect(all.code).toBe(0)
-    expect(all.stderr).toBe("")
-    expect(all.stdout).toBe(bulk.map(([key, value]) => `${key}\t${value}\n`).join(""))
-    expect(first).toEqual({ code: 0, stdout: bulk.slice(0, 5).map(([key, value]) => `${key}\t${value}\n`).join(""), stderr: "" })
-    expect(tooLong).toEqual({ code: 3, stdout: "", stderr: "kv: KeyTooLong: key is 300 bytes, the limit is 256\n" })
-    // the scans stopped early leave the server serving
-    expect(await kv("keys", "scan:")).toEqual({ code: 0, stdout: "scan:a\nscan:b\nscan:c\n", stderr: "" })
-  }, 90_000)
+  it(
+    "scan: KEY<TAB>VALUE lines in key order, --limit stops early, a large scan goes through flow control, a long prefix exits 3",
+    async () => {
+      const bulk = Array.from({ length: 6000 }, (_, i) => [`bulk:${String(i).padStart(4, "0")}`, `value ${i}`] as const)
+      await Promise.all([
+        kv("set", "scan:b", "two words"),
+        kv("set", "scan:c", "😀"),
+        kv("set", "scan:a", "1"),
+        fill(Number(port), [...bulk].reverse()) // stored out of order: the server sorts
+      ])
+      const [few, limited, all, first, tooLong] = await Promise.all([
+        kv("scan", "scan:"),
+        kv("scan", "scan:", "--limit", "2"),
+        kv("scan", "bulk:"), // more than the server sends ahead of the client's acks
+        kv("scan", "bulk:", "--limit", "5"),
+        kv("scan", "k".repeat(300))
+      ])
+      expect(few).toEqual({ code: 0, stdout: "scan:a\t1\nscan:b\ttwo words\nscan:c\t😀\n", stderr: "" })
+      expect(limited).toEqual({ code: 0, stdout: "scan:a\t1\nscan:b\ttwo words\n", stderr: "" })
+      expect(all.code).toBe(0)
+      expect(all.stderr).toBe("")
+      expect(all.stdout).toBe(bulk.map(([key, value]) => `${key}\t${value}\n`).join(""))
+      expect(first).toEqual({
+        code: 0,
+        stdout: bulk.slice(0, 5).map(([key, value]) => `${key}\t${value}\n`).join(""),
+        stderr: ""
+      })
+      expect(tooLong).toEqual({ code: 3, stdout: "", stderr: "kv: KeyTooLong: key is 300 bytes, the limit is 256\n" })
+      // the scans stopped early leave the server serving
+      expect(await kv("keys", "scan:")).toEqual({ code: 0, stdout: "scan:a\nscan:b\nscan:c\n", stderr: "" })
+    },
+    90_000
+  )
 
   it("50 clients that reset (at accept and mid-frame) leave it serving: the CLI then works as usual", async () => {
     // the partial request: a frame header that announces more bytes than follow
     expect(await resetClients(Number(port), 25, new Uint8Array([0, 0, 0, 64, 1, 2, 3]))).toBe(50)
     // two CLI processes at once (each pays a node + tsx start-up), served within 15 s
-    const [set, get] = await within(15_000, "the CLI after the resets", Promise.all([kv("set", "after-resets", "fine"), kv("get", "never-set")]))
+    const [set, get] = await within(
+      15_000,
+      "the CLI after the resets",
+      Promise.all([kv("set", "after-resets", "fine"), kv("get", "never-set")])
+    )
     expect(set).toEqual({ code: 0, stdout: "OK\n", stderr: "" })
     expect(get).toEqual({ code: 1, stdout: "", stderr: "kv: no such key: never-set\n" })
   }, 90_000)
@@ -177,7 +193,8 @@ describe("the kv CLI without a server", () => {
     expect(run).toEqual({
       code: 4,
       stdout: "",
-      stderr: `kv: cannot connect to 127.0.0.1:${port}: connection refused (is the server running? npm start -- --example kv)\n`
+      stderr:
+        `kv: cannot connect to 127.0.0.1:${port}: connection refused (is the server running? npm start -- --example kv)\n`
     })
     expect(bench.code).toBe(4)
     expect(bench.stderr).toMatch(/connection refused/)
@@ -222,20 +239,26 @@ describe.each(tested)("examples/kv on %s with --tls-cert/--tls-key, with the CLI
       files?.remove()
     })
 
-    it("the CLI with --tls --tls-ca sets, gets and scans; one that trusts another CA gets no answer (exit 4, UnknownCa); the log says TLS", async () => {
-      const kv = (...args: Array<string>) => cli(["--port", port, "--tls", "--tls-ca", files.ca, ...args])
-      expect(await kv("set", "secret", "over TLS 😀")).toEqual({ code: 0, stdout: "OK\n", stderr: "" })
-      const [get, scan, otherCa] = await Promise.all([
-        kv("get", "secret"),
-        kv("scan", "sec"),
-        cli(["--port", port, "--tls-ca", files.otherCa, "get", "secret"])
-      ])
-      expect(get).toEqual({ code: 0, stdout: "over TLS 😀\n", stderr: "" })
-      expect(scan).toEqual({ code: 0, stdout: "secret\tover TLS 😀\n", stderr: "" })
-      expect(otherCa.code).toBe(4)
-      expect(otherCa.stdout).toBe("")
-      expect(otherCa.stderr).toMatch(new RegExp(`^kv: cannot connect to 127\\.0\\.0\\.1:${port}: TLS client handshake failed: UnknownCa`))
-      expect(ex.output()).toMatch(/kv: listening on 127\.0\.0\.1:\d+ with TLS \(/)
-    }, 60_000)
+    it(
+      "the CLI with --tls --tls-ca sets, gets and scans; one that trusts another CA gets no answer (exit 4, UnknownCa); the log says TLS",
+      async () => {
+        const kv = (...args: Array<string>) => cli(["--port", port, "--tls", "--tls-ca", files.ca, ...args])
+        expect(await kv("set", "secret", "over TLS 😀")).toEqual({ code: 0, stdout: "OK\n", stderr: "" })
+        const [get, scan, otherCa] = await Promise.all([
+          kv("get", "secret"),
+          kv("scan", "sec"),
+          cli(["--port", port, "--tls-ca", files.otherCa, "get", "secret"])
+        ])
+        expect(get).toEqual({ code: 0, stdout: "over TLS 😀\n", stderr: "" })
+        expect(scan).toEqual({ code: 0, stdout: "secret\tover TLS 😀\n", stderr: "" })
+        expect(otherCa.code).toBe(4)
+        expect(otherCa.stdout).toBe("")
+        expect(otherCa.stderr).toMatch(
+          new RegExp(`^kv: cannot connect to 127\\.0\\.0\\.1:${port}: TLS client handshake failed: UnknownCa`)
+        )
+        expect(ex.output()).toMatch(/kv: listening on 127\.0\.0\.1:\d+ with TLS \(/)
+      },
+      60_000
+    )
   })
 })

@@ -15,7 +15,10 @@ import * as KvServer from "../src/Server.ts"
 const network = Layer.merge(MemoryTransport.layer(), Logger.minimumLogLevel(LogLevel.Warning))
 
 const within = (ms: number) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.timeoutFail(effect, { duration: Duration.millis(ms), onTimeout: () => new Error(`still running after ${ms}ms`) })
+  Effect.timeoutFail(effect, {
+    duration: Duration.millis(ms),
+    onTimeout: () => new Error(`still running after ${ms}ms`)
+  })
 
 const utf8 = new TextEncoder()
 const text = new TextDecoder()
@@ -74,7 +77,13 @@ describe("kv on the memory transport", () => {
 
   it.scopedLive("typed errors arrive as their classes; the link stays usable", () =>
     Effect.gen(function*() {
-      const { server } = yield* KvServer.serve({ host: "127.0.0.1", port: 0, maxKeyLength: 8, maxValueSize: 16, maxKeys: 3 })
+      const { server } = yield* KvServer.serve({
+        host: "127.0.0.1",
+        port: 0,
+        maxKeyLength: 8,
+        maxValueSize: 16,
+        maxKeys: 3
+      })
       const kv = yield* Client.make(Kv.Kv, server.address, { requestTimeout: "2 seconds" })
 
       const long = yield* Effect.flip(kv.request(Kv.Get({ key: "ééééé" }))) // 10 bytes
@@ -124,7 +133,10 @@ describe("kv on the memory transport", () => {
       const kv = yield* Client.make(Kv.Kv, server.address, { pool: { size: 3 } })
       yield* Effect.forEach(
         Array.from({ length: 300 }, (_, i) => i),
-        (i) => i % 3 === 0 ? kv.request(Kv.Set({ key: `k${i % 10}`, value: `${i}` })) : kv.request(Kv.Get({ key: `k${i % 10}` })),
+        (i) =>
+          i % 3 === 0
+            ? kv.request(Kv.Set({ key: `k${i % 10}`, value: `${i}` }))
+            : kv.request(Kv.Get({ key: `k${i % 10}` })),
         { concurrency: 50, discard: true }
       )
       yield* kv.request(Kv.Wait({ key: "absent", timeoutMs: 10 }))
@@ -139,9 +151,13 @@ describe("kv on the memory transport", () => {
       const kv = yield* Client.make(Kv.Kv, server.address, { requestTimeout: "2 seconds" })
       const scan = (prefix?: string) =>
         Effect.map(Stream.runCollect(kv.stream(Kv.Scan(prefix === undefined ? {} : { prefix }))), Chunk.toReadonlyArray)
-      yield* Effect.forEach(["c:2", "c:10", "d:1", "c", "c:1", "é:1"], (key) => kv.request(Kv.Set({ key, value: `v${key}` })), {
-        discard: true
-      })
+      yield* Effect.forEach(
+        ["c:2", "c:10", "d:1", "c", "c:1", "é:1"],
+        (key) => kv.request(Kv.Set({ key, value: `v${key}` })),
+        {
+          discard: true
+        }
+      )
       // key order is string order ("c:10" before "c:2"); the prefix is a plain prefix ("c" itself matches "c")
       expect(yield* scan("c:")).toEqual([
         { key: "c:1", value: "vc:1" },
@@ -172,7 +188,9 @@ describe("kv on the memory transport", () => {
         read.push(...Chunk.toReadonlyArray(next.right))
       }
       expect(read.length).toBe(10_000)
-      expect(read.map((e) => e.key)).toEqual(Array.from({ length: 10_000 }, (_, i) => `s:${String(i).padStart(5, "0")}`))
+      expect(read.map((e) => e.key)).toEqual(
+        Array.from({ length: 10_000 }, (_, i) => `s:${String(i).padStart(5, "0")}`)
+      )
       expect(read.at(-2)).toEqual({ key: "s:09998", value: "9998" })
       // the server released its snapshot before it sent the end
       expect(store.scanning()).toBe(0)
@@ -190,7 +208,9 @@ describe("kv on the memory transport", () => {
       const key = (i: number) => `big:${String(i).padStart(5, "0")}`
       for (let i = n - 1; i >= 0; i--) store.set(key(i), `${i}`)
       const first = yield* Stream.runCollect(Stream.take(kv.stream(Kv.Scan({ prefix: "big:" })), 10)).pipe(within(2000))
-      expect(Chunk.toReadonlyArray(first)).toEqual(Array.from({ length: 10 }, (_, i) => ({ key: key(i), value: `${i}` })))
+      expect(Chunk.toReadonlyArray(first)).toEqual(
+        Array.from({ length: 10 }, (_, i) => ({ key: key(i), value: `${i}` }))
+      )
       // the reader is gone: the client sends a cancel, the server interrupts the stream and releases its snapshot
       for (let i = 0; i < 100 && server.stats().cancelled === 0; i++) yield* Effect.sleep("10 millis")
       expect(server.stats().cancelled).toBe(1)
@@ -221,7 +241,9 @@ describe("kv on the memory transport", () => {
       // everything the server sends, as it arrives (read all along: only the missing acks hold the server back)
       const frames: Array<any> = []
       yield* Effect.forkScoped(Effect.gen(function*() {
-        for (let f = yield* framed.read; f !== Connection.EOF; f = yield* framed.read) frames.push(JSON.parse(text.decode(f)))
+        for (let f = yield* framed.read; f !== Connection.EOF; f = yield* framed.read) {
+          frames.push(JSON.parse(text.decode(f)))
+        }
       }))
       /** Waits for `count` frames, then a little more: nothing else must come. */
       const settle = (count: number) =>
@@ -241,7 +263,9 @@ describe("kv on the memory transport", () => {
       }
       const sent = items(0)
       expect(sent.length).toBeLessThan(20_000)
-      expect(sent.map((e) => e.key)).toEqual(Array.from({ length: sent.length }, (_, i) => `w:${String(i).padStart(5, "0")}`))
+      expect(sent.map((e) => e.key)).toEqual(
+        Array.from({ length: sent.length }, (_, i) => `w:${String(i).padStart(5, "0")}`)
+      )
       expect(sent[0]).toEqual({ key: "w:00000", value: "x" })
 
       // 4 chunks acknowledged: 4 more, continuing where it stopped
@@ -262,7 +286,10 @@ describe("kv on the memory transport", () => {
       frames.length = 0
       yield* send({ id: 2, request: { _tag: "Scan", prefix: "few:" } })
       yield* settle(2)
-      expect(frames).toEqual([{ id: 2, chunk: [{ key: "few:a", value: "1" }, { key: "few:b", value: "2" }] }, { id: 2, end: true }])
+      expect(frames).toEqual([{ id: 2, chunk: [{ key: "few:a", value: "1" }, { key: "few:b", value: "2" }] }, {
+        id: 2,
+        end: true
+      }])
       frames.length = 0
       yield* send({ id: 3, request: { _tag: "Scan", prefix: "p".repeat(17) } })
       yield* settle(1)

@@ -26,8 +26,8 @@ import * as Strings from "./commands/Strings.ts"
 import { arityOk, type CommandSpec } from "./commands/Table.ts"
 import * as Reply from "./resp/Reply.ts"
 import type { Session } from "./Session.ts"
-import { lowerAscii, toKey } from "./store/Binary.ts"
 import type { Store } from "./Store.ts"
+import { lowerAscii, toKey } from "./store/Binary.ts"
 
 export type { CommandSpec, Context, Handler } from "./commands/Table.ts"
 

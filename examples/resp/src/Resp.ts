@@ -7,8 +7,8 @@
  *
  * @since 0.1.0
  */
-export * from "./resp/Reply.ts"
-export * from "./resp/RequestDecoder.ts"
-export * from "./resp/ReplyEncoder.ts"
 export * from "./resp/Inline.ts"
 export * from "./resp/Integer.ts"
+export * from "./resp/Reply.ts"
+export * from "./resp/ReplyEncoder.ts"
+export * from "./resp/RequestDecoder.ts"

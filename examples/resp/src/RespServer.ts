@@ -49,7 +49,11 @@ const State = Session.state<RespSession | undefined>("resp", () => undefined)
 const stateOf = (session: Session.Session<never>): RespSession => {
   let state = session.get(State)
   if (state === undefined) {
-    state = makeSession({ id: session.id, addr: Address.format(session.remoteAddress), laddr: Address.format(session.localAddress) })
+    state = makeSession({
+      id: session.id,
+      addr: Address.format(session.remoteAddress),
+      laddr: Address.format(session.localAddress)
+    })
     session.set(State, state)
   }
   return state
@@ -141,12 +145,13 @@ const faultReply = (fault: Protocol.ProtocolError): Resp.Reply =>
     : Resp.err(fault.detail === undefined ? fault.reason : `${fault.reason}: ${fault.detail}`)
 
 /** Executes each command against `store`; QUIT answers, then closes the connection. */
-export const handler = (store: Store.Store) => (command: Resp.Command, context: ProtocolServerT.RequestContext<never>) => {
-  const state = stateOf(context.session)
-  const reply = Commands.execute(store, command, state)
-  if (state.closeRequested) context.session.unsafeClose()
-  return Effect.succeed(reply)
-}
+export const handler =
+  (store: Store.Store) => (command: Resp.Command, context: ProtocolServerT.RequestContext<never>) => {
+    const state = stateOf(context.session)
+    const reply = Commands.execute(store, command, state)
+    if (state.closeRequested) context.session.unsafeClose()
+    return Effect.succeed(reply)
+  }
 
 /** Counts connections in the store's stats (INFO clients / stats). */
 const connectionStats = (store: Store.Store) =>
@@ -194,11 +199,21 @@ const sweepLoop = (store: Store.Store) =>
 export const layer = (options: RespServerOptions) =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const store = Store.make()
-    yield* Effect.forkScoped(Effect.repeat(sweepLoop(store), Schedule.spaced(Duration.millis(options.sweepEvery ?? 100))))
+    yield* Effect.forkScoped(
+      Effect.repeat(sweepLoop(store), Schedule.spaced(Duration.millis(options.sweepEvery ?? 100)))
+    )
     const { idleTimeout, limits, tls, proxyProtocol } = options
-    const server = yield* serve(store, { address: Address.tcp(options.host, options.port), limits, idleTimeout, tls, proxyProtocol })
+    const server = yield* serve(store, {
+      address: Address.tcp(options.host, options.port),
+      limits,
+      idleTimeout,
+      tls,
+      proxyProtocol
+    })
     const port = (server.address as Address.TcpAddress).port
     const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"
     const tlsFlags = tls === undefined ? "" : tls.requestCert ? "--tls --cert CERT --key KEY " : "--tls "
-    yield* Effect.logInfo(`RESP server listening on ${Address.format(server.address)}${mode}; try: redis-cli ${tlsFlags}-p ${port}`)
+    yield* Effect.logInfo(
+      `RESP server listening on ${Address.format(server.address)}${mode}; try: redis-cli ${tlsFlags}-p ${port}`
+    )
   }))

@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Deque } from "./store/Deque.ts"
+import type { Deque } from "./store/Deque.ts"
 
 /** A string: bytes `buf[0, length)`; `buf` may have spare room for `APPEND`. */
 export interface StringValue {

@@ -5,7 +5,8 @@ import * as ExampleTls from "../../../scripts/example-tls.ts"
 import * as ExampleWorkers from "../../../scripts/example-workers.ts"
 import type { RespServerOptions } from "./RespServer.ts"
 
-const usage = `usage: resp [--host 127.0.0.1] [--port 6380] [--max-command-bytes N] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
+const usage =
+  `usage: resp [--host 127.0.0.1] [--port 6380] [--max-command-bytes N] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
 
 /**
  * Parses `--host` (default 127.0.0.1), `--port` (default 6380), `--max-command-bytes` (the

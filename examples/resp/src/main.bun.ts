@@ -12,4 +12,8 @@ import * as RespServer from "./RespServer.ts"
 const parsed = parse(process.argv.slice(2))
 const options = { ...parsed, limits: { ...parsed.limits, copyUpTo: 32 } }
 
-Layer.launch(RespServer.layer(options)).pipe(BunWorkers.run({ workers: parsed.workers }), Effect.provide(BunTransport.layer), BunRuntime.runMain)
+Layer.launch(RespServer.layer(options)).pipe(
+  BunWorkers.run({ workers: parsed.workers }),
+  Effect.provide(BunTransport.layer),
+  BunRuntime.runMain
+)

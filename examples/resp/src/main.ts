@@ -9,4 +9,8 @@ import { parse } from "./args.ts"
 import * as RespServer from "./RespServer.ts"
 
 const options = parse(process.argv.slice(2))
-Layer.launch(RespServer.layer(options)).pipe(NodeWorkers.run({ workers: options.workers }), Effect.provide(NodeTransport.layer), NodeRuntime.runMain)
+Layer.launch(RespServer.layer(options)).pipe(
+  NodeWorkers.run({ workers: options.workers }),
+  Effect.provide(NodeTransport.layer),
+  NodeRuntime.runMain
+)

@@ -13,74 +13,89 @@ const HELLO_BODY = (proto: number) =>
 describe("Connection and server commands: replies recorded from redis-server 7.0", () => {
   it("PING ECHO SELECT QUIT", () => {
     expect(table(harness(), [
-    ["PING", "+PONG\r\n"],
-    ["PING hi", "$2\r\nhi\r\n"],
-    ["PING a b", "-ERR wrong number of arguments for 'ping' command\r\n"],
-    ["ECHO", "-ERR wrong number of arguments for 'echo' command\r\n"],
-    ["ECHO a b", "-ERR wrong number of arguments for 'echo' command\r\n"],
-    ["ECHO hello", "$5\r\nhello\r\n"],
-    ["SELECT 0", "+OK\r\n"],
-    ["SELECT x", "-ERR value is not an integer or out of range\r\n"],
-    ["SELECT -1", "-ERR DB index is out of range\r\n"],
-    ["SELECT 16", "-ERR DB index is out of range\r\n"],
-    ["QUIT x y", "+OK\r\n"],
+      ["PING", "+PONG\r\n"],
+      ["PING hi", "$2\r\nhi\r\n"],
+      ["PING a b", "-ERR wrong number of arguments for 'ping' command\r\n"],
+      ["ECHO", "-ERR wrong number of arguments for 'echo' command\r\n"],
+      ["ECHO a b", "-ERR wrong number of arguments for 'echo' command\r\n"],
+      ["ECHO hello", "$5\r\nhello\r\n"],
+      ["SELECT 0", "+OK\r\n"],
+      ["SELECT x", "-ERR value is not an integer or out of range\r\n"],
+      ["SELECT -1", "-ERR DB index is out of range\r\n"],
+      ["SELECT 16", "-ERR DB index is out of range\r\n"],
+      ["QUIT x y", "+OK\r\n"]
     ])).toEqual([])
   })
 
   it("unknown commands, CLIENT, HELLO, CONFIG, COMMAND errors, command name case", () => {
     expect(table(harness(), [
-    [["FOO","a\r\nb","c"], "-ERR unknown command 'FOO', with args beginning with: 'a  b' 'c' \r\n"],
-    ["FOO xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "-ERR unknown command 'FOO', with args beginning with: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' \r\n"],
-    ["FOO xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx abcdefghijkl z", "-ERR unknown command 'FOO', with args beginning with: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' 'abcdefg' \r\n"],
-    ["yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy", "-ERR unknown command 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy', with args beginning with: \r\n"],
-    ["FOO", "-ERR unknown command 'FOO', with args beginning with: \r\n"],
-    [["foo",""], "-ERR unknown command 'foo', with args beginning with: '' \r\n"],
-    [["",""], "-ERR unknown command '', with args beginning with: '' \r\n"],
-    [["FOO","a\u0001b"], "-ERR unknown command 'FOO', with args beginning with: 'a\u0001b' \r\n"],
-    [["FOO","a\u0000b","c"], "-ERR unknown command 'FOO', with args beginning with: 'a' 'c' \r\n"],
-    [["F\u0000OO","a"], "-ERR unknown command 'F', with args beginning with: 'a' \r\n"],
-    [["CLIENT","SETNAME","a b"], "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"],
-    [["CLIENT","SETNAME","a\nb"], "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"],
-    [["CLIENT","SETNAME","é"], "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"],
-    [["HELLO","2","SETNAME","a b"], "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"],
-    [["CLIENT","SETNAME","a\u0001b"], "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"],
-    ["CLIENT setname ~", "+OK\r\n"],
-    ["CLIENT GETNAME", "$1\r\n~\r\n"],
-    [["CLIENT","SETNAME",""], "+OK\r\n"],
-    ["CLIENT GETNAME", "$-1\r\n"],
-    ["client FOO x", "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.\r\n"],
-    ["CLIENT", "-ERR wrong number of arguments for 'client' command\r\n"],
-    ["CLIENT SETNAME", "-ERR wrong number of arguments for 'client|setname' command\r\n"],
-    ["CLIENT GETNAME x", "-ERR wrong number of arguments for 'client|getname' command\r\n"],
-    ["CLIENT ID x", "-ERR wrong number of arguments for 'client|id' command\r\n"],
-    ["HELLO 4", "-NOPROTO unsupported protocol version\r\n"],
-    ["HELLO x", "-ERR Protocol version is not an integer or out of range\r\n"],
-    ["HELLO 1", "-NOPROTO unsupported protocol version\r\n"],
-    ["HELLO 2 FOO", "-ERR Syntax error in HELLO option 'FOO'\r\n"],
-    ["HELLO 2 AUTH a b", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"],
-    ["HELLO 2 SETNAME", "-ERR Syntax error in HELLO option 'SETNAME'\r\n"],
-    ["HELLO 2 AUTH a", "-ERR Syntax error in HELLO option 'AUTH'\r\n"],
-    ["CONFIG GET", "-ERR wrong number of arguments for 'config|get' command\r\n"],
-    ["CONFIG FOO", "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n"],
-    ["CONFIG", "-ERR wrong number of arguments for 'config' command\r\n"],
-    ["CONFIG GET nope", "*0\r\n"],
-    ["CONFIG GET SAVE", "*2\r\n$4\r\nSAVE\r\n$0\r\n\r\n"],
-    ["COMMAND FOO", "-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n"],
-    ["COMMAND COUNT x", "-ERR wrong number of arguments for 'command|count' command\r\n"],
-    ["COMMAND DOCS nope", "*0\r\n"],
-    ["COMMAND INFO nope", "*1\r\n$-1\r\n"],
-    ["SET k v", "+OK\r\n"],
-    ["GET K", "$-1\r\n"],
-    ["get k", "$1\r\nv\r\n"],
-    ["GeT k", "$1\r\nv\r\n"],
-    // names are found by a packed form of up to 6 letters: neighbours of real names stay unknown
-    [["G@T","k"], "-ERR unknown command 'G@T', with args beginning with: 'k' \r\n"],
-    [["G\u0005T","k"], "-ERR unknown command 'G\u0005T', with args beginning with: 'k' \r\n"],
-    [["GE","k"], "-ERR unknown command 'GE', with args beginning with: 'k' \r\n"],
-    [["GETT","k"], "-ERR unknown command 'GETT', with args beginning with: 'k' \r\n"],
-    [["\u00c7ET","k"], "-ERR unknown command '\u00c7ET', with args beginning with: 'k' \r\n"],
-    ["fLuShAlL", "+OK\r\n"],
-    ["SMEMBERS nothing", "*0\r\n"],
+      [["FOO", "a\r\nb", "c"], "-ERR unknown command 'FOO', with args beginning with: 'a  b' 'c' \r\n"],
+      [
+        "FOO xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "-ERR unknown command 'FOO', with args beginning with: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' \r\n"
+      ],
+      [
+        "FOO xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx abcdefghijkl z",
+        "-ERR unknown command 'FOO', with args beginning with: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' 'abcdefg' \r\n"
+      ],
+      [
+        "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",
+        "-ERR unknown command 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy', with args beginning with: \r\n"
+      ],
+      ["FOO", "-ERR unknown command 'FOO', with args beginning with: \r\n"],
+      [["foo", ""], "-ERR unknown command 'foo', with args beginning with: '' \r\n"],
+      [["", ""], "-ERR unknown command '', with args beginning with: '' \r\n"],
+      [["FOO", "a\u0001b"], "-ERR unknown command 'FOO', with args beginning with: 'a\u0001b' \r\n"],
+      [["FOO", "a\u0000b", "c"], "-ERR unknown command 'FOO', with args beginning with: 'a' 'c' \r\n"],
+      [["F\u0000OO", "a"], "-ERR unknown command 'F', with args beginning with: 'a' \r\n"],
+      [["CLIENT", "SETNAME", "a b"], "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"],
+      [["CLIENT", "SETNAME", "a\nb"], "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"],
+      [["CLIENT", "SETNAME", "é"], "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"],
+      [
+        ["HELLO", "2", "SETNAME", "a b"],
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+      ],
+      [
+        ["CLIENT", "SETNAME", "a\u0001b"],
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+      ],
+      ["CLIENT setname ~", "+OK\r\n"],
+      ["CLIENT GETNAME", "$1\r\n~\r\n"],
+      [["CLIENT", "SETNAME", ""], "+OK\r\n"],
+      ["CLIENT GETNAME", "$-1\r\n"],
+      ["client FOO x", "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.\r\n"],
+      ["CLIENT", "-ERR wrong number of arguments for 'client' command\r\n"],
+      ["CLIENT SETNAME", "-ERR wrong number of arguments for 'client|setname' command\r\n"],
+      ["CLIENT GETNAME x", "-ERR wrong number of arguments for 'client|getname' command\r\n"],
+      ["CLIENT ID x", "-ERR wrong number of arguments for 'client|id' command\r\n"],
+      ["HELLO 4", "-NOPROTO unsupported protocol version\r\n"],
+      ["HELLO x", "-ERR Protocol version is not an integer or out of range\r\n"],
+      ["HELLO 1", "-NOPROTO unsupported protocol version\r\n"],
+      ["HELLO 2 FOO", "-ERR Syntax error in HELLO option 'FOO'\r\n"],
+      ["HELLO 2 AUTH a b", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"],
+      ["HELLO 2 SETNAME", "-ERR Syntax error in HELLO option 'SETNAME'\r\n"],
+      ["HELLO 2 AUTH a", "-ERR Syntax error in HELLO option 'AUTH'\r\n"],
+      ["CONFIG GET", "-ERR wrong number of arguments for 'config|get' command\r\n"],
+      ["CONFIG FOO", "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n"],
+      ["CONFIG", "-ERR wrong number of arguments for 'config' command\r\n"],
+      ["CONFIG GET nope", "*0\r\n"],
+      ["CONFIG GET SAVE", "*2\r\n$4\r\nSAVE\r\n$0\r\n\r\n"],
+      ["COMMAND FOO", "-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n"],
+      ["COMMAND COUNT x", "-ERR wrong number of arguments for 'command|count' command\r\n"],
+      ["COMMAND DOCS nope", "*0\r\n"],
+      ["COMMAND INFO nope", "*1\r\n$-1\r\n"],
+      ["SET k v", "+OK\r\n"],
+      ["GET K", "$-1\r\n"],
+      ["get k", "$1\r\nv\r\n"],
+      ["GeT k", "$1\r\nv\r\n"],
+      // names are found by a packed form of up to 6 letters: neighbours of real names stay unknown
+      [["G@T", "k"], "-ERR unknown command 'G@T', with args beginning with: 'k' \r\n"],
+      [["G\u0005T", "k"], "-ERR unknown command 'G\u0005T', with args beginning with: 'k' \r\n"],
+      [["GE", "k"], "-ERR unknown command 'GE', with args beginning with: 'k' \r\n"],
+      [["GETT", "k"], "-ERR unknown command 'GETT', with args beginning with: 'k' \r\n"],
+      [["\u00c7ET", "k"], "-ERR unknown command '\u00c7ET', with args beginning with: 'k' \r\n"],
+      ["fLuShAlL", "+OK\r\n"],
+      ["SMEMBERS nothing", "*0\r\n"]
     ])).toEqual([])
   })
 })
@@ -102,7 +117,9 @@ describe("HELLO and protocol switching", () => {
     expect(h.run("HELLO 3 AUTH default secret SETNAME app")).toBe(`%7\r\n${HELLO_BODY(3)}`)
     expect(h.run("CLIENT GETNAME")).toBe("$3\r\napp\r\n")
     expect(h.run("HELLO 2 SETNAME x FOO")).toBe("-ERR Syntax error in HELLO option 'FOO'\r\n")
-    expect(h.run(["HELLO", "2", "SETNAME", "a b"])).toBe("-ERR Client names cannot contain spaces, newlines or special characters.\r\n")
+    expect(h.run(["HELLO", "2", "SETNAME", "a b"])).toBe(
+      "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+    )
     expect(h.run("HELLO 2 AUTH bob pw")).toBe("-WRONGPASS invalid username-password pair or user is disabled.\r\n")
     expect(h.session.protocol).toBe(3)
     expect(h.run("CLIENT GETNAME")).toBe("$3\r\napp\r\n")
@@ -128,7 +145,10 @@ describe("Connection and server commands", () => {
       ["CLIENT SETINFO lib-name ioredis", "+OK\r\n"],
       ["CLIENT SETINFO LIB-VER 5.4.1", "+OK\r\n"],
       ["CLIENT SETINFO foo x", "-ERR Unrecognized option 'foo'\r\n"],
-      [["CLIENT", "SETINFO", "lib-name", "a b"], "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"],
+      [
+        ["CLIENT", "SETINFO", "lib-name", "a b"],
+        "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"
+      ],
       ["CLIENT SETNAME conn1", "+OK\r\n"]
     ])).toEqual([])
     const line = "id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=-1 name=conn1 age=0 idle=0 flags=N db=0 " +
@@ -158,7 +178,15 @@ describe("Connection and server commands", () => {
     h.run("SET k v")
     const all = h.run("INFO")
     expect(all).toMatch(/^\$\d+\r\n# Server\r\nredis_version:7\.0\.0\r\n/)
-    for (const line of ["redis_mode:standalone", "connected_clients:3", "loading:0", "role:master", "db0:keys=1,expires=0,avg_ttl=0"]) {
+    for (
+      const line of [
+        "redis_mode:standalone",
+        "connected_clients:3",
+        "loading:0",
+        "role:master",
+        "db0:keys=1,expires=0,avg_ttl=0"
+      ]
+    ) {
       expect(all).toContain(`\r\n${line}\r\n`)
     }
     expect(all).toContain("\r\n\r\n# Clients\r\n")
@@ -182,7 +210,9 @@ describe("Connection and server commands", () => {
     expect(h.run("COMMAND INFO client")).toContain("$14\r\nclient|setname\r\n:3\r\n")
     expect(h.run("COMMAND DOCS")).toBe("*0\r\n")
     expect(h.run("COMMAND LIST")).toContain("$7\r\nhgetall\r\n")
-    for (const name of ["ping", "get", "set", "incr", "lpush", "rpop", "hset", "sadd", "mset", "client", "config", "hello"]) {
+    for (
+      const name of ["ping", "get", "set", "incr", "lpush", "rpop", "hset", "sadd", "mset", "client", "config", "hello"]
+    ) {
       expect(commandTable.has(name)).toBe(true)
     }
     h.session.protocol = 3
@@ -211,7 +241,26 @@ describe("Connection and server commands", () => {
     const store = Store.make({ clock: () => 1_700_000_000_000 })
     const arg = fc.oneof(
       fc.uint8Array({ maxLength: 8 }),
-      fc.constantFrom("k", "0", "-1", "1", "9223372036854775808", "EX", "PX", "NX", "XX", "GET", "KEEPTTL", "GT", "*", "3", "setname", "count", "info", "get")
+      fc.constantFrom(
+        "k",
+        "0",
+        "-1",
+        "1",
+        "9223372036854775808",
+        "EX",
+        "PX",
+        "NX",
+        "XX",
+        "GET",
+        "KEEPTTL",
+        "GT",
+        "*",
+        "3",
+        "setname",
+        "count",
+        "info",
+        "get"
+      )
         .map(bytes)
     )
     fc.assert(

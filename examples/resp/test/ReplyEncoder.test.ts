@@ -1,5 +1,5 @@
-import { ByteBuffer } from "@wirekit/core"
 import { describe, expect, it } from "@effect/vitest"
+import { ByteBuffer } from "@wirekit/core"
 import * as fc from "fast-check"
 import * as Resp from "../src/Resp.ts"
 import { bytes, encode, str } from "./helpers.ts"
@@ -23,8 +23,18 @@ describe("ReplyEncoder: RESP2 and RESP3", () => {
     ["null bulk", Resp.nullBulk, "$-1\r\n", "_\r\n"],
     ["null array", Resp.nullArray, "*-1\r\n", "_\r\n"],
     ["empty array", Resp.emptyArray, "*0\r\n", "*0\r\n"],
-    ["nested array", Resp.array([Resp.integer(1), Resp.array([b("x"), Resp.nullBulk])]), "*2\r\n:1\r\n*2\r\n$1\r\nx\r\n$-1\r\n", "*2\r\n:1\r\n*2\r\n$1\r\nx\r\n_\r\n"],
-    ["map", Resp.map([[b("a"), Resp.integer(1)], [b("b"), b("x")]]), "*4\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n$1\r\nx\r\n", "%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n$1\r\nx\r\n"],
+    [
+      "nested array",
+      Resp.array([Resp.integer(1), Resp.array([b("x"), Resp.nullBulk])]),
+      "*2\r\n:1\r\n*2\r\n$1\r\nx\r\n$-1\r\n",
+      "*2\r\n:1\r\n*2\r\n$1\r\nx\r\n_\r\n"
+    ],
+    [
+      "map",
+      Resp.map([[b("a"), Resp.integer(1)], [b("b"), b("x")]]),
+      "*4\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n$1\r\nx\r\n",
+      "%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n$1\r\nx\r\n"
+    ],
     ["empty map", Resp.map([]), "*0\r\n", "%0\r\n"],
     ["set", Resp.set([b("m")]), "*1\r\n$1\r\nm\r\n", "~1\r\n$1\r\nm\r\n"],
     ["null", Resp.nil, "$-1\r\n", "_\r\n"],
@@ -35,7 +45,12 @@ describe("ReplyEncoder: RESP2 and RESP3", () => {
     ["double nan", Resp.double(NaN), "$3\r\nnan\r\n", ",nan\r\n"],
     ["true", Resp.boolean(true), ":1\r\n", "#t\r\n"],
     ["false", Resp.boolean(false), ":0\r\n", "#f\r\n"],
-    ["push", Resp.push([b("message"), b("ch")]), "*2\r\n$7\r\nmessage\r\n$2\r\nch\r\n", ">2\r\n$7\r\nmessage\r\n$2\r\nch\r\n"],
+    [
+      "push",
+      Resp.push([b("message"), b("ch")]),
+      "*2\r\n$7\r\nmessage\r\n$2\r\nch\r\n",
+      ">2\r\n$7\r\nmessage\r\n$2\r\nch\r\n"
+    ],
     ["verbatim", Resp.verbatim("txt", "a\r\nb"), "$4\r\na\r\nb\r\n", "=8\r\ntxt:a\r\nb\r\n"]
   ]
   for (const [name, reply, resp2, resp3] of rows) {
@@ -74,7 +89,9 @@ describe("ReplyEncoder: many replies into one buffer", () => {
     const big = new Uint8Array(100_000).fill(97)
     const buf = ByteBuffer.make()
     Resp.encodeReplies([Resp.OK, Resp.bulk(big), Resp.integer(5), Resp.array([Resp.bulk(big), Resp.nullBulk])], buf, 2)
-    const expected = `+OK\r\n$100000\r\n${"a".repeat(100_000)}\r\n:5\r\n*2\r\n$100000\r\n${"a".repeat(100_000)}\r\n$-1\r\n`
+    const expected = `+OK\r\n$100000\r\n${"a".repeat(100_000)}\r\n:5\r\n*2\r\n$100000\r\n${
+      "a".repeat(100_000)
+    }\r\n$-1\r\n`
     expect(str(buf.take())).toBe(expected)
   })
 
@@ -107,7 +124,14 @@ describe("ReplyEncoder: many replies into one buffer", () => {
   })
 
   it("stays usable after a reply throws midway (the scratch state is reset)", () => {
-    const bad = { _tag: "Integer", value: { toString: () => { throw new Error("boom") } } } as unknown as Resp.Reply
+    const bad = {
+      _tag: "Integer",
+      value: {
+        toString: () => {
+          throw new Error("boom")
+        }
+      }
+    } as unknown as Resp.Reply
     const buf = ByteBuffer.make()
     expect(() => Resp.encodeReply(Resp.array([Resp.OK, bad]), buf, 2)).toThrow("boom")
     buf.clear()
@@ -207,18 +231,22 @@ describe("ReplyEncoder: properties", () => {
 
   it("reads back what was encoded, in both protocols, many replies in one buffer", () => {
     fc.assert(
-      fc.property(fc.array(reply, { minLength: 1, maxLength: 5 }), fc.constantFrom<Resp.Protocol>(2, 3), (replies, p) => {
-        const buf = ByteBuffer.make(16)
-        Resp.encodeReplies(replies, buf, p)
-        const text = str(buf.take())
-        let at = 0
-        for (const r of replies) {
-          const [value, next] = read(text, at)
-          expect(value).toEqual(expected(r, p))
-          at = next
+      fc.property(
+        fc.array(reply, { minLength: 1, maxLength: 5 }),
+        fc.constantFrom<Resp.Protocol>(2, 3),
+        (replies, p) => {
+          const buf = ByteBuffer.make(16)
+          Resp.encodeReplies(replies, buf, p)
+          const text = str(buf.take())
+          let at = 0
+          for (const r of replies) {
+            const [value, next] = read(text, at)
+            expect(value).toEqual(expected(r, p))
+            at = next
+          }
+          expect(at).toBe(text.length)
         }
-        expect(at).toBe(text.length)
-      }),
+      ),
       { numRuns: 500 }
     )
   })

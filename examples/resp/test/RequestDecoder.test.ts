@@ -1,5 +1,5 @@
-import { Framing } from "@wirekit/core"
 import { describe, expect, it } from "@effect/vitest"
+import { Framing } from "@wirekit/core"
 import * as fc from "fast-check"
 import * as Resp from "../src/Resp.ts"
 import { bytes, concat, cutAt, decode, encode, everySplit, isViewOf, multibulk, str } from "./helpers.ts"
@@ -306,7 +306,8 @@ describe("RequestDecoder: maxCommandBytes (each argument costs its length + ARGU
       actual: (most + 1) * (1 + O)
     })
     // a larger maxBulkLength raises the default with it
-    expect(decode([bytes(`*1\r\n$${300 * 1024 * 1024}\r\n`)], { maxBulkLength: 512 * 1024 * 1024 }).error).toBeUndefined()
+    expect(decode([bytes(`*1\r\n$${300 * 1024 * 1024}\r\n`)], { maxBulkLength: 512 * 1024 * 1024 }).error)
+      .toBeUndefined()
     expect(() => Resp.makeRequestDecoder({ maxCommandBytes: -1 })).toThrow(/maxCommandBytes/)
     expect(() => Resp.makeRequestDecoder({ maxCommandBytes: 0.5 })).toThrow(Framing.FramingConfigError)
   })
@@ -632,15 +633,18 @@ describe("RequestDecoder: properties", () => {
 
   it("decodes generated commands the same for any chunking", () => {
     fc.assert(
-      fc.property(fc.array(item, { maxLength: 8 }).chain((items) => {
-        const wire = concat(...items.map((i) => i.wire))
-        return fc.tuple(fc.constant(items), fc.constant(wire), offsets(wire.length))
-      }), ([items, wire, cuts]) => {
-        const r = decode(cutAt(wire, cuts))
-        expect(r.error).toBeUndefined()
-        expect(r.finish).toBeUndefined()
-        expect(r.commands).toEqual(items.map((i) => i.args))
-      }),
+      fc.property(
+        fc.array(item, { maxLength: 8 }).chain((items) => {
+          const wire = concat(...items.map((i) => i.wire))
+          return fc.tuple(fc.constant(items), fc.constant(wire), offsets(wire.length))
+        }),
+        ([items, wire, cuts]) => {
+          const r = decode(cutAt(wire, cuts))
+          expect(r.error).toBeUndefined()
+          expect(r.finish).toBeUndefined()
+          expect(r.commands).toEqual(items.map((i) => i.args))
+        }
+      ),
       { numRuns: 400 }
     )
   })
@@ -650,24 +654,43 @@ describe("RequestDecoder: properties", () => {
     // every limit is hit too
     const fragment = fc.oneof(
       item.map((i) => i.wire),
-      fc.constantFrom("*", "$", "\r", "\n", "\r\n", "*1\r\n", "$3\r\n", "*-1\r\n", "\"", "'", "\\", "x", " ", "$-1\r\n", "*2\r\n$1\r\n")
+      fc.constantFrom(
+        "*",
+        "$",
+        "\r",
+        "\n",
+        "\r\n",
+        "*1\r\n",
+        "$3\r\n",
+        "*-1\r\n",
+        "\"",
+        "'",
+        "\\",
+        "x",
+        " ",
+        "$-1\r\n",
+        "*2\r\n$1\r\n"
+      )
         .map(bytes),
       fc.uint8Array({ maxLength: 6 })
     )
     const limits = { maxBulkLength: 20, maxArrayLength: 4, maxInlineLength: 16 }
     fc.assert(
-      fc.property(fc.array(fragment, { maxLength: 10 }).chain((parts) => {
-        const wire = concat(...parts)
-        return fc.tuple(fc.constant(wire), offsets(wire.length))
-      }), ([wire, cuts]) => {
-        const whole = decode([wire], limits)
-        const split = decode(cutAt(wire, cuts), limits)
-        expect(split.commands).toEqual(whole.commands)
-        expect(split.error?.detail).toEqual(whole.error?.detail)
-        expect(split.error?.reason).toEqual(whole.error?.reason)
-        expect(split.finish?.reason).toEqual(whole.finish?.reason)
-        expect(split.finish?.buffered).toEqual(whole.finish?.buffered)
-      }),
+      fc.property(
+        fc.array(fragment, { maxLength: 10 }).chain((parts) => {
+          const wire = concat(...parts)
+          return fc.tuple(fc.constant(wire), offsets(wire.length))
+        }),
+        ([wire, cuts]) => {
+          const whole = decode([wire], limits)
+          const split = decode(cutAt(wire, cuts), limits)
+          expect(split.commands).toEqual(whole.commands)
+          expect(split.error?.detail).toEqual(whole.error?.detail)
+          expect(split.error?.reason).toEqual(whole.error?.reason)
+          expect(split.finish?.reason).toEqual(whole.finish?.reason)
+          expect(split.finish?.buffered).toEqual(whole.finish?.buffered)
+        }
+      ),
       { numRuns: 1500 }
     )
   })

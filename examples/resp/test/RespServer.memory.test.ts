@@ -1,5 +1,5 @@
-import { Address, Connection, MemoryTransport, Transport } from "@wirekit/core"
 import { describe, expect, it } from "@effect/vitest"
+import { Address, Connection, MemoryTransport, Transport } from "@wirekit/core"
 import { Effect } from "effect"
 import * as Resp from "../src/Resp.ts"
 import * as RespServer from "../src/RespServer.ts"

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Store from "../src/Store.ts"
-import { globMatch } from "../src/store/Glob.ts"
-import { Deque } from "../src/store/Deque.ts"
 import { fromKey, integerBytes, own, toKey } from "../src/store/Binary.ts"
+import { Deque } from "../src/store/Deque.ts"
+import { globMatch } from "../src/store/Glob.ts"
 import { bytes, str as text } from "./helpers.ts"
 
 const str = (text: string) => Store.makeString(bytes(text))
@@ -131,8 +131,26 @@ describe("Binary keys", () => {
 
   it("integerBytes() writes the decimal text of any integer", () => {
     const cases: Array<number | bigint> = [
-      0, -0, 1, -1, 9, 10, -10, 99, 100, 12345, -98765, 2147483647, -2147483647, -2147483648, 2147483648,
-      4294967296, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 9223372036854775807n, -9223372036854775808n
+      0,
+      -0,
+      1,
+      -1,
+      9,
+      10,
+      -10,
+      99,
+      100,
+      12345,
+      -98765,
+      2147483647,
+      -2147483647,
+      -2147483648,
+      2147483648,
+      4294967296,
+      Number.MAX_SAFE_INTEGER,
+      -Number.MAX_SAFE_INTEGER,
+      9223372036854775807n,
+      -9223372036854775808n
     ]
     for (const n of cases) expect(text(integerBytes(n))).toBe(String(n))
     for (let n = -1000; n <= 1000; n += 7) expect(text(integerBytes(n))).toBe(String(n))

@@ -128,7 +128,9 @@ export const table = (
   const bad: Array<string> = []
   for (const [command, expected] of rows) {
     const actual = h.run(command)
-    if (actual !== expected) bad.push(`${JSON.stringify(command)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`)
+    if (actual !== expected) {
+      bad.push(`${JSON.stringify(command)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`)
+    }
   }
   return bad
 }

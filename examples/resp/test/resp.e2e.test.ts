@@ -2,10 +2,10 @@
  * The RESP example as a real process, driven by clients nobody here wrote:
  * Debian's redis-cli and redis-benchmark, and ioredis from npm.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import Redis from "ioredis"
 import { execFile } from "node:child_process"
 import * as Net from "node:net"
-import Redis from "ioredis"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startExample } from "../../../scripts/example-process.ts"
 import type { ExampleProcess } from "../../../scripts/example-process.ts"
 import { externalProgram } from "../../../scripts/external-program.ts"
@@ -26,44 +26,48 @@ const skipRedisTls = redisCliTls !== undefined && process.env.CI !== "true"
 if (skipRedisTls) console.warn(`examples/resp: ${redisCliTls}`)
 
 describe.each(tested)("examples/resp on %s with real Redis clients", (runtime) => {
-let server: ExampleProcess
-let port = 0
+  let server: ExampleProcess
+  let port = 0
 
-beforeAll(async () => {
-  server = startExample("resp", runtime)
-  port = await server.port
-}, 90_000)
+  beforeAll(async () => {
+    server = startExample("resp", runtime)
+    port = await server.port
+  }, 90_000)
 
-afterAll(async () => {
-  server.child.kill("SIGINT")
-  await server.exited
-})
-
-/** Runs redis-cli with args (and optional stdin), resolves stdout as bytes. */
-const cli = (args: Array<string>, stdin?: Buffer) =>
-  new Promise<Buffer>((resolve, reject) => {
-    const child = execFile("redis-cli", ["-p", String(port), ...args], { encoding: "buffer", timeout: 20_000 }, (err, stdout) =>
-      err ? reject(err) : resolve(stdout as unknown as Buffer))
-    if (stdin) child.stdin!.end(stdin)
-    else child.stdin!.end()
+  afterAll(async () => {
+    server.child.kill("SIGINT")
+    await server.exited
   })
 
-/** Sends raw bytes on a fresh socket and collects everything until the server closes. */
-const raw = (bytes: Buffer | string) =>
-  new Promise<{ reply: string; closed: boolean }>((resolve) => {
-    const parts: Array<Buffer> = []
-    const s = Net.connect({ host: "127.0.0.1", port }, () => s.write(bytes))
-    const timer = setTimeout(() => {
-      s.destroy()
-      resolve({ reply: Buffer.concat(parts).toString("latin1"), closed: false })
-    }, 5000)
-    s.on("data", (d) => parts.push(d))
-    s.on("close", () => {
-      clearTimeout(timer)
-      resolve({ reply: Buffer.concat(parts).toString("latin1"), closed: true })
+  /** Runs redis-cli with args (and optional stdin), resolves stdout as bytes. */
+  const cli = (args: Array<string>, stdin?: Buffer) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const child = execFile(
+        "redis-cli",
+        ["-p", String(port), ...args],
+        { encoding: "buffer", timeout: 20_000 },
+        (err, stdout) => err ? reject(err) : resolve(stdout as unknown as Buffer)
+      )
+      if (stdin) child.stdin!.end(stdin)
+      else child.stdin!.end()
     })
-    s.on("error", () => {})
-  })
+
+  /** Sends raw bytes on a fresh socket and collects everything until the server closes. */
+  const raw = (bytes: Buffer | string) =>
+    new Promise<{ reply: string; closed: boolean }>((resolve) => {
+      const parts: Array<Buffer> = []
+      const s = Net.connect({ host: "127.0.0.1", port }, () => s.write(bytes))
+      const timer = setTimeout(() => {
+        s.destroy()
+        resolve({ reply: Buffer.concat(parts).toString("latin1"), closed: false })
+      }, 5000)
+      s.on("data", (d) => parts.push(d))
+      s.on("close", () => {
+        clearTimeout(timer)
+        resolve({ reply: Buffer.concat(parts).toString("latin1"), closed: true })
+      })
+      s.on("error", () => {})
+    })
 
   it.skipIf(redisCli.skip)(redisCli.title("redis-cli: replies match Redis's exactly"), async () => {
     const cases: Array<[Array<string>, string]> = [
@@ -77,14 +81,17 @@ const raw = (bytes: Buffer | string) =>
       [["incrby", "counter", "41"], "42\n"],
       [["--no-raw", "incr", "k1"], "(error) ERR value is not an integer or out of range\n"],
       [["rpush", "list", "a", "b", "c"], "3\n"],
-      [["--no-raw", "lrange", "list", "0", "-1"], '1) "a"\n2) "b"\n3) "c"\n'],
+      [["--no-raw", "lrange", "list", "0", "-1"], "1) \"a\"\n2) \"b\"\n3) \"c\"\n"],
       [["--no-raw", "get", "list"], "(error) WRONGTYPE Operation against a key holding the wrong kind of value\n"],
       [["hset", "h", "f1", "x", "f2", "y"], "2\n"],
-      [["--no-raw", "hgetall", "h"], '1) "f1"\n2) "x"\n3) "f2"\n4) "y"\n'],
+      [["--no-raw", "hgetall", "h"], "1) \"f1\"\n2) \"x\"\n3) \"f2\"\n4) \"y\"\n"],
       [["sadd", "s", "m"], "1\n"],
       [["scard", "s"], "1\n"],
       [["type", "h"], "hash\n"],
-      [["--no-raw", "nosuchcommand", "a"], "(error) ERR unknown command 'nosuchcommand', with args beginning with: 'a' \n"],
+      [
+        ["--no-raw", "nosuchcommand", "a"],
+        "(error) ERR unknown command 'nosuchcommand', with args beginning with: 'a' \n"
+      ],
       [["--no-raw", "get"], "(error) ERR wrong number of arguments for 'get' command\n"],
       [["set", "ttlkey", "v", "EX", "100"], "OK\n"],
       [["ttl", "ttlkey"], "100\n"],
@@ -96,30 +103,43 @@ const raw = (bytes: Buffer | string) =>
     }
   })
 
-  it.skipIf(redisCli.skip)(redisCli.title("redis-cli: binary values with CR/LF and NUL round-trip byte-exact"), async () => {
-    const value = Buffer.from([0x61, 0x0d, 0x0a, 0x00, 0xff, 0x0d, 0x0a, 0x24, 0x33, 0x0d, 0x0a, 0x62])
-    expect((await cli(["-x", "set", "bin"], value)).toString()).toBe("OK\n")
-    const got = await cli(["--raw", "get", "bin"])
-    expect(got.subarray(0, got.length - 1).equals(value)).toBe(true) // redis-cli adds a newline
-    expect((await cli(["strlen", "bin"])).toString()).toBe(`${value.length}\n`)
-  })
+  it.skipIf(redisCli.skip)(
+    redisCli.title("redis-cli: binary values with CR/LF and NUL round-trip byte-exact"),
+    async () => {
+      const value = Buffer.from([0x61, 0x0d, 0x0a, 0x00, 0xff, 0x0d, 0x0a, 0x24, 0x33, 0x0d, 0x0a, 0x62])
+      expect((await cli(["-x", "set", "bin"], value)).toString()).toBe("OK\n")
+      const got = await cli(["--raw", "get", "bin"])
+      expect(got.subarray(0, got.length - 1).equals(value)).toBe(true) // redis-cli adds a newline
+      expect((await cli(["strlen", "bin"])).toString()).toBe(`${value.length}\n`)
+    }
+  )
 
-  it.skipIf(redisBenchmark.skip)(redisBenchmark.title("redis-benchmark -q -n 20000 -t set,get,incr,lpush,lpop completes with no errors"), async () => {
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(
-        "redis-benchmark",
-        ["-p", String(port), "-q", "-n", "20000", "-t", "set,get,incr,lpush,lpop"],
-        { timeout: 120_000 },
-        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout + stderr))
+  it.skipIf(redisBenchmark.skip)(
+    redisBenchmark.title("redis-benchmark -q -n 20000 -t set,get,incr,lpush,lpop completes with no errors"),
+    async () => {
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(
+          "redis-benchmark",
+          ["-p", String(port), "-q", "-n", "20000", "-t", "set,get,incr,lpush,lpop"],
+          { timeout: 120_000 },
+          (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout + stderr))
+        )
       )
-    )
-    const finals = out.split(/[\r\n]/).filter((l) => /requests per second/.test(l) && !/rps=/.test(l))
-    expect(finals.map((l) => l.split(":")[0]!.trim())).toEqual(["SET", "GET", "INCR", "LPUSH", "LPOP"])
-    expect(out).not.toMatch(/ERR|error/i)
-  }, 150_000)
+      const finals = out.split(/[\r\n]/).filter((l) => /requests per second/.test(l) && !/rps=/.test(l))
+      expect(finals.map((l) => l.split(":")[0]!.trim())).toEqual(["SET", "GET", "INCR", "LPUSH", "LPOP"])
+      expect(out).not.toMatch(/ERR|error/i)
+    },
+    150_000
+  )
 
   it("ioredis: a pipeline of 1000 commands and 50 concurrent clients", async () => {
-    const a = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const a = new Redis({
+      port,
+      host: "127.0.0.1",
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null
+    })
     await a.connect()
     const p = a.pipeline()
     for (let i = 0; i < 500; i++) p.set(`p:${i}`, `v${i}`)
@@ -128,7 +148,10 @@ const raw = (bytes: Buffer | string) =>
     expect(results!.length).toBe(1000)
     expect(results!.slice(500).map(([, v]) => v)).toEqual(Array.from({ length: 500 }, (_, i) => `v${i}`))
     await a.del("shared")
-    const clients = Array.from({ length: 50 }, () => new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null }))
+    const clients = Array.from(
+      { length: 50 },
+      () => new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null })
+    )
     await Promise.all(clients.map(async (c) => {
       for (let i = 0; i < 100; i++) await c.incr("shared")
     }))
@@ -141,15 +164,25 @@ const raw = (bytes: Buffer | string) =>
 
   it("50 clients that reset (at accept and mid-command) leave it serving: later clients are answered", async () => {
     expect(await resetClients(port, 25, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva")).toBe(50)
-    const c = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const c = new Redis({
+      port,
+      host: "127.0.0.1",
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null
+    })
     c.on("error", () => {}) // a failure shows up as the rejected command below
     try {
-      await within(10_000, "Redis commands after the resets", (async () => {
-        await c.connect()
-        expect(await c.set("after-resets", "fine")).toBe("OK")
-        expect(await c.get("after-resets")).toBe("fine")
-        expect(await c.ping()).toBe("PONG")
-      })())
+      await within(
+        10_000,
+        "Redis commands after the resets",
+        (async () => {
+          await c.connect()
+          expect(await c.set("after-resets", "fine")).toBe("OK")
+          expect(await c.get("after-resets")).toBe("fine")
+          expect(await c.ping()).toBe("PONG")
+        })()
+      )
     } finally {
       c.disconnect()
     }
@@ -202,10 +235,18 @@ describe.each(tested)("examples/resp on %s with --tls-cert/--tls-key, with redis
     /** Runs redis-cli with `args`; its exit code and output. */
     const redis = (args: Array<string>) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-        execFile("redis-cli", ["-p", String(port), ...args], { timeout: 20_000 }, (err, stdout, stderr) =>
-          resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : 1, stdout, stderr })))
+        execFile(
+          "redis-cli",
+          ["-p", String(port), ...args],
+          { timeout: 20_000 },
+          (err, stdout, stderr) =>
+            resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : 1, stdout, stderr })
+        )
+      )
 
-    const title = skipRedisTls ? `redis-cli --tls --cacert: set, get and ping are answered [skipped: ${redisCliTls}]` : "redis-cli --tls --cacert: set, get and ping are answered; without --tls it gets no answer"
+    const title = skipRedisTls
+      ? `redis-cli --tls --cacert: set, get and ping are answered [skipped: ${redisCliTls}]`
+      : "redis-cli --tls --cacert: set, get and ping are answered; without --tls it gets no answer"
     it.skipIf(skipRedisTls)(title, async () => {
       const tls = ["--tls", "--cacert", files.ca]
       expect(await redis([...tls, "set", "a", "b"])).toEqual({ code: 0, stdout: "OK\n", stderr: "" })
@@ -220,7 +261,9 @@ describe.each(tested)("examples/resp on %s with --tls-cert/--tls-key, with redis
       // record (type 0x15), which redis-cli reads as a reply type it does not know; never a RESP reply
       expect(plain.code).not.toBe(0)
       expect(plain.stdout).not.toMatch(/^b$/m)
-      expect(plain.stdout + plain.stderr).toMatch(/Server closed the connection|reset by peer|Protocol error, got "\\x15" as reply type byte/)
+      expect(plain.stdout + plain.stderr).toMatch(
+        /Server closed the connection|reset by peer|Protocol error, got "\\x15" as reply type byte/
+      )
       expect(server.output()).toMatch(/RESP server listening on 127\.0\.0\.1:\d+ with TLS; try: redis-cli --tls -p \d+/)
     }, 60_000)
   })

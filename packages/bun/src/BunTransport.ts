@@ -202,7 +202,9 @@ class BunDriver implements Driver.SocketDriver, Driver.WriteTarget {
       this.readEnded = true
       events.readEnd()
     }
-    this.writer.close(err === undefined ? undefined : { reason: Connection.reasonOf(err.code), code: err.code, cause: err })
+    this.writer.close(
+      err === undefined ? undefined : { reason: Connection.reasonOf(err.code), code: err.code, cause: err }
+    )
     events.closedByRuntime()
   }
 }
@@ -230,7 +232,8 @@ const onDrain = (s: Socket) => s.data.flush()
 const onEnd = (s: Socket) => s.data.onEnd()
 const onClose = (s: Socket, err?: SystemError) => s.data?.onClose(err)
 const onError = (s: Socket, err: SystemError) => s.data?.onError(err)
-const onHandshake = (s: Socket, success: boolean, err: SystemError | null | undefined) => s.data?.handshake?.(s, success, err)
+const onHandshake = (s: Socket, success: boolean, err: SystemError | null | undefined) =>
+  s.data?.handshake?.(s, success, err)
 
 /** Handlers of client sockets: `data` is set by `Bun.connect` before the socket opens. */
 const clientHandlers: WirekitBun.SocketHandler<BunDriver> = {
@@ -283,7 +286,15 @@ const upgradeTls = (
   const remote = plain.remoteAddress
   // Bun 1.4 takes the role from the socket's origin and ignores `isServer`: the other one would hang, not fail
   if ((side === "server") !== plain.accepted) {
-    done(BunTls.unsupported(side, `Bun upgrades ${plain.accepted ? "an accepted socket only as the TLS server" : "a connected socket only as the TLS client"} (socket.upgradeTLS ignores isServer)`, remote))
+    done(
+      BunTls.unsupported(
+        side,
+        `Bun upgrades ${
+          plain.accepted ? "an accepted socket only as the TLS server" : "a connected socket only as the TLS client"
+        } (socket.upgradeTLS ignores isServer)`,
+        remote
+      )
+    )
     return undefined
   }
   const server = options.server
@@ -320,9 +331,17 @@ const upgradeTls = (
     done(outcome)
   }
   driver.closedEarly = (err) =>
-    settle(err !== undefined
-      ? BunTls.tlsError(err, side, remote)
-      : new Tls.TlsError({ reason: "Other", side, address: remote, code: "ECONNRESET", detail: "the connection closed during the TLS handshake" }))
+    settle(
+      err !== undefined
+        ? BunTls.tlsError(err, side, remote)
+        : new Tls.TlsError({
+          reason: "Other",
+          side,
+          address: remote,
+          code: "ECONNRESET",
+          detail: "the connection closed during the TLS handshake"
+        })
+    )
   // the same verdicts as a TLS listener (server) or connect (client); on a failure the core resets the connection
   driver.handshake = (s, success, verified) => {
     if (server !== undefined) {
@@ -331,12 +350,22 @@ const upgradeTls = (
       const peer = requestCert ? BunTls.peerCertificate(s) : undefined
       const authorized = peer !== undefined && (verified === null || verified === undefined)
       if (rejectUnauthorized && !authorized) {
-        return settle(peer === undefined
-          ? new Tls.TlsError({ reason: "NoCertificate", side: "server", address: remote, code: "PEER_DID_NOT_RETURN_A_CERTIFICATE", detail: "the client sent no certificate" })
-          : BunTls.tlsError(verified, "server", remote))
+        return settle(
+          peer === undefined
+            ? new Tls.TlsError({
+              reason: "NoCertificate",
+              side: "server",
+              address: remote,
+              code: "PEER_DID_NOT_RETURN_A_CERTIFICATE",
+              detail: "the client sent no certificate"
+            })
+            : BunTls.tlsError(verified, "server", remote)
+        )
       }
       const name = s.getServername()
-      return settle(BunTls.tlsInfo(s, typeof name === "string" && name !== "" ? name : undefined, peer, verified, authorized))
+      return settle(
+        BunTls.tlsInfo(s, typeof name === "string" && name !== "" ? name : undefined, peer, verified, authorized)
+      )
     }
     // a failed handshake (an alert, no common protocol or version), not a certificate check
     if (verified === null || verified === undefined ? !success : !BunTls.isVerifyError(verified)) {
@@ -392,7 +421,10 @@ const wrap = (
     localAddress = { host: s.localAddress, port: s.localPort }
     remoteAddress = { host: s.remoteAddress, port: s.remotePort }
   }
-  return Driver.makeConnection({ localAddress, remoteAddress, options, tls }, (events) => driver.attach(events, remoteAddress))
+  return Driver.makeConnection(
+    { localAddress, remoteAddress, options, tls },
+    (events) => driver.attach(events, remoteAddress)
+  )
 }
 
 /** The peer of a socket not wrapped yet (for errors). */
@@ -401,7 +433,9 @@ const peerOf = (s: Socket, unixPath: string | undefined): Address.Address =>
 
 const runtime = (): WirekitBun.Runtime | undefined => (globalThis as { readonly Bun?: WirekitBun.Runtime }).Bun
 
-const notBun = Effect.dieMessage("@wirekit/bun needs the Bun runtime (globalThis.Bun is missing); use @wirekit/node on Node")
+const notBun = Effect.dieMessage(
+  "@wirekit/bun needs the Bun runtime (globalThis.Bun is missing); use @wirekit/node on Node"
+)
 
 const errorCode = (err: unknown): string | undefined => {
   const code = (err as { code?: unknown } | null)?.code
@@ -467,7 +501,9 @@ const listenPlain = (
           })
       } catch (err) {
         const code = errorCode(err)
-        return Effect.fail(new Transport.ListenError({ reason: Transport.listenReasonOf(code), address, code, cause: err }))
+        return Effect.fail(
+          new Transport.ListenError({ reason: Transport.listenReasonOf(code), address, code, cause: err })
+        )
       }
       let bound: Address.Address
       if (unixPath !== undefined) {
@@ -497,35 +533,43 @@ const connectPlain = (
       const bun = runtime()
       if (bun === undefined) return notBun
       const unixPath = Address.isUnix(address) ? address.path : undefined
-      return Driver.connectWithTimeout<Connection.Connection>(address, { timeout: options?.timeout, errorCode }, (attempt) => {
-        const driver = new BunDriver(options)
-        // SNI carries names only: an IP address is not sent (as in a TLS connect)
-        driver.dialedName = unixPath !== undefined
-          ? "localhost"
-          : isIP((address as Address.TcpAddress).host) === 0 ? (address as Address.TcpAddress).host : undefined
-        driver.dial = {
-          opened: (s) => {
-            driver.dial = undefined
-            // timed out or interrupted meanwhile: nobody wants this socket
-            if (!attempt.succeed(() => wrap(s, driver, options, unixPath))) s.terminate()
-          },
-          failed: (err) => {
-            driver.dial = undefined
-            attempt.fail(err)
+      return Driver.connectWithTimeout<Connection.Connection>(
+        address,
+        { timeout: options?.timeout, errorCode },
+        (attempt) => {
+          const driver = new BunDriver(options)
+          // SNI carries names only: an IP address is not sent (as in a TLS connect)
+          driver.dialedName = unixPath !== undefined
+            ? "localhost"
+            : isIP((address as Address.TcpAddress).host) === 0
+            ? (address as Address.TcpAddress).host
+            : undefined
+          driver.dial = {
+            opened: (s) => {
+              driver.dial = undefined
+              // timed out or interrupted meanwhile: nobody wants this socket
+              if (
+                !attempt.succeed(() => wrap(s, driver, options, unixPath))
+              ) s.terminate()
+            },
+            failed: (err) => {
+              driver.dial = undefined
+              attempt.fail(err)
+            }
           }
+          const pending = unixPath !== undefined
+            ? bun.connect<BunDriver>({ unix: unixPath, socket: clientHandlers, data: driver, allowHalfOpen: true })
+            : bun.connect<BunDriver>({
+              hostname: (address as Address.TcpAddress).host,
+              port: (address as Address.TcpAddress).port,
+              socket: clientHandlers,
+              data: driver,
+              allowHalfOpen: true
+            })
+          // the handlers settle first; this also catches failures without a connectError call
+          pending.then(undefined, attempt.fail)
         }
-        const pending = unixPath !== undefined
-          ? bun.connect<BunDriver>({ unix: unixPath, socket: clientHandlers, data: driver, allowHalfOpen: true })
-          : bun.connect<BunDriver>({
-            hostname: (address as Address.TcpAddress).host,
-            port: (address as Address.TcpAddress).port,
-            socket: clientHandlers,
-            data: driver,
-            allowHalfOpen: true
-          })
-        // the handlers settle first; this also catches failures without a connectError call
-        pending.then(undefined, attempt.fail)
-      })
+      )
     })
   )
 
@@ -560,7 +604,9 @@ const listenTls = (
         const bun = runtime()
         if (bun === undefined) return notBun
         const unixPath = Address.isUnix(address) ? address.path : undefined
-        const source = Tls.isCertificateSource(tls.certificates) ? tls.certificates : Tls.unsafeMakeCertificateSource(tls.certificates)
+        const source = Tls.isCertificateSource(tls.certificates)
+          ? tls.certificates
+          : Tls.unsafeMakeCertificateSource(tls.certificates)
         const requestCert = tls.requestCert ?? false
         const rejectUnauthorized = requestCert && (tls.rejectUnauthorized ?? true)
         const timeout = Tls.handshakeTimeoutMillis(tls.handshakeTimeout)
@@ -588,9 +634,11 @@ const listenTls = (
          */
         const refuse = (s: Socket, error: Tls.TlsError) => {
           counters.failed(error.reason)
-          log(Effect.logDebug("TLS handshake failed; connection closed", error).pipe(
-            Effect.annotateLogs({ listener: bound ? Address.format(bound) : "", reason: error.reason })
-          ))
+          log(
+            Effect.logDebug("TLS handshake failed; connection closed", error).pipe(
+              Effect.annotateLogs({ listener: bound ? Address.format(bound) : "", reason: error.reason })
+            )
+          )
           if (s.readyState !== -1) s.end()
         }
 
@@ -615,28 +663,62 @@ const listenTls = (
           }
           const cancel = timer.start(() => {
             if (!settle()) return
-            refuse(s, new Tls.TlsError({ reason: "HandshakeTimeout", side: "server", address: peerOf(s, unixPath), code: "ERR_TLS_HANDSHAKE_TIMEOUT", timeout }))
+            refuse(
+              s,
+              new Tls.TlsError({
+                reason: "HandshakeTimeout",
+                side: "server",
+                address: peerOf(s, unixPath),
+                code: "ERR_TLS_HANDSHAKE_TIMEOUT",
+                timeout
+              })
+            )
           })
           driver.closedEarly = (err) => {
             if (!settle()) return
-            refuse(s, BunTls.tlsError(err ?? new Error("the peer closed the connection during the handshake"), "server", peerOf(s, unixPath), err === undefined ? "Other" : undefined))
+            refuse(
+              s,
+              BunTls.tlsError(
+                err ?? new Error("the peer closed the connection during the handshake"),
+                "server",
+                peerOf(s, unixPath),
+                err === undefined ? "Other" : undefined
+              )
+            )
           }
           driver.handshake = (s, success, verified) => {
             if (!settle()) return
             const remote = peerOf(s, unixPath)
             // a failed handshake: an alert either way, no common protocol or version, a peer that is not TLS
-            if (!success) return refuse(s, BunTls.tlsError(verified ?? new Error("TLS handshake failed"), "server", remote))
+            if (!success) {
+              return refuse(s, BunTls.tlsError(verified ?? new Error("TLS handshake failed"), "server", remote))
+            }
             // Bun reports the verification of a client certificate even when none was asked for: it counts only with requestCert
             const peer = requestCert ? BunTls.peerCertificate(s) : undefined
             const authorized = peer !== undefined && (verified === null || verified === undefined)
             if (rejectUnauthorized && !authorized) {
-              return refuse(s, peer === undefined
-                ? new Tls.TlsError({ reason: "NoCertificate", side: "server", address: remote, code: "PEER_DID_NOT_RETURN_A_CERTIFICATE", detail: "the client sent no certificate" })
-                : BunTls.tlsError(verified, "server", remote))
+              return refuse(
+                s,
+                peer === undefined
+                  ? new Tls.TlsError({
+                    reason: "NoCertificate",
+                    side: "server",
+                    address: remote,
+                    code: "PEER_DID_NOT_RETURN_A_CERTIFICATE",
+                    detail: "the client sent no certificate"
+                  })
+                  : BunTls.tlsError(verified, "server", remote)
+              )
             }
             counters.succeeded()
             const serverName = s.getServername()
-            const info = BunTls.tlsInfo(s, typeof serverName === "string" && serverName !== "" ? serverName : undefined, peer, verified, authorized)
+            const info = BunTls.tlsInfo(
+              s,
+              typeof serverName === "string" && serverName !== "" ? serverName : undefined,
+              peer,
+              verified,
+              authorized
+            )
             handle!.offer(wrap(s, driver, options, unixPath, info))
           }
         }
@@ -667,7 +749,9 @@ const listenTls = (
         } catch (err) {
           if (isTlsSetupError(err)) return Effect.fail(listenTlsError(address, err))
           const code = errorCode(err)
-          return Effect.fail(new Transport.ListenError({ reason: Transport.listenReasonOf(code), address, code, cause: err }))
+          return Effect.fail(
+            new Transport.ListenError({ reason: Transport.listenReasonOf(code), address, code, cause: err })
+          )
         }
         // reload: every listener using the source checks the new certificates first, then all switch
         const replaceDefault = BunTls.defaultReplacer()
@@ -685,7 +769,12 @@ const listenTls = (
               replaceDefault(native, certificates, tls)
             } catch (err) {
               // checked above, so not expected: the listener keeps its previous default certificate
-              log(Effect.logWarning("TLS certificate reload: the default certificate was not replaced", BunTls.tlsError(err, "server", undefined)))
+              log(
+                Effect.logWarning(
+                  "TLS certificate reload: the default certificate was not replaced",
+                  BunTls.tlsError(err, "server", undefined)
+                )
+              )
             }
             sni = next
           }
@@ -712,13 +801,19 @@ const listenTls = (
           }
         })
         const l = base.listener
-        handle = { ...base, listener: { address: l.address, accept: l.accept, close: l.close, rejected: l.rejected, tls: listenerTls } }
+        handle = {
+          ...base,
+          listener: { address: l.address, accept: l.accept, close: l.close, rejected: l.rejected, tls: listenerTls }
+        }
         return Effect.succeed(handle)
       })
   ))
 
 /** What a TLS connect's handshake came to: the connection, or why there is none. */
-type Handshaken = { readonly _tag: "Connected"; readonly connection: Connection.Connection } | { readonly _tag: "Failed"; readonly error: Transport.ConnectError }
+type Handshaken = { readonly _tag: "Connected"; readonly connection: Connection.Connection } | {
+  readonly _tag: "Failed"
+  readonly error: Transport.ConnectError
+}
 
 const connectTls = (
   address: Address.Address,
@@ -731,7 +826,8 @@ const connectTls = (
     const unixPath = Address.isUnix(address) ? address.path : undefined
     const host = unixPath === undefined ? (address as Address.TcpAddress).host : undefined
     // SNI carries names only: an IP address is checked against the certificate but not sent
-    const serverName = tls.serverName ?? (unixPath !== undefined ? "localhost" : host !== undefined && isIP(host) === 0 ? host : undefined)
+    const serverName = tls.serverName ??
+      (unixPath !== undefined ? "localhost" : host !== undefined && isIP(host) === 0 ? host : undefined)
     const rejectUnauthorized = tls.rejectUnauthorized ?? Tls.defaults.rejectUnauthorized
     const tlsFailure = (err: unknown, reason?: Tls.TlsErrorReason) => {
       const cause = BunTls.tlsError(err, "client", address, reason)
@@ -781,7 +877,10 @@ const connectTls = (
     driver.closedEarly = (err) => {
       driver.handshake = undefined
       if (abandoned) return
-      const error = tlsFailure(err ?? new Error("the server closed the connection during the handshake"), err === undefined ? "Other" : undefined)
+      const error = tlsFailure(
+        err ?? new Error("the server closed the connection during the handshake"),
+        err === undefined ? "Other" : undefined
+      )
       if (taker !== undefined) taker({ _tag: "Failed", error })
       else outcome = { _tag: "Failed", error }
     }
@@ -804,7 +903,13 @@ const connectTls = (
             }
           }
           const pending = unixPath !== undefined
-            ? bun.connect<BunDriver>({ unix: unixPath, socket: clientHandlers, data: driver, allowHalfOpen: true, tls: bunTls })
+            ? bun.connect<BunDriver>({
+              unix: unixPath,
+              socket: clientHandlers,
+              data: driver,
+              allowHalfOpen: true,
+              tls: bunTls
+            })
             : bun.connect<BunDriver>({
               hostname: host!,
               port: (address as Address.TcpAddress).port,
@@ -835,7 +940,13 @@ const connectTls = (
                   reason: "Tls",
                   address,
                   code: "ERR_TLS_HANDSHAKE_TIMEOUT",
-                  cause: new Tls.TlsError({ reason: "HandshakeTimeout", side: "client", address, code: "ERR_TLS_HANDSHAKE_TIMEOUT", timeout: handshakeTimeout })
+                  cause: new Tls.TlsError({
+                    reason: "HandshakeTimeout",
+                    side: "client",
+                    address,
+                    code: "ERR_TLS_HANDSHAKE_TIMEOUT",
+                    timeout: handshakeTimeout
+                  })
                 })
           }),
           Effect.onError(() =>
@@ -862,7 +973,8 @@ export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.T
 export type TlsDefaults = Tls.TlsDefaults
 
 /** The Bun transport with TLS defaults (see {@link TlsDefaults}). */
-export const makeTransport = (defaults: TlsDefaults): Transport.TransportService => Tls.withDefaults(transport, defaults)
+export const makeTransport = (defaults: TlsDefaults): Transport.TransportService =>
+  Tls.withDefaults(transport, defaults)
 
 /**
  * Provides {@link Transport.Transport} on Bun's native sockets with TLS:

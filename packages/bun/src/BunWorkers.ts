@@ -56,7 +56,9 @@ export const platform = (): Workers.Platform => ({
           stdio: ["ignore", "inherit", "inherit"],
           env: { ...process.env, ...env }
         })
-        const exited = new Promise<Workers.ProcessExit>((resolve) => child.once("exit", (code, signal) => resolve({ code: signal ? null : code, signal: signal ?? null })))
+        const exited = new Promise<Workers.ProcessExit>((resolve) =>
+          child.once("exit", (code, signal) => resolve({ code: signal ? null : code, signal: signal ?? null }))
+        )
         // a failed spawn is reported here and then as an exit
         child.on("error", () => {})
         return {
@@ -70,7 +72,10 @@ export const platform = (): Workers.Platform => ({
       catch: (cause) => new Workers.WorkersError({ reason: "Spawn", detail: `cannot start ${process.execPath}`, cause })
     }),
   onHangup: (f) =>
-    Effect.acquireRelease(Effect.sync(() => process.on("SIGHUP", f)), () => Effect.sync(() => process.removeListener("SIGHUP", f))).pipe(Effect.asVoid)
+    Effect.acquireRelease(
+      Effect.sync(() => process.on("SIGHUP", f)),
+      () => Effect.sync(() => process.removeListener("SIGHUP", f))
+    ).pipe(Effect.asVoid)
 })
 
 /**
@@ -84,6 +89,16 @@ export const platform = (): Workers.Platform => ({
  * @category running
  */
 export const run: {
-  (options: Workers.Options): <A, E, R>(program: Effect.Effect<A, E, R>) => Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
-  <A, E, R>(program: Effect.Effect<A, E, R>, options: Workers.Options): Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
-} = dual(2, <A, E, R>(program: Effect.Effect<A, E, R>, options: Workers.Options) => Workers.run(platform(), program, options))
+  (
+    options: Workers.Options
+  ): <A, E, R>(
+    program: Effect.Effect<A, E, R>
+  ) => Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
+  <A, E, R>(
+    program: Effect.Effect<A, E, R>,
+    options: Workers.Options
+  ): Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
+} = dual(
+  2,
+  <A, E, R>(program: Effect.Effect<A, E, R>, options: Workers.Options) => Workers.run(platform(), program, options)
+)

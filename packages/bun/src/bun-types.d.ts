@@ -50,7 +50,9 @@ declare namespace WirekitBun {
     /** The negotiated protocol version (`"TLSv1.3"`); on a plain socket `null`. */
     getTLSVersion(): string | null
     /** The negotiated cipher suite. */
-    getCipher(): { readonly name: string | null; readonly standardName: string | null; readonly version: string | null } | undefined
+    getCipher():
+      | { readonly name: string | null; readonly standardName: string | null; readonly version: string | null }
+      | undefined
     /** The protocol agreed by ALPN, or `false` when none was. */
     readonly alpnProtocol: string | false | null
     /** The name the client asked for (SNI), on either side; `undefined` when none was sent. */

@@ -7,10 +7,11 @@
  * is proven by tls.test.ts (TlsConformance).
  */
 import { describe, expect, it } from "@effect/vitest"
+import { BunTransport } from "@wirekit/bun"
 import { Connection, Tls, Transport } from "@wirekit/core"
 import { Certs } from "@wirekit/core/testing"
-import { BunTransport } from "@wirekit/bun"
-import { Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Scope, TestClock } from "effect"
+import type { Layer } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Scope, TestClock } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -21,15 +22,23 @@ const dec = new TextDecoder()
 const any = { host: "127.0.0.1", port: 0 }
 const certs = Certs.generate()
 
-const withT = <A, E>(f: (t: Transport.TransportService) => Effect.Effect<A, E, Scope.Scope | Transport.Transport>, layer: Layer.Layer<Transport.Transport> = BunTransport.layer) =>
-  Effect.provide(Effect.flatMap(Transport.Transport, f), layer)
+const withT = <A, E>(
+  f: (t: Transport.TransportService) => Effect.Effect<A, E, Scope.Scope | Transport.Transport>,
+  layer: Layer.Layer<Transport.Transport> = BunTransport.layer
+) => Effect.provide(Effect.flatMap(Transport.Transport, f), layer)
 
 /** Runs openssl in a fresh directory holding `files`; returns the files it was asked to read back. */
-const openssl = (files: Readonly<Record<string, string>>, commands: ReadonlyArray<ReadonlyArray<string>>, read: ReadonlyArray<string>) => {
+const openssl = (
+  files: Readonly<Record<string, string>>,
+  commands: ReadonlyArray<ReadonlyArray<string>>,
+  read: ReadonlyArray<string>
+) => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "wirekit-bun-tls-"))
   try {
     for (const [name, text] of Object.entries(files)) Fs.writeFileSync(Path.join(dir, name), text)
-    for (const args of commands) ChildProcess.execFileSync("openssl", args as Array<string>, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+    for (const args of commands) {
+      ChildProcess.execFileSync("openssl", args as Array<string>, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+    }
     return Object.fromEntries(read.map((name) => [name, Fs.readFileSync(Path.join(dir, name), "utf8")]))
   } finally {
     Fs.rmSync(dir, { recursive: true, force: true })
@@ -44,15 +53,52 @@ const chained = openssl(
     "ca.pem": certs.ca.cert,
     "ca.key": certs.ca.key,
     "int.ext": "basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n",
-    "leaf.ext": "basicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, IP:127.0.0.1\n"
+    "leaf.ext":
+      "basicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, IP:127.0.0.1\n"
   },
   [
     ecKey("int.key"),
     ["req", "-new", "-key", "int.key", "-subj", "/O=wirekit/CN=wirekit intermediate", "-out", "int.csr"],
-    ["x509", "-req", "-in", "int.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "77", "-days", "2", "-sha256", "-extfile", "int.ext", "-out", "int.pem"],
+    [
+      "x509",
+      "-req",
+      "-in",
+      "int.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-set_serial",
+      "77",
+      "-days",
+      "2",
+      "-sha256",
+      "-extfile",
+      "int.ext",
+      "-out",
+      "int.pem"
+    ],
     ecKey("leaf.key"),
     ["req", "-new", "-key", "leaf.key", "-subj", "/O=wirekit/CN=localhost", "-out", "leaf.csr"],
-    ["x509", "-req", "-in", "leaf.csr", "-CA", "int.pem", "-CAkey", "int.key", "-set_serial", "78", "-days", "2", "-sha256", "-extfile", "leaf.ext", "-out", "leaf.pem"]
+    [
+      "x509",
+      "-req",
+      "-in",
+      "leaf.csr",
+      "-CA",
+      "int.pem",
+      "-CAkey",
+      "int.key",
+      "-set_serial",
+      "78",
+      "-days",
+      "2",
+      "-sha256",
+      "-extfile",
+      "leaf.ext",
+      "-out",
+      "leaf.pem"
+    ]
   ],
   ["int.pem", "leaf.pem", "leaf.key"]
 )
@@ -84,7 +130,8 @@ const echoOnce = (l: Transport.Listener) =>
 /** A raw Bun TLS server that will not go above TLS 1.2, for the client's minimum version. */
 const tls12Server = Effect.acquireRelease(
   Effect.sync(() => {
-    const bun = (globalThis as unknown as { Bun: { listen: (o: unknown) => { port: number; stop: (all: boolean) => void } } }).Bun
+    const bun =
+      (globalThis as unknown as { Bun: { listen: (o: unknown) => { port: number; stop: (all: boolean) => void } } }).Bun
     return bun.listen({
       hostname: "127.0.0.1",
       port: 0,
@@ -135,16 +182,23 @@ describe("BunTransport TLS", () => {
     withT((t) =>
       Effect.gen(function*() {
         const key = chained["leaf.key"]!
-        const whole = yield* t.listen(any, { tls: { certificates: { cert: [enc.encode(chained["leaf.pem"]!), chained["int.pem"]!], key } } })
+        const whole = yield* t.listen(any, {
+          tls: { certificates: { cert: [enc.encode(chained["leaf.pem"]!), chained["int.pem"]!], key } }
+        })
         const echo = yield* echoOnce(whole)
-        const c = yield* t.connect(whole.address, { timeout: 5000, tls: { ca: certs.ca.cert, serverName: "localhost" } })
+        const c = yield* t.connect(whole.address, {
+          timeout: 5000,
+          tls: { ca: certs.ca.cert, serverName: "localhost" }
+        })
         expect(c.tls?.authorized).toBe(true)
         expect(c.tls?.peerCertificate?.issuer.CN).toBe("wirekit intermediate")
         expect(yield* roundTrip(c, "chained")).toBe("chained")
         yield* Fiber.join(echo)
 
         const bare = yield* t.listen(any, { tls: { certificates: { cert: chained["leaf.pem"]!, key } } })
-        const err = yield* Effect.flip(t.connect(bare.address, { timeout: 5000, tls: { ca: certs.ca.cert, serverName: "localhost" } }))
+        const err = yield* Effect.flip(
+          t.connect(bare.address, { timeout: 5000, tls: { ca: certs.ca.cert, serverName: "localhost" } })
+        )
         expect(Tls.errorOf(err)?.reason).toBe("UnknownCa")
       })
     ))
@@ -152,7 +206,11 @@ describe("BunTransport TLS", () => {
   it.scopedLive("certificate reload replaces the SNI entries too: a name added gets its certificate, a name dropped gets the new default", () =>
     withT((t) =>
       Effect.gen(function*() {
-        const source = yield* Tls.makeCertificateSource({ cert: certs.server.cert, key: certs.server.key, sni: { "alt.test": certs.alt } })
+        const source = yield* Tls.makeCertificateSource({
+          cert: certs.server.cert,
+          key: certs.server.key,
+          sni: { "alt.test": certs.alt }
+        })
         const l = yield* t.listen(any, { tls: { certificates: source } })
         const cnFor = (serverName: string) =>
           Effect.map(
@@ -168,7 +226,13 @@ describe("BunTransport TLS", () => {
         // added: the wildcard answers
         expect((yield* cnFor("api.alt.test"))[0]).toBe("alt.test")
         // a bad SNI entry is refused like a bad default, and nothing changes
-        const bad = yield* Effect.flip(source.set({ cert: certs.server.cert, key: certs.server.key, sni: { "x.test": { cert: certs.alt.cert, key: certs.client.key } } }))
+        const bad = yield* Effect.flip(
+          source.set({
+            cert: certs.server.cert,
+            key: certs.server.key,
+            sni: { "x.test": { cert: certs.alt.cert, key: certs.client.key } }
+          })
+        )
         expect(bad.reason).toBe("BadCertificate")
         expect(yield* cnFor("alt.test")).toEqual(["localhost", next])
       })
@@ -178,13 +242,17 @@ describe("BunTransport TLS", () => {
     withT((t) =>
       Effect.gen(function*() {
         expect(encryptedKey).toContain("ENCRYPTED")
-        const l = yield* t.listen(any, { tls: { certificates: { cert: certs.server.cert, key: encryptedKey, passphrase: "s3cret" } } })
+        const l = yield* t.listen(any, {
+          tls: { certificates: { cert: certs.server.cert, key: encryptedKey, passphrase: "s3cret" } }
+        })
         const echo = yield* echoOnce(l)
         const c = yield* t.connect(l.address, { timeout: 5000, tls: { ca: certs.ca.cert, serverName: "localhost" } })
         expect(yield* roundTrip(c, "unlocked")).toBe("unlocked")
         yield* Fiber.join(echo)
 
-        const err = yield* Effect.flip(t.listen(any, { tls: { certificates: { cert: certs.server.cert, key: encryptedKey, passphrase: "wrong" } } }))
+        const err = yield* Effect.flip(
+          t.listen(any, { tls: { certificates: { cert: certs.server.cert, key: encryptedKey, passphrase: "wrong" } } })
+        )
         expect(err.reason).toBe("Tls")
         expect(Tls.errorOf(err)?.reason).toBe("BadCertificate")
       })
@@ -195,7 +263,12 @@ describe("BunTransport TLS", () => {
       Effect.gen(function*() {
         const server = yield* tls12Server
         const address = { host: "127.0.0.1", port: server.port }
-        const err = yield* Effect.flip(t.connect(address, { timeout: 5000, tls: { ca: certs.ca.cert, serverName: "localhost", minVersion: "TLSv1.3" } }))
+        const err = yield* Effect.flip(
+          t.connect(address, {
+            timeout: 5000,
+            tls: { ca: certs.ca.cert, serverName: "localhost", minVersion: "TLSv1.3" }
+          })
+        )
         expect(err.reason).toBe("Tls")
         expect(Tls.errorOf(err)?.reason).toBe("ProtocolVersion")
         const c = yield* t.connect(address, { timeout: 5000, tls: { ca: certs.ca.cert, serverName: "localhost" } })
@@ -209,13 +282,17 @@ describe("BunTransport TLS", () => {
   it.scopedLive("an ALPN name must be 1 to 255 bytes: listen and connect fail with reason Tls before anything is sent", () =>
     withT((t) =>
       Effect.gen(function*() {
-        const bad = yield* Effect.flip(t.listen(any, { tls: { certificates: certs.server, alpnProtocols: ["wk/1", ""] } }))
+        const bad = yield* Effect.flip(
+          t.listen(any, { tls: { certificates: certs.server, alpnProtocols: ["wk/1", ""] } })
+        )
         expect(bad._tag).toBe("ListenError")
         expect(bad.reason).toBe("Tls")
         expect(Tls.errorOf(bad)?.code).toBe("ERR_INVALID_ARG_VALUE")
         // a plain listener sees no connection at all from the refused connect
         const l = yield* t.listen(any)
-        const err = yield* Effect.flip(t.connect(l.address, { timeout: 2000, tls: { ca: certs.ca.cert, alpnProtocols: ["x".repeat(256)] } }))
+        const err = yield* Effect.flip(
+          t.connect(l.address, { timeout: 2000, tls: { ca: certs.ca.cert, alpnProtocols: ["x".repeat(256)] } })
+        )
         expect(err.reason).toBe("Tls")
         expect(Tls.errorOf(err)?.side).toBe("client")
         const accepted = yield* Effect.either(Effect.timeout(l.accept, Duration.millis(300)))
@@ -229,7 +306,9 @@ describe("BunTransport TLS", () => {
         const l = yield* t.listen(any, { tls: { certificates: certs.server, handshakeTimeout: "30 seconds" } })
         const silent = yield* t.connect(l.address, { timeout: 2000 })
         const closed = yield* Deferred.make<void>()
-        yield* Effect.fork(Effect.zipRight(Effect.either(Connection.readAll(silent)), Deferred.succeed(closed, undefined)))
+        yield* Effect.fork(
+          Effect.zipRight(Effect.either(Connection.readAll(silent)), Deferred.succeed(closed, undefined))
+        )
         const realWait = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
         yield* TestClock.adjust(Duration.seconds(29))
         yield* realWait(300)
@@ -247,7 +326,10 @@ describe("BunTransport TLS", () => {
     withT((t) =>
       Effect.gen(function*() {
         const scope = yield* Scope.make()
-        const l = yield* Scope.extend(t.listen(any, { tls: { certificates: certs.server, handshakeTimeout: "1 minute" } }), scope)
+        const l = yield* Scope.extend(
+          t.listen(any, { tls: { certificates: certs.server, handshakeTimeout: "1 minute" } }),
+          scope
+        )
         const silent = yield* t.connect(l.address, { timeout: 2000 })
         // the TCP accept has happened when the handshake is counted as pending
         for (let i = 0; i < 100 && l.tls!.stats().pending === 0; i++) yield* Effect.sleep(Duration.millis(10))

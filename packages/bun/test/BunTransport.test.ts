@@ -4,8 +4,8 @@
  * transport contract itself is proven by conformance.test.ts.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Connection, Transport } from "@wirekit/core"
 import { BunTransport } from "@wirekit/bun"
+import { Connection, Transport } from "@wirekit/core"
 import { Duration, Effect, Exit, Fiber } from "effect"
 
 const enc = new TextEncoder()
@@ -59,7 +59,7 @@ describe("BunTransport", () => {
         expect(c.unsafeStats().writeBuffered).toBeGreaterThan(0)
         // a slow reader for a while, so that flushes from the queue are partial too
         const received: Array<Uint8Array> = []
-        for (let i = 0; ; i++) {
+        for (let i = 0;; i++) {
           const chunks = yield* s.readMany
           if (chunks === Connection.EOF) break
           received.push(...chunks)
@@ -159,7 +159,9 @@ describe("BunTransport", () => {
         const c = yield* t.connect({ host: "127.0.0.1", port }, { timeout: 2000 })
         expect((c.remoteAddress as { host: string }).host).toBe("127.0.0.1")
         const v6 = yield* t.listen({ host: "::", port: 0 }, { ipv6Only: true })
-        const err = yield* Effect.flip(t.connect({ host: "127.0.0.1", port: (v6.address as { port: number }).port }, { timeout: 2000 }))
+        const err = yield* Effect.flip(
+          t.connect({ host: "127.0.0.1", port: (v6.address as { port: number }).port }, { timeout: 2000 })
+        )
         expect(err.reason).toBe("Refused")
       })
     ))
@@ -182,7 +184,9 @@ describe("BunTransport", () => {
         const notHere = yield* Effect.flip(t.listen({ host: "192.0.2.1", port: 0 }))
         expect(notHere.reason).toBe("AddressNotAvailable")
         expect(notHere.code).toBe("EADDRNOTAVAIL")
-        const missing = yield* Effect.flip(t.connect({ path: `/tmp/wirekit-missing-${Date.now()}.sock` }, { timeout: 2000 }))
+        const missing = yield* Effect.flip(
+          t.connect({ path: `/tmp/wirekit-missing-${Date.now()}.sock` }, { timeout: 2000 })
+        )
         expect(missing.reason).toBe("NotFound")
         expect(missing.code).toBe("ENOENT")
         const noHost = yield* Effect.flip(t.connect({ host: "no-such-host.invalid", port: 80 }, { timeout: 5000 }))

@@ -1,4 +1,4 @@
-import { HostileConformance } from "@wirekit/core/testing"
 import { BunTransport } from "@wirekit/bun"
+import { HostileConformance } from "@wirekit/core/testing"
 
 HostileConformance.run({ name: "bun", layer: BunTransport.layer })

@@ -1,4 +1,4 @@
-import { ProtocolConformance } from "@wirekit/core/testing"
 import { BunTransport } from "@wirekit/bun"
+import { ProtocolConformance } from "@wirekit/core/testing"
 
 ProtocolConformance.run({ name: "bun", layer: BunTransport.layer })

@@ -1,5 +1,5 @@
-import { Blackhole, Certs, Conformance } from "@wirekit/core/testing"
 import { BunTransport } from "@wirekit/bun"
+import { Blackhole, Certs, Conformance } from "@wirekit/core/testing"
 
 // the whole transport contract (with the framing and @effect/platform suites it runs) over TLS:
 // every listen and connect of the suite speaks TLS through the layer's defaults

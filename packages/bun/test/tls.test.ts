@@ -1,5 +1,5 @@
-import { TlsConformance } from "@wirekit/core/testing"
 import { BunTransport } from "@wirekit/bun"
+import { TlsConformance } from "@wirekit/core/testing"
 
 TlsConformance.run({
   name: "bun",

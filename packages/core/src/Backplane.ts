@@ -51,8 +51,8 @@
  * ```
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
-import type { Duration, Scope } from "effect"
+import { Context, Layer } from "effect"
+import type { Duration, Effect, Scope } from "effect"
 import * as internal from "./internal/backplane.ts"
 
 /**

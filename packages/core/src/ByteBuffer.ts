@@ -89,7 +89,10 @@ export class ByteBuffer {
   private lazyCapacity: number
 
   /** Prefer {@link make}. */
-  constructor(initialCapacity: number = DEFAULT_INITIAL_CAPACITY, maxRetainedCapacity: number = DEFAULT_MAX_RETAINED_CAPACITY) {
+  constructor(
+    initialCapacity: number = DEFAULT_INITIAL_CAPACITY,
+    maxRetainedCapacity: number = DEFAULT_MAX_RETAINED_CAPACITY
+  ) {
     checkUint(initialCapacity, 0x7fffffff, "make")
     checkUint(maxRetainedCapacity, 0x7fffffff, "make")
     this.retained = Math.max(initialCapacity, maxRetainedCapacity)
@@ -364,7 +367,10 @@ export class ByteBuffer {
    * whether it was taken.
    */
   reuse(store: Uint8Array): boolean {
-    if (this.len !== 0 || this.buf.length !== 0 || store.length === 0 || store.length > this.retained * LAZY_RETAINED_FACTOR) {
+    if (
+      this.len !== 0 || this.buf.length !== 0 || store.length === 0 ||
+      store.length > this.retained * LAZY_RETAINED_FACTOR
+    ) {
       return false
     }
     this.buf = store

@@ -54,10 +54,20 @@ import type { Context, Duration, Effect, Queue, Schedule, Scope, Stream } from "
 import { Layer } from "effect"
 import type { Address } from "./Address.ts"
 import type { Connection } from "./Connection.ts"
-import type { ErrorFor, ErrorOf, IsStream, OneWayOf, Protocol, PushOf, RequestOf, ResponseOf, SuccessFor } from "./Protocol.ts"
-import type { ConnectOptions, Transport } from "./Transport.ts"
 import * as internal from "./internal/protocol/client.ts"
 import * as errors from "./internal/protocol/errors.ts"
+import type {
+  ErrorFor,
+  ErrorOf,
+  IsStream,
+  OneWayOf,
+  Protocol,
+  PushOf,
+  RequestOf,
+  ResponseOf,
+  SuccessFor
+} from "./Protocol.ts"
+import type { ConnectOptions, Transport } from "./Transport.ts"
 
 /**
  * Why a client operation failed.
@@ -75,7 +85,15 @@ import * as errors from "./internal/protocol/errors.ts"
  * @since 0.1.0
  * @category errors
  */
-export type ClientErrorReason = "Timeout" | "Disconnected" | "PoolTimeout" | "Connect" | "Encode" | "Decode" | "Refused" | "Remote"
+export type ClientErrorReason =
+  | "Timeout"
+  | "Disconnected"
+  | "PoolTimeout"
+  | "Connect"
+  | "Encode"
+  | "Decode"
+  | "Refused"
+  | "Remote"
 
 /**
  * Where a request was when its deadline passed (`ClientError.phase`, reason `Timeout`):
@@ -223,7 +241,9 @@ export interface ClientOptions {
    */
   readonly headers?:
     | Readonly<Record<string, string>>
-    | ((request: unknown) => Readonly<Record<string, string>> | Effect.Effect<Readonly<Record<string, string>>, ClientError>)
+    | ((
+      request: unknown
+    ) => Readonly<Record<string, string>> | Effect.Effect<Readonly<Record<string, string>>, ClientError>)
     | undefined
 }
 
@@ -284,7 +304,10 @@ export interface Client<Req, Res, Err, OneWay, Push> {
    * the response, and any retry (see {@link RetryOptions}).
    */
   request<Q extends Req>(
-    request: Q & (IsStream<Req, Q> extends true ? { readonly "a streaming method: read it with Client.stream": never } : unknown),
+    request:
+      & Q
+      & (IsStream<Req, Q> extends true ? { readonly "a streaming method: read it with Client.stream": never }
+        : unknown),
     options?: RequestOptions
   ): Effect.Effect<SuccessFor<Req, Q, Res>, ErrorFor<Req, Q, Err> | ClientError>
   /**
@@ -296,7 +319,9 @@ export interface Client<Req, Res, Err, OneWay, Push> {
    * error, or a `ClientError`.
    */
   stream<Q extends Req>(
-    request: Q & (IsStream<Req, Q> extends true ? unknown : { readonly "not a streaming method: use Client.request": never })
+    request:
+      & Q
+      & (IsStream<Req, Q> extends true ? unknown : { readonly "not a streaming method: use Client.request": never })
   ): Stream.Stream<SuccessFor<Req, Q, Res>, ErrorFor<Req, Q, Err> | ClientError>
   /**
    * Sends a one-way message: completes once it is written into the

@@ -299,7 +299,9 @@ export interface Connection {
 /**
  * The current connection, as a service inside a server handler.
  */
-export const Connection: Context.Tag<Connection, Connection> = Context.GenericTag<Connection>("@wirekit/core/Connection")
+export const Connection: Context.Tag<Connection, Connection> = Context.GenericTag<Connection>(
+  "@wirekit/core/Connection"
+)
 
 /** Options every transport accepts for its connections. */
 export interface ConnectionOptions {
@@ -344,8 +346,7 @@ export const toStream = (conn: Connection): Stream.Stream<Uint8Array, Connection
   Stream.repeatEffectChunkOption(
     Effect.matchEffect(conn.readMany, {
       onFailure: (e) => Effect.fail(Option.some(e)),
-      onSuccess: (chunks) =>
-        chunks === EOF ? Effect.fail(Option.none()) : Effect.succeed(toChunk(chunks))
+      onSuccess: (chunks) => chunks === EOF ? Effect.fail(Option.none()) : Effect.succeed(toChunk(chunks))
     })
   )
 
@@ -366,7 +367,13 @@ export const readAll = (conn: Connection, maxBytes = 64 * 1024 * 1024): Effect.E
       for (const c of chunks) {
         total += c.length
         if (total > maxBytes) {
-          return yield* new ConnectionError({ reason: "Other", operation: "read", remoteAddress: conn.remoteAddress, code: "LIMIT", cause: `more than ${maxBytes} bytes` })
+          return yield* new ConnectionError({
+            reason: "Other",
+            operation: "read",
+            remoteAddress: conn.remoteAddress,
+            code: "LIMIT",
+            cause: `more than ${maxBytes} bytes`
+          })
         }
         parts.push(c)
       }
@@ -375,7 +382,10 @@ export const readAll = (conn: Connection, maxBytes = 64 * 1024 * 1024): Effect.E
   })
 
 /** Reads exactly `n` bytes (or fewer if EOF comes first), for tests and handshakes. Extra bytes of the last chunk are returned as `rest`. */
-export const readExactly = (conn: Connection, n: number): Effect.Effect<{ readonly bytes: Uint8Array; readonly rest: Uint8Array }, ConnectionError> =>
+export const readExactly = (
+  conn: Connection,
+  n: number
+): Effect.Effect<{ readonly bytes: Uint8Array; readonly rest: Uint8Array }, ConnectionError> =>
   Effect.gen(function*() {
     const parts: Array<Uint8Array> = []
     let total = 0

@@ -151,7 +151,8 @@ export const make = (options: Options): DelimiterFraming => {
     // the first that decodes as itself; there is always one (a shortest delimiter does)
     encodeBytes = delimiters.find(decodesAsItself) ?? delimiters[0]
   } else {
-    encodeBytes = delimiters[Config.integer(CODEC, "encodeDelimiter", options.encodeDelimiter, 0, 0, delimiters.length - 1)]
+    encodeBytes =
+      delimiters[Config.integer(CODEC, "encodeDelimiter", options.encodeDelimiter, 0, 0, delimiters.length - 1)]
     if (!decodesAsItself(encodeBytes)) {
       Config.fail(CODEC, "encodeDelimiter", "this delimiter does not decode as itself (another delimiter ends first)")
     }

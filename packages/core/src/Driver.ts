@@ -27,7 +27,7 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import type { Address } from "./Address.ts"
-import type { Connection, ConnectionErrorReason, ConnectionError, ConnectionOptions } from "./Connection.ts"
+import type { Connection, ConnectionError, ConnectionErrorReason, ConnectionOptions } from "./Connection.ts"
 import { ConnectionImpl } from "./internal/connection.ts"
 import * as connectTimeout from "./internal/connectTimeout.ts"
 import { ListenerImpl, refusalOf } from "./internal/listener.ts"
@@ -187,7 +187,9 @@ export const makeListener = (info: ListenerInfo): ListenerHandle => {
  * listener whose options the core refused (see {@link ListenerInfo.options})
  * is closed at once and the listen fails with the `ListenError`.
  */
-export const scopedListener = <E>(acquire: Effect.Effect<ListenerHandle, E>): Effect.Effect<Listener, E | ListenError, Scope.Scope> =>
+export const scopedListener = <E>(
+  acquire: Effect.Effect<ListenerHandle, E>
+): Effect.Effect<Listener, E | ListenError, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(Effect.interruptible(Effect.flatMap(acquire, refuseBadOptions)), (h) => h.listener.close),
     (h) => h.listener

@@ -15,8 +15,8 @@
  */
 import type * as ByteBuffer from "./ByteBuffer.ts"
 import { type FrameDecoder, type FrameEncoder, type Framing, FramingError } from "./Framing.ts"
-import { Pieces } from "./internal/framing/Pieces.ts"
 import * as Config from "./internal/framing/config.ts"
+import { Pieces } from "./internal/framing/Pieces.ts"
 
 const CODEC = "FixedLength"
 

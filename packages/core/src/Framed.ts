@@ -38,15 +38,15 @@
  * @since 0.1.0
  */
 import { Chunk, Effect, Option, Stream } from "effect"
-import type { Connection, ConnectionError, PumpOptions } from "./Connection.ts"
-import { EOF } from "./Connection.ts"
 import type { ByteBuffer } from "./ByteBuffer.ts"
 import type { Codec, Decoder, Encoder } from "./Codec.ts"
+import type { Connection, ConnectionError, PumpOptions } from "./Connection.ts"
+import { EOF } from "./Connection.ts"
 import type { FramingError } from "./Framing.ts"
+import type { InputBudget } from "./InputBudget.ts"
 import type { Budget } from "./internal/inputBudget.ts"
 import { Holder } from "./internal/inputBudget.ts"
 import { Output } from "./internal/output.ts"
-import type { InputBudget } from "./InputBudget.ts"
 import type { StartTlsOptions, TlsError, TlsInfo } from "./Tls.ts"
 
 /** Options of a framed connection. */
@@ -187,7 +187,8 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
   private readEffect: Effect.Effect<In | EOF, FramingError | ConnectionError> | undefined = undefined
   private framesStream: Stream.Stream<In, FramingError | ConnectionError> | undefined = undefined
   private sendFn: ((frame: Out) => Effect.Effect<void, FramingError | ConnectionError>) | undefined = undefined
-  private sendAllFn: ((frames: Iterable<Out>) => Effect.Effect<void, FramingError | ConnectionError>) | undefined = undefined
+  private sendAllFn: ((frames: Iterable<Out>) => Effect.Effect<void, FramingError | ConnectionError>) | undefined =
+    undefined
   private unsafeSendFn: ((frame: Out) => FramingError | undefined) | undefined = undefined
   private pumpFn: Framed<In, Out>["pump"] | undefined = undefined
 
@@ -204,7 +205,9 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
 
   /** After decoding: what the decoder holds now, charged to the budget (an error when this connection must give way). */
   private charge(error: FramingError | undefined): FramingError | undefined {
-    return this.holder === undefined || error !== undefined ? error : this.budget!.charge(this.holder, this.decoder.buffered)
+    return this.holder === undefined || error !== undefined
+      ? error
+      : this.budget!.charge(this.holder, this.decoder.buffered)
   }
 
   private flushNow(): void {
@@ -417,7 +420,10 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
       const room = this.budget.room(this.holder!)
       return delivered === undefined ? room : Effect.zipRight(delivered, room)
     }, options)
-    const ran = Effect.zipRight(body, Effect.suspend(() => this.deliver(onFrames, frames, this.decoder.finish(frames)) ?? Effect.void))
+    const ran = Effect.zipRight(
+      body,
+      Effect.suspend(() => this.deliver(onFrames, frames, this.decoder.finish(frames)) ?? Effect.void)
+    )
     // the connection's share goes back to the budget however the pump ends
     const holder = this.holder
     const run = holder === undefined ? ran : Effect.ensuring(ran, Effect.sync(() => this.budget!.release(holder)))
@@ -476,5 +482,3 @@ class FramedImpl<In, Out> implements Framed<In, Out> {
     )
   }
 }
-
-

@@ -34,8 +34,8 @@
  * ```
  * @since 0.1.0
  */
-import { Context, Effect, Schema } from "effect"
-import type { Duration, Scope } from "effect"
+import { Context, Schema } from "effect"
+import type { Duration, Effect, Scope } from "effect"
 import type { Backplane, BackplaneError, Member, Metadata } from "./Backplane.ts"
 import * as internal from "./internal/groups.ts"
 import type { Session } from "./Session.ts"

@@ -36,8 +36,8 @@
  */
 import type * as ByteBuffer from "./ByteBuffer.ts"
 import { type FrameDecoder, type FrameEncoder, type Framing, FramingError } from "./Framing.ts"
-import { Pieces } from "./internal/framing/Pieces.ts"
 import * as Config from "./internal/framing/config.ts"
+import { Pieces } from "./internal/framing/Pieces.ts"
 
 const CODEC = "LengthField"
 
@@ -142,7 +142,15 @@ export const make = (options: Options = {}): Framing => {
     0,
     headerLength + maxFrameLength
   )
-  const settings: Settings = { fieldLength, little, fieldOffset, adjustment, headerLength, maxFrameLength, bytesToStrip }
+  const settings: Settings = {
+    fieldLength,
+    little,
+    fieldOffset,
+    adjustment,
+    headerLength,
+    maxFrameLength,
+    bytesToStrip
+  }
   return {
     codec: CODEC,
     maxFrameLength,

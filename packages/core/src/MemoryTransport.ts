@@ -37,9 +37,9 @@ import type { ConnectionOptions } from "./Connection.ts"
 import { defaults } from "./Connection.ts"
 import type { ListenerHandle, SocketDriver, SocketEvents } from "./Driver.ts"
 import { makeConnection, makeListener, scopedConnection, scopedListener } from "./Driver.ts"
+import { TlsError } from "./Tls.ts"
 import type { ConnectOptions, ListenOptions, TransportService } from "./Transport.ts"
 import { ConnectError, defaultBacklog, defaultConnectTimeout, ListenError, Transport } from "./Transport.ts"
-import { TlsError } from "./Tls.ts"
 
 /** Options of an in-memory network. */
 export interface MemoryOptions {
@@ -204,7 +204,9 @@ export const make = (memoryOptions?: MemoryOptions): TransportService => {
     scopedListener(
       Effect.suspend(() => {
         if (options?.tls !== undefined) {
-          return Effect.fail(new ListenError({ reason: "Tls", address, code: "ENOTSUP", cause: noTls("server", address) }))
+          return Effect.fail(
+            new ListenError({ reason: "Tls", address, code: "ENOTSUP", cause: noTls("server", address) })
+          )
         }
         let bound: Address = address
         if (!isUnix(address)) {
@@ -214,7 +216,9 @@ export const make = (memoryOptions?: MemoryOptions): TransportService => {
           bound = { host: address.host, port: address.port === 0 ? allocPort() : address.port }
         }
         const key = keyOf(bound)
-        if (endpoints.has(key)) return Effect.fail(new ListenError({ reason: "AddressInUse", address, code: "EADDRINUSE" }))
+        if (endpoints.has(key)) {
+          return Effect.fail(new ListenError({ reason: "AddressInUse", address, code: "EADDRINUSE" }))
+        }
         if (!isUnix(bound)) usedPorts.add(bound.port)
         const handle = makeListener({
           address: bound,
@@ -258,7 +262,11 @@ export const make = (memoryOptions?: MemoryOptions): TransportService => {
       }
     )
     const server = makeConnection(
-      { localAddress: serverAddr, remoteAddress: clientAddr, options: endpoint.options as ConnectionOptions | undefined },
+      {
+        localAddress: serverAddr,
+        remoteAddress: clientAddr,
+        options: endpoint.options as ConnectionOptions | undefined
+      },
       (ev) => {
         s2c.writer = ev
         c2s.reader = ev
@@ -277,7 +285,9 @@ export const make = (memoryOptions?: MemoryOptions): TransportService => {
     scopedConnection(
       Effect.suspend(() => {
         if (options?.tls !== undefined) {
-          return Effect.fail(new ConnectError({ reason: "Tls", address, code: "ENOTSUP", cause: noTls("client", address) }))
+          return Effect.fail(
+            new ConnectError({ reason: "Tls", address, code: "ENOTSUP", cause: noTls("client", address) })
+          )
         }
         const timeout = options?.timeout ?? defaultConnectTimeout
         const attempt = (): Effect.Effect<ReturnType<typeof link>, ConnectError> =>
@@ -285,7 +295,11 @@ export const make = (memoryOptions?: MemoryOptions): TransportService => {
             const endpoint = endpoints.get(keyOf(address))
             if (!endpoint) {
               return Effect.fail(
-                new ConnectError({ reason: isUnix(address) ? "NotFound" : "Refused", address, code: isUnix(address) ? "ENOENT" : "ECONNREFUSED" })
+                new ConnectError({
+                  reason: isUnix(address) ? "NotFound" : "Refused",
+                  address,
+                  code: isUnix(address) ? "ENOENT" : "ECONNREFUSED"
+                })
               )
             }
             if (endpoint.handle.pending() < endpoint.backlog) return Effect.succeed(link(endpoint, address, options))

@@ -69,10 +69,14 @@ export class MessageError extends Data.TaggedError("MessageError")<{
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 const decodeError = (codec: string, detail: string, cause?: unknown): MessageError =>
-  new MessageError(cause === undefined ? { reason: "Decode", codec, detail } : { reason: "Decode", codec, detail, cause })
+  new MessageError(
+    cause === undefined ? { reason: "Decode", codec, detail } : { reason: "Decode", codec, detail, cause }
+  )
 
 const encodeError = (codec: string, detail: string, cause?: unknown): MessageError =>
-  new MessageError(cause === undefined ? { reason: "Encode", codec, detail } : { reason: "Encode", codec, detail, cause })
+  new MessageError(
+    cause === undefined ? { reason: "Encode", codec, detail } : { reason: "Encode", codec, detail, cause }
+  )
 
 const utf8Encoder = new TextEncoder()
 const STREAM = { stream: true } as const
@@ -91,7 +95,7 @@ export interface TextOptions {
   readonly fatal?: boolean
 }
 
-const encodeText = (): ((message: string) => Either.Either<Uint8Array, MessageError>) => (message) =>
+const encodeText = (): (message: string) => Either.Either<Uint8Array, MessageError> => (message) =>
   Either.right(utf8Encoder.encode(message))
 
 /**

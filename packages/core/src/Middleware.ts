@@ -45,12 +45,13 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, FiberRef, LogLevel, Metric, MetricBoundaries, MetricLabel, Tracer } from "effect"
+import type { Context } from "effect"
+import { Cause, Duration, Effect, FiberRef, LogLevel, Metric, MetricBoundaries, MetricLabel, Tracer } from "effect"
 import { isTcp } from "./Address.ts"
 import * as Address from "./Address.ts"
+import * as Inline from "./internal/inline.ts"
 import { ProtocolError } from "./Protocol.ts"
 import type { ConnectionMiddleware, Handler, RequestContext } from "./ProtocolServer.ts"
-import * as Inline from "./internal/inline.ts"
 import { Session } from "./Session.ts"
 import * as SessionModule from "./Session.ts"
 
@@ -76,7 +77,11 @@ export interface Middleware<Provides = never, Requires = never, E = never, In = 
  * ```
  */
 export const make = <E = never, Requires = never>(
-  around: <A, Err, R>(effect: Effect.Effect<A, Err, R>, message: unknown, context: RequestContext<any>) => Effect.Effect<A, Err | E, R | Requires>
+  around: <A, Err, R>(
+    effect: Effect.Effect<A, Err, R>,
+    message: unknown,
+    context: RequestContext<any>
+  ) => Effect.Effect<A, Err | E, R | Requires>
 ): Middleware<never, Requires, E> =>
   ((handler: Handler<any, any, any, any, any>) => (message: any, context: RequestContext<any>) =>
     around(handler(message, context), message, context)) as any
@@ -97,7 +102,10 @@ export const provideService = <I, S, E = never, R = never, In = unknown>(
   acquire: (message: In, context: RequestContext<any>) => Effect.Effect<S, E, R>
 ): Middleware<I, R, E, In> =>
   ((handler: Handler<any, any, any, any, any>) => (message: any, context: RequestContext<any>) =>
-    Effect.flatMap(acquire(message, context), (service) => Effect.provideService(handler(message, context), tag, service))) as any
+    Effect.flatMap(
+      acquire(message, context),
+      (service) => Effect.provideService(handler(message, context), tag, service)
+    )) as any
 
 // ---------------------------------------------------------------------------
 // outcome classification shared by logging, metrics, tracing
@@ -116,7 +124,11 @@ export const outcome = (
 ): string => {
   if (exit._tag === "Success") return "success"
   const failure = Cause.failureOption(exit.cause)
-  if (failure._tag === "Some") return failure.value instanceof ProtocolError ? `fault:${failure.value.reason}` : "failure"
+  if (failure._tag === "Some") {
+    return failure.value instanceof ProtocolError
+      ? `fault:${failure.value.reason}`
+      : "failure"
+  }
   return Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "defect"
 }
 
@@ -231,9 +243,12 @@ export const concurrencyLimit = (max: number): Middleware<never, never, Protocol
     Effect.suspend((): Effect.Effect<any, any, any> => {
       if (running >= max) return Effect.fail(overloaded)
       running++
-      return Effect.ensuring(effect, Effect.sync(() => {
-        running--
-      }))
+      return Effect.ensuring(
+        effect,
+        Effect.sync(() => {
+          running--
+        })
+      )
     })
   )
 }
@@ -566,7 +581,7 @@ const ipv4 = (host: string): number | undefined => {
   return ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!
 }
 
-const matcher = (pattern: string): ((host: string) => boolean) => {
+const matcher = (pattern: string): (host: string) => boolean => {
   if (pattern === "*") return () => true
   const slash = pattern.indexOf("/")
   if (slash > 0) {
@@ -605,7 +620,9 @@ export const ipFilter = (options: IpFilterOptions): ConnectionMiddleware<never> 
     if (allow !== undefined && !allow.some((m) => m(host))) {
       return Effect.fail(new ProtocolError({ reason: "Unauthorized", detail: `${host} is not allowed` }))
     }
-    if (deny.some((m) => m(host))) return Effect.fail(new ProtocolError({ reason: "Unauthorized", detail: `${host} is denied` }))
+    if (deny.some((m) => m(host))) {
+      return Effect.fail(new ProtocolError({ reason: "Unauthorized", detail: `${host} is denied` }))
+    }
     return Effect.void
   }) as any
 }

@@ -56,7 +56,9 @@ export const make = (options: Options = {}): MessageCodec<unknown> => {
         try {
           const value = unpackr.unpack(frame)
           if (value === C1) {
-            return Either.left(new MessageError({ reason: "Decode", codec: name, detail: "0xC1 is not a MessagePack value" }))
+            return Either.left(
+              new MessageError({ reason: "Decode", codec: name, detail: "0xC1 is not a MessagePack value" })
+            )
           }
           return Either.right(value)
         } catch (error) {

@@ -54,12 +54,12 @@ import type { Schema } from "effect"
 import type * as ByteBuffer from "./ByteBuffer.ts"
 import type * as Codec from "./Codec.ts"
 import type { Framing, FramingError } from "./Framing.ts"
-import type { MessageCodec, MessageError } from "./MessageCodec.ts"
-import type { Session } from "./Session.ts"
 import * as errors from "./internal/protocol/errors.ts"
 import * as frames from "./internal/protocol/frames.ts"
 import * as internal from "./internal/protocol/protocol.ts"
 import * as internalSchema from "./internal/protocol/schema.ts"
+import type { MessageCodec, MessageError } from "./MessageCodec.ts"
+import type { Session } from "./Session.ts"
 
 // ---------------------------------------------------------------------------
 // faults
@@ -211,7 +211,12 @@ export type Incoming<Req, OneWay> =
   | { readonly _tag: "OneWay"; readonly message: OneWay }
   | { readonly _tag: "Cancel"; readonly id: number }
   | { readonly _tag: "Ack"; readonly id: number; readonly n: number }
-  | { readonly _tag: "Invalid"; readonly error: ProtocolError; readonly id: number | undefined; readonly oneWay: boolean }
+  | {
+    readonly _tag: "Invalid"
+    readonly error: ProtocolError
+    readonly id: number | undefined
+    readonly oneWay: boolean
+  }
 
 /**
  * A decoded server → client message. A streaming request is answered with
@@ -282,7 +287,12 @@ export interface ServerCodec<Req, Res, Err, OneWay, Push> {
  */
 export interface StreamServerCodec<Req> {
   isStream(request: Req): boolean
-  encodeChunk(id: number, items: ReadonlyArray<unknown>, request: Req, out: ByteBuffer.ByteBuffer): EncodeError | undefined
+  encodeChunk(
+    id: number,
+    items: ReadonlyArray<unknown>,
+    request: Req,
+    out: ByteBuffer.ByteBuffer
+  ): EncodeError | undefined
   encodeEnd(id: number, out: ByteBuffer.ByteBuffer): EncodeError | undefined
 }
 
@@ -348,7 +358,9 @@ export interface ClientCodec<Req, Res, Err, OneWay, Push> {
    * has matched the response to its request. A `MessageError` fails that
    * request with a `Decode` client error.
    */
-  readonly decodeOutcome?: ((request: Req, outcome: Outcome<unknown, unknown>) => Outcome<Res, Err> | MessageError) | undefined
+  readonly decodeOutcome?:
+    | ((request: Req, outcome: Outcome<unknown, unknown>) => Outcome<Res, Err> | MessageError)
+    | undefined
   /** For protocols with streaming requests (byId only). */
   readonly streams?: StreamClientCodec<Req> | undefined
 }
@@ -373,7 +385,11 @@ export type EncodeError = MessageError | FramingError
 export interface FrameServerCodec<Req, Res, Err, OneWay, Push> {
   decode(frame: Uint8Array): Incoming<Req, OneWay>
   /** `request`: see {@link ServerCodec}. */
-  encodeResponse(id: number | undefined, outcome: Outcome<Res, Err>, request?: Req | undefined): Uint8Array | MessageError
+  encodeResponse(
+    id: number | undefined,
+    outcome: Outcome<Res, Err>,
+    request?: Req | undefined
+  ): Uint8Array | MessageError
   encodePush(message: Push): Uint8Array | MessageError
   /** The "server is draining" notice, when the protocol has one. */
   readonly encodeDraining: (() => Uint8Array | MessageError) | undefined
@@ -1041,8 +1057,13 @@ export const rpc: <
   PushI = never
 >(
   options: RpcOptions<Methods, OneWay, OneWayI, Push, PushI>
-) => Protocol<Method.Request<Methods[number]>, Method.Success<Methods[number]>, Method.Error<Methods[number]>, OneWay, Push> =
-  internalSchema.rpc
+) => Protocol<
+  Method.Request<Methods[number]>,
+  Method.Success<Methods[number]>,
+  Method.Error<Methods[number]>,
+  OneWay,
+  Push
+> = internalSchema.rpc
 
 /**
  * The tag of a tagged message type (`never` for untagged ones).

@@ -71,30 +71,30 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Layer, Scope, Stream } from "effect"
+import type { YieldWrap } from "effect/Utils"
 import type { Address } from "./Address.ts"
 import type * as GroupsModule from "./Groups.ts"
 import type * as InputBudget from "./InputBudget.ts"
-import type { YieldWrap } from "effect/Utils"
+import * as errors from "./internal/protocol/errors.ts"
+import * as internalHandlers from "./internal/protocol/handlers.ts"
+import * as internal from "./internal/protocol/serve.ts"
+import type { Requirements } from "./internal/protocol/serve.ts"
 import type {
   ErrorFor,
   ErrorOf,
+  IsStream,
   OneWayOf,
   Protocol,
   ProtocolError,
   PushOf,
   RequestOf,
   ResponseOf,
-  IsStream,
   SuccessFor,
   TagOf,
   TraceContext
 } from "./Protocol.ts"
 import type { Session as SessionT } from "./Session.ts"
 import type { Listener, ListenError, ListenOptions, Transport } from "./Transport.ts"
-import * as errors from "./internal/protocol/errors.ts"
-import * as internalHandlers from "./internal/protocol/handlers.ts"
-import * as internal from "./internal/protocol/serve.ts"
-import type { Requirements } from "./internal/protocol/serve.ts"
 
 // ---------------------------------------------------------------------------
 // handlers
@@ -153,7 +153,10 @@ export interface RequestContext<Push = unknown> {
  * @since 0.1.0
  * @category models
  */
-export type Handler<In, Out, Err, R, Push = unknown> = (message: In, context: RequestContext<Push>) => Effect.Effect<Out, Err, R>
+export type Handler<In, Out, Err, R, Push = unknown> = (
+  message: In,
+  context: RequestContext<Push>
+) => Effect.Effect<Out, Err, R>
 
 /**
  * One handler of a {@link HandlerRecord}: the request of its method in, and
@@ -494,7 +497,8 @@ export const serve: <P extends Protocol<any, any, any, any, any>, R = never, RC 
   protocol: P,
   handler: HandlerFor<P, R>,
   options?: ServeOptions<RC>
-) => Effect.Effect<ProtocolServer<PushOf<P>>, ListenError, Transport | Scope.Scope | Requirements<R | RC>> = internal.serve
+) => Effect.Effect<ProtocolServer<PushOf<P>>, ListenError, Transport | Scope.Scope | Requirements<R | RC>> =
+  internal.serve
 
 /**
  * The server as a Layer: listens when built; its release runs the graceful

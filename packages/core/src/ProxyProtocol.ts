@@ -74,8 +74,8 @@ import { Data } from "effect"
 import type { Duration } from "effect"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
-import type { Listener } from "./Transport.ts"
 import * as internal from "./internal/proxyProtocol.ts"
+import type { Listener } from "./Transport.ts"
 
 // ---------------------------------------------------------------------------
 // the header
@@ -246,7 +246,20 @@ export const V1_MAX_LENGTH = 107
  * @since 0.1.0
  * @category constants
  */
-export const V2_SIGNATURE: Uint8Array = Uint8Array.of(0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a)
+export const V2_SIGNATURE: Uint8Array = Uint8Array.of(
+  0x0d,
+  0x0a,
+  0x0d,
+  0x0a,
+  0x00,
+  0x0d,
+  0x0a,
+  0x51,
+  0x55,
+  0x49,
+  0x54,
+  0x0a
+)
 
 /**
  * Defaults of {@link Options}.
@@ -516,7 +529,7 @@ export const validate = (options: Options): ProxyProtocolError | undefined => {
  * @since 0.1.0
  * @category options
  */
-export const trusts = (trusted: ReadonlyArray<string>): ((address: Address) => boolean) => {
+export const trusts = (trusted: ReadonlyArray<string>): (address: Address) => boolean => {
   const matcher = internal.trustMatcher(trusted)
   if (typeof matcher === "string") throw makeError("InvalidOptions", matcher, 0)
   return matcher

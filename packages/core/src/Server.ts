@@ -40,9 +40,9 @@ import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import { Connection, ConnectionError } from "./Connection.ts"
 import * as Runner from "./internal/runner.ts"
+import { safeFormat } from "./internal/runner.ts"
 import { watch } from "./internal/watch.ts"
 import type { Watched } from "./internal/watch.ts"
-import { safeFormat } from "./internal/runner.ts"
 import type { Listener, ListenError, ListenOptions } from "./Transport.ts"
 import { Transport } from "./Transport.ts"
 
@@ -111,7 +111,9 @@ class WatchedConnection implements Watched {
     this.watched.delete(this)
     const conn = this.connection
     Effect.runFork(Effect.zipRight(
-      Effect.logDebug("idle: closing the connection").pipe(Effect.annotateLogs({ connection: conn.id, peer: safeFormat(conn) })),
+      Effect.logDebug("idle: closing the connection").pipe(
+        Effect.annotateLogs({ connection: conn.id, peer: safeFormat(conn) })
+      ),
       conn.close
     ))
   }
@@ -148,7 +150,8 @@ export const serve = <E, R>(
         failed++
         // a peer that resets is a network event, not a handler bug: keep it out of the warnings
         const failure = Cause.failureOption(cause)
-        const peerReset = failure._tag === "Some" && failure.value instanceof ConnectionError && failure.value.reason === "Reset"
+        const peerReset = failure._tag === "Some" && failure.value instanceof ConnectionError &&
+          failure.value.reason === "Reset"
         return Effect.zipRight(
           peerReset
             ? Effect.logDebug("connection reset by peer", cause)
@@ -175,7 +178,11 @@ export const serve = <E, R>(
       )
     }
 
-    const runner = yield* Runner.run(listener, { maxConnections: options?.maxConnections ?? defaults.maxConnections }, serveOne)
+    const runner = yield* Runner.run(
+      listener,
+      { maxConnections: options?.maxConnections ?? defaults.maxConnections },
+      serveOne
+    )
     const idle = Duration.decode(options?.idleTimeout ?? defaults.idleTimeout)
     yield* watch(() => watched, {
       idleTimeout: Duration.isFinite(idle) ? Duration.toMillis(idle) : undefined,

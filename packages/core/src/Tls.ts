@@ -48,10 +48,10 @@
  */
 import { Data, Duration, Effect } from "effect"
 import type { Clock } from "effect"
-import type { TransportService } from "./Transport.ts"
 import type { Address } from "./Address.ts"
 import { format } from "./Address.ts"
 import * as internal from "./internal/tls.ts"
+import type { TransportService } from "./Transport.ts"
 
 // ---------------------------------------------------------------------------
 // options
@@ -593,8 +593,10 @@ export const makeHandshakeTimer = (clock: Clock.Clock, timeout?: Duration.Durati
  * @since 0.1.0
  * @category adapter helpers
  */
-export const lookupServerName: <A>(table: Readonly<Record<string, A>> | undefined, serverName: string) => A | undefined =
-  internal.lookupServerName
+export const lookupServerName: <A>(
+  table: Readonly<Record<string, A>> | undefined,
+  serverName: string
+) => A | undefined = internal.lookupServerName
 
 /**
  * Parses a subject alternative name list in OpenSSL's text form
@@ -604,7 +606,8 @@ export const lookupServerName: <A>(table: Readonly<Record<string, A>> | undefine
  * @since 0.1.0
  * @category adapter helpers
  */
-export const parseSubjectAltName: (text: string | undefined) => ReadonlyArray<SubjectAltName> = internal.parseSubjectAltName
+export const parseSubjectAltName: (text: string | undefined) => ReadonlyArray<SubjectAltName> =
+  internal.parseSubjectAltName
 
 /**
  * TLS defaults of a transport: every listen without its own `tls` option
@@ -627,7 +630,13 @@ export interface TlsDefaults {
 export const withDefaults = (transport: TransportService, defaults: TlsDefaults): TransportService => ({
   name: transport.name,
   listen: (address, options) =>
-    transport.listen(address, options?.tls === undefined && defaults.server !== undefined ? { ...options, tls: defaults.server } : options),
+    transport.listen(
+      address,
+      options?.tls === undefined && defaults.server !== undefined ? { ...options, tls: defaults.server } : options
+    ),
   connect: (address, options) =>
-    transport.connect(address, options?.tls === undefined && defaults.client !== undefined ? { ...options, tls: defaults.client } : options)
+    transport.connect(
+      address,
+      options?.tls === undefined && defaults.client !== undefined ? { ...options, tls: defaults.client } : options
+    )
 })

@@ -26,8 +26,8 @@
  */
 import type * as ByteBuffer from "./ByteBuffer.ts"
 import { type FrameDecoder, type FrameEncoder, type Framing, FramingError } from "./Framing.ts"
-import { Pieces } from "./internal/framing/Pieces.ts"
 import * as Config from "./internal/framing/config.ts"
+import { Pieces } from "./internal/framing/Pieces.ts"
 
 const CODEC = "Varint"
 
@@ -115,8 +115,9 @@ const decoder = (s: Settings): FrameDecoder => {
   let frameLength = 0
   let failed: FramingError | undefined
 
-  const corrupted = (detail: string): FramingError =>
-    (failed = new FramingError({ reason: "Corrupted", codec: CODEC, detail }))
+  const corrupted = (
+    detail: string
+  ): FramingError => (failed = new FramingError({ reason: "Corrupted", codec: CODEC, detail }))
 
   /**
    * Feed varint bytes from `chunk[pos]`; returns the new position. Sets `varintBytes = -1` when
@@ -152,7 +153,12 @@ const decoder = (s: Settings): FrameDecoder => {
     scale = 1
     varintBytes = 0
     if (length > s.maxFrameLength) {
-      return (failed = new FramingError({ reason: "FrameTooLarge", codec: CODEC, limit: s.maxFrameLength, actual: length }))
+      return (failed = new FramingError({
+        reason: "FrameTooLarge",
+        codec: CODEC,
+        limit: s.maxFrameLength,
+        actual: length
+      }))
     }
     frameLength = length
     return undefined

@@ -379,7 +379,8 @@ export const run: <A, E, R>(
 export const supervise: (
   platform: Platform,
   options: Options
-) => Effect.Effect<Supervisor & { readonly done: Effect.Effect<void, WorkersError> }, WorkersError, Scope.Scope> = internal.supervise
+) => Effect.Effect<Supervisor & { readonly done: Effect.Effect<void, WorkersError> }, WorkersError, Scope.Scope> =
+  internal.supervise
 
 /**
  * True when this process is a worker started by a primary.

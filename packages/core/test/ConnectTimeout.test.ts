@@ -114,7 +114,9 @@ describe("connectWithTimeout", () => {
   it.live("timeout 0 times out at once, unless the connect settles synchronously", () =>
     Effect.gen(function*() {
       const slow = manual()
-      const err: ConnectError = yield* Effect.flip(Driver.connectWithTimeout(address, { timeout: 0, errorCode }, slow.start))
+      const err: ConnectError = yield* Effect.flip(
+        Driver.connectWithTimeout(address, { timeout: 0, errorCode }, slow.start)
+      )
       expect(err.reason).toBe("TimedOut")
       expect(err.timeout).toBe(0)
       const value = yield* Driver.connectWithTimeout<string>(address, { timeout: 0, errorCode }, (attempt) => {

@@ -77,7 +77,10 @@ const junk: fc.Arbitrary<unknown> = fc.oneof(
   fc.anything()
 )
 const nearly = (valid: fc.Arbitrary<unknown>, ...others: Array<fc.Arbitrary<unknown>>) =>
-  fc.oneof({ weight: 6, arbitrary: valid }, ...others.map((arbitrary) => ({ weight: 1, arbitrary })), { weight: 1, arbitrary: junk })
+  fc.oneof({ weight: 6, arbitrary: valid }, ...others.map((arbitrary) => ({ weight: 1, arbitrary })), {
+    weight: 1,
+    arbitrary: junk
+  })
 const leaf = (schema: Any, valid: fc.Arbitrary<unknown>): Spec => ({ schema, valid, near: nearly(valid) })
 
 const leaves: fc.Arbitrary<Spec> = fc.oneof(
@@ -160,15 +163,19 @@ const specs: fc.Arbitrary<Spec> = fc.letrec<{ spec: Spec }>((tie) => {
       { depthSize: "small", withCrossShrink: true },
       leaves,
       fieldsOf(child, keys).map((fields) => structOf(fields)),
-      fc.tuple(fc.constantFrom(...tags), fieldsOf(child, ["a", "b", "0"])).map(([tag, fields]) => structOf(fields, tag)),
-      fc.array(fc.tuple(fc.constantFrom(...tags), fieldsOf(child, ["a", "b"])), { minLength: 2, maxLength: 4 }).map((members) => {
-        const ss = members.map(([tag, fields]) => structOf(fields, tag))
-        return {
-          schema: Schema.Union(...ss.map((s) => s.schema)) as Any,
-          valid: fc.oneof(...ss.map((s) => s.valid)),
-          near: fc.oneof(...ss.map((s) => s.near))
+      fc.tuple(fc.constantFrom(...tags), fieldsOf(child, ["a", "b", "0"])).map(([tag, fields]) =>
+        structOf(fields, tag)
+      ),
+      fc.array(fc.tuple(fc.constantFrom(...tags), fieldsOf(child, ["a", "b"])), { minLength: 2, maxLength: 4 }).map(
+        (members) => {
+          const ss = members.map(([tag, fields]) => structOf(fields, tag))
+          return {
+            schema: Schema.Union(...ss.map((s) => s.schema)) as Any,
+            valid: fc.oneof(...ss.map((s) => s.valid)),
+            near: fc.oneof(...ss.map((s) => s.near))
+          }
         }
-      }),
+      ),
       child.map((s): Spec => ({
         schema: Schema.Array(s.schema) as unknown as Any,
         valid: fc.array(s.valid, { maxLength: 4 }),
@@ -184,9 +191,10 @@ const specs: fc.Arbitrary<Spec> = fc.letrec<{ spec: Spec }>((tie) => {
         valid: fc.oneof(...ss.map((s) => s.valid)),
         near: fc.oneof(...ss.map((s) => s.near))
       })),
-      fc.tuple(fc.array(child, { maxLength: 2 }), fc.array(child, { maxLength: 2 }), fc.option(child, { nil: null })).map(
-        ([required, optional, rest]) => tupleOf(required, optional, rest)
-      )
+      fc.tuple(fc.array(child, { maxLength: 2 }), fc.array(child, { maxLength: 2 }), fc.option(child, { nil: null }))
+        .map(
+          ([required, optional, rest]) => tupleOf(required, optional, rest)
+        )
     )
   }
 }).spec
@@ -194,10 +202,18 @@ const specs: fc.Arbitrary<Spec> = fc.letrec<{ spec: Spec }>((tie) => {
 const withInputs = specs.chain((spec) =>
   fc.tuple(
     fc.constant(spec),
-    fc.array(fc.oneof({ weight: 3, arbitrary: spec.valid }, { weight: 3, arbitrary: spec.near }, fc.anything(), fc.jsonValue()), {
-      minLength: 1,
-      maxLength: 8
-    })
+    fc.array(
+      fc.oneof(
+        { weight: 3, arbitrary: spec.valid },
+        { weight: 3, arbitrary: spec.near },
+        fc.anything(),
+        fc.jsonValue()
+      ),
+      {
+        minLength: 1,
+        maxLength: 8
+      }
+    )
   )
 )
 
@@ -239,7 +255,15 @@ describe("FastSchema", () => {
     it("the kv schemas", () => {
       expect(FastSchema.isCompiled(Request)).toBe(true)
       expect(FastSchema.isCompiled(Schema.NullOr(Schema.String))).toBe(true)
-      for (const input of [{ _tag: "Get", key: "k" }, { _tag: "Put", key: "k", value: "v", extra: 1 }, { _tag: "Put", key: "k" }, null, "x"]) {
+      for (
+        const input of [
+          { _tag: "Get", key: "k" },
+          { _tag: "Put", key: "k", value: "v", extra: 1 },
+          { _tag: "Put", key: "k" },
+          null,
+          "x"
+        ]
+      ) {
         check(Request, input)
       }
       expect(FastSchema.decodeUnknownEither(Request)({ _tag: "Put", key: "k", value: "v", extra: 1 })).toStrictEqual(
@@ -248,8 +272,9 @@ describe("FastSchema", () => {
     })
 
     it("a TaggedStruct's _tag as a plain literal property", () => {
-      const ps = (Get.ast as unknown as { propertySignatures: ReadonlyArray<{ type: { _tag: string }; isOptional: boolean }> })
-        .propertySignatures[0]
+      const ps =
+        (Get.ast as unknown as { propertySignatures: ReadonlyArray<{ type: { _tag: string }; isOptional: boolean }> })
+          .propertySignatures[0]
       expect(ps.type._tag).toBe("Literal")
       expect(ps.isOptional).toBe(false)
       check(Get, { key: "k" })
@@ -265,7 +290,9 @@ describe("FastSchema", () => {
         a = "x"
       }
       const nullProto = Object.assign(Object.create(null) as object, { a: "x" })
-      for (const input of [[], ["x"], () => {}, new Point(), nullProto, new Date(), null, undefined, "a", 1]) check(S, input)
+      for (const input of [[], ["x"], () => {}, new Point(), nullProto, new Date(), null, undefined, "a", 1]) {
+        check(S, input)
+      }
       expect(FastSchema.decodeUnknownEither(S)(new Point())).toStrictEqual(Either.right({ a: "x" }))
       // Arrays and functions are not.
       expect(Either.isLeft(FastSchema.decodeUnknownEither(S)(Object.assign(["x"], { a: "x" })))).toBe(true)
@@ -288,7 +315,10 @@ describe("FastSchema", () => {
     })
 
     it("optional keys: absent stays absent, present undefined stays present; exact optional rejects undefined", () => {
-      const O = Schema.Struct({ a: Schema.optional(Schema.String), b: Schema.optionalWith(Schema.String, { exact: true }) })
+      const O = Schema.Struct({
+        a: Schema.optional(Schema.String),
+        b: Schema.optionalWith(Schema.String, { exact: true })
+      })
       for (const input of [{}, { a: undefined }, { b: undefined }, { a: "x", b: "y" }]) check(O, input)
       const r = Either.getOrThrow(FastSchema.decodeUnknownEither(O)({ a: undefined }))
       expect(Object.keys(r)).toStrictEqual(["a"])
@@ -305,7 +335,10 @@ describe("FastSchema", () => {
       const P = Schema.Struct({ a: Schema.String, b: Schema.optional(Schema.String), toString: Schema.Unknown })
       const input = Object.create({ a: "inherited", b: "inherited" }) as object
       check(P, input)
-      expect(Either.getOrThrow(FastSchema.decodeUnknownEither(P)(input))).toStrictEqual({ a: "inherited", toString: Object.prototype.toString })
+      expect(Either.getOrThrow(FastSchema.decodeUnknownEither(P)(input))).toStrictEqual({
+        a: "inherited",
+        toString: Object.prototype.toString
+      })
     })
 
     it("numbers: NaN, Infinity and -0 are numbers, kept as they are", () => {
@@ -326,7 +359,9 @@ describe("FastSchema", () => {
       expect(out.xs[0]).toBe(inner)
       expect(out.u).toBe(inner)
       // Holes read as undefined and come out dense.
+      // eslint-disable-next-line no-sparse-arrays -- holes are the input under test
       check(Schema.Array(Schema.Undefined), [, undefined])
+      // eslint-disable-next-line no-sparse-arrays -- holes are the input under test
       expect(1 in Either.getOrThrow(FastSchema.decodeUnknownEither(Schema.Array(Schema.Unknown))([, 1]))).toBe(true)
     })
 
@@ -342,7 +377,10 @@ describe("FastSchema", () => {
     it("unions try tagged members first, whatever their position", () => {
       const U = Schema.Union(Schema.Struct({ a: Schema.String }), Schema.TaggedStruct("A", { a: Schema.String }))
       check(U, { _tag: "A", a: "x" })
-      expect(Either.getOrThrow(FastSchema.decodeUnknownEither(U)({ _tag: "A", a: "x" }))).toStrictEqual({ _tag: "A", a: "x" })
+      expect(Either.getOrThrow(FastSchema.decodeUnknownEither(U)({ _tag: "A", a: "x" }))).toStrictEqual({
+        _tag: "A",
+        a: "x"
+      })
       check(U, { _tag: "B", a: "x" })
       // A tag found only on the prototype does not count.
       const inherited = Object.assign(Object.create({ _tag: "A" }) as object, { a: "x" })
@@ -356,7 +394,10 @@ describe("FastSchema", () => {
         Schema.TaggedStruct("A", { x: Schema.String, y: Schema.Number })
       )
       check(D, { _tag: "A", x: "x", y: 1 })
-      expect(Either.getOrThrow(FastSchema.decodeUnknownEither(D)({ _tag: "A", x: "x", y: 1 }))).toStrictEqual({ _tag: "A", x: "x" })
+      expect(Either.getOrThrow(FastSchema.decodeUnknownEither(D)({ _tag: "A", x: "x", y: 1 }))).toStrictEqual({
+        _tag: "A",
+        x: "x"
+      })
       const N = Schema.Union(
         Schema.Struct({ k: Schema.Literal(1), v: Schema.String }),
         Schema.Struct({ k: Schema.Literal("1"), v: Schema.Number }),
@@ -407,8 +448,14 @@ describe("FastSchema", () => {
       ["a default", Schema.Struct({ a: Schema.optionalWith(Schema.String, { default: () => "d" }) })],
       ["a struct with one unsupported field", Schema.Struct({ a: Schema.String, n: Schema.NumberFromString })],
       ["a union with one unsupported member", Schema.Union(Schema.String, Schema.NumberFromString)],
-      ["parse options", Schema.Struct({ a: Schema.String }).annotations({ parseOptions: { onExcessProperty: "error" } })],
-      ["a nested parse option", Schema.Struct({ s: Schema.Struct({ a: Schema.String }).annotations({ parseOptions: { exact: true } }) })],
+      [
+        "parse options",
+        Schema.Struct({ a: Schema.String }).annotations({ parseOptions: { onExcessProperty: "error" } })
+      ],
+      [
+        "a nested parse option",
+        Schema.Struct({ s: Schema.Struct({ a: Schema.String }).annotations({ parseOptions: { exact: true } }) })
+      ],
       ["a decoding fallback", Schema.String.annotations({ decodingFallback: () => Either.right("fallback") })],
       ["a __proto__ field", Schema.Struct({ ["__proto__"]: Schema.String })]
     ]

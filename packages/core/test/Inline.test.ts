@@ -70,7 +70,11 @@ interface Outcome {
 
 const reference = (rt: Runtime.Runtime<never>, build: Build): Promise<Outcome> => {
   const log: Log = []
-  return Runtime.runPromiseExit(rt)(build(log) as Effect.Effect<unknown, unknown, never>).then((exit) => ({ exit, log, suspended: false }))
+  return Runtime.runPromiseExit(rt)(build(log) as Effect.Effect<unknown, unknown, never>).then((exit) => ({
+    exit,
+    log,
+    suspended: false
+  }))
 }
 
 /** The evaluator's way: evaluate, then run a suspended rest on a fiber (as the server does). */
@@ -166,10 +170,13 @@ describe("InlineHost: completes without a fiber, as Effect would", () => {
       }).pipe(
         Effect.catchTag("Boom", (e) => Effect.sync(() => (log.push(`caught ${e.n}`), e.n)))
       )],
-    ["catchTag misses another tag", (log) =>
-      (Effect.fail(new Bang({ s: "x" })) as Effect.Effect<never, Boom | Bang>).pipe(
-        Effect.catchTag("Boom", () => push(log, "wrong"))
-      )],
+    [
+      "catchTag misses another tag",
+      (log) =>
+        (Effect.fail(new Bang({ s: "x" })) as Effect.Effect<never, Boom | Bang>).pipe(
+          Effect.catchTag("Boom", () => push(log, "wrong"))
+        )
+    ],
     ["catchAll / catchAllCause / orElse", (log) =>
       Effect.fail("e1").pipe(
         Effect.catchAll((e) => (log.push(`c1 ${e}`), Effect.fail("e2"))),
@@ -177,8 +184,7 @@ describe("InlineHost: completes without a fiber, as Effect would", () => {
         Effect.catchAllDefect((d) => (log.push(`c3 ${d}`), Effect.fail("e3"))),
         Effect.orElse(() => Effect.succeed("recovered"))
       )],
-    ["catchAll does not catch a defect", (log) =>
-      Effect.die("d").pipe(Effect.catchAll(() => push(log, "wrong")))],
+    ["catchAll does not catch a defect", (log) => Effect.die("d").pipe(Effect.catchAll(() => push(log, "wrong")))],
     ["either / exit / option", () =>
       Effect.all([
         Effect.either(Effect.fail(1)),
@@ -192,10 +198,14 @@ describe("InlineHost: completes without a fiber, as Effect would", () => {
         Effect.onExit((exit) => push(log, `exit ${exit._tag}`)),
         Effect.ensuring(push(log, "fin2"))
       )],
-    ["ensuring on failure, the failure kept", (log) =>
-      Effect.fail("x").pipe(Effect.ensuring(push(log, "fin")), Effect.onError(() => push(log, "onError")))],
-    ["a failing finalizer", (log) =>
-      Effect.fail("x").pipe(Effect.ensuring(Effect.die("fin died")), Effect.ensuring(push(log, "fin2")))],
+    [
+      "ensuring on failure, the failure kept",
+      (log) => Effect.fail("x").pipe(Effect.ensuring(push(log, "fin")), Effect.onError(() => push(log, "onError")))
+    ],
+    [
+      "a failing finalizer",
+      (log) => Effect.fail("x").pipe(Effect.ensuring(Effect.die("fin died")), Effect.ensuring(push(log, "fin2")))
+    ],
     ["acquireUseRelease order", (log) =>
       Effect.acquireUseRelease(
         Effect.sync(() => (log.push("acquire"), 1)),
@@ -216,21 +226,30 @@ describe("InlineHost: completes without a fiber, as Effect would", () => {
           yield* Effect.checkInterruptible((b) => push(log, `masked again ${b}`))
         })
       ).pipe(Effect.zipRight(Effect.checkInterruptible((b) => push(log, `after ${b}`))))],
-    ["uninterruptible inside interruptible inside uninterruptible", (log) =>
-      Effect.checkInterruptible((b) => push(log, `inner ${b}`)).pipe(
-        Effect.uninterruptible,
-        Effect.zipLeft(Effect.checkInterruptible((b) => push(log, `mid ${b}`))),
-        Effect.interruptible,
-        Effect.uninterruptible
-      )],
+    [
+      "uninterruptible inside interruptible inside uninterruptible",
+      (log) =>
+        Effect.checkInterruptible((b) => push(log, `inner ${b}`)).pipe(
+          Effect.uninterruptible,
+          Effect.zipLeft(Effect.checkInterruptible((b) => push(log, `mid ${b}`))),
+          Effect.interruptible,
+          Effect.uninterruptible
+        )
+    ],
     ["forEach (While loop)", (log) => Effect.forEach([1, 2, 3], (n) => Effect.sync(() => (log.push(`n ${n}`), n * 2)))],
-    ["forEach failing in the middle", (log) =>
-      Effect.forEach([1, 2, 3], (n) => n === 2 ? Effect.fail(`at ${n}`) : push(log, `n ${n}`))],
+    [
+      "forEach failing in the middle",
+      (log) => Effect.forEach([1, 2, 3], (n) => n === 2 ? Effect.fail(`at ${n}`) : push(log, `n ${n}`))
+    ],
     ["forEach discard + whileLoop + loop", (log) =>
       Effect.gen(function*() {
         yield* Effect.forEach([1, 2], (n) => push(log, `d ${n}`), { discard: true })
         let i = 0
-        yield* Effect.whileLoop({ while: () => i < 3, body: () => Effect.succeed(i), step: (n) => (log.push(`w ${n}`), i++) })
+        yield* Effect.whileLoop({
+          while: () => i < 3,
+          body: () => Effect.succeed(i),
+          step: (n) => (log.push(`w ${n}`), i++)
+        })
         return yield* Effect.loop(0, { while: (n) => n < 3, step: (n) => n + 1, body: (n) => Effect.succeed(n * n) })
       })],
     ["all / zip / iterate", () =>
@@ -244,8 +263,7 @@ describe("InlineHost: completes without a fiber, as Effect would", () => {
         const outer = yield* Svc
         log.push(`${inner} ${outer.name}`)
       })],
-    ["Effect.provide a context", () =>
-      Effect.provide(Effect.all([Svc, Other]), Context.make(Other, "provided"))],
+    ["Effect.provide a context", () => Effect.provide(Effect.all([Svc, Other]), Context.make(Other, "provided"))],
     ["a missing service is a defect", () =>
       Effect.gen(function*() {
         return yield* Context.GenericTag<"Missing", number>("Missing")
@@ -259,19 +277,35 @@ describe("InlineHost: completes without a fiber, as Effect would", () => {
         log.push(`inner ${inner} after ${yield* FiberRef.get(Ref)}`)
       })],
     ["defect thrown in Effect.sync", (log) => Effect.sync(() => (log.push("before"), JSON.parse("{")))],
-    ["defect thrown in map", () => Effect.map(Effect.succeed(1), () => { throw new Error("in map") })],
-    ["defect thrown in flatMap", () => Effect.flatMap(Effect.succeed(1), () => { throw new Error("in flatMap") })],
+    ["defect thrown in map", () =>
+      Effect.map(Effect.succeed(1), () => {
+        throw new Error("in map")
+      })],
+    ["defect thrown in flatMap", () =>
+      Effect.flatMap(Effect.succeed(1), () => {
+        throw new Error("in flatMap")
+      })],
     ["defect thrown in a generator body", (log) =>
       Effect.gen(function*() {
         yield* push(log, "a")
         throw new Error("in gen")
       })],
     ["defect thrown in a catchAll handler", () =>
-      Effect.catchAll(Effect.fail(1), () => { throw new Error("in handler") })],
+      Effect.catchAll(Effect.fail(1), () => {
+        throw new Error("in handler")
+      })],
     ["defect thrown in a finalizer", (log) =>
-      Effect.ensuring(push(log, "body"), Effect.sync(() => { throw new Error("in finalizer") }))],
-    ["Effect.die caught by catchAllDefect", (log) =>
-      Effect.die(new Error("x")).pipe(Effect.catchAllDefect((d) => (log.push(String(d)), Effect.succeed("ok"))))],
+      Effect.ensuring(
+        push(log, "body"),
+        Effect.sync(() => {
+          throw new Error("in finalizer")
+        })
+      )],
+    [
+      "Effect.die caught by catchAllDefect",
+      (log) =>
+        Effect.die(new Error("x")).pipe(Effect.catchAllDefect((d) => (log.push(String(d)), Effect.succeed("ok"))))
+    ],
     ["a generator's finally does not run on failure (as in Effect)", (log) =>
       Effect.gen(function*() {
         try {
@@ -293,13 +327,15 @@ describe("InlineHost: completes without a fiber, as Effect would", () => {
         log.push(`f ${n}`)
         return n + 1
       })
-      return Effect.suspend(() => Effect.gen(function*() {
-        const a = yield* f(1)
-        const b = yield* Effect.gen(function*() {
-          return (yield* f(a)) * 2
+      return Effect.suspend(() =>
+        Effect.gen(function*() {
+          const a = yield* f(1)
+          const b = yield* Effect.gen(function*() {
+            return (yield* f(a)) * 2
+          })
+          return b
         })
-        return b
-      }))
+      )
     }],
     ["withSpan / annotateCurrentSpan", () =>
       Effect.gen(function*() {
@@ -307,11 +343,18 @@ describe("InlineHost: completes without a fiber, as Effect would", () => {
         const span = yield* Effect.currentSpan
         return span.name
       }).pipe(Effect.withSpan("my-span"))],
-    ["fiberId / descriptor do not throw", () =>
-      Effect.map(Effect.all([Effect.fiberId, Effect.descriptor]), () => "ok")],
-    ["Effect.fail with Error value and cause", () =>
-      Effect.fail(new Error("plain")).pipe(Effect.mapError((e) => e.message))],
-    ["sandbox / unsandbox", () => Effect.sandbox(Effect.die("d")).pipe(Effect.catchAll((c) => Effect.succeed(Cause.isDie(c))))],
+    [
+      "fiberId / descriptor do not throw",
+      () => Effect.map(Effect.all([Effect.fiberId, Effect.descriptor]), () => "ok")
+    ],
+    [
+      "Effect.fail with Error value and cause",
+      () => Effect.fail(new Error("plain")).pipe(Effect.mapError((e) => e.message))
+    ],
+    [
+      "sandbox / unsandbox",
+      () => Effect.sandbox(Effect.die("d")).pipe(Effect.catchAll((c) => Effect.succeed(Cause.isDie(c))))
+    ],
     ["retry (no schedule wait: recurs 0)", (log) => {
       let i = 0
       return Effect.sync(() => (log.push(`try ${i}`), i++)).pipe(
@@ -338,7 +381,10 @@ describe("InlineHost: completes without a fiber, as Effect would", () => {
 
   it.live("an InterruptedException thrown in sync (as the run loop treats it)", () =>
     Effect.flatMap(testRuntime, (rt) =>
-      same(rt, () => Effect.sync(() => { throw new Cause.InterruptedException("thrown") }), undefined)))
+      same(rt, () =>
+        Effect.sync(() => {
+          throw new Cause.InterruptedException("thrown")
+        }), undefined)))
 
   it.effect("logDebug with a test logger and the runtime's minimum log level", () =>
     Effect.gen(function*() {
@@ -384,7 +430,9 @@ describe("InlineHost: completes without a fiber, as Effect would", () => {
       const host = new InlineHost(rt)
       expect(host.evaluate(Effect.map(Svc, (s) => s.name))).toEqual(Exit.succeed("root"))
       // after the host fiber exists too
-      expect(host.evaluate(Effect.flatMap(FiberRef.get(Ref), () => Effect.map(Svc, (s) => s.name)))).toEqual(Exit.succeed("root"))
+      expect(host.evaluate(Effect.flatMap(FiberRef.get(Ref), () => Effect.map(Svc, (s) => s.name)))).toEqual(
+        Exit.succeed("root")
+      )
       expect(host.evaluate(Effect.map(Svc, (s) => s.name))).toEqual(Exit.succeed("root"))
     }))
 })
@@ -651,14 +699,17 @@ describe("InlineHost: suspends and the rest continues on a fiber", () => {
               return n * 10
             })), false)
         yield* same(rt, (log) =>
-          Effect.forEach([1, 2, 3], (n) => n === 2 ? Effect.zipRight(Effect.sleep(1), push(log, `n ${n}`)) : push(log, `n ${n}`), {
+          Effect.forEach([1, 2, 3], (n) =>
+            n === 2 ? Effect.zipRight(Effect.sleep(1), push(log, `n ${n}`)) : push(log, `n ${n}`), {
             discard: true
           }), false)
         yield* same(rt, (log) => {
           let i = 0
           return Effect.whileLoop({
-            while: () => i < 4,
-            body: () => i === 1 ? Effect.as(Effect.yieldNow(), i) : Effect.succeed(i),
+            while: () =>
+              i < 4,
+            body: () =>
+              i === 1 ? Effect.as(Effect.yieldNow(), i) : Effect.succeed(i),
             step: (n) => (log.push(`step ${n}`), i++)
           })
         }, false)
@@ -713,8 +764,16 @@ describe("InlineHost: suspends and the rest continues on a fiber", () => {
   it.live("Effect.timeout around a waiting effect", () =>
     Effect.flatMap(testRuntime, (rt) =>
       Effect.gen(function*() {
-        yield* same(rt, (log) => Effect.timeout(Effect.zipRight(Effect.sleep(100), push(log, "late")), "5 millis"), false)
-        yield* same(rt, (log) => Effect.timeout(Effect.zipRight(Effect.sleep(1), push(log, "early")), "1 second"), false)
+        yield* same(
+          rt,
+          (log) => Effect.timeout(Effect.zipRight(Effect.sleep(100), push(log, "late")), "5 millis"),
+          false
+        )
+        yield* same(
+          rt,
+          (log) => Effect.timeout(Effect.zipRight(Effect.sleep(1), push(log, "early")), "1 second"),
+          false
+        )
       })))
 
   it.live("concurrent forEach (forks on the host) inside an uninterruptible region", () =>
@@ -723,7 +782,9 @@ describe("InlineHost: suspends and the rest continues on a fiber", () => {
         for (const wrap of [Effect.uninterruptible, <A, E, R>(e: Effect.Effect<A, E, R>) => e]) {
           yield* same(rt, (log) =>
             wrap(Effect.forEach([1, 2, 3], (n) =>
-              Effect.checkInterruptible((b) => push(log, `child ${n} ${b}`)).pipe(
+              Effect.checkInterruptible((b) =>
+                push(log, `child ${n} ${b}`)
+              ).pipe(
                 Effect.zipRight(n === 2 ? Effect.yieldNow() : Effect.void),
                 Effect.as(n)
               ), { concurrency: 2 })), false)
@@ -735,9 +796,17 @@ describe("InlineHost: suspends and the rest continues on a fiber", () => {
       Effect.gen(function*() {
         yield* same(rt, (log) => Effect.interrupt.pipe(Effect.onInterrupt(() => push(log, "onInterrupt"))), true)
         yield* same(rt, (log) =>
-          Effect.interrupt.pipe(Effect.catchAllCause((c) => Effect.as(push(log, `interrupted ${Cause.isInterruptedOnly(c)}`), 1))), true)
-        yield* same(rt, (log) =>
-          Effect.zipRight(Effect.yieldNow(), Effect.interrupt).pipe(Effect.onInterrupt(() => push(log, "onInterrupt"))), false)
+          Effect.interrupt.pipe(
+            Effect.catchAllCause((c) => Effect.as(push(log, `interrupted ${Cause.isInterruptedOnly(c)}`), 1))
+          ), true)
+        yield* same(
+          rt,
+          (log) =>
+            Effect.zipRight(Effect.yieldNow(), Effect.interrupt).pipe(
+              Effect.onInterrupt(() => push(log, "onInterrupt"))
+            ),
+          false
+        )
       })))
 
   it.live("Effect.scoped with acquireRelease / addFinalizer, waiting inside and outside", () =>
@@ -752,9 +821,7 @@ describe("InlineHost: suspends and the rest continues on a fiber", () => {
                   Effect.zipRight(maybeWait("acquire"), Effect.sync(() => (log.push("acquire"), 1))),
                   (_, exit) => Effect.zipRight(maybeWait("release"), push(log, `release ${exit._tag}`))
                 )
-                yield* Effect.addFinalizer(() =>
-                  Effect.checkInterruptible((b) => push(log, `finalizer ${b}`))
-                )
+                yield* Effect.addFinalizer(() => Effect.checkInterruptible((b) => push(log, `finalizer ${b}`)))
                 yield* maybeWait("body")
                 log.push(`use ${r}`)
                 if (fail) return yield* Effect.fail("body failed")
@@ -841,7 +908,9 @@ describe("InlineHost: the host fiber", () => {
       const host = new InlineHost(rt)
       const r1 = host.evaluate(Effect.uninterruptible(Effect.fail("x")))
       expect(r1).toEqual(Exit.fail("x"))
-      const r2 = host.evaluate(Effect.uninterruptible(Effect.flatMap(Effect.void, () => { throw new Error("t") })))
+      const r2 = host.evaluate(Effect.uninterruptible(Effect.flatMap(Effect.void, () => {
+        throw new Error("t")
+      })))
       expect(Exit.isFailure(r2 as Exit.Exit<unknown, unknown>)).toBe(true)
       expect(host.evaluate(Effect.checkInterruptible((b) => Effect.succeed(b)))).toEqual(Exit.succeed(true))
     }))
@@ -851,11 +920,13 @@ describe("InlineHost: the host fiber", () => {
       const rt = yield* testRuntime
       const build = (log: Log) =>
         Effect.gen(function*() {
-          yield* Effect.fork(Effect.gen(function*() {
-            log.push("child started")
-            yield* Effect.sleep(5)
-            log.push("child done")
-          }).pipe(Effect.onInterrupt(() => push(log, "child interrupted"))))
+          yield* Effect.fork(
+            Effect.gen(function*() {
+              log.push("child started")
+              yield* Effect.sleep(5)
+              log.push("child done")
+            }).pipe(Effect.onInterrupt(() => push(log, "child interrupted")))
+          )
           log.push("parent done")
           return "parent"
         })
@@ -875,11 +946,13 @@ describe("InlineHost: the host fiber", () => {
       const rt = yield* testRuntime
       const build = (log: Log) =>
         Effect.gen(function*() {
-          yield* Effect.fork(Effect.gen(function*() {
-            log.push("child started")
-            yield* Effect.sleep(30)
-            log.push("child done")
-          }).pipe(Effect.onInterrupt(() => push(log, "child interrupted"))))
+          yield* Effect.fork(
+            Effect.gen(function*() {
+              log.push("child started")
+              yield* Effect.sleep(30)
+              log.push("child done")
+            }).pipe(Effect.onInterrupt(() => push(log, "child interrupted")))
+          )
           yield* Effect.sleep(5)
           log.push("parent done")
           return "parent"
@@ -917,7 +990,10 @@ describe("InlineHost: the host fiber", () => {
     Effect.gen(function*() {
       const rt = yield* testRuntime
       const build = (log: Log) =>
-        Effect.zipRight(Effect.forkDaemon(Effect.zipRight(Effect.sleep(2), push(log, "daemon done"))), push(log, "parent"))
+        Effect.zipRight(
+          Effect.forkDaemon(Effect.zipRight(Effect.sleep(2), push(log, "daemon done"))),
+          push(log, "parent")
+        )
       const a = yield* Effect.promise(() => reference(rt, build))
       yield* Effect.sleep(20)
       const host = new InlineHost(rt)
@@ -935,7 +1011,10 @@ describe("InlineHost: the host fiber", () => {
         Effect.gen(function*() {
           let sum = 0
           for (let i = 0; i < 20_000; i++) sum += yield* Effect.succeed(i)
-          yield* Effect.forEach(Array.from({ length: 5000 }, (_, i) => i), (i) => Effect.sync(() => { sum += i }), { discard: true })
+          yield* Effect.forEach(Array.from({ length: 5000 }, (_, i) => i), (i) =>
+            Effect.sync(() => {
+              sum += i
+            }), { discard: true })
           log.push(`sum ${sum}`)
           return sum
         })
@@ -978,12 +1057,15 @@ describe("region", () => {
       const r = new InlineHost(rt).evaluate(
         Effect.gen(function*() {
           log.push("before")
-          const v = yield* timed(Effect.gen(function*() {
-            log.push("inner 1")
-            yield* Effect.sleep(1)
-            log.push("inner 2")
-            return 2
-          }), log)
+          const v = yield* timed(
+            Effect.gen(function*() {
+              log.push("inner 1")
+              yield* Effect.sleep(1)
+              log.push("inner 2")
+              return 2
+            }),
+            log
+          )
           log.push(`after ${v}`)
           return v
         })
@@ -999,11 +1081,14 @@ describe("region", () => {
       const rt = yield* testRuntime
       const log: Log = []
       const r = new InlineHost(rt).evaluate(
-        timed(Effect.gen(function*() {
-          log.push("inner 1")
-          yield* Effect.sleep(Duration.seconds(5))
-          log.push("never")
-        }), log)
+        timed(
+          Effect.gen(function*() {
+            log.push("inner 1")
+            yield* Effect.sleep(Duration.seconds(5))
+            log.push("never")
+          }),
+          log
+        )
       )
       expect(r).toBeInstanceOf(Suspended)
       const exit = yield* Fiber.await(Runtime.runFork((r as Suspended).runtime, (r as Suspended).effect))
@@ -1016,19 +1101,25 @@ describe("region", () => {
       const rt = yield* testRuntime
       const log: Log = []
       const r = new InlineHost(rt).evaluate(
-        Effect.uninterruptible(timed(Effect.gen(function*() {
-          yield* Effect.yieldNow()
-          yield* Effect.checkInterruptible((b) => push(log, `in region ${b}`))
-        }), log)).pipe(Effect.zipRight(Effect.checkInterruptible((b) => push(log, `outside ${b}`))))
+        Effect.uninterruptible(timed(
+          Effect.gen(function*() {
+            yield* Effect.yieldNow()
+            yield* Effect.checkInterruptible((b) => push(log, `in region ${b}`))
+          }),
+          log
+        )).pipe(Effect.zipRight(Effect.checkInterruptible((b) => push(log, `outside ${b}`))))
       )
       expect(r).toBeInstanceOf(Suspended)
       yield* Fiber.await(Runtime.runFork((r as Suspended).runtime, (r as Suspended).effect))
       // as a fiber running whenRun would see it
       const log2: Log = []
-      yield* Effect.uninterruptible(timed(Effect.gen(function*() {
-        yield* Effect.yieldNow()
-        yield* Effect.checkInterruptible((b) => push(log2, `in region ${b}`))
-      }), log2)).pipe(Effect.zipRight(Effect.checkInterruptible((b) => push(log2, `outside ${b}`))))
+      yield* Effect.uninterruptible(timed(
+        Effect.gen(function*() {
+          yield* Effect.yieldNow()
+          yield* Effect.checkInterruptible((b) => push(log2, `in region ${b}`))
+        }),
+        log2
+      )).pipe(Effect.zipRight(Effect.checkInterruptible((b) => push(log2, `outside ${b}`))))
       expect(log.filter((l) => l !== "resume")).toEqual(log2.filter((l) => l !== "whenRun"))
     }))
 })
@@ -1046,9 +1137,16 @@ type P =
   | { readonly t: "wait"; readonly kind: "sleep" | "yield" | "async" }
   | { readonly t: "some" | "none" | "right" | "left" }
   | { readonly t: "readSvc" | "getRef" | "setRef" | "checkInt" | "taggedError" }
-  | { readonly t: "seq" | "catchAll" | "catchAllCause" | "ensuring" | "onExit" | "mask" | "zip"; readonly a: P; readonly b: P }
+  | {
+    readonly t: "seq" | "catchAll" | "catchAllCause" | "ensuring" | "onExit" | "mask" | "zip"
+    readonly a: P
+    readonly b: P
+  }
   | { readonly t: "aur"; readonly a: P; readonly b: P; readonly c: P }
-  | { readonly t: "map" | "either" | "exit" | "provide" | "locally" | "uninterruptible" | "interruptible" | "catchTag"; readonly a: P }
+  | {
+    readonly t: "map" | "either" | "exit" | "provide" | "locally" | "uninterruptible" | "interruptible" | "catchTag"
+    readonly a: P
+  }
   | { readonly t: "forEach"; readonly n: number; readonly a: P }
   | { readonly t: "gen"; readonly items: ReadonlyArray<P> }
 

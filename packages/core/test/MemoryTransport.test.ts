@@ -1,11 +1,14 @@
-import { Connection, MemoryTransport, Tls, Transport } from "@wirekit/core"
 import { describe, expect, it } from "@effect/vitest"
+import { Connection, MemoryTransport, Tls, Transport } from "@wirekit/core"
 import { Effect, Fiber } from "effect"
 
 const enc = new TextEncoder()
 
 /** Sends `text` from a client, ends, and runs `consume` on the accepted side. */
-const exchange = <A>(text: string, consume: (conn: Connection.Connection) => Effect.Effect<A, Connection.ConnectionError>) =>
+const exchange = <A>(
+  text: string,
+  consume: (conn: Connection.Connection) => Effect.Effect<A, Connection.ConnectionError>
+) =>
   Effect.gen(function*() {
     const t = yield* Transport.Transport
     const l = yield* t.listen({ host: "127.0.0.1", port: 0 })

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest"
-import fc from "fast-check"
 import { Address, ProxyProtocol } from "@wirekit/core"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
 import { formatIPv6, parseIPv6 } from "../src/internal/ip.ts"
 import { crc32c } from "../src/internal/proxyProtocol.ts"
 
@@ -45,7 +45,15 @@ const vectors: ReadonlyArray<{ name: string; bytes: Uint8Array; header: Partial<
   {
     name: "v1 TCP4",
     bytes: ascii("PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n"),
-    header: { version: 1, command: "PROXY", family: "INET", transport: "STREAM", source: Address.tcp("192.168.0.1", 56324), destination: Address.tcp("192.168.0.11", 443), length: 47 }
+    header: {
+      version: 1,
+      command: "PROXY",
+      family: "INET",
+      transport: "STREAM",
+      source: Address.tcp("192.168.0.1", 56324),
+      destination: Address.tcp("192.168.0.11", 443),
+      length: 47
+    }
   },
   {
     name: "v1 TCP6 (upper case, uncompressed: canonical text out)",
@@ -57,7 +65,11 @@ const vectors: ReadonlyArray<{ name: string; bytes: Uint8Array; header: Partial<
     bytes: ascii(`PROXY TCP6 ${"ffff:".repeat(7)}ffff ${"ffff:".repeat(7)}ffff 65535 65535\r\n`),
     header: { family: "INET6", length: 104, source: Address.tcp(`${"ffff:".repeat(7)}ffff`, 65535) }
   },
-  { name: "v1 UNKNOWN", bytes: ascii("PROXY UNKNOWN\r\n"), header: { version: 1, family: "UNSPEC", transport: "UNSPEC", source: undefined, destination: undefined } },
+  {
+    name: "v1 UNKNOWN",
+    bytes: ascii("PROXY UNKNOWN\r\n"),
+    header: { version: 1, family: "UNSPEC", transport: "UNSPEC", source: undefined, destination: undefined }
+  },
   {
     name: "v1 UNKNOWN, the longest line (107 bytes, the rest ignored)",
     bytes: ascii(`PROXY UNKNOWN ${"ffff:".repeat(7)}ffff ${"ffff:".repeat(7)}ffff 65535 65535\r\n`),
@@ -66,12 +78,26 @@ const vectors: ReadonlyArray<{ name: string; bytes: Uint8Array; header: Partial<
   {
     name: "v2 PROXY TCP4",
     bytes: hex(`${SIG} 21 11 000c c0a80001 c0a8000b dc04 01bb`),
-    header: { version: 2, command: "PROXY", family: "INET", transport: "STREAM", source: Address.tcp("192.168.0.1", 56324), destination: Address.tcp("192.168.0.11", 443), tlvs: [], length: 28 }
+    header: {
+      version: 2,
+      command: "PROXY",
+      family: "INET",
+      transport: "STREAM",
+      source: Address.tcp("192.168.0.1", 56324),
+      destination: Address.tcp("192.168.0.11", 443),
+      tlvs: [],
+      length: 28
+    }
   },
   {
     name: "v2 PROXY TCP6",
     bytes: hex(`${SIG} 21 21 0024 20010db8000000000000000000000001 00000000000000000000ffffc0000201 1f90 0050`),
-    header: { family: "INET6", source: Address.tcp("2001:db8::1", 8080), destination: Address.tcp("::ffff:192.0.2.1", 80), length: 52 }
+    header: {
+      family: "INET6",
+      source: Address.tcp("2001:db8::1", 8080),
+      destination: Address.tcp("::ffff:192.0.2.1", 80),
+      length: 52
+    }
   },
   {
     name: "v2 PROXY UDP4",
@@ -80,16 +106,35 @@ const vectors: ReadonlyArray<{ name: string; bytes: Uint8Array; header: Partial<
   },
   {
     name: "v2 PROXY UNIX stream",
-    bytes: cat(hex(`${SIG} 21 31 00d8`), ascii("/run/client.sock"), new Uint8Array(108 - 16), ascii("/run/app.sock"), new Uint8Array(108 - 13)),
-    header: { family: "UNIX", source: Address.unix("/run/client.sock"), destination: Address.unix("/run/app.sock"), length: 232 }
+    bytes: cat(
+      hex(`${SIG} 21 31 00d8`),
+      ascii("/run/client.sock"),
+      new Uint8Array(108 - 16),
+      ascii("/run/app.sock"),
+      new Uint8Array(108 - 13)
+    ),
+    header: {
+      family: "UNIX",
+      source: Address.unix("/run/client.sock"),
+      destination: Address.unix("/run/app.sock"),
+      length: 232
+    }
   },
-  { name: "v2 LOCAL (health check)", bytes: hex(`${SIG} 20 00 0000`), header: { version: 2, command: "LOCAL", family: "UNSPEC", source: undefined, length: 16 } },
+  {
+    name: "v2 LOCAL (health check)",
+    bytes: hex(`${SIG} 20 00 0000`),
+    header: { version: 2, command: "LOCAL", family: "UNSPEC", source: undefined, length: 16 }
+  },
   {
     name: "v2 LOCAL with addresses and a TLV: all ignored",
     bytes: hex(`${SIG} 20 11 0010 7f000001 7f000001 0001 0002 04 0001 00`),
     header: { command: "LOCAL", family: "INET", source: undefined, tlvs: [] }
   },
-  { name: "v2 PROXY UNSPEC: no addresses", bytes: hex(`${SIG} 21 00 0003 aabbcc`), header: { command: "PROXY", family: "UNSPEC", source: undefined, tlvs: [] } }
+  {
+    name: "v2 PROXY UNSPEC: no addresses",
+    bytes: hex(`${SIG} 21 00 0003 aabbcc`),
+    header: { command: "PROXY", family: "UNSPEC", source: undefined, tlvs: [] }
+  }
 ]
 
 describe("ProxyProtocol parser: specification vectors", () => {
@@ -116,26 +161,37 @@ describe("ProxyProtocol parser: specification vectors", () => {
 
   it("any chunking (random): the header and the bytes after it are the same", () => {
     fc.assert(
-      fc.property(fc.constantFrom(...vectors), fc.uint8Array({ maxLength: 64 }), fc.array(fc.nat(), { maxLength: 12 }), (v, data, cuts) => {
-        const all = cat(v.bytes, data)
-        const points = [...new Set(cuts.map((c) => c % (all.length + 1)))].sort((a, b) => a - b)
-        const chunks: Array<Uint8Array> = []
-        let at = 0
-        for (const p of points) {
-          chunks.push(all.subarray(at, p))
-          at = p
+      fc.property(
+        fc.constantFrom(...vectors),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        (v, data, cuts) => {
+          const all = cat(v.bytes, data)
+          const points = [...new Set(cuts.map((c) => c % (all.length + 1)))].sort((a, b) => a - b)
+          const chunks: Array<Uint8Array> = []
+          let at = 0
+          for (const p of points) {
+            chunks.push(all.subarray(at, p))
+            at = p
+          }
+          chunks.push(all.subarray(at))
+          const r = feedAll(chunks)
+          expect(r.header).toEqual(done(all).header)
+          expect(r.rest).toEqual(data)
         }
-        chunks.push(all.subarray(at))
-        const r = feedAll(chunks)
-        expect(r.header).toEqual(done(all).header)
-        expect(r.rest).toEqual(data)
-      })
+      )
     )
   })
 
   it("v2 TLVs: ALPN, AUTHORITY, UNIQUE_ID, NETNS, NOOP and SSL with its sub-TLVs are decoded; all are listed in order", () => {
-    const tlv = (type: number, value: Uint8Array) => cat(Uint8Array.of(type, value.length >> 8, value.length & 0xff), value)
-    const ssl = cat(Uint8Array.of(0x07, 0, 0, 0, 0), tlv(0x21, ascii("TLSv1.3")), tlv(0x22, ascii("client.example")), tlv(0x23, ascii("TLS_AES_128_GCM_SHA256")))
+    const tlv = (type: number, value: Uint8Array) =>
+      cat(Uint8Array.of(type, value.length >> 8, value.length & 0xff), value)
+    const ssl = cat(
+      Uint8Array.of(0x07, 0, 0, 0, 0),
+      tlv(0x21, ascii("TLSv1.3")),
+      tlv(0x22, ascii("client.example")),
+      tlv(0x23, ascii("TLS_AES_128_GCM_SHA256"))
+    )
     const block = cat(
       hex("7f000001 7f000002 1234 0050"),
       tlv(0x01, ascii("h2")),
@@ -152,14 +208,24 @@ describe("ProxyProtocol parser: specification vectors", () => {
     expect(header.authority).toBe("example.com")
     expect(header.uniqueId).toEqual(Uint8Array.of(1, 2, 3))
     expect(header.netns).toBe("blue")
-    expect(header.ssl).toMatchObject({ client: 7, verify: 0, version: "TLSv1.3", commonName: "client.example", cipher: "TLS_AES_128_GCM_SHA256" })
+    expect(header.ssl).toMatchObject({
+      client: 7,
+      verify: 0,
+      version: "TLSv1.3",
+      commonName: "client.example",
+      cipher: "TLS_AES_128_GCM_SHA256"
+    })
     expect(header.tlvs.map((t) => t.type)).toEqual([0x01, 0x02, 0x05, 0x04, 0x30, 0x20, 0xe1])
     expect(header.tlvs[6]!.value).toEqual(ascii("custom"))
   })
 
   it("CRC32c: the check value of \"123456789\"; a header with a right checksum passes, a wrong one is Malformed", () => {
     expect(crc32c(ascii("123456789"))).toBe(0xe3069283)
-    const good = ProxyProtocol.encode({ source: Address.tcp("10.1.2.3", 1), destination: Address.tcp("10.1.2.4", 2), crc32c: true }, 2)
+    const good = ProxyProtocol.encode({
+      source: Address.tcp("10.1.2.3", 1),
+      destination: Address.tcp("10.1.2.4", 2),
+      crc32c: true
+    }, 2)
     expect(done(good).header.tlvs.map((t) => t.type)).toEqual([0x03])
     const bad = good.slice()
     bad[bad.length - 1] ^= 1
@@ -215,14 +281,22 @@ describe("ProxyProtocol parser: refusals", () => {
   }
 
   it("a UNIQUE_ID of 129 bytes is Malformed (at most 128)", () => {
-    const header = ProxyProtocol.encode({ source: Address.tcp("1.2.3.4", 1), destination: Address.tcp("1.2.3.5", 2), tlvs: [{ type: 0x05, value: new Uint8Array(129) }] }, 2)
+    const header = ProxyProtocol.encode({
+      source: Address.tcp("1.2.3.4", 1),
+      destination: Address.tcp("1.2.3.5", 2),
+      tlvs: [{ type: 0x05, value: new Uint8Array(129) }]
+    }, 2)
     expect(failed(header).reason).toBe("Malformed")
   })
 
   it("maxHeaderBytes: a header of exactly the limit passes, one byte more is TooLarge before its body arrives", () => {
     const tlvOf = (n: number) => [{ type: 0xe0, value: new Uint8Array(n) }]
     const at = (total: number) =>
-      ProxyProtocol.encode({ source: Address.tcp("1.2.3.4", 1), destination: Address.tcp("1.2.3.5", 2), tlvs: tlvOf(total - 28 - 3) }, 2)
+      ProxyProtocol.encode({
+        source: Address.tcp("1.2.3.4", 1),
+        destination: Address.tcp("1.2.3.5", 2),
+        tlvs: tlvOf(total - 28 - 3)
+      }, 2)
     expect(done(at(4096)).header.length).toBe(4096)
     expect(failed(at(4097).subarray(0, 16))).toMatchObject({ reason: "TooLarge", bytes: 16 })
     expect(done(at(600), { maxHeaderBytes: 600 }).header.length).toBe(600)
@@ -247,7 +321,11 @@ describe("ProxyProtocol parser: refusals", () => {
   })
 
   it("parser options are checked when it is made", () => {
-    for (const options of [{ maxHeaderBytes: 231 }, { maxHeaderBytes: 65552 }, { maxHeaderBytes: 1000.5 }, { versions: [] }, { versions: [3 as 1] }]) {
+    for (
+      const options of [{ maxHeaderBytes: 231 }, { maxHeaderBytes: 65552 }, { maxHeaderBytes: 1000.5 }, {
+        versions: []
+      }, { versions: [3 as 1] }]
+    ) {
       expect(() => ProxyProtocol.makeParser(options)).toThrow(ProxyProtocol.ProxyProtocolError)
     }
     expect(ProxyProtocol.makeParser({ maxHeaderBytes: 232 }).seen()).toBe(0)
@@ -266,35 +344,70 @@ describe("the module docs' example", () => {
 
 describe("ProxyProtocol.encode", () => {
   it("writes the specification's forms", () => {
-    expect(new TextDecoder().decode(ProxyProtocol.encode({ source: Address.tcp("192.168.0.1", 56324), destination: Address.tcp("192.168.0.11", 443) })))
+    expect(
+      new TextDecoder().decode(
+        ProxyProtocol.encode({
+          source: Address.tcp("192.168.0.1", 56324),
+          destination: Address.tcp("192.168.0.11", 443)
+        })
+      )
+    )
       .toBe("PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n")
-    expect(ProxyProtocol.encode({ source: Address.tcp("192.168.0.1", 56324), destination: Address.tcp("192.168.0.11", 443) }, 2))
+    expect(
+      ProxyProtocol.encode(
+        { source: Address.tcp("192.168.0.1", 56324), destination: Address.tcp("192.168.0.11", 443) },
+        2
+      )
+    )
       .toEqual(hex(`${SIG} 21 11 000c c0a80001 c0a8000b dc04 01bb`))
     expect(ProxyProtocol.encode({ command: "LOCAL" }, 2)).toEqual(hex(`${SIG} 20 00 0000`))
     expect(new TextDecoder().decode(ProxyProtocol.encode({}))).toBe("PROXY UNKNOWN\r\n")
     // mixed families: both as IPv6, the IPv4 one mapped
-    expect(new TextDecoder().decode(ProxyProtocol.encode({ source: Address.tcp("10.0.0.1", 1), destination: Address.tcp("::1", 2) })))
+    expect(
+      new TextDecoder().decode(
+        ProxyProtocol.encode({ source: Address.tcp("10.0.0.1", 1), destination: Address.tcp("::1", 2) })
+      )
+    )
       .toBe("PROXY TCP6 ::ffff:10.0.0.1 ::1 1 2\r\n")
-    expect(() => ProxyProtocol.encode({ source: Address.tcp("example.com", 1), destination: Address.tcp("::1", 2) })).toThrow(RangeError)
+    expect(() => ProxyProtocol.encode({ source: Address.tcp("example.com", 1), destination: Address.tcp("::1", 2) }))
+      .toThrow(RangeError)
     expect(() => ProxyProtocol.encode({ source: Address.tcp("1.2.3.4", 1) })).toThrow(RangeError)
-    expect(() => ProxyProtocol.encode({ source: Address.tcp("1.2.3.4", 70000), destination: Address.tcp("1.2.3.4", 1) })).toThrow(RangeError)
+    expect(() =>
+      ProxyProtocol.encode({ source: Address.tcp("1.2.3.4", 70000), destination: Address.tcp("1.2.3.4", 1) })
+    ).toThrow(RangeError)
   })
 
   it("round trip (random addresses, ports, versions, TLVs): the parser gives back what was encoded", () => {
     const host = fc.oneof(fc.ipV4(), fc.ipV6())
-    const tlvs = fc.array(fc.record({ type: fc.constantFrom(0xe0, 0xe5, 0xf0), value: fc.uint8Array({ maxLength: 40 }) }), { maxLength: 4 })
+    const tlvs = fc.array(
+      fc.record({ type: fc.constantFrom(0xe0, 0xe5, 0xf0), value: fc.uint8Array({ maxLength: 40 }) }),
+      { maxLength: 4 }
+    )
     fc.assert(
-      fc.property(host, host, fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }), fc.constantFrom(1 as const, 2 as const), tlvs, fc.boolean(), (src, dst, sport, dport, version, tlvs, crc) => {
-        const input = { source: Address.tcp(src, sport), destination: Address.tcp(dst, dport), tlvs, crc32c: crc }
-        const bytes = ProxyProtocol.encode(input, version)
-        const { header } = done(bytes)
-        const v6 = src.includes(":") || dst.includes(":")
-        const canonical = (h: string) => (v6 ? formatIPv6(parseIPv6(h.includes(":") ? h : `::ffff:${h}`)!) : h)
-        expect(header.family).toBe(v6 ? "INET6" : "INET")
-        expect(header.source).toEqual(Address.tcp(canonical(src), sport))
-        expect(header.destination).toEqual(Address.tcp(canonical(dst), dport))
-        if (version === 2) expect(header.tlvs.filter((t) => t.type !== 0x03).map((t) => ({ type: t.type, value: t.value.slice() }))).toEqual(tlvs)
-      })
+      fc.property(
+        host,
+        host,
+        fc.integer({ min: 0, max: 65535 }),
+        fc.integer({ min: 0, max: 65535 }),
+        fc.constantFrom(1 as const, 2 as const),
+        tlvs,
+        fc.boolean(),
+        (src, dst, sport, dport, version, tlvs, crc) => {
+          const input = { source: Address.tcp(src, sport), destination: Address.tcp(dst, dport), tlvs, crc32c: crc }
+          const bytes = ProxyProtocol.encode(input, version)
+          const { header } = done(bytes)
+          const v6 = src.includes(":") || dst.includes(":")
+          const canonical = (h: string) => (v6 ? formatIPv6(parseIPv6(h.includes(":") ? h : `::ffff:${h}`)!) : h)
+          expect(header.family).toBe(v6 ? "INET6" : "INET")
+          expect(header.source).toEqual(Address.tcp(canonical(src), sport))
+          expect(header.destination).toEqual(Address.tcp(canonical(dst), dport))
+          if (version === 2) {
+            expect(
+              header.tlvs.filter((t) => t.type !== 0x03).map((t) => ({ type: t.type, value: t.value.slice() }))
+            ).toEqual(tlvs)
+          }
+        }
+      )
     )
   })
 })
@@ -310,7 +423,9 @@ describe("IPv6 text and trusted lists", () => {
     expect(canon("1::")).toBe("1::")
     expect(canon("0:0:0:0:0:ffff:c000:0201")).toBe("::ffff:192.0.2.1")
     expect(canon("FE80::ABCD")).toBe("fe80::abcd")
-    for (const bad of [":::", "1:2:3:4:5:6:7:8:9", "1::2::3", "12345::", "::g", ":1", "1:", "1.2.3.4", "::1.2.3"]) expect(parseIPv6(bad)).toBeUndefined()
+    for (const bad of [":::", "1:2:3:4:5:6:7:8:9", "1::2::3", "12345::", "::g", ":1", "1:", "1.2.3.4", "::1.2.3"]) {
+      expect(parseIPv6(bad)).toBeUndefined()
+    }
   })
 
   it("trusts: addresses, CIDR blocks of both families, IPv4-mapped peers, \"unix\"", () => {
@@ -337,9 +452,13 @@ describe("IPv6 text and trusted lists", () => {
 
   it("validate: listener options", () => {
     expect(ProxyProtocol.validate({ trusted: ["127.0.0.1"] })).toBeUndefined()
-    expect(ProxyProtocol.validate({ trusted: ["127.0.0.1"], timeout: "1 hour", maxHeaderBytes: 232, untrusted: "direct" })).toBeUndefined()
+    expect(
+      ProxyProtocol.validate({ trusted: ["127.0.0.1"], timeout: "1 hour", maxHeaderBytes: 232, untrusted: "direct" })
+    ).toBeUndefined()
     expect(ProxyProtocol.validate({ trusted: ["127.0.0.1"], timeout: "0 seconds" })?.reason).toBe("InvalidOptions")
     expect(ProxyProtocol.validate({ trusted: ["127.0.0.1"], timeout: Infinity })?.reason).toBe("InvalidOptions")
-    expect(ProxyProtocol.validate({ trusted: ["127.0.0.1"], untrusted: "serve" as "direct" })?.reason).toBe("InvalidOptions")
+    expect(ProxyProtocol.validate({ trusted: ["127.0.0.1"], untrusted: "serve" as "direct" })?.reason).toBe(
+      "InvalidOptions"
+    )
   })
 })

@@ -1,8 +1,8 @@
 import { it } from "@effect/vitest"
-import { Effect, Fiber, HashMap, Logger, LogLevel, Option, TestClock } from "effect"
-import { expect } from "vitest"
 import type { Address } from "@wirekit/core"
 import { Connection, MemoryTransport, Server, Transport } from "@wirekit/core"
+import { Effect, Fiber, HashMap, Logger, LogLevel, Option, TestClock } from "effect"
+import { expect } from "vitest"
 
 /** Echoes every chunk back as it comes, until EOF. */
 const echoChunks = Effect.gen(function*() {
@@ -54,7 +54,10 @@ it.scopedLive("a peer reset is logged at Debug, a handler failure at Warning; bo
 })
 
 /** `listener` with the connections it accepts passed through `tamper` (with their 0-based accept index). */
-const tampered = (listener: Transport.Listener, tamper: (conn: Connection.Connection, index: number) => Connection.Connection): Transport.Listener => {
+const tampered = (
+  listener: Transport.Listener,
+  tamper: (conn: Connection.Connection, index: number) => Connection.Connection
+): Transport.Listener => {
   let index = 0
   return {
     address: listener.address,
@@ -81,7 +84,9 @@ const roundTrip = (t: Transport.TransportService, address: Address.Address, text
     if (text !== "") yield* c.write(new TextEncoder().encode(text))
     yield* c.end
     return new TextDecoder().decode(yield* Connection.readAll(c))
-  })).pipe(Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error(`no reply to "${text}" within 2 s`) }))
+  })).pipe(
+    Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error(`no reply to "${text}" within 2 s`) })
+  )
 
 const echo = Effect.gen(function*() {
   const conn = yield* Connection.Connection
@@ -97,10 +102,15 @@ it.scopedLive("a connection whose peer address cannot be read is served (peer \"
   })
   return Effect.gen(function*() {
     const t = yield* Transport.Transport
-    const listener = tampered(yield* t.listen({ host: "127.0.0.1", port: 0 }), (conn, i) =>
-      i === 0 ? withGetter(conn, "remoteAddress", () => {
-        throw new Error("no peer address")
-      }) : conn)
+    const listener = tampered(
+      yield* t.listen({ host: "127.0.0.1", port: 0 }),
+      (conn, i) =>
+        i === 0 ?
+          withGetter(conn, "remoteAddress", () => {
+            throw new Error("no peer address")
+          }) :
+          conn
+    )
     const server = yield* Server.serve(listener, echo)
     expect(yield* roundTrip(t, server.address, "first")).toBe("first")
     expect(yield* roundTrip(t, server.address, "second")).toBe("second")
@@ -146,7 +156,9 @@ it.scopedLive("a defect while starting one connection is logged at Warning and c
 it.scopedLive("maxConnections: past the limit a new connection is closed at once and counted; the open ones keep being served", () =>
   Effect.gen(function*() {
     const t = yield* Transport.Transport
-    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echoChunks, { maxConnections: 1 })
+    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echoChunks, {
+      maxConnections: 1
+    })
     const first = yield* t.connect(server.address)
     yield* first.write(new Uint8Array([1]))
     expect([...(yield* Connection.readExactly(first, 1)).bytes]).toEqual([1])
@@ -161,7 +173,9 @@ it.scopedLive("maxConnections: past the limit a new connection is closed at once
 it.scoped("idleTimeout (on the Clock): a connection without a byte either way is closed; one with traffic is kept", () =>
   Effect.gen(function*() {
     const t = yield* Transport.Transport
-    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echoChunks, { idleTimeout: "10 seconds" })
+    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), echoChunks, {
+      idleTimeout: "10 seconds"
+    })
     const silent = yield* t.connect(server.address)
     const talking = yield* t.connect(server.address)
     const readEnd = yield* Effect.fork(Connection.readAll(silent))

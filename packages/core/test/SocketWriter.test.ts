@@ -4,11 +4,11 @@
  * takes what fits in its room now (like Bun), and an asynchronous one whose
  * every send is a promise the test settles (like Deno).
  */
-import { ConnectionError } from "../src/Connection.ts"
-import * as Driver from "../src/Driver.ts"
 import v8 from "node:v8"
 import vm from "node:vm"
 import { describe, expect, it } from "vitest"
+import { ConnectionError } from "../src/Connection.ts"
+import * as Driver from "../src/Driver.ts"
 
 const bytes = (n: number, seed: number): Uint8Array => {
   const out = new Uint8Array(n)
@@ -380,8 +380,7 @@ describe("SocketWriter, synchronous runtime", () => {
     const rt = syncRuntime(0)
     rt.state.keepArgs = false
     const w = Driver.makeSocketWriter(rt.target, makeEvents().events)
-    const refs: Array<WeakRef<Uint8Array>> = []
-    // one chunk partly sent (the writer keeps it), one merged with others, one large
+    const refs: Array<WeakRef<Uint8Array>> = [] // one chunk partly sent (the writer keeps it), one merged with others, one large
     ;(() => {
       rt.state.room = 10
       const chunks = [bytes(1000, 1), bytes(100, 2), bytes(200, 3), bytes(70_000, 4)]

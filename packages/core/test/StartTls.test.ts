@@ -1,5 +1,5 @@
-import { Connection, Driver, MemoryTransport, Tls } from "@wirekit/core"
 import { describe, expect, it } from "@effect/vitest"
+import { Connection, Driver, MemoryTransport, Tls } from "@wirekit/core"
 import { Effect, Fiber, TestClock } from "effect"
 import * as Certs from "../src/testing/Certs.ts"
 import * as StartTlsSuite from "../src/testing/startTlsSuite.ts"
@@ -17,7 +17,9 @@ const info: Tls.TlsInfo = {
   peerCertificate: undefined
 }
 
-const serverSide: Tls.StartTlsOptions = { server: { certificates: { cert: "", key: "" }, handshakeTimeout: "1 second" } }
+const serverSide: Tls.StartTlsOptions = {
+  server: { certificates: { cert: "", key: "" }, handshakeTimeout: "1 second" }
+}
 
 /**
  * A connection on a scripted socket: what the core asks of its drivers is

@@ -1,5 +1,5 @@
 import { describe, it } from "@effect/vitest"
-import { Tls, Transport, Connection } from "@wirekit/core"
+import { Connection, Tls, Transport } from "@wirekit/core"
 import { Duration, Effect, Exit, TestClock } from "effect"
 import { expect } from "vitest"
 
@@ -62,7 +62,12 @@ describe("Tls.errorOf", () => {
   })
 
   it("says what happened in its message", () => {
-    const e = new Tls.TlsError({ reason: "HandshakeTimeout", side: "server", address: { host: "::1", port: 9 }, timeout: 300 })
+    const e = new Tls.TlsError({
+      reason: "HandshakeTimeout",
+      side: "server",
+      address: { host: "::1", port: 9 },
+      timeout: 300
+    })
     expect(e.message).toBe("TLS server handshake failed: HandshakeTimeout after 300ms (peer [::1]:9)")
   })
 })
@@ -109,7 +114,9 @@ describe("Tls.CertificateSource", () => {
       const applied: Array<string> = []
       source.unsafeSubscribe((c) => () => applied.push(`a:${c.cert}`))
       const refuse = source.unsafeSubscribe((c) =>
-        c.cert === "second-cert" ? new Tls.TlsError({ reason: "BadCertificate", side: "server" }) : () => applied.push(`b:${c.cert}`)
+        c.cert === "second-cert"
+          ? new Tls.TlsError({ reason: "BadCertificate", side: "server" })
+          : () => applied.push(`b:${c.cert}`)
       )
       const exit = yield* Effect.exit(source.set(second))
       expect(Exit.isFailure(exit)).toBe(true)

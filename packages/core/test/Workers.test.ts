@@ -4,12 +4,18 @@
  * memory transport. Real processes on each runtime: packages/node/test/workers.e2e.test.ts.
  */
 import { it } from "@effect/vitest"
+import { Connection, MemoryTransport, Transport, Workers } from "@wirekit/core"
 import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option, Scope, TestClock } from "effect"
 import { expect } from "vitest"
-import { Connection, MemoryTransport, Transport, Workers } from "@wirekit/core"
 
 /** What the fake processes did, in order. */
-type Event = { readonly t: number; readonly what: "spawn" | "exit"; readonly id: number; readonly generation: number; readonly code: number | null }
+type Event = {
+  readonly t: number
+  readonly what: "spawn" | "exit"
+  readonly id: number
+  readonly generation: number
+  readonly code: number | null
+}
 
 /** A Platform whose processes are fibers running `run` again with the worker's environment. */
 const fakePlatform = <E>(
@@ -27,7 +33,8 @@ const fakePlatform = <E>(
     memory: () => 0,
     reusePort: false,
     control: transport,
-    onHangup: (f) => Effect.acquireRelease(Effect.sync(() => (hangup = f)), () => Effect.sync(() => (hangup = undefined))),
+    onHangup: (f) =>
+      Effect.acquireRelease(Effect.sync(() => (hangup = f)), () => Effect.sync(() => (hangup = undefined))),
     spawn: (vars) =>
       Effect.gen(function*() {
         const pid = ++pids
@@ -38,16 +45,21 @@ const fakePlatform = <E>(
         events.push({ t: now, what: "spawn", id, generation, code: null })
         const child = base((name) => vars[name], pid)
         // a process of its own: not a child of the supervisor's fiber
-        const fiber = yield* Effect.forkDaemon(Effect.provideService(Workers.run(child, program, { workers: 1 }), Transport.Transport, transport))
+        const fiber = yield* Effect.forkDaemon(
+          Effect.provideService(Workers.run(child, program, { workers: 1 }), Transport.Transport, transport)
+        )
         // SIGKILL ends the "process" at once, whatever its program does
         const killed = yield* Deferred.make<void>()
-        const exited = Effect.flatMap(Effect.raceFirst(Fiber.await(fiber), Effect.as(Deferred.await(killed), undefined)), (exit) =>
-          Effect.map(Clock.currentTimeMillis, (t): Workers.ProcessExit => {
-            const signal = exit === undefined || Exit.isInterrupted(exit) ? "SIGKILL" : null
-            const code = signal !== null ? null : Exit.isSuccess(exit!) ? 0 : 1
-            events.push({ t, what: "exit", id, generation, code })
-            return { code, signal }
-          }))
+        const exited = Effect.flatMap(
+          Effect.raceFirst(Fiber.await(fiber), Effect.as(Deferred.await(killed), undefined)),
+          (exit) =>
+            Effect.map(Clock.currentTimeMillis, (t): Workers.ProcessExit => {
+              const signal = exit === undefined || Exit.isInterrupted(exit) ? "SIGKILL" : null
+              const code = signal !== null ? null : Exit.isSuccess(exit!) ? 0 : 1
+              events.push({ t, what: "exit", id, generation, code })
+              return { code, signal }
+            })
+        )
         const cached = yield* Effect.cached(exited)
         yield* Effect.forkDaemon(cached)
         const kill = () => {
@@ -84,7 +96,9 @@ const serving = (seen: Array<Workers.WorkerInfo>) =>
 it.scoped("1 worker runs the program here with WorkerInfo single; a bad count is a typed BadOptions", () =>
   Effect.gen(function*() {
     const { platform } = fakePlatform(Effect.void, [], yield* Transport.Transport)
-    const info = yield* Workers.run(platform, Effect.map(Workers.WorkerInfo, (i) => i), { workers: 1 }).pipe(Effect.as("ran"))
+    const info = yield* Workers.run(platform, Effect.map(Workers.WorkerInfo, (i) => i), { workers: 1 }).pipe(
+      Effect.as("ran")
+    )
     expect(info).toBe("ran")
     const seen: Array<Workers.WorkerInfo> = []
     yield* Workers.run(platform, Effect.tap(Workers.WorkerInfo, (i) => Effect.sync(() => seen.push(i))), { workers: 1 })
@@ -102,7 +116,12 @@ it.scoped("N workers: each runs with its id; stats reach every worker; interrupt
     expect(seen.map((i) => i.id).sort()).toEqual([1, 2, 3])
     expect(seen.every((i) => i.count === 3 && !i.single)).toBe(true)
     const states = yield* supervisor.stats
-    expect(states.map((s) => [s.id, s.ready, s.stats?.id, s.stats?.listening.length])).toEqual([[1, true, 1, 1], [2, true, 2, 1], [3, true, 3, 1]])
+    expect(states.map((s) => [s.id, s.ready, s.stats?.id, s.stats?.listening.length])).toEqual([[1, true, 1, 1], [
+      2,
+      true,
+      2,
+      1
+    ], [3, true, 3, 1]])
     // started in id order
     expect(events.filter((e) => e.what === "spawn").map((e) => e.id)).toEqual([1, 2, 3])
     return events
@@ -131,7 +150,9 @@ it.scoped("a worker that dies is restarted after a doubling backoff; a crash loo
       return yield* Effect.never
     }).pipe(Effect.scoped)
     const { platform } = fakePlatform(program, events, yield* Transport.Transport)
-    const fiber = yield* Effect.fork(Workers.run(platform, program, { workers: 2, maxRestartsPerMinute: 3, restartDelay: "100 millis" }))
+    const fiber = yield* Effect.fork(
+      Workers.run(platform, program, { workers: 2, maxRestartsPerMinute: 3, restartDelay: "100 millis" })
+    )
     // both started (at time 0) before the clock moves
     yield* Effect.repeat(settle, { until: () => events.some((e) => e.what === "spawn" && e.id === 2) })
     for (let i = 0; i < 20; i++) yield* settle
@@ -182,7 +203,12 @@ it.scoped("rolling restart: one worker at a time, the new process ready before t
     // SIGHUP does the same
     hangup()
     yield* Effect.repeat(settle, { until: () => events.filter((e) => e.what === "exit").length === 4 })
-    expect(events.slice(6).map((e) => `${e.what} ${e.id}.${e.generation}`)).toEqual(["spawn 1.3", "exit 1.2", "spawn 2.3", "exit 2.2"])
+    expect(events.slice(6).map((e) => `${e.what} ${e.id}.${e.generation}`)).toEqual([
+      "spawn 1.3",
+      "exit 1.2",
+      "spawn 2.3",
+      "exit 2.2"
+    ])
   }).pipe(Effect.provide(MemoryTransport.layer())))
 
 it.scoped("a control connection without a valid hello (a wrong token, no worker expected) is closed; the workers keep theirs", () =>
@@ -193,7 +219,9 @@ it.scoped("a control connection without a valid hello (a wrong token, no worker 
     const [host, port] = lastEnv()["WIREKIT_WORKERS_CONTROL"]!.split(":")
     const t = yield* Transport.Transport
     const intruder = yield* t.connect({ host: host!, port: Number(port) })
-    yield* intruder.write(new TextEncoder().encode(JSON.stringify({ t: "hello", id: 1, generation: 1, token: "guess" }) + "\n"))
+    yield* intruder.write(
+      new TextEncoder().encode(JSON.stringify({ t: "hello", id: 1, generation: 1, token: "guess" }) + "\n")
+    )
     const reply = yield* Connection.readAll(intruder)
     expect(reply.length).toBe(0)
     const states = yield* supervisor.stats

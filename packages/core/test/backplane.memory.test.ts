@@ -5,15 +5,15 @@
  */
 import { describe, it } from "@effect/vitest"
 import { Backplane, Groups } from "@wirekit/core"
-import { BackplaneConformance } from "@wirekit/core/testing"
 import type { Session } from "@wirekit/core"
+import { BackplaneConformance } from "@wirekit/core/testing"
 import { Effect, Schema } from "effect"
 import { expect } from "vitest"
 
 const hubs = new Map<string, Backplane.Hub>()
 const hub = (namespace: string): Backplane.Hub => {
   let h = hubs.get(namespace)
-  if (h === undefined) hubs.set(namespace, (h = Backplane.makeHub()))
+  if (h === undefined) hubs.set(namespace, h = Backplane.makeHub())
   return h
 }
 
@@ -29,7 +29,11 @@ BackplaneConformance.run({
 
 const fake = (id: number) => {
   const inbox: Array<unknown> = []
-  const session = { id, isOpen: () => true, unsafePush: (m: unknown) => (inbox.push(m), true) } as unknown as Session.Session<unknown>
+  const session = {
+    id,
+    isOpen: () => true,
+    unsafePush: (m: unknown) => (inbox.push(m), true)
+  } as unknown as Session.Session<unknown>
   return { session, inbox }
 }
 
@@ -78,7 +82,9 @@ describe("Groups without a backplane", () => {
 
   it("the memory backplane refuses a bad node id and a TTL shorter than its heartbeat", () => {
     expect(() => Effect.runSync(Effect.scoped(Backplane.memory({ node: "a/b" })))).toThrow(/node id/)
-    expect(() => Effect.runSync(Effect.scoped(Backplane.memory({ heartbeat: "1 second", ttl: "1 second" })))).toThrow(/ttl/)
+    expect(() => Effect.runSync(Effect.scoped(Backplane.memory({ heartbeat: "1 second", ttl: "1 second" })))).toThrow(
+      /ttl/
+    )
   })
 })
 
@@ -90,7 +96,8 @@ describe("Groups over a backplane that stops answering", () => {
       const other = yield* Backplane.memory({ hub })
       // a backplane whose calls hang while `stalled` (a server that accepts and never answers)
       let stalled = false
-      const hang = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => Effect.suspend(() => (stalled ? Effect.never : effect))
+      const hang = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+        Effect.suspend(() => (stalled ? Effect.never : effect))
       const stalling: Backplane.Backplane = {
         ...real,
         publish: (messages) => hang(real.publish(messages)),
@@ -111,7 +118,12 @@ describe("Groups over a backplane that stops answering", () => {
 
       stalled = true
       const error = yield* Effect.flip(a.membersEverywhere("room"))
-      expect(error).toMatchObject({ _tag: "BackplaneError", reason: "Timeout", backplane: "memory", operation: "members" })
+      expect(error).toMatchObject({
+        _tag: "BackplaneError",
+        reason: "Timeout",
+        backplane: "memory",
+        operation: "members"
+      })
       expect(a.unsafeBroadcast("room", "during", { except: a1.session })).toBe(1)
       expect(a2.inbox).toEqual(["during"])
       while (a.stats().status !== "down") yield* Effect.sleep("10 millis")

@@ -1,4 +1,4 @@
-import { Blackhole, Conformance } from "@wirekit/core/testing"
 import { MemoryTransport } from "@wirekit/core"
+import { Blackhole, Conformance } from "@wirekit/core/testing"
 
 Conformance.run({ name: "memory", layer: MemoryTransport.layer(), blackhole: Blackhole.backlog })

@@ -424,8 +424,10 @@ const wrap = (
     remote = { path: unixPath }
   }
   let socket: DenoSocket | undefined
-  const c = Driver.makeConnection({ localAddress: local, remoteAddress: remote, options, tls: tls?.info }, (events) =>
-    (socket = new DenoSocket(conn, events, tcp, remote, options, tls?.side)))
+  const c = Driver.makeConnection(
+    { localAddress: local, remoteAddress: remote, options, tls: tls?.info },
+    (events) => (socket = new DenoSocket(conn, events, tcp, remote, options, tls?.side))
+  )
   socket!.start()
   return c
 }
@@ -462,7 +464,9 @@ const closeQuietly = (c: { close(): void }) => {
 
 /** The listen options Deno cannot honour on TCP, as a ListenError. */
 const tcpListenRefusal = (address: Address.TcpAddress, options: Transport.ListenOptions | undefined) => {
-  if (options?.reusePort && !unstableNet()) return unsupported(address, "reusePort on Deno needs the --unstable-net flag")
+  if (options?.reusePort && !unstableNet()) {
+    return unsupported(address, "reusePort on Deno needs the --unstable-net flag")
+  }
   if (options?.ipv6Only && isWildcardV6(address.host)) {
     return unsupported(address, "Deno.listen has no IPV6_V6ONLY option: it listens dual-stack on ::")
   }
@@ -578,7 +582,9 @@ export const listen = (
   address: Address.Address,
   options?: Transport.ListenOptions
 ): Effect.Effect<Transport.Listener, Transport.ListenError, Scope.Scope> =>
-  Driver.scopedListener(options?.tls !== undefined ? listenTls(address, options, options.tls) : listenPlain(address, options))
+  Driver.scopedListener(
+    options?.tls !== undefined ? listenTls(address, options, options.tls) : listenPlain(address, options)
+  )
 
 // ---------------------------------------------------------------------------
 // Connect
@@ -662,7 +668,10 @@ const serverRefusal = (tls: Tls.TlsServerOptions, certificates: Tls.ServerCertif
   if (tls.minVersion === "TLSv1.3") {
     return "Deno.listenTls has no protocol version setting: it accepts TLS 1.2 and 1.3, so minVersion TLSv1.3 is not supported on Deno"
   }
-  if (certificates.passphrase !== undefined || Object.values(certificates.sni ?? {}).some((p) => p.passphrase !== undefined)) {
+  if (
+    certificates.passphrase !== undefined ||
+    Object.values(certificates.sni ?? {}).some((p) => p.passphrase !== undefined)
+  ) {
     return "Deno cannot load encrypted private keys: a passphrase is not supported on Deno (decrypt the key first)"
   }
   return undefined
@@ -734,16 +743,27 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
         const D = deno()
         if (isUnix(address)) {
           return Effect.fail(
-            tlsListenError(address, TlsInternal.unsupported("server", undefined, "Deno.listenTls listens on TCP only: TLS over a Unix socket is not supported on Deno"))
+            tlsListenError(
+              address,
+              TlsInternal.unsupported(
+                "server",
+                undefined,
+                "Deno.listenTls listens on TCP only: TLS over a Unix socket is not supported on Deno"
+              )
+            )
           )
         }
         const tcp = address as Address.TcpAddress
         const refused = tcpListenRefusal(tcp, options)
         if (refused !== undefined) return Effect.fail(refused)
-        const source = Tls.isCertificateSource(tls.certificates) ? tls.certificates : Tls.unsafeMakeCertificateSource(tls.certificates)
+        const source = Tls.isCertificateSource(tls.certificates)
+          ? tls.certificates
+          : Tls.unsafeMakeCertificateSource(tls.certificates)
         const certificates = source.unsafeGet()
         const refusal = serverRefusal(tls, certificates)
-        if (refusal !== undefined) return Effect.fail(tlsListenError(address, TlsInternal.unsupported("server", undefined, refusal)))
+        if (refusal !== undefined) {
+          return Effect.fail(tlsListenError(address, TlsInternal.unsupported("server", undefined, refusal)))
+        }
         let native: Deno.Listener<Deno.TlsConn, Deno.NetAddr>
         try {
           const bad = checkPairs(D, certificates)
@@ -765,7 +785,12 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
         }
         const bound = netAddress(native.addr)
         // a TlsConn cannot set TCP options: the listening socket's are inherited (Linux, with FFI)
-        Reset.setListenerOptions(D, native.addr, options.noDelay ?? Connection.defaults.noDelay, options.keepAlive === true)
+        Reset.setListenerOptions(
+          D,
+          native.addr,
+          options.noDelay ?? Connection.defaults.noDelay,
+          options.keepAlive === true
+        )
         const counters = Tls.makeListenerCounters()
         const timer = Tls.makeHandshakeTimer(clock, tls.handshakeTimeout)
         const timeout = Tls.handshakeTimeoutMillis(tls.handshakeTimeout)
@@ -799,9 +824,11 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
           counters.failed(error.reason)
           if (running) abortHandshake(conn)
           else closeQuietly(conn)
-          log(Effect.logDebug("TLS handshake failed; connection closed", error).pipe(
-            Effect.annotateLogs({ listener: Address.format(bound), reason: error.reason })
-          ))
+          log(
+            Effect.logDebug("TLS handshake failed; connection closed", error).pipe(
+              Effect.annotateLogs({ listener: Address.format(bound), reason: error.reason })
+            )
+          )
         }
         const onConn = (conn: Deno.TlsConn) => {
           counters.started()
@@ -811,7 +838,13 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
             if (!handshaking.delete(conn)) return
             failed(
               conn,
-              new Tls.TlsError({ reason: "HandshakeTimeout", side: "server", address: remote, code: "ERR_TLS_HANDSHAKE_TIMEOUT", timeout }),
+              new Tls.TlsError({
+                reason: "HandshakeTimeout",
+                side: "server",
+                address: remote,
+                code: "ERR_TLS_HANDSHAKE_TIMEOUT",
+                timeout
+              }),
               true
             )
           })
@@ -836,7 +869,13 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
               if (!handshaking.delete(conn)) return
               cancel()
               const failure = closed
-                ? new Tls.TlsError({ reason: "Other", side: "server", address: remote, detail: "the listener closed", cause: error })
+                ? new Tls.TlsError({
+                  reason: "Other",
+                  side: "server",
+                  address: remote,
+                  detail: "the listener closed",
+                  cause: error
+                })
                 : TlsInternal.tlsError(error, "server", remote, errorCode)
               failed(conn, failure, false)
             }
@@ -895,11 +934,16 @@ const connectTlsWithCertificate = (
   )
 
 /** The handshake of a connection Deno made, as an effect whose interruption closes the connection. */
-const handshake = (address: Address.Address, conn: Deno.TlsConn, note: ((reason: Tls.TlsErrorReason) => string | undefined) | undefined) =>
+const handshake = (
+  address: Address.Address,
+  conn: Deno.TlsConn,
+  note: ((reason: Tls.TlsErrorReason) => string | undefined) | undefined
+) =>
   Effect.async<Deno.TlsHandshakeInfo, Transport.ConnectError>((resume) => {
     conn.handshake().then(
       (info) => resume(Effect.succeed(info)),
-      (error) => resume(Effect.fail(tlsConnectError(address, TlsInternal.tlsError(error, "client", address, errorCode, note))))
+      (error) =>
+        resume(Effect.fail(tlsConnectError(address, TlsInternal.tlsError(error, "client", address, errorCode, note))))
     )
     return Effect.sync(() => abortHandshake(conn))
   })
@@ -908,11 +952,20 @@ const connectTls = (address: Address.Address, options: Transport.ConnectOptions,
   Effect.suspend(() => {
     if (isUnix(address)) {
       return Effect.fail(
-        tlsConnectError(address, TlsInternal.unsupported("client", address, "Deno's TLS runs over TCP only: TLS over a Unix socket is not supported on Deno"))
+        tlsConnectError(
+          address,
+          TlsInternal.unsupported(
+            "client",
+            address,
+            "Deno's TLS runs over TCP only: TLS over a Unix socket is not supported on Deno"
+          )
+        )
       )
     }
     const refusal = clientRefusal(tls)
-    if (refusal !== undefined) return Effect.fail(tlsConnectError(address, TlsInternal.unsupported("client", address, refusal)))
+    if (refusal !== undefined) {
+      return Effect.fail(tlsConnectError(address, TlsInternal.unsupported("client", address, refusal)))
+    }
     const tcp = address as Address.TcpAddress
     const isIp = Reset.ipBytes(tcp.host) !== undefined
     // SNI carries names only: an IP address is checked against the certificate but not sent
@@ -938,10 +991,12 @@ const connectTls = (address: Address.Address, options: Transport.ConnectOptions,
         ...(tls.serverName !== undefined ? { [TlsInternal.serverNameKey]: tls.serverName } : {})
       })
     // a refused chain despite rejectUnauthorized: false says why
-    const note = rejectUnauthorized ? undefined : (reason: Tls.TlsErrorReason) =>
-      reason === "UnknownCa" || reason === "CertificateExpired" || reason === "BadCertificate"
-        ? "Deno always verifies the chain: rejectUnauthorized: false only skips the name check"
-        : undefined
+    const note = rejectUnauthorized ?
+      undefined :
+      (reason: Tls.TlsErrorReason) =>
+        reason === "UnknownCa" || reason === "CertificateExpired" || reason === "BadCertificate"
+          ? "Deno always verifies the chain: rejectUnauthorized: false only skips the name check"
+          : undefined
     return Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         const conn = yield* restore(open)
@@ -957,7 +1012,13 @@ const connectTls = (address: Address.Address, options: Transport.ConnectOptions,
                 ? new Transport.ConnectError({ reason: "TimedOut", address, timeout, code: "ETIMEDOUT" })
                 : tlsConnectError(
                   address,
-                  new Tls.TlsError({ reason: "HandshakeTimeout", side: "client", address, code: "ERR_TLS_HANDSHAKE_TIMEOUT", timeout: handshakeTimeout })
+                  new Tls.TlsError({
+                    reason: "HandshakeTimeout",
+                    side: "client",
+                    address,
+                    code: "ERR_TLS_HANDSHAKE_TIMEOUT",
+                    timeout: handshakeTimeout
+                  })
                 )
           }),
           Effect.onError(() => Effect.sync(() => abortHandshake(conn)))
@@ -1006,7 +1067,8 @@ export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.T
 export type TlsDefaults = Tls.TlsDefaults
 
 /** The Deno transport with TLS defaults (see {@link TlsDefaults}). */
-export const makeTransport = (defaults: TlsDefaults): Transport.TransportService => Tls.withDefaults(transport, defaults)
+export const makeTransport = (defaults: TlsDefaults): Transport.TransportService =>
+  Tls.withDefaults(transport, defaults)
 
 /**
  * Provides {@link Transport.Transport} on `Deno.listenTls` / `Deno.connectTls`:

@@ -56,7 +56,9 @@ interface DenoProcessApi {
   readonly pid: number
   readonly env: { get(name: string): string | undefined }
   memoryUsage(): { readonly rss: number }
-  readonly permissions: { querySync(desc: { readonly name: string }): { readonly state: "granted" | "prompt" | "denied" } }
+  readonly permissions: {
+    querySync(desc: { readonly name: string }): { readonly state: "granted" | "prompt" | "denied" }
+  }
   addSignalListener(signal: "SIGHUP", handler: () => void): void
   removeSignalListener(signal: "SIGHUP", handler: () => void): void
 }
@@ -150,7 +152,12 @@ export const platform = (options?: { readonly flags?: ReadonlyArray<string> | un
           }
         } satisfies Workers.WorkerProcess
       },
-      catch: (cause) => new Workers.WorkersError({ reason: "Spawn", detail: "cannot start a deno worker (does the primary have --allow-run?)", cause })
+      catch: (cause) =>
+        new Workers.WorkersError({
+          reason: "Spawn",
+          detail: "cannot start a deno worker (does the primary have --allow-run?)",
+          cause
+        })
     }),
   onHangup: (f) =>
     Effect.acquireRelease(
@@ -170,6 +177,16 @@ export const platform = (options?: { readonly flags?: ReadonlyArray<string> | un
  * @category running
  */
 export const run: {
-  (options: Options): <A, E, R>(program: Effect.Effect<A, E, R>) => Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
-  <A, E, R>(program: Effect.Effect<A, E, R>, options: Options): Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
-} = dual(2, <A, E, R>(program: Effect.Effect<A, E, R>, options: Options) => Workers.run(platform(options), program, options))
+  (
+    options: Options
+  ): <A, E, R>(
+    program: Effect.Effect<A, E, R>
+  ) => Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
+  <A, E, R>(
+    program: Effect.Effect<A, E, R>,
+    options: Options
+  ): Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
+} = dual(
+  2,
+  <A, E, R>(program: Effect.Effect<A, E, R>, options: Options) => Workers.run(platform(options), program, options)
+)

@@ -29,7 +29,9 @@ describe("deno transport specifics", () => {
     expect(ipBytes("127.0.0.1")).toEqual(new Uint8Array([127, 0, 0, 1]))
     expect(ipBytes("::1")).toEqual(new Uint8Array([...new Array(15).fill(0), 1]))
     expect(ipBytes("::")).toEqual(new Uint8Array(16))
-    expect(ipBytes("::ffff:127.0.0.1")).toEqual(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]))
+    expect(ipBytes("::ffff:127.0.0.1")).toEqual(
+      new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1])
+    )
     expect(ipBytes("fe80::1%eth0")).toEqual(new Uint8Array([0xfe, 0x80, ...new Array(13).fill(0), 1]))
     expect(ipBytes("2001:db8:0:0:1:0:0:1")).toEqual(
       new Uint8Array([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1])

@@ -21,7 +21,11 @@ const enc = new TextEncoder()
 const dec = new TextDecoder()
 const any: Address.Address = { host: "127.0.0.1", port: 0 }
 const server: Tls.TlsServerOptions = { certificates: { cert: certs.server.cert, key: certs.server.key } }
-const client = (extra?: Tls.TlsClientOptions): Tls.TlsClientOptions => ({ ca: certs.ca.cert, serverName: "localhost", ...extra })
+const client = (extra?: Tls.TlsClientOptions): Tls.TlsClientOptions => ({
+  ca: certs.ca.cert,
+  serverName: "localhost",
+  ...extra
+})
 
 /** A failure of a TLS option Deno cannot honour: reason Tls, a TlsError of code ENOTSUP saying why. */
 const expectUnsupported = (err: Transport.ListenError | Transport.ConnectError, why: RegExp) => {
@@ -44,7 +48,13 @@ const mutualServer = Effect.acquireRelease(
   Effect.async<{ readonly port: number; readonly seen: Queue.Queue<Seen>; readonly close: () => void }>((resume) => {
     const seen = Effect.runSync(Queue.unbounded<Seen>())
     const s = NodeTls.createServer(
-      { cert: certs.server.cert, key: certs.server.key, ca: certs.ca.cert, requestCert: true, rejectUnauthorized: true },
+      {
+        cert: certs.server.cert,
+        key: certs.server.key,
+        ca: certs.ca.cert,
+        requestCert: true,
+        rejectUnauthorized: true
+      },
       (socket) => {
         const cn = (socket.getPeerCertificate() as { subject?: { CN?: string } } | null)?.subject?.CN
         Queue.unsafeOffer(seen, { authorized: socket.authorized, cn })
@@ -54,7 +64,11 @@ const mutualServer = Effect.acquireRelease(
       }
     )
     s.on("tlsClientError", () => {})
-    s.listen(0, "127.0.0.1", () => resume(Effect.succeed({ port: (s.address() as { port: number }).port, seen, close: () => s.close() })))
+    s.listen(
+      0,
+      "127.0.0.1",
+      () => resume(Effect.succeed({ port: (s.address() as { port: number }).port, seen, close: () => s.close() }))
+    )
   }),
   (s) => Effect.sync(s.close)
 )
@@ -129,18 +143,30 @@ describe("deno TLS specifics", () => {
     Effect.gen(function*() {
       const encrypted = { cert: certs.server.cert, key: certs.server.key, passphrase: "secret" }
       expectUnsupported(yield* Effect.flip(t.listen(any, { tls: { certificates: encrypted } })), /passphrase/)
-      const sni = { ...server.certificates as Tls.ServerCertificates, sni: { "alt.test": { ...certs.alt, passphrase: "secret" } } }
+      const sni = {
+        ...server.certificates as Tls.ServerCertificates,
+        sni: { "alt.test": { ...certs.alt, passphrase: "secret" } }
+      }
       expectUnsupported(yield* Effect.flip(t.listen(any, { tls: { certificates: sni } })), /passphrase/)
       const s = yield* Server.serve(yield* t.listen(any, { tls: server }), Effect.void)
       expectUnsupported(
-        yield* Effect.flip(t.connect(s.address, { timeout: 2000, tls: client({ certificate: { ...certs.client, passphrase: "secret" } }) })),
+        yield* Effect.flip(
+          t.connect(s.address, {
+            timeout: 2000,
+            tls: client({ certificate: { ...certs.client, passphrase: "secret" } })
+          })
+        ),
         /passphrase/
       )
     }))
 
   it.scopedLive("an SNI certificate whose key does not match fails listen, not the first handshake that asks for it", () =>
     Effect.gen(function*() {
-      const certificates = { cert: certs.server.cert, key: certs.server.key, sni: { "alt.test": { cert: certs.alt.cert, key: certs.client.key } } }
+      const certificates = {
+        cert: certs.server.cert,
+        key: certs.server.key,
+        sni: { "alt.test": { cert: certs.alt.cert, key: certs.client.key } }
+      }
       const err = yield* Effect.flip(t.listen(any, { tls: { certificates } }))
       expect(err.reason).toBe("Tls")
       expect(Tls.errorOf(err)?.reason).toBe("BadCertificate")
@@ -158,7 +184,9 @@ describe("deno TLS specifics", () => {
       expect(info.authorized).toBe(true)
       expect(info.serverName).toBe("localhost")
       expect(info.peerCertificate?.subject.CN).toBe("localhost")
-      expect(info.peerCertificate?.fingerprint256).toBe(yield* Effect.promise(() => Certs.fingerprint256(certs.server.cert)))
+      expect(info.peerCertificate?.fingerprint256).toBe(
+        yield* Effect.promise(() => Certs.fingerprint256(certs.server.cert))
+      )
       // what Deno cannot tell is said plainly, not guessed
       expect(info.protocol).toBe("unknown")
       expect(info.cipher).toBe("unknown")
@@ -169,7 +197,9 @@ describe("deno TLS specifics", () => {
       const s = yield* mutualServer
       const address = { host: "127.0.0.1", port: s.port }
       // the server's certificate lists 127.0.0.1 but not alt.test: only a check against serverName refuses it
-      const err = yield* Effect.flip(t.connect(address, { timeout: 5000, tls: client({ certificate: certs.client, serverName: "alt.test" }) }))
+      const err = yield* Effect.flip(
+        t.connect(address, { timeout: 5000, tls: client({ certificate: certs.client, serverName: "alt.test" }) })
+      )
       expect(err.reason).toBe("Tls")
       expect(Tls.errorOf(err)?.reason).toBe("HostnameMismatch")
       // without serverName, the address is what is verified
@@ -194,7 +224,10 @@ describe("deno TLS specifics", () => {
   it.scopedLive("rejectUnauthorized: false skips the name check only: a wrong name connects unauthorized, an unknown CA is still refused and says why", () =>
     Effect.gen(function*() {
       const s = yield* Server.serve(yield* t.listen(any, { tls: server }), Effect.void)
-      const wrongName = yield* t.connect(s.address, { timeout: 5000, tls: client({ serverName: "nowhere.test", rejectUnauthorized: false }) })
+      const wrongName = yield* t.connect(s.address, {
+        timeout: 5000,
+        tls: client({ serverName: "nowhere.test", rejectUnauthorized: false })
+      })
       expect(wrongName.tls!.authorized).toBe(false)
       expect(wrongName.tls!.authorizationError).toBe("HOSTNAME_MISMATCH")
       expect(Tls.reasonOf(wrongName.tls!.authorizationError)).toBe("HostnameMismatch")
@@ -205,7 +238,9 @@ describe("deno TLS specifics", () => {
       const byIp = yield* t.connect(s.address, { timeout: 5000, tls: { ca: certs.ca.cert, rejectUnauthorized: false } })
       expect(byIp.tls!.authorized).toBe(true)
 
-      const unknownCa = yield* Effect.flip(t.connect(s.address, { timeout: 5000, tls: client({ ca: certs.otherCa.cert, rejectUnauthorized: false }) }))
+      const unknownCa = yield* Effect.flip(
+        t.connect(s.address, { timeout: 5000, tls: client({ ca: certs.otherCa.cert, rejectUnauthorized: false }) })
+      )
       const error = Tls.errorOf(unknownCa)!
       expect(error.reason).toBe("UnknownCa")
       expect(error.code).toBe("RUSTLS_UNKNOWN_ISSUER")
@@ -216,10 +251,14 @@ describe("deno TLS specifics", () => {
     Effect.gen(function*() {
       const l = yield* t.listen(any, { tls: { ...server, alpnProtocols: ["wk/1"] } })
       const s = yield* Server.serve(l, Effect.void)
-      const unknown = yield* Effect.flip(t.connect(s.address, { timeout: 5000, tls: client({ ca: certs.otherCa.cert }) }))
+      const unknown = yield* Effect.flip(
+        t.connect(s.address, { timeout: 5000, tls: client({ ca: certs.otherCa.cert }) })
+      )
       expect(unknown.code).toBe("RUSTLS_UNKNOWN_ISSUER")
       yield* eventually("the unknown CA alert is counted", () => l.tls!.stats().failuresByReason.UnknownCa === 1)
-      const alpn = yield* Effect.flip(t.connect(s.address, { timeout: 5000, tls: client({ alpnProtocols: ["other"] }) }))
+      const alpn = yield* Effect.flip(
+        t.connect(s.address, { timeout: 5000, tls: client({ alpnProtocols: ["other"] }) })
+      )
       expect(alpn.code).toBe("RUSTLS_ALERT_NO_APPLICATION_PROTOCOL")
       expect(Tls.errorOf(alpn)?.reason).toBe("Other")
       yield* eventually("the ALPN refusal is counted", () => l.tls!.stats().failuresByReason.Other === 1)
@@ -227,7 +266,15 @@ describe("deno TLS specifics", () => {
       const files = Certs.writeFiles({ ca: certs.ca.cert })
       yield* Effect.addFinalizer(() => Effect.sync(files.remove))
       const port = (s.address as Address.TcpAddress).port
-      const old = yield* run("openssl", ["s_client", "-connect", `127.0.0.1:${port}`, "-quiet", "-tls1_1", "-CAfile", files.paths.ca!], "hi")
+      const old = yield* run("openssl", [
+        "s_client",
+        "-connect",
+        `127.0.0.1:${port}`,
+        "-quiet",
+        "-tls1_1",
+        "-CAfile",
+        files.paths.ca!
+      ], "hi")
       expect(old.code).not.toBe(0)
       yield* eventually("the TLS 1.1 refusal is counted", () => l.tls!.stats().failuresByReason.ProtocolVersion === 1)
       expect(s.accepted()).toBe(0)
@@ -269,25 +316,29 @@ describe("deno TLS specifics", () => {
       expect(result._tag).toBe("Success")
     }))
 
-  it.scopedLive.skipIf(!DenoTransport.canReset())("connections accepted by a TLS listener have TCP_NODELAY (inherited from the listening socket, set through FFI)", () =>
-    Effect.gen(function*() {
-      const l = yield* t.listen(any, { tls: server })
-      const c = yield* t.connect(l.address, { timeout: 5000, tls: client() })
-      const s = yield* l.accept
-      const local = (s.localAddress as Address.TcpAddress).port
-      const remote = (s.remoteAddress as Address.TcpAddress).port
-      expect(noDelayOf(local, remote)).toBe(1)
-      // the client's side (Deno.startTls over a TCP connection that had it set first) too
-      expect(noDelayOf(remote, local)).toBe(1)
-      yield* c.write(enc.encode("no delay"))
-      const got = yield* s.read
-      expect(got === Connection.EOF ? "EOF" : dec.decode(got)).toBe("no delay")
-      // noDelay: false is honoured the same way
-      const nagle = yield* t.listen(any, { tls: server, noDelay: false })
-      yield* t.connect(nagle.address, { timeout: 5000, tls: client() })
-      const n = yield* nagle.accept
-      expect(noDelayOf((n.localAddress as Address.TcpAddress).port, (n.remoteAddress as Address.TcpAddress).port)).toBe(0)
-    }))
+  it.scopedLive.skipIf(!DenoTransport.canReset())(
+    "connections accepted by a TLS listener have TCP_NODELAY (inherited from the listening socket, set through FFI)",
+    () =>
+      Effect.gen(function*() {
+        const l = yield* t.listen(any, { tls: server })
+        const c = yield* t.connect(l.address, { timeout: 5000, tls: client() })
+        const s = yield* l.accept
+        const local = (s.localAddress as Address.TcpAddress).port
+        const remote = (s.remoteAddress as Address.TcpAddress).port
+        expect(noDelayOf(local, remote)).toBe(1)
+        // the client's side (Deno.startTls over a TCP connection that had it set first) too
+        expect(noDelayOf(remote, local)).toBe(1)
+        yield* c.write(enc.encode("no delay"))
+        const got = yield* s.read
+        expect(got === Connection.EOF ? "EOF" : dec.decode(got)).toBe("no delay")
+        // noDelay: false is honoured the same way
+        const nagle = yield* t.listen(any, { tls: server, noDelay: false })
+        yield* t.connect(nagle.address, { timeout: 5000, tls: client() })
+        const n = yield* nagle.accept
+        expect(noDelayOf((n.localAddress as Address.TcpAddress).port, (n.remoteAddress as Address.TcpAddress).port))
+          .toBe(0)
+      })
+  )
 
   it("rustls' messages get codes and reasons (the texts Deno reports)", () => {
     const cases: ReadonlyArray<readonly [string, string | undefined, Tls.TlsErrorReason]> = [
@@ -297,8 +348,16 @@ describe("deno TLS specifics", () => {
         "RUSTLS_NOT_VALID_FOR_NAME",
         "HostnameMismatch"
       ],
-      ["invalid peer certificate: certificate expired: verification time 1 (UNIX), but certificate is not valid after 0", "RUSTLS_EXPIRED", "CertificateExpired"],
-      ["invalid peer certificate: certificate not valid yet: verification time 0 (UNIX), but certificate is not valid before 1", "RUSTLS_NOT_VALID_YET", "CertificateExpired"],
+      [
+        "invalid peer certificate: certificate expired: verification time 1 (UNIX), but certificate is not valid after 0",
+        "RUSTLS_EXPIRED",
+        "CertificateExpired"
+      ],
+      [
+        "invalid peer certificate: certificate not valid yet: verification time 0 (UNIX), but certificate is not valid before 1",
+        "RUSTLS_NOT_VALID_YET",
+        "CertificateExpired"
+      ],
       ["received fatal alert: UnknownCA", "RUSTLS_ALERT_UNKNOWN_CA", "UnknownCa"],
       ["received fatal alert: BadCertificate", "RUSTLS_ALERT_BAD_CERTIFICATE", "BadCertificate"],
       ["received fatal alert: CertificateRequired", "RUSTLS_ALERT_CERTIFICATE_REQUIRED", "NoCertificate"],
@@ -317,7 +376,11 @@ describe("deno TLS specifics", () => {
       expect([message, Tls.reasonOf(code, message)]).toEqual([message, reason])
       if (reason !== "Other") expect([message, Tls.reasonOf(undefined, message)]).toEqual([message, reason])
     }
-    expect(isUnexpectedEof(Object.assign(new Error("peer closed connection without sending TLS close_notify"), { name: "UnexpectedEof" }))).toBe(true)
+    expect(
+      isUnexpectedEof(
+        Object.assign(new Error("peer closed connection without sending TLS close_notify"), { name: "UnexpectedEof" })
+      )
+    ).toBe(true)
     expect(isUnexpectedEof(Object.assign(new Error("x"), { name: "ConnectionReset" }))).toBe(false)
   })
 

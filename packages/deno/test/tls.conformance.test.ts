@@ -15,8 +15,14 @@ const tls = DenoTransport.makeTransport(Certs.tlsDefaults(certs))
 const isUnix = (address: Address.Address) => "path" in address
 const layer = Layer.succeed(Transport.Transport, {
   name: "deno+tls",
-  listen: (address, options) => (isUnix(address) ? DenoTransport.listen(address, options) : tls.listen(address, options)),
-  connect: (address, options) => (isUnix(address) ? DenoTransport.connect(address, options) : tls.connect(address, options))
+  listen: (
+    address,
+    options
+  ) => (isUnix(address) ? DenoTransport.listen(address, options) : tls.listen(address, options)),
+  connect: (
+    address,
+    options
+  ) => (isUnix(address) ? DenoTransport.connect(address, options) : tls.connect(address, options))
 })
 
 Conformance.run({ name: "deno+tls", layer, blackhole: Blackhole.process, processPeers: true })

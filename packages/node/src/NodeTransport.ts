@@ -36,7 +36,12 @@ import { Duration, Effect, Layer, Runtime } from "effect"
 import * as Net from "node:net"
 import * as NodeTls from "node:tls"
 
-const toAddress = (family: string | undefined, host: string | undefined, port: number | undefined, path?: string): Address.Address =>
+const toAddress = (
+  family: string | undefined,
+  host: string | undefined,
+  port: number | undefined,
+  path?: string
+): Address.Address =>
   path !== undefined ? { path } : { host: host ?? (family === "IPv6" ? "::" : "0.0.0.0"), port: port ?? 0 }
 
 /** What a TLS connection adds: the TCP socket beneath (for resets) and its session (not known yet while a STARTTLS handshake runs). */
@@ -50,7 +55,9 @@ interface TlsSide {
 const resetSocket = (socket: Net.Socket) => {
   if (socket.destroyed) return
   try {
-    if (typeof socket.resetAndDestroy === "function" && socket.readyState !== "opening") return void socket.resetAndDestroy()
+    if (typeof socket.resetAndDestroy === "function" && socket.readyState !== "opening") {
+      return void socket.resetAndDestroy()
+    }
   } catch {
     // not a TCP handle
   }
@@ -187,7 +194,11 @@ const attach = (
   socket.on("error", (err: NodeJS.ErrnoException) => {
     // a TLS alert after the handshake (TLS 1.3: a server refusing our certificate) carries a TlsError
     if (!upgraded.has(socket)) {
-      events.error(Connection.reasonOf(err.code), err.code, tls && Tls.isTlsCode(err.code) ? tlsError(err, tls.side, remote) : err)
+      events.error(
+        Connection.reasonOf(err.code),
+        err.code,
+        tls && Tls.isTlsCode(err.code) ? tlsError(err, tls.side, remote) : err
+      )
     }
   })
   socket.on("close", () => {
@@ -224,7 +235,9 @@ const unixPathOf = (address: Address.Address) => ("path" in address ? address.pa
 /** Where a listen ended up, from node's report. */
 const boundAddress = (server: Net.Server, address: Address.Address): Address.Address => {
   const a = server.address()
-  return typeof a === "string" || a === null ? { path: (address as Address.UnixAddress).path } : { host: a.address, port: a.port }
+  return typeof a === "string" || a === null
+    ? { path: (address as Address.UnixAddress).path }
+    : { host: a.address, port: a.port }
 }
 
 /** Starts listening (TCP or Unix); `onListening` runs once bound, `onError` if binding failed. */
@@ -237,7 +250,9 @@ const bind = (
 ) => {
   const onError = (err: NodeJS.ErrnoException) => {
     server.close()
-    onFailure(new Transport.ListenError({ reason: Transport.listenReasonOf(err.code), address, code: err.code, cause: err }))
+    onFailure(
+      new Transport.ListenError({ reason: Transport.listenReasonOf(err.code), address, code: err.code, cause: err })
+    )
   }
   server.once("error", onError)
   server.once("listening", () => {
@@ -250,7 +265,15 @@ const bind = (
   if (path !== undefined) server.listen({ path, backlog })
   else {
     const tcp = address as Address.TcpAddress
-    server.listen({ host: tcp.host, port: tcp.port, backlog, ipv6Only: options?.ipv6Only ?? false, reusePort: options?.reusePort ?? false } as Net.ListenOptions)
+    server.listen(
+      {
+        host: tcp.host,
+        port: tcp.port,
+        backlog,
+        ipv6Only: options?.ipv6Only ?? false,
+        reusePort: options?.reusePort ?? false
+      } as Net.ListenOptions
+    )
   }
 }
 
@@ -269,7 +292,12 @@ const listenPlain = (address: Address.Address, options: Transport.ListenOptions 
         handle.offer(wrap(socket, options, local, remote))
       })
       bind(server, address, options, () => {
-        handle = Driver.makeListener({ address: boundAddress(server, address), acceptQueue: options?.acceptQueue, close: () => server.close(), options })
+        handle = Driver.makeListener({
+          address: boundAddress(server, address),
+          acceptQueue: options?.acceptQueue,
+          close: () => server.close(),
+          options
+        })
         resume(Effect.succeed(handle))
       }, (error) => resume(Effect.fail(error)))
       return Effect.sync(() => server.close())
@@ -287,13 +315,21 @@ export const connect = (address: Address.Address, options?: Transport.ConnectOpt
 const errorCode = (cause: unknown) => (cause as NodeJS.ErrnoException | undefined)?.code
 
 /** The TCP (or Unix) connect, with the connect timeout; `make` runs synchronously once connected. */
-const connectSocket = <A>(address: Address.Address, options: Transport.ConnectOptions | undefined, make: (socket: Net.Socket) => A) =>
+const connectSocket = <A>(
+  address: Address.Address,
+  options: Transport.ConnectOptions | undefined,
+  make: (socket: Net.Socket) => A
+) =>
   Driver.connectWithTimeout<A>(address, { timeout: options?.timeout, errorCode }, (attempt) => {
     const path = unixPathOf(address)
     const allowHalfOpen = options?.allowHalfOpen ?? true
     const socket = path !== undefined
       ? Net.connect({ path, allowHalfOpen })
-      : Net.connect({ host: (address as Address.TcpAddress).host, port: (address as Address.TcpAddress).port, allowHalfOpen })
+      : Net.connect({
+        host: (address as Address.TcpAddress).host,
+        port: (address as Address.TcpAddress).port,
+        allowHalfOpen
+      })
     const onError = (err: NodeJS.ErrnoException) => {
       socket.destroy()
       attempt.fail(err)
@@ -316,7 +352,9 @@ const connectPlain = (address: Address.Address, options: Transport.ConnectOption
 // TLS
 // ---------------------------------------------------------------------------
 
-const buffer = (pem: Tls.Pem): string | Buffer => (typeof pem === "string" ? pem : Buffer.from(pem.buffer, pem.byteOffset, pem.byteLength))
+const buffer = (
+  pem: Tls.Pem
+): string | Buffer => (typeof pem === "string" ? pem : Buffer.from(pem.buffer, pem.byteOffset, pem.byteLength))
 const buffers = (pem: Tls.Pem | ReadonlyArray<Tls.Pem>): string | Buffer | Array<string | Buffer> =>
   Array.isArray(pem) ? (pem as ReadonlyArray<Tls.Pem>).map(buffer) : buffer(pem as Tls.Pem)
 
@@ -326,7 +364,9 @@ const contextOptions = (
   ca: Tls.Pem | ReadonlyArray<Tls.Pem> | undefined,
   minVersion: Tls.TlsVersion
 ): NodeTls.SecureContextOptions => {
-  const options: { -readonly [K in keyof NodeTls.SecureContextOptions]: NodeTls.SecureContextOptions[K] } = { minVersion }
+  const options: { -readonly [K in keyof NodeTls.SecureContextOptions]: NodeTls.SecureContextOptions[K] } = {
+    minVersion
+  }
   if (pair !== undefined) {
     options.cert = buffers(pair.cert)
     options.key = buffer(pair.key)
@@ -337,7 +377,12 @@ const contextOptions = (
 }
 
 /** A TlsError from an error node reported (or threw). */
-const tlsError = (err: unknown, side: "client" | "server", address: Address.Address | undefined, reason?: Tls.TlsErrorReason) => {
+const tlsError = (
+  err: unknown,
+  side: "client" | "server",
+  address: Address.Address | undefined,
+  reason?: Tls.TlsErrorReason
+) => {
   const e = err as NodeJS.ErrnoException | undefined
   const code = typeof e?.code === "string" ? e.code : undefined
   const detail = typeof e?.message === "string" ? e.message : String(err)
@@ -346,7 +391,7 @@ const tlsError = (err: unknown, side: "client" | "server", address: Address.Addr
 
 const toDistinguishedName = (dn: object | undefined): Tls.DistinguishedName => {
   const out: Record<string, string | ReadonlyArray<string>> = {}
-  if (dn) for (const [k, v] of Object.entries(dn)) out[k] = Array.isArray(v) ? [...(v as Array<string>)] : String(v)
+  if (dn) { for (const [k, v] of Object.entries(dn)) out[k] = Array.isArray(v) ? [...(v as Array<string>)] : String(v) }
   return out
 }
 
@@ -383,7 +428,8 @@ const tlsInfo = (socket: NodeTls.TLSSocket, serverName: string | undefined, with
 }
 
 /** The TCP socket a server-side TLS socket wraps (node keeps it as `_parent`). */
-const tcpOf = (socket: NodeTls.TLSSocket): Net.Socket | undefined => (socket as unknown as { _parent?: Net.Socket })._parent
+const tcpOf = (socket: NodeTls.TLSSocket): Net.Socket | undefined =>
+  (socket as unknown as { _parent?: Net.Socket })._parent
 
 /** The secure contexts of a listener's certificates: node's options for the default one, built contexts by server name. */
 interface Contexts {
@@ -397,7 +443,9 @@ const buildContexts = (certificates: Tls.ServerCertificates, minVersion: Tls.Tls
   if (certificates.sni !== undefined) {
     sni = {}
     // the CAs go into every context: a context chosen by SNI verifies client certificates with its own store
-    for (const [name, pair] of Object.entries(certificates.sni)) sni[name] = NodeTls.createSecureContext(contextOptions(pair, certificates.ca, minVersion))
+    for (const [name, pair] of Object.entries(certificates.sni)) {
+      sni[name] = NodeTls.createSecureContext(contextOptions(pair, certificates.ca, minVersion))
+    }
   }
   return { options, sni }
 }
@@ -410,12 +458,23 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
     Effect.zip(Effect.clock, Effect.runtime<never>()),
     ([clock, runtime]) =>
       Effect.async<Driver.ListenerHandle, Transport.ListenError>((resume) => {
-        const source = Tls.isCertificateSource(tls.certificates) ? tls.certificates : Tls.unsafeMakeCertificateSource(tls.certificates)
+        const source = Tls.isCertificateSource(tls.certificates)
+          ? tls.certificates
+          : Tls.unsafeMakeCertificateSource(tls.certificates)
         const minVersion = tls.minVersion ?? Tls.defaults.minVersion
         const requestCert = tls.requestCert ?? false
         const timeout = Tls.handshakeTimeoutMillis(tls.handshakeTimeout)
         const failListen = (err: unknown) =>
-          resume(Effect.fail(new Transport.ListenError({ reason: "Tls", address, code: errorCode(err), cause: tlsError(err, "server", undefined) })))
+          resume(
+            Effect.fail(
+              new Transport.ListenError({
+                reason: "Tls",
+                address,
+                code: errorCode(err),
+                cause: tlsError(err, "server", undefined)
+              })
+            )
+          )
         let contexts: Contexts
         let server: NodeTls.Server
         try {
@@ -458,10 +517,13 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
 
         server.on("connection", (tcp: Net.Socket) => {
           counters.started()
-          handshaking.set(tcp, timer.start(() => {
-            timedOut.add(tcp)
-            tcp.destroy()
-          }))
+          handshaking.set(
+            tcp,
+            timer.start(() => {
+              timedOut.add(tcp)
+              tcp.destroy()
+            })
+          )
         })
         server.on("secureConnection", (socket: NodeTls.TLSSocket) => {
           const tcp = tcpOf(socket)
@@ -470,7 +532,13 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
           // the same addresses, asked of the socket beneath: the TLS socket forwards each query to it
           const { local, remote } = socketAddresses(tcp, unixPath)
           const serverName = typeof socket.servername === "string" ? socket.servername : undefined
-          handle.offer(wrap(socket, options, local, remote, { raw: tcp, info: tlsInfo(socket, serverName, requestCert), side: "server" }))
+          handle.offer(
+            wrap(socket, options, local, remote, {
+              raw: tcp,
+              info: tlsInfo(socket, serverName, requestCert),
+              side: "server"
+            })
+          )
         })
         server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: NodeTls.TLSSocket) => {
           const tcp = tcpOf(socket)
@@ -485,11 +553,20 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
           counters.failed(reason)
           const remote = socketAddresses(socket, unixPath).remote
           const error = reason === "HandshakeTimeout"
-            ? new Tls.TlsError({ reason, side: "server", address: remote, code: "ERR_TLS_HANDSHAKE_TIMEOUT", timeout, cause: err })
+            ? new Tls.TlsError({
+              reason,
+              side: "server",
+              address: remote,
+              code: "ERR_TLS_HANDSHAKE_TIMEOUT",
+              timeout,
+              cause: err
+            })
             : tlsError(err, "server", remote, reason)
-          log(Effect.logDebug("TLS handshake failed; connection closed", error).pipe(
-            Effect.annotateLogs({ listener: bound ? Address.format(bound) : "", reason })
-          ))
+          log(
+            Effect.logDebug("TLS handshake failed; connection closed", error).pipe(
+              Effect.annotateLogs({ listener: bound ? Address.format(bound) : "", reason })
+            )
+          )
         })
         const unsubscribe = source.unsafeSubscribe((certificates) => {
           let next: Contexts
@@ -519,7 +596,10 @@ const listenTls = (address: Address.Address, options: Transport.ListenOptions, t
             }
           })
           const l = base.listener
-          handle = { ...base, listener: { address: l.address, accept: l.accept, close: l.close, rejected: l.rejected, tls: listenerTls } }
+          handle = {
+            ...base,
+            listener: { address: l.address, accept: l.accept, close: l.close, rejected: l.rejected, tls: listenerTls }
+          }
           resume(Effect.succeed(handle))
         }, (error) => {
           unsubscribe()
@@ -540,7 +620,9 @@ const clientContexts = new WeakMap<Tls.TlsClientOptions, NodeTls.SecureContext>(
 const clientContext = (tls: Tls.TlsClientOptions): NodeTls.SecureContext => {
   let context = clientContexts.get(tls)
   if (context === undefined) {
-    context = NodeTls.createSecureContext(contextOptions(tls.certificate, tls.ca, tls.minVersion ?? Tls.defaults.minVersion))
+    context = NodeTls.createSecureContext(
+      contextOptions(tls.certificate, tls.ca, tls.minVersion ?? Tls.defaults.minVersion)
+    )
     clientContexts.set(tls, context)
   }
   return context
@@ -551,7 +633,10 @@ const clientContext = (tls: Tls.TlsClientOptions): NodeTls.SecureContext => {
 // ---------------------------------------------------------------------------
 
 /** The contexts a STARTTLS server side uses, built once per certificates object and minimum version. */
-const upgradeContexts = new WeakMap<Tls.ServerCertificates, Map<Tls.TlsVersion, { readonly context: NodeTls.SecureContext; readonly sni: Contexts["sni"] }>>()
+const upgradeContexts = new WeakMap<
+  Tls.ServerCertificates,
+  Map<Tls.TlsVersion, { readonly context: NodeTls.SecureContext; readonly sni: Contexts["sni"] }>
+>()
 
 const upgradeContext = (certificates: Tls.ServerCertificates, minVersion: Tls.TlsVersion) => {
   let byVersion = upgradeContexts.get(certificates)
@@ -569,7 +654,9 @@ const upgradeContext = (certificates: Tls.ServerCertificates, minVersion: Tls.Tl
 }
 
 const remoteOf = (socket: Net.Socket): Address.Address | undefined =>
-  typeof socket.remoteAddress === "string" ? toAddress(socket.remoteFamily, socket.remoteAddress, socket.remotePort) : undefined
+  typeof socket.remoteAddress === "string"
+    ? toAddress(socket.remoteFamily, socket.remoteAddress, socket.remotePort)
+    : undefined
 
 /**
  * The Node side of `Connection.startTls`: a TLS stream on the same TCP socket
@@ -645,7 +732,9 @@ const upgrade = (
     if (side === "client") return settle(tlsInfo(socket, serverName, true))
     // a bare server TLSSocket leaves the verdict on a client certificate to its user (tls.Server's part)
     if (requestCert) {
-      const verifyError = (socket as unknown as { _handle?: { verifyError?: () => NodeJS.ErrnoException | null } | null })._handle?.verifyError?.()
+      const verifyError =
+        (socket as unknown as { _handle?: { verifyError?: () => NodeJS.ErrnoException | null } | null })._handle
+          ?.verifyError?.()
       if (verifyError) {
         ;(socket as unknown as { authorizationError: unknown }).authorizationError = verifyError.code
         if (rejectUnauthorized) {
@@ -659,7 +748,8 @@ const upgrade = (
     settle(tlsInfo(socket, typeof socket.servername === "string" ? socket.servername : undefined, requestCert))
   }
   const onError = (err: unknown) => settle(tlsError(err, side, remote))
-  const ended = (detail: string) => () => settle(new Tls.TlsError({ reason: "Other", side, address: remote, code: "ECONNRESET", detail }))
+  const ended = (detail: string) => () =>
+    settle(new Tls.TlsError({ reason: "Other", side, address: remote, code: "ECONNRESET", detail }))
   // a peer that gives up without an alert (node's client refusing a certificate) just closes
   const onEnd = ended("the peer ended the connection during the TLS handshake")
   const onClose = ended("the connection closed during the TLS handshake")
@@ -699,7 +789,13 @@ const connectTls = (address: Address.Address, options: Transport.ConnectOptions,
                 reason: "Tls",
                 address,
                 code: "ERR_TLS_HANDSHAKE_TIMEOUT",
-                cause: new Tls.TlsError({ reason: "HandshakeTimeout", side: "client", address, code: "ERR_TLS_HANDSHAKE_TIMEOUT", timeout: handshakeTimeout })
+                cause: new Tls.TlsError({
+                  reason: "HandshakeTimeout",
+                  side: "client",
+                  address,
+                  code: "ERR_TLS_HANDSHAKE_TIMEOUT",
+                  timeout: handshakeTimeout
+                })
               })
         }),
         Effect.onError(() => Effect.sync(() => tcp.destroy()))
@@ -760,7 +856,8 @@ export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.T
 export type TlsDefaults = Tls.TlsDefaults
 
 /** The Node transport with TLS defaults (see {@link TlsDefaults}). */
-export const makeTransport = (defaults: TlsDefaults): Transport.TransportService => Tls.withDefaults(transport, defaults)
+export const makeTransport = (defaults: TlsDefaults): Transport.TransportService =>
+  Tls.withDefaults(transport, defaults)
 
 /**
  * Provides {@link Transport.Transport} on `node:tls`: listens and connects

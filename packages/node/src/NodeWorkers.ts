@@ -80,7 +80,9 @@ export const platform = (options?: { readonly scheduling?: "round-robin" | "os" 
           cluster.schedulingPolicy = options.scheduling === "os" ? cluster.SCHED_NONE : cluster.SCHED_RR
         }
         const worker = cluster.fork(env)
-        const exited = new Promise<Workers.ProcessExit>((resolve) => worker.once("exit", (code, signal) => resolve({ code: signal ? null : code, signal: signal || null })))
+        const exited = new Promise<Workers.ProcessExit>((resolve) =>
+          worker.once("exit", (code, signal) => resolve({ code: signal ? null : code, signal: signal || null }))
+        )
         // a failed fork is reported here and then as an exit
         worker.on("error", () => {})
         return {
@@ -98,7 +100,10 @@ export const platform = (options?: { readonly scheduling?: "round-robin" | "os" 
       catch: (cause) => new Workers.WorkersError({ reason: "Spawn", detail: "cluster.fork failed", cause })
     }),
   onHangup: (f) =>
-    Effect.acquireRelease(Effect.sync(() => process.on("SIGHUP", f)), () => Effect.sync(() => process.removeListener("SIGHUP", f))).pipe(Effect.asVoid),
+    Effect.acquireRelease(
+      Effect.sync(() => process.on("SIGHUP", f)),
+      () => Effect.sync(() => process.removeListener("SIGHUP", f))
+    ).pipe(Effect.asVoid),
   // a worker stays in the cluster (its IPC channel keeps the process alive) until it leaves
   release: () => cluster.worker?.disconnect()
 })
@@ -113,6 +118,16 @@ export const platform = (options?: { readonly scheduling?: "round-robin" | "os" 
  * @category running
  */
 export const run: {
-  (options: Options): <A, E, R>(program: Effect.Effect<A, E, R>) => Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
-  <A, E, R>(program: Effect.Effect<A, E, R>, options: Options): Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
-} = dual(2, <A, E, R>(program: Effect.Effect<A, E, R>, options: Options) => Workers.run(platform(options), program, options))
+  (
+    options: Options
+  ): <A, E, R>(
+    program: Effect.Effect<A, E, R>
+  ) => Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
+  <A, E, R>(
+    program: Effect.Effect<A, E, R>,
+    options: Options
+  ): Effect.Effect<void, E | Workers.WorkersError, Exclude<R, Workers.WorkerInfo> | Transport.Transport>
+} = dual(
+  2,
+  <A, E, R>(program: Effect.Effect<A, E, R>, options: Options) => Workers.run(platform(options), program, options)
+)

@@ -9,12 +9,17 @@
  * directory and are killed at the end; where one is missing the tests skip
  * themselves with the reason (never on CI, which installs them).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as Net from "node:net"
 import { join } from "node:path"
-import { haproxyProgram as haproxy, nginxStreamProgram as nginx, startHaproxy, startNginxStream } from "../../../scripts/load-balancers.ts"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  haproxyProgram as haproxy,
+  nginxStreamProgram as nginx,
+  startHaproxy,
+  startNginxStream
+} from "../../../scripts/load-balancers.ts"
 import type { LoadBalancer } from "../../../scripts/load-balancers.ts"
 import { root } from "../../../scripts/runtimes.mjs"
 
@@ -44,7 +49,9 @@ const portOf = (p: Started, what: string): Promise<number> =>
     const poll = () => {
       const m = /listening on 127\.0\.0\.1:(\d+)/.exec(p.output())
       if (m) return resolve(Number(m[1]))
-      if (p.child.exitCode !== null || Date.now() > deadline) return reject(new Error(`${what} did not start: ${p.output()}`))
+      if (p.child.exitCode !== null || Date.now() > deadline) {
+        return reject(new Error(`${what} did not start: ${p.output()}`))
+      }
       setTimeout(poll, 20)
     }
     poll()
@@ -89,9 +96,17 @@ describe.skipIf(nginx.skip && haproxy.skip)("PROXY protocol behind nginx and HAP
   beforeAll(async () => {
     const node = start(process.execPath, ["--import", "tsx", join(root, "packages/node/test/proxy-backend.ts")])
     const bun = start(join(root, "node_modules/.bin/bun"), ["run", join(root, "packages/bun/test/proxy-backend.ts")])
-    const deno = start(join(root, "node_modules/.bin/deno"), ["run", "-A", join(root, "packages/deno/test/proxy-backend.ts")])
+    const deno = start(join(root, "node_modules/.bin/deno"), [
+      "run",
+      "-A",
+      join(root, "packages/deno/test/proxy-backend.ts")
+    ])
     backends.push(node, bun, deno)
-    ports.push(await portOf(node, "the Node backend"), await portOf(bun, "the Bun backend"), await portOf(deno, "the Deno backend"))
+    ports.push(
+      await portOf(node, "the Node backend"),
+      await portOf(bun, "the Bun backend"),
+      await portOf(deno, "the Deno backend")
+    )
   }, 90_000)
 
   afterAll(async () => {
@@ -122,11 +137,19 @@ describe.skipIf(nginx.skip && haproxy.skip)("PROXY protocol behind nginx and HAP
     }
   }
 
-  it.skipIf(nginx.skip)(nginx.title("nginx stream, proxy_protocol on (v1): balanced over the three backends, each sees the client"), async () => {
-    await through(startNginxStream({ backends: ports, proxyProtocol: true }), "1")
-  }, 60_000)
+  it.skipIf(nginx.skip)(
+    nginx.title("nginx stream, proxy_protocol on (v1): balanced over the three backends, each sees the client"),
+    async () => {
+      await through(startNginxStream({ backends: ports, proxyProtocol: true }), "1")
+    },
+    60_000
+  )
 
-  it.skipIf(haproxy.skip)(haproxy.title("HAProxy, send-proxy-v2 (v2): balanced over the three backends, each sees the client"), async () => {
-    await through(startHaproxy({ backends: ports, sendProxy: "v2" }), "2")
-  }, 60_000)
+  it.skipIf(haproxy.skip)(
+    haproxy.title("HAProxy, send-proxy-v2 (v2): balanced over the three backends, each sees the client"),
+    async () => {
+      await through(startHaproxy({ backends: ports, sendProxy: "v2" }), "2")
+    },
+    60_000
+  )
 })

@@ -4,15 +4,15 @@
  * NodeWorkers, BunWorkers and DenoWorkers. Its reply names the worker that
  * answered (`id:pid`).
  */
-import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
-import type { ChildProcessByStdio } from "node:child_process"
-import * as Net from "node:net"
-import { join } from "node:path"
-import type { Readable } from "node:stream"
 import { Transport } from "@wirekit/core"
 import { NodeTransport } from "@wirekit/node"
 import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import type { ChildProcessByStdio } from "node:child_process"
+import { readFileSync } from "node:fs"
+import * as Net from "node:net"
+import { join } from "node:path"
+import type { Readable } from "node:stream"
 import { describe, expect, it } from "vitest"
 import { echoOnce, startExample } from "../../../scripts/example-process.ts"
 import { within } from "../../../scripts/reset-clients.ts"
@@ -80,7 +80,10 @@ const startPrimary = async (runtime: Runtime, workers = 2): Promise<Primary> => 
 }
 
 /** What a request got: the `id:pid` of the worker that answered, or the fault's reason. */
-type Reply = { readonly ok: true; readonly worker: number; readonly pid: number } | { readonly ok: false; readonly reason: string }
+type Reply = { readonly ok: true; readonly worker: number; readonly pid: number } | {
+  readonly ok: false
+  readonly reason: string
+}
 
 /** One client connection speaking the fixture's JSON lines. */
 interface Client {
@@ -200,91 +203,99 @@ describe.each(runtimes)("Workers on %s (real processes, one port)", (runtime) =>
     }
   }, 60_000)
 
-  it("a SIGKILLed worker is replaced and the other worker's connections are not disturbed; a SIGKILLed primary leaves no worker", async () => {
-    const p = await startPrimary(runtime)
-    try {
-      const clients = await Promise.all(Array.from({ length: 24 }, () => connect(p.port)))
-      const first = (await Promise.all(clients.map((c, i) => c.request(i)))).map(okReply)
-      expect(new Set(first.map((r) => r.worker)).size).toBe(2)
-      const victim = first.find((r) => r.worker === 1)!.pid
-      const survivor = first.find((r) => r.worker === 2)!.pid
-      const mark = p.output().length
-      process.kill(victim, "SIGKILL")
-      await p.waitFor(/worker 1 \(pid \d+\) died/, 10_000, mark)
-      const restarted = Number((await p.waitFor(/worker 1 started \(pid (\d+)\)/, 20_000, mark))[1])
-      expect(restarted).not.toBe(victim)
-      await p.waitFor(new RegExp(`worker 1 ready \\(pid ${restarted}\\)`), 20_000, mark)
-      // the survivor's connections: still open, still answered by the same process
-      const onSurvivor = clients.filter((_, i) => first[i]!.worker === 2)
-      const again = (await Promise.all(onSurvivor.map((c, i) => c.request(1000 + i)))).map(okReply)
-      expect(again.every((r) => r.worker === 2 && r.pid === survivor)).toBe(true)
-      expect(onSurvivor.every((c) => !c.isClosed())).toBe(true)
-      // the victim's connections were closed with it
-      await Promise.all(clients.filter((_, i) => first[i]!.worker === 1).map((c) => c.closed))
-      // the replacement serves
-      let seen = false
-      for (let i = 0; i < 200 && !seen; i++) {
-        const r = await once(p.port, 2000 + i).catch(() => undefined)
-        if (r?.ok && r.worker === 1) {
-          expect(r.pid).toBe(restarted)
-          seen = true
-        }
-      }
-      expect(seen).toBe(true)
-      for (const c of clients) c.end()
-      // a primary that dies without its shutdown takes its workers with it: none is left serving
-      const workers = [survivor, restarted]
-      expect(workers.every(alive)).toBe(true)
-      p.child.kill("SIGKILL")
-      const deadline = Date.now() + 15_000
-      while (workers.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-      expect(workers.filter(alive)).toEqual([])
-    } finally {
-      p.child.kill("SIGKILL")
-    }
-  }, 60_000)
-
-  it("SIGTERM on the primary under load: every request a worker started is answered, and the primary exits 0", async () => {
-    const p = await startPrimary(runtime)
-    try {
-      const answered = new Set<number>()
-      const refused: Array<string> = []
-      let n = 0
-      let terminated = false
-      let answeredAfterSignal = 0
-      const load = async () => {
-        const c = await connect(p.port)
-        while (true) {
-          const k = n++
-          const r = await c.request(k, 40)
-          if (!r.ok) {
-            refused.push(r.reason)
-            break
+  it(
+    "a SIGKILLed worker is replaced and the other worker's connections are not disturbed; a SIGKILLed primary leaves no worker",
+    async () => {
+      const p = await startPrimary(runtime)
+      try {
+        const clients = await Promise.all(Array.from({ length: 24 }, () => connect(p.port)))
+        const first = (await Promise.all(clients.map((c, i) => c.request(i)))).map(okReply)
+        expect(new Set(first.map((r) => r.worker)).size).toBe(2)
+        const victim = first.find((r) => r.worker === 1)!.pid
+        const survivor = first.find((r) => r.worker === 2)!.pid
+        const mark = p.output().length
+        process.kill(victim, "SIGKILL")
+        await p.waitFor(/worker 1 \(pid \d+\) died/, 10_000, mark)
+        const restarted = Number((await p.waitFor(/worker 1 started \(pid (\d+)\)/, 20_000, mark))[1])
+        expect(restarted).not.toBe(victim)
+        await p.waitFor(new RegExp(`worker 1 ready \\(pid ${restarted}\\)`), 20_000, mark)
+        // the survivor's connections: still open, still answered by the same process
+        const onSurvivor = clients.filter((_, i) => first[i]!.worker === 2)
+        const again = (await Promise.all(onSurvivor.map((c, i) => c.request(1000 + i)))).map(okReply)
+        expect(again.every((r) => r.worker === 2 && r.pid === survivor)).toBe(true)
+        expect(onSurvivor.every((c) => !c.isClosed())).toBe(true)
+        // the victim's connections were closed with it
+        await Promise.all(clients.filter((_, i) => first[i]!.worker === 1).map((c) => c.closed))
+        // the replacement serves
+        let seen = false
+        for (let i = 0; i < 200 && !seen; i++) {
+          const r = await once(p.port, 2000 + i).catch(() => undefined)
+          if (r?.ok && r.worker === 1) {
+            expect(r.pid).toBe(restarted)
+            seen = true
           }
-          if (terminated) answeredAfterSignal++
-          answered.add(k)
         }
-        c.end()
+        expect(seen).toBe(true)
+        for (const c of clients) c.end()
+        // a primary that dies without its shutdown takes its workers with it: none is left serving
+        const workers = [survivor, restarted]
+        expect(workers.every(alive)).toBe(true)
+        p.child.kill("SIGKILL")
+        const deadline = Date.now() + 15_000
+        while (workers.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+        expect(workers.filter(alive)).toEqual([])
+      } finally {
+        p.child.kill("SIGKILL")
       }
-      const loads = Array.from({ length: 16 }, load)
-      await new Promise((r) => setTimeout(r, 400))
-      terminated = true
-      p.child.kill("SIGTERM")
-      await Promise.all(loads)
-      expect(await p.exited).toBe(0)
-      const started = [...p.output().matchAll(/: start (\d+)/g)].map((m) => Number(m[1]))
-      expect(started.length).toBeGreaterThan(16)
-      // a request a worker started was answered: none was lost in the drain
-      expect(started.filter((s) => !answered.has(s))).toEqual([])
-      // those running at the signal were finished, not cut
-      expect(answeredAfterSignal).toBeGreaterThan(0)
-      // the rest were refused as the protocol says (retryable), or met a closed connection
-      expect(refused.every((r) => r === "ShuttingDown" || r === "Closed")).toBe(true)
-      expect(p.output()).toMatch(/all workers drained/)
-    } finally {
-      p.child.kill("SIGKILL")
-    }
-  }, 60_000)
+    },
+    60_000
+  )
+
+  it(
+    "SIGTERM on the primary under load: every request a worker started is answered, and the primary exits 0",
+    async () => {
+      const p = await startPrimary(runtime)
+      try {
+        const answered = new Set<number>()
+        const refused: Array<string> = []
+        let n = 0
+        let terminated = false
+        let answeredAfterSignal = 0
+        const load = async () => {
+          const c = await connect(p.port)
+          while (true) {
+            const k = n++
+            const r = await c.request(k, 40)
+            if (!r.ok) {
+              refused.push(r.reason)
+              break
+            }
+            if (terminated) answeredAfterSignal++
+            answered.add(k)
+          }
+          c.end()
+        }
+        const loads = Array.from({ length: 16 }, load)
+        await new Promise((r) => setTimeout(r, 400))
+        terminated = true
+        p.child.kill("SIGTERM")
+        await Promise.all(loads)
+        expect(await p.exited).toBe(0)
+        const started = [...p.output().matchAll(/: start (\d+)/g)].map((m) => Number(m[1]))
+        expect(started.length).toBeGreaterThan(16)
+        // a request a worker started was answered: none was lost in the drain
+        expect(started.filter((s) => !answered.has(s))).toEqual([])
+        // those running at the signal were finished, not cut
+        expect(answeredAfterSignal).toBeGreaterThan(0)
+        // the rest were refused as the protocol says (retryable), or met a closed connection
+        expect(refused.every((r) => r === "ShuttingDown" || r === "Closed")).toBe(true)
+        expect(p.output()).toMatch(/all workers drained/)
+      } finally {
+        p.child.kill("SIGKILL")
+      }
+    },
+    60_000
+  )
 
   it("rolling restart (SIGHUP): every worker is replaced and the port keeps answering", async () => {
     const p = await startPrimary(runtime)
@@ -302,7 +313,11 @@ describe.each(runtimes)("Workers on %s (real processes, one port)", (runtime) =>
           let r = await attempt()
           // a connection the old worker accepted just before it drained: refused as retryable, as a client would, once;
           // with reusePort, Linux resets what waits in a closing socket's backlog (unless tcp_migrate_req): retried too
-          if (!r.ok && (r.reason === "ShuttingDown" || (resetOnClose(runtime) && (r.reason === "Closed" || /ECONNRESET/.test(r.reason))))) {
+          if (
+            !r.ok &&
+            (r.reason === "ShuttingDown" ||
+              (resetOnClose(runtime) && (r.reason === "Closed" || /ECONNRESET/.test(r.reason))))
+          ) {
             retried++
             r = await attempt()
           }
@@ -332,37 +347,50 @@ describe.each(runtimes)("Workers on %s (real processes, one port)", (runtime) =>
 })
 
 describe.each(runtimes)("examples with --workers on %s", (runtime) => {
-  it("the echo example with --workers 2: both workers start, every connection is echoed, SIGINT stops all with exit 0", async () => {
-    const ex = startExample("echo", runtime, ["--workers", "2"])
-    try {
-      const port = await ex.port
-      let check: ReturnType<typeof setInterval> | undefined
-      await within(30_000, "2 workers ready", new Promise<void>((resolve) => {
-        check = setInterval(() => /2 workers ready/.test(ex.output()) && resolve(), 20)
-      })).finally(() => clearInterval(check))
-      const payloads = Array.from({ length: 20 }, (_, i) => Buffer.from(`hello ${i}\n`))
-      const got = await Promise.all(payloads.map((p) => echoOnce(port, p)))
-      got.forEach((g, i) => expect(g.equals(payloads[i]!)).toBe(true))
-      ex.child.kill("SIGINT")
-      expect(await ex.exited).toBe(0)
-      expect(ex.output()).toMatch(/all workers drained/)
-      // both workers served: each logs its own lines, annotated with its id
-      expect(ex.output()).toMatch(/worker[=:] ?"?1/)
-      expect(ex.output()).toMatch(/worker[=:] ?"?2/)
-    } finally {
-      ex.child.kill("SIGKILL")
-    }
-  }, 60_000)
+  it(
+    "the echo example with --workers 2: both workers start, every connection is echoed, SIGINT stops all with exit 0",
+    async () => {
+      const ex = startExample("echo", runtime, ["--workers", "2"])
+      try {
+        const port = await ex.port
+        let check: ReturnType<typeof setInterval> | undefined
+        await within(
+          30_000,
+          "2 workers ready",
+          new Promise<void>((resolve) => {
+            check = setInterval(() => /2 workers ready/.test(ex.output()) && resolve(), 20)
+          })
+        ).finally(() => clearInterval(check))
+        const payloads = Array.from({ length: 20 }, (_, i) => Buffer.from(`hello ${i}\n`))
+        const got = await Promise.all(payloads.map((p) => echoOnce(port, p)))
+        got.forEach((g, i) => expect(g.equals(payloads[i]!)).toBe(true))
+        ex.child.kill("SIGINT")
+        expect(await ex.exited).toBe(0)
+        expect(ex.output()).toMatch(/all workers drained/)
+        // both workers served: each logs its own lines, annotated with its id
+        expect(ex.output()).toMatch(/worker[=:] ?"?1/)
+        expect(ex.output()).toMatch(/worker[=:] ?"?2/)
+      } finally {
+        ex.child.kill("SIGKILL")
+      }
+    },
+    60_000
+  )
 })
 
 describe("why NodeWorkers uses node:cluster", () => {
-  it.runIf(process.versions.node.startsWith("20."))("Node 20 has no reusePort: a second listen with it on the same port is AddressInUse", async () => {
-    const reason = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const t = yield* Transport.Transport
-      const first = yield* t.listen({ host: "127.0.0.1", port: 0 }, { reusePort: true })
-      const second = yield* Effect.flip(t.listen(first.address, { reusePort: true }))
-      return second.reason
-    })).pipe(Effect.provide(NodeTransport.layer)))
-    expect(reason).toBe("AddressInUse")
-  })
+  it.runIf(process.versions.node.startsWith("20."))(
+    "Node 20 has no reusePort: a second listen with it on the same port is AddressInUse",
+    async () => {
+      const reason = await Effect.runPromise(
+        Effect.scoped(Effect.gen(function*() {
+          const t = yield* Transport.Transport
+          const first = yield* t.listen({ host: "127.0.0.1", port: 0 }, { reusePort: true })
+          const second = yield* Effect.flip(t.listen(first.address, { reusePort: true }))
+          return second.reason
+        })).pipe(Effect.provide(NodeTransport.layer))
+      )
+      expect(reason).toBe("AddressInUse")
+    }
+  )
 })

@@ -118,8 +118,9 @@ export const defaults: {
  * @since 0.1.0
  * @category constructors
  */
-export const make: (options: RedisBackplaneOptions) => Effect.Effect<Backplane.Backplane, Backplane.BackplaneError, Scope.Scope> =
-  internal.make
+export const make: (
+  options: RedisBackplaneOptions
+) => Effect.Effect<Backplane.Backplane, Backplane.BackplaneError, Scope.Scope> = internal.make
 
 /**
  * {@link make} as a Layer of the `Backplane` service.

@@ -33,11 +33,21 @@ describe.skipIf(redisServerProgram.skip)(redisServerProgram.title("RedisBackplan
   it.scopedLive("a dead node's memberships are swept by a live node's heartbeat; a clean stop leaves no key", () =>
     Effect.gen(function*() {
       const prefix = "keys-test:"
-      const admin = yield* Effect.acquireRelease(Effect.sync(() => new Redis(server!.url)), (r) => Effect.sync(() => r.disconnect()))
+      const admin = yield* Effect.acquireRelease(
+        Effect.sync(() => new Redis(server!.url)),
+        (r) => Effect.sync(() => r.disconnect())
+      )
       const node = (url: string) =>
         Effect.gen(function*() {
-          const backplane = yield* RedisBackplane.make({ url, keyPrefix: prefix, heartbeat: "100 millis", ttl: "500 millis" })
-          const groups = yield* Groups.withBackplane<unknown>().pipe(Effect.provideService(Backplane.Backplane, backplane))
+          const backplane = yield* RedisBackplane.make({
+            url,
+            keyPrefix: prefix,
+            heartbeat: "100 millis",
+            ttl: "500 millis"
+          })
+          const groups = yield* Groups.withBackplane<unknown>().pipe(
+            Effect.provideService(Backplane.Backplane, backplane)
+          )
           return { backplane, groups }
         })
       const scopeA = yield* Scope.make()
@@ -52,14 +62,32 @@ describe.skipIf(redisServerProgram.skip)(redisServerProgram.title("RedisBackplan
       // a group name may hold anything, a newline and digits too
       b.groups.unsafeJoin("odd\n7", fake(3))
 
-      yield* eventually(Effect.flatMap(Effect.promise(() => admin.hlen(`${prefix}members:room`)), (n) => (n === 2 ? Effect.void : Effect.fail(n))))
-      expect(yield* Effect.promise(() => admin.hget(`${prefix}members:room`, `${a.groups.node}/1`))).toBe(`{"nick":"alice"}`)
-      expect((yield* Effect.promise(() => admin.zrange(`${prefix}nodes`, 0, -1))).sort()).toEqual([a.groups.node, b.groups.node].sort())
-      expect((yield* Effect.promise(() => admin.hkeys(`${prefix}node:${b.groups.node}`))).sort()).toEqual(["odd\n7\n3", "other\n2", "room\n1"])
+      yield* eventually(
+        Effect.flatMap(
+          Effect.promise(() => admin.hlen(`${prefix}members:room`)),
+          (n) => (n === 2 ? Effect.void : Effect.fail(n))
+        )
+      )
+      expect(yield* Effect.promise(() => admin.hget(`${prefix}members:room`, `${a.groups.node}/1`))).toBe(
+        `{"nick":"alice"}`
+      )
+      expect((yield* Effect.promise(() => admin.zrange(`${prefix}nodes`, 0, -1))).sort()).toEqual(
+        [a.groups.node, b.groups.node].sort()
+      )
+      expect((yield* Effect.promise(() => admin.hkeys(`${prefix}node:${b.groups.node}`))).sort()).toEqual([
+        "odd\n7\n3",
+        "other\n2",
+        "room\n1"
+      ])
 
       // b is cut off for good: after its TTL, a's heartbeat removes everything of b's
       via.cut()
-      yield* eventually(Effect.flatMap(Effect.promise(() => admin.exists(`${prefix}node:${b.groups.node}`)), (n) => (n === 0 ? Effect.void : Effect.fail(n))))
+      yield* eventually(
+        Effect.flatMap(
+          Effect.promise(() => admin.exists(`${prefix}node:${b.groups.node}`)),
+          (n) => (n === 0 ? Effect.void : Effect.fail(n))
+        )
+      )
       expect(yield* Effect.promise(() => admin.hkeys(`${prefix}members:room`))).toEqual([`${a.groups.node}/1`])
       expect(yield* Effect.promise(() => admin.exists(`${prefix}members:other`, `${prefix}members:odd\n7`))).toBe(0)
       expect(yield* Effect.promise(() => admin.zrange(`${prefix}nodes`, 0, -1))).toEqual([a.groups.node])

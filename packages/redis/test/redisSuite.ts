@@ -7,9 +7,9 @@
  * (a crashed machine: no cleanup, no heartbeat, no reconnection). Skipped,
  * with the reason, where redis-server is missing (never on CI).
  */
+import type { Backplane } from "@wirekit/core"
 import { BackplaneConformance } from "@wirekit/core/testing"
 import { RedisBackplane } from "@wirekit/redis"
-import type { Backplane } from "@wirekit/core"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import * as Net from "node:net"
@@ -46,9 +46,13 @@ export const relay = (port: number): Effect.Effect<Relay, never, Scope.Scope> =>
         server.close()
         for (const s of sockets) s.destroy()
       }
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ port: (server.address() as Net.AddressInfo).port, cut })))
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({ port: (server.address() as Net.AddressInfo).port, cut })))
     }),
-    (r) => Effect.sync(() => r.cut())
+    (r) =>
+      Effect.sync(() =>
+        r.cut()
+      )
   )
 
 /** Registers the suite as `Groups over the redis backplane (RUNTIME)`. */

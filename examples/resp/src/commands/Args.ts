@@ -3,8 +3,8 @@
  *
  * @since 0.1.0
  */
-import * as Reply from "../resp/Reply.ts"
 import { parseLength } from "../resp/Integer.ts"
+import * as Reply from "../resp/Reply.ts"
 import { toKey } from "../store/Binary.ts"
 
 /** `-WRONGTYPE Operation against a key holding the wrong kind of value` */

@@ -4,10 +4,10 @@
  * @since 0.1.0
  */
 import * as Reply from "../resp/Reply.ts"
-import { own, toKey } from "../store/Binary.ts"
 import type { Session } from "../Session.ts"
+import { own, toKey } from "../store/Binary.ts"
 import { DB_OUT_OF_RANGE, is, NOT_INTEGER, parseInteger, quoted, wrongArity } from "./Args.ts"
-import { type CommandSpec, type Context, container, spec } from "./Table.ts"
+import { type CommandSpec, container, type Context, spec } from "./Table.ts"
 
 /** The version this server reports (`HELLO`, `INFO`). */
 export const REDIS_VERSION = "7.0.0"
@@ -128,12 +128,31 @@ export const commands: ReadonlyArray<CommandSpec> = [
   spec("hello", -1, ["noscript", "loading", "stale", "fast", "no_auth"], [0, 0, 0], ["@fast", "@connection"], hello),
   container("client", -2, CLIENT, [
     spec("client|setname", 3, LOOSE, [0, 0, 0], CLIENT, (args, ctx) => setName(ctx.session, args[2]) ?? Reply.OK),
-    spec("client|getname", 2, LOOSE, [0, 0, 0], CONN, (_, ctx) =>
-      ctx.session.name === null ? Reply.nullBulk : Reply.bulk(ctx.session.name)),
+    spec(
+      "client|getname",
+      2,
+      LOOSE,
+      [0, 0, 0],
+      CONN,
+      (_, ctx) => ctx.session.name === null ? Reply.nullBulk : Reply.bulk(ctx.session.name)
+    ),
     spec("client|id", 2, LOOSE, [0, 0, 0], CONN, (_, ctx) => Reply.integer(ctx.session.id)),
     spec("client|setinfo", 4, LOOSE, [0, 0, 0], CONN, setinfo),
-    spec("client|list", -2, ["admin", ...LOOSE], [0, 0, 0], CLIENT, (_, ctx) =>
-      text(ctx.session, clientLine(ctx.session, "client|list"))),
-    spec("client|info", 2, LOOSE, [0, 0, 0], CONN, (_, ctx) => text(ctx.session, clientLine(ctx.session, "client|info")))
+    spec(
+      "client|list",
+      -2,
+      ["admin", ...LOOSE],
+      [0, 0, 0],
+      CLIENT,
+      (_, ctx) => text(ctx.session, clientLine(ctx.session, "client|list"))
+    ),
+    spec(
+      "client|info",
+      2,
+      LOOSE,
+      [0, 0, 0],
+      CONN,
+      (_, ctx) => text(ctx.session, clientLine(ctx.session, "client|info"))
+    )
   ], () => wrongArity("client")) // (arity -2: never reached without a subcommand)
 ]

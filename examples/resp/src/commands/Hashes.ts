@@ -5,7 +5,7 @@
  */
 import * as Reply from "../resp/Reply.ts"
 import { fromKey, own, toKey } from "../store/Binary.ts"
-import { WRONGTYPE, wrongArity } from "./Args.ts"
+import { wrongArity, WRONGTYPE } from "./Args.ts"
 import { type CommandSpec, type Context, spec } from "./Table.ts"
 
 const hset = (args: ReadonlyArray<Uint8Array>, ctx: Context): Reply.Reply => {

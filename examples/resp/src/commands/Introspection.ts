@@ -9,7 +9,7 @@ import { fromKey, lowerAscii, toKey } from "../store/Binary.ts"
 import { globMatch } from "../store/Glob.ts"
 import { wrongArity } from "./Args.ts"
 import { REDIS_VERSION, text } from "./Connection.ts"
-import { type CommandSpec, type Context, container, spec } from "./Table.ts"
+import { type CommandSpec, container, type Context, spec } from "./Table.ts"
 
 /** Parameters reported by `CONFIG GET` (read-only; this server has no persistence). */
 export const CONFIG: ReadonlyArray<readonly [string, string]> = [
@@ -71,8 +71,10 @@ const SECTIONS: ReadonlyArray<readonly [string, Section]> = [
     `expired_keys:${ctx.store.stats.expiredKeys}`
   ]],
   ["replication", () => ["role:master", "connected_slaves:0"]],
-  ["keyspace", (ctx) =>
-    ctx.store.size === 0 ? [] : [`db0:keys=${ctx.store.size},expires=${ctx.store.volatileSize},avg_ttl=0`]]
+  [
+    "keyspace",
+    (ctx) => ctx.store.size === 0 ? [] : [`db0:keys=${ctx.store.size},expires=${ctx.store.volatileSize},avg_ttl=0`]
+  ]
 ]
 
 /** INFO [section ...]: `# Section` blocks of `name:value` lines, separated by a blank line. */
@@ -113,20 +115,35 @@ export const makeCommands = (table: () => ReadonlyMap<string, CommandSpec>): Rea
   return [
     spec("info", -1, ["loading", "stale"], [0, 0, 0], ["@slow", "@dangerous"], info),
     container("config", -2, ["@slow"], [
-      spec("config|get", -3, ["admin", "noscript", "loading", "stale"], [0, 0, 0], ["@admin", "@slow", "@dangerous"], configGet)
+      spec(
+        "config|get",
+        -3,
+        ["admin", "noscript", "loading", "stale"],
+        [0, 0, 0],
+        ["@admin", "@slow", "@dangerous"],
+        configGet
+      )
     ], () => wrongArity("config")), // (arity -2: never reached without a subcommand)
     container("command", -1, ["@slow", "@connection"], [
       spec("command|count", 2, INTRO, [0, 0, 0], ["@slow", "@connection"], () => Reply.integer(table().size)),
       spec("command|info", -2, INTRO, [0, 0, 0], ["@slow", "@connection"], (args) => {
         if (args.length === 2) return Reply.array([...table().values()].map(describe))
-        return Reply.array(args.slice(2).map((name) => {
-          const cmd = find(name)
-          return cmd === undefined ? Reply.nullBulk : describe(cmd)
-        }))
+        return Reply.array(
+          args.slice(2).map((name) => {
+            const cmd = find(name)
+            return cmd === undefined ? Reply.nullBulk : describe(cmd)
+          })
+        )
       }),
       spec("command|docs", -2, INTRO, [0, 0, 0], ["@slow", "@connection"], () => Reply.map([])),
-      spec("command|list", -2, INTRO, [0, 0, 0], ["@slow", "@connection"], () =>
-        Reply.array([...table().keys()].map(Reply.bulkText)))
+      spec(
+        "command|list",
+        -2,
+        INTRO,
+        [0, 0, 0],
+        ["@slow", "@connection"],
+        () => Reply.array([...table().keys()].map(Reply.bulkText))
+      )
     ], () => Reply.array([...table().values()].map(describe)))
   ]
 }

@@ -6,7 +6,7 @@
 import * as Reply from "../resp/Reply.ts"
 import { own, toKey } from "../store/Binary.ts"
 import { Deque } from "../store/Deque.ts"
-import { NOT_INTEGER, NOT_POSITIVE, parseInteger, WRONGTYPE, wrongArity } from "./Args.ts"
+import { NOT_INTEGER, NOT_POSITIVE, parseInteger, wrongArity, WRONGTYPE } from "./Args.ts"
 import { type CommandSpec, type Context, spec } from "./Table.ts"
 
 const push = (front: boolean) => (args: ReadonlyArray<Uint8Array>, ctx: Context): Reply.Reply => {

@@ -3,10 +3,10 @@
  *
  * @since 0.1.0
  */
-import * as Reply from "../resp/Reply.ts"
 import { parseLength } from "../resp/Integer.ts"
-import { integerBytes, own, toKey } from "../store/Binary.ts"
+import * as Reply from "../resp/Reply.ts"
 import { makeString, stringBytes } from "../Store.ts"
+import { integerBytes, own, toKey } from "../store/Binary.ts"
 import {
   INT64_MAX,
   INT64_MIN,
@@ -17,8 +17,8 @@ import {
   OVERFLOW,
   parseBigInt,
   SYNTAX,
-  WRONGTYPE,
-  wrongArity
+  wrongArity,
+  WRONGTYPE
 } from "./Args.ts"
 import { type CommandSpec, type Context, spec } from "./Table.ts"
 

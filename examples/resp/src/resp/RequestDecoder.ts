@@ -274,7 +274,11 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
   const maxBulk = checkLimit("maxBulkLength", options.maxBulkLength, DEFAULT_MAX_BULK_LENGTH)
   const maxArray = checkLimit("maxArrayLength", options.maxArrayLength, DEFAULT_MAX_ARRAY_LENGTH)
   const maxInline = checkLimit("maxInlineLength", options.maxInlineLength, DEFAULT_MAX_INLINE_LENGTH)
-  const maxCommand = checkLimit("maxCommandBytes", options.maxCommandBytes, Math.max(DEFAULT_MAX_COMMAND_BYTES, 2 * maxBulk))
+  const maxCommand = checkLimit(
+    "maxCommandBytes",
+    options.maxCommandBytes,
+    Math.max(DEFAULT_MAX_COMMAND_BYTES, 2 * maxBulk)
+  )
   const copyUpTo = checkLimit("copyUpTo", options.copyUpTo, DEFAULT_COPY_UP_TO)
   // the fast path reads header lines of up to 1 + FAST_DIGITS bytes without checking maxInline
   const fast = maxInline >= 1 + FAST_DIGITS
@@ -305,10 +309,20 @@ export const makeRequestDecoder = (options: DecoderOptions = {}): RequestDecoder
   let bodyStarted = false // some of it is held in `body` (or its CRLF is being read)
   let trailer = 0 // bytes of its CRLF seen
 
-  const fail = (detail: string): Framing.FramingError =>
-    (failed = new Framing.FramingError({ reason: "Corrupted", codec: CODEC, detail }))
-  const tooLarge = (detail: string, limit: number, actual: number): Framing.FramingError =>
-    (failed = new Framing.FramingError({ reason: "FrameTooLarge", codec: CODEC, detail, limit, actual }))
+  const fail = (
+    detail: string
+  ): Framing.FramingError => (failed = new Framing.FramingError({ reason: "Corrupted", codec: CODEC, detail }))
+  const tooLarge = (
+    detail: string,
+    limit: number,
+    actual: number
+  ): Framing.FramingError => (failed = new Framing.FramingError({
+    reason: "FrameTooLarge",
+    codec: CODEC,
+    detail,
+    limit,
+    actual
+  }))
 
   /**
    * Read a "*<n>\r\n" or "$<len>\r\n" line from `chunk[pos]`. Returns the position after it (the

@@ -53,7 +53,9 @@ const alpnWire = (protocols: ReadonlyArray<string>, side: "client" | "server"): 
   const out = new Uint8Array(names.reduce((n, b) => n + 1 + b.length, 0))
   let i = 0
   for (const [k, name] of names.entries()) {
-    if (name.length === 0 || name.length > 255) throw invalid(side, `ALPN protocol ${JSON.stringify(protocols[k])} must be 1 to 255 bytes`)
+    if (name.length === 0 || name.length > 255) {
+      throw invalid(side, `ALPN protocol ${JSON.stringify(protocols[k])} must be 1 to 255 bytes`)
+    }
     out[i++] = name.length
     out.set(name, i)
     i += name.length
@@ -62,7 +64,10 @@ const alpnWire = (protocols: ReadonlyArray<string>, side: "client" | "server"): 
 }
 
 /** The TLS part of `Bun.listen`'s options: the default certificate, the CAs, client certificates, ALPN, the minimum version. */
-export const serverOptions = (certificates: Tls.ServerCertificates, tls: Tls.TlsServerOptions): WirekitBun.TlsOptions => {
+export const serverOptions = (
+  certificates: Tls.ServerCertificates,
+  tls: Tls.TlsServerOptions
+): WirekitBun.TlsOptions => {
   const requestCert = tls.requestCert ?? false
   return {
     cert: chainText(certificates.cert),
@@ -107,9 +112,14 @@ const contextOptions = (pair: Tls.KeyPair, certificates: Tls.ServerCertificates,
 
 /** A native context, built (and so checked) now: throws Bun's error for a bad certificate or key. */
 const nativeContext = (options: ReturnType<typeof contextOptions>): NativeSecureContext => {
-  const made = NodeTls.createSecureContext(options as NodeTls.SecureContextOptions) as unknown as { readonly context?: unknown }
+  const made = NodeTls.createSecureContext(options as NodeTls.SecureContextOptions) as unknown as {
+    readonly context?: unknown
+  }
   if (typeof made.context !== "object" || made.context === null) {
-    throw unsupported("server", "SNI needs the native contexts of Bun 1.4's node:tls (tls.createSecureContext().context), which this Bun lacks")
+    throw unsupported(
+      "server",
+      "SNI needs the native contexts of Bun 1.4's node:tls (tls.createSecureContext().context), which this Bun lacks"
+    )
   }
   return made.context as NativeSecureContext
 }
@@ -121,7 +131,9 @@ export type SniContexts = Readonly<Record<string, NativeSecureContext>> | undefi
 export const sniContexts = (certificates: Tls.ServerCertificates, tls: Tls.TlsServerOptions): SniContexts => {
   if (certificates.sni === undefined) return undefined
   const out: Record<string, NativeSecureContext> = {}
-  for (const [name, pair] of Object.entries(certificates.sni)) out[name] = nativeContext(contextOptions(pair, certificates, tls))
+  for (const [name, pair] of Object.entries(certificates.sni)) {
+    out[name] = nativeContext(contextOptions(pair, certificates, tls))
+  }
   return out
 }
 
@@ -137,16 +149,26 @@ let lender: { readonly setSecureContext?: unknown } | undefined
  * The function that replaces a running listener's default certificate, or
  * the TlsError (ENOTSUP) saying why this Bun cannot.
  */
-export const defaultReplacer = (): Tls.TlsError | ((listener: WirekitBun.Listener, certificates: Tls.ServerCertificates, tls: Tls.TlsServerOptions) => void) => {
+export const defaultReplacer = ():
+  | Tls.TlsError
+  | ((listener: WirekitBun.Listener, certificates: Tls.ServerCertificates, tls: Tls.TlsServerOptions) => void) =>
+{
   lender ??= NodeTls.createServer() as unknown as { readonly setSecureContext?: unknown }
   const setSecureContext = lender.setSecureContext
   if (typeof setSecureContext !== "function") {
-    return unsupported("server", "replacing a listener's certificate needs Bun 1.4's node:tls Server.setSecureContext, which this Bun lacks")
+    return unsupported(
+      "server",
+      "replacing a listener's certificate needs Bun 1.4's node:tls Server.setSecureContext, which this Bun lacks"
+    )
   }
   return (listener, certificates, tls) => {
     const options = contextOptions(certificates, certificates, tls)
     // the fields node:tls' Server keeps and setSecureContext reads back, on a stand-in for the server
-    const server = { _handle: listener, _requestCert: options.requestCert, _rejectUnauthorized: options.rejectUnauthorized }
+    const server = {
+      _handle: listener,
+      _requestCert: options.requestCert,
+      _rejectUnauthorized: options.rejectUnauthorized
+    }
     ;(setSecureContext as (this: unknown, options: unknown) => void).call(server, options)
   }
 }
@@ -170,7 +192,8 @@ export const codeOf = (err: unknown): string | undefined => {
 }
 
 /** BoringSSL's reason in a message (`error:...:OPENSSL_internal:REASON`). */
-const hasLibraryReason = (err: SystemError): boolean => typeof err.message === "string" && err.message.includes("OPENSSL_internal:")
+const hasLibraryReason = (err: SystemError): boolean =>
+  typeof err.message === "string" && err.message.includes("OPENSSL_internal:")
 
 /** True for the result of checking a certificate (`SELF_SIGNED_CERT_IN_CHAIN`), false for a failed handshake or socket (`EPROTO`, `ECONNRESET`). */
 export const isVerifyError = (err: SystemError): boolean => {
@@ -201,7 +224,7 @@ export const tlsError = (
 
 const toDistinguishedName = (dn: object | null | undefined): Tls.DistinguishedName => {
   const out: Record<string, string | ReadonlyArray<string>> = {}
-  if (dn) for (const [k, v] of Object.entries(dn)) out[k] = Array.isArray(v) ? [...(v as Array<string>)] : String(v)
+  if (dn) { for (const [k, v] of Object.entries(dn)) out[k] = Array.isArray(v) ? [...(v as Array<string>)] : String(v) }
   return out
 }
 

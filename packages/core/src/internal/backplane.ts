@@ -11,9 +11,9 @@ import type {
   BackplaneListener,
   Hub,
   Member,
-  MemoryOptions,
   Membership,
   MembershipChange,
+  MemoryOptions,
   Publication
 } from "../Backplane.ts"
 
@@ -72,11 +72,16 @@ export const member = (node: string, session: number, meta?: Readonly<Record<str
 /** Checks the heartbeat options: a positive interval, a TTL longer than it. */
 export const heartbeatOf = (
   name: string,
-  options?: { readonly heartbeat?: Duration.DurationInput | undefined; readonly ttl?: Duration.DurationInput | undefined }
+  options?: {
+    readonly heartbeat?: Duration.DurationInput | undefined
+    readonly ttl?: Duration.DurationInput | undefined
+  }
 ): { readonly heartbeat: number; readonly ttl: number } => {
   const heartbeat = Duration.toMillis(Duration.decode(options?.heartbeat ?? defaults.heartbeat))
   const ttl = Duration.toMillis(Duration.decode(options?.ttl ?? defaults.ttl))
-  if (!(Number.isFinite(heartbeat) && heartbeat > 0)) throw new RangeError(`${name}: heartbeat must be a positive duration, got ${heartbeat}ms`)
+  if (!(Number.isFinite(heartbeat) && heartbeat > 0)) {
+    throw new RangeError(`${name}: heartbeat must be a positive duration, got ${heartbeat}ms`)
+  }
   if (!(Number.isFinite(ttl) && ttl > heartbeat)) {
     throw new RangeError(`${name}: ttl must be longer than the heartbeat (${heartbeat}ms), got ${ttl}ms`)
   }
@@ -116,7 +121,13 @@ class MemoryHub implements Hub {
       if (!available) {
         for (const node of this.attached.values()) {
           if (node.crashed) continue
-          const error = new BackplaneError({ reason: "Unavailable", backplane: "memory", operation: "connection", node: node.id, detail: "the hub is down" })
+          const error = new BackplaneError({
+            reason: "Unavailable",
+            backplane: "memory",
+            operation: "connection",
+            node: node.id,
+            detail: "the hub is down"
+          })
           for (const l of node.listeners) l.down(error)
         }
         return
@@ -143,14 +154,28 @@ class MemoryHub implements Hub {
 
   unavailable(node: MemoryNode, operation: string): BackplaneError | undefined {
     if (node.crashed) {
-      return new BackplaneError({ reason: "Unavailable", backplane: "memory", operation, node: node.id, detail: "this node was crashed" })
+      return new BackplaneError({
+        reason: "Unavailable",
+        backplane: "memory",
+        operation,
+        node: node.id,
+        detail: "this node was crashed"
+      })
     }
-    return this.available ? undefined : new BackplaneError({ reason: "Unavailable", backplane: "memory", operation, node: node.id, detail: "the hub is down" })
+    return this.available
+      ? undefined
+      : new BackplaneError({
+        reason: "Unavailable",
+        backplane: "memory",
+        operation,
+        node: node.id,
+        detail: "the hub is down"
+      })
   }
 
   set(node: MemoryNode, group: string, m: Member): void {
     let table = this.tables.get(group)
-    if (table === undefined) this.tables.set(group, (table = new Map()))
+    if (table === undefined) this.tables.set(group, table = new Map())
     table.set(memberKey(node.id, m.session), m)
     node.owned.add(`${group}\n${m.session}`)
   }
@@ -188,7 +213,9 @@ export const memory = (options?: MemoryOptions): Effect.Effect<Backplane, never,
   Effect.gen(function*() {
     const hub = (options?.hub ?? new MemoryHub()) as MemoryHub
     const id = options?.node ?? makeNodeId()
-    if (!isNodeId(id)) throw new RangeError(`Backplane.memory: a node id is 1-64 of A-Z a-z 0-9 . _ : -, got ${JSON.stringify(id)}`)
+    if (!isNodeId(id)) {
+      throw new RangeError(`Backplane.memory: a node id is 1-64 of A-Z a-z 0-9 . _ : -, got ${JSON.stringify(id)}`)
+    }
     if (hub.attached.has(id)) throw new RangeError(`Backplane.memory: node ${id} is already attached to this hub`)
     const { heartbeat, ttl } = heartbeatOf("Backplane.memory", options)
     const node = new MemoryNode(id)
@@ -203,7 +230,7 @@ export const memory = (options?: MemoryOptions): Effect.Effect<Backplane, never,
     const beat = Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.sync(() => {
         if (node.crashed || !hub.available) return
-        if (hub.beat(node, now, ttl)) for (const l of node.listeners) l.up()
+        if (hub.beat(node, now, ttl)) { for (const l of node.listeners) l.up() }
       }))
     hub.beat(node, yield* Clock.currentTimeMillis, ttl)
     yield* Effect.forkScoped(Effect.repeat(Effect.delay(beat, Duration.millis(heartbeat)), Schedule.forever))

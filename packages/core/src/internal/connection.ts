@@ -12,7 +12,16 @@ import type { SocketDriver, SocketEvents } from "../Driver.ts"
 import type { ProxyInfo } from "../ProxyProtocol.ts"
 import type { StartTlsOptions, TlsError, TlsInfo } from "../Tls.ts"
 import type { Upgrade } from "./startTls.ts"
-import { DONE, FLUSHING, HANDSHAKING, HoldingDriver, isTlsError, timeoutOf, upgradeError, whenFlushed } from "./startTls.ts"
+import {
+  DONE,
+  FLUSHING,
+  HANDSHAKING,
+  HoldingDriver,
+  isTlsError,
+  timeoutOf,
+  upgradeError,
+  whenFlushed
+} from "./startTls.ts"
 
 let nextId = 1
 
@@ -74,7 +83,8 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
   private awaitDrainEffect: Effect.Effect<void, ConnectionError> | undefined = undefined
   private awaitWritableEffect: Effect.Effect<void, ConnectionError> | undefined = undefined
   private writeFn: ((data: Uint8Array) => Effect.Effect<void, ConnectionError>) | undefined = undefined
-  private writeAllFn: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError>) | undefined = undefined
+  private writeAllFn: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError>) | undefined =
+    undefined
   private unsafeWriteFn: ((data: Uint8Array) => boolean) | undefined = undefined
   private unsafeWriteAllFn: ((chunks: ReadonlyArray<Uint8Array>) => boolean) | undefined = undefined
   private unsafeWriteBufferedFn: (() => number) | undefined = undefined
@@ -339,7 +349,15 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     // before the handshake the socket failed in plain text (during it, the adapter reports the typed failure)
     const upgrade = this.upgrade
     if (upgrade !== undefined && upgrade.phase === FLUSHING) {
-      this.finishUpgrade(upgrade, upgradeError(upgrade.options, this.remoteAddress, code ?? "ECONNRESET", "the connection failed before the TLS handshake"))
+      this.finishUpgrade(
+        upgrade,
+        upgradeError(
+          upgrade.options,
+          this.remoteAddress,
+          code ?? "ECONNRESET",
+          "the connection failed before the TLS handshake"
+        )
+      )
     }
   }
 
@@ -359,7 +377,10 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     this.releaseWriters()
     const upgrade = this.upgrade
     if (upgrade !== undefined && upgrade.phase !== DONE) {
-      this.finishUpgrade(upgrade, upgradeError(upgrade.options, this.remoteAddress, "ECONNRESET", "the connection closed during the TLS upgrade"))
+      this.finishUpgrade(
+        upgrade,
+        upgradeError(upgrade.options, this.remoteAddress, "ECONNRESET", "the connection closed during the TLS upgrade")
+      )
     }
     const ws = this.closeWaiters
     this.closeWaiters = []
@@ -554,10 +575,24 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
       const closed = this.writeCheck()
       if (closed !== undefined) return Effect.fail(closed)
       if (this.tlsInfo !== undefined || this.upgrade !== undefined) {
-        return Effect.fail(upgradeError(options, this.remoteAddress, "EALREADY", this.tlsInfo !== undefined ? "the connection already speaks TLS" : "an upgrade to TLS is already under way"))
+        return Effect.fail(
+          upgradeError(
+            options,
+            this.remoteAddress,
+            "EALREADY",
+            this.tlsInfo !== undefined ? "the connection already speaks TLS" : "an upgrade to TLS is already under way"
+          )
+        )
       }
       if (this.driver.startTls === undefined) {
-        return Effect.fail(upgradeError(options, this.remoteAddress, "ENOTSUP", "this transport cannot upgrade a connection to TLS (STARTTLS)"))
+        return Effect.fail(
+          upgradeError(
+            options,
+            this.remoteAddress,
+            "ENOTSUP",
+            "this transport cannot upgrade a connection to TLS (STARTTLS)"
+          )
+        )
       }
       const timeout = timeoutOf(options)
       const upgrade: Upgrade = {
@@ -580,10 +615,16 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
         })
       })
       const timedOut = () =>
-        upgradeError(options, this.remoteAddress, "ERR_TLS_HANDSHAKE_TIMEOUT", `the upgrade did not finish within ${timeout}ms`, {
-          reason: "HandshakeTimeout",
-          timeout
-        })
+        upgradeError(
+          options,
+          this.remoteAddress,
+          "ERR_TLS_HANDSHAKE_TIMEOUT",
+          `the upgrade did not finish within ${timeout}ms`,
+          {
+            reason: "HandshakeTimeout",
+            timeout
+          }
+        )
       return outcome.pipe(
         Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }),
         // timed out or interrupted: a connection half upgraded is of no use
@@ -616,7 +657,15 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
       upgrade.stopFlush = undefined
       if (upgrade.phase !== FLUSHING) return
       if (this.eof) {
-        return this.finishUpgrade(upgrade, upgradeError(upgrade.options, this.remoteAddress, "ECONNRESET", "the peer ended the connection before the TLS handshake"))
+        return this.finishUpgrade(
+          upgrade,
+          upgradeError(
+            upgrade.options,
+            this.remoteAddress,
+            "ECONNRESET",
+            "the peer ended the connection before the TLS handshake"
+          )
+        )
       }
       let returned = false
       let early: TlsInfo | TlsError | undefined
@@ -649,9 +698,20 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
     }
     const error = isTlsError(outcome)
       ? outcome
-      : upgradeError(upgrade.options, this.remoteAddress, "ECONNRESET", "the connection failed during the TLS handshake")
+      : upgradeError(
+        upgrade.options,
+        this.remoteAddress,
+        "ECONNRESET",
+        "the connection failed during the TLS handshake"
+      )
     const make = (operation: "read" | "write") =>
-      new ConnectionError({ reason: "Other", operation, remoteAddress: this.remoteAddress, code: error.code, cause: error })
+      new ConnectionError({
+        reason: "Other",
+        operation,
+        remoteAddress: this.remoteAddress,
+        code: error.code,
+        cause: error
+      })
     if (!this.readError && !this.eof) this.readError = make("read")
     if (!this.writeError) this.writeError = make("write")
     upgrade.holding.fail(this.writeError)
@@ -668,4 +728,6 @@ export class ConnectionImpl implements ConnectionT, SocketEvents {
 
 /** Whether `connection.startTls` can work now (STARTTLS offered to the peer only then). */
 export const canStartTls = (connection: ConnectionT): boolean =>
-  connection instanceof ConnectionImpl ? connection.canStartTls() : typeof connection.startTls === "function" && connection.tls === undefined
+  connection instanceof ConnectionImpl
+    ? connection.canStartTls()
+    : typeof connection.startTls === "function" && connection.tls === undefined

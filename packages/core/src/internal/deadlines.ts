@@ -1,5 +1,5 @@
-import { Duration, Effect, Fiber, FiberId } from "effect"
-import type { Clock } from "effect"
+import { Duration, Effect, FiberId } from "effect"
+import type { Clock, Fiber } from "effect"
 
 /** A scheduled callback; pass it to {@link Deadlines.cancel}. */
 export interface Deadline {

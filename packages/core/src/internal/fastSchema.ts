@@ -11,7 +11,8 @@
  * Schema itself, so failures are Schema's own `ParseError`; a schema with any
  * other node gets Schema's function unchanged.
  */
-import { Either, Option, ParseResult, Schema, SchemaAST as AST } from "effect"
+import type { ParseResult } from "effect"
+import { Either, Option, Schema, SchemaAST as AST } from "effect"
 
 /** The input does not match: Schema fails on it too. */
 const FAIL: unique symbol = Symbol("fastSchema/Fail")
@@ -188,7 +189,10 @@ const union = (ast: AST.Union): Parser | undefined => {
       for (let k = 0; k < nk; k++) {
         if (!hasOwn.call(u, keys[k])) continue
         const v = (u as Record<string, unknown>)[keys[k]]
-        if ((typeof v === "object" && v !== null) || typeof v === "function" || typeof v === "symbol" || typeof v === "bigint") {
+        if (
+          (typeof v === "object" && v !== null) || typeof v === "function" || typeof v === "symbol" ||
+          typeof v === "bigint"
+        ) {
           return ABORT
         }
       }

@@ -26,7 +26,8 @@ interface Remote<Push> {
   stats(): GroupsStats
 }
 
-const isSession = <Push>(x: Session<Push> | Member): x is Session<Push> => typeof (x as Session<Push>).unsafePush === "function"
+const isSession = <Push>(x: Session<Push> | Member): x is Session<Push> =>
+  typeof (x as Session<Push>).unsafePush === "function"
 
 /** This process's sessions per group, and the `Groups` object over them. */
 class Registry<Push> {
@@ -43,7 +44,12 @@ class Registry<Push> {
   }
 
   /** Pushes to the local members but `exceptSession` (or the one of id `exceptId`); how many it was sent to. */
-  deliver(group: string, message: Push, exceptSession: Session<Push> | undefined, exceptId: number | undefined): number {
+  deliver(
+    group: string,
+    message: Push,
+    exceptSession: Session<Push> | undefined,
+    exceptId: number | undefined
+  ): number {
     const members = this.byName.get(group)
     if (members === undefined) return 0
     let sent = 0
@@ -71,11 +77,11 @@ class Registry<Push> {
       if (!session.isOpen()) return
       let members = byName.get(group)
       const first = members === undefined
-      if (members === undefined) byName.set(group, (members = new Set()))
+      if (members === undefined) byName.set(group, members = new Set())
       if (members.has(session)) return
       members.add(session)
       let names = bySession.get(session)
-      if (names === undefined) bySession.set(session, (names = new Set()))
+      if (names === undefined) bySession.set(session, names = new Set())
       names.add(group)
       this.remote?.joined(group, session, first)
     }
@@ -106,7 +112,11 @@ class Registry<Push> {
       }
       const sent = this.deliver(group, message, exceptSession, exceptId)
       if (this.remote !== undefined) {
-        this.remote.broadcast(group, message, exceptSession !== undefined ? member(node, exceptSession.id) : except as Member | undefined)
+        this.remote.broadcast(
+          group,
+          message,
+          exceptSession !== undefined ? member(node, exceptSession.id) : except as Member | undefined
+        )
       }
       return sent
     }
@@ -176,7 +186,9 @@ export const backplaneDefaults = {
 
 const millis = (d: Duration.DurationInput | undefined, fallback: Duration.Duration): number => {
   const ms = Duration.toMillis(Duration.decode(d ?? fallback))
-  if (!(Number.isFinite(ms) && ms > 0)) throw new RangeError(`Groups.withBackplane: durations must be positive and finite, got ${ms}ms`)
+  if (!(Number.isFinite(ms) && ms > 0)) {
+    throw new RangeError(`Groups.withBackplane: durations must be positive and finite, got ${ms}ms`)
+  }
   return ms
 }
 
@@ -316,7 +328,9 @@ export const withBackplane = <Push>(
           counts.unencodable++
           if (worthLogging(counts.unencodable)) {
             log(Effect.logWarning(
-              `groups: a broadcast to ${group} did not encode (${messageOf(cause)}); delivered on this node only (${counts.unencodable} so far)`
+              `groups: a broadcast to ${group} did not encode (${
+                messageOf(cause)
+              }); delivered on this node only (${counts.unencodable} so far)`
             ))
           }
           return
@@ -345,7 +359,15 @@ export const withBackplane = <Push>(
         }),
       flush: Effect.suspend(() => {
         if (status === "down") {
-          return Effect.fail(new BackplaneError({ reason: "Unavailable", backplane: name, operation: "flush", node, detail: "the backplane is down" }))
+          return Effect.fail(
+            new BackplaneError({
+              reason: "Unavailable",
+              backplane: name,
+              operation: "flush",
+              node,
+              detail: "the backplane is down"
+            })
+          )
         }
         const upto = made
         if (taken >= upto) return Effect.void
@@ -356,7 +378,14 @@ export const withBackplane = <Push>(
         return Deferred.await(done).pipe(
           Effect.timeoutFail({
             duration: Duration.millis(timeout),
-            onTimeout: () => new BackplaneError({ reason: "Timeout", backplane: name, operation: "flush", node, detail: `not taken within ${timeout}ms` })
+            onTimeout: () =>
+              new BackplaneError({
+                reason: "Timeout",
+                backplane: name,
+                operation: "flush",
+                node,
+                detail: `not taken within ${timeout}ms`
+              })
           }),
           Effect.ensuring(Effect.sync(() => void (flushes = flushes.filter((f) => f !== entry))))
         )
@@ -381,7 +410,9 @@ export const withBackplane = <Push>(
         counts.undecodable++
         if (worthLogging(counts.undecodable)) {
           log(Effect.logWarning(
-            `groups: a broadcast to ${group} from node ${text.slice(0, a)} did not decode (${messageOf(cause)}); dropped (${counts.undecodable} so far)`
+            `groups: a broadcast to ${group} from node ${text.slice(0, a)} did not decode (${
+              messageOf(cause)
+            }); dropped (${counts.undecodable} so far)`
           ))
         }
         return
@@ -398,10 +429,19 @@ export const withBackplane = <Push>(
       effect.pipe(
         Effect.timeoutFail({
           duration: Duration.millis(timeout),
-          onTimeout: () => new BackplaneError({ reason: "Timeout", backplane: name, operation, node, detail: `no answer within ${timeout}ms` })
+          onTimeout: () =>
+            new BackplaneError({
+              reason: "Timeout",
+              backplane: name,
+              operation,
+              node,
+              detail: `no answer within ${timeout}ms`
+            })
         }),
         Effect.catchAllDefect((cause) =>
-          Effect.fail(new BackplaneError({ reason: "Failed", backplane: name, operation, node, detail: String(cause), cause }))
+          Effect.fail(
+            new BackplaneError({ reason: "Failed", backplane: name, operation, node, detail: String(cause), cause })
+          )
         )
       )
 
@@ -469,7 +509,8 @@ export const withBackplane = <Push>(
       return true
     })
 
-    const idle = () => !needsAnnounce && changes.size === 0 && subscriptions.size === 0 && queued() === 0 && flushes.length === 0
+    const idle = () =>
+      !needsAnnounce && changes.size === 0 && subscriptions.size === 0 && queued() === 0 && flushes.length === 0
     const worker = yield* Effect.forkScoped(Effect.gen(function*() {
       for (;;) {
         if (yield* step) {
@@ -489,7 +530,9 @@ export const withBackplane = <Push>(
           receive(group, text)
         } catch (cause) {
           counts.undecodable++
-          log(Effect.logWarning(`groups: a broadcast to ${group} could not be delivered (${messageOf(cause)}); dropped`))
+          log(
+            Effect.logWarning(`groups: a broadcast to ${group} could not be delivered (${messageOf(cause)}); dropped`)
+          )
         }
       },
       up: () => {

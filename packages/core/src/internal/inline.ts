@@ -33,7 +33,6 @@ import {
   Effect,
   Effectable,
   Exit,
-  Fiber,
   FiberId,
   FiberRefs,
   Inspectable,
@@ -41,10 +40,9 @@ import {
   Predicate,
   Runtime,
   RuntimeFlags,
-  RuntimeFlagsPatch,
   Scope
 } from "effect"
-import type { FiberRef } from "effect"
+import type { Fiber, FiberRef, RuntimeFlagsPatch } from "effect"
 import { yieldWrapGet } from "effect/Utils"
 
 /** Waits until interrupted, with no timer (unlike `Effect.never`, which keeps the process alive). */
@@ -72,7 +70,11 @@ abstract class Region<A, E, R> extends Effectable.Class<A, E, R> {
    * The inner effect completed in place with this outcome: `undefined` to
    * pass it on, or an Effect to run in its place (which ends with it).
    */
-  abstract exit(value: unknown, failed: boolean, refs: FiberRefReader): Effect.Effect<unknown, unknown, unknown> | undefined
+  abstract exit(
+    value: unknown,
+    failed: boolean,
+    refs: FiberRefReader
+  ): Effect.Effect<unknown, unknown, unknown> | undefined
   /** Wraps the part of the region that continues on a fiber. */
   abstract resume(rest: Effect.Effect<unknown, unknown, unknown>): Effect.Effect<unknown, unknown, unknown>
 }
@@ -128,7 +130,10 @@ class Observe<A, E, R, R2> extends Region<A, E, R | R2> {
       : this.onExit({ _tag: "Success", value: value as A }, refs)
     if (after === undefined) return undefined
     // a finalizer runs uninterruptibly, then the outcome goes on
-    return Effect.zipRight(Effect.uninterruptible(after), failed ? Exit.failCause(value as Cause.Cause<E>) : Exit.succeed(value as A))
+    return Effect.zipRight(
+      Effect.uninterruptible(after),
+      failed ? Exit.failCause(value as Cause.Cause<E>) : Exit.succeed(value as A)
+    )
   }
   resume(rest: Effect.Effect<unknown, unknown, unknown>) {
     return Effect.onExit(rest as Effect.Effect<A, E, R>, this.finalizer())
@@ -278,7 +283,12 @@ export class InlineHost {
     while (result === undefined) {
       if (++steps > MAX_STEPS) {
         // the last step's outcome, if it completed, is where the rest starts
-        result = this.suspend(done ? (failed ? Exit.failCause(value as Cause.Cause<unknown>) : Exit.succeed(value)) : cur, stack, scope, closing)
+        result = this.suspend(
+          done ? (failed ? Exit.failCause(value as Cause.Cause<unknown>) : Exit.succeed(value)) : cur,
+          stack,
+          scope,
+          closing
+        )
         break
       }
       try {
@@ -342,7 +352,9 @@ export class InlineHost {
                 done = true
                 failed = false
               } else {
-                ;(stack ??= []).push({ _op: "RevertFlags", revert: RuntimeFlags.diff(flags, old), enter: patch } satisfies RevertFlags)
+                ;(stack ??= []).push(
+                  { _op: "RevertFlags", revert: RuntimeFlags.diff(flags, old), enter: patch } satisfies RevertFlags
+                )
                 cur = scope(old)
               }
               break
@@ -454,7 +466,7 @@ export class InlineHost {
               }
               break
             }
-            // OnFailure: pass the value on
+              // OnFailure: pass the value on
           }
         } else {
           switch (frame._op) {
@@ -477,7 +489,7 @@ export class InlineHost {
               }
               break
             }
-            // OnSuccess, Iterator, While: pass the cause on
+              // OnSuccess, Iterator, While: pass the cause on
           }
         }
       } catch (defect) {
@@ -550,19 +562,29 @@ export class InlineHost {
     // above set the rest's
     const runtime = host === undefined || host._fiberRefs === this.pristine
       ? this.runtime
-      : Runtime.make({ context: host.currentContext, runtimeFlags: this.runtime.runtimeFlags, fiberRefs: host._fiberRefs })
+      : Runtime.make({
+        context: host.currentContext,
+        runtimeFlags: this.runtime.runtimeFlags,
+        fiberRefs: host._fiberRefs
+      })
     return new Suspended(rest as Effect.Effect<unknown, unknown>, runtime)
   }
 }
 
-const rewrap = (rest: Effect.Effect<unknown, unknown, unknown>, frame: Frame): Effect.Effect<unknown, unknown, unknown> => {
+const rewrap = (
+  rest: Effect.Effect<unknown, unknown, unknown>,
+  frame: Frame
+): Effect.Effect<unknown, unknown, unknown> => {
   switch (frame._op) {
     case "OnSuccess":
       return Effect.flatMap(rest, frame.effect_instruction_i1)
     case "OnFailure":
       return Effect.catchAllCause(rest, frame.effect_instruction_i1)
     case "OnSuccessAndFailure":
-      return Effect.matchCauseEffect(rest, { onFailure: frame.effect_instruction_i1, onSuccess: frame.effect_instruction_i2 })
+      return Effect.matchCauseEffect(rest, {
+        onFailure: frame.effect_instruction_i1,
+        onSuccess: frame.effect_instruction_i2
+      })
     case "Iterator": {
       const iterator = frame.effect_instruction_i0
       return Effect.flatMap(rest, (value) => resumeIterator(iterator, value))
@@ -599,7 +621,10 @@ const adoptChildren = (
   })
 
 /** Goes on with a generator where the evaluator stopped it, as `Effect.gen` would. */
-const resumeIterator = (iterator: Iterator<any, any, any>, value: unknown): Effect.Effect<unknown, unknown, unknown> => {
+const resumeIterator = (
+  iterator: Iterator<any, any, any>,
+  value: unknown
+): Effect.Effect<unknown, unknown, unknown> => {
   while (true) {
     let state: IteratorResult<any, any>
     try {
@@ -609,7 +634,9 @@ const resumeIterator = (iterator: Iterator<any, any, any>, value: unknown): Effe
     }
     if (state.done) return Effect.succeed(state.value)
     const next = yieldWrapGet(state.value) as any
-    if (!Exit.isExit(next)) return Effect.flatMap(next as Effect.Effect<unknown, unknown, unknown>, (v) => resumeIterator(iterator, v))
+    if (!Exit.isExit(next)) {
+      return Effect.flatMap(next as Effect.Effect<unknown, unknown, unknown>, (v) => resumeIterator(iterator, v))
+    }
     if (next._tag === "Failure") return next
     value = next.value
   }

@@ -62,7 +62,12 @@ export class Budget implements InputBudget {
     if (held > this.maxBytes) {
       this.evicted++
       this.release(holder)
-      return budgetError(holder, this.maxBytes, held, `one incomplete message holds ${held} bytes, more than the server's whole input budget (${this.maxBytes})`)
+      return budgetError(
+        holder,
+        this.maxBytes,
+        held,
+        `one incomplete message holds ${held} bytes, more than the server's whole input budget (${this.maxBytes})`
+      )
     }
     if (this.total > this.hardBytes) {
       // the read that took the total past the hard bound is the one to give way: its bytes are
@@ -164,15 +169,23 @@ export class Budget implements InputBudget {
 const DEFAULT_EVICT_AFTER = 5000
 
 const positive = (name: string, n: number): number => {
-  if (!(Number.isSafeInteger(n) && n > 0)) throw new RangeError(`InputBudget.make: ${name} must be a positive integer, got ${n}`)
+  if (!(Number.isSafeInteger(n) && n > 0)) {
+    throw new RangeError(`InputBudget.make: ${name} must be a positive integer, got ${n}`)
+  }
   return n
 }
 
 export const make = (options: InputBudgetOptions): InputBudget => {
   const maxBytes = positive("maxBytes", options.maxBytes)
   const hardBytes = positive("hardBytes", options.hardBytes ?? maxBytes + Math.ceil(maxBytes / 4))
-  if (hardBytes < maxBytes) throw new RangeError(`InputBudget.make: hardBytes (${hardBytes}) must be at least maxBytes (${maxBytes})`)
-  const evictAfter = options.evictAfter === undefined ? DEFAULT_EVICT_AFTER : Duration.toMillis(Duration.decode(options.evictAfter))
-  if (!(evictAfter >= 0 && Number.isFinite(evictAfter))) throw new RangeError(`InputBudget.make: evictAfter must be a finite duration, got ${evictAfter}ms`)
+  if (hardBytes < maxBytes) {
+    throw new RangeError(`InputBudget.make: hardBytes (${hardBytes}) must be at least maxBytes (${maxBytes})`)
+  }
+  const evictAfter = options.evictAfter === undefined
+    ? DEFAULT_EVICT_AFTER
+    : Duration.toMillis(Duration.decode(options.evictAfter))
+  if (!(evictAfter >= 0 && Number.isFinite(evictAfter))) {
+    throw new RangeError(`InputBudget.make: evictAfter must be a finite duration, got ${evictAfter}ms`)
+  }
   return new Budget(maxBytes, hardBytes, evictAfter)
 }

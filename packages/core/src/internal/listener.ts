@@ -17,7 +17,9 @@ const listeners = new WeakMap<object, ListenerImpl>()
  * `Scope.extend(listener.accept, scope)` without providing the scope as a
  * service, which sets and restores the fiber's context around every accept.
  */
-export const acceptIntoOf = (listener: Listener): ((scope: Scope.Scope) => Effect.Effect<Connection, ListenError>) | undefined => {
+export const acceptIntoOf = (
+  listener: Listener
+): ((scope: Scope.Scope) => Effect.Effect<Connection, ListenError>) | undefined => {
   const impl = listeners.get(listener.accept)
   return impl === undefined ? undefined : impl.acceptInto
 }
@@ -73,16 +75,21 @@ export class ListenerImpl implements Listener {
     })
     // with `proxyProtocol`, the first accept lends its fiber's runtime to the header stage
     // (the Clock for the header timeout, the logger for refusals)
-    const first = this.stage === undefined ? take : Effect.suspend(() =>
-      this.stage!.started ? take : Effect.flatMap(Effect.runtime<never>(), (runtime) => {
-        this.stage!.start(runtime)
-        return take
-      })
-    )
+    const first = this.stage === undefined ?
+      take :
+      Effect.suspend(() =>
+        this.stage!.started ? take : Effect.flatMap(Effect.runtime<never>(), (runtime) => {
+          this.stage!.start(runtime)
+          return take
+        })
+      )
     // what `acquireRelease` does, but its finalizer would keep a copy of the accepting
     // fiber's FiberRefs for as long as the connection lives: closing needs none of them
     this.acceptInto = (scope) =>
-      Effect.uninterruptible(Effect.flatMap(Effect.interruptible(first), (c) => Effect.as(Scope.addFinalizer(scope, Effect.uninterruptible(c.close)), c)))
+      Effect.uninterruptible(
+        Effect.flatMap(Effect.interruptible(first), (c) =>
+          Effect.as(Scope.addFinalizer(scope, Effect.uninterruptible(c.close)), c))
+      )
     this.accept = Effect.flatMap(Effect.scope, this.acceptInto)
     listeners.set(this.accept, this)
     this.stage?.register(this.accept)

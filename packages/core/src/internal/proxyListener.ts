@@ -115,14 +115,25 @@ export class ProxyStage {
 
   private readHeader(conn: Connection): Effect.Effect<void> {
     const peer = conn.remoteAddress
-    const parser = new HeaderParser(this.options, (reason, detail, bytes) => new ProxyProtocolError({ reason, peer, bytes, detail }))
+    const parser = new HeaderParser(
+      this.options,
+      (reason, detail, bytes) => new ProxyProtocolError({ reason, peer, bytes, detail })
+    )
     const fail = (reason: ProxyProtocolErrorReason, detail: string, cause?: ConnectionError) =>
       Effect.fail(new ProxyProtocolError({ reason, peer, bytes: parser.seen(), detail, cause }))
     const step: Effect.Effect<void, ProxyProtocolError> = Effect.flatMap(
-      Effect.catchAll(conn.read, (error) => fail("Truncated", `the connection failed before the header's end: ${error.message}`, error)),
+      Effect.catchAll(
+        conn.read,
+        (error) => fail("Truncated", `the connection failed before the header's end: ${error.message}`, error)
+      ),
       (chunk) => {
         if (chunk === EOF) {
-          return fail("Truncated", parser.seen() === 0 ? "the peer ended the connection without sending anything" : "the peer ended the connection inside the header")
+          return fail(
+            "Truncated",
+            parser.seen() === 0
+              ? "the peer ended the connection without sending anything"
+              : "the peer ended the connection inside the header"
+          )
         }
         const result = parser.feed(chunk)
         if (result._tag === "NeedMore") return step
@@ -136,7 +147,13 @@ export class ProxyStage {
       Effect.timeoutFail({
         duration: timeout,
         onTimeout: () =>
-          new ProxyProtocolError({ reason: "Timeout", peer, bytes: parser.seen(), timeout, detail: "the whole header did not arrive in time" })
+          new ProxyProtocolError({
+            reason: "Timeout",
+            peer,
+            bytes: parser.seen(),
+            timeout,
+            detail: "the whole header did not arrive in time"
+          })
       }),
       Effect.catchAll((error) => {
         this.failed++
@@ -148,12 +165,19 @@ export class ProxyStage {
   }
 
   private apply(conn: Connection, header: Header, rest: Uint8Array): void {
-    if (!(conn instanceof ConnectionImpl)) throw new TypeError("a listener's connection not made by Driver.makeConnection")
+    if (!(conn instanceof ConnectionImpl)) {
+      throw new TypeError("a listener's connection not made by Driver.makeConnection")
+    }
     const info: ProxyInfo = { header, peer: conn.remoteAddress, local: conn.localAddress }
     const client = header.command === "PROXY" && header.source !== undefined && header.destination !== undefined
     if (client) this.proxied++
     else this.local++
-    conn.proxied(info, client ? header.destination! : conn.localAddress, client ? header.source! : conn.remoteAddress, rest)
+    conn.proxied(
+      info,
+      client ? header.destination! : conn.localAddress,
+      client ? header.source! : conn.remoteAddress,
+      rest
+    )
     if (this.closed) Effect.runFork(conn.abort)
     else this.ready(conn)
   }

@@ -84,7 +84,9 @@ export const resolveOptions = (options: Options): ResolvedOptions | string => {
     return `timeout must be finite and positive, got ${Duration.format(timeout)}`
   }
   const untrusted = options.untrusted ?? "refuse"
-  if (untrusted !== "refuse" && untrusted !== "direct") return `untrusted must be "refuse" or "direct", got ${String(untrusted)}`
+  if (untrusted !== "refuse" && untrusted !== "direct") {
+    return `untrusted must be "refuse" or "direct", got ${String(untrusted)}`
+  }
   return { ...parser, trusts, timeoutMillis: millis, direct: untrusted === "direct" }
 }
 
@@ -151,7 +153,12 @@ export class HeaderParser {
         this.buf[this.have++] = b
         const prefix = this.buf[0] === V1_PREFIX[0] ? V1_PREFIX : SIGNATURE
         if (prefix[at] !== b) {
-          return this.fail("Missing", at === 0 ? `the first byte (0x${hex(b)}) starts no PROXY protocol header` : "the first bytes are no PROXY protocol signature")
+          return this.fail(
+            "Missing",
+            at === 0
+              ? `the first byte (0x${hex(b)}) starts no PROXY protocol header`
+              : "the first bytes are no PROXY protocol signature"
+          )
         }
         if (this.have === prefix.length) {
           const version = prefix === V1_PREFIX ? V1 : V2
@@ -175,7 +182,9 @@ export class HeaderParser {
         this.have += stop - i
         i = stop
         if (lf !== -1) return this.finish(this.parseV1(), i)
-        if (this.have >= V1_MAX) return this.fail("Malformed", `no CRLF within the first ${V1_MAX} bytes of a version 1 header`)
+        if (this.have >= V1_MAX) {
+          return this.fail("Malformed", `no CRLF within the first ${V1_MAX} bytes of a version 1 header`)
+        }
       } else {
         if (this.total === -1) {
           const n = Math.min(16 - this.have, chunk.length - i)
@@ -215,16 +224,33 @@ export class HeaderParser {
     let line = ""
     for (let k = V1_PREFIX.length; k < length - 2; k++) {
       const c = this.buf[k]!
-      if (c < 0x20 || c > 0x7e) return malformed(`a version 1 header holds a byte that is not printable ASCII (0x${hex(c)})`)
+      if (c < 0x20 || c > 0x7e) {
+        return malformed(`a version 1 header holds a byte that is not printable ASCII (0x${hex(c)})`)
+      }
       line += String.fromCharCode(c)
     }
     const fields = line.split(" ")
     const proto = fields[0]!
     if (proto === "UNKNOWN") {
-      return { version: 1, command: "PROXY", family: "UNSPEC", transport: "UNSPEC", source: undefined, destination: undefined, tlvs: [], length }
+      return {
+        version: 1,
+        command: "PROXY",
+        family: "UNSPEC",
+        transport: "UNSPEC",
+        source: undefined,
+        destination: undefined,
+        tlvs: [],
+        length
+      }
     }
-    if (proto !== "TCP4" && proto !== "TCP6") return new Refusal("Unsupported", `version 1 protocol "${proto}" (TCP4, TCP6 or UNKNOWN)`)
-    if (fields.length !== 5) return malformed(`version 1 ${proto} needs: source destination source-port destination-port, single spaces between`)
+    if (proto !== "TCP4" && proto !== "TCP6") {
+      return new Refusal("Unsupported", `version 1 protocol "${proto}" (TCP4, TCP6 or UNKNOWN)`)
+    }
+    if (fields.length !== 5) {
+      return malformed(
+        `version 1 ${proto} needs: source destination source-port destination-port, single spaces between`
+      )
+    }
     const v4 = proto === "TCP4"
     const src = v4 ? v1IPv4(fields[1]!) : v1IPv6(fields[1]!)
     const dst = v4 ? v1IPv4(fields[2]!) : v1IPv6(fields[2]!)
@@ -255,14 +281,23 @@ export class HeaderParser {
     const command = b[12]! & 0x0f
     const family = b[13]! >>> 4
     const proto = b[13]! & 0x0f
-    if (version !== 2) return this.fail("Unsupported", `version nibble ${version} after the version 2 signature (only 2 is defined)`)
+    if (version !== 2) {
+      return this.fail("Unsupported", `version nibble ${version} after the version 2 signature (only 2 is defined)`)
+    }
     if (command > 1) return this.fail("Unsupported", `command 0x${command.toString(16)} (0 LOCAL, 1 PROXY)`)
-    if (family > 3) return this.fail("Unsupported", `address family 0x${family.toString(16)} (0 UNSPEC, 1 INET, 2 INET6, 3 UNIX)`)
-    if (proto > 2) return this.fail("Unsupported", `transport protocol 0x${proto.toString(16)} (0 UNSPEC, 1 STREAM, 2 DGRAM)`)
+    if (family > 3) {
+      return this.fail("Unsupported", `address family 0x${family.toString(16)} (0 UNSPEC, 1 INET, 2 INET6, 3 UNIX)`)
+    }
+    if (proto > 2) {
+      return this.fail("Unsupported", `transport protocol 0x${proto.toString(16)} (0 UNSPEC, 1 STREAM, 2 DGRAM)`)
+    }
     const length = (b[14]! << 8) | b[15]!
     const total = 16 + length
     if (total > this.options.maxHeaderBytes) {
-      return this.fail("TooLarge", `the header announces ${total} bytes, more than maxHeaderBytes (${this.options.maxHeaderBytes})`)
+      return this.fail(
+        "TooLarge",
+        `the header announces ${total} bytes, more than maxHeaderBytes (${this.options.maxHeaderBytes})`
+      )
     }
     this.total = total
     if (total > b.length) {
@@ -322,7 +357,9 @@ export class HeaderParser {
           tlv.value.fill(0)
           const actual = crc32c(b.subarray(0, total))
           tlv.value.set(saved)
-          if (actual !== expected) return malformed(`CRC32C mismatch: the header says ${hex32(expected)}, its bytes give ${hex32(actual)}`)
+          if (actual !== expected) {
+            return malformed(`CRC32C mismatch: the header says ${hex32(expected)}, its bytes give ${hex32(actual)}`)
+          }
           break
         }
         case 0x05:
@@ -360,7 +397,8 @@ const utf8 = new TextDecoder()
 const hex = (b: number) => b.toString(16).padStart(2, "0")
 const hex32 = (n: number) => `0x${n.toString(16).padStart(8, "0")}`
 const u16 = (b: Uint8Array, at: number) => (b[at]! << 8) | b[at + 1]!
-const u32 = (b: Uint8Array, at: number) => ((b[at]! << 24) >>> 0) + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!)
+const u32 = (b: Uint8Array, at: number) =>
+  ((b[at]! << 24) >>> 0) + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!)
 
 const latin1 = (b: Uint8Array): string => {
   let s = ""
@@ -452,7 +490,9 @@ const ascii = new TextEncoder()
 /** See `ProxyProtocol.encode`. */
 export const encode = (input: HeaderInput, version: 1 | 2 = 1): Uint8Array => {
   const { destination, source } = input
-  if ((source === undefined) !== (destination === undefined)) throw new RangeError("ProxyProtocol.encode: give both source and destination, or neither")
+  if ((source === undefined) !== (destination === undefined)) {
+    throw new RangeError("ProxyProtocol.encode: give both source and destination, or neither")
+  }
   return version === 1 ? encodeV1(input) : encodeV2(input)
 }
 
@@ -469,13 +509,17 @@ const ipOf = (address: Address, role: string): Uint8Array => {
   const v4 = parseIPv4(address.host)
   if (v4 !== undefined) return Uint8Array.of(v4 >>> 24, (v4 >>> 16) & 0xff, (v4 >>> 8) & 0xff, v4 & 0xff)
   const v6 = parseIPv6(address.host)
-  if (v6 === undefined) throw new RangeError(`ProxyProtocol.encode: the ${role} host "${address.host}" is not an IP literal`)
+  if (v6 === undefined) {
+    throw new RangeError(`ProxyProtocol.encode: the ${role} host "${address.host}" is not an IP literal`)
+  }
   return v6
 }
 
 const portOf = (address: Address, role: string): number => {
   const port = (address as { port: number }).port
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`ProxyProtocol.encode: the ${role} port ${port} is not in 0..65535`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`ProxyProtocol.encode: the ${role} port ${port} is not in 0..65535`)
+  }
   return port
 }
 
@@ -501,7 +545,10 @@ const pairOf = (source: Address, destination: Address): IpPair => {
 
 const encodeV1 = (input: HeaderInput): Uint8Array => {
   const { destination, source } = input
-  if (input.command === "LOCAL" || source === undefined || destination === undefined || "path" in source || "path" in destination) {
+  if (
+    input.command === "LOCAL" || source === undefined || destination === undefined || "path" in source ||
+    "path" in destination
+  ) {
     return ascii.encode("PROXY UNKNOWN\r\n")
   }
   const p = pairOf(source, destination)
@@ -516,12 +563,16 @@ const encodeV2 = (input: HeaderInput): Uint8Array => {
   let addresses: Uint8Array = new Uint8Array(0)
   if (!local && source !== undefined && destination !== undefined) {
     if ("path" in source || "path" in destination) {
-      if (!("path" in source) || !("path" in destination)) throw new RangeError("ProxyProtocol.encode: a Unix address with an IP one")
+      if (!("path" in source) || !("path" in destination)) {
+        throw new RangeError("ProxyProtocol.encode: a Unix address with an IP one")
+      }
       familyCode = 3
       addresses = new Uint8Array(216)
       for (const [path, at] of [[source.path, 0], [destination.path, 108]] as const) {
         const bytes = ascii.encode(path)
-        if (bytes.length > 108) throw new RangeError(`ProxyProtocol.encode: the Unix path "${path}" is longer than 108 bytes`)
+        if (bytes.length > 108) {
+          throw new RangeError(`ProxyProtocol.encode: the Unix path "${path}" is longer than 108 bytes`)
+        }
         addresses.set(bytes, at)
       }
     } else {
@@ -542,7 +593,9 @@ const encodeV2 = (input: HeaderInput): Uint8Array => {
   let length = addresses.length
   for (const t of tlvs) length += 3 + t.value.length
   if (input.crc32c) length += 7
-  if (length > 65535) throw new RangeError(`ProxyProtocol.encode: ${length} bytes of addresses and TLVs (at most 65535)`)
+  if (length > 65535) {
+    throw new RangeError(`ProxyProtocol.encode: ${length} bytes of addresses and TLVs (at most 65535)`)
+  }
   const out = new Uint8Array(16 + length)
   out.set(SIGNATURE, 0)
   out[12] = 0x20 | (local ? 0 : 1)

@@ -124,7 +124,7 @@ export const isTlsError = (u: TlsInfo | TlsError): u is TlsError => u instanceof
  * none (the usual case), else by polling (an adapter reports `drain` only
  * below its high-water mark, not at zero). Returns the function that stops.
  */
-export const whenFlushed = (driver: SocketDriver, ready: () => void): (() => void) => {
+export const whenFlushed = (driver: SocketDriver, ready: () => void): () => void => {
   if (driver.writeBuffered() === 0) {
     ready()
     return () => {}

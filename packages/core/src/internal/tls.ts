@@ -192,7 +192,10 @@ export const makeHandshakeTimer = (clock: Clock.Clock, millis: number): Handshak
 const normalized = new WeakMap<object, Map<string, unknown>>()
 
 /** @internal */
-export const lookupServerName = <A>(table: Readonly<Record<string, A>> | undefined, serverName: string): A | undefined => {
+export const lookupServerName = <A>(
+  table: Readonly<Record<string, A>> | undefined,
+  serverName: string
+): A | undefined => {
   if (table === undefined) return undefined
   let names = normalized.get(table) as Map<string, A> | undefined
   if (names === undefined) {

@@ -43,7 +43,10 @@ interface State {
  * whole `readTimeout` window (a peer trickling one byte a second). Forked in
  * the caller's scope; nothing runs when both timeouts are off.
  */
-export const watch = (current: () => Iterable<Watched>, options: WatchOptions): Effect.Effect<void, never, Scope.Scope> => {
+export const watch = (
+  current: () => Iterable<Watched>,
+  options: WatchOptions
+): Effect.Effect<void, never, Scope.Scope> => {
   const { idleTimeout, minReadRate, readTimeout } = options
   if (idleTimeout === undefined && readTimeout === undefined) return Effect.void
   const shortest = Math.min(idleTimeout ?? Infinity, readTimeout ?? Infinity)
@@ -54,7 +57,7 @@ export const watch = (current: () => Iterable<Watched>, options: WatchOptions): 
       for (const w of current()) {
         const stats = w.connection.unsafeStats()
         const bytes = stats.bytesRead + stats.bytesWritten
-        let s = states.get(w)
+        const s = states.get(w)
         if (s === undefined) {
           states.set(w, { bytes, at: now, windowStart: -1, windowBytes: 0 })
           continue

@@ -1,4 +1,16 @@
-import { Clock, Context, Data, Deferred, Duration, Effect, ExecutionStrategy, Exit, Fiber, Runtime, Scope } from "effect"
+import {
+  Clock,
+  Context,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  ExecutionStrategy,
+  Exit,
+  Fiber,
+  Runtime,
+  Scope
+} from "effect"
 import type { Address, TcpAddress } from "../Address.ts"
 import { format, isTcp, tcp } from "../Address.ts"
 import { EOF } from "../Connection.ts"
@@ -20,7 +32,9 @@ export interface WorkerInfo {
   readonly single: boolean
 }
 
-export const WorkerInfo: Context.Tag<WorkerInfo, WorkerInfo> = Context.GenericTag<WorkerInfo>("@wirekit/core/Workers/WorkerInfo")
+export const WorkerInfo: Context.Tag<WorkerInfo, WorkerInfo> = Context.GenericTag<WorkerInfo>(
+  "@wirekit/core/Workers/WorkerInfo"
+)
 
 export const single: WorkerInfo = { id: 1, count: 1, single: true }
 
@@ -61,7 +75,13 @@ export const env = {
 } as const
 
 type ToPrimary =
-  | { readonly t: "hello"; readonly id: number; readonly generation: number; readonly token: string; readonly pid: number }
+  | {
+    readonly t: "hello"
+    readonly id: number
+    readonly generation: number
+    readonly token: string
+    readonly pid: number
+  }
   | { readonly t: "listening"; readonly index: number; readonly port: number }
   | { readonly t: "ready" }
   | { readonly t: "stats"; readonly seq: number; readonly stats: WorkerStats }
@@ -123,9 +143,20 @@ export const run = <A, E, R>(
     if (platform.env(env.id) !== undefined) return worker(platform, program)
     const n = options.workers
     if (!Number.isSafeInteger(n) || n < 1 || n > defaults.maxWorkers) {
-      return Effect.fail(new WorkersError({ reason: "BadOptions", detail: `workers must be an integer from 1 to ${defaults.maxWorkers} (got ${n})` }))
+      return Effect.fail(
+        new WorkersError({
+          reason: "BadOptions",
+          detail: `workers must be an integer from 1 to ${defaults.maxWorkers} (got ${n})`
+        })
+      )
     }
-    if (n === 1) return Effect.asVoid(Effect.provideService(program, WorkerInfo, single)) as Effect.Effect<void, E, Exclude<R, WorkerInfo>>
+    if (n === 1) {
+      return Effect.asVoid(Effect.provideService(program, WorkerInfo, single)) as Effect.Effect<
+        void,
+        E,
+        Exclude<R, WorkerInfo>
+      >
+    }
     return primary(platform, options)
   })
 
@@ -150,7 +181,10 @@ const readWorkerEnv = (platform: Platform): WorkerEnv | undefined => {
   const token = platform.env(env.token) ?? ""
   const colon = control.lastIndexOf(":")
   const port = Number(control.slice(colon + 1))
-  if (!isInt(id) || !isInt(count) || id < 1 || id > count || !isInt(generation) || colon < 1 || !isInt(port) || token === "") return undefined
+  if (
+    !isInt(id) || !isInt(count) || id < 1 || id > count || !isInt(generation) || colon < 1 || !isInt(port) ||
+    token === ""
+  ) return undefined
   const ports = (platform.env(env.ports) ?? "").split(",").map((p) => (p === "" ? undefined : Number(p)))
   return { id, count, generation, control: tcp(control.slice(0, colon), port), token, ports }
 }
@@ -162,13 +196,23 @@ const worker = <A, E, R>(
   Effect.gen(function*() {
     const we = readWorkerEnv(platform)
     if (we === undefined) {
-      return yield* new WorkersError({ reason: "Control", detail: `this process has ${env.id} but not a valid worker environment` })
+      return yield* new WorkersError({
+        reason: "Control",
+        detail: `this process has ${env.id} but not a valid worker environment`
+      })
     }
     const transport = yield* Transport
     const info: WorkerInfo = { id: we.id, count: we.count, single: false }
     yield* Effect.scoped(Effect.gen(function*() {
       const conn = yield* platform.control.connect(we.control, { timeout: Duration.toMillis(helloTimeout) }).pipe(
-        Effect.mapError((cause) => new WorkersError({ reason: "Control", worker: we.id, detail: `cannot reach the primary at ${format(we.control)}`, cause }))
+        Effect.mapError((cause) =>
+          new WorkersError({
+            reason: "Control",
+            worker: we.id,
+            detail: `cannot reach the primary at ${format(we.control)}`,
+            cause
+          })
+        )
       )
       const framed = Framed.make(conn, controlFraming())
       yield* sendOn(framed, { t: "hello", id: we.id, generation: we.generation, token: we.token, pid: platform.pid })
@@ -180,14 +224,18 @@ const worker = <A, E, R>(
         Effect.suspend(() => {
           const index = isTcp(address) ? tcpListens++ : -1
           // only where every worker has its own socket: under node:cluster the primary already shares one
-          const shared = platform.reusePort && index >= 0 && isTcp(address) && address.port === 0 ? we.ports[index] : undefined
+          const shared = platform.reusePort && index >= 0 && isTcp(address) && address.port === 0
+            ? we.ports[index]
+            : undefined
           const target: Address = shared !== undefined && isTcp(address) ? tcp(address.host, shared) : address
           const withReuse = platform.reusePort && index >= 0 ? { ...options, reusePort: true } : options
           return Effect.tap(transport.listen(target, withReuse), (listener) =>
             Effect.suspend(() => {
               listeners.push(listener)
               const messages: Array<ToPrimary> = []
-              if (index >= 0 && isTcp(listener.address)) messages.push({ t: "listening", index, port: listener.address.port })
+              if (index >= 0 && isTcp(listener.address)) {
+                messages.push({ t: "listening", index, port: listener.address.port })
+              }
               if (!ready) {
                 ready = true
                 messages.push({ t: "ready" })
@@ -206,7 +254,9 @@ const worker = <A, E, R>(
         rejected: listeners.reduce((n, l) => n + l.rejected(), 0)
       }))
 
-      const fiber = yield* Effect.fork(program.pipe(Effect.provideService(WorkerInfo, info), Effect.provideService(Transport, workerTransport)))
+      const fiber = yield* Effect.fork(
+        program.pipe(Effect.provideService(WorkerInfo, info), Effect.provideService(Transport, workerTransport))
+      )
       // the primary's orders; its close (the primary is gone) is an order to drain too
       const reader = yield* Effect.fork(Effect.gen(function*() {
         while (true) {
@@ -223,13 +273,15 @@ const worker = <A, E, R>(
         yield* Fiber.interruptFork(reader)
         const s = yield* stats
         yield* Effect.logInfo(
-          `worker ${we.id} exiting after ${Math.round(s.uptime / 1000)}s: listened on ${s.listening.join(", ") || "nothing"}, ${s.rejected} connections rejected, ${
-            Math.round(s.memory / 1048576)
-          } MiB resident`
+          `worker ${we.id} exiting after ${Math.round(s.uptime / 1000)}s: listened on ${
+            s.listening.join(", ") || "nothing"
+          }, ${s.rejected} connections rejected, ${Math.round(s.memory / 1048576)} MiB resident`
         )
       })
       // a signal of its own (Ctrl-C reaches every process of the group) interrupts this fiber: drain the program the same way
-      const exit = yield* Fiber.await(fiber).pipe(Effect.onInterrupt(() => Effect.zipRight(Fiber.interrupt(fiber), finish)))
+      const exit = yield* Fiber.await(fiber).pipe(
+        Effect.onInterrupt(() => Effect.zipRight(Fiber.interrupt(fiber), finish))
+      )
       yield* finish
       // interrupted by the primary's drain or by a signal: a clean stop
       if (Exit.isFailure(exit) && !Exit.isInterrupted(exit)) return yield* exit
@@ -295,13 +347,18 @@ export const supervise = (
     const scope = yield* Effect.scope
     const token = randomToken()
     const control = yield* platform.control.listen(tcp("127.0.0.1", 0)).pipe(
-      Effect.mapError((cause) => new WorkersError({ reason: "Control", detail: "cannot listen for the workers' control connections", cause }))
+      Effect.mapError((cause) =>
+        new WorkersError({ reason: "Control", detail: "cannot listen for the workers' control connections", cause })
+      )
     )
     // the processes' watchers and control connections live until after the shutdown below
     const fibers = yield* Scope.fork(scope, ExecutionStrategy.sequential)
     const runtime = yield* Effect.runtime<never>()
     const done = yield* Deferred.make<void, WorkersError>()
-    const slots: Array<Slot> = Array.from({ length: n }, (_, i) => ({ id: i + 1, current: undefined, generations: 0, restarts: 0, recent: [], backoff: restartDelay }))
+    const slots: Array<Slot> = Array.from(
+      { length: n },
+      (_, i) => ({ id: i + 1, current: undefined, generations: 0, restarts: 0, recent: [], backoff: restartDelay })
+    )
     /** Every process alive: the current ones and old ones draining. */
     const live = new Set<Run>()
     /** Runs waiting for their control connection, by `id:generation`. */
@@ -318,9 +375,15 @@ export const supervise = (
         const framed = Framed.make(conn, controlFraming())
         const first = yield* Effect.orElseSucceed(Effect.timeout(framed.read, helloTimeout), (): EOF => EOF)
         const hello = first === EOF ? undefined : decodeLine(first)
-        const run = hello?.t === "hello" && hello.token === token ? expected.get(`${hello.id}:${hello.generation}`) : undefined
+        const run = hello?.t === "hello" && hello.token === token
+          ? expected.get(`${hello.id}:${hello.generation}`)
+          : undefined
         if (run === undefined) {
-          yield* Effect.logWarning(`closing a control connection from ${conn.remoteAddress ? format(conn.remoteAddress) : "?"} without a valid hello`)
+          yield* Effect.logWarning(
+            `closing a control connection from ${
+              conn.remoteAddress ? format(conn.remoteAddress) : "?"
+            } without a valid hello`
+          )
           return
         }
         expected.delete(`${run.slot.id}:${run.generation}`)
@@ -351,14 +414,20 @@ export const supervise = (
     yield* Effect.forkIn(
       Effect.ignore(Effect.forever(Effect.gen(function*() {
         const connScope = yield* Scope.make()
-        const conn = yield* Effect.tapError(Scope.extend(control.accept, connScope), () => Scope.close(connScope, Exit.void))
+        const conn = yield* Effect.tapError(
+          Scope.extend(control.accept, connScope),
+          () => Scope.close(connScope, Exit.void)
+        )
         if (links >= maxLinks) {
           yield* Effect.logWarning(`closing a control connection: ${links} are open already`)
           return yield* Effect.zipRight(conn.abort, Scope.close(connScope, Exit.void))
         }
         links++
         yield* Effect.forkIn(
-          Effect.ensuring(serveLink(conn), Effect.zipRight(Scope.close(connScope, Exit.void), Effect.sync(() => links--))),
+          Effect.ensuring(
+            serveLink(conn),
+            Effect.zipRight(Scope.close(connScope, Exit.void), Effect.sync(() => links--))
+          ),
           fibers
         )
       }))),
@@ -402,13 +471,18 @@ export const supervise = (
         yield* Effect.logInfo(`worker ${slot.id} started (pid ${proc.pid})`)
         yield* Effect.forkIn(Effect.flatMap(proc.exited, (exit) => onExit(run, exit)), fibers)
         yield* Effect.forkIn(
-          Effect.flatMap(Effect.exit(Effect.timeout(Effect.interruptible(Deferred.await(run.ready)), readyTimeout)), (e) =>
-            Exit.isFailure(e) && !run.stopping && !run.hasExited
-              ? Effect.zipRight(
-                Effect.logWarning(`worker ${slot.id} (pid ${proc.pid}) not ready after ${Duration.format(readyTimeout)}: killing it`),
-                Effect.sync(() => proc.kill("SIGKILL"))
-              )
-              : Effect.void),
+          Effect.flatMap(
+            Effect.exit(Effect.timeout(Effect.interruptible(Deferred.await(run.ready)), readyTimeout)),
+            (e) =>
+              Exit.isFailure(e) && !run.stopping && !run.hasExited
+                ? Effect.zipRight(
+                  Effect.logWarning(
+                    `worker ${slot.id} (pid ${proc.pid}) not ready after ${Duration.format(readyTimeout)}: killing it`
+                  ),
+                  Effect.sync(() => proc.kill("SIGKILL"))
+                )
+                : Effect.void
+          ),
           fibers
         )
         return run
@@ -417,7 +491,12 @@ export const supervise = (
     const awaitReady = (run: Run) =>
       Effect.timeoutFail(Effect.interruptible(Deferred.await(run.ready)), {
         duration: readyTimeout,
-        onTimeout: () => new WorkersError({ reason: "NotReady", worker: run.slot.id, detail: `not ready after ${Duration.format(readyTimeout)}` })
+        onTimeout: () =>
+          new WorkersError({
+            reason: "NotReady",
+            worker: run.slot.id,
+            detail: `not ready after ${Duration.format(readyTimeout)}`
+          })
       })
 
     const onExit = (run: Run, exit: ProcessExit): Effect.Effect<void> =>
@@ -428,7 +507,14 @@ export const supervise = (
         yield* Deferred.succeed(run.exited, exit)
         const slot = run.slot
         const wasReady = run.readyAt !== undefined
-        yield* Deferred.fail(run.ready, new WorkersError({ reason: "StartFailed", worker: slot.id, detail: `exited before it was ready (${describeExit(exit)})` }))
+        yield* Deferred.fail(
+          run.ready,
+          new WorkersError({
+            reason: "StartFailed",
+            worker: slot.id,
+            detail: `exited before it was ready (${describeExit(exit)})`
+          })
+        )
         if (slot.current !== run) {
           // an old process of a rolling restart, or a new one that failed to start: its caller decides
           yield* Effect.logInfo(`worker ${slot.id} (pid ${run.proc?.pid}) exited (${describeExit(exit)})`)
@@ -451,18 +537,26 @@ export const supervise = (
         if (run.readyAt !== undefined && now - run.readyAt >= stableAfterMs) slot.backoff = restartDelay
         slot.recent = slot.recent.filter((t) => now - t < 60_000)
         if (slot.recent.length >= maxRestarts) {
-          yield* Effect.logError(`worker ${slot.id} died (${describeExit(exit)}) ${maxRestarts} times within a minute: stopping`)
+          yield* Effect.logError(
+            `worker ${slot.id} died (${describeExit(exit)}) ${maxRestarts} times within a minute: stopping`
+          )
           slot.current = undefined
           yield* Deferred.fail(
             done,
-            new WorkersError({ reason: "TooManyRestarts", worker: slot.id, detail: `restarted ${maxRestarts} times within a minute; last exit: ${describeExit(exit)}` })
+            new WorkersError({
+              reason: "TooManyRestarts",
+              worker: slot.id,
+              detail: `restarted ${maxRestarts} times within a minute; last exit: ${describeExit(exit)}`
+            })
           )
           return
         }
         slot.recent.push(now)
         const delay = slot.backoff
         slot.backoff = Math.min(maxRestartDelay, slot.backoff * 2)
-        yield* Effect.logWarning(`worker ${slot.id} (pid ${run.proc?.pid}) died (${describeExit(exit)}): restarting in ${delay}ms`)
+        yield* Effect.logWarning(
+          `worker ${slot.id} (pid ${run.proc?.pid}) died (${describeExit(exit)}): restarting in ${delay}ms`
+        )
         yield* Effect.sleep(Duration.millis(delay))
         if (stopping || slot.current !== run) return
         slot.restarts++
@@ -484,13 +578,20 @@ export const supervise = (
       yield* Effect.forEach(runs, orderDrain, { discard: true })
       // the shutdown is a finalizer, uninterruptible: a wait a timeout must be able to cut is made interruptible
       const all = Effect.interruptible(Effect.forEach(runs, (r) => Deferred.await(r.exited), { discard: true }))
-      const inTime = yield* Effect.timeout(all, shutdownTimeout).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+      const inTime = yield* Effect.timeout(all, shutdownTimeout).pipe(
+        Effect.as(true),
+        Effect.orElseSucceed(() => false)
+      )
       if (inTime) {
         yield* Effect.logInfo("all workers drained")
         return
       }
       const stragglers = runs.filter((r) => !r.hasExited)
-      yield* Effect.logWarning(`killing ${stragglers.length} worker(s) still running after ${Duration.format(shutdownTimeout)}: ${stragglers.map((r) => r.slot.id).join(", ")}`)
+      yield* Effect.logWarning(
+        `killing ${stragglers.length} worker(s) still running after ${Duration.format(shutdownTimeout)}: ${
+          stragglers.map((r) => r.slot.id).join(", ")
+        }`
+      )
       for (const r of stragglers) r.proc?.kill("SIGKILL")
       yield* Effect.ignore(Effect.timeout(all, killWait))
     })
@@ -512,7 +613,10 @@ export const supervise = (
         slot.current = next
         if (old !== undefined && !old.hasExited) {
           yield* orderDrain(old)
-          const inTime = yield* Effect.timeout(Effect.interruptible(Deferred.await(old.exited)), shutdownTimeout).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+          const inTime = yield* Effect.timeout(Effect.interruptible(Deferred.await(old.exited)), shutdownTimeout).pipe(
+            Effect.as(true),
+            Effect.orElseSucceed(() => false)
+          )
           if (!inTime) {
             old.proc?.kill("SIGKILL")
             yield* Effect.ignore(Effect.timeout(Effect.interruptible(Deferred.await(old.exited)), killWait))
@@ -525,7 +629,9 @@ export const supervise = (
     // from before the start to after the shutdown: SIGHUP's default action would end the primary
     yield* platform.onHangup(() => {
       Runtime.runFork(runtime)(
-        starting ? Effect.logWarning("SIGHUP while the workers start: no rolling restart") : Effect.ignore(rollingRestart)
+        starting
+          ? Effect.logWarning("SIGHUP while the workers start: no rolling restart")
+          : Effect.ignore(rollingRestart)
       )
     })
     yield* Effect.addFinalizer(() => shutdown)
@@ -536,7 +642,9 @@ export const supervise = (
         Effect.forEach(some, (slot) => Effect.tap(startRun(slot), (run) => Effect.sync(() => (slot.current = run)))),
         (runs) => Effect.forEach(runs, awaitReady, { concurrency: "unbounded", discard: true })
       )
-    const startAll = platform.reusePort ? Effect.zipRight(startSlots(slots.slice(0, 1)), startSlots(slots.slice(1))) : startSlots(slots)
+    const startAll = platform.reusePort
+      ? Effect.zipRight(startSlots(slots.slice(0, 1)), startSlots(slots.slice(1)))
+      : startSlots(slots)
     yield* startAll.pipe(
       Effect.tapError((e) => Effect.logError("workers failed to start", e)),
       Effect.mapError((e) => e.reason === "NotReady" ? new WorkersError({ ...e, reason: "StartFailed" }) : e)
@@ -555,7 +663,8 @@ export const supervise = (
           const d = yield* Deferred.make<WorkerStats>()
           link.pendingStats.set(seq, d)
           yield* sendOn(link.framed, { t: "stats", seq })
-          s = yield* Effect.orElseSucceed(Effect.timeout(Effect.interruptible(Deferred.await(d)), statsTimeout), () => undefined)
+          s = yield* Effect.orElseSucceed(Effect.timeout(Effect.interruptible(Deferred.await(d)), statsTimeout), () =>
+            undefined)
           link.pendingStats.delete(seq)
         }
         return {

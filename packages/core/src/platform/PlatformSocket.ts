@@ -45,7 +45,7 @@
  */
 import * as Socket from "@effect/platform/Socket"
 import type * as SocketServer from "@effect/platform/SocketServer"
-import { Effect, Exit, ExecutionStrategy, Layer, Option, Scope } from "effect"
+import { Effect, ExecutionStrategy, Exit, Layer, Option, Scope } from "effect"
 import type { Address } from "../Address.ts"
 import type { Connection, ConnectionError } from "../Connection.ts"
 import { EOF } from "../Connection.ts"
@@ -140,7 +140,10 @@ const runOn = <_, E, R>(
   })
 
 /** Writes one platform chunk to `live`. */
-const writeTo = (live: Live, chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> => {
+const writeTo = (
+  live: Live,
+  chunk: Uint8Array | string | Socket.CloseEvent
+): Effect.Effect<void, Socket.SocketError> => {
   if (Socket.isCloseEvent(chunk)) {
     if (live.closeEvent === undefined) live.closeEvent = chunk
     return live.conn.close
@@ -149,7 +152,8 @@ const writeTo = (live: Live, chunk: Uint8Array | string | Socket.CloseEvent): Ef
 }
 
 /** Half-close in the background: the FIN goes out after pending writes, without holding up the caller. */
-const endInBackground = (conn: Connection): Effect.Effect<void> => Effect.asVoid(Effect.forkDaemon(Effect.ignore(conn.end)))
+const endInBackground = (conn: Connection): Effect.Effect<void> =>
+  Effect.asVoid(Effect.forkDaemon(Effect.ignore(conn.end)))
 
 /**
  * Wraps an open wirekit {@link Connection} as an `@effect/platform` socket.
@@ -276,7 +280,8 @@ export const makeSocket = (
           // a half-open connection left by the previous run: close it gracefully, off the critical path
           if (previous !== undefined) yield* Effect.forkDaemon(retire(previous, Exit.void))
           const exit = yield* Effect.exit(restore(runOn(entry.live, closeCodeIsError, handler, opts?.onOpen)))
-          const halfOpen = Exit.isSuccess(exit) && writers > 0 && current === entry && entry.live.closeEvent === undefined
+          const halfOpen = Exit.isSuccess(exit) && writers > 0 && current === entry &&
+            entry.live.closeEvent === undefined
           if (!halfOpen) yield* retire(entry, exit)
           return yield* exit
         })
@@ -359,7 +364,9 @@ export const layerSocket = (
  * ```
  */
 export const connection = (socket: Socket.Socket): Option.Option<Connection> =>
-  ConnectionKey in socket ? Option.fromNullable((socket as Socket.Socket & WithConnection)[ConnectionKey]()) : Option.none()
+  ConnectionKey in socket
+    ? Option.fromNullable((socket as Socket.Socket & WithConnection)[ConnectionKey]())
+    : Option.none()
 
 /**
  * Converts a wirekit address to an `@effect/platform` `SocketServer.Address`

@@ -89,12 +89,17 @@ const fake = (id: number): Fake => {
 
 /** Polls `check` every 20 ms until it holds; fails with `what` after `ms`. */
 const eventually = <E>(what: string, check: Effect.Effect<boolean, E>, ms = 5000) =>
-  Effect.flatMap(Effect.either(check), (r) => (r._tag === "Right" && r.right ? Effect.void : Effect.fail("not yet"))).pipe(
-    Effect.retry(Schedule.spaced("20 millis")),
-    Effect.timeoutFail({ duration: Duration.millis(ms), onTimeout: () => new Error(`still not true after ${ms}ms: ${what}`) })
-  )
+  Effect.flatMap(Effect.either(check), (r) => (r._tag === "Right" && r.right ? Effect.void : Effect.fail("not yet")))
+    .pipe(
+      Effect.retry(Schedule.spaced("20 millis")),
+      Effect.timeoutFail({
+        duration: Duration.millis(ms),
+        onTimeout: () => new Error(`still not true after ${ms}ms: ${what}`)
+      })
+    )
 
-const nicks = (members: ReadonlyArray<Backplane.Member>) => members.map((m) => m.meta.nick ?? `${m.node}/${m.session}`).sort()
+const nicks = (members: ReadonlyArray<Backplane.Member>) =>
+  members.map((m) => m.meta.nick ?? `${m.node}/${m.session}`).sort()
 
 let namespaces = 0
 
@@ -112,7 +117,11 @@ export const run = (options: BackplaneConformanceOptions): void => {
     /** A fresh namespace and a way to add nodes to it (each with its Groups). */
     const cluster = Effect.sync(() => {
       const namespace = `ns${++namespaces}-${Date.now().toString(36)}`
-      const node = (groupsOptions?: Groups.BackplaneOptions<unknown>, heartbeat: Duration.DurationInput = "100 millis", ttl: Duration.DurationInput = "600 millis") =>
+      const node = (
+        groupsOptions?: Groups.BackplaneOptions<unknown>,
+        heartbeat: Duration.DurationInput = "100 millis",
+        ttl: Duration.DurationInput = "600 millis"
+      ) =>
         Effect.gen(function*() {
           const backplane = yield* options.node({ namespace, heartbeat, ttl })
           const groups = yield* Groups.withBackplane<unknown>({ retryInterval: "100 millis", ...groupsOptions }).pipe(
@@ -133,8 +142,14 @@ export const run = (options: BackplaneConformanceOptions): void => {
         a.groups.unsafeJoin("room", a2.session)
         b.groups.unsafeJoin("room", b1.session)
         b.groups.unsafeJoin("other", b2.session)
-        yield* eventually("both nodes list the three members", Effect.map(a.groups.membersEverywhere("room"), (m) => m.length === 3))
-        yield* eventually("both nodes list the three members", Effect.map(b.groups.membersEverywhere("room"), (m) => m.length === 3))
+        yield* eventually(
+          "both nodes list the three members",
+          Effect.map(a.groups.membersEverywhere("room"), (m) => m.length === 3)
+        )
+        yield* eventually(
+          "both nodes list the three members",
+          Effect.map(b.groups.membersEverywhere("room"), (m) => m.length === 3)
+        )
 
         expect(a.groups.unsafeBroadcast("room", "hi", { except: a1.session })).toBe(1)
         yield* eventually("b1 got it", Effect.sync(() => b1.inbox.length === 1))
@@ -158,7 +173,10 @@ export const run = (options: BackplaneConformanceOptions): void => {
         const b = yield* node()
         const receiver = fake(7)
         b.groups.unsafeJoin("stream", receiver.session)
-        yield* eventually("a sees the receiver", Effect.map(a.groups.membersEverywhere("stream"), (m) => m.length === 1))
+        yield* eventually(
+          "a sees the receiver",
+          Effect.map(a.groups.membersEverywhere("stream"), (m) => m.length === 1)
+        )
         for (let n = 0; n < 1000; n++) a.groups.unsafeBroadcast("stream", { n })
         yield* eventually("1,000 arrived", Effect.sync(() => receiver.inbox.length >= 1000), 15_000)
         expect(receiver.inbox.map((m) => (m as { n: number }).n)).toEqual(Array.from({ length: 1000 }, (_, n) => n))
@@ -177,16 +195,30 @@ export const run = (options: BackplaneConformanceOptions): void => {
         b.groups.unsafeJoin("lobby", carol.session)
         yield* b.groups.setMeta(carol.session, { nick: "carol" })
         const everywhere = (g: Groups.Groups<unknown>) => Effect.map(g.membersEverywhere("lobby"), nicks)
-        yield* eventually("a lists alice, bob, carol", Effect.map(everywhere(a.groups), (n) => n.join() === "alice,bob,carol"))
+        yield* eventually(
+          "a lists alice, bob, carol",
+          Effect.map(everywhere(a.groups), (n) => n.join() === "alice,bob,carol")
+        )
         const listed = yield* a.groups.membersEverywhere("lobby")
-        expect(listed.find((m) => m.meta.nick === "bob")).toEqual({ node: b.groups.node, session: 1, meta: { nick: "bob" } })
-        expect(listed.find((m) => m.meta.nick === "alice")).toEqual({ node: a.groups.node, session: 1, meta: { nick: "alice" } })
+        expect(listed.find((m) => m.meta.nick === "bob")).toEqual({
+          node: b.groups.node,
+          session: 1,
+          meta: { nick: "bob" }
+        })
+        expect(listed.find((m) => m.meta.nick === "alice")).toEqual({
+          node: a.groups.node,
+          session: 1,
+          meta: { nick: "alice" }
+        })
         // the synchronous views stay this node's
         expect(a.groups.members("lobby")).toEqual([alice.session])
         expect(b.groups.meta(bob.session)).toEqual({ nick: "bob" })
 
         b.groups.unsafeSetMeta(bob.session, { nick: "robert" })
-        yield* eventually("a sees the rename", Effect.map(everywhere(a.groups), (n) => n.join() === "alice,carol,robert"))
+        yield* eventually(
+          "a sees the rename",
+          Effect.map(everywhere(a.groups), (n) => n.join() === "alice,carol,robert")
+        )
         b.groups.unsafeLeave("lobby", bob.session)
         yield* eventually("a sees bob leave", Effect.map(everywhere(a.groups), (n) => n.join() === "alice,carol"))
         // what the server does when a connection ends
@@ -230,7 +262,9 @@ export const run = (options: BackplaneConformanceOptions): void => {
         b.groups.unsafeJoin("room", b1.session)
         b.groups.unsafeJoin("room", b2.session)
         yield* eventually("a lists three", Effect.map(a.groups.membersEverywhere("room"), (m) => m.length === 3))
-        const target = (yield* a.groups.membersEverywhere("room")).find((m) => m.node === b.groups.node && m.session === 1)!
+        const target = (yield* a.groups.membersEverywhere("room")).find((m) =>
+          m.node === b.groups.node && m.session === 1
+        )!
         // session 1 of node b, not session 1 of node a
         expect(a.groups.unsafeBroadcast("room", "not for b1", { except: target })).toBe(1)
         yield* eventually("b2 got it", Effect.sync(() => b2.inbox.length === 1))
@@ -251,24 +285,35 @@ export const run = (options: BackplaneConformanceOptions): void => {
         b.groups.unsafeJoin("room", b1.session)
         yield* eventually("a lists both", Effect.map(a.groups.membersEverywhere("room"), (m) => m.length === 2))
         yield* Scope.close(scope, Exit.void)
-        yield* eventually("b's member is gone", Effect.map(a.groups.membersEverywhere("room"), (m) => m.length === 1), 3000)
+        yield* eventually(
+          "b's member is gone",
+          Effect.map(a.groups.membersEverywhere("room"), (m) => m.length === 1),
+          3000
+        )
         expect(a.groups.unsafeBroadcast("room", "still here")).toBe(1)
       }))
 
-    it.scopedLive.skipIf(options.crash === undefined)("a crashed node's members disappear once its TTL passes", () =>
-      Effect.gen(function*() {
-        const { namespace, node } = yield* cluster
-        const a = yield* node()
-        const b = yield* node()
-        const [a1, b1] = [fake(1), fake(1)]
-        a.groups.unsafeJoin("room", a1.session)
-        b.groups.unsafeJoin("room", b1.session)
-        yield* eventually("a lists both", Effect.map(a.groups.membersEverywhere("room"), (m) => m.length === 2))
-        yield* options.crash!(namespace, b.backplane)
-        // the TTL is 600 ms: listed a little longer at most (a beat's interval), then gone
-        yield* eventually("b's member is gone", Effect.map(a.groups.membersEverywhere("room"), (m) => m.length === 1), 2000)
-        expect((yield* a.groups.membersEverywhere("room")).map((m) => m.node)).toEqual([a.groups.node])
-      }))
+    it.scopedLive.skipIf(options.crash === undefined)(
+      "a crashed node's members disappear once its TTL passes",
+      () =>
+        Effect.gen(function*() {
+          const { namespace, node } = yield* cluster
+          const a = yield* node()
+          const b = yield* node()
+          const [a1, b1] = [fake(1), fake(1)]
+          a.groups.unsafeJoin("room", a1.session)
+          b.groups.unsafeJoin("room", b1.session)
+          yield* eventually("a lists both", Effect.map(a.groups.membersEverywhere("room"), (m) => m.length === 2))
+          yield* options.crash!(namespace, b.backplane)
+          // the TTL is 600 ms: listed a little longer at most (a beat's interval), then gone
+          yield* eventually(
+            "b's member is gone",
+            Effect.map(a.groups.membersEverywhere("room"), (m) => m.length === 1),
+            2000
+          )
+          expect((yield* a.groups.membersEverywhere("room")).map((m) => m.node)).toEqual([a.groups.node])
+        })
+    )
 
     it.scopedLive.skipIf(options.outage === undefined)(
       "an outage: typed errors, local delivery goes on, a bounded queue that counts what it drops, and recovery announces every membership again",
@@ -303,15 +348,28 @@ export const run = (options: BackplaneConformanceOptions): void => {
           expect(during.dropped).toBeGreaterThanOrEqual(16)
 
           yield* options.outage!.start(namespace)
-          yield* eventually("both are up", Effect.sync(() => a.groups.stats().status === "up" && b.groups.stats().status === "up"), 10_000)
+          yield* eventually(
+            "both are up",
+            Effect.sync(() => a.groups.stats().status === "up" && b.groups.stats().status === "up"),
+            10_000
+          )
           // the backplane lost everything: what b lists now was announced again
           yield* eventually(
             "b lists a's members again",
-            Effect.map(b.groups.membersEverywhere("room"), (m) => m.filter((x) => x.node === a.groups.node).length === 2),
+            Effect.map(
+              b.groups.membersEverywhere("room"),
+              (m) => m.filter((x) => x.node === a.groups.node).length === 2
+            ),
             10_000
           )
-          yield* eventually("b lists the join made during the outage", Effect.map(b.groups.membersEverywhere("late"), (m) => m.length === 1), 10_000)
-          expect((yield* b.groups.membersEverywhere("room")).find((m) => m.meta.nick === "a1")?.node).toBe(a.groups.node)
+          yield* eventually(
+            "b lists the join made during the outage",
+            Effect.map(b.groups.membersEverywhere("late"), (m) => m.length === 1),
+            10_000
+          )
+          expect((yield* b.groups.membersEverywhere("room")).find((m) => m.meta.nick === "a1")?.node).toBe(
+            a.groups.node
+          )
           // and broadcasts cross again (b's subscription restored)
           yield* eventually(
             "a broadcast made after the outage reaches b",
@@ -321,10 +379,14 @@ export const run = (options: BackplaneConformanceOptions): void => {
             }),
             10_000
           )
-          yield* eventually("and back", Effect.sync(() => {
-            b.groups.unsafeBroadcast("room", "from b")
-            return a1.inbox.includes("from b")
-          }), 10_000)
+          yield* eventually(
+            "and back",
+            Effect.sync(() => {
+              b.groups.unsafeBroadcast("room", "from b")
+              return a1.inbox.includes("from b")
+            }),
+            10_000
+          )
           // the queue of the outage was sent (what the probes above queued too, once flushed)
           yield* a.groups.flush
           expect(a.groups.stats().queued).toBe(0)
@@ -346,7 +408,10 @@ export const run = (options: BackplaneConformanceOptions): void => {
         expect(a2.inbox).toEqual([{ n: 1n }])
         expect(a.groups.stats().unencodable).toBe(1)
         // garbage from another node (not an envelope; an envelope whose payload is not JSON)
-        yield* a.backplane.publish([{ group: "room", message: "garbage" }, { group: "room", message: "x\n\n{not json" }])
+        yield* a.backplane.publish([{ group: "room", message: "garbage" }, {
+          group: "room",
+          message: "x\n\n{not json"
+        }])
         a.groups.unsafeBroadcast("room", "fine")
         yield* eventually("the next broadcast arrives", Effect.sync(() => b1.inbox.length === 1))
         expect(b1.inbox).toEqual(["fine"])

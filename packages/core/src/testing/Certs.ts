@@ -104,17 +104,38 @@ export const generate = (options?: { readonly openssl?: string | undefined }): T
     } catch (e) {
       const err = e as { code?: string; stderr?: Uint8Array }
       if (err.code === "ENOENT") {
-        throw new Error(`the '${openssl}' command is missing: TLS tests make their certificates with it (apt-get install openssl)`)
+        throw new Error(
+          `the '${openssl}' command is missing: TLS tests make their certificates with it (apt-get install openssl)`
+        )
       }
-      throw new Error(`${openssl} ${args.join(" ")} failed: ${err.stderr ? new TextDecoder().decode(err.stderr) : String(e)}`)
+      throw new Error(
+        `${openssl} ${args.join(" ")} failed: ${err.stderr ? new TextDecoder().decode(err.stderr) : String(e)}`
+      )
     }
   }
   const read = (name: string) => Fs.readFileSync(file(name), "utf8")
   let serial = 1
-  const key = (name: string) => run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`])
+  const key = (name: string) =>
+    run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`])
   const rootCa = (name: string, cn: string): Issued => {
     key(name)
-    run(["req", "-x509", "-new", "-key", `${name}.key`, "-out", `${name}.pem`, "-days", "2", "-subj", `/O=wirekit/CN=${cn}`, "-config", "openssl.cnf", "-extensions", "ca_ext"])
+    run([
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      `${name}.key`,
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      "-subj",
+      `/O=wirekit/CN=${cn}`,
+      "-config",
+      "openssl.cnf",
+      "-extensions",
+      "ca_ext"
+    ])
     return { cert: read(`${name}.pem`), key: read(`${name}.key`) }
   }
   const leaf = (name: string, issuer: string, subject: string, ext: string): Issued => {
@@ -122,8 +143,23 @@ export const generate = (options?: { readonly openssl?: string | undefined }): T
     Fs.writeFileSync(file(`${name}.ext`), ext)
     run(["req", "-new", "-key", `${name}.key`, "-out", `${name}.csr`, "-subj", subject, "-config", "openssl.cnf"])
     run([
-      "x509", "-req", "-in", `${name}.csr`, "-CA", `${issuer}.pem`, "-CAkey", `${issuer}.key`, "-set_serial", String(1000 + serial++),
-      "-days", "2", "-sha256", "-out", `${name}.pem`, "-extfile", `${name}.ext`
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      `${issuer}.pem`,
+      "-CAkey",
+      `${issuer}.key`,
+      "-set_serial",
+      String(1000 + serial++),
+      "-days",
+      "2",
+      "-sha256",
+      "-out",
+      `${name}.pem`,
+      "-extfile",
+      `${name}.ext`
     ])
     return { cert: read(`${name}.pem`), key: read(`${name}.key`) }
   }
@@ -163,7 +199,12 @@ export const tlsDefaults = (
   const mutual = options?.mutual ?? false
   return {
     server: {
-      certificates: { cert: certs.server.cert, key: certs.server.key, ca: certs.ca.cert, sni: { "alt.test": certs.alt } },
+      certificates: {
+        cert: certs.server.cert,
+        key: certs.server.key,
+        ca: certs.ca.cert,
+        sni: { "alt.test": certs.alt }
+      },
       ...(mutual ? { requestCert: true } : {})
     },
     client: { ca: certs.ca.cert, ...(mutual ? { certificate: certs.client } : {}) }

@@ -14,17 +14,29 @@
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, Random, Scope } from "effect"
+import type { Layer } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Random, Scope } from "effect"
 import { expect } from "vitest"
 import type { Address } from "../Address.ts"
 import { format, isTcp } from "../Address.ts"
 import * as Connection from "../Connection.ts"
 import * as Server from "../Server.ts"
 import { Transport } from "../Transport.ts"
-import * as FramedConformance from "./FramedConformance.ts"
-import { dec, echoHandler, enc, jitter, randomBytes, resetFromProcess, sameBytes, settle, writeParts, writeRandomly } from "./internal.ts"
-import * as PlatformConformance from "./PlatformConformance.ts"
 import type { TransportService } from "../Transport.ts"
+import * as FramedConformance from "./FramedConformance.ts"
+import {
+  dec,
+  echoHandler,
+  enc,
+  jitter,
+  randomBytes,
+  resetFromProcess,
+  sameBytes,
+  settle,
+  writeParts,
+  writeRandomly
+} from "./internal.ts"
+import * as PlatformConformance from "./PlatformConformance.ts"
 
 /** What an adapter passes to {@link run}. */
 export interface ConformanceOptions {
@@ -62,7 +74,8 @@ export const run = (options: ConformanceOptions): void => {
   const host = options.host ?? "127.0.0.1"
   const maxRead = options.maxReadSize ?? 64 * 1024
   const any: Address = { host, port: 0 }
-  const unixPath = options.unixPath ?? (() => `/tmp/wirekit-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.sock`)
+  const unixPath = options.unixPath ??
+    (() => `/tmp/wirekit-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.sock`)
   const withT = <A, E>(f: (t: TransportService) => Effect.Effect<A, E, Scope.Scope | Transport>) =>
     Effect.provide(Effect.flatMap(Transport, f), options.layer)
 
@@ -589,8 +602,11 @@ export const run = (options: ConformanceOptions): void => {
               const handler = Effect.flatMap(Connection.Connection, (conn) =>
                 Effect.suspend(() => {
                   served.set(format(conn.remoteAddress), conn)
-                  return Effect.tapError(echoHandler, (e) =>
-                    Effect.sync(() => reasons.push(e instanceof Connection.ConnectionError ? e.reason : String(e))))
+                  return Effect.tapError(
+                    echoHandler,
+                    (e) =>
+                      Effect.sync(() => reasons.push(e instanceof Connection.ConnectionError ? e.reason : String(e)))
+                  )
                 }))
               const server = yield* Server.serve(yield* t.listen(any, { backlog: 511 }), handler)
 
@@ -650,19 +666,25 @@ export const run = (options: ConformanceOptions): void => {
             })
           ))
 
-      survives("50 peers that connect and reset at once (many before the server set them up)", (t, address) =>
-        Effect.forEach(
-          range(50),
-          () => Effect.scoped(Effect.flatMap(t.connect(address, { timeout: 5000 }), (c) => c.abort)),
-          { concurrency: "unbounded", discard: true }
-        ))
+      survives(
+        "50 peers that connect and reset at once (many before the server set them up)",
+        (t, address) =>
+          Effect.forEach(
+            range(50),
+            () => Effect.scoped(Effect.flatMap(t.connect(address, { timeout: 5000 }), (c) => c.abort)),
+            { concurrency: "unbounded", discard: true }
+          )
+      )
 
       if (options.processPeers) {
-        survives("50 peers of another process that connect, write and reset before the server accepts them", (_, address) =>
-          Effect.gen(function*() {
-            const tcp = address as { host: string; port: number }
-            expect(yield* resetFromProcess(tcp.host, tcp.port, 50)).toBe(50)
-          }))
+        survives(
+          "50 peers of another process that connect, write and reset before the server accepts them",
+          (_, address) =>
+            Effect.gen(function*() {
+              const tcp = address as { host: string; port: number }
+              expect(yield* resetFromProcess(tcp.host, tcp.port, 50)).toBe(50)
+            })
+        )
       }
 
       survives("30 peers that reset mid-request (a partial message written)", (t, address) =>
@@ -702,31 +724,36 @@ export const run = (options: ConformanceOptions): void => {
           { concurrency: "unbounded", discard: true }
         ))
 
-      survives("20 peers that reset while the server is blocked writing to them (they never read)", (t, address, served) =>
-        Effect.gen(function*() {
-          const peers = yield* Effect.forEach(range(20), () => t.connect(address, { timeout: 5000 }), { concurrency: "unbounded" })
-          const setUp = () => peers.filter((c) => served.has(format(c.localAddress))).length
-          for (let i = 0; i < 100 && setUp() < peers.length; i++) yield* Effect.sleep(Duration.millis(50))
-          expect(setUp()).toBe(peers.length)
-          yield* Effect.forEach(peers, (c) =>
-            Effect.gen(function*() {
-              const s = served.get(format(c.localAddress))!
-              const chunk = randomBytes(64 * 1024, 9)
-              let written = 0
-              const w = yield* Effect.fork(Effect.gen(function*() {
-                while (written < 256 * 1024 * 1024) {
-                  yield* c.write(chunk)
-                  written += chunk.length
-                }
-              }))
-              // the peer never reads: the echo fills every buffer, the server's write waits, so does ours
-              yield* settle(() => written + s.unsafeStats().bytesRead)
-              expect(w.unsafePoll()).toBe(null)
-              expect(s.unsafeStats().writeBuffered).toBeGreaterThan(0)
-              yield* Fiber.interrupt(w)
-              yield* c.abort
-            }), { concurrency: "unbounded", discard: true })
-        }))
+      survives(
+        "20 peers that reset while the server is blocked writing to them (they never read)",
+        (t, address, served) =>
+          Effect.gen(function*() {
+            const peers = yield* Effect.forEach(range(20), () => t.connect(address, { timeout: 5000 }), {
+              concurrency: "unbounded"
+            })
+            const setUp = () => peers.filter((c) => served.has(format(c.localAddress))).length
+            for (let i = 0; i < 100 && setUp() < peers.length; i++) yield* Effect.sleep(Duration.millis(50))
+            expect(setUp()).toBe(peers.length)
+            yield* Effect.forEach(peers, (c) =>
+              Effect.gen(function*() {
+                const s = served.get(format(c.localAddress))!
+                const chunk = randomBytes(64 * 1024, 9)
+                let written = 0
+                const w = yield* Effect.fork(Effect.gen(function*() {
+                  while (written < 256 * 1024 * 1024) {
+                    yield* c.write(chunk)
+                    written += chunk.length
+                  }
+                }))
+                // the peer never reads: the echo fills every buffer, the server's write waits, so does ours
+                yield* settle(() => written + s.unsafeStats().bytesRead)
+                expect(w.unsafePoll()).toBe(null)
+                expect(s.unsafeStats().writeBuffered).toBeGreaterThan(0)
+                yield* Fiber.interrupt(w)
+                yield* c.abort
+              }), { concurrency: "unbounded", discard: true })
+          })
+      )
     })
   })
   FramedConformance.run(options.name, options.layer, host)

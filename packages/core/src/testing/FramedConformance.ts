@@ -4,8 +4,8 @@
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Random } from "effect"
-import type { Scope } from "effect"
+import { Effect, Fiber, Random } from "effect"
+import type { Layer, Scope } from "effect"
 import { expect } from "vitest"
 import * as Connection from "../Connection.ts"
 import * as Framed from "../Framed.ts"
@@ -48,32 +48,32 @@ export const run = (name: string, layer: Layer.Layer<Transport>, host = "127.0.0
 
   describe(`framing over transport: ${name}`, () => {
     for (const [mode, echo] of [["push mode", framedEcho], ["push mode, borrowed reads", framedEchoBorrow]] as const) {
-    it.scopedLive(`length-field echo (${mode}): 2000 frames of random sizes, written in random chunks, come back in order`, () =>
-      withT((t) =>
-        Effect.gen(function*() {
-          const server = yield* Server.serve(yield* t.listen(any), echo)
-          const conn = yield* t.connect(server.address, { timeout: 2000 })
-          const client = Framed.make(conn, lengthField)
-          const sizes = yield* Effect.forEach(Array.from({ length: 2000 }), () => Random.nextIntBetween(0, 3000))
-          const frames = sizes.map((s, i) => frameBytes(i, s))
-          // encode on the side with the codec under test's own encoder, as one byte stream
-          const encoded = Framing.encodeAll(lengthField, frames)
-          if (encoded._tag === "Left") return yield* Effect.die(encoded.left)
-          const writer = yield* Effect.fork(Effect.zipRight(writeRandomly(conn, encoded.right, 9000), conn.end))
-          const got: Array<Uint8Array> = []
-          while (true) {
-            const f = yield* client.read
-            if (f === Connection.EOF) break
-            got.push(f.slice())
-          }
-          yield* Fiber.join(writer)
-          expect(got.length).toBe(frames.length)
-          let mismatches = 0
-          for (let i = 0; i < frames.length; i++) if (!sameBytes(got[i]!, frames[i]!)) mismatches++
-          expect(mismatches).toBe(0)
-          expect(server.failed()).toBe(0)
-        })
-      ))
+      it.scopedLive(`length-field echo (${mode}): 2000 frames of random sizes, written in random chunks, come back in order`, () =>
+        withT((t) =>
+          Effect.gen(function*() {
+            const server = yield* Server.serve(yield* t.listen(any), echo)
+            const conn = yield* t.connect(server.address, { timeout: 2000 })
+            const client = Framed.make(conn, lengthField)
+            const sizes = yield* Effect.forEach(Array.from({ length: 2000 }), () => Random.nextIntBetween(0, 3000))
+            const frames = sizes.map((s, i) => frameBytes(i, s))
+            // encode on the side with the codec under test's own encoder, as one byte stream
+            const encoded = Framing.encodeAll(lengthField, frames)
+            if (encoded._tag === "Left") return yield* Effect.die(encoded.left)
+            const writer = yield* Effect.fork(Effect.zipRight(writeRandomly(conn, encoded.right, 9000), conn.end))
+            const got: Array<Uint8Array> = []
+            while (true) {
+              const f = yield* client.read
+              if (f === Connection.EOF) break
+              got.push(f.slice())
+            }
+            yield* Fiber.join(writer)
+            expect(got.length).toBe(frames.length)
+            let mismatches = 0
+            for (let i = 0; i < frames.length; i++) if (!sameBytes(got[i]!, frames[i]!)) mismatches++
+            expect(mismatches).toBe(0)
+            expect(server.failed()).toBe(0)
+          })
+        ))
     }
 
     it.scopedLive("push mode coalesces: the replies to one read batch leave in one write", () =>

@@ -17,7 +17,21 @@ import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import { Rpc, RpcClient, RpcGroup, RpcSerialization, RpcServer } from "@effect/rpc"
 import { describe, it } from "@effect/vitest"
-import { Chunk, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Random, Schedule, Schema, Stream } from "effect"
+import {
+  Chunk,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Random,
+  Schedule,
+  Schema,
+  Stream
+} from "effect"
 import type { Scope } from "effect"
 import { expect } from "vitest"
 import type { Address } from "../Address.ts"
@@ -41,7 +55,8 @@ class MathRpcs extends RpcGroup.make(
 ) {}
 
 const MathLive = MathRpcs.toLayer({
-  Add: ({ a, b }) => a < 0 || b < 0 ? Effect.fail(new AddError({ reason: `negative operand: ${a}, ${b}` })) : Effect.succeed(a + b),
+  Add: ({ a, b }) =>
+    a < 0 || b < 0 ? Effect.fail(new AddError({ reason: `negative operand: ${a}, ${b}` })) : Effect.succeed(a + b),
   // small chunks: many Chunk messages, each acknowledged by the client
   Count: ({ n }) => Stream.rechunk(Stream.range(1, n), 7),
   Echo: ({ text }) => Effect.succeed(text)
@@ -117,15 +132,21 @@ export const run = (name: string, layer: Layer.Layer<Transport>): void => {
         // concurrent calls and streams share the connection
         const results = yield* Effect.all(
           [
-            Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) => client.Add({ a: i, b: i }), { concurrency: "unbounded" }),
-            Effect.forEach([10, 50, 120], (n) => Effect.map(Stream.runCollect(client.Count({ n })), Chunk.toReadonlyArray), {
+            Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) => client.Add({ a: i, b: i }), {
+              concurrency: "unbounded"
+            }),
+            Effect.forEach([10, 50, 120], (n) =>
+              Effect.map(Stream.runCollect(client.Count({ n })), Chunk.toReadonlyArray), {
               concurrency: "unbounded"
             })
           ],
           { concurrency: "unbounded" }
         )
-        expect(results[0]).toEqual(Array.from({ length: 100 }, (_, i) => 2 * i))
-        expect(results[1].map((xs) => xs.length)).toEqual([10, 50, 120])
+        expect(results[0]).toEqual(Array.from({ length: 100 }, (_, i) =>
+          2 * i))
+        expect(results[1].map((xs) =>
+          xs.length
+        )).toEqual([10, 50, 120])
         expect(results[1][2]).toEqual(Array.from({ length: 120 }, (_, i) => i + 1))
       })
     )
@@ -139,7 +160,9 @@ export const run = (name: string, layer: Layer.Layer<Transport>): void => {
           const data = randomBytes(256 * 1024, 17)
           const received: Array<Uint8Array> = []
           // the handler records each chunk after a random delay: only sequential handling keeps the order
-          const reader = yield* Effect.fork(socket.run((chunk) => Effect.zipRight(jitter, Effect.sync(() => received.push(chunk)))))
+          const reader = yield* Effect.fork(
+            socket.run((chunk) => Effect.zipRight(jitter, Effect.sync(() => received.push(chunk))))
+          )
           yield* Effect.scoped(Effect.gen(function*() {
             const write = yield* socket.writer
             let off = 0
@@ -177,7 +200,9 @@ export const run = (name: string, layer: Layer.Layer<Transport>): void => {
             // the peer ended its side only: ours is still open
             yield* write("written after your FIN")
           })) // the last writer's release closes the connection gracefully
-          expect(yield* Deferred.await(serverGot).pipe(Effect.timeout(Duration.seconds(5)))).toBe("written after your FIN")
+          expect(yield* Deferred.await(serverGot).pipe(Effect.timeout(Duration.seconds(5)))).toBe(
+            "written after your FIN"
+          )
         })
       ))
 
@@ -254,11 +279,13 @@ export const run = (name: string, layer: Layer.Layer<Transport>): void => {
           const gate = yield* Deferred.make<void>()
           let got = 0
           let calls = 0
-          const running = yield* Effect.fork(PlatformSocket.fromConnection(s).run((chunk) => {
-            got += chunk.length
-            // the first chunk's handler blocks until the gate opens
-            return ++calls === 1 ? Deferred.await(gate) : undefined
-          }))
+          const running = yield* Effect.fork(
+            PlatformSocket.fromConnection(s).run((chunk) => {
+              got += chunk.length
+              // the first chunk's handler blocks until the gate opens
+              return ++calls === 1 ? Deferred.await(gate) : undefined
+            })
+          )
           const chunk = randomBytes(64 * 1024, 9)
           let written = 0
           const writer = yield* Effect.fork(Effect.gen(function*() {
@@ -397,7 +424,11 @@ export const run = (name: string, layer: Layer.Layer<Transport>): void => {
           )
           const client = yield* Effect.provide(RpcClient.make(MathRpcs), protocol)
           const sum = yield* client.Add({ a: 20, b: 22 }).pipe(
-            Effect.retry({ while: (e) => e._tag === "RpcClientError", schedule: Schedule.spaced(Duration.millis(50)), times: 100 })
+            Effect.retry({
+              while: (e) => e._tag === "RpcClientError",
+              schedule: Schedule.spaced(Duration.millis(50)),
+              times: 100
+            })
           )
           expect(sum).toBe(42)
           expect(accepted).toBeGreaterThanOrEqual(2)

@@ -52,8 +52,8 @@ import * as Framing from "../Framing.ts"
 import * as LengthField from "../LengthField.ts"
 import * as Lines from "../Lines.ts"
 import * as MessageCodec from "../MessageCodec.ts"
-import * as Msgpack from "../Msgpack.ts"
 import * as Middleware from "../Middleware.ts"
+import * as Msgpack from "../Msgpack.ts"
 import * as Protocol from "../Protocol.ts"
 import * as ProtocolServer from "../ProtocolServer.ts"
 import * as Session from "../Session.ts"
@@ -123,7 +123,10 @@ const makeStreams = (serialization?: MessageCodec.MessageCodec<unknown>) => {
   return { Count, Echo, Streams, handler, state }
 }
 
-const jobs = (correlation: "inOrder" | "byId", extra?: { readonly onDefect?: Protocol.FailurePolicy; readonly onBadInput?: Protocol.FailurePolicy }) =>
+const jobs = (
+  correlation: "inOrder" | "byId",
+  extra?: { readonly onDefect?: Protocol.FailurePolicy; readonly onBadInput?: Protocol.FailurePolicy }
+) =>
   Protocol.schema({
     name: "jobs",
     request: Schema.Union(Work, Fail, Die, Count),
@@ -312,7 +315,10 @@ const reasonOf = (e: unknown): string =>
 
 /** Fails the test (instead of hanging) when `effect` takes longer than `ms`. */
 const within = <A, E, R>(ms: number, what: string) => (effect: Effect.Effect<A, E, R>) =>
-  Effect.timeoutFail(effect, { duration: Duration.millis(ms), onTimeout: () => new Error(`${what}: still running after ${ms}ms`) })
+  Effect.timeoutFail(effect, {
+    duration: Duration.millis(ms),
+    onTimeout: () => new Error(`${what}: still running after ${ms}ms`)
+  })
 
 /** Milliseconds since `start` (a `Clock.currentTimeMillis` reading). */
 const since = (start: number) => Effect.map(Clock.currentTimeMillis, (now) => now - start)
@@ -425,7 +431,8 @@ export const run = (options: ProtocolConformanceOptions): void => {
         const completed: Array<number> = []
         const results = yield* Effect.forEach(
           range(200),
-          (n) => Effect.tap(client.request({ _tag: "Work", n, ms: delays[n]! }), () => Effect.sync(() => completed.push(n))),
+          (n) =>
+            Effect.tap(client.request({ _tag: "Work", n, ms: delays[n]! }), () => Effect.sync(() => completed.push(n))),
           { concurrency: "unbounded" }
         )
         expect(results).toEqual(range(200))
@@ -446,7 +453,11 @@ export const run = (options: ProtocolConformanceOptions): void => {
         // request n takes (10 - n) * 30 ms: the last sent completes first (gaps wide enough for a busy machine)
         const results = yield* Effect.forEach(
           range(10),
-          (n) => Effect.tap(client.request({ _tag: "Work", n, ms: (10 - n) * 30 }), () => Effect.sync(() => completed.push(n))),
+          (n) =>
+            Effect.tap(
+              client.request({ _tag: "Work", n, ms: (10 - n) * 30 }),
+              () => Effect.sync(() => completed.push(n))
+            ),
           { concurrency: "unbounded" }
         )
         expect(results).toEqual(range(10))
@@ -463,7 +474,11 @@ export const run = (options: ProtocolConformanceOptions): void => {
           server: (session) => {
             let failed: ReturnType<typeof corrupted> | undefined
             const corrupted = (b: number) =>
-              new Framing.FramingError({ reason: "Corrupted", codec: "doubler", detail: `0x${b.toString(16)} is not a request` })
+              new Framing.FramingError({
+                reason: "Corrupted",
+                codec: "doubler",
+                detail: `0x${b.toString(16)} is not a request`
+              })
             return {
               decoder: {
                 decode: (chunk, out) => {
@@ -479,8 +494,9 @@ export const run = (options: ProtocolConformanceOptions): void => {
               },
               encodeResponse: (_id, outcome, out) => {
                 if (outcome._tag === "Fault") out.writeUtf8(`!${outcome.fault.detail}`)
-                else if (outcome._tag === "Success" && session.get(Hex)) out.writeUtf8(outcome.value.toString(16).padStart(2, "0"))
-                else if (outcome._tag === "Success") out.writeUint8(outcome.value)
+                else if (outcome._tag === "Success" && session.get(Hex)) {
+                  out.writeUtf8(outcome.value.toString(16).padStart(2, "0"))
+                } else if (outcome._tag === "Success") out.writeUint8(outcome.value)
                 return undefined
               },
               encodePush: () => undefined,
@@ -488,8 +504,11 @@ export const run = (options: ProtocolConformanceOptions): void => {
             }
           }
         })
-        const server = yield* ProtocolServer.serve(Doubler, (n, { session }) =>
-          n === 0xff ? Effect.sync(() => (session.set(Hex, true), 0)) : Effect.succeed((n * 2) & 0xff))
+        const server = yield* ProtocolServer.serve(
+          Doubler,
+          (n, { session }) =>
+            n === 0xff ? Effect.sync(() => (session.set(Hex, true), 0)) : Effect.succeed((n * 2) & 0xff)
+        )
         const t = yield* Transport.Transport
         const c = yield* t.connect(server.address)
         yield* c.write(new Uint8Array([1, 2, 0xff, 3, 0x40]))
@@ -603,22 +622,25 @@ export const run = (options: ProtocolConformanceOptions): void => {
 
     // ---- failures ---------------------------------------------------------------
 
-    testLogged("typed errors become error responses; a defect is logged and answered with an Internal fault; the server goes on", (logs) =>
-      Effect.gen(function*() {
-        const { handler } = makeJobs()
-        const server = yield* ProtocolServer.serve(JobsById, handler)
-        const client = yield* Client.make(JobsById, server.address)
-        expect(yield* Effect.flip(client.request({ _tag: "Fail", n: 3 }))).toEqual({ _tag: "Oops", n: 3 })
-        const died = yield* Effect.flip(client.request({ _tag: "Die" }))
-        expect(reasonOf(died)).toBe("Remote:Internal")
-        expect(yield* client.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
-        const logged = logs.find((l) => l.message === "handler died")
-        expect(logged?.level).toBe("ERROR")
-        expect(logged?.cause).toContain("boom")
-        expect(logged?.annotations.method).toBe("Die")
-        expect(server.stats().defects).toBe(1)
-        expect(server.stats().failures).toBe(1)
-      }))
+    testLogged(
+      "typed errors become error responses; a defect is logged and answered with an Internal fault; the server goes on",
+      (logs) =>
+        Effect.gen(function*() {
+          const { handler } = makeJobs()
+          const server = yield* ProtocolServer.serve(JobsById, handler)
+          const client = yield* Client.make(JobsById, server.address)
+          expect(yield* Effect.flip(client.request({ _tag: "Fail", n: 3 }))).toEqual({ _tag: "Oops", n: 3 })
+          const died = yield* Effect.flip(client.request({ _tag: "Die" }))
+          expect(reasonOf(died)).toBe("Remote:Internal")
+          expect(yield* client.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+          const logged = logs.find((l) => l.message === "handler died")
+          expect(logged?.level).toBe("ERROR")
+          expect(logged?.cause).toContain("boom")
+          expect(logged?.annotations.method).toBe("Die")
+          expect(server.stats().defects).toBe(1)
+          expect(server.stats().failures).toBe(1)
+        })
+    )
 
     test("onDefect \"close\": earlier responses are delivered, then only that connection closes", () =>
       Effect.gen(function*() {
@@ -675,7 +697,9 @@ export const run = (options: ProtocolConformanceOptions): void => {
       Effect.gen(function*() {
         const { handler } = makeJobs()
         const serverScope = yield* Scope.make()
-        const server = yield* ProtocolServer.serve(JobsById, handler, { shutdownTimeout: 0 }).pipe(Scope.extend(serverScope))
+        const server = yield* ProtocolServer.serve(JobsById, handler, { shutdownTimeout: 0 }).pipe(
+          Scope.extend(serverScope)
+        )
         const a = yield* Client.make(JobsById, server.address)
         const b = yield* Client.make(JobsInOrder, server.address)
         const pending = yield* Effect.fork(
@@ -719,7 +743,10 @@ export const run = (options: ProtocolConformanceOptions): void => {
             }
           })
         const workers = yield* Effect.fork(
-          Effect.forEach([...clients, ...clients, ...clients, ...clients], worker, { concurrency: "unbounded", discard: true })
+          Effect.forEach([...clients, ...clients, ...clients, ...clients], worker, {
+            concurrency: "unbounded",
+            discard: true
+          })
         )
         yield* Effect.sleep("150 millis")
         const result = yield* server.shutdown("3 seconds").pipe(within(5000, "shutdown"))
@@ -763,23 +790,26 @@ export const run = (options: ProtocolConformanceOptions): void => {
         yield* Fiber.join(release).pipe(within(3000, "layer release"))
       }))
 
-    testLogged("max connections: the extra connection is accepted then closed at once, counted and logged; the others go on", (logs) =>
-      Effect.gen(function*() {
-        const { handler } = makeJobs()
-        const server = yield* ProtocolServer.serve(JobsById, handler, { maxConnections: 2 })
-        const a = yield* Client.make(JobsById, server.address)
-        const b = yield* Client.make(JobsById, server.address)
-        expect(yield* a.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
-        expect(yield* b.request({ _tag: "Work", n: 2, ms: 0 })).toBe(2)
-        const third = yield* Effect.either(
-          Effect.flatMap(Client.make(JobsById, server.address), (c) => c.request({ _tag: "Work", n: 3, ms: 0 }))
-        )
-        expect(Either.isLeft(third) && reasonOf(third.left)).toBe("Disconnected")
-        expect(server.stats().rejected).toBe(1)
-        expect(server.stats().active).toBe(2)
-        expect(logs.some((l) => l.level === "WARN" && l.message.includes("maxConnections"))).toBe(true)
-        expect(yield* a.request({ _tag: "Work", n: 4, ms: 0 })).toBe(4)
-      }))
+    testLogged(
+      "max connections: the extra connection is accepted then closed at once, counted and logged; the others go on",
+      (logs) =>
+        Effect.gen(function*() {
+          const { handler } = makeJobs()
+          const server = yield* ProtocolServer.serve(JobsById, handler, { maxConnections: 2 })
+          const a = yield* Client.make(JobsById, server.address)
+          const b = yield* Client.make(JobsById, server.address)
+          expect(yield* a.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+          expect(yield* b.request({ _tag: "Work", n: 2, ms: 0 })).toBe(2)
+          const third = yield* Effect.either(
+            Effect.flatMap(Client.make(JobsById, server.address), (c) => c.request({ _tag: "Work", n: 3, ms: 0 }))
+          )
+          expect(Either.isLeft(third) && reasonOf(third.left)).toBe("Disconnected")
+          expect(server.stats().rejected).toBe(1)
+          expect(server.stats().active).toBe(2)
+          expect(logs.some((l) => l.level === "WARN" && l.message.includes("maxConnections"))).toBe(true)
+          expect(yield* a.request({ _tag: "Work", n: 4, ms: 0 })).toBe(4)
+        })
+    )
 
     test("idle timeout closes a quiet connection, not one with a request in flight", () =>
       Effect.gen(function*() {
@@ -821,8 +851,10 @@ export const run = (options: ProtocolConformanceOptions): void => {
 
     test("handlers that complete without waiting run with no fiber at all, their batch still answered in one write", () =>
       Effect.gen(function*() {
-        const server = yield* ProtocolServer.serve(JobsInOrder, (req) =>
-          Effect.sync(() => (req._tag === "Work" ? req.n : 0)))
+        const server = yield* ProtocolServer.serve(
+          JobsInOrder,
+          (req) => Effect.sync(() => (req._tag === "Work" ? req.n : 0))
+        )
         const client = yield* Client.make(JobsInOrder, server.address)
         for (const n of range(10)) expect(yield* client.request({ _tag: "Work", n, ms: 0 })).toBe(n)
         const results = yield* Effect.forEach(range(300), (n) => client.request({ _tag: "Work", n, ms: 0 }), {
@@ -935,7 +967,9 @@ export const run = (options: ProtocolConformanceOptions): void => {
       Effect.gen(function*() {
         const { handler } = makeJobs()
         const server = yield* ProtocolServer.serve(JobsById, handler)
-        const client = yield* Client.make(JobsById, server.address, { pool: { size: 2, maxInFlight: 1, acquireTimeout: "50 millis" } })
+        const client = yield* Client.make(JobsById, server.address, {
+          pool: { size: 2, maxInFlight: 1, acquireTimeout: "50 millis" }
+        })
         yield* eventually(() => client.stats().connected === 2, 2000, "two connections")
         const results = yield* Effect.forEach(
           range(3),
@@ -955,11 +989,16 @@ export const run = (options: ProtocolConformanceOptions): void => {
         const { handler } = makeJobs()
         const server = yield* ProtocolServer.serve(JobsById, handler)
         // one connection taking one request at a time; the pool's own bound (5 s) is far away
-        const client = yield* Client.make(JobsById, server.address, { requestTimeout: "400 millis", pool: { maxInFlight: 1 } })
+        const client = yield* Client.make(JobsById, server.address, {
+          requestTimeout: "400 millis",
+          pool: { maxInFlight: 1 }
+        })
         const busy = yield* Effect.fork(client.request({ _tag: "Work", n: 1, ms: 1000 }, { timeout: "5 seconds" }))
         yield* eventually(() => server.stats().requests === 1, 2000, "the connection is busy")
         const start = yield* Clock.currentTimeMillis
-        const waited = yield* Effect.flip(client.request({ _tag: "Work", n: 2, ms: 0 })).pipe(within(3000, "waiting request"))
+        const waited = yield* Effect.flip(client.request({ _tag: "Work", n: 2, ms: 0 })).pipe(
+          within(3000, "waiting request")
+        )
         const elapsed = yield* since(start)
         expect(waited).toBeInstanceOf(Client.ClientError)
         expect(waited).toMatchObject({ reason: "Timeout", phase: "Acquire", timeout: 400 })
@@ -971,7 +1010,9 @@ export const run = (options: ProtocolConformanceOptions): void => {
         const first = yield* Effect.fork(client.request({ _tag: "Work", n: 3, ms: 250 }, { timeout: "5 seconds" }))
         // the request that timed out waiting was never sent
         yield* eventually(() => server.stats().requests === 2, 2000, "the connection is busy again")
-        const late = yield* Effect.flip(client.request({ _tag: "Work", n: 4, ms: 250 })).pipe(within(3000, "late request"))
+        const late = yield* Effect.flip(client.request({ _tag: "Work", n: 4, ms: 250 })).pipe(
+          within(3000, "late request")
+        )
         expect(late).toMatchObject({ reason: "Timeout", phase: "Response", timeout: 400 })
         expect(yield* Fiber.join(first)).toBe(3)
         expect(client.stats().retries).toBe(0)
@@ -981,8 +1022,13 @@ export const run = (options: ProtocolConformanceOptions): void => {
       Effect.gen(function*() {
         const old = makeJobs()
         const first = yield* Scope.make()
-        const server = yield* ProtocolServer.serve(JobsById, old.handler, { shutdownTimeout: "5 seconds" }).pipe(Scope.extend(first))
-        const client = yield* Client.make(JobsById, server.address, { reconnect: Schedule.spaced("20 millis"), requestTimeout: "5 seconds" })
+        const server = yield* ProtocolServer.serve(JobsById, old.handler, { shutdownTimeout: "5 seconds" }).pipe(
+          Scope.extend(first)
+        )
+        const client = yield* Client.make(JobsById, server.address, {
+          reconnect: Schedule.spaced("20 millis"),
+          requestTimeout: "5 seconds"
+        })
         expect(yield* client.request({ _tag: "Work", n: 0, ms: 0 })).toBe(0)
         const inFlight = yield* Effect.fork(client.request({ _tag: "Work", n: 1, ms: 500 }))
         yield* eventually(() => server.stats().requests === 2, 2000, "the slow request reaches the server")
@@ -1002,7 +1048,11 @@ export const run = (options: ProtocolConformanceOptions): void => {
         // what was in flight on the draining connection is answered there, then that connection closes
         expect(yield* Fiber.join(inFlight)).toBe(1)
         expect(old.state.finished).toEqual([0, 1])
-        yield* eventually(() => client.stats().draining === 0 && client.stats().connected === 1, 2000, "the draining connection closes")
+        yield* eventually(
+          () => client.stats().draining === 0 && client.stats().connected === 1,
+          2000,
+          "the draining connection closes"
+        )
         expect((yield* Fiber.join(shutdown).pipe(within(3000, "shutdown"))).drained).toBe(true)
         expect(next.stats().active).toBe(1)
         yield* Scope.close(first, Exit.void)
@@ -1011,8 +1061,13 @@ export const run = (options: ProtocolConformanceOptions): void => {
     test("without a draining notice, a ShuttingDown refusal is the announcement: the refused request is sent again on a new connection, no more go to the old one", () =>
       Effect.gen(function*() {
         const first = yield* Scope.make()
-        const server = yield* ProtocolServer.serve(Plain, plainServer("one"), { shutdownTimeout: "5 seconds" }).pipe(Scope.extend(first))
-        const client = yield* Client.make(Plain, server.address, { reconnect: Schedule.spaced("20 millis"), requestTimeout: "5 seconds" })
+        const server = yield* ProtocolServer.serve(Plain, plainServer("one"), { shutdownTimeout: "5 seconds" }).pipe(
+          Scope.extend(first)
+        )
+        const client = yield* Client.make(Plain, server.address, {
+          reconnect: Schedule.spaced("20 millis"),
+          requestTimeout: "5 seconds"
+        })
         expect(yield* client.request("WORK 0")).toBe("OK one")
         const inFlight = yield* Effect.fork(client.request("WORK 500"))
         yield* eventually(() => server.stats().requests === 2, 2000, "the slow request reaches the server")
@@ -1027,7 +1082,11 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(server.stats().refused).toBe(1)
         expect(client.stats().retries).toBe(1)
         expect(yield* Fiber.join(inFlight)).toBe("OK one")
-        yield* eventually(() => client.stats().draining === 0 && client.stats().connected === 1, 2000, "the draining connection closes")
+        yield* eventually(
+          () => client.stats().draining === 0 && client.stats().connected === 1,
+          2000,
+          "the draining connection closes"
+        )
         expect((yield* Fiber.join(shutdown).pipe(within(3000, "shutdown"))).drained).toBe(true)
         yield* Scope.close(first, Exit.void)
       }))
@@ -1035,8 +1094,13 @@ export const run = (options: ProtocolConformanceOptions): void => {
     test("a retry never outlives the request's deadline: refused ShuttingDown with no server to take it, it fails Timeout while waiting for a connection", () =>
       Effect.gen(function*() {
         const first = yield* Scope.make()
-        const server = yield* ProtocolServer.serve(Plain, plainServer("one"), { shutdownTimeout: "5 seconds" }).pipe(Scope.extend(first))
-        const client = yield* Client.make(Plain, server.address, { reconnect: Schedule.spaced("20 millis"), requestTimeout: "600 millis" })
+        const server = yield* ProtocolServer.serve(Plain, plainServer("one"), { shutdownTimeout: "5 seconds" }).pipe(
+          Scope.extend(first)
+        )
+        const client = yield* Client.make(Plain, server.address, {
+          reconnect: Schedule.spaced("20 millis"),
+          requestTimeout: "600 millis"
+        })
         // in order: the refusal comes after this one's answer, well before the deadline
         const inFlight = yield* Effect.fork(client.request("WORK 200", { timeout: "5 seconds" }))
         yield* eventually(() => server.stats().requests === 1, 2000, "the slow request reaches the server")
@@ -1058,8 +1122,13 @@ export const run = (options: ProtocolConformanceOptions): void => {
       Effect.gen(function*() {
         const first = yield* Scope.make()
         const one = restartable("one")
-        const server = yield* ProtocolServer.serve(Restartable, one.handler, { shutdownTimeout: 0 }).pipe(Scope.extend(first))
-        const client = yield* Client.make(Restartable, server.address, { reconnect: Schedule.spaced("20 millis"), requestTimeout: "5 seconds" })
+        const server = yield* ProtocolServer.serve(Restartable, one.handler, { shutdownTimeout: 0 }).pipe(
+          Scope.extend(first)
+        )
+        const client = yield* Client.make(Restartable, server.address, {
+          reconnect: Schedule.spaced("20 millis"),
+          requestTimeout: "5 seconds"
+        })
         expect(yield* client.request(Read({ ms: 0 }))).toBe("one")
         const pending = yield* Effect.fork(Effect.all([
           client.request(Read({ ms: 1000 })),
@@ -1078,8 +1147,13 @@ export const run = (options: ProtocolConformanceOptions): void => {
       Effect.gen(function*() {
         const first = yield* Scope.make()
         const one = restartable("one")
-        const server = yield* ProtocolServer.serve(Restartable, one.handler, { shutdownTimeout: 0 }).pipe(Scope.extend(first))
-        const client = yield* Client.make(Restartable, server.address, { reconnect: Schedule.spaced("20 millis"), requestTimeout: "5 seconds" })
+        const server = yield* ProtocolServer.serve(Restartable, one.handler, { shutdownTimeout: 0 }).pipe(
+          Scope.extend(first)
+        )
+        const client = yield* Client.make(Restartable, server.address, {
+          reconnect: Schedule.spaced("20 millis"),
+          requestTimeout: "5 seconds"
+        })
         expect(yield* client.request(Write({ ms: 0 }))).toBe("one")
         const pending = yield* Effect.fork(Effect.flip(client.request(Write({ ms: 1000 }))))
         yield* eventually(() => one.ran.Write === 2, 2000, "the request reaches the server")
@@ -1123,7 +1197,10 @@ export const run = (options: ProtocolConformanceOptions): void => {
       Effect.gen(function*() {
         class Principal extends Context.Tag("test/Principal")<Principal, { readonly name: string }>() {}
         const Secure = Protocol.schema({
-          request: Schema.Union(Schema.TaggedStruct("Hello", { user: Schema.String }), Schema.TaggedStruct("Whoami", {})),
+          request: Schema.Union(
+            Schema.TaggedStruct("Hello", { user: Schema.String }),
+            Schema.TaggedStruct("Whoami", {})
+          ),
           response: Schema.String
         })
         type SecureReq = Protocol.RequestOf<typeof Secure>
@@ -1143,7 +1220,8 @@ export const run = (options: ProtocolConformanceOptions): void => {
                 session.set(User, req.user)
                 return `welcome ${req.user}`
               })
-              : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized", detail: "say Hello first" })))
+              : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized", detail: "say Hello first" }))
+          )
         )
         const server = yield* ProtocolServer.serve(Secure, handler)
         const alice = yield* Client.make(Secure, server.address)
@@ -1160,9 +1238,13 @@ export const run = (options: ProtocolConformanceOptions): void => {
         const limit = Middleware.concurrencyLimit(2)
         const server = yield* ProtocolServer.serve(JobsById, { request: pipe(handler.request, limit) })
         const client = yield* Client.make(JobsById, server.address)
-        const results = yield* Effect.forEach(range(5), (n) => Effect.either(client.request({ _tag: "Work", n, ms: 100 })), {
-          concurrency: "unbounded"
-        })
+        const results = yield* Effect.forEach(
+          range(5),
+          (n) => Effect.either(client.request({ _tag: "Work", n, ms: 100 })),
+          {
+            concurrency: "unbounded"
+          }
+        )
         expect(results.filter(Either.isRight).length).toBe(2)
         expect(results.filter(Either.isLeft).map((r) => reasonOf(r.left))).toEqual(Array(3).fill("Refused:Overloaded"))
         // the slots are released: the limit lets requests through again
@@ -1204,47 +1286,55 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(yield* c.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
       }))
 
-    testLogged("logging middleware: one structured line per message with method, kind, duration and outcome (typed failures at the given level)", (logs) =>
-      Effect.gen(function*() {
-        const { handler } = makeJobs()
-        const server = yield* ProtocolServer.serve(JobsById, {
-          request: pipe(handler.request, Middleware.logging()),
-          oneWay: pipe(handler.oneWay!, Middleware.logging())
+    testLogged(
+      "logging middleware: one structured line per message with method, kind, duration and outcome (typed failures at the given level)",
+      (logs) =>
+        Effect.gen(function*() {
+          const { handler } = makeJobs()
+          const server = yield* ProtocolServer.serve(JobsById, {
+            request: pipe(handler.request, Middleware.logging()),
+            oneWay: pipe(handler.oneWay!, Middleware.logging())
+          })
+          const client = yield* Client.make(JobsById, server.address)
+          yield* client.request({ _tag: "Work", n: 1, ms: 0 })
+          yield* Effect.either(client.request({ _tag: "Fail", n: 1 }))
+          yield* client.send({ _tag: "Log", line: "x" })
+          yield* client.request({ _tag: "Count" })
+          const lines = logs.filter((l) => l.annotations.outcome !== undefined)
+          expect(
+            lines.map((l) => [l.level, l.message, l.annotations.method, l.annotations.kind, l.annotations.outcome])
+          ).toEqual([
+            ["INFO", "request Work", "Work", "request", "success"],
+            ["INFO", "request Fail", "Fail", "request", "failure"],
+            ["INFO", "oneway Log", "Log", "oneway", "success"],
+            ["INFO", "request Count", "Count", "request", "success"]
+          ])
+          expect(typeof lines[0]!.annotations.durationMs).toBe("number")
+          expect(lines[0]!.annotations.connection).toBe(server.sessions()[0]!.id)
         })
-        const client = yield* Client.make(JobsById, server.address)
-        yield* client.request({ _tag: "Work", n: 1, ms: 0 })
-        yield* Effect.either(client.request({ _tag: "Fail", n: 1 }))
-        yield* client.send({ _tag: "Log", line: "x" })
-        yield* client.request({ _tag: "Count" })
-        const lines = logs.filter((l) => l.annotations.outcome !== undefined)
-        expect(lines.map((l) => [l.level, l.message, l.annotations.method, l.annotations.kind, l.annotations.outcome])).toEqual([
-          ["INFO", "request Work", "Work", "request", "success"],
-          ["INFO", "request Fail", "Fail", "request", "failure"],
-          ["INFO", "oneway Log", "Log", "oneway", "success"],
-          ["INFO", "request Count", "Count", "request", "success"]
-        ])
-        expect(typeof lines[0]!.annotations.durationMs).toBe("number")
-        expect(lines[0]!.annotations.connection).toBe(server.sessions()[0]!.id)
-      }))
+    )
 
-    testLogged("logging middleware: outcomes below the minimum level build no line; faults log at Warning", (logs) =>
-      Effect.gen(function*() {
-        const { handler } = makeJobs()
-        const server = yield* ProtocolServer.serve(
-          JobsById,
-          pipe(handler.request, Middleware.timeout("50 millis"), Middleware.logging({ level: LogLevel.Debug })),
-          { requestTimeout: "5 seconds" }
-        )
-        const client = yield* Client.make(JobsById, server.address)
-        expect(yield* client.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
-        yield* Effect.either(client.request({ _tag: "Fail", n: 1 }))
-        const slow = yield* Effect.either(client.request({ _tag: "Work", n: 2, ms: 1000 }))
-        expect(Either.isLeft(slow) && reasonOf(slow.left)).toBe("Remote:Timeout")
-        const lines = logs.filter((l) => l.annotations.outcome !== undefined)
-        expect(lines.map((l) => [l.level, l.message, l.annotations.outcome])).toEqual([
-          ["WARN", "request Work", "fault:Timeout"]
-        ])
-      }).pipe(Logger.withMinimumLogLevel(LogLevel.Info)))
+    testLogged(
+      "logging middleware: outcomes below the minimum level build no line; faults log at Warning",
+      (logs) =>
+        Effect.gen(function*() {
+          const { handler } = makeJobs()
+          const server = yield* ProtocolServer.serve(
+            JobsById,
+            pipe(handler.request, Middleware.timeout("50 millis"), Middleware.logging({ level: LogLevel.Debug })),
+            { requestTimeout: "5 seconds" }
+          )
+          const client = yield* Client.make(JobsById, server.address)
+          expect(yield* client.request({ _tag: "Work", n: 1, ms: 0 })).toBe(1)
+          yield* Effect.either(client.request({ _tag: "Fail", n: 1 }))
+          const slow = yield* Effect.either(client.request({ _tag: "Work", n: 2, ms: 1000 }))
+          expect(Either.isLeft(slow) && reasonOf(slow.left)).toBe("Remote:Timeout")
+          const lines = logs.filter((l) => l.annotations.outcome !== undefined)
+          expect(lines.map((l) => [l.level, l.message, l.annotations.outcome])).toEqual([
+            ["WARN", "request Work", "fault:Timeout"]
+          ])
+        }).pipe(Logger.withMinimumLogLevel(LogLevel.Info))
+    )
 
     test("metrics: counters, errors, duration histogram, connections gauge and bytes in/out after a scripted run", () =>
       Effect.gen(function*() {
@@ -1328,7 +1418,9 @@ export const run = (options: ProtocolConformanceOptions): void => {
         const { Count, Streams, handler } = makeStreams(Msgpack.msgpack)
         const streaming = yield* ProtocolServer.serve(Streams, handler)
         const reader = yield* Client.make(Streams, streaming.address)
-        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(reader.stream(Count({ n: 500 }))))).toEqual(range(500).map((i) => i + 1))
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(reader.stream(Count({ n: 500 }))))).toEqual(
+          range(500).map((i) => i + 1)
+        )
         expect(server.stats().successes).toBe(3)
       }))
 
@@ -1337,7 +1429,10 @@ export const run = (options: ProtocolConformanceOptions): void => {
         const Kv = rpcKv("byId")
         const server = yield* ProtocolServer.serve(Kv, makeRpcKv(Kv))
         // a client of a newer protocol version, with a method this server does not have
-        const Newer = Protocol.rpc({ name: "kv-rpc", methods: [RGet, Protocol.method("Delete", { payload: { key: Schema.String } })] })
+        const Newer = Protocol.rpc({
+          name: "kv-rpc",
+          methods: [RGet, Protocol.method("Delete", { payload: { key: Schema.String } })]
+        })
         const client = yield* Client.make(Newer, server.address)
         const error = yield* Effect.flip(client.request({ _tag: "Delete", key: "a" }))
         expect(error.reason).toBe("Remote")
@@ -1356,7 +1451,9 @@ export const run = (options: ProtocolConformanceOptions): void => {
         const interrupted: Array<number> = []
         const handler = ProtocolServer.handlers(Sleeper, {
           Sleep: ({ ms }) =>
-            Effect.as(Effect.sleep(Duration.millis(ms)), ms).pipe(Effect.onInterrupt(() => Effect.sync(() => interrupted.push(ms))))
+            Effect.as(Effect.sleep(Duration.millis(ms)), ms).pipe(
+              Effect.onInterrupt(() => Effect.sync(() => interrupted.push(ms)))
+            )
         })
         const server = yield* ProtocolServer.serve(Sleeper, handler)
         const client = yield* Client.make(Sleeper, server.address)
@@ -1405,9 +1502,13 @@ export const run = (options: ProtocolConformanceOptions): void => {
         const line = "x".repeat(64 * 1024)
         let sent = 0
         const producer = yield* Effect.fork(
-          Effect.forEach(range(2000), () => Effect.tap(client.send({ _tag: "Log", line }), () => Effect.sync(() => sent++)), {
-            discard: true
-          })
+          Effect.forEach(
+            range(2000),
+            () => Effect.tap(client.send({ _tag: "Log", line }), () => Effect.sync(() => sent++)),
+            {
+              discard: true
+            }
+          )
         )
         // until it stalls: no send completes for 300 ms (socket buffers filled, then the client's bound)
         let last = -1
@@ -1421,27 +1522,31 @@ export const run = (options: ProtocolConformanceOptions): void => {
         // what the client holds: its output and the transport's queue, about one high-water mark each
         expect(client.stats().unsent).toBeLessThan(512 * 1024)
         // a request behind that backlog waits to be written, within its deadline
-        const blocked = yield* Effect.flip(client.request({ _tag: "Work", n: 1, ms: 0 }, { timeout: "200 millis" })).pipe(
-          within(2000, "blocked request")
-        )
+        const blocked = yield* Effect.flip(client.request({ _tag: "Work", n: 1, ms: 0 }, { timeout: "200 millis" }))
+          .pipe(
+            within(2000, "blocked request")
+          )
         expect(blocked).toMatchObject({ reason: "Timeout", phase: "Send", timeout: 200 })
         yield* Fiber.interrupt(producer)
       }))
 
-    testLogged("a one-way message that fails its schema is logged at Warning (a few lines per connection, then only counted); the connection goes on", (logs) =>
-      Effect.gen(function*() {
-        const { handler } = makeJobs()
-        const server = yield* ProtocolServer.serve(JobsById, handler)
-        const raw = yield* rawJson(server.address)
-        for (let i = 0; i < 8; i++) yield* raw.send(`{"message":{"_tag":"Log","line":${i}}}`)
-        yield* raw.send(`{"id":1,"request":{"_tag":"Work","n":5,"ms":0}}`)
-        expect(JSON.parse(yield* raw.read)).toEqual({ id: 1, success: 5 })
-        expect(server.stats().badInput).toBe(8)
-        const dropped = logs.filter((l) => l.level === "WARN" && l.message.startsWith("one-way message dropped"))
-        expect(dropped.length).toBe(5)
-        expect(dropped[0]!.message).toContain("line")
-        expect(logs.filter((l) => l.message.includes("further bad one-way messages")).length).toBe(1)
-      }))
+    testLogged(
+      "a one-way message that fails its schema is logged at Warning (a few lines per connection, then only counted); the connection goes on",
+      (logs) =>
+        Effect.gen(function*() {
+          const { handler } = makeJobs()
+          const server = yield* ProtocolServer.serve(JobsById, handler)
+          const raw = yield* rawJson(server.address)
+          for (let i = 0; i < 8; i++) yield* raw.send(`{"message":{"_tag":"Log","line":${i}}}`)
+          yield* raw.send(`{"id":1,"request":{"_tag":"Work","n":5,"ms":0}}`)
+          expect(JSON.parse(yield* raw.read)).toEqual({ id: 1, success: 5 })
+          expect(server.stats().badInput).toBe(8)
+          const dropped = logs.filter((l) => l.level === "WARN" && l.message.startsWith("one-way message dropped"))
+          expect(dropped.length).toBe(5)
+          expect(dropped[0]!.message).toContain("line")
+          expect(logs.filter((l) => l.message.includes("further bad one-way messages")).length).toBe(1)
+        })
+    )
 
     test("trace propagation: a request made in a span carries it, and the server span is its child; with client spans, the child of the client's span", () =>
       Effect.gen(function*() {
@@ -1468,7 +1573,10 @@ export const run = (options: ProtocolConformanceOptions): void => {
         expect(second.traceId).toBe(caller.traceId)
         // a client with spans: caller → client span → server span
         const outer = yield* Effect.withSpan(
-          Effect.flatMap(Effect.currentSpan, (span) => Effect.as(spanning.request({ _tag: "Work", n: 3, ms: 0 }), span)),
+          Effect.flatMap(
+            Effect.currentSpan,
+            (span) => Effect.as(spanning.request({ _tag: "Work", n: 3, ms: 0 }), span)
+          ),
           "caller"
         ).pipe(Effect.withTracer(recording))
         const clientSpan = spans.find((s) => s.kind === "client")!
@@ -1599,7 +1707,10 @@ export const run = (options: ProtocolConformanceOptions): void => {
         const handler = ProtocolServer.handlers(Api, {
           Greet: ({ n }) => Stream.mapEffect(Stream.range(1, n), (i) => Effect.map(Greeting, (g) => `${g} ${i}`))
         })
-        const withGreeting = Middleware.provideService(Greeting, (_request, context) => Effect.succeed(`hello from ${context.protocol}`))
+        const withGreeting = Middleware.provideService(
+          Greeting,
+          (_request, context) => Effect.succeed(`hello from ${context.protocol}`)
+        )
         const server = yield* ProtocolServer.serve(Api, pipe(handler, withGreeting))
         const client = yield* Client.make(Api, server.address)
         const items = yield* Stream.runCollect(client.stream(Greet({ n: 3 })))
@@ -1635,7 +1746,10 @@ export const run = (options: ProtocolConformanceOptions): void => {
         yield* client.request({ _tag: "Work", n: 1, ms: 0 })
         yield* Effect.either(client.request({ _tag: "Fail", n: 1 }))
         expect(spans.map((s) => s.name)).toEqual(["jobs.Work", "jobs.Fail"])
-        const [ok, failed] = spans as unknown as [Tracer.Span & { attributes: Map<string, unknown> }, Tracer.Span & { attributes: Map<string, unknown> }]
+        const [ok, failed] = spans as unknown as [
+          Tracer.Span & { attributes: Map<string, unknown> },
+          Tracer.Span & { attributes: Map<string, unknown> }
+        ]
         expect(ok.kind).toBe("server")
         expect(ok.attributes.get("net.peer.address")).toBe("127.0.0.1")
         expect(ok.attributes.get("wirekit.outcome")).toBe("success")

@@ -18,7 +18,8 @@
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
-import { Context, Deferred, Duration, Effect, Either, Fiber, Layer, pipe, Queue, Schedule, Schema, Scope } from "effect"
+import type { Layer, Scope } from "effect"
+import { Context, Deferred, Duration, Effect, Either, Fiber, pipe, Queue, Schedule, Schema } from "effect"
 import { expect } from "vitest"
 import type { Address } from "../Address.ts"
 import * as Client from "../Client.ts"
@@ -31,8 +32,8 @@ import * as Tls from "../Tls.ts"
 import type { Listener, TransportService } from "../Transport.ts"
 import { Transport } from "../Transport.ts"
 import * as Certs from "./Certs.ts"
-import * as StartTlsSuite from "./startTlsSuite.ts"
 import { dec, echoHandler, enc, randomBytes, sameBytes, writeRandomly } from "./internal.ts"
+import * as StartTlsSuite from "./startTlsSuite.ts"
 
 /**
  * What an adapter passes to {@link run}.
@@ -106,20 +107,33 @@ export const run = (options: TlsConformanceOptions): void => {
     ca: certs.ca.cert,
     ...extra
   })
-  const server = (extra?: Omit<Tls.TlsServerOptions, "certificates">, certificates?: Tls.TlsServerOptions["certificates"]): Tls.TlsServerOptions => ({
+  const server = (
+    extra?: Omit<Tls.TlsServerOptions, "certificates">,
+    certificates?: Tls.TlsServerOptions["certificates"]
+  ): Tls.TlsServerOptions => ({
     certificates: certificates ?? serverCerts(),
     ...extra
   })
   /** A client that trusts the test CA and checks the name `localhost` (it connects to 127.0.0.1). */
-  const client = (extra?: Tls.TlsClientOptions): Tls.TlsClientOptions => ({ ca: certs.ca.cert, serverName: "localhost", ...extra })
+  const client = (extra?: Tls.TlsClientOptions): Tls.TlsClientOptions => ({
+    ca: certs.ca.cert,
+    serverName: "localhost",
+    ...extra
+  })
 
   /** A TLS echo server whose accepted connections are offered to the returned queue. */
   const echoServer = (t: TransportService, tls: Tls.TlsServerOptions) =>
     Effect.gen(function*() {
       const served = yield* Queue.unbounded<Connection.Connection>()
-      const handler = Effect.flatMap(Connection.Connection, (conn) => Effect.zipRight(Queue.offer(served, conn), echoHandler))
+      const handler = Effect.flatMap(Connection.Connection, (conn) =>
+        Effect.zipRight(Queue.offer(served, conn), echoHandler))
       const s = yield* Server.serve(yield* t.listen(any, { tls }), handler)
-      return { server: s, served, tlsOf: () => s.listener.tls! }
+      return {
+        server: s,
+        served,
+        tlsOf: () =>
+          s.listener.tls!
+      }
     })
 
   /** Sends `text`, ends, and returns what came back. */
@@ -233,7 +247,9 @@ export const run = (options: TlsConformanceOptions): void => {
           // a client that offers nothing gets no protocol
           const none = yield* t.connect(s.address, { timeout: 5000, tls: client() })
           expect(none.tls!.alpnProtocol).toBeUndefined()
-          const err = yield* Effect.flip(t.connect(s.address, { timeout: 5000, tls: client({ alpnProtocols: ["other"] }) }))
+          const err = yield* Effect.flip(
+            t.connect(s.address, { timeout: 5000, tls: client({ alpnProtocols: ["other"] }) })
+          )
           expect(err._tag).toBe("ConnectError")
           expect(err.reason).toBe("Tls")
           expect(Tls.errorOf(err)?.side).toBe("client")
@@ -260,87 +276,123 @@ export const run = (options: TlsConformanceOptions): void => {
           expect(byIp.tls!.authorized).toBe(true)
           expect((yield* Queue.take(served)).tls!.serverName).toBeUndefined()
           // an unlisted name gets the default certificate, which does not match it
-          const unlisted = yield* Effect.flip(t.connect(s.address, { timeout: 5000, tls: client({ serverName: "nowhere.test" }) }))
+          const unlisted = yield* Effect.flip(
+            t.connect(s.address, { timeout: 5000, tls: client({ serverName: "nowhere.test" }) })
+          )
           expect(Tls.errorOf(unlisted)?.reason).toBe("HostnameMismatch")
-          const unchecked = yield* t.connect(s.address, { timeout: 5000, tls: client({ serverName: "nowhere.test", rejectUnauthorized: false }) })
+          const unchecked = yield* t.connect(s.address, {
+            timeout: 5000,
+            tls: client({ serverName: "nowhere.test", rejectUnauthorized: false })
+          })
           expect(unchecked.tls!.peerCertificate!.subject.CN).toBe("localhost")
           expect(unchecked.tls!.authorized).toBe(false)
           expect(unchecked.tls!.authorizationError).toBeDefined()
         })
       ))
 
-    it.scopedLive.skipIf(gaps.requestCert !== undefined)(needs("mutual TLS: the verified client certificate is on the server's connection", gaps.requestCert), () =>
-      withT((t) =>
-        Effect.gen(function*() {
-          const { server: s, served } = yield* echoServer(t, server({ requestCert: true }))
-          const c = yield* t.connect(s.address, { timeout: 5000, tls: client({ certificate: certs.client }) })
-          expect(yield* roundTrip(c, "mutual")).toBe("mutual")
-          const info = (yield* Queue.take(served)).tls!
-          expect(info.authorized).toBe(true)
-          const peer = info.peerCertificate!
-          expect(peer.subject.CN).toBe(Certs.clientName)
-          expect(peer.subject.O).toBe("wirekit")
-          expect(peer.issuer.CN).toBe("wirekit test CA")
-          expect(peer.subjectAltName).toEqual([])
-          expect(peer.fingerprint256).toBe(yield* Effect.promise(() => Certs.fingerprint256(certs.client.cert)))
-          expect(sameBytes(peer.raw, Certs.derOf(certs.client.cert))).toBe(true)
-        })
-      ))
+    it.scopedLive.skipIf(gaps.requestCert !== undefined)(
+      needs("mutual TLS: the verified client certificate is on the server's connection", gaps.requestCert),
+      () =>
+        withT((t) =>
+          Effect.gen(function*() {
+            const { server: s, served } = yield* echoServer(t, server({ requestCert: true }))
+            const c = yield* t.connect(s.address, { timeout: 5000, tls: client({ certificate: certs.client }) })
+            expect(yield* roundTrip(c, "mutual")).toBe("mutual")
+            const info = (yield* Queue.take(served)).tls!
+            expect(info.authorized).toBe(true)
+            const peer = info.peerCertificate!
+            expect(peer.subject.CN).toBe(Certs.clientName)
+            expect(peer.subject.O).toBe("wirekit")
+            expect(peer.issuer.CN).toBe("wirekit test CA")
+            expect(peer.subjectAltName).toEqual([])
+            expect(peer.fingerprint256).toBe(yield* Effect.promise(() => Certs.fingerprint256(certs.client.cert)))
+            expect(sameBytes(peer.raw, Certs.derOf(certs.client.cert))).toBe(true)
+          })
+        )
+    )
 
-    it.scopedLive.skipIf(gaps.requestCert !== undefined)(needs("mutual TLS: a client without a certificate gets a typed refusal (NoCertificate); the server keeps serving", gaps.requestCert), () =>
-      withT((t) =>
-        Effect.gen(function*() {
-          const { server: s, tlsOf } = yield* echoServer(t, server({ requestCert: true }))
-          // TLS 1.3: the client's handshake may complete before the server checks; the refusal then fails the first read
-          const refused = yield* Effect.flip(Effect.flatMap(t.connect(s.address, { timeout: 5000, tls: client() }), (c) => c.read))
-          const error = Tls.errorOf(refused)
-          expect(error?.reason).toBe("NoCertificate")
-          expect(error?.side).toBe("client")
-          yield* eventually("the refusal is counted", () => failures(s.listener).NoCertificate === 1)
-          expect(s.accepted()).toBe(0)
-          const good = yield* t.connect(s.address, { timeout: 5000, tls: client({ certificate: certs.client }) })
-          expect(yield* roundTrip(good, "with a certificate")).toBe("with a certificate")
-          expect(tlsOf().stats().handshakes).toBe(1)
-        })
-      ))
+    it.scopedLive.skipIf(gaps.requestCert !== undefined)(
+      needs(
+        "mutual TLS: a client without a certificate gets a typed refusal (NoCertificate); the server keeps serving",
+        gaps.requestCert
+      ),
+      () =>
+        withT((t) =>
+          Effect.gen(function*() {
+            const { server: s, tlsOf } = yield* echoServer(t, server({ requestCert: true }))
+            // TLS 1.3: the client's handshake may complete before the server checks; the refusal then fails the first read
+            const refused = yield* Effect.flip(
+              Effect.flatMap(t.connect(s.address, { timeout: 5000, tls: client() }), (c) => c.read)
+            )
+            const error = Tls.errorOf(refused)
+            expect(error?.reason).toBe("NoCertificate")
+            expect(error?.side).toBe("client")
+            yield* eventually("the refusal is counted", () => failures(s.listener).NoCertificate === 1)
+            expect(s.accepted()).toBe(0)
+            const good = yield* t.connect(s.address, { timeout: 5000, tls: client({ certificate: certs.client }) })
+            expect(yield* roundTrip(good, "with a certificate")).toBe("with a certificate")
+            expect(tlsOf().stats().handshakes).toBe(1)
+          })
+        )
+    )
 
-    it.scopedLive.skipIf(gaps.requestCert !== undefined)(needs("mutual TLS: a client certificate from an unknown CA is refused (UnknownCa) and never reaches the handler", gaps.requestCert), () =>
-      withT((t) =>
-        Effect.gen(function*() {
-          const { server: s } = yield* echoServer(t, server({ requestCert: true }))
-          const outcome = yield* Effect.either(
-            Effect.flatMap(t.connect(s.address, { timeout: 5000, tls: client({ certificate: certs.otherClient }) }), (c) => roundTrip(c, "let me in"))
-          )
-          // refused in the handshake, or closed right after it: never echoed
-          expect(Either.isRight(outcome) ? outcome.right : "refused").not.toBe("let me in")
-          yield* eventually("the refusal is counted", () => failures(s.listener).UnknownCa === 1)
-          expect(s.accepted()).toBe(0)
-        })
-      ))
+    it.scopedLive.skipIf(gaps.requestCert !== undefined)(
+      needs(
+        "mutual TLS: a client certificate from an unknown CA is refused (UnknownCa) and never reaches the handler",
+        gaps.requestCert
+      ),
+      () =>
+        withT((t) =>
+          Effect.gen(function*() {
+            const { server: s } = yield* echoServer(t, server({ requestCert: true }))
+            const outcome = yield* Effect.either(
+              Effect.flatMap(
+                t.connect(s.address, { timeout: 5000, tls: client({ certificate: certs.otherClient }) }),
+                (c) => roundTrip(c, "let me in")
+              )
+            )
+            // refused in the handshake, or closed right after it: never echoed
+            expect(Either.isRight(outcome) ? outcome.right : "refused").not.toBe("let me in")
+            yield* eventually("the refusal is counted", () => failures(s.listener).UnknownCa === 1)
+            expect(s.accepted()).toBe(0)
+          })
+        )
+    )
 
-    it.scopedLive.skipIf(gaps.requestCert !== undefined)(needs("mutual TLS with rejectUnauthorized: false: unverified clients are let in and connection.tls says so", gaps.requestCert), () =>
-      withT((t) =>
-        Effect.gen(function*() {
-          const { server: s, served } = yield* echoServer(t, server({ requestCert: true, rejectUnauthorized: false }))
-          const stranger = yield* t.connect(s.address, { timeout: 5000, tls: client({ certificate: certs.otherClient }) })
-          expect(yield* roundTrip(stranger, "hi")).toBe("hi")
-          const info = (yield* Queue.take(served)).tls!
-          expect(info.authorized).toBe(false)
-          expect(Tls.reasonOf(info.authorizationError)).toBe("UnknownCa")
-          expect(info.peerCertificate!.issuer.CN).toBe("wirekit other CA")
-          const anonymous = yield* t.connect(s.address, { timeout: 5000, tls: client() })
-          expect(yield* roundTrip(anonymous, "hi")).toBe("hi")
-          const anon = (yield* Queue.take(served)).tls!
-          expect(anon.authorized).toBe(false)
-          expect(anon.peerCertificate).toBeUndefined()
-        })
-      ))
+    it.scopedLive.skipIf(gaps.requestCert !== undefined)(
+      needs(
+        "mutual TLS with rejectUnauthorized: false: unverified clients are let in and connection.tls says so",
+        gaps.requestCert
+      ),
+      () =>
+        withT((t) =>
+          Effect.gen(function*() {
+            const { server: s, served } = yield* echoServer(t, server({ requestCert: true, rejectUnauthorized: false }))
+            const stranger = yield* t.connect(s.address, {
+              timeout: 5000,
+              tls: client({ certificate: certs.otherClient })
+            })
+            expect(yield* roundTrip(stranger, "hi")).toBe("hi")
+            const info = (yield* Queue.take(served)).tls!
+            expect(info.authorized).toBe(false)
+            expect(Tls.reasonOf(info.authorizationError)).toBe("UnknownCa")
+            expect(info.peerCertificate!.issuer.CN).toBe("wirekit other CA")
+            const anonymous = yield* t.connect(s.address, { timeout: 5000, tls: client() })
+            expect(yield* roundTrip(anonymous, "hi")).toBe("hi")
+            const anon = (yield* Queue.take(served)).tls!
+            expect(anon.authorized).toBe(false)
+            expect(anon.peerCertificate).toBeUndefined()
+          })
+        )
+    )
 
     it.scopedLive("a server certificate from an unknown CA, or for another name, fails connect with a typed TlsError", () =>
       withT((t) =>
         Effect.gen(function*() {
           const { server: s, served: served0 } = yield* echoServer(t, server())
-          const unknown = yield* Effect.flip(t.connect(s.address, { timeout: 5000, tls: client({ ca: certs.otherCa.cert }) }))
+          const unknown = yield* Effect.flip(
+            t.connect(s.address, { timeout: 5000, tls: client({ ca: certs.otherCa.cert }) })
+          )
           expect(unknown._tag).toBe("ConnectError")
           expect(unknown.reason).toBe("Tls")
           expect(unknown.address).toEqual(s.address)
@@ -354,7 +406,9 @@ export const run = (options: TlsConformanceOptions): void => {
           // (what the server sees depends on the client: an alert, or, from a client that checks after
           // its handshake, a connection that ends at once; either way no data reaches the handler)
 
-          const mismatch = yield* Effect.flip(t.connect(s.address, { timeout: 5000, tls: client({ serverName: "example.com" }) }))
+          const mismatch = yield* Effect.flip(
+            t.connect(s.address, { timeout: 5000, tls: client({ serverName: "example.com" }) })
+          )
           expect(Tls.errorOf(mismatch)?.reason).toBe("HostnameMismatch")
 
           // a server presenting a certificate of the other CA
@@ -362,10 +416,15 @@ export const run = (options: TlsConformanceOptions): void => {
           const rogue = yield* Effect.flip(t.connect(other.server.address, { timeout: 5000, tls: client() }))
           expect(Tls.errorOf(rogue)?.reason).toBe("UnknownCa")
           // ... which a client trusting that CA accepts
-          const trusting = yield* t.connect(other.server.address, { timeout: 5000, tls: client({ ca: [certs.ca.cert, certs.otherCa.cert] }) })
+          const trusting = yield* t.connect(other.server.address, {
+            timeout: 5000,
+            tls: client({ ca: [certs.ca.cert, certs.otherCa.cert] })
+          })
           expect(yield* roundTrip(trusting, "ok")).toBe("ok")
           const served = yield* Queue.size(served0)
-          for (let i = 0; i < served; i++) expect(yield* Connection.readAll(yield* Queue.take(served0))).toEqual(new Uint8Array(0))
+          for (let i = 0; i < served; i++) {
+            expect(yield* Connection.readAll(yield* Queue.take(served0))).toEqual(new Uint8Array(0))
+          }
         })
       ))
 
@@ -410,73 +469,90 @@ export const run = (options: TlsConformanceOptions): void => {
           // a plain listener that accepts and never says a word
           const mute = yield* t.listen(any)
           const start = Date.now()
-          const err = yield* Effect.flip(t.connect(mute.address, { timeout: 5000, tls: client({ handshakeTimeout: "300 millis" }) }))
+          const err = yield* Effect.flip(
+            t.connect(mute.address, { timeout: 5000, tls: client({ handshakeTimeout: "300 millis" }) })
+          )
           expect(Date.now() - start).toBeGreaterThanOrEqual(250)
           expect(err.reason).toBe("Tls")
           const error = Tls.errorOf(err)!
           expect(error.reason).toBe("HandshakeTimeout")
           expect(error.timeout).toBe(300)
-          const err2 = yield* Effect.flip(t.connect(mute.address, { timeout: 300, tls: client({ handshakeTimeout: "5 seconds" }) }))
+          const err2 = yield* Effect.flip(
+            t.connect(mute.address, { timeout: 300, tls: client({ handshakeTimeout: "5 seconds" }) })
+          )
           expect(err2.reason).toBe("TimedOut")
           expect(err2.timeout).toBe(300)
         })
       ))
 
-    it.scopedLive.skipIf(gaps.reload !== undefined)(needs("certificate reload: new handshakes present the new certificate, open connections are untouched; a bad one is refused and changes nothing", gaps.reload), () =>
-      withT((t) =>
-        Effect.gen(function*() {
-          const source = yield* Tls.makeCertificateSource({ cert: certs.server.cert, key: certs.server.key })
-          const { server: s } = yield* echoServer(t, server({}, source))
-          expect(s.listener.tls!.certificates).toBe(source)
-          const before = yield* Effect.promise(() => Certs.fingerprint256(certs.server.cert))
-          const after = yield* Effect.promise(() => Certs.fingerprint256(certs.serverNext.cert))
-          expect(before).not.toBe(after)
+    it.scopedLive.skipIf(gaps.reload !== undefined)(
+      needs(
+        "certificate reload: new handshakes present the new certificate, open connections are untouched; a bad one is refused and changes nothing",
+        gaps.reload
+      ),
+      () =>
+        withT((t) =>
+          Effect.gen(function*() {
+            const source = yield* Tls.makeCertificateSource({ cert: certs.server.cert, key: certs.server.key })
+            const { server: s } = yield* echoServer(t, server({}, source))
+            expect(s.listener.tls!.certificates).toBe(source)
+            const before = yield* Effect.promise(() => Certs.fingerprint256(certs.server.cert))
+            const after = yield* Effect.promise(() => Certs.fingerprint256(certs.serverNext.cert))
+            expect(before).not.toBe(after)
 
-          const old = yield* t.connect(s.address, { timeout: 5000, tls: client() })
-          expect(old.tls!.peerCertificate!.fingerprint256).toBe(before)
-          yield* source.set({ cert: certs.serverNext.cert, key: certs.serverNext.key })
-          const renewed = yield* t.connect(s.address, { timeout: 5000, tls: client() })
-          expect(renewed.tls!.peerCertificate!.fingerprint256).toBe(after)
-          // the connection made before the reload still works
-          expect(yield* roundTrip(old, "old")).toBe("old")
+            const old = yield* t.connect(s.address, { timeout: 5000, tls: client() })
+            expect(old.tls!.peerCertificate!.fingerprint256).toBe(before)
+            yield* source.set({ cert: certs.serverNext.cert, key: certs.serverNext.key })
+            const renewed = yield* t.connect(s.address, { timeout: 5000, tls: client() })
+            expect(renewed.tls!.peerCertificate!.fingerprint256).toBe(after)
+            // the connection made before the reload still works
+            expect(yield* roundTrip(old, "old")).toBe("old")
 
-          // a key that does not belong to the certificate: refused, nothing changes
-          const bad = yield* Effect.flip(source.set({ cert: certs.serverNext.cert, key: certs.server.key }))
-          expect(bad._tag).toBe("TlsError")
-          expect(bad.reason).toBe("BadCertificate")
-          expect((yield* source.get).key).toBe(certs.serverNext.key)
-          const still = yield* t.connect(s.address, { timeout: 5000, tls: client() })
-          expect(still.tls!.peerCertificate!.fingerprint256).toBe(after)
-          expect(yield* roundTrip(renewed, "renewed")).toBe("renewed")
-          expect(s.listener.tls!.stats().handshakes).toBe(3)
-        })
-      ))
+            // a key that does not belong to the certificate: refused, nothing changes
+            const bad = yield* Effect.flip(source.set({ cert: certs.serverNext.cert, key: certs.server.key }))
+            expect(bad._tag).toBe("TlsError")
+            expect(bad.reason).toBe("BadCertificate")
+            expect((yield* source.get).key).toBe(certs.serverNext.key)
+            const still = yield* t.connect(s.address, { timeout: 5000, tls: client() })
+            expect(still.tls!.peerCertificate!.fingerprint256).toBe(after)
+            expect(yield* roundTrip(renewed, "renewed")).toBe("renewed")
+            expect(s.listener.tls!.stats().handshakes).toBe(3)
+          })
+        )
+    )
 
-    it.scopedLive.skipIf(gaps.reload !== undefined)(needs("one certificate source feeds several listeners: one set renews them all", gaps.reload), () =>
-      withT((t) =>
-        Effect.gen(function*() {
-          const source = yield* Tls.makeCertificateSource({ cert: certs.server.cert, key: certs.server.key })
-          const a = yield* t.listen(any, { tls: server({}, source) })
-          const b = yield* t.listen(any, { tls: server({}, source) })
-          yield* source.set({ cert: certs.serverNext.cert, key: certs.serverNext.key })
-          const after = yield* Effect.promise(() => Certs.fingerprint256(certs.serverNext.cert))
-          for (const l of [a, b]) {
-            const accepted = yield* Effect.fork(l.accept)
-            const c = yield* t.connect(l.address, { timeout: 5000, tls: client() })
-            expect(c.tls!.peerCertificate!.fingerprint256).toBe(after)
-            yield* Fiber.join(accepted)
-          }
-        })
-      ))
+    it.scopedLive.skipIf(gaps.reload !== undefined)(
+      needs("one certificate source feeds several listeners: one set renews them all", gaps.reload),
+      () =>
+        withT((t) =>
+          Effect.gen(function*() {
+            const source = yield* Tls.makeCertificateSource({ cert: certs.server.cert, key: certs.server.key })
+            const a = yield* t.listen(any, { tls: server({}, source) })
+            const b = yield* t.listen(any, { tls: server({}, source) })
+            yield* source.set({ cert: certs.serverNext.cert, key: certs.serverNext.key })
+            const after = yield* Effect.promise(() => Certs.fingerprint256(certs.serverNext.cert))
+            for (const l of [a, b]) {
+              const accepted = yield* Effect.fork(l.accept)
+              const c = yield* t.connect(l.address, { timeout: 5000, tls: client() })
+              expect(c.tls!.peerCertificate!.fingerprint256).toBe(after)
+              yield* Fiber.join(accepted)
+            }
+          })
+        )
+    )
 
     it.scopedLive("a certificate that does not match its key fails listen with a ListenError of reason Tls", () =>
       withT((t) =>
         Effect.gen(function*() {
-          const err = yield* Effect.flip(t.listen(any, { tls: server({}, { cert: certs.server.cert, key: certs.client.key }) }))
+          const err = yield* Effect.flip(
+            t.listen(any, { tls: server({}, { cert: certs.server.cert, key: certs.client.key }) })
+          )
           expect(err._tag).toBe("ListenError")
           expect(err.reason).toBe("Tls")
           expect(Tls.errorOf(err)?.reason).toBe("BadCertificate")
-          const garbage = yield* Effect.flip(t.listen(any, { tls: server({}, { cert: "not a certificate", key: certs.server.key }) }))
+          const garbage = yield* Effect.flip(
+            t.listen(any, { tls: server({}, { cert: "not a certificate", key: certs.server.key }) })
+          )
           expect(garbage.reason).toBe("Tls")
         })
       ))
@@ -487,7 +563,9 @@ export const run = (options: TlsConformanceOptions): void => {
         withT((t) =>
           Effect.gen(function*() {
             expectUnsupported(yield* Effect.flip(t.listen(any, { tls: server({ requestCert: true }) })))
-            expectUnsupported(yield* Effect.flip(t.listen(any, { tls: server({ requestCert: true, rejectUnauthorized: false }) })))
+            expectUnsupported(
+              yield* Effect.flip(t.listen(any, { tls: server({ requestCert: true, rejectUnauthorized: false }) }))
+            )
           })
         ))
     }
@@ -498,7 +576,9 @@ export const run = (options: TlsConformanceOptions): void => {
           Effect.gen(function*() {
             expectUnsupported(yield* Effect.flip(t.listen(any, { tls: server({ minVersion: "TLSv1.3" }) })))
             const { server: s } = yield* echoServer(t, server())
-            expectUnsupported(yield* Effect.flip(t.connect(s.address, { timeout: 5000, tls: client({ minVersion: "TLSv1.3" }) })))
+            expectUnsupported(
+              yield* Effect.flip(t.connect(s.address, { timeout: 5000, tls: client({ minVersion: "TLSv1.3" }) }))
+            )
             // TLSv1.2, the default, is what the runtime does anyway: accepted
             const c = yield* t.connect(s.address, { timeout: 5000, tls: client({ minVersion: "TLSv1.2" }) })
             expect(yield* roundTrip(c, "v1.2 minimum")).toBe("v1.2 minimum")
@@ -513,33 +593,42 @@ export const run = (options: TlsConformanceOptions): void => {
             const source = yield* Tls.makeCertificateSource({ cert: certs.server.cert, key: certs.server.key })
             const { server: s } = yield* echoServer(t, server({}, source))
             expect(s.listener.tls!.certificates).toBe(source)
-            expectUnsupported(yield* Effect.flip(source.set({ cert: certs.serverNext.cert, key: certs.serverNext.key })))
+            expectUnsupported(
+              yield* Effect.flip(source.set({ cert: certs.serverNext.cert, key: certs.serverNext.key }))
+            )
             expect((yield* source.get).cert).toBe(certs.server.cert)
             const c = yield* t.connect(s.address, { timeout: 5000, tls: client() })
-            expect(c.tls!.peerCertificate!.fingerprint256).toBe(yield* Effect.promise(() => Certs.fingerprint256(certs.server.cert)))
+            expect(c.tls!.peerCertificate!.fingerprint256).toBe(
+              yield* Effect.promise(() => Certs.fingerprint256(certs.server.cert))
+            )
             expect(yield* roundTrip(c, "unchanged")).toBe("unchanged")
           })
         ))
     }
 
-    it.scopedLive.skipIf(gaps.requestCert !== undefined)(needs("a protocol middleware turns the client certificate into a principal", gaps.requestCert), () =>
-      Effect.gen(function*() {
-        class Principal extends Context.Tag("TlsConformance/Principal")<Principal, { readonly name: string }>() {}
-        const Whoami = Protocol.schema({ name: "whoami", request: Schema.String, response: Schema.String })
-        const handler = pipe(
-          (greeting: string) => Effect.map(Principal, (p) => `${greeting}, ${p.name}`),
-          Middleware.provideService(Principal, (_req: string, { session }) => {
-            const peer = session.connection.tls?.peerCertificate
-            const cn = peer?.subject.CN
-            return session.connection.tls?.authorized && typeof cn === "string"
-              ? Effect.succeed({ name: cn })
-              : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized" }))
+    it.scopedLive.skipIf(gaps.requestCert !== undefined)(
+      needs("a protocol middleware turns the client certificate into a principal", gaps.requestCert),
+      () =>
+        Effect.gen(function*() {
+          class Principal extends Context.Tag("TlsConformance/Principal")<Principal, { readonly name: string }>() {}
+          const Whoami = Protocol.schema({ name: "whoami", request: Schema.String, response: Schema.String })
+          const handler = pipe(
+            (greeting: string) => Effect.map(Principal, (p) => `${greeting}, ${p.name}`),
+            Middleware.provideService(Principal, (_req: string, { session }) => {
+              const peer = session.connection.tls?.peerCertificate
+              const cn = peer?.subject.CN
+              return session.connection.tls?.authorized && typeof cn === "string"
+                ? Effect.succeed({ name: cn })
+                : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized" }))
+            })
+          )
+          const s = yield* ProtocolServer.serve(Whoami, handler, { tls: server({ requestCert: true }) })
+          const c = yield* Client.make(Whoami, s.address, {
+            connection: { tls: client({ certificate: certs.client }) }
           })
-        )
-        const s = yield* ProtocolServer.serve(Whoami, handler, { tls: server({ requestCert: true }) })
-        const c = yield* Client.make(Whoami, s.address, { connection: { tls: client({ certificate: certs.client }) } })
-        expect(yield* c.request("hello")).toBe(`hello, ${Certs.clientName}`)
-      }).pipe(Effect.provide(options.layer)))
+          expect(yield* c.request("hello")).toBe(`hello, ${Certs.clientName}`)
+        }).pipe(Effect.provide(options.layer))
+    )
 
     describe("interop with openssl s_client", () => {
       /** Runs `openssl s_client` with `args`, feeding it `input`; its exit code and output. */
@@ -548,7 +637,16 @@ export const run = (options: TlsConformanceOptions): void => {
           const cp = yield* Effect.promise(() => import("node:child_process"))
           const files = Certs.writeFiles({ ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key })
           yield* Effect.addFinalizer(() => Effect.sync(files.remove))
-          const argv = ["s_client", "-connect", `127.0.0.1:${port}`, "-quiet", "-CAfile", files.paths.ca!, "-verify_return_error", ...args]
+          const argv = [
+            "s_client",
+            "-connect",
+            `127.0.0.1:${port}`,
+            "-quiet",
+            "-CAfile",
+            files.paths.ca!,
+            "-verify_return_error",
+            ...args
+          ]
             .map((a) => a.replace("{cert}", files.paths.cert!).replace("{key}", files.paths.key!))
           return yield* Effect.async<{ code: number | null; stdout: Uint8Array; stderr: string }, Error>((resume) => {
             const child = cp.spawn(openssl, argv, { stdio: ["pipe", "pipe", "pipe"] })
@@ -562,7 +660,10 @@ export const run = (options: TlsConformanceOptions): void => {
             child.on("close", (code) => resume(Effect.succeed({ code, stdout: Connection.concat(out), stderr: err })))
             child.stdin!.end(input)
             return Effect.sync(() => child.kill("SIGKILL"))
-          }).pipe(Effect.timeoutFail({ duration: Duration.seconds(15), onTimeout: () => new Error("openssl s_client did not finish within 15 s") }))
+          }).pipe(Effect.timeoutFail({
+            duration: Duration.seconds(15),
+            onTimeout: () => new Error("openssl s_client did not finish within 15 s")
+          }))
         })
 
       /** A TLS server that echoes `n` bytes, then closes (s_client -quiet ignores its own end of input). */
@@ -599,55 +700,81 @@ export const run = (options: TlsConformanceOptions): void => {
           })
         ))
 
-      it.scopedLive(needs("TLS 1.2 is negotiated with a TLS 1.2 client, and refused (ProtocolVersion) with minVersion TLSv1.3", gaps.minVersion && `the minVersion part: ${gaps.minVersion}`), () =>
-        withT((t) =>
-          Effect.gen(function*() {
-            const ok = yield* echoN(t, server(), 5)
-            const r = yield* sClient(ok.port, ["-tls1_2", "-servername", "localhost"], enc.encode("hello"))
-            expect(r.code).toBe(0)
-            expect(dec.decode(r.stdout)).toBe("hello")
-            const seen = (yield* Deferred.await(ok.seen))!
-            if (gaps.sessionDetails === undefined) expect(seen.protocol).toBe("TLSv1.2")
-            if (gaps.minVersion !== undefined) return
+      it.scopedLive(
+        needs(
+          "TLS 1.2 is negotiated with a TLS 1.2 client, and refused (ProtocolVersion) with minVersion TLSv1.3",
+          gaps.minVersion && `the minVersion part: ${gaps.minVersion}`
+        ),
+        () =>
+          withT((t) =>
+            Effect.gen(function*() {
+              const ok = yield* echoN(t, server(), 5)
+              const r = yield* sClient(ok.port, ["-tls1_2", "-servername", "localhost"], enc.encode("hello"))
+              expect(r.code).toBe(0)
+              expect(dec.decode(r.stdout)).toBe("hello")
+              const seen = (yield* Deferred.await(ok.seen))!
+              if (gaps.sessionDetails === undefined) expect(seen.protocol).toBe("TLSv1.2")
+              if (gaps.minVersion !== undefined) return
 
-            const strict = yield* echoN(t, server({ minVersion: "TLSv1.3" }), 5)
-            const refused = yield* sClient(strict.port, ["-tls1_2"], enc.encode("hello"))
-            expect(refused.code).not.toBe(0)
-            expect(refused.stdout.length).toBe(0)
-            yield* eventually("the refusal is counted", () => failures(strict.server.listener).ProtocolVersion === 1)
-            expect(strict.server.accepted()).toBe(0)
-          })
-        ))
+              const strict = yield* echoN(t, server({ minVersion: "TLSv1.3" }), 5)
+              const refused = yield* sClient(strict.port, ["-tls1_2"], enc.encode("hello"))
+              expect(refused.code).not.toBe(0)
+              expect(refused.stdout.length).toBe(0)
+              yield* eventually("the refusal is counted", () => failures(strict.server.listener).ProtocolVersion === 1)
+              expect(strict.server.accepted()).toBe(0)
+            })
+          )
+      )
 
-      it.scopedLive(needs("ALPN and a client certificate from s_client reach connection.tls", gaps.requestCert && `the client certificate part: ${gaps.requestCert}`), () =>
-        withT((t) =>
-          Effect.gen(function*() {
-            // without mutual TLS, the ALPN part alone
-            const mutual = gaps.requestCert === undefined
-            const { port, seen } = yield* echoN(t, server({ ...(mutual ? { requestCert: true } : {}), alpnProtocols: ["wk/1"] }), 4)
-            const r = yield* sClient(port, ["-alpn", "wk/1", ...(mutual ? ["-cert", "{cert}", "-key", "{key}"] : [])], enc.encode("ping"))
-            expect(r.code).toBe(0)
-            expect(dec.decode(r.stdout)).toBe("ping")
-            const info = (yield* Deferred.await(seen))!
-            expect(info.alpnProtocol).toBe("wk/1")
-            if (mutual) {
-              expect(info.authorized).toBe(true)
-              expect(info.peerCertificate!.subject.CN).toBe(Certs.clientName)
-            }
-          })
-        ))
+      it.scopedLive(
+        needs(
+          "ALPN and a client certificate from s_client reach connection.tls",
+          gaps.requestCert && `the client certificate part: ${gaps.requestCert}`
+        ),
+        () =>
+          withT((t) =>
+            Effect.gen(function*() {
+              // without mutual TLS, the ALPN part alone
+              const mutual = gaps.requestCert === undefined
+              const { port, seen } = yield* echoN(
+                t,
+                server({ ...(mutual ? { requestCert: true } : {}), alpnProtocols: ["wk/1"] }),
+                4
+              )
+              const r = yield* sClient(
+                port,
+                ["-alpn", "wk/1", ...(mutual ? ["-cert", "{cert}", "-key", "{key}"] : [])],
+                enc.encode("ping")
+              )
+              expect(r.code).toBe(0)
+              expect(dec.decode(r.stdout)).toBe("ping")
+              const info = (yield* Deferred.await(seen))!
+              expect(info.alpnProtocol).toBe("wk/1")
+              if (mutual) {
+                expect(info.authorized).toBe(true)
+                expect(info.peerCertificate!.subject.CN).toBe(Certs.clientName)
+              }
+            })
+          )
+      )
 
-      it.scopedLive.skipIf(gaps.requestCert !== undefined)(needs("mutual TLS: s_client without a certificate is refused (NoCertificate), and nothing is echoed", gaps.requestCert), () =>
-        withT((t) =>
-          Effect.gen(function*() {
-            const { port, server: s } = yield* echoN(t, server({ requestCert: true }), 4)
-            const r = yield* sClient(port, [], enc.encode("ping"))
-            expect(r.stdout.length).toBe(0)
-            expect(r.stderr).toMatch(/certificate required|alert/i)
-            yield* eventually("the refusal is counted", () => failures(s.listener).NoCertificate === 1)
-            expect(s.accepted()).toBe(0)
-          })
-        ))
+      it.scopedLive.skipIf(gaps.requestCert !== undefined)(
+        needs(
+          "mutual TLS: s_client without a certificate is refused (NoCertificate), and nothing is echoed",
+          gaps.requestCert
+        ),
+        () =>
+          withT((t) =>
+            Effect.gen(function*() {
+              const { port, server: s } = yield* echoN(t, server({ requestCert: true }), 4)
+              const r = yield* sClient(port, [], enc.encode("ping"))
+              expect(r.stdout.length).toBe(0)
+              expect(r.stderr).toMatch(/certificate required|alert/i)
+              yield* eventually("the refusal is counted", () => failures(s.listener).NoCertificate === 1)
+              expect(s.accepted()).toBe(0)
+            })
+          )
+      )
     })
 
     StartTlsSuite.run({

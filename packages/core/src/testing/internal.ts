@@ -50,7 +50,10 @@ export const writeRandomly = (conn: Connection.Connection, data: Uint8Array, max
   })
 
 /** A few milliseconds of random delay, sometimes none. */
-export const jitter = Effect.flatMap(Random.nextIntBetween(0, 4), (ms) => ms === 0 ? Effect.void : Effect.sleep(Duration.millis(ms)))
+export const jitter = Effect.flatMap(
+  Random.nextIntBetween(0, 4),
+  (ms) => ms === 0 ? Effect.void : Effect.sleep(Duration.millis(ms))
+)
 
 /** Waits until `counter()` stops moving (sampled every 100 ms, at most 5 s); returns its value. */
 export const settle = (counter: () => number) =>
@@ -96,7 +99,9 @@ export const resetFromProcess = (host: string, port: number, n: number) =>
   Effect.gen(function*() {
     const cp = yield* Effect.promise(() => import("node:child_process"))
     return yield* Effect.async<number, Error>((resume) => {
-      const child = cp.spawn("python3", ["-c", resetScript, host, String(port), String(n)], { stdio: ["ignore", "pipe", "inherit"] })
+      const child = cp.spawn("python3", ["-c", resetScript, host, String(port), String(n)], {
+        stdio: ["ignore", "pipe", "inherit"]
+      })
       let out = ""
       child.stdout!.on("data", (d: Uint8Array) => {
         out += new TextDecoder().decode(d)
@@ -104,6 +109,8 @@ export const resetFromProcess = (host: string, port: number, n: number) =>
       child.on("error", (e) => resume(Effect.fail(e)))
       child.on("exit", (code) =>
         resume(code === 0 ? Effect.succeed(Number(out.trim())) : Effect.fail(new Error(`reset helper exited ${code}`))))
-      return Effect.sync(() => child.kill("SIGKILL"))
+      return Effect.sync(() =>
+        child.kill("SIGKILL")
+      )
     })
   })

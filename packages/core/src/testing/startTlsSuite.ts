@@ -6,7 +6,8 @@
  * @internal
  */
 import { describe, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Fiber, Layer, Queue, Schedule, Scope } from "effect"
+import type { Layer, Scope } from "effect"
+import { Deferred, Effect, Either, Fiber, Queue, Schedule } from "effect"
 import { expect } from "vitest"
 import type { Address } from "../Address.ts"
 import * as Client from "../Client.ts"
@@ -43,7 +44,9 @@ export const readUntil = (conn: Connection.Connection, end: string) =>
     let text = ""
     while (!text.endsWith(end)) {
       const chunk = yield* conn.read
-      if (chunk === Connection.EOF) return yield* Effect.fail(new Error(`EOF before ${JSON.stringify(end)}; got ${JSON.stringify(text)}`))
+      if (chunk === Connection.EOF) {
+        return yield* Effect.fail(new Error(`EOF before ${JSON.stringify(end)}; got ${JSON.stringify(text)}`))
+      }
       text += dec.decode(chunk)
     }
     return text
@@ -98,7 +101,11 @@ export const run = (options: StartTlsSuiteOptions): void => {
     certificates: { cert: certs.server.cert, key: certs.server.key, ca: certs.ca.cert },
     ...extra
   })
-  const clientTls = (extra?: Tls.TlsClientOptions): Tls.TlsClientOptions => ({ ca: certs.ca.cert, serverName: "localhost", ...extra })
+  const clientTls = (extra?: Tls.TlsClientOptions): Tls.TlsClientOptions => ({
+    ca: certs.ca.cert,
+    serverName: "localhost",
+    ...extra
+  })
 
   /**
    * A server that reads plain text until `STARTTLS\r\n`, answers `OK\r\n`,
@@ -112,11 +119,17 @@ export const run = (options: StartTlsSuiteOptions): void => {
     wait?: number
   ) =>
     Effect.gen(function*() {
-      const outcomes = yield* Queue.unbounded<{ readonly conn: Connection.Connection; readonly outcome: Either.Either<Tls.TlsInfo, Tls.TlsError | Connection.ConnectionError> }>()
+      const outcomes = yield* Queue.unbounded<
+        {
+          readonly conn: Connection.Connection
+          readonly outcome: Either.Either<Tls.TlsInfo, Tls.TlsError | Connection.ConnectionError>
+        }
+      >()
       const handler = Effect.gen(function*() {
         const conn = yield* Connection.Connection
-        if (wait !== undefined) yield* eventually("the plain-text bytes arrive", () => conn.unsafeStats().bytesRead >= wait)
-        else yield* readUntil(conn, "STARTTLS\r\n")
+        if (wait !== undefined) {
+          yield* eventually("the plain-text bytes arrive", () => conn.unsafeStats().bytesRead >= wait)
+        } else yield* readUntil(conn, "STARTTLS\r\n")
         yield* conn.write(enc.encode("OK\r\n"))
         const outcome = yield* Effect.either(conn.startTls({ server: tls }))
         yield* Queue.offer(outcomes, { conn, outcome })
@@ -155,16 +168,19 @@ export const run = (options: StartTlsSuiteOptions): void => {
         withT((t) =>
           Effect.gen(function*() {
             const refused = yield* Deferred.make<Tls.TlsError | Connection.ConnectionError>()
-            const s = yield* Server.serve(yield* t.listen(any), Effect.gen(function*() {
-              const conn = yield* Connection.Connection
-              yield* Deferred.succeed(refused, yield* Effect.flip(conn.startTls({ server: serverTls() })))
-              // still a working plain connection
-              while (true) {
-                const chunks = yield* conn.readMany
-                if (chunks === Connection.EOF) return
-                yield* conn.writeAll(chunks)
-              }
-            }))
+            const s = yield* Server.serve(
+              yield* t.listen(any),
+              Effect.gen(function*() {
+                const conn = yield* Connection.Connection
+                yield* Deferred.succeed(refused, yield* Effect.flip(conn.startTls({ server: serverTls() })))
+                // still a working plain connection
+                while (true) {
+                  const chunks = yield* conn.readMany
+                  if (chunks === Connection.EOF) return
+                  yield* conn.writeAll(chunks)
+                }
+              })
+            )
             const c = yield* t.connect(s.address, { timeout: 5000 })
             const error = yield* Effect.flip(c.startTls({ client: clientTls() }))
             expect(error._tag).toBe("TlsError")
@@ -184,7 +200,10 @@ export const run = (options: StartTlsSuiteOptions): void => {
           Effect.gen(function*() {
             const handler = (line: string, { session }: RequestContext) =>
               line === "STARTTLS"
-                ? Effect.match(session.startTls(serverTls()), { onFailure: (e) => `454 ${e.code}`, onSuccess: () => "220 go ahead" })
+                ? Effect.match(session.startTls(serverTls()), {
+                  onFailure: (e) => `454 ${e.code}`,
+                  onSuccess: () => "220 go ahead"
+                })
                 : Effect.succeed(`${line} tls=${session.connection.tls === undefined ? "no" : "yes"}`)
             const s = yield* ProtocolServer.serve(LineProtocol, handler)
             const c = yield* t.connect(s.address, { timeout: 5000 })
@@ -242,7 +261,10 @@ export const run = (options: StartTlsSuiteOptions): void => {
         Effect.gen(function*() {
           const { server: s, outcomes } = yield* upgradingServer(t, serverTls())
           // a client that trusts another CA refuses the server's certificate
-          const { c, outcome } = yield* upgradingClient(t, s.address, { ca: certs.otherCa.cert, serverName: "localhost" })
+          const { c, outcome } = yield* upgradingClient(t, s.address, {
+            ca: certs.otherCa.cert,
+            serverName: "localhost"
+          })
           expect(outcome._tag).toBe("Left")
           const error = Either.getLeft(outcome).pipe((o) => o._tag === "Some" ? o.value : undefined)!
           expect(error._tag).toBe("TlsError")
@@ -311,7 +333,9 @@ export const run = (options: StartTlsSuiteOptions): void => {
           yield* readUntil(c, "OK\r\n")
           const upgrading = yield* Effect.fork(c.startTls({ client: clientTls() }))
           // written while the handshake runs: held, then sent through TLS
-          const writer = yield* Effect.fork(Effect.zipRight(c.write(enc.encode("early ")), c.write(enc.encode("bytes"))))
+          const writer = yield* Effect.fork(
+            Effect.zipRight(c.write(enc.encode("early ")), c.write(enc.encode("bytes")))
+          )
           const info = yield* Fiber.join(upgrading)
           yield* Fiber.join(writer)
           expect(info.authorized).toBe(true)
@@ -428,7 +452,9 @@ export const run = (options: StartTlsSuiteOptions): void => {
             expect(yield* lines(c, 1)).toEqual(["PING tls=yes"])
             const session = s.sessions()[0]!
             expect(session.connection.tls).toBeDefined()
-            expect(session.connection.tls!.serverName).toBe(options.sessionDetails ? "localhost" : session.connection.tls!.serverName)
+            expect(session.connection.tls!.serverName).toBe(
+              options.sessionDetails ? "localhost" : session.connection.tls!.serverName
+            )
             expect(seen).toEqual(["PING", "STARTTLS", "PING"])
           })
         ))
@@ -485,7 +511,9 @@ export const run = (options: StartTlsSuiteOptions): void => {
             const bad = yield* t.connect(s.address, { timeout: 5000 })
             yield* bad.write(enc.encode("STARTTLS\r\n"))
             expect(yield* lines(bad, 1)).toEqual(["OK"])
-            const error = yield* Effect.flip(bad.startTls({ client: { ca: certs.otherCa.cert, serverName: "localhost" } }))
+            const error = yield* Effect.flip(
+              bad.startTls({ client: { ca: certs.otherCa.cert, serverName: "localhost" } })
+            )
             expect(Tls.errorOf(error)?.reason).toBe("UnknownCa")
             yield* eventually("the failed session is closed", () => s.sessions().length === 0)
             const good = yield* t.connect(s.address, { timeout: 5000 })
@@ -506,14 +534,20 @@ export const run = (options: StartTlsSuiteOptions): void => {
                 const framed = Framed.make(connection, Lines.make())
                 yield* framed.send(enc.encode("STARTTLS"))
                 const reply = yield* framed.read
-                if (reply === Connection.EOF || dec.decode(reply) !== "OK") return yield* Effect.fail(new Error("no STARTTLS"))
+                if (reply === Connection.EOF || dec.decode(reply) !== "OK") {
+                  return yield* Effect.fail(new Error("no STARTTLS"))
+                }
                 yield* framed.startTls({ client: tls })
               })
             const client = yield* Client.make(LineProtocol, s.address, { onConnect: starttls(clientTls()) })
             expect(yield* client.request("PING")).toBe("PING tls=yes")
             expect(seen).toEqual(["STARTTLS", "PING"])
             // a refused certificate fails the connect, typed
-            const refused = yield* Effect.flip(Client.make(LineProtocol, s.address, { onConnect: starttls({ ca: certs.otherCa.cert, serverName: "localhost" }) }))
+            const refused = yield* Effect.flip(
+              Client.make(LineProtocol, s.address, {
+                onConnect: starttls({ ca: certs.otherCa.cert, serverName: "localhost" })
+              })
+            )
             expect(refused.reason).toBe("Connect")
             expect((refused.cause as { readonly reason?: string }).reason).toBe("Tls")
             expect(Tls.errorOf(refused)?.reason).toBe("UnknownCa")
@@ -535,7 +569,9 @@ export const run = (options: StartTlsSuiteOptions): void => {
                     onSuccess: () => "220 Ready to start TLS"
                   })
                 case "NOOP":
-                  return Effect.succeed(tls === undefined ? "250 OK plain" : `250 OK over TLS, name ${tls.serverName ?? "-"}`)
+                  return Effect.succeed(
+                    tls === undefined ? "250 OK plain" : `250 OK over TLS, name ${tls.serverName ?? "-"}`
+                  )
                 case "QUIT":
                   return Effect.sync(() => {
                     session.unsafeClose()
@@ -545,16 +581,33 @@ export const run = (options: StartTlsSuiteOptions): void => {
                   return Effect.succeed("500 unknown command")
               }
             }
-            const greeting = Effect.flatMap(Session.Session, (session) => Effect.ignore(session.connection.write(enc.encode("220 wirekit ESMTP\r\n"))))
+            const greeting = Effect.flatMap(Session.Session, (session) =>
+              Effect.ignore(session.connection.write(enc.encode("220 wirekit ESMTP\r\n"))))
             const s = yield* ProtocolServer.serve(Smtp, handler, { connection: [greeting] })
             const port = (s.address as { readonly port: number }).port
             const files = Certs.writeFiles({ ca: certs.ca.cert })
-            yield* Effect.addFinalizer(() => Effect.sync(files.remove))
-            const args = ["s_client", "-connect", `127.0.0.1:${port}`, "-starttls", "smtp", "-servername", "localhost", "-CAfile", files.paths.ca!, "-verify_return_error", "-quiet"]
+            yield* Effect.addFinalizer(() =>
+              Effect.sync(files.remove)
+            )
+            const args = [
+              "s_client",
+              "-connect",
+              `127.0.0.1:${port}`,
+              "-starttls",
+              "smtp",
+              "-servername",
+              "localhost",
+              "-CAfile",
+              files.paths.ca!,
+              "-verify_return_error",
+              "-quiet"
+            ]
             const result = yield* runProcess(options.openssl, args, "NOOP\r\nQUIT\r\n")
             expect(result.code).toBe(0)
             // -quiet prints what came after the handshake only: the answers were sent through TLS
-            expect(result.stdout).toBe(`250 OK over TLS, name ${options.sessionDetails ? "localhost" : "-"}\r\n221 Bye\r\n`)
+            expect(result.stdout).toBe(
+              `250 OK over TLS, name ${options.sessionDetails ? "localhost" : "-"}\r\n221 Bye\r\n`
+            )
           })
         ))
     })
@@ -565,7 +618,10 @@ export const run = (options: StartTlsSuiteOptions): void => {
 const runProcess = (command: string, args: ReadonlyArray<string>, input: string) =>
   Effect.gen(function*() {
     const cp = yield* Effect.promise(() => import("node:child_process"))
-    return yield* Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }, Error>((resume) => {
+    return yield* Effect.async<
+      { readonly code: number | null; readonly stdout: string; readonly stderr: string },
+      Error
+    >((resume) => {
       const child = cp.spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] })
       let stdout = ""
       let stderr = ""
@@ -576,5 +632,10 @@ const runProcess = (command: string, args: ReadonlyArray<string>, input: string)
       child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
       child.stdin!.end(input)
       return Effect.sync(() => child.kill("SIGKILL"))
-    }).pipe(Effect.timeoutFail({ duration: "15 seconds", onTimeout: () => new Error(`${command} did not finish within 15 s`) }))
+    }).pipe(
+      Effect.timeoutFail({
+        duration: "15 seconds",
+        onTimeout: () => new Error(`${command} did not finish within 15 s`)
+      })
+    )
   })

@@ -1,5 +1,5 @@
-import { Codec, Connection, Framed, Lines, MemoryTransport, Transport } from "@wirekit/core"
 import { describe, expect, it } from "@effect/vitest"
+import { Codec, Connection, Framed, Lines, MemoryTransport, Transport } from "@wirekit/core"
 import { Effect } from "effect"
 import * as fc from "fast-check"
 import * as ByteBuffer from "../../src/ByteBuffer.ts"
@@ -39,12 +39,14 @@ describe("Codec.overFrames", () => {
   })
 
   it("random chunkings give the same items", () =>
-    fc.assert(fc.property(fc.array(fc.integer({ min: -1e6, max: 1e6 }), { maxLength: 40 }), splitPoints(), (ns, points) => {
-      const wire = bytes(ns.map((n) => `${n}\n`).join(""))
-      const { error, out } = decodeChunks(numbers, cutMod(wire, points))
-      expect(error).toBeUndefined()
-      expect(out).toEqual(ns)
-    })))
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -1e6, max: 1e6 }), { maxLength: 40 }), splitPoints(), (ns, points) => {
+        const wire = bytes(ns.map((n) => `${n}\n`).join(""))
+        const { error, out } = decodeChunks(numbers, cutMod(wire, points))
+        expect(error).toBeUndefined()
+        expect(out).toEqual(ns)
+      })
+    ))
 
   it("an item that does not decode is a Corrupted error with the reason; items before it are delivered; the decoder stays failed", () => {
     const decoder = numbers.decoder()

@@ -68,7 +68,11 @@ describe("Delimiter decoder", () => {
   })
 
   it("keeps the delimiter with stripDelimiter: false", () => {
-    const r = run(Delimiter.make({ delimiters: ["END"], stripDelimiter: false }), [bytes("aEND"), bytes("bEN"), bytes("D")])
+    const r = run(Delimiter.make({ delimiters: ["END"], stripDelimiter: false }), [
+      bytes("aEND"),
+      bytes("bEN"),
+      bytes("D")
+    ])
     expect(r.frames.map(str)).toEqual(["aEND", "bEND"])
   })
 
@@ -149,7 +153,12 @@ describe("Delimiter decoder", () => {
 
   it("discard policy continues after the over-long frame", () => {
     const seen: Array<Delimiter.DiscardInfo> = []
-    const framing = Delimiter.make({ delimiters: "||", maxLength: 2, onTooLong: "discard", onDiscard: (i) => seen.push(i) })
+    const framing = Delimiter.make({
+      delimiters: "||",
+      maxLength: 2,
+      onTooLong: "discard",
+      onDiscard: (i) => seen.push(i)
+    })
     const r = run(framing, [bytes("ok||toolo"), bytes("ng|"), bytes("|fine||")])
     expect(r.error).toBeUndefined()
     expect(r.frames.map(str)).toEqual(["ok"])
@@ -165,10 +174,12 @@ describe("Delimiter decoder", () => {
       reason: "Truncated",
       buffered: 2
     })
-    expect(run(Delimiter.make({ delimiters: ";", emitLastFrameAtEof: true }), [bytes("a;bc")]).frames.map(str)).toEqual([
-      "a",
-      "bc"
-    ])
+    expect(run(Delimiter.make({ delimiters: ";", emitLastFrameAtEof: true }), [bytes("a;bc")]).frames.map(str)).toEqual(
+      [
+        "a",
+        "bc"
+      ]
+    )
   })
 })
 
@@ -199,24 +210,33 @@ describe("Delimiter encoder", () => {
 
   it("accepts a frame exactly when the decoder gives it back unchanged", () => {
     fc.assert(
-      fc.property(delimsArb, fc.array(dataArb.map((d) => d.subarray(0, 8)), { maxLength: 6 }), splitPoints(), (delims, frames, points) => {
-        const framing = Delimiter.make({ delimiters: delims })
-        // the delimiter the encoder appends: the first that decodes as itself
-        const written = delims.find((d) => model(d, delims, { strip: true, max: 99, discard: false, emitLast: true }).frames.length === 1)!
-        expect(written).toBeDefined()
-        const enc = framing.encoder()
-        const buf = ByteBuffer.make(8)
-        const accepted: Array<Uint8Array> = []
-        for (const f of frames) {
-          const roundTrips = hex(model(concat(f, written), delims, { strip: true, max: 99, discard: false, emitLast: false }).frames)
-          const error = enc.encode(f, buf)
-          expect(error === undefined).toBe(roundTrips.length === 1 && roundTrips[0] === hex([f])[0])
-          if (error === undefined) accepted.push(f)
+      fc.property(
+        delimsArb,
+        fc.array(dataArb.map((d) => d.subarray(0, 8)), { maxLength: 6 }),
+        splitPoints(),
+        (delims, frames, points) => {
+          const framing = Delimiter.make({ delimiters: delims })
+          // the delimiter the encoder appends: the first that decodes as itself
+          const written = delims.find((d) =>
+            model(d, delims, { strip: true, max: 99, discard: false, emitLast: true }).frames.length === 1
+          )!
+          expect(written).toBeDefined()
+          const enc = framing.encoder()
+          const buf = ByteBuffer.make(8)
+          const accepted: Array<Uint8Array> = []
+          for (const f of frames) {
+            const roundTrips = hex(
+              model(concat(f, written), delims, { strip: true, max: 99, discard: false, emitLast: false }).frames
+            )
+            const error = enc.encode(f, buf)
+            expect(error === undefined).toBe(roundTrips.length === 1 && roundTrips[0] === hex([f])[0])
+            if (error === undefined) accepted.push(f)
+          }
+          const r = run(framing, cutMod(buf.take(), points))
+          expect(r.error).toBeUndefined()
+          expect(hex(r.frames)).toEqual(hex(accepted))
         }
-        const r = run(framing, cutMod(buf.take(), points))
-        expect(r.error).toBeUndefined()
-        expect(hex(r.frames)).toEqual(hex(accepted))
-      }),
+      ),
       { numRuns: 1500 }
     )
   })

@@ -17,14 +17,19 @@ describe("FixedLength", () => {
 
   it("matches slicing for random data, sizes and chunkings", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 7 }), fc.uint8Array({ maxLength: 60 }), splitPoints(), (size, data, points) => {
-        const r = run(FixedLength.make({ frameLength: size }), cutMod(data, points))
-        const whole = Math.floor(data.length / size)
-        const expected = Array.from({ length: whole }, (_, i) => data.slice(i * size, (i + 1) * size))
-        expect(hex(r.frames)).toEqual(hex(expected))
-        if (data.length % size === 0) expect(r.error).toBeUndefined()
-        else expect(r.error).toMatchObject({ reason: "Truncated", buffered: data.length % size })
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 7 }),
+        fc.uint8Array({ maxLength: 60 }),
+        splitPoints(),
+        (size, data, points) => {
+          const r = run(FixedLength.make({ frameLength: size }), cutMod(data, points))
+          const whole = Math.floor(data.length / size)
+          const expected = Array.from({ length: whole }, (_, i) => data.slice(i * size, (i + 1) * size))
+          expect(hex(r.frames)).toEqual(hex(expected))
+          if (data.length % size === 0) expect(r.error).toBeUndefined()
+          else expect(r.error).toMatchObject({ reason: "Truncated", buffered: data.length % size })
+        }
+      ),
       { numRuns: 1000 }
     )
   })

@@ -1,5 +1,5 @@
-import { Connection, Framed, LengthField, MemoryTransport, Transport } from "@wirekit/core"
 import { describe, expect, it } from "@effect/vitest"
+import { Connection, Framed, LengthField, MemoryTransport, Transport } from "@wirekit/core"
 import { Effect, Either } from "effect"
 import * as Framing from "../../src/Framing.ts"
 

@@ -6,13 +6,16 @@ import { bytes, str } from "./helpers.ts"
 
 describe("FramingError", () => {
   it("states the facts in its message", () => {
-    expect(new Framing.FramingError({ reason: "FrameTooLarge", codec: "LengthField", limit: 255, actual: 300 }).message).toBe(
-      "LengthField: frame too large: 300 bytes, limit 255"
-    )
+    expect(new Framing.FramingError({ reason: "FrameTooLarge", codec: "LengthField", limit: 255, actual: 300 }).message)
+      .toBe(
+        "LengthField: frame too large: 300 bytes, limit 255"
+      )
     expect(new Framing.FramingError({ reason: "FrameTooLarge", codec: "X", limit: 1 }).message).toBe(
       "X: frame too large: more than the limit, limit 1"
     )
-    expect(new Framing.FramingError({ reason: "Truncated", codec: "Varint", buffered: 3, detail: "inside a varint" }).message).toBe(
+    expect(
+      new Framing.FramingError({ reason: "Truncated", codec: "Varint", buffered: 3, detail: "inside a varint" }).message
+    ).toBe(
       "Varint: stream ended inside a frame (3 bytes buffered): inside a varint"
     )
     expect(new Framing.FramingError({ reason: "Corrupted", codec: "Varint", detail: "bad" }).message).toBe(
@@ -21,7 +24,7 @@ describe("FramingError", () => {
   })
 
   it.effect("is a tagged, yieldable error", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const error = new Framing.FramingError({ reason: "Corrupted", codec: "Lines" })
       expect(error).toBeInstanceOf(Error)
       expect(error._tag).toBe("FramingError")
@@ -29,14 +32,13 @@ describe("FramingError", () => {
       expect(Exit.isFailure(exit)).toBe(true)
       const caught = yield* Effect.flip(error)
       expect(caught).toBe(error)
-    })
-  )
+    }))
 })
 
 describe("FramingConfigError", () => {
   it("names the codec and option", () => {
     const error = new Framing.FramingConfigError({ codec: "Lines", option: "maxLength", detail: "expected an integer" })
-    expect(error.message).toBe('Lines: invalid option "maxLength": expected an integer')
+    expect(error.message).toBe("Lines: invalid option \"maxLength\": expected an integer")
     expect(error._tag).toBe("FramingConfigError")
   })
 })
@@ -55,7 +57,11 @@ describe("decodeAll / encodeAll", () => {
 
   it("return the first error", () => {
     const framing = Lines.make({ maxLength: 1 })
-    expect(Either.getLeft(Framing.encodeAll(framing, [bytes("a"), bytes("bc")])).pipe((o) => o._tag === "Some" && o.value.reason)).toBe(
+    expect(
+      Either.getLeft(Framing.encodeAll(framing, [bytes("a"), bytes("bc")])).pipe((o) =>
+        o._tag === "Some" && o.value.reason
+      )
+    ).toBe(
       "FrameTooLarge"
     )
     const truncated = Framing.decodeAll(framing, [bytes("a\nb")])

@@ -15,11 +15,14 @@ const field = (value: bigint, size: number, endian: "big" | "little"): Uint8Arra
   return out
 }
 
-const header = (value: number | bigint, size: number, endian: "big" | "little" = "big") => field(BigInt(value), size, endian)
+const header = (value: number | bigint, size: number, endian: "big" | "little" = "big") =>
+  field(BigInt(value), size, endian)
 
 describe("LengthField decoder", () => {
   it("decodes 2-byte big endian frames, stripping the header by default", () => {
-    const r = run(LengthField.make({ fieldLength: 2 }), [concat(u8(0, 3), bytes("abc"), u8(0, 0), u8(0, 1), bytes("d"))])
+    const r = run(LengthField.make({ fieldLength: 2 }), [
+      concat(u8(0, 3), bytes("abc"), u8(0, 0), u8(0, 1), bytes("d"))
+    ])
     expect(r.error).toBeUndefined()
     expect(r.frames.map(str)).toEqual(["abc", "", "d"])
   })
@@ -96,7 +99,13 @@ describe("LengthField decoder", () => {
     const out: Array<Uint8Array> = []
     expect(dec.decode(u8(0, 0), out)).toBeUndefined()
     const error = dec.decode(u8(0x10, 0x00), out) // 4096, header only
-    expect(error).toMatchObject({ _tag: "FramingError", reason: "FrameTooLarge", codec: "LengthField", limit: 1000, actual: 4096 })
+    expect(error).toMatchObject({
+      _tag: "FramingError",
+      reason: "FrameTooLarge",
+      codec: "LengthField",
+      limit: 1000,
+      actual: 4096
+    })
     expect(error?.message).toBe("LengthField: frame too large: 4096 bytes, limit 1000")
     expect(dec.decode(new Uint8Array(4096), out)).toBe(error)
     expect(out).toEqual([])
@@ -120,12 +129,14 @@ describe("LengthField decoder", () => {
     expect(run(framing, [header(301, 2)]).error).toMatchObject({ reason: "FrameTooLarge", limit: 300, actual: 301 })
   })
 
-  it.each([
-    [1, 255],
-    [2, 65535],
-    [3, 2 ** 24 - 1],
-    [4, 2 ** 32 - 1]
-  ] as const)("reads the largest %i-byte value (%i) in both byte orders", (size, largest) => {
+  it.each(
+    [
+      [1, 255],
+      [2, 65535],
+      [3, 2 ** 24 - 1],
+      [4, 2 ** 32 - 1]
+    ] as const
+  )("reads the largest %i-byte value (%i) in both byte orders", (size, largest) => {
     for (const endian of ["big", "little"] as const) {
       const atMax = LengthField.make({ fieldLength: size, endian, maxFrameLength: largest }).decoder()
       const out: Array<Uint8Array> = []
@@ -216,7 +227,11 @@ describe("LengthField decoder", () => {
             continue
           }
           expect(error).toBeUndefined()
-          const wire = concat(frame.subarray(0, c.fieldOffset), header(value, c.fieldLength, c.endian), frame.subarray(c.fieldOffset))
+          const wire = concat(
+            frame.subarray(0, c.fieldOffset),
+            header(value, c.fieldLength, c.endian),
+            frame.subarray(c.fieldOffset)
+          )
           expect(wire.length).toBe(headerLength + bodyLength)
           expected.push(wire.subarray(c.bytesToStrip))
         }
@@ -282,7 +297,9 @@ describe("LengthField.make", () => {
     expect(configError({ fieldLength: 1, maxFrameLength: 300 }).message).toContain("255")
     expect(LengthField.make({ fieldLength: 1, maxFrameLength: 255 }).maxFrameLength).toBe(255)
     expect(LengthField.make({ fieldLength: 1, lengthAdjustment: 45, maxFrameLength: 300 }).maxFrameLength).toBe(300)
-    expect(configError({ fieldLength: 1, lengthAdjustment: -1, maxFrameLength: 255 })).toMatchObject({ option: "maxFrameLength" })
+    expect(configError({ fieldLength: 1, lengthAdjustment: -1, maxFrameLength: 255 })).toMatchObject({
+      option: "maxFrameLength"
+    })
     expect(configError({ fieldLength: 2, maxFrameLength: 65536 })).toMatchObject({ option: "maxFrameLength" })
   })
 
@@ -309,7 +326,9 @@ describe("LengthField.make", () => {
   })
 
   it("rejects bytesToStrip past header + max (every frame would be Corrupted)", () => {
-    expect(configError({ fieldLength: 1, maxFrameLength: 4, bytesToStrip: 6 })).toMatchObject({ option: "bytesToStrip" })
+    expect(configError({ fieldLength: 1, maxFrameLength: 4, bytesToStrip: 6 })).toMatchObject({
+      option: "bytesToStrip"
+    })
     expect(LengthField.make({ fieldLength: 1, maxFrameLength: 4, bytesToStrip: 5 }).codec).toBe("LengthField")
   })
 })

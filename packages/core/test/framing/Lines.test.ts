@@ -279,26 +279,34 @@ describe("Lines encoder", () => {
   })
 
   it("round-trips random frames through random chunkings; refuses exactly the frames that would not", () => {
-    const frameArb = fc.array(fc.constantFrom(CR, 0x61, 0x20, 0xe2, 0x82, 0xac), { maxLength: 8 }).map((xs) => new Uint8Array(xs))
+    const frameArb = fc.array(fc.constantFrom(CR, 0x61, 0x20, 0xe2, 0x82, 0xac), { maxLength: 8 }).map((xs) =>
+      new Uint8Array(xs)
+    )
     fc.assert(
-      fc.property(fc.array(frameArb, { maxLength: 8 }), fc.constantFrom("lf" as const, "crlf" as const), fc.boolean(), splitPoints(), (frames, encodeDelimiter, lfOnly, points) => {
-        const framing = Lines.make({ encodeDelimiter, delimiter: lfOnly ? "lf" : "crlf-or-lf" })
-        const enc = framing.encoder()
-        const buf = ByteBuffer.make(4)
-        const accepted: Array<Uint8Array> = []
-        for (const f of frames) {
-          const error = enc.encode(f, buf)
-          const endsWithCR = f.length > 0 && f[f.length - 1] === CR
-          const shouldRefuse = !lfOnly && encodeDelimiter === "lf" && endsWithCR
-          expect(error !== undefined).toBe(shouldRefuse)
-          if (error === undefined) accepted.push(f)
+      fc.property(
+        fc.array(frameArb, { maxLength: 8 }),
+        fc.constantFrom("lf" as const, "crlf" as const),
+        fc.boolean(),
+        splitPoints(),
+        (frames, encodeDelimiter, lfOnly, points) => {
+          const framing = Lines.make({ encodeDelimiter, delimiter: lfOnly ? "lf" : "crlf-or-lf" })
+          const enc = framing.encoder()
+          const buf = ByteBuffer.make(4)
+          const accepted: Array<Uint8Array> = []
+          for (const f of frames) {
+            const error = enc.encode(f, buf)
+            const endsWithCR = f.length > 0 && f[f.length - 1] === CR
+            const shouldRefuse = !lfOnly && encodeDelimiter === "lf" && endsWithCR
+            expect(error !== undefined).toBe(shouldRefuse)
+            if (error === undefined) accepted.push(f)
+          }
+          const wire = buf.take()
+          const r = run(framing, cutMod(wire, points))
+          expect(r.error).toBeUndefined()
+          const expected = lfOnly && encodeDelimiter === "crlf" ? accepted.map((f) => concat(f, u8(CR))) : accepted
+          expect(hex(r.frames)).toEqual(hex(expected))
         }
-        const wire = buf.take()
-        const r = run(framing, cutMod(wire, points))
-        expect(r.error).toBeUndefined()
-        const expected = lfOnly && encodeDelimiter === "crlf" ? accepted.map((f) => concat(f, u8(CR))) : accepted
-        expect(hex(r.frames)).toEqual(hex(expected))
-      }),
+      ),
       { numRuns: 1000 }
     )
   })

@@ -20,7 +20,9 @@ describe("Msgpack", () => {
 
   it("never lets a __proto__ key reach an object's prototype (msgpackr renames it to __proto_)", () => {
     const encode = Msgpack.msgpack.encoder()
-    const decoded = right(Msgpack.msgpack.decoder()(right(encode(JSON.parse('{"__proto__":{"polluted":true}}'))))) as object
+    const decoded = right(
+      Msgpack.msgpack.decoder()(right(encode(JSON.parse("{\"__proto__\":{\"polluted\":true}}"))))
+    ) as object
     expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype)
     expect((decoded as { polluted?: boolean }).polluted).toBeUndefined()
     expect(Object.keys(decoded)).toEqual(["__proto_"])

@@ -3,7 +3,20 @@ import * as fc from "fast-check"
 import * as ByteBuffer from "../../src/ByteBuffer.ts"
 import { FramingConfigError } from "../../src/Framing.ts"
 import * as Varint from "../../src/Varint.ts"
-import { bytes, concat, cutMod, encodeAll, everySplit, hex, isViewOf, leb128, run, splitPoints, str, u8 } from "./helpers.ts"
+import {
+  bytes,
+  concat,
+  cutMod,
+  encodeAll,
+  everySplit,
+  hex,
+  isViewOf,
+  leb128,
+  run,
+  splitPoints,
+  str,
+  u8
+} from "./helpers.ts"
 
 const leb = (value: bigint): Uint8Array => new Uint8Array(leb128(value))
 
@@ -51,7 +64,10 @@ describe("Varint decoder", () => {
     expect(v53.length).toBe(8)
     const big = Varint.make({ maxVarintBytes: 8, maxFrameLength: Number.MAX_SAFE_INTEGER })
     expect(big.decoder().decode(v53, out)).toBeUndefined()
-    expect(big.decoder().decode(leb(2n ** 53n), out)).toMatchObject({ reason: "FrameTooLarge", limit: Number.MAX_SAFE_INTEGER })
+    expect(big.decoder().decode(leb(2n ** 53n), out)).toMatchObject({
+      reason: "FrameTooLarge",
+      limit: Number.MAX_SAFE_INTEGER
+    })
     expect(Varint.make({ maxVarintBytes: 8 }).decoder().decode(v53, out)).toMatchObject({
       reason: "FrameTooLarge",
       limit: Varint.DEFAULT_MAX_FRAME_LENGTH,
@@ -79,7 +95,8 @@ describe("Varint decoder", () => {
     expect(r.error).toMatchObject({ reason: "Corrupted", codec: "Varint" })
     expect(r.error?.message).toContain("longer than 5 bytes")
     expect(run(Varint.make({ maxVarintBytes: 1 }), [u8(0x80)]).error).toMatchObject({ reason: "Corrupted" })
-    expect(run(Varint.make({ maxVarintBytes: 2, maxFrameLength: 200 }), [u8(0x81, 0x01), new Uint8Array(129)]).error).toBeUndefined()
+    expect(run(Varint.make({ maxVarintBytes: 2, maxFrameLength: 200 }), [u8(0x81, 0x01), new Uint8Array(129)]).error)
+      .toBeUndefined()
   })
 
   it("rejects non-minimal varints unless allowNonMinimal", () => {
@@ -133,14 +150,16 @@ describe("Varint encoder and options", () => {
     expect(Varint.make().maxFrameLength).toBe(Varint.DEFAULT_MAX_FRAME_LENGTH)
     expect(Varint.make({ maxVarintBytes: 1 }).maxFrameLength).toBe(127)
     expect(Varint.make({ maxVarintBytes: 2 }).maxFrameLength).toBe(16383)
-    for (const options of [
-      { maxVarintBytes: 0 },
-      { maxVarintBytes: 9 },
-      { maxVarintBytes: 1, maxFrameLength: 128 },
-      { maxFrameLength: -1 },
-      { maxFrameLength: 2 ** 35 },
-      { allowNonMinimal: "yes" as never }
-    ]) {
+    for (
+      const options of [
+        { maxVarintBytes: 0 },
+        { maxVarintBytes: 9 },
+        { maxVarintBytes: 1, maxFrameLength: 128 },
+        { maxFrameLength: -1 },
+        { maxFrameLength: 2 ** 35 },
+        { allowNonMinimal: "yes" as never }
+      ]
+    ) {
       expect(() => Varint.make(options)).toThrow(FramingConfigError)
     }
   })

@@ -77,8 +77,7 @@ export const everySplit = (data: Uint8Array): Array<Array<Uint8Array>> => {
 }
 
 /** Arbitrary chunking of a stream of length `n`: split points. */
-export const splitPoints = (maxPoints = 12): fc.Arbitrary<Array<number>> =>
-  fc.array(fc.nat(), { maxLength: maxPoints })
+export const splitPoints = (maxPoints = 12): fc.Arbitrary<Array<number>> => fc.array(fc.nat(), { maxLength: maxPoints })
 
 /** Cut `data` at `points` taken modulo `data.length + 1`. */
 export const cutMod = (data: Uint8Array, points: ReadonlyArray<number>): Array<Uint8Array> =>

@@ -3,12 +3,12 @@
  * `Protocol.schema`, the user wire formats of `Protocol.make`, correlation ids.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { ByteBuffer, Framing, LengthField, Lines, MessageCodec, Protocol } from "@wirekit/core"
+import type { Session } from "@wirekit/core"
+import * as Msgpack from "@wirekit/core/msgpack"
 import { Either, Schema } from "effect"
 import * as fc from "fast-check"
-import { ByteBuffer, Framing, LengthField, Lines, MessageCodec, Protocol } from "@wirekit/core"
-import * as Msgpack from "@wirekit/core/msgpack"
 import { unpack } from "msgpackr"
-import type { Session } from "@wirekit/core"
 
 /** These codecs never read the session. */
 const session = {} as Session.Session<any>
@@ -18,14 +18,19 @@ const session = {} as Session.Session<any>
  * with `framing` on the way in, unframed on the way out), so that the tests
  * below read as message in, message out.
  */
-const perFrame = <Req, Res, Err, OneWay, Push>(p: Protocol.Protocol<Req, Res, Err, OneWay, Push>, framing: Framing.Framing) => {
+const perFrame = <Req, Res, Err, OneWay, Push>(
+  p: Protocol.Protocol<Req, Res, Err, OneWay, Push>,
+  framing: Framing.Framing
+) => {
   const wrap = (payload: Uint8Array): Uint8Array => Either.getOrThrow(Framing.encodeAll(framing, [payload]))
   const unwrap = (wire: Uint8Array): Uint8Array => {
     const frames = Either.getOrThrow(Framing.decodeAll(framing, [wire]))
     expect(frames.length).toBe(1)
     return frames[0]!
   }
-  const encoded = (encode: (out: ByteBuffer.ByteBuffer) => Protocol.EncodeError | undefined): Uint8Array | Protocol.EncodeError => {
+  const encoded = (
+    encode: (out: ByteBuffer.ByteBuffer) => Protocol.EncodeError | undefined
+  ): Uint8Array | Protocol.EncodeError => {
     const buf = ByteBuffer.make()
     return encode(buf) ?? unwrap(buf.take())
   }
@@ -71,15 +76,18 @@ const bytes = (r: Uint8Array | unknown): Uint8Array => {
 
 const Item = Schema.Struct({ _tag: Schema.Literal("Put"), key: Schema.String, n: Schema.Int })
 const Kv = (correlation: "inOrder" | "byId") =>
-  perFrame(Protocol.schema({
-    name: "kv",
-    request: Item,
-    response: Schema.Number,
-    error: Schema.TaggedStruct("Full", { limit: Schema.Number }),
-    oneWay: Schema.TaggedStruct("Ping", {}),
-    push: Schema.TaggedStruct("Evicted", { key: Schema.String }),
-    correlation
-  }), schemaFraming)
+  perFrame(
+    Protocol.schema({
+      name: "kv",
+      request: Item,
+      response: Schema.Number,
+      error: Schema.TaggedStruct("Full", { limit: Schema.Number }),
+      oneWay: Schema.TaggedStruct("Ping", {}),
+      push: Schema.TaggedStruct("Evicted", { key: Schema.String }),
+      correlation
+    }),
+    schemaFraming
+  )
 
 describe("Protocol.schema: the JSON envelope", () => {
   it("byId: request, success, failure, fault, push and draining round trip with their ids", () => {
@@ -94,7 +102,11 @@ describe("Protocol.schema: the JSON envelope", () => {
     expect(json(ok)).toEqual({ id: 7, success: 42 })
     expect(client.decode(ok)).toEqual({ _tag: "Response", id: 7, outcome: { _tag: "Success", value: 42 } })
     const failed = bytes(server.encodeResponse(8, { _tag: "Failure", error: { _tag: "Full", limit: 3 } }))
-    expect(client.decode(failed)).toEqual({ _tag: "Response", id: 8, outcome: { _tag: "Failure", error: { _tag: "Full", limit: 3 } } })
+    expect(client.decode(failed)).toEqual({
+      _tag: "Response",
+      id: 8,
+      outcome: { _tag: "Failure", error: { _tag: "Full", limit: 3 } }
+    })
     const fault = client.decode(bytes(server.encodeResponse(9, {
       _tag: "Fault",
       fault: new Protocol.ProtocolError({ reason: "Overloaded", detail: "busy" })
@@ -107,7 +119,10 @@ describe("Protocol.schema: the JSON envelope", () => {
       message: { _tag: "Evicted", key: "a" }
     })
     expect(client.decode(bytes(server.encodeDraining!()))).toEqual({ _tag: "Draining" })
-    expect(server.decode(bytes(client.encodeOneWay({ _tag: "Ping" })))).toEqual({ _tag: "OneWay", message: { _tag: "Ping" } })
+    expect(server.decode(bytes(client.encodeOneWay({ _tag: "Ping" })))).toEqual({
+      _tag: "OneWay",
+      message: { _tag: "Ping" }
+    })
   })
 
   it("inOrder: no ids on the wire", () => {
@@ -115,7 +130,9 @@ describe("Protocol.schema: the JSON envelope", () => {
     const wire = bytes(p.client().encodeRequest({ _tag: "Put", key: "a", n: 1 }, undefined))
     expect(json(wire)).toEqual({ request: { _tag: "Put", key: "a", n: 1 } })
     expect(json(bytes(p.server().encodeResponse(undefined, { _tag: "Success", value: 1 })))).toEqual({ success: 1 })
-    expect(Protocol.schema({ request: Item, response: Schema.Number, correlation: "inOrder" }).correlation).toBe("inOrder")
+    expect(Protocol.schema({ request: Item, response: Schema.Number, correlation: "inOrder" }).correlation).toBe(
+      "inOrder"
+    )
   })
 
   it("bad input is Invalid with the facts and keeps the id when it can be read", () => {
@@ -127,10 +144,16 @@ describe("Protocol.schema: the JSON envelope", () => {
     expect(badBody._tag === "Invalid" && badBody.error.detail).toContain("Expected an integer")
     const badOneWay = server.decode(utf8.encode(`{"message":{"_tag":"Pong"}}`))
     expect(badOneWay).toMatchObject({ _tag: "Invalid", oneWay: true })
-    expect(server.decode(utf8.encode("[1,2]"))).toMatchObject({ _tag: "Invalid", error: { detail: "not a JSON object" } })
+    expect(server.decode(utf8.encode("[1,2]"))).toMatchObject({
+      _tag: "Invalid",
+      error: { detail: "not a JSON object" }
+    })
     expect(server.decode(new Uint8Array([0xff, 0xfe]))).toMatchObject({ _tag: "Invalid" })
     // the codec has no state a bad message could poison
-    expect(server.decode(utf8.encode(`{"id":4,"request":{"_tag":"Put","key":"a","n":2}}`))).toMatchObject({ _tag: "Request", id: 4 })
+    expect(server.decode(utf8.encode(`{"id":4,"request":{"_tag":"Put","key":"a","n":2}}`))).toMatchObject({
+      _tag: "Request",
+      id: 4
+    })
   })
 
   it("a response the schema rejects is an encode error, not bytes", () => {
@@ -164,7 +187,11 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     expect(Object.keys(RPut({ key: "a", value: "1" }))).toEqual(["_tag", "key", "value"])
     expect(RSize()).toEqual({ _tag: "Size" })
     expect(RGet.tag).toBe("Get")
-    expect(Schema.decodeUnknownSync(RPut.request)({ _tag: "Put", key: "k", value: "v" })).toEqual({ _tag: "Put", key: "k", value: "v" })
+    expect(Schema.decodeUnknownSync(RPut.request)({ _tag: "Put", key: "k", value: "v" })).toEqual({
+      _tag: "Put",
+      key: "k",
+      value: "v"
+    })
     expect(() => Protocol.rpc({ methods: [RGet, Protocol.method("Get")] })).toThrow(/two methods are tagged "Get"/)
     expect(() => Protocol.rpc({ methods: [] })).toThrow(/no methods/)
   })
@@ -185,14 +212,18 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     expect(client.decodeOutcome!(get, { _tag: "Success", value: "1" })).toEqual({ _tag: "Success", value: "1" })
     // Put: void travels as null and comes back as undefined; its typed error is a TooLong
     const put = RPut({ key: "a", value: "v" })
-    expect(text.decode(bytes(server.encodeResponse(2, { _tag: "Success", value: undefined }, put)))).toBe(`{"id":2,"success":null}`)
+    expect(text.decode(bytes(server.encodeResponse(2, { _tag: "Success", value: undefined }, put)))).toBe(
+      `{"id":2,"success":null}`
+    )
     expect(client.decodeOutcome!(put, { _tag: "Success", value: null })).toEqual({ _tag: "Success", value: undefined })
     const failure = bytes(server.encodeResponse(3, { _tag: "Failure", error: new TooLong({ max: 3 }) }, put))
     expect(json(failure)).toEqual({ id: 3, failure: { _tag: "TooLong", max: 3 } })
     const decoded = client.decodeOutcome!(put, { _tag: "Failure", error: { _tag: "TooLong", max: 3 } })
     expect(decoded._tag === "Failure" && decoded.error).toBeInstanceOf(TooLong)
     // a Get has no typed error: a failure for one is not encoded, and not accepted by the client
-    expect(server.encodeResponse(4, { _tag: "Failure", error: new TooLong({ max: 3 }) }, get)).toMatchObject({ reason: "Encode" })
+    expect(server.encodeResponse(4, { _tag: "Failure", error: new TooLong({ max: 3 }) }, get)).toMatchObject({
+      reason: "Encode"
+    })
     expect(client.decodeOutcome!(get, { _tag: "Failure", error: { _tag: "TooLong", max: 3 } })).toMatchObject({
       _tag: "MessageError",
       reason: "Decode"
@@ -200,7 +231,9 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     // a value of the wrong method's type is a decode error for that request
     expect(client.decodeOutcome!(RSize(), { _tag: "Success", value: "1" })).toMatchObject({ _tag: "MessageError" })
     // Size: a number, encoded by its own schema (a string is rejected)
-    expect(server.encodeResponse(5, { _tag: "Success", value: "x" as any }, RSize())).toMatchObject({ reason: "Encode" })
+    expect(server.encodeResponse(5, { _tag: "Success", value: "x" as any }, RSize())).toMatchObject({
+      reason: "Encode"
+    })
   })
 
   it("a request may carry its caller's span (W3C ids) and a byId client may cancel; malformed trace fields are ignored", () => {
@@ -209,9 +242,16 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     const c = KvRpc.client()
     const trace = { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", sampled: true }
     const out = ByteBuffer.make()
-    expect(c.encodeRequest(RGet({ key: "a" }), 3, out, { trace, headers: { authorization: "Bearer t" } })).toBe(undefined)
+    expect(c.encodeRequest(RGet({ key: "a" }), 3, out, { trace, headers: { authorization: "Bearer t" } })).toBe(
+      undefined
+    )
     const wire = out.take().subarray(4)
-    expect(JSON.parse(text.decode(wire))).toEqual({ id: 3, request: { _tag: "Get", key: "a" }, trace, headers: { authorization: "Bearer t" } })
+    expect(JSON.parse(text.decode(wire))).toEqual({
+      id: 3,
+      request: { _tag: "Get", key: "a" },
+      trace,
+      headers: { authorization: "Bearer t" }
+    })
     expect(server.decode(wire)).toEqual({
       _tag: "Request",
       id: 3,
@@ -226,8 +266,15 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     }
     expect(c.encodeRequest(RGet({ key: "a" }), 6, out, { headers: tooMany })).toMatchObject({ reason: "Encode" })
     for (const bad of [{ ...trace, traceId: "zz" }, { ...trace, spanId: 7 }, { ...trace, sampled: "yes" }, "x"]) {
-      const decoded = server.decode(utf8.encode(JSON.stringify({ id: 4, request: { _tag: "Get", key: "a" }, trace: bad })))
-      expect(decoded).toEqual({ _tag: "Request", id: 4, request: { _tag: "Get", key: "a" }, meta: { trace: undefined, headers: undefined } })
+      const decoded = server.decode(
+        utf8.encode(JSON.stringify({ id: 4, request: { _tag: "Get", key: "a" }, trace: bad }))
+      )
+      expect(decoded).toEqual({
+        _tag: "Request",
+        id: 4,
+        request: { _tag: "Get", key: "a" },
+        meta: { trace: undefined, headers: undefined }
+      })
     }
     expect(c.encodeCancel!(9, out)).toBe(undefined)
     const cancel = out.take().subarray(4)
@@ -249,7 +296,10 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     const answer = bytes(server.encodeResponse(1, { _tag: "Success", value: "v" }, get))
     expect(unpack(answer)).toEqual({ id: 1, success: "v" })
     const outcome = client.decode(answer)
-    expect(outcome._tag === "Response" && client.decodeOutcome!(get, outcome.outcome)).toEqual({ _tag: "Success", value: "v" })
+    expect(outcome._tag === "Response" && client.decodeOutcome!(get, outcome.outcome)).toEqual({
+      _tag: "Success",
+      value: "v"
+    })
     expect(server.decode(utf8.encode(`{"id":1}`))).toMatchObject({ _tag: "Invalid", error: { reason: "BadRequest" } })
   })
 
@@ -261,9 +311,13 @@ describe("Protocol.rpc: a schema per method in the JSON envelope", () => {
     expect(detail).toMatch(/^request does not match the schema at _tag: /)
     expect(detail).not.toContain("readonly")
     const badField = server.decode(utf8.encode(`{"id":6,"request":{"_tag":"Put","key":"a","value":7}}`))
-    expect((badField as { error: Protocol.ProtocolError }).error.detail).toMatch(/^request does not match the schema at value: /)
+    expect((badField as { error: Protocol.ProtocolError }).error.detail).toMatch(
+      /^request does not match the schema at value: /
+    )
     // a huge bad value does not make a huge answer
-    const huge = server.decode(utf8.encode(`{"id":7,"request":{"_tag":"Put","key":"a","value":${JSON.stringify(["x".repeat(100_000)])}}}`))
+    const huge = server.decode(
+      utf8.encode(`{"id":7,"request":{"_tag":"Put","key":"a","value":${JSON.stringify(["x".repeat(100_000)])}}}`)
+    )
     expect((huge as { error: Protocol.ProtocolError }).error.detail!.length).toBeLessThan(400)
     // configured: nothing, or Schema's whole message (for development)
     const detailOf = (level: "none" | "full") => {
@@ -291,7 +345,11 @@ describe("Protocol.make: user wire formats", () => {
     },
     draining: { message: "* server draining", is: (l) => l === "* server draining" }
   })
-  const Chat = { ...perFrame(ChatProtocol, Lines.make()), onBadInput: ChatProtocol.onBadInput, describe: ChatProtocol.describe }
+  const Chat = {
+    ...perFrame(ChatProtocol, Lines.make()),
+    onBadInput: ChatProtocol.onBadInput,
+    describe: ChatProtocol.describe
+  }
 
   it("classifies one-way, push, error, fault and draining messages", () => {
     const server = Chat.server()
@@ -299,7 +357,11 @@ describe("Protocol.make: user wire formats", () => {
     expect(server.decode(utf8.encode("SAY hi"))).toEqual({ _tag: "OneWay", message: "SAY hi" })
     expect(server.decode(utf8.encode("JOIN x"))).toMatchObject({ _tag: "Request", request: "JOIN x", id: undefined })
     expect(client.decode(utf8.encode("* bob: hi"))).toEqual({ _tag: "Push", message: "* bob: hi" })
-    expect(client.decode(utf8.encode("OK"))).toEqual({ _tag: "Response", id: undefined, outcome: { _tag: "Success", value: "OK" } })
+    expect(client.decode(utf8.encode("OK"))).toEqual({
+      _tag: "Response",
+      id: undefined,
+      outcome: { _tag: "Success", value: "OK" }
+    })
     expect(client.decode(utf8.encode("ERR nope"))).toEqual({
       _tag: "Response",
       id: undefined,
@@ -319,38 +381,55 @@ describe("Protocol.make: user wire formats", () => {
     const Bare = Protocol.make({ framing: Lines.make(), inbound: MessageCodec.text(), outbound: MessageCodec.text() })
     expect(Bare.onBadInput).toBe("close")
     expect(Bare.onDefect).toBe("close")
-    expect(perFrame(Bare, Lines.make()).server().encodeResponse(undefined, { _tag: "Fault", fault: new Protocol.ProtocolError({ reason: "Internal" }) }))
+    expect(
+      perFrame(Bare, Lines.make()).server().encodeResponse(undefined, {
+        _tag: "Fault",
+        fault: new Protocol.ProtocolError({ reason: "Internal" })
+      })
+    )
       .toBeInstanceOf(MessageCodec.MessageError)
   })
 
   it("byId with a field name or a function pair writes and reads the id", () => {
-    const Json = perFrame(Protocol.make({
-      framing: Lines.make(),
-      inbound: MessageCodec.json as MessageCodec.MessageCodec<{ readonly op: string; readonly id?: number }>,
-      outbound: MessageCodec.json as MessageCodec.MessageCodec<{ readonly result: string; readonly id?: number }>,
-      correlation: Protocol.byId("id")
-    }), Lines.make())
+    const Json = perFrame(
+      Protocol.make({
+        framing: Lines.make(),
+        inbound: MessageCodec.json as MessageCodec.MessageCodec<{ readonly op: string; readonly id?: number }>,
+        outbound: MessageCodec.json as MessageCodec.MessageCodec<{ readonly result: string; readonly id?: number }>,
+        correlation: Protocol.byId("id")
+      }),
+      Lines.make()
+    )
     const wire = bytes(Json.client().encodeRequest({ op: "get" }, 12))
     expect(json(wire)).toEqual({ op: "get", id: 12 })
     expect(Json.server().decode(wire)).toMatchObject({ _tag: "Request", id: 12 })
-    expect(json(bytes(Json.server().encodeResponse(12, { _tag: "Success", value: { result: "x" } })))).toEqual({ result: "x", id: 12 })
+    expect(json(bytes(Json.server().encodeResponse(12, { _tag: "Success", value: { result: "x" } })))).toEqual({
+      result: "x",
+      id: 12
+    })
 
-    const Tuple = perFrame(Protocol.make({
-      framing: Lines.make(),
-      inbound: MessageCodec.text(),
-      outbound: MessageCodec.text(),
-      correlation: Protocol.byId({
-        request: { get: (l: string) => Number(l.split(" ")[0]), set: (l: string, id) => `${id} ${l}` },
-        response: { get: (l: string) => Number(l.split(" ")[0]), set: (l: string, id) => `${id} ${l}` }
-      })
-    }), Lines.make())
+    const Tuple = perFrame(
+      Protocol.make({
+        framing: Lines.make(),
+        inbound: MessageCodec.text(),
+        outbound: MessageCodec.text(),
+        correlation: Protocol.byId({
+          request: { get: (l: string) => Number(l.split(" ")[0]), set: (l: string, id) => `${id} ${l}` },
+          response: { get: (l: string) => Number(l.split(" ")[0]), set: (l: string, id) => `${id} ${l}` }
+        })
+      }),
+      Lines.make()
+    )
     const line = bytes(Tuple.client().encodeRequest("PING", 5))
     expect(text.decode(line)).toBe("5 PING")
     expect(Tuple.client().decode(utf8.encode("5 PONG"))).toMatchObject({ _tag: "Response", id: 5 })
   })
 
   it("bytes: frames are messages", () => {
-    const Echo = perFrame(Protocol.make({ framing: Lines.make(), inbound: Protocol.bytes, outbound: Protocol.bytes }), Lines.make())
+    const Echo = perFrame(
+      Protocol.make({ framing: Lines.make(), inbound: Protocol.bytes, outbound: Protocol.bytes }),
+      Lines.make()
+    )
     const frame = new Uint8Array([1, 2, 3])
     expect(Echo.server().decode(frame)).toMatchObject({ _tag: "Request", request: frame })
     expect(Echo.server().encodeResponse(undefined, { _tag: "Success", value: frame })).toEqual(frame)

@@ -4,10 +4,10 @@
  * and run by vitest for the values they build.
  */
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
+import type { Client, Transport } from "@wirekit/core"
+import { Lines, MessageCodec, Middleware, Protocol, ProtocolServer } from "@wirekit/core"
 import { Context, Effect, pipe, Schema, Stream } from "effect"
 import type { Scope } from "effect"
-import type { Transport } from "@wirekit/core"
-import { Client, Lines, MessageCodec, Middleware, Protocol, ProtocolServer } from "@wirekit/core"
 
 class Principal extends Context.Tag("types/Principal")<Principal, { readonly name: string }>() {}
 
@@ -20,8 +20,13 @@ type GreeterRequest = Protocol.RequestOf<typeof Greeter>
 /** A handler that needs a Principal. */
 const greet = (req: GreeterRequest) => Effect.map(Principal, (p) => `${p.name}: ${req.text}`)
 /** The auth middleware that provides it. */
-const auth = Middleware.provideService(Principal, (req: GreeterRequest) =>
-  req.token === "secret" ? Effect.succeed({ name: "alice" }) : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized" })))
+const auth = Middleware.provideService(
+  Principal,
+  (req: GreeterRequest) =>
+    req.token === "secret"
+      ? Effect.succeed({ name: "alice" })
+      : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized" }))
+)
 
 type ListenError = Transport.ListenError
 type Runnable<A> = Effect.Effect<A, ListenError, Transport.Transport | Scope.Scope>
@@ -35,8 +40,12 @@ describe("type-level: middleware requirements", () => {
     const runnable: Runnable<ProtocolServer.ProtocolServer<never>> = withAuth
     // the Layer form too
     // @ts-expect-error Principal is required by the layer
-    const _layerNotRunnable: import("effect").Layer.Layer<never, ListenError, Transport.Transport> = ProtocolServer.layer(Greeter, greet)
-    const layer: import("effect").Layer.Layer<never, ListenError, Transport.Transport> = ProtocolServer.layer(Greeter, pipe(greet, auth))
+    const _layerNotRunnable: import("effect").Layer.Layer<never, ListenError, Transport.Transport> = ProtocolServer
+      .layer(Greeter, greet)
+    const layer: import("effect").Layer.Layer<never, ListenError, Transport.Transport> = ProtocolServer.layer(
+      Greeter,
+      pipe(greet, auth)
+    )
     // (read them, so that the only error on the expect-error lines is the one expected)
     expect([_notRunnable, _layerNotRunnable, runnable, layer].every((x) => x !== undefined)).toBe(true)
   })
@@ -44,7 +53,8 @@ describe("type-level: middleware requirements", () => {
   it("a middleware that requires a service adds it to the server's requirements", () => {
     class Audit extends Context.Tag("types/Audit")<Audit, { readonly record: (s: string) => Effect.Effect<void> }>() {}
     const audited = Middleware.make<never, Audit>((effect, message, context) =>
-      Effect.zipRight(Effect.flatMap(Audit, (a) => a.record(context.describe(message))), effect))
+      Effect.zipRight(Effect.flatMap(Audit, (a) => a.record(context.describe(message))), effect)
+    )
     const server = ProtocolServer.serve(Greeter, pipe(greet, auth, audited))
     // @ts-expect-error Audit is required
     const _missing: Runnable<unknown> = server
@@ -97,7 +107,9 @@ describe("type-level: rpc protocols", () => {
       expectTypeOf(put).toEqualTypeOf<Effect.Effect<void, TooLong | Client.ClientError>>()
       expectTypeOf(client.request(Size())).toEqualTypeOf<Effect.Effect<number, Client.ClientError>>()
       // a plain object literal of a method is typed by its tag too
-      expectTypeOf(client.request({ _tag: "Get", key: "a" })).toEqualTypeOf<Effect.Effect<string | null, Client.ClientError>>()
+      expectTypeOf(client.request({ _tag: "Get", key: "a" })).toEqualTypeOf<
+        Effect.Effect<string | null, Client.ClientError>
+      >()
       // @ts-expect-error a Get's value is not a number
       const _wrong: Effect.Effect<number, Client.ClientError> = client.request(Get({ key: "a" }))
       // @ts-expect-error Put needs a value
@@ -119,7 +131,9 @@ describe("type-level: rpc protocols", () => {
         value.length > 3 ? Effect.fail(new TooLong({ max: 3 })) : Effect.map(Store, (s) => void s.set(key, value)),
       Size: () => Effect.succeed(0)
     })
-    expectTypeOf(handler).returns.toEqualTypeOf<Effect.Effect<string | number | void | null, TooLong | Protocol.ProtocolError, Store>>()
+    expectTypeOf(handler).returns.toEqualTypeOf<
+      Effect.Effect<string | number | void | null, TooLong | Protocol.ProtocolError, Store>
+    >()
     const server = ProtocolServer.serve(Kv, handler)
     // @ts-expect-error Store is required
     const _notRunnable: Runnable<unknown> = server
@@ -153,12 +167,19 @@ describe("type-level: rpc protocols", () => {
 })
 
 describe("type-level: streaming methods", () => {
-  const Scan = Protocol.method("Scan", { payload: { prefix: Schema.String }, success: Schema.String, error: TooLong, stream: true })
+  const Scan = Protocol.method("Scan", {
+    payload: { prefix: Schema.String },
+    success: Schema.String,
+    error: TooLong,
+    stream: true
+  })
   const Files = Protocol.rpc({ methods: [Scan, Size] })
 
   it("a streaming method is read with Client.stream, its items and error typed; Client.request refuses it (and the reverse)", () => {
     const use = (client: Client.ClientFor<typeof Files>) => {
-      expectTypeOf(client.stream(Scan({ prefix: "a" }))).toEqualTypeOf<Stream.Stream<string, TooLong | Client.ClientError>>()
+      expectTypeOf(client.stream(Scan({ prefix: "a" }))).toEqualTypeOf<
+        Stream.Stream<string, TooLong | Client.ClientError>
+      >()
       // @ts-expect-error a streaming method is not answered once
       client.request(Scan({ prefix: "a" }))
       // @ts-expect-error Size answers once

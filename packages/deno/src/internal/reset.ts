@@ -184,7 +184,12 @@ const peerLen = new Uint32Array(1)
  * no `setNoDelay`/`setKeepAlive`: one descriptor scan per listen instead of
  * one per connection. Returns false when it cannot (see {@link sendReset}).
  */
-export const setListenerOptions = (deno: DenoNamespace, addr: NetAddr, noDelay: boolean, keepAlive: boolean): boolean => {
+export const setListenerOptions = (
+  deno: DenoNamespace,
+  addr: NetAddr,
+  noDelay: boolean,
+  keepAlive: boolean
+): boolean => {
   const lib = load(deno)
   if (lib === null) return false
   const ip = ipBytes(addr.hostname)

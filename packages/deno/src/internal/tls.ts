@@ -31,8 +31,11 @@ export const caList = (ca: Tls.Pem | ReadonlyArray<Tls.Pem> | undefined): Array<
 export const unsupportedCode = "ENOTSUP"
 
 /** The TlsError of a TLS option Deno cannot honour. */
-export const unsupported = (side: "client" | "server", address: Address.Address | undefined, detail: string): Tls.TlsError =>
-  new Tls.TlsError({ reason: "Other", side, address, code: unsupportedCode, detail })
+export const unsupported = (
+  side: "client" | "server",
+  address: Address.Address | undefined,
+  detail: string
+): Tls.TlsError => new Tls.TlsError({ reason: "Other", side, address, code: unsupportedCode, detail })
 
 const snake = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()
 
@@ -66,7 +69,9 @@ export const rustlsCode = (message: string): string | undefined => {
   return undefined
 }
 
-const nameOf = (error: unknown) => (typeof error === "object" && error !== null ? (error as { name?: unknown }).name : undefined)
+const nameOf = (
+  error: unknown
+) => (typeof error === "object" && error !== null ? (error as { name?: unknown }).name : undefined)
 const messageOf = (error: unknown) =>
   typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string"
     ? (error as { message: string }).message
@@ -104,7 +109,14 @@ export const tlsError = (
   const code = rustlsCode(message) ?? socketCode(error)
   const reason = Tls.reasonOf(code, message)
   const why = note?.(reason)
-  return new Tls.TlsError({ reason, side, address, code, detail: why === undefined ? message : `${message} (${why})`, cause: error })
+  return new Tls.TlsError({
+    reason,
+    side,
+    address,
+    code,
+    detail: why === undefined ? message : `${message} (${why})`,
+    cause: error
+  })
 }
 
 /** A TlsError for certificates or keys Deno refused to load: always `BadCertificate`. */
@@ -137,7 +149,7 @@ interface NodeStylePeerCertificate {
 
 const distinguishedName = (dn: object | undefined): Tls.DistinguishedName => {
   const out: Record<string, string | ReadonlyArray<string>> = {}
-  if (dn) for (const [k, v] of Object.entries(dn)) out[k] = Array.isArray(v) ? v.map(String) : String(v)
+  if (dn) { for (const [k, v] of Object.entries(dn)) out[k] = Array.isArray(v) ? v.map(String) : String(v) }
   return out
 }
 

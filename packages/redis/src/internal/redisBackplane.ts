@@ -121,7 +121,9 @@ interface Scripted {
 
 const millis = (name: string, d: Duration.DurationInput): number => {
   const ms = Duration.toMillis(Duration.decode(d))
-  if (!(Number.isFinite(ms) && ms > 0)) throw new RangeError(`RedisBackplane: ${name} must be a positive finite duration, got ${ms}ms`)
+  if (!(Number.isFinite(ms) && ms > 0)) {
+    throw new RangeError(`RedisBackplane: ${name} must be a positive finite duration, got ${ms}ms`)
+  }
   return Math.round(ms)
 }
 
@@ -141,13 +143,19 @@ const parseMeta = (text: string | undefined): Backplane.Metadata => {
 }
 
 /** See `RedisBackplane.make`. */
-export const make = (options: RedisBackplaneOptions): Effect.Effect<Backplane.Backplane, Backplane.BackplaneError, Scope.Scope> =>
+export const make = (
+  options: RedisBackplaneOptions
+): Effect.Effect<Backplane.Backplane, Backplane.BackplaneError, Scope.Scope> =>
   Effect.gen(function*() {
     const node = options.node ?? Backplane.makeNodeId()
-    if (!Backplane.isNodeId(node)) throw new RangeError(`RedisBackplane: a node id is 1-64 of A-Z a-z 0-9 . _ : -, got ${JSON.stringify(node)}`)
+    if (!Backplane.isNodeId(node)) {
+      throw new RangeError(`RedisBackplane: a node id is 1-64 of A-Z a-z 0-9 . _ : -, got ${JSON.stringify(node)}`)
+    }
     const heartbeat = millis("heartbeat", options.heartbeat ?? Backplane.defaults.heartbeat)
     const ttl = millis("ttl", options.ttl ?? Backplane.defaults.ttl)
-    if (ttl <= heartbeat) throw new RangeError(`RedisBackplane: ttl (${ttl}ms) must be longer than the heartbeat (${heartbeat}ms)`)
+    if (ttl <= heartbeat) {
+      throw new RangeError(`RedisBackplane: ttl (${ttl}ms) must be longer than the heartbeat (${heartbeat}ms)`)
+    }
     const connectTimeout = millis("connectTimeout", options.connectTimeout ?? defaults.connectTimeout)
     const commandTimeout = millis("commandTimeout", options.commandTimeout ?? defaults.commandTimeout)
     const maxReconnectDelay = millis("maxReconnectDelay", options.maxReconnectDelay ?? defaults.maxReconnectDelay)
@@ -173,7 +181,14 @@ export const make = (options: RedisBackplaneOptions): Effect.Effect<Backplane.Ba
         : /closed|writeable|ECONNREFUSED|ECONNRESET|EPIPE|MaxRetriesPerRequest/i.test(detail)
         ? "Unavailable"
         : "Failed"
-      return new Backplane.BackplaneError({ reason, backplane: "redis", operation, node, detail: `${detail} (${where})`, cause })
+      return new Backplane.BackplaneError({
+        reason,
+        backplane: "redis",
+        operation,
+        node,
+        detail: `${detail} (${where})`,
+        cause
+      })
     }
 
     // what the backplane relies on wins over the caller's client options: commands fail at once
@@ -225,7 +240,10 @@ export const make = (options: RedisBackplaneOptions): Effect.Effect<Backplane.Ba
 
     const connect = (client: Redis, role: string) =>
       // ioredis rejects with "Connection is closed."; the error event before it says why (refused, DNS, TLS)
-      Effect.tryPromise({ try: () => client.connect(), catch: (cause) => failure(`connect (${role})`)(lastError ?? cause) }).pipe(
+      Effect.tryPromise({
+        try: () => client.connect(),
+        catch: (cause) => failure(`connect (${role})`)(lastError ?? cause)
+      }).pipe(
         Effect.timeoutFail({
           duration: Duration.millis(connectTimeout + 500),
           onTimeout: () =>
@@ -243,7 +261,10 @@ export const make = (options: RedisBackplaneOptions): Effect.Effect<Backplane.Ba
     const run = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, Backplane.BackplaneError> =>
       Effect.tryPromise({ try: f, catch: failure(operation, publisher) })
     /** Runs a pipeline; fails with the first command's error, if any. */
-    const exec = (operation: string, build: (p: ReturnType<Redis["pipeline"]>) => void): Effect.Effect<void, Backplane.BackplaneError> =>
+    const exec = (
+      operation: string,
+      build: (p: ReturnType<Redis["pipeline"]>) => void
+    ): Effect.Effect<void, Backplane.BackplaneError> =>
       Effect.flatMap(
         run(operation, () => {
           const pipeline = publisher.pipeline()
@@ -316,13 +337,13 @@ export const make = (options: RedisBackplaneOptions): Effect.Effect<Backplane.Ba
             if (beatFailed) return
             beatFailed = true
             // a closed connection was told already; a refused command (a full server) is news
-            if (up) for (const l of listeners) l.down(error)
+            if (up) { for (const l of listeners) l.down(error) }
           }),
         onSuccess: (lost) =>
           Effect.sync(() => {
             const recovered = beatFailed
             beatFailed = false
-            if ((lost === 1 || recovered) && up) for (const l of listeners) l.up()
+            if ((lost === 1 || recovered) && up) { for (const l of listeners) l.up() }
           })
       })
     )
@@ -335,23 +356,35 @@ export const make = (options: RedisBackplaneOptions): Effect.Effect<Backplane.Ba
         yield* Fiber.interrupt(beating)
         if (publisher.status !== "ready") return
         yield* Effect.ignore(
-          run("leave", () => scripted.wirekitAnnounce(nodesKey, prefix, node, "leave")).pipe(Effect.timeout(Duration.seconds(2)))
+          run("leave", () => scripted.wirekitAnnounce(nodesKey, prefix, node, "leave")).pipe(
+            Effect.timeout(Duration.seconds(2))
+          )
         )
       })
     )
 
-    const announce = (memberships: ReadonlyArray<Backplane.Membership>): Effect.Effect<void, Backplane.BackplaneError> =>
+    const announce = (
+      memberships: ReadonlyArray<Backplane.Membership>
+    ): Effect.Effect<void, Backplane.BackplaneError> =>
       Effect.gen(function*() {
         const first = memberships.slice(0, ANNOUNCE_CHUNK)
         const args: Array<string | number> = [prefix, node, ttl]
         for (const { group, member } of first) args.push(group, member.session, JSON.stringify(member.meta))
         yield* run("announce", () => scripted.wirekitAnnounce(nodesKey, ...args))
         for (let i = ANNOUNCE_CHUNK; i < memberships.length; i += ANNOUNCE_CHUNK) {
-          yield* update(memberships.slice(i, i + ANNOUNCE_CHUNK).map(({ group, member }) => ({ group, session: member.session, member })))
+          yield* update(
+            memberships.slice(i, i + ANNOUNCE_CHUNK).map(({ group, member }) => ({
+              group,
+              session: member.session,
+              member
+            }))
+          )
         }
       })
 
-    const update = (changes: ReadonlyArray<Backplane.MembershipChange>): Effect.Effect<void, Backplane.BackplaneError> =>
+    const update = (
+      changes: ReadonlyArray<Backplane.MembershipChange>
+    ): Effect.Effect<void, Backplane.BackplaneError> =>
       changes.length === 0 ? Effect.void : exec("update", (p) => {
         for (const { group, member, session } of changes) {
           const field = `${node}/${session}`
@@ -379,12 +412,16 @@ export const make = (options: RedisBackplaneOptions): Effect.Effect<Backplane.Ba
         Effect.promise(() => {
           if (wanted.has(group)) return Promise.resolve()
           wanted.add(group)
-          return subscriber.status === "ready" ? subscriber.subscribe(channelPrefix + group).then(() => undefined, () => undefined) : Promise.resolve()
+          return subscriber.status === "ready"
+            ? subscriber.subscribe(channelPrefix + group).then(() => undefined, () => undefined)
+            : Promise.resolve()
         }),
       unsubscribe: (group) =>
         Effect.promise(() => {
           if (!wanted.delete(group)) return Promise.resolve()
-          return subscriber.status === "ready" ? subscriber.unsubscribe(channelPrefix + group).then(() => undefined, () => undefined) : Promise.resolve()
+          return subscriber.status === "ready"
+            ? subscriber.unsubscribe(channelPrefix + group).then(() => undefined, () => undefined)
+            : Promise.resolve()
         }),
       update,
       announce,

@@ -53,8 +53,9 @@ export const decoder = (s: DelimitedSettings): DelimitedDecoder => {
   let dropped = 0 // content bytes already thrown away while discarding
   let discarded = 0
 
-  const tooLong = (actual: number): FramingError =>
-    (failed = new FramingError({ reason: "FrameTooLarge", codec: s.codec, limit: max, actual }))
+  const tooLong = (
+    actual: number
+  ): FramingError => (failed = new FramingError({ reason: "FrameTooLarge", codec: s.codec, limit: max, actual }))
 
   const reportDiscard = (actual: number): void => {
     discarded++
@@ -62,7 +63,12 @@ export const decoder = (s: DelimitedSettings): DelimitedDecoder => {
   }
 
   /** A delimiter ended at `chunk[cEnd]` (exclusive) while bytes were held; the frame started in `held`. */
-  const completeHeld = (chunk: Uint8Array, cEnd: number, matchLength: number, out: Array<Uint8Array>): FramingError | undefined => {
+  const completeHeld = (
+    chunk: Uint8Array,
+    cEnd: number,
+    matchLength: number,
+    out: Array<Uint8Array>
+  ): FramingError | undefined => {
     const contentLength = dropped + held.length + cEnd - matchLength
     if (discarding) {
       discarding = false

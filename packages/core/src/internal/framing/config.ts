@@ -40,7 +40,11 @@ export const oneOf = <A extends string | number | boolean>(
 ): A => {
   if (value === undefined) return fallback
   if (!choices.includes(value as A)) {
-    return fail(codec, option, `expected one of ${choices.map((c) => JSON.stringify(c)).join(", ")}, got ${String(value)}`)
+    return fail(
+      codec,
+      option,
+      `expected one of ${choices.map((c) => JSON.stringify(c)).join(", ")}, got ${String(value)}`
+    )
   }
   return value as A
 }

@@ -18,9 +18,9 @@ import {
 import type { Clock } from "effect"
 import type { Address } from "../../Address.ts"
 import type { ClientFor, ClientOptions, ClientTimeoutPhase } from "../../Client.ts"
+import type { Codec } from "../../Codec.ts"
 import type { Connection } from "../../Connection.ts"
 import * as Framed from "../../Framed.ts"
-import type { Codec } from "../../Codec.ts"
 import type {
   ClientCodec,
   ErrorOf,
@@ -29,9 +29,9 @@ import type {
   Outgoing,
   Protocol,
   PushOf,
+  RequestMeta,
   RequestOf,
   ResponseOf,
-  RequestMeta,
   TraceContext
 } from "../../Protocol.ts"
 import { STREAM_WINDOW } from "../../Protocol.ts"
@@ -50,7 +50,9 @@ const DEFAULT_MAX_IN_FLIGHT = 4096
 /** Attempts per request by default (the first one included). */
 const DEFAULT_MAX_ATTEMPTS = 3
 /** Delays between attempts by default: short, since a retry also waits for a connection to take it. */
-const DEFAULT_RETRY_SCHEDULE: Schedule.Schedule<unknown, ClientError> = Schedule.exponential("20 millis").pipe(Schedule.jittered)
+const DEFAULT_RETRY_SCHEDULE: Schedule.Schedule<unknown, ClientError> = Schedule.exponential("20 millis").pipe(
+  Schedule.jittered
+)
 
 /**
  * `Disconnected` failures of requests that never reached the connection (it
@@ -170,7 +172,12 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
    * Sends `request` and waits for its answer until `at` (the request's
    * deadline in Clock milliseconds; `total` is its whole timeout, for the error).
    */
-  request(request: Req, at: number | undefined, total: number | undefined, meta: RequestMeta | undefined): Effect.Effect<Res, Err | ClientError> {
+  request(
+    request: Req,
+    at: number | undefined,
+    total: number | undefined,
+    meta: RequestMeta | undefined
+  ): Effect.Effect<Res, Err | ClientError> {
     const send = this.requestNow(request, at, total, meta)
     if (!this.mustWait()) return send
     if (at === undefined) return Effect.zipRight(this.writable, send)
@@ -178,7 +185,10 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
       const left = at - this.clock.unsafeCurrentTimeMillis()
       return left <= 0
         ? Effect.fail(this.timedOut("Send", total))
-        : Effect.timeoutFail(this.writable, { duration: Duration.millis(left), onTimeout: () => this.timedOut("Send", total) })
+        : Effect.timeoutFail(this.writable, {
+          duration: Duration.millis(left),
+          onTimeout: () => this.timedOut("Send", total)
+        })
     })
     return Effect.zipRight(wait, send)
   }
@@ -263,7 +273,9 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
         case "Items": {
           // credit back to the server once half the window is consumed
           if (++entry.consumed >= STREAM_WINDOW / 2 && !entry.done && this.open) {
-            if (this.codec.streams!.encodeAck(entry.id, entry.consumed, this.writer.out) === undefined) this.writer.sent()
+            if (this.codec.streams!.encodeAck(entry.id, entry.consumed, this.writer.out) === undefined) {
+              this.writer.sent()
+            }
             entry.consumed = 0
           }
           return Effect.succeed(Chunk.unsafeFromArray(signal.items as Array<unknown>))
@@ -279,11 +291,17 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
   private streamFailure(entry: StreamEntry, outcome: Outcome<Res, Err>): unknown {
     if (outcome._tag === "Fault") return this.faultError(outcome.fault)
     if (outcome._tag === "Success") {
-      return new ClientError({ reason: "Decode", address: this.address, cause: "a streaming request answered with one value" })
+      return new ClientError({
+        reason: "Decode",
+        address: this.address,
+        cause: "a streaming request answered with one value"
+      })
     }
     const decode = this.codec.decodeOutcome
     const decoded = decode === undefined ? outcome : decode(entry.request as Req, outcome)
-    if (decoded._tag === "MessageError") return new ClientError({ reason: "Decode", cause: decoded, address: this.address })
+    if (decoded._tag === "MessageError") {
+      return new ClientError({ reason: "Decode", cause: decoded, address: this.address })
+    }
     return decoded._tag === "Failure" ? decoded.error : new ClientError({ reason: "Decode", address: this.address })
   }
 
@@ -292,7 +310,9 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     if (entry.done) return
     this.finishStream(entry)
     const encodeCancel = this.codec.encodeCancel
-    if (encodeCancel !== undefined && this.open && encodeCancel(entry.id, this.writer.out) === undefined) this.writer.sent()
+    if (encodeCancel !== undefined && this.open && encodeCancel(entry.id, this.writer.out) === undefined) {
+      this.writer.sent()
+    }
   }
 
   private finishStream(entry: StreamEntry): void {
@@ -322,12 +342,22 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
         let items = 0
         for (const s of entry.buffer) if (s._tag === "Items") items++
         if (items >= STREAM_WINDOW) {
-          this.signal(entry, { _tag: "Fail", error: new ClientError({ reason: "Decode", address: this.address, cause: "the server sent past its stream window" }) })
+          this.signal(entry, {
+            _tag: "Fail",
+            error: new ClientError({
+              reason: "Decode",
+              address: this.address,
+              cause: "the server sent past its stream window"
+            })
+          })
           return true
         }
         const decoded = this.codec.streams!.decodeItems(entry.request as Req, message.items)
         if (!Array.isArray(decoded)) {
-          this.signal(entry, { _tag: "Fail", error: new ClientError({ reason: "Decode", cause: decoded, address: this.address }) })
+          this.signal(entry, {
+            _tag: "Fail",
+            error: new ClientError({ reason: "Decode", cause: decoded, address: this.address })
+          })
         } else {
           this.signal(entry, { _tag: "Items", items: decoded })
         }
@@ -342,7 +372,10 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
         return true
       }
       case "Invalid":
-        this.signal(entry, { _tag: "Fail", error: new ClientError({ reason: "Decode", cause: message.error, address: this.address }) })
+        this.signal(entry, {
+          _tag: "Fail",
+          error: new ClientError({ reason: "Decode", cause: message.error, address: this.address })
+        })
         return true
       default:
         return false
@@ -460,7 +493,10 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     for (let i = 0; i < frames.length && this.open; i++) {
       const message = frames[i]!
       // a server without a draining notice still says it with its refusals
-      if (message._tag === "Response" && message.outcome._tag === "Fault" && message.outcome.fault.reason === "ShuttingDown") {
+      if (
+        message._tag === "Response" && message.outcome._tag === "Fault" &&
+        message.outcome.fault.reason === "ShuttingDown"
+      ) {
         this.markDraining(base + i)
       }
       if (this.streams.size > 0 || message._tag === "Chunk" || message._tag === "End") {
@@ -497,9 +533,14 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
           if (pending !== undefined) {
             this.map.delete(pending.id!)
             settled = true
-            this.settle(pending, Effect.fail(new ClientError({ reason: "Decode", cause: message.error, address: this.address })))
+            this.settle(
+              pending,
+              Effect.fail(new ClientError({ reason: "Decode", cause: message.error, address: this.address }))
+            )
           } else {
-            Effect.runFork(Effect.logWarning(`client: dropped a message that does not decode: ${message.error.message}`))
+            Effect.runFork(
+              Effect.logWarning(`client: dropped a message that does not decode: ${message.error.message}`)
+            )
           }
         }
       }
@@ -551,7 +592,9 @@ export class ClientLink<Req, Res, Err, OneWay, Push> {
     const pendings = [...this.map.values()]
     this.map.clear()
     for (const p of pendings) this.settle(p, failure)
-    for (const entry of [...this.streams.values()]) this.signal(entry, { _tag: "Fail", error: error ?? this.disconnected() })
+    for (const entry of [...this.streams.values()]) {
+      this.signal(entry, { _tag: "Fail", error: error ?? this.disconnected() })
+    }
     this.onChange()
   }
 }
@@ -716,12 +759,15 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
      * ("dropped"), or announced draining after it served ("draining": its
      * reader goes on until its requests are answered). "failed": no connection.
      */
-    const connectOnce: Effect.Effect<{ readonly outcome: "failed" | "dropped" | "draining"; readonly healthy: boolean }> = Effect
+    const connectOnce: Effect.Effect<
+      { readonly outcome: "failed" | "dropped" | "draining"; readonly healthy: boolean }
+    > = Effect
       .gen(function*() {
         const connScope = yield* Scope.fork(linksScope, ExecutionStrategy.sequential)
-        const connected = yield* Effect.either(Scope.extend(transport.connect(address, options?.connection), connScope)).pipe(
-          Effect.onInterrupt(() => Scope.close(connScope, Exit.void))
-        )
+        const connected = yield* Effect.either(Scope.extend(transport.connect(address, options?.connection), connScope))
+          .pipe(
+            Effect.onInterrupt(() => Scope.close(connScope, Exit.void))
+          )
         if (connected._tag === "Left") {
           lastConnectError = connected.left
           yield* Scope.close(connScope, Exit.void)
@@ -827,17 +873,27 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
 
     /** Safe to send again: the server did not start it, or running it twice does no harm. */
     const retryable = (error: unknown, idempotent: boolean): boolean => {
-      if (!(error instanceof ClientError) || !replaceable()) return false
-      if (error.reason === "Refused") return error.fault?.reason === "ShuttingDown"
+      if (!(error instanceof ClientError) || !replaceable()) {
+        return false
+      }
+      if (error.reason === "Refused") {
+        return error.fault?.reason === "ShuttingDown"
+      }
       return error.reason === "Disconnected" && (idempotent || neverSent.has(error))
     }
 
     /** One attempt: a link (waiting for one if needed), then the request on it. */
-    const attempt = (request: Req, at: number | undefined, total: number | undefined, meta: RequestMeta | undefined) => {
+    const attempt = (
+      request: Req,
+      at: number | undefined,
+      total: number | undefined,
+      meta: RequestMeta | undefined
+    ) => {
       const link = pick()
       return link !== undefined
         ? link.request(request, at, total, meta)
-        : Effect.flatMap(acquire(at, total), (l) => l.request(request, at, total, meta))
+        : Effect.flatMap(acquire(at, total), (l) =>
+          l.request(request, at, total, meta))
     }
 
     /** After attempt `n` failed with `last`: wait per the schedule and try again, within the deadline. */
@@ -851,15 +907,23 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
       last: ClientError,
       state: unknown
     ): Effect.Effect<Res, unknown> => {
-      if (n >= maxAttempts) return Effect.fail(withAttempts(last, n))
+      if (n >= maxAttempts) {
+        return Effect.fail(withAttempts(last, n))
+      }
       const now = clock.unsafeCurrentTimeMillis()
       return Effect.flatMap(retrySchedule.step(now, last, state), ([next, , decision]) => {
-        if (ScheduleDecision.isDone(decision) || !retryable(last, idempotent)) return Effect.fail(withAttempts(last, n))
+        if (ScheduleDecision.isDone(decision) || !retryable(last, idempotent)) {
+          return Effect.fail(withAttempts(last, n))
+        }
         const delay = Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
         // a retry that could only start at (or after) the deadline is not made
-        if (at !== undefined && now + delay >= at) return Effect.fail(withAttempts(last, n))
+        if (at !== undefined && now + delay >= at) {
+          return Effect.fail(withAttempts(last, n))
+        }
         const again = Effect.suspend(() => {
-          if (!retryable(last, idempotent)) return Effect.fail(withAttempts(last, n))
+          if (!retryable(last, idempotent)) {
+            return Effect.fail(withAttempts(last, n))
+          }
           retries++
           return Effect.catchAll(
             attempt(request, at, total, meta),
@@ -878,13 +942,20 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
     const withMeta = <A, E>(request: unknown, f: (meta: RequestMeta | undefined) => Effect.Effect<A, E>) =>
       Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent): Effect.Effect<A, E | ClientError> => {
         const trace = parent._tag === "Some" ? traceContextOf(parent.value) : undefined
-        if (headers === undefined) return f(trace === undefined ? undefined : { trace })
+        if (headers === undefined) {
+          return f(trace === undefined ? undefined : { trace })
+        }
         const h = typeof headers === "function" ? headers(request) : headers
-        return Effect.isEffect(h) ? Effect.flatMap(h, (hs) => f({ trace, headers: hs })) : f({ trace, headers: h })
+        return Effect.isEffect(h)
+          ? Effect.flatMap(h, (hs) =>
+            f({ trace, headers: hs }))
+          : f({ trace, headers: h })
       })
     const client: ClientFor<P> = {
       request: (request, requestOptions) => {
-        const total = requestOptions?.timeout === undefined ? requestTimeout : millis(requestOptions.timeout, "30 seconds")
+        const total = requestOptions?.timeout === undefined
+          ? requestTimeout
+          : millis(requestOptions.timeout, "30 seconds")
         // the caller's span (or this request's own) and the headers travel with the request
         const send = withMeta(request, (meta) => {
           // one deadline for the whole request, from now: connection, sending, response, retries
@@ -902,7 +973,11 @@ export const make = <P extends Protocol<any, any, any, any, any>>(
         return (spans
           ? Effect.withSpan(send, `${protocol.name}.${protocol.describe(request)}`, {
             kind: "client",
-            attributes: { "rpc.system": "wirekit", "rpc.service": protocol.name, "rpc.method": protocol.describe(request) }
+            attributes: {
+              "rpc.system": "wirekit",
+              "rpc.service": protocol.name,
+              "rpc.method": protocol.describe(request)
+            }
           })
           : send) as Effect.Effect<any, any>
       },

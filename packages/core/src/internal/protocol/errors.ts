@@ -45,7 +45,9 @@ export class ProtocolServerError extends Data.TaggedError("ProtocolServerError")
   readonly cause?: unknown
 }> {
   override get message(): string {
-    const who = this.connection === undefined ? "" : ` (connection ${this.connection}${this.peer ? `, peer ${this.peer}` : ""})`
+    const who = this.connection === undefined
+      ? ""
+      : ` (connection ${this.connection}${this.peer ? `, peer ${this.peer}` : ""})`
     return `connection closed: ${this.reason}${who}`
   }
 }

@@ -20,7 +20,8 @@ import type {
 } from "../../Protocol.ts"
 
 /** A decoder of messages: the framing's decoder, then `parse` for each frame. */
-const messages = <A>(framing: Framing, parse: (frame: Uint8Array) => A): Decoder<A> => mapDecoder(framing.decoder(), parse)
+const messages = <A>(framing: Framing, parse: (frame: Uint8Array) => A): Decoder<A> =>
+  mapDecoder(framing.decoder(), parse)
 
 /** Frames `bytes` into `out` (or returns why not); passes a message error on. */
 const framed = (

@@ -14,7 +14,9 @@ export const handlers = (_protocol: unknown, record: Record<string, Function>): 
   const table = new Map<string, Entry>()
   for (const tag of Object.keys(record)) {
     const f = record[tag]!
-    if (typeof f !== "function") throw new TypeError(`ProtocolServer.handlers: the handler of "${tag}" is not a function`)
+    if (typeof f !== "function") {
+      throw new TypeError(`ProtocolServer.handlers: the handler of "${tag}" is not a function`)
+    }
     // a generator function is called per request (never re-created), its generator stepped as Effect.gen does
     table.set(
       tag,
@@ -25,7 +27,10 @@ export const handlers = (_protocol: unknown, record: Record<string, Function>): 
           // a streaming method's Stream is the handler's value: the server sends its items, later,
           // so it keeps the services the handler had (those middleware provided included)
           return typeof out === "object" && out !== null && Stream.StreamTypeId in out
-            ? Effect.map(Effect.context<never>(), (services) => Stream.provideContext(out as Stream.Stream<unknown>, services))
+            ? Effect.map(
+              Effect.context<never>(),
+              (services) => Stream.provideContext(out as Stream.Stream<unknown>, services)
+            )
             : out
         }
     )

@@ -4,6 +4,7 @@
  * types and the documentation.
  */
 import { Either } from "effect"
+import { FramingError } from "../../Framing.ts"
 import type { MessageCodec } from "../../MessageCodec.ts"
 import { MessageError } from "../../MessageCodec.ts"
 import type {
@@ -17,7 +18,6 @@ import type {
   MakeOptions,
   Protocol
 } from "../../Protocol.ts"
-import { FramingError } from "../../Framing.ts"
 import { ProtocolError } from "./errors.ts"
 import { clientOverFrames, serverOverFrames } from "./frames.ts"
 
@@ -42,7 +42,9 @@ const fieldAccess = (field: string): IdAccess<any> => ({
 })
 
 /** See `Protocol.byId`. */
-export const byId = (access: string | { readonly request: IdAccess<any>; readonly response: IdAccess<any> }): Correlation<any, any> =>
+export const byId = (
+  access: string | { readonly request: IdAccess<any>; readonly response: IdAccess<any> }
+): Correlation<any, any> =>
   typeof access === "string"
     ? { _tag: "ById", request: fieldAccess(access), response: fieldAccess(access) }
     : { _tag: "ById", request: access.request, response: access.response }
@@ -107,7 +109,11 @@ export const make = <In, Out, OneWay extends In = never, Push extends Out = neve
             return run(withId(outcome.error, id))
           case "Fault":
             if (fault === undefined) {
-              return new MessageError({ reason: "Encode", codec: options.outbound.name, detail: `no fault encoding for ${outcome.fault.reason}` })
+              return new MessageError({
+                reason: "Encode",
+                codec: options.outbound.name,
+                detail: `no fault encoding for ${outcome.fault.reason}`
+              })
             }
             return run(withId(fault.encode(outcome.fault), id))
         }
@@ -137,7 +143,11 @@ export const make = <In, Out, OneWay extends In = never, Push extends Out = neve
         const id = byIdAccess !== undefined ? byIdAccess.response.get(message) : undefined
         if (isError !== undefined && isError(message)) {
           const f = fault?.decode?.(message)
-          return { _tag: "Response", id, outcome: f !== undefined ? { _tag: "Fault", fault: f } : { _tag: "Failure", error: message } }
+          return {
+            _tag: "Response",
+            id,
+            outcome: f !== undefined ? { _tag: "Fault", fault: f } : { _tag: "Failure", error: message }
+          }
         }
         return { _tag: "Response", id, outcome: { _tag: "Success", value: message as Res } }
       }

@@ -7,15 +7,16 @@
  * response once it knows its request).
  */
 import { Either, ParseResult, Schema } from "effect"
-import * as LengthField from "../../LengthField.ts"
-import { MessageError } from "../../MessageCodec.ts"
-import type { MessageCodec } from "../../MessageCodec.ts"
 import type * as ByteBuffer from "../../ByteBuffer.ts"
 import { mapDecoder } from "../../Codec.ts"
 import { FramingError } from "../../Framing.ts"
+import * as LengthField from "../../LengthField.ts"
+import { MessageError } from "../../MessageCodec.ts"
+import type { MessageCodec } from "../../MessageCodec.ts"
 import type {
   ClientCodec,
   EncodeError,
+  EnvelopeOptions,
   FrameClientCodec,
   FrameServerCodec,
   Incoming,
@@ -25,23 +26,24 @@ import type {
   Outgoing,
   Protocol,
   ProtocolErrorReason,
+  RequestMeta,
   RpcOptions,
-  EnvelopeOptions,
   SchemaOptions,
   ServerCodec,
   StreamClientCodec,
-  RequestMeta,
   StreamServerCodec,
   TraceContext
 } from "../../Protocol.ts"
+import * as FastSchema from "../fastSchema.ts"
 import { ProtocolError, protocolErrorReasons } from "./errors.ts"
 import { clientOverFrames, serverOverFrames } from "./frames.ts"
 import { describeRequest } from "./protocol.ts"
-import * as FastSchema from "../fastSchema.ts"
 
 type Parse = (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
-const decoderOf = (schema: MethodSchema): Parse => FastSchema.decodeUnknownEither(schema as Schema.Schema<any, any, never>)
-const encoderOf = (schema: MethodSchema): Parse => FastSchema.encodeEither(schema as Schema.Schema<any, any, never>) as Parse
+const decoderOf = (schema: MethodSchema): Parse =>
+  FastSchema.decodeUnknownEither(schema as Schema.Schema<any, any, never>)
+const encoderOf = (schema: MethodSchema): Parse =>
+  FastSchema.encodeEither(schema as Schema.Schema<any, any, never>) as Parse
 
 const utf8 = new TextEncoder()
 /** The envelope's JSON text (encoded into bytes by the framing path in use). */
@@ -237,16 +239,25 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
     shared ?? (isObject(request) && typeof request._tag === "string" ? perMethod!.get(request._tag) : undefined)
   const codec = "json-envelope"
   const encodeFailure = (detail: string, cause?: unknown) =>
-    new MessageError(cause === undefined ? { reason: "Encode", codec, detail } : { reason: "Encode", codec, detail, cause })
+    new MessageError(
+      cause === undefined ? { reason: "Encode", codec, detail } : { reason: "Encode", codec, detail, cause }
+    )
   const decodeFailure = (detail: string, cause?: unknown) =>
-    new MessageError(cause === undefined ? { reason: "Decode", codec, detail } : { reason: "Decode", codec, detail, cause })
+    new MessageError(
+      cause === undefined ? { reason: "Decode", codec, detail } : { reason: "Decode", codec, detail, cause }
+    )
 
   const server = (w: WireCodec): TextServerCodec<Req, Res, Err, OneWay, Push> => {
     return {
       decode: (frame) => {
         const o = w.parse(frame)
         if (typeof o === "string") {
-          return { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: o }), id: undefined, oneWay: false }
+          return {
+            _tag: "Invalid",
+            error: new ProtocolError({ reason: "BadRequest", detail: o }),
+            id: undefined,
+            oneWay: false
+          }
         }
         const id = byIdMode ? readId(o) : undefined
         if (o.cancel === true && id !== undefined) return { _tag: "Cancel", id }
@@ -254,17 +265,29 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
           const n = o.ack
           return typeof n === "number" && Number.isInteger(n) && n > 0 && n <= MAX_ACK
             ? { _tag: "Ack", id, n }
-            : { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: "malformed ack" }), id, oneWay: true }
+            : {
+              _tag: "Invalid",
+              error: new ProtocolError({ reason: "BadRequest", detail: "malformed ack" }),
+              id,
+              oneWay: true
+            }
         }
         if ("request" in o) {
           const r = decodeRequest(o.request)
-          if (r._tag === "Left") return { _tag: "Invalid", error: badRequest("request", r.left, detailLevel), id, oneWay: false }
+          if (r._tag === "Left") {
+            return { _tag: "Invalid", error: badRequest("request", r.left, detailLevel), id, oneWay: false }
+          }
           if (o.trace === undefined && o.headers === undefined) return { _tag: "Request", request: r.right as Req, id }
           let headers: Readonly<Record<string, string>> | undefined
           if (o.headers !== undefined) {
             const invalid = invalidHeaders(o.headers)
             if (invalid !== undefined) {
-              return { _tag: "Invalid", error: new ProtocolError({ reason: "BadRequest", detail: invalid }), id, oneWay: false }
+              return {
+                _tag: "Invalid",
+                error: new ProtocolError({ reason: "BadRequest", detail: invalid }),
+                id,
+                oneWay: false
+              }
             }
             headers = o.headers as Readonly<Record<string, string>>
           }
@@ -275,7 +298,12 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
           const r = decodeOneWay(o.message)
           return r._tag === "Right"
             ? { _tag: "OneWay", message: r.right as OneWay }
-            : { _tag: "Invalid", error: badRequest("one-way message", r.left, detailLevel), id: undefined, oneWay: true }
+            : {
+              _tag: "Invalid",
+              error: badRequest("one-way message", r.left, detailLevel),
+              id: undefined,
+              oneWay: true
+            }
         }
         return {
           _tag: "Invalid",
@@ -326,7 +354,9 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
         if (meta === undefined) return w.encode(byIdMode ? { id, request: r.right } : { request: r.right })
         const envelope: Record<string, unknown> = byIdMode ? { id, request: r.right } : { request: r.right }
         const trace = meta.trace
-        if (trace !== undefined) envelope.trace = { traceId: trace.traceId, spanId: trace.spanId, sampled: trace.sampled }
+        if (trace !== undefined) {
+          envelope.trace = { traceId: trace.traceId, spanId: trace.spanId, sampled: trace.sampled }
+        }
         if (meta.headers !== undefined) {
           const invalid = invalidHeaders(meta.headers)
           if (invalid !== undefined) return encodeFailure(invalid)
@@ -345,14 +375,18 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
         const id = byIdMode ? readId(o) : undefined
         if ("success" in o) {
           // per method: decoded once the client knows the request (decodeOutcome)
-          if (shared === undefined) return { _tag: "Response", id, outcome: { _tag: "Success", value: o.success as Res } }
+          if (shared === undefined) {
+            return { _tag: "Response", id, outcome: { _tag: "Success", value: o.success as Res } }
+          }
           const r = decodeSuccessValue(shared.decodeSuccess, o.success)
           return r._tag === "Right"
             ? { _tag: "Response", id, outcome: { _tag: "Success", value: r.right as Res } }
             : { _tag: "Invalid", error: decodeFailure(issue(r.left), r.left), id }
         }
         if ("failure" in o && (shared === undefined || shared.decodeError !== undefined)) {
-          if (shared === undefined) return { _tag: "Response", id, outcome: { _tag: "Failure", error: o.failure as Err } }
+          if (shared === undefined) {
+            return { _tag: "Response", id, outcome: { _tag: "Failure", error: o.failure as Err } }
+          }
           const r = shared.decodeError!(o.failure)
           return r._tag === "Right"
             ? { _tag: "Response", id, outcome: { _tag: "Failure", error: r.right as Err } }
@@ -362,7 +396,10 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
         if (id !== undefined && o.end === true) return { _tag: "End", id }
         if ("fault" in o) {
           const f = o.fault
-          if (isObject(f) && typeof f.reason === "string" && (protocolErrorReasons as ReadonlyArray<string>).includes(f.reason)) {
+          if (
+            isObject(f) && typeof f.reason === "string" &&
+            (protocolErrorReasons as ReadonlyArray<string>).includes(f.reason)
+          ) {
             const fault = new ProtocolError(
               typeof f.detail === "string"
                 ? { reason: f.reason as ProtocolErrorReason, detail: f.detail }
@@ -395,7 +432,9 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
         return r._tag === "Right" ? { _tag: "Success", value: r.right as Res } : decodeFailure(issue(r.left), r.left)
       }
       if (outcome._tag === "Failure") {
-        if (results.decodeError === undefined) return decodeFailure("a failure for a request whose method has no error schema")
+        if (results.decodeError === undefined) {
+          return decodeFailure("a failure for a request whose method has no error schema")
+        }
         const r = results.decodeError(outcome.error)
         return r._tag === "Right" ? { _tag: "Failure", error: r.right as Err } : decodeFailure(issue(r.left), r.left)
       }
@@ -407,7 +446,7 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
   // the default framing with JSON: text written straight into the output
   const direct = options.framing === undefined && custom === undefined
   /** Writes one envelope's text as a frame (per connection: a framing encoder may keep state). */
-  const writer = (): ((wire: Wire, out: ByteBuffer.ByteBuffer) => EncodeError | undefined) => {
+  const writer = (): (wire: Wire, out: ByteBuffer.ByteBuffer) => EncodeError | undefined => {
     if (direct) return lengthPrefixed
     const encoder = framing.encoder()
     return (wire, out) =>
@@ -425,17 +464,26 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
    * output) keeps no state of a connection but its frame decoder's: the
    * rest of a connection's codec is made once, when the first one opens.
    */
-  let directServer: (Omit<ServerCodec<Req, Res, Err, OneWay, Push>, "decoder"> & {
-    readonly decode: (frame: Uint8Array) => Incoming<Req, OneWay>
-  }) | undefined
+  let directServer:
+    | (Omit<ServerCodec<Req, Res, Err, OneWay, Push>, "decoder"> & {
+      readonly decode: (frame: Uint8Array) => Incoming<Req, OneWay>
+    })
+    | undefined
   const makeDirectServer = () => {
     const w = jsonWire()
     const t = server(w)
     const encodeResponse: ServerCodec<Req, Res, Err, OneWay, Push>["encodeResponse"] = (id, outcome, out, request) =>
       lengthPrefixed(t.encodeResponse(id, outcome, request), out)
-    const encodePush: ServerCodec<Req, Res, Err, OneWay, Push>["encodePush"] = (message, out) => lengthPrefixed(t.encodePush(message), out)
+    const encodePush: ServerCodec<Req, Res, Err, OneWay, Push>["encodePush"] = (message, out) =>
+      lengthPrefixed(t.encodePush(message), out)
     const encodeDraining = (out: ByteBuffer.ByteBuffer) => lengthPrefixed(t.encodeDraining(), out)
-    return { decode: t.decode, encodeResponse, encodePush, encodeDraining, streams: hasStreams ? serverStreams(lengthPrefixed, w) : undefined }
+    return {
+      decode: t.decode,
+      encodeResponse,
+      encodePush,
+      encodeDraining,
+      streams: hasStreams ? serverStreams(lengthPrefixed, w) : undefined
+    }
   }
   const serverStreams = (write: ReturnType<typeof writer>, w: WireCodec): StreamServerCodec<Req> => ({
     isStream: (request) => resultsFor(request)?.stream === true,
@@ -466,13 +514,17 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
       return decoded
     }
   })
-  const serverFrames = (t: TextServerCodec<Req, Res, Err, OneWay, Push>): FrameServerCodec<Req, Res, Err, OneWay, Push> => ({
+  const serverFrames = (
+    t: TextServerCodec<Req, Res, Err, OneWay, Push>
+  ): FrameServerCodec<Req, Res, Err, OneWay, Push> => ({
     decode: t.decode,
     encodeResponse: (id, outcome, request) => bytesOf(t.encodeResponse(id, outcome, request)),
     encodePush: (message) => bytesOf(t.encodePush(message)),
     encodeDraining: () => bytesOf(t.encodeDraining())
   })
-  const clientFrames = (t: TextClientCodec<Req, Res, Err, OneWay, Push>): FrameClientCodec<Req, Res, Err, OneWay, Push> => ({
+  const clientFrames = (
+    t: TextClientCodec<Req, Res, Err, OneWay, Push>
+  ): FrameClientCodec<Req, Res, Err, OneWay, Push> => ({
     decode: t.decode,
     encodeRequest: (request, id, meta) => bytesOf(t.encodeRequest(request, id, meta)),
     encodeOneWay: (message) => bytesOf(t.encodeOneWay(message))
@@ -507,13 +559,19 @@ const envelope = <Req, Res, Err, OneWay, Push>(options: EnvelopeConfig): Protoco
       const base = direct
         ? {
           decoder: framed.decoder,
-          encodeRequest: (request: Req, id: number | undefined, out: ByteBuffer.ByteBuffer, meta?: RequestMeta | undefined) =>
-            lengthPrefixed(t.encodeRequest(request, id, meta), out),
+          encodeRequest: (
+            request: Req,
+            id: number | undefined,
+            out: ByteBuffer.ByteBuffer,
+            meta?: RequestMeta | undefined
+          ) => lengthPrefixed(t.encodeRequest(request, id, meta), out),
           encodeOneWay: (message: OneWay, out: ByteBuffer.ByteBuffer) => lengthPrefixed(t.encodeOneWay(message), out)
         }
         : framed
       const write = writer()
-      const encodeCancel = !byIdMode ? undefined : (id: number, out: ByteBuffer.ByteBuffer) => write(w.encode({ id, cancel: true }), out)
+      const encodeCancel = !byIdMode
+        ? undefined
+        : (id: number, out: ByteBuffer.ByteBuffer) => write(w.encode({ id, cancel: true }), out)
       const streams = hasStreams ? clientStreams(write, w) : undefined
       return { ...base, encodeCancel, decodeOutcome, streams }
     }
@@ -563,16 +621,18 @@ export const rpc = (options: RpcOptions<ReadonlyArray<Method.Any>, any, any, any
       throw new TypeError(`Protocol.rpc: "${m.tag}" streams, which needs correlation "byId"`)
     }
   }
-  const request = (methods.length === 1 ? methods[0]!.request : Schema.Union(...methods.map((m) => m.request))) as Schema.Schema<
-    any,
-    any,
-    never
-  >
+  const request =
+    (methods.length === 1 ? methods[0]!.request : Schema.Union(...methods.map((m) => m.request))) as Schema.Schema<
+      any,
+      any,
+      never
+    >
   const idempotent = new Set(methods.filter((m) => m.idempotent === true).map((m) => m.tag))
   const protocol = envelope({ ...options, request, results })
   if (idempotent.size === 0) return protocol
   return {
     ...protocol,
-    isIdempotent: (request: unknown) => isObject(request) && typeof request._tag === "string" && idempotent.has(request._tag)
+    isIdempotent: (request: unknown) =>
+      isObject(request) && typeof request._tag === "string" && idempotent.has(request._tag)
   }
 }

@@ -4,14 +4,14 @@
  * the graceful shutdown. Each connection's requests are run by the engine in
  * `./server.ts`. The public module holds the types and the documentation.
  */
-import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberRef, Layer, Option, Scope } from "effect"
-import type { Scheduler } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, FiberId, FiberRef, Layer, Option, Scope } from "effect"
+import type { Fiber, Scheduler } from "effect"
 import { format } from "../../Address.ts"
 import type { Connection } from "../../Connection.ts"
 import * as Framed from "../../Framed.ts"
-import * as InputBudget from "../../InputBudget.ts"
 import { Groups } from "../../Groups.ts"
 import * as GroupsModule from "../../Groups.ts"
+import * as InputBudget from "../../InputBudget.ts"
 import type { Protocol, PushOf } from "../../Protocol.ts"
 import type { HandlerFor, ProtocolServer, ServeOptions, ShutdownResult } from "../../ProtocolServer.ts"
 import type { Session as SessionT } from "../../Session.ts"
@@ -19,8 +19,8 @@ import { Session } from "../../Session.ts"
 import type { Listener, ListenError } from "../../Transport.ts"
 import { Transport } from "../../Transport.ts"
 import * as Runner from "../runner.ts"
-import { watch } from "../watch.ts"
 import { safeFormat } from "../runner.ts"
+import { watch } from "../watch.ts"
 import { ProtocolError, ProtocolServerError } from "./errors.ts"
 import { immediate } from "./scheduler.ts"
 import { makeStats, ServerConnection } from "./server.ts"
@@ -177,7 +177,12 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
           } else if (!Cause.isInterruptedOnly(exit.cause)) {
             yield* logOpenClose(
               "connection failed",
-              new ProtocolServerError({ reason: "Connection", connection: conn.id, peer, cause: Cause.squash(exit.cause) })
+              new ProtocolServerError({
+                reason: "Connection",
+                connection: conn.id,
+                peer,
+                cause: Cause.squash(exit.cause)
+              })
             )
             // the peer is gone: what its requests still run for nobody is interrupted now
             if (error !== undefined && (error as { _tag?: string })._tag === "ConnectionError") yield* engine.dropped
@@ -193,7 +198,9 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
           engines.delete(engine)
           groups.unsafeLeaveAll(engine)
           const finish = Effect.zipRight(engine.interruptAll, Scope.close(scope, Exit.void))
-          return scheduler === undefined ? finish : Effect.zipRight(FiberRef.set(FiberRef.currentScheduler, scheduler), finish)
+          return scheduler === undefined
+            ? finish
+            : Effect.zipRight(FiberRef.set(FiberRef.currentScheduler, scheduler), finish)
         }))
       )
       // the Session, the Groups and the annotations belong to the connection's fiber for good
@@ -235,14 +242,19 @@ export const serveListener = <P extends Protocol<any, any, any, any, any>, R = n
           let forced = 0
           if (!drained) {
             forced = engines.size
-            yield* Effect.logWarning(`shutdown deadline reached: closing ${forced} connection(s) with requests in flight`)
+            yield* Effect.logWarning(
+              `shutdown deadline reached: closing ${forced} connection(s) with requests in flight`
+            )
             for (const engine of engines) engine.finishClose()
             yield* runner!.interruptAll
           }
           yield* Effect.logInfo("shut down")
           return { drained, forced }
         })
-        return Effect.flatMap(Effect.uninterruptible(run), (result) => Effect.as(Deferred.succeed(done, result), result))
+        return Effect.flatMap(
+          Effect.uninterruptible(run),
+          (result) => Effect.as(Deferred.succeed(done, result), result)
+        )
       })
 
     yield* Effect.addFinalizer(() => shutdown())

@@ -1,24 +1,25 @@
 import { Cause, Chunk, Effect, Exit, Fiber, Runtime, Stream } from "effect"
 import type { Address } from "../../Address.ts"
+import * as ByteBuffer from "../../ByteBuffer.ts"
+import type { Codec } from "../../Codec.ts"
 import type { Connection } from "../../Connection.ts"
+import type * as Framed from "../../Framed.ts"
 import type { Groups } from "../../Groups.ts"
 import type { FailurePolicy, Incoming, Outcome, RequestMeta, ServerCodec } from "../../Protocol.ts"
 import { STREAM_CHUNK_ITEMS, STREAM_WINDOW } from "../../Protocol.ts"
-import { ProtocolError } from "./errors.ts"
 import type { Handler, RequestContext, ServerStats } from "../../ProtocolServer.ts"
 import type { Session, SessionState } from "../../Session.ts"
-import * as ByteBuffer from "../../ByteBuffer.ts"
-import type { Codec } from "../../Codec.ts"
-import type * as Framed from "../../Framed.ts"
 import type { TlsServerOptions } from "../../Tls.ts"
 import { TlsError } from "../../Tls.ts"
 import { canStartTls } from "../connection.ts"
 import { InlineHost, Suspended } from "../inline.ts"
+import { ProtocolError } from "./errors.ts"
 import { inputCodec, Writer } from "./writer.ts"
 
 /** Mutable counters shared by a server and its connections (connection counts are the runner's). */
 export type MutableStats = {
-  -readonly [K in Exclude<keyof ServerStats, "active" | "accepted" | "rejected" | "bufferedInput" | "inputEvictions">]: ServerStats[K]
+  -readonly [K in Exclude<keyof ServerStats, "active" | "accepted" | "rejected" | "bufferedInput" | "inputEvictions">]:
+    ServerStats[K]
 }
 
 const isTimeout = (cause: Cause.Cause<unknown>, error: ProtocolError): boolean => {
@@ -104,7 +105,10 @@ const SHUTTING_DOWN: Outcome<never, never> = {
   _tag: "Fault",
   fault: new ProtocolError({ reason: "ShuttingDown", detail: "the server is shutting down" })
 }
-const INTERNAL: Outcome<never, never> = { _tag: "Fault", fault: new ProtocolError({ reason: "Internal", detail: "internal error" }) }
+const INTERNAL: Outcome<never, never> = {
+  _tag: "Fault",
+  fault: new ProtocolError({ reason: "Internal", detail: "internal error" })
+}
 const ENCODE_FAILED: Outcome<never, never> = {
   _tag: "Fault",
   fault: new ProtocolError({ reason: "Internal", detail: "the response could not be encoded" })
@@ -181,7 +185,12 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.codec = makeCodec(this)
     this.writer = new Writer(connection, this.codec.flush)
     this.input = inputCodec(config.protocol, () => this.codec.decoder)
-    const base = { session: this as Session<Push>, groups: config.groups, protocol: config.protocol, describe: config.describe }
+    const base = {
+      session: this as Session<Push>,
+      groups: config.groups,
+      protocol: config.protocol,
+      describe: config.describe
+    }
     this.requestContext = { kind: "request", ...base, trace: undefined, headers: NO_HEADERS, receivedAt: 0 }
     this.oneWayContext = { kind: "oneway", ...base, trace: undefined, headers: NO_HEADERS, receivedAt: 0 }
   }
@@ -223,7 +232,7 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   }
 
   set<A>(state: SessionState<A>, value: A): void {
-    (this.values ??= new Map()).set(state, value)
+    ;(this.values ??= new Map()).set(state, value)
   }
 
   unsafePush(message: Push): boolean {
@@ -259,7 +268,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
       }
       if (this.mode !== OPEN) return refuse("ENOTCONN", "the connection is closing")
       if (!this.evaluating) {
-        return refuse("EINVAL", "Session.startTls must be called by a handler before it first waits: later messages may have been handled since")
+        return refuse(
+          "EINVAL",
+          "Session.startTls must be called by a handler before it first waits: later messages may have been handled since"
+        )
       }
       if (this.framed === undefined || !canStartTls(this.connection)) {
         return refuse("ENOTSUP", "this transport cannot upgrade a connection to TLS (STARTTLS)")
@@ -372,7 +384,9 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
       const outcome = exit._tag === "Success" ? exit.value : exit
       if (outcome._tag === "Failure" && !Cause.isInterruptedOnly(outcome.cause)) {
         // the connection is reset: the pump ends with its error and the connection closes
-        this.runLog(Effect.logDebug("STARTTLS: the TLS handshake failed; connection closed", Cause.squash(outcome.cause)))
+        this.runLog(
+          Effect.logDebug("STARTTLS: the TLS handshake failed; connection closed", Cause.squash(outcome.cause))
+        )
       }
       this.endTls(upgrade)
     })
@@ -457,12 +471,16 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
           // nothing goes back to the peer: the log is the only trace (a few lines per connection, not a flood)
           const n = ++this.badOneWays
           if (n <= MAX_BAD_ONE_WAY_LOGS) this.log("warning", `one-way message dropped: ${message.error.message}`)
-          if (n === MAX_BAD_ONE_WAY_LOGS) this.log("warning", "further bad one-way messages of this connection are counted, not logged")
+          if (n === MAX_BAD_ONE_WAY_LOGS) {
+            this.log("warning", "further bad one-way messages of this connection are counted, not logged")
+          }
         } else {
           this.log("debug", `bad input: ${message.error.message}`)
         }
         if (this.config.onBadInput === "close") this.closeGracefully()
-        else if (!message.oneWay) this.respond(message.id, { _tag: "Fault", fault: message.error }, undefined, undefined)
+        else if (!message.oneWay) {
+          this.respond(message.id, { _tag: "Fault", fault: message.error }, undefined, undefined)
+        }
         return
       }
     }
@@ -506,8 +524,9 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     this.inFlightCount--
     if (!(result instanceof Suspended)) {
       this.config.stats.inlined++
-      if (isRequest && result._tag === "Success" && this.isStream(input)) this.startStream(id, input as Req, result.value)
-      else if (isRequest) this.respond(id, this.outcomeOf(result, input), undefined, input as Req)
+      if (isRequest && result._tag === "Success" && this.isStream(input)) {
+        this.startStream(id, input as Req, result.value)
+      } else if (isRequest) this.respond(id, this.outcomeOf(result, input), undefined, input as Req)
       else this.settleOneWay(result, input)
       if (this.mode !== OPEN) this.afterSettle()
       return
@@ -602,7 +621,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
         }
         return this.writer.blocked ? writable : Effect.void
       })
-    const run = Stream.runForEachChunk(value as Stream.Stream<unknown, unknown>, (chunk) => send(Chunk.toReadonlyArray(chunk), 0))
+    const run = Stream.runForEachChunk(
+      value as Stream.Stream<unknown, unknown>,
+      (chunk) => send(Chunk.toReadonlyArray(chunk), 0)
+    )
     const fiber = Runtime.runFork(this.runtime!, run)
     const running = this.running ??= new Set()
     const runningById = this.runningById ??= new Map()
@@ -635,7 +657,10 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   private timed(rest: Effect.Effect<unknown, unknown>): Effect.Effect<unknown, unknown> {
     const timeout = this.config.requestTimeout
     if (timeout === undefined) return rest
-    const error = this.timeoutError ??= new ProtocolError({ reason: "Timeout", detail: `no response within ${timeout}ms` })
+    const error = this.timeoutError ??= new ProtocolError({
+      reason: "Timeout",
+      detail: `no response within ${timeout}ms`
+    })
     return Effect.timeoutFail(rest, { duration: timeout, onTimeout: () => error })
   }
 
@@ -739,10 +764,15 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
     if (outcome._tag !== "Fault") {
       if (error._tag === "FramingError") {
         this.log("error", `response not framed: ${error.message}`)
-        return this.encodeInto(id, {
-          _tag: "Fault",
-          fault: new ProtocolError({ reason: "Internal", detail: `response not framed: ${error.reason}` })
-        }, out, request)
+        return this.encodeInto(
+          id,
+          {
+            _tag: "Fault",
+            fault: new ProtocolError({ reason: "Internal", detail: `response not framed: ${error.reason}` })
+          },
+          out,
+          request
+        )
       }
       this.log("error", `response not encoded: ${error.message}`)
       return this.encodeInto(id, ENCODE_FAILED, out, request)
@@ -939,7 +969,11 @@ export class ServerConnection<Req, Res, Err, OneWay, Push> implements Session<Pu
   // ---- logging -------------------------------------------------------------
 
   private log(level: "debug" | "warning" | "error", message: string, input?: unknown): void {
-    const effect = level === "debug" ? Effect.logDebug(message) : level === "warning" ? Effect.logWarning(message) : Effect.logError(message)
+    const effect = level === "debug"
+      ? Effect.logDebug(message)
+      : level === "warning"
+      ? Effect.logWarning(message)
+      : Effect.logError(message)
     this.runLog(input === undefined ? effect : Effect.annotateLogs(effect, "method", this.config.describe(input)))
   }
 
