@@ -4,7 +4,7 @@
  * the flags that make an example serve TLS, `openssl s_client` as a real
  * client, and where a runtime's transport cannot serve mutual TLS.
  */
-import { Certs } from "@wirekit/core/testing"
+import { Certs } from "@wirekit/testing"
 import { execFileSync, spawn } from "node:child_process"
 import type { ChildProcessByStdio } from "node:child_process"
 import type { Readable, Writable } from "node:stream"

@@ -9,7 +9,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BunTransport } from "@wirekit/bun"
 import { Connection, Tls, Transport } from "@wirekit/core"
-import { Certs } from "@wirekit/core/testing"
+import { Certs } from "@wirekit/testing"
 import type { Layer } from "effect"
 import { Deferred, Duration, Effect, Either, Exit, Fiber, Scope, TestClock } from "effect"
 import * as ChildProcess from "node:child_process"

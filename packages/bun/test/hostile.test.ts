@@ -1,4 +1,4 @@
 import { BunTransport } from "@wirekit/bun"
-import { HostileConformance } from "@wirekit/core/testing"
+import { HostileConformance } from "@wirekit/testing"
 
 HostileConformance.run({ name: "bun", layer: BunTransport.layer })

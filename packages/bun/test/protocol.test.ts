@@ -1,4 +1,4 @@
 import { BunTransport } from "@wirekit/bun"
-import { ProtocolConformance } from "@wirekit/core/testing"
+import { ProtocolConformance } from "@wirekit/testing"
 
 ProtocolConformance.run({ name: "bun", layer: BunTransport.layer })

@@ -1,4 +1,4 @@
 import { BunTransport } from "@wirekit/bun"
-import { ProxyProtocolConformance } from "@wirekit/core/testing"
+import { ProxyProtocolConformance } from "@wirekit/testing"
 
 ProxyProtocolConformance.run({ name: "bun", layer: BunTransport.layer })

@@ -1,5 +1,5 @@
 import { BunTransport } from "@wirekit/bun"
-import { TlsConformance } from "@wirekit/core/testing"
+import { TlsConformance } from "@wirekit/testing"
 
 TlsConformance.run({
   name: "bun",

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Connection, Driver, MemoryTransport, Tls } from "@wirekit/core"
 import { Effect, Fiber, TestClock } from "effect"
-import * as Certs from "../src/testing/Certs.ts"
-import * as StartTlsSuite from "../src/testing/startTlsSuite.ts"
+import * as Certs from "../../testing/src/Certs.ts"
+import * as StartTlsSuite from "../../testing/src/startTlsSuite.ts"
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()

@@ -6,7 +6,7 @@
 import { describe, it } from "@effect/vitest"
 import { Backplane, Groups } from "@wirekit/core"
 import type { Session } from "@wirekit/core"
-import { BackplaneConformance } from "@wirekit/core/testing"
+import { BackplaneConformance } from "@wirekit/testing"
 import { Effect, Schema } from "effect"
 import { expect } from "vitest"
 

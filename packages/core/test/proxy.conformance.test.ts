@@ -1,4 +1,4 @@
 import { MemoryTransport } from "@wirekit/core"
-import { ProxyProtocolConformance } from "@wirekit/core/testing"
+import { ProxyProtocolConformance } from "@wirekit/testing"
 
 ProxyProtocolConformance.run({ name: "memory", layer: MemoryTransport.layer() })

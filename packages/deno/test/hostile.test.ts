@@ -1,4 +1,4 @@
-import { HostileConformance } from "@wirekit/core/testing"
 import { DenoTransport } from "@wirekit/deno"
+import { HostileConformance } from "@wirekit/testing"
 
 HostileConformance.run({ name: "deno", layer: DenoTransport.layer })

@@ -1,4 +1,4 @@
-import { ProtocolConformance } from "@wirekit/core/testing"
 import { DenoTransport } from "@wirekit/deno"
+import { ProtocolConformance } from "@wirekit/testing"
 
 ProtocolConformance.run({ name: "deno", layer: DenoTransport.layer })

@@ -1,7 +1,7 @@
 import { expect, it } from "@effect/vitest"
 import { Transport } from "@wirekit/core"
-import { Certs, ProtocolConformance } from "@wirekit/core/testing"
 import { DenoTransport } from "@wirekit/deno"
+import { Certs, ProtocolConformance } from "@wirekit/testing"
 import { Effect } from "effect"
 
 // every protocol behaviour (Protocol, ProtocolServer, Client, Middleware) over TLS:

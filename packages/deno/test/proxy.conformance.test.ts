@@ -1,4 +1,4 @@
-import { ProxyProtocolConformance } from "@wirekit/core/testing"
 import { DenoTransport } from "@wirekit/deno"
+import { ProxyProtocolConformance } from "@wirekit/testing"
 
 ProxyProtocolConformance.run({ name: "deno", layer: DenoTransport.layer })

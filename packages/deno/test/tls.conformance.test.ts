@@ -1,8 +1,8 @@
 import { expect, it } from "@effect/vitest"
 import type { Address } from "@wirekit/core"
 import { Transport } from "@wirekit/core"
-import { Blackhole, Certs, Conformance } from "@wirekit/core/testing"
 import { DenoTransport } from "@wirekit/deno"
+import { Blackhole, Certs, Conformance } from "@wirekit/testing"
 import { Effect, Layer } from "effect"
 
 // the whole transport contract (with the framing and @effect/platform suites it runs) over TLS:

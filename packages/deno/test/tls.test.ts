@@ -1,5 +1,5 @@
-import { TlsConformance } from "@wirekit/core/testing"
 import { DenoTransport } from "@wirekit/deno"
+import { TlsConformance } from "@wirekit/testing"
 
 // Deno's TLS API (Deno.listenTls, Deno.connectTls, Deno.startTls) has no way to do these: the
 // suite skips what needs them and checks that asking for them fails typed (see the README)

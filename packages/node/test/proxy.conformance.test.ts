@@ -1,7 +1,7 @@
 import { it } from "@effect/vitest"
 import { ProxyProtocol, Transport } from "@wirekit/core"
-import { Certs, ProxyProtocolConformance } from "@wirekit/core/testing"
 import { NodeTransport } from "@wirekit/node"
+import { Certs, ProxyProtocolConformance } from "@wirekit/testing"
 import { Effect } from "effect"
 import { expect } from "vitest"
 

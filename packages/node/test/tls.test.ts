@@ -1,4 +1,4 @@
-import { TlsConformance } from "@wirekit/core/testing"
 import { NodeTransport } from "@wirekit/node"
+import { TlsConformance } from "@wirekit/testing"
 
 TlsConformance.run({ name: "node", layer: NodeTransport.layer })

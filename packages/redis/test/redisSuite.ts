@@ -8,8 +8,8 @@
  * with the reason, where redis-server is missing (never on CI).
  */
 import type { Backplane } from "@wirekit/core"
-import { BackplaneConformance } from "@wirekit/core/testing"
 import { RedisBackplane } from "@wirekit/redis"
+import { BackplaneConformance } from "@wirekit/testing"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import * as Net from "node:net"

@@ -1,4 +1,4 @@
 import { MemoryTransport } from "@wirekit/core"
-import { ProtocolConformance } from "@wirekit/core/testing"
+import { ProtocolConformance } from "@wirekit/testing"
 
 ProtocolConformance.run({ name: "memory", layer: MemoryTransport.layer() })

@@ -1,5 +1,5 @@
-import { Certs, ProtocolConformance } from "@wirekit/core/testing"
 import { NodeTransport } from "@wirekit/node"
+import { Certs, ProtocolConformance } from "@wirekit/testing"
 
 // every protocol behaviour (Protocol, ProtocolServer, Client, Middleware) over TLS:
 // the layer's defaults make every listen and connect of the suite speak TLS

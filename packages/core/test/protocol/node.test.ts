@@ -1,7 +1,7 @@
 import { describe, it } from "@effect/vitest"
 import { Client, Protocol } from "@wirekit/core"
-import { ProtocolConformance } from "@wirekit/core/testing"
 import { NodeTransport } from "@wirekit/node"
+import { ProtocolConformance } from "@wirekit/testing"
 import { Duration, Effect, Either, Fiber, Schedule, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"

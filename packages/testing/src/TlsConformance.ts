@@ -11,29 +11,33 @@
  * @example
  * ```ts
  * // packages/node/test/tls.test.ts
- * import { TlsConformance } from "@wirekit/core/testing"
+ * import { TlsConformance } from "@wirekit/testing"
  * import { NodeTransport } from "@wirekit/node"
  * TlsConformance.run({ name: "node", layer: NodeTransport.layer })
  * ```
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
+import type { Address as Address$ } from "@wirekit/core"
+import { Transport as Transport$ } from "@wirekit/core"
+import { Client } from "@wirekit/core"
+import { Connection } from "@wirekit/core"
+import { Middleware } from "@wirekit/core"
+import { Protocol } from "@wirekit/core"
+import { ProtocolServer } from "@wirekit/core"
+import { Server } from "@wirekit/core"
+import { Tls } from "@wirekit/core"
 import type { Layer, Scope } from "effect"
 import { Context, Deferred, Duration, Effect, Either, Fiber, pipe, Queue, Schedule, Schema } from "effect"
 import { expect } from "vitest"
-import type { Address } from "../Address.ts"
-import * as Client from "../Client.ts"
-import * as Connection from "../Connection.ts"
-import * as Middleware from "../Middleware.ts"
-import * as Protocol from "../Protocol.ts"
-import * as ProtocolServer from "../ProtocolServer.ts"
-import * as Server from "../Server.ts"
-import * as Tls from "../Tls.ts"
-import type { Listener, TransportService } from "../Transport.ts"
-import { Transport } from "../Transport.ts"
 import * as Certs from "./Certs.ts"
 import { dec, echoHandler, enc, randomBytes, sameBytes, writeRandomly } from "./internal.ts"
 import * as StartTlsSuite from "./startTlsSuite.ts"
+type Address = Address$.Address
+const Transport = Transport$.Transport
+type Transport = Transport$.Transport
+type Listener = Transport$.Listener
+type TransportService = Transport$.TransportService
 
 /**
  * What an adapter passes to {@link run}.

@@ -4,18 +4,20 @@
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
+import { Connection } from "@wirekit/core"
+import { Framed } from "@wirekit/core"
+import { Framing } from "@wirekit/core"
+import { LengthField } from "@wirekit/core"
+import { Lines } from "@wirekit/core"
+import { Server } from "@wirekit/core"
+import { Transport as Transport$ } from "@wirekit/core"
 import { Effect, Fiber, Random } from "effect"
 import type { Layer, Scope } from "effect"
 import { expect } from "vitest"
-import * as Connection from "../Connection.ts"
-import * as Framed from "../Framed.ts"
-import * as Framing from "../Framing.ts"
-import * as LengthField from "../LengthField.ts"
-import * as Lines from "../Lines.ts"
-import * as Server from "../Server.ts"
-import { Transport } from "../Transport.ts"
-import type { TransportService } from "../Transport.ts"
 import { dec, enc, sameBytes, settle, writeRandomly } from "./internal.ts"
+const Transport = Transport$.Transport
+type Transport = Transport$.Transport
+type TransportService = Transport$.TransportService
 
 const frameBytes = (i: number, size: number): Uint8Array => {
   const f = new Uint8Array(size)

@@ -12,13 +12,27 @@
  * @example
  * ```ts
  * // packages/node/test/protocol.test.ts
- * import { ProtocolConformance } from "@wirekit/core/testing"
+ * import { ProtocolConformance } from "@wirekit/testing"
  * import { NodeTransport } from "@wirekit/node"
  * ProtocolConformance.run({ name: "node", layer: NodeTransport.layer })
  * ```
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
+import type { Address as Address$ } from "@wirekit/core"
+import { Client } from "@wirekit/core"
+import { Connection } from "@wirekit/core"
+import { Framed } from "@wirekit/core"
+import { Framing } from "@wirekit/core"
+import { LengthField } from "@wirekit/core"
+import { Lines } from "@wirekit/core"
+import { MessageCodec } from "@wirekit/core"
+import { Middleware } from "@wirekit/core"
+import { Protocol } from "@wirekit/core"
+import { ProtocolServer } from "@wirekit/core"
+import { Session } from "@wirekit/core"
+import { Transport } from "@wirekit/core"
+import * as Msgpack from "@wirekit/core/msgpack"
 import {
   Cause,
   Chunk,
@@ -44,20 +58,7 @@ import {
   Tracer
 } from "effect"
 import { expect } from "vitest"
-import type { Address } from "../Address.ts"
-import * as Client from "../Client.ts"
-import * as Connection from "../Connection.ts"
-import * as Framed from "../Framed.ts"
-import * as Framing from "../Framing.ts"
-import * as LengthField from "../LengthField.ts"
-import * as Lines from "../Lines.ts"
-import * as MessageCodec from "../MessageCodec.ts"
-import * as Middleware from "../Middleware.ts"
-import * as Msgpack from "../Msgpack.ts"
-import * as Protocol from "../Protocol.ts"
-import * as ProtocolServer from "../ProtocolServer.ts"
-import * as Session from "../Session.ts"
-import * as Transport from "../Transport.ts"
+type Address = Address$.Address
 
 // ---------------------------------------------------------------------------
 // protocols and handlers used by the tests
@@ -396,7 +397,7 @@ export interface ProtocolConformanceOptions {
  *
  * @example
  * ```ts
- * import { ProtocolConformance } from "@wirekit/core/testing"
+ * import { ProtocolConformance } from "@wirekit/testing"
  * import { MemoryTransport } from "@wirekit/core"
  * ProtocolConformance.run({ name: "memory", layer: MemoryTransport.layer() })
  * ```

@@ -8,25 +8,26 @@
  *
  * @example
  * ```ts
- * import { HostileConformance } from "@wirekit/core/testing"
+ * import { HostileConformance } from "@wirekit/testing"
  * import { NodeTransport } from "@wirekit/node"
  * HostileConformance.run({ name: "node", layer: NodeTransport.layer })
  * ```
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
+import type { Address as Address$ } from "@wirekit/core"
+import { Connection } from "@wirekit/core"
+import { Framed } from "@wirekit/core"
+import { InputBudget } from "@wirekit/core"
+import { LengthField } from "@wirekit/core"
+import { Protocol } from "@wirekit/core"
+import { ProtocolServer } from "@wirekit/core"
+import { Server } from "@wirekit/core"
+import { Transport } from "@wirekit/core"
 import { Effect, Schedule, Schema } from "effect"
 import type { Duration, Layer, Scope } from "effect"
 import { expect } from "vitest"
-import type { Address } from "../Address.ts"
-import * as Connection from "../Connection.ts"
-import * as Framed from "../Framed.ts"
-import * as InputBudget from "../InputBudget.ts"
-import * as LengthField from "../LengthField.ts"
-import * as Protocol from "../Protocol.ts"
-import * as ProtocolServer from "../ProtocolServer.ts"
-import * as Server from "../Server.ts"
-import * as Transport from "../Transport.ts"
+type Address = Address$.Address
 
 /**
  * What an adapter passes to {@link run}.

@@ -6,25 +6,29 @@
  * @internal
  */
 import { describe, it } from "@effect/vitest"
+import type { Address as Address$ } from "@wirekit/core"
+import type { ProtocolServer as ProtocolServer$ } from "@wirekit/core"
+import { Transport as Transport$ } from "@wirekit/core"
+import { Client } from "@wirekit/core"
+import { Connection } from "@wirekit/core"
+import { Framed } from "@wirekit/core"
+import { Lines } from "@wirekit/core"
+import { MessageCodec } from "@wirekit/core"
+import { Protocol } from "@wirekit/core"
+import { ProtocolServer } from "@wirekit/core"
+import { Server } from "@wirekit/core"
+import { Session } from "@wirekit/core"
+import { Tls } from "@wirekit/core"
 import type { Layer, Scope } from "effect"
 import { Deferred, Effect, Either, Fiber, Queue, Schedule } from "effect"
 import { expect } from "vitest"
-import type { Address } from "../Address.ts"
-import * as Client from "../Client.ts"
-import * as Connection from "../Connection.ts"
-import * as Framed from "../Framed.ts"
-import * as Lines from "../Lines.ts"
-import * as MessageCodec from "../MessageCodec.ts"
-import * as Protocol from "../Protocol.ts"
-import type { RequestContext } from "../ProtocolServer.ts"
-import * as ProtocolServer from "../ProtocolServer.ts"
-import * as Server from "../Server.ts"
-import * as Session from "../Session.ts"
-import * as Tls from "../Tls.ts"
-import type { TransportService } from "../Transport.ts"
-import { Transport } from "../Transport.ts"
 import * as Certs from "./Certs.ts"
 import { dec, enc } from "./internal.ts"
+type Address = Address$.Address
+type RequestContext = ProtocolServer$.RequestContext
+const Transport = Transport$.Transport
+type Transport = Transport$.Transport
+type TransportService = Transport$.TransportService
 
 /** What the TLS suite hands over. */
 export interface StartTlsSuiteOptions {

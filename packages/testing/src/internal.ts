@@ -2,8 +2,8 @@
  * Helpers shared by the conformance suites (not part of the public API).
  * @internal
  */
+import { Connection } from "@wirekit/core"
 import { Duration, Effect, Random } from "effect"
-import * as Connection from "../Connection.ts"
 
 export const enc = new TextEncoder()
 export const dec = new TextDecoder()

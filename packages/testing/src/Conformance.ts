@@ -7,22 +7,20 @@
  * @example
  * ```ts
  * // packages/node/test/conformance.test.ts
- * import { Conformance, Blackhole } from "@wirekit/core/testing"
+ * import { Conformance, Blackhole } from "@wirekit/testing"
  * import { NodeTransport } from "@wirekit/node"
  * Conformance.run({ name: "node", layer: NodeTransport.layer, blackhole: Blackhole.process })
  * ```
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
+import { Address as Address$ } from "@wirekit/core"
+import { Transport as Transport$ } from "@wirekit/core"
+import { Connection } from "@wirekit/core"
+import { Server } from "@wirekit/core"
 import type { Layer } from "effect"
 import { Deferred, Duration, Effect, Exit, Fiber, Random, Scope } from "effect"
 import { expect } from "vitest"
-import type { Address } from "../Address.ts"
-import { format, isTcp } from "../Address.ts"
-import * as Connection from "../Connection.ts"
-import * as Server from "../Server.ts"
-import { Transport } from "../Transport.ts"
-import type { TransportService } from "../Transport.ts"
 import * as FramedConformance from "./FramedConformance.ts"
 import {
   dec,
@@ -37,6 +35,12 @@ import {
   writeRandomly
 } from "./internal.ts"
 import * as PlatformConformance from "./PlatformConformance.ts"
+const format = Address$.format
+const isTcp = Address$.isTcp
+type Address = Address$.Address
+const Transport = Transport$.Transport
+type Transport = Transport$.Transport
+type TransportService = Transport$.TransportService
 
 /** What an adapter passes to {@link run}. */
 export interface ConformanceOptions {

@@ -15,17 +15,20 @@
  *
  * @example
  * ```ts
- * import { Certs } from "@wirekit/core/testing"
+ * import { Certs } from "@wirekit/testing"
  * const certs = Certs.generate()
  * const layer = NodeTransport.layerTls(Certs.tlsDefaults(certs))
  * ```
  * @since 0.1.0
  */
+import type { Tls as Tls$ } from "@wirekit/core"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import type { KeyPair, TlsClientOptions, TlsServerOptions } from "../Tls.ts"
+type KeyPair = Tls$.KeyPair
+type TlsClientOptions = Tls$.TlsClientOptions
+type TlsServerOptions = Tls$.TlsServerOptions
 
 /**
  * A certificate and its key, as PEM text.

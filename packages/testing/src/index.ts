@@ -1,5 +1,5 @@
 /**
- * @wirekit/core/testing: the conformance suites adapters run, and test helpers.
+ * @wirekit/testing: the conformance suites adapters run, and test helpers.
  * @since 0.1.0
  */
 

@@ -24,11 +24,12 @@
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
+import { Backplane } from "@wirekit/core"
+import { Groups } from "@wirekit/core"
+import type { Session as Session$ } from "@wirekit/core"
 import { Duration, Effect, Exit, Schedule, Scope } from "effect"
 import { expect } from "vitest"
-import * as Backplane from "../Backplane.ts"
-import * as Groups from "../Groups.ts"
-import type { Session } from "../Session.ts"
+type Session<A = unknown> = Session$.Session<A>
 
 /**
  * How the suite makes nodes and, optionally, crashes and outages.

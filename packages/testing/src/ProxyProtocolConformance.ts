@@ -8,27 +8,29 @@
  *
  * @example
  * ```ts
- * import { ProxyProtocolConformance } from "@wirekit/core/testing"
+ * import { ProxyProtocolConformance } from "@wirekit/testing"
  * import { NodeTransport } from "@wirekit/node"
  * ProxyProtocolConformance.run({ name: "node", layer: NodeTransport.layer })
  * ```
  * @since 0.1.0
  */
 import { describe, it } from "@effect/vitest"
+import { Address as Address$ } from "@wirekit/core"
+import { Connection } from "@wirekit/core"
+import { Framed } from "@wirekit/core"
+import { LengthField } from "@wirekit/core"
+import { Middleware } from "@wirekit/core"
+import { Protocol } from "@wirekit/core"
+import { ProtocolServer } from "@wirekit/core"
+import { ProxyProtocol } from "@wirekit/core"
+import { Server } from "@wirekit/core"
+import { Transport } from "@wirekit/core"
 import { Effect, Schedule, Schema, TestClock, TestServices } from "effect"
 import type { Layer, Scope } from "effect"
 import { expect } from "vitest"
-import type { Address } from "../Address.ts"
-import { format, tcp } from "../Address.ts"
-import * as Connection from "../Connection.ts"
-import * as Framed from "../Framed.ts"
-import * as LengthField from "../LengthField.ts"
-import * as Middleware from "../Middleware.ts"
-import * as Protocol from "../Protocol.ts"
-import * as ProtocolServer from "../ProtocolServer.ts"
-import * as ProxyProtocol from "../ProxyProtocol.ts"
-import * as Server from "../Server.ts"
-import * as Transport from "../Transport.ts"
+const format = Address$.format
+const tcp = Address$.tcp
+type Address = Address$.Address
 
 /**
  * What an adapter passes to {@link run}.

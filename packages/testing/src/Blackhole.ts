@@ -8,10 +8,13 @@
  * Needs `node:child_process` (Node, Bun and Deno all have it) and python3.
  * @since 0.1.0
  */
+import type { Address as Address$ } from "@wirekit/core"
+import { Transport as Transport$ } from "@wirekit/core"
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import type { Address } from "../Address.ts"
-import { Transport } from "../Transport.ts"
+type Address = Address$.Address
+const Transport = Transport$.Transport
+type Transport = Transport$.Transport
 
 const script = [
   "import socket, time, sys",

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { PlatformConformance } from "@wirekit/core/testing"
+ * import { PlatformConformance } from "@wirekit/testing"
  * import { MemoryTransport } from "@wirekit/core"
  * PlatformConformance.run("memory", MemoryTransport.layer())
  * ```
@@ -17,6 +17,12 @@ import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import { Rpc, RpcClient, RpcGroup, RpcSerialization, RpcServer } from "@effect/rpc"
 import { describe, it } from "@effect/vitest"
+import type { Address as Address$ } from "@wirekit/core"
+import { Transport as Transport$ } from "@wirekit/core"
+import { Connection } from "@wirekit/core"
+import { Server } from "@wirekit/core"
+import { PlatformSocket } from "@wirekit/core/platform"
+import { PlatformSocketServer } from "@wirekit/core/platform"
 import {
   Chunk,
   Context,
@@ -34,14 +40,11 @@ import {
 } from "effect"
 import type { Scope } from "effect"
 import { expect } from "vitest"
-import type { Address } from "../Address.ts"
-import * as Connection from "../Connection.ts"
-import * as PlatformSocket from "../platform/PlatformSocket.ts"
-import * as PlatformSocketServer from "../platform/PlatformSocketServer.ts"
-import * as Server from "../Server.ts"
-import { Transport } from "../Transport.ts"
-import type { TransportService } from "../Transport.ts"
 import { dec, echoHandler, enc, jitter, randomBytes, sameBytes, settle, writeParts } from "./internal.ts"
+type Address = Address$.Address
+const Transport = Transport$.Transport
+type Transport = Transport$.Transport
+type TransportService = Transport$.TransportService
 
 // ---- the rpc group of the round-trip tests -----------------------------
 
@@ -69,7 +72,7 @@ const MathLive = MathRpcs.toLayer({
  *
  * @example
  * ```ts
- * import { PlatformConformance } from "@wirekit/core/testing"
+ * import { PlatformConformance } from "@wirekit/testing"
  * import { NodeTransport } from "@wirekit/node"
  * PlatformConformance.run("node", NodeTransport.layer)
  * ```
