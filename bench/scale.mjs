@@ -24,22 +24,41 @@ import net from "node:net"
 import os from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import {
+  buildC,
+  BUN,
+  CHILD_ENV,
+  cpuBusy,
+  DENO,
+  exited,
+  fmtInt,
+  fmtMs,
+  fmtRatio,
+  gitInfo,
+  killGroup,
+  LABEL,
+  live,
+  machineInfo,
+  median,
+  NODE,
+  rel,
+  ROOT,
+  sleep,
+  spawnGroup,
+  startServer,
+  stop,
+  tail,
+  versionOf,
+  waitExit,
+  withSpread,
+  writeReadmeSection
+} from "./lib/harness.mjs"
 
 const SELF = fileURLToPath(import.meta.url)
-const ROOT = path.resolve(path.dirname(SELF), "..")
-const rel = (p) => path.join(ROOT, p)
-const NODE = process.execPath
-const BUN = rel("node_modules/.bin/bun")
-const DENO = rel("node_modules/.bin/deno")
 const HOST = "127.0.0.1"
 const LOADGEN = rel("bench/build/scale-loadgen")
-const LOADGEN_SRC = rel("bench/loadgen/loadgen.c")
-const README = rel("bench/README.md")
 const MARKERS = ["<!-- bench:scale:start -->", "<!-- bench:scale:end -->"]
-const CHILD_ENV = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1" }
 
-const READY_TIMEOUT_MS = 30_000 // N workers on Node start one tsx process each
-const STOP_GRACE_MS = 12_000 // workers drain, the chat tells every client
 const REDIS_READY_MS = 10_000
 /** Loadgen load of the throughput part: connections × requests in flight each. */
 const LOAD = { conns: 64, pipeline: 16, size: 64 }
@@ -164,87 +183,6 @@ function parseArgs(argv) {
 // Helpers
 // ---------------------------------------------------------------------------
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const median = (xs) => {
-  if (xs.length === 0) return null
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-const spreadPct = (xs) => (xs.length > 1 ? (50 * (Math.max(...xs) - Math.min(...xs))) / median(xs) : null)
-const fmtInt = (n) => (n == null ? "–" : Math.round(n).toLocaleString("en-US"))
-const fmtMs = (
-  n
-) => (n == null ? "–" : n >= 100 ? Math.round(n).toLocaleString("en-US") : n >= 10 ? n.toFixed(1) : n.toFixed(2))
-const fmtRatio = (r) => (r == null ? "–" : `${r.toFixed(2)}×`)
-const withSpread = (
-  xs,
-  fmt
-) => (xs.length === 0 ? "–" : `${fmt(median(xs))}${xs.length > 1 ? ` ±${spreadPct(xs).toFixed(0)}%` : ""}`)
-const tail = (s, n = 1500) => (s.length > n ? "…" + s.slice(-n) : s)
-const shellQuote = (s) => `'${String(s).replaceAll("'", "'\\''")}'`
-
-/** Children, killed (with their process groups) if this script is interrupted. */
-const live = new Set()
-const killGroup = (child, sig) => {
-  try {
-    process.kill(-child.pid, sig)
-  } catch {
-    try {
-      child.kill(sig)
-    } catch {}
-  }
-}
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.on(sig, () => {
-    for (const c of live) killGroup(c, "SIGKILL")
-    console.error(`\ninterrupted (${sig}); children killed`)
-    process.exit(130)
-  })
-}
-
-/**
- * Starts `cmd args` in a process group of its own (so that a primary's workers can be
- * killed with it) with the open-files limit raised to the hard limit (sh's exec keeps the pid).
- */
-function spawnGroup(cmd, args, stdio = ["ignore", "pipe", "pipe"]) {
-  const child = spawn("/bin/sh", [
-    "-c",
-    `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${[cmd, ...args].map(shellQuote).join(" ")}`
-  ], { cwd: ROOT, env: CHILD_ENV, stdio, detached: true })
-  live.add(child)
-  child.once("exit", () => live.delete(child))
-  return child
-}
-
-const exited = (child) => child.exitCode !== null || child.signalCode !== null
-function waitExit(child, ms) {
-  if (exited(child)) return Promise.resolve(true)
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      child.off("exit", onExit)
-      resolve(false)
-    }, ms)
-    const onExit = () => {
-      clearTimeout(t)
-      resolve(true)
-    }
-    child.once("exit", onExit)
-  })
-}
-
-/** SIGTERM (the primary drains its workers), then SIGKILL to the whole group. */
-async function stop(child) {
-  if (!exited(child)) {
-    child.kill("SIGTERM")
-    if (!(await waitExit(child, STOP_GRACE_MS))) {
-      killGroup(child, "SIGKILL")
-      await waitExit(child, 2000)
-    }
-  }
-  killGroup(child, "SIGKILL") // a worker left behind by a primary that died
-}
-
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer()
@@ -256,87 +194,14 @@ function freePort() {
   })
 }
 
-/** Starts a server; resolves when `ready` matched its output (bounded), keeps draining it after. */
-async function startServer(cmd, args, ready, timeoutMs = READY_TIMEOUT_MS) {
-  const child = spawnGroup(cmd, args)
-  let out = ""
-  const result = await new Promise((resolve) => {
-    let done = false
-    const finish = (v) => {
-      if (!done) {
-        done = true
-        clearTimeout(timer)
-        resolve(v)
-      }
-    }
-    const timer = setTimeout(
-      () => finish({ error: `not ready within ${timeoutMs / 1000} s (waiting for ${ready})` }),
-      timeoutMs
-    )
-    const onData = (d) => {
-      out = tail(out + d, 20_000)
-      if (!done && ready.test(out)) finish({ ok: true })
-    }
-    child.stdout.setEncoding("utf8").on("data", onData)
-    child.stderr.setEncoding("utf8").on("data", onData)
-    child.once("error", (e) => finish({ error: `spawn failed: ${e.message}` }))
-    child.once("exit", (code, sig) => finish({ error: `exited before it was ready (code ${code}, signal ${sig})` }))
-  })
-  if (result.error) {
-    await stop(child)
-    throw new Error(`${result.error}: ${tail(out, 800)}`)
-  }
-  return { child, output: () => out }
-}
-
 const runOn = {
   node: (entry, args) => [NODE, ["--import", "tsx", entry, ...args]],
   bun: (entry, args) => [BUN, ["run", entry, ...args]],
   deno: (entry, args) => [DENO, ["run", "-A", entry, ...args]]
 }
-const LABEL = { node: "Node", bun: "Bun", deno: "Deno" }
 const exampleEntry = (example, rt) => `examples/${example}/src/${rt === "node" ? "main.ts" : `main.${rt}.ts`}`
 /** With more than one worker the primary logs this once every worker listens. */
 const WORKERS_READY = /\d+ workers ready/
-
-function versionOf(cmd) {
-  const r = spawnSync(cmd, ["--version"], { encoding: "utf8", timeout: 10_000, env: CHILD_ENV })
-  return r.status === 0 ? (r.stdout.match(/\d+\.\d+\.\d+\S*/)?.[0] ?? r.stdout.trim()) : null
-}
-
-function gitInfo() {
-  const run = (args) => spawnSync("git", args, { cwd: ROOT, encoding: "utf8", timeout: 5000 })
-  const head = run(["rev-parse", "--short", "HEAD"])
-  if (head.status !== 0) return null
-  const dirty = run(["status", "--porcelain", "--untracked-files=no"])
-  return { commit: head.stdout.trim(), dirty: dirty.status === 0 && dirty.stdout.trim() !== "" }
-}
-
-function machineInfo() {
-  let cpu = "unknown"
-  try {
-    cpu = fs.readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.+)$/m)?.[1].trim() ?? cpu
-  } catch {}
-  const nproc = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length
-  return { nproc, cpu, kernel: `${os.type()} ${os.release()}` }
-}
-
-/** Percentage of non-idle CPU time over `ms`, from /proc/stat (null if unavailable). */
-async function cpuBusy(ms) {
-  const read = () => {
-    const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number)
-    return { idle: f[3] + (f[4] || 0), total: f.reduce((a, b) => a + b, 0) }
-  }
-  try {
-    const a = read()
-    await sleep(ms)
-    const b = read()
-    const dt = b.total - a.total
-    return dt > 0 ? Math.round((100 * (dt - (b.idle - a.idle))) / dt) : null
-  } catch {
-    return null
-  }
-}
 
 /** `root` and every process descending from it (from /proc/PID/stat's parent pids). */
 function processTree(root) {
@@ -396,19 +261,8 @@ function connectionSpread(root, port, workers) {
 
 /** The load generator without TLS, built here (bench/run.mjs keeps its own build with its stamp). */
 function buildLoadgen() {
-  if (fs.existsSync(LOADGEN) && fs.statSync(LOADGEN).mtimeMs >= fs.statSync(LOADGEN_SRC).mtimeMs) return
-  fs.mkdirSync(path.dirname(LOADGEN), { recursive: true })
-  const r = spawnSync("cc", ["-O2", "-Wall", "-o", LOADGEN, LOADGEN_SRC, "-lm"], {
-    cwd: ROOT,
-    encoding: "utf8",
-    timeout: 60_000
-  })
-  if (r.error || r.status !== 0) {
-    console.error(`build of the load generator failed: ${r.error?.message ?? r.stderr}`)
-    process.exit(1)
-  }
+  buildC("bench/loadgen/loadgen.c", "bench/build/scale-loadgen", ["-lm"])
 }
-
 // ---------------------------------------------------------------------------
 // Part 1: throughput with 1 and 2 workers
 // ---------------------------------------------------------------------------
@@ -954,17 +808,6 @@ async function clientMain(argv) {
 // Main
 // ---------------------------------------------------------------------------
 
-function writeReadme(block) {
-  const text = fs.readFileSync(README, "utf8")
-  const a = text.indexOf(MARKERS[0]), b = text.indexOf(MARKERS[1])
-  if (a < 0 || b < a) {
-    console.error(`--write-readme: markers ${MARKERS.join(" … ")} not found in bench/README.md`)
-    return false
-  }
-  fs.writeFileSync(README, text.slice(0, a + MARKERS[0].length) + "\n" + block + "\n" + text.slice(b))
-  return true
-}
-
 async function main() {
   const argv = process.argv.slice(2)
   if (argv[0] === "--role" && argv[1] === "client") return clientMain(argv)
@@ -1173,7 +1016,7 @@ async function main() {
     ) + "\n"
   )
   console.log(`wrote bench/results/scale.json (total ${((Date.now() - started) / 60000).toFixed(1)} min)`)
-  if (opts.writeReadme && writeReadme(block)) console.log("updated bench/README.md (scale)")
+  if (opts.writeReadme && writeReadmeSection(MARKERS, block)) console.log("updated bench/README.md (scale)")
   if (failed) {
     console.error(`${failed} run(s) failed`)
     process.exitCode = 1

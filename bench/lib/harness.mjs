@@ -41,7 +41,7 @@ export const tail = (s, n = 1500) => (s.length > n ? "…" + s.slice(-n) : s)
 export const shellQuote = (s) => `'${String(s).replaceAll("'", "'\\''")}'`
 
 /** Children, killed (with their process groups) if the driver is interrupted. */
-const live = new Set()
+export const live = new Set()
 export const killGroup = (child, sig) => {
   try {
     process.kill(-child.pid, sig)
