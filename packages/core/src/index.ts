@@ -23,6 +23,12 @@ export * as Connection from "./Connection.ts"
  */
 export * as Driver from "./Driver.ts"
 /**
+ * Datagrams (UDP): bind, send, receive as a pull or push stream, bounded queues, typed errors, the adapter contract.
+ *
+ * @since 0.1.0
+ */
+export * as Datagram from "./Datagram.ts"
+/**
  * The in-memory transport.
  *
  * @since 0.1.0
