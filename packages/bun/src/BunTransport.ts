@@ -445,6 +445,9 @@ const errorCode = (err: unknown): string | undefined => {
 /**
  * Listens with `Bun.listen`, over TLS when `options.tls` is set. `backlog` is
  * not supported by Bun (its accept backlog is fixed) and is ignored.
+ *
+ * @since 0.1.0
+ * @category transport
  */
 export const listen = (
   address: Address.Address,
@@ -457,6 +460,9 @@ export const listen = (
  * connect timeout is ours: Bun cannot cancel a pending connect, so after a
  * timeout (or an interrupt) the attempt is abandoned and, if it still
  * succeeds later, reset at once.
+ *
+ * @since 0.1.0
+ * @category transport
  */
 export const connect = (
   address: Address.Address,
@@ -963,16 +969,36 @@ const connectTls = (
     )
   }))
 
-/** The Bun transport service. */
+/**
+ * The Bun transport service.
+ *
+ * @since 0.1.0
+ * @category transport
+ */
 export const transport: Transport.TransportService = { name: "bun", listen, connect }
 
-/** Provides {@link Transport.Transport} on Bun's native sockets. */
+/**
+ * Provides {@link Transport.Transport} on Bun's native sockets.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.Transport, transport)
 
-/** TLS defaults of a transport (see `Tls.TlsDefaults`). */
+/**
+ * TLS defaults of a transport (see `Tls.TlsDefaults`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type TlsDefaults = Tls.TlsDefaults
 
-/** The Bun transport with TLS defaults (see {@link TlsDefaults}). */
+/**
+ * The Bun transport with TLS defaults (see {@link TlsDefaults}).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const makeTransport = (defaults: TlsDefaults): Transport.TransportService =>
   Tls.withDefaults(transport, defaults)
 
@@ -989,6 +1015,9 @@ export const makeTransport = (defaults: TlsDefaults): Transport.TransportService
  *   client: { ca }
  * })
  * ```
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerTls = (defaults: TlsDefaults): Layer.Layer<Transport.Transport> =>
   Layer.succeed(Transport.Transport, makeTransport(defaults))

@@ -51,6 +51,9 @@ const TWO_32 = 4294967296
  * ```
  *   make() → [ 4096 bytes of spare capacity ]
  * ```
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const DEFAULT_INITIAL_CAPACITY = 4096
 
@@ -63,6 +66,9 @@ const SMALL_COPY = 16
  * ```
  *   [ 8 MiB store ] --take()/clear()--> [ 64 KiB store ]
  * ```
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const DEFAULT_MAX_RETAINED_CAPACITY = 65536
 
@@ -79,6 +85,9 @@ const checkUint = (value: number, max: number, what: string): void => {
  *   writeUint16BE(0x0102) → [01 02]      writeUint16LE(0x0102) → [02 01]
  *   writeVarint(300)      → [AC 02]      (unsigned LEB128)
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export class ByteBuffer {
   private buf: Uint8Array
@@ -432,6 +441,9 @@ const batchCapacity = (n: number): number => (n + (n >>> 3) + 1023) & ~1023
  * const buf = ByteBuffer.make(256)
  * buf.writeVarint(300) // [AC 02]
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (initialCapacity?: number, maxRetainedCapacity?: number): ByteBuffer =>
   new ByteBuffer(initialCapacity, maxRetainedCapacity)

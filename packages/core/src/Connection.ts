@@ -42,12 +42,27 @@ import * as AddressFmt from "./Address.ts"
 import type { ProxyInfo } from "./ProxyProtocol.ts"
 import type { StartTlsOptions, TlsError, TlsInfo } from "./Tls.ts"
 
-/** The end-of-stream marker returned by {@link Connection.read}: the peer ended its side. */
+/**
+ * The end-of-stream marker returned by {@link Connection.read}: the peer ended its side.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const EOF: unique symbol = Symbol.for("@wirekit/core/Connection/EOF")
-/** The type of {@link EOF}. */
+/**
+ * The type of {@link EOF}.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export type EOF = typeof EOF
 
-/** Why a connection operation failed. */
+/**
+ * Why a connection operation failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type ConnectionErrorReason =
   /** The peer reset the connection (RST, ECONNRESET, EPIPE). */
   | "Reset"
@@ -61,6 +76,9 @@ export type ConnectionErrorReason =
 /**
  * Maps the error code of a failure on an open connection to its typed reason
  * (shared by every adapter).
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export const reasonOf = (code: string | undefined): ConnectionErrorReason => {
   switch (code) {
@@ -83,6 +101,9 @@ export const reasonOf = (code: string | undefined): ConnectionErrorReason => {
 
 /**
  * A failure of an open connection. A clean end of stream is not one.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class ConnectionError extends Data.TaggedError("ConnectionError")<{
   readonly reason: ConnectionErrorReason
@@ -101,7 +122,12 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
   }
 }
 
-/** Live counters of one connection. */
+/**
+ * Live counters of one connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ConnectionStats {
   /** Bytes received from the peer so far. */
   readonly bytesRead: number
@@ -135,6 +161,9 @@ export interface ConnectionStats {
  *   conn.unsafeWriteAll(chunks) // writing a lent chunk on this connection is allowed
  * }, { borrow: true })
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface PumpOptions {
   /**
@@ -153,6 +182,9 @@ export interface PumpOptions {
 /**
  * One open connection. All effects are safe to call from any fiber, but reads
  * must not run concurrently with each other (one reader at a time).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Connection {
   /** Process-unique id, increasing in accept/connect order. */
@@ -298,12 +330,20 @@ export interface Connection {
 
 /**
  * The current connection, as a service inside a server handler.
+ *
+ * @since 0.1.0
+ * @category services
  */
 export const Connection: Context.Tag<Connection, Connection> = Context.GenericTag<Connection>(
   "@wirekit/core/Connection"
 )
 
-/** Options every transport accepts for its connections. */
+/**
+ * Options every transport accepts for its connections.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface ConnectionOptions {
   /** Disable Nagle's algorithm. Default `true` (request/response protocols want it). */
   readonly noDelay?: boolean | undefined
@@ -325,7 +365,12 @@ export interface ConnectionOptions {
   readonly closeTimeout?: number | undefined
 }
 
-/** Defaults applied by every transport. */
+/**
+ * Defaults applied by every transport.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaults = {
   noDelay: true,
   keepAlive: false,
@@ -335,12 +380,20 @@ export const defaults = {
   closeTimeout: 5000
 } as const
 
-/** True for the {@link EOF} marker. */
+/**
+ * True for the {@link EOF} marker.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isEOF = (u: unknown): u is EOF => u === EOF
 
 /**
  * The connection's incoming bytes as a Stream, ending at EOF. Pull-based:
  * backpressure flows from the stream's consumer to the socket.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const toStream = (conn: Connection): Stream.Stream<Uint8Array, ConnectionError> =>
   Stream.repeatEffectChunkOption(
@@ -356,6 +409,9 @@ const toChunk = (chunks: ReadonlyArray<Uint8Array>) => Chunk.unsafeFromArray(chu
  * Reads until EOF and returns everything received, concatenated. Fails with
  * `limit` exceeded as a defect-free `ConnectionError` of reason "Other" when more
  * than `maxBytes` arrive. For tests and small protocols.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const readAll = (conn: Connection, maxBytes = 64 * 1024 * 1024): Effect.Effect<Uint8Array, ConnectionError> =>
   Effect.gen(function*() {
@@ -381,7 +437,12 @@ export const readAll = (conn: Connection, maxBytes = 64 * 1024 * 1024): Effect.E
     return concat(parts, total)
   })
 
-/** Reads exactly `n` bytes (or fewer if EOF comes first), for tests and handshakes. Extra bytes of the last chunk are returned as `rest`. */
+/**
+ * Reads exactly `n` bytes (or fewer if EOF comes first), for tests and handshakes. Extra bytes of the last chunk are returned as `rest`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const readExactly = (
   conn: Connection,
   n: number
@@ -399,7 +460,12 @@ export const readExactly = (
     return { bytes: all.subarray(0, Math.min(n, total)), rest: all.subarray(Math.min(n, total)) }
   })
 
-/** Concatenates byte arrays (total may be passed when known). */
+/**
+ * Concatenates byte arrays (total may be passed when known).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const concat = (parts: ReadonlyArray<Uint8Array>, total?: number): Uint8Array => {
   if (parts.length === 1) return parts[0]!
   const size = total ?? parts.reduce((n, p) => n + p.length, 0)

@@ -38,6 +38,9 @@ const CODEC = "Delimiter"
  * ```
  *   [ up to 65536 content bytes ] DELIM
  * ```
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const DEFAULT_MAX_LENGTH = 65536
 
@@ -46,6 +49,9 @@ export const DEFAULT_MAX_LENGTH = 65536
  * ```
  *   delimiters ["|"], maxLength 2:   a b c d |   → onDiscard({ limit: 2, actual: 4 })
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type DiscardInfo = Delimited.DiscardInfo
 
@@ -54,6 +60,9 @@ export type DiscardInfo = Delimited.DiscardInfo
  * ```
  *   ["|"], maxLength 2, discard:  a b c | o k |  → frames "ok", discarded = 1
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type DelimiterDecoder = Delimited.DelimitedDecoder
 
@@ -63,6 +72,9 @@ export type DelimiterDecoder = Delimited.DelimitedDecoder
  * ```
  *   stripDelimiter true:   a b \0  → "ab"         false:  a b \0  → "ab\0"
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface Options {
   /**
@@ -98,6 +110,9 @@ export interface Options {
  * ```
  *   { codec: "Delimiter", maxFrameLength: maxLength, decoder(), encoder() }
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface DelimiterFraming extends Framing {
   readonly decoder: () => DelimiterDecoder
@@ -121,6 +136,9 @@ const utf8 = new TextEncoder()
  *   `maxLength` that is not an integer in `[0, 2^31-1]`, an unknown `onTooLong`, a
  *   non-function `onDiscard`, or an explicit `encodeDelimiter` that is out of range or does
  *   not decode as itself.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options): DelimiterFraming => {
   const raw = options?.delimiters

@@ -35,7 +35,12 @@ import * as socketWriter from "./internal/socketWriter.ts"
 import type { StartTlsOptions, TlsError, TlsInfo } from "./Tls.ts"
 import type { ConnectError, Listener, ListenError, ListenOptions } from "./Transport.ts"
 
-/** Actions on a native socket, implemented by an adapter. All are synchronous and must not throw. */
+/**
+ * Actions on a native socket, implemented by an adapter. All are synchronous and must not throw.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SocketDriver {
   /**
    * Hands bytes to the runtime (which must keep them, in order, until sent).
@@ -82,7 +87,12 @@ export interface SocketDriver {
   startTls?(options: StartTlsOptions, done: (outcome: TlsInfo | TlsError) => void): SocketDriver
 }
 
-/** Events an adapter reports to the core. */
+/**
+ * Events an adapter reports to the core.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SocketEvents {
   /**
    * Bytes arrived. The core keeps the array (no copy): the adapter must not
@@ -109,7 +119,12 @@ export interface SocketEvents {
   closedByRuntime(): void
 }
 
-/** What the core must know to build a connection. */
+/**
+ * What the core must know to build a connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ConnectionInfo {
   readonly localAddress: Address
   readonly remoteAddress: Address
@@ -126,6 +141,9 @@ export interface ConnectionInfo {
  * set up (Bun then has `remoteAddress === undefined`): such an address becomes
  * the unspecified one (`0.0.0.0:0`), so every connection has a usable address
  * and the reset shows up as ordinary traffic on the connection.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const makeConnection = (info: ConnectionInfo, open: (events: SocketEvents) => SocketDriver): Connection => {
   const conn = new ConnectionImpl(usable(info.localAddress), usable(info.remoteAddress), info.options, info.tls)
@@ -144,7 +162,12 @@ const usable = (a: Address | undefined): Address => {
   return port === a.port ? a : { host, port }
 }
 
-/** What an adapter provides to build a listener. */
+/**
+ * What an adapter provides to build a listener.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ListenerInfo {
   /** The bound address (the real port for port 0). */
   readonly address: Address
@@ -160,7 +183,12 @@ export interface ListenerInfo {
   readonly options?: ListenOptions | undefined
 }
 
-/** The adapter's handle on a listener: offer accepted connections to it. */
+/**
+ * The adapter's handle on a listener: offer accepted connections to it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ListenerHandle {
   readonly listener: Listener
   /** Queue an accepted connection; returns false (and closes it) when the queue is full or the listener closed. */
@@ -171,7 +199,12 @@ export interface ListenerHandle {
   readonly onAccept: (f: () => void) => void
 }
 
-/** Builds a core listener around an adapter's native listening socket. */
+/**
+ * Builds a core listener around an adapter's native listening socket.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const makeListener = (info: ListenerInfo): ListenerHandle => {
   const impl = new ListenerImpl(info.address, info.acceptQueue, info.close, info.options)
   return {
@@ -186,6 +219,9 @@ export const makeListener = (info: ListenerInfo): ListenerHandle => {
  * Acquires a listener in a scope: closes it when the scope closes. A
  * listener whose options the core refused (see {@link ListenerInfo.options})
  * is closed at once and the listen fails with the `ListenError`.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const scopedListener = <E>(
   acquire: Effect.Effect<ListenerHandle, E>
@@ -202,6 +238,9 @@ const refuseBadOptions = (handle: ListenerHandle): Effect.Effect<ListenerHandle,
 
 /**
  * Acquires a connection in a scope: closes it gracefully when the scope closes.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const scopedConnection = <E>(acquire: Effect.Effect<Connection, E>): Effect.Effect<Connection, E, Scope.Scope> =>
   // the acquire stays interruptible so that a connect timeout or an interrupt can stop it

@@ -26,6 +26,9 @@ const CODEC = "FixedLength"
  * ```
  *   frameLength 2:  [a b][c d]
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface Options {
   /** Size of every frame in bytes: an integer in `[1, 2^31-1]`. Required. */
@@ -43,6 +46,8 @@ export interface Options {
  * ```
  *
  * @throws FramingConfigError when `frameLength` is not an integer in `[1, 2^31-1]`.
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options): Framing => {
   const frameLength = options?.frameLength

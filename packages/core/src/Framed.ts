@@ -49,7 +49,12 @@ import { Holder } from "./internal/inputBudget.ts"
 import { Output } from "./internal/output.ts"
 import type { StartTlsOptions, TlsError, TlsInfo } from "./Tls.ts"
 
-/** Options of a framed connection. */
+/**
+ * Options of a framed connection.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface FramedOptions {
   /** Encoded bytes past which `send` writes at once (and waits for drain) instead of at the end of the turn. Default 64 KiB. */
   readonly flushThreshold?: number | undefined
@@ -74,6 +79,9 @@ export interface FramedOptions {
  * A connection that reads items of type `In` and writes items of type `Out`
  * through a {@link Codec.Codec}; byte frames (`Uint8Array`) with a
  * {@link Framing.Framing}.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Framed<In = Uint8Array, Out = In> {
   readonly connection: Connection
@@ -149,6 +157,9 @@ export interface Framed<In = Uint8Array, Out = In> {
  * Frames a connection with `codec` (a {@link Framing.Framing} for byte
  * frames). One `Framed` per connection (it holds the decoder and encoder
  * state).
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = <In = Uint8Array, Out = In>(
   connection: Connection,

@@ -31,6 +31,9 @@ import type * as Codec from "./Codec.ts"
  *   new FramingError({ reason: "FrameTooLarge", codec: "LengthField", limit: 255, actual: 300 }).message
  *   // "LengthField: frame too large: 300 bytes, limit 255"
  * ```
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class FramingError extends Data.TaggedError("FramingError")<{
   readonly reason: "FrameTooLarge" | "Corrupted" | "Truncated"
@@ -68,6 +71,9 @@ export class FramingError extends Data.TaggedError("FramingError")<{
  *   LengthField.make({ fieldLength: 1, maxFrameLength: 300 })
  *   // throws FramingConfigError { codec: "LengthField", option: "maxFrameLength", detail: "..." }
  * ```
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class FramingConfigError extends Data.TaggedError("FramingConfigError")<{
   readonly codec: string
@@ -93,6 +99,9 @@ export class FramingConfigError extends Data.TaggedError("FramingConfigError")<{
  * Frames lying wholly inside one chunk are zero-copy subarray views of it (the
  * caller promises not to mutate chunks); frames spanning chunks are copied.
  * No per-byte allocation, no per-frame allocation beyond the subarray.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface FrameDecoder extends Codec.Decoder<Uint8Array> {}
 
@@ -106,6 +115,9 @@ export interface FrameDecoder extends Codec.Decoder<Uint8Array> {}
  * `FrameTooLarge` if the frame can't be expressed or is over the max,
  * `Corrupted` if it can't be framed (e.g. contains the delimiter). Nothing is
  * written on error.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface FrameEncoder extends Codec.Encoder<Uint8Array> {}
 
@@ -117,6 +129,9 @@ export interface FrameEncoder extends Codec.Encoder<Uint8Array> {}
  *   const decoder = framing.decoder()   // one per connection
  *   const encoder = framing.encoder()   // one per connection
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Framing extends Codec.Codec<Uint8Array> {
   /** Codec name, as used in {@link FramingError.codec}, e.g. `"LengthField"`. */
@@ -136,6 +151,9 @@ export interface Framing extends Codec.Codec<Uint8Array> {
  * ```
  *   decodeAll(Lines.make(), [bytes("a\nb"), bytes("\n")]) // Right(["a", "b"])
  * ```
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const decodeAll = (
   framing: Framing,
@@ -157,6 +175,9 @@ export const decodeAll = (
  * ```
  *   encodeAll(Lines.make({ encodeDelimiter: "lf" }), [bytes("a"), bytes("b")]) // Right([a \n b \n])
  * ```
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const encodeAll = (
   framing: Framing,

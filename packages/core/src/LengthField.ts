@@ -46,6 +46,9 @@ const CODEC = "LengthField"
  * ```
  *   [ header ][ body: up to 8388608 bytes ]      fieldLength 1 → up to 255 (+ adjustment)
  * ```
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const DEFAULT_MAX_FRAME_LENGTH = 8 * 1024 * 1024
 
@@ -56,6 +59,9 @@ export const DEFAULT_MAX_FRAME_LENGTH = 8 * 1024 * 1024
  *   fieldOffset 1, fieldLength 2, lengthAdjustment 0, bytesToStrip 3:
  *     T 00 03 a b c   → "abc"   (T is skipped; use bytesToStrip 0 to keep it)
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface Options {
   /** Size of the length field in bytes: 1, 2, 3, 4 or 8. Default `4`. */
@@ -98,6 +104,9 @@ export interface Options {
  *   (`fieldMax + lengthAdjustment`, e.g. `fieldLength: 1, maxFrameLength: 300`), when every field
  *   value would give a negative body, or when `bytesToStrip` exceeds `header + maxFrameLength`
  *   (every frame would be Corrupted).
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): Framing => {
   const fieldLength = Config.oneOf(CODEC, "fieldLength", options.fieldLength, 4, [1, 2, 3, 4, 8] as const)

@@ -35,6 +35,9 @@ const CODEC = "Lines"
  * ```
  *   [ up to 8192 content bytes ] \r \n
  * ```
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const DEFAULT_MAX_LENGTH = 8192
 
@@ -43,6 +46,9 @@ export const DEFAULT_MAX_LENGTH = 8192
  * ```
  *   maxLength 3:   t o o l o n g \n   → onDiscard({ limit: 3, actual: 7 })
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type DiscardInfo = Delimited.DiscardInfo
 
@@ -51,6 +57,9 @@ export type DiscardInfo = Delimited.DiscardInfo
  * ```
  *   maxLength 2, discard:  a b c \n o k \n  → frames "ok", discarded = 1
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type LinesDecoder = Delimited.DelimitedDecoder
 
@@ -61,6 +70,9 @@ export type LinesDecoder = Delimited.DelimitedDecoder
  *   delimiter "lf":          a \n        → "a"        a \r \n → "a\r"
  *   delimiter "crlf-or-lf":  a \n        → "a"        a \r \n → "a"
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface Options {
   /** Which line ends are recognised. Default `"crlf-or-lf"`. */
@@ -97,6 +109,9 @@ export interface Options {
  * ```
  *   { codec: "Lines", maxFrameLength: maxLength, decoder(), encoder() }
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface LinesFraming extends Framing {
   readonly decoder: () => LinesDecoder
@@ -118,6 +133,9 @@ const CRLF_BYTES = new Uint8Array([13, 10])
  *
  * @throws FramingConfigError for an unknown `delimiter`/`onTooLong`/`encodeDelimiter`, a
  *   `maxLength` that is not an integer in `[0, 2^31-1]`, or a non-function `onDiscard`.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): LinesFraming => {
   const delimiter = Config.oneOf(CODEC, "delimiter", options.delimiter, "crlf-or-lf", ["lf", "crlf-or-lf"] as const)

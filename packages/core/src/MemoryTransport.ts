@@ -41,7 +41,12 @@ import { TlsError } from "./Tls.ts"
 import type { ConnectOptions, ListenOptions, TransportService } from "./Transport.ts"
 import { ConnectError, defaultBacklog, defaultConnectTimeout, ListenError, Transport } from "./Transport.ts"
 
-/** Options of an in-memory network. */
+/**
+ * Options of an in-memory network.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface MemoryOptions {
   /** Bytes in flight per direction (the emulated kernel buffers). Default 64 KiB. */
   readonly wireBuffer?: number | undefined
@@ -188,7 +193,12 @@ const makeDriver = (side: Side, events: SocketEvents): SocketDriver => {
 const noTls = (side: "client" | "server", address: Address) =>
   new TlsError({ reason: "Other", side, address, code: "ENOTSUP", detail: "the memory transport cannot speak TLS" })
 
-/** Creates an isolated in-memory network and its transport service. */
+/**
+ * Creates an isolated in-memory network and its transport service.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (memoryOptions?: MemoryOptions): TransportService => {
   const endpoints = new Map<string, Endpoint>()
   const wireBuffer = memoryOptions?.wireBuffer ?? defaults.readHighWaterMark
@@ -328,8 +338,18 @@ export const make = (memoryOptions?: MemoryOptions): TransportService => {
   return { name: "memory", listen, connect }
 }
 
-/** A layer with a fresh, isolated in-memory network. */
+/**
+ * A layer with a fresh, isolated in-memory network.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options?: MemoryOptions): Layer.Layer<Transport> => Layer.sync(Transport, () => make(options))
 
-/** Renders the endpoints table key of an address (for debugging). */
+/**
+ * Renders the endpoints table key of an address (for debugging).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const describe = (address: Address): string => format(address)

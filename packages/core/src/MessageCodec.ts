@@ -36,6 +36,9 @@ import type { ParseOptions } from "effect/SchemaAST"
  *   decoder()(frame: Uint8Array) → Right(message) | Left(MessageError "Decode")
  *   encoder()(message)           → Right(frame)   | Left(MessageError "Encode")
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface MessageCodec<A> {
   /** Codec name, as used in {@link MessageError.codec}. */
@@ -53,6 +56,9 @@ export interface MessageCodec<A> {
  * ```
  *   MessageError { reason: "Decode", codec: "json", detail: "Unexpected token ..." }
  * ```
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class MessageError extends Data.TaggedError("MessageError")<{
   readonly reason: "Decode" | "Encode"
@@ -86,6 +92,9 @@ const STREAM = { stream: true } as const
  * ```
  *   frame [61 FF]:   fatal true → Left(MessageError)     fatal false → Right("a\uFFFD")
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface TextOptions {
   /**
@@ -105,6 +114,9 @@ const encodeText = (): (message: string) => Either.Either<Uint8Array, MessageErr
  * ```
  *   frame [68 C3 A9] → "hé"          frame [C3] → Left(MessageError)   (fatal, default)
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const text = (options: TextOptions = {}): MessageCodec<string> => {
   const fatal = options.fatal ?? true
@@ -134,6 +146,9 @@ export const text = (options: TextOptions = {}): MessageCodec<string> => {
  * ```
  *   frames [68 C3] [A9 21] → "h", "é!"
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const textStream = (options: TextOptions = {}): MessageCodec<string> => {
   const fatal = options.fatal ?? false
@@ -164,6 +179,9 @@ export const textStream = (options: TextOptions = {}): MessageCodec<string> => {
  *   frame {"a":1}  → Right({ a: 1 })        frame {"a":  → Left(MessageError "Decode")
  *   encode({ a: 1 }) → [7B 22 61 22 3A 31 7D]
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const json: MessageCodec<unknown> = {
   name: "json",
@@ -208,6 +226,9 @@ export const json: MessageCodec<unknown> = {
  * ```
  *   frame {"id":"x"} with Struct({ id: Number }) → Left(MessageError { codec: "json+schema", detail: "...Expected number..." })
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const schema = <A, I>(
   schema: Schema.Schema<A, I, never>,

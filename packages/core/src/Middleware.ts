@@ -59,6 +59,9 @@ import * as SessionModule from "./Session.ts"
  * A handler transformer. `Provides` are removed from the handler's
  * requirements, `Requires` added; `E` is added to its errors; `In` bounds the
  * messages it can see.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Middleware<Provides = never, Requires = never, E = never, In = unknown> {
   <Req extends In, Res, Err, R, Push>(
@@ -75,6 +78,9 @@ export interface Middleware<Provides = never, Requires = never, E = never, In = 
  * const stamp = Middleware.make((effect, message, context) =>
  *   Effect.tap(effect, () => Effect.logDebug(`handled ${context.describe(message)}`)))
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = <E = never, Requires = never>(
   around: <A, Err, R>(
@@ -96,6 +102,9 @@ export const make = <E = never, Requires = never>(
  * const auth = Middleware.provideService(Principal, (_req, { session }) =>
  *   session.get(LoggedIn) ?? Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized" })))
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const provideService = <I, S, E = never, R = never, In = unknown>(
   tag: Context.Tag<I, S>,
@@ -118,6 +127,9 @@ export const provideService = <I, S, E = never, R = never, In = unknown>(
  * ```ts
  * Middleware.outcome(Exit.fail(new Protocol.ProtocolError({ reason: "Timeout" }))) // "fault:Timeout"
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const outcome = (
   exit: { readonly _tag: "Success" } | { readonly _tag: "Failure"; readonly cause: Cause.Cause<unknown> }
@@ -138,7 +150,12 @@ const peerOf = (context: RequestContext<any>): string => Address.format(context.
 // logging
 // ---------------------------------------------------------------------------
 
-/** Options of {@link logging}. */
+/**
+ * Options of {@link logging}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface LoggingOptions {
   /**
    * Level of messages that got an answer of the protocol: a success or a
@@ -159,6 +176,9 @@ export interface LoggingOptions {
  * ```ts
  * pipe(handler, Middleware.logging())  // level=INFO message="request Get" method=Get kind=request durationMs=0.4 outcome=success
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const logging = (options?: LoggingOptions): Middleware => {
   const level = options?.level ?? LogLevel.Info
@@ -209,6 +229,9 @@ export const logging = (options?: LoggingOptions): Middleware => {
  * ```ts
  * pipe(handler, Middleware.timeout("200 millis"))
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const timeout = (duration: Duration.DurationInput): Middleware<never, never, ProtocolError> => {
   const ms = Duration.toMillis(Duration.decode(duration))
@@ -235,6 +258,9 @@ export const timeout = (duration: Duration.DurationInput): Middleware<never, nev
  * const shed = Middleware.concurrencyLimit(100)
  * ProtocolServer.serve(P, { request: pipe(onRequest, shed), oneWay: pipe(onOneWay, shed) })
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const concurrencyLimit = (max: number): Middleware<never, never, ProtocolError> => {
   let running = 0
@@ -253,7 +279,12 @@ export const concurrencyLimit = (max: number): Middleware<never, never, Protocol
   )
 }
 
-/** Options of {@link rateLimit}. */
+/**
+ * Options of {@link rateLimit}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface RateLimitOptions {
   /** Tokens added per second. */
   readonly perSecond: number
@@ -269,6 +300,9 @@ export interface RateLimitOptions {
  * ```ts
  * pipe(handler, Middleware.rateLimit({ perSecond: 100, burst: 20 }))
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const rateLimit = (options: RateLimitOptions): Middleware<never, never, ProtocolError> => {
   const rate = options.perSecond / 1000
@@ -290,7 +324,12 @@ export const rateLimit = (options: RateLimitOptions): Middleware<never, never, P
 // metrics
 // ---------------------------------------------------------------------------
 
-/** Options of {@link metrics}. */
+/**
+ * Options of {@link metrics}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface MetricsOptions {
   /** Metric name prefix. Default `"wirekit"`. */
   readonly prefix?: string | undefined
@@ -310,6 +349,9 @@ export interface MetricsOptions {
  *   <prefix>_connections                        gauge
  *   <prefix>_bytes_in_total / _bytes_out_total  counters
  * ```
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Metrics {
   readonly middleware: Middleware
@@ -331,6 +373,9 @@ export interface Metrics {
  * ProtocolServer.serve(Kv, pipe(handler, metrics.middleware), { connection: [metrics.connection] })
  * const served = yield* Metric.value(Metric.tagged(metrics.requests, "kind", "request"))
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const metrics = (options?: MetricsOptions): Metrics => {
   const prefix = options?.prefix ?? "wirekit"
@@ -395,7 +440,12 @@ export const metrics = (options?: MetricsOptions): Metrics => {
 // tracing
 // ---------------------------------------------------------------------------
 
-/** Options of {@link tracing}. */
+/**
+ * Options of {@link tracing}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface TracingOptions {
   /** Span name. Default `"<protocol>.<method>"`. */
   readonly name?: ((method: string, context: RequestContext<any>) => string) | undefined
@@ -414,6 +464,9 @@ export interface TracingOptions {
  * ```ts
  * pipe(handler, Middleware.tracing())
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const tracing = (options?: TracingOptions): Middleware =>
   make((effect, message, context) => {
@@ -458,6 +511,9 @@ export const tracing = (options?: TracingOptions): Middleware =>
  *   req._tag === "Hello" ? Effect.sync(() => { session.set(User, req.user); return "welcome" })
  *                        : Effect.fail(new Protocol.ProtocolError({ reason: "Unauthorized", detail: "say Hello first" })))
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const handshake = <HReq, HRes, HErr = never, HR = never>(
   check: (message: HReq, context: RequestContext<any>) => Effect.Effect<HRes, HErr, HR>
@@ -506,7 +562,12 @@ export const handshake = <HReq, HRes, HErr = never, HR = never>(
 // authenticate
 // ---------------------------------------------------------------------------
 
-/** Options of {@link authenticate}. */
+/**
+ * Options of {@link authenticate}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface AuthenticateOptions<S, HReq, HRes, HErr, HR> {
   /**
    * The connection's first message: prove who you are. Succeeds with the
@@ -539,6 +600,9 @@ export interface AuthenticateOptions<S, HReq, HRes, HErr, HR> {
  * })
  * ProtocolServer.serve(Api, pipe(handler, auth, Middleware.logging()))   // handler may `yield* Principal`
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const authenticate = <I, S, HReq, HRes, HErr = never, HR = never>(
   tag: Context.Tag<I, S>,
@@ -565,7 +629,12 @@ export const authenticate = <I, S, HReq, HRes, HErr = never, HR = never>(
 // connection-level: IP filter
 // ---------------------------------------------------------------------------
 
-/** Options of {@link ipFilter}: exact addresses, IPv4 CIDR blocks (`"10.0.0.0/8"`) or `"*"`. */
+/**
+ * Options of {@link ipFilter}: exact addresses, IPv4 CIDR blocks (`"10.0.0.0/8"`) or `"*"`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface IpFilterOptions {
   /** When given, only matching peers are accepted. */
   readonly allow?: ReadonlyArray<string> | undefined
@@ -609,6 +678,9 @@ const matcher = (pattern: string): (host: string) => boolean => {
  * ```ts
  * ProtocolServer.serve(Kv, handler, { connection: [Middleware.ipFilter({ allow: ["127.0.0.1", "10.0.0.0/8"] })] })
  * ```
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const ipFilter = (options: IpFilterOptions): ConnectionMiddleware<never> => {
   const allow = options.allow?.map(matcher)

@@ -19,6 +19,7 @@
  * encode({ a: 1 }) // Right([81 A1 61 01])
  * ```
  *
+ * @module @wirekit/core/msgpack
  * @since 0.1.0
  */
 import { Either } from "effect"
@@ -30,6 +31,9 @@ import { type MessageCodec, MessageError } from "./MessageCodec.ts"
  * ```
  *   { useRecords: false, variableMapSize: true }   (the defaults: { a: 1 } ⇄ 81 A1 61 01)
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export type Options = MsgpackrOptions
 
@@ -44,6 +48,9 @@ const describe = (error: unknown): string => (error instanceof Error ? error.mes
  * ```
  *   make({ useRecords: true, sequential: true })   // msgpackr records, both peers must use msgpackr
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): MessageCodec<unknown> => {
   const settings: Options = { useRecords: false, variableMapSize: true, ...options }
@@ -88,5 +95,8 @@ export const make = (options: Options = {}): MessageCodec<unknown> => {
  * ```
  *   msgpack.decoder()(new Uint8Array([0x92, 0x01, 0xa1, 0x78])) // Right([1, "x"])
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const msgpack: MessageCodec<unknown> = make()

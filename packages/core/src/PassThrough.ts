@@ -43,6 +43,9 @@ const encoder: FrameEncoder = {
  * ```
  *   make() ≡ make({})
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface Options {}
 
@@ -54,6 +57,9 @@ export interface Options {}
  * ```
  *   decode([a b]) → "ab" (the chunk itself, zero-copy)
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (_options: Options = {}): Framing => ({
   codec: CODEC,

@@ -377,7 +377,7 @@ export type EncodeError = MessageError | FramingError
 /**
  * The server side of a protocol over frames: one message per frame of the
  * protocol's framing (what {@link make} and {@link schema} build; see
- * {@link overFrames}). The server reads what `decode` returns at once.
+ * {@link Codec.overFrames}). The server reads what `decode` returns at once.
  *
  * @since 0.1.0
  * @category models
@@ -857,6 +857,8 @@ export const schema: <
 export declare const ResultTypeId: unique symbol
 
 /**
+ * The type of {@link ResultTypeId}.
+ *
  * @since 0.1.0
  * @category rpc
  */
@@ -934,6 +936,9 @@ export interface Method<
 }
 
 /**
+ * Types derived from methods: `Method.Any`, and a method's `Request`,
+ * `Success` and `Error` types.
+ *
  * @since 0.1.0
  * @category rpc
  */
@@ -942,6 +947,7 @@ export declare namespace Method {
    * Any method.
    *
    * @since 0.1.0
+   * @category type-level
    */
   export interface Any {
     readonly tag: string
@@ -956,6 +962,7 @@ export declare namespace Method {
    * The request type of a method (distributes over a union of methods).
    *
    * @since 0.1.0
+   * @category type-level
    */
   export type Request<M> = M extends Method<infer Tag, infer Fields, infer S, infer E, infer Streaming>
     ? MethodRequest<Tag, Schema.Struct.Type<Fields>, Schema.Schema.Type<S>, Schema.Schema.Type<E>, Streaming>
@@ -964,6 +971,7 @@ export declare namespace Method {
    * The success type of a method.
    *
    * @since 0.1.0
+   * @category type-level
    */
   export type Success<M> = M extends Method<any, any, infer S, any, infer Streaming> ? Streaming extends true ? never
     : Schema.Schema.Type<S>
@@ -972,6 +980,7 @@ export declare namespace Method {
    * The typed error of a method.
    *
    * @since 0.1.0
+   * @category type-level
    */
   export type Error<M> = M extends Method<any, any, any, infer E, any> ? Schema.Schema.Type<E> : never
 }

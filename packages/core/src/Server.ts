@@ -46,7 +46,12 @@ import type { Watched } from "./internal/watch.ts"
 import type { Listener, ListenError, ListenOptions } from "./Transport.ts"
 import { Transport } from "./Transport.ts"
 
-/** A running server. */
+/**
+ * A running server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Server {
   /** The bound address (the real port for port 0). */
   readonly address: Address
@@ -61,7 +66,12 @@ export interface Server {
   readonly rejected: () => number
 }
 
-/** Options of the runner. */
+/**
+ * Options of the runner.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface ServeOptions {
   /** Log each connection's open and close at Info level (default: Debug). */
   readonly logConnections?: boolean | undefined
@@ -130,6 +140,9 @@ class WatchedConnection implements Watched {
 /**
  * Runs `handler` for every connection `listener` accepts, until the scope
  * closes. Returns at once with the running server.
+ *
+ * @since 0.1.0
+ * @category running
  */
 export const serve = <E, R>(
   listener: Listener,
@@ -203,6 +216,9 @@ export const serve = <E, R>(
 /**
  * Listens on `address` with the current {@link Transport} and serves
  * `handler`, until the scope closes.
+ *
+ * @since 0.1.0
+ * @category running
  */
 export const listen = <E, R>(
   address: Address,
@@ -214,6 +230,9 @@ export const listen = <E, R>(
 /**
  * A server as a Layer: listens when built, stops when released. Use with
  * `Layer.launch` for a process whose only job is the server.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer = <E, R>(
   address: Address,

@@ -28,7 +28,12 @@ import type { Address } from "./Address.ts"
 import type { Connection } from "./Connection.ts"
 import type { TlsError, TlsServerOptions } from "./Tls.ts"
 
-/** One protocol connection, on the server. */
+/**
+ * One protocol connection, on the server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Session<Push = unknown> {
   /** The connection id (process-unique, increasing). */
   readonly id: number
@@ -108,6 +113,9 @@ export interface Session<Push = unknown> {
  * ```ts
  * const whoAmI = Effect.map(Session.Session, (s) => `connection ${s.id} from ${Address.format(s.remoteAddress)}`)
  * ```
+ *
+ * @since 0.1.0
+ * @category services
  */
 export const Session: Context.Tag<Session, Session> = Context.GenericTag<Session>("@wirekit/core/Session")
 
@@ -115,6 +123,9 @@ export const Session: Context.Tag<Session, Session> = Context.GenericTag<Session
  * A typed slot of per-connection state, created once (module level) and
  * read/written per session. The initial value is computed lazily per
  * session.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface SessionState<A> {
   readonly name: string
@@ -135,6 +146,9 @@ export interface SessionState<A> {
  * const Counter = Session.state("counter", () => 0)
  * const next = Counter.update((n) => n + 1)  // Effect<number, never, Session>
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const state = <A>(name: string, initial: () => A): SessionState<A> => {
   const self: SessionState<A> = {

@@ -26,7 +26,12 @@ import type { Connection, ConnectionOptions } from "./Connection.ts"
 import type { Options as ProxyProtocolOptions } from "./ProxyProtocol.ts"
 import type { ListenerTls, TlsClientOptions, TlsServerOptions } from "./Tls.ts"
 
-/** Why listening failed (or why `accept` ended). */
+/**
+ * Why listening failed (or why `accept` ended).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type ListenErrorReason =
   /** EADDRINUSE: something already listens there. */
   | "AddressInUse"
@@ -41,7 +46,12 @@ export type ListenErrorReason =
   /** Anything else; see `code` and `cause`. */
   | "Other"
 
-/** Listening on `address` failed, with the OS code when there is one. */
+/**
+ * Listening on `address` failed, with the OS code when there is one.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ListenError extends Data.TaggedError("ListenError")<{
   readonly reason: ListenErrorReason
   readonly address: Address
@@ -53,7 +63,12 @@ export class ListenError extends Data.TaggedError("ListenError")<{
   }
 }
 
-/** Why connecting failed. */
+/**
+ * Why connecting failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type ConnectErrorReason =
   /** ECONNREFUSED: nothing listens there (or a Unix socket file with no listener). */
   | "Refused"
@@ -68,7 +83,12 @@ export type ConnectErrorReason =
   /** Anything else; see `code` and `cause`. */
   | "Other"
 
-/** Connecting to `address` failed. */
+/**
+ * Connecting to `address` failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ConnectError extends Data.TaggedError("ConnectError")<{
   readonly reason: ConnectErrorReason
   readonly address: Address
@@ -86,6 +106,9 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
 /**
  * Maps an OS / runtime error code of a failed listen to its typed reason
  * (shared by every adapter: POSIX names, plus Deno's `ERR_NOT_CAPABLE`).
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export const listenReasonOf = (code: string | undefined): ListenErrorReason => {
   switch (code) {
@@ -102,7 +125,12 @@ export const listenReasonOf = (code: string | undefined): ListenErrorReason => {
   }
 }
 
-/** Maps the error code of a failed connect to its typed reason (shared by every adapter). */
+/**
+ * Maps the error code of a failed connect to its typed reason (shared by every adapter).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export const connectReasonOf = (code: string | undefined): ConnectErrorReason => {
   switch (code) {
     case "ECONNREFUSED":
@@ -121,7 +149,12 @@ export const connectReasonOf = (code: string | undefined): ConnectErrorReason =>
   }
 }
 
-/** Options for {@link Transport.listen}; they also apply to every accepted connection. */
+/**
+ * Options for {@link TransportService.listen}; they also apply to every accepted connection.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface ListenOptions extends ConnectionOptions {
   /** The OS accept backlog. Default 511. */
   readonly backlog?: number | undefined
@@ -155,7 +188,12 @@ export interface ListenOptions extends ConnectionOptions {
   readonly proxyProtocol?: ProxyProtocolOptions | undefined
 }
 
-/** Options for {@link Transport.connect}. */
+/**
+ * Options for {@link TransportService.connect}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface ConnectOptions extends ConnectionOptions {
   /** Connect timeout in milliseconds, TLS handshake included. Default 10000. */
   readonly timeout?: number | undefined
@@ -167,14 +205,34 @@ export interface ConnectOptions extends ConnectionOptions {
   readonly tls?: TlsClientOptions | undefined
 }
 
-/** Default connect timeout (ms). */
+/**
+ * Default connect timeout (ms).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultConnectTimeout = 10_000
-/** Default OS backlog. */
+/**
+ * Default OS backlog.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultBacklog = 511
-/** Default accept queue length. */
+/**
+ * Default accept queue length.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultAcceptQueue = 1024
 
-/** A bound, listening socket. Closing its scope closes it. */
+/**
+ * A bound, listening socket. Closing its scope closes it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Listener {
   /** The bound address: for port 0, the port the OS chose. */
   readonly address: Address
@@ -192,7 +250,12 @@ export interface Listener {
   readonly tls?: ListenerTls | undefined
 }
 
-/** The transport service. */
+/**
+ * The transport service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TransportService {
   /** A short name for logs: "node", "bun", "deno", "memory". */
   readonly name: string
@@ -202,5 +265,10 @@ export interface TransportService {
   readonly connect: (address: Address, options?: ConnectOptions) => Effect.Effect<Connection, ConnectError, Scope.Scope>
 }
 
-/** The transport, as a service. Provide it with a runtime's layer (e.g. `NodeTransport.layer`). */
+/**
+ * The transport, as a service. Provide it with a runtime's layer (e.g. `NodeTransport.layer`).
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class Transport extends Context.Tag("@wirekit/core/Transport")<Transport, TransportService>() {}

@@ -36,6 +36,9 @@ const CODEC = "Varint"
  * ```
  *   [ varint ][ body: up to 8388608 bytes ]
  * ```
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const DEFAULT_MAX_FRAME_LENGTH = 8 * 1024 * 1024
 
@@ -44,6 +47,9 @@ export const DEFAULT_MAX_FRAME_LENGTH = 8 * 1024 * 1024
  * ```
  *   FF FF FF FF 0F  = 2^32-1 (5 bytes: accepted)      80 80 80 80 80 01 → Corrupted
  * ```
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const DEFAULT_MAX_VARINT_BYTES = 5
 
@@ -56,6 +62,9 @@ export const DEFAULT_MAX_VARINT_BYTES = 5
  *   maxVarintBytes 5: up to 2^35-1          (protobuf varint32 uses 5 bytes for 2^32-1)
  *   maxVarintBytes 8: up to 2^53-1          (larger values are FrameTooLarge)
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface Options {
   /** Largest frame (body) in bytes. Default: 8 MiB, capped to what `maxVarintBytes` can describe. */
@@ -77,6 +86,9 @@ export interface Options {
  *
  * @throws FramingConfigError when `maxVarintBytes` is not an integer in `[1, 8]`, or
  *   `maxFrameLength` is not an integer in `[0, min(2^(7 * maxVarintBytes) - 1, 2^53 - 1)]`.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): Framing => {
   const maxVarintBytes = Config.integer(CODEC, "maxVarintBytes", options.maxVarintBytes, DEFAULT_MAX_VARINT_BYTES, 1, 8)

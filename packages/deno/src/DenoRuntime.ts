@@ -20,7 +20,12 @@ import type { DenoNamespace } from "./deno-types.d.ts"
 
 const deno = (): DenoNamespace => (globalThis as unknown as { Deno: DenoNamespace }).Deno
 
-/** Runs `effect` as the program; see the module docs. */
+/**
+ * Runs `effect` as the program; see the module docs.
+ *
+ * @since 0.1.0
+ * @category running
+ */
 export const runMain: RunMain = makeRunMain(({ fiber, teardown }) => {
   const D = deno()
   // keep the event loop alive while the program runs, even with no I/O pending

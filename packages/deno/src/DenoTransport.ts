@@ -93,6 +93,9 @@ const ignore = (): void => {}
 /**
  * The error code of a Deno error: its `code` (Deno's OS errors carry the errno
  * name, e.g. `ECONNRESET`), else one derived from its class name.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export const errorCode = (error: unknown): string | undefined => {
   if (typeof error !== "object" || error === null) return undefined
@@ -577,7 +580,12 @@ const listenPlain = (address: Address.Address, options: Transport.ListenOptions 
     return Effect.succeed(releasingListener(handle, loopDone))
   })
 
-/** Listens with `Deno.listen`, or with `Deno.listenTls` when `options.tls` is set. */
+/**
+ * Listens with `Deno.listen`, or with `Deno.listenTls` when `options.tls` is set.
+ *
+ * @since 0.1.0
+ * @category transport
+ */
 export const listen = (
   address: Address.Address,
   options?: Transport.ListenOptions
@@ -618,7 +626,12 @@ const connectSocket = <A>(
     return abort === undefined ? undefined : () => abort.abort()
   })
 
-/** Connects with `Deno.connect`, or over TLS when `options.tls` is set. */
+/**
+ * Connects with `Deno.connect`, or over TLS when `options.tls` is set.
+ *
+ * @since 0.1.0
+ * @category transport
+ */
 export const connect = (
   address: Address.Address,
   options?: Transport.ConnectOptions
@@ -1054,19 +1067,42 @@ const connectTls = (address: Address.Address, options: Transport.ConnectOptions,
  * Whether `abort` sends a real TCP RST in this process: on Linux with
  * `--allow-ffi` (see the README). Otherwise `abort` closes the socket and the
  * peer sees EOF.
+ *
+ * @since 0.1.0
+ * @category transport
  */
 export const canReset = (): boolean => Reset.available(deno())
 
-/** The Deno transport service. */
+/**
+ * The Deno transport service.
+ *
+ * @since 0.1.0
+ * @category transport
+ */
 export const transport: Transport.TransportService = { name: "deno", listen, connect }
 
-/** Provides {@link Transport.Transport} on `Deno.listen` / `Deno.connect`. */
+/**
+ * Provides {@link Transport.Transport} on `Deno.listen` / `Deno.connect`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.Transport, transport)
 
-/** TLS defaults of a transport (see `Tls.TlsDefaults`). */
+/**
+ * TLS defaults of a transport (see `Tls.TlsDefaults`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type TlsDefaults = Tls.TlsDefaults
 
-/** The Deno transport with TLS defaults (see {@link TlsDefaults}). */
+/**
+ * The Deno transport with TLS defaults (see {@link TlsDefaults}).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const makeTransport = (defaults: TlsDefaults): Transport.TransportService =>
   Tls.withDefaults(transport, defaults)
 
@@ -1083,6 +1119,9 @@ export const makeTransport = (defaults: TlsDefaults): Transport.TransportService
  *   client: { ca }
  * })
  * ```
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerTls = (defaults: TlsDefaults): Layer.Layer<Transport.Transport> =>
   Layer.succeed(Transport.Transport, makeTransport(defaults))

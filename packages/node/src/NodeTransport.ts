@@ -304,11 +304,21 @@ const listenPlain = (address: Address.Address, options: Transport.ListenOptions 
     })
   )
 
-/** Listens with `node:net`, or with `node:tls` when `options.tls` is set. */
+/**
+ * Listens with `node:net`, or with `node:tls` when `options.tls` is set.
+ *
+ * @since 0.1.0
+ * @category transport
+ */
 export const listen = (address: Address.Address, options?: Transport.ListenOptions) =>
   options?.tls !== undefined ? listenTls(address, options, options.tls) : listenPlain(address, options)
 
-/** Connects with `node:net`, or with `node:tls` when `options.tls` is set. */
+/**
+ * Connects with `node:net`, or with `node:tls` when `options.tls` is set.
+ *
+ * @since 0.1.0
+ * @category transport
+ */
 export const connect = (address: Address.Address, options?: Transport.ConnectOptions) =>
   options?.tls !== undefined ? connectTls(address, options, options.tls) : connectPlain(address, options)
 
@@ -846,16 +856,36 @@ const handshake = (
     return Effect.sync(() => socket.destroy())
   })
 
-/** The Node transport service. */
+/**
+ * The Node transport service.
+ *
+ * @since 0.1.0
+ * @category transport
+ */
 export const transport: Transport.TransportService = { name: "node", listen, connect }
 
-/** Provides {@link Transport.Transport} on `node:net`. */
+/**
+ * Provides {@link Transport.Transport} on `node:net`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.Transport, transport)
 
-/** TLS defaults of a transport (see `Tls.TlsDefaults`). */
+/**
+ * TLS defaults of a transport (see `Tls.TlsDefaults`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type TlsDefaults = Tls.TlsDefaults
 
-/** The Node transport with TLS defaults (see {@link TlsDefaults}). */
+/**
+ * The Node transport with TLS defaults (see {@link TlsDefaults}).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const makeTransport = (defaults: TlsDefaults): Transport.TransportService =>
   Tls.withDefaults(transport, defaults)
 
@@ -871,6 +901,9 @@ export const makeTransport = (defaults: TlsDefaults): Transport.TransportService
  *   client: { ca }
  * })
  * ```
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerTls = (defaults: TlsDefaults): Layer.Layer<Transport.Transport> =>
   Layer.succeed(Transport.Transport, makeTransport(defaults))

@@ -25,7 +25,12 @@ const script = [
   "time.sleep(60)"
 ].join("\n")
 
-/** A real-socket blackhole on 127.0.0.1 (see module docs). */
+/**
+ * A real-socket blackhole on 127.0.0.1 (see module docs).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const process: Effect.Effect<Address, unknown, Scope.Scope | Transport> = Effect.gen(function*() {
   const cp = yield* Effect.promise(() => import("node:child_process"))
   const child = yield* Effect.acquireRelease(
@@ -53,6 +58,9 @@ export const process: Effect.Effect<Address, unknown, Scope.Scope | Transport> =
 /**
  * A blackhole for transports that model the backlog (the memory transport):
  * a listener with backlog 1 that never accepts, filled by one connection.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const backlog: Effect.Effect<Address, unknown, Scope.Scope | Transport> = Effect.gen(function*() {
   const t = yield* Transport

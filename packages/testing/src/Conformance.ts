@@ -42,7 +42,12 @@ const Transport = Transport$.Transport
 type Transport = Transport$.Transport
 type TransportService = Transport$.TransportService
 
-/** What an adapter passes to {@link run}. */
+/**
+ * What an adapter passes to {@link run}.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface ConformanceOptions {
   /** The runtime's name, shown in test titles. */
   readonly name: string
@@ -73,7 +78,12 @@ export interface ConformanceOptions {
   readonly processPeers?: boolean
 }
 
-/** Registers every behaviour test of the transport contract. */
+/**
+ * Registers every behaviour test of the transport contract.
+ *
+ * @since 0.1.0
+ * @category suites
+ */
 export const run = (options: ConformanceOptions): void => {
   const host = options.host ?? "127.0.0.1"
   const maxRead = options.maxReadSize ?? 64 * 1024

@@ -76,6 +76,9 @@ const MathLive = MathRpcs.toLayer({
  * import { NodeTransport } from "@wirekit/node"
  * PlatformConformance.run("node", NodeTransport.layer)
  * ```
+ *
+ * @since 0.1.0
+ * @category suites
  */
 export const run = (name: string, layer: Layer.Layer<Transport>): void => {
   const host = "127.0.0.1"

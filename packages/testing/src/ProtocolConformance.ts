@@ -381,6 +381,7 @@ const rawJson = (address: Address) =>
 /**
  * What an adapter passes to {@link run}.
  * @since 0.1.0
+ * @category options
  */
 export interface ProtocolConformanceOptions {
   /** The runtime's name, shown in test titles. */
@@ -402,6 +403,7 @@ export interface ProtocolConformanceOptions {
  * ProtocolConformance.run({ name: "memory", layer: MemoryTransport.layer() })
  * ```
  * @since 0.1.0
+ * @category suites
  */
 export const run = (options: ProtocolConformanceOptions): void => {
   const name = options.name

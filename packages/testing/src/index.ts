@@ -1,23 +1,60 @@
 /**
  * @wirekit/testing: the conformance suites adapters run, and test helpers.
+ * @module @wirekit/testing
  * @since 0.1.0
  */
 
-/** Blackhole addresses for connect-timeout tests. */
+/**
+ * Blackhole addresses for connect-timeout tests.
+ *
+ * @since 0.1.0
+ */
 export * as Blackhole from "./Blackhole.ts"
-/** The transport conformance suite. */
+/**
+ * The transport conformance suite.
+ *
+ * @since 0.1.0
+ */
 export * as Conformance from "./Conformance.ts"
-/** The protocol conformance suite (Protocol, ProtocolServer, Client, Middleware over a transport). */
+/**
+ * The protocol conformance suite (Protocol, ProtocolServer, Client, Middleware over a transport).
+ *
+ * @since 0.1.0
+ */
 export * as ProtocolConformance from "./ProtocolConformance.ts"
-/** The `@effect/platform` interop suite (platform Socket, SocketServer, @effect/rpc over wirekit). */
+/**
+ * The `@effect/platform` interop suite (platform Socket, SocketServer, @effect/rpc over wirekit).
+ *
+ * @since 0.1.0
+ */
 export * as PlatformConformance from "./PlatformConformance.ts"
-/** The hostile-peer suite (peers that never read, never finish a message, trickle bytes). */
+/**
+ * The hostile-peer suite (peers that never read, never finish a message, trickle bytes).
+ *
+ * @since 0.1.0
+ */
 export * as HostileConformance from "./HostileConformance.ts"
-/** Certificates for TLS tests, made at test time with the openssl command line tool. */
+/**
+ * Certificates for TLS tests, made at test time with the openssl command line tool.
+ *
+ * @since 0.1.0
+ */
 export * as Certs from "./Certs.ts"
-/** The TLS suite (session info, ALPN, SNI, mutual TLS, typed handshake failures, timeouts, reload, openssl interop). */
+/**
+ * The TLS suite (session info, ALPN, SNI, mutual TLS, typed handshake failures, timeouts, reload, openssl interop).
+ *
+ * @since 0.1.0
+ */
 export * as TlsConformance from "./TlsConformance.ts"
-/** The PROXY protocol suite (headers v1 and v2 on a listener, trusted peers, timeouts, bad headers). */
+/**
+ * The PROXY protocol suite (headers v1 and v2 on a listener, trusted peers, timeouts, bad headers).
+ *
+ * @since 0.1.0
+ */
 export * as ProxyProtocolConformance from "./ProxyProtocolConformance.ts"
-/** The backplane suite (Groups across nodes: broadcasts, order, members everywhere, crashes, outages). */
+/**
+ * The backplane suite (Groups across nodes: broadcasts, order, members everywhere, crashes, outages).
+ *
+ * @since 0.1.0
+ */
 export * as BackplaneConformance from "./BackplaneConformance.ts"

@@ -62,6 +62,9 @@ import * as PlatformAddress from "./internal/address.ts"
  * // only 4000-4999 are failures; 1000, 1001, 1006, … end `run` cleanly
  * const options: PlatformSocket.FromConnectionOptions = { closeCodeIsError: (code) => code >= 4000 && code < 5000 }
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface FromConnectionOptions {
   /**
@@ -81,6 +84,9 @@ export interface FromConnectionOptions {
  * import { PlatformSocket } from "@wirekit/core/platform"
  * const options: PlatformSocket.MakeSocketOptions = { timeout: 2000, readHighWaterMark: 256 * 1024 }
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface MakeSocketOptions extends ConnectOptions, FromConnectionOptions {}
 
@@ -177,6 +183,9 @@ const endInBackground = (conn: Connection): Effect.Effect<void> =>
  *   yield* socket.run((bytes) => Effect.log(bytes.length))
  * })
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const fromConnection = (conn: Connection, options?: FromConnectionOptions): Socket.Socket => {
   const live = makeLive(conn)
@@ -232,6 +241,9 @@ export const fromConnection = (conn: Connection, options?: FromConnectionOptions
  *   yield* socket.run((bytes) => Effect.log(bytes.length))
  * })
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const makeSocket = (
   address: Address | SocketServer.Address,
@@ -341,6 +353,9 @@ export const makeSocket = (
  *   Layer.provide(NodeTransport.layer)
  * )
  * ```
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerSocket = (
   address: Address | SocketServer.Address,
@@ -362,6 +377,9 @@ export const layerSocket = (
  * const peer = (socket: Socket.Socket) =>
  *   Option.map(PlatformSocket.connection(socket), (conn) => Address.format(conn.remoteAddress))
  * ```
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const connection = (socket: Socket.Socket): Option.Option<Connection> =>
   ConnectionKey in socket
@@ -378,6 +396,9 @@ export const connection = (socket: Socket.Socket): Option.Option<Connection> =>
  * PlatformSocket.toPlatformAddress({ host: "127.0.0.1", port: 7000 })
  * // { _tag: "TcpAddress", hostname: "127.0.0.1", port: 7000 }
  * ```
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const toPlatformAddress: (address: Address) => SocketServer.Address = PlatformAddress.toPlatform
 
@@ -390,5 +411,8 @@ export const toPlatformAddress: (address: Address) => SocketServer.Address = Pla
  * import { PlatformSocket } from "@wirekit/core/platform"
  * PlatformSocket.fromPlatformAddress({ _tag: "UnixAddress", path: "/tmp/app.sock" }) // { path: "/tmp/app.sock" }
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const fromPlatformAddress: (address: Address | SocketServer.Address) => Address = PlatformAddress.fromPlatform

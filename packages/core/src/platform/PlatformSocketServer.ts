@@ -58,6 +58,9 @@ import * as PlatformSocket from "./PlatformSocket.ts"
  * import { PlatformSocketServer } from "@wirekit/core/platform"
  * const options: PlatformSocketServer.PlatformSocketServerOptions = { backlog: 1024, logConnections: true }
  * ```
+ *
+ * @since 0.1.0
+ * @category options
  */
 export interface PlatformSocketServerOptions extends ListenOptions, PlatformSocket.FromConnectionOptions {
   /** Log each connection's open and close at Info level (default: Debug). */
@@ -82,6 +85,9 @@ export interface PlatformSocketServerOptions extends ListenOptions, PlatformSock
  *   })))
  * }))
  * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   address: Address | SocketServer.Address,
@@ -152,6 +158,9 @@ export const make = (
  * const ServerLive = PlatformSocketServer.layer({ host: "127.0.0.1", port: 0 }).pipe(Layer.provide(NodeTransport.layer))
  * const port = Effect.map(SocketServer, (s) => s.address._tag === "TcpAddress" ? s.address.port : 0)
  * ```
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   address: Address | SocketServer.Address,

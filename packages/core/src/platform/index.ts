@@ -16,10 +16,19 @@
  *   Layer.provide(RpcSerialization.layerNdjson)
  * )
  * ```
+ * @module @wirekit/core/platform
  * @since 0.1.0
  */
 
-/** wirekit connections as `@effect/platform` sockets: `fromConnection`, `makeSocket`, `layerSocket`. */
+/**
+ * wirekit connections as `@effect/platform` sockets: `fromConnection`, `makeSocket`, `layerSocket`.
+ *
+ * @since 0.1.0
+ */
 export * as PlatformSocket from "./PlatformSocket.ts"
-/** A wirekit listener as an `@effect/platform` `SocketServer` layer. */
+/**
+ * A wirekit listener as an `@effect/platform` `SocketServer` layer.
+ *
+ * @since 0.1.0
+ */
 export * as PlatformSocketServer from "./PlatformSocketServer.ts"
