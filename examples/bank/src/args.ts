@@ -1,70 +1,54 @@
-/** Command-line flags of the bank server (the same on every runtime). */
-import { parseArgs } from "node:util"
-import * as ExampleProxy from "../../../scripts/example-proxy.ts"
-import * as ExampleTls from "../../../scripts/example-tls.ts"
-import * as ExampleWorkers from "../../../scripts/example-workers.ts"
+/**
+ * The bank server's command line (the same on every runtime): the shared
+ * server flags (`--host`, `--port`, `--workers`, TLS, `--proxy-protocol`;
+ * see `ExampleFlags` in examples/common), the ledger's limits and
+ * `--reply-delay MS` (time between applying a `Deposit` or `Transfer` and
+ * answering it: to try retries).
+ */
+import { Command, Options } from "@effect/cli"
+import { ExampleCli, ExampleFlags } from "@wirekit/example-common"
+import type { Effect } from "effect"
 import { DEFAULT_PORT } from "./Bank.ts"
 import type { BankOptions } from "./Server.ts"
 import { defaultLimits } from "./Server.ts"
 
-const usage =
-  "usage: bank-server [--host 127.0.0.1] [--port 7003] [--max-accounts 100000] [--max-keys 100000] [--key-ttl 86400] [--reply-delay 0] " +
-  `${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
+/** What the bank server is started with. */
+export type BankFlags = BankOptions & { readonly workers: number }
 
-const integer = (name: string, text: string, min: number, max: number): number => {
-  const n = Number(text)
-  if (!/^\d+$/.test(text) || n < min || n > max) {
-    console.error(`--${name} must be an integer from ${min} to ${max} (got ${text})\n${usage}`)
-    process.exit(2)
-  }
-  return n
-}
+const integer = (name: string, min: number, max: number, fallback: number, description: string) =>
+  ExampleFlags.integer(name, { min, max }).pipe(
+    Options.withDescription(`${description}; default ${fallback}.`),
+    Options.withDefault(fallback)
+  )
+
+const settings = Options.all({
+  maxAccounts: integer("max-accounts", 1, 10_000_000, defaultLimits.maxAccounts, "The most accounts"),
+  maxKeys: integer("max-keys", 1, 10_000_000, defaultLimits.maxKeys, "The most idempotency keys remembered"),
+  keyTtl: integer("key-ttl", 1, 30 * 24 * 3600, defaultLimits.keyTtlMs / 1000, "Seconds a key is remembered"),
+  replyDelay: integer(
+    "reply-delay",
+    0,
+    20_000,
+    0,
+    "Milliseconds between applying a Deposit or Transfer and answering it (to try retries)"
+  )
+})
 
 /**
- * Parses `--host` (default 127.0.0.1), `--port` (default 7003, 0 for any
- * free port), `--max-accounts`, `--max-keys` (idempotency keys remembered),
- * `--key-ttl` (seconds a key is remembered) and `--reply-delay` (ms between
- * applying a `Deposit` or `Transfer` and answering it: to try retries),
- * `--workers N` (processes serving the port, each with its own accounts;
- * default 1) and the
- * TLS flags (`--tls-cert PATH --tls-key PATH`, `--tls-ca PATH` for mutual TLS;
- * see scripts/example-tls.ts); exits with status 2 and the usage on a bad value
- * or an unreadable certificate.
- * `--proxy-protocol CIDR[,CIDR]` serves behind TCP load balancers at those
- * addresses, reading their PROXY protocol headers (see scripts/example-proxy.ts).
+ * Runs the bank server from this process's arguments on `platform`; `serve`
+ * is the runtime's part (transport, workers).
  */
-export const parse = (argv: ReadonlyArray<string>): BankOptions & { readonly workers: number } => {
-  let values
-  try {
-    values = parseArgs({
-      args: [...argv],
-      options: {
-        host: { type: "string", default: "127.0.0.1" },
-        port: { type: "string", default: String(DEFAULT_PORT) },
-        "max-accounts": { type: "string", default: String(defaultLimits.maxAccounts) },
-        "max-keys": { type: "string", default: String(defaultLimits.maxKeys) },
-        "key-ttl": { type: "string", default: String(defaultLimits.keyTtlMs / 1000) },
-        "reply-delay": { type: "string", default: "0" },
-        ...ExampleWorkers.workersFlags,
-        ...ExampleTls.serverFlags,
-        ...ExampleProxy.proxyFlags
-      },
-      strict: true
-    }).values
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
-    process.exit(2)
-  }
-  return {
-    host: values.host,
-    port: integer("port", values.port, 0, 65535),
-    maxAccounts: integer("max-accounts", values["max-accounts"], 1, 10_000_000),
-    maxKeys: integer("max-keys", values["max-keys"], 1, 10_000_000),
-    keyTtlMs: integer("key-ttl", values["key-ttl"], 1, 30 * 24 * 3600) * 1000,
-    replyDelay: integer("reply-delay", values["reply-delay"], 0, 20_000),
-    // first: with --tls-cert it is refused before any certificate file is read
-    proxyProtocol: ExampleProxy.proxyProtocol(values, usage),
-    tls: ExampleTls.server(values, usage),
-    workers: ExampleWorkers.workers(values, usage)
-  }
-}
+export const main = <E>(
+  platform: ExampleCli.Platform,
+  serve: (options: BankFlags) => Effect.Effect<void, E>
+): void =>
+  ExampleCli.run(
+    Command.make(
+      "bank-server",
+      { server: ExampleFlags.server(DEFAULT_PORT), settings },
+      ({ server, settings: { keyTtl, ...rest } }) =>
+        ExampleCli.serve("bank", server, serve({ ...server, ...rest, keyTtlMs: keyTtl * 1000 }))
+    ).pipe(Command.withDescription("A bank server with idempotent requests; its client is cli.ts.")),
+    platform,
+    { name: "bank-server" }
+  )

@@ -2,15 +2,17 @@
  * The bank server on Bun: `npm start -- --example bank --runtime bun` (same flags as main.ts).
  * Only this file knows the runtime; Ctrl-C stops it cleanly (every worker, with --workers N).
  */
-import { BunRuntime } from "@effect/platform-bun"
+import { BunContext, BunRuntime } from "@effect/platform-bun"
 import { BunTransport, BunWorkers } from "@wirekit/bun"
 import { Effect, Layer } from "effect"
-import { parse } from "./args.ts"
+import { main } from "./args.ts"
 import * as BankServer from "./Server.ts"
 
-const options = parse(process.argv.slice(2))
-Layer.launch(BankServer.layer(options)).pipe(
-  BunWorkers.run({ workers: options.workers }),
-  Effect.provide(BunTransport.layer),
-  BunRuntime.runMain
+main(
+  { context: BunContext.layer, runMain: BunRuntime.runMain },
+  (options) =>
+    Layer.launch(BankServer.layer(options)).pipe(
+      BunWorkers.run({ workers: options.workers }),
+      Effect.provide(BunTransport.layer)
+    )
 )

@@ -65,19 +65,30 @@ const tlsNote = (tls: Tls.TlsServerOptions | undefined) =>
   tls === undefined ? "" : tls.requestCert ? " with TLS, client certificates required" : " with TLS"
 
 /** How to try it: `nc`, or `openssl s_client` under TLS (add `-CAfile` for a private CA). */
-const hint = ({ host, port, tls }: EchoOptions) =>
+const hint = (host: string, port: number, tls: Tls.TlsServerOptions | undefined) =>
   tls === undefined
     ? `nc ${host} ${port}`
     : `openssl s_client -quiet -connect ${host}:${port}${tls.requestCert ? " -cert CERT -key KEY" : ""}`
 
-/** The echo server as a Layer (needs a Transport). */
+/**
+ * The echo server as a Layer (needs a Transport): listens when built, logs
+ * `echo: listening on HOST:PORT (framing: ...)` with the bound port and how
+ * to try it, stops when released.
+ */
 export const layer = (options: EchoOptions) =>
-  Server.layer(Address.tcp(options.host, options.port), handler(framingOf(options.framing)), {
-    tls: options.tls,
-    proxyProtocol: options.proxyProtocol
-  })
-    .pipe(
-      Layer.tap(() =>
-        Effect.logInfo(`echo server ready (framing: ${options.framing})${tlsNote(options.tls)}; try: ${hint(options)}`)
-      )
+  Layer.scopedDiscard(
+    Effect.tap(
+      Server.listen(Address.tcp(options.host, options.port), handler(framingOf(options.framing)), {
+        tls: options.tls,
+        proxyProtocol: options.proxyProtocol
+      }),
+      (server) => {
+        const port = Address.isTcp(server.address) ? server.address.port : options.port
+        return Effect.logInfo(
+          `echo: listening on ${Address.format(server.address)} (framing: ${options.framing})${
+            tlsNote(options.tls)
+          }; try: ${hint(options.host, port, options.tls)}`
+        )
+      }
     )
+  )

@@ -1,53 +1,37 @@
-/** Command-line flags of the echo example (the same on every runtime). */
-import { parseArgs } from "node:util"
-import * as ExampleProxy from "../../../scripts/example-proxy.ts"
-import * as ExampleTls from "../../../scripts/example-tls.ts"
-import * as ExampleWorkers from "../../../scripts/example-workers.ts"
+/**
+ * The echo example's command line (the same on every runtime): the shared
+ * server flags (`--host`, `--port`, `--workers`, TLS, `--proxy-protocol`;
+ * see `ExampleFlags` in examples/common) and `--framing none|lines|length`.
+ */
+import { Command, Options } from "@effect/cli"
+import { ExampleCli, ExampleFlags } from "@wirekit/example-common"
+import type { Effect } from "effect"
 import type { EchoFraming, EchoOptions } from "./Echo.ts"
 
-const usage =
-  `usage: echo [--host 127.0.0.1] [--port 7000] [--framing none|lines|length] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
+/** What the echo server is started with. */
+export type EchoFlags = EchoOptions & { readonly workers: number }
+
+const framing: Options.Options<EchoFraming> = ExampleFlags.choice("framing", ["none", "lines", "length"]).pipe(
+  Options.withDescription(
+    "none (the default): bytes back as they come; lines: every line back; length: 4-byte big-endian length + payload frames back."
+  ),
+  Options.withDefault("none" as const)
+)
 
 /**
- * Parses `--host`, `--port`, `--framing none|lines|length`, `--workers N`
- * (processes serving the port, default 1) and the TLS flags
- * (`--tls-cert PATH --tls-key PATH`, `--tls-ca PATH` for mutual TLS; see
- * scripts/example-tls.ts); exits with status 2 and the usage on a bad value,
- * an unknown flag (a misspelt TLS flag must not leave the server plain) or an
- * unreadable certificate.
- * `--proxy-protocol CIDR[,CIDR]` serves behind TCP load balancers at those
- * addresses, reading their PROXY protocol headers (see scripts/example-proxy.ts).
+ * Runs the echo server from this process's arguments on `platform`; `serve`
+ * is the runtime's part (transport, workers).
  */
-export const parse = (argv: ReadonlyArray<string>): EchoOptions & { readonly workers: number } => {
-  let values
-  try {
-    values = parseArgs({
-      args: [...argv],
-      options: {
-        host: { type: "string", default: "127.0.0.1" },
-        port: { type: "string", default: "7000" },
-        framing: { type: "string", default: "none" },
-        ...ExampleWorkers.workersFlags,
-        ...ExampleTls.serverFlags,
-        ...ExampleProxy.proxyFlags
-      },
-      strict: true
-    }).values
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
-    process.exit(2)
-  }
-  const framing = values.framing
-  if (framing !== "none" && framing !== "lines" && framing !== "length") {
-    console.error(`--framing must be none, lines or length (got ${framing})\n${usage}`)
-    process.exit(2)
-  }
-  return {
-    host: values.host,
-    port: Number(values.port),
-    framing: framing as EchoFraming,
-    proxyProtocol: ExampleProxy.proxyProtocol(values, usage),
-    tls: ExampleTls.server(values, usage),
-    workers: ExampleWorkers.workers(values, usage)
-  }
-}
+export const main = <E>(
+  platform: ExampleCli.Platform,
+  serve: (options: EchoFlags) => Effect.Effect<void, E>
+): void =>
+  ExampleCli.run(
+    Command.make(
+      "echo",
+      { server: ExampleFlags.server(7000), framing },
+      ({ framing, server }) => ExampleCli.serve("echo", server, serve({ ...server, framing }))
+    ).pipe(Command.withDescription("Echoes what every client sends back to it.")),
+    platform,
+    { name: "echo" }
+  )

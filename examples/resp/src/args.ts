@@ -1,51 +1,48 @@
-/** Command-line flags of the RESP example (the same on every runtime). */
-import { parseArgs } from "node:util"
-import * as ExampleProxy from "../../../scripts/example-proxy.ts"
-import * as ExampleTls from "../../../scripts/example-tls.ts"
-import * as ExampleWorkers from "../../../scripts/example-workers.ts"
+/**
+ * The RESP example's command line (the same on every runtime): the shared
+ * server flags (`--host`, `--port`, `--workers`, TLS, `--proxy-protocol`;
+ * see `ExampleFlags` in examples/common) and `--max-command-bytes N` (the
+ * decoder's `maxCommandBytes`: the largest cost of one command, its
+ * arguments' lengths plus a fixed overhead each; default 128 MiB).
+ */
+import { Command, Options } from "@effect/cli"
+import { ExampleCli, ExampleFlags } from "@wirekit/example-common"
+import type { Effect } from "effect"
+import { Option } from "effect"
 import type { RespServerOptions } from "./RespServer.ts"
 
-const usage =
-  `usage: resp [--host 127.0.0.1] [--port 6380] [--max-command-bytes N] ${ExampleWorkers.workersUsage} ${ExampleTls.serverUsage} ${ExampleProxy.proxyUsage}`
+/** What the RESP server is started with. */
+export type RespFlags = RespServerOptions & { readonly workers: number }
+
+const maxCommandBytes = ExampleFlags.integer("max-command-bytes", { min: 1, max: Number.MAX_SAFE_INTEGER }).pipe(
+  Options.withDescription(
+    "The largest cost of one command (its arguments' lengths plus an overhead each); default 128 MiB."
+  ),
+  Options.optional
+)
 
 /**
- * Parses `--host` (default 127.0.0.1), `--port` (default 6380), `--max-command-bytes` (the
- * decoder's `maxCommandBytes`: largest cost of one command, its arguments' lengths plus a fixed
- * overhead each; default 128 MiB), `--workers N` (processes serving the port, each with its
- * own store; default 1) and the TLS flags (`--tls-cert PATH --tls-key PATH`,
- * `--tls-ca PATH` for mutual TLS; see scripts/example-tls.ts); exits with status 2 and the
- * usage on an unknown flag (a misspelt TLS flag must not leave the server plain) or an
- * unreadable certificate.
- * `--proxy-protocol CIDR[,CIDR]` serves behind TCP load balancers at those
- * addresses, reading their PROXY protocol headers (see scripts/example-proxy.ts).
+ * Runs the RESP server from this process's arguments on `platform`; `serve`
+ * is the runtime's part (transport, workers).
  */
-export const parse = (argv: ReadonlyArray<string>): RespServerOptions & { readonly workers: number } => {
-  let values
-  try {
-    values = parseArgs({
-      args: [...argv],
-      options: {
-        host: { type: "string", default: "127.0.0.1" },
-        port: { type: "string", default: "6380" },
-        "max-command-bytes": { type: "string" },
-        ...ExampleWorkers.workersFlags,
-        ...ExampleTls.serverFlags,
-        ...ExampleProxy.proxyFlags
-      },
-      strict: true
-    }).values
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
-    process.exit(2)
-  }
-  const maxCommandBytes = values["max-command-bytes"]
-  return {
-    host: values.host,
-    port: Number(values.port),
-    limits: maxCommandBytes === undefined ? {} : { maxCommandBytes: Number(maxCommandBytes) },
-    // first: with --tls-cert it is refused before any certificate file is read
-    proxyProtocol: ExampleProxy.proxyProtocol(values, usage),
-    tls: ExampleTls.server(values, usage),
-    workers: ExampleWorkers.workers(values, usage)
-  }
-}
+export const main = <E>(
+  platform: ExampleCli.Platform,
+  serve: (options: RespFlags) => Effect.Effect<void, E>
+): void =>
+  ExampleCli.run(
+    Command.make(
+      "resp",
+      { server: ExampleFlags.server(6380), maxCommandBytes },
+      ({ maxCommandBytes, server }) =>
+        ExampleCli.serve(
+          "resp",
+          server,
+          serve({
+            ...server,
+            limits: Option.match(maxCommandBytes, { onNone: () => ({}), onSome: (n) => ({ maxCommandBytes: n }) })
+          })
+        )
+    ).pipe(Command.withDescription("A Redis-protocol (RESP2/RESP3) server: try it with redis-cli.")),
+    platform,
+    { name: "resp" }
+  )
