@@ -31,7 +31,9 @@ if (!hasEntry(example, runtime)) {
 }
 const [cmd, args] = commandFor(example, runtime, argv)
 const child = spawn(cmd, args, { stdio: "inherit", cwd: root })
-// Ctrl-C reaches the child directly (same process group); forward SIGTERM
+// Ctrl-C reaches the child directly (same process group): it shuts down and exits 0, and so does this process.
+// The npm script `exec`s this file: a shell left between npm and node would die of the SIGINT itself, and
+// npm, seeing its child killed by a signal, would exit 130 after a clean shutdown.
 process.on("SIGINT", () => {})
 process.on("SIGTERM", () => child.kill("SIGTERM"))
 // with --workers N, SIGHUP asks the example's primary for a rolling restart
