@@ -289,10 +289,16 @@ export interface DatagramStats {
   readonly sent: number
   /** Their bytes. */
   readonly sentBytes: number
-  /** Datagrams dropped by the overflow policy, larger than `maxDatagramSize`, or filtered out in connected mode. */
+  /**
+   * Received datagrams dropped: by the overflow policy of a full receive
+   * queue, for being larger than `maxDatagramSize`, or from another peer than
+   * the connected one (where the core, not the OS, filters).
+   */
   readonly dropped: number
   /** Their bytes. */
   readonly droppedBytes: number
+  /** Datagrams given to `unsafeSend` past `sendQueue` while the send buffer was full, and dropped. */
+  readonly sendDropped: number
   /** Datagrams in the receive queue now. */
   readonly queued: number
   /** Their bytes. */
@@ -328,8 +334,12 @@ export interface DatagramSocket {
   /**
    * Synchronous send for the `pump` callback. Returns `false` when the caller
    * should stop: the datagram was taken but the send buffer is full (call
-   * {@link DatagramSocket.awaitWritable} before more), or it was refused
-   * (oversize, wrong mode, closed; the next `send` tells why).
+   * {@link DatagramSocket.awaitWritable} before more), or it was not sent:
+   * refused (oversize, wrong mode, closed: `send` would fail and say why),
+   * or an error the runtime reported is pending (`awaitWritable` fails with
+   * it). While the buffer is full, datagrams given anyway are kept, up to
+   * `sendQueue`, and sent when there is room; past that they are dropped
+   * and counted in `sendDropped`.
    */
   readonly unsafeSend: (data: Uint8Array, to?: TcpAddress) => boolean
   /** Completes when the runtime's send buffer has room (at once if it has). */

@@ -29,6 +29,12 @@ export * as Driver from "./Driver.ts"
  */
 export * as Datagram from "./Datagram.ts"
 /**
+ * The in-memory datagram network, with seeded fault injection (loss, duplication, reordering, delay).
+ *
+ * @since 0.1.0
+ */
+export * as MemoryDatagram from "./MemoryDatagram.ts"
+/**
  * The in-memory transport.
  *
  * @since 0.1.0

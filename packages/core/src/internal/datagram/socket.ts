@@ -196,6 +196,7 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
   private nDropped = 0
   private nDroppedBytes = 0
   private nErrors = 0
+  private nSendDropped = 0
   // effects made once
   private takeEffect: Effect.Effect<Datagram, DatagramError> | undefined = undefined
   private takeBatchEffect: Effect.Effect<ReadonlyArray<Datagram>, DatagramError> | undefined = undefined
@@ -472,6 +473,12 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
       this.pendingError = undefined
       return pending
     }
+    return this.refusal(data, to)
+  }
+
+  /** Why `data` to `to` is refused whatever the runtime's state, or undefined. */
+  private refusal(data: Uint8Array, to: TcpAddress | undefined): DatagramError | undefined {
+    if (this.isClosed) return this.closedError("send", to)
     if (data.length > this.maxDatagramSize) {
       return new DatagramError({
         reason: "MessageTooLarge",
@@ -524,20 +531,13 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
   }
 
   private doUnsafeSend(data: Uint8Array, to: TcpAddress | undefined): boolean {
-    if (this.pendingError !== undefined) return false
-    const refusal = this.sendCheck(data, to)
-    if (refusal !== undefined) {
-      // kept for the next `send`, which tells the caller why
-      this.pendingError = refusal.reason === "Closed" ? undefined : refusal
-      return false
-    }
+    // a refusal is the caller's to see with `send`; an error the runtime
+    // reported stays pending for the next `send` or `awaitWritable`
+    if (this.pendingError !== undefined || this.refusal(data, to) !== undefined) return false
     const destination = this.destination(to)
     if (this.blocked) {
       if (this.held.length < this.options.sendQueue) this.held.push({ data, to: destination })
-      else {
-        this.nDropped++
-        this.nDroppedBytes += data.length
-      }
+      else this.nSendDropped++
       return false
     }
     const outcome = this.driver.send(data, destination)
@@ -725,6 +725,7 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
       sentBytes: this.nSentBytes,
       dropped: this.nDropped,
       droppedBytes: this.nDroppedBytes,
+      sendDropped: this.nSendDropped,
       queued: this.count,
       queuedBytes: this.queuedBytes,
       errors: this.nErrors

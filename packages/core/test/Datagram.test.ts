@@ -1,0 +1,283 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Datagram, MemoryDatagram } from "@wirekit/core"
+import { Cause, Effect, Exit, Fiber, TestClock } from "effect"
+
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+const loopback = { host: "127.0.0.1", port: 0 }
+
+/** Lets the memory wire deliver (it delivers one batch per microtask). */
+const settle = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 0)))
+
+/** Sends `n` numbered datagrams through a network with `faults`, returns the numbers received, in order. */
+const throughFaults = (n: number, faults: MemoryDatagram.FaultOptions) =>
+  Effect.gen(function*() {
+    const net = yield* MemoryDatagram.make(faults)
+    const a = yield* net.bind(loopback)
+    const b = yield* net.bind(loopback)
+    for (let i = 0; i < n; i++) yield* a.send(enc.encode(String(i)), b.address)
+    yield* settle
+    const got: Array<number> = []
+    while ((yield* b.stats).queued > 0) got.push(Number(dec.decode((yield* b.take).data)))
+    return { got, faults: net.faults() }
+  })
+
+describe("MemoryDatagram: fault injection", () => {
+  it.scoped("one seed replays the same losses, duplicates and reorders; another seed differs", () =>
+    Effect.gen(function*() {
+      const faults = { loss: 0.1, duplicate: 0.05, reorder: 0.1, seed: 7 }
+      const first = yield* throughFaults(1000, faults)
+      const again = yield* throughFaults(1000, faults)
+      const other = yield* throughFaults(1000, { ...faults, seed: 8 })
+      expect(again.got).toEqual(first.got)
+      expect(again.faults).toEqual(first.faults)
+      expect(other.got).not.toEqual(first.got)
+      // the rates are roughly the asked ones, and every fault kind happened
+      expect(first.faults.lost).toBeGreaterThan(50)
+      expect(first.faults.lost).toBeLessThan(150)
+      expect(first.faults.duplicated).toBeGreaterThan(10)
+      expect(first.faults.reordered).toBeGreaterThan(30)
+      expect(first.got.length).toBe(1000 - first.faults.lost + first.faults.duplicated)
+      const sorted = [...first.got].sort((x, y) => x - y)
+      expect(first.got).not.toEqual(sorted)
+    }))
+
+  it.scoped("without faults every datagram arrives once, in order", () =>
+    Effect.gen(function*() {
+      const { faults, got } = yield* throughFaults(500, {})
+      expect(got).toEqual(Array.from({ length: 500 }, (_, i) => i))
+      expect(faults).toMatchObject({ sent: 500, delivered: 500, lost: 0, duplicated: 0, reordered: 0 })
+    }))
+
+  it.scoped("delay runs on the Clock: nothing arrives before TestClock reaches it", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make({ delay: { min: 100, max: 200 }, seed: 3 })
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind(loopback)
+      for (let i = 0; i < 20; i++) yield* a.send(enc.encode(String(i)), b.address)
+      yield* settle
+      expect((yield* b.stats).received).toBe(0)
+      yield* TestClock.adjust("99 millis")
+      yield* settle
+      expect((yield* b.stats).received).toBe(0)
+      yield* TestClock.adjust("101 millis")
+      yield* settle
+      const stats = yield* b.stats
+      expect(stats.received).toBe(20)
+      expect(net.faults().delayed).toBe(20)
+      const got: Array<number> = []
+      for (let i = 0; i < 20; i++) got.push(Number(dec.decode((yield* b.take).data)))
+      // uniform delays in 100..200 reorder the datagrams
+      expect(got).not.toEqual(Array.from({ length: 20 }, (_, i) => i))
+      expect([...got].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+    }))
+
+  it.effect("bad fault options are defects, not silent defaults", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(MemoryDatagram.make({ loss: 1.5 }))
+      expect(Exit.isFailure(exit) && Cause.squash(exit.cause) instanceof RangeError).toBe(true)
+    }))
+})
+
+describe("Datagram: the receive queue", () => {
+  it.scoped("dropNewest keeps the first datagrams, counts the rest as dropped, and stays under both bounds", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind({ ...loopback, receiveQueue: 10, receiveQueueBytes: 1000 })
+      for (let i = 0; i < 100; i++) yield* a.send(enc.encode(String(i).padStart(3, "0")), b.address)
+      yield* settle
+      const stats = yield* b.stats
+      expect(stats).toMatchObject({ received: 100, dropped: 90, droppedBytes: 270, queued: 10, queuedBytes: 30 })
+      const batch = yield* b.takeBatch
+      expect(batch.map((d) => dec.decode(d.data))).toEqual(Array.from({ length: 10 }, (_, i) => `00${i}`))
+    }))
+
+  it.scoped("dropOldest keeps the latest datagrams", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind({ ...loopback, receiveQueue: 10, overflow: "dropOldest" })
+      for (let i = 0; i < 100; i++) yield* a.send(enc.encode(String(i)), b.address)
+      yield* settle
+      expect(yield* b.stats).toMatchObject({ received: 100, dropped: 90, queued: 10 })
+      const batch = yield* b.takeBatch
+      expect(batch.map((d) => Number(dec.decode(d.data)))).toEqual(Array.from({ length: 10 }, (_, i) => 90 + i))
+    }))
+
+  it.scoped("the byte bound holds with few large datagrams", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind({ ...loopback, receiveQueueBytes: 10_000 })
+      for (let i = 0; i < 10; i++) yield* a.send(new Uint8Array(3000), b.address)
+      yield* settle
+      expect(yield* b.stats).toMatchObject({ received: 10, dropped: 7, queued: 3, queuedBytes: 9000 })
+    }))
+
+  it.scoped("take waits for a datagram; close ends waiting receivers with Closed and the stream ends", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind(loopback)
+      const taker = yield* Effect.fork(b.take)
+      yield* settle
+      yield* a.send(enc.encode("x"), b.address)
+      const d = yield* Fiber.join(taker)
+      expect(dec.decode(d.data)).toBe("x")
+      expect(d.from).toEqual(a.address)
+      const waiting = yield* Effect.fork(b.take)
+      yield* settle
+      yield* b.close
+      const exit = yield* Fiber.await(waiting)
+      expect(Exit.isFailure(exit) && JSON.stringify(exit.cause).includes("Closed")).toBe(true)
+      const exit2 = yield* Effect.exit(a.send(enc.encode("y"), b.address).pipe(Effect.zipRight(b.take)))
+      expect(Exit.isFailure(exit2)).toBe(true)
+    }))
+})
+
+describe("Datagram: pump", () => {
+  it.scoped("delivers what was queued first, then batches as they arrive; pauses while an effect runs", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind(loopback)
+      for (let i = 0; i < 5; i++) yield* a.send(enc.encode(String(i)), b.address)
+      yield* settle
+      const batches: Array<Array<number>> = []
+      const pump = yield* Effect.fork(b.pump((batch) => {
+        batches.push(batch.map((d) => Number(dec.decode(d.data))))
+        // the first batch makes the consumer slow for a while: meanwhile datagrams queue
+        return batches.length === 1 ? Effect.sleep("10 millis") : undefined
+      }))
+      yield* settle
+      for (let i = 5; i < 10; i++) yield* a.send(enc.encode(String(i)), b.address)
+      yield* settle
+      expect(batches).toEqual([[0, 1, 2, 3, 4]])
+      yield* TestClock.adjust("10 millis")
+      yield* settle
+      expect(batches).toEqual([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]])
+      yield* a.send(enc.encode("10"), b.address)
+      yield* settle
+      expect(batches.at(-1)).toEqual([10])
+      yield* b.close
+      expect(Exit.isSuccess(yield* Fiber.await(pump))).toBe(true)
+    }))
+
+  it.scoped("an echo with unsafeSend inside the callback answers every datagram", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make({ sendBuffer: 8 })
+      const server = yield* net.bind(loopback)
+      const client = yield* net.bind(loopback)
+      yield* Effect.fork(server.pump((batch) => {
+        for (const d of batch) server.unsafeSend(d.data, d.from)
+        // a full send buffer pauses delivery until the wire takes the datagrams
+      }))
+      const n = 2000
+      let sent = 0
+      let received = 0
+      while (received < n) {
+        while (sent < n && sent - received < 64) yield* client.send(enc.encode(String(sent++)), server.address)
+        const batch = yield* client.takeBatch
+        for (const d of batch) expect(Number(dec.decode(d.data))).toBe(received++)
+      }
+      const stats = yield* server.stats
+      expect(stats).toMatchObject({ received: n, sent: n, dropped: 0 })
+    }))
+})
+
+describe("Datagram: sending", () => {
+  it.scoped("past maxDatagramSize a send fails with MessageTooLarge, with the size and the limit", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind({ ...loopback, maxDatagramSize: 100 })
+      const error = yield* Effect.flip(a.send(new Uint8Array(101), a.address))
+      expect(error).toMatchObject({ _tag: "DatagramError", reason: "MessageTooLarge", size: 101, limit: 100 })
+      expect(a.unsafeSend(new Uint8Array(101), a.address)).toBe(false)
+      yield* a.send(new Uint8Array(100), a.address)
+      yield* settle
+      expect((yield* a.take).data.length).toBe(100)
+    }))
+
+  it.scoped("a send waits while the send buffer is full, and every datagram gets through", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make({ sendBuffer: 4 })
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind(loopback)
+      for (let i = 0; i < 100; i++) yield* a.send(enc.encode(String(i)), b.address)
+      yield* settle
+      expect(yield* b.stats).toMatchObject({ received: 100, dropped: 0 })
+      expect(net.faults().sent).toBe(100)
+    }))
+
+  it.scoped("bad options are an InvalidOptions error that says which", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const tooBig = yield* Effect.flip(net.bind({ ...loopback, maxDatagramSize: 70_000 }))
+      expect(tooBig).toMatchObject({ reason: "InvalidOptions", operation: "bind" })
+      expect(tooBig.message).toContain("maxDatagramSize")
+      const v6 = yield* net.bind({ host: "::1", port: 0, maxDatagramSize: Datagram.maxIPv6DatagramSize })
+      expect(v6.maxDatagramSize).toBe(65_527)
+      const queue = yield* Effect.flip(net.bind({ ...loopback, receiveQueue: 0 }))
+      expect(queue.detail).toContain("receiveQueue")
+    }))
+})
+
+describe("Datagram: connected mode and multicast on the memory network", () => {
+  it.scoped("a connected socket sends to its peer, takes only the peer's datagrams, and hears Refused", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind(loopback)
+      const stranger = yield* net.bind(loopback)
+      yield* a.connect(b.address)
+      expect(a.remoteAddress).toEqual(b.address)
+      yield* a.send(enc.encode("to b"))
+      expect(yield* Effect.flip(a.send(enc.encode("x"), b.address))).toMatchObject({ reason: "AlreadyConnected" })
+      yield* stranger.send(enc.encode("from stranger"), a.address)
+      yield* b.send(enc.encode("from b"), a.address)
+      yield* settle
+      expect(dec.decode((yield* b.take).data)).toBe("to b")
+      expect(dec.decode((yield* a.take).data)).toBe("from b")
+      expect(yield* a.stats).toMatchObject({ queued: 0 })
+      yield* b.close
+      yield* a.send(enc.encode("anyone?"))
+      yield* settle
+      expect(yield* Effect.flip(a.send(enc.encode("again")))).toMatchObject({ reason: "Refused" })
+      expect((yield* a.stats).errors).toBe(1)
+      yield* a.disconnect
+      expect(yield* Effect.flip(a.send(enc.encode("where?")))).toMatchObject({ reason: "NotConnected" })
+    }))
+
+  it.scoped("multicast reaches the group's members only", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const member = yield* net.bind({
+        host: "0.0.0.0",
+        port: 5000,
+        reuseAddr: true,
+        multicast: { groups: ["239.1.2.3"] }
+      })
+      const other = yield* net.bind({ host: "0.0.0.0", port: 5000, reuseAddr: true })
+      const sender = yield* net.bind(loopback)
+      yield* sender.send(enc.encode("hello group"), { host: "239.1.2.3", port: 5000 })
+      yield* settle
+      expect(dec.decode((yield* member.take).data)).toBe("hello group")
+      expect((yield* other.stats).received).toBe(0)
+      yield* member.leaveMulticast("239.1.2.3")
+      yield* sender.send(enc.encode("again"), { host: "239.1.2.3", port: 5000 })
+      yield* settle
+      expect((yield* member.stats).received).toBe(1)
+    }))
+
+  it.scoped("address in use, unless both sockets reuse the address", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind(loopback)
+      const error = yield* Effect.flip(net.bind(a.address))
+      expect(error).toMatchObject({ reason: "AddressInUse", operation: "bind", address: a.address })
+      yield* net.bind({ host: "127.0.0.1", port: 6000, reuseAddr: true })
+      yield* net.bind({ host: "127.0.0.1", port: 6000, reuseAddr: true })
+    }))
+})
