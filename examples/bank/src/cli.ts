@@ -17,7 +17,8 @@
  * `--tls` connects with TLS, checking the server's certificate against the
  * system's CAs or `--tls-ca PATH`; `--tls-cert PATH --tls-key PATH` present a
  * client certificate (for a server started with `--tls-ca`). Any `--tls-*`
- * flag implies `--tls` (see scripts/example-tls.ts).
+ * flag implies `--tls` (see `ExampleFlags` in examples/common). `--help`
+ * (after a command: `bank deposit --help`) describes every flag.
  *
  * Exit status: 0 done, 1 no such account, 2 usage (or an unreadable
  * certificate file), 3 the server answered with another error (e.g.
@@ -26,13 +27,12 @@
  *
  * @since 0.1.0
  */
-import { NodeRuntime } from "@effect/platform-node"
+import { Args, Command as Cli, HelpDoc, Options } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Address, Client, Tls } from "@wirekit/core"
-import type { Transport } from "@wirekit/core"
+import { ExampleCli, ExampleFlags } from "@wirekit/example-common"
 import { NodeTransport } from "@wirekit/node"
-import { Effect, Exit } from "effect"
-import { parseArgs } from "node:util"
-import * as ExampleTls from "../../../scripts/example-tls.ts"
+import { Effect, Option } from "effect"
 import * as Bank from "./Bank.ts"
 
 // ---------------------------------------------------------------------------
@@ -40,11 +40,11 @@ import * as Bank from "./Bank.ts"
 // ---------------------------------------------------------------------------
 
 const USAGE =
-  `usage: cli.ts [--host 127.0.0.1] [--port ${Bank.DEFAULT_PORT}] [--timeout MS] ${ExampleTls.clientUsage} COMMAND
+  `bank [--host 127.0.0.1] [--port ${Bank.DEFAULT_PORT}] [--timeout MS] [--tls [--tls-ca PATH] [--tls-cert PATH --tls-key PATH]] COMMAND
   open ACCOUNT                       open an account (balance 0); prints OK
   balance ACCOUNT                    print the balance, in cents
-  deposit ACCOUNT AMOUNT [--key K]   add AMOUNT cents; prints the receipt
-  transfer FROM TO AMOUNT [--key K]  move AMOUNT cents; prints the receipt
+  deposit [--key K] ACCOUNT AMOUNT   add AMOUNT cents; prints the receipt
+  transfer [--key K] FROM TO AMOUNT  move AMOUNT cents; prints the receipt
 with --key, a deposit or transfer is applied at most once per key: a retry prints the first outcome
 exit status: 0 ok, 1 no such account, 2 usage, 3 the server answered with an error, 4 no answer
 (put -- before an AMOUNT starting with -: deposit alice -- -5)`
@@ -74,89 +74,82 @@ interface Cli {
   readonly command: Command
 }
 
-const usageError = (message: string): never => {
-  console.error(`bank: ${message}\n${USAGE}`)
-  process.exit(EXIT.usage)
-}
+/** A positional argument checked by `check` (a message when refused). */
+const arg = <A>(name: string, check: (text: string) => { readonly value: A } | string) =>
+  Args.text({ name }).pipe(Args.mapEffect((text) => {
+    const result = check(text)
+    return typeof result === "string" ? Effect.fail(HelpDoc.p(result)) : Effect.succeed(result.value)
+  }))
 
-const int = (name: string, text: string, min: number, max: number): number => {
-  const n = Number(text)
-  if (!/^-?\d+$/.test(text) || n < min || n > max) {
-    usageError(`${name} must be an integer from ${min} to ${max} (got ${text})`)
-  }
-  return n
-}
-
-/** An account name as the protocol takes it (1 to 64 characters), else a usage error. */
-const account = (text: string): string =>
-  text.length >= 1 && text.length <= Bank.MAX_ACCOUNT_LENGTH
-    ? text
-    : usageError(`an account name has 1 to ${Bank.MAX_ACCOUNT_LENGTH} characters (got ${text.length})`)
+/** An account name as the protocol takes it (1 to 64 characters). */
+const account = (name: string) =>
+  arg(name, (text) =>
+    text.length >= 1 && text.length <= Bank.MAX_ACCOUNT_LENGTH
+      ? { value: text }
+      : `${name}: an account name has 1 to ${Bank.MAX_ACCOUNT_LENGTH} characters (got ${text.length})`)
 
 /** An amount in cents: any safe integer (the server refuses zero and negative ones, with InvalidAmount). */
-const amount = (text: string): number => int("AMOUNT (cents)", text, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
+const amount = arg("AMOUNT", (text) => {
+  const n = Number(text)
+  return /^-?\d+$/.test(text) && Number.isSafeInteger(n)
+    ? { value: n }
+    : `AMOUNT (cents) must be an integer from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER} (got ${text})`
+})
 
-const parse = (argv: ReadonlyArray<string>): Cli => {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        host: { type: "string", default: "127.0.0.1" },
-        port: { type: "string", default: String(Bank.DEFAULT_PORT) },
-        timeout: { type: "string", default: "5000" },
-        key: { type: "string" },
-        help: { type: "boolean", short: "h" },
-        ...ExampleTls.clientFlags
-      }
-    })
-  } catch (error) {
-    return usageError(error instanceof Error ? error.message : String(error))
-  }
-  const { positionals: p, values: v } = parsed
-  if (v.help) {
-    console.log(USAGE)
-    process.exit(EXIT.ok)
-  }
-  const arity = (n: number) => {
-    if (p.length - 1 !== n) usageError(`${p[0]}: wrong number of arguments`)
-  }
-  const key = v.key
-  if (key !== undefined && (key.length < 1 || key.length > Bank.MAX_KEY_LENGTH)) {
-    usageError(`--key has 1 to ${Bank.MAX_KEY_LENGTH} characters (got ${key.length})`)
-  }
-  const name = p[0]
-  if (key !== undefined && name !== "deposit" && name !== "transfer") usageError(`--key is for deposit and transfer`)
-  let command: Command
-  switch (name) {
-    case "open":
-    case "balance":
-      arity(1)
-      command = { _tag: name, account: account(p[1]!) }
-      break
-    case "deposit":
-      arity(2)
-      command = { _tag: "deposit", account: account(p[1]!), amount: amount(p[2]!), key }
-      break
-    case "transfer":
-      arity(3)
-      command = { _tag: "transfer", from: account(p[1]!), to: account(p[2]!), amount: amount(p[3]!), key }
-      break
-    case undefined:
-      return usageError("no command")
-    default:
-      return usageError(`unknown command "${name}"`)
-  }
-  return {
-    host: v.host,
-    port: int("--port", v.port, 1, 65535),
-    timeout: int("--timeout", v.timeout, 1, 3_600_000),
-    tls: ExampleTls.client(v, usageError),
-    command
-  }
-}
+/** `--key K`: apply a deposit or transfer at most once for K. */
+const key = Options.text("key").pipe(
+  Options.withPseudoName("K"),
+  Options.withDescription("Apply the request at most once for this key: a retry prints the first outcome."),
+  Options.optional,
+  Options.mapEffect(Option.match({
+    onNone: () => Effect.succeed(undefined),
+    onSome: (key) =>
+      key.length >= 1 && key.length <= Bank.MAX_KEY_LENGTH
+        ? Effect.succeed(key)
+        : Effect.fail(
+          ExampleFlags.invalid(`--key has 1 to ${Bank.MAX_KEY_LENGTH} characters (got ${key.length})`)
+        )
+  }))
+)
+
+/** The flags before the command. */
+const bank = Cli.make("bank", {
+  host: ExampleFlags.host,
+  port: ExampleFlags.port(Bank.DEFAULT_PORT, 1),
+  timeout: ExampleFlags.integer("timeout", { min: 1, max: 3_600_000, pseudoName: "MS" }).pipe(
+    Options.withDescription("How long to wait for a connection and for the answer, in ms; default 5000."),
+    Options.withDefault(5000)
+  ),
+  tls: ExampleFlags.clientTls
+}).pipe(
+  Cli.withDescription("The bank client: one command per run."),
+  Cli.withHandler(() => Effect.fail(ExampleFlags.invalid("no command")))
+)
+
+/** Runs `command` with the flags before it, and exits with its status. */
+const execute = (command: Command) =>
+  Effect.flatMap(bank, (flags) => run({ ...flags, command })).pipe(
+    Effect.flatMap((status) => status === EXIT.ok ? Effect.void : ExampleCli.exit(status))
+  )
+
+const command = bank.pipe(Cli.withSubcommands([
+  Cli.make("open", { account: account("ACCOUNT") }, ({ account }) => execute({ _tag: "open", account })).pipe(
+    Cli.withDescription("Open an account (balance 0); prints OK.")
+  ),
+  Cli.make("balance", { account: account("ACCOUNT") }, ({ account }) => execute({ _tag: "balance", account })).pipe(
+    Cli.withDescription("Print the balance, in cents.")
+  ),
+  Cli.make(
+    "deposit",
+    { key, account: account("ACCOUNT"), amount },
+    ({ account, amount, key }) => execute({ _tag: "deposit", account, amount, key })
+  ).pipe(Cli.withDescription("Add AMOUNT cents; prints the receipt.")),
+  Cli.make(
+    "transfer",
+    { key, from: account("FROM"), to: account("TO"), amount },
+    ({ amount, from, key, to }) => execute({ _tag: "transfer", from, to, amount, key })
+  ).pipe(Cli.withDescription("Move AMOUNT cents; prints the receipt."))
+]))
 
 // ---------------------------------------------------------------------------
 // errors
@@ -191,7 +184,9 @@ const report = (cli: Cli, error: Bank.BankError | Client.ClientError): number =>
       console.error(`bank: no answer from ${at} within ${error.timeout ?? cli.timeout} ms${retryHint(cli)}`)
       return EXIT.noAnswer
     case "Disconnected":
-      console.error(`bank: the connection to ${at} was lost${ExampleTls.lostConnectionHint(cli.tls)}${retryHint(cli)}`)
+      console.error(
+        `bank: the connection to ${at} was lost${ExampleFlags.lostConnectionHint(cli.tls)}${retryHint(cli)}`
+      )
       return EXIT.noAnswer
     case "Decode":
       console.error(`bank: the answer from ${at} could not be read (is it a bank server?): ${error.message}`)
@@ -219,7 +214,7 @@ const retryHint = (cli: Cli): string => {
 // main
 // ---------------------------------------------------------------------------
 
-const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
+const run = (cli: Cli): Effect.Effect<number> =>
   Effect.gen(function*() {
     const command = cli.command
     const bank = yield* Client.make(Bank.Bank, Address.tcp(cli.host, cli.port), {
@@ -253,17 +248,13 @@ const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
     }
   }).pipe(
     Effect.catchAll((error) => Effect.sync(() => report(cli, error))),
-    Effect.scoped
+    Effect.scoped,
+    Effect.provide(NodeTransport.layer)
   )
 
-const cli = parse(process.argv.slice(2))
-run(cli).pipe(
-  Effect.provide(NodeTransport.layer),
-  (program) =>
-    NodeRuntime.runMain(program, {
-      disablePrettyLogger: true,
-      // the program's value is the exit status; Ctrl-C: 130
-      teardown: (exit, onExit) =>
-        onExit(Exit.isSuccess(exit) ? (exit.value as number) : Exit.isInterrupted(exit) ? 130 : 1)
-    })
-)
+// Ctrl-C: 130
+ExampleCli.run(command, { context: NodeContext.layer, runMain: NodeRuntime.runMain }, {
+  name: "bank",
+  usage: USAGE,
+  interrupted: 130
+})

@@ -10,7 +10,8 @@
  * `--tls` connects with TLS, checking the server's certificate against the
  * system's CAs, or against `--tls-ca PATH` (a private CA); `--tls-cert PATH
  * --tls-key PATH` present a client certificate to a server that asks for one
- * (`--tls-ca` on the server). Any `--tls-*` flag implies `--tls`.
+ * (`--tls-ca` on the server). Any `--tls-*` flag implies `--tls`. `--help`
+ * describes every flag.
  *
  * The end of your input (Ctrl-D, or the end of a pipe) ends our side of the
  * connection; the server then says you left and closes, and the client exits.
@@ -21,14 +22,12 @@
  *
  * @since 0.1.0
  */
-import { NodeRuntime } from "@effect/platform-node"
+import { Command } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Address, Connection, Tls, Transport } from "@wirekit/core"
+import { ExampleCli, ExampleFlags } from "@wirekit/example-common"
 import { NodeTransport } from "@wirekit/node"
-import { Effect, Exit, Fiber, Stream } from "effect"
-import { parseArgs } from "node:util"
-import * as ExampleTls from "../../../scripts/example-tls.ts"
-
-const USAGE = `usage: cli.ts [--host 127.0.0.1] [--port 7001] ${ExampleTls.clientUsage}`
+import { Effect, Fiber, Stream } from "effect"
 
 /** Exit statuses. */
 const EXIT = { ok: 0, usage: 2, noConnection: 4 } as const
@@ -37,38 +36,6 @@ interface Cli {
   readonly host: string
   readonly port: number
   readonly tls: Tls.TlsClientOptions | undefined
-}
-
-const usageError = (message: string): never => {
-  console.error(`chat: ${message}\n${USAGE}`)
-  process.exit(EXIT.usage)
-}
-
-const parse = (argv: ReadonlyArray<string>): Cli => {
-  let values
-  try {
-    values = parseArgs({
-      args: [...argv],
-      strict: true,
-      options: {
-        host: { type: "string", default: "127.0.0.1" },
-        port: { type: "string", default: "7001" },
-        help: { type: "boolean", short: "h" },
-        ...ExampleTls.clientFlags
-      }
-    }).values
-  } catch (error) {
-    return usageError(error instanceof Error ? error.message : String(error))
-  }
-  if (values.help) {
-    console.log(USAGE)
-    process.exit(EXIT.ok)
-  }
-  const port = Number(values.port)
-  if (!/^\d+$/.test(values.port) || port < 1 || port > 65535) {
-    usageError(`--port must be an integer from 1 to 65535 (got ${values.port})`)
-  }
-  return { host: values.host, port, tls: ExampleTls.client(values, usageError) }
 }
 
 /** Writes to stdout; past its high-water mark, waits for it to drain (and so stops reading the server). */
@@ -122,14 +89,18 @@ const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
     Effect.scoped
   )
 
-const cli = parse(process.argv.slice(2))
-run(cli).pipe(
-  Effect.provide(NodeTransport.layer),
-  (program) =>
-    NodeRuntime.runMain(program, {
-      disablePrettyLogger: true,
-      // the program's value is the exit status; Ctrl-C: 130
-      teardown: (exit, onExit) =>
-        onExit(Exit.isSuccess(exit) ? (exit.value as number) : Exit.isInterrupted(exit) ? 130 : 1)
-    })
-)
+const command = Command.make(
+  "chat-client",
+  { host: ExampleFlags.host, port: ExampleFlags.port(7001, 1), tls: ExampleFlags.clientTls },
+  (cli) =>
+    run(cli).pipe(
+      Effect.provide(NodeTransport.layer),
+      Effect.flatMap((status) => status === EXIT.ok ? Effect.void : ExampleCli.exit(status))
+    )
+).pipe(Command.withDescription("A terminal client for the chat: your lines go to the server, its lines are printed."))
+
+// Ctrl-C: 130
+ExampleCli.run(command, { context: NodeContext.layer, runMain: NodeRuntime.runMain }, {
+  name: "chat-client",
+  interrupted: 130
+})

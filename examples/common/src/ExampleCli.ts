@@ -3,7 +3,8 @@
  * every runtime (the entry point passes its runtime's platform context and
  * `runMain`), with these exit statuses:
  *
- * - 0: done, `--help`, `--version`, or stopped by SIGINT/SIGTERM (Ctrl-C);
+ * - 0: done, `--help`, `--version`, or stopped by SIGINT/SIGTERM (Ctrl-C;
+ *   a client may ask for 130 instead);
  * - 2: the command line is refused (an unknown flag, a bad value, a missing
  *   argument): one paragraph on stderr, `NAME: what is wrong`, the usage and
  *   where to find more, with no stack trace;
@@ -63,6 +64,8 @@ export interface RunOptions {
   readonly version?: string | undefined
   /** The usage printed after a refused command line (default: the command's, as `--help` shows it). */
   readonly usage?: string | undefined
+  /** The exit status after SIGINT/SIGTERM: 0 (the default) for a server stopped on purpose, 130 for a client cut short. */
+  readonly interrupted?: number | undefined
 }
 
 /** The plain text of a help span (no colours: the usage goes to stderr next to a plain message). */
@@ -135,7 +138,7 @@ export const run = <Name extends string, E, A>(
         Exit.isSuccess(exit)
           ? (typeof exit.value === "number" ? exit.value : 0)
           : Cause.isInterruptedOnly(exit.cause)
-          ? 0
+          ? options.interrupted ?? 0
           : 1
       )
   })

@@ -7,16 +7,17 @@
  *   set KEY VALUE            prints OK
  *   del KEY                  prints 1 if the key existed, else 0
  *   incr KEY [BY]            adds BY (default 1) to an integer value; prints the result
- *   keys [PREFIX] [--limit N]  the keys (sorted), one per line
- *   scan [PREFIX] [--limit N]  the entries (sorted by key), one KEY<TAB>VALUE line each, as they arrive
- *   wait KEY [--wait MS]     prints the value as soon as KEY has one (exit 1 after MS, default 10000)
+ *   keys [--limit N] [PREFIX]  the keys (sorted), one per line
+ *   scan [--limit N] [PREFIX]  the entries (sorted by key), one KEY<TAB>VALUE line each, as they arrive
+ *   wait [--wait MS] KEY     prints the value as soon as KEY has one (exit 1 after MS, default 10000)
  *   bench [--requests N] [--concurrency C] [--connections K] [--value-size B] [--time-limit S]
  * ```
  *
  * `--tls` connects with TLS, checking the server's certificate against the
  * system's CAs or `--tls-ca PATH`; `--tls-cert PATH --tls-key PATH` present a
  * client certificate (for a server started with `--tls-ca`). Any `--tls-*`
- * flag implies `--tls` (see scripts/example-tls.ts).
+ * flag implies `--tls` (see `ExampleFlags` in examples/common). `--help`
+ * (after a command: `kv get --help`) describes every flag.
  *
  * Exit status: 0 done, 1 no such key, 2 usage (or an unreadable certificate
  * file), 3 the server answered with an error (e.g. `KeyTooLong`), 4 no answer
@@ -37,13 +38,12 @@
  *
  * @since 0.1.0
  */
-import { NodeRuntime } from "@effect/platform-node"
+import { Args, Command as Cli, HelpDoc, Options } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Address, Client, Tls } from "@wirekit/core"
-import type { Transport } from "@wirekit/core"
+import { ExampleCli, ExampleFlags } from "@wirekit/example-common"
 import { NodeTransport } from "@wirekit/node"
-import { Chunk, Effect, Either, Exit, Stream } from "effect"
-import { parseArgs } from "node:util"
-import * as ExampleTls from "../../../scripts/example-tls.ts"
+import { Chunk, Effect, Either, Option, Stream } from "effect"
 import * as Kv from "./Kv.ts"
 
 // ---------------------------------------------------------------------------
@@ -51,14 +51,14 @@ import * as Kv from "./Kv.ts"
 // ---------------------------------------------------------------------------
 
 const USAGE =
-  `usage: cli.ts [--host 127.0.0.1] [--port ${Kv.DEFAULT_PORT}] [--timeout MS] ${ExampleTls.clientUsage} COMMAND
+  `kv [--host 127.0.0.1] [--port ${Kv.DEFAULT_PORT}] [--timeout MS] [--tls [--tls-ca PATH] [--tls-cert PATH --tls-key PATH]] COMMAND
   get KEY                    print the value (exit 1 if there is none)
   set KEY VALUE              store VALUE at KEY; prints OK
   del KEY                    delete KEY; prints 1 if it existed, else 0
   incr KEY [BY]              add BY (default 1) to the integer at KEY; prints the result
-  keys [PREFIX] [--limit N]  the keys starting with PREFIX, sorted, one per line (default limit 100)
-  scan [PREFIX] [--limit N]  the entries with PREFIX, sorted by key: KEY<TAB>VALUE lines as they arrive (default: all)
-  wait KEY [--wait MS]       print KEY's value as soon as it has one (exit 1 after MS, default 10000)
+  keys [--limit N] [PREFIX]  the keys starting with PREFIX, sorted, one per line (default limit 100)
+  scan [--limit N] [PREFIX]  the entries with PREFIX, sorted by key: KEY<TAB>VALUE lines as they arrive (default: all)
+  wait [--wait MS] KEY       print KEY's value as soon as it has one (exit 1 after MS, default 10000)
   bench [--requests N] [--concurrency C] [--connections K] [--value-size B] [--time-limit S]
 exit status: 0 ok, 1 no such key, 2 usage, 3 the server answered with an error, 4 no answer
 (put -- before a VALUE or BY starting with -: incr counter -- -5)`
@@ -93,110 +93,95 @@ interface Cli {
   readonly command: Command
 }
 
-const usageError = (message: string): never => {
-  console.error(`kv: ${message}\n${USAGE}`)
-  process.exit(EXIT.usage)
-}
+/** An integer flag with a default. */
+const int = (name: string, fallback: number, min: number, max: number, description: string) =>
+  ExampleFlags.integer(name, { min, max }).pipe(
+    Options.withDescription(`${description}; default ${fallback}.`),
+    Options.withDefault(fallback)
+  )
 
-const int = (name: string, text: string | undefined, fallback: number, min: number, max: number): number => {
-  if (text === undefined) return fallback
-  const n = Number(text)
-  if (!/^-?\d+$/.test(text) || n < min || n > max) {
-    usageError(`${name} must be an integer from ${min} to ${max} (got ${text})`)
-  }
-  return n
-}
-
-const parse = (argv: ReadonlyArray<string>): Cli => {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        host: { type: "string", default: "127.0.0.1" },
-        port: { type: "string", default: String(Kv.DEFAULT_PORT) },
-        timeout: { type: "string", default: "5000" },
-        limit: { type: "string" },
-        wait: { type: "string" },
-        requests: { type: "string" },
-        concurrency: { type: "string" },
-        connections: { type: "string" },
-        "value-size": { type: "string" },
-        "time-limit": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        ...ExampleTls.clientFlags
-      }
+/** An integer argument (`BY`), refused like a flag. */
+const intArg = (name: string, min: number, max: number) =>
+  Args.text({ name }).pipe(
+    Args.mapEffect((text) => {
+      const n = Number(text)
+      return /^-?\d+$/.test(text) && n >= min && n <= max
+        ? Effect.succeed(n)
+        : Effect.fail(HelpDoc.p(`${name} must be an integer from ${min} to ${max} (got ${text})`))
     })
-  } catch (error) {
-    return usageError(error instanceof Error ? error.message : String(error))
-  }
-  const { positionals: p, values: v } = parsed
-  if (v.help) {
-    console.log(USAGE)
-    process.exit(EXIT.ok)
-  }
-  const arity = (min: number, max: number) => {
-    if (p.length - 1 < min || p.length - 1 > max) usageError(`${p[0]}: wrong number of arguments`)
-  }
-  const name = p[0]
-  let command: Command
-  switch (name) {
-    case "get":
-    case "del":
-      arity(1, 1)
-      command = { _tag: name, key: p[1]! }
-      break
-    case "set":
-      arity(2, 2)
-      command = { _tag: "set", key: p[1]!, value: p[2]! }
-      break
-    case "incr":
-      arity(1, 2)
-      command = { _tag: "incr", key: p[1]!, by: int("BY", p[2], 1, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) }
-      break
-    case "keys":
-      arity(0, 1)
-      command = { _tag: "keys", prefix: p[1] ?? "", limit: int("--limit", v.limit, 100, 1, 10_000) }
-      break
-    case "scan":
-      arity(0, 1)
-      command = {
-        _tag: "scan",
-        prefix: p[1] ?? "",
-        limit: v.limit === undefined ? undefined : int("--limit", v.limit, 0, 1, Number.MAX_SAFE_INTEGER)
-      }
-      break
-    case "wait":
-      arity(1, 1)
-      command = { _tag: "wait", key: p[1]!, timeoutMs: int("--wait", v.wait, 10_000, 0, 20_000) }
-      break
-    case "bench":
-      arity(0, 0)
-      command = {
-        _tag: "bench",
-        requests: int("--requests", v.requests, 10_000, 1, 100_000_000),
-        concurrency: int("--concurrency", v.concurrency, 50, 1, 100_000),
-        connections: int("--connections", v.connections, 1, 1, 1024),
-        valueSize: int("--value-size", v["value-size"], 100, 0, 8 * 1024 * 1024),
-        timeLimit: int("--time-limit", v["time-limit"], 60, 1, 24 * 3600)
-      }
-      break
-    case undefined:
-      return usageError("no command")
-    default:
-      return usageError(`unknown command "${name}"`)
-  }
-  return {
-    host: v.host,
-    port: int("--port", v.port, Kv.DEFAULT_PORT, 1, 65535),
-    // bench: the request timeout also bounds how long a request may stay queued behind the others
-    timeout: int("--timeout", v.timeout, 5000, 1, 3_600_000),
-    tls: ExampleTls.client(v, usageError),
-    command
-  }
-}
+  )
+
+const key = Args.text({ name: "KEY" })
+const prefix = Args.text({ name: "PREFIX" }).pipe(Args.withDefault(""))
+
+/** The flags before the command. */
+const kv = Cli.make("kv", {
+  host: ExampleFlags.host,
+  port: ExampleFlags.port(Kv.DEFAULT_PORT, 1),
+  // bench: the request timeout also bounds how long a request may stay queued behind the others
+  timeout: int("timeout", 5000, 1, 3_600_000, "How long to wait for a connection and for each answer, in ms"),
+  tls: ExampleFlags.clientTls
+}).pipe(
+  Cli.withDescription("The kv client: one command per run."),
+  Cli.withHandler(() => Effect.fail(ExampleFlags.invalid("no command")))
+)
+
+/** Runs `command` with the flags before it, and exits with its status. */
+const execute = (command: Command) =>
+  Effect.flatMap(kv, (flags) => run({ ...flags, command })).pipe(
+    Effect.flatMap((status) => status === EXIT.ok ? Effect.void : ExampleCli.exit(status))
+  )
+
+const command = kv.pipe(Cli.withSubcommands([
+  Cli.make("get", { key }, ({ key }) => execute({ _tag: "get", key })).pipe(
+    Cli.withDescription("Print the value of KEY (exit 1 if there is none).")
+  ),
+  Cli.make(
+    "set",
+    { key, value: Args.text({ name: "VALUE" }) },
+    ({ key, value }) => execute({ _tag: "set", key, value })
+  ).pipe(Cli.withDescription("Store VALUE at KEY; prints OK.")),
+  Cli.make("del", { key }, ({ key }) => execute({ _tag: "del", key })).pipe(
+    Cli.withDescription("Delete KEY; prints 1 if it existed, else 0.")
+  ),
+  Cli.make(
+    "incr",
+    { key, by: intArg("BY", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER).pipe(Args.withDefault(1)) },
+    ({ by, key }) => execute({ _tag: "incr", key, by })
+  ).pipe(Cli.withDescription("Add BY (default 1) to the integer at KEY; prints the result.")),
+  Cli.make(
+    "keys",
+    { prefix, limit: int("limit", 100, 1, 10_000, "The most keys listed") },
+    ({ limit, prefix }) => execute({ _tag: "keys", prefix, limit })
+  ).pipe(Cli.withDescription("The keys starting with PREFIX, sorted, one per line.")),
+  Cli.make(
+    "scan",
+    {
+      prefix,
+      limit: ExampleFlags.integer("limit", { min: 1, max: Number.MAX_SAFE_INTEGER }).pipe(
+        Options.withDescription("Stop after N entries (cancels the server's stream); default: all."),
+        Options.optional
+      )
+    },
+    ({ limit, prefix }) => execute({ _tag: "scan", prefix, limit: Option.getOrUndefined(limit) })
+  ).pipe(Cli.withDescription("The entries with PREFIX, sorted by key: KEY<TAB>VALUE lines as they arrive.")),
+  Cli.make(
+    "wait",
+    { key, wait: int("wait", 10_000, 0, 20_000, "How long to wait, in ms") },
+    ({ key, wait }) => execute({ _tag: "wait", key, timeoutMs: wait })
+  ).pipe(Cli.withDescription("Print KEY's value as soon as it has one (exit 1 after --wait ms).")),
+  Cli.make(
+    "bench",
+    {
+      requests: int("requests", 10_000, 1, 100_000_000, "Requests to send"),
+      concurrency: int("concurrency", 50, 1, 100_000, "Requests in flight"),
+      connections: int("connections", 1, 1, 1024, "Connections in the pool"),
+      valueSize: int("value-size", 100, 0, 8 * 1024 * 1024, "Bytes per value"),
+      timeLimit: int("time-limit", 60, 1, 24 * 3600, "Seconds after which no more requests are issued")
+    },
+    (options) => execute({ _tag: "bench", ...options })
+  ).pipe(Cli.withDescription("Send requests (half Set, half Get); print the throughput and latency percentiles."))
+]))
 
 // ---------------------------------------------------------------------------
 // errors
@@ -235,7 +220,7 @@ const report = (cli: Cli, error: Kv.KvError | Client.ClientError): number => {
       const tls = Tls.errorOf(error)
       console.error(
         `kv: the connection to ${at} was lost${
-          tls === undefined ? ExampleTls.lostConnectionHint(cli.tls) : `: ${tls.message}`
+          tls === undefined ? ExampleFlags.lostConnectionHint(cli.tls) : `: ${tls.message}`
         }`
       )
       return EXIT.noAnswer
@@ -394,7 +379,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   process.exit(EXIT.ok)
 })
 
-const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
+const run = (cli: Cli): Effect.Effect<number> =>
   Effect.gen(function*() {
     const command = cli.command
     const client = yield* Client.make(Kv.Kv, Address.tcp(cli.host, cli.port), {
@@ -461,17 +446,13 @@ const run = (cli: Cli): Effect.Effect<number, never, Transport.Transport> =>
     }
   }).pipe(
     Effect.catchAll((error) => Effect.sync(() => report(cli, error))),
-    Effect.scoped
+    Effect.scoped,
+    Effect.provide(NodeTransport.layer)
   )
 
-const cli = parse(process.argv.slice(2))
-run(cli).pipe(
-  Effect.provide(NodeTransport.layer),
-  (program) =>
-    NodeRuntime.runMain(program, {
-      disablePrettyLogger: true,
-      // the program's value is the exit status; Ctrl-C: 130
-      teardown: (exit, onExit) =>
-        onExit(Exit.isSuccess(exit) ? (exit.value as number) : Exit.isInterrupted(exit) ? 130 : 1)
-    })
-)
+// Ctrl-C aborts a command (a bench, a wait) without a summary: exit 130
+ExampleCli.run(command, { context: NodeContext.layer, runMain: NodeRuntime.runMain }, {
+  name: "kv",
+  usage: USAGE,
+  interrupted: 130
+})
