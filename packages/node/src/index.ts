@@ -17,3 +17,10 @@ export * as NodeTransport from "./NodeTransport.ts"
  * @since 0.1.0
  */
 export * as NodeWorkers from "./NodeWorkers.ts"
+
+/**
+ * The datagram (UDP) transport on `node:dgram`.
+ *
+ * @since 0.1.0
+ */
+export * as NodeDatagram from "./NodeDatagram.ts"

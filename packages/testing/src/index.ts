@@ -58,3 +58,9 @@ export * as ProxyProtocolConformance from "./ProxyProtocolConformance.ts"
  * @since 0.1.0
  */
 export * as BackplaneConformance from "./BackplaneConformance.ts"
+/**
+ * The datagram (UDP) suite (port 0, echo, boundaries, size limit, address in use, IPv6, connected mode, floods).
+ *
+ * @since 0.1.0
+ */
+export * as DatagramConformance from "./DatagramConformance.ts"
