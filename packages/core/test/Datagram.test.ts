@@ -281,3 +281,134 @@ describe("Datagram: connected mode and multicast on the memory network", () => {
       yield* net.bind({ host: "127.0.0.1", port: 6000, reuseAddr: true })
     }))
 })
+
+/** A socket over a scripted driver: `outcomes` says what each send returns (then "sent"). */
+const scripted = (outcomes: Array<Datagram.SendOutcome>, options?: Datagram.BindOptions) => {
+  const handed: Array<string> = []
+  let events!: Datagram.DatagramEvents
+  const resolved = Datagram.resolveOptions({ host: "127.0.0.1", port: 9, ...options })
+  if (resolved instanceof Datagram.DatagramError) throw resolved
+  const socket = Datagram.makeSocket({ address: { host: "127.0.0.1", port: 9 }, options: resolved }, (e) => {
+    events = e
+    return {
+      send: (data) => {
+        const outcome = outcomes.shift() ?? "sent"
+        if (outcome !== "retry") handed.push(dec.decode(data))
+        return outcome
+      },
+      close: () => {}
+    }
+  })
+  return { socket, handed, events: () => events }
+}
+
+const peer = { host: "127.0.0.1", port: 10 }
+
+describe("Datagram: the driver contract", () => {
+  it.effect("retry: a datagram the runtime did not take is handed again after writable, and send waits for it", () =>
+    Effect.gen(function*() {
+      const { events, handed, socket } = scripted(["sent", "retry"])
+      yield* socket.send(enc.encode("a"), peer)
+      const second = yield* Effect.fork(socket.send(enc.encode("b"), peer))
+      yield* Effect.yieldNow()
+      expect(second.unsafePoll()).toBeNull()
+      expect(handed).toEqual(["a"])
+      events().writable()
+      yield* Fiber.join(second)
+      expect(handed).toEqual(["a", "b"])
+      expect((yield* socket.stats).sent).toBe(2)
+    }))
+
+  it.effect("full: the datagram was taken; the next send waits for writable", () =>
+    Effect.gen(function*() {
+      const { events, handed, socket } = scripted(["full"])
+      yield* socket.send(enc.encode("a"), peer)
+      const second = yield* Effect.fork(socket.send(enc.encode("b"), peer))
+      yield* Effect.yieldNow()
+      expect(second.unsafePoll()).toBeNull()
+      expect(handed).toEqual(["a"])
+      events().writable()
+      yield* Fiber.join(second)
+      expect(handed).toEqual(["a", "b"])
+    }))
+
+  it.effect("unsafeSend while full keeps up to sendQueue datagrams, sends them in order on writable, drops the rest", () =>
+    Effect.gen(function*() {
+      const { events, handed, socket } = scripted(["full", "retry"], { sendQueue: 3 })
+      expect(socket.unsafeSend(enc.encode("0"), peer)).toBe(false)
+      for (let i = 1; i <= 5; i++) expect(socket.unsafeSend(enc.encode(String(i)), peer)).toBe(false)
+      expect(handed).toEqual(["0"])
+      // the first writable meets a runtime still full ("retry"): nothing moves
+      events().writable()
+      expect(handed).toEqual(["0"])
+      events().writable()
+      expect(handed).toEqual(["0", "1", "2", "3"])
+      expect(yield* socket.stats).toMatchObject({ sent: 4, sendDropped: 2 })
+      expect(socket.unsafeSend(enc.encode("6"), peer)).toBe(true)
+      yield* socket.awaitWritable
+    }))
+
+  it.effect("a runtime error fails the next send only (and awaitWritable), and is counted", () =>
+    Effect.gen(function*() {
+      const { events, handed, socket } = scripted([])
+      events().error("EHOSTUNREACH", new Error("no route"))
+      expect(socket.unsafeSend(enc.encode("x"), peer)).toBe(false)
+      const error = yield* Effect.flip(socket.send(enc.encode("a"), peer))
+      expect(error).toMatchObject({ reason: "Unreachable", code: "EHOSTUNREACH", operation: "send" })
+      yield* socket.send(enc.encode("b"), peer)
+      events().error("ECONNREFUSED", undefined)
+      expect((yield* Effect.flip(socket.awaitWritable)).reason).toBe("Refused")
+      yield* socket.awaitWritable
+      expect(handed).toEqual(["b"])
+      expect((yield* socket.stats).errors).toBe(2)
+    }))
+
+  it.effect("the runtime closing the socket ends waiting receivers and fails sends with Closed", () =>
+    Effect.gen(function*() {
+      const { events, socket } = scripted(["full"])
+      const taker = yield* Effect.fork(socket.take)
+      yield* socket.send(enc.encode("a"), peer)
+      const sender = yield* Effect.fork(socket.send(enc.encode("b"), peer))
+      yield* Effect.yieldNow()
+      events().closedByRuntime()
+      expect((yield* Effect.flip(Fiber.join(taker))).reason).toBe("Closed")
+      expect((yield* Effect.flip(Fiber.join(sender))).reason).toBe("Closed")
+      yield* socket.closed
+    }))
+
+  it.effect("without a driver connect, connected mode is emulated: default destination and filtering by sender", () =>
+    Effect.gen(function*() {
+      const sent: Array<unknown> = []
+      let events!: Datagram.DatagramEvents
+      const resolved = Datagram.resolveOptions({ host: "127.0.0.1", port: 9 }) as Datagram.ResolvedBindOptions
+      const socket = Datagram.makeSocket({ address: { host: "127.0.0.1", port: 9 }, options: resolved }, (e) => {
+        events = e
+        return {
+          send: (_data, to) => {
+            sent.push(to)
+            return "sent"
+          },
+          close: () => {}
+        }
+      })
+      yield* socket.connect(peer)
+      yield* socket.send(enc.encode("x"))
+      expect(sent).toEqual([peer])
+      events.message(enc.encode("stranger"), "127.0.0.1", 11)
+      events.message(enc.encode("peer"), peer.host, peer.port)
+      expect(dec.decode((yield* socket.take).data)).toBe("peer")
+      expect(yield* socket.stats).toMatchObject({ received: 2, dropped: 1, queued: 0 })
+    }))
+
+  it("reasonOf maps the OS codes", () => {
+    expect(Datagram.reasonOf("EADDRINUSE")).toBe("AddressInUse")
+    expect(Datagram.reasonOf("EMSGSIZE")).toBe("MessageTooLarge")
+    expect(Datagram.reasonOf("ECONNREFUSED")).toBe("Refused")
+    expect(Datagram.reasonOf("ENETUNREACH")).toBe("Unreachable")
+    expect(Datagram.reasonOf("EACCES")).toBe("PermissionDenied")
+    expect(Datagram.reasonOf(undefined)).toBe("Other")
+    const error = Datagram.fromCause("bind", Object.assign(new Error("x"), { code: "EADDRINUSE" }), peer)
+    expect(error).toMatchObject({ reason: "AddressInUse", code: "EADDRINUSE", address: peer })
+    expect(error.message).toBe("datagram bind 127.0.0.1:10 failed: AddressInUse [EADDRINUSE]")
+  })
+})
