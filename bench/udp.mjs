@@ -11,7 +11,7 @@
 //       them. Received datagrams per second (counts asked of the server at the start and end of
 //       the measured window) and the loss (what the kernel dropped because the server was slower).
 // Servers: bench/servers/raw-{node,bun,deno}-udp.mjs (node:dgram, Bun.udpSocket,
-// Deno.listenDatagram) and bench/servers/wirekit-udp.ts (DatagramTransport on each runtime's
+// Deno.listenDatagram) and bench/servers/wirekit-{node,bun,deno}-udp.ts (bench/src/udp.ts on each runtime's
 // layer: the same shape, through the public API). Each server pinned to CPU 1 and the load
 // generator to CPU 0 when taskset works. Runs interleaved (raw, wirekit, raw, ...), a fresh
 // server per run; medians over --runs. Every wait has a deadline; Ctrl-C kills every child.
@@ -98,10 +98,10 @@ function serverCommand(impl, rt, mode) {
     if (rt === "bun") return [BUN, [file, ...flags]]
     return [DENO, ["run", "-A", "--unstable-net", file, ...flags]]
   }
-  const file = rel("bench/servers/wirekit-udp.ts")
-  if (rt === "node") return [NODE, ["--import", "tsx", "--conditions=@wirekit/source", file, ...flags, "--runtime", rt]]
-  if (rt === "bun") return [BUN, ["--conditions=@wirekit/source", file, ...flags, "--runtime", rt]]
-  return [DENO, ["run", "-A", "--unstable-net", "--conditions=@wirekit/source", file, ...flags, "--runtime", rt]]
+  const file = rel(`bench/servers/wirekit-${rt}-udp.ts`)
+  if (rt === "node") return [NODE, ["--import", "tsx", "--conditions=@wirekit/source", file, ...flags]]
+  if (rt === "bun") return [BUN, ["--conditions=@wirekit/source", file, ...flags]]
+  return [DENO, ["run", "-A", "--unstable-net", "--conditions=@wirekit/source", file, ...flags]]
 }
 
 function runUdpgen(port, mode, opts) {
