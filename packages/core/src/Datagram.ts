@@ -95,7 +95,9 @@ export type DatagramOperation = "bind" | "send" | "connect" | "receive" | "multi
  * @category errors
  */
 export class DatagramError extends Data.TaggedError("DatagramError")<{
+  /** Why it failed. */
   readonly reason: DatagramErrorReason
+  /** What failed. */
   readonly operation: DatagramOperation
   /** The bind address, the destination of a send, the connect target or the multicast group. */
   readonly address?: TcpAddress | undefined
@@ -107,6 +109,7 @@ export class DatagramError extends Data.TaggedError("DatagramError")<{
   readonly code?: string | undefined
   /** A human explanation, for `Unsupported` and `InvalidOptions`. */
   readonly detail?: string | undefined
+  /** The runtime's error, when there is one. */
   readonly cause?: unknown
 }> {
   override get message(): string {
@@ -172,13 +175,26 @@ export const maxIPv6DatagramSize = 65_527
  * @since 0.1.0
  * @category constants
  */
-export const defaults = {
+export const defaults: {
+  /** Every IPv4 interface. */
+  readonly host: string
+  /** The largest UDP payload over IPv4. */
+  readonly maxDatagramSize: number
+  /** Datagrams in the receive queue. */
+  readonly receiveQueue: number
+  /** Bytes in the receive queue (4 MiB). */
+  readonly receiveQueueBytes: number
+  /** Datagrams handed to the runtime and not yet sent. */
+  readonly sendQueue: number
+  /** Drop what arrives at a full queue. */
+  readonly overflow: OverflowPolicy
+} = {
   host: "0.0.0.0",
   maxDatagramSize: maxIPv4DatagramSize,
   receiveQueue: 4096,
   receiveQueueBytes: 4 * 1024 * 1024,
   sendQueue: 1024,
-  overflow: "dropNewest" as const
+  overflow: "dropNewest"
 }
 
 /**
@@ -270,7 +286,9 @@ export interface BindOptions {
  * @category models
  */
 export interface Datagram {
+  /** The payload, whole. */
   readonly data: Uint8Array
+  /** The sender's address (the socket it sent from). */
   readonly from: TcpAddress
 }
 
@@ -500,6 +518,7 @@ export interface DatagramEvents {
  * @category adapter
  */
 export interface SocketInfo {
+  /** The bound address as the runtime reports it (the real port for port 0). */
   readonly address: TcpAddress
   /** From {@link resolveOptions}. */
   readonly options: ResolvedBindOptions
@@ -513,19 +532,33 @@ export interface SocketInfo {
  * @category adapter
  */
 export interface ResolvedBindOptions {
+  /** See {@link BindOptions.host}. */
   readonly host: string
+  /** See {@link BindOptions.port}. */
   readonly port: number
+  /** Whether `host` is an IPv6 literal: bind a `udp6` socket. */
   readonly ipv6: boolean
+  /** See {@link BindOptions.reuseAddr}. */
   readonly reuseAddr: boolean
+  /** See {@link BindOptions.ipv6Only}. */
   readonly ipv6Only: boolean
+  /** See {@link BindOptions.broadcast}. */
   readonly broadcast: boolean
+  /** See {@link BindOptions.multicast}. */
   readonly multicast: MulticastOptions | undefined
+  /** See {@link BindOptions.maxDatagramSize}. */
   readonly maxDatagramSize: number
+  /** See {@link BindOptions.receiveQueue}. */
   readonly receiveQueue: number
+  /** See {@link BindOptions.receiveQueueBytes}. */
   readonly receiveQueueBytes: number
+  /** See {@link BindOptions.overflow}. */
   readonly overflow: OverflowPolicy
+  /** See {@link BindOptions.sendQueue}. */
   readonly sendQueue: number
+  /** See {@link BindOptions.receiveBufferSize}. */
   readonly receiveBufferSize: number | undefined
+  /** See {@link BindOptions.sendBufferSize}. */
   readonly sendBufferSize: number | undefined
 }
 

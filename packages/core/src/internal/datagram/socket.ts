@@ -15,10 +15,11 @@ import type {
   SendOutcome,
   SocketInfo
 } from "../../Datagram.ts"
-import { DatagramError } from "../../Datagram.ts"
+import { DatagramError, defaults, maxIPv4DatagramSize, maxIPv6DatagramSize } from "../../Datagram.ts"
 
 // Functions here are declarations (hoisted): `Datagram.ts` re-exports them
-// while this module and it import each other.
+// while this module and it import each other; its constants are read only
+// inside functions, once both modules are loaded.
 
 export function reasonOf(code: string | undefined): DatagramErrorReason {
   switch (code) {
@@ -79,27 +80,27 @@ const isInt = (n: unknown, min: number, max: number): n is number =>
   typeof n === "number" && Number.isInteger(n) && n >= min && n <= max
 
 export function resolveOptions(options: BindOptions | undefined): ResolvedBindOptions | DatagramError {
-  const host = options?.host ?? "0.0.0.0"
+  const host = options?.host ?? defaults.host
   const port = options?.port ?? 0
   const ipv6 = isIPv6(host)
-  const limit = ipv6 ? 65_527 : 65_507
+  const limit = ipv6 ? maxIPv6DatagramSize : maxIPv4DatagramSize
   const invalid = (detail: string) =>
     new DatagramError({ reason: "InvalidOptions", operation: "bind", address: { host, port }, detail })
   if (typeof host !== "string" || host === "") return invalid("host must be an IP address")
   if (!isInt(port, 0, 65_535)) return invalid(`port must be an integer in 0..65535, got ${port}`)
-  const maxDatagramSize = options?.maxDatagramSize ?? 65_507
+  const maxDatagramSize = options?.maxDatagramSize ?? defaults.maxDatagramSize
   if (!isInt(maxDatagramSize, 1, limit)) {
     return invalid(`maxDatagramSize must be an integer in 1..${limit}, got ${maxDatagramSize}`)
   }
-  const receiveQueue = options?.receiveQueue ?? 4096
+  const receiveQueue = options?.receiveQueue ?? defaults.receiveQueue
   if (!isInt(receiveQueue, 1, 2 ** 31)) return invalid(`receiveQueue must be a positive integer, got ${receiveQueue}`)
-  const receiveQueueBytes = options?.receiveQueueBytes ?? 4 * 1024 * 1024
+  const receiveQueueBytes = options?.receiveQueueBytes ?? defaults.receiveQueueBytes
   if (!isInt(receiveQueueBytes, 1, 2 ** 52)) {
     return invalid(`receiveQueueBytes must be a positive integer, got ${receiveQueueBytes}`)
   }
-  const sendQueue = options?.sendQueue ?? 1024
+  const sendQueue = options?.sendQueue ?? defaults.sendQueue
   if (!isInt(sendQueue, 1, 2 ** 31)) return invalid(`sendQueue must be a positive integer, got ${sendQueue}`)
-  const overflow = options?.overflow ?? "dropNewest"
+  const overflow = options?.overflow ?? defaults.overflow
   if (overflow !== "dropNewest" && overflow !== "dropOldest") {
     return invalid(`overflow must be "dropNewest" or "dropOldest", got ${String(overflow)}`)
   }
