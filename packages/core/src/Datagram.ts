@@ -26,13 +26,24 @@
  * import { Datagram } from "@wirekit/core"
  * import { Effect } from "effect"
  *
- * // a UDP echo server: every batch of datagrams goes back to its senders
+ * // a UDP echo server: every batch of datagrams goes back to its senders;
+ * // when the send buffer fills, delivery pauses until it has room
  * const echo = Effect.scoped(Effect.gen(function* () {
  *   const udp = yield* Datagram.DatagramTransport
  *   const socket = yield* udp.bind({ host: "127.0.0.1", port: 7000 })
  *   yield* socket.pump((batch) => {
- *     for (const d of batch) socket.unsafeSend(d.data, d.from)
+ *     let room = true
+ *     for (const d of batch) room = socket.unsafeSend(d.data, d.from) && room
+ *     return room ? undefined : socket.awaitWritable
  *   })
+ * }))
+ *
+ * // a client: send, then wait for the answer
+ * const ask = Effect.scoped(Effect.gen(function* () {
+ *   const udp = yield* Datagram.DatagramTransport
+ *   const socket = yield* udp.bind({ host: "127.0.0.1", port: 0 })
+ *   yield* socket.send(new TextEncoder().encode("ping"), { host: "127.0.0.1", port: 7000 })
+ *   const { data, from } = yield* socket.take
  * }))
  * ```
  * @since 0.1.0
