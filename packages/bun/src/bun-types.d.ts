@@ -203,10 +203,78 @@ declare namespace WirekitBun {
     stop(closeActiveConnections?: boolean): void
   }
 
+  // ---- UDP (`Bun.udpSocket`), as observed on Bun 1.4 ----
+
+  /** What `data` reports besides the sender: `truncated` when the datagram did not fit Bun's receive buffer. */
+  interface UdpReceiveFlags {
+    readonly truncated: boolean
+    readonly ipv6: boolean
+  }
+
+  /**
+   * Handlers of a UDP socket. Unlike Bun's documentation says, `error` is
+   * called with the error only (the socket is `this`); a socket without an
+   * `error` handler turns every reported error into an uncaught exception.
+   */
+  interface UdpSocketHandler {
+    /** One datagram: a fresh array of exactly its bytes (`binaryType: "uint8array"`). */
+    data?(socket: UdpSocket, data: Uint8Array, port: number, address: string, flags: UdpReceiveFlags): void
+    /** The socket can send again after `send` returned false. Can also fire spuriously. */
+    drain?(socket: UdpSocket): void
+    /**
+     * An error the OS reported: `syscall: "recv"` with `errqueue: true` is an
+     * ICMP error read from the error queue (IP_RECVERR is on, so this comes
+     * for unconnected sockets too, e.g. `ECONNREFUSED` after a send to a
+     * closed port); the socket stays open.
+     */
+    error?(this: UdpSocket, error: SystemError & { readonly errqueue?: boolean }): void
+  }
+
+  /**
+   * Options of `Bun.udpSocket`. `flags` is not documented by Bun: the bind
+   * flags its own `node:dgram` passes (16 `SO_REUSEADDR`, 8 `IPV6_V6ONLY`,
+   * 32 fail rather than fall back when a reuse flag cannot be set).
+   */
+  interface UdpSocketOptions {
+    /** An address, or a name Bun resolves (a failed lookup rejects with `ENOENT`). */
+    readonly hostname?: string
+    readonly port?: number
+    readonly binaryType?: "buffer" | "uint8array" | "arraybuffer"
+    readonly flags?: number
+    readonly socket?: UdpSocketHandler
+  }
+
+  /** A bound UDP socket. Methods throw a `SystemError` on an OS failure. */
+  interface UdpSocket {
+    readonly address: { readonly address: string; readonly family: string; readonly port: number }
+    readonly port: number
+    readonly closed: boolean
+    /**
+     * Sends one datagram to `address`, which must be an IP literal (Bun does
+     * no name lookup: anything else throws `ERR_INVALID_ARG_TYPE`). Returns
+     * `false` when the OS send buffer was full and the datagram was NOT sent
+     * (`drain` follows). Throws on an OS refusal (`EMSGSIZE`, `EACCES` for a
+     * broadcast without `setBroadcast`, `EAFNOSUPPORT` for the other family)
+     * and once closed (an error without `code`).
+     */
+    send(data: Uint8Array, port: number, address: string): boolean
+    setBroadcast(enabled: boolean): boolean
+    setMulticastTTL(ttl: number): number
+    setMulticastLoopback(enabled: boolean): boolean
+    /** IP_MULTICAST_IF, by a local interface address. */
+    setMulticastInterface(address: string): boolean
+    addMembership(group: string, iface?: string): boolean
+    dropMembership(group: string, iface?: string): boolean
+    /** Idempotent. No handler is called. */
+    close(): void
+  }
+
   /** The subset of the global `Bun` object used by the adapter. */
   interface Runtime {
     readonly version: string
     listen<Data>(options: TcpListenOptions<Data> | UnixListenOptions<Data>): Listener
     connect<Data>(options: TcpConnectOptions<Data> | UnixConnectOptions<Data>): Promise<Socket<Data>>
+    /** Binds a UDP socket; rejects with the bind error (`EADDRINUSE` ...). */
+    udpSocket(options: UdpSocketOptions): Promise<UdpSocket>
   }
 }

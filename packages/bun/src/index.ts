@@ -17,3 +17,10 @@ export * as BunTransport from "./BunTransport.ts"
  * @since 0.1.0
  */
 export * as BunWorkers from "./BunWorkers.ts"
+
+/**
+ * The datagram (UDP) transport on `Bun.udpSocket`.
+ *
+ * @since 0.1.0
+ */
+export * as BunDatagram from "./BunDatagram.ts"
