@@ -23,6 +23,18 @@ const matches = (reflection, d) => {
   return ts.isModuleDeclaration(d) || ts.isSourceFile(d)
 }
 
+// The file's header comment: its first doc comment, when an import or
+// another doc comment follows it (else it documents the first declaration).
+// Returns the node whose comment it is for TypeDoc (the first statement,
+// when no other doc comment stands between), else the comment's text.
+const fileHeader = (file) => {
+  const docs = (ts.getLeadingCommentRanges(file.text, 0) ?? []).filter((r) => file.text.startsWith("/**", r.pos))
+  if (docs.length === 0) return undefined
+  const first = file.statements[0]
+  if (docs.length === 1) return first !== undefined && ts.isImportDeclaration(first) ? first : undefined
+  return file.text.slice(docs[0].pos, docs[0].end)
+}
+
 /** @param {import("typedoc").Application} app */
 export function load(app) {
   // Namespaces made by `export * as X from "./X.ts"` are modules: their
@@ -44,7 +56,22 @@ export function load(app) {
     }
     if (!reflection.kindOf(ReflectionKind.Namespace)) return
     const resolved = symbol.flags & ts.SymbolFlags.Alias ? context.checker.getAliasedSymbol(symbol) : symbol
-    if (resolved.declarations?.some((d) => ts.isSourceFile(d))) moduleNamespaces.add(reflection)
+    const file = resolved.declarations?.find((d) => ts.isSourceFile(d))
+    if (file === undefined) return
+    moduleNamespaces.add(reflection)
+    // The page of `export * as X` shows the comment of that export line (a
+    // one-liner in index.ts). The module's own header (its overview, diagrams
+    // and examples) is the better page: use it when the file has one.
+    const header = fileHeader(file)
+    if (header !== undefined) {
+      // a header with a doc comment after it is read from a copy of its own
+      // (links in it then resolve by name, not through the file's imports)
+      const node = typeof header === "string"
+        ? ts.createSourceFile(file.fileName, `${header}\nexport {}\n`, ts.ScriptTarget.Latest, true).statements[0]
+        : header
+      const comment = context.getNodeComment(node, false)
+      if (comment !== undefined) reflection.comment = comment
+    }
   })
 
   app.on(Application.EVENT_VALIDATE_PROJECT, (project) => {
