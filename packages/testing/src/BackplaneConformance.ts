@@ -34,7 +34,7 @@ type Session<A = unknown> = Session$.Session<A>
 /**
  * How the suite makes nodes and, optionally, crashes and outages.
  * @since 0.1.0
- * @category models
+ * @category options
  */
 export interface BackplaneConformanceOptions {
   /** The backplane's name (what `Backplane.name` is). */
@@ -107,7 +107,7 @@ let namespaces = 0
 /**
  * Registers the suite.
  * @since 0.1.0
- * @category constructors
+ * @category suites
  */
 export const run = (options: BackplaneConformanceOptions): void => {
   const { name } = options

@@ -32,7 +32,7 @@ type Address = Address$.Address
 /**
  * What an adapter passes to {@link run}.
  * @since 0.1.0
- * @category models
+ * @category options
  */
 export interface HostileConformanceOptions {
   /** The runtime's name, shown in test titles. */

@@ -35,7 +35,7 @@ type Address = Address$.Address
 /**
  * What an adapter passes to {@link run}.
  * @since 0.1.0
- * @category models
+ * @category options
  */
 export interface ProxyProtocolConformanceOptions {
   /** The runtime's name, shown in test titles. */

@@ -43,7 +43,7 @@ type TransportService = Transport$.TransportService
  * What an adapter passes to {@link run}.
  *
  * @since 0.1.0
- * @category models
+ * @category options
  */
 export interface TlsConformanceOptions {
   /** The runtime's name, shown in test titles. */
@@ -96,7 +96,7 @@ export interface TlsConformanceGaps {
  * Registers every TLS behaviour test for one transport.
  *
  * @since 0.1.0
- * @category constructors
+ * @category suites
  */
 export const run = (options: TlsConformanceOptions): void => {
   const certs = options.certs ?? Certs.generate()
