@@ -137,6 +137,11 @@ class WatchedConnection implements Watched {
   }
 }
 
+/** A `FramingError` of a stream that ended inside a frame (checked by tag: this module does not import Framing). */
+const isTruncated = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "FramingError" &&
+  (error as { reason?: unknown }).reason === "Truncated"
+
 /**
  * Runs `handler` for every connection `listener` accepts, until the scope
  * closes. Returns at once with the running server.
@@ -165,9 +170,14 @@ export const serve = <E, R>(
         const failure = Cause.failureOption(cause)
         const peerReset = failure._tag === "Some" && failure.value instanceof ConnectionError &&
           failure.value.reason === "Reset"
+        // so is a peer that ends its side inside a frame (EOF mid-line): it has left, it broke nothing,
+        // and a stack trace per such peer would bury the real failures (one line at Info instead)
+        const truncated = failure._tag === "Some" && isTruncated(failure.value)
         return Effect.zipRight(
           peerReset
             ? Effect.logDebug("connection reset by peer", cause)
+            : truncated
+            ? Effect.logInfo(`peer closed the connection inside a frame: ${(failure.value as Error).message}`)
             : Effect.logWarning("connection handler failed; closing its connection", cause),
           closedLog
         )

@@ -1,7 +1,7 @@
 import { it } from "@effect/vitest"
 import type { Address } from "@wirekit/core"
-import { Connection, MemoryTransport, Server, Transport } from "@wirekit/core"
-import { Effect, Fiber, HashMap, Logger, LogLevel, Option, TestClock } from "effect"
+import { Connection, Framed, Lines, MemoryTransport, Server, Transport } from "@wirekit/core"
+import { Cause, Effect, Fiber, HashMap, Logger, LogLevel, Option, TestClock } from "effect"
 import { expect } from "vitest"
 
 /** Echoes every chunk back as it comes, until EOF. */
@@ -50,6 +50,49 @@ it.scopedLive("a peer reset is logged at Debug, a handler failure at Warning; bo
     Effect.provide(MemoryTransport.layer()),
     Effect.provide(logs.layer),
     Logger.withMinimumLogLevel(LogLevel.Debug)
+  )
+})
+
+it.scopedLive("a peer that ends inside a frame is logged at Info without a cause; a frame too large at Warning with it", () => {
+  const lines: Array<{ level: string; message: string; cause: boolean }> = []
+  const logger = Logger.make(({ cause, logLevel, message }) => {
+    const text = String(Array.isArray(message) ? message[0] : message)
+    if (/inside a frame|handler failed/.test(text)) {
+      lines.push({ level: logLevel.label, message: text, cause: !Cause.isEmpty(cause) })
+    }
+  })
+  return Effect.gen(function*() {
+    const t = yield* Transport.Transport
+    const handler = Effect.gen(function*() {
+      const framed = Framed.make(yield* Connection.Connection, Lines.make({ maxLength: 16, encodeDelimiter: "lf" }))
+      yield* framed.pump((frames) => {
+        for (const frame of frames) framed.unsafeSend(frame)
+      })
+    })
+    const server = yield* Server.serve(yield* t.listen({ host: "127.0.0.1", port: 0 }), handler)
+    // a whole line, then half of one, then the end of the stream
+    const midLine = yield* t.connect(server.address)
+    yield* midLine.write(new TextEncoder().encode("hello\npart"))
+    yield* midLine.end
+    expect(new TextDecoder().decode(yield* Connection.readAll(midLine))).toBe("hello\n")
+    // a line over the limit: a real failure of the handler
+    const tooLong = yield* t.connect(server.address)
+    yield* tooLong.write(new Uint8Array(64).fill(0x61))
+    expect((yield* Connection.readAll(tooLong)).length).toBe(0)
+    for (let i = 0; i < 50 && lines.length < 2; i++) yield* Effect.sleep("10 millis")
+    expect(lines).toEqual([
+      {
+        level: "INFO",
+        message: expect.stringMatching(
+          /^peer closed the connection inside a frame: Lines: stream ended inside a frame/
+        ),
+        cause: false
+      },
+      { level: "WARN", message: "connection handler failed; closing its connection", cause: true }
+    ])
+  }).pipe(
+    Effect.provide(MemoryTransport.layer()),
+    Effect.provide(Logger.replace(Logger.defaultLogger, logger))
   )
 })
 
