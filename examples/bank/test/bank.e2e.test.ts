@@ -172,7 +172,7 @@ describe("the bank CLI without a server", () => {
     for (const run of runs) {
       expect(run.code).toBe(2)
       expect(run.stdout).toBe("")
-      expect(run.stderr).toMatch(/usage: cli\.ts/)
+      expect(run.stderr).toMatch(/^bank: .*\nusage: bank /)
     }
   }, 90_000)
 })
@@ -181,7 +181,9 @@ describe("the bank server's flags", () => {
   it("exits 2 with the usage on a bad flag", async () => {
     const ex = startExample("node", ["--max-keys", "0"])
     expect(await ex.exited).toBe(2)
-    expect(ex.output()).toMatch(/--max-keys must be an integer from 1 to 10000000 \(got 0\)\nusage: bank-server/)
+    expect(ex.output()).toMatch(
+      /bank-server: --max-keys must be an integer from 1 to 10000000 \(got 0\)\nusage: bank-server /
+    )
   }, 90_000)
 })
 

@@ -214,7 +214,7 @@ describe("the kv CLI without a server", () => {
     for (const run of runs) {
       expect(run.code).toBe(2)
       expect(run.stdout).toBe("")
-      expect(run.stderr).toMatch(/usage: cli\.ts/)
+      expect(run.stderr).toMatch(/^kv: .*\nusage: kv /)
     }
     expect(runs[6]!.stderr).toMatch(/^kv: --tls-cert needs --tls-key/)
     expect(runs[7]!.stderr).toMatch(/^kv: --tls-ca: cannot read \/nonexistent\/ca\.pem/)
