@@ -21,7 +21,8 @@
  *   `duplicate` and `reorder` probabilities, and a `delay` in milliseconds
  *   (fixed, or uniform in `{ min, max }`) that runs on Effect's `Clock` (so
  *   `TestClock.adjust` moves it in tests; each delayed datagram is one
- *   sleeping fiber). Different delays reorder datagrams too.
+ *   sleeping fiber, interrupted if the network's scope closes first).
+ *   Different delays reorder datagrams too.
  *
  * @example
  * ```ts
@@ -32,7 +33,8 @@
  * ```
  * @since 0.1.0
  */
-import { Effect, Layer } from "effect"
+import { Effect, FiberSet, Layer } from "effect"
+import type { Scope } from "effect"
 import type { DatagramTransportService } from "./Datagram.ts"
 import { DatagramTransport } from "./Datagram.ts"
 import { makeNetwork } from "./internal/datagram/memory.ts"
@@ -105,14 +107,20 @@ export interface MemoryNetwork extends DatagramTransportService {
 }
 
 /**
- * Creates an isolated in-memory network on the current `Clock`. Dies with a
+ * Creates an isolated in-memory network on the current `Clock`, for the
+ * life of the scope (delayed datagrams still on their way are dropped when
+ * it closes). Dies with a
  * `RangeError` for a probability outside `0..1` or a negative delay.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options?: MemoryDatagramOptions): Effect.Effect<MemoryNetwork> =>
-  Effect.flatMap(Effect.clock, (clock) => Effect.sync(() => makeNetwork(options, clock)))
+export const make = (options?: MemoryDatagramOptions): Effect.Effect<MemoryNetwork, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const fibers = yield* FiberSet.make<void>()
+    const run = yield* FiberSet.runtime(fibers)<never>()
+    return makeNetwork(options, (effect) => void run(effect))
+  })
 
 /**
  * A layer with a fresh, isolated network.
@@ -121,4 +129,4 @@ export const make = (options?: MemoryDatagramOptions): Effect.Effect<MemoryNetwo
  * @category layers
  */
 export const layer = (options?: MemoryDatagramOptions): Layer.Layer<DatagramTransport> =>
-  Layer.effect(DatagramTransport, make(options))
+  Layer.scoped(DatagramTransport, make(options))

@@ -73,7 +73,7 @@ describe("MemoryDatagram: fault injection", () => {
       expect([...got].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i))
     }))
 
-  it.effect("bad fault options are defects, not silent defaults", () =>
+  it.scoped("bad fault options are defects, not silent defaults", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(MemoryDatagram.make({ loss: 1.5 }))
       expect(Exit.isFailure(exit) && Cause.squash(exit.cause) instanceof RangeError).toBe(true)

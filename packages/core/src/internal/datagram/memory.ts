@@ -1,5 +1,4 @@
 import { Duration, Effect } from "effect"
-import type { Clock } from "effect"
 import type { TcpAddress } from "../../Address.ts"
 import { isIPv6 } from "../../Address.ts"
 import type { BindOptions, DatagramDriver, DatagramEvents, ResolvedBindOptions, SendOutcome } from "../../Datagram.ts"
@@ -58,7 +57,14 @@ interface Packet {
   readonly data: Uint8Array
 }
 
-export function makeNetwork(options: MemoryDatagramOptions | undefined, clock: Clock.Clock): MemoryNetwork {
+/**
+ * The network's logic; `later` runs an effect in the background under the
+ * network's runtime (its Clock), interrupted when the network's scope closes.
+ */
+export function makeNetwork(
+  options: MemoryDatagramOptions | undefined,
+  later: (effect: Effect.Effect<void>) => void
+): MemoryNetwork {
   const loss = probability("loss", options?.loss)
   const duplicate = probability("duplicate", options?.duplicate)
   const reorder = probability("reorder", options?.reorder)
@@ -140,7 +146,7 @@ export function makeNetwork(options: MemoryDatagramOptions | undefined, clock: C
     if (maxDelay <= 0) return arrive(packet)
     const ms = minDelay + random() * (maxDelay - minDelay)
     stats.delayed++
-    Effect.runFork(Effect.zipRight(clock.sleep(Duration.millis(ms)), Effect.sync(() => arrive(packet))))
+    later(Effect.zipRight(Effect.sleep(Duration.millis(ms)), Effect.sync(() => arrive(packet))))
   }
 
   const arrive = (packet: Packet) => {
