@@ -22,7 +22,9 @@
  * @category models
  */
 export interface TcpAddress {
+  /** An IPv4 or IPv6 literal, or a host name (for `connect`). */
   readonly host: string
+  /** The TCP port; `0` asks for a free one when listening. */
   readonly port: number
 }
 
@@ -33,6 +35,7 @@ export interface TcpAddress {
  * @category models
  */
 export interface UnixAddress {
+  /** The socket file's path (on the memory transport, a name). */
   readonly path: string
 }
 

@@ -199,6 +199,7 @@ export interface ClientOptions {
    * `idempotent` option wins over both.
    */
   readonly idempotent?: ((request: unknown) => boolean) | undefined
+  /** Several connections (see {@link PoolOptions}). Default: one. */
   readonly pool?: PoolOptions | undefined
   /** Transport options for each connection (connect timeout, noDelay, ...). */
   readonly connection?: ConnectOptions | undefined
@@ -335,6 +336,7 @@ export interface Client<Req, Res, Err, OneWay, Push> {
   readonly subscribe: Effect.Effect<Queue.Dequeue<Push>, never, Scope.Scope>
   /** Waits until at least one connection is open (or fails like a request would). */
   readonly awaitConnected: Effect.Effect<void, ClientError>
+  /** Counters of the client (a snapshot). */
   readonly stats: () => ClientStats
 }
 

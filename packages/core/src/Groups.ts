@@ -175,7 +175,9 @@ export const make: <Push = unknown>() => Groups<Push> = internal.make
  * @category models
  */
 export interface PushCodec<Push> {
+  /** A push as text (throws on what it cannot encode). */
   readonly encode: (push: Push) => string
+  /** Text back to a push (throws on what is not one). */
   readonly decode: (text: string) => Push
 }
 

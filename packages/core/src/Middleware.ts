@@ -354,13 +354,21 @@ export interface MetricsOptions {
  * @category models
  */
 export interface Metrics {
+  /** The handler middleware: counts requests and errors, times them. */
   readonly middleware: Middleware
+  /** The connection middleware (`ServeOptions.connection`): the connections gauge, bytes in and out. */
   readonly connection: ConnectionMiddleware<never>
+  /** `<prefix>_requests_total`, tagged `kind`. */
   readonly requests: Metric.Metric.Counter<number>
+  /** `<prefix>_errors_total`, tagged `kind` and `outcome`. */
   readonly errors: Metric.Metric.Counter<number>
+  /** `<prefix>_request_duration_ms`, tagged `kind`. */
   readonly duration: Metric.Metric.Histogram<number>
+  /** `<prefix>_connections`: open connections. */
   readonly connections: Metric.Metric.Gauge<number>
+  /** `<prefix>_bytes_in_total`, counted when each connection ends. */
   readonly bytesIn: Metric.Metric.Counter<number>
+  /** `<prefix>_bytes_out_total`, counted when each connection ends. */
   readonly bytesOut: Metric.Metric.Counter<number>
 }
 

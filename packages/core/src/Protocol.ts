@@ -168,8 +168,11 @@ export type Outcome<Res, Err> =
  * @category models
  */
 export interface TraceContext {
+  /** The trace the caller's span belongs to. */
   readonly traceId: string
+  /** The caller's span: the parent of the server's. */
   readonly spanId: string
+  /** Whether the caller's trace is sampled. */
   readonly sampled: boolean
 }
 
@@ -183,7 +186,9 @@ export interface TraceContext {
  * @category models
  */
 export interface RequestMeta {
+  /** The caller's span, when the request was made inside one. */
   readonly trace?: TraceContext | undefined
+  /** Headers sent with the request (`ClientOptions.headers`). */
   readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
@@ -453,7 +458,9 @@ export type FailurePolicy = "respond" | "close"
  * @category models
  */
 export interface Protocol<Req, Res, Err = never, OneWay = never, Push = never> {
+  /** The protocol's name, in logs, metrics and spans. */
   readonly name: string
+  /** How responses find their requests: in request order, or by id (see {@link Correlation}). */
   readonly correlation: "inOrder" | "byId"
   /** Bad input: answer with a `BadRequest` fault (`"respond"`) or close the connection. */
   readonly onBadInput: FailurePolicy
@@ -624,7 +631,9 @@ export const bytes: MessageCodec<Uint8Array> = internal.bytes
  * @category options
  */
 export interface MakeOptions<In, Out, OneWay extends In, Push extends Out, Err extends Out> {
+  /** The protocol's name, in logs, metrics and spans. Default `"protocol"`. */
   readonly name?: string | undefined
+  /** How the byte stream is cut into frames, one message each (`Lines.make()`, `LengthField.make(...)`, ...). */
   readonly framing: Framing
   /** Client → server messages (requests and one-way). */
   readonly inbound: MessageCodec<In>
@@ -693,6 +702,7 @@ export const make: <In, Out, OneWay extends In = never, Push extends Out = never
  * @category options
  */
 export interface CustomOptions<Req, Res, Err, OneWay, Push> {
+  /** The protocol's name, in logs, metrics and spans. Default `"protocol"`. */
   readonly name?: string | undefined
   /** Default `"inOrder"`. */
   readonly correlation?: "inOrder" | "byId" | undefined
@@ -759,8 +769,11 @@ export const custom: <Req, Res, Err = never, OneWay = never, Push = never>(
  * @category options
  */
 export interface EnvelopeOptions<Req, OneWay, OneWayI, Push, PushI> {
+  /** The protocol's name, in logs, metrics and spans. Default `"protocol"`. */
   readonly name?: string | undefined
+  /** Client messages that get no response (`Client.send`). Default: none. */
   readonly oneWay?: Schema.Schema<OneWay, OneWayI, never> | undefined
+  /** Server pushes (`Session.push`, `Groups.broadcast`; `Client.pushes`). Default: none. */
   readonly push?: Schema.Schema<Push, PushI, never> | undefined
   /** Default `"byId"`. */
   readonly correlation?: "inOrder" | "byId" | undefined
@@ -770,6 +783,7 @@ export interface EnvelopeOptions<Req, OneWay, OneWayI, Push, PushI> {
   readonly onBadInput?: FailurePolicy | undefined
   /** Default `"respond"`. */
   readonly onDefect?: FailurePolicy | undefined
+  /** A short name per message for logs, metrics and spans (default: its `_tag`, else the kind). */
   readonly describe?: ((message: Req | OneWay) => string) | undefined
   /**
    * What a `BadRequest` fault tells the peer about a message that does not
@@ -795,8 +809,11 @@ export interface EnvelopeOptions<Req, OneWay, OneWayI, Push, PushI> {
 export interface SchemaOptions<Req, ReqI, Res, ResI, Err, ErrI, OneWay, OneWayI, Push, PushI>
   extends EnvelopeOptions<Req, OneWay, OneWayI, Push, PushI>
 {
+  /** Requests (a union of tagged structs, typically). */
   readonly request: Schema.Schema<Req, ReqI, never>
+  /** Success responses. */
   readonly response: Schema.Schema<Res, ResI, never>
+  /** Typed error responses (a handler's failures). Default: none. */
   readonly error?: Schema.Schema<Err, ErrI, never> | undefined
 }
 
@@ -873,7 +890,9 @@ export type ResultTypeId = typeof ResultTypeId
 export interface Result<A, E, Streaming extends boolean = false> {
   /** The success (of a streaming method: each item of its stream). */
   readonly success: A
+  /** The typed error. */
   readonly error: E
+  /** Whether the method answers with a stream. */
   readonly stream: Streaming
 }
 
@@ -918,10 +937,13 @@ export interface Method<
     ...payload: {} extends Schema.Struct.Constructor<Fields> ? [payload?: Schema.Struct.Constructor<Fields>]
       : [payload: Schema.Struct.Constructor<Fields>]
   ): MethodRequest<Tag, Schema.Struct.Type<Fields>, Schema.Schema.Type<Success>, Schema.Schema.Type<Error>, Streaming>
+  /** The method's name: its requests' `_tag`. */
   readonly tag: Tag
+  /** The request's fields (Schema struct fields). */
   readonly payload: Fields
   /** The success schema (of a streaming method: of each item). */
   readonly success: Success
+  /** The typed error schema (`Schema.Never`: none). */
   readonly error: Error
   /** The method answers with a stream of `success` items (`Client.stream`), not one value. */
   readonly stream: Streaming
@@ -1031,6 +1053,7 @@ export const method: <
 export interface RpcOptions<Methods extends ReadonlyArray<Method.Any>, OneWay, OneWayI, Push, PushI>
   extends EnvelopeOptions<Method.Request<Methods[number]>, OneWay, OneWayI, Push, PushI>
 {
+  /** The methods, each made with {@link method} (their tags must differ). */
   readonly methods: Methods
 }
 

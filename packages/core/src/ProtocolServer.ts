@@ -244,6 +244,7 @@ export const handlers: <
  * @category models
  */
 export interface Handlers<Req, Res, Err, OneWay, R, Push> {
+  /** Requests (each gets a response). */
   readonly request: Handler<Req, Res, Err, R, Push>
   /** One-way messages (no response). Failures are logged. */
   readonly oneWay?: Handler<OneWay, unknown, unknown, R, Push> | undefined
@@ -346,6 +347,7 @@ export interface ProtocolServer<Push = unknown> {
   readonly groups: GroupsModule.Groups<Push>
   /** The open sessions (a snapshot). */
   readonly sessions: () => ReadonlyArray<SessionT<Push>>
+  /** Counters and gauges of the server (a snapshot). */
   readonly stats: () => ServerStats
   /**
    * Graceful shutdown with a deadline (default: the `shutdownTimeout`

@@ -55,6 +55,7 @@ import { Transport } from "./Transport.ts"
 export interface Server {
   /** The bound address (the real port for port 0). */
   readonly address: Address
+  /** The listener the server accepts from. */
   readonly listener: Listener
   /** Connections being handled right now. */
   readonly active: () => number

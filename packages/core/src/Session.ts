@@ -37,7 +37,9 @@ import type { TlsError, TlsServerOptions } from "./Tls.ts"
 export interface Session<Push = unknown> {
   /** The connection id (process-unique, increasing). */
   readonly id: number
+  /** The peer's address: the real client's when a trusted PROXY-protocol header named it. */
   readonly remoteAddress: Address
+  /** The address the peer connected to. */
   readonly localAddress: Address
   /** The protocol's name. */
   readonly protocol: string
@@ -128,7 +130,9 @@ export const Session: Context.Tag<Session, Session> = Context.GenericTag<Session
  * @category models
  */
 export interface SessionState<A> {
+  /** A name for the slot, for debugging (slots are told apart by identity, not by name). */
   readonly name: string
+  /** The value a session starts with, computed on its first read. */
   readonly initial: () => A
   /** The value for the current session. */
   readonly get: Effect.Effect<A, never, Session>
