@@ -68,6 +68,11 @@ export interface FaultOptions {
 export interface MemoryDatagramOptions extends FaultOptions {
   /** Datagrams per socket waiting for the wire, past which `send` waits. Default 256. */
   readonly sendBuffer?: number | undefined
+  /**
+   * With `delay`: datagrams on their way at most (each is held until it
+   * arrives); past it a datagram is lost, counted in `overflowed`. Default 65536.
+   */
+  readonly maxDelayed?: number | undefined
   /** First port handed out for `port: 0`. Default 50000. */
   readonly firstEphemeralPort?: number | undefined
 }
@@ -91,6 +96,8 @@ export interface FaultStats {
   readonly reordered: number
   /** Datagram copies delayed. */
   readonly delayed: number
+  /** Datagram copies lost because `maxDelayed` were already on their way. */
+  readonly overflowed: number
   /** Datagrams no socket was bound for. */
   readonly undeliverable: number
 }

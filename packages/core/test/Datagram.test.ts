@@ -412,3 +412,22 @@ describe("Datagram: the driver contract", () => {
     expect(error.message).toBe("datagram bind 127.0.0.1:10 failed: AddressInUse [EADDRINUSE]")
   })
 })
+
+describe("MemoryDatagram: bounded", () => {
+  it.scoped("delayed datagrams on their way are bounded by maxDelayed; the rest are lost and counted", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make({ delay: 50, maxDelayed: 10 })
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind(loopback)
+      for (let i = 0; i < 30; i++) yield* a.send(enc.encode(String(i)), b.address)
+      yield* settle
+      expect(net.faults()).toMatchObject({ sent: 30, delayed: 10, overflowed: 20 })
+      yield* TestClock.adjust("50 millis")
+      yield* settle
+      expect((yield* b.stats).received).toBe(10)
+      // room again once they arrived
+      yield* a.send(enc.encode("later"), b.address)
+      yield* settle
+      expect(net.faults().delayed).toBe(11)
+    }))
+})

@@ -80,7 +80,18 @@ export function makeNetwork(
   let nextPort = firstPort
 
   const endpoints = new Set<Endpoint>()
-  const stats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, delayed: 0, undeliverable: 0 }
+  const stats = {
+    sent: 0,
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    reordered: 0,
+    delayed: 0,
+    overflowed: 0,
+    undeliverable: 0
+  }
+  const maxDelayed = options?.maxDelayed ?? 65_536
+  let delaying = 0
 
   const portUsed = (port: number, ipv6: boolean) => {
     for (const e of endpoints) if (e.port === port && e.ipv6 === ipv6) return true
@@ -145,8 +156,20 @@ export function makeNetwork(
   const schedule = (packet: Packet) => {
     if (maxDelay <= 0) return arrive(packet)
     const ms = minDelay + random() * (maxDelay - minDelay)
+    if (delaying >= maxDelayed) {
+      // a router's queue is finite too: past it the datagram is lost
+      stats.overflowed++
+      return
+    }
     stats.delayed++
-    later(Effect.zipRight(Effect.sleep(Duration.millis(ms)), Effect.sync(() => arrive(packet))))
+    delaying++
+    later(Effect.zipRight(
+      Effect.sleep(Duration.millis(ms)),
+      Effect.sync(() => {
+        delaying--
+        arrive(packet)
+      })
+    ))
   }
 
   const arrive = (packet: Packet) => {
