@@ -48,13 +48,21 @@ export interface Issued extends KeyPair {
  * @category models
  */
 export interface TestCertificates {
+  /** The root CA that issues `server`, `serverNext`, `alt` and `client`. */
   readonly ca: Issued
+  /** For `localhost`, `127.0.0.1` and `::1`. */
   readonly server: Issued
+  /** The same names as `server` with a new key: a renewed certificate, for reload tests. */
   readonly serverNext: Issued
+  /** For `alt.test` and `*.alt.test`: the certificate chosen by SNI. */
   readonly alt: Issued
+  /** A client certificate (`CN=wirekit test client`, see {@link clientName}). */
   readonly client: Issued
+  /** An unrelated root CA. */
   readonly otherCa: Issued
+  /** Like `server`, issued by `otherCa`: a server a client trusting `ca` refuses. */
   readonly otherServer: Issued
+  /** Like `client`, issued by `otherCa`: a client a server trusting `ca` refuses. */
   readonly otherClient: Issued
 }
 
