@@ -36,11 +36,17 @@ import type * as Codec from "./Codec.ts"
  * @category errors
  */
 export class FramingError extends Data.TaggedError("FramingError")<{
+  /** What is wrong (see above). */
   readonly reason: "FrameTooLarge" | "Corrupted" | "Truncated"
+  /** The codec that saw it (`"LengthField"`, `"Lines"`, ...). */
   readonly codec: string
+  /** The maximum frame size, for `FrameTooLarge`. */
   readonly limit?: number
+  /** The frame's size (or the bytes seen so far), for `FrameTooLarge`, when known. */
   readonly actual?: number
+  /** Bytes left in the decoder, for `Truncated`. */
   readonly buffered?: number
+  /** What was wrong, for `Corrupted`. */
   readonly detail?: string
 }> {
   /** A human readable sentence with the facts. */
@@ -76,8 +82,11 @@ export class FramingError extends Data.TaggedError("FramingError")<{
  * @category errors
  */
 export class FramingConfigError extends Data.TaggedError("FramingConfigError")<{
+  /** The codec built with it. */
   readonly codec: string
+  /** The option refused. */
   readonly option: string
+  /** Why. */
   readonly detail: string
 }> {
   /** A human readable sentence naming the option. */

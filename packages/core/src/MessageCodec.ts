@@ -61,9 +61,13 @@ export interface MessageCodec<A> {
  * @category errors
  */
 export class MessageError extends Data.TaggedError("MessageError")<{
+  /** The direction that failed. */
   readonly reason: "Decode" | "Encode"
+  /** The codec (`"text"`, `"json"`, `"json+schema"`, `"msgpack"`, ...). */
   readonly codec: string
+  /** What was wrong, in a sentence. */
   readonly detail: string
+  /** The parser's or Schema's own error, when there is one. */
   readonly cause?: unknown
 }> {
   /** A human readable sentence. */

@@ -53,9 +53,13 @@ export type ListenErrorReason =
  * @category errors
  */
 export class ListenError extends Data.TaggedError("ListenError")<{
+  /** Why it failed. */
   readonly reason: ListenErrorReason
+  /** The address asked for. */
   readonly address: Address
+  /** The OS or runtime error code (e.g. `EADDRINUSE`), when there is one. */
   readonly code?: string | undefined
+  /** The runtime's own error, or the `Tls.TlsError` for reason `Tls`. */
   readonly cause?: unknown
 }> {
   override get message(): string {
@@ -90,11 +94,15 @@ export type ConnectErrorReason =
  * @category errors
  */
 export class ConnectError extends Data.TaggedError("ConnectError")<{
+  /** Why it failed. */
   readonly reason: ConnectErrorReason
+  /** The address connected to. */
   readonly address: Address
+  /** The OS or runtime error code (e.g. `ECONNREFUSED`), when there is one. */
   readonly code?: string | undefined
   /** The timeout in milliseconds, for `TimedOut`. */
   readonly timeout?: number | undefined
+  /** The runtime's own error, or the `Tls.TlsError` for reason `Tls`. */
   readonly cause?: unknown
 }> {
   override get message(): string {
