@@ -35,8 +35,26 @@ import type { Address } from "@wirekit/core"
 import { Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import * as Dgram from "node:dgram"
+import * as Dns from "node:dns"
+import { isIP } from "node:net"
 
 type TcpAddress = Address.TcpAddress
+
+/**
+ * `node:dgram` resolves every destination, an IP literal too, through
+ * `dns.lookup`, which answers a tick later: a send would cost a tick and a
+ * closure before it reaches the OS. Literals are answered at once here (the
+ * send then happens inside `socket.send`); names still go to `dns.lookup`.
+ */
+const lookup = (
+  host: string,
+  options: Dns.LookupOneOptions,
+  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void
+): void => {
+  const family = isIP(host)
+  if (family !== 0) return callback(null, host, family)
+  Dns.lookup(host, options, callback)
+}
 
 /** Applies the options `node:dgram` takes only on a bound socket; throws the first refusal. */
 const applyBoundOptions = (socket: Dgram.Socket, options: Datagram.ResolvedBindOptions): void => {
@@ -142,6 +160,7 @@ export const bind = (
         try {
           socket = Dgram.createSocket({
             type: resolved.ipv6 ? "udp6" : "udp4",
+            lookup,
             reuseAddr: resolved.reuseAddr,
             ipv6Only: resolved.ipv6Only,
             ...(resolved.receiveBufferSize !== undefined ? { recvBufferSize: resolved.receiveBufferSize } : {}),

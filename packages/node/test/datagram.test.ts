@@ -58,4 +58,13 @@ describe("NodeDatagram", () => {
       const allowed = yield* NodeDatagram.bind({ ...any, broadcast: true })
       expect(allowed.address.port).toBeGreaterThan(0)
     }))
+
+  it.scopedLive("host names still resolve (IP literals skip the lookup)", () =>
+    Effect.gen(function*() {
+      const receiver = yield* NodeDatagram.bind({ host: "localhost", port: 0 })
+      expect(receiver.address.host).toBe("127.0.0.1")
+      const sender = yield* NodeDatagram.bind(any)
+      yield* sender.send(enc.encode("by name"), { host: "localhost", port: receiver.address.port })
+      expect(dec.decode((yield* within(receiver.take)).data)).toBe("by name")
+    }))
 })
