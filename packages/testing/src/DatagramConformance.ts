@@ -214,6 +214,46 @@ export const run = (options: DatagramConformanceOptions): void => {
         })
       ))
 
+    it.scopedLive("a datagram larger than the receiver's maxDatagramSize is dropped and counted, never truncated", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const small = yield* t.bind({ ...any, maxDatagramSize: 100 })
+          const sender = yield* t.bind(any)
+          yield* sender.send(new Uint8Array(101), small.address)
+          yield* sender.send(randomBytes(100, 5), small.address)
+          const d = yield* takeWithin(small)
+          expect(same(d.data, randomBytes(100, 5))).toBe(true)
+          expect(yield* small.stats).toMatchObject({ received: 2, dropped: 1, droppedBytes: 101, queued: 0 })
+        })
+      ))
+
+    it.scopedLive("sends wait while sendQueue datagrams are in the runtime's hands, and every one gets through", () =>
+      withT((t) =>
+        Effect.gen(function*() {
+          const receiver = yield* t.bind(any)
+          const sender = yield* t.bind({ ...any, sendQueue: 1 })
+          const n = 500
+          const got = new Set<number>()
+          const taker = yield* Effect.fork(Effect.gen(function*() {
+            while (got.size < n) for (const d of yield* receiver.takeBatch) got.add(sequenceOf(d.data))
+          }))
+          for (let i = 0; i < n; i++) {
+            yield* sender.send(numbered(i, 64), receiver.address)
+            // a window, so that a loaded machine does not drop on the receiving side
+            if (i - got.size > 32) {
+              yield* within(
+                2000,
+                "the window",
+                Effect.repeat(Effect.sleep(Duration.millis(1)), { until: () => i - got.size <= 8 })
+              )
+            }
+          }
+          yield* within(5000, `${n} datagrams`, Fiber.join(taker))
+          expect(got.size).toBe(n)
+          expect(yield* sender.stats).toMatchObject({ sent: n, sendDropped: 0, errors: 0 })
+        })
+      ))
+
     it.scopedLive("address in use is a DatagramError with reason AddressInUse and the address", () =>
       withT((t) =>
         Effect.gen(function*() {
