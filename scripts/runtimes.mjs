@@ -26,7 +26,7 @@ export const commandFor = (example, runtime, args = []) => {
     case "bun":
       return [bin("bun"), ["run", entry, ...args]]
     case "deno":
-      return [bin("deno"), ["run", "-A", entry, ...args]]
+      return [bin("deno"), ["run", "-A", "--unstable-net", entry, ...args]]
     default:
       throw new Error(`unknown runtime "${runtime}" (node, bun or deno)`)
   }

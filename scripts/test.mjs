@@ -28,7 +28,7 @@ const suites = [
     name: "deno",
     covers: "conformance + framing + platform interop + protocol suite over @wirekit/deno",
     cmd: bin("deno"),
-    args: ["run", "-A", vitest, "run", "--config", "packages/deno/vitest.config.ts"]
+    args: ["run", "-A", "--unstable-net", vitest, "run", "--config", "packages/deno/vitest.config.ts"]
   }
 ]
 

@@ -24,3 +24,10 @@ export * as DenoRuntime from "./DenoRuntime.ts"
  * @since 0.1.0
  */
 export * as DenoWorkers from "./DenoWorkers.ts"
+
+/**
+ * The datagram (UDP) transport on `Deno.listenDatagram` (needs `--unstable-net`).
+ *
+ * @since 0.1.0
+ */
+export * as DenoDatagram from "./DenoDatagram.ts"

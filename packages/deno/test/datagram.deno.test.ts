@@ -1,0 +1,150 @@
+/**
+ * Deno-specific datagram behaviours (the shared contract is in datagram.conformance.test.ts): the typed error
+ * without --unstable-net, the options Deno cannot honour, send order, multicast without a named interface.
+ * Runs under Deno with -A and --unstable-net.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import type { Datagram } from "@wirekit/core"
+import { DenoDatagram } from "@wirekit/deno"
+import { Duration, Effect } from "effect"
+import * as ChildProcess from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+const t = DenoDatagram.transport
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+const any = { host: "127.0.0.1", port: 0 }
+const D = (globalThis as unknown as { readonly Deno: { execPath(): string; listenDatagram?: unknown } }).Deno
+
+const takeWithin = (socket: Datagram.DatagramSocket, ms = 2000) =>
+  Effect.timeoutFail(socket.take, {
+    duration: Duration.millis(ms),
+    onTimeout: () => new Error(`no datagram within ${ms} ms`)
+  })
+
+/** Runs `deno run <args>` to completion: exit code and stdout. */
+const deno = (args: ReadonlyArray<string>) =>
+  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
+    const child = ChildProcess.spawn(D.execPath(), args as Array<string>, { stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.on("data", (d: Uint8Array) => (stdout += dec.decode(d)))
+    child.stderr!.on("data", (d: Uint8Array) => (stderr += dec.decode(d)))
+    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+    return Effect.sync(() => child.kill("SIGKILL"))
+  }).pipe(Effect.timeout(Duration.seconds(20)))
+
+describe("DenoDatagram", () => {
+  it.live("without --unstable-net, bind fails with Unsupported and says to add the flag", () =>
+    Effect.gen(function*() {
+      const fixture = fileURLToPath(new URL("./datagram-unflagged.ts", import.meta.url))
+      const { code, stderr, stdout } = yield* deno(["run", "--allow-net", "--conditions=@wirekit/source", fixture])
+      expect(code, stderr).toBe(0)
+      const line = JSON.parse(stdout.trim().split("\n").pop()!)
+      expect(line).toMatchObject({
+        listenDatagram: "undefined",
+        tag: "DatagramError",
+        reason: "Unsupported",
+        operation: "bind",
+        code: "ENOTSUP"
+      })
+      expect(line.detail).toContain("--unstable-net")
+      expect(line.message).toContain("--unstable-net")
+    }), 30_000)
+
+  it.scopedLive("the same check in this process: without Deno.listenDatagram the bind is Unsupported", () =>
+    Effect.gen(function*() {
+      const original = D.listenDatagram
+      expect(typeof original).toBe("function") // this suite runs with the flag
+      yield* Effect.acquireRelease(
+        Effect.sync(() => delete D.listenDatagram),
+        () => Effect.sync(() => (D.listenDatagram = original))
+      )
+      const error = yield* Effect.flip(t.bind(any))
+      expect(error).toMatchObject({ reason: "Unsupported", operation: "bind" })
+      expect(error.detail).toContain("--unstable-net")
+    }))
+
+  it.scopedLive("options Deno cannot honour fail the bind with Unsupported instead of being ignored", () =>
+    Effect.gen(function*() {
+      const v6only = yield* Effect.flip(t.bind({ host: "::", port: 0, ipv6Only: true }))
+      expect(v6only).toMatchObject({ reason: "Unsupported", code: "ENOTSUP" })
+      expect(v6only.detail).toContain("IPV6_V6ONLY")
+      const iface = yield* Effect.flip(t.bind({ ...any, multicast: { interface: "127.0.0.1" } }))
+      expect(iface.reason).toBe("Unsupported")
+      expect(iface.detail).toContain("IP_MULTICAST_IF")
+      const ttl = yield* Effect.flip(t.bind({ ...any, multicast: { ttl: 5 } }))
+      expect(ttl.reason).toBe("Unsupported")
+      // moot or the default: accepted
+      const specific = yield* t.bind({ host: "::1", port: 0, ipv6Only: true })
+      expect(specific.address.host).toBe("::1")
+      yield* t.bind({ ...any, multicast: { ttl: 1, loopback: false }, broadcast: true })
+    }))
+
+  it.scopedLive("back-to-back sends arrive in the order they were made (Deno runs concurrent sends last first)", () =>
+    Effect.gen(function*() {
+      const server = yield* t.bind(any)
+      const client = yield* t.bind(any)
+      // 200 small datagrams: well under what the receiver's socket buffer holds, so none is lost on loopback
+      const n = 100
+      for (let i = 0; i < n; i++) yield* client.send(enc.encode(`${i}`), server.address)
+      for (let i = n; i < 2 * n; i++) expect(client.unsafeSend(enc.encode(`${i}`), server.address)).toBe(true)
+      const got: Array<number> = []
+      while (got.length < 2 * n) {
+        for (const d of yield* Effect.timeout(server.takeBatch, Duration.seconds(2))) {
+          got.push(Number(dec.decode(d.data)))
+        }
+      }
+      expect(got).toEqual(Array.from({ length: 2 * n }, (_, i) => i))
+      expect((yield* client.stats).sent).toBe(2 * n)
+    }))
+
+  it.scopedLive("past sendQueue datagrams waiting for Deno, unsafeSend says stop and send waits; all arrive", () =>
+    Effect.gen(function*() {
+      const server = yield* t.bind(any)
+      const client = yield* t.bind({ ...any, sendQueue: 8 })
+      // the first goes to Deno at once, the next 8 wait behind it: the 9th fills the queue
+      const taken = Array.from({ length: 9 }, (_, i) => client.unsafeSend(enc.encode(`${i}`), server.address))
+      expect(taken).toEqual([true, true, true, true, true, true, true, true, false])
+      yield* client.awaitWritable
+      for (let i = 9; i < 64; i++) yield* client.send(enc.encode(`${i}`), server.address)
+      const got: Array<string> = []
+      while (got.length < 64) {
+        for (const d of yield* Effect.timeout(server.takeBatch, Duration.seconds(2))) got.push(dec.decode(d.data))
+      }
+      expect(got).toEqual(Array.from({ length: 64 }, (_, i) => `${i}`))
+      expect(yield* client.stats).toMatchObject({ sent: 64, sendDropped: 0 })
+    }))
+
+  it.scopedLive("multicast: join on the loopback interface, receive, leave; a bad group is a typed error", () =>
+    Effect.gen(function*() {
+      const group = "239.255.42.97"
+      const member = yield* t.bind({ host: "0.0.0.0", port: 0, reuseAddr: true, multicast: { loopback: true } })
+      yield* member.joinMulticast(group, "127.0.0.1")
+      // bound to 127.0.0.1, the sender's multicast leaves by the loopback interface without IP_MULTICAST_IF
+      const sender = yield* t.bind(any)
+      yield* sender.send(enc.encode("to the group"), { host: group, port: member.address.port })
+      expect(dec.decode((yield* takeWithin(member)).data)).toBe("to the group")
+      yield* member.leaveMulticast(group, "127.0.0.1")
+      yield* sender.send(enc.encode("after leaving"), { host: group, port: member.address.port })
+      yield* Effect.sleep(Duration.millis(50))
+      expect((yield* member.stats).received).toBe(1)
+      const notMember = yield* Effect.flip(member.leaveMulticast(group, "127.0.0.1"))
+      expect(notMember).toMatchObject({ reason: "AddressNotAvailable", operation: "multicast" })
+      const bad = yield* Effect.flip(member.joinMulticast("10.1.2.3", "127.0.0.1"))
+      expect(bad).toMatchObject({ operation: "multicast", code: "EINVAL" })
+    }))
+
+  it.scopedLive("a send Deno rejects fails the next send with its typed reason", () =>
+    Effect.gen(function*() {
+      const v4 = yield* t.bind(any)
+      // an IPv6 destination from an IPv4 socket: Deno rejects the send (EAFNOSUPPORT) after taking it
+      yield* v4.send(enc.encode("x"), { host: "::1", port: 9 })
+      const error = yield* Effect.retry(
+        Effect.flip(Effect.zipRight(Effect.sleep(Duration.millis(10)), v4.send(enc.encode("y"), any))),
+        { times: 50 }
+      )
+      expect(error).toMatchObject({ reason: "Unsupported", code: "EAFNOSUPPORT", operation: "send" })
+      expect((yield* v4.stats).errors).toBe(1)
+    }))
+})
