@@ -58,7 +58,7 @@ export const exit = (code: number): Effect.Effect<never, ExitStatus> => Effect.f
  * @category models
  */
 export interface RunOptions {
-  /** The program's name, first in its messages (default: the command's). */
+  /** The program's name: first in its messages, and in `--help`. */
   readonly name: string
   /** Printed by `--version` (default 0.1.0). */
   readonly version?: string | undefined
