@@ -479,8 +479,9 @@ export interface DatagramDriver {
   /**
    * Connects the socket at the OS level; `done` once, with nothing or with
    * the error's code and cause. Optional: without it the core emulates
-   * connected mode (default destination, filtering by sender), and `Refused`
-   * is never reported.
+   * connected mode (default destination, filtering by sender, which needs
+   * an IP address: a host name fails with `Unsupported`), and `Refused` is
+   * reported only if the runtime reports ICMP errors on its own.
    */
   connect?(
     to: TcpAddress,

@@ -271,6 +271,22 @@ describe("Datagram: connected mode and multicast on the memory network", () => {
       expect((yield* member.stats).received).toBe(1)
     }))
 
+  it.scoped("every spelling of an address reaches the same socket (IPv6 forms, localhost)", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const v6 = yield* net.bind({ host: "0:0:0:0:0:0:0:1", port: 0 })
+      expect(v6.address.host).toBe("::1")
+      const v4 = yield* net.bind({ host: "localhost", port: 0 })
+      expect(v4.address.host).toBe("127.0.0.1")
+      const sender6 = yield* net.bind({ host: "::1", port: 0 })
+      const sender4 = yield* net.bind(loopback)
+      yield* sender6.send(enc.encode("long form"), { host: "0::1", port: v6.address.port })
+      yield* sender4.send(enc.encode("by name"), { host: "localhost", port: v4.address.port })
+      yield* settle
+      expect(dec.decode((yield* v6.take).data)).toBe("long form")
+      expect(dec.decode((yield* v4.take).data)).toBe("by name")
+    }))
+
   it.scoped("address in use, unless both sockets reuse the address", () =>
     Effect.gen(function*() {
       const net = yield* MemoryDatagram.make()
@@ -429,5 +445,41 @@ describe("MemoryDatagram: bounded", () => {
       yield* a.send(enc.encode("later"), b.address)
       yield* settle
       expect(net.faults().delayed).toBe(11)
+    }))
+})
+
+describe("Datagram: emulated connected mode", () => {
+  const emulated = () => {
+    let events!: Datagram.DatagramEvents
+    const resolved = Datagram.resolveOptions({ host: "::", port: 9 }) as Datagram.ResolvedBindOptions
+    const socket = Datagram.makeSocket({ address: { host: "::", port: 9 }, options: resolved }, (e) => {
+      events = e
+      return { send: () => "sent", close: () => {} }
+    })
+    return { socket, events: () => events }
+  }
+
+  it.effect("the peer's address matches however the runtime spells it (IPv6 forms, IPv4-mapped)", () =>
+    Effect.gen(function*() {
+      const { events, socket } = emulated()
+      yield* socket.connect({ host: "0:0:0:0:0:0:0:1", port: 10 })
+      events().message(enc.encode("a"), "::1", 10)
+      events().message(enc.encode("b"), "::2", 10)
+      events().message(enc.encode("c"), "::1", 11)
+      expect((yield* socket.takeBatch).map((d) => dec.decode(d.data))).toEqual(["a"])
+      yield* socket.disconnect
+      yield* socket.connect({ host: "127.0.0.1", port: 10 })
+      events().message(enc.encode("mapped"), "::ffff:127.0.0.1", 10)
+      expect(dec.decode((yield* socket.take).data)).toBe("mapped")
+      expect((yield* socket.stats).dropped).toBe(2)
+    }))
+
+  it.effect("a host name cannot be filtered on: Unsupported, saying why", () =>
+    Effect.gen(function*() {
+      const { socket } = emulated()
+      const error = yield* Effect.flip(socket.connect({ host: "localhost", port: 10 }))
+      expect(error).toMatchObject({ reason: "Unsupported", operation: "connect" })
+      expect(error.detail).toContain("IP address")
+      expect(socket.remoteAddress).toBeUndefined()
     }))
 })

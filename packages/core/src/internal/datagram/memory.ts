@@ -4,6 +4,7 @@ import { isIPv6 } from "../../Address.ts"
 import type { BindOptions, DatagramDriver, DatagramEvents, ResolvedBindOptions, SendOutcome } from "../../Datagram.ts"
 import { DatagramError } from "../../Datagram.ts"
 import type { FaultStats, MemoryDatagramOptions, MemoryNetwork } from "../../MemoryDatagram.ts"
+import { formatIPv6, parseIPv6 } from "../ip.ts"
 import { makeSocket, resolveOptions, scopedSocket } from "./socket.ts"
 
 /**
@@ -19,6 +20,18 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
+}
+
+/**
+ * The one spelling of an address on this network (RFC 5952 for IPv6,
+ * "localhost" as the loopback address), so that every form of an address
+ * reaches the same socket.
+ */
+const canonical = (host: string, ipv6: boolean): string => {
+  if (host === "localhost") return ipv6 ? "::1" : "127.0.0.1"
+  if (!isIPv6(host)) return host
+  const bytes = parseIPv6(host)
+  return bytes === undefined ? host : formatIPv6(bytes)
 }
 
 const isWildcard = (host: string) => host === "0.0.0.0" || host === "::"
@@ -79,7 +92,10 @@ export function makeNetwork(
   const firstPort = options?.firstEphemeralPort ?? 50000
   let nextPort = firstPort
 
-  const endpoints = new Set<Endpoint>()
+  /** The sockets bound to each port, per family: a datagram looks at its port's only. */
+  const byPort = new Map<number, Array<Endpoint>>()
+  const keyOf = (port: number, ipv6: boolean) => ipv6 ? -port - 1 : port
+  const boundTo = (port: number, ipv6: boolean): ReadonlyArray<Endpoint> => byPort.get(keyOf(port, ipv6)) ?? []
   const stats = {
     sent: 0,
     delivered: 0,
@@ -94,8 +110,7 @@ export function makeNetwork(
   let delaying = 0
 
   const portUsed = (port: number, ipv6: boolean) => {
-    for (const e of endpoints) if (e.port === port && e.ipv6 === ipv6) return true
-    return false
+    return boundTo(port, ipv6).length > 0
   }
   const allocPort = (ipv6: boolean): number => {
     for (let i = 0; i < 65536 - firstPort; i++) {
@@ -106,8 +121,7 @@ export function makeNetwork(
     return -1
   }
   const conflicts = (host: string, port: number, ipv6: boolean, reuse: boolean) => {
-    for (const e of endpoints) {
-      if (e.port !== port || e.ipv6 !== ipv6) continue
+    for (const e of boundTo(port, ipv6)) {
       if (e.host !== host && !isWildcard(e.host) && !isWildcard(host)) continue
       if (!(reuse && e.options.reuseAddr)) return true
     }
@@ -176,7 +190,10 @@ export function makeNetwork(
     const to = packet.to
     const source = sourceOf(packet.from)
     let delivered = false
-    for (const e of endpoints) {
+    const bound = boundTo(to.port, isIPv6(to.host))
+    const group = isMulticast(to.host) || isBroadcast(to.host)
+    // to several receivers: a copy, as one of them may close a socket while it is handed the datagram
+    for (const e of group ? [...bound] : bound) {
       if (!accepts(e, to)) continue
       if (e === packet.from && isMulticast(to.host) && packet.from.options.multicast?.loopback === false) continue
       // a connected socket takes only its peer's datagrams, as the OS filters them
@@ -225,8 +242,9 @@ export function makeNetwork(
     scopedSocket(Effect.suspend(() => {
       const resolved = resolveOptions(bindOptions)
       if (resolved instanceof DatagramError) return Effect.fail(resolved)
-      const { host, ipv6 } = resolved
-      const address = { host, port: resolved.port }
+      const ipv6 = resolved.ipv6
+      const host = canonical(resolved.host, ipv6)
+      const address = { host: resolved.host, port: resolved.port }
       const port = resolved.port === 0 ? allocPort(ipv6) : resolved.port
       if (port < 0 || conflicts(host, port, ipv6, resolved.reuseAddr)) {
         return Effect.fail(
@@ -252,11 +270,16 @@ export function makeNetwork(
           full: false,
           closed: false
         }
-        endpoints.add(endpoint)
+        const key = keyOf(port, ipv6)
+        const list = byPort.get(key)
+        if (list === undefined) byPort.set(key, [endpoint])
+        else list.push(endpoint)
         return {
           send: (data, to): SendOutcome => {
             if (endpoint.closed) return "closed"
-            const dest = to ?? endpoint.remote!
+            const dest = to === undefined
+              ? endpoint.remote!
+              : { host: canonical(to.host, isIPv6(to.host)), port: to.port }
             if (isBroadcast(dest.host) && !resolved.broadcast) {
               events.error("EACCES", new Error("broadcast without the broadcast option"))
               return "sent"
@@ -276,7 +299,7 @@ export function makeNetwork(
           },
           connect: (to, done) => {
             if (isIPv6(to.host) !== ipv6) return done({ code: "EAFNOSUPPORT" })
-            endpoint.remote = { host: to.host, port: to.port }
+            endpoint.remote = { host: canonical(to.host, ipv6), port: to.port }
             done()
           },
           disconnect: () => {
@@ -295,7 +318,9 @@ export function makeNetwork(
           },
           close: () => {
             endpoint.closed = true
-            endpoints.delete(endpoint)
+            const list = byPort.get(keyOf(port, ipv6))!
+            list.splice(list.indexOf(endpoint), 1)
+            if (list.length === 0) byPort.delete(keyOf(port, ipv6))
           }
         }
       }))

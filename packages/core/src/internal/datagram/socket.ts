@@ -16,6 +16,7 @@ import type {
   SocketInfo
 } from "../../Datagram.ts"
 import { DatagramError, defaults, maxIPv4DatagramSize, maxIPv6DatagramSize } from "../../Datagram.ts"
+import { addressBytes } from "../ip.ts"
 
 // Functions here are declarations (hoisted): `Datagram.ts` re-exports them
 // while this module and it import each other; its constants are read only
@@ -74,6 +75,14 @@ export function fromCause(
 ): DatagramError {
   const code = codeOf(cause)
   return new DatagramError({ reason: reasonOf(code), operation, address, code, cause })
+}
+
+/** Whether `host` is the address of `bytes` (see `addressBytes`: IPv4-mapped IPv6 is its IPv4 address). */
+function sameAddress(bytes: Uint8Array, host: string): boolean {
+  const other = addressBytes(host)
+  if (other === undefined || other.length !== bytes.length) return false
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== other[i]) return false
+  return true
 }
 
 const isInt = (n: unknown, min: number, max: number): n is number =>
@@ -185,6 +194,8 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
   private remote: TcpAddress | undefined = undefined
   /** Connected mode without OS support: the core filters by sender. */
   private emulated = false
+  /** The emulated peer's address as bytes: the runtime may spell it differently (IPv6, IPv4-mapped). */
+  private remoteBytes: Uint8Array | undefined = undefined
   private connecting = false
   // lifecycle
   private isClosed = false
@@ -351,7 +362,8 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
     const remote = this.remote
     if (
       size > this.maxDatagramSize ||
-      (this.emulated && remote !== undefined && (remote.port !== port || remote.host !== host))
+      (this.emulated && remote !== undefined &&
+        (remote.port !== port || (remote.host !== host && !sameAddress(this.remoteBytes!, host))))
     ) {
       this.nDropped++
       this.nDroppedBytes += size
@@ -596,7 +608,20 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
       }
       const driverConnect = this.driver.connect
       if (driverConnect === undefined) {
+        // the core filters by sender: it must know the peer's address, not a name
+        const bytes = addressBytes(to.host)
+        if (bytes === undefined) {
+          return Effect.fail(
+            new DatagramError({
+              reason: "Unsupported",
+              operation: "connect",
+              address: to,
+              detail: "connected mode on this transport needs the peer's IP address, not a host name"
+            })
+          )
+        }
         this.remote = { host: to.host, port: to.port }
+        this.remoteBytes = bytes
         this.emulated = true
         return Effect.void
       }
