@@ -150,16 +150,18 @@ export function makeNetwork(
       stats.lost++
       return
     }
-    const copies = duplicate > 0 && random() < duplicate ? 2 : 1
-    if (copies === 2) stats.duplicated++
+    // a duplicate has bytes of its own: each arrival is handed to its receiver
+    const twin = duplicate > 0 && random() < duplicate ? { ...packet, data: packet.data.slice() } : undefined
+    if (twin !== undefined) stats.duplicated++
     if (reorder > 0 && heldBack === undefined && random() < reorder) {
       // held back: it arrives right after the next datagram (or at the end of this batch)
       stats.reordered++
       heldBack = packet
-      if (copies === 2) schedule(packet)
+      if (twin !== undefined) schedule(twin)
       return
     }
-    for (let i = 0; i < copies; i++) schedule(packet)
+    schedule(packet)
+    if (twin !== undefined) schedule(twin)
     const held = heldBack
     if (held !== undefined) {
       heldBack = undefined
@@ -198,10 +200,10 @@ export function makeNetwork(
       if (e === packet.from && isMulticast(to.host) && packet.from.options.multicast?.loopback === false) continue
       // a connected socket takes only its peer's datagrams, as the OS filters them
       if (e.remote !== undefined && (e.remote.port !== source.port || e.remote.host !== source.host)) continue
-      delivered = true
       stats.delivered++
-      // each receiver owns its copy, as from a kernel
-      e.events.message(packet.data.slice(), source.host, source.port)
+      // each receiver owns its bytes, as from a kernel: the first takes the packet's (copied at send)
+      e.events.message(delivered ? packet.data.slice() : packet.data, source.host, source.port)
+      delivered = true
       // unicast reaches one socket, as with SO_REUSEADDR on Linux
       if (!isMulticast(to.host) && !isBroadcast(to.host)) break
     }
