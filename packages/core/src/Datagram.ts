@@ -332,7 +332,7 @@ export interface DatagramStats {
   readonly queued: number
   /** Their bytes. */
   readonly queuedBytes: number
-  /** Errors the runtime reported after a send had been handed over (each fails the next `send`). */
+  /** Errors the runtime reported after a send had been handed over (each fails the next `send` or `awaitWritable`). */
   readonly errors: number
 }
 
@@ -371,12 +371,18 @@ export interface DatagramSocket {
    * and counted in `sendDropped`.
    */
   readonly unsafeSend: (data: Uint8Array, to?: TcpAddress) => boolean
-  /** Completes when the runtime's send buffer has room (at once if it has). */
+  /**
+   * Completes when the runtime's send buffer has room (at once if it has).
+   * Fails with `Closed` after close, and with an error the runtime reported
+   * since the previous send (which then no longer fails that send).
+   */
   readonly awaitWritable: Effect.Effect<void, DatagramError>
   /**
    * Connected mode: `send` without a destination goes to `to`, only
    * datagrams from `to` are received (others are dropped and counted), and
-   * the OS may report `Refused` when nothing listens there.
+   * the OS may report `Refused` when nothing listens there. Where the
+   * runtime cannot connect a socket (the core then does it: see
+   * {@link DatagramDriver.connect}), `to` must be an IP address.
    */
   readonly connect: (to: TcpAddress) => Effect.Effect<void, DatagramError>
   /** Leaves connected mode. */
