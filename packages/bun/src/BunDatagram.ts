@@ -7,7 +7,10 @@
  * drop policy, batching, connected-mode checks and counters. Here:
  *
  * - receiving: Bun calls back once per datagram with a fresh array of
- *   exactly its bytes, which goes to the core as is (no copy);
+ *   exactly its bytes, which goes to the core as is (no copy). The datagrams
+ *   Bun reads in one wake-up are handed over together right after it (from a
+ *   `setImmediate`), so that a `pump` whose callback returns an effect gets
+ *   them as a batch rather than waking once per datagram;
  * - send backpressure: `send` is synchronous and queues nothing; when the
  *   OS send buffer is full the datagram is not taken, the core holds it and
  *   hands it again on Bun's `drain`;

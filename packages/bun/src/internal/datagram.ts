@@ -21,10 +21,20 @@ const codeOf = (error: unknown): string | undefined => {
 }
 
 /**
+ * Datagrams read in one wake-up and not yet reported, past which they are
+ * reported at once (Bun reads what the socket buffer holds before JavaScript
+ * gets a turn, so this is rarely reached).
+ */
+const maxUnreported = 1024
+
+/**
  * One bound `Bun.udpSocket` seen by the core. Bun calls `data` once per
- * datagram with a fresh array of exactly its bytes, so each goes straight to
- * the core (no copy, no batching layer: Bun runs the microtask queue after
- * every callback, so there is no cheaper "end of wake-up" to wait for).
+ * datagram, with a fresh array of exactly its bytes (kept, not copied), and
+ * runs the microtask queue after each call: reported at once, every datagram
+ * would wake a consumer that waits (a `pump` returning an effect) on its own.
+ * So the datagrams of one wake-up are collected and reported together from a
+ * `setImmediate`, after Bun has read them all: the first wakes the consumer,
+ * the others queue meanwhile and reach it as one batch.
  *
  * Connected mode is the core's emulation: Bun can connect a UDP socket only
  * when it creates it. Bun turns IP_RECVERR on, so ICMP errors (`ECONNREFUSED`
@@ -40,11 +50,32 @@ class BunDatagramDriver implements Datagram.DatagramDriver {
   core: Datagram.DatagramSocket | undefined = undefined
   closed = false
 
+  // datagrams of the current wake-up, reported together once Bun has read them all
+  private unreported = 0
+  private inData: Array<Uint8Array> = []
+  private inHost: Array<string> = []
+  private inPort: Array<number> = []
+  private readonly flush = () => {
+    const data = this.inData
+    const hosts = this.inHost
+    const ports = this.inPort
+    this.inData = []
+    this.inHost = []
+    this.inPort = []
+    this.unreported = 0
+    const events = this.events
+    if (events === undefined || this.closed) return
+    for (let i = 0; i < data.length; i++) events.message(data[i]!, hosts[i]!, ports[i]!)
+  }
+
   /** Bun's handlers, made once per socket. */
   readonly handlers: WirekitBun.UdpSocketHandler = {
     data: (_socket, data, port, address) => {
-      const events = this.events
-      if (events !== undefined) events.message(data, address, port)
+      if (this.unreported === 0) setImmediate(this.flush)
+      this.inData.push(data)
+      this.inHost.push(address)
+      this.inPort.push(port)
+      if (++this.unreported >= maxUnreported) this.flush()
     },
     drain: () => {
       if (!this.closed) this.events?.writable()
