@@ -6,9 +6,14 @@
  * A thin driver: the core's `Datagram.makeSocket` does the queueing, the
  * drop policy, batching, connected-mode checks and counters. Here:
  *
- * - receiving: one `receive` at a time into a 64 KiB buffer the socket owns,
- *   each datagram copied out at its own size (small ones into a shared slab),
- *   rather than the 64 KiB buffer Deno would allocate per datagram;
+ * - receiving: four `receive`s pending at once, so that a burst is handed
+ *   over several datagrams per event-loop turn, in order. Each has a buffer
+ *   the socket owns, of `maxDatagramSize + 1` bytes (a socket holds four:
+ *   lower `maxDatagramSize` to hold less), and each datagram is copied out at
+ *   its own size (small ones into a shared slab), rather than into the 64 KiB
+ *   buffer Deno would allocate per datagram. A datagram longer than
+ *   `maxDatagramSize` is dropped and counted, its `droppedBytes` as the
+ *   `maxDatagramSize + 1` bytes read of it;
  * - send backpressure: Deno's `send` is a promise per datagram; at most
  *   `sendQueue` are in flight, past that `send` waits until half of them
  *   have completed. A send Deno rejects fails the next `send`;

@@ -77,8 +77,15 @@ const listenDatagram = (): ListenDatagram | undefined => {
 
 // ---------------------------------------------------------------------------
 
-/** The receive buffer: larger than any UDP payload (65527 on IPv6), so nothing is ever cut. */
-const receiveBufferSize = 64 * 1024
+/**
+ * Receives pending at once, each into its own buffer. Deno completes each
+ * `receive` in its own event-loop turn per call, so with one pending a burst
+ * costs a turn (and a fiber wake-up of a consumer that waits) per datagram;
+ * with several, a turn delivers up to this many, in order (pending receives
+ * take the datagrams in the order their completions run, which is the order
+ * they are handed on).
+ */
+const receivers = 4
 
 /**
  * Datagrams of at most `smallDatagram` bytes are copied into a shared slab
@@ -120,9 +127,9 @@ const membershipKey = (group: string, iface: string | undefined) => `${group}%${
 /**
  * One `Deno.DatagramConn` seen by the core:
  *
- * - a receive loop, one `receive` at a time into a buffer of its own (Deno
- *   would otherwise allocate 64 KiB per datagram), each datagram copied out
- *   at its size and handed to the core;
+ * - `receivers` receive loops, each into a buffer of its own of
+ *   `maxDatagramSize + 1` bytes (Deno would otherwise allocate 64 KiB per
+ *   datagram), each datagram copied out at its size and handed to the core;
  * - sends in order, one in flight: Deno runs concurrent sends last first
  *   (ten sends made in one turn arrive reversed), so the others wait in a
  *   queue of at most `sendQueue` datagrams; past that the core waits until
@@ -163,7 +170,9 @@ class DenoDatagramDriver implements Datagram.DatagramDriver {
 
   start(events: Datagram.DatagramEvents): this {
     this.events = events
-    this.receiveLoop().then(this.release, () => {
+    const loops: Array<Promise<void>> = []
+    for (let k = 0; k < receivers; k++) loops.push(this.receiveLoop())
+    Promise.all(loops).then(() => this.release(), () => {
       // a defect past the core's own containment: release the socket rather than leave it half alive
       this.release()
       if (this.closed) return
@@ -174,7 +183,8 @@ class DenoDatagramDriver implements Datagram.DatagramDriver {
   }
 
   private async receiveLoop(): Promise<void> {
-    const buffer = new Uint8Array(receiveBufferSize)
+    // one byte more than the largest datagram accepted: a longer one shows as too long, and the core drops it
+    const buffer = new Uint8Array(this.options.maxDatagramSize + 1)
     const conn = this.conn
     while (!this.closed) {
       let received: [Uint8Array, UdpAddr]
