@@ -176,10 +176,3 @@ const reporting = <E, R>(options: SyslogOptions, listeners: Effect.Effect<void, 
  */
 export const layer = (options: SyslogOptions) =>
   Layer.scopedDiscard(reporting(options, Effect.zipRight(listenUdp(options), listenTcp(options))))
-
-/**
- * The receiver over TCP only, for a runtime without a datagram transport:
- * logs `why` at Warning first.
- */
-export const tcpOnlyLayer = (options: SyslogOptions, why: string) =>
-  Layer.scopedDiscard(reporting(options, Effect.zipRight(Effect.logWarning(why), listenTcp(options))))
