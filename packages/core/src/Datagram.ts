@@ -326,7 +326,7 @@ export interface DatagramStats {
   readonly dropped: number
   /** Their bytes. */
   readonly droppedBytes: number
-  /** Datagrams given to `unsafeSend` past `sendQueue` while the send buffer was full, and dropped. */
+  /** Datagrams given to `unsafeSend` while the send buffer was full and past what it keeps meanwhile, dropped. */
   readonly sendDropped: number
   /** Datagrams in the receive queue now. */
   readonly queued: number
@@ -367,8 +367,9 @@ export interface DatagramSocket {
    * refused (oversize, wrong mode, closed: `send` would fail and say why),
    * or an error the runtime reported is pending (`awaitWritable` fails with
    * it). While the buffer is full, datagrams given anyway are kept, up to
-   * `sendQueue`, and sent when there is room; past that they are dropped
-   * and counted in `sendDropped`.
+   * `sendQueue` or `receiveQueue` of them, whichever is larger (so an answer
+   * to each datagram of a batch is kept), and sent in order when there is
+   * room; past that they are dropped and counted in `sendDropped`.
    */
   readonly unsafeSend: (data: Uint8Array, to?: TcpAddress) => boolean
   /**

@@ -348,9 +348,9 @@ describe("Datagram: the driver contract", () => {
       expect(handed).toEqual(["a", "b"])
     }))
 
-  it.effect("unsafeSend while full keeps up to sendQueue datagrams, sends them in order on writable, drops the rest", () =>
+  it.effect("unsafeSend while full keeps up to sendQueue (or receiveQueue) datagrams, sends them in order on writable, drops the rest", () =>
     Effect.gen(function*() {
-      const { events, handed, socket } = scripted(["full", "retry"], { sendQueue: 3 })
+      const { events, handed, socket } = scripted(["full", "retry"], { sendQueue: 3, receiveQueue: 2 })
       expect(socket.unsafeSend(enc.encode("0"), peer)).toBe(false)
       for (let i = 1; i <= 5; i++) expect(socket.unsafeSend(enc.encode(String(i)), peer)).toBe(false)
       expect(handed).toEqual(["0"])
@@ -362,6 +362,15 @@ describe("Datagram: the driver contract", () => {
       expect(yield* socket.stats).toMatchObject({ sent: 4, sendDropped: 2 })
       expect(socket.unsafeSend(enc.encode("6"), peer)).toBe(true)
       yield* socket.awaitWritable
+    }))
+
+  it.effect("with a tiny sendQueue, unsafeSend still keeps an answer to each datagram of a full receive queue", () =>
+    Effect.gen(function*() {
+      const { events, handed, socket } = scripted(["full"], { sendQueue: 1, receiveQueue: 4 })
+      for (let i = 0; i < 6; i++) socket.unsafeSend(enc.encode(String(i)), peer)
+      events().writable()
+      expect(handed).toEqual(["0", "1", "2", "3", "4"])
+      expect((yield* socket.stats).sendDropped).toBe(1)
     }))
 
   it.effect("a runtime error fails the next send only (and awaitWritable), and is counted", () =>

@@ -107,6 +107,46 @@ export const run = (options: DatagramConformanceOptions): void => {
       return server
     })
 
+  /** `count` datagrams through an echo server, a window of them in flight; checks every one, and the counters. */
+  const echo = (t: Service, count: number, serverOptions?: Datagram.BindOptions) =>
+    Effect.gen(function*() {
+      const server = yield* echoServer(t, serverOptions)
+      const client = yield* t.bind(any)
+      const window = 32
+      const sizes = (seq: number) => 4 + ((seq * 7919) % 1400)
+      let sent = 0
+      let sentBytes = 0
+      let received = 0
+      let receivedBytes = 0
+      const seen = new Uint8Array(count)
+      while (received < count) {
+        while (sent < count && sent - received < window) {
+          const data = numbered(sent, sizes(sent))
+          yield* client.send(data, server.address)
+          sentBytes += data.length
+          sent++
+        }
+        const batch = yield* within(5000, `echo ${received}/${count}`, client.takeBatch)
+        for (const d of batch) {
+          const seq = sequenceOf(d.data)
+          expect(seq).toBeLessThan(sent)
+          expect(seen[seq]).toBe(0)
+          seen[seq] = 1
+          expect(same(d.data, numbered(seq, sizes(seq)))).toBe(true)
+          expect(d.from).toEqual(server.address)
+          received++
+          receivedBytes += d.data.length
+        }
+      }
+      expect(received).toBe(count)
+      expect(receivedBytes).toBe(sentBytes)
+      const stats = yield* server.stats
+      expect(stats).toMatchObject({ received: count, sent: count, dropped: 0, sendDropped: 0 })
+      expect(stats.receivedBytes).toBe(sentBytes)
+      expect(stats.sentBytes).toBe(sentBytes)
+      expect((yield* client.stats).sent).toBe(count)
+    })
+
   describe(`datagram conformance: ${options.name}`, () => {
     it.scopedLive("bind on port 0 reports the real port, and datagrams reach it", () =>
       withT((t) =>
@@ -125,46 +165,13 @@ export const run = (options: DatagramConformanceOptions): void => {
 
     it.scopedLive(
       `echo of ${echoCount} datagrams: every one back, byte-exact (count and bytes)`,
-      () =>
-        withT((t) =>
-          Effect.gen(function*() {
-            const server = yield* echoServer(t)
-            const client = yield* t.bind(any)
-            const window = 32
-            const sizes = (seq: number) => 4 + ((seq * 7919) % 1400)
-            let sent = 0
-            let sentBytes = 0
-            let received = 0
-            let receivedBytes = 0
-            const seen = new Uint8Array(echoCount)
-            while (received < echoCount) {
-              while (sent < echoCount && sent - received < window) {
-                const data = numbered(sent, sizes(sent))
-                yield* client.send(data, server.address)
-                sentBytes += data.length
-                sent++
-              }
-              const batch = yield* within(5000, `echo ${received}/${echoCount}`, client.takeBatch)
-              for (const d of batch) {
-                const seq = sequenceOf(d.data)
-                expect(seq).toBeLessThan(sent)
-                expect(seen[seq]).toBe(0)
-                seen[seq] = 1
-                expect(same(d.data, numbered(seq, sizes(seq)))).toBe(true)
-                expect(d.from).toEqual(server.address)
-                received++
-                receivedBytes += d.data.length
-              }
-            }
-            expect(received).toBe(echoCount)
-            expect(receivedBytes).toBe(sentBytes)
-            const stats = yield* server.stats
-            expect(stats).toMatchObject({ received: echoCount, sent: echoCount, dropped: 0 })
-            expect(stats.receivedBytes).toBe(sentBytes)
-            expect(stats.sentBytes).toBe(sentBytes)
-            expect((yield* client.stats).sent).toBe(echoCount)
-          })
-        ),
+      () => withT((t) => echo(t, echoCount)),
+      60_000
+    )
+
+    it.scopedLive(
+      "echo with a sendQueue of 1: the pump pauses for room and resumes, nothing is lost",
+      () => withT((t) => echo(t, Math.min(echoCount, 2000), { sendQueue: 1 })),
       60_000
     )
 

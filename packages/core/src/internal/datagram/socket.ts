@@ -188,6 +188,8 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
   // send side
   private blocked = false
   private held: Array<Held> = []
+  /** Datagrams `unsafeSend` keeps while the send buffer is full. */
+  private readonly holdLimit: number
   private writableWaiters: Array<() => void> = []
   private pendingError: DatagramError | undefined = undefined
   // connected mode
@@ -227,6 +229,8 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
 
   constructor(readonly address: TcpAddress, readonly options: ResolvedBindOptions) {
     this.maxDatagramSize = options.maxDatagramSize
+    // room for an answer to every datagram of a batch (at most a full receive queue)
+    this.holdLimit = Math.max(options.sendQueue, options.receiveQueue)
   }
 
   attach(driver: DatagramDriver): void {
@@ -549,7 +553,7 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
     if (this.pendingError !== undefined || this.refusal(data, to) !== undefined) return false
     const destination = this.destination(to)
     if (this.blocked) {
-      if (this.held.length < this.options.sendQueue) this.held.push({ data, to: destination })
+      if (this.held.length < this.holdLimit) this.held.push({ data, to: destination })
       else this.nSendDropped++
       return false
     }
