@@ -132,9 +132,9 @@ const membershipKey = (group: string, iface: string | undefined) => `${group}%${
  *   datagram), each datagram copied out at its size and handed to the core;
  * - sends in order, one in flight: Deno runs concurrent sends last first
  *   (ten sends made in one turn arrive reversed), so the others wait in a
- *   queue of at most `sendQueue` datagrams; past that the core waits until
- *   it is half empty. A send Deno rejects fails the next `send`
- *   (`events.error`);
+ *   queue here. Once `sendQueue` datagrams are in Deno's hands (queued or in
+ *   flight) the core waits, until at most half of that are. A send Deno
+ *   rejects fails the next `send` (`events.error`);
  * - connected mode: the core's emulation (Deno cannot connect a UDP socket);
  *   Deno reports no ICMP errors, so `Refused` is never heard.
  */
@@ -211,7 +211,7 @@ class DenoDatagramDriver implements Datagram.DatagramDriver {
     return this.queue.length - this.head
   }
 
-  /** Starts the next queued send, if any; tells the core when the queue has room again. */
+  /** Starts the next queued send, if any (the one in flight, if any, is done); tells the core when there is room. */
   private sendNext(): void {
     if (this.closed) return
     if (this.full && this.queued <= this.resumeAt) {
@@ -260,7 +260,8 @@ class DenoDatagramDriver implements Datagram.DatagramDriver {
     this.queue.push(data)
     this.queueTo.push(addr)
     if (!this.sending) this.sendNext()
-    if (this.queued >= this.options.sendQueue) {
+    // in Deno's hands: the queue and the send in flight
+    if (this.queued + 1 >= this.options.sendQueue) {
       this.full = true
       return "full"
     }
