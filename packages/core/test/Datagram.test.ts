@@ -287,6 +287,15 @@ describe("Datagram: connected mode and multicast on the memory network", () => {
       expect(dec.decode((yield* v4.take).data)).toBe("by name")
     }))
 
+  it.scoped("a bind whose multicast groups cannot be joined fails, and frees its port at once", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const error = yield* Effect.flip(net.bind({ host: "0.0.0.0", port: 7000, multicast: { groups: ["10.0.0.1"] } }))
+      expect(error).toMatchObject({ reason: "Other", operation: "multicast", code: "EINVAL" })
+      const again = yield* net.bind({ host: "0.0.0.0", port: 7000 })
+      expect(again.address.port).toBe(7000)
+    }))
+
   it.scoped("address in use, unless both sockets reuse the address", () =>
     Effect.gen(function*() {
       const net = yield* MemoryDatagram.make()

@@ -153,7 +153,11 @@ export function scopedSocket<E>(
       const multicast = socket instanceof DatagramSocketImpl ? socket.options.multicast : undefined
       const groups = multicast?.groups
       if (groups === undefined || groups.length === 0) return Effect.void
-      return Effect.forEach(groups, (group) => socket.joinMulticast(group, multicast?.interface), { discard: true })
+      // a socket that could not join is of no use: closed now, not when the caller's scope ends
+      return Effect.tapError(
+        Effect.forEach(groups, (group) => socket.joinMulticast(group, multicast?.interface), { discard: true }),
+        () => socket.close
+      )
     }
   )
 }
