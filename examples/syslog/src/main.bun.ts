@@ -12,7 +12,11 @@ import * as Counters from "./store/Counters.ts"
 main(
   { context: BunContext.layer, runMain: BunRuntime.runMain },
   (flags) =>
-    Layer.launch(SyslogServer.layer(flags).pipe(Layer.provide(Counters.layer({ maxHosts: flags.maxHosts })))).pipe(
+    Layer.launch(
+      SyslogServer.layer({ ...flags, udpWorkers: "first" }).pipe(
+        Layer.provide(Counters.layer({ maxHosts: flags.maxHosts }))
+      )
+    ).pipe(
       BunWorkers.run({ workers: flags.workers }),
       Effect.provide(Layer.merge(BunTransport.layer, BunDatagram.layer))
     )

@@ -13,7 +13,11 @@ import * as Counters from "./store/Counters.ts"
 main(
   { context: NodeContext.layer, runMain: DenoRuntime.runMain },
   (flags) =>
-    Layer.launch(SyslogServer.layer(flags).pipe(Layer.provide(Counters.layer({ maxHosts: flags.maxHosts })))).pipe(
+    Layer.launch(
+      SyslogServer.layer({ ...flags, udpWorkers: "first" }).pipe(
+        Layer.provide(Counters.layer({ maxHosts: flags.maxHosts }))
+      )
+    ).pipe(
       DenoWorkers.run({ workers: flags.workers }),
       Effect.provide(Layer.merge(DenoTransport.layer, DenoDatagram.layer))
     )

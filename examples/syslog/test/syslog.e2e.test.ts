@@ -224,6 +224,40 @@ describe.each(["node", "bun", "deno"])("examples/syslog on %s, fed by util-linux
   )
 })
 
+describe.each(["node", "bun", "deno"])("examples/syslog on %s with --workers 2", (runtime) => {
+  it("every message reaches one worker; SIGINT drains both (each logs its counters) and exits 0", async () => {
+    const r = start(runtime, ["--workers", "2"])
+    await until(
+      r,
+      "two workers listening",
+      (o) => (o.match(/syslog: listening on \S+ \(tcp/g) ?? []).length === 2,
+      60_000
+    )
+    const [tcp, udp] = await Promise.all([r.tcpPort(), r.udpPort()])
+    const sends: Array<Promise<unknown>> = []
+    for (let i = 1; i <= 6; i++) {
+      sends.push(logger(tcp, ["-T", "--octet-count", "--rfc5424", "-t", "w", `tcp ${i} ${runtime}`]))
+    }
+    for (let i = 1; i <= 3; i++) sends.push(logger(udp, ["-d", "--rfc5424", "-t", "w", `udp ${i} ${runtime}`]))
+    await Promise.all(sends)
+    for (const m of ["tcp 1", "tcp 2", "tcp 3", "tcp 4", "tcp 5", "tcp 6", "udp 1", "udp 2", "udp 3"]) {
+      const line = printed("w", "user.notice", `${m} ${runtime}`)
+      await until(r, String(line), (o) => line.test(o))
+    }
+    if (runtime !== "node") {
+      // Bun and Deno workers share TCP ports only: worker 1 alone binds UDP
+      expect(r.output()).toMatch(/UDP is served by worker 1/)
+    }
+    r.child.kill("SIGINT")
+    expect(await r.exited).toBe(0)
+    const counted = [...r.output().matchAll(/counters: (\d+) messages \(udp (\d+), tcp (\d+)\)/g)]
+      .map((m) => [Number(m[1]), Number(m[2]), Number(m[3])])
+    expect(counted.length).toBe(2)
+    expect(counted.reduce((a, b) => a.map((x, i) => x + b[i]!))).toEqual([9, 3, 6])
+    expect(r.output()).toMatch(/syslog: shut down/)
+  }, 90_000)
+})
+
 describe("examples/syslog flags", () => {
   it.each(["node", "bun", "deno"])(
     "on %s, a bad value or an unknown flag exits 2 with the usage, before listening",

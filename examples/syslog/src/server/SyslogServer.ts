@@ -13,9 +13,9 @@
  *                                                      └─ SyslogParseError ─▶ log + Counters
  * ```
  */
-import { Address, Connection, Datagram, Framed, Server } from "@wirekit/core"
+import { Address, Connection, Datagram, Framed, Server, Workers } from "@wirekit/core"
 import type { Framing } from "@wirekit/core"
-import { Console, Duration, Effect, Either, Layer } from "effect"
+import { Console, Duration, Effect, Either, Layer, Option } from "effect"
 import * as Counters from "../store/Counters.ts"
 import * as SyslogMessage from "../syslog/SyslogMessage.ts"
 import * as TcpFraming from "../wire/TcpFraming.ts"
@@ -34,6 +34,13 @@ export interface SyslogOptions {
   readonly maxMessage: number
   /** How often the counters are logged; zero: only at shutdown. */
   readonly statsInterval: Duration.DurationInput
+  /**
+   * Under `--workers N`, which workers bind the UDP port: `"every"` where
+   * the runtime shares a UDP socket between processes (Node's cluster),
+   * `"first"` where workers share only TCP ports (Bun, Deno: each would
+   * need its own socket on the port). Default `"every"`.
+   */
+  readonly udpWorkers?: "every" | "first" | undefined
 }
 
 /** Line ends and NULs some senders append to a message: not part of it. */
@@ -133,6 +140,12 @@ const periodicReport = (every: Duration.Duration) => Effect.forever(Effect.zipRi
 /** Binds the UDP socket and receives on it until the scope closes; logs `syslog: listening on HOST:PORT (udp)`. */
 export const listenUdp = (options: SyslogOptions) =>
   Effect.gen(function*() {
+    const worker = Option.getOrElse(yield* Effect.serviceOption(Workers.WorkerInfo), () => Workers.single)
+    if (options.udpWorkers === "first" && worker.id !== 1) {
+      return yield* Effect.logInfo(
+        `syslog: UDP is served by worker 1 (on this runtime workers share TCP ports, not UDP sockets)`
+      )
+    }
     const counters = yield* Counters.SyslogCounters
     const udp = yield* Datagram.DatagramTransport
     const socket = yield* udp.bind({ host: options.host, port: options.udpPort })
