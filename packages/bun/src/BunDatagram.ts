@@ -23,7 +23,7 @@
  *   buffer sizes: `receiveBufferSize` and `sendBufferSize` are ignored.
  *
  * Destinations must be IP addresses: Bun's `send` does no name lookup (a name
- * fails the next `send` with reason `"Other"`, code `ERR_INVALID_ARG_TYPE`).
+ * fails the next `send` with reason `"Unsupported"`).
  *
  * @example
  * ```ts

@@ -35,13 +35,21 @@ describe("BunDatagram", () => {
       expect((yield* client.stats).errors).toBe(0)
     }))
 
-  it.scopedLive("a destination Bun refuses at once (the other family) fails the next send with its reason", () =>
+  it.scopedLive("a destination Bun refuses at once (the other family, a name) fails the next send with its reason", () =>
     Effect.gen(function*() {
       const client = yield* t.bind(any)
       yield* client.send(enc.encode("x"), { host: "::1", port: 9 })
       const error = yield* Effect.flip(client.send(enc.encode("y"), any))
       expect(error).toMatchObject({ reason: "Unsupported", code: "EAFNOSUPPORT", operation: "send" })
       expect((yield* client.stats).errors).toBe(1)
+      // Bun looks no name up: a host name is Unsupported, and the socket goes on
+      yield* client.send(enc.encode("x"), { host: "localhost", port: 9 })
+      const named = yield* Effect.flip(client.send(enc.encode("y"), any))
+      expect(named).toMatchObject({ reason: "Unsupported", code: "ENOTSUP" })
+      expect(named.cause).toBeInstanceOf(Error)
+      const server = yield* t.bind(any)
+      yield* client.send(enc.encode("fine"), server.address)
+      expect(dec.decode((yield* takeWithin(server)).data)).toBe("fine")
     }))
 
   it.scopedLive("datagrams read in one wake-up reach a pump that waits as one batch", () =>

@@ -3,6 +3,7 @@ import { Datagram } from "@wirekit/core"
 import type { Address } from "@wirekit/core"
 import { Effect } from "effect"
 import type { Scope } from "effect"
+import { isIP } from "node:net"
 
 type TcpAddress = Address.TcpAddress
 type UdpSocket = WirekitBun.UdpSocket
@@ -99,9 +100,13 @@ class BunDatagramDriver implements Datagram.DatagramDriver {
       return socket.send(data, to.port, to.host) ? "sent" : "retry"
     } catch (error) {
       if (socket.closed) return "closed"
-      // a synchronous refusal (a name instead of an IP, the other family, a broadcast
-      // without `broadcast: true`): the next send fails with it
-      this.events!.error(codeOf(error), error)
+      // a synchronous refusal (the other family, a broadcast without `broadcast: true`,
+      // a host name): the next send fails with it
+      if (isIP(to.host) === 0) {
+        this.events!.error("ENOTSUP", new Error(`Bun sends datagrams to IP addresses only, not to "${to.host}"`))
+      } else {
+        this.events!.error(codeOf(error), error)
+      }
       return "sent"
     }
   }
