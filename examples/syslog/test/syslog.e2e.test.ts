@@ -11,9 +11,13 @@ import type { Readable } from "node:stream"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
 import { runExample } from "../../../scripts/example-process.ts"
+import { externalProgram } from "../../../scripts/external-program.ts"
 import { commandFor, root } from "../../../scripts/runtimes.mjs"
 
 const run = promisify(execFile)
+
+/** util-linux logger (Debian's bsdutils): the tests that run it skip themselves where it is missing (never on CI). */
+const loggerProgram = externalProgram("logger", "bsdutils")
 
 /** Runtimes whose entry point serves UDP (the others serve TCP and say why not UDP). */
 const servesUdp: Record<string, boolean> = { node: true, bun: true, deno: true }
@@ -114,10 +118,12 @@ const printed = (app: string, level: string, message: string) =>
 
 describe.each(["node", "bun", "deno"])("examples/syslog on %s, fed by util-linux logger", (runtime) => {
   const udp = servesUdp[runtime]!
-  it(
-    `prints and counts logger's messages (${
-      udp ? "UDP and " : ""
-    }TCP, RFC 5424 and 3164, octet counting and newlines); malformed input is counted and logged; SIGINT exits 0`,
+  it.skipIf(loggerProgram.skip)(
+    loggerProgram.title(
+      `prints and counts logger's messages (${
+        udp ? "UDP and " : ""
+      }TCP, RFC 5424 and 3164, octet counting and newlines); malformed input is counted and logged; SIGINT exits 0`
+    ),
     async () => {
       const r = start(runtime)
       const tcp = await r.tcpPort()
@@ -225,37 +231,41 @@ describe.each(["node", "bun", "deno"])("examples/syslog on %s, fed by util-linux
 })
 
 describe.each(["node", "bun", "deno"])("examples/syslog on %s with --workers 2", (runtime) => {
-  it("every message reaches one worker; SIGINT drains both (each logs its counters) and exits 0", async () => {
-    const r = start(runtime, ["--workers", "2"])
-    await until(
-      r,
-      "two workers listening",
-      (o) => (o.match(/syslog: listening on \S+ \(tcp/g) ?? []).length === 2,
-      60_000
-    )
-    const [tcp, udp] = await Promise.all([r.tcpPort(), r.udpPort()])
-    const sends: Array<Promise<unknown>> = []
-    for (let i = 1; i <= 6; i++) {
-      sends.push(logger(tcp, ["-T", "--octet-count", "--rfc5424", "-t", "w", `tcp ${i} ${runtime}`]))
-    }
-    for (let i = 1; i <= 3; i++) sends.push(logger(udp, ["-d", "--rfc5424", "-t", "w", `udp ${i} ${runtime}`]))
-    await Promise.all(sends)
-    for (const m of ["tcp 1", "tcp 2", "tcp 3", "tcp 4", "tcp 5", "tcp 6", "udp 1", "udp 2", "udp 3"]) {
-      const line = printed("w", "user.notice", `${m} ${runtime}`)
-      await until(r, String(line), (o) => line.test(o))
-    }
-    if (runtime !== "node") {
-      // Bun and Deno workers share TCP ports only: worker 1 alone binds UDP
-      expect(r.output()).toMatch(/UDP is served by worker 1/)
-    }
-    r.child.kill("SIGINT")
-    expect(await r.exited).toBe(0)
-    const counted = [...r.output().matchAll(/counters: (\d+) messages \(udp (\d+), tcp (\d+)\)/g)]
-      .map((m) => [Number(m[1]), Number(m[2]), Number(m[3])])
-    expect(counted.length).toBe(2)
-    expect(counted.reduce((a, b) => a.map((x, i) => x + b[i]!))).toEqual([9, 3, 6])
-    expect(r.output()).toMatch(/syslog: shut down/)
-  }, 90_000)
+  it.skipIf(loggerProgram.skip)(
+    loggerProgram.title("every message reaches one worker; SIGINT drains both (each logs its counters) and exits 0"),
+    async () => {
+      const r = start(runtime, ["--workers", "2"])
+      await until(
+        r,
+        "two workers listening",
+        (o) => (o.match(/syslog: listening on \S+ \(tcp/g) ?? []).length === 2,
+        60_000
+      )
+      const [tcp, udp] = await Promise.all([r.tcpPort(), r.udpPort()])
+      const sends: Array<Promise<unknown>> = []
+      for (let i = 1; i <= 6; i++) {
+        sends.push(logger(tcp, ["-T", "--octet-count", "--rfc5424", "-t", "w", `tcp ${i} ${runtime}`]))
+      }
+      for (let i = 1; i <= 3; i++) sends.push(logger(udp, ["-d", "--rfc5424", "-t", "w", `udp ${i} ${runtime}`]))
+      await Promise.all(sends)
+      for (const m of ["tcp 1", "tcp 2", "tcp 3", "tcp 4", "tcp 5", "tcp 6", "udp 1", "udp 2", "udp 3"]) {
+        const line = printed("w", "user.notice", `${m} ${runtime}`)
+        await until(r, String(line), (o) => line.test(o))
+      }
+      if (runtime !== "node") {
+        // Bun and Deno workers share TCP ports only: worker 1 alone binds UDP
+        expect(r.output()).toMatch(/UDP is served by worker 1/)
+      }
+      r.child.kill("SIGINT")
+      expect(await r.exited).toBe(0)
+      const counted = [...r.output().matchAll(/counters: (\d+) messages \(udp (\d+), tcp (\d+)\)/g)]
+        .map((m) => [Number(m[1]), Number(m[2]), Number(m[3])])
+      expect(counted.length).toBe(2)
+      expect(counted.reduce((a, b) => a.map((x, i) => x + b[i]!))).toEqual([9, 3, 6])
+      expect(r.output()).toMatch(/syslog: shut down/)
+    },
+    90_000
+  )
 })
 
 describe("examples/syslog flags", () => {

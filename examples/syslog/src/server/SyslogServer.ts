@@ -130,7 +130,7 @@ const tcpHandler = (framing: Framing.Framing, counters: Counters.Counters, maxMe
 const udpReceiver = (socket: Datagram.DatagramSocket, counters: Counters.Counters, maxMessage: number) =>
   socket.pump((datagrams) => {
     const batch = new Batch(counters, maxMessage)
-    for (const d of datagrams) batch.add(d.data, "udp", `${Address.format(d.from)}`, d.from.host)
+    for (const d of datagrams) batch.add(d.data, "udp", Address.format(d.from), d.from.host)
     return batch.flush()
   })
 
