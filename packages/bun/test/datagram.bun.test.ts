@@ -1,6 +1,7 @@
 /**
  * Bun-specific datagram behaviours (the shared contract is in datagram.conformance.test.ts): ICMP errors from the
- * socket's error queue only while connected, synchronous refusals, batching per wake-up, the bind flags.
+ * socket's error queue only while connected, synchronous refusals, a full send buffer and its drain, batching per
+ * wake-up, the bind flags.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { BunDatagram } from "@wirekit/bun"
@@ -50,6 +51,51 @@ describe("BunDatagram", () => {
       const server = yield* t.bind(any)
       yield* client.send(enc.encode("fine"), server.address)
       expect(dec.decode((yield* takeWithin(server)).data)).toBe("fine")
+    }))
+
+  it.scopedLive("a datagram Bun does not take (its send buffer full) is kept and sent on drain, in order", () =>
+    Effect.gen(function*() {
+      // loopback never fills a UDP send buffer: the client's socket says "full" while told to
+      const bun = (globalThis as unknown as { Bun: { udpSocket: (options: unknown) => Promise<unknown> } }).Bun
+      const original = bun.udpSocket
+      let full = false
+      let drain: (() => void) | undefined
+      const server = yield* t.bind(any)
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          bun.udpSocket = async (options) => {
+            const real = (await original.call(bun, options)) as Record<string | symbol, unknown>
+            const handlers = (options as { socket: { drain: (s: unknown) => void } }).socket
+            drain = () => handlers.drain(real)
+            return new Proxy(real, {
+              get: (target, key) => {
+                if (key === "send") {
+                  return (...args: Array<unknown>) =>
+                    full ? false : (target.send as (...a: Array<unknown>) => boolean).apply(target, args)
+                }
+                const value = Reflect.get(target, key)
+                return typeof value === "function" ? value.bind(target) : value
+              }
+            })
+          }
+        }),
+        () => Effect.sync(() => (bun.udpSocket = original))
+      )
+      const client = yield* t.bind(any)
+      full = true
+      expect(client.unsafeSend(enc.encode("0"), server.address)).toBe(false)
+      expect(client.unsafeSend(enc.encode("1"), server.address)).toBe(false)
+      const waiting = yield* Effect.fork(client.send(enc.encode("2"), server.address))
+      yield* Effect.sleep(Duration.millis(30))
+      expect(waiting.unsafePoll()).toBeNull()
+      expect((yield* server.stats).received).toBe(0)
+      full = false
+      drain!()
+      yield* Effect.timeout(Fiber.join(waiting), Duration.seconds(2))
+      const got: Array<string> = []
+      while (got.length < 3) got.push(dec.decode((yield* takeWithin(server)).data))
+      expect(got).toEqual(["0", "1", "2"])
+      expect(yield* client.stats).toMatchObject({ sent: 3, sendDropped: 0 })
     }))
 
   it.scopedLive("datagrams read in one wake-up reach a pump that waits as one batch", () =>
