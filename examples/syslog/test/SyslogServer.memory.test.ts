@@ -114,6 +114,26 @@ describe("SyslogServer over the memory transports", () => {
     }).pipe(Effect.provide(Layer.merge(networks, out.layer)))
   })
 
+  it.scopedLive("a burst of 2,000 datagrams and 2,000 pipelined TCP messages: every one printed and counted", () => {
+    const out = capture()
+    return Effect.gen(function*() {
+      const counters = yield* start()
+      const n = 2000
+      const datagrams = Array.from({ length: n }, (_, i) => bytes(`<14>1 - burst app - - - udp ${i}`))
+      yield* Effect.all([
+        sendUdp(...datagrams),
+        sendTcp(
+          concat(...Array.from({ length: n }, (_, i) => OctetCounting.frame(bytes(`<14>1 - burst app - - - tcp ${i}`))))
+        )
+      ], { concurrency: 2 })
+      yield* eventually(() => counters.snapshot().messages === 2 * n)
+      expect(counters.snapshot().byTransport).toEqual({ udp: n, tcp: n })
+      expect(out.printed.length).toBe(2 * n)
+      expect(new Set(out.printed).size).toBe(2 * n)
+      expect(out.printed.filter((l) => l.startsWith("burst app user.info: ")).length).toBe(2 * n)
+    }).pipe(Effect.provide(Layer.merge(networks, out.layer)))
+  })
+
   it.scopedLive("malformed input on either transport is counted per reason and logged; the receiver keeps serving", () => {
     const out = capture()
     return Effect.gen(function*() {
