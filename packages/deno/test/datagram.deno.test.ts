@@ -1,20 +1,31 @@
 /**
- * Deno-specific datagram behaviours (the shared contract is in datagram.conformance.test.ts): the typed error
- * without --unstable-net, the options Deno cannot honour, send order, multicast without a named interface.
+ * Deno-specific datagram behaviours (the shared contract is in datagram.conformance.test.ts): the typed errors
+ * without --unstable-net or --allow-net, the options Deno cannot honour, send order and bounds, oversize datagrams,
+ * multicast without a named interface.
  * Runs under Deno with -A and --unstable-net.
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { Datagram } from "@wirekit/core"
 import { DenoDatagram } from "@wirekit/deno"
 import { Duration, Effect } from "effect"
-import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 
 const t = DenoDatagram.transport
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 const any = { host: "127.0.0.1", port: 0 }
-const D = (globalThis as unknown as { readonly Deno: { execPath(): string; listenDatagram?: unknown } }).Deno
+/** The slice of the Deno global these tests use. */
+interface DenoGlobal {
+  execPath(): string
+  listenDatagram?: unknown
+  readonly Command: new(command: string, options: {
+    readonly args: ReadonlyArray<string>
+    readonly stdout: "piped"
+    readonly stderr: "piped"
+    readonly signal: AbortSignal
+  }) => { output(): Promise<{ readonly code: number; readonly stdout: Uint8Array; readonly stderr: Uint8Array }> }
+}
+const D = (globalThis as unknown as { readonly Deno: DenoGlobal }).Deno
 
 const takeWithin = (socket: Datagram.DatagramSocket, ms = 2000) =>
   Effect.timeoutFail(socket.take, {
@@ -22,25 +33,32 @@ const takeWithin = (socket: Datagram.DatagramSocket, ms = 2000) =>
     onTimeout: () => new Error(`no datagram within ${ms} ms`)
   })
 
-/** Runs `deno run <args>` to completion: exit code and stdout. */
+/**
+ * Runs `deno <args>` to completion: exit code, stdout and stderr. Through `Deno.Command`: Deno's
+ * node:child_process hands its own permissions to a deno child it spawns.
+ */
 const deno = (args: ReadonlyArray<string>) =>
-  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-    const child = ChildProcess.spawn(D.execPath(), args as Array<string>, { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout!.on("data", (d: Uint8Array) => (stdout += dec.decode(d)))
-    child.stderr!.on("data", (d: Uint8Array) => (stderr += dec.decode(d)))
-    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-    return Effect.sync(() => child.kill("SIGKILL"))
-  }).pipe(Effect.timeout(Duration.seconds(20)))
+  Effect.tryPromise({
+    try: (signal) => new D.Command(D.execPath(), { args, stdout: "piped", stderr: "piped", signal }).output(),
+    catch: (cause) => new Error(`deno ${args.join(" ")} did not run`, { cause })
+  }).pipe(
+    Effect.map((out) => ({ code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) })),
+    Effect.timeout(Duration.seconds(20))
+  )
 
 describe("DenoDatagram", () => {
+  /** The line the child prints: whether `Deno.listenDatagram` exists, and the bind's error. */
+  const child = (flags: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const fixture = fileURLToPath(new URL("./datagram-child.ts", import.meta.url))
+      const { code, stderr, stdout } = yield* deno(["run", ...flags, "--conditions=@wirekit/source", fixture])
+      expect(code, stderr).toBe(0)
+      return JSON.parse(stdout.trim().split("\n").pop()!)
+    })
+
   it.live("without --unstable-net, bind fails with Unsupported and says to add the flag", () =>
     Effect.gen(function*() {
-      const fixture = fileURLToPath(new URL("./datagram-unflagged.ts", import.meta.url))
-      const { code, stderr, stdout } = yield* deno(["run", "--allow-net", "--conditions=@wirekit/source", fixture])
-      expect(code, stderr).toBe(0)
-      const line = JSON.parse(stdout.trim().split("\n").pop()!)
+      const line = yield* child(["--allow-net"])
       expect(line).toMatchObject({
         listenDatagram: "undefined",
         tag: "DatagramError",
@@ -50,6 +68,17 @@ describe("DenoDatagram", () => {
       })
       expect(line.detail).toContain("--unstable-net")
       expect(line.message).toContain("--unstable-net")
+    }), 30_000)
+
+  it.live("without --allow-net, bind fails with PermissionDenied", () =>
+    Effect.gen(function*() {
+      const line = yield* child(["--unstable-net"])
+      expect(line).toMatchObject({
+        listenDatagram: "function",
+        reason: "PermissionDenied",
+        operation: "bind",
+        code: "ERR_NOT_CAPABLE"
+      })
     }), 30_000)
 
   it.scopedLive("the same check in this process: without Deno.listenDatagram the bind is Unsupported", () =>

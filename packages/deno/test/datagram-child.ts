@@ -1,6 +1,6 @@
 /**
- * Run by datagram.deno.test.ts in a child `deno run` WITHOUT --unstable-net: binds with DenoDatagram and
- * prints one JSON line, whether `Deno.listenDatagram` exists and the bind's error.
+ * Run by datagram.deno.test.ts in a child `deno run` whose flags lack something (--unstable-net, --allow-net):
+ * binds with DenoDatagram and prints one JSON line, whether `Deno.listenDatagram` exists and the bind's error.
  */
 import { Datagram } from "@wirekit/core"
 import { DenoDatagram } from "@wirekit/deno"
