@@ -290,4 +290,16 @@ describe("SyslogMessageFromBytes: the same as a Schema, both ways", () => {
     )
     expect(Either.isLeft(SyslogMessage.format({ ...m, hostname: null }))).toBe(true)
   })
+
+  it("SyslogMessageFromString reads and writes text", () => {
+    const text = "<165>1 2003-10-11T22:14:15.003Z host app - ID47 [x@1 k=\"v\\\"w\"] héllo"
+    const m = Schema.decodeSync(SyslogMessage.SyslogMessageFromString)(text)
+    expect(m).toMatchObject({
+      hostname: "host",
+      message: "héllo",
+      structuredData: [{ id: "x@1", params: [{ name: "k", value: "v\"w" }] }]
+    })
+    expect(Schema.encodeSync(SyslogMessage.SyslogMessageFromString)(m)).toBe(text)
+    expect(Either.isLeft(Schema.decodeEither(SyslogMessage.SyslogMessageFromString)("<13>1 - -"))).toBe(true)
+  })
 })

@@ -209,3 +209,16 @@ export const SyslogFieldsFromBytes = Schema.transformOrFail(Schema.Uint8ArrayFro
  * and {@link format} to encode.
  */
 export const SyslogMessageFromBytes = Schema.compose(SyslogFieldsFromBytes, SyslogMessageFromFields)
+
+const utf8Encoder = new TextEncoder()
+const utf8Decoder = new TextDecoder()
+
+/** A string ⇄ its UTF-8 bytes. */
+const Utf8Bytes = Schema.transform(Schema.String, Schema.Uint8ArrayFromSelf, {
+  strict: true,
+  decode: (text) => utf8Encoder.encode(text),
+  encode: (bytes) => utf8Decoder.decode(bytes)
+})
+
+/** A string (a line of a log file, a test vector) ⇄ {@link SyslogMessage}: {@link SyslogMessageFromBytes} over its UTF-8. */
+export const SyslogMessageFromString = Schema.compose(Utf8Bytes, SyslogMessageFromBytes)
