@@ -395,10 +395,12 @@ export interface DatagramSocket {
   /** The received datagrams as a stream (a chunk per wake-up); ends when the socket closes. */
   readonly receive: Stream.Stream<Datagram, DatagramError>
   /**
-   * Push-mode receiving, the fast path: calls `onBatch` synchronously in the
-   * runtime's receive callback with what arrived there (or, after a pause,
-   * with everything queued meanwhile), so a datagram costs a function call,
-   * not a fiber wake-up.
+   * Push-mode receiving, the fast path: calls `onBatch` synchronously from
+   * the runtime's callbacks with what arrived in one wake-up of the runtime
+   * (where the adapter batches, as Node's does; each datagram otherwise), or, after
+   * a pause, with everything queued meanwhile, so a datagram costs a function
+   * call, not a fiber wake-up. Answering with `unsafeSend` keeps it so;
+   * returning an Effect costs one fiber wake-up per batch.
    *
    * - `onBatch` may return an Effect: delivery pauses until it completes
    *   (datagrams queue meanwhile, under the queue bounds and overflow policy).
@@ -527,6 +529,13 @@ export interface DatagramEvents {
   error(code: string | undefined, cause: unknown): void
   /** The runtime closed the socket on its own (a fatal error): receivers end, sends fail with `Closed`. */
   closedByRuntime(): void
+  /**
+   * For an adapter that says {@link SocketInfo.batched}: the runtime's
+   * wake-up is over. The datagrams reported since the last `flush` (queued
+   * meanwhile, under the queue bounds) go to a `pump` as one batch, or wake
+   * a waiting `take`/`takeBatch` once. Ignored when nothing is queued.
+   */
+  flush(): void
 }
 
 /**
@@ -539,6 +548,15 @@ export interface DatagramEvents {
 export interface SocketInfo {
   /** The bound address as the runtime reports it (the real port for port 0). */
   readonly address: TcpAddress
+  /**
+   * The adapter calls {@link DatagramEvents.flush} at the end of each
+   * runtime wake-up in which it reported datagrams (e.g. from a
+   * `setImmediate` scheduled by the first one): receivers then get a wake-up's
+   * datagrams as one batch, so a `pump` consumer that returns an Effect costs
+   * one fiber wake-up per batch, not per datagram. Without it (default
+   * `false`) each datagram is delivered as it is reported.
+   */
+  readonly batched?: boolean | undefined
   /** From {@link resolveOptions}. */
   readonly options: ResolvedBindOptions
 }

@@ -501,3 +501,65 @@ describe("Datagram: emulated connected mode", () => {
       expect(socket.remoteAddress).toBeUndefined()
     }))
 })
+
+describe("Datagram: batches per wake-up", () => {
+  const batchedSocket = () => {
+    let events!: Datagram.DatagramEvents
+    const resolved = Datagram.resolveOptions({ host: "127.0.0.1", port: 9 }) as Datagram.ResolvedBindOptions
+    const socket = Datagram.makeSocket(
+      { address: { host: "127.0.0.1", port: 9 }, options: resolved, batched: true },
+      (e) => {
+        events = e
+        return { send: () => "sent", close: () => {} }
+      }
+    )
+    return { socket, events: () => events }
+  }
+
+  it.effect("a batching adapter's datagrams reach the pump together at flush", () =>
+    Effect.gen(function*() {
+      const { events, socket } = batchedSocket()
+      const batches: Array<Array<string>> = []
+      yield* Effect.fork(socket.pump((batch) => {
+        batches.push(batch.map((d) => dec.decode(d.data)))
+      }))
+      yield* Effect.yieldNow()
+      for (const text of ["a", "b", "c"]) events().message(enc.encode(text), "127.0.0.1", 10)
+      expect(batches).toEqual([])
+      events().flush()
+      expect(batches).toEqual([["a", "b", "c"]])
+      events().flush()
+      events().message(enc.encode("d"), "127.0.0.1", 10)
+      events().flush()
+      expect(batches).toEqual([["a", "b", "c"], ["d"]])
+    }))
+
+  it.effect("a waiting takeBatch is woken once, at flush, with the whole wake-up", () =>
+    Effect.gen(function*() {
+      const { events, socket } = batchedSocket()
+      const taker = yield* Effect.fork(socket.takeBatch)
+      yield* Effect.yieldNow()
+      events().message(enc.encode("a"), "127.0.0.1", 10)
+      events().message(enc.encode("b"), "127.0.0.1", 10)
+      yield* Effect.yieldNow()
+      expect(taker.unsafePoll()).toBeNull()
+      events().flush()
+      expect((yield* Fiber.join(taker)).map((d) => dec.decode(d.data))).toEqual(["a", "b"])
+    }))
+
+  it.scoped("the memory network delivers a burst as one batch, and a pump returning Effects wakes once per batch", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind(loopback)
+      const batches: Array<number> = []
+      yield* Effect.fork(b.pump((batch) => {
+        batches.push(batch.length)
+        return Effect.void
+      }))
+      yield* settle
+      for (let i = 0; i < 50; i++) a.unsafeSend(enc.encode(String(i)), b.address)
+      yield* settle
+      expect(batches).toEqual([50])
+    }))
+})

@@ -6,6 +6,9 @@
  *
  * - bind: `udp4` or `udp6` by the host, `reuseAddr`, `ipv6Only`, socket
  *   buffer sizes, then broadcast and multicast options once bound;
+ * - receiving: the datagrams of one turn of the event loop reach the core
+ *   together (a `setImmediate` after the turn's I/O), so a `pump` gets them
+ *   as one batch;
  * - send backpressure: `node:dgram` queues every send without a bound, so
  *   the driver counts the sends it handed over and whose callback has not
  *   come yet; at `sendQueue` of them the core waits, until half have
@@ -87,7 +90,20 @@ const makeDriver = (
       if (!closed) events.writable()
     }
   }
-  socket.on("message", (data, rinfo) => events.message(data, rinfo.address, rinfo.port))
+  // node:dgram calls back once per datagram, several times per turn of the
+  // event loop: they are handed over as one batch, after the turn's I/O
+  let flushing = false
+  const flush = () => {
+    flushing = false
+    if (!closed) events.flush()
+  }
+  socket.on("message", (data, rinfo) => {
+    events.message(data, rinfo.address, rinfo.port)
+    if (!flushing) {
+      flushing = true
+      setImmediate(flush)
+    }
+  })
   // receive-side errors (an ICMP error on a connected socket) do not close a UDP socket
   socket.on("error", (error) => {
     if (!closed) events.error((error as NodeJS.ErrnoException).code, error)
@@ -189,7 +205,7 @@ export const bind = (
           }
           const local = socket.address()
           resume(Effect.succeed(Datagram.makeSocket(
-            { address: { host: local.address, port: local.port }, options: resolved },
+            { address: { host: local.address, port: local.port }, options: resolved, batched: true },
             (events) => makeDriver(socket, resolved, events)
           )))
         })

@@ -68,3 +68,24 @@ describe("NodeDatagram", () => {
       expect(dec.decode((yield* within(receiver.take)).data)).toBe("by name")
     }))
 })
+
+describe("NodeDatagram: batches", () => {
+  it.scopedLive("a burst reaches the pump in batches (a turn of the event loop each), not one call per datagram", () =>
+    Effect.gen(function*() {
+      const receiver = yield* NodeDatagram.bind(any)
+      const sender = yield* NodeDatagram.bind(any)
+      const batches: Array<number> = []
+      yield* Effect.fork(receiver.pump((batch) => {
+        batches.push(batch.length)
+        // an Effect per batch: one fiber wake-up per batch
+        return Effect.void
+      }))
+      yield* Effect.sleep(Duration.millis(10))
+      for (let i = 0; i < 200; i++) sender.unsafeSend(enc.encode(String(i)), receiver.address)
+      yield* within(Effect.repeat(Effect.sleep(Duration.millis(10)), {
+        until: () => batches.reduce((n, b) => n + b, 0) === 200
+      }))
+      expect(batches.length).toBeLessThan(200)
+      expect(Math.max(...batches)).toBeGreaterThan(1)
+    }))
+})

@@ -60,6 +60,8 @@ interface Endpoint {
   /** Datagrams sent and not yet on the wire (bounded by `sendBuffer`). */
   inFlight: number
   full: boolean
+  /** Datagrams were delivered to it in the current wake-up. */
+  touched: boolean
   closed: boolean
 }
 
@@ -184,6 +186,7 @@ export function makeNetwork(
       Effect.sync(() => {
         delaying--
         arrive(packet)
+        endWakeUp()
       })
     ))
   }
@@ -203,6 +206,10 @@ export function makeNetwork(
       stats.delivered++
       // each receiver owns its bytes, as from a kernel: the first takes the packet's (copied at send)
       e.events.message(delivered ? packet.data.slice() : packet.data, source.host, source.port)
+      if (!e.touched) {
+        e.touched = true
+        touched.push(e)
+      }
       delivered = true
       // unicast reaches one socket, as with SO_REUSEADDR on Linux
       if (!isMulticast(to.host) && !isBroadcast(to.host)) break
@@ -214,6 +221,19 @@ export function makeNetwork(
       if (from.remote !== undefined && !from.closed && !isMulticast(to.host) && !isBroadcast(to.host)) {
         from.events.error("ECONNREFUSED", new Error(`nothing bound at ${to.host}:${to.port}`))
       }
+    }
+  }
+
+  /** Receivers of the datagrams delivered in this wake-up of the wire. */
+  let touched: Array<Endpoint> = []
+  /** The wire's wake-up is over: each receiver gets what arrived as one batch. */
+  const endWakeUp = () => {
+    if (touched.length === 0) return
+    const receivers = touched
+    touched = []
+    for (const e of receivers) {
+      e.touched = false
+      e.events.flush()
     }
   }
 
@@ -230,6 +250,7 @@ export function makeNetwork(
       heldBack = undefined
       schedule(held)
     }
+    endWakeUp()
     // senders whose buffer was full have room again
     for (const packet of batch) {
       const e = packet.from
@@ -259,73 +280,76 @@ export function makeNetwork(
         )
       }
       const bound = { host, port }
-      return Effect.succeed(makeSocket({ address: bound, options: resolved }, (events): DatagramDriver => {
-        const endpoint: Endpoint = {
-          host,
-          port,
-          ipv6,
-          options: resolved,
-          events,
-          groups: new Set(),
-          remote: undefined,
-          inFlight: 0,
-          full: false,
-          closed: false
-        }
-        const key = keyOf(port, ipv6)
-        const list = byPort.get(key)
-        if (list === undefined) byPort.set(key, [endpoint])
-        else list.push(endpoint)
-        return {
-          send: (data, to): SendOutcome => {
-            if (endpoint.closed) return "closed"
-            const dest = to === undefined
-              ? endpoint.remote!
-              : { host: canonical(to.host, isIPv6(to.host)), port: to.port }
-            if (isBroadcast(dest.host) && !resolved.broadcast) {
-              events.error("EACCES", new Error("broadcast without the broadcast option"))
-              return "sent"
-            }
-            // the kernel copies on send: the caller may reuse its memory
-            wire.push({ from: endpoint, to: dest, data: data.slice() })
-            endpoint.inFlight++
-            if (!scheduled) {
-              scheduled = true
-              queueMicrotask(flush)
-            }
-            if (endpoint.inFlight >= sendBuffer) {
-              endpoint.full = true
-              return "full"
-            }
-            return "sent"
-          },
-          connect: (to, done) => {
-            if (isIPv6(to.host) !== ipv6) return done({ code: "EAFNOSUPPORT" })
-            endpoint.remote = { host: canonical(to.host, ipv6), port: to.port }
-            done()
-          },
-          disconnect: () => {
-            endpoint.remote = undefined
-          },
-          joinMulticast: (group) => {
-            if (!isMulticast(group) || isIPv6(group) !== ipv6) {
-              throw Object.assign(new Error(`not a multicast group: ${group}`), { code: "EINVAL" })
-            }
-            endpoint.groups.add(group)
-          },
-          leaveMulticast: (group) => {
-            if (!endpoint.groups.delete(group)) {
-              throw Object.assign(new Error(`not a member of ${group}`), { code: "EADDRNOTAVAIL" })
-            }
-          },
-          close: () => {
-            endpoint.closed = true
-            const list = byPort.get(keyOf(port, ipv6))!
-            list.splice(list.indexOf(endpoint), 1)
-            if (list.length === 0) byPort.delete(keyOf(port, ipv6))
+      return Effect.succeed(
+        makeSocket({ address: bound, options: resolved, batched: true }, (events): DatagramDriver => {
+          const endpoint: Endpoint = {
+            host,
+            port,
+            ipv6,
+            options: resolved,
+            events,
+            groups: new Set(),
+            remote: undefined,
+            inFlight: 0,
+            full: false,
+            touched: false,
+            closed: false
           }
-        }
-      }))
+          const key = keyOf(port, ipv6)
+          const list = byPort.get(key)
+          if (list === undefined) byPort.set(key, [endpoint])
+          else list.push(endpoint)
+          return {
+            send: (data, to): SendOutcome => {
+              if (endpoint.closed) return "closed"
+              const dest = to === undefined
+                ? endpoint.remote!
+                : { host: canonical(to.host, isIPv6(to.host)), port: to.port }
+              if (isBroadcast(dest.host) && !resolved.broadcast) {
+                events.error("EACCES", new Error("broadcast without the broadcast option"))
+                return "sent"
+              }
+              // the kernel copies on send: the caller may reuse its memory
+              wire.push({ from: endpoint, to: dest, data: data.slice() })
+              endpoint.inFlight++
+              if (!scheduled) {
+                scheduled = true
+                queueMicrotask(flush)
+              }
+              if (endpoint.inFlight >= sendBuffer) {
+                endpoint.full = true
+                return "full"
+              }
+              return "sent"
+            },
+            connect: (to, done) => {
+              if (isIPv6(to.host) !== ipv6) return done({ code: "EAFNOSUPPORT" })
+              endpoint.remote = { host: canonical(to.host, ipv6), port: to.port }
+              done()
+            },
+            disconnect: () => {
+              endpoint.remote = undefined
+            },
+            joinMulticast: (group) => {
+              if (!isMulticast(group) || isIPv6(group) !== ipv6) {
+                throw Object.assign(new Error(`not a multicast group: ${group}`), { code: "EINVAL" })
+              }
+              endpoint.groups.add(group)
+            },
+            leaveMulticast: (group) => {
+              if (!endpoint.groups.delete(group)) {
+                throw Object.assign(new Error(`not a member of ${group}`), { code: "EADDRNOTAVAIL" })
+              }
+            },
+            close: () => {
+              endpoint.closed = true
+              const list = byPort.get(keyOf(port, ipv6))!
+              list.splice(list.indexOf(endpoint), 1)
+              if (list.length === 0) byPort.delete(keyOf(port, ipv6))
+            }
+          }
+        })
+      )
     }))
 
   return { name: "memory", bind, faults: (): FaultStats => ({ ...stats }) }

@@ -139,7 +139,7 @@ export function resolveOptions(options: BindOptions | undefined): ResolvedBindOp
 }
 
 export function makeSocket(info: SocketInfo, open: (events: DatagramEvents) => DatagramDriver): DatagramSocket {
-  const socket = new DatagramSocketImpl(info.address, info.options)
+  const socket = new DatagramSocketImpl(info.address, info.options, info.batched === true)
   socket.attach(open(socket))
   return socket
 }
@@ -231,7 +231,12 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
   private pumpFn: DatagramSocket["pump"] | undefined = undefined
   private unsafeStatsFn: (() => DatagramStats) | undefined = undefined
 
-  constructor(readonly address: TcpAddress, readonly options: ResolvedBindOptions) {
+  constructor(
+    readonly address: TcpAddress,
+    readonly options: ResolvedBindOptions,
+    /** The adapter calls `flush` at the end of each wake-up: receivers are woken then, once. */
+    private readonly batched = false
+  ) {
     this.maxDatagramSize = options.maxDatagramSize
     // room for an answer to every datagram of a batch (at most a full receive queue)
     this.holdLimit = Math.max(options.sendQueue, options.receiveQueue)
@@ -380,20 +385,32 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
     let from = this.lastFrom
     if (from === undefined || from.port !== port || from.host !== host) from = this.lastFrom = { host, port }
     const datagram: Datagram = { data, from }
-    const push = this.pushFn
-    if (push !== undefined) {
-      let next: Effect.Effect<void, any, any> | undefined | void
-      try {
-        next = push([datagram])
-      } catch (defect) {
-        next = Effect.die(defect)
-      }
-      if (next !== undefined) this.resumePush(Effect.zipRight(next, this.pushStep!))
-      else if (this.blocked && this.pushResume !== undefined) this.resumePush(this.pushStep!)
+    if (this.batched) {
+      // delivered at `flush`, with the rest of this wake-up's datagrams
+      this.enqueue(datagram)
       return
     }
+    if (this.pushFn !== undefined) return this.deliver([datagram])
     this.enqueue(datagram)
     this.wakeReceiver()
+  }
+
+  flush(): void {
+    if (this.isClosed || this.head >= this.queue.length) return
+    if (this.pushFn !== undefined) this.deliver(this.takeAll())
+    else this.wakeReceiver()
+  }
+
+  /** Hands a batch to the pump's consumer, in push mode. */
+  private deliver(batch: ReadonlyArray<Datagram>): void {
+    let next: Effect.Effect<void, any, any> | undefined | void
+    try {
+      next = this.pushFn!(batch)
+    } catch (defect) {
+      next = Effect.die(defect)
+    }
+    if (next !== undefined) this.resumePush(Effect.zipRight(next, this.pushStep!))
+    else if (this.blocked && this.pushResume !== undefined) this.resumePush(this.pushStep!)
   }
 
   private enqueue(datagram: Datagram): void {
