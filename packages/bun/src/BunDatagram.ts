@@ -8,9 +8,8 @@
  *
  * - receiving: Bun calls back once per datagram with a fresh array of
  *   exactly its bytes, which goes to the core as is (no copy). The datagrams
- *   Bun reads in one wake-up are handed over together right after it (from a
- *   `setImmediate`), so that a `pump` whose callback returns an effect gets
- *   them as a batch rather than waking once per datagram;
+ *   Bun reads in one wake-up reach the receiver together right after it
+ *   (from a `setImmediate`): one `pump` call per wake-up, not per datagram;
  * - send backpressure: `send` is synchronous and queues nothing; when the
  *   OS send buffer is full the datagram is not taken, the core holds it and
  *   hands it again on Bun's `drain`;

@@ -22,20 +22,12 @@ const codeOf = (error: unknown): string | undefined => {
 }
 
 /**
- * Datagrams read in one wake-up and not yet reported, past which they are
- * reported at once (Bun reads what the socket buffer holds before JavaScript
- * gets a turn, so this is rarely reached).
- */
-const maxUnreported = 1024
-
-/**
  * One bound `Bun.udpSocket` seen by the core. Bun calls `data` once per
  * datagram, with a fresh array of exactly its bytes (kept, not copied), and
- * runs the microtask queue after each call: reported at once, every datagram
- * would wake a consumer that waits (a `pump` returning an effect) on its own.
- * So the datagrams of one wake-up are collected and reported together from a
- * `setImmediate`, after Bun has read them all: the first wakes the consumer,
- * the others queue meanwhile and reach it as one batch.
+ * runs the microtask queue after each call, so the end of a wake-up is only
+ * seen from a `setImmediate`: each datagram goes to the core's queue at once,
+ * and the core hands the wake-up's datagrams to the receiver as one batch at
+ * `flush`, from an immediate the first one scheduled (a `batched` socket).
  *
  * Connected mode is the core's emulation: Bun can connect a UDP socket only
  * when it creates it. Bun turns IP_RECVERR on, so ICMP errors (`ECONNREFUSED`
@@ -50,33 +42,23 @@ class BunDatagramDriver implements Datagram.DatagramDriver {
   /** The core's socket: its `remoteAddress` says whether it is connected. */
   core: Datagram.DatagramSocket | undefined = undefined
   closed = false
-
-  // datagrams of the current wake-up, reported together once Bun has read them all
-  private unreported = 0
-  private inData: Array<Uint8Array> = []
-  private inHost: Array<string> = []
-  private inPort: Array<number> = []
+  private flushScheduled = false
   private readonly flush = () => {
-    const data = this.inData
-    const hosts = this.inHost
-    const ports = this.inPort
-    this.inData = []
-    this.inHost = []
-    this.inPort = []
-    this.unreported = 0
-    const events = this.events
-    if (events === undefined || this.closed) return
-    for (let i = 0; i < data.length; i++) events.message(data[i]!, hosts[i]!, ports[i]!)
+    this.flushScheduled = false
+    if (!this.closed) this.events?.flush()
   }
 
   /** Bun's handlers, made once per socket. */
   readonly handlers: WirekitBun.UdpSocketHandler = {
     data: (_socket, data, port, address) => {
-      if (this.unreported === 0) setImmediate(this.flush)
-      this.inData.push(data)
-      this.inHost.push(address)
-      this.inPort.push(port)
-      if (++this.unreported >= maxUnreported) this.flush()
+      // the core's events are wired before Bun's first wake-up of this socket
+      const events = this.events
+      if (events === undefined) return
+      events.message(data, address, port)
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        setImmediate(this.flush)
+      }
     },
     drain: () => {
       if (!this.closed) this.events?.writable()
@@ -191,7 +173,7 @@ export const bind = (
             return resume(Effect.fail(Datagram.fromCause("bind", cause, address)))
           }
           const core = Datagram.makeSocket(
-            { address: { host: socket.address.address, port: socket.port }, options: resolved },
+            { address: { host: socket.address.address, port: socket.port }, batched: true, options: resolved },
             (events) => {
               driver.events = events
               return driver
