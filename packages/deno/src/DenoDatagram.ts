@@ -7,7 +7,8 @@
  * drop policy, batching, connected-mode checks and counters. Here:
  *
  * - receiving: four `receive`s pending at once, so that a burst is handed
- *   over several datagrams per event-loop turn, in order. Each has a buffer
+ *   over several datagrams per event-loop turn, in order and as one batch
+ *   (one `pump` call per turn, not per datagram). Each has a buffer
  *   the socket owns, of `maxDatagramSize + 1` bytes (a socket holds four:
  *   lower `maxDatagramSize` to hold less), and each datagram is copied out at
  *   its own size (small ones into a shared slab), rather than into the 64 KiB

@@ -78,12 +78,13 @@ const listenDatagram = (): ListenDatagram | undefined => {
 // ---------------------------------------------------------------------------
 
 /**
- * Receives pending at once, each into its own buffer. Deno completes each
- * `receive` in its own event-loop turn per call, so with one pending a burst
- * costs a turn (and a fiber wake-up of a consumer that waits) per datagram;
- * with several, a turn delivers up to this many, in order (pending receives
- * take the datagrams in the order their completions run, which is the order
- * they are handed on).
+ * Receives pending at once, each into its own buffer. Deno completes at most
+ * one `receive` per call and event-loop turn, so with one pending a burst
+ * costs a turn (and a `pump` call) per datagram; with several, a turn
+ * delivers up to this many, in order (pending receives take the datagrams in
+ * the order their completions run, which is the order they are handed on),
+ * and they reach the receiver as one batch: the core is told the turn's
+ * receives are over from a microtask queued after their completions.
  */
 const receivers = 4
 
@@ -155,6 +156,12 @@ class DenoDatagramDriver implements Datagram.DatagramDriver {
   private lastTo: TcpAddress | undefined = undefined
   private lastAddr: UdpAddr | undefined = undefined
   private readonly memberships = new Map<string, Promise<MulticastV4Membership | MulticastV6Membership>>()
+  private flushScheduled = false
+  /** The end of a turn's receives: the core hands them on as one batch. */
+  private readonly flush = () => {
+    this.flushScheduled = false
+    if (!this.closed) this.events.flush()
+  }
   private readonly sent = () => this.sendNext()
   private readonly failed = (error: unknown) => {
     if (!this.closed) this.events.error(errorCode(error), error)
@@ -204,6 +211,10 @@ class DenoDatagramDriver implements Datagram.DatagramDriver {
       if (this.closed) return
       const from = received[1]
       this.events.message(copyOut(received[0]), from.hostname, from.port)
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        queueMicrotask(this.flush)
+      }
     }
   }
 
@@ -401,7 +412,7 @@ const scopedBind = (
     const driver = new DenoDatagramDriver(conn, resolved)
     onDriver(driver)
     return Effect.succeed(Datagram.makeSocket(
-      { address: { host: conn.addr.hostname, port: conn.addr.port }, options: resolved },
+      { address: { host: conn.addr.hostname, port: conn.addr.port }, batched: true, options: resolved },
       (events) => driver.start(events)
     ))
   }))
