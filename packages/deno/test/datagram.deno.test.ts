@@ -145,6 +145,34 @@ describe("DenoDatagram", () => {
       expect(yield* client.stats).toMatchObject({ sent: 64, sendDropped: 0 })
     }))
 
+  it.scopedLive("a burst reaches a pump several datagrams per call, in order", () =>
+    Effect.gen(function*() {
+      const server = yield* t.bind(any)
+      const batches: Array<number> = []
+      const got: Array<number> = []
+      yield* Effect.forkScoped(server.pump((batch) => {
+        // the first call holds the event loop a moment: the rest of the burst waits in the kernel meanwhile
+        if (batches.length === 0) { for (const end = Date.now() + 50; Date.now() < end;); }
+        batches.push(batch.length)
+        for (const d of batch) got.push(Number(dec.decode(d.data)))
+      }))
+      // another process sends the burst, one datagram after another
+      const sender = `const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 })
+        for (let i = 0; i < 60; i++) {
+          await s.send(new TextEncoder().encode(String(i)), { transport: "udp", hostname: "127.0.0.1", port: ${server.address.port} })
+        }`
+      const { code, stderr } = yield* deno(["eval", "--unstable-net", sender])
+      expect(code, stderr).toBe(0)
+      yield* Effect.timeout(
+        Effect.repeat(Effect.sleep(Duration.millis(5)), { until: () => got.length === 60 }),
+        Duration.seconds(2)
+      )
+      expect(got).toEqual(Array.from({ length: 60 }, (_, i) => i))
+      // four receives pending: up to four datagrams a turn, handed on in one call
+      expect(Math.max(...batches)).toBeGreaterThan(1)
+      expect(batches.length).toBeLessThan(40)
+    }), 30_000)
+
   it.scopedLive("a datagram far past maxDatagramSize is dropped whole; Deno read maxDatagramSize + 1 bytes of it", () =>
     Effect.gen(function*() {
       const small = yield* t.bind({ ...any, maxDatagramSize: 100 })
