@@ -153,7 +153,7 @@ const isWorker = (): boolean => globalThis.process?.env?.WIREKIT_WORKER_ID !== u
 /**
  * Serves `effect` (the example's server, e.g. `Layer.launch(layer)` under
  * `Workers.run`) until it is interrupted (SIGINT, SIGTERM), then logs
- * `NAME: shut down` once everything is closed. With workers, TLS or the PROXY
+ * `NAME: shut down` once everything is closed. With workers or the PROXY
  * protocol, the supervising process first logs how it serves
  * (`NAME: starting on HOST:PORT (2 workers; ...)`); the listening line comes
  * from the server itself, with the bound port.

@@ -302,8 +302,8 @@ export const lostConnectionHint = (tls: Tls.TlsClientOptions | undefined): strin
     : ""
 
 /**
- * How a server is set up beyond its address, for its start-up line: `""`,
- * or e.g. `" (2 workers; PROXY protocol from 10.0.0.0/8)"`.
+ * How a server is set up beyond what its listening line says (address, TLS),
+ * for its start-up line: `""`, or e.g. `" (2 workers; PROXY protocol from 10.0.0.0/8)"`.
  *
  * @since 0.1.0
  * @category utils
@@ -311,7 +311,6 @@ export const lostConnectionHint = (tls: Tls.TlsClientOptions | undefined): strin
 export const describe = (flags: ServerFlags): string => {
   const parts = [
     ...(flags.workers > 1 ? [`${flags.workers} workers`] : []),
-    ...(flags.tls === undefined ? [] : [flags.tls.requestCert ? "TLS, client certificates required" : "TLS"]),
     ...(flags.proxyProtocol === undefined ? [] : [`PROXY protocol from ${flags.proxyProtocol.trusted.join(", ")}`])
   ]
   return parts.length === 0 ? "" : ` (${parts.join("; ")})`
