@@ -1,4 +1,4 @@
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Chunk, Effect, Exit, Fiber, Option, Runtime, Stream } from "effect"
 import type { Scope } from "effect"
 import type { TcpAddress } from "../../Address.ts"
 import { isIPv6 } from "../../Address.ts"
@@ -16,6 +16,7 @@ import type {
   SocketInfo
 } from "../../Datagram.ts"
 import { DatagramError, defaults, maxIPv4DatagramSize, maxIPv6DatagramSize } from "../../Datagram.ts"
+import { InlineHost, Suspended } from "../inline.ts"
 import { addressBytes } from "../ip.ts"
 
 // Functions here are declarations (hoisted): `Datagram.ts` re-exports them
@@ -186,6 +187,7 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
   private queuedBytes = 0
   private takeWaiter: (() => void) | undefined = undefined
   private pushFn: Push | undefined = undefined
+  private pushHost: InlineHost | undefined = undefined
   private pushResume: ((effect: Effect.Effect<void, any, any>) => void) | undefined = undefined
   private pushStep: Effect.Effect<void, any, any> | undefined = undefined
   private lastFrom: TcpAddress | undefined = undefined
@@ -322,25 +324,31 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
   }
 
   private doPump<E, R>(onBatch: Push): Effect.Effect<void, E, R> {
-    const step: Effect.Effect<void, E, R> = Effect.suspend(() => {
-      // pull mode: deliver what is queued, honouring send backpressure
-      while (true) {
-        if (this.isClosed) return Effect.void
-        if (this.blocked) return Effect.zipRight(this.room, step)
-        if (this.head >= this.queue.length) break
-        const next = onBatch(this.takeAll())
-        if (next !== undefined) return Effect.zipRight(next, step)
-      }
-      // push mode until something needs the fiber: an effect returned by
-      // `onBatch`, a full send buffer, or the close resume it
-      return Effect.async<void, E, R>((resume) => {
-        this.pushFn = onBatch
-        this.pushResume = resume as (effect: Effect.Effect<void, any, any>) => void
-        this.pushStep = step
-        return this.clearPushEffect ??= Effect.sync(() => this.clearPush())
+    return Effect.flatMap(Effect.runtime<R>(), (runtime) => {
+      // effects `onBatch` returns are evaluated in place, without waking the
+      // pump's fiber, as far as they go without waiting (see internal/inline.ts)
+      const host = new InlineHost(runtime as Runtime.Runtime<never>)
+      const step: Effect.Effect<void, E, R> = Effect.suspend(() => {
+        // pull mode: deliver what is queued, honouring send backpressure
+        while (true) {
+          if (this.isClosed) return Effect.void
+          if (this.blocked) return Effect.zipRight(this.room, step)
+          if (this.head >= this.queue.length) break
+          const next = onBatch(this.takeAll())
+          if (next !== undefined) return Effect.zipRight(next, step)
+        }
+        // push mode until something needs the fiber: an effect returned by
+        // `onBatch` that must wait, a full send buffer, or the close resume it
+        return Effect.async<void, E, R>((resume) => {
+          this.pushFn = onBatch
+          this.pushHost = host
+          this.pushResume = resume as (effect: Effect.Effect<void, any, any>) => void
+          this.pushStep = step
+          return this.clearPushEffect ??= Effect.sync(() => this.clearPush())
+        })
       })
+      return Effect.ensuring(step, Effect.sync(() => host.close()))
     })
-    return step
   }
 
   private resumePush(effect: Effect.Effect<void, any, any>): void {
@@ -351,6 +359,7 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
 
   private clearPush(): void {
     this.pushFn = undefined
+    this.pushHost = undefined
     this.pushResume = undefined
     this.pushStep = undefined
   }
@@ -409,8 +418,24 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
     } catch (defect) {
       next = Effect.die(defect)
     }
-    if (next !== undefined) this.resumePush(Effect.zipRight(next, this.pushStep!))
-    else if (this.blocked && this.pushResume !== undefined) this.resumePush(this.pushStep!)
+    if (next !== undefined) {
+      let result: Exit.Exit<void, unknown> | Suspended
+      try {
+        result = Exit.isExit(next) ? next as Exit.Exit<void, unknown> : this.pushHost!.evaluate(next)
+      } catch (defect) {
+        result = Exit.die(defect)
+      }
+      if (result instanceof Suspended) {
+        // it must wait: the rest runs on a fiber of its own (with the fiber
+        // refs the evaluation left), the pump's fiber waits for it
+        const fiber = Runtime.runFork(result.runtime, result.effect)
+        return this.resumePush(
+          Effect.zipRight(Effect.onInterrupt(Fiber.join(fiber), () => Fiber.interrupt(fiber)), this.pushStep!)
+        )
+      }
+      if (result._tag === "Failure") return this.resumePush(result)
+    }
+    if (this.blocked && this.pushResume !== undefined) this.resumePush(this.pushStep!)
   }
 
   private enqueue(datagram: Datagram): void {
