@@ -562,4 +562,64 @@ describe("Datagram: batches per wake-up", () => {
       yield* settle
       expect(batches).toEqual([50])
     }))
+
+  it.effect("a pump's Effect that completes at once runs inside the delivery: an echo is sent before message() returns", () =>
+    Effect.gen(function*() {
+      const { events, handed, socket } = scripted([])
+      yield* Effect.fork(
+        socket.pump((batch) => Effect.forEach(batch, (d) => socket.send(d.data, d.from), { discard: true }))
+      )
+      yield* Effect.yieldNow()
+      events().message(enc.encode("ping"), "127.0.0.1", 10)
+      // no fiber ran in between: the Effect was evaluated in the delivery itself
+      expect(handed).toEqual(["ping"])
+      events().message(enc.encode("pong"), "127.0.0.1", 10)
+      expect(handed).toEqual(["ping", "pong"])
+    }))
+
+  it.scoped("a pump's Effect that waits holds the next batches back, and they follow in order", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind(loopback)
+      const seen: Array<string> = []
+      yield* Effect.fork(b.pump((batch) => {
+        const texts = batch.map((d) => dec.decode(d.data))
+        return Effect.gen(function*() {
+          seen.push(texts.join(","))
+          if (texts.includes("wait")) yield* Effect.sleep("1 second")
+        })
+      }))
+      yield* settle
+      a.unsafeSend(enc.encode("wait"), b.address)
+      yield* settle
+      for (const t of ["p", "q"]) a.unsafeSend(enc.encode(t), b.address)
+      yield* settle
+      expect(seen).toEqual(["wait"])
+      expect((yield* b.stats).queued).toBe(2)
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      expect(seen).toEqual(["wait", "p,q"])
+    }))
+
+  it.scoped("a pump's Effect that fails ends the pump with that failure", () =>
+    Effect.gen(function*() {
+      const net = yield* MemoryDatagram.make()
+      const a = yield* net.bind(loopback)
+      const b = yield* net.bind(loopback)
+      const pump = yield* Effect.fork(
+        b.pump((batch) => dec.decode(batch[0]!.data) === "bad" ? Effect.fail("refused bad" as const) : Effect.void)
+      )
+      yield* settle
+      a.unsafeSend(enc.encode("fine"), b.address)
+      yield* settle
+      expect(pump.unsafePoll()).toBe(null)
+      a.unsafeSend(enc.encode("bad"), b.address)
+      yield* settle
+      const exit = yield* Fiber.await(pump)
+      expect(
+        Exit.isFailure(exit) && Cause.failureOption(exit.cause)._tag === "Some" &&
+          Cause.failureOption(exit.cause).pipe((o) => o._tag === "Some" && o.value === "refused bad")
+      ).toBe(true)
+    }))
 })
