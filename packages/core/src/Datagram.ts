@@ -26,16 +26,16 @@
  * import { Datagram } from "@wirekit/core"
  * import { Effect } from "effect"
  *
- * // a UDP echo server: every batch of datagrams goes back to its senders;
- * // when the send buffer fills, delivery pauses until it has room
+ * // a UDP echo server: every batch of datagrams goes back to its senders.
+ * // The Effect returned for a batch runs in place, inside the runtime's
+ * // receive callback, unless it must wait (a full send buffer): then
+ * // delivery pauses until it completes.
  * const echo = Effect.scoped(Effect.gen(function* () {
  *   const udp = yield* Datagram.DatagramTransport
  *   const socket = yield* udp.bind({ host: "127.0.0.1", port: 7000 })
- *   yield* socket.pump((batch) => {
- *     let room = true
- *     for (const d of batch) room = socket.unsafeSend(d.data, d.from) && room
- *     return room ? undefined : socket.awaitWritable
- *   })
+ *   yield* socket.pump((batch) =>
+ *     Effect.forEach(batch, (d) => socket.send(d.data, d.from), { discard: true })
+ *   )
  * }))
  *
  * // a client: send, then wait for the answer
