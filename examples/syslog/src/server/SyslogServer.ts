@@ -14,8 +14,9 @@
  * ```
  */
 import { Address, Connection, Datagram, Framed, Server, Workers } from "@wirekit/core"
-import type { Framing } from "@wirekit/core"
+import type { Framing, Transport } from "@wirekit/core"
 import { Console, Duration, Effect, Either, Layer, Option } from "effect"
+import type { Scope } from "effect"
 import * as Counters from "../store/Counters.ts"
 import * as SyslogMessage from "../syslog/SyslogMessage.ts"
 import * as TcpFraming from "../wire/TcpFraming.ts"
@@ -138,7 +139,9 @@ const udpReceiver = (socket: Datagram.DatagramSocket, counters: Counters.Counter
 const periodicReport = (every: Duration.Duration) => Effect.forever(Effect.zipRight(Effect.sleep(every), Counters.log))
 
 /** Binds the UDP socket and receives on it until the scope closes; logs `syslog: listening on HOST:PORT (udp)`. */
-export const listenUdp = (options: SyslogOptions) =>
+export const listenUdp = (
+  options: SyslogOptions
+): Effect.Effect<void, Datagram.DatagramError, Scope.Scope | Counters.SyslogCounters | Datagram.DatagramTransport> =>
   Effect.gen(function*() {
     const worker = Option.getOrElse(yield* Effect.serviceOption(Workers.WorkerInfo), () => Workers.single)
     if (options.udpWorkers === "first" && worker.id !== 1) {
@@ -154,7 +157,9 @@ export const listenUdp = (options: SyslogOptions) =>
   })
 
 /** Listens on TCP and serves until the scope closes; logs `syslog: listening on HOST:PORT (tcp, ...)`. */
-export const listenTcp = (options: SyslogOptions) =>
+export const listenTcp = (
+  options: SyslogOptions
+): Effect.Effect<void, Transport.ListenError, Scope.Scope | Counters.SyslogCounters | Transport.Transport> =>
   Effect.gen(function*() {
     const counters = yield* Counters.SyslogCounters
     const framing = TcpFraming.make({ maxLength: options.maxMessage })
@@ -187,5 +192,10 @@ const reporting = <E, R>(options: SyslogOptions, listeners: Effect.Effect<void, 
  * {@link listenUdp}, {@link listenTcp}), the counters logged every
  * `statsInterval` and when it is released.
  */
-export const layer = (options: SyslogOptions) =>
-  Layer.scopedDiscard(reporting(options, Effect.zipRight(listenUdp(options), listenTcp(options))))
+export const layer = (
+  options: SyslogOptions
+): Layer.Layer<
+  never,
+  Datagram.DatagramError | Transport.ListenError,
+  Counters.SyslogCounters | Datagram.DatagramTransport | Transport.Transport
+> => Layer.scopedDiscard(reporting(options, Effect.zipRight(listenUdp(options), listenTcp(options))))
