@@ -23,6 +23,8 @@ const loggerProgram = externalProgram("logger", "bsdutils")
 const servesUdp: Record<string, boolean> = { node: true, bun: true, deno: true }
 
 interface Receiver {
+  /** True once the process exited. */
+  readonly gone: () => boolean
   readonly child: ChildProcessByStdio<null, Readable, Readable>
   readonly output: () => string
   /** The TCP port from the listening line (60 s limit). */
@@ -52,7 +54,14 @@ const start = (runtime: string, args: ReadonlyArray<string> = []): Receiver => {
   }
   child.stdout.on("data", onData)
   child.stderr.on("data", onData)
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  let gone = false
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      gone = true
+      for (const w of waiters.splice(0)) w()
+      resolve(code)
+    })
+  )
   const port = (pattern: RegExp) =>
     new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no ${pattern} in: ${output}`)), 60_000)
@@ -61,11 +70,15 @@ const start = (runtime: string, args: ReadonlyArray<string> = []): Receiver => {
         if (m) {
           clearTimeout(timer)
           resolve(Number(m[1]))
+        } else if (gone) {
+          clearTimeout(timer)
+          reject(new Error(`the receiver exited before ${pattern}: ${output}`))
         } else waiters.push(check)
       }
       check()
     })
   return {
+    gone: () => gone,
     child,
     output: () => output,
     tcpPort: () => port(/syslog: listening on 127\.0\.0\.1:(\d+) \(tcp/),
@@ -78,6 +91,7 @@ const start = (runtime: string, args: ReadonlyArray<string> = []): Receiver => {
 const until = async (r: Receiver, what: string, check: (output: string) => boolean, ms = 15_000) => {
   const deadline = Date.now() + ms
   while (!check(r.output())) {
+    if (r.gone()) throw new Error(`the receiver exited while waiting for ${what}; output:\n${r.output()}`)
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output:\n${r.output()}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
