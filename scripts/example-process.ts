@@ -5,9 +5,8 @@
 import { spawn } from "node:child_process"
 import type { ChildProcessByStdio } from "node:child_process"
 import * as Net from "node:net"
-import { join } from "node:path"
 import type { Readable, Writable } from "node:stream"
-import { commandFor, root } from "./runtimes.mjs"
+import { cliCommandFor, commandFor, root } from "./runtimes.mjs"
 
 /** A started example. */
 export interface ExampleProcess {
@@ -65,19 +64,18 @@ const runToEnd = (cmd: string, argv: ReadonlyArray<string>): Promise<CliRun> =>
     })
   })
 
-/** Runs an example's CLI (`examples/<example>/src/cli.ts` under Node + tsx) to completion; killed after 60 s. */
+/** Runs an example's CLI (the built `examples/<example>/dist/cli.js` on Node) to completion; killed after 60 s. */
 export const runCli = (example: string, args: ReadonlyArray<string>): Promise<CliRun> =>
-  runToEnd(process.execPath, ["--import", "tsx", join(root, `examples/${example}/src/cli.ts`), ...args])
+  runToEnd(...cliCommandFor(example, args))
 
-/** Starts an example's CLI (Node + tsx) with a pipe to its stdin, for a client that talks while it runs. */
+/** Starts an example's CLI (built, on Node) with a pipe to its stdin, for a client that talks while it runs. */
 export const spawnCli = (
   example: string,
   args: ReadonlyArray<string>
-): ChildProcessByStdio<Writable, Readable, Readable> =>
-  spawn(process.execPath, ["--import", "tsx", join(root, `examples/${example}/src/cli.ts`), ...args], {
-    cwd: root,
-    stdio: ["pipe", "pipe", "pipe"]
-  })
+): ChildProcessByStdio<Writable, Readable, Readable> => {
+  const [cmd, argv] = cliCommandFor(example, args)
+  return spawn(cmd, argv, { cwd: root, stdio: ["pipe", "pipe", "pipe"] })
+}
 
 /** Runs `example` on `runtime` with `args` to completion (for flags it refuses before listening); killed after 60 s. */
 export const runExample = (example: string, runtime: string, args: ReadonlyArray<string>): Promise<CliRun> =>

@@ -1,28 +1,49 @@
-// How to run an example's entry point on each runtime. Shared by `npm start`
+// How to run an example (its built JavaScript) on each runtime. Shared by `npm start`
 // (scripts/start.mjs) and the examples' end-to-end tests.
 import { existsSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { build } from "./build.mjs"
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const bin = (name) => join(root, "node_modules", ".bin", name)
 
+let built = false
+
+/**
+ * Builds what changed since the last build (packages, examples, workers fixture: `npm run build`),
+ * once per process; quick when nothing changed. Type errors are reported, and what tsc emitted
+ * despite them runs: a test or `npm start` then fails on its own terms, not on a stale dist/.
+ */
+export const ensureBuilt = () => {
+  if (built) return
+  if (build({ quiet: true }) !== 0) console.error("wirekit build: type errors (above); running what was emitted")
+  built = true
+}
+
 /** The runtimes an example can run on. */
 export const runtimes = ["node", "bun", "deno"]
 
-/** The entry point of `example` for `runtime` (main.ts for node, main.<runtime>.ts otherwise). */
+/** The source entry point of `example` for `runtime` (main.ts for node, main.<runtime>.ts otherwise). */
 export const entryOf = (example, runtime) =>
   join(root, "examples", example, "src", runtime === "node" ? "main.ts" : `main.${runtime}.ts`)
+
+/** The built entry point of `example` for `runtime` (examples/<example>/dist/main[.<runtime>].js). */
+export const builtEntryOf = (example, runtime) =>
+  join(root, "examples", example, "dist", runtime === "node" ? "main.js" : `main.${runtime}.js`)
 
 /** True when the example has an entry point for the runtime. */
 export const hasEntry = (example, runtime) => existsSync(entryOf(example, runtime))
 
-/** [command, args] that start `example` on `runtime` with the example's own flags. */
+/**
+ * [command, args] that start `example` on `runtime` with the example's own flags: the built
+ * JavaScript (plain node, no TypeScript loader; see ensureBuilt), as a user of the packages runs it.
+ */
 export const commandFor = (example, runtime, args = []) => {
-  const entry = entryOf(example, runtime)
+  const entry = builtEntryOf(example, runtime)
   switch (runtime) {
     case "node":
-      return [process.execPath, ["--import", "tsx", entry, ...args]]
+      return [process.execPath, [entry, ...args]]
     case "bun":
       return [bin("bun"), ["run", entry, ...args]]
     case "deno":
@@ -31,3 +52,9 @@ export const commandFor = (example, runtime, args = []) => {
       throw new Error(`unknown runtime "${runtime}" (node, bun or deno)`)
   }
 }
+
+/** [command, args] that run the built command-line client of `example` (examples/<example>/dist/cli.js) on Node. */
+export const cliCommandFor = (example, args = []) => [
+  process.execPath,
+  [join(root, "examples", example, "dist", "cli.js"), ...args]
+]

@@ -21,17 +21,18 @@ import { root } from "../../../scripts/runtimes.mjs"
 const runtimes = ["node", "bun", "deno"] as const
 type Runtime = (typeof runtimes)[number]
 
-const fixture = join(root, "scripts", "workers-fixture")
+// the fixture's built JavaScript (scripts/workers-fixture/dist, kept fresh by the vitest globalSetup)
+const fixture = join(root, "scripts", "workers-fixture", "dist")
 const bin = (name: string) => join(root, "node_modules", ".bin", name)
 
 const commandFor = (runtime: Runtime, args: ReadonlyArray<string>): [string, Array<string>] => {
   switch (runtime) {
     case "node":
-      return [process.execPath, ["--import", "tsx", join(fixture, "main.ts"), ...args]]
+      return [process.execPath, [join(fixture, "main.js"), ...args]]
     case "bun":
-      return [bin("bun"), ["run", join(fixture, "main.bun.ts"), ...args]]
+      return [bin("bun"), ["run", join(fixture, "main.bun.js"), ...args]]
     case "deno":
-      return [bin("deno"), ["run", "-A", join(fixture, "main.deno.ts"), ...args]]
+      return [bin("deno"), ["run", "-A", join(fixture, "main.deno.js"), ...args]]
   }
 }
 
