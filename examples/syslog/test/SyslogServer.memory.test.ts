@@ -185,6 +185,25 @@ describe("SyslogServer over the memory transports", () => {
     }).pipe(Effect.provide(Layer.merge(networks, out.layer)))
   })
 
+  it.scopedLive("a flood of garbage logs at most warningsPerSecond warnings, then says how many it left out", () => {
+    const out = capture()
+    return Effect.gen(function*() {
+      const counters = yield* start({ ...options, warningsPerSecond: 10 })
+      yield* sendUdp(...Array.from({ length: 300 }, () => bytes("garbage")))
+      yield* eventually(() => counters.snapshot().malformed === 300)
+      const warnings = () => out.logs.filter((l) => l.startsWith("WARN"))
+      expect(warnings().length).toBe(10)
+      yield* Effect.sleep("1100 millis")
+      yield* sendUdp(bytes("more garbage"))
+      yield* eventually(() => warnings().length === 12)
+      expect(warnings().slice(10)).toEqual([
+        "WARN 290 more malformed-input warnings were not logged (over 10 per second; all are counted)",
+        expect.stringMatching(/^WARN malformed udp message from .*: BadPriority: the message starts with 'm'/)
+      ])
+      expect(counters.snapshot().malformedByReason).toEqual({ BadPriority: 301 })
+    }).pipe(Effect.provide(Layer.merge(networks, out.layer)))
+  })
+
   it.scoped("logs the counters every statsInterval on the Clock, and once more at shutdown", () => {
     const out = capture()
     return Effect.gen(function*() {

@@ -4,7 +4,8 @@
  * octet counting or newline framing, told apart per connection), on the same
  * port number. Every message is parsed (RFC 5424 or RFC 3164), printed as one
  * line and counted per host; what is not a message is counted per reason and
- * logged at Warning, and only a TCP connection whose framing breaks (or that
+ * logged at Warning (at most `warningsPerSecond` lines per second per
+ * transport), and only a TCP connection whose framing breaks (or that
  * sends a message over `maxMessage`) is closed, never the receiver.
  *
  * ```
@@ -15,11 +16,12 @@
  */
 import { Address, Connection, Datagram, Framed, Server, Workers } from "@wirekit/core"
 import type { Framing, Transport } from "@wirekit/core"
-import { Console, Duration, Effect, Either, Layer, Option } from "effect"
+import { Clock, Console, Duration, Effect, Either, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import * as Counters from "../store/Counters.ts"
 import * as SyslogMessage from "../syslog/SyslogMessage.ts"
 import * as TcpFraming from "../wire/TcpFraming.ts"
+import { LogLimiter } from "./LogLimiter.ts"
 
 /** Default `--max-message`: RFC 5425/6587 receivers must take 2048 bytes and should take 8192. */
 export const DEFAULT_MAX_MESSAGE = 8192
@@ -42,7 +44,19 @@ export interface SyslogOptions {
    * need its own socket on the port). Default `"every"`.
    */
   readonly udpWorkers?: "every" | "first" | undefined
+  /**
+   * Malformed-input warnings logged per second, per transport, at most
+   * (the others are counted, and summed up in the next line logged).
+   * Default {@link DEFAULT_WARNINGS_PER_SECOND}.
+   */
+  readonly warningsPerSecond?: number | undefined
 }
+
+/** Default {@link SyslogOptions.warningsPerSecond}. */
+export const DEFAULT_WARNINGS_PER_SECOND = 100
+
+/** A fresh limiter for one transport's warnings. */
+const limiterOf = (options: SyslogOptions) => new LogLimiter(options.warningsPerSecond ?? DEFAULT_WARNINGS_PER_SECOND)
 
 /** Line ends and NULs some senders append to a message: not part of it. */
 const trimTrailer = (bytes: Uint8Array): Uint8Array => {
@@ -98,18 +112,35 @@ class Batch {
     this.lines.push(line(m, peerHost))
   }
 
-  /** Prints the lines (one write) and logs the warnings; `undefined` when there is nothing to do. */
-  flush(): Effect.Effect<void> | undefined {
+  /** Prints the lines (one write) and logs the warnings the limiter allows; `undefined` when there is nothing to do. */
+  flush(limiter: LogLimiter): Effect.Effect<void> | undefined {
     const lines = this.lines.length === 0 ? undefined : Console.log(this.lines.join("\n"))
-    const warnings = this.warnings.length === 0
-      ? undefined
-      : Effect.forEach(this.warnings, (w) => Effect.logWarning(w), { discard: true })
+    const found = this.warnings
+    const warnings = found.length === 0 ? undefined : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const { allowed, suppressedBefore } = limiter.take(now, found.length)
+      const logged = allowed === found.length ? found : found.slice(0, allowed)
+      return Effect.forEach(
+        suppressedBefore > 0
+          ? [
+            `${suppressedBefore} more malformed-input warnings were not logged (over ${limiter.perSecond} per second; all are counted)`,
+            ...logged
+          ]
+          : logged,
+        (w) => Effect.logWarning(w),
+        { discard: true }
+      )
+    })
     return lines === undefined ? warnings : warnings === undefined ? lines : Effect.zipRight(lines, warnings)
   }
 }
 
 /** One TCP connection: frames in, messages printed; a framing error closes it (logged, counted). */
-const tcpHandler = (framing: Framing.Framing, counters: Counters.Counters, maxMessage: number) =>
+const tcpHandler = (
+  framing: Framing.Framing,
+  counters: Counters.Counters,
+  maxMessage: number,
+  limiter: LogLimiter
+) =>
   Effect.gen(function*() {
     const conn = yield* Connection.Connection
     const peer = Address.format(conn.remoteAddress)
@@ -118,7 +149,7 @@ const tcpHandler = (framing: Framing.Framing, counters: Counters.Counters, maxMe
     yield* framed.pump((frames) => {
       const batch = new Batch(counters, maxMessage)
       for (const frame of frames) batch.add(frame, "tcp", peer, peerHost)
-      return batch.flush()
+      return batch.flush(limiter)
     }).pipe(
       Effect.catchTag("FramingError", (error) => {
         counters.framingError()
@@ -128,11 +159,16 @@ const tcpHandler = (framing: Framing.Framing, counters: Counters.Counters, maxMe
   })
 
 /** Receives datagrams until the socket closes: one message each. */
-const udpReceiver = (socket: Datagram.DatagramSocket, counters: Counters.Counters, maxMessage: number) =>
+const udpReceiver = (
+  socket: Datagram.DatagramSocket,
+  counters: Counters.Counters,
+  maxMessage: number,
+  limiter: LogLimiter
+) =>
   socket.pump((datagrams) => {
     const batch = new Batch(counters, maxMessage)
     for (const d of datagrams) batch.add(d.data, "udp", Address.format(d.from), d.from.host)
-    return batch.flush()
+    return batch.flush(limiter)
   })
 
 /** Logs the counters every `every` (by Effect's Clock), forever. */
@@ -152,7 +188,7 @@ export const listenUdp = (
     const counters = yield* Counters.SyslogCounters
     const udp = yield* Datagram.DatagramTransport
     const socket = yield* udp.bind({ host: options.host, port: options.udpPort })
-    yield* Effect.forkScoped(udpReceiver(socket, counters, options.maxMessage))
+    yield* Effect.forkScoped(udpReceiver(socket, counters, options.maxMessage, limiterOf(options)))
     yield* Effect.logInfo(`syslog: listening on ${Address.format(socket.address)} (udp)`)
   })
 
@@ -165,7 +201,7 @@ export const listenTcp = (
     const framing = TcpFraming.make({ maxLength: options.maxMessage })
     const server = yield* Server.listen(
       Address.tcp(options.host, options.tcpPort),
-      tcpHandler(framing, counters, options.maxMessage)
+      tcpHandler(framing, counters, options.maxMessage, limiterOf(options))
     )
     yield* Effect.logInfo(
       `syslog: listening on ${Address.format(server.address)} (tcp, octet counting or newline framing)`
