@@ -23,7 +23,7 @@ import * as SyslogMessage from "../syslog/SyslogMessage.ts"
 import * as TcpFraming from "../wire/TcpFraming.ts"
 import { LogLimiter } from "./LogLimiter.ts"
 
-/** Default `--max-message`: RFC 5425/6587 receivers must take 2048 bytes and should take 8192. */
+/** Default `--max-message`: what RFC 5425 says receivers should take (they must take 2048 bytes). */
 export const DEFAULT_MAX_MESSAGE = 8192
 
 /** Options of the receiver. */
