@@ -8,7 +8,8 @@ export default defineConfig({
       "packages/core/test/**/*.test.ts",
       "packages/node/test/**/*.test.ts",
       "packages/redis/test/**/*.test.ts",
-      "examples/*/test/**/*.test.ts"
+      "examples/*/test/**/*.test.ts",
+      "test/**/*.test.ts"
     ],
     // the examples' end-to-end tests start the built examples (dist/): build what changed first
     globalSetup: ["scripts/build-setup.mjs"],
