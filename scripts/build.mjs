@@ -98,26 +98,37 @@ const finishDist = (project) => {
 
 const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 
+/** True when the process that took the lock has gone (killed mid-build): its lock is stale. */
+const lockIsStale = () => {
+  let pid
+  let age
+  try {
+    age = Date.now() - statSync(lock).mtimeMs
+    pid = Number(readFileSync(join(lock, "pid"), "utf8"))
+  } catch {
+    // just created (no pid yet) or just released: wait a little; a lock without pid for long is stale
+    return age !== undefined && age > 5_000
+  }
+  try {
+    process.kill(pid, 0)
+    return age > LOCK_WAIT_MS
+  } catch (e) {
+    return e.code === "ESRCH"
+  }
+}
+
 const withLock = (f) => {
   mkdirSync(dirname(lock), { recursive: true })
   const start = Date.now()
   for (;;) {
     try {
       mkdirSync(lock)
+      writeFileSync(join(lock, "pid"), String(process.pid))
       break
     } catch (e) {
       if (e.code !== "EEXIST") throw e
-      let age = 0
-      try {
-        age = Date.now() - statSync(lock).mtimeMs
-      } catch {
-        continue
-      }
-      if (age > LOCK_WAIT_MS || Date.now() - start > LOCK_WAIT_MS) {
-        rmSync(lock, { recursive: true, force: true })
-        continue
-      }
-      sleep(100)
+      if (lockIsStale() || Date.now() - start > LOCK_WAIT_MS) rmSync(lock, { recursive: true, force: true })
+      else sleep(100)
     }
   }
   try {

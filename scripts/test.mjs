@@ -14,7 +14,8 @@ const vitest = join(root, "node_modules", "vitest", "vitest.mjs")
 const suites = [
   {
     name: "node",
-    covers: "core (codecs, memory transport, protocol suite on memory), node transport + protocol suite, examples",
+    covers:
+      "core (codecs, memory transport, protocol suite on memory), node transport + protocol suite, examples (built), packed packages",
     cmd: process.execPath,
     args: [vitest, "run"]
   },
