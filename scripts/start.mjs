@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
-import { commandFor, hasEntry, root, runtimes } from "./runtimes.mjs"
+import { commandFor, ensureBuilt, hasEntry, root, runtimes } from "./runtimes.mjs"
 
 const argv = process.argv.slice(2)
 const take = (name, fallback) => {
@@ -29,6 +29,8 @@ if (!hasEntry(example, runtime)) {
   console.error(`example "${example}" has no entry point for runtime "${runtime}"`)
   process.exit(2)
 }
+// the examples run as built JavaScript: build what changed since the last start (quick when nothing did)
+ensureBuilt()
 const [cmd, args] = commandFor(example, runtime, argv)
 const child = spawn(cmd, args, { stdio: "inherit", cwd: root })
 // Ctrl-C reaches the child directly (same process group): it shuts down and exits 0, and so does this process.
