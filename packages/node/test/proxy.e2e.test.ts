@@ -94,7 +94,12 @@ describe.skipIf(nginx.skip && haproxy.skip)("PROXY protocol behind nginx and HAP
   const ports: Array<number> = []
 
   beforeAll(async () => {
-    const node = start(process.execPath, ["--import", "tsx", join(root, "packages/node/test/proxy-backend.ts")])
+    const node = start(process.execPath, [
+      "--conditions=@wirekit/source",
+      "--import",
+      "tsx",
+      join(root, "packages/node/test/proxy-backend.ts")
+    ])
     const bun = start(join(root, "node_modules/.bin/bun"), ["run", join(root, "packages/bun/test/proxy-backend.ts")])
     const deno = start(join(root, "node_modules/.bin/deno"), [
       "run",

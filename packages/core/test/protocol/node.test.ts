@@ -21,7 +21,9 @@ describe("protocols over node: process signals", () => {
     "SIGTERM under NodeRuntime.runMain releases the Layer: the request in flight is answered, then the process exits 0",
     () =>
       Effect.gen(function*() {
-        const child = spawn(process.execPath, ["--import", "tsx", fixture], { stdio: ["ignore", "pipe", "pipe"] })
+        const child = spawn(process.execPath, ["--conditions=@wirekit/source", "--import", "tsx", fixture], {
+          stdio: ["ignore", "pipe", "pipe"]
+        })
         let output = ""
         child.stdout.on("data", (b: Buffer) => (output += b.toString()))
         child.stderr.on("data", (b: Buffer) => (output += b.toString()))
