@@ -5,5 +5,10 @@ export declare const entryOf: (example: string, runtime: string) => string
 export declare const builtEntryOf: (example: string, runtime: string) => string
 export declare const hasEntry: (example: string, runtime: string) => boolean
 export declare const commandFor: (example: string, runtime: string, args?: ReadonlyArray<string>) => [string, Array<string>]
+export declare const sourceCommandFor: (
+  example: string,
+  runtime: string,
+  args?: ReadonlyArray<string>
+) => [string, Array<string>]
 export declare const ensureBuilt: () => void
 export declare const cliCommandFor: (example: string, args?: ReadonlyArray<string>) => [string, Array<string>]

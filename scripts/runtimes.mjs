@@ -53,6 +53,26 @@ export const commandFor = (example, runtime, args = []) => {
   }
 }
 
+/**
+ * [command, args] that start `example` on `runtime` from its TypeScript sources, no build needed
+ * (node through tsx): every runtime resolves the `@wirekit/*` packages to their sources through the
+ * `@wirekit/source` export condition.
+ */
+export const sourceCommandFor = (example, runtime, args = []) => {
+  const entry = entryOf(example, runtime)
+  const source = "--conditions=@wirekit/source"
+  switch (runtime) {
+    case "node":
+      return [process.execPath, [source, "--import", "tsx", entry, ...args]]
+    case "bun":
+      return [bin("bun"), [source, "run", entry, ...args]]
+    case "deno":
+      return [bin("deno"), ["run", "-A", "--unstable-net", source, entry, ...args]]
+    default:
+      throw new Error(`unknown runtime "${runtime}" (node, bun or deno)`)
+  }
+}
+
 /** [command, args] that run the built command-line client of `example` (examples/<example>/dist/cli.js) on Node. */
 export const cliCommandFor = (example, args = []) => [
   process.execPath,
