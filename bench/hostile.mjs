@@ -17,6 +17,10 @@ import { spawn } from "node:child_process"
 import fs from "node:fs"
 import net from "node:net"
 import { setTimeout as sleep } from "node:timers/promises"
+import { ensureBuilt } from "../scripts/runtimes.mjs"
+
+// servers started from TypeScript sources import @wirekit/* from the packages' dist/: build what changed
+ensureBuilt()
 
 const args = process.argv.slice(2)
 const flag = (name, fallback) => {

@@ -25,6 +25,10 @@ import net from "node:net"
 import path from "node:path"
 import readline from "node:readline"
 import { fileURLToPath } from "node:url"
+import { ensureBuilt } from "../scripts/runtimes.mjs"
+
+// servers started from TypeScript sources import @wirekit/* from the packages' dist/: build what changed
+ensureBuilt()
 
 const SELF = fileURLToPath(import.meta.url)
 const ROOT = path.resolve(path.dirname(SELF), "..")

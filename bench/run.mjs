@@ -20,7 +20,11 @@ import net from "node:net"
 import os from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import { ensureBuilt } from "../scripts/runtimes.mjs"
 import { makeCerts, removeCerts } from "./servers/lib/certs.mjs"
+
+// servers started from TypeScript sources import @wirekit/* from the packages' dist/: build what changed
+ensureBuilt()
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const rel = (p) => path.join(ROOT, p)

@@ -24,6 +24,7 @@ import net from "node:net"
 import os from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import { ensureBuilt } from "../scripts/runtimes.mjs"
 import {
   buildC,
   BUN,
@@ -53,6 +54,9 @@ import {
   withSpread,
   writeReadmeSection
 } from "./lib/harness.mjs"
+
+// servers started from TypeScript sources import @wirekit/* from the packages' dist/: build what changed
+ensureBuilt()
 
 const SELF = fileURLToPath(import.meta.url)
 const HOST = "127.0.0.1"

@@ -16,6 +16,7 @@
 // generator to CPU 0 when taskset works. Runs interleaved (raw, wirekit, raw, ...), a fresh
 // server per run; medians over --runs. Every wait has a deadline; Ctrl-C kills every child.
 import { spawnSync } from "node:child_process"
+import { ensureBuilt } from "../scripts/runtimes.mjs"
 import {
   buildC,
   BUN,
@@ -35,6 +36,9 @@ import {
   withSpread,
   writeReadmeSection
 } from "./lib/harness.mjs"
+
+// servers started from TypeScript sources import @wirekit/* from the packages' dist/: build what changed
+ensureBuilt()
 
 const UDPGEN = "bench/build/udpgen"
 const MARKERS = ["<!-- bench:udp:start -->", "<!-- bench:udp:end -->"]
@@ -99,9 +103,9 @@ function serverCommand(impl, rt, mode) {
     return [DENO, ["run", "-A", "--unstable-net", file, ...flags]]
   }
   const file = rel(`bench/servers/wirekit-${rt}-udp.ts`)
-  if (rt === "node") return [NODE, ["--import", "tsx", "--conditions=@wirekit/source", file, ...flags]]
-  if (rt === "bun") return [BUN, ["--conditions=@wirekit/source", file, ...flags]]
-  return [DENO, ["run", "-A", "--unstable-net", "--conditions=@wirekit/source", file, ...flags]]
+  if (rt === "node") return [NODE, ["--import", "tsx", file, ...flags]]
+  if (rt === "bun") return [BUN, [file, ...flags]]
+  return [DENO, ["run", "-A", "--unstable-net", file, ...flags]]
 }
 
 function runUdpgen(port, mode, opts) {
