@@ -348,7 +348,7 @@ export const layer = (options: BankOptions): Layer.Layer<never, Transport.Listen
           Address.format(address)
         }${mode} (max accounts ${limits.maxAccounts}, max keys ${limits.maxKeys}, ` +
           `key TTL ${Math.round(limits.keyTtlMs / 1000)} s${delay > 0 ? `, reply delay ${delay} ms` : ""}); ` +
-          `try: node --import tsx examples/bank/src/cli.ts --port ${port}${tlsFlags} open alice`
+          `try: node examples/bank/dist/cli.js --port ${port}${tlsFlags} open alice`
       )
     })
   )

@@ -2,7 +2,7 @@
  * The bank command-line client (Node), a typed wirekit `Client` of {@link Bank.Bank}:
  *
  * ```sh
- * node --import tsx examples/bank/src/cli.ts [--host 127.0.0.1] [--port 7003] [--timeout 5000] [--tls ...] COMMAND
+ * node examples/bank/dist/cli.js [--host 127.0.0.1] [--port 7003] [--timeout 5000] [--tls ...] COMMAND
  *   open ACCOUNT                       opens an account (balance 0); prints OK
  *   balance ACCOUNT                    prints the balance (cents)
  *   deposit ACCOUNT AMOUNT [--key K]   adds AMOUNT cents; prints the receipt

@@ -1,6 +1,6 @@
 /**
  * The bank example as `npm start -- --example bank --runtime X` runs it, on
- * every runtime, driven by the CLI (`node --import tsx examples/bank/src/cli.ts`)
+ * every runtime, driven by the CLI (`node examples/bank/dist/cli.js`)
  * run as separate processes, the way a user runs them: a CLI that times out
  * and is run again with the same `--key` moves the money once.
  */

@@ -791,7 +791,7 @@ export const layer = (
         ? ""
         : tls === undefined
         ? `; try: nc ${address.host} ${address.port}`
-        : `; try: node --import tsx examples/chat/src/cli.ts --port ${address.port} --tls${
+        : `; try: node examples/chat/dist/cli.js --port ${address.port} --tls${
           tls.requestCert ? " --tls-cert CERT --tls-key KEY" : ""
         }`
       const mode = tls === undefined ? "" : tls.requestCert ? " with TLS (client certificates required)" : " with TLS"

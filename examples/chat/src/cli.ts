@@ -4,7 +4,7 @@
  * the server sends is printed as it comes.
  *
  * ```sh
- * node --import tsx examples/chat/src/cli.ts [--host 127.0.0.1] [--port 7001] [--tls [--tls-ca PATH] [--tls-cert PATH --tls-key PATH]]
+ * node examples/chat/dist/cli.js [--host 127.0.0.1] [--port 7001] [--tls [--tls-ca PATH] [--tls-cert PATH --tls-key PATH]]
  * ```
  *
  * `--tls` connects with TLS, checking the server's certificate against the

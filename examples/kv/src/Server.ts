@@ -321,7 +321,7 @@ export const layer = (options: KvOptions): Layer.Layer<never, Transport.ListenEr
         `kv: listening on ${
           Address.format(address)
         }${mode} (max key ${limits.maxKeyLength} B, max value ${limits.maxValueSize} B, max keys ${limits.maxKeys}); ` +
-          `try: node --import tsx examples/kv/src/cli.ts --port ${port}${tlsFlags} set hello world`
+          `try: node examples/kv/dist/cli.js --port ${port}${tlsFlags} set hello world`
       )
     })
   )

@@ -2,7 +2,7 @@
  * The kv command-line client (Node), a typed wirekit `Client` of {@link Kv.Kv}:
  *
  * ```sh
- * node --import tsx examples/kv/src/cli.ts [--host 127.0.0.1] [--port 7002] [--timeout 5000] [--tls ...] COMMAND
+ * node examples/kv/dist/cli.js [--host 127.0.0.1] [--port 7002] [--timeout 5000] [--tls ...] COMMAND
  *   get KEY                  prints the value (nothing, and exit 1, if there is none)
  *   set KEY VALUE            prints OK
  *   del KEY                  prints 1 if the key existed, else 0

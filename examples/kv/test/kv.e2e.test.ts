@@ -1,6 +1,6 @@
 /**
  * The kv example as `npm start -- --example kv --runtime X` runs it, on every
- * runtime, driven by the CLI (`node --import tsx examples/kv/src/cli.ts`) run
+ * runtime, driven by the CLI (`node examples/kv/dist/cli.js`) run
  * as separate processes, the way a user runs them.
  */
 import * as Net from "node:net"
