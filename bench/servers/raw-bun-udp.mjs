@@ -5,18 +5,8 @@
 // echo: every datagram is sent back to its sender, one socket.send per data callback.
 // sink: datagrams are counted and dropped; a datagram "?" is answered with the count so far.
 // Prints exactly one line "LISTENING <port>" on stdout when ready; exits on SIGTERM/SIGINT.
-const opts = { port: 0, host: "127.0.0.1", mode: "echo" }
-const argv = process.argv.slice(2)
-for (let i = 0; i < argv.length; i += 2) {
-  const [key, value] = [argv[i], argv[i + 1]]
-  if (key === "--port") opts.port = Number(value)
-  else if (key === "--host") opts.host = value
-  else if (key === "--mode") opts.mode = value
-  else {
-    console.error(`unknown option ${key}`)
-    process.exit(2)
-  }
-}
+import { parseServerArgs } from "./lib/args.mjs"
+const opts = parseServerArgs(process.argv.slice(2), process.exit)
 let count = 0
 const socket = await Bun.udpSocket({
   hostname: opts.host,

@@ -6,18 +6,8 @@
 //       the load generator bounds what is in flight).
 // sink: datagrams are counted and dropped; a datagram "?" is answered with the count so far.
 // Prints exactly one line "LISTENING <port>" on stdout when ready; exits on SIGTERM/SIGINT.
-const opts = { port: 0, host: "127.0.0.1", mode: "echo" }
-const argv = Deno.args
-for (let i = 0; i < argv.length; i += 2) {
-  const [key, value] = [argv[i], argv[i + 1]]
-  if (key === "--port") opts.port = Number(value)
-  else if (key === "--host") opts.host = value
-  else if (key === "--mode") opts.mode = value
-  else {
-    console.error(`unknown option ${key}`)
-    Deno.exit(2)
-  }
-}
+import { parseServerArgs } from "./lib/args.mjs"
+const opts = parseServerArgs(Deno.args, Deno.exit)
 const socket = Deno.listenDatagram({ transport: "udp", hostname: opts.host, port: opts.port })
 console.log(`LISTENING ${socket.addr.port}`)
 for (const sig of ["SIGTERM", "SIGINT"]) Deno.addSignalListener(sig, () => Deno.exit(0))

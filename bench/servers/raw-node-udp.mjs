@@ -6,19 +6,9 @@
 // sink: datagrams are counted and dropped; a datagram "?" is answered with the count so far.
 // Prints exactly one line "LISTENING <port>" on stdout when ready; exits on SIGTERM/SIGINT.
 import dgram from "node:dgram"
+import { parseServerArgs } from "./lib/args.mjs"
 
-const opts = { port: 0, host: "127.0.0.1", mode: "echo" }
-const argv = process.argv.slice(2)
-for (let i = 0; i < argv.length; i += 2) {
-  const [key, value] = [argv[i], argv[i + 1]]
-  if (key === "--port") opts.port = Number(value)
-  else if (key === "--host") opts.host = value
-  else if (key === "--mode") opts.mode = value
-  else {
-    console.error(`unknown option ${key}`)
-    process.exit(2)
-  }
-}
+const opts = parseServerArgs(process.argv.slice(2), process.exit)
 const socket = dgram.createSocket({ type: "udp4", recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 })
 let count = 0
 if (opts.mode === "echo") {
