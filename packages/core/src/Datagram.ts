@@ -402,8 +402,14 @@ export interface DatagramSocket {
    * call, not a fiber wake-up. Answering with `unsafeSend` keeps it so;
    * returning an Effect costs one fiber wake-up per batch.
    *
-   * - `onBatch` may return an Effect: delivery pauses until it completes
-   *   (datagrams queue meanwhile, under the queue bounds and overflow policy).
+   * - `onBatch` may return an Effect. It runs in place, inside the receive
+   *   callback, as far as it goes without waiting; if it must wait (a full
+   *   send buffer, a timer), the rest runs on a fiber and delivery pauses
+   *   until it completes (datagrams queue meanwhile, under the queue bounds
+   *   and overflow policy). It runs like a request handler: it gets a
+   *   `Scope` of its own, closed when it completes, and fibers it forks end
+   *   with it; fork longer work into a `FiberSet` (or `Effect.forkIn` a
+   *   scope of yours).
    * - Sends made with {@link DatagramSocket.unsafeSend} that fill the send
    *   buffer pause delivery until it has room.
    * - Completes when the socket closes; fails with the failure of an effect

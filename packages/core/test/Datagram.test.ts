@@ -622,4 +622,20 @@ describe("Datagram: batches per wake-up", () => {
           Cause.failureOption(exit.cause).pipe((o) => o._tag === "Some" && o.value === "refused bad")
       ).toBe(true)
     }))
+
+  it.scoped("a pump's Effect runs like a request: fibers it forks end when it completes", () =>
+    Effect.gen(function*() {
+      const { events, socket } = scripted([])
+      const forked: Array<Fiber.RuntimeFiber<never>> = []
+      yield* Effect.fork(socket.pump(() =>
+        Effect.map(Effect.fork(Effect.never), (fiber) => {
+          forked.push(fiber)
+        })
+      ))
+      yield* Effect.yieldNow()
+      events().message(enc.encode("a"), "127.0.0.1", 10)
+      expect(forked.length).toBe(1)
+      const exit = yield* Fiber.await(forked[0]!)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+    }))
 })

@@ -42,7 +42,8 @@ import {
   RuntimeFlags,
   Scope
 } from "effect"
-import type { Fiber, FiberRef, RuntimeFlagsPatch } from "effect"
+import { Fiber } from "effect"
+import type { FiberRef, RuntimeFlagsPatch } from "effect"
 import { yieldWrapGet } from "effect/Utils"
 
 /** Waits until interrupted, with no timer (unlike `Effect.never`, which keeps the process alive). */
@@ -640,4 +641,29 @@ const resumeIterator = (
     if (next._tag === "Failure") return next
     value = next.value
   }
+}
+
+/**
+ * Runs what a push-mode consumer (a `pump` callback) returned, in place.
+ * Returns `undefined` when it completed with success; otherwise the Effect
+ * the pump's fiber must run before it goes on: the failure, or the rest of
+ * an evaluation that must wait, on a fiber of its own (with the fiber refs
+ * the evaluation left) that the pump joins, and interrupts if it is
+ * interrupted itself.
+ */
+export const evaluateInPlace = (
+  host: InlineHost,
+  effect: Effect.Effect<unknown, unknown, any>
+): Effect.Effect<unknown, unknown> | undefined => {
+  let result: Exit.Exit<unknown, unknown> | Suspended
+  try {
+    result = Exit.isExit(effect) ? effect : host.evaluate(effect)
+  } catch (defect) {
+    result = Exit.die(defect)
+  }
+  if (result instanceof Suspended) {
+    const fiber = Runtime.runFork(result.runtime, result.effect)
+    return Effect.onInterrupt(Fiber.join(fiber), () => Fiber.interrupt(fiber))
+  }
+  return result._tag === "Success" ? undefined : result
 }

@@ -1,5 +1,5 @@
-import { Chunk, Effect, Exit, Fiber, Option, Runtime, Stream } from "effect"
-import type { Scope } from "effect"
+import { Chunk, Effect, Option, Stream } from "effect"
+import type { Runtime, Scope } from "effect"
 import type { TcpAddress } from "../../Address.ts"
 import { isIPv6 } from "../../Address.ts"
 import type {
@@ -16,7 +16,7 @@ import type {
   SocketInfo
 } from "../../Datagram.ts"
 import { DatagramError, defaults, maxIPv4DatagramSize, maxIPv6DatagramSize } from "../../Datagram.ts"
-import { InlineHost, Suspended } from "../inline.ts"
+import { evaluateInPlace, InlineHost } from "../inline.ts"
 import { addressBytes } from "../ip.ts"
 
 // Functions here are declarations (hoisted): `Datagram.ts` re-exports them
@@ -419,21 +419,8 @@ export class DatagramSocketImpl implements DatagramSocket, DatagramEvents {
       next = Effect.die(defect)
     }
     if (next !== undefined) {
-      let result: Exit.Exit<void, unknown> | Suspended
-      try {
-        result = Exit.isExit(next) ? next as Exit.Exit<void, unknown> : this.pushHost!.evaluate(next)
-      } catch (defect) {
-        result = Exit.die(defect)
-      }
-      if (result instanceof Suspended) {
-        // it must wait: the rest runs on a fiber of its own (with the fiber
-        // refs the evaluation left), the pump's fiber waits for it
-        const fiber = Runtime.runFork(result.runtime, result.effect)
-        return this.resumePush(
-          Effect.zipRight(Effect.onInterrupt(Fiber.join(fiber), () => Fiber.interrupt(fiber)), this.pushStep!)
-        )
-      }
-      if (result._tag === "Failure") return this.resumePush(result)
+      const rest = evaluateInPlace(this.pushHost!, next)
+      if (rest !== undefined) return this.resumePush(Effect.zipRight(rest, this.pushStep!))
     }
     if (this.blocked && this.pushResume !== undefined) this.resumePush(this.pushStep!)
   }
