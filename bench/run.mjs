@@ -21,6 +21,7 @@ import os from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { ensureBuilt } from "../scripts/runtimes.mjs"
+import { cpuBusy, fmtRatio, gitInfo, live, median, sleep, tail, waitExit } from "./lib/harness.mjs"
 import { makeCerts, removeCerts } from "./servers/lib/certs.mjs"
 
 // servers started from TypeScript sources import @wirekit/* from the packages' dist/: build what changed
@@ -724,52 +725,16 @@ function parseArgs(argv) {
 // Helpers
 // ---------------------------------------------------------------------------
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const median = (xs) => {
-  if (xs.length === 0) return null
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 const fmtInt = (n) => Math.round(n).toLocaleString("en-US")
 const fmtUs = (n) => (n == null ? "–" : n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1))
 const fmtMs = (n) => (n == null ? "–" : n >= 10 ? n.toFixed(1) : n.toFixed(3))
-const fmtRatio = (r) => (r == null ? "–" : `${r.toFixed(2)}×`)
-const tail = (s, n = 1500) => (s.length > n ? "…" + s.slice(-n) : s)
 const isDisturbed = (r) => r.cpuPressurePct != null && r.cpuPressurePct > PRESSURE_FLAG_PCT
 
-/** Live child processes, killed if the runner itself is interrupted. */
-const live = new Set()
+/** Live child processes, killed if the runner itself is interrupted (the harness's signal handlers). */
 function track(child) {
   live.add(child)
   child.once("exit", () => live.delete(child))
   return child
-}
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.on(sig, () => {
-    for (const c of live) {
-      try {
-        c.kill("SIGKILL")
-      } catch {}
-    }
-    console.error(`\ninterrupted (${sig}); children killed`)
-    process.exit(130)
-  })
-}
-
-function waitExit(child, ms) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true)
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      child.off("exit", onExit)
-      resolve(false)
-    }, ms)
-    const onExit = () => {
-      clearTimeout(t)
-      resolve(true)
-    }
-    child.once("exit", onExit)
-  })
 }
 
 async function stop(child) {
@@ -778,14 +743,6 @@ async function stop(child) {
   if (await waitExit(child, KILL_GRACE_MS)) return
   child.kill("SIGKILL")
   await waitExit(child, KILL_GRACE_MS)
-}
-
-function gitInfo() {
-  const run = (args) => spawnSync("git", args, { cwd: ROOT, encoding: "utf8", timeout: 5000 })
-  const head = run(["rev-parse", "--short", "HEAD"])
-  if (head.error || head.status !== 0) return null
-  const dirty = run(["status", "--porcelain", "--untracked-files=no"])
-  return { commit: head.stdout.trim(), dirty: dirty.status === 0 && dirty.stdout.trim() !== "" }
 }
 
 function machineInfo() {
@@ -817,25 +774,6 @@ function commandExists(cmd) {
   return (process.env.PATH ?? "").split(":").some((d) => d && fs.existsSync(path.join(d, cmd)))
 }
 
-/** Percentage of non-idle CPU time over `ms`, from /proc/stat (null if unavailable). */
-async function cpuBusy(ms) {
-  const read = () => {
-    const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number)
-    const idle = f[3] + (f[4] || 0)
-    return { idle, total: f.reduce((a, b) => a + b, 0) }
-  }
-  try {
-    const a = read()
-    await sleep(ms)
-    const b = read()
-    const dt = b.total - a.total
-    return dt > 0 ? Math.round((100 * (dt - (b.idle - a.idle))) / dt) : null
-  } catch {
-    return null
-  }
-}
-
-/** Cumulative µs some task waited for a CPU (/proc/pressure/cpu), or null without PSI. */
 function cpuPressureTotalUs() {
   try {
     const m = fs.readFileSync("/proc/pressure/cpu", "utf8").match(/^some .*total=(\d+)/m)
